@@ -1,0 +1,48 @@
+"""One exception tree for dlp.
+
+The core raises these; only the edges translate them (exit statuses in the CLI,
+SMTP replies in the milter, file dispositions in the watch daemon).
+"""
+
+from __future__ import annotations
+
+
+class DlpError(Exception):
+    """Base of every error dlp raises on purpose."""
+
+
+class UsageError(DlpError):
+    """The caller asked for something impossible (bad path, bad option)."""
+
+
+class ConfigError(DlpError):
+    """A configuration or policy file is invalid; the message names file and key."""
+
+
+class StoreError(DlpError):
+    """The registry store cannot be used."""
+
+
+class StoreMissing(StoreError):
+    """No registry exists at the given location."""
+
+
+class StoreCorrupt(StoreError):
+    """The registry's files fail their checksums or cannot be parsed."""
+
+
+class StoreVersionMismatch(StoreError):
+    """The store was written by another store format or normaliser version."""
+
+
+class KeyMissing(StoreError):
+    """The registry key file is absent or unreadable."""
+
+
+class ExtractionError(DlpError):
+    """A part could not be read. `kind` is one of the problem kinds of the report."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
