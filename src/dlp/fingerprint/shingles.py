@@ -1,0 +1,40 @@
+"""k-word shingles over keyed token values, and winnowing.
+
+Guarantee (Schleimer, Wilkerson and Aiken, 2003): with shingles of K words and a
+winnowing window of W shingles, every run of at least W + K - 1 words shared with
+a registered document contains at least one of its stored fingerprints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..text.normalise import fmix64
+
+K = 5
+W = 6
+GUARANTEE_WORDS = W + K - 1
+SHINGLE_VERSION = f"k{K}-w{W}-blake2b-fmix/1"
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def shingles(values: np.ndarray, k: int = K) -> np.ndarray:
+    """One 64-bit value per window of k consecutive token values (empty if fewer)."""
+    n = len(values) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = values[:n].copy()
+        for m in range(1, k):
+            h = fmix64(h * _MIX + values[m : m + n])
+    return h
+
+
+def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
+    """Positions of the fingerprints winnowing selects (the minimum of every window)."""
+    if len(hashes) <= w:
+        return np.arange(len(hashes)) if len(hashes) else np.zeros(0, dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
+    picks = windows.argmin(axis=1) + np.arange(len(windows))
+    return np.unique(picks)

@@ -1,0 +1,197 @@
+"""Unicode NFKC + case folding, word tokens, and an offset map back to the source.
+
+The whole pipeline is vectorised over code points with numpy: a Python loop runs
+only over the *distinct* characters of a text (a few hundred), never over its
+characters or tokens.
+
+- Each source character is normalised on its own (NFKC, then casefold), so every
+  normalised character maps back to exactly one source offset.
+- Tokens are maximal runs of letters, digits and combining marks; each Han,
+  Hiragana or Katakana character is a token of its own (those scripts do not
+  separate words with spaces).
+- Every token gets a 64-bit *unkeyed* hash (a polynomial over its code points).
+  It never leaves the process: it is only the cache key for the keyed hash.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+NORMALISER_VERSION = "nfkc-casefold-alnum-cjk/1"
+
+SEPARATOR, WORD, SINGLE = 0, 1, 2
+CHUNK_CHARS = 1 << 20  # tokenise long texts in slices to bound temporaries
+
+_P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
+_P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens of one text: unkeyed hashes, source offsets, and their normalised text.
+
+    `starts`/`ends` are offsets in the *source* text. `norm` holds the normalised code
+    points and `nstarts`/`nends` the token bounds in it; `text_of(i)` rebuilds one
+    normalised token (used only on a keyed-hash cache miss).
+    """
+
+    hashes: np.ndarray  # uint64
+    starts: np.ndarray  # int64, source offsets
+    ends: np.ndarray
+    norm: np.ndarray  # uint32 code points of the normalised text
+    nstarts: np.ndarray
+    nends: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def text_of(self, i: int) -> str:
+        return self.norm[self.nstarts[i] : self.nends[i]].tobytes().decode("utf-32-le")
+
+
+def tokenise(text: str) -> Tokens:
+    """Tokens of `text`, processed in slices cut at separators."""
+    if len(text) <= CHUNK_CHARS:
+        return _tokenise(text, 0, 0)
+    pieces, base, nbase = [], 0, 0
+    while base < len(text):
+        end = _cut(text, base + CHUNK_CHARS)
+        piece = _tokenise(text[base:end], base, nbase)
+        pieces.append(piece)
+        nbase += len(piece.norm)
+        base = end
+    return Tokens(
+        hashes=np.concatenate([p.hashes for p in pieces]),
+        starts=np.concatenate([p.starts for p in pieces]),
+        ends=np.concatenate([p.ends for p in pieces]),
+        norm=np.concatenate([p.norm for p in pieces]),
+        nstarts=np.concatenate([p.nstarts for p in pieces]),
+        nends=np.concatenate([p.nends for p in pieces]),
+    )
+
+
+def normalise_words(text: str) -> list[str]:
+    """The normalised tokens of a short text (a term, a record field) as strings."""
+    toks = tokenise(text)
+    return [toks.text_of(i) for i in range(len(toks))]
+
+
+def _cut(text: str, at: int) -> int:
+    """An offset at or after `at` that falls on whitespace, so no token is split."""
+    if at >= len(text):
+        return len(text)
+    for probe in range(at, min(len(text), at + 4096)):
+        if text[probe].isspace():
+            return probe
+    return at  # a 4 KB run without whitespace: split it, the tokens were noise anyway
+
+
+def _tokenise(text: str, base: int, nbase: int) -> Tokens:
+    source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if text.isascii():
+        norm = _ASCII_LOWER[source]
+        kinds = _ASCII_KIND[source]
+        source_of = None
+    else:
+        norm, kinds, source_of = _normalise(source)
+
+    is_word = kinds == WORD
+    single = kinds == SINGLE
+    prev_word = np.concatenate(([False], is_word[:-1]))
+    next_word = np.concatenate((is_word[1:], [False]))
+    nstarts = np.flatnonzero(single | (is_word & ~prev_word))
+    nends = np.flatnonzero(single | (is_word & ~next_word)) + 1
+
+    hashes = _token_hashes(norm, nstarts, nends)
+    if source_of is None:
+        starts, ends = nstarts + base, nends + base
+    else:
+        starts = source_of[nstarts] + base
+        ends = source_of[nends - 1] + 1 + base
+    return Tokens(hashes, starts.astype(np.int64), ends.astype(np.int64), norm,
+                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64))
+
+
+def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-character NFKC + casefold of a code point array, with the source index of each output."""
+    uniq, inverse = np.unique(source, return_inverse=True)
+    table = [_char_table(int(c)) for c in uniq]
+    lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
+    flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
+    flat_kind = np.fromiter((k for t in table for k in t[1]), dtype=np.uint8, count=int(lengths.sum()))
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+
+    per_char = lengths[inverse]
+    if np.all(per_char == 1):
+        index = offsets[inverse]
+        return flat[index], flat_kind[index], np.arange(len(source))
+    source_of = np.repeat(np.arange(len(source)), per_char)
+    out_start = np.concatenate(([0], np.cumsum(per_char)[:-1]))
+    index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
+    return flat[index], flat_kind[index], source_of
+
+
+@lru_cache(maxsize=65536)
+def _char_table(code: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    ch = chr(code)
+    if 0xD800 <= code <= 0xDFFF:  # lone surrogate from a broken decode: a separator
+        return (code,), (SEPARATOR,)
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    if not out:
+        return (), ()
+    return tuple(ord(c) for c in out), tuple(_kind(c) for c in out)
+
+
+def _kind(ch: str) -> int:
+    code = ord(ch)
+    if (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+            or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF):
+        return SINGLE
+    if ch.isalnum() or unicodedata.category(ch).startswith("M"):
+        return WORD
+    return SEPARATOR
+
+
+def _ascii_tables() -> tuple[np.ndarray, np.ndarray]:
+    lower = np.arange(128, dtype=np.uint32)
+    lower[ord("A") : ord("Z") + 1] += 32
+    kind = np.array([WORD if chr(c).isalnum() else SEPARATOR for c in range(128)], dtype=np.uint8)
+    return lower, kind
+
+
+_ASCII_LOWER, _ASCII_KIND = _ascii_tables()
+
+
+def _token_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """sum(c_j * P**(j - start)) over each token, for all tokens at once (mod 2**64)."""
+    n = len(norm)
+    if len(nstarts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    powers = _powers(_P, n)
+    prefix = np.concatenate(([np.uint64(0)], np.cumsum(norm.astype(np.uint64) * powers, dtype=np.uint64)))
+    spans = prefix[nends] - prefix[nstarts]
+    inverse = _powers(_P_INV, n)[nstarts]
+    with np.errstate(over="ignore"):
+        lengths = (nends - nstarts).astype(np.uint64)
+        return fmix64(spans * inverse + lengths)
+
+
+def _powers(base: np.uint64, n: int) -> np.ndarray:
+    out = np.empty(max(n, 1), dtype=np.uint64)
+    out[0] = 1
+    if n > 1:
+        out[1:] = np.cumprod(np.full(n - 1, base, dtype=np.uint64), dtype=np.uint64)
+    return out
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser: full avalanche, vectorised."""
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB93FE53EC34B)
+    return h ^ (h >> np.uint64(33))
