@@ -8,13 +8,14 @@ and record fields become tuples of keyed token values, files become keyed digest
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -235,12 +236,12 @@ class Registry:
 
     def add_terms(self, set_id: str, lines: Iterable[str], *, label: str = "", classification: str = "confidential",
                   min_distinct: int = 1, raw: bytes = b"", source: str = "") -> Registered:
-        phrases = [normalise_words(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
-        phrases = [p for p in phrases if p]
-        if not phrases:
+        numbered = [(n, normalise_words(line)) for n, line in enumerate(lines) if not line.lstrip().startswith("#")]
+        numbered = [(n, p) for n, p in numbered if p]
+        if not numbered:
             raise UsageError(f"term set {set_id!r}: the file has no terms (one per line)")
-        keyed = [self.keyer.words(p) for p in phrases]
-        rows = np.arange(len(keyed), dtype=np.uint32)
+        keyed = [self.keyer.words(p) for _, p in numbered]
+        rows = np.array([n for n, _ in numbered], dtype=np.uint32)  # line numbers: evidence names lines, not terms
         cols = np.zeros(len(keyed), dtype=np.uint16)
         return self._add_phrases(set_id, "terms", keyed, rows, cols, raw, source, label, classification,
                                  {"min_distinct": int(min_distinct)}, {"terms": len(keyed)})
@@ -348,3 +349,10 @@ def slug(name: str) -> str:
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+@contextlib.contextmanager
+def editing(root: Path, key_path: Path | None = None) -> Iterator[Registry]:
+    """The registry at `root` (created if absent) under the writer lock; call `commit()` to keep changes."""
+    with Store(Path(root), versions=VERSIONS).lock():
+        yield Registry(root, key_path, create=True)

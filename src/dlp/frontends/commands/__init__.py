@@ -1,0 +1,1 @@
+"""One module per `dlp` command (see COMMAND_MODULES in dlp.frontends.cli)."""

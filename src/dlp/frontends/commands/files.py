@@ -1,0 +1,31 @@
+"""Turning command-line paths into the files to read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ...errors import UsageError
+
+
+def expand(paths: list[str], *, allow_stdin: bool = False) -> list[Path]:
+    """Files named on the command line, directories expanded recursively in a stable order.
+
+    A path that does not exist is a usage error, raised before any work starts.
+    Hidden files and directories inside a directory are skipped.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        if raw == "-" and allow_stdin:
+            out.append(Path("-"))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {raw}")
+        if path.is_dir():
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                out.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))
+        else:
+            out.append(path)
+    return out

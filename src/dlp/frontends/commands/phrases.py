@@ -1,0 +1,74 @@
+"""`dlp terms add` and `dlp records add`: phrases matched with Aho-Corasick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import UsageError
+from ...extract.text import decode_text
+from ...registry import editing
+from ...scanner import key_location, registry_location
+from .register import CLASSIFICATIONS
+
+
+def register(sub) -> None:
+    terms = sub.add_parser("terms", help="term sets: code names, part numbers, formula names")
+    tsub = terms.add_subparsers(dest="terms_command", metavar="ACTION", parser_class=type(terms))
+    add = tsub.add_parser("add", help="add or replace a term set from a file with one term per line")
+    add.add_argument("set_id", metavar="SET")
+    add.add_argument("file", metavar="FILE")
+    add.add_argument("--label", default="")
+    add.add_argument("--classification", default="confidential", choices=CLASSIFICATIONS)
+    add.add_argument("--min-distinct", type=int, default=1, metavar="N",
+                     help="distinct terms of the set a part must contain to be reported (default 1)")
+    add.set_defaults(handler=run_terms)
+
+    records = sub.add_parser("records", help="structured records (exact data match)")
+    rsub = records.add_subparsers(dest="records_command", metavar="ACTION", parser_class=type(records))
+    radd = rsub.add_parser("add", help="add or replace a record list from a CSV file with a header row")
+    radd.add_argument("name", metavar="NAME")
+    radd.add_argument("file", metavar="FILE.csv")
+    radd.add_argument("--columns", help="comma-separated columns to match (default: all)")
+    radd.add_argument("--min-fields", type=int, default=2, metavar="K",
+                      help="fields of one row that must occur within about 50 words (default 2)")
+    radd.add_argument("--label", default="")
+    radd.add_argument("--classification", default="confidential", choices=CLASSIFICATIONS)
+    radd.set_defaults(handler=run_records)
+
+
+def _read(file: str) -> tuple[str, bytes]:
+    path = Path(file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {file}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+    text = decode_text(raw)
+    if text is None:
+        raise UsageError(f"{file} is not a text file")
+    return text, raw
+
+
+def run_terms(args, env) -> int:
+    if args.min_distinct < 1:
+        raise UsageError("--min-distinct must be at least 1")
+    text, raw = _read(args.file)
+    with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
+        r = reg.add_terms(args.set_id, text.splitlines(), label=args.label, classification=args.classification,
+                          min_distinct=args.min_distinct, raw=raw, source=Path(args.file).name)
+        reg.commit()
+    print(f"{r.status:9} {r.secret} v{r.version}: {r.tokens} terms", file=env.stdout)
+    return 0
+
+
+def run_records(args, env) -> int:
+    text, raw = _read(args.file)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
+        r = reg.add_records(args.name, text, columns=columns, min_fields=args.min_fields, label=args.label,
+                            classification=args.classification, raw=raw, source=Path(args.file).name)
+        reg.commit()
+        rows = reg.secrets[r.secret].latest.extra.get("rows", 0)
+    print(f"{r.status:9} {r.secret} v{r.version}: {rows} rows, {r.tokens} field values", file=env.stdout)
+    return 0

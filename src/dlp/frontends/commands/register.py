@@ -1,0 +1,76 @@
+"""`dlp register`: documents (or public content) into the registry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ...errors import UsageError
+from ...extract import EXTRACTORS, Context, Limits, walk
+from ...registry import editing, slug
+from ...scanner import key_location, registry_location
+from ...types import Item, Part, Problem
+from .files import expand
+
+CLASSIFICATIONS = ("public", "internal", "confidential", "secret")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("register", help="register documents as secrets (or --public content)",
+                       description="Fingerprint documents as secrets. Registering a changed file again under "
+                                   "the same id adds a version; --public registers known-public text that is "
+                                   "never evidence.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (recursively)")
+    p.add_argument("--public", action="store_true", help="known-public content: shared text is never evidence")
+    p.add_argument("--id", dest="secret_id", help="secret id (default: from the file name); one file only")
+    p.add_argument("--label", default="", help="human-readable name shown in findings")
+    p.add_argument("--classification", default="confidential", choices=CLASSIFICATIONS)
+    p.add_argument("--owner", default="", help="who answers for this secret")
+    p.add_argument("--tag", action="append", default=[], help="tag for policies and the classifier (repeatable)")
+    p.set_defaults(handler=run)
+
+
+def run(args, env) -> int:
+    files = expand(args.paths)
+    if args.secret_id and len(files) > 1:
+        raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
+    extracted = [(f, *read_text(f)) for f in files]
+    failed = [(f, problems) for f, _, _, problems in extracted if problems]
+    if failed:
+        for f, problems in failed:
+            for p in problems:
+                print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
+        print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
+        return 2
+    root = registry_location(args.registry, env.environ)
+    with editing(root, key_location(args.key, env.environ)) as reg:
+        results = []
+        for path, text, raw, _ in extracted:
+            if args.public:
+                results.append(reg.add_public(text, raw, path.name))
+            else:
+                sid = args.secret_id or slug(path.name)
+                results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
+                                                classification=args.classification, owner=args.owner, tags=args.tag))
+        reg.commit()
+    for path, r in zip(files, results):
+        what = "public content" if r.status == "public" else f"{r.secret} v{r.version}"
+        print(f"{r.status:9} {what:28} {r.tokens:7} words  {path}", file=env.stdout)
+        if r.tokens == 0:
+            env.warn(f"{path}: no text found; only byte-identical copies will be recognised")
+    return 0
+
+
+def read_text(path: Path) -> tuple[str, bytes, list[Problem]]:
+    """All text of a file (every part joined), its bytes, and what could not be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return "", b"", [Problem(str(path), "unreadable", exc.strerror or str(exc))]
+    texts, problems = [], []
+    for out in walk(Item(locator=str(path), name=path.name, data=raw), EXTRACTORS, Context(Limits())):
+        if isinstance(out, Part):
+            texts.append(out.text)
+        elif out.kind != "binary":
+            problems.append(out)
+    return "\n\n".join(texts), raw, problems

@@ -1,0 +1,112 @@
+"""`dlp scan`: files, directories and standard input against the registry."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ...errors import UsageError
+from ...types import Destination, FileReport, Report
+from ..output import write_report
+from .files import expand
+
+EXIT_FOUND = 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser("scan", help="scan files, directories or - (standard input)",
+                       description="Scan outbound content. Exit status 0: nothing to stop; 1: at least one "
+                                   "item to block or quarantine; 2: usage or configuration error; 3: internal error.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursively) or - for standard input")
+    p.add_argument("--to", action="append", default=[], metavar="ADDRESS", help="recipient address (repeatable)")
+    p.add_argument("--country", help="destination country code, when known")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="scan with N worker processes")
+    p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args, env) -> int:
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    targets = expand(args.paths, allow_stdin=True)
+    destination = Destination(addresses=tuple(args.to), country=args.country, channel="cli")
+    scanner = env.scanner(args)  # opened up front: a bad registry fails before any work
+    started = time.perf_counter()
+    progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
+    reports: list[FileReport] = []
+    if args.jobs > 1 and len(targets) > 1:
+        with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
+                                 initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
+            for report in pool.map(_scan_in_worker, [(str(t), destination) for t in targets], chunksize=4):
+                reports.append(report)
+                progress.step(report.path)
+    else:
+        for target in targets:
+            if str(target) == "-":
+                data = env.stdin.buffer.read() if hasattr(env.stdin, "buffer") else env.stdin.read().encode()
+                report = scanner.scan_bytes(data, "<stdin>", destination)
+            else:
+                report = scanner.scan_path(target, destination)
+            reports.append(report)
+            progress.step(report.path)
+    progress.done()
+    report = Report(tuple(reports), time.perf_counter() - started)
+    for r in reports:
+        for p in r.problems:
+            if p.kind == "unreadable":
+                env.warn(f"cannot read {p.locator}: {p.detail}")
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                write_report(report, args.format, out)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    else:
+        write_report(report, args.format, env.stdout)
+    return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in reports) else 0
+
+
+_worker_scanner = None
+
+
+def _init_worker(registry, key, policy, environ) -> None:
+    global _worker_scanner
+    from ...scanner import open_scanner
+
+    _worker_scanner = open_scanner(registry, key, policy, environ=environ)
+
+
+def _scan_in_worker(job: tuple[str, Destination]) -> FileReport:
+    path, destination = job
+    return _worker_scanner.scan_path(path, destination)
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, stream, total: int, *, enabled: bool) -> None:
+        self.stream, self.total, self.count = stream, total, 0
+        self.enabled = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self.last = 0.0
+
+    def step(self, path: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and self.count < self.total):
+            return
+        self.last = now
+        width = 30
+        filled = width * self.count // max(1, self.total)
+        name = path if len(path) < 40 else "..." + path[-37:]
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total} {name:40}")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 90 + "\r")
+            self.stream.flush()
