@@ -1,0 +1,118 @@
+"""Document fingerprints: planted excerpts are found wherever they are, unrelated text never blocks."""
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from dlp.detectors.documents import BLOCK_WORDS
+from dlp.fingerprint.shingles import GUARANTEE_WORDS, W
+from dlp.verdict import DefaultPolicy
+from dlp.types import Action, Destination
+
+from helpers import prose, scanner_with, words
+
+SECRET = " ".join(words(1500, seed=7))
+BLOCK_GUARANTEE = BLOCK_WORDS + 2 * W - 2  # 25 words
+
+
+def _scanner(tmp_path_factory):
+    return scanner_with(tmp_path_factory.mktemp("docs"), {"plan": SECRET, "other": " ".join(words(800, seed=99))})
+
+
+_cached = {}
+
+
+def scanner(tmp_path_factory):
+    if "s" not in _cached:
+        _cached["s"] = _scanner(tmp_path_factory)
+    return _cached["s"]
+
+
+def verdict(findings):
+    return DefaultPolicy().decide(findings, (), Destination()).action
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(length=st.integers(BLOCK_GUARANTEE, 120), start=st.integers(0, 1300), host_seed=st.integers(1000, 10**6),
+       host_words=st.integers(0, 3000), where=st.floats(0, 1))
+def test_a_planted_excerpt_of_the_threshold_always_blocks(tmp_path_factory, length, start, host_seed, host_words, where):
+    excerpt = " ".join(SECRET.split()[start : start + length])
+    host = prose(host_words, host_seed).split()
+    at = int(where * len(host))
+    text = " ".join(host[:at] + [excerpt] + host[at:])
+    findings = [f for f in scanner(tmp_path_factory).scan_text(text) if f.secret == "plan"]
+    assert findings, "excerpt not found"
+    assert verdict(findings) is Action.BLOCK
+    f = findings[0]
+    assert f.matched_words >= length - 2 * W + 2
+    assert 0 < f.coverage <= 1 and 0 < f.density <= 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(length=st.integers(GUARANTEE_WORDS, BLOCK_GUARANTEE - 1), start=st.integers(0, 1400), host_seed=st.integers(1000, 10**6))
+def test_shorter_shared_runs_are_still_hit(tmp_path_factory, length, start, host_seed):
+    excerpt = SECRET.split()[start : start + length]
+    text = " ".join(prose(300, host_seed).split() + excerpt + prose(300, host_seed + 1).split())
+    from dlp.fingerprint import shingles
+
+    sc = scanner(tmp_path_factory)
+    from dlp.text import tokenise
+
+    values = sc.keyer.tokens(tokenise(text))
+    qpos, owner, _ = sc.detectors[0].lookup(shingles(values))
+    assert len(qpos) >= 1  # the winnowing guarantee: at least one fingerprint hit
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(10**6, 10**7), n=st.integers(0, 5000))
+def test_unrelated_text_never_blocks(tmp_path_factory, seed, n):
+    findings = scanner(tmp_path_factory).scan_text(prose(n, seed))
+    assert verdict(findings) is Action.ALLOW, [f.to_dict() for f in findings]
+
+
+def test_light_edits_of_a_long_passage_still_block(tmp_path):
+    sc = scanner_with(tmp_path, {"plan": SECRET})
+    passage = SECRET.split()[200:300]
+    for i in range(0, len(passage), 12):  # change one word in every twelve
+        passage[i] = "changed"
+    findings = sc.scan_text(prose(200, 5) + " " + " ".join(passage) + " " + prose(200, 6))
+    assert verdict(findings) is Action.BLOCK
+
+
+def test_boilerplate_shared_by_many_secrets_is_not_evidence(tmp_path):
+    footer = ("Confidential property of Example Coatings. Unauthorised disclosure, copying or distribution "
+              "of this document is prohibited and may be unlawful. If you received it in error destroy it.")
+    docs = {f"doc{i}": prose(400, i) + " " + footer for i in range(3)}
+    sc = scanner_with(tmp_path, docs)
+    assert sc.scan_text("Thanks for the meeting today. " + footer) == []
+    assert verdict(sc.scan_text(" ".join(docs["doc1"].split()[:60]))) is Action.BLOCK
+
+
+def test_public_content_is_not_evidence(tmp_path):
+    from dlp.registry import Registry
+    from dlp.scanner import Scanner
+
+    public = prose(200, 42)
+    reg = Registry(tmp_path / "reg", create=True)
+    reg.add_document(prose(300, 1) + " " + public, b"x", "s.txt", secret_id="s")
+    reg.add_public(public, public.encode(), "site.txt")
+    reg.commit()
+    sc = Scanner(Registry(tmp_path / "reg"))
+    assert sc.scan_text(public) == []
+    assert verdict(sc.scan_text(prose(300, 1))) is Action.BLOCK
+
+
+def test_findings_name_the_best_version_and_never_the_text(tmp_path):
+    from dlp.registry import Registry
+    from dlp.scanner import Scanner
+
+    v1 = " ".join(words(400, 1))
+    v2 = v1 + " " + " ".join(words(200, 2))
+    reg = Registry(tmp_path / "reg", create=True)
+    assert reg.add_document(v1, v1.encode(), "a.txt", secret_id="a").status == "new"
+    assert reg.add_document(v2, v2.encode(), "a.txt", secret_id="a").status == "version"
+    assert reg.add_document(v2, v2.encode(), "a.txt", secret_id="a").status == "unchanged"
+    reg.commit()
+    sc = Scanner(Registry(tmp_path / "reg"))
+    tail = " ".join(v2.split()[450:550])
+    (finding,) = sc.scan_text(tail)
+    assert (finding.secret, finding.version) == ("a", 2)
+    assert not any(w in str(finding.to_dict()) for w in tail.split() if len(w) > 6)

@@ -1,0 +1,188 @@
+"""The CLI in-process: every exit status and the one-line error messages."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from dlp.frontends.cli import Env, main
+
+from helpers import prose, words
+
+SECRET = " ".join(words(600, seed=3))
+
+
+class Run:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.reg = tmp / "reg"
+
+    def __call__(self, *argv, stdin: bytes = b"", environ=None):
+        out, err = io.StringIO(), io.StringIO()
+        env = Env(stdout=out, stderr=err, stdin=io.TextIOWrapper(io.BytesIO(stdin)), environ=environ or {})
+        code = main(["--registry", str(self.reg), *argv], env)
+        self.out, self.err = out.getvalue(), err.getvalue()
+        return code
+
+
+@pytest.fixture
+def run(tmp_path):
+    r = Run(tmp_path)
+    (tmp_path / "secret.txt").write_text(SECRET)
+    assert r("register", str(tmp_path / "secret.txt"), "--label", "Plan", "--classification", "secret") == 0, r.err
+    return r
+
+
+def test_register_prints_ids_and_creates_a_private_key(run, tmp_path):
+    assert "new" in run.out or run.out == ""
+    key = tmp_path / "reg.key"
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600
+    assert run("list") == 0 and "secret" in run.out and "Plan" in run.out
+
+
+def test_clean_file_exits_0_and_leak_exits_1(run, tmp_path):
+    clean = tmp_path / "clean.txt"
+    clean.write_text(prose(500, 11))
+    leak = tmp_path / "leak.txt"
+    leak.write_text(prose(100, 12) + " " + " ".join(SECRET.split()[100:140]) + " " + prose(100, 13))
+    assert run("scan", str(clean)) == 0 and run.out.startswith("ALLOW")
+    assert run("scan", str(clean), str(leak)) == 1
+    assert "BLOCK" in run.out and "secret v1" in run.out and "[document/fingerprint]" in run.out
+
+
+def test_json_report_follows_the_schema(run, tmp_path):
+    leak = tmp_path / "leak.md"
+    leak.write_text(" ".join(SECRET.split()[:60]))
+    assert run("scan", "--format", "json", str(leak)) == 1
+    report = json.loads(run.out)
+    assert report["schema"] == "dlp.report/1"
+    (f,) = report["files"]
+    assert f["action"] == "block" and f["path"] == str(leak)
+    finding = f["findings"][0]
+    for field in ("secret", "version", "label", "kind", "score", "matched_words", "coverage", "locator", "evidence"):
+        assert field in finding
+    assert report["summary"]["actions"] == {"allow": 0, "warn": 0, "quarantine": 0, "block": 1}
+    for w in SECRET.split()[:60]:
+        if len(w) > 7:
+            assert w not in run.out
+
+
+def test_sarif_and_output_file(run, tmp_path):
+    leak = tmp_path / "leak.txt"
+    leak.write_text(" ".join(SECRET.split()[:60]))
+    target = tmp_path / "report.sarif"
+    assert run("scan", "--format", "sarif", "--output", str(target), str(leak)) == 1
+    sarif = json.loads(target.read_text())
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"][0]["level"] == "error"
+
+
+def test_standard_input(run):
+    assert run("scan", "-", stdin=" ".join(SECRET.split()[:50]).encode()) == 1
+    assert "<stdin>" in run.out
+
+
+def test_missing_path_is_a_usage_error(run, tmp_path):
+    assert run("scan", str(tmp_path / "nope.txt")) == 2
+    assert run.err.strip() == f"dlp: error: no such file or directory: {tmp_path / 'nope.txt'}"
+
+
+def test_unreadable_file_is_a_problem_not_the_end_of_the_scan(run, tmp_path):
+    sock_path = tmp_path / "unreadable.sock"  # open() fails on a socket even for root
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock_path))
+    try:
+        clean = tmp_path / "clean.txt"
+        clean.write_text("nothing to see")
+        assert run("scan", "--format", "json", str(sock_path), str(clean)) == 0
+    finally:
+        server.close()
+    files = json.loads(run.out)["files"]
+    assert files[0]["action"] == "warn" and files[0]["problems"][0]["kind"] == "unreadable"
+    assert files[1]["action"] == "allow"
+    assert run.err.startswith("dlp: warning: cannot read")
+
+
+def test_corrupt_store(run):
+    manifest = next(run.reg.glob("gen-*/manifest.json"))
+    manifest.write_text("{not json")
+    assert run("scan", str(run.tmp / "secret.txt")) == 2
+    assert run.err.count("\n") == 1 and "not valid JSON" in run.err and "Traceback" not in run.err
+
+
+def test_missing_key(run, tmp_path):
+    (tmp_path / "reg.key").unlink()
+    assert run("scan", str(tmp_path / "secret.txt")) == 2
+    assert "registry key" in run.err and "not found" in run.err
+
+
+def test_wrong_key_is_refused(run, tmp_path):
+    other = tmp_path / "other.key"
+    other.write_text("00" * 32)
+    assert run("list", environ={"DLP_KEY_FILE": str(other)}) == 2
+    assert "does not belong" in run.err
+
+
+def test_version_mismatch(run):
+    manifest = next(run.reg.glob("gen-*/manifest.json"))
+    data = json.loads(manifest.read_text())
+    data["normaliser"] = "something-older/0"
+    manifest.write_text(json.dumps(data))
+    assert run("list") == 2
+    assert "rebuild" in run.err and "something-older/0" in run.err
+
+
+def test_usage_errors(run):
+    assert run("scan") == 2 and run.err.startswith("dlp: error:")
+    assert run("show", "nope") == 2 and "no secret with id 'nope'" in run.err
+    assert run("register", "--id", "x", str(run.tmp / "secret.txt"), str(run.tmp / "secret.txt")) == 2
+    assert run() == 2
+
+
+def test_internal_errors_exit_3_without_traceback(run, monkeypatch, tmp_path):
+    from dlp import scanner
+
+    def boom(self, *a, **k):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(scanner.Scanner, "scan_item", boom)
+    assert run("scan", str(tmp_path / "secret.txt")) == 3
+    assert run.err == "dlp: internal error: RuntimeError: bug\n"
+
+
+def test_versions_show_and_remove(run, tmp_path):
+    changed = tmp_path / "secret.txt"
+    changed.write_text(SECRET + " appendix")
+    assert run("register", str(changed)) == 0 and "version" in run.out and "secret v2" in run.out
+    assert run("show", "secret") == 0 and "version 2:" in run.out
+    assert run("remove", "secret") == 0
+    assert run("show", "secret") == 2
+
+
+def test_terms_and_records_commands(run, tmp_path):
+    terms = tmp_path / "codes.txt"
+    terms.write_text("Project Halcyon\nHX-4471-B\n")
+    rows = tmp_path / "c.csv"
+    rows.write_text("company,email\nAcme Widgets,ops@acme.test\nBorealis,ole@borealis.test\n")
+    assert run("terms", "add", "codes", str(terms), "--label", "Code names") == 0 and "2 terms" in run.out
+    assert run("records", "add", "customers", str(rows), "--min-fields", "2") == 0 and "2 rows" in run.out
+    assert run("records", "add", "bad", str(rows), "--columns", "nope") == 2 and "no column named nope" in run.err
+    note = tmp_path / "note.txt"
+    note.write_text("Update on project HALCYON for ops@acme.test at Acme Widgets.")
+    assert run("scan", "--format", "json", str(note)) == 1
+    kinds = sorted(f["kind"] for f in json.loads(run.out)["files"][0]["findings"])
+    assert kinds == ["records", "terms"]
+
+
+def test_parallel_scan_gives_the_same_report(run, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"f{i}.txt").write_text(prose(200, i) + (" " + " ".join(SECRET.split()[:50]) if i % 2 else ""))
+    assert run("scan", "--format", "json", str(folder)) == 1
+    serial = [(f["path"], f["action"]) for f in json.loads(run.out)["files"]]
+    assert run("scan", "--format", "json", "--jobs", "2", str(folder)) == 1
+    assert [(f["path"], f["action"]) for f in json.loads(run.out)["files"]] == serial

@@ -1,0 +1,114 @@
+"""The scanner on real files: PDFs made by reportlab, DOCX made by python-docx."""
+
+from __future__ import annotations
+
+import docx
+import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from dlp.types import Action, Destination
+
+from helpers import prose, scanner_with, words
+
+SECRET = " ".join(words(800, seed=21))
+
+
+@pytest.fixture
+def scanner(tmp_path):
+    return scanner_with(tmp_path, {"design": SECRET})
+
+
+def _pdf(path, pages):
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for text in pages:
+        y = 800
+        line = []
+        for w in text.split():
+            line.append(w)
+            if len(" ".join(line)) > 80:
+                c.drawString(40, y, " ".join(line))
+                y -= 14
+                line = []
+        if line:
+            c.drawString(40, y, " ".join(line))
+        c.showPage()
+    c.save()
+
+
+def test_pdf_excerpt_is_found_with_its_page(scanner, tmp_path):
+    pdf = tmp_path / "report.pdf"
+    excerpt = " ".join(SECRET.split()[300:360])
+    _pdf(pdf, [prose(150, 1), prose(80, 2) + " " + excerpt + " " + prose(40, 3)])
+    report = scanner.scan_path(pdf)
+    assert report.action is Action.BLOCK
+    (f,) = report.findings
+    assert f.secret == "design" and f.evidence["runs"][0]["page"] == 2
+
+
+def test_docx_paragraph_and_table_are_found(scanner, tmp_path):
+    doc = docx.Document()
+    doc.add_paragraph(prose(100, 4))
+    table = doc.add_table(rows=1, cols=2)
+    table.cell(0, 1).text = " ".join(SECRET.split()[10:50])
+    path = tmp_path / "memo.docx"
+    doc.save(path)
+    report = scanner.scan_path(path)
+    assert report.action is Action.BLOCK and report.findings[0].secret == "design"
+
+
+def test_clean_docx_is_allowed(scanner, tmp_path):
+    doc = docx.Document()
+    doc.add_paragraph(prose(300, 5))
+    path = tmp_path / "clean.docx"
+    doc.save(path)
+    report = scanner.scan_path(path)
+    assert report.action is Action.ALLOW and not report.findings and not report.problems
+
+
+def test_encodings_are_detected(scanner, tmp_path):
+    text = "Überblick: " + " ".join(SECRET.split()[500:540]) + " — café, naïve"
+    for encoding in ("utf-16", "cp1252", "utf-8-sig"):
+        path = tmp_path / f"note-{encoding}.txt"
+        path.write_bytes(text.encode(encoding))
+        assert scanner.scan_path(path).action is Action.BLOCK, encoding
+
+
+def test_a_corrupt_pdf_is_a_problem_and_at_least_warns(scanner, tmp_path):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF garbage")
+    report = scanner.scan_path(path)
+    assert report.action >= Action.WARN and report.problems
+    assert report.problems[0].kind in ("corrupt", "unsupported", "encrypted")
+
+
+def test_exact_copy_of_a_registered_file(tmp_path):
+    from dlp.registry import Registry
+    from dlp.scanner import Scanner
+
+    blob = bytes(range(256)) * 100  # a file with no text at all, e.g. a CAD drawing
+    reg = Registry(tmp_path / "reg", create=True)
+    reg.add_document("", blob, "drawing.dwg", secret_id="drawing")
+    reg.commit()
+    sc = Scanner(Registry(tmp_path / "reg"))
+    assert sc.scan_bytes(blob, "copy.bin").findings[0].detector == "exact"
+    assert not [f for f in sc.scan_bytes(blob + b"x", "other.bin").findings if f.detector == "exact"]
+
+
+def test_destination_reaches_the_policy(tmp_path):
+    from dlp.registry import Registry
+    from dlp.scanner import Scanner
+
+    seen = []
+
+    class Spy:
+        def decide(self, findings, problems, destination):
+            from dlp.verdict import DefaultPolicy
+
+            seen.append(destination)
+            return DefaultPolicy().decide(findings, problems, destination)
+
+    scanner_with(tmp_path, {"x": SECRET})
+    sc = Scanner(Registry(tmp_path / "reg"), policy=Spy())
+    sc.scan_bytes(b"hello", "m.txt", Destination(addresses=("a@partner.test",), channel="mail"))
+    assert seen[0].addresses == ("a@partner.test",)

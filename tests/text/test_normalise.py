@@ -1,0 +1,51 @@
+from hypothesis import given, settings, strategies as st
+
+from dlp.text import normalise_words, tokenise
+
+
+def test_nfkc_and_case_folding_make_variants_equal():
+    assert normalise_words("ＨＥＬＬＯ Straße ﬁne") == normalise_words("hello STRASSE fine") == ["hello", "strasse", "fine"]
+    assert tokenise("ＨＥＬＬＯ Straße").hashes.tolist() == tokenise("hello strasse").hashes.tolist()
+
+
+def test_tokens_are_runs_of_letters_and_digits():
+    assert normalise_words("HX-4471-B, rev.2 (draft)") == ["hx", "4471", "b", "rev", "2", "draft"]
+
+
+def test_cjk_characters_are_single_tokens():
+    assert normalise_words("東京タワー and 서울") == ["東", "京", "タ", "ワ", "ー", "and", "서울"]
+
+
+def test_offsets_point_into_the_original_text():
+    text = "Ａｌｐｈａ  ß-Beta\ufb01ne ok"
+    toks = tokenise(text)
+    pieces = [text[s:e] for s, e in zip(toks.starts.tolist(), toks.ends.tolist())]
+    assert pieces == ["Ａｌｐｈａ", "ß", "Beta\ufb01ne", "ok"]
+
+
+def test_long_texts_are_tokenised_in_slices_without_splitting_words():
+    from dlp.text import normalise as n
+
+    text = ("word " * 300_000) + "tail"
+    toks = tokenise(text)
+    assert len(toks) == 300_001 and len(set(toks.hashes[:-1].tolist())) == 1
+    assert len(text) > n.CHUNK_CHARS
+    assert text[toks.starts[-1]:toks.ends[-1]] == "tail"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_every_token_maps_back_to_source_characters(text):
+    toks = tokenise(text)
+    assert len(toks.starts) == len(toks.ends) == len(toks.hashes)
+    for i in range(len(toks)):
+        s, e = int(toks.starts[i]), int(toks.ends[i])
+        assert 0 <= s < e <= len(text)
+        assert toks.text_of(i) in normalise_words(text[s:e])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["alpha", "Beta", "GAMMA", "déjà", "vu", "42", "x"]), max_size=30),
+       st.sampled_from([" ", "  ", "\n", ", ", " - ", "\t"]))
+def test_separators_do_not_change_token_hashes(tokens, sep):
+    assert tokenise(sep.join(tokens)).hashes.tolist() == tokenise(" ".join(tokens)).hashes.tolist()
