@@ -56,6 +56,7 @@ class PhraseDetector:
         if len(payloads):
             self.automaton.make_automaton()
         self.empty = not payloads
+        self.gap_id = len(self.vocab)  # never part of a phrase
 
     def detect(self, scanned: Scanned) -> list[Finding]:
         if self.empty or len(scanned.values) == 0:
@@ -71,16 +72,17 @@ class PhraseDetector:
         cand, ids = cand[real], ids[real]
         if len(cand) == 0:
             return []
-        # stretches of consecutive vocabulary tokens
-        breaks = np.flatnonzero(np.diff(cand) != 1) + 1
+        # One pass of the automaton over the vocabulary tokens, with a gap marker wherever
+        # tokens outside the vocabulary were skipped, so no phrase spans a gap.
+        gap = np.flatnonzero(np.diff(cand) != 1) + 1
+        seq = np.insert(ids, gap, self.gap_id)
+        where = np.insert(cand, gap, -1)
         hits: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # owner -> (first, last, row, col)
-        for chunk_pos, chunk_ids in zip(np.split(cand, breaks), np.split(ids, breaks)):
-            seq = tuple(chunk_ids.tolist())
-            base = int(chunk_pos[0])
-            for end, (length, items) in self.automaton.iter(seq):
-                first = base + end - length + 1
-                for owner, row, col in items:
-                    hits[owner].append((first, base + end, row, col))
+        for end, (length, items) in self.automaton.iter(tuple(seq.tolist())):
+            last = int(where[end])
+            first = last - length + 1
+            for owner, row, col in items:
+                hits[owner].append((first, last, row, col))
         findings = []
         for owner, found in hits.items():
             info = self.info[owner]

@@ -42,7 +42,7 @@ class Tokens:
     hashes: np.ndarray  # uint64
     starts: np.ndarray  # int64, source offsets
     ends: np.ndarray
-    norm: np.ndarray  # uint32 code points of the normalised text
+    norm: np.ndarray  # code points of the normalised text (uint8 for ASCII, else uint32)
     nstarts: np.ndarray
     nends: np.ndarray
 
@@ -50,7 +50,8 @@ class Tokens:
         return len(self.hashes)
 
     def text_of(self, i: int) -> str:
-        return self.norm[self.nstarts[i] : self.nends[i]].tobytes().decode("utf-32-le")
+        chars = self.norm[self.nstarts[i] : self.nends[i]]
+        return chars.tobytes().decode("ascii" if chars.dtype == np.uint8 else "utf-32-le")
 
 
 def tokenise(text: str) -> Tokens:
@@ -91,20 +92,27 @@ def _cut(text: str, at: int) -> int:
 
 
 def _tokenise(text: str, base: int, nbase: int) -> Tokens:
-    source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if text.isascii():
+        source = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         norm = _ASCII_LOWER[source]
         kinds = _ASCII_KIND[source]
         source_of = None
     else:
+        source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         norm, kinds, source_of = _normalise(source)
 
-    is_word = kinds == WORD
-    single = kinds == SINGLE
-    prev_word = np.concatenate(([False], is_word[:-1]))
-    next_word = np.concatenate((is_word[1:], [False]))
-    nstarts = np.flatnonzero(single | (is_word & ~prev_word))
-    nends = np.flatnonzero(single | (is_word & ~next_word)) + 1
+    # word runs start where the kind steps up to WORD and end where it steps down
+    is_word = np.zeros(len(kinds) + 2, dtype=np.int8)
+    is_word[1:-1] = kinds == WORD
+    step = np.diff(is_word)
+    nstarts = np.flatnonzero(step == 1)
+    nends = np.flatnonzero(step == -1)
+    if source_of is not None and (kinds == SINGLE).any():
+        singles = np.flatnonzero(kinds == SINGLE)
+        nstarts = np.concatenate((nstarts, singles))
+        nends = np.concatenate((nends, singles + 1))
+        order = np.argsort(nstarts, kind="stable")
+        nstarts, nends = nstarts[order], nends[order]
 
     hashes = _token_hashes(norm, nstarts, nends)
     if source_of is None:
@@ -117,8 +125,15 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
 
 
 def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-character NFKC + casefold of a code point array, with the source index of each output."""
-    uniq, inverse = np.unique(source, return_inverse=True)
+    """Per-character NFKC + casefold of a code point array, with the source index of each output.
+
+    Mostly-ASCII text (the common case) pays for sorting only its non-ASCII characters.
+    """
+    wide = source >= 128
+    uniq_wide, inverse_wide = np.unique(source[wide], return_inverse=True)
+    uniq = np.concatenate((np.arange(128, dtype=np.uint32), uniq_wide.astype(np.uint32)))
+    inverse = source.astype(np.int64)
+    inverse[wide] = 128 + inverse_wide
     table = [_char_table(int(c)) for c in uniq]
     lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
     flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
@@ -157,7 +172,7 @@ def _kind(ch: str) -> int:
 
 
 def _ascii_tables() -> tuple[np.ndarray, np.ndarray]:
-    lower = np.arange(128, dtype=np.uint32)
+    lower = np.arange(128, dtype=np.uint8)
     lower[ord("A") : ord("Z") + 1] += 32
     kind = np.array([WORD if chr(c).isalnum() else SEPARATOR for c in range(128)], dtype=np.uint8)
     return lower, kind
@@ -171,8 +186,10 @@ def _token_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
     n = len(norm)
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint64)
-    powers = _powers(_P, n)
-    prefix = np.concatenate(([np.uint64(0)], np.cumsum(norm.astype(np.uint64) * powers, dtype=np.uint64)))
+    prefix = np.empty(n + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.multiply(norm, _powers(_P, n), out=prefix[1:], dtype=np.uint64)
+    np.cumsum(prefix[1:], out=prefix[1:])
     spans = prefix[nends] - prefix[nstarts]
     inverse = _powers(_P_INV, n)[nstarts]
     with np.errstate(over="ignore"):
@@ -180,12 +197,19 @@ def _token_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
         return fmix64(spans * inverse + lengths)
 
 
+_POWER_CACHE: dict[int, np.ndarray] = {}
+
+
 def _powers(base: np.uint64, n: int) -> np.ndarray:
-    out = np.empty(max(n, 1), dtype=np.uint64)
-    out[0] = 1
-    if n > 1:
-        out[1:] = np.cumprod(np.full(n - 1, base, dtype=np.uint64), dtype=np.uint64)
-    return out
+    """base**0 .. base**(n-1) modulo 2**64, from a table that grows by doubling."""
+    table = _POWER_CACHE.get(int(base))
+    if table is None or len(table) < n:
+        size = max(n, 2 * len(table) if table is not None else 1 << 16)
+        table = np.empty(size, dtype=np.uint64)
+        table[0] = 1
+        table[1:] = np.cumprod(np.full(size - 1, base, dtype=np.uint64), dtype=np.uint64)
+        _POWER_CACHE[int(base)] = table
+    return table[:n]
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""Benchmark material: real text from ../shared/corpora when present, synthetic otherwise."""
+
+from __future__ import annotations
+
+import email
+import html
+import random
+import re
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+SYLLABLES = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ve", "du", "sha", "gor", "lin", "tek", "mor", "zu"]
+
+
+def have_corpora() -> bool:
+    return SHARED.is_dir()
+
+
+def reuters_articles() -> list[str]:
+    out = []
+    for sgm in sorted((SHARED / "text_corpora" / "reuters21578").glob("reut2-*.sgm")):
+        raw = sgm.read_bytes().decode("latin-1")
+        for body in re.findall(r"<BODY>(.*?)</BODY>", raw, flags=re.S):
+            out.append(html.unescape(body).replace("\x03", "").strip())
+    return out
+
+
+def bbc_articles() -> list[str]:
+    return [p.read_bytes().decode("latin-1") for p in sorted((SHARED / "text_corpora" / "bbc_news").glob("*/*.txt"))]
+
+
+def enron_paths() -> list[Path]:
+    return sorted(p for p in (SHARED / "enron_maildir_subset" / "maildir").rglob("*") if p.is_file())
+
+
+def enron_bodies() -> list[str]:
+    bodies = []
+    for path in enron_paths():
+        msg = email.message_from_bytes(path.read_bytes())
+        part = msg.get_payload(decode=True) if not msg.is_multipart() else None
+        if part:
+            bodies.append(part.decode("latin-1"))
+    return bodies
+
+
+def synthetic(n_docs: int, words_per_doc: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    lexicon = ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(20000)]
+    return [" ".join(rng.choice(lexicon) for _ in range(words_per_doc)) for _ in range(n_docs)]
+
+
+def secret_documents(n: int = 10_000, size: int = 5000) -> tuple[list[str], str]:
+    """n documents of about `size` characters: Reuters/BBC articles joined, or synthetic."""
+    if not have_corpora():
+        return synthetic(n, size // 6, 1), "synthetic"
+    articles = [a for a in reuters_articles() + bbc_articles() if len(a) > 200]
+    rng = random.Random(5)
+    docs, i = [], 0
+    while len(docs) < n:
+        parts, length = [], 0
+        while length < size:
+            a = articles[i % len(articles)] if i < len(articles) else rng.choice(articles)
+            i += 1
+            parts.append(a)
+            length += len(a)
+        docs.append("\n\n".join(parts)[: size + 500])
+    return docs, "reuters21578+bbc_news"
+
+
+def part_numbers(n: int = 100_000, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    out = set()
+    while len(out) < n:
+        kind = rng.random()
+        if kind < 0.5:
+            out.add(f"{rng.choice('ABCDEFGHKMNPRSTXZ')}{rng.choice('ABCDEFGHKMNPRSTXZ')}-{rng.randint(1000, 9999)}-{rng.choice('ABCDEFG')}")
+        else:
+            out.add("Project " + "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize())
+    return sorted(out)
