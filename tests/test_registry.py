@@ -1,0 +1,81 @@
+"""The registry keeps no plaintext, versions secrets, and needs its own key."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlp.errors import KeyMissing, UsageError
+from dlp.registry import Registry, default_key_path, editing
+
+from helpers import words
+
+DISTINCTIVE = ["zanthoxylum", "perfluorohexane", "Halcyon", "bob@acme.test", "HX-4471-B", "Acme Widgets"]
+
+
+def test_nothing_in_the_store_reveals_registered_text(tmp_path):
+    text = " ".join(words(300, 1)) + " zanthoxylum perfluorohexane Halcyon"
+    with editing(tmp_path / "reg") as reg:
+        reg.add_document(text, text.encode(), "f.txt", secret_id="f")
+        reg.add_terms("codes", ["Project Halcyon", "HX-4471-B"])
+        reg.add_records("people", "company,email\nAcme Widgets,bob@acme.test\n")
+        reg.commit()
+    blobs = b"".join(p.read_bytes() for p in (tmp_path / "reg").rglob("*") if p.is_file())
+    for word in DISTINCTIVE + [w for w in words(300, 1) if len(w) >= 7]:
+        for form in {word, word.lower()}:
+            assert form.encode() not in blobs, form
+
+
+def test_the_same_text_under_two_keys_shares_no_stored_value(tmp_path):
+    text = " ".join(words(400, 2))
+    stored = []
+    for name in ("a", "b"):
+        with editing(tmp_path / name) as reg:
+            reg.add_document(text, text.encode(), "f.txt", secret_id="f")
+            reg.commit()
+        stored.append(set(Registry(tmp_path / name).snapshot.arrays["doc_hash"].tolist()))
+    assert stored[0] and not stored[0] & stored[1]
+
+
+def test_key_lives_outside_the_store_with_owner_only_permissions(tmp_path):
+    with editing(tmp_path / "reg") as reg:
+        reg.commit()
+    key = default_key_path(tmp_path / "reg")
+    assert key.parent == tmp_path and key.stat().st_mode & 0o777 == 0o600
+    assert not list((tmp_path / "reg").rglob("*.key"))
+
+
+def test_missing_and_foreign_keys_are_refused(tmp_path):
+    with editing(tmp_path / "reg") as reg:
+        reg.commit()
+    default_key_path(tmp_path / "reg").rename(tmp_path / "moved.key")
+    with pytest.raises(KeyMissing, match="not found"):
+        Registry(tmp_path / "reg")
+    (tmp_path / "other.key").write_text("ab" * 32)
+    with pytest.raises(KeyMissing, match="does not belong"):
+        Registry(tmp_path / "reg", tmp_path / "other.key")
+    assert Registry(tmp_path / "reg", tmp_path / "moved.key").generation == 1
+
+
+def test_versions_and_removal_survive_a_reload(tmp_path):
+    v1 = " ".join(words(200, 3))
+    with editing(tmp_path / "reg") as reg:
+        reg.add_document(v1, v1.encode(), "a.txt", secret_id="a", label="A", classification="secret", tags=["x"])
+        reg.add_document(v1 + " more", (v1 + " more").encode(), "a.txt", secret_id="a")
+        reg.add_document(v1[:500], v1[:500].encode(), "b.txt", secret_id="b")
+        reg.commit()
+    reg = Registry(tmp_path / "reg")
+    a = reg.secrets["a"]
+    assert [v.version for v in a.versions] == [1, 2] and a.label == "A" and a.tags == ("x",)
+    with editing(tmp_path / "reg") as reg:
+        reg.remove("b")
+        with pytest.raises(UsageError):
+            reg.remove("b")
+        reg.commit()
+    assert list(Registry(tmp_path / "reg").secrets) == ["a"]
+
+
+def test_kinds_cannot_be_mixed_under_one_id(tmp_path):
+    with editing(tmp_path / "reg") as reg:
+        reg.add_terms("x", ["alpha beta"])
+        with pytest.raises(UsageError, match="already a terms secret"):
+            reg.add_document("text", b"text", "x.txt", secret_id="x")
