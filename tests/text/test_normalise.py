@@ -5,7 +5,10 @@ from dlp.text import normalise_words, tokenise
 
 def test_nfkc_and_case_folding_make_variants_equal():
     assert normalise_words("ＨＥＬＬＯ Straße ﬁne") == normalise_words("hello STRASSE fine") == ["hello", "strasse", "fine"]
-    assert tokenise("ＨＥＬＬＯ Straße").hashes.tolist() == tokenise("hello strasse").hashes.tolist()
+    from dlp.fingerprint import Keyer
+
+    keyer = Keyer(b"k" * 32)
+    assert keyer.tokens(tokenise("ＨＥＬＬＯ Straße")).tolist() == keyer.tokens(tokenise("hello strasse")).tolist()
 
 
 def test_tokens_are_runs_of_letters_and_digits():
@@ -49,3 +52,24 @@ def test_every_token_maps_back_to_source_characters(text):
        st.sampled_from([" ", "  ", "\n", ", ", " - ", "\t"]))
 def test_separators_do_not_change_token_hashes(tokens, sep):
     assert tokenise(sep.join(tokens)).hashes.tolist() == tokenise(" ".join(tokens)).hashes.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300), st.text(alphabet="éßİ東", min_size=1, max_size=3))
+def test_ascii_and_general_paths_give_the_same_tokens(text, wide):
+    """The ASCII fast path and the general path must agree on tokens and offsets."""
+    from dlp.fingerprint import Keyer
+
+    keyer = Keyer(b"k" * 32)
+    fast = tokenise(text)
+    general = tokenise(text + " " + wide)  # a non-ASCII character forces the general path
+    n = len(fast)
+    assert general.starts[:n].tolist() == fast.starts.tolist()
+    assert general.ends[:n].tolist() == fast.ends.tolist()
+    assert keyer.tokens(general)[:n].tolist() == keyer.tokens(fast).tolist()
+
+
+def test_very_long_tokens_hash_by_content():
+    a, b = "x" * 5000 + "a", "x" * 5000 + "b"
+    assert tokenise(a).hashes[0] != tokenise(b).hashes[0]
+    assert tokenise(a).hashes[0] == tokenise(a.upper()).hashes[0]

@@ -15,6 +15,7 @@ characters or tokens.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +25,7 @@ import numpy as np
 NORMALISER_VERSION = "nfkc-casefold-alnum-cjk/1"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
-CHUNK_CHARS = 1 << 20  # tokenise long texts in slices to bound temporaries
+CHUNK_CHARS = 1 << 16  # tokenise long texts in slices: bounded temporaries that stay in cache
 
 _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
@@ -93,21 +94,15 @@ def _cut(text: str, at: int) -> int:
 
 def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if text.isascii():
-        source = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-        norm = _ASCII_LOWER[source]
-        kinds = _ASCII_KIND[source]
-        source_of = None
-    else:
-        source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        norm, kinds, source_of = _normalise(source)
+        norm, is_word = _ascii_lower(np.frombuffer(text.encode("ascii"), dtype=np.uint8))
+        nstarts, nends = _runs(is_word)
+        hashes = _ascii_hashes(norm, nstarts, nends)
+        return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase)
 
-    # word runs start where the kind steps up to WORD and end where it steps down
-    is_word = np.zeros(len(kinds) + 2, dtype=np.int8)
-    is_word[1:-1] = kinds == WORD
-    step = np.diff(is_word)
-    nstarts = np.flatnonzero(step == 1)
-    nends = np.flatnonzero(step == -1)
-    if source_of is not None and (kinds == SINGLE).any():
+    source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    norm, kinds, source_of = _normalise(source)
+    nstarts, nends = _runs(kinds == WORD)
+    if (kinds == SINGLE).any():
         singles = np.flatnonzero(kinds == SINGLE)
         nstarts = np.concatenate((nstarts, singles))
         nends = np.concatenate((nends, singles + 1))
@@ -115,13 +110,64 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         nstarts, nends = nstarts[order], nends[order]
 
     hashes = _token_hashes(norm, nstarts, nends)
-    if source_of is None:
-        starts, ends = nstarts + base, nends + base
-    else:
-        starts = source_of[nstarts] + base
-        ends = source_of[nends - 1] + 1 + base
+    starts = source_of[nstarts] + base
+    ends = source_of[nends - 1] + 1 + base
     return Tokens(hashes, starts.astype(np.int64), ends.astype(np.int64), norm,
                   (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64))
+
+
+def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the runs of True: transitions alternate start, end."""
+    padded = np.zeros(len(is_word) + 2, dtype=bool)
+    padded[1:-1] = is_word
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges[0::2], edges[1::2]
+
+
+_U8 = np.uint8
+
+
+def _ascii_lower(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower-cased bytes and the word-character mask, by arithmetic rather than table lookups."""
+    upper = (raw - _U8(65)) < _U8(26)
+    norm = raw + (upper.view(np.uint8) << _U8(5))
+    is_word = ((norm - _U8(97)) < _U8(26)) | ((norm - _U8(48)) < _U8(10))
+    return norm, is_word
+
+
+_BYTE_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_LONG_TOKEN = 64
+
+
+def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """Hashes of ASCII tokens read eight bytes at a time.
+
+    Tokens of up to 8 characters are their own bytes (plus length) before mixing, so
+    they never collide; longer ones fold in further 8-byte words. A different function
+    from the general path's polynomial, which is fine: the unkeyed hash is only the
+    cache key for the keyed value, which is computed from the token's text.
+    """
+    if len(nstarts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    n = len(norm)
+    padded = np.zeros(n + 8, dtype=np.uint8)
+    padded[:n] = norm
+    words = np.ndarray((n + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes from every offset
+    lengths = nends - nstarts
+    h = words[nstarts] & _BYTE_MASKS[np.minimum(lengths, 8)]
+    h ^= lengths.astype(np.uint64) << np.uint64(56)
+    offset = 8
+    longer = np.flatnonzero(lengths > offset)
+    while len(longer) and offset < _LONG_TOKEN:
+        rest = np.minimum(lengths[longer] - offset, 8)
+        chunk = words[nstarts[longer] + offset] & _BYTE_MASKS[rest]
+        h[longer] = fmix64(h[longer]) ^ chunk
+        offset += 8
+        longer = longer[lengths[longer] > offset]
+    for i in longer.tolist():  # very long tokens (encoded blobs): hash their bytes whole
+        digest = hashlib.blake2b(padded[nstarts[i] : nends[i]].tobytes(), digest_size=8).digest()
+        h[i] = np.uint64(int.from_bytes(digest, "little"))
+    return fmix64(h)
 
 
 def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,16 +215,6 @@ def _kind(ch: str) -> int:
     if ch.isalnum() or unicodedata.category(ch).startswith("M"):
         return WORD
     return SEPARATOR
-
-
-def _ascii_tables() -> tuple[np.ndarray, np.ndarray]:
-    lower = np.arange(128, dtype=np.uint8)
-    lower[ord("A") : ord("Z") + 1] += 32
-    kind = np.array([WORD if chr(c).isalnum() else SEPARATOR for c in range(128)], dtype=np.uint8)
-    return lower, kind
-
-
-_ASCII_LOWER, _ASCII_KIND = _ascii_tables()
 
 
 def _token_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
