@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "dlp.frontends.commands.phrases",
     "dlp.frontends.commands.admin",
     "dlp.frontends.commands.scan",
+    "dlp.frontends.milter.command",
 )
 
 

@@ -1,0 +1,9 @@
+"""dlp as a milter: Postfix and Sendmail ask it about every message before queueing it.
+
+- `protocol`: packet framing, typed commands and replies (milter protocol version 6)
+- `session`: one connection as a sans-IO state machine
+- `spool`: message content held in memory up to a threshold, then on disk, within a limit
+- `verdicts`: a scan report (or a failure to scan) as the replies that end a message
+- `server`: asyncio sockets, connection limits, the worker pool and the scan deadline
+- `command`: the `dlp milter` command
+"""

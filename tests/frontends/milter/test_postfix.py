@@ -1,0 +1,161 @@
+"""Against a real Postfix: smtpd_milters points at the dlp milter, which uses the real scanner.
+
+Postfix runs from a private config and queue directory, listens on 127.0.0.1 only and
+relays whatever it accepts to an SMTP sink in this process. The destination policy
+here is a small test policy: a leak to partner.example is let through with a warning
+(an allowed partner), a leak to hold.example is quarantined, any other leak is blocked.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import smtplib
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import pytest
+
+from dlp.frontends.milter.server import ListenAddress, MilterSettings
+from dlp.scanner import Scanner
+from dlp.types import Action, Decision, Destination
+from dlp.verdict import DefaultPolicy
+
+from helpers import prose, registry_with  # tests/helpers.py (tests/ is on sys.path)
+from .harness import POSTFIX, MilterThread, PostfixInstance, SmtpSink, free_port
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(POSTFIX is None, reason="postfix is not installed (apt-get install postfix; see .ci/run)"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="a private Postfix instance must be started as root"),
+]
+
+SECRET = prose(600, 11)
+EXCERPT = " ".join(SECRET.split()[200:330])
+SENDER = "alice@example.com"
+
+
+@dataclass(frozen=True)
+class PartnerPolicy:
+    """Default decisions, except where the recipients' domain says otherwise."""
+
+    def decide(self, findings, problems, destination: Destination) -> Decision:
+        decision = DefaultPolicy().decide(findings, problems, destination)
+        domains = {address.rpartition("@")[2].lower() for address in destination.addresses}
+        if decision.action is Action.BLOCK and domains == {"partner.example"}:
+            return Decision(Action.WARN, "test:allowed-partner", decision.reasons)
+        if decision.action is Action.BLOCK and domains == {"hold.example"}:
+            return Decision(Action.QUARANTINE, "test:hold", decision.reasons)
+        return decision
+
+
+@dataclass
+class MailSystem:
+    postfix: PostfixInstance
+    sink: SmtpSink
+    milter: MilterThread
+    scanner: Scanner
+
+    def send(self, recipients: list[str], message: bytes | EmailMessage) -> None:
+        data = message.as_bytes() if isinstance(message, EmailMessage) else message
+        with smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=15) as smtp:
+            smtp.sendmail(SENDER, recipients, data)
+
+
+@pytest.fixture(scope="module")
+def mail(tmp_path_factory):
+    started = time.monotonic()
+    registry = registry_with(tmp_path_factory.mktemp("registry"), {"S-PLAN": SECRET})
+    scanner = Scanner(registry, policy=PartnerPolicy())
+    port = free_port()
+    with SmtpSink() as sink, MilterThread(
+        scanner.scan_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port)
+    ) as milter:
+        postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
+        try:
+            postfix.start()
+            yield MailSystem(postfix, sink, milter, scanner)
+        finally:
+            postfix.stop()
+    assert time.monotonic() - started < 60, "the Postfix integration tests should take under a minute"
+
+
+def text_mail(subject: str, body: str, to: str) -> bytes:
+    return f"From: {SENDER}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}\r\n".encode()
+
+
+def test_a_clean_mail_is_delivered_with_the_verdict_header(mail):
+    mail.send(["bob@elsewhere.example"], text_mail("lunch", prose(120, 99), "bob@elsewhere.example"))
+    delivered = mail.sink.wait()
+    assert delivered.recipients == ("<bob@elsewhere.example>",)
+    assert b"\nX-DLP-Verdict: allow\r\n" in delivered.data
+
+
+def test_a_forged_verdict_header_is_replaced(mail):
+    forged = text_mail("forged", EXCERPT, "bob@partner.example").replace(
+        b"Subject:", b"X-DLP-Verdict: allow\r\nSubject:")
+    mail.send(["bob@partner.example"], forged)
+    delivered = mail.sink.wait()
+    assert b"X-DLP-Verdict: allow" not in delivered.data
+    assert b"X-DLP-Verdict: warn; incident=dlp-test-0001; findings=S-PLAN (document)" in delivered.data
+
+
+def test_a_leaking_mail_is_refused_at_smtp_time(mail):
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        mail.send(["bob@elsewhere.example"], text_mail("numbers", "FYI:\r\n" + EXCERPT, "bob@elsewhere.example"))
+    assert refused.value.smtp_code == 550
+    text = refused.value.smtp_error.decode()
+    assert text.startswith("5.7.1 ") and "incident dlp-test-0001" in text and "S-PLAN (document)" in text
+    assert EXCERPT.split()[0] not in text
+    assert mail.sink.delivered.empty()
+
+
+def test_a_leak_to_an_allowed_partner_passes_with_a_warning(mail):
+    mail.send(["bob@partner.example"], text_mail("numbers", EXCERPT, "bob@partner.example"))
+    delivered = mail.sink.wait()
+    assert b"X-DLP-Verdict: warn; incident=dlp-test-0001" in delivered.data
+
+
+def test_a_quarantined_mail_lands_in_the_hold_queue(mail):
+    mail.send(["carol@hold.example"], text_mail("numbers", EXCERPT, "carol@hold.example"))
+    held = mail.postfix.wait_for_queue(lambda entry: entry["queue_name"] == "hold")
+    assert held["recipients"] == [{"address": "carol@hold.example"}]
+    assert held["sender"] == SENDER
+
+
+def test_an_excerpt_in_a_base64_pdf_attachment_is_refused(mail):
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = SENDER, "bob@elsewhere.example", "the deck"
+    message.set_content("Please find the deck attached.")
+    message.add_attachment(pdf_with(EXCERPT), maintype="application", subtype="pdf", filename="deck.pdf")
+    probe = mail.scanner.scan_bytes(message.as_bytes(), "probe.eml", Destination(("bob@elsewhere.example",), channel="mail"))
+    if probe.action is not Action.BLOCK:
+        pytest.skip("the scanner does not yet read MIME attachments (mail extractor of the containers issue)")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        mail.send(["bob@elsewhere.example"], message)
+    assert refused.value.smtp_code == 550 and b"S-PLAN" in refused.value.smtp_error
+
+
+def test_with_the_milter_stopped_mail_is_tempfailed(mail):
+    """Last in this module: it stops the milter for good."""
+    mail.milter.stop()
+    with pytest.raises(smtplib.SMTPResponseException) as deferred:
+        mail.send(["bob@elsewhere.example"], text_mail("lunch", "hello", "bob@elsewhere.example"))
+    assert deferred.value.smtp_code == 451
+    assert mail.sink.delivered.empty()
+
+
+def pdf_with(text: str) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    y = 800
+    words = text.split()
+    for start in range(0, len(words), 12):
+        pdf.drawString(40, y, " ".join(words[start : start + 12]))
+        y -= 14
+    pdf.save()
+    return out.getvalue()
