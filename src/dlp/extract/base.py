@@ -7,6 +7,7 @@ Extractors are chosen by content, never by file name alone.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Union
@@ -21,15 +22,32 @@ HEAD_BYTES = 8192
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds against hostile input. Every breach becomes a problem entry."""
+    """Bounds against hostile input. Every breach becomes a problem entry.
+
+    Defaults (all configurable):
+
+    - `max_depth` 10 containers deep (`too_deep`);
+    - `max_item_bytes` 256 MiB for one item or member held in memory (`too_large`);
+    - `max_total_bytes` 1 GiB expanded (decompressed or decoded) per scanned item (`too_large`);
+    - `max_ratio` 200:1 expanded/compressed per member, checked while streaming once
+      a member has grown past `ratio_floor_bytes` (`ratio`); declared sizes are only
+      used to refuse early, never to allow;
+    - `max_members` 10,000 per archive or mailbox (`too_many`);
+    - `max_text_chars` 64 Mi characters kept per part (`truncated`);
+    - `timeout_seconds` 120 s per scanned item; parsers that can hang run in a worker
+      process that is killed when the item's time is up (`timeout`);
+    - `worker_memory_bytes` 1 GiB of address space a worker may add (`too_large`).
+    """
 
     max_depth: int = 10
-    max_item_bytes: int = 256 * 1024 * 1024  # one item or member, before extraction
-    max_total_bytes: int = 1024 * 1024 * 1024  # all expanded bytes of one scanned item
-    max_ratio: float = 200.0  # expanded / compressed, per member
-    max_members: int = 10_000  # per archive or mailbox
-    max_text_chars: int = 64 * 1024 * 1024  # text kept per part
-    timeout_seconds: float = 120.0  # per scanned item
+    max_item_bytes: int = 256 * 1024 * 1024
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_ratio: float = 200.0
+    ratio_floor_bytes: int = 1024 * 1024
+    max_members: int = 10_000
+    max_text_chars: int = 64 * 1024 * 1024
+    timeout_seconds: float = 120.0
+    worker_memory_bytes: int = 1024 * 1024 * 1024
 
 
 class Budget:
@@ -52,6 +70,9 @@ class Budget:
     def remaining(self) -> int:
         return max(0, self.limits.max_total_bytes - self.expanded)
 
+    def seconds_left(self) -> float:
+        return max(0.0, self.deadline - self.clock())
+
     def check_time(self) -> None:
         if self.clock() > self.deadline:
             raise ExtractionError("timeout", f"item took longer than {self.limits.timeout_seconds:g} s")
@@ -59,12 +80,24 @@ class Budget:
 
 @dataclass
 class Context:
+    """What one scanned item's extraction shares: its limits, its budget, and how
+    hang-prone parsers are isolated (`isolation` is a multiprocessing start method,
+    "fork" where the platform has it; None runs them in this process, without a hard
+    kill, for platforms without processes and for debugging)."""
+
     limits: Limits = field(default_factory=Limits)
     budget: Budget | None = None
+    isolation: str | None = field(default_factory=lambda: default_isolation())
 
     def __post_init__(self) -> None:
         if self.budget is None:
             self.budget = Budget(self.limits)
+
+
+def default_isolation() -> str:
+    import multiprocessing
+
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class Extractor(Protocol):
@@ -78,7 +111,11 @@ class Extractor(Protocol):
 
 
 def child(parent: Item, name: str, data: bytes, *, container: bool = True, **meta) -> Item:
-    """A member of `parent`. `container` marks the '!' step of a locator into a container."""
+    """A member of `parent`. `container` marks the '!' step of a locator into a container.
+
+    Names are kept as given (``../../etc/passwd`` included): they only ever become
+    locators, never paths on disk.
+    """
     sep = "!/" if container else "/"
     return Item(
         locator=f"{parent.locator}{sep}{name}",
@@ -89,49 +126,53 @@ def child(parent: Item, name: str, data: bytes, *, container: bool = True, **met
     )
 
 
+def read_bytes(item: Item, ctx: Context) -> bytes:
+    """The item's bytes, refusing items larger than `max_item_bytes`."""
+    size = item.size
+    if size > ctx.limits.max_item_bytes:
+        raise ExtractionError("too_large", f"{size} bytes exceeds {ctx.limits.max_item_bytes}")
+    return item.read()
+
+
 def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterator[Part | Problem]:
     """Extract `item` and every nested item depth-first, yielding parts and problems.
 
-    Errors never escape: an extractor that fails yields a problem and the walk
-    continues with the next item.
+    Children are extracted as soon as their container yields them, so memory holds
+    one path of nested members at a time, not a whole archive. Errors never escape:
+    an extractor that fails yields a problem, and the walk goes on with the rest of
+    its container and then the next item.
     """
-    stack: list[Item] = [item]
-    while stack:
-        current = stack.pop()
-        if current.depth > ctx.limits.max_depth:
-            yield Problem(current.locator, "too_deep", f"nesting deeper than {ctx.limits.max_depth}")
-            continue
-        try:
-            ctx.budget.check_time()
-            size = current.size
-            if size > ctx.limits.max_item_bytes:
-                yield Problem(current.locator, "too_large", f"{size} bytes exceeds {ctx.limits.max_item_bytes}")
-                continue
-            head = _head(current)
-            extractor = choose(head, current, extractors)
-            if extractor is None:
-                yield Problem(current.locator, "unsupported", "no extractor recognises this content")
-                continue
-            children: list[Item] = []
-            for out in extractor.extract(current, ctx):
-                if isinstance(out, Item):
-                    children.append(out)
-                elif isinstance(out, Part) and len(out.text) > ctx.limits.max_text_chars:
-                    yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
-                    yield Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
-                else:
-                    yield out
-            stack.extend(reversed(children))
-        except ExtractionError as exc:
-            yield Problem(current.locator, exc.kind, exc.detail)
-        except OSError as exc:
-            yield Problem(current.locator, "unreadable", exc.strerror or str(exc))
-        except MemoryError:
-            yield Problem(current.locator, "too_large", "out of memory while extracting")
-        except RecursionError:
-            yield Problem(current.locator, "corrupt", "structure nests too deeply to parse")
-        except Exception as exc:  # a parser bug or hostile input: never the end of the scan
-            yield Problem(current.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
+    if item.depth > ctx.limits.max_depth:
+        yield Problem(item.locator, "too_deep", f"nesting deeper than {ctx.limits.max_depth}")
+        return
+    try:
+        ctx.budget.check_time()
+        head = _head(item)
+        extractor = choose(head, item, extractors)
+        if extractor is None:
+            yield Problem(item.locator, "unsupported", "no extractor recognises this content")
+            return
+        if item.data is not None and len(item.data) > ctx.limits.max_item_bytes:
+            yield Problem(item.locator, "too_large", f"{len(item.data)} bytes exceeds {ctx.limits.max_item_bytes}")
+            return
+        for out in extractor.extract(item, ctx):
+            if isinstance(out, Item):
+                yield from walk(out, extractors, ctx)
+            elif isinstance(out, Part) and len(out.text) > ctx.limits.max_text_chars:
+                yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
+                yield Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
+            else:
+                yield out
+    except ExtractionError as exc:
+        yield Problem(item.locator, exc.kind, exc.detail)
+    except OSError as exc:
+        yield Problem(item.locator, "unreadable", exc.strerror or str(exc))
+    except MemoryError:
+        yield Problem(item.locator, "too_large", "out of memory while extracting")
+    except RecursionError:
+        yield Problem(item.locator, "corrupt", "structure nests too deeply to parse")
+    except Exception as exc:  # a parser bug or hostile input: never the end of the scan
+        yield Problem(item.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def choose(head: bytes, item: Item, extractors: tuple[Extractor, ...]) -> Extractor | None:
@@ -145,5 +186,7 @@ def _head(item: Item) -> bytes:
     if item.data is not None:
         return item.data[:HEAD_BYTES]
     assert item.path is not None
+    if os.path.isdir(item.path):
+        return b""
     with open(item.path, "rb") as handle:
         return handle.read(HEAD_BYTES)

@@ -9,7 +9,7 @@ import re
 from typing import Iterable
 
 from ..types import Item, Part
-from .base import Context, Output
+from .base import Context, Output, read_bytes
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -98,8 +98,7 @@ class HtmlExtractor:
         return bool(_HTML_START.match(stripped)) and b"<" in stripped[:1024]
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        data = item.read()
-        ctx.budget.charge(len(data))
+        data = read_bytes(item, ctx)
         text = decode_text(data)
         if text is None:
             from ..errors import ExtractionError
@@ -117,8 +116,7 @@ class TextExtractor:
         return decode_text(head) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        data = item.read()
-        ctx.budget.charge(len(data))
+        data = read_bytes(item, ctx)
         text = decode_text(data)
         if text is None:
             yield from StringsExtractor().extract(item, ctx)
@@ -127,10 +125,18 @@ class TextExtractor:
 
 
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t\r\n]{6,}")
+_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\t\r\n]\x00){6,}")
+
+
+def printable_strings(data: bytes) -> str:
+    """Printable ASCII runs and UTF-16LE runs (Windows binaries, legacy Office) of `data`."""
+    runs = [run.decode("ascii") for run in _PRINTABLE_RUN.findall(data)]
+    runs.extend(run.decode("utf-16-le") for run in _UTF16_RUN.findall(data))
+    return "\n".join(runs)
 
 
 class StringsExtractor:
-    """Last resort: printable ASCII runs of unknown binary content, marked `binary`."""
+    """Last resort: printable runs of unknown binary content, marked `binary`."""
 
     name = "strings"
 
@@ -138,7 +144,37 @@ class StringsExtractor:
         return True
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        data = item.read()
-        ctx.budget.charge(len(data))
-        runs = _PRINTABLE_RUN.findall(data)
-        yield Part(item.locator, b"\n".join(runs).decode("ascii"), "binary", binary=True)
+        data = read_bytes(item, ctx)
+        yield Part(item.locator, printable_strings(data), "binary", binary=True)
+
+
+_IMAGE_MAGICS = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"BM", "bmp"),
+    (b"RIFF", "webp"),
+)
+
+
+class ImageExtractor:
+    """Raster images: no text without OCR, which dlp does not do. The part says so
+    (`meta["ocr"]` is False) instead of passing printable noise to the detectors."""
+
+    name = "image"
+
+    def sniff(self, head: bytes, item: Item) -> bool:
+        for magic, kind in _IMAGE_MAGICS:
+            if head.startswith(magic):
+                if kind == "webp":
+                    return head[8:12] == b"WEBP"
+                if kind == "bmp":  # two letters of magic: also check the reserved zero bytes
+                    return len(head) >= 26 and head[6:10] == b"\0\0\0\0"
+                return True
+        return False
+
+    def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        yield Part(item.locator, "", "image", meta={"ocr": False}, binary=True)

@@ -1,0 +1,333 @@
+"""Mail: RFC 822 messages (.eml) with every MIME part, transfer encoding and charset,
+nested ``message/rfc822``; mbox files; Maildir folders (cur/ and new/).
+
+Each message yields a ``headers`` part (the subject, with From, To, Cc, Subject,
+Message-ID and Date in ``meta["mail"]`` for policy) and one part per text body;
+attachments become child items under ``attachments/``. Locators:
+``mail.eml!/body``, ``export.mbox!/message[17]/attachments/plan.zip``.
+Encrypted bodies (S/MIME, PGP) are reported `encrypted`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import email.utils
+import os
+import re
+from email.message import Message
+from typing import Any, Iterable, Iterator, Mapping
+
+from ..types import Item, Part, Problem
+from .base import Context, Output, read_bytes
+from .text import decode_text, html_to_text
+
+_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.M)
+_MAIL_HEADERS = frozenset(
+    b"from to cc subject date message-id received return-path mime-version delivered-to reply-to "
+    b"x-mailer content-type sender x-from x-to".split()
+)
+_MAX_MIME_DEPTH = 64
+_PGP = "-----BEGIN PGP MESSAGE-----"
+_META_HEADERS = ("from", "to", "cc", "subject", "message-id", "date")
+
+
+def looks_like_mail(head: bytes) -> bool:
+    """At least two header lines at the very start, one of them a mail header."""
+    known = 0
+    position = 0
+    for _ in range(40):
+        match = _HEADER_LINE.match(head, position)
+        if match is None:
+            break
+        name = head[position : head.index(b":", position)].lower()
+        known += name in _MAIL_HEADERS
+        position = match.end()
+        if known >= 2:
+            return True
+    return False
+
+
+class MailExtractor:
+    name = "mail"
+
+    def sniff(self, head: bytes, item: Item) -> bool:
+        return item.meta.get("format") == "message" or looks_like_mail(head.lstrip(b"\r\n"))
+
+    def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        data = read_bytes(item, ctx)
+        message = email.message_from_bytes(data, policy=email.policy.compat32)
+        inside_mailbox = bool(item.meta.get("in_mailbox"))
+        yield from message_outputs(item, message, ctx, sep="/" if inside_mailbox else "!/")
+
+
+def message_outputs(item: Item, message: Message, ctx: Context, sep: str) -> Iterator[Output]:
+    meta = {"mail": headers_meta({name: message.get(name) for name in _META_HEADERS})}
+    base = f"{item.locator}{sep}"
+    subject = meta["mail"].get("subject", "")
+    yield Part(f"{base}headers", f"Subject: {subject}\n", "mail-headers", meta=meta)
+    names: dict[str, int] = {}
+    bodies = 0
+    for leaf, problem in _leaves(message, 0):
+        ctx.budget.check_time()
+        if problem is not None:
+            yield Problem(item.locator, *problem)
+            continue
+        ctype = leaf.get_content_type()
+        filename = _filename(leaf)
+        if ctype == "message/rfc822" or (ctype.startswith("message/") and leaf.is_multipart()):
+            inner = leaf.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else None
+            label = _unique(names, f"attachments/{filename or 'message.eml'}")
+            if isinstance(inner, Message):
+                nested = Item(locator=f"{base}{label}", name=label, data=b"", depth=item.depth + 1)
+                if nested.depth > ctx.limits.max_depth:
+                    yield Problem(nested.locator, "too_deep", f"nesting deeper than {ctx.limits.max_depth}")
+                else:
+                    yield from message_outputs(nested, inner, ctx, sep="!/")
+            continue
+        if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime") and "signed-data" not in str(leaf.get("content-type", "")):
+            yield Problem(item.locator, "encrypted", "S/MIME encrypted body")
+            continue
+        payload = _payload(leaf)
+        ctx.budget.charge(len(payload))
+        if ctype in ("text/plain", "text/html") and not filename and leaf.get_content_disposition() != "attachment":
+            text = _decode(payload, leaf.get_content_charset())
+            if ctype == "text/html":
+                text = html_to_text(text)
+            if _PGP in text:
+                yield Problem(item.locator, "encrypted", "PGP encrypted body")
+            bodies += 1
+            label = "body" if bodies == 1 else f"body[{bodies}]"
+            yield Part(f"{base}{label}", text, "mail", meta=meta)
+            continue
+        label = _unique(names, f"attachments/{filename or _fallback_name(leaf, len(names) + 1)}")
+        yield Item(
+            locator=f"{base}{label}", name=label, data=payload, depth=item.depth + 1,
+            meta={"content_type": ctype},
+        )
+
+
+def _leaves(part: Message, depth: int) -> Iterator[tuple[Message, tuple[str, str] | None]]:
+    """Non-multipart parts in order (message/rfc822 parts are leaves here)."""
+    if depth > _MAX_MIME_DEPTH:
+        yield part, ("too_deep", f"MIME parts nest deeper than {_MAX_MIME_DEPTH}")
+        return
+    if part.get_content_type() == "multipart/encrypted":
+        yield part, ("encrypted", "PGP/MIME encrypted body")
+        return
+    if part.is_multipart() and not part.get_content_type().startswith("message/"):
+        payload = part.get_payload()
+        for sub in payload if isinstance(payload, list) else []:
+            if isinstance(sub, Message):
+                yield from _leaves(sub, depth + 1)
+        return
+    yield part, None
+
+
+def _payload(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", errors="surrogateescape")
+    return b""
+
+
+def _decode(payload: bytes, charset: str | None) -> str:
+    if charset:
+        try:
+            return payload.decode(_CHARSET_ALIASES.get(charset.lower(), charset), errors="replace")
+        except (LookupError, ValueError):
+            pass
+    text = decode_text(payload)
+    return text if text is not None else payload.decode("latin-1")
+
+
+_CHARSET_ALIASES = {"unknown-8bit": "latin-1", "x-unknown": "latin-1", "ks_c_5601-1987": "cp949", "gb2312": "gb18030"}
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except Exception:  # malformed RFC 2231 parameters
+        return ""
+    if isinstance(name, tuple):  # RFC 2231 (charset, language, value)
+        name = email.utils.collapse_rfc2231_value(name)
+    return _header_text(str(name)).replace("\r", "").replace("\n", "").strip()
+
+
+def _fallback_name(part: Message, index: int) -> str:
+    import mimetypes
+
+    extension = mimetypes.guess_extension(part.get_content_type()) or ".bin"
+    return f"part[{index}]{extension}"
+
+
+def _unique(seen: dict[str, int], label: str) -> str:
+    count = seen[label] = seen.get(label, 0) + 1
+    return label if count == 1 else f"{label}[{count}]"
+
+
+def _header_text(value: Any) -> str:
+    """A header value as text: RFC 2047 words decoded, raw 8-bit bytes guessed."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    text = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):  # raw 8-bit bytes kept as surrogates
+        raw = text.encode("ascii", errors="surrogateescape")
+        text = decode_text(raw) or raw.decode("latin-1")
+    try:
+        pieces = email.header.decode_header(text)
+        out = []
+        for piece, charset in pieces:
+            if isinstance(piece, bytes):
+                out.append(_decode(piece, charset))
+            else:
+                out.append(piece)
+        text = "".join(out)
+    except Exception:  # a broken encoded word: keep the raw text
+        pass
+    return " ".join(text.split())
+
+
+def headers_meta(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """From, To, Cc, Subject, Message-ID and Date for policy: addresses as tuples."""
+    meta: dict[str, Any] = {}
+    for name in _META_HEADERS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        text = _header_text(value)
+        if name in ("to", "cc"):
+            meta[name] = tuple(addr.lower() for _, addr in email.utils.getaddresses([text]) if addr)
+        elif name == "from":
+            addresses = email.utils.getaddresses([text])
+            meta[name] = addresses[0][1].lower() if addresses and addresses[0][1] else text
+        else:
+            meta[name] = text
+    return meta
+
+
+# --- mailboxes --------------------------------------------------------------------
+
+
+class MboxExtractor:
+    """mbox (mboxo, mboxrd, mboxcl): messages split on ``From `` lines, read as a stream."""
+
+    name = "mbox"
+
+    def sniff(self, head: bytes, item: Item) -> bool:
+        if not head.startswith(b"From "):
+            return False
+        first_line_end = head.find(b"\n")
+        return first_line_end > 0 and looks_like_mail(head[first_line_end + 1 :])
+
+    def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        handle = open(item.path, "rb") if item.data is None else _BytesLines(item.data)
+        with handle:
+            yield from self._messages(item, handle, ctx)
+
+    def _messages(self, item: Item, lines, ctx: Context) -> Iterator[Output]:
+        count = 0
+        current: list[bytes] = []
+        size = 0
+        oversized = False
+        previous_blank = True
+        for line in _with_end(lines):
+            if line is None or (line.startswith(b"From ") and previous_blank):
+                if current or oversized:
+                    count += 1
+                    locator = f"{item.locator}!/message[{count}]"
+                    if count > ctx.limits.max_members:
+                        yield Problem(item.locator, "too_many", f"more than {ctx.limits.max_members} messages")
+                        return
+                    ctx.budget.check_time()
+                    if oversized:
+                        yield Problem(locator, "too_large", f"message larger than {ctx.limits.max_item_bytes} bytes")
+                    else:
+                        ctx.budget.charge(size)
+                        yield Item(
+                            locator=locator, name=f"message[{count}]", data=b"".join(current),
+                            depth=item.depth + 1, meta={"format": "message", "in_mailbox": True},
+                        )
+                current, size, oversized = [], 0, False
+                if line is None:
+                    return
+                previous_blank = False
+                continue
+            previous_blank = line in (b"\n", b"\r\n")
+            if oversized:
+                continue
+            size += len(line)
+            if size > ctx.limits.max_item_bytes:
+                oversized, current = True, []
+                continue
+            current.append(line[1:] if line.startswith(b">From ") else line)
+
+
+def _with_end(lines) -> Iterator[bytes | None]:
+    yield from lines
+    yield None
+
+
+class _BytesLines:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self._stream = io.BytesIO(data)
+
+    def __iter__(self):
+        return iter(self._stream)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+
+class MaildirExtractor:
+    """A Maildir folder (cur/, new/, tmp/), one item for the whole folder; messages of
+    cur/ and new/ (and of Maildir++ sub-folders) in name order."""
+
+    name = "maildir"
+
+    def sniff(self, head: bytes, item: Item) -> bool:
+        return item.path is not None and is_maildir(item.path)
+
+    def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        count = 0
+        for relative, path in _maildir_messages(item.path):
+            count += 1
+            if count > ctx.limits.max_members:
+                yield Problem(item.locator, "too_many", f"more than {ctx.limits.max_members} messages")
+                return
+            ctx.budget.check_time()
+            yield Item(
+                locator=f"{item.locator}!/{relative}", name=relative, path=path, depth=item.depth + 1,
+                meta={"format": "message", "in_mailbox": True},
+            )
+
+
+def is_maildir(path: str) -> bool:
+    return os.path.isdir(path) and all(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new"))
+
+
+def _maildir_messages(root: str) -> Iterator[tuple[str, str]]:
+    folders = [""] + sorted(
+        entry for entry in os.listdir(root) if entry.startswith(".") and is_maildir(os.path.join(root, entry))
+    )
+    for folder in folders:
+        for sub in ("cur", "new"):
+            directory = os.path.join(root, folder, sub)
+            if not os.path.isdir(directory):
+                continue
+            for name in sorted(os.listdir(directory)):
+                path = os.path.join(directory, name)
+                if os.path.isfile(path) and not os.path.islink(path):
+                    yield "/".join(p for p in (folder, sub, name) if p), path
