@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 from ...errors import UsageError
+from ...extract import expand_path
+from ...types import Item
 
 
 def expand(paths: list[str], *, allow_stdin: bool = False) -> list[Path]:
@@ -29,3 +31,24 @@ def expand(paths: list[str], *, allow_stdin: bool = False) -> list[Path]:
         else:
             out.append(path)
     return out
+
+
+def scan_items(paths: list[str]) -> list[Item]:
+    """What `dlp scan` reads: files, Maildirs as single items, "-" for standard input.
+
+    Paths are checked before any work starts. A named path that is neither a regular
+    file nor a folder (a socket, a device) is still an item: reading it fails and the
+    report says so, rather than skipping it silently.
+    """
+    items: list[Item] = []
+    for raw in paths:
+        if raw == "-":
+            items.append(Item(locator="<stdin>", name="<stdin>"))
+            continue
+        if not os.path.lexists(raw):
+            raise UsageError(f"no such file or directory: {raw}")
+        found = expand_path(raw)
+        if not found and not os.path.isdir(raw):
+            found = [Item(locator=raw, name=os.path.basename(raw), path=raw)]
+        items.extend(found)
+    return items

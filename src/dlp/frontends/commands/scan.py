@@ -9,9 +9,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ...errors import UsageError
-from ...types import Destination, FileReport, Report
+from ...types import Destination, FileReport, Item, Report
 from ..output import write_report
-from .files import expand
+from .files import scan_items
 
 EXIT_FOUND = 1
 
@@ -33,25 +33,25 @@ def register(sub) -> None:
 def run(args, env) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    targets = expand(args.paths, allow_stdin=True)
+    targets = scan_items(args.paths)
     destination = Destination(addresses=tuple(args.to), country=args.country, channel="cli")
     scanner = env.scanner(args)  # opened up front: a bad registry fails before any work
     started = time.perf_counter()
     progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
     reports: list[FileReport] = []
-    if args.jobs > 1 and len(targets) > 1:
+    if args.jobs > 1 and len(targets) > 1 and all(t.path is not None for t in targets):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
                                  initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
-            for report in pool.map(_scan_in_worker, [(str(t), destination) for t in targets], chunksize=4):
+            for report in pool.map(_scan_in_worker, [(t, destination) for t in targets], chunksize=4):
                 reports.append(report)
                 progress.step(report.path)
     else:
         for target in targets:
-            if str(target) == "-":
+            if target.path is None:  # standard input
                 data = env.stdin.buffer.read() if hasattr(env.stdin, "buffer") else env.stdin.read().encode()
                 report = scanner.scan_bytes(data, "<stdin>", destination)
             else:
-                report = scanner.scan_path(target, destination)
+                report = scanner.scan_item(target, destination)
             reports.append(report)
             progress.step(report.path)
     progress.done()
@@ -81,9 +81,9 @@ def _init_worker(registry, key, policy, environ) -> None:
     _worker_scanner = open_scanner(registry, key, policy, environ=environ)
 
 
-def _scan_in_worker(job: tuple[str, Destination]) -> FileReport:
-    path, destination = job
-    return _worker_scanner.scan_path(path, destination)
+def _scan_in_worker(job: tuple[Item, Destination]) -> FileReport:
+    item, destination = job
+    return _worker_scanner.scan_item(item, destination)
 
 
 class _Progress:
