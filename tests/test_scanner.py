@@ -112,3 +112,11 @@ def test_destination_reaches_the_policy(tmp_path):
     sc = Scanner(Registry(tmp_path / "reg"), policy=Spy())
     sc.scan_bytes(b"hello", "m.txt", Destination(addresses=("a@partner.test",), channel="mail"))
     assert seen[0].addresses == ("a@partner.test",)
+
+
+def test_unscannable_content_fails_closed_for_outbound_destinations(scanner, tmp_path):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF garbage")
+    assert scanner.scan_path(path).action is Action.WARN  # ad-hoc CLI scan
+    assert scanner.scan_path(path, Destination(addresses=("x@partner.test",))).action is Action.QUARANTINE
+    assert scanner.scan_path(path, Destination(channel="mail")).action is Action.QUARANTINE
