@@ -43,12 +43,17 @@ class PhraseDetector:
                  owners: np.ndarray, owner_info: list[PhraseOwner]) -> None:
         self.info = owner_info
         self.vocab = np.unique(values)
-        self.bitmap = np.zeros(1 << VOCAB_BITS, dtype=bool)
-        self.bitmap[(self.vocab >> np.uint64(64 - VOCAB_BITS)).astype(np.int64)] = True
+        self.bitmap = np.zeros(1 << (VOCAB_BITS - 3), dtype=np.uint8)  # one bit per slot: 2 MB
+        slots = self.vocab >> np.uint64(64 - VOCAB_BITS)
+        np.bitwise_or.at(self.bitmap, (slots >> np.uint64(3)).astype(np.intp),
+                         np.left_shift(1, (slots & np.uint64(7)).astype(np.uint8)).astype(np.uint8))
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_SEQUENCE)
         payloads: dict[tuple[int, ...], list[tuple[int, int, int]]] = defaultdict(list)
         ids = np.searchsorted(self.vocab, values)
+        self.single = np.zeros(len(self.vocab) + 1, dtype=bool)  # ids that are whole one-token phrases
         for j in range(len(rows)):
+            if offsets[j + 1] - offsets[j] == 1:
+                self.single[ids[offsets[j]]] = True
             key = tuple(ids[offsets[j] : offsets[j + 1]].tolist())
             payloads[key].append((int(owners[j]), int(rows[j]), int(cols[j])))
         for key, items in payloads.items():
@@ -62,8 +67,9 @@ class PhraseDetector:
         if self.empty or len(scanned.values) == 0:
             return []
         values = scanned.values
-        maybe = self.bitmap[(values >> np.uint64(64 - VOCAB_BITS)).astype(np.int64)]
-        cand = np.flatnonzero(maybe)
+        slots = values >> np.uint64(64 - VOCAB_BITS)
+        maybe = self.bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)
+        cand = np.flatnonzero(maybe & 1)
         if len(cand) == 0:
             return []
         ids = np.searchsorted(self.vocab, values[cand])
@@ -72,11 +78,24 @@ class PhraseDetector:
         cand, ids = cand[real], ids[real]
         if len(cand) == 0:
             return []
+        # A lone vocabulary token can only match a one-token phrase: drop the others.
+        starts = np.ones(len(cand), dtype=bool)
+        starts[1:] = np.diff(cand) != 1
+        run = np.cumsum(starts) - 1
+        lone = np.bincount(run)[run] == 1
+        keep = ~lone | self.single[ids]
+        if not keep.all():
+            cand, ids = cand[keep], ids[keep]
+            if len(cand) == 0:
+                return []
         # One pass of the automaton over the vocabulary tokens, with a gap marker wherever
         # tokens outside the vocabulary were skipped, so no phrase spans a gap.
         gap = np.flatnonzero(np.diff(cand) != 1) + 1
-        seq = np.insert(ids, gap, self.gap_id)
-        where = np.insert(cand, gap, -1)
+        if len(gap):
+            seq = np.insert(ids, gap, self.gap_id)
+            where = np.insert(cand, gap, -1)
+        else:
+            seq, where = ids, cand
         hits: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # owner -> (first, last, row, col)
         for end, (length, items) in self.automaton.iter(tuple(seq.tolist())):
             last = int(where[end])

@@ -55,9 +55,9 @@ class Keyer:
         self._key = key
         size = 1 << CACHE_BITS
         self._mask = np.uint64(size - 1)
-        self._tags = np.zeros(size, dtype=np.uint64)
-        self._values = np.zeros(size, dtype=np.uint64)
-        self._filled = np.zeros(size, dtype=bool)
+        # slot -> (unkeyed hash, keyed value) side by side: one cache line per lookup.
+        # An empty slot has tag 0; a token whose unkeyed hash is 0 simply always misses.
+        self._table = np.zeros((size, 2), dtype=np.uint64)
         self.check_value = self.digest(b"dlp registry key check", person=b"dlp-check")
 
     def digest(self, data: bytes, *, person: bytes = b"dlp-file") -> str:
@@ -72,23 +72,23 @@ class Keyer:
         hashes = toks.hashes
         if len(hashes) == 0:
             return np.zeros(0, dtype=np.uint64)
-        slots = (hashes & self._mask).astype(np.int64)
-        hit = self._filled[slots] & (self._tags[slots] == hashes)
-        if not hit.all():
-            missing = np.flatnonzero(~hit)
-            _, first = np.unique(hashes[missing], return_index=True)
-            for i in missing[first]:
-                slot = slots[i]
-                self._tags[slot] = hashes[i]
-                self._values[slot] = self.word(toks.text_of(int(i)))
-                self._filled[slot] = True
-            out = self._values[slots]
-            # Two new words may share a slot within one text: recompute those directly.
-            clash = np.flatnonzero(self._tags[slots] != hashes)
-            for i in clash:
-                out[i] = self.word(toks.text_of(int(i)))
+        slots = (hashes & self._mask).astype(np.intp)
+        entries = self._table[slots]
+        hit = entries[:, 0] == hashes
+        out = entries[:, 1]
+        if hit.all():
             return out
-        return self._values[slots]
+        missing = np.flatnonzero(~hit)
+        _, first = np.unique(hashes[missing], return_index=True)
+        for i in missing[first].tolist():
+            value = self.word(toks.text_of(i))
+            self._table[slots[i]] = (hashes[i], value)
+        # fill every miss from the table; two new words sharing a slot within one text,
+        # or a zero hash, are computed directly
+        out[missing] = self._table[slots[missing], 1]
+        for i in missing[self._table[slots[missing], 0] != hashes[missing]].tolist():
+            out[i] = self.word(toks.text_of(i))
+        return out
 
     def words(self, words: list[str]) -> tuple[int, ...]:
         return tuple(self.word(w) for w in words)

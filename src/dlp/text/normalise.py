@@ -25,7 +25,7 @@ import numpy as np
 NORMALISER_VERSION = "nfkc-casefold-alnum-cjk/1"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
-CHUNK_CHARS = 1 << 16  # tokenise long texts in slices: bounded temporaries that stay in cache
+CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temporaries
 
 _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
