@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "dlp.frontends.commands.admin",
     "dlp.frontends.commands.scan",
     "dlp.frontends.milter.command",
+    "dlp.frontends.watch.command",
 )
 
 

@@ -1,0 +1,540 @@
+"""The watch daemon: outbox -> scan -> release or quarantine, crash-safe (see `journal`).
+
+Threads and what they own:
+
+- observer threads (watchdog) only put paths on `_events`;
+- the main loop (`run`) owns the settle tracker: it drains events, hands settled files
+  to the job queue, rescans every outbox periodically, re-drives stuck journal entries,
+  notices a new registry generation and handles stop and reload requests;
+- worker threads claim, scan and place one file at a time (scans run in the thread or
+  in a process pool, see `scans`);
+- a reload thread opens a new registry generation while the old one keeps scanning.
+
+Memory stays bounded in a burst: queued jobs are paths, and file contents are only
+read by the scanner, one file per worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+from ...errors import DlpError
+from ...types import Action, Destination, FileReport, Problem
+from .journal import WorkFolder, write_sidecar
+from .names import is_temporary
+from .scans import ScannerSpec, Scans, fail_closed, report_from_dict
+from .settings import Outbox, WatchSettings, prepare_folders
+from .settle import SettleTracker
+
+OnDecision = Callable[[FileReport, Destination, Path], None]
+STABLE_SCAN_ATTEMPTS = 3
+ORPHAN_RULE = "watch:orphan"
+
+
+class DecisionLog:
+    """One JSON object per line: decisions, and the daemon's own events and errors."""
+
+    def __init__(self, stream: TextIO, *, wall: Callable[[], float] = time.time) -> None:
+        self.stream = stream
+        self.wall = wall
+        self._lock = threading.Lock()
+
+    def write(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"time": round(self.wall(), 6), "event": event, **fields}, default=str, sort_keys=False)
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+@dataclass(frozen=True)
+class _Job:
+    box: Outbox
+    path: str
+    rel: str
+    signature: tuple[int, int, int] | None
+    first_seen: float | None
+
+
+class Daemon:
+    def __init__(self, settings: WatchSettings, spec: ScannerSpec, *, log: DecisionLog,
+                 on_decision: OnDecision | None = None,
+                 reload_settings: Callable[[], WatchSettings] | None = None,
+                 clock: Callable[[], float] = time.monotonic, durable: bool = True) -> None:
+        self.settings = settings
+        self.spec = replace(spec, fail_open=settings.fail_open)
+        self.log = log
+        self.on_decision = on_decision
+        self.reload_settings = reload_settings
+        self.clock = clock
+        self.durable = durable
+        self.ready = threading.Event()  # set once recovery and the first rescan are done
+        self.stopped = threading.Event()
+        self.decisions = 0
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()  # outbox paths queued or in a worker
+        self._inflight: set[str] = set()  # journal ids a worker owns
+        self._boxes: dict[Path, tuple[Outbox, WorkFolder]] = {}
+        self._observers: list[Any] = []
+        self._workers: list[threading.Thread] = []
+        self._tracker = SettleTracker(settings.settle, clock=clock)
+        self._scans: Scans | None = None
+        self._registry_thread: threading.Thread | None = None
+        self._failed_generation = ""
+
+    # -- control (thread- and signal-safe) ------------------------------------------
+
+    def stop(self) -> None:
+        """Finish the files in hand, then return from `run`."""
+        self._stop.set()
+        self._events.put(None)
+
+    def reload(self) -> None:
+        """Re-read the settings (when there is a file) and reopen the registry."""
+        self._reload.set()
+        self._events.put(None)
+
+    # -- the main loop ---------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            self._scans = Scans(self.spec, mode=self.settings.scan_in, workers=self.settings.workers)
+            self._open_boxes(self.settings.outboxes)
+            for box, work in list(self._boxes.values()):
+                self._recover(box, work, startup=True)
+            self._start_workers()
+            self._start_observers()
+            self._rescan()
+            self.log.write("started", outboxes=[str(b) for b in self._boxes], workers=self.settings.workers,
+                           scan_in=self.settings.scan_in, generation=self._scans.generation_name,
+                           observers=[type(o).__name__ for o in self._observers], fail_open=self.settings.fail_open)
+            self.ready.set()
+            self._loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _loop(self) -> None:
+        next_rescan = self.clock() + self.settings.rescan
+        next_registry = self.clock() + self.settings.registry_check
+        while not self._stop.is_set():
+            self._drain_events(self.settings.tick)
+            if self._stop.is_set():
+                break
+            self._feed()
+            now = self.clock()
+            if self._reload.is_set():
+                self._reload.clear()
+                self._reload_all()
+            if now >= next_rescan:
+                self._rescan()
+                for box, work in list(self._boxes.values()):
+                    self._recover(box, work, startup=False)
+                next_rescan = now + self.settings.rescan
+            if now >= next_registry:
+                self._check_registry()
+                next_registry = now + self.settings.registry_check
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        for observer in self._observers:
+            observer.stop()
+        for observer in self._observers:
+            observer.join(10)
+        self._observers = []
+        for worker in self._workers:
+            worker.join()
+        self._workers = []
+        if self._registry_thread is not None:
+            self._registry_thread.join()
+        if self._scans is not None:
+            self._scans.close()
+        for _, work in self._boxes.values():
+            work.close()
+        if self.ready.is_set():
+            self.log.write("stopped", decisions=self.decisions, pending=len(self._tracker))
+        self.stopped.set()
+
+    # -- outboxes, observers, events -------------------------------------------------
+
+    def _open_boxes(self, outboxes: tuple[Outbox, ...]) -> None:
+        for box in outboxes:
+            prepare_folders(box)
+            work = WorkFolder(box.path, box.work, durable=self.durable)
+            work.open()
+            self._boxes[box.path] = (box, work)
+
+    def _start_observers(self) -> None:
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        groups: dict[float | None, list[Outbox]] = {}
+        for box, _ in self._boxes.values():
+            groups.setdefault(box.poll, []).append(box)
+        for poll, boxes in groups.items():
+            observer = Observer() if poll is None else PollingObserver(timeout=poll)
+            try:
+                for box in boxes:
+                    observer.schedule(_Events(box, self._events), os.fspath(box.path), recursive=True,
+                                      event_filter=_event_types())
+                observer.start()
+            except OSError as exc:  # e.g. inotify watch limit: the periodic rescan still finds files
+                self.log.write("error", error=f"observer for {', '.join(str(b.path) for b in boxes)} failed: "
+                                              f"{exc}; relying on rescans every {self.settings.rescan:g} s")
+                continue
+            self._observers.append(observer)
+
+    def _drain_events(self, timeout: float) -> None:
+        try:
+            item = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            if item is not None:
+                self._handle_event(*item)
+            try:
+                item = self._events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle_event(self, kind: str, box: Outbox, path: str) -> None:
+        if box.path not in self._boxes:
+            return  # an outbox removed by a reload
+        if kind == "forget":
+            self._tracker.forget(path)
+            return
+        rel = os.path.relpath(path, box.path)
+        if rel.startswith("..") or is_temporary(rel, self.settings.ignore):
+            return
+        if kind == "dir":
+            if os.path.isdir(path) and not os.path.islink(path):
+                for found in _walk(path):
+                    self._touch(box, found)
+                return
+        self._tracker.touch(path, renamed=kind == "renamed")
+
+    def _touch(self, box: Outbox, path: str) -> None:
+        rel = os.path.relpath(path, box.path)
+        if not is_temporary(rel, self.settings.ignore):
+            self._tracker.touch(path)
+
+    def _rescan(self) -> None:
+        for box, _ in list(self._boxes.values()):
+            for path in _walk(os.fspath(box.path)):
+                self._touch(box, path)
+
+    def _feed(self) -> None:
+        with self._lock:
+            busy = set(self._busy)
+        for settled in self._tracker.due(busy):
+            box = self._box_of(settled.path)
+            if box is None:
+                continue
+            st = settled.stat
+            job = _Job(box, settled.path, os.path.relpath(settled.path, box.path),
+                       (st.st_size, st.st_mtime_ns, st.st_ino), settled.first_seen)
+            with self._lock:
+                self._busy.add(settled.path)
+            self._jobs.put(job)
+
+    def _box_of(self, path: str) -> Outbox | None:
+        for root, (box, _) in self._boxes.items():
+            if Path(path).is_relative_to(root):
+                return box
+        return None
+
+    # -- workers -----------------------------------------------------------------------
+
+    def _start_workers(self) -> None:
+        for n in range(self.settings.workers):
+            worker = threading.Thread(target=self._work, name=f"dlp-watch-{n}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._jobs.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._process(job)
+            except Exception as exc:  # the entry stays in the journal; the next rescan retries it
+                self.log.write("error", outbox=str(job.box.path), file=job.rel,
+                               error=f"{type(exc).__name__}: {exc}", retry=f"within {self.settings.rescan:g} s")
+            finally:
+                with self._lock:
+                    self._busy.discard(job.path)
+
+    def _process(self, job: _Job) -> None:
+        box, work = self._boxes.get(job.box.path, (None, None))
+        if box is None or work is None:
+            return
+        try:
+            st = os.lstat(job.path)
+        except FileNotFoundError:
+            return
+        if job.signature is not None and (st.st_size, st.st_mtime_ns, st.st_ino) != job.signature:
+            self._events.put(("touch", box, job.path))  # changed since it settled: settle again
+            return
+        entry = {"id": work.new_id(), "state": "claiming", "outbox": os.fspath(box.path), "rel": job.rel,
+                 "size": st.st_size, "mtime_ns": st.st_mtime_ns, "mode": st.st_mode & 0o7777, "claimed": time.time()}
+        with self._lock:
+            self._inflight.add(entry["id"])
+        try:
+            if work.claim(entry):
+                self._scan_and_place(box, work, entry, job.first_seen)
+        finally:
+            with self._lock:
+                self._inflight.discard(entry["id"])
+
+    def _scan_and_place(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], first_seen: float | None,
+                        *, recovered: bool = False, force: str | None = None) -> None:
+        report = self._scan_stable(box, work, entry)
+        if force is not None and report.action < Action.QUARANTINE:
+            decision = replace(report.decision, action=Action.QUARANTINE, rule=force,
+                               reasons=(*report.decision.reasons, "found in the work folder without a journal entry"))
+            report = replace(report, action=Action.QUARANTINE, decision=decision)
+        self._place(box, work, entry, report, first_seen, recovered=recovered)
+
+    def _scan_stable(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> FileReport:
+        """Scan the claimed file; if it changed while being scanned (a writer still had it open),
+        scan again, and after STABLE_SCAN_ATTEMPTS keep it back."""
+        path = os.fspath(work.file(entry["id"]))
+        assert self._scans is not None
+        for _ in range(STABLE_SCAN_ATTEMPTS):
+            before = os.lstat(path)
+            report = self._scans.scan(path, entry["rel"], box.destination)
+            after = os.lstat(path)
+            if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns):
+                return report
+        problem = Problem(entry["rel"], "unreadable", "the file kept changing while it was scanned")
+        decision = self._scans.policy.decide(report.findings, (*report.problems, problem), box.destination)
+        changing = replace(report, problems=(*report.problems, problem), action=decision.action, decision=decision)
+        return changing if self.settings.fail_open else fail_closed(changing)
+
+    def _place(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], report: FileReport,
+               first_seen: float | None, *, recovered: bool = False) -> None:
+        quarantine = report.action >= Action.QUARANTINE
+        entry.update(target="quarantine" if quarantine else "release", report=report.to_dict(),
+                     destination=_destination_dict(box.destination), decided=time.time())
+        if quarantine and not os.path.islink(work.file(entry["id"])):
+            os.chmod(work.file(entry["id"]), 0o600)  # readable only by the service user
+        work.place(entry, box.quarantine if quarantine else box.release, sidecar=quarantine)
+        self._complete(box, work, entry, report, first_seen, recovered=recovered)
+
+    def _complete(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], report: FileReport,
+                  first_seen: float | None, *, recovered: bool = False) -> None:
+        final = Path(entry["final"])
+        if entry["target"] == "quarantine":
+            write_sidecar(final, {
+                "original": entry["rel"], "outbox": entry["outbox"], "release": os.fspath(box.release),
+                "release_path": os.fspath(box.release / entry["rel"]), "mode": oct(entry.get("mode", 0o644)),
+                "quarantined": entry.get("decided"), "destination": entry.get("destination"),
+                "report": entry["report"],
+            }, durable=self.durable)
+        if self.on_decision is not None:
+            try:
+                self.on_decision(report, box.destination, final)
+            except Exception as exc:  # the file is placed; say the hook failed, loudly
+                self.log.write("error", outbox=entry["outbox"], file=entry["rel"],
+                               error=f"on_decision hook failed: {type(exc).__name__}: {exc}")
+        fields: dict[str, Any] = {
+            "outbox": entry["outbox"], "file": entry["rel"], "verdict": report.action.label,
+            "rule": report.decision.rule if report.decision else "", "to": os.fspath(final),
+            "secrets": sorted({f.secret for f in report.findings}),
+            "problems": sorted({p.kind for p in report.problems}),
+            "bytes": report.bytes, "seconds": round(report.seconds, 4),
+        }
+        if first_seen is not None:
+            fields["latency"] = round(self.clock() - first_seen, 4)
+        if recovered:
+            fields["recovered"] = True
+        self.log.write("decision", **fields)
+        with self._lock:
+            self.decisions += 1
+        work.drop(entry["id"])
+
+    # -- recovery ----------------------------------------------------------------------
+
+    def _recover(self, box: Outbox, work: WorkFolder, *, startup: bool) -> None:
+        """Drive every journal entry no worker owns to its end (see `journal`)."""
+        if startup:
+            for leftover in work.leftovers():
+                leftover.unlink(missing_ok=True)
+        for entry_id in work.entry_ids():
+            with self._lock:
+                if entry_id in self._inflight:
+                    continue
+            entry = work.read(entry_id)
+            if entry is None:
+                continue
+            try:
+                self._recover_entry(box, work, entry)
+            except Exception as exc:
+                self.log.write("error", outbox=os.fspath(box.path), file=entry.get("rel"), journal=entry_id,
+                               error=f"recovery failed: {type(exc).__name__}: {exc}",
+                               retry=f"within {self.settings.rescan:g} s")
+        if startup:
+            for orphan in work.orphans():
+                entry = {"id": orphan, "state": "claiming", "outbox": os.fspath(box.path),
+                         "rel": os.path.join("orphaned", orphan), "claimed": time.time()}
+                work.write(entry)
+                self.log.write("recovery", outbox=os.fspath(box.path), journal=orphan, action="orphan quarantined")
+                self._scan_and_place(box, work, entry, None, recovered=True, force=ORPHAN_RULE)
+
+    def _recover_entry(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> None:
+        entry_id = entry["id"]
+        present = os.path.lexists(work.file(entry_id))
+        state = entry.get("state")
+        if state == "claiming" and present:
+            self.log.write("recovery", outbox=entry["outbox"], file=entry["rel"], journal=entry_id, action="rescan")
+            self._scan_and_place(box, work, entry, None, recovered=True)
+        elif state == "claiming":
+            work.drop(entry_id)  # the claim rename never happened: the file is still in the outbox
+        elif state == "placing":
+            report = report_from_dict(entry["report"])
+            if present and not work.finish_interrupted_place(entry):
+                self.log.write("recovery", outbox=entry["outbox"], file=entry["rel"], journal=entry_id, action="place")
+                target = box.quarantine if entry["target"] == "quarantine" else box.release
+                work.place(entry, target, sidecar=entry["target"] == "quarantine")
+            self._complete(box, work, entry, report, None, recovered=True)
+        elif present:  # an entry that cannot be read: keep the file back
+            entry = {"id": entry_id, "state": "claiming", "outbox": os.fspath(box.path),
+                     "rel": os.path.join("orphaned", entry_id), "claimed": time.time()}
+            work.write(entry)
+            self._scan_and_place(box, work, entry, None, recovered=True, force=ORPHAN_RULE)
+        else:
+            work.drop(entry_id)
+
+    # -- registry and settings reloads ---------------------------------------------------
+
+    def _check_registry(self) -> None:
+        assert self._scans is not None
+        if self._registry_thread is not None and self._registry_thread.is_alive():
+            return
+        if not self._scans.changed():
+            return
+        current = self._scans.current_file.read_text().strip() if self._scans.current_file.exists() else ""
+        if current == self._failed_generation:
+            return
+        self._registry_thread = threading.Thread(target=self._reload_registry, name="dlp-watch-reload", daemon=True)
+        self._registry_thread.start()
+
+    def _reload_registry(self) -> None:
+        assert self._scans is not None
+        old = self._scans.generation_name
+        started = time.perf_counter()
+        try:
+            name = self._scans.reload()
+        except DlpError as exc:
+            self._failed_generation = self._scans.current_file.read_text().strip()
+            self.log.write("error", error=f"registry reload failed, still scanning with {old}: {exc}")
+            return
+        self.log.write("reloaded", registry=f"{old} -> {name}", seconds=round(time.perf_counter() - started, 3))
+
+    def _reload_all(self) -> None:
+        if self.reload_settings is not None:
+            try:
+                new = self.reload_settings()
+            except DlpError as exc:
+                self.log.write("error", error=f"configuration reload failed, keeping the old one: {exc}")
+                new = None
+            if new is not None:
+                self._apply_settings(new)
+        self._failed_generation = ""
+        if self._registry_thread is None or not self._registry_thread.is_alive():
+            self._reload_registry()
+
+    def _apply_settings(self, new: WatchSettings) -> None:
+        if (new.workers, new.scan_in) != (self.settings.workers, self.settings.scan_in):
+            self.log.write("error", error="workers and scan_in change only with a restart; kept "
+                                          f"workers={self.settings.workers} scan_in={self.settings.scan_in}")
+        for observer in self._observers:
+            observer.stop()
+            observer.join(10)
+        self._observers = []
+        wanted = {box.path: box for box in new.outboxes}
+        for path in list(self._boxes):
+            if path not in wanted or wanted[path] != self._boxes[path][0]:
+                _, work = self._boxes.pop(path)
+                work.close()
+        opened = [box for path, box in wanted.items() if path not in self._boxes]
+        self.settings = replace(new, workers=self.settings.workers, scan_in=self.settings.scan_in)
+        self._tracker.settle = new.settle
+        assert self._scans is not None
+        self._scans.spec = replace(self._scans.spec, fail_open=new.fail_open)
+        try:
+            self._open_boxes(tuple(opened))
+        except DlpError as exc:
+            self.log.write("error", error=f"outbox not opened: {exc}")
+        for box in opened:
+            if box.path in self._boxes:
+                self._recover(box, self._boxes[box.path][1], startup=True)
+        self._start_observers()
+        self._rescan()
+        self.log.write("configured", outboxes=[str(b) for b in self._boxes])
+
+
+class _Events:
+    """watchdog handler: only queues paths for the main loop."""
+
+    def __init__(self, box: Outbox, sink: queue.SimpleQueue) -> None:
+        self.box = box
+        self.sink = sink
+
+    def dispatch(self, event) -> None:
+        kind = event.event_type
+        src = os.fsdecode(event.src_path)
+        if event.is_directory:
+            if kind in ("created", "moved"):
+                self.sink.put(("dir", self.box, os.fsdecode(event.dest_path) if kind == "moved" else src))
+            return
+        if kind == "moved":
+            self.sink.put(("forget", self.box, src))
+            self.sink.put(("renamed", self.box, os.fsdecode(event.dest_path)))
+        elif kind == "deleted":
+            self.sink.put(("forget", self.box, src))
+        else:  # created, modified, closed
+            self.sink.put(("touch", self.box, src))
+
+
+def _event_types() -> list[type]:
+    from watchdog.events import (DirCreatedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
+                                 FileDeletedEvent, FileModifiedEvent, FileMovedEvent)
+
+    return [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
+            DirCreatedEvent, DirMovedEvent]
+
+
+def _walk(top: str) -> Iterator[str]:
+    """Every non-folder entry under `top` (symbolic links, pipes and sockets included: they are
+    quarantined, never followed), skipping dot folders such as the work folder."""
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path)
+            else:
+                yield entry.path
+        except OSError:
+            continue
+
+
+def _destination_dict(destination: Destination) -> dict[str, Any]:
+    return {"addresses": list(destination.addresses), "country": destination.country, "channel": destination.channel}
