@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ class Keyer:
         # slot -> (unkeyed hash, keyed value) side by side: one cache line per lookup.
         # An empty slot has tag 0; a token whose unkeyed hash is 0 simply always misses.
         self._table = np.zeros((size, 2), dtype=np.uint64)
+        self._lock = threading.Lock()  # scanners in threads share this cache: no torn entries
         self.check_value = self.digest(b"dlp registry key check", person=b"dlp-check")
 
     def digest(self, data: bytes, *, person: bytes = b"dlp-file") -> str:
@@ -69,6 +71,10 @@ class Keyer:
 
     def tokens(self, toks: Tokens) -> np.ndarray:
         """Keyed values of all tokens (uint64), through the cache."""
+        with self._lock:
+            return self._tokens(toks)
+
+    def _tokens(self, toks: Tokens) -> np.ndarray:
         hashes = toks.hashes
         if len(hashes) == 0:
             return np.zeros(0, dtype=np.uint64)
