@@ -4,6 +4,10 @@
 and `remove`: load the live generation, change it in memory, `commit()` a new one.
 Nothing stored is plaintext: documents become keyed shingle fingerprints, terms
 and record fields become tuples of keyed token values, files become keyed digests.
+Documents also get keyed sentence vectors for the rewrite tier (`rw_*` arrays) and
+hashed word counts for training classifiers (`cl_*` arrays); both are built from
+keyed values only. Stores written before those tiers existed still load: their
+documents simply have no rewrite vectors or features until registered again.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import KeyMissing, UsageError
+from .errors import KeyMissing, StoreVersionMismatch, UsageError
 from .fingerprint import Keyer, load_key, new_key_file, shingles, winnow
+from .classify.features import FEATURE_VERSION, hashed_counts
+from .fingerprint.rewrite import (REWRITE_VERSION, RewriteRecord, SentenceVectors, rewrite_record, signatures,
+                                  vectorise)
 from .fingerprint.shingles import SHINGLE_VERSION
 from .store import Store
 from .text import NORMALISER_VERSION, tokenise
 from .text.normalise import normalise_words
+from .text.sentences import Analyser
 
 VERSIONS = {"normaliser": NORMALISER_VERSION, "shingles": SHINGLE_VERSION}
 DEFAULT_BOILERPLATE_DOCS = 3
@@ -96,7 +104,9 @@ def default_key_path(root: Path) -> Path:
 class Registry:
     """Load, change and commit the registry at `root`."""
 
-    def __init__(self, root: Path, key_path: Path | None = None, *, create: bool = False) -> None:
+    def __init__(self, root: Path, key_path: Path | None = None, *, create: bool = False,
+                 analyser: Analyser | None = None) -> None:
+        self._analyser = analyser
         self.root = Path(root)
         self.key_path = Path(key_path) if key_path else default_key_path(self.root)
         self.store = Store(self.root, versions=VERSIONS)
@@ -108,6 +118,10 @@ class Registry:
         self.fingerprints: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self.phrases: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self.public_hashes = np.zeros(0, dtype=np.uint64)
+        self.rewrite: dict[tuple[str, int], RewriteRecord] = {}
+        self.rewrite_public = np.zeros(0, dtype=np.uint64)  # sentence signatures of public content
+        # classifier features per registered version; public content as ("public:<digest>", 0)
+        self.features: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         if self.store.exists() or not create:
             self._load()
             self.keyer = Keyer(load_key(self.key_path))
@@ -147,7 +161,43 @@ class Registry:
                 offs = a["ph_offset"][lo : hi + 1] if hi > lo else np.zeros(1, dtype=np.int64)
                 vals = a["ph_values"][offs[0] : offs[-1]] if hi > lo else np.zeros(0, dtype=np.uint64)
                 self.phrases[(sid, ver)] = (vals, offs - offs[0], a["ph_row"][lo:hi], a["ph_col"][lo:hi])
+        self._load_rewrite(m, a)
+        self._load_features(m, a)
         self.snapshot = snap
+
+    def _load_rewrite(self, m, a) -> None:
+        self.rewrite_public = a.get("rw_public_sig", self.rewrite_public)
+        rw_owners = m.get("rw_owners", [])
+        if not rw_owners:
+            return
+        if m.get("rewrite_version") != REWRITE_VERSION:
+            raise StoreVersionMismatch(
+                f"registry {self.root}: rewrite vectors were written with {m.get('rewrite_version')!r}, this dlp "
+                f"uses {REWRITE_VERSION!r}; rebuild it: move the directory away and run `dlp register` again")
+        sent_bounds, vocab_bounds = a["rw_owner_sent"], a["rw_owner_vocab"]
+        ptr, cols, weights = a["rw_ptr"], a["rw_cols"], a["rw_weights"]
+        for i, (sid, ver) in enumerate(rw_owners):
+            s0, s1 = int(sent_bounds[i]), int(sent_bounds[i + 1])
+            p = ptr[s0 : s1 + 1]
+            vectors = SentenceVectors(p - p[0], cols[p[0] : p[-1]], weights[p[0] : p[-1]])
+            v0, v1 = int(vocab_bounds[i]), int(vocab_bounds[i + 1])
+            self.rewrite[(sid, ver)] = RewriteRecord(vectors, a["rw_vocab"][v0:v1])
+
+    def _load_features(self, m, a) -> None:
+        cl_owners = m.get("cl_owners", [])
+        if not cl_owners:
+            return
+        if m.get("feature_version") != FEATURE_VERSION:
+            return  # features of another scheme are useless for training but harmless: re-register to refresh
+        ptr = a["cl_ptr"]
+        for i, (sid, ver) in enumerate(cl_owners):
+            self.features[(sid, ver)] = (a["cl_bucket"][ptr[i] : ptr[i + 1]], a["cl_count"][ptr[i] : ptr[i + 1]])
+
+    @property
+    def analyser(self) -> Analyser:
+        if self._analyser is None:
+            self._analyser = Analyser()
+        return self._analyser
 
     def commit(self) -> int:
         owners = sorted(self.fingerprints)
@@ -179,7 +229,19 @@ class Registry:
         arrays.update(ph_values=_cat(values, np.uint64), ph_offset=_cat(offsets, np.int64),
                       ph_row=_cat(rows, np.uint32), ph_col=_cat(cols, np.uint16), ph_owner=_cat(powner, np.uint32))
 
+        rw_owners = sorted(self.rewrite)
+        arrays.update(_rewrite_arrays([self.rewrite[o] for o in rw_owners]), rw_public_sig=self.rewrite_public)
+        cl_owners = sorted(self.features)
+        buckets = [self.features[o][0] for o in cl_owners]
+        arrays.update(cl_bucket=_cat(buckets, np.uint32),
+                      cl_count=_cat([self.features[o][1] for o in cl_owners], np.float32),
+                      cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
+
         manifest = {
+            "rewrite_version": REWRITE_VERSION,
+            "rw_owners": [list(o) for o in rw_owners],
+            "feature_version": FEATURE_VERSION,
+            "cl_owners": [list(o) for o in cl_owners],
             "key_check": self.key_check,
             "settings": self.settings,
             "written": time.time(),
@@ -223,6 +285,8 @@ class Registry:
         existing.versions.append(Version(version, digest, int(len(values)), time.time(), source,
                                          {"fingerprints": int(len(picks))}))
         self.fingerprints[(secret_id, version)] = (sh[picks], picks.astype(np.uint32))
+        self.rewrite[(secret_id, version)] = rewrite_record(text, self.keyer, self.analyser)
+        self.features[(secret_id, version)] = hashed_counts(values)
         return Registered(secret_id, version, status, source, int(len(values)))
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:
@@ -231,6 +295,9 @@ class Registry:
         if any(p["digest"] == digest for p in self.public):
             return Registered("public", 0, "unchanged", source, int(len(values)))
         self.public_hashes = np.union1d(self.public_hashes, shingles(values)).astype(np.uint64)
+        self.features[(f"public:{digest}", 0)] = hashed_counts(values)
+        public = signatures(vectorise(self.analyser.sentences(text), self.keyer, self.analyser))
+        self.rewrite_public = np.union1d(self.rewrite_public, public).astype(np.uint64)
         self.public.append({"digest": digest, "source": source, "tokens": int(len(values)), "registered": time.time()})
         return Registered("public", 0, "public", source, int(len(values)))
 
@@ -314,6 +381,8 @@ class Registry:
         for v in secret.versions:
             self.fingerprints.pop((sid, v.version), None)
             self.phrases.pop((sid, v.version), None)
+            self.rewrite.pop((sid, v.version), None)
+            self.features.pop((sid, v.version), None)
         return secret
 
 
@@ -339,6 +408,25 @@ def build_index(doc_hash, doc_pos, doc_owner, owner_secret, public_hash, boilerp
         keep &= ~np.isin(h, public_hash)
     o = order[keep]
     return doc_hash[o], doc_owner[o], doc_pos[o], int((~keep).sum())
+
+
+def _rewrite_arrays(records: list[RewriteRecord]) -> dict[str, np.ndarray]:
+    """Concatenated CSR sentence vectors and candidate vocabularies of all versions."""
+    ptrs, cols, weights, vocab, vocab_owner = [np.zeros(1, dtype=np.int64)], [], [], [], []
+    sent_bounds, vocab_bounds, base = [0], [0], 0
+    for i, r in enumerate(records):
+        v = r.vectors
+        ptrs.append(v.ptr[1:] + base)
+        base += len(v.cols)
+        cols.append(v.cols)
+        weights.append(v.weights)
+        sent_bounds.append(sent_bounds[-1] + len(v))
+        vocab.append(r.vocabulary)
+        vocab_owner.append(np.full(len(r.vocabulary), i, dtype=np.uint32))
+        vocab_bounds.append(vocab_bounds[-1] + len(r.vocabulary))
+    return {"rw_ptr": _cat(ptrs, np.int64), "rw_cols": _cat(cols, np.uint32), "rw_weights": _cat(weights, np.float32),
+            "rw_owner_sent": np.array(sent_bounds, dtype=np.int64), "rw_vocab": _cat(vocab, np.uint64),
+            "rw_owner_vocab": np.array(vocab_bounds, dtype=np.int64)}
 
 
 def slug(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -15,7 +16,11 @@ import numpy as np
 
 from .detectors import Detector, Scanned
 from .detectors.documents import DocumentDetector, Owner
+from .classify.model import Model, load_models
+from .detectors.classifier import ClassifierDetector
 from .detectors.phrases import PhraseDetector, PhraseOwner
+from .detectors.rewrite import RewriteDetector, RewriteSettings
+from .fingerprint.rewrite import REWRITE_VERSION, SentenceVectors
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
 from .registry import Registry
 from .text import tokenise
@@ -23,6 +28,7 @@ from .types import Destination, FileReport, Finding, Item, Part, Problem
 from .verdict import DefaultPolicy, Policy
 
 DEFAULT_REGISTRY = "fingerprints"
+DEFAULT_MODELS = "models"  # beside the registry directory
 
 
 class Scanner:
@@ -34,6 +40,7 @@ class Scanner:
         limits: Limits = Limits(),
         extractors: tuple[Extractor, ...] = EXTRACTORS,
         extra_detectors: Sequence[Detector] = (),
+        models: Sequence[Model] = (),
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.registry = registry
@@ -42,7 +49,9 @@ class Scanner:
         self.limits = limits
         self.extractors = extractors
         self.clock = clock
-        self.detectors: tuple[Detector, ...] = (*_core_detectors(registry), *extra_detectors)
+        # cheap before expensive: fingerprints and phrases, the rewrite tier, then classifiers
+        self.detectors: tuple[Detector, ...] = (*_core_detectors(registry), *extra_detectors,
+                                                *(ClassifierDetector(m) for m in models))
         self._digests = {
             v.digest: (s, v) for s in registry.secrets.values() if s.kind == "document" for v in s.versions
         }
@@ -93,7 +102,7 @@ class Scanner:
         out: list[Finding] = []
         for detector in self.detectors:
             out.extend(detector.detect(scanned))
-        return out
+        return _fold_rewrites(out)
 
     def scan_text(self, text: str, locator: str = "<text>") -> list[Finding]:
         return self.scan_part(Part(locator, text, "text"))
@@ -112,6 +121,24 @@ class Scanner:
                        score=1.0, matched_words=version.tokens, coverage=1.0, density=1.0,
                        locator=item.locator, classification=secret.classification, tags=secret.tags,
                        detector="exact", evidence={"bytes": size})
+
+
+def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
+    """A rewrite of a secret the fingerprints already found in the part is not a second finding:
+    its summary joins the fingerprint finding's evidence (kept, not dropped)."""
+    documents = {f.secret: i for i, f in enumerate(findings) if f.kind == "document"}
+    if not documents or not any(f.kind == "rewrite" for f in findings):
+        return findings
+    out = list(findings)
+    folded = []
+    for i, f in enumerate(findings):
+        if f.kind == "rewrite" and f.secret in documents:
+            j = documents[f.secret]
+            summary = {"score": round(f.score, 4), "pair_count": f.evidence.get("pair_count"),
+                       "pairs": sorted(f.evidence.get("pairs", []), key=lambda p: -p["cosine"])[:5]}
+            out[j] = replace(out[j], evidence={**out[j].evidence, "rewrite": summary})
+            folded.append(i)
+    return [f for i, f in enumerate(out) if i not in folded]
 
 
 def _core_detectors(registry: Registry) -> tuple[Detector, ...]:
@@ -135,7 +162,29 @@ def _core_detectors(registry: Registry) -> tuple[Detector, ...]:
     if len(a.get("ph_row", ())):
         detectors.append(PhraseDetector(a["ph_values"], a["ph_offset"], a["ph_row"], a["ph_col"],
                                         a["ph_owner"], phrase_owners))
+    rewrite = rewrite_detector(registry)
+    if rewrite is not None:
+        detectors.append(rewrite)
     return tuple(detectors)
+
+
+def rewrite_detector(registry: Registry, settings: RewriteSettings = RewriteSettings()) -> RewriteDetector | None:
+    """The rewrite tier over the registry's sentence vectors, or None when it has none."""
+    a, m = registry.snapshot.arrays, registry.snapshot.manifest
+    rw_owners = m.get("rw_owners", [])
+    if not rw_owners or m.get("rewrite_version") != REWRITE_VERSION:
+        return None
+    owners = []
+    for sid, ver in rw_owners:
+        s = registry.secrets[sid]
+        owners.append(Owner(sid, ver, s.label, s.classification, s.tags, s.versions[ver - 1].tokens))
+    bounds = a["rw_owner_vocab"]
+    vocab_owner = np.repeat(np.arange(len(rw_owners), dtype=np.int64), np.diff(bounds))
+    order = np.argsort(a["rw_vocab"], kind="stable")
+    vectors = SentenceVectors(a["rw_ptr"], a["rw_cols"], a["rw_weights"])
+    return RewriteDetector(vectors, a["rw_owner_sent"], a["rw_vocab"][order], vocab_owner[order], owners,
+                           registry.keyer, registry.analyser, settings,
+                           boilerplate_docs=int(registry.settings["boilerplate_docs"]), public=registry.rewrite_public)
 
 
 def registry_location(registry: str | os.PathLike | None, environ=os.environ) -> Path:
@@ -147,14 +196,22 @@ def key_location(key_file: str | os.PathLike | None, environ=os.environ) -> Path
     return Path(chosen) if chosen else None
 
 
+def models_location(models: str | os.PathLike | None, registry_root: Path, environ=os.environ) -> Path:
+    """Trained classifiers: --models, else $DLP_MODELS, else `models/` beside the registry."""
+    chosen = models or environ.get("DLP_MODELS")
+    return Path(chosen) if chosen else Path(registry_root).resolve().parent / DEFAULT_MODELS
+
+
 def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.PathLike | None = None,
                  policy_file: str | os.PathLike | None = None, *, limits: Limits | None = None,
-                 environ=os.environ) -> Scanner:
+                 models: str | os.PathLike | None = None, environ=os.environ) -> Scanner:
     """The composition root for every front end."""
-    reg = Registry(registry_location(registry, environ), key_location(key_file, environ))
+    root = registry_location(registry, environ)
+    reg = Registry(root, key_location(key_file, environ))
+    trained = load_models(models_location(models, root, environ), reg.key_check)
     policy = None
     if policy_file:
         from .policy import load_policy  # the destination-policy module, when installed
 
         policy = load_policy(Path(policy_file))
-    return Scanner(reg, policy=policy, limits=limits or Limits())
+    return Scanner(reg, policy=policy, limits=limits or Limits(), models=trained)

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "dlp.frontends.commands.phrases",
     "dlp.frontends.commands.admin",
     "dlp.frontends.commands.scan",
+    "dlp.frontends.commands.train",
     "dlp.frontends.milter.command",
     "dlp.frontends.watch.command",
 )

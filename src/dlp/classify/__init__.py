@@ -1,0 +1,1 @@
+"""The classifier tier: hashed features of keyed tokens, training, model files, inference."""
