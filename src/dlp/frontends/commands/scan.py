@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="scan with N worker processes")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="scan on a Dask cluster: tcp://SCHEDULER:8786, or local[:N] for N local worker processes "
+                        "(needs dlp[cluster]; workers must read the paths at the same absolute location)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     p.set_defaults(handler=run)
 
@@ -33,13 +36,21 @@ def register(sub) -> None:
 def run(args, env) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.cluster and args.jobs > 1:
+        raise UsageError("--cluster and --jobs exclude each other: the cluster's workers are the jobs")
     targets = scan_items(args.paths)
     destination = Destination(addresses=tuple(args.to), country=args.country, channel="cli")
     scanner = env.scanner(args)  # opened up front: a bad registry fails before any work
     started = time.perf_counter()
     progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
     reports: list[FileReport] = []
-    if args.jobs > 1 and len(targets) > 1 and all(t.path is not None for t in targets):
+    if args.cluster:
+        from ..cluster.runner import scan_on_cluster  # Dask is imported only here
+
+        reports.extend(scan_on_cluster(args.cluster, scanner, targets, destination,
+                                       policy_file=getattr(args, "policy", None),
+                                       on_report=lambda report: progress.step(report.path)))
+    elif args.jobs > 1 and len(targets) > 1 and all(t.path is not None for t in targets):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
                                  initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
             for report in pool.map(_scan_in_worker, [(t, destination) for t in targets], chunksize=4):

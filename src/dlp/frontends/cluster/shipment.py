@@ -1,0 +1,91 @@
+"""The compiled registry as one self-checking value, sent to each worker once.
+
+`pack` reads the generation the client opened (manifest and arrays: keyed
+fingerprints only, never plaintext), the key file and the policy file into a
+`Shipment`. `Shipment.open` writes them into a private folder on the worker, in
+the store's own layout, and opens a `Scanner` there, so the store's checksums and
+version checks run on the worker as they do locally. Workers need no access to
+the registry path. Nothing here imports Dask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ... import __version__
+from ...errors import StoreCorrupt, StoreError
+from ...scanner import Scanner, open_scanner
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """Everything a worker needs to open the same scanner as the client."""
+
+    dlp_version: str
+    generation: str                      # folder name, e.g. "gen-000007"
+    files: tuple[tuple[str, bytes], ...]  # (file name in the generation folder, bytes)
+    key: bytes
+    policy: tuple[str, bytes] | None = None  # (file name, bytes)
+
+    @property
+    def digest(self) -> str:
+        """Identity of the content (not of the key): names the worker plugin, so reruns reuse it."""
+        h = hashlib.sha256(self.dlp_version.encode() + b"\0" + self.generation.encode())
+        for name, data in self.files:
+            h.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
+        if self.policy is not None:
+            h.update(b"\0policy\0" + hashlib.sha256(self.policy[1]).digest())
+        return h.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return sum(len(data) for _, data in self.files) + len(self.key)
+
+    def open(self, folder: str | os.PathLike) -> Scanner:
+        """Write the registry into `folder` (created, private) and open a scanner on it."""
+        if self.dlp_version != __version__:
+            raise StoreError(f"this worker runs dlp {__version__}, the client dlp {self.dlp_version}; "
+                             f"install the same dlp version on the client and every worker")
+        root = Path(folder)
+        store = root / "registry"
+        (store / self.generation).mkdir(parents=True, mode=0o700)
+        for name, data in self.files:
+            (store / self.generation / name).write_bytes(data)
+        (store / "CURRENT").write_text(self.generation + "\n")
+        key = root / "registry.key"
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self.key)
+        policy = None
+        if self.policy is not None:
+            policy = root / self.policy[0]
+            policy.write_bytes(self.policy[1])
+        return open_scanner(store, key, policy, environ={})
+
+
+def pack(scanner: Scanner, policy_file: str | os.PathLike | None = None) -> Shipment:
+    """The generation `scanner` was opened on, its key and the policy file, read into memory."""
+    registry = scanner.registry
+    generation = f"gen-{registry.generation:06d}"
+    folder = registry.root / generation
+    try:
+        manifest_bytes = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(manifest_bytes)
+        files = [("manifest.json", manifest_bytes)]
+        for name, meta in sorted(manifest.get("arrays", {}).items()):
+            data = (folder / f"{name}.npy").read_bytes()
+            if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+                raise StoreCorrupt(f"registry {registry.root}: {generation}/{name}.npy fails its checksum")
+            files.append((f"{name}.npy", data))
+        key = registry.key_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise StoreError(f"registry {registry.root}: {exc.filename} vanished while packing it for the cluster "
+                         f"(a newer generation was committed meanwhile); run the scan again") from None
+    policy = None
+    if policy_file:
+        policy = (Path(policy_file).name, Path(policy_file).read_bytes())
+    return Shipment(__version__, generation, tuple(files), key, policy)
