@@ -29,6 +29,7 @@ from .verdict import DefaultPolicy, Policy
 
 DEFAULT_REGISTRY = "fingerprints"
 DEFAULT_MODELS = "models"  # beside the registry directory
+DEFAULT_STATE = "state"    # beside the registry directory
 
 
 class Scanner:
@@ -194,6 +195,12 @@ def registry_location(registry: str | os.PathLike | None, environ=os.environ) ->
 def key_location(key_file: str | os.PathLike | None, environ=os.environ) -> Path | None:
     chosen = key_file or environ.get("DLP_KEY_FILE")
     return Path(chosen) if chosen else None
+
+
+def state_location(state: str | os.PathLike | None, registry_root: Path, environ=os.environ) -> Path:
+    """Incidents, audit trail and exposure: --state, else $DLP_STATE, else `state/` beside the registry."""
+    chosen = state or environ.get("DLP_STATE")
+    return Path(chosen) if chosen else Path(registry_root).resolve().parent / DEFAULT_STATE
 
 
 def models_location(models: str | os.PathLike | None, registry_root: Path, environ=os.environ) -> Path:
