@@ -149,15 +149,18 @@ class Finding:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where scanned content is going: recipient addresses and/or a country code."""
+    """Where scanned content is going: recipient addresses, a country code, and/or the share
+    (watched folder) it was dropped on."""
 
     addresses: tuple[str, ...] = ()
     country: str | None = None
     channel: str = "cli"  # cli | watch | mail | cluster
+    share: str | None = None
+    sender: str | None = None
 
     @property
     def is_unknown(self) -> bool:
-        return not self.addresses and self.country is None
+        return not self.addresses and self.country is None and self.share is None
 
 
 @dataclass(frozen=True)

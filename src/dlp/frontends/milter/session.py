@@ -66,7 +66,7 @@ class CollectedMessage:
 
     @property
     def destination(self) -> Destination:
-        return Destination(addresses=self.recipients, channel="mail")
+        return Destination(addresses=self.recipients, channel="mail", sender=self.sender or None)
 
 
 @dataclass(frozen=True)

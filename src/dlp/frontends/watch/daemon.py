@@ -537,4 +537,5 @@ def _walk(top: str) -> Iterator[str]:
 
 
 def _destination_dict(destination: Destination) -> dict[str, Any]:
-    return {"addresses": list(destination.addresses), "country": destination.country, "channel": destination.channel}
+    return {"addresses": list(destination.addresses), "country": destination.country, "channel": destination.channel,
+            "share": destination.share}

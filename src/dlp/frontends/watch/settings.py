@@ -48,7 +48,7 @@ class Outbox:
 
     @property
     def destination(self) -> Destination:
-        return Destination(addresses=self.to, country=self.country, channel="watch")
+        return Destination(addresses=self.to, country=self.country, channel="watch", share=os.fspath(self.path))
 
     @property
     def work(self) -> Path:
