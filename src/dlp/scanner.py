@@ -42,6 +42,7 @@ class Scanner:
         extractors: tuple[Extractor, ...] = EXTRACTORS,
         extra_detectors: Sequence[Detector] = (),
         models: Sequence[Model] = (),
+        excerpt_chars: int = 0,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.registry = registry
@@ -50,6 +51,7 @@ class Scanner:
         self.limits = limits
         self.extractors = extractors
         self.clock = clock
+        self.excerpt_chars = excerpt_chars  # > 0 only when the policy asks for excerpts of scanned items
         # cheap before expensive: fingerprints and phrases, the rewrite tier, then classifiers
         self.detectors: tuple[Detector, ...] = (*_core_detectors(registry), *extra_detectors,
                                                 *(ClassifierDetector(m) for m in models))
@@ -103,7 +105,10 @@ class Scanner:
         out: list[Finding] = []
         for detector in self.detectors:
             out.extend(detector.detect(scanned))
-        return _fold_rewrites(out)
+        out = _fold_rewrites(out)
+        if self.excerpt_chars > 0:
+            out = [_with_excerpt(f, part.text, self.excerpt_chars) for f in out]
+        return out
 
     def scan_text(self, text: str, locator: str = "<text>") -> list[Finding]:
         return self.scan_part(Part(locator, text, "text"))
@@ -122,6 +127,17 @@ class Scanner:
                        score=1.0, matched_words=version.tokens, coverage=1.0, density=1.0,
                        locator=item.locator, classification=secret.classification, tags=secret.tags,
                        detector="exact", evidence={"bytes": size})
+
+
+def _with_excerpt(finding: Finding, text: str, chars: int) -> Finding:
+    """A short excerpt of the scanned item where the finding starts (never of the registered secret
+    itself: this is what was about to leave). Only when the policy enables it."""
+    spans = finding.evidence.get("runs") or finding.evidence.get("matches") or ()
+    start = min((int(s["start"]) for s in spans if "start" in s), default=None)
+    if start is None:
+        return finding
+    excerpt = " ".join(text[start:start + chars].split())
+    return replace(finding, evidence={**finding.evidence, "excerpt": excerpt})
 
 
 def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
@@ -218,7 +234,8 @@ def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.P
     trained = load_models(models_location(models, root, environ), reg.key_check)
     policy = None
     if policy_file:
-        from .policy import load_policy  # the destination-policy module, when installed
+        from .policy import load_policy
 
         policy = load_policy(Path(policy_file))
-    return Scanner(reg, policy=policy, limits=limits or Limits(), models=trained)
+    excerpt = 200 if getattr(policy, "excerpt", False) else 0
+    return Scanner(reg, policy=policy, limits=limits or Limits(), models=trained, excerpt_chars=excerpt)

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
 from .. import __version__
@@ -26,6 +27,8 @@ COMMAND_MODULES = (
     "dlp.frontends.commands.admin",
     "dlp.frontends.commands.scan",
     "dlp.frontends.commands.train",
+    "dlp.frontends.commands.incidents",
+    "dlp.frontends.commands.audit",
     "dlp.frontends.milter.command",
     "dlp.frontends.watch.command",
 )
@@ -45,6 +48,37 @@ class Env:
 
         return open_scanner(args.registry, args.key, getattr(args, "policy", None), environ=self.environ)
 
+    def audit(self, args: argparse.Namespace):
+        """The audit trail alone, for administrative acts (register, remove, release)."""
+        from ..audit import AuditLog
+        from ..scanner import registry_location, state_location
+
+        state = state_location(getattr(args, "state", None), registry_location(args.registry, self.environ), self.environ)
+        try:
+            return AuditLog(state)
+        except OSError as exc:
+            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc}") from None
+
+    def recorder(self, args: argparse.Namespace, policy=None):
+        """Incidents, audit trail and exposure in the state directory (--state, $DLP_STATE, or beside the registry)."""
+        from ..decisions import Recorder
+        from ..scanner import registry_location, state_location
+        from ..verdict import DefaultPolicy
+
+        if policy is None:
+            policy_file = getattr(args, "policy", None)
+            if policy_file:
+                from ..policy import load_policy
+
+                policy = load_policy(Path(policy_file))
+            else:
+                policy = DefaultPolicy()
+        state = state_location(getattr(args, "state", None), registry_location(args.registry, self.environ), self.environ)
+        try:
+            return Recorder(state, policy)
+        except OSError as exc:
+            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc}") from None
+
     def warn(self, message: str) -> None:
         print(f"dlp: warning: {message}", file=self.stderr)
 
@@ -60,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--registry", metavar="DIR", help="registry directory (default $DLP_REGISTRY or ./fingerprints)")
     parser.add_argument("--key", metavar="FILE", help="registry key file (default $DLP_KEY_FILE or DIR.key beside the registry)")
     parser.add_argument("--policy", metavar="FILE", help="destination policy (TOML); default: built-in policy")
+    parser.add_argument("--state", metavar="DIR",
+                        help="incidents, audit trail and exposure (default $DLP_STATE or state/ beside the registry)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

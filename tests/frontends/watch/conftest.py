@@ -130,12 +130,12 @@ def run_daemon(registry) -> Iterator[Callable[..., contextlib.AbstractContextMan
     """run_daemon(outboxes, **settings) -> context manager running a Daemon in a thread."""
 
     @contextlib.contextmanager
-    def start(outboxes: tuple[Outbox, ...], *, spec: ScannerSpec | None = None, on_decision=None,
+    def start(outboxes: tuple[Outbox, ...], *, spec: ScannerSpec | None = None, on_decision=None, review=None,
               reload_settings=None, **options) -> Iterator[Running]:
         settings = WatchSettings(outboxes=outboxes, **{"settle": 0.2, "rescan": 5.0, "workers": 2, **options})
         sink = LogSink()
         daemon = Daemon(settings, spec or SharedSpec(str(registry)), log=DecisionLog(sink),
-                        on_decision=on_decision, reload_settings=reload_settings)
+                        on_decision=on_decision, review=review, reload_settings=reload_settings)
         failure: list[BaseException] = []
 
         def body() -> None:

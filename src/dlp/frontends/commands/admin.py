@@ -81,5 +81,6 @@ def run_remove(args, env) -> int:
     with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
         secret = reg.remove(args.secret_id)
         reg.commit()
+    env.audit(args).append("remove", secret=secret.id, versions=len(secret.versions))
     print(f"removed {secret.id} ({len(secret.versions)} versions)", file=env.stdout)
     return 0

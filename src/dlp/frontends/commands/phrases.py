@@ -58,6 +58,7 @@ def run_terms(args, env) -> int:
         r = reg.add_terms(args.set_id, text.splitlines(), label=args.label, classification=args.classification,
                           min_distinct=args.min_distinct, raw=raw, source=Path(args.file).name)
         reg.commit()
+    env.audit(args).append("terms", secret=r.secret, version=r.version, status=r.status, terms=r.tokens)
     print(f"{r.status:9} {r.secret} v{r.version}: {r.tokens} terms", file=env.stdout)
     return 0
 
@@ -70,5 +71,6 @@ def run_records(args, env) -> int:
                             classification=args.classification, raw=raw, source=Path(args.file).name)
         reg.commit()
         rows = reg.secrets[r.secret].latest.extra.get("rows", 0)
+    env.audit(args).append("records", secret=r.secret, version=r.version, status=r.status, rows=rows)
     print(f"{r.status:9} {r.secret} v{r.version}: {rows} rows, {r.tokens} field values", file=env.stdout)
     return 0

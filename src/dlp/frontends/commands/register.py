@@ -53,6 +53,10 @@ def run(args, env) -> int:
                 results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
                                                 classification=args.classification, owner=args.owner, tags=args.tag))
         reg.commit()
+    audit = env.audit(args)
+    for r in results:  # ids, versions and digests only: never text
+        audit.append("register", secret=r.secret if r.status != "public" else None, version=r.version,
+                     status=r.status, words=r.tokens)
     for path, r in zip(files, results):
         what = "public content" if r.status == "public" else f"{r.secret} v{r.version}"
         print(f"{r.status:9} {what:28} {r.tokens:7} words  {path}", file=env.stdout)

@@ -12,6 +12,7 @@ from ...errors import UsageError
 from ...types import Destination, FileReport, Item, Report
 from ..output import write_report
 from .files import scan_items
+from .incidents import add_policy_option
 
 EXIT_FOUND = 1
 
@@ -30,6 +31,9 @@ def register(sub) -> None:
                    help="scan on a Dask cluster: tcp://SCHEDULER:8786, or local[:N] for N local worker processes "
                         "(needs dlp[cluster]; workers must read the paths at the same absolute location)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.add_argument("--no-record", action="store_true",
+                   help="a dry run: keep no incident, audit entry or exposure for this scan")
+    add_policy_option(p)
     p.set_defaults(handler=run)
 
 
@@ -41,6 +45,7 @@ def run(args, env) -> int:
     targets = scan_items(args.paths)
     destination = Destination(addresses=tuple(args.to), country=args.country, channel="cli")
     scanner = env.scanner(args)  # opened up front: a bad registry fails before any work
+    recorder = None if args.no_record else env.recorder(args, scanner.policy)
     started = time.perf_counter()
     progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
     reports: list[FileReport] = []
@@ -66,6 +71,8 @@ def run(args, env) -> int:
             reports.append(report)
             progress.step(report.path)
     progress.done()
+    if recorder is not None:  # in scan order, so exposure adds up as the items would leave
+        reports = [recorder.settle(r, destination, _target(r)) for r in reports]
     report = Report(tuple(reports), time.perf_counter() - started)
     for r in reports:
         for p in r.problems:
@@ -80,6 +87,12 @@ def run(args, env) -> int:
     else:
         write_report(report, args.format, env.stdout)
     return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in reports) else 0
+
+
+def _target(report: FileReport) -> dict:
+    if report.path == "<stdin>":
+        return {"kind": "stdin"}
+    return {"kind": "file", "path": os.path.abspath(report.path), "quarantined": False}
 
 
 _worker_scanner = None

@@ -16,6 +16,7 @@ import logging
 import signal
 from typing import Any
 
+from ..commands.incidents import add_policy_option
 from .server import ListenAddress, MilterSettings, ScanFunction, parse_listen, serve
 
 DEFAULTS = MilterSettings()
@@ -93,6 +94,9 @@ def register(subparsers: Any) -> None:
         "--socket-mode", type=_mode, default=DEFAULTS.socket_mode, metavar="OCTAL",
         help="permissions of a unix socket (default 660)",
     )
+    parser.add_argument("--no-record", action="store_true",
+                        help="keep no incidents, audit entries or exposure (default: in the state directory)")
+    add_policy_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -109,8 +113,18 @@ def settings_from_args(args: argparse.Namespace) -> MilterSettings:
     )
 
 
+def _recording(scanner, recorder) -> ScanFunction:
+    """Scan, then allow entries, exposure, incident and audit entry; the incident id goes into the reply."""
+    def scan(data: bytes, name: str, destination):
+        report = scanner.scan_bytes(data, name, destination)
+        queue_id = name[:-len(".eml")] if name.endswith(".eml") else name
+        return recorder.settle(report, destination, {"kind": "mail", "queue_id": queue_id})
+    return scan
+
+
 def run(args: argparse.Namespace, env: Any) -> int:
-    scan = env.scanner(args).scan_bytes  # registry, key and policy from the global options
+    scanner = env.scanner(args)  # registry, key and policy from the global options
+    scan = scanner.scan_bytes if args.no_record else _recording(scanner, env.recorder(args, scanner.policy))
     settings = settings_from_args(args)
     handler = logging.StreamHandler(env.stderr)
     handler.setFormatter(logging.Formatter("dlp milter: %(levelname)s %(message)s"))

@@ -11,11 +11,14 @@ files in hand and exit 0; SIGHUP: re-read the configuration file and the registr
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from pathlib import Path
 from typing import Any
 
 from ...errors import UsageError
+from ...types import Action
+from ..commands.incidents import add_policy_option
 from .daemon import DecisionLog, Daemon
 from .scans import ScannerSpec
 from .settings import Outbox, load_settings
@@ -46,7 +49,18 @@ def register(subparsers: Any) -> None:
                         help="full rescan of every outbox, a safety net for lost events (default 60)")
     parser.add_argument("--fail-open", action="store_true", default=None,
                         help="release unscannable content when the policy allows it (default: quarantine it)")
+    parser.add_argument("--no-record", action="store_true",
+                        help="keep no incidents, audit entries or exposure (default: in the state directory)")
+    add_policy_option(parser)
     parser.set_defaults(handler=run)
+
+
+def _recording(recorder):
+    """Incident, audit entry and exposure once the file is in its final place."""
+    def on_decision(report, destination, final) -> None:
+        quarantined = report.action >= Action.QUARANTINE
+        recorder.record(report, destination, {"kind": "file", "path": os.fspath(final), "quarantined": quarantined})
+    return on_decision
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -66,7 +80,10 @@ def settings_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace, env: Any) -> int:
     settings = settings_from_args(args)
     spec = ScannerSpec(args.registry, args.key, getattr(args, "policy", None), dict(env.environ), settings.fail_open)
+    recorder = None if args.no_record else env.recorder(args)
     daemon = Daemon(settings, spec, log=DecisionLog(env.stdout),
+                    review=recorder.review if recorder else None,
+                    on_decision=_recording(recorder) if recorder else None,
                     reload_settings=(lambda: settings_from_args(args)) if args.config else None)
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())

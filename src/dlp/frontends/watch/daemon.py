@@ -34,6 +34,7 @@ from .settings import Outbox, WatchSettings, prepare_folders
 from .settle import SettleTracker
 
 OnDecision = Callable[[FileReport, Destination, Path], None]
+Review = Callable[[FileReport, Destination], FileReport]  # allow entries and exposure, before the file moves
 STABLE_SCAN_ATTEMPTS = 3
 ORPHAN_RULE = "watch:orphan"
 
@@ -65,12 +66,14 @@ class _Job:
 class Daemon:
     def __init__(self, settings: WatchSettings, spec: ScannerSpec, *, log: DecisionLog,
                  on_decision: OnDecision | None = None,
+                 review: Review | None = None,
                  reload_settings: Callable[[], WatchSettings] | None = None,
                  clock: Callable[[], float] = time.monotonic, durable: bool = True) -> None:
         self.settings = settings
         self.spec = replace(spec, fail_open=settings.fail_open)
         self.log = log
         self.on_decision = on_decision
+        self.review = review
         self.reload_settings = reload_settings
         self.clock = clock
         self.durable = durable
@@ -305,6 +308,12 @@ class Daemon:
             decision = replace(report.decision, action=Action.QUARANTINE, rule=force,
                                reasons=(*report.decision.reasons, "found in the work folder without a journal entry"))
             report = replace(report, action=Action.QUARANTINE, decision=decision)
+        if self.review is not None:
+            try:
+                report = self.review(report, box.destination)
+            except Exception as exc:  # keep the scanner's decision; say the review failed
+                self.log.write("error", outbox=entry["outbox"], file=entry["rel"],
+                               error=f"review hook failed: {type(exc).__name__}: {exc}")
         self._place(box, work, entry, report, first_seen, recovered=recovered)
 
     def _scan_stable(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> FileReport:

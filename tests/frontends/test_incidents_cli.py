@@ -1,0 +1,149 @@
+"""Policy, incidents, release and confirm through the real CLI entry point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from dlp.frontends.cli import Env, main
+
+from helpers import prose, words
+
+SECRET = " ".join(words(800, seed=77))
+POLICY = """
+[internal]
+domains = ["acme.example"]
+country = "GB"
+
+[[partner]]
+name = "Nordwind"
+domains = ["nordwind.example"]
+country = "AT"
+covers = { secrets = ["plan"] }
+expires = 2099-12-31
+
+[countries]
+embargoed = ["KP"]
+
+[[rule]]
+name = "inside"
+to = ["internal", "partner"]
+action = "allow"
+
+[[rule]]
+name = "embargo"
+to = ["embargoed"]
+action = "block"
+
+[[rule]]
+name = "confidential outside"
+classification = ["confidential"]
+to = ["outside"]
+action = "quarantine"
+"""
+
+
+class Run:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+
+    def __call__(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        env = Env(stdout=out, stderr=err, stdin=io.TextIOWrapper(io.BytesIO(b"")), environ={})
+        code = main(["--registry", str(self.tmp / "reg"), "--state", str(self.tmp / "state"), *argv], env)
+        self.out, self.err = out.getvalue(), err.getvalue()
+        return code
+
+
+@pytest.fixture
+def run(tmp_path):
+    r = Run(tmp_path)
+    (tmp_path / "plan.txt").write_text(SECRET)
+    (tmp_path / "policy.toml").write_text(POLICY)
+    assert r("register", str(tmp_path / "plan.txt"), "--id", "plan", "--classification", "confidential") == 0, r.err
+    return r
+
+
+def leak(tmp_path: Path, name: str, start: int) -> Path:
+    path = tmp_path / name
+    path.write_text(prose(80, start) + "\n" + " ".join(SECRET.split()[start:start + 60]) + "\n" + prose(80, start + 1))
+    return path
+
+
+def scan(run, path, to, *extra):
+    code = run("--policy", str(run.tmp / "policy.toml"), "scan", "--format", "json", "--to", to, str(path), *extra)
+    assert code in (0, 1), run.err
+    return code, json.loads(run.out)["files"][0]
+
+
+def test_policy_check_and_explain(run, tmp_path):
+    assert run("policy", "check", str(tmp_path / "policy.toml")) == 0
+    assert "valid: 1 internal domains, 0 internal shares, 1 partners, 1 embargoed countries, 3 rules" in run.out
+    assert run("policy", "explain", "--policy", str(tmp_path / "policy.toml"), "--to", "eve@nordwind.example",
+               "--to", "li@firma.kp", "--secret", "plan") == 0
+    assert "eve@nordwind.example: partner AT (partner Nordwind); covered by the agreement with Nordwind" in run.out
+    assert "decided by rule:inside -> allow" in run.out
+    assert "li@firma.kp: embargoed KP" in run.out and "decided by rule:embargo -> block" in run.out
+    assert run.out.rstrip().endswith(f"action: block (rule rule:embargo, policy {tmp_path / 'policy.toml'})")
+    (tmp_path / "bad.toml").write_text('[[rule]]\naction = "deny"\n')
+    assert run("policy", "check", str(tmp_path / "bad.toml")) == 2
+    assert "bad.toml: rule[0].action: unknown action 'deny'" in run.err
+
+
+def test_quarantine_incident_release_with_allow_entry_round_trip(run, tmp_path):
+    first = leak(tmp_path, "memo.txt", 100)
+    code, report = scan(run, first, "buyer@rival.de")
+    assert code == 1 and report["action"] == "quarantine"
+    assert report["decision"]["rule"] == "rule:confidential outside"
+    incident = report["meta"]["incident"]
+
+    assert run("incidents", "list", "--format", "json") == 0
+    [listed] = json.loads(run.out)
+    assert (listed["id"], listed["action"], listed["status"]) == (incident, "quarantine", "open")
+    assert listed["recipients"][0]["class"] == "external" and listed["recipients"][0]["country"] == "DE"
+    assert run("incidents", "show", incident) == 0
+    assert "finding: plan v1 by fingerprint (document)" in run.out and "rule: rule:confidential outside" in run.out
+
+    assert run("release", incident, "--by", "alice", "--justification", "approved by legal, ticket 4711",
+               "--allow-until", "2099-01-01") == 0, run.err
+    assert f"{incident}: released by alice" in run.out and "allow entry 1: plan to domain:rival.de" in run.out
+    assert run("release", incident, "--by", "bob", "--justification", "again") == 2
+    assert "already released" in run.err
+
+    code, again = scan(run, first, "buyer@rival.de")
+    assert code == 0 and again["action"] == "allow" and again["meta"]["allowed"][0]["incident"] == incident
+    assert scan(run, first, "buyer@other.de")[1]["action"] == "quarantine"                    # other destination
+    assert scan(run, leak(tmp_path, "memo2.txt", 400), "buyer@rival.de")[1]["action"] == "quarantine"  # other excerpt
+    assert scan(run, first, "eve@nordwind.example")[1]["action"] == "allow"                  # partner covers it
+
+    assert run("incidents", "list", "--status", "released") == 0 and incident in run.out
+    assert run("audit", "verify") == 0, run.out + run.err
+    assert run("audit", "show", "--format", "json") == 0
+    events = [json.loads(line)["event"] for line in run.out.splitlines()]
+    assert events[0] == "register" and "policy" in events and "release" in events and "allow" in events
+
+
+def test_confirm_filters_and_export(run, tmp_path):
+    _, a = scan(run, leak(tmp_path, "a.txt", 0), "x@firma.kp")
+    _, b = scan(run, leak(tmp_path, "b.txt", 300), "y@rival.de")
+    assert a["action"] == "block" and b["action"] == "quarantine"
+    assert run("confirm", a["meta"]["incident"], "--by", "carol", "--justification", "sent to embargoed country") == 0
+    assert run("incidents", "list", "--to", "KP") == 0 and a["meta"]["incident"] in run.out
+    assert b["meta"]["incident"] not in run.out
+    assert run("incidents", "list", "--action", "quarantine", "--secret", "plan") == 0
+    assert b["meta"]["incident"] in run.out and a["meta"]["incident"] not in run.out
+    out = tmp_path / "incidents.csv"
+    assert run("incidents", "export", "--format", "csv", "--output", str(out)) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert {(r["id"], r["status"], r["secret"]) for r in rows} == {
+        (a["meta"]["incident"], "confirmed", "plan"), (b["meta"]["incident"], "open", "plan")}
+    assert run("incidents", "show", "INC-nope") == 2 and "no incident 'INC-nope'" in run.err
+
+
+def test_no_record_keeps_nothing(run, tmp_path):
+    scan(run, leak(tmp_path, "a.txt", 0), "x@firma.kp", "--no-record")
+    assert run("incidents", "list") == 0 and run.out.strip() == "0 incidents"

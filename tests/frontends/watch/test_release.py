@@ -1,0 +1,41 @@
+"""The watch daemon records an incident for what it quarantines; `dlp release` moves the file on."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from dlp.decisions import Recorder
+from dlp.frontends.cli import Env, main
+from dlp.frontends.watch.command import _recording
+from dlp.verdict import DefaultPolicy
+
+from .conftest import LEAK, clean_text, wait_until
+
+
+def test_quarantined_file_is_an_incident_and_release_moves_it(run_daemon, folders, registry, tmp_path):
+    state = tmp_path / "state"
+    recorder = Recorder(state, DefaultPolicy())
+    with run_daemon((folders.box(),), review=recorder.review, on_decision=_recording(recorder)) as running:
+        (folders.outbox / "sub").mkdir()
+        (folders.outbox / "sub" / "plan-copy.txt").write_text(LEAK)
+        (folders.outbox / "notes.txt").write_text(clean_text(1))
+        running.log.wait("decision", 2)
+    [incident] = recorder.incidents.query()
+    quarantined = folders.quarantine / "sub" / "plan-copy.txt"
+    assert incident.target == {"kind": "file", "path": os.fspath(quarantined), "quarantined": True}
+    assert incident.channel == "watch" and incident.action == "block" and incident.secrets == ["plan"]
+    assert (folders.release / "notes.txt").exists()
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--registry", str(registry), "--state", str(state), "release", incident.id, "--by", "alice",
+                 "--justification", "customer contract, ticket 81"], Env(stdout=out, stderr=err, environ={}))
+    assert code == 0, err.getvalue()
+    released = folders.release / "sub" / "plan-copy.txt"
+    wait_until(released.exists, what="the released file")
+    assert released.read_text() == LEAK and not quarantined.exists()
+    assert not quarantined.with_name("plan-copy.txt.dlp.json").exists()
+    assert f"moved to {released}" in out.getvalue()
+    assert recorder.incidents.get(incident.id).status == "released"
+    events = [e["event"] for e in recorder.audit.entries()]
+    assert events.count("decision") == 2 and events[-1] == "release"
