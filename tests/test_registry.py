@@ -7,7 +7,7 @@ import pytest
 from dlp.errors import KeyMissing, UsageError
 from dlp.registry import Registry, default_key_path, editing
 
-from helpers import words
+from helpers import prose, words
 
 DISTINCTIVE = ["zanthoxylum", "perfluorohexane", "Halcyon", "bob@acme.test", "HX-4471-B", "Acme Widgets"]
 
@@ -79,3 +79,20 @@ def test_kinds_cannot_be_mixed_under_one_id(tmp_path):
         reg.add_terms("x", ["alpha beta"])
         with pytest.raises(UsageError, match="already a terms secret"):
             reg.add_document("text", b"text", "x.txt", secret_id="x")
+
+
+def test_same_content_with_new_metadata_is_updated_not_ignored(tmp_path):
+    reg = Registry(tmp_path / "reg", create=True)
+    text = prose(300, seed=5)
+    assert reg.add_document(text, text.encode(), "a.txt", secret_id="a").status == "new"
+    assert reg.secrets["a"].classification == "confidential"
+    again = reg.add_document(text, text.encode(), "a.txt", secret_id="a", label="Plan A", classification="secret")
+    assert (again.status, again.version) == ("updated", 1)
+    assert reg.add_document(text, text.encode(), "a.txt", secret_id="a").status == "unchanged"
+    reg.add_records("crm", "name,email\nAda,ada@example.com\n", min_fields=2)
+    assert reg.add_records("crm", "name,email\nAda,ada@example.com\n", min_fields=2,
+                           classification="secret").status == "updated"
+    reg.commit()
+    reopened = Registry(tmp_path / "reg")
+    assert (reopened.secrets["a"].label, reopened.secrets["a"].classification) == ("Plan A", "secret")
+    assert reopened.secrets["crm"].classification == "secret"

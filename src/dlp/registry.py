@@ -84,13 +84,27 @@ class Secret:
                    d.get("owner", ""), tuple(d.get("tags", ())), versions, dict(d.get("settings", {})))
 
 
+DEFAULT_CLASSIFICATION = "confidential"
+
+
+def _relabel(secret: "Secret", label: str = "", classification: str | None = None, owner: str = "",
+             tags: Sequence[str] = ()) -> str:
+    """Same content registered again: metadata given explicitly replaces the old ("updated")."""
+    before = (secret.label, secret.classification, secret.owner, secret.tags)
+    secret.label = label or secret.label
+    secret.classification = classification or secret.classification
+    secret.owner = owner or secret.owner
+    secret.tags = tuple(tags) or secret.tags
+    return "unchanged" if (secret.label, secret.classification, secret.owner, secret.tags) == before else "updated"
+
+
 @dataclass(frozen=True)
 class Registered:
     """The outcome of registering one file, for the CLI to print."""
 
     secret: str
     version: int
-    status: str  # new | version | unchanged | public
+    status: str  # new | version | unchanged | updated (same content, new metadata) | public
     source: str
     tokens: int
 
@@ -260,7 +274,7 @@ class Registry:
     # -- changes -----------------------------------------------------------------
 
     def add_document(self, text: str, raw: bytes, source: str, *, secret_id: str, label: str = "",
-                     classification: str = "confidential", owner: str = "", tags: Sequence[str] = ()) -> Registered:
+                     classification: str | None = None, owner: str = "", tags: Sequence[str] = ()) -> Registered:
         digest = self.keyer.digest(raw)
         values = self.keyer.tokens(tokenise(text))
         existing = self.secrets.get(secret_id)
@@ -268,10 +282,11 @@ class Registry:
             raise UsageError(f"id {secret_id!r} is already a {existing.kind} secret")
         if existing is not None and any(v.digest == digest for v in existing.versions):
             match = next(v for v in existing.versions if v.digest == digest)
-            return Registered(secret_id, match.version, "unchanged", source, match.tokens)
+            status = _relabel(existing, label, classification, owner, tags)
+            return Registered(secret_id, match.version, status, source, match.tokens)
         if existing is None:
             existing = self.secrets[secret_id] = Secret(secret_id, "document", label or secret_id,
-                                                        classification, owner, tuple(tags))
+                                                        classification or DEFAULT_CLASSIFICATION, owner, tuple(tags))
             status = "new"
         else:
             existing.label = label or existing.label
@@ -301,7 +316,7 @@ class Registry:
         self.public.append({"digest": digest, "source": source, "tokens": int(len(values)), "registered": time.time()})
         return Registered("public", 0, "public", source, int(len(values)))
 
-    def add_terms(self, set_id: str, lines: Iterable[str], *, label: str = "", classification: str = "confidential",
+    def add_terms(self, set_id: str, lines: Iterable[str], *, label: str = "", classification: str | None = None,
                   min_distinct: int = 1, raw: bytes = b"", source: str = "") -> Registered:
         numbered = [(n, normalise_words(line)) for n, line in enumerate(lines) if not line.lstrip().startswith("#")]
         numbered = [(n, p) for n, p in numbered if p]
@@ -314,7 +329,7 @@ class Registry:
                                  {"min_distinct": int(min_distinct)}, {"terms": len(keyed)})
 
     def add_records(self, name: str, text: str, *, columns: Sequence[str] | None = None, min_fields: int = 2,
-                    label: str = "", classification: str = "confidential", raw: bytes = b"", source: str = "") -> Registered:
+                    label: str = "", classification: str | None = None, raw: bytes = b"", source: str = "") -> Registered:
         reader = csv.reader(io.StringIO(text))
         try:
             header = [h.strip() for h in next(reader)]
@@ -354,9 +369,11 @@ class Registry:
             raise UsageError(f"id {sid!r} is already a {existing.kind} secret")
         digest = self.keyer.digest(raw or repr(keyed).encode())
         if existing is not None and existing.latest.digest == digest and existing.settings == settings:
-            return Registered(sid, existing.latest.version, "unchanged", source, len(keyed))
+            status = _relabel(existing, label, classification)
+            return Registered(sid, existing.latest.version, status, source, len(keyed))
         if existing is None:
-            existing = self.secrets[sid] = Secret(sid, kind, label or sid, classification, "", (), [], settings)
+            existing = self.secrets[sid] = Secret(sid, kind, label or sid, classification or DEFAULT_CLASSIFICATION,
+                                                  "", (), [], settings)
             status = "new"
         else:
             existing.label = label or existing.label

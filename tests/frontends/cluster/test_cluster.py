@@ -77,6 +77,9 @@ def without_timings(report: dict) -> dict:
     report.get("summary", {}).pop("seconds", None)
     for f in report.get("files", [report]):
         f.pop("seconds", None)
+        f.get("meta", {}).pop("incident", None)  # a fresh id per recorded incident
+        if "meta" in f and not f["meta"]:
+            f.pop("meta")
     return report
 
 

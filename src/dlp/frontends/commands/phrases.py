@@ -18,7 +18,8 @@ def register(sub) -> None:
     add.add_argument("set_id", metavar="SET")
     add.add_argument("file", metavar="FILE")
     add.add_argument("--label", default="")
-    add.add_argument("--classification", default="confidential", choices=CLASSIFICATIONS)
+    add.add_argument("--classification", choices=CLASSIFICATIONS,
+                     help="default confidential; registering again keeps it unless given")
     add.add_argument("--min-distinct", type=int, default=1, metavar="N",
                      help="distinct terms of the set a part must contain to be reported (default 1)")
     add.set_defaults(handler=run_terms)
@@ -32,7 +33,8 @@ def register(sub) -> None:
     radd.add_argument("--min-fields", type=int, default=2, metavar="K",
                       help="fields of one row that must occur within about 50 words (default 2)")
     radd.add_argument("--label", default="")
-    radd.add_argument("--classification", default="confidential", choices=CLASSIFICATIONS)
+    radd.add_argument("--classification", choices=CLASSIFICATIONS,
+                     help="default confidential; registering again keeps it unless given")
     radd.set_defaults(handler=run_records)
 
 

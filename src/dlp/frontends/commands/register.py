@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--public", action="store_true", help="known-public content: shared text is never evidence")
     p.add_argument("--id", dest="secret_id", help="secret id (default: from the file name); one file only")
     p.add_argument("--label", default="", help="human-readable name shown in findings")
-    p.add_argument("--classification", default="confidential", choices=CLASSIFICATIONS)
+    p.add_argument("--classification", choices=CLASSIFICATIONS,
+                     help="default confidential; registering again keeps it unless given")
     p.add_argument("--owner", default="", help="who answers for this secret")
     p.add_argument("--tag", action="append", default=[], help="tag for policies and the classifier (repeatable)")
     p.set_defaults(handler=run)
