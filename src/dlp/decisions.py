@@ -78,13 +78,12 @@ class Recorder:
                 allowed.append({"secret": finding.secret, "version": finding.version, "detector": finding.detector,
                                 "digest": finding_digest(finding), "allow": entry.id, "incident": entry.incident,
                                 "until": entry.until.isoformat()})
-        decision = report.decision
+        decision = report.decision or Decision(report.action, "scanner")
         if allowed:
             decision = self.policy.decide(kept, report.problems, destination)
             decision = replace(decision, reasons=(*decision.reasons, *(
                 f"{a['secret']} v{a['version']}: allowed by entry {a['allow']} (incident {a['incident']}) "
                 f"until {a['until']}" for a in allowed)))
-        assert decision is not None
         slices = self._slices(kept, destination)
         if self.ledger is not None and slices:
             decision = self._exposure(decision, slices)

@@ -24,6 +24,7 @@ from dlp.frontends.milter.server import ListenAddress, MilterServer, MilterSetti
 
 POSTFIX = shutil.which("postfix") or ("/usr/sbin/postfix" if os.path.exists("/usr/sbin/postfix") else None)
 POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
+POSTSUPER = shutil.which("postsuper") or "/usr/sbin/postsuper"
 
 
 def free_port() -> int:

@@ -14,9 +14,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from dlp.decisions import Recorder
 from dlp.frontends.milter import command
 from dlp.frontends.milter import protocol as p
 from dlp.frontends.milter.server import ListenAddress
+
+from dlp.verdict import DefaultPolicy
 
 from .conversation import marker_scan, message_packets
 from .harness import free_port
@@ -65,11 +68,13 @@ class LineStream(io.StringIO):
             return self.changed.wait_for(lambda: needle in self.getvalue(), timeout)
 
 
-def test_run_serves_until_sigterm():
+def test_run_serves_until_sigterm(tmp_path):
     port = free_port()
     stderr = LineStream()
+    recorder = Recorder(tmp_path / "state", DefaultPolicy())
     env = SimpleNamespace(stdout=io.StringIO(), stderr=stderr, environ={},
-                          scanner=lambda args: SimpleNamespace(scan_bytes=marker_scan))
+                          scanner=lambda args: SimpleNamespace(scan_bytes=marker_scan, policy=DefaultPolicy()),
+                          recorder=lambda args, policy=None: recorder)
     replies: list[p.Packet] = []
 
     def mta() -> None:
@@ -92,3 +97,5 @@ def test_run_serves_until_sigterm():
     assert status == 0
     assert replies[1].payload.startswith(b"550 5.7.1")
     assert "stopped after 1 messages" in stderr.getvalue()
+    [incident] = recorder.incidents.query()  # `dlp milter` records what it refuses
+    assert incident.id.encode() in replies[1].payload and incident.action == "block"

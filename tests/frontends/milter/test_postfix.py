@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import smtplib
 import time
 from dataclasses import dataclass
@@ -17,13 +18,16 @@ from email.message import EmailMessage
 
 import pytest
 
+from dlp.decisions import Recorder
+from dlp.frontends.cli import Env, main
+from dlp.frontends.milter.command import _recording
 from dlp.frontends.milter.server import ListenAddress, MilterSettings
 from dlp.scanner import Scanner
 from dlp.types import Action, Decision, Destination
 from dlp.verdict import DefaultPolicy
 
 from helpers import prose, registry_with  # tests/helpers.py (tests/ is on sys.path)
-from .harness import POSTFIX, MilterThread, PostfixInstance, SmtpSink, free_port
+from .harness import POSTFIX, POSTSUPER, MilterThread, PostfixInstance, SmtpSink, free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -56,6 +60,7 @@ class MailSystem:
     sink: SmtpSink
     milter: MilterThread
     scanner: Scanner
+    recorder: Recorder
 
     def send(self, recipients: list[str], message: bytes | EmailMessage) -> None:
         data = message.as_bytes() if isinstance(message, EmailMessage) else message
@@ -68,14 +73,15 @@ def mail(tmp_path_factory):
     started = time.monotonic()
     registry = registry_with(tmp_path_factory.mktemp("registry"), {"S-PLAN": SECRET})
     scanner = Scanner(registry, policy=PartnerPolicy())
+    recorder = Recorder(registry.root.parent / "state", scanner.policy)  # what `dlp milter` records
     port = free_port()
     with SmtpSink() as sink, MilterThread(
-        scanner.scan_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port)
+        _recording(scanner, recorder), MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port)
     ) as milter:
         postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
         try:
             postfix.start()
-            yield MailSystem(postfix, sink, milter, scanner)
+            yield MailSystem(postfix, sink, milter, scanner, recorder)
         finally:
             postfix.stop()
     assert time.monotonic() - started < 60, "the Postfix integration tests should take under a minute"
@@ -98,7 +104,9 @@ def test_a_forged_verdict_header_is_replaced(mail):
     mail.send(["bob@partner.example"], forged)
     delivered = mail.sink.wait()
     assert b"X-DLP-Verdict: allow" not in delivered.data
-    assert b"X-DLP-Verdict: warn; incident=dlp-test-0001; findings=S-PLAN (document)" in delivered.data
+    verdict = re.search(rb"X-DLP-Verdict: warn; incident=(INC-\d{8}-[0-9a-f]{8}); findings=S-PLAN \(document\)",
+                        delivered.data)
+    assert verdict and mail.recorder.incidents.get(verdict.group(1).decode()).action == "warn"
 
 
 def test_a_leaking_mail_is_refused_at_smtp_time(mail):
@@ -106,7 +114,11 @@ def test_a_leaking_mail_is_refused_at_smtp_time(mail):
         mail.send(["bob@elsewhere.example"], text_mail("numbers", "FYI:\r\n" + EXCERPT, "bob@elsewhere.example"))
     assert refused.value.smtp_code == 550
     text = refused.value.smtp_error.decode()
-    assert text.startswith("5.7.1 ") and "incident dlp-test-0001" in text and "S-PLAN (document)" in text
+    incident = re.search(r"incident (INC-\d{8}-[0-9a-f]{8})", text)
+    assert text.startswith("5.7.1 ") and incident and "S-PLAN (document)" in text
+    recorded = mail.recorder.incidents.get(incident.group(1))
+    assert (recorded.action, recorded.sender, recorded.body["recipients"][0]["address"]) == (
+        "block", SENDER, "bob@elsewhere.example")
     assert EXCERPT.split()[0] not in text
     assert mail.sink.delivered.empty()
 
@@ -114,7 +126,7 @@ def test_a_leaking_mail_is_refused_at_smtp_time(mail):
 def test_a_leak_to_an_allowed_partner_passes_with_a_warning(mail):
     mail.send(["bob@partner.example"], text_mail("numbers", EXCERPT, "bob@partner.example"))
     delivered = mail.sink.wait()
-    assert b"X-DLP-Verdict: warn; incident=dlp-test-0001" in delivered.data
+    assert re.search(rb"X-DLP-Verdict: warn; incident=INC-\d{8}-[0-9a-f]{8}", delivered.data)
 
 
 def test_a_quarantined_mail_lands_in_the_hold_queue(mail):
@@ -122,6 +134,27 @@ def test_a_quarantined_mail_lands_in_the_hold_queue(mail):
     held = mail.postfix.wait_for_queue(lambda entry: entry["queue_name"] == "hold")
     assert held["recipients"] == [{"address": "carol@hold.example"}]
     assert held["sender"] == SENDER
+
+
+def test_a_held_mail_is_an_incident_and_dlp_release_lets_it_go(mail):
+    mail.send(["dave@hold.example"], text_mail("release me", EXCERPT, "dave@hold.example"))
+    held = mail.postfix.wait_for_queue(lambda entry: entry["queue_name"] == "hold"
+                                       and entry["recipients"] == [{"address": "dave@hold.example"}])
+    [incident] = [i for i in mail.recorder.incidents.query(action="quarantine")
+                  if i.target.get("queue_id") == held["queue_id"]]
+    assert incident.channel == "mail" and incident.sender == SENDER and incident.secrets == ["S-PLAN"]
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--registry", str(mail.recorder.state_dir.parent / "reg"), "--state", str(mail.recorder.state_dir),
+                 "release", incident.id, "--by", "ops", "--justification", "contract signed",
+                 "--postsuper", f"{POSTSUPER} -c {mail.postfix.config}"], Env(stdout=out, stderr=err, environ={}))
+    assert code == 0, err.getvalue()
+    assert f"mail {held['queue_id']} released from the hold queue" in out.getvalue()
+    for _ in range(5):  # deliveries of other tests may still be on their way
+        delivered = mail.sink.wait(timeout=30)
+        if delivered.recipients == ("<dave@hold.example>",):
+            break
+    assert delivered.recipients == ("<dave@hold.example>",) and b"release me" in delivered.data
+    assert mail.recorder.incidents.get(incident.id).status == "released"
 
 
 def test_an_excerpt_in_a_base64_pdf_attachment_is_refused(mail):

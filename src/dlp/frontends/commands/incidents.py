@@ -8,6 +8,7 @@ import datetime as dt
 import errno
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -74,7 +75,8 @@ def register(sub) -> None:
     p.add_argument("--false-positive", action="store_true", help="the finding was wrong, not an accepted risk")
     p.add_argument("--allow-until", metavar="DATE", type=_date,
                    help="also allow these findings to these destinations until DATE (a scoped allow entry)")
-    p.add_argument("--postsuper", metavar="PATH", help="postsuper binary to release a held mail (Postfix)")
+    p.add_argument("--postsuper", metavar="COMMAND",
+                   help="postsuper command to release a held mail, e.g. \"/usr/sbin/postsuper -c /etc/postfix-out\"")
     add_policy_option(p)
     p.set_defaults(handler=run_release)
 
@@ -246,12 +248,31 @@ def _release_target(inc: Incident, args, env) -> str:
         if not queue_id or queue_id == "NOQUEUE":
             return "mail without a queue id: nothing to release in the MTA"
         if args.postsuper:
-            result = subprocess.run([args.postsuper, "-H", queue_id], capture_output=True, text=True, timeout=60)
+            command = shlex.split(args.postsuper)
+            result = subprocess.run([*command, "-H", queue_id], capture_output=True, text=True, timeout=60)
             if result.returncode != 0:
                 raise UsageError(f"postsuper -H {queue_id} failed: {result.stderr.strip() or result.returncode}")
-            return f"mail {queue_id} released from the hold queue"
+            return f"mail {queue_id} released from the hold queue" + _deliver_now(command, queue_id, env)
         return f"mail {queue_id} marked released; release it from the hold queue with `postsuper -H {queue_id}`"
     return "nothing was held back for this incident; marked released"
+
+
+def _deliver_now(postsuper: list[str], queue_id: str, env) -> str:
+    """Released mail waits in the deferred queue for the next queue run; `postqueue -i` (same
+    directory, same -c options) asks for delivery at once."""
+    binary = Path(postsuper[0])
+    if binary.name != "postsuper":
+        return ""
+    postqueue = [os.fspath(binary.with_name("postqueue")), *postsuper[1:], "-i", queue_id]
+    try:
+        result = subprocess.run(postqueue, capture_output=True, text=True, timeout=60)
+    except OSError as exc:
+        env.warn(f"{postqueue[0]}: {exc.strerror}; the mail goes at the next queue run")
+        return ""
+    if result.returncode != 0:
+        env.warn(f"postqueue -i {queue_id} failed ({result.stderr.strip()}); the mail goes at the next queue run")
+        return ""
+    return " and queued for delivery"
 
 
 def _release_file(quarantined: Path) -> str:
