@@ -89,7 +89,6 @@ def main() -> None:
             incidents += "incident" in settled.meta
         seconds = time.perf_counter() - started
         recorder.close()
-        db = state / "incidents.sqlite"
         sizes = {p.name: p.stat().st_size for p in state.iterdir() if p.is_file()}
         sample = json.dumps(Recorder(state, policy).incidents.query(limit=1)[0].to_dict())
         print(f"recording (allow entries, exposure, incident, audit): {args.incidents / seconds:,.0f} items/s "

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ...errors import ConfigError, UsageError
+from ...errors import UsageError
 from ...incidents import CSV_COLUMNS, Incident, flatten
 from ...policy import DestinationPolicy, Recipient, load_policy
 from ...registry import Registry
