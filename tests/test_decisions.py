@@ -189,3 +189,16 @@ def test_incident_store_filters_and_resolves_once(tmp_path, clock):
         store.resolve(first.id, "confirmed", "bob", "no")
     assert (tmp_path / "s" / "incidents.sqlite").stat().st_mode & 0o777 == 0o600
     assert len(json.dumps(first.to_dict())) < 2000
+
+
+def test_excerpts_of_the_scanned_item_only_when_the_policy_asks(tmp_path):
+    from dlp.scanner import open_scanner
+
+    registry_with(tmp_path, {"formula": " ".join(SECRET_WORDS)})
+    (tmp_path / "p.toml").write_text('[incidents]\nexcerpt = true\n')
+    item = message(2)
+    with_excerpt = open_scanner(tmp_path / "reg", None, tmp_path / "p.toml", environ={}).scan_bytes(item, "m.eml")
+    without = open_scanner(tmp_path / "reg", None, None, environ={}).scan_bytes(item, "m.eml")
+    excerpt = with_excerpt.findings[0].evidence["excerpt"]
+    assert 100 < len(excerpt) <= 200 and excerpt.split()[0] in SECRET_WORDS[200:300]
+    assert "excerpt" not in without.findings[0].evidence
