@@ -57,7 +57,8 @@ class Env:
         try:
             return AuditLog(state)
         except OSError as exc:
-            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc} "
+                             "(give --state DIR or DLP_STATE, or --no-record for a dry scan)") from None
 
     def recorder(self, args: argparse.Namespace, policy=None):
         """Incidents, audit trail and exposure in the state directory (--state, $DLP_STATE, or beside the registry)."""
@@ -77,7 +78,8 @@ class Env:
         try:
             return Recorder(state, policy)
         except OSError as exc:
-            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc} "
+                             "(give --state DIR or DLP_STATE, or --no-record for a dry scan)") from None
 
     def warn(self, message: str) -> None:
         print(f"dlp: warning: {message}", file=self.stderr)

@@ -78,9 +78,10 @@ def run_show(args, env) -> int:
 
 
 def run_remove(args, env) -> int:
+    audit = env.audit(args)  # before the change: a state directory we cannot use fails it early
     with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
         secret = reg.remove(args.secret_id)
         reg.commit()
-    env.audit(args).append("remove", secret=secret.id, versions=len(secret.versions))
+    audit.append("remove", secret=secret.id, versions=len(secret.versions))
     print(f"removed {secret.id} ({len(secret.versions)} versions)", file=env.stdout)
     return 0

@@ -56,11 +56,12 @@ def run_terms(args, env) -> int:
     if args.min_distinct < 1:
         raise UsageError("--min-distinct must be at least 1")
     text, raw = _read(args.file)
+    audit = env.audit(args)  # before the change: a state directory we cannot use fails it early
     with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
         r = reg.add_terms(args.set_id, text.splitlines(), label=args.label, classification=args.classification,
                           min_distinct=args.min_distinct, raw=raw, source=Path(args.file).name)
         reg.commit()
-    env.audit(args).append("terms", secret=r.secret, version=r.version, status=r.status, terms=r.tokens)
+    audit.append("terms", secret=r.secret, version=r.version, status=r.status, terms=r.tokens)
     print(f"{r.status:9} {r.secret} v{r.version}: {r.tokens} terms", file=env.stdout)
     return 0
 
@@ -68,11 +69,12 @@ def run_terms(args, env) -> int:
 def run_records(args, env) -> int:
     text, raw = _read(args.file)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    audit = env.audit(args)
     with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
         r = reg.add_records(args.name, text, columns=columns, min_fields=args.min_fields, label=args.label,
                             classification=args.classification, raw=raw, source=Path(args.file).name)
         reg.commit()
         rows = reg.secrets[r.secret].latest.extra.get("rows", 0)
-    env.audit(args).append("records", secret=r.secret, version=r.version, status=r.status, rows=rows)
+    audit.append("records", secret=r.secret, version=r.version, status=r.status, rows=rows)
     print(f"{r.status:9} {r.secret} v{r.version}: {rows} rows, {r.tokens} field values", file=env.stdout)
     return 0

@@ -43,6 +43,7 @@ def run(args, env) -> int:
         print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
         return 2
     root = registry_location(args.registry, env.environ)
+    audit = env.audit(args)  # before the change: a state directory we cannot use fails it early
     with editing(root, key_location(args.key, env.environ)) as reg:
         results = []
         for path, text, raw, _ in extracted:
@@ -53,7 +54,6 @@ def run(args, env) -> int:
                 results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
                                                 classification=args.classification, owner=args.owner, tags=args.tag))
         reg.commit()
-    audit = env.audit(args)
     for r in results:  # ids, versions and digests only: never text
         audit.append("register", secret=r.secret if r.status != "public" else None, version=r.version,
                      status=r.status, words=r.tokens)
