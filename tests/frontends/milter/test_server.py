@@ -8,6 +8,9 @@ import threading
 
 import pytest
 
+from dlp.decisions import Recorder
+from dlp.frontends.milter.command import _unscanned
+from dlp.verdict import DefaultPolicy
 from dlp.frontends.milter import protocol as p
 from dlp.frontends.milter.server import ListenAddress, MilterServer, MilterSettings, parse_listen
 
@@ -60,10 +63,11 @@ class FakeMta:
         self.writer.close()
 
 
-def serve(test, scan=marker_scan, **settings):
+def serve(test, scan=marker_scan, on_unscanned=None, **settings):
     """Run `test(server, bound_address)` against a started server, then shut it down."""
     async def main():
-        server = MilterServer(scan, MilterSettings(**settings), incident_id=lambda: "dlp-test-0001")
+        server = MilterServer(scan, MilterSettings(**settings), incident_id=lambda: "dlp-test-0001",
+                              on_unscanned=on_unscanned)
         (bound,) = await server.start(LOCAL)
         try:
             return await asyncio.wait_for(test(server, bound), 20)
@@ -140,7 +144,8 @@ def test_the_deadline_tempfails_and_a_runaway_scan_keeps_its_worker():
     assert len(calls) == 2  # the second message never reached the scanner
 
 
-def test_an_oversize_message_is_not_scanned():
+def test_an_oversize_message_is_not_scanned(tmp_path):
+    recorder = Recorder(tmp_path / "state", DefaultPolicy())
     calls = []
 
     def counting(data, name, destination):
@@ -153,9 +158,13 @@ def test_an_oversize_message_is_not_scanned():
         (reply,) = await mta.message(b"x" * 5000, 1)
         mta.close()
         return reply
-    reply = serve(test, scan=counting, max_message_bytes=1000, spool_threshold=100)
+    reply = serve(test, scan=counting, on_unscanned=_unscanned(recorder), max_message_bytes=1000, spool_threshold=100)
     assert reply.payload.startswith(b"451 4.7.1") and b"too large" in reply.payload
     assert calls == []
+    [entry] = recorder.audit.entries()  # the tempfail is evidence too
+    assert (entry["event"], entry["reason"], entry["outcome"], entry["bytes"]) == (
+        "unscanned", "message too large to scan", "tempfail", 5014)  # headers and body
+    assert entry["sender"] == "a@example.com" and entry["recipients"] == ["b@partner.example"]
 
 
 @pytest.mark.parametrize(

@@ -122,9 +122,21 @@ def _recording(scanner, recorder) -> ScanFunction:
     return scan
 
 
+def _unscanned(recorder):
+    """A message that could not be scanned is an audit entry too (a tempfail is retried by the
+    MTA, so it is not an incident each time)."""
+    def on_unscanned(message, reason: str, outcome: str) -> None:
+        recorder.audit.append("unscanned", channel="mail", item=message.name, reason=reason, outcome=outcome,
+                              sender=message.sender or None, recipients=list(message.recipients),
+                              bytes=message.content.size)
+    return on_unscanned
+
+
 def run(args: argparse.Namespace, env: Any) -> int:
     scanner = env.scanner(args)  # registry, key and policy from the global options
-    scan = scanner.scan_bytes if args.no_record else _recording(scanner, env.recorder(args, scanner.policy))
+    recorder = None if args.no_record else env.recorder(args, scanner.policy)
+    scan = scanner.scan_bytes if recorder is None else _recording(scanner, recorder)
+    unscanned = None if recorder is None else _unscanned(recorder)
     settings = settings_from_args(args)
     handler = logging.StreamHandler(env.stderr)
     handler.setFormatter(logging.Formatter("dlp milter: %(levelname)s %(message)s"))
@@ -132,13 +144,14 @@ def run(args: argparse.Namespace, env: Any) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        asyncio.run(_serve_until_signalled(scan, args.listen, settings, env))
+        asyncio.run(_serve_until_signalled(scan, args.listen, settings, env, unscanned))
     finally:
         logger.removeHandler(handler)
     return 0
 
 
-async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, settings: MilterSettings, env: Any) -> None:
+async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, settings: MilterSettings, env: Any,
+                                 on_unscanned=None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -148,7 +161,7 @@ async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, set
         print(f"dlp milter: listening on {', '.join(addresses)}", file=env.stderr, flush=True)
 
     try:
-        answered = await serve(scan, address, settings, stop, on_ready=ready)
+        answered = await serve(scan, address, settings, stop, on_ready=ready, on_unscanned=on_unscanned)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -31,6 +31,7 @@ from .verdicts import ReplyPolicy, failure_replies, report_replies
 log = logging.getLogger(__name__)
 
 ScanFunction = Callable[[bytes, str, Destination], FileReport]
+OnUnscanned = Callable[["CollectedMessage", str, str], None]  # message, reason, outcome
 READ_SIZE = 256 * 1024
 
 
@@ -104,8 +105,10 @@ class MilterServer:
         *,
         executor: concurrent.futures.Executor | None = None,
         incident_id: Callable[[], str] = random_incident_id,
+        on_unscanned: OnUnscanned | None = None,
     ) -> None:
         self.scan = scan
+        self.on_unscanned = on_unscanned
         self.settings = settings
         self.incident_id = incident_id
         self._own_executor = executor is None
@@ -230,15 +233,15 @@ class MilterServer:
         where = f"queue id {message.queue_id or 'NOQUEUE'} from {message.sender or '<>'}"
         if message.content.oversize:
             log.warning("%s: not scanned, %d bytes exceed %d", where, message.content.size, self.settings.max_message_bytes)
-            return failure_replies("message too large to scan", message, self._reply_policy)
+            return self._unscanned("message too large to scan", message)
         try:
             report = await asyncio.wait_for(self._scan_in_worker(message), self.settings.scan_timeout)
         except TimeoutError:
             log.warning("%s: scan timed out after %g s", where, self.settings.scan_timeout)
-            return failure_replies("scan timed out", message, self._reply_policy)
+            return self._unscanned("scan timed out", message)
         except Exception:
             log.exception("%s: scan failed", where)
-            return failure_replies("scanner error", message, self._reply_policy)
+            return self._unscanned("scanner error", message)
         incident = str(report.meta.get("incident") or self.incident_id()) if report.action > 0 else ""
         log.info(
             "%s: %s%s to %s (%d findings)",
@@ -246,6 +249,16 @@ class MilterServer:
             ", ".join(message.recipients), len(report.findings),
         )
         return report_replies(report, message, incident, self._reply_policy)
+
+    def _unscanned(self, reason: str, message: CollectedMessage) -> tuple[p.Reply, ...]:
+        replies = failure_replies(reason, message, self._reply_policy)
+        if self.on_unscanned is not None:
+            outcome = "accepted (fail-open)" if self._reply_policy.fail_open else "tempfail"
+            try:
+                self.on_unscanned(message, reason, outcome)
+            except Exception:  # the reply stands; the missing evidence is logged loudly
+                log.exception("recording the unscanned message failed")
+        return replies
 
     async def _scan_in_worker(self, message: CollectedMessage) -> FileReport:
         """Run the scan in the pool. A worker slot is held until the scan really ends,
@@ -305,9 +318,10 @@ async def serve(
     stop: asyncio.Event,
     on_ready: Callable[[list[str]], None] = lambda addresses: None,
     grace: float = 10.0,
+    on_unscanned: OnUnscanned | None = None,
 ) -> int:
     """Serve until `stop` is set, then shut down gracefully. Returns the messages answered."""
-    server = MilterServer(scan, settings)
+    server = MilterServer(scan, settings, on_unscanned=on_unscanned)
     on_ready(await server.start(address))
     try:
         await stop.wait()
