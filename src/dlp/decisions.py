@@ -94,8 +94,18 @@ class Recorder:
             meta["exposure_slices"] = [s.__dict__ | {"ranges": [list(r) for r in s.ranges]} for s in slices]
         return replace(report, findings=tuple(kept), action=decision.action, decision=decision, meta=meta)
 
-    def record(self, report: FileReport, destination: Destination, target: Mapping[str, Any] | None = None) -> FileReport:
+    def record(self, report: FileReport, destination: Destination, target: Mapping[str, Any] | None = None,
+               *, once: str | None = None) -> FileReport:
+        """`once`: a key of this decision (the watch daemon's journal id); a decision recorded
+        before a crash is not recorded again when recovery repeats the hook."""
         meta = dict(report.meta)
+        if once is not None:
+            earlier = self.incidents.recorded(once)
+            if earlier is not None:
+                if earlier:
+                    meta["incident"] = earlier
+                meta.pop("exposure_slices", None)
+                return replace(report, meta=meta)
         slices = meta.pop("exposure_slices", [])
         if self.ledger is not None and report.action <= Action.WARN:  # it left: count it
             for s in slices:
@@ -104,6 +114,8 @@ class Recorder:
         if report.action >= Action.WARN:
             incident = self._incident(report, destination, target)
             meta["incident"] = incident.id
+        if once is not None:
+            self.incidents.mark_recorded(once, incident.id if incident else "")
         decision = report.decision
         self.audit.append(
             "decision", channel=destination.channel, item=report.path, action=report.action.label,

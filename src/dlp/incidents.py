@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS allows (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS allows_digest ON allows(digest, destination);
+CREATE TABLE IF NOT EXISTS recorded (once TEXT PRIMARY KEY, incident TEXT NOT NULL, time REAL NOT NULL);
 """
 
 
@@ -221,6 +222,17 @@ class IncidentStore:
             db.execute("UPDATE incidents SET status = ?, resolved_by = ?, justification = ?, resolved_time = ? "
                        "WHERE id = ?", (status, by.strip(), justification.strip(), self.clock(), incident_id))
         return self.get(incident_id)
+
+    # -- idempotent recording ------------------------------------------------------------------
+
+    def recorded(self, once: str) -> str | None:
+        """The incident id ("" for none) a decision with this key was recorded with, or None."""
+        row = self._db.execute("SELECT incident FROM recorded WHERE once = ?", (once,)).fetchone()
+        return None if row is None else row["incident"]
+
+    def mark_recorded(self, once: str, incident: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO recorded VALUES (?, ?, ?)", (once, incident, self.clock()))
 
     # -- scoped allow entries --------------------------------------------------------------
 

@@ -39,3 +39,17 @@ def test_quarantined_file_is_an_incident_and_release_moves_it(run_daemon, folder
     assert recorder.incidents.get(incident.id).status == "released"
     events = [e["event"] for e in recorder.audit.entries()]
     assert events.count("decision") == 2 and events[-1] == "release"
+
+
+def test_recovery_repeating_the_hook_records_the_decision_once(run_daemon, folders, tmp_path):
+    recorder = Recorder(tmp_path / "state", DefaultPolicy())
+    hook = _recording(recorder)
+    seen = []
+    with run_daemon((folders.box(),), review=recorder.review,
+                    on_decision=lambda *args: (seen.append(args), hook(*args))) as running:
+        (folders.outbox / "plan-copy.txt").write_text(LEAK)
+        running.log.wait("decision")
+    hook(*seen[0])  # what recovery does after a crash between the hook and the journal's end
+    [incident] = recorder.incidents.query()
+    assert [e["event"] for e in recorder.audit.entries()] == ["decision"]
+    assert seen[0][0].meta["journal"] and incident.target["quarantined"]

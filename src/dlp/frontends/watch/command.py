@@ -59,7 +59,8 @@ def _recording(recorder):
     """Incident, audit entry and exposure once the file is in its final place."""
     def on_decision(report, destination, final) -> None:
         quarantined = report.action >= Action.QUARANTINE
-        recorder.record(report, destination, {"kind": "file", "path": os.fspath(final), "quarantined": quarantined})
+        recorder.record(report, destination, {"kind": "file", "path": os.fspath(final), "quarantined": quarantined},
+                        once=report.meta.get("journal"))
     return on_decision
 
 

@@ -308,6 +308,8 @@ class Daemon:
             decision = replace(report.decision, action=Action.QUARANTINE, rule=force,
                                reasons=(*report.decision.reasons, "found in the work folder without a journal entry"))
             report = replace(report, action=Action.QUARANTINE, decision=decision)
+        # the journal id travels with the report, so a hook that ran before a crash is not repeated
+        report = replace(report, meta={**report.meta, "journal": entry["id"]})
         if self.review is not None:
             try:
                 report = self.review(report, box.destination)
