@@ -46,3 +46,7 @@ class ExtractionError(DlpError):
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+
+
+class DeadlineExceeded(DlpError):
+    """An expensive detection tier ran out of the item's time; the item is reported, not cleared."""

@@ -1,13 +1,24 @@
-"""What the company protects: secrets, their versions, and the arrays that find them.
+"""The editing side of the registry: what the company protects, and how it enters the store.
 
-`Registry` is the mutable view used by `dlp register`, `terms add`, `records add`
-and `remove`: load the live generation, change it in memory, `commit()` a new one.
-Nothing stored is plaintext: documents become keyed shingle fingerprints, terms
-and record fields become tuples of keyed token values, files become keyed digests.
-Documents also get keyed sentence vectors for the rewrite tier (`rw_*` arrays) and
-hashed word counts for training classifiers (`cl_*` arrays); both are built from
-keyed values only. Stores written before those tiers existed still load: their
-documents simply have no rewrite vectors or features until registered again.
+`Registry` is what `dlp register`, `terms add`, `records add`, `remove` and `compact`
+use: open the live generation's catalogue, register or remove secrets, `commit()`.
+A commit writes one new segment holding only what is new (keyed shingle fingerprints,
+phrases, rewrite vectors and pair signatures, classifier features), marks removed or
+replaced versions dead in their old segments, and publishes a generation listing the
+segments. Small segments are merged on the way (`MERGE_FACTOR` of one size tier, up to
+`INLINE_MERGE_BYTES`); `compact()` merges everything. Scanning never uses this class:
+it opens an `Index`.
+
+Nothing stored is plaintext: documents become keyed shingle fingerprints and sentence
+vectors, terms and record fields become hashed n-grams of keyed token values, files
+become keyed digests.
+
+**Boilerplate** (a shingle in `boilerplate_docs` or more registered secrets, or in
+registered public content) is decided when scanning, across all segments, so a new
+registration never has to rewrite old segments. Secrets that are near-identical
+(versions of one document, or the same file registered under several ids) share a
+*family* and count once: registering three copies of a document does not turn the
+document into boilerplate.
 """
 
 from __future__ import annotations
@@ -15,87 +26,35 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import KeyMissing, StoreVersionMismatch, UsageError
+from . import segments as seg
+from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
+from .classify.features import hashed_counts
+from .errors import KeyMissing, UsageError
 from .fingerprint import Keyer, load_key, new_key_file, shingles, winnow
-from .classify.features import FEATURE_VERSION, hashed_counts
-from .fingerprint.rewrite import (REWRITE_VERSION, RewriteRecord, SentenceVectors, rewrite_record, signatures,
-                                  vectorise)
-from .fingerprint.shingles import SHINGLE_VERSION
+from .fingerprint import bitmap
+from .fingerprint.lexicon import Lexicon
+from .fingerprint.rewrite import rewrite_record
+from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
-from .text import NORMALISER_VERSION, tokenise
-from .text.normalise import normalise_words
-from .text.sentences import Analyser
+from .text import tokenise
 
-VERSIONS = {"normaliser": NORMALISER_VERSION, "shingles": SHINGLE_VERSION}
-DEFAULT_BOILERPLATE_DOCS = 3
-KINDS = ("document", "terms", "records")
+__all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
-
-@dataclass
-class Version:
-    version: int
-    digest: str  # keyed digest of the registered file's bytes
-    tokens: int
-    registered: float
-    source: str  # file name only
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "digest": self.digest, "tokens": self.tokens,
-                "registered": self.registered, "source": self.source, **self.extra}
-
-
-@dataclass
-class Secret:
-    id: str
-    kind: str
-    label: str = ""
-    classification: str = "confidential"
-    owner: str = ""
-    tags: tuple[str, ...] = ()
-    versions: list[Version] = field(default_factory=list)
-    settings: dict[str, Any] = field(default_factory=dict)  # min_distinct, min_fields, columns
-
-    @property
-    def latest(self) -> Version:
-        return self.versions[-1]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "label": self.label, "classification": self.classification,
-                "owner": self.owner, "tags": list(self.tags), "settings": dict(self.settings),
-                "versions": [v.to_dict() for v in self.versions]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Secret":
-        versions = []
-        for v in d["versions"]:
-            base = {k: v[k] for k in ("version", "digest", "tokens", "registered", "source")}
-            extra = {k: val for k, val in v.items() if k not in base}
-            versions.append(Version(**base, extra=extra))
-        return cls(d["id"], d["kind"], d.get("label", ""), d.get("classification", "confidential"),
-                   d.get("owner", ""), tuple(d.get("tags", ())), versions, dict(d.get("settings", {})))
-
-
-DEFAULT_CLASSIFICATION = "confidential"
-
-
-def _relabel(secret: "Secret", label: str = "", classification: str | None = None, owner: str = "",
-             tags: Sequence[str] = ()) -> str:
-    """Same content registered again: metadata given explicitly replaces the old ("updated")."""
-    before = (secret.label, secret.classification, secret.owner, secret.tags)
-    secret.label = label or secret.label
-    secret.classification = classification or secret.classification
-    secret.owner = owner or secret.owner
-    secret.tags = tuple(tags) or secret.tags
-    return "unchanged" if (secret.label, secret.classification, secret.owner, secret.tags) == before else "updated"
+NEAR_DUPLICATE = 0.8  # shared fingerprints, both ways, that make two documents one family
+MERGE_FACTOR = 4  # segments of one size tier merged together
+TIER_BASE_BYTES = 256 * 1024
+INLINE_MERGE_BYTES = 64 * 1024 * 1024  # larger merges wait for `dlp compact`
+MIN_RECORD_CHARS = 3  # field values shorter than this are not evidence
+SKETCH = 32  # smallest fingerprints that stand for a pending document when looking for near-duplicates
 
 
 @dataclass(frozen=True)
@@ -107,229 +66,159 @@ class Registered:
     status: str  # new | version | unchanged | updated (same content, new metadata) | public
     source: str
     tokens: int
-
-
-def default_key_path(root: Path) -> Path:
-    """The key lives beside the store, never inside it: copying the store does not copy the key."""
-    root = Path(root).resolve()
-    return root.with_name(root.name + ".key")
+    near_duplicate: str | None = None  # a registered secret this document nearly equals
 
 
 class Registry:
     """Load, change and commit the registry at `root`."""
 
-    def __init__(self, root: Path, key_path: Path | None = None, *, create: bool = False,
-                 analyser: Analyser | None = None) -> None:
-        self._analyser = analyser
+    def __init__(self, root: Path, key_path: Path | None = None, *, create: bool = False) -> None:
         self.root = Path(root)
         self.key_path = Path(key_path) if key_path else default_key_path(self.root)
-        self.store = Store(self.root, versions=VERSIONS)
+        self.store = Store(self.root, versions=store_versions())
         self.secrets: dict[str, Secret] = {}
         self.public: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {"boilerplate_docs": DEFAULT_BOILERPLATE_DOCS}
         self.generation = 0
-        # per version arrays, keyed by (secret id, version)
-        self.fingerprints: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
-        self.phrases: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.public_hashes = np.zeros(0, dtype=np.uint64)
-        self.rewrite: dict[tuple[str, int], RewriteRecord] = {}
-        self.rewrite_public = np.zeros(0, dtype=np.uint64)  # sentence signatures of public content
-        # classifier features per registered version; public content as ("public:<digest>", 0)
-        self.features: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._segments: list[str] = []
+        self._dead: dict[str, set[int]] = {}
+        self._lexicon_name: str | None = None
+        self._lexicon: Lexicon | None = None
+        self._pending: list[seg.OwnerRecord] = []
+        self._index: Index | None = None
+        self._where_cache: dict[tuple[str, int], tuple[str, int]] | None = None
+        self._sketches: dict[int, list[int]] = {}  # bottom-k fingerprints of pending documents -> their records
         if self.store.exists() or not create:
-            self._load()
+            peeked = self.store.peek()
             self.keyer = Keyer(load_key(self.key_path))
-            if self.keyer.check_value != self.key_check:
+            if self.keyer.check_value != peeked.manifest["body"].get("key_check"):
                 raise KeyMissing(f"key {self.key_path} does not belong to the registry at {self.root}")
+            generation = self.store.read(self.keyer, peeked.name)
+            body = generation.manifest
+            self.generation = generation.number
+            self.settings.update(body.get("settings", {}))
+            self._segments = list(body["segments"])
+            self._dead = {name: set(owners) for name, owners in body.get("dead", {}).items()}
+            self._lexicon_name = body.get("lexicon_segment")
+            catalogue = self.store.read_meta(generation, self.keyer)
+            self.secrets = {d["id"]: Secret.from_dict(d) for d in catalogue.get("secrets", [])}
+            self.public = list(catalogue.get("public", []))
+            self._index = Index(self.store, generation, self.keyer, self.key_path)
         else:
-            if self.key_path.exists():
-                key = load_key(self.key_path)
-            else:
-                key = new_key_file(self.key_path)
+            key = load_key(self.key_path) if self.key_path.exists() else new_key_file(self.key_path)
             self.keyer = Keyer(key)
-            self.key_check = self.keyer.check_value
+        self.key_check = self.keyer.check_value
 
-    # -- loading and committing -------------------------------------------------
-
-    def _load(self) -> None:
-        snap = self.store.read()
-        m = snap.manifest
-        self.generation = snap.generation
-        self.key_check = m.get("key_check")
-        self.settings.update(m.get("settings", {}))
-        self.public = list(m.get("public", []))
-        self.secrets = {d["id"]: Secret.from_dict(d) for d in m.get("secrets", [])}
-        a = snap.arrays
-        self.public_hashes = a.get("public_hash", np.zeros(0, dtype=np.uint64))
-        owners = m.get("owners", [])
-        if owners:
-            bounds = np.searchsorted(a["doc_owner"], np.arange(len(owners) + 1))
-            for i, (sid, ver) in enumerate(owners):
-                lo, hi = bounds[i], bounds[i + 1]
-                self.fingerprints[(sid, ver)] = (a["doc_hash"][lo:hi], a["doc_pos"][lo:hi])
-        phrase_owners = m.get("phrase_owners", [])
-        if phrase_owners:
-            bounds = np.searchsorted(a["ph_owner"], np.arange(len(phrase_owners) + 1))
-            for i, (sid, ver) in enumerate(phrase_owners):
-                lo, hi = bounds[i], bounds[i + 1]
-                offs = a["ph_offset"][lo : hi + 1] if hi > lo else np.zeros(1, dtype=np.int64)
-                vals = a["ph_values"][offs[0] : offs[-1]] if hi > lo else np.zeros(0, dtype=np.uint64)
-                self.phrases[(sid, ver)] = (vals, offs - offs[0], a["ph_row"][lo:hi], a["ph_col"][lo:hi])
-        self._load_rewrite(m, a)
-        self._load_features(m, a)
-        self.snapshot = snap
-
-    def _load_rewrite(self, m, a) -> None:
-        self.rewrite_public = a.get("rw_public_sig", self.rewrite_public)
-        rw_owners = m.get("rw_owners", [])
-        if not rw_owners:
-            return
-        if m.get("rewrite_version") != REWRITE_VERSION:
-            raise StoreVersionMismatch(
-                f"registry {self.root}: rewrite vectors were written with {m.get('rewrite_version')!r}, this dlp "
-                f"uses {REWRITE_VERSION!r}; rebuild it: move the directory away and run `dlp register` again")
-        sent_bounds, vocab_bounds = a["rw_owner_sent"], a["rw_owner_vocab"]
-        ptr, cols, weights = a["rw_ptr"], a["rw_cols"], a["rw_weights"]
-        for i, (sid, ver) in enumerate(rw_owners):
-            s0, s1 = int(sent_bounds[i]), int(sent_bounds[i + 1])
-            p = ptr[s0 : s1 + 1]
-            vectors = SentenceVectors(p - p[0], cols[p[0] : p[-1]], weights[p[0] : p[-1]])
-            v0, v1 = int(vocab_bounds[i]), int(vocab_bounds[i + 1])
-            self.rewrite[(sid, ver)] = RewriteRecord(vectors, a["rw_vocab"][v0:v1])
-
-    def _load_features(self, m, a) -> None:
-        cl_owners = m.get("cl_owners", [])
-        if not cl_owners:
-            return
-        if m.get("feature_version") != FEATURE_VERSION:
-            return  # features of another scheme are useless for training but harmless: re-register to refresh
-        ptr = a["cl_ptr"]
-        for i, (sid, ver) in enumerate(cl_owners):
-            self.features[(sid, ver)] = (a["cl_bucket"][ptr[i] : ptr[i + 1]], a["cl_count"][ptr[i] : ptr[i + 1]])
+    # -- reading ----------------------------------------------------------------------------
 
     @property
-    def analyser(self) -> Analyser:
-        if self._analyser is None:
-            self._analyser = Analyser()
-        return self._analyser
+    def index(self) -> Index:
+        """The committed generation, read-only, for scanning."""
+        if self._index is None:
+            raise UsageError(f"the registry at {self.root} has nothing committed yet")
+        return self._index
 
-    def commit(self) -> int:
-        owners = sorted(self.fingerprints)
-        doc_hash = [self.fingerprints[o][0] for o in owners]
-        doc_pos = [self.fingerprints[o][1] for o in owners]
-        doc_owner = [np.full(len(h), i, dtype=np.uint32) for i, h in enumerate(doc_hash)]
-        arrays: dict[str, np.ndarray] = {
-            "doc_hash": _cat(doc_hash, np.uint64),
-            "doc_pos": _cat(doc_pos, np.uint32),
-            "doc_owner": _cat(doc_owner, np.uint32),
-            "public_hash": self.public_hashes,
-        }
-        idx_hash, idx_owner, idx_pos, suppressed = build_index(
-            arrays["doc_hash"], arrays["doc_pos"], arrays["doc_owner"],
-            np.array([self._secret_no(sid) for sid, _ in owners], dtype=np.int64),
-            self.public_hashes, int(self.settings["boilerplate_docs"]))
-        arrays.update(idx_hash=idx_hash, idx_owner=idx_owner, idx_pos=idx_pos)
+    @property
+    def lexicon(self) -> Lexicon:
+        if self._lexicon is None:
+            if self._lexicon_name:
+                self._lexicon = Lexicon.from_arrays(self.store.segment(self._lexicon_name, self.keyer).arrays)
+            else:
+                self._lexicon = Lexicon.build(self.keyer)
+        return self._lexicon
 
-        ph_owners = sorted(self.phrases)
-        values, offsets, rows, cols, powner, base = [], [np.zeros(1, dtype=np.int64)], [], [], [], 0
-        for i, o in enumerate(ph_owners):
-            vals, offs, row, col = self.phrases[o]
-            values.append(vals)
-            offsets.append(offs[1:] + base)
-            base += len(vals)
-            rows.append(row)
-            cols.append(col)
-            powner.append(np.full(len(row), i, dtype=np.uint32))
-        arrays.update(ph_values=_cat(values, np.uint64), ph_offset=_cat(offsets, np.int64),
-                      ph_row=_cat(rows, np.uint32), ph_col=_cat(cols, np.uint16), ph_owner=_cat(powner, np.uint32))
+    @property
+    def features(self) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+        """Hashed word counts of every live registered version and public document (for `dlp train`)."""
+        out = {}
+        for record in self._live_records():
+            if len(record.cl_bucket):
+                out[record.key] = (np.asarray(record.cl_bucket), np.asarray(record.cl_count))
+        return out
 
-        rw_owners = sorted(self.rewrite)
-        arrays.update(_rewrite_arrays([self.rewrite[o] for o in rw_owners]), rw_public_sig=self.rewrite_public)
-        cl_owners = sorted(self.features)
-        buckets = [self.features[o][0] for o in cl_owners]
-        arrays.update(cl_bucket=_cat(buckets, np.uint32),
-                      cl_count=_cat([self.features[o][1] for o in cl_owners], np.float32),
-                      cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
+    def statistics(self) -> dict[str, int]:
+        """Counts over the live generation's segments (for `dlp list`)."""
+        counts = {"segments": len(self._segments), "fingerprints": 0, "phrases": 0, "sentences": 0, "pairs": 0}
+        for name in self._segments:
+            for key, value in self.store.segment(name, self.keyer).meta.get("counts", {}).items():
+                if key in counts:
+                    counts[key] += int(value)
+        counts["dead_owners"] = sum(len(v) for v in self._dead.values())
+        return counts
 
-        manifest = {
-            "rewrite_version": REWRITE_VERSION,
-            "rw_owners": [list(o) for o in rw_owners],
-            "feature_version": FEATURE_VERSION,
-            "cl_owners": [list(o) for o in cl_owners],
-            "key_check": self.key_check,
-            "settings": self.settings,
-            "written": time.time(),
-            "secrets": [s.to_dict() for s in self.secrets.values()],
-            "public": self.public,
-            "owners": [list(o) for o in owners],
-            "phrase_owners": [list(o) for o in ph_owners],
-            "index": {"fingerprints": int(len(idx_hash)), "suppressed": int(suppressed)},
-        }
-        self.generation = self.store.write(manifest, arrays)
-        return self.generation
-
-    def _secret_no(self, sid: str) -> int:
-        return list(self.secrets).index(sid)
-
-    # -- changes -----------------------------------------------------------------
+    # -- documents --------------------------------------------------------------------------
 
     def add_document(self, text: str, raw: bytes, source: str, *, secret_id: str, label: str = "",
                      classification: str | None = None, owner: str = "", tags: Sequence[str] = ()) -> Registered:
         digest = self.keyer.digest(raw)
-        values = self.keyer.tokens(tokenise(text))
+        tokens = tokenise(text)
+        values = self.keyer.tokens(tokens)
         existing = self.secrets.get(secret_id)
         if existing is not None and existing.kind != "document":
             raise UsageError(f"id {secret_id!r} is already a {existing.kind} secret")
         if existing is not None and any(v.digest == digest for v in existing.versions):
             match = next(v for v in existing.versions if v.digest == digest)
-            status = _relabel(existing, label, classification, owner, tags)
+            status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
             return Registered(secret_id, match.version, status, source, match.tokens)
+        sh = shingles(values)
+        picks = winnow(sh)
+        fp_hash, fp_pos = sh[picks], picks.astype(np.uint32)
+        near = None
         if existing is None:
+            family, near = self._family_of_new(secret_id, fp_hash)
             existing = self.secrets[secret_id] = Secret(secret_id, "document", label or secret_id,
                                                         classification or DEFAULT_CLASSIFICATION, owner, tuple(tags))
             status = "new"
         else:
-            existing.label = label or existing.label
-            existing.classification = classification or existing.classification
-            existing.owner = owner or existing.owner
-            existing.tags = tuple(tags) or existing.tags
+            family = self._family_of_secret(secret_id)
+            existing.relabel(label, classification, owner, tags)
             status = "version"
         version = len(existing.versions) + 1
-        sh = shingles(values)
-        picks = winnow(sh)
-        existing.versions.append(Version(version, digest, int(len(values)), time.time(), source,
-                                         {"fingerprints": int(len(picks))}))
-        self.fingerprints[(secret_id, version)] = (sh[picks], picks.astype(np.uint32))
-        self.rewrite[(secret_id, version)] = rewrite_record(text, self.keyer, self.analyser)
-        self.features[(secret_id, version)] = hashed_counts(values)
-        return Registered(secret_id, version, status, source, int(len(values)))
+        extra: dict[str, Any] = {"fingerprints": int(len(picks))}
+        if near is not None:
+            extra["near_duplicate_of"] = near
+        existing.versions.append(Version(version, digest, int(len(values)), time.time(), source, extra))
+        buckets, counts = hashed_counts(values)
+        for value in _sketch(np.unique(fp_hash)).tolist():
+            self._sketches.setdefault(value, []).append(len(self._pending))
+        self._pending.append(seg.OwnerRecord(
+            secret_id, version, "document", int(len(values)), family, int(digest[:16], 16), fp_hash, fp_pos,
+            rewrite_record(tokens, values, self.lexicon), cl_bucket=buckets, cl_count=counts))
+        return Registered(secret_id, version, status, source, int(len(values)), near)
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:
         digest = self.keyer.digest(raw)
-        values = self.keyer.tokens(tokenise(text))
+        tokens = tokenise(text)
+        values = self.keyer.tokens(tokens)
         if any(p["digest"] == digest for p in self.public):
             return Registered("public", 0, "unchanged", source, int(len(values)))
-        self.public_hashes = np.union1d(self.public_hashes, shingles(values)).astype(np.uint64)
-        self.features[(f"public:{digest}", 0)] = hashed_counts(values)
-        public = signatures(vectorise(self.analyser.sentences(text), self.keyer, self.analyser))
-        self.rewrite_public = np.union1d(self.rewrite_public, public).astype(np.uint64)
+        record = rewrite_record(tokens, values, self.lexicon)
+        buckets, counts = hashed_counts(values)
+        self._pending.append(seg.OwnerRecord(
+            f"public:{digest}", 0, "public", int(len(values)), self._family_key(f"public:{digest}"),
+            fp_hash=np.unique(shingles(values)), rewrite=record, cl_bucket=buckets, cl_count=counts))
         self.public.append({"digest": digest, "source": source, "tokens": int(len(values)), "registered": time.time()})
         return Registered("public", 0, "public", source, int(len(values)))
 
+    # -- term sets and record lists ---------------------------------------------------------
+
     def add_terms(self, set_id: str, lines: Iterable[str], *, label: str = "", classification: str | None = None,
                   min_distinct: int = 1, raw: bytes = b"", source: str = "") -> Registered:
-        numbered = [(n, normalise_words(line)) for n, line in enumerate(lines) if not line.lstrip().startswith("#")]
-        numbered = [(n, p) for n, p in numbered if p]
-        if not numbered:
+        numbered = [(n, line) for n, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+        phrases = _phrases([line for _, line in numbered], self.keyer)
+        keep = [i for i, p in enumerate(phrases) if len(p)]
+        if not keep:
             raise UsageError(f"term set {set_id!r}: the file has no terms (one per line)")
-        keyed = [self.keyer.words(p) for _, p in numbered]
-        rows = np.array([n for n, _ in numbered], dtype=np.uint32)  # line numbers: evidence names lines, not terms
+        keyed = [phrases[i] for i in keep]
+        rows = np.array([numbered[i][0] for i in keep], dtype=np.uint32)  # line numbers: evidence names lines
         cols = np.zeros(len(keyed), dtype=np.uint16)
         return self._add_phrases(set_id, "terms", keyed, rows, cols, raw, source, label, classification,
                                  {"min_distinct": int(min_distinct)}, {"terms": len(keyed)})
 
     def add_records(self, name: str, text: str, *, columns: Sequence[str] | None = None, min_fields: int = 2,
                     label: str = "", classification: str | None = None, raw: bytes = b"", source: str = "") -> Registered:
+        if min_fields < 1:
+            raise UsageError("--min-fields must be at least 1")
         reader = csv.reader(io.StringIO(text))
         try:
             header = [h.strip() for h in next(reader)]
@@ -343,107 +232,262 @@ class Registry:
             chosen = [lowered.index(c.lower()) for c in columns]
         else:
             chosen = list(range(len(header)))
-        keyed, rows, cols, n_rows = [], [], [], 0
+        cells, rows, cols, n_rows = [], [], [], 0
         for r, record in enumerate(reader):
             n_rows += 1
             for ci, c in enumerate(chosen):
-                if c >= len(record):
-                    continue
-                words = normalise_words(record[c])
-                if not words or sum(len(w) for w in words) < 3:
-                    continue  # values too short to be evidence
-                keyed.append(self.keyer.words(words))
-                rows.append(r)
-                cols.append(ci)
-        if not keyed:
+                if c < len(record) and record[c].strip():
+                    cells.append(record[c])
+                    rows.append(r)
+                    cols.append(ci)
+        phrases = _phrases(cells, self.keyer, min_chars=MIN_RECORD_CHARS)
+        keep = [i for i, p in enumerate(phrases) if len(p)]
+        if not keep:
             raise UsageError(f"records {name!r}: no usable field values in the CSV file")
-        if min_fields < 1:
-            raise UsageError("--min-fields must be at least 1")
         settings = {"min_fields": int(min_fields), "columns": [header[c] for c in chosen]}
-        return self._add_phrases(name, "records", keyed, np.array(rows, dtype=np.uint32), np.array(cols, dtype=np.uint16),
-                                 raw, source, label, classification, settings, {"rows": n_rows, "fields": len(keyed)})
+        return self._add_phrases(name, "records", [phrases[i] for i in keep],
+                                 np.array([rows[i] for i in keep], dtype=np.uint32),
+                                 np.array([cols[i] for i in keep], dtype=np.uint16), raw, source, label, classification,
+                                 settings, {"rows": n_rows, "fields": len(keep)})
 
-    def _add_phrases(self, sid, kind, keyed, rows, cols, raw, source, label, classification, settings, extra) -> Registered:
+    def _add_phrases(self, sid, kind, keyed: list[np.ndarray], rows, cols, raw, source, label, classification,
+                     settings, extra) -> Registered:
         existing = self.secrets.get(sid)
         if existing is not None and existing.kind != kind:
             raise UsageError(f"id {sid!r} is already a {existing.kind} secret")
-        digest = self.keyer.digest(raw or repr(keyed).encode())
+        lengths = np.array([len(k) for k in keyed], dtype=np.int64)
+        digest = self.keyer.digest(raw or np.concatenate(keyed).tobytes() + lengths.tobytes())
         if existing is not None and existing.latest.digest == digest and existing.settings == settings:
-            status = _relabel(existing, label, classification)
+            status = "updated" if existing.relabel(label, classification) else "unchanged"
             return Registered(sid, existing.latest.version, status, source, len(keyed))
         if existing is None:
             existing = self.secrets[sid] = Secret(sid, kind, label or sid, classification or DEFAULT_CLASSIFICATION,
                                                   "", (), [], settings)
             status = "new"
         else:
-            existing.label = label or existing.label
-            existing.classification = classification or existing.classification
+            existing.relabel(label, classification)
             existing.settings = settings
             status = "version"
             # a term set or record list is replaced as a whole: only the latest version is matched
             for old in existing.versions:
-                self.phrases.pop((sid, old.version), None)
+                self._kill(sid, old.version)
         version = len(existing.versions) + 1
-        existing.versions.append(Version(version, digest, sum(len(k) for k in keyed), time.time(), source, extra))
-        lengths = np.array([len(k) for k in keyed], dtype=np.int64)
-        offsets = np.concatenate(([0], np.cumsum(lengths)))
-        values = np.fromiter((v for k in keyed for v in k), dtype=np.uint64, count=int(offsets[-1]))
-        self.phrases[(sid, version)] = (values, offsets, rows, cols)
+        existing.versions.append(Version(version, digest, int(lengths.sum()), time.time(), source, extra))
+        hashes = np.zeros(len(keyed), dtype=np.uint64)
+        for length in np.unique(lengths).tolist():
+            which = np.flatnonzero(lengths == length)
+            block = np.stack([keyed[i] for i in which.tolist()]).astype(np.uint64)
+            hashes[which] = seg.ngram_hashes(block.reshape(-1), np.arange(len(which)) * length, length)
+        firsts = np.array([k[0] for k in keyed], dtype=np.uint64)
+        self._pending.append(seg.OwnerRecord(
+            sid, version, kind, int(lengths.sum()), self._family_key(sid), ph_hash=hashes, ph_row=rows, ph_col=cols,
+            ph_len=lengths.astype(np.uint8), ph_first=np.unique(firsts)))
         return Registered(sid, version, status, source, len(keyed))
+
+    # -- removal ------------------------------------------------------------------------------
 
     def remove(self, sid: str) -> Secret:
         secret = self.secrets.pop(sid, None)
         if secret is None:
             raise UsageError(f"no secret with id {sid!r} (see `dlp list`)")
         for v in secret.versions:
-            self.fingerprints.pop((sid, v.version), None)
-            self.phrases.pop((sid, v.version), None)
-            self.rewrite.pop((sid, v.version), None)
-            self.features.pop((sid, v.version), None)
+            self._kill(sid, v.version)
         return secret
 
+    def _kill(self, sid: str, version: int) -> None:
+        if any(r.key == (sid, version) for r in self._pending):
+            self._pending = [r for r in self._pending if r.key != (sid, version)]
+            self._sketches = {}  # record numbers moved: near-duplicate proposals among pending restart
+        where = self._where().get((sid, version))
+        if where is not None:
+            self._dead.setdefault(where[0], set()).add(where[1])
 
-def build_index(doc_hash, doc_pos, doc_owner, owner_secret, public_hash, boilerplate_docs):
-    """Sorted (hash, owner, position) triples without boilerplate and public shingles.
+    def _where(self) -> dict[tuple[str, int], tuple[str, int]]:
+        """(secret, version) -> (segment, local owner) of the committed owners."""
+        if self._where_cache is None:
+            out = {}
+            for name in self._segments:
+                for local, (sid, version, _kind) in enumerate(self.store.segment(name, self.keyer).owners):
+                    out[(sid, int(version))] = (name, local)
+            self._where_cache = out
+        return self._where_cache
 
-    A fingerprint is boilerplate when it occurs in `boilerplate_docs` or more distinct
-    secrets (versions of one secret count once).
+    # -- committing ---------------------------------------------------------------------------
+
+    def commit(self) -> int:
+        if self._lexicon_name is None:
+            self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": []}, self.lexicon.arrays(),
+                                                          self.keyer)
+        if self._pending:
+            meta, arrays = seg.build(self._pending, self.lexicon)
+            self._segments.append(self.store.write_segment(meta, arrays, self.keyer))
+            self._pending = []
+            self._sketches = {}
+            self._where_cache = None
+        self._merge(self._merge_plan())
+        return self._publish()
+
+    def compact(self) -> int:
+        """Merge every segment into one, leaving out removed and replaced versions."""
+        if self._pending:
+            self.commit()
+        if len(self._segments) > 1 or any(self._dead.get(name) for name in self._segments):
+            self._merge([list(self._segments)])
+        return self._publish()
+
+    def _publish(self) -> int:
+        self._dead = {name: owners for name, owners in self._dead.items() if name in self._segments and owners}
+        manifest = {
+            "key_check": self.key_check,
+            "settings": self.settings,
+            "segments": list(self._segments),
+            "lexicon_segment": self._lexicon_name,
+            "dead": {name: sorted(owners) for name, owners in self._dead.items()},
+            "written": time.time(),
+        }
+        catalogue = {"secrets": [s.to_dict() for s in self.secrets.values()], "public": self.public}
+        self._where_cache = None
+        self.generation = self.store.publish(manifest, catalogue, self.keyer)
+        generation = self.store.read(self.keyer)
+        self._index = Index(self.store, generation, self.keyer, self.key_path)
+        return self.generation
+
+    def _segment_bytes(self, name: str) -> int:
+        return sum(int(a["bytes"]) for a in self.store.segment(name, self.keyer).meta.get("arrays", {}).values())
+
+    def _merge_plan(self) -> list[list[str]]:
+        """Groups of segments to merge now: `MERGE_FACTOR` of one size tier, small enough to merge inline;
+        and small segments that are mostly dead."""
+        tiers: dict[int, list[str]] = {}
+        plan = []
+        for name in self._segments:
+            owners = len(self.store.segment(name, self.keyer).owners)
+            dead = len(self._dead.get(name, ()))
+            size = self._segment_bytes(name)
+            if owners and dead * 2 > owners and size <= INLINE_MERGE_BYTES:
+                plan.append([name])
+                continue
+            tier = int(math.log(max(size, TIER_BASE_BYTES) / TIER_BASE_BYTES, MERGE_FACTOR))
+            tiers.setdefault(tier, []).append(name)
+        for names in tiers.values():
+            while len(names) >= MERGE_FACTOR:
+                group, names = names[:MERGE_FACTOR], names[MERGE_FACTOR:]
+                if sum(self._segment_bytes(n) for n in group) <= INLINE_MERGE_BYTES:
+                    plan.append(group)
+        return plan
+
+    def _merge(self, plan: list[list[str]]) -> None:
+        for group in plan:
+            records = []
+            for name in group:
+                segment = self.store.segment(name, self.keyer)
+                keep = np.ones(len(segment.owners), dtype=bool)
+                for local in self._dead.get(name, ()):
+                    keep[local] = False
+                records.extend(seg.decode(dict(segment.meta), dict(segment.arrays), keep))
+            position = self._segments.index(group[0])
+            remaining = [n for n in self._segments if n not in group]
+            if records:
+                meta, arrays = seg.build(records, self.lexicon)
+                remaining.insert(min(position, len(remaining)), self.store.write_segment(meta, arrays, self.keyer))
+            for name in group:
+                self._dead.pop(name, None)
+            self._segments = remaining
+            self._where_cache = None
+
+    # -- families -----------------------------------------------------------------------------
+
+    def _family_key(self, sid: str) -> int:
+        return int(self.keyer.digest(sid.encode("utf-8", "surrogateescape"), person=b"dlp-family")[:16], 16)
+
+    def _family_of_secret(self, sid: str) -> int:
+        for record in reversed(self._pending):
+            if record.secret == sid:
+                return record.family
+        where = self._where()
+        for version in reversed(self.secrets[sid].versions):
+            found = where.get((sid, version.version))
+            if found is not None:
+                return int(self.store.segment(found[0], self.keyer).get("owner_family")[found[1]])
+        return self._family_key(sid)
+
+    def _family_of_new(self, sid: str, fingerprints: np.ndarray) -> tuple[int, str | None]:
+        """A new document's family: that of a registered document it nearly equals, else its own."""
+        if len(fingerprints) == 0:
+            return self._family_key(sid), None
+        fps = np.unique(fingerprints)
+        best: tuple[float, int, str] | None = None
+        for name in self._segments:
+            segment = self.store.segment(name, self.keyer)
+            cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), fps)
+            if len(cand) == 0:
+                continue
+            _, entries = bitmap.expand(cand, lo, counts)
+            owners, shared = np.unique(segment.arrays["doc_owner"][entries], return_counts=True)
+            owner_fps = segment.get("owner_fps", np.uint32)
+            dead = self._dead.get(name, set())
+            for local, n in zip(owners.tolist(), shared.tolist()):
+                if local in dead:
+                    continue
+                score = min(n / len(fps), n / max(1, int(owner_fps[local])))
+                if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
+                    family = int(segment.get("owner_family")[local])
+                    best = (score, family, segment.owners[local][0])
+        votes: dict[int, int] = {}
+        for value in _sketch(fps).tolist():  # pending documents: a bottom-k sketch proposes, counting decides
+            for i in self._sketches.get(value, ()):
+                votes[i] = votes.get(i, 0) + 1
+        for i, count in votes.items():
+            record = self._pending[i] if i < len(self._pending) else None
+            if record is None or record.kind != "document" or record.secret == sid or count * 2 < SKETCH:
+                continue
+            other = np.unique(record.fp_hash)
+            n = int(np.isin(fps, other, assume_unique=True).sum())
+            score = min(n / len(fps), n / max(1, len(other)))
+            if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
+                best = (score, record.family, record.secret)
+        if best is None:
+            return self._family_key(sid), None
+        return best[1], best[2]
+
+    def _live_records(self) -> list[seg.OwnerRecord]:
+        records = []
+        for name in self._segments:
+            segment = self.store.segment(name, self.keyer)
+            keep = np.ones(len(segment.owners), dtype=bool)
+            for local in self._dead.get(name, ()):
+                keep[local] = False
+            records.extend(seg.decode(dict(segment.meta), dict(segment.arrays), keep))
+        return records + list(self._pending)
+
+
+def _sketch(fingerprints: np.ndarray) -> np.ndarray:
+    """The SKETCH smallest distinct fingerprints (a bottom-k sketch: near-identical documents share most)."""
+    return np.unique(fingerprints)[:SKETCH]
+
+
+def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:
+    """Keyed token values of each text (a term, a field value), tokenised as one text.
+
+    A value whose tokens add up to fewer than `min_chars` normalised characters is empty.
     """
-    if len(doc_hash) == 0:
-        empty = np.zeros(0, dtype=np.uint64)
-        return empty, np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32), 0
-    secret = owner_secret[doc_owner]
-    order = np.lexsort((secret, doc_hash))
-    h, s = doc_hash[order], secret[order]
-    first_pair = np.ones(len(h), dtype=bool)
-    first_pair[1:] = (h[1:] != h[:-1]) | (s[1:] != s[:-1])
-    pair_hashes = h[first_pair]
-    uniq, counts = np.unique(pair_hashes, return_counts=True)
-    common = uniq[counts >= boilerplate_docs]
-    keep = ~np.isin(h, common)
-    if len(public_hash):
-        keep &= ~np.isin(h, public_hash)
-    o = order[keep]
-    return doc_hash[o], doc_owner[o], doc_pos[o], int((~keep).sum())
-
-
-def _rewrite_arrays(records: list[RewriteRecord]) -> dict[str, np.ndarray]:
-    """Concatenated CSR sentence vectors and candidate vocabularies of all versions."""
-    ptrs, cols, weights, vocab, vocab_owner = [np.zeros(1, dtype=np.int64)], [], [], [], []
-    sent_bounds, vocab_bounds, base = [0], [0], 0
-    for i, r in enumerate(records):
-        v = r.vectors
-        ptrs.append(v.ptr[1:] + base)
-        base += len(v.cols)
-        cols.append(v.cols)
-        weights.append(v.weights)
-        sent_bounds.append(sent_bounds[-1] + len(v))
-        vocab.append(r.vocabulary)
-        vocab_owner.append(np.full(len(r.vocabulary), i, dtype=np.uint32))
-        vocab_bounds.append(vocab_bounds[-1] + len(r.vocabulary))
-    return {"rw_ptr": _cat(ptrs, np.int64), "rw_cols": _cat(cols, np.uint32), "rw_weights": _cat(weights, np.float32),
-            "rw_owner_sent": np.array(sent_bounds, dtype=np.int64), "rw_vocab": _cat(vocab, np.uint64),
-            "rw_owner_vocab": np.array(vocab_bounds, dtype=np.int64)}
+    if not texts:
+        return []
+    joined = "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts)
+    toks = tokenise(joined)
+    values = keyer.tokens(toks)
+    line_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in texts])[:-1]))
+    line = np.searchsorted(line_starts, toks.starts, side="right") - 1
+    bounds = np.searchsorted(line, np.arange(len(texts) + 1))
+    chars = np.concatenate(([0], np.cumsum(toks.lengths)))
+    out = []
+    for i in range(len(texts)):
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        if hi == lo or int(chars[hi] - chars[lo]) < min_chars:
+            out.append(np.zeros(0, dtype=np.uint64))
+        else:
+            out.append(values[lo:hi])
+    return out
 
 
 def slug(name: str) -> str:
@@ -452,12 +496,8 @@ def slug(name: str) -> str:
     return out or "secret"
 
 
-def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-
-
 @contextlib.contextmanager
 def editing(root: Path, key_path: Path | None = None) -> Iterator[Registry]:
     """The registry at `root` (created if absent) under the writer lock; call `commit()` to keep changes."""
-    with Store(Path(root), versions=VERSIONS).lock():
+    with Store(Path(root), versions=store_versions()).lock():
         yield Registry(root, key_path, create=True)

@@ -2,6 +2,13 @@
 
 Front ends (CLI, watch daemon, milter, Dask runner) all call `Scanner.scan_item`,
 `scan_path` or `scan_bytes`; none of them knows about detectors or extractors.
+
+A part is tokenised once; its keyed token values go through every detector, cheap
+before expensive (fingerprints, phrases, the rewrite tier, classifiers). Parts longer
+than `SLICE_CHARS` are scanned in overlapping slices, so memory stays bounded whatever
+the part's length; an excerpt shorter than the overlap always lies whole in one slice.
+The item's deadline (`Limits.timeout_seconds`) is handed to the expensive tiers; one
+that runs out of time is a `timeout` problem, never silence.
 """
 
 from __future__ import annotations
@@ -12,30 +19,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
-from .detectors import Detector, Scanned
-from .detectors.documents import DocumentDetector, Owner
 from .classify.model import Model, load_models
+from .detectors import Detector, Scanned
 from .detectors.classifier import ClassifierDetector
-from .detectors.phrases import PhraseDetector, PhraseOwner
-from .detectors.rewrite import RewriteDetector, RewriteSettings
-from .fingerprint.rewrite import REWRITE_VERSION, SentenceVectors
+from .errors import DeadlineExceeded
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
-from .registry import Registry
-from .text import tokenise
+from .index import Index
+from .text.normalise import CHUNK_CHARS, Tokens, _cut, tokenise
 from .types import Destination, FileReport, Finding, Item, Part, Problem
 from .verdict import DefaultPolicy, Policy
 
 DEFAULT_REGISTRY = "fingerprints"
 DEFAULT_MODELS = "models"  # beside the registry directory
 DEFAULT_STATE = "state"    # beside the registry directory
+SLICE_CHARS = 4 * CHUNK_CHARS  # longer parts are scanned in slices ...
+SLICE_OVERLAP = 1 << 16  # ... that overlap by this many characters
 
 
 class Scanner:
     def __init__(
         self,
-        registry: Registry,
+        index,
         *,
         policy: Policy | None = None,
         limits: Limits = Limits(),
@@ -45,19 +49,22 @@ class Scanner:
         excerpt_chars: int = 0,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.registry = registry
-        self.keyer = registry.keyer
+        self.index: Index = index if isinstance(index, Index) else index.index  # an editing Registry: its commit
+        self.keyer = self.index.keyer
         self.policy = policy or DefaultPolicy()
         self.limits = limits
         self.extractors = extractors
         self.clock = clock
         self.excerpt_chars = excerpt_chars  # > 0 only when the policy asks for excerpts of scanned items
         # cheap before expensive: fingerprints and phrases, the rewrite tier, then classifiers
-        self.detectors: tuple[Detector, ...] = (*_core_detectors(registry), *extra_detectors,
+        self.detectors: tuple[Detector, ...] = (*self.index.detectors(), *extra_detectors,
                                                 *(ClassifierDetector(m) for m in models))
-        self._digests = {
-            v.digest: (s, v) for s in registry.secrets.values() if s.kind == "document" for v in s.versions
-        }
+        self.timings: dict[str, float] = {}  # seconds per stage, for benchmarks
+        self._exact = self.index.has("exact_key")
+
+    @property
+    def registry(self) -> Index:  # the name front ends used before the index had its own class
+        return self.index
 
     # -- entry points ------------------------------------------------------------
 
@@ -70,12 +77,13 @@ class Scanner:
 
     def scan_item(self, item: Item, destination: Destination = Destination()) -> FileReport:
         started = self.clock()
+        deadline = time.monotonic() + self.limits.timeout_seconds
         findings: list[Finding] = []
         problems: list[Problem] = []
         size = 0
         try:
             size = item.size
-            exact = self._exact(item, size)
+            exact = self._exact_copy(item, size)
             if exact is not None:
                 findings.append(exact)
         except OSError as exc:
@@ -86,11 +94,14 @@ class Scanner:
                 if isinstance(out, Problem):
                     problems.append(out)
                     continue
-                if out.meta and "headers" in out.meta and "headers" not in meta:
-                    meta["headers"] = out.meta["headers"]
+                headers = out.meta.get("headers") or out.meta.get("mail") if out.meta else None
+                if headers and "headers" not in meta:
+                    meta["headers"] = dict(headers)
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
-                findings.extend(self.scan_part(out))
+                part_findings, part_problems = self._scan_part(out, deadline)
+                findings.extend(part_findings)
+                problems.extend(part_problems)
         decision = self.policy.decide(findings, problems, destination)
         return FileReport(
             path=item.locator, action=decision.action, findings=tuple(findings), problems=tuple(problems),
@@ -98,35 +109,73 @@ class Scanner:
         )
 
     def scan_part(self, part: Part) -> list[Finding]:
-        tokens = tokenise(part.text)
-        if len(tokens) == 0:
-            return []
-        scanned = Scanned(part, tokens, self.keyer.tokens(tokens))
-        out: list[Finding] = []
-        for detector in self.detectors:
-            out.extend(detector.detect(scanned))
-        out = _fold_rewrites(out)
-        if self.excerpt_chars > 0:
-            out = [_with_excerpt(f, part.text, self.excerpt_chars) for f in out]
-        return out
+        findings, _ = self._scan_part(part, None)
+        return findings
 
     def scan_text(self, text: str, locator: str = "<text>") -> list[Finding]:
         return self.scan_part(Part(locator, text, "text"))
 
     # -- internals ---------------------------------------------------------------
 
-    def _exact(self, item: Item, size: int) -> Finding | None:
+    def _scan_part(self, part: Part, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
+        if len(part.text) <= SLICE_CHARS:
+            return self._scan_slice(part, tokenise(part.text), deadline)
+        findings: dict[tuple[str, str], Finding] = {}
+        problems: list[Problem] = []
+        start = 0
+        while start < len(part.text):
+            end = _cut(part.text, start + SLICE_CHARS)
+            found, trouble = self._scan_slice(part, _tokenise_at(part.text, start, end), deadline)
+            problems.extend(trouble)
+            for f in found:  # a secret found in several slices: the strongest finding stands for it
+                key = (f.secret, f.kind)
+                if key not in findings or (f.score, f.matched_words) > (findings[key].score, findings[key].matched_words):
+                    findings[key] = f
+            if end >= len(part.text):
+                break
+            start = max(start + 1, _cut(part.text, end - SLICE_OVERLAP))
+        return list(findings.values()), problems
+
+    def _scan_slice(self, part: Part, tokens: Tokens, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
+        if len(tokens) == 0:
+            return [], []
+        t0 = time.perf_counter()
+        scanned = Scanned(part, tokens, self.keyer.tokens(tokens), deadline)
+        t1 = time.perf_counter()
+        self.timings["keyed"] = self.timings.get("keyed", 0.0) + t1 - t0
+        out: list[Finding] = []
+        problems: list[Problem] = []
+        for detector in self.detectors:
+            try:
+                out.extend(detector.detect(scanned))
+            except DeadlineExceeded as exc:
+                problems.append(Problem(part.locator, "timeout", f"{detector.name}: {exc}"))
+            t2 = time.perf_counter()
+            self.timings[detector.name] = self.timings.get(detector.name, 0.0) + t2 - t1
+            t1 = t2
+        out = _fold_rewrites(out)
+        if self.excerpt_chars > 0:
+            out = [_with_excerpt(f, part.text, self.excerpt_chars) for f in out]
+        return out, problems
+
+    def _exact_copy(self, item: Item, size: int) -> Finding | None:
         """A byte-identical copy of a registered file (also catches files without text)."""
-        if not self._digests or size > self.limits.max_item_bytes:
+        if not self._exact or size > self.limits.max_item_bytes:
             return None
-        match = self._digests.get(self.keyer.digest(item.read()))
-        if match is None:
+        number = self.index.exact(self.keyer.digest(item.read()))
+        if number is None:
             return None
-        secret, version = match
-        return Finding(secret=secret.id, version=version.version, label=secret.label, kind="document",
-                       score=1.0, matched_words=version.tokens, coverage=1.0, density=1.0,
-                       locator=item.locator, classification=secret.classification, tags=secret.tags,
+        info = self.index.owner(number)
+        return Finding(secret=info.secret, version=info.version, label=info.label, kind="document",
+                       score=1.0, matched_words=info.tokens, coverage=1.0, density=1.0,
+                       locator=item.locator, classification=info.classification, tags=info.tags,
                        detector="exact", evidence={"bytes": size})
+
+
+def _tokenise_at(text: str, start: int, end: int) -> Tokens:
+    """Tokens of text[start:end] with offsets into the whole text."""
+    toks = tokenise(text[start:end])
+    return replace(toks, starts=toks.starts + start, ends=toks.ends + start) if start else toks
 
 
 def _with_excerpt(finding: Finding, text: str, chars: int) -> Finding:
@@ -158,52 +207,6 @@ def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
     return [f for i, f in enumerate(out) if i not in folded]
 
 
-def _core_detectors(registry: Registry) -> tuple[Detector, ...]:
-    snap = registry.snapshot
-    a, m = snap.arrays, snap.manifest
-    by_id = registry.secrets
-    owners = []
-    for sid, ver in m.get("owners", []):
-        s = by_id[sid]
-        v = s.versions[ver - 1]
-        owners.append(Owner(sid, ver, s.label, s.classification, s.tags, v.tokens))
-    detectors: list[Detector] = []
-    if len(a.get("idx_hash", ())):
-        detectors.append(DocumentDetector(a["idx_hash"], a["idx_owner"], a["idx_pos"], owners))
-    phrase_owners = []
-    for sid, ver in m.get("phrase_owners", []):
-        s = by_id[sid]
-        minimum = s.settings.get("min_distinct" if s.kind == "terms" else "min_fields", 1)
-        phrase_owners.append(PhraseOwner(sid, ver, s.kind, s.label, s.classification, s.tags, int(minimum),
-                                         tuple(s.settings.get("columns", ()))))
-    if len(a.get("ph_row", ())):
-        detectors.append(PhraseDetector(a["ph_values"], a["ph_offset"], a["ph_row"], a["ph_col"],
-                                        a["ph_owner"], phrase_owners))
-    rewrite = rewrite_detector(registry)
-    if rewrite is not None:
-        detectors.append(rewrite)
-    return tuple(detectors)
-
-
-def rewrite_detector(registry: Registry, settings: RewriteSettings = RewriteSettings()) -> RewriteDetector | None:
-    """The rewrite tier over the registry's sentence vectors, or None when it has none."""
-    a, m = registry.snapshot.arrays, registry.snapshot.manifest
-    rw_owners = m.get("rw_owners", [])
-    if not rw_owners or m.get("rewrite_version") != REWRITE_VERSION:
-        return None
-    owners = []
-    for sid, ver in rw_owners:
-        s = registry.secrets[sid]
-        owners.append(Owner(sid, ver, s.label, s.classification, s.tags, s.versions[ver - 1].tokens))
-    bounds = a["rw_owner_vocab"]
-    vocab_owner = np.repeat(np.arange(len(rw_owners), dtype=np.int64), np.diff(bounds))
-    order = np.argsort(a["rw_vocab"], kind="stable")
-    vectors = SentenceVectors(a["rw_ptr"], a["rw_cols"], a["rw_weights"])
-    return RewriteDetector(vectors, a["rw_owner_sent"], a["rw_vocab"][order], vocab_owner[order], owners,
-                           registry.keyer, registry.analyser, settings,
-                           boilerplate_docs=int(registry.settings["boilerplate_docs"]), public=registry.rewrite_public)
-
-
 def registry_location(registry: str | os.PathLike | None, environ=os.environ) -> Path:
     return Path(registry or environ.get("DLP_REGISTRY") or DEFAULT_REGISTRY)
 
@@ -230,12 +233,12 @@ def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.P
                  models: str | os.PathLike | None = None, environ=os.environ) -> Scanner:
     """The composition root for every front end."""
     root = registry_location(registry, environ)
-    reg = Registry(root, key_location(key_file, environ))
-    trained = load_models(models_location(models, root, environ), reg.key_check)
+    index = Index.open(root, key_location(key_file, environ))
+    trained = load_models(models_location(models, root, environ), index.key_check)
     policy = None
     if policy_file:
         from .policy import load_policy
 
         policy = load_policy(Path(policy_file))
     excerpt = 200 if getattr(policy, "excerpt", False) else 0
-    return Scanner(reg, policy=policy, limits=limits or Limits(), models=trained, excerpt_chars=excerpt)
+    return Scanner(index, policy=policy, limits=limits or Limits(), models=trained, excerpt_chars=excerpt)

@@ -1,24 +1,40 @@
-"""The on-disk registry store: versioned, checksummed generations swapped atomically.
+"""The on-disk registry store: immutable segments, generations that list them, swapped atomically.
 
 Layout of a store directory::
 
-    CURRENT              name of the live generation, replaced atomically
-    .lock                writers hold an exclusive flock on it
-    gen-000007/
-        manifest.json    format and normaliser versions, metadata, checksums
-        <name>.npy       arrays (numpy format, never pickles)
+    CURRENT            name of the live generation ("gen-000042"), replaced atomically
+    .lock              writers hold an exclusive flock on it
+    gen-000042.json    a generation: format and scheme versions, key check, settings, the
+                       segments it is made of, the owners removed from them since, the
+                       keyed MAC of its metadata file; all under one keyed MAC
+    meta-000042.json   the secrets' metadata (ids, labels, versions, file names; never content)
+    seg-000017/        an immutable segment: segment.json (its owners, the keyed MAC of
+                       every array) and the arrays as .npy files (never pickles)
+    verified           which array files were already checked (keyed; see below)
 
-A writer builds a complete new generation in a temporary directory, fsyncs it,
-renames it into place and only then replaces CURRENT, so a crash at any point
-leaves the previous generation live. Readers never lock: they read CURRENT once
-and use that generation; the last KEEP generations stay on disk for them.
+Registering writes one new, small segment and a new generation that lists it beside
+the unchanged ones, the way Lucene adds segments; `Store.merge` folds segments
+together (in `dlp compact`, or for small segments when registering). A writer builds a
+segment in a staging directory, fsyncs it and renames it into place, then writes the
+generation files and only then replaces CURRENT, so a crash at any point leaves the
+previous generation live. Readers never lock: they read CURRENT once and use that
+generation; generations are kept for readers (`KEEP`), and a segment is deleted only
+when no kept generation lists it.
+
+**Integrity.** Every array, segment and generation carries a keyed MAC (BLAKE2b under
+the registry key): arrays rewritten by someone without the key are refused. Checking
+costs one pass over the bytes; since segments never change, a file once checked is
+recorded in `verified` with its size, modification and change times and inode (under
+a keyed MAC too), and not hashed again until any of them changes. Rewriting a file,
+even with its old times restored, changes its change time.
+
+Arrays are memory-mapped, never copied or re-sorted when a generation is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import io
 import json
 import os
@@ -30,36 +46,45 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .errors import StoreCorrupt, StoreError, StoreMissing, StoreVersionMismatch
+from .errors import KeyMissing, StoreCorrupt, StoreError, StoreMissing, StoreVersionMismatch
 
-STORE_FORMAT = "dlp.store/1"
-KEEP = 3
+STORE_FORMAT = "dlp.store/2"
+KEEP = 3  # generations kept for readers that opened an older one
+VERIFIED = "verified"
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    generation: int
-    manifest: Mapping[str, Any]
+class Segment:
+    """One immutable segment: its metadata (segment.json) and its arrays (memory-mapped)."""
+
+    name: str
+    meta: Mapping[str, Any]
     arrays: Mapping[str, np.ndarray]
+
+    @property
+    def owners(self) -> list[list]:
+        return self.meta.get("owners", [])
+
+    def get(self, name: str, dtype=np.uint64) -> np.ndarray:
+        array = self.arrays.get(name)
+        return array if array is not None else np.zeros(0, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class Generation:
+    name: str
+    number: int
+    manifest: Mapping[str, Any]
 
 
 class Store:
     def __init__(self, root: Path, *, versions: Mapping[str, str]) -> None:
         self.root = Path(root)
         self.versions = dict(versions)  # e.g. {"normaliser": ..., "shingles": ...}
+        self._segments: dict[str, Segment] = {}  # immutable: cached per store object
 
     def exists(self) -> bool:
         return (self.root / "CURRENT").is_file()
-
-    def read(self) -> Snapshot:
-        for _attempt in range(3):  # a writer may prune the generation between our reads
-            name = self._current()
-            try:
-                return self._read_generation(name)
-            except FileNotFoundError:
-                if self._current() == name:
-                    raise StoreCorrupt(f"registry {self.root}: generation {name} is missing") from None
-        raise StoreError(f"registry {self.root} keeps changing under this reader; retry")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -71,41 +96,13 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def write(self, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> int:
-        """Write a new generation and make it current. Call with `lock()` held."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        generation = self._latest_generation() + 1
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
-        try:
-            files = {}
-            for name, array in arrays.items():
-                buffer = io.BytesIO()
-                np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-                data = buffer.getvalue()
-                _write_synced(staging / f"{name}.npy", data)
-                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-            full = {"format": STORE_FORMAT, **self.versions, "generation": generation, **manifest, "arrays": files}
-            _write_synced(staging / "manifest.json", json.dumps(full, indent=1, sort_keys=True).encode())
-            _fsync_dir(staging)
-            final = self.root / _gen_name(generation)
-            os.rename(staging, final)
-            _fsync_dir(self.root)
-            _write_synced(self.root / "CURRENT.tmp", (_gen_name(generation) + "\n").encode())
-            os.replace(self.root / "CURRENT.tmp", self.root / "CURRENT")
-            _fsync_dir(self.root)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        self._prune()
-        return generation
+    # -- reading -----------------------------------------------------------------------------
 
-    # -- internals ---------------------------------------------------------------
-
-    def _current(self) -> str:
+    def current(self) -> str:
         try:
             name = (self.root / "CURRENT").read_text().strip()
         except FileNotFoundError:
-            if self.root.is_dir() and any(self.root.iterdir()):
+            if self.root.is_dir() and any(p.name not in (".lock",) for p in self.root.iterdir()):
                 raise StoreCorrupt(f"{self.root} is not a dlp registry (no CURRENT file)") from None
             raise StoreMissing(f"no registry at {self.root}: register secrets first with `dlp register`") from None
         except OSError as exc:
@@ -114,25 +111,150 @@ class Store:
             raise StoreCorrupt(f"registry {self.root}: CURRENT names {name[:40]!r}, not a generation")
         return name
 
-    def _read_generation(self, name: str) -> Snapshot:
+    def peek(self, name: str | None = None) -> Generation:
+        """The generation manifest with its versions checked, before any key is at hand.
+
+        Used to give the version message (rebuild) even to someone without the key, and
+        to read the key check; `read` then verifies it under the key.
+        """
+        for _attempt in range(3):  # a writer may prune the generation between our reads
+            chosen = name or self.current()
+            if (self.root / chosen).is_dir():  # the first store format kept generations as folders
+                raise StoreVersionMismatch(
+                    f"registry {self.root} was written by an older dlp (store format dlp.store/1), this dlp uses "
+                    f"{STORE_FORMAT}; rebuild it: move the directory away and run `dlp register` again on the "
+                    f"original files")
+            try:
+                raw = (self.root / f"{chosen}.json").read_bytes()
+            except FileNotFoundError:
+                if name is not None or self.current() == chosen:
+                    raise StoreCorrupt(f"registry {self.root}: generation {chosen} is missing") from None
+                continue
+            manifest = _parse(raw, f"registry {self.root}: {chosen}.json")
+            self._check_versions(manifest.get("body", manifest))
+            return Generation(chosen, int(manifest["body"]["generation"]), manifest)
+        raise StoreError(f"registry {self.root} keeps changing under this reader; retry")
+
+    def read(self, keyer, name: str | None = None) -> Generation:
+        """The current (or named) generation, its key check and keyed MAC verified."""
+        gen = self.peek(name)
+        body = gen.manifest["body"]
+        if keyer.check_value != body.get("key_check"):
+            raise KeyMissing(f"the key does not belong to the registry at {self.root}")
+        if keyer.mac(_canonical(body), person=b"dlp-generation") != gen.manifest.get("mac"):
+            raise StoreCorrupt(f"registry {self.root}: {gen.name}.json fails its keyed checksum "
+                               f"(changed by someone without the key)")
+        return Generation(gen.name, gen.number, body)
+
+    def read_meta(self, generation: Generation, keyer) -> dict[str, Any]:
+        """The generation's secrets metadata, checked against the MAC its manifest holds."""
+        name, mac = generation.manifest["meta"]["file"], generation.manifest["meta"]["mac"]
+        try:
+            raw = (self.root / name).read_bytes()
+        except FileNotFoundError:
+            raise StoreCorrupt(f"registry {self.root}: {name} is missing") from None
+        if keyer.mac(raw, person=b"dlp-meta") != mac:
+            raise StoreCorrupt(f"registry {self.root}: {name} fails its keyed checksum")
+        return _parse(raw, f"registry {self.root}: {name}")
+
+    def segment(self, name: str, keyer) -> Segment:
+        """An immutable segment with every array verified (or known verified) and memory-mapped."""
+        cached = self._segments.get(name)
+        if cached is not None:
+            return cached
         folder = self.root / name
         try:
-            manifest = json.loads((folder / "manifest.json").read_bytes())
-        except (ValueError, UnicodeDecodeError):
-            raise StoreCorrupt(f"registry {self.root}: {name}/manifest.json is not valid JSON") from None
-        if not isinstance(manifest, dict) or "format" not in manifest:
-            raise StoreCorrupt(f"registry {self.root}: {name}/manifest.json is not a dlp manifest")
-        self._check_versions(manifest)
+            raw = (folder / "segment.json").read_bytes()
+        except FileNotFoundError:
+            raise StoreCorrupt(f"registry {self.root}: segment {name} is missing") from None
+        wrapped = _parse(raw, f"registry {self.root}: {name}/segment.json")
+        meta = wrapped.get("body")
+        if not isinstance(meta, dict) or keyer.mac(_canonical(meta), person=b"dlp-segment") != wrapped.get("mac"):
+            raise StoreCorrupt(f"registry {self.root}: {name}/segment.json fails its keyed checksum")
+        self._check_versions(meta)
+        verified = _Verified.load(self.root / VERIFIED, keyer)
         arrays = {}
-        for array_name, meta in manifest.get("arrays", {}).items():
-            data = (folder / f"{array_name}.npy").read_bytes()
-            if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-                raise StoreCorrupt(f"registry {self.root}: {name}/{array_name}.npy fails its checksum")
+        for array_name, info in meta.get("arrays", {}).items():
+            path = folder / f"{array_name}.npy"
+            arrays[array_name] = _map_verified(path, f"{name}/{array_name}.npy", info["mac"], keyer, verified,
+                                               self.root)
+        verified.save()
+        segment = Segment(name, meta, arrays)
+        self._segments[name] = segment
+        return segment
+
+    # -- writing (call with lock() held) -----------------------------------------------------
+
+    def write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        number = self._latest("seg-") + 1
+        name = f"seg-{number:06d}"
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        try:
+            files = {}
+            for array_name, array in arrays.items():
+                buffer = io.BytesIO()
+                np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+                data = buffer.getbuffer()
+                _write_synced(staging / f"{array_name}.npy", data)
+                files[array_name] = {"bytes": len(data), "mac": keyer.mac(data, person=b"dlp-array")}
+            body = {"format": STORE_FORMAT, **self.versions, **meta, "name": name, "arrays": files}
+            wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-segment")}
+            _write_synced(staging / "segment.json", json.dumps(wrapped, indent=1, sort_keys=True).encode())
+            _fsync_dir(staging)
+            os.rename(staging, self.root / name)
+            _fsync_dir(self.root)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return name
+
+    def publish(self, manifest: Mapping[str, Any], meta: Mapping[str, Any], keyer) -> int:
+        """Write a generation (its metadata file, then its manifest) and make it current."""
+        number = max(self._latest("gen-"), self._latest("meta-")) + 1
+        meta_name = f"meta-{number:06d}.json"
+        meta_bytes = json.dumps(meta, indent=1, sort_keys=True).encode()
+        _write_replace(self.root / meta_name, meta_bytes)
+        body = {"format": STORE_FORMAT, **self.versions, **manifest, "generation": number,
+                "meta": {"file": meta_name, "mac": keyer.mac(meta_bytes, person=b"dlp-meta")}}
+        wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-generation")}
+        name = f"gen-{number:06d}"
+        _write_replace(self.root / f"{name}.json", json.dumps(wrapped, indent=1, sort_keys=True).encode())
+        _write_replace(self.root / "CURRENT", (name + "\n").encode())
+        self.prune()
+        return number
+
+    def prune(self) -> None:
+        """Drop generations beyond the last KEEP, and segments no kept generation lists."""
+        generations = self._numbers("gen-", ".json")
+        keep = generations[-KEEP:]
+        for number in generations[:-KEEP]:
+            for stale in (f"gen-{number:06d}.json", f"meta-{number:06d}.json"):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.root / stale).unlink()
+        for number in self._numbers("meta-", ".json"):
+            if number not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.root / f"meta-{number:06d}.json").unlink()
+        listed: set[str] = set()
+        for number in keep:
             try:
-                arrays[array_name] = np.load(io.BytesIO(data), allow_pickle=False)
-            except ValueError:
-                raise StoreCorrupt(f"registry {self.root}: {name}/{array_name}.npy cannot be parsed") from None
-        return Snapshot(int(manifest["generation"]), manifest, arrays)
+                body = json.loads((self.root / f"gen-{number:06d}.json").read_bytes())["body"]
+            except (OSError, ValueError, KeyError):
+                continue
+            listed.update(body.get("segments", []))
+            if body.get("lexicon_segment"):
+                listed.add(body["lexicon_segment"])
+        if not listed and keep:
+            return  # unreadable generations: keep every segment rather than guess
+        for entry in self.root.iterdir():
+            if entry.name.startswith("seg-") and entry.name not in listed:
+                shutil.rmtree(entry, ignore_errors=True)
+                self._segments.pop(entry.name, None)
+            elif entry.name.startswith(".staging-"):
+                shutil.rmtree(entry, ignore_errors=True)  # left by a writer that crashed (we hold the lock)
+
+    # -- internals ---------------------------------------------------------------------------
 
     def _check_versions(self, manifest: Mapping[str, Any]) -> None:
         wanted = {"format": STORE_FORMAT, **self.versions}
@@ -144,32 +266,117 @@ class Store:
                     f"rebuild it: move the directory away and run `dlp register` again on the original files"
                 )
 
-    def _generations(self) -> list[int]:
+    def _numbers(self, prefix: str, suffix: str = "") -> list[int]:
         out = []
-        for entry in self.root.glob("gen-*"):
-            try:
-                out.append(int(entry.name[4:]))
-            except ValueError:
-                continue
+        if not self.root.is_dir():
+            return out
+        for entry in self.root.iterdir():
+            name = entry.name
+            if name.startswith(prefix) and name.endswith(suffix):
+                digits = name[len(prefix) : len(name) - len(suffix)]
+                if digits.isdigit():
+                    out.append(int(digits))
         return sorted(out)
 
-    def _latest_generation(self) -> int:
-        return max(self._generations(), default=0)
-
-    def _prune(self) -> None:
-        for generation in self._generations()[:-KEEP]:
-            shutil.rmtree(self.root / _gen_name(generation), ignore_errors=True)
+    def _latest(self, prefix: str) -> int:
+        suffix = ".json" if prefix in ("gen-", "meta-") else ""
+        return max(self._numbers(prefix, suffix), default=0)
 
 
-def _gen_name(generation: int) -> str:
-    return f"gen-{generation:06d}"
+# -- verification of array files ------------------------------------------------------------
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+class _Verified:
+    """Array files already checked, keyed by (size, mtime, ctime, inode), under a keyed MAC."""
+
+    def __init__(self, path: Path, keyer, entries: dict[str, list]) -> None:
+        self.path, self.keyer, self.entries, self.dirty = path, keyer, entries, False
+
+    @classmethod
+    def load(cls, path: Path, keyer) -> "_Verified":
+        try:
+            wrapped = json.loads(path.read_bytes())
+            entries = wrapped["entries"]
+            if keyer.mac(_canonical(entries), person=b"dlp-verified") != wrapped["mac"]:
+                entries = {}  # forged or from another key: check everything again
+        except (OSError, ValueError, KeyError, TypeError):
+            entries = {}
+        return cls(path, keyer, entries if isinstance(entries, dict) else {})
+
+    def known(self, rel: str, stamp: list, mac: str) -> bool:
+        return self.entries.get(rel) == [*stamp, mac]
+
+    def add(self, rel: str, stamp: list, mac: str) -> None:
+        self.entries[rel] = [*stamp, mac]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        live = {rel: v for rel, v in self.entries.items() if (self.path.parent / rel).exists()}
+        wrapped = {"entries": live, "mac": self.keyer.mac(_canonical(live), person=b"dlp-verified")}
+        try:  # best effort: a reader without write access simply checks again next time
+            _write_replace(self.path, json.dumps(wrapped, sort_keys=True).encode(), sync=False)
+        except OSError:
+            pass
+        self.dirty = False
+
+
+def _map_verified(path: Path, rel: str, mac: str, keyer, verified: _Verified, root: Path) -> np.ndarray:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise StoreCorrupt(f"registry {root}: {rel} is missing") from None
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    if not verified.known(rel, stamp, mac):
+        hasher = keyer.hasher(person=b"dlp-array")
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 22):
+                hasher.update(chunk)
+        if hasher.hexdigest() != mac:
+            raise StoreCorrupt(f"registry {root}: {rel} fails its keyed checksum (changed by someone without the key)")
+        verified.add(rel, stamp, mac)
+    try:
+        if st.st_size <= 4096:
+            return np.load(path, allow_pickle=False)  # tiny arrays: not worth a mapping
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:
+        raise StoreCorrupt(f"registry {root}: {rel} cannot be parsed") from None
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _parse(raw: bytes, what: str) -> dict:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise StoreCorrupt(f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise StoreCorrupt(f"{what} is not a dlp file")
+    return value
+
+
+def _write_synced(path: Path, data) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _write_replace(path: Path, data: bytes, *, sync: bool = True) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if sync:
+        _write_synced(tmp, data)
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+    if sync:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from dlp.detectors.rewrite import RewriteDetector, RewriteSettings
 from dlp.registry import Registry
-from dlp.scanner import Scanner, rewrite_detector
+from dlp.scanner import Scanner
 from dlp.text import tokenise
 from dlp.types import Action, Destination
 from dlp.verdict import DefaultPolicy
@@ -90,32 +89,37 @@ def test_evidence_holds_no_secret_words(scanner):
 
 
 def test_the_store_holds_no_lemma_or_word(scanner):
-    gen = scanner.registry.root / (scanner.registry.root / "CURRENT").read_text().strip()
-    blob = b"".join(p.read_bytes() for p in gen.iterdir()).lower()
+    root = scanner.index.root
+    blob = b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file()).lower()
     for word in (b"aluminide", b"grenoble", b"turbine", b"blade", b"consortium"):
         assert word not in blob
-    manifest = json.loads((gen / "manifest.json").read_text())
-    assert manifest["rw_owners"] and manifest["rewrite_version"]
+    assert scanner.index.manifest["rewrite"]
+    assert sum(s.meta["counts"]["sentences"] for s in scanner.index.segments) >= 9
 
 
 def test_parts_without_a_candidate_are_not_analysed(scanner):
+    from dlp.detectors import Scanned
+    from dlp.fingerprint.rewrite import sentence_numbers
+    from dlp.types import Part
+
     detector = next(d for d in scanner.detectors if isinstance(d, RewriteDetector))
     before = dict(detector.stats)
     scanner.scan_text(UNRELATED.replace("minutes", "agenda") + " " + ON_TOPIC)
     assert detector.stats["candidate_parts"] == before["candidate_parts"]
-    assert detector.stats["analysed_chars"] == before["analysed_chars"]
-    values = scanner.keyer.tokens(tokenise(PARAPHRASE))
-    regions, owners = detector.candidates(values)
-    assert owners and regions
+    assert detector.stats["aligned_tokens"] == before["aligned_tokens"]
+    toks = tokenise(PARAPHRASE)
+    scanned = Scanned(Part("x", PARAPHRASE, "text"), toks, scanner.keyer.tokens(toks))
+    couples = detector.candidates(scanned, sentence_numbers(toks))
+    assert len(couples) == 1 and len(next(iter(couples.values()))) >= 3
 
 
 def test_registries_without_rewrite_vectors_still_scan(tmp_path):
     reg = Registry(tmp_path / "reg", create=True)
     reg.add_terms("words", ["alpha beta"])
     reg.commit()
-    reg = Registry(tmp_path / "reg")
-    assert rewrite_detector(reg) is None
-    assert Scanner(reg).scan_text("nothing here") == []
+    scanner = Scanner(Registry(tmp_path / "reg"))
+    assert not any(isinstance(d, RewriteDetector) for d in scanner.detectors)
+    assert scanner.scan_text("nothing here") == []
 
 
 # -- the Clough & Stevenson corpus: the goal of the tier, end to end ----------------
@@ -151,11 +155,13 @@ def test_settings_are_injectable(tmp_path):
     reg = Registry(tmp_path / "reg", create=True)
     reg.add_document(SECRET, SECRET.encode(), "hydra.txt", secret_id="hydra")
     reg.commit()
-    strict = rewrite_detector(Registry(tmp_path / "reg"), RewriteSettings(min_seeds=50, single_seed_cosine=2.0))
+    index = Registry(tmp_path / "reg").index
+    strict = RewriteDetector(index, RewriteSettings(min_seeds=50, single_seed_cosine=2.0))
+    loose = RewriteDetector(index)
     from dlp.detectors import Scanned
     from dlp.types import Part
 
     toks = tokenise(PARAPHRASE)
-    scanned = Scanned(Part("x", PARAPHRASE, "text"), toks, strict.keyer.tokens(toks))
+    scanned = Scanned(Part("x", PARAPHRASE, "text"), toks, index.keyer.tokens(toks))
     assert strict.detect(scanned) == []
-    assert np.all(np.diff(strict.vocab.astype(np.float64)) >= 0)
+    assert [f.secret for f in loose.detect(scanned)] == ["hydra"]

@@ -15,7 +15,7 @@ from ..fingerprint.shingles import shingles
 
 FEATURE_BITS = 20
 N_FEATURES = 1 << FEATURE_BITS
-FEATURE_VERSION = f"uni-bi-keyed-top{FEATURE_BITS}/1"
+FEATURE_VERSION = f"uni-bi-keyed-top{FEATURE_BITS}/2"  # /2: keyed values by SipHash
 _SHIFT = np.uint64(64 - FEATURE_BITS)
 
 

@@ -1,7 +1,9 @@
 """Detectors: each turns the keyed token values of one part into findings.
 
-A detector is built once per scanner from the registry and must be cheap per part:
-an index lookup per hash, never a loop over registered secrets.
+A detector is built once per scanner from the registry's `Index` and must be cheap per
+part: an index lookup per hash, never a loop over registered secrets. An expensive
+detector checks `Scanned.deadline` and raises `DeadlineExceeded` when it is past; the
+scanner turns that into a `timeout` problem, never into silence.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Scanned:
     part: Part
     tokens: Tokens
     values: np.ndarray  # keyed token values, uint64
+    deadline: float | None = None  # time.monotonic() after which expensive tiers stop (DeadlineExceeded)
 
     def span(self, first: int, last: int) -> dict:
         """Evidence for tokens first..last (inclusive): source offsets and page."""

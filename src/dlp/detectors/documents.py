@@ -1,21 +1,23 @@
 """Registered documents: winnowed shingle fingerprints, chained into aligned runs.
 
-Every shingle of the scanned part is looked up (a bitmap rejects most in one
-vector operation, `searchsorted` confirms the rest). Hits are chained per secret
-version along diagonals (scanned position minus secret position), tolerating the
-small shifts of light edits. A run's extent in words is what the policy judges.
+Every shingle of the scanned part is looked up in every segment (a bitmap rejects
+most in one vector operation, `searchsorted` confirms the rest). A shingle is not
+evidence when it is boilerplate: found in `boilerplate_docs` or more registered
+families (near-identical secrets count once), or in registered public content. That
+is decided here, over all segments, so registering never rewrites old segments.
 
-With K-word shingles and window W, a verbatim excerpt of L words yields a run of
-at least L - 2W + 2 words; BLOCK_WORDS = 15 therefore blocks every excerpt of
-25 words or more (K=5, W=6).
+Hits are chained per secret version along diagonals (scanned position minus secret
+position), tolerating the small shifts of light edits. A run's extent in words is
+what the policy judges. With K-word shingles and window W, a verbatim excerpt of L
+words yields a run of at least L - 2W + 2 words; BLOCK_WORDS = 15 therefore blocks
+every excerpt of 25 words or more (K=5, W=6).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, W, shingles
 from ..types import Finding
 from . import Scanned
@@ -25,54 +27,67 @@ REPORT_WORDS = 12  # smallest total of chained runs reported at all
 BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also score 1.0
 MAX_GAP = 2 * W + K  # shingle positions between chained hits
 MAX_SHIFT = 3  # diagonal drift tolerated inside a run (insertions, deletions)
-BITMAP_BITS = 27
 MAX_EVIDENCE_RUNS = 20
+EXPAND_CAP = 64  # a shingle stored more often than this is boilerplate without counting families
 
-
-@dataclass(frozen=True)
-class Owner:
-    secret: str
-    version: int
-    label: str
-    classification: str
-    tags: tuple[str, ...]
-    tokens: int
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class DocumentDetector:
     name = "fingerprint"
 
-    def __init__(self, hashes: np.ndarray, owners: np.ndarray, positions: np.ndarray, owner_info: list[Owner]) -> None:
-        self.hashes = hashes
-        self.owners = owners
-        self.positions = positions.astype(np.int64)
-        self.info = owner_info
-        self.bitmap = np.zeros(1 << (BITMAP_BITS - 3), dtype=np.uint8)
-        if len(hashes):
-            slots = hashes >> np.uint64(64 - BITMAP_BITS)
-            np.bitwise_or.at(self.bitmap, (slots >> np.uint64(3)).astype(np.int64),
-                             (np.uint8(1) << (slots & np.uint64(7)).astype(np.uint8)))
+    def __init__(self, index) -> None:
+        self.index = index
+        self.parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("doc_hash"))]
+        self.public = [s.get("pub_hash") for s in index.segments if len(s.get("pub_hash"))]
+        self.live = index.live
+        self.family = index.family
+        self.boilerplate = index.boilerplate_docs
 
     def lookup(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All (query position, owner, secret position) triples whose hashes match."""
-        if len(self.hashes) == 0 or len(queries) == 0:
-            e = np.zeros(0, dtype=np.int64)
-            return e, e, e
-        slots = queries >> np.uint64(64 - BITMAP_BITS)
-        maybe = (self.bitmap[(slots >> np.uint64(3)).astype(np.int64)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1
-        cand = np.flatnonzero(maybe)
-        order = np.argsort(queries[cand])  # sorted queries walk the index in order: 4x fewer cache misses
-        cand = cand[order]
-        q = queries[cand]
-        lo = np.searchsorted(self.hashes, q, side="left")
-        hi = np.searchsorted(self.hashes, q, side="right")
-        counts = hi - lo
-        found = counts > 0
-        cand, lo, counts = cand[found], lo[found], counts[found]
-        qpos = np.repeat(cand, counts)
-        start = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-        entry = start + np.arange(len(qpos))
-        return qpos, self.owners[entry].astype(np.int64), self.positions[entry]
+        """(query position, owner, secret position) of every non-boilerplate match, across segments."""
+        found = []
+        totals = np.zeros(len(queries), dtype=np.int64)
+        for segment, offset in self.parts:
+            cand, lo, counts = bitmap.lookup(segment.arrays["doc_hash"], segment.arrays["doc_bits"], queries)
+            if len(cand):
+                found.append((segment, offset, cand, lo, counts))
+                np.add.at(totals, cand, counts)
+        if not found:
+            return _EMPTY, _EMPTY, _EMPTY
+        qs, owners, positions = [], [], []
+        for segment, offset, cand, lo, counts in found:
+            small = totals[cand] <= EXPAND_CAP
+            qidx, entry = bitmap.expand(cand[small], lo[small], counts[small])
+            qs.append(qidx)
+            owners.append(segment.arrays["doc_owner"][entry].astype(np.int64) + offset)
+            positions.append(segment.arrays["doc_pos"][entry].astype(np.int64))
+        qpos, owner, spos = np.concatenate(qs), np.concatenate(owners), np.concatenate(positions)
+        alive = self.live[owner]
+        qpos, owner, spos = qpos[alive], owner[alive], spos[alive]
+        if len(qpos) == 0:
+            return _EMPTY, _EMPTY, _EMPTY
+        common = self._boilerplate(qpos, owner)
+        if self.public:
+            common |= self._public(queries, qpos)
+        keep = ~common
+        return qpos[keep], owner[keep], spos[keep]
+
+    def _boilerplate(self, qpos: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """True for matches whose shingle is shared by `boilerplate` families or more."""
+        families = self.family[owner]
+        pairs = np.unique(np.stack([qpos.astype(np.uint64), families]), axis=1)
+        per_query = np.bincount(pairs[0].astype(np.int64), minlength=int(qpos.max()) + 1)
+        return per_query[qpos] >= self.boilerplate
+
+    def _public(self, queries: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+        wanted = np.unique(qpos)
+        public = np.zeros(int(qpos.max()) + 1, dtype=bool)
+        for table in self.public:
+            at = np.searchsorted(table, queries[wanted])
+            at[at >= len(table)] = 0
+            public[wanted[table[at] == queries[wanted]]] = True
+        return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
         sh = shingles(scanned.values)
@@ -85,16 +100,16 @@ class DocumentDetector:
         best: dict[str, Finding] = {}
         total_tokens = max(1, len(scanned.values))
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(owner)]))):
-            info = self.info[int(owner[lo])]
-            finding = self._judge(scanned, info, qpos[lo:hi], spos[lo:hi], total_tokens)
+            number = int(owner[lo])
+            finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], total_tokens)
             if finding is None:
                 continue
-            current = best.get(info.secret)
+            current = best.get(finding.secret)
             if current is None or finding.matched_words > current.matched_words:
-                best[info.secret] = finding
+                best[finding.secret] = finding
         return list(best.values())
 
-    def _judge(self, scanned: Scanned, info: Owner, qpos: np.ndarray, spos: np.ndarray, total_tokens: int):
+    def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, total_tokens: int):
         runs = _chain(qpos, spos)
         runs = [r for r in runs if r[4] >= 2]  # a lone shingle is coincidence, not evidence
         if not runs:
@@ -102,6 +117,7 @@ class DocumentDetector:
         scan_words = _union([(r[0], r[1] + K) for r in runs])
         if scan_words < REPORT_WORDS:
             return None
+        info = self.index.owner(number)
         secret_words = _union([(r[2], r[3] + K) for r in runs])
         longest = max(r[1] - r[0] + K for r in runs)
         score = min(1.0, max(longest / BLOCK_WORDS, scan_words / BLOCK_TOTAL))

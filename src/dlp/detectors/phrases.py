@@ -1,157 +1,143 @@
-"""Term sets and structured records: phrases of keyed token values, found with Aho-Corasick.
+"""Term sets and structured records: phrases as hashed n-grams of keyed token values.
 
-Each phrase (a term, or one field value of a record row) is a tuple of keyed token
-values. The vocabulary of all phrase tokens gets compact ids; pyahocorasick runs
-over id sequences, and only over the stretches of a part whose tokens are in the
-vocabulary (a bitmap finds them in one vector operation). Matching is therefore on
-word boundaries after normalisation, and costs nothing for words no phrase uses.
+Each phrase (a term, or one field value of a record row) is stored as the hash of its
+keyed token values (`segments.ngram_hashes`), sorted, with its owner, row and column.
+Scanning a part costs a few vector operations, whatever the registry holds:
+
+1. the positions whose token starts some phrase (a bitmap of first tokens);
+2. for every phrase length the segment has, the n-gram hash at those positions, looked
+   up in the sorted phrase hashes (bitmap first).
+
+Matching is therefore exact on token boundaries after normalisation (``Project
+HALCYON`` matches ``project halcyon``, ``HX 4471 B`` matches ``HX-4471-B``,
+``halcyonic`` does not), and no Python runs per token or per match of a common word.
+
+Records keep their rule: a row is a hit when at least `min_fields` of its values occur
+within `RECORD_WINDOW` words, one of them *identifying* (shared by at most
+`IDENTIFYING_ROWS` rows; a country or a price tier identifies no one). Only rows with
+an identifying value in the part are examined, through the row's own field hashes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-
-import ahocorasick
 import numpy as np
 
+from ..fingerprint import bitmap
+from ..segments import ngram_hashes
 from ..types import Finding
 from . import Scanned
 
-VOCAB_BITS = 24
 RECORD_WINDOW = 50  # words within which fields of one row must occur
 IDENTIFYING_ROWS = 2  # a field value shared by more rows than this is not identifying alone
 MAX_EVIDENCE = 20
-
-
-@dataclass(frozen=True)
-class PhraseOwner:
-    secret: str
-    version: int
-    kind: str  # terms | records
-    label: str
-    classification: str
-    tags: tuple[str, ...]
-    min_count: int  # min distinct terms, or min fields per row
-    columns: tuple[str, ...] = ()
+EXPAND_CAP = 64  # a phrase hash with more entries than this is not expanded (a value of many rows)
 
 
 class PhraseDetector:
-    name = "aho-corasick"
+    name = "phrase-hash"
 
-    def __init__(self, values: np.ndarray, offsets: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                 owners: np.ndarray, owner_info: list[PhraseOwner]) -> None:
-        self.info = owner_info
-        self.vocab = np.unique(values)
-        self.bitmap = np.zeros(1 << (VOCAB_BITS - 3), dtype=np.uint8)  # one bit per slot: 2 MB
-        slots = self.vocab >> np.uint64(64 - VOCAB_BITS)
-        np.bitwise_or.at(self.bitmap, (slots >> np.uint64(3)).astype(np.intp),
-                         np.left_shift(1, (slots & np.uint64(7)).astype(np.uint8)).astype(np.uint8))
-        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_SEQUENCE)
-        payloads: dict[tuple[int, ...], list[tuple[int, int, int]]] = defaultdict(list)
-        ids = np.searchsorted(self.vocab, values)
-        self.single = np.zeros(len(self.vocab) + 1, dtype=bool)  # ids that are whole one-token phrases
-        for j in range(len(rows)):
-            if offsets[j + 1] - offsets[j] == 1:
-                self.single[ids[offsets[j]]] = True
-            key = tuple(ids[offsets[j] : offsets[j + 1]].tolist())
-            payloads[key].append((int(owners[j]), int(rows[j]), int(cols[j])))
-        for key, items in payloads.items():
-            self.automaton.add_word(key, (len(key), tuple(items)))
-        if len(payloads):
-            self.automaton.make_automaton()
-        self.empty = not payloads
-        self.gap_id = len(self.vocab)  # never part of a phrase
+    def __init__(self, index) -> None:
+        self.index = index
+        self.parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("ph_hash"))]
+        self.live = index.live
 
     def detect(self, scanned: Scanned) -> list[Finding]:
-        if self.empty or len(scanned.values) == 0:
-            return []
         values = scanned.values
-        slots = values >> np.uint64(64 - VOCAB_BITS)
-        maybe = self.bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)
-        cand = np.flatnonzero(maybe & 1)
-        if len(cand) == 0:
+        n = len(values)
+        if n == 0:
             return []
-        ids = np.searchsorted(self.vocab, values[cand])
-        ids = np.minimum(ids, len(self.vocab) - 1)
-        real = self.vocab[ids] == values[cand]
-        cand, ids = cand[real], ids[real]
-        if len(cand) == 0:
+        matches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # every match: (hash, first, length)
+        entries: list[tuple[np.ndarray, ...]] = []  # expanded live entries: (first, last, owner, row, col)
+        for segment, offset in self.parts:
+            a = segment.arrays
+            starts = np.flatnonzero(bitmap.probe(a["ph_first_bits"], values))
+            if len(starts) == 0:
+                continue
+            first = a["ph_first"]
+            at = np.searchsorted(first, values[starts])
+            at[at >= len(first)] = 0
+            starts = starts[first[at] == values[starts]]
+            for length in a["ph_lengths"].tolist():
+                pos = starts[starts + length <= n]
+                if len(pos) == 0:
+                    continue
+                grams = ngram_hashes(values, pos, length)
+                cand, lo, counts = bitmap.lookup(a["ph_hash"], a["ph_bits"], grams)
+                if len(cand) == 0:
+                    continue
+                matches.append((grams[cand], pos[cand], np.full(len(cand), length, dtype=np.int64)))
+                small = counts <= EXPAND_CAP
+                qidx, entry = bitmap.expand(cand[small], lo[small], counts[small])
+                owners = a["ph_owner"][entry].astype(np.int64) + offset
+                alive = self.live[owners]
+                qidx, entry, owners = qidx[alive], entry[alive], owners[alive]
+                firsts = pos[qidx]
+                entries.append((firsts, firsts + length - 1, owners, a["ph_row"][entry].astype(np.int64),
+                                a["ph_col"][entry].astype(np.int64)))
+        if not entries:
             return []
-        # A lone vocabulary token can only match a one-token phrase: drop the others.
-        starts = np.ones(len(cand), dtype=bool)
-        starts[1:] = np.diff(cand) != 1
-        run = np.cumsum(starts) - 1
-        lone = np.bincount(run)[run] == 1
-        keep = ~lone | self.single[ids]
-        if not keep.all():
-            cand, ids = cand[keep], ids[keep]
-            if len(cand) == 0:
-                return []
-        # One pass of the automaton over the vocabulary tokens, with a gap marker wherever
-        # tokens outside the vocabulary were skipped, so no phrase spans a gap.
-        gap = np.flatnonzero(np.diff(cand) != 1) + 1
-        if len(gap):
-            seq = np.insert(ids, gap, self.gap_id)
-            where = np.insert(cand, gap, -1)
-        else:
-            seq, where = ids, cand
-        hits: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # owner -> (first, last, row, col)
-        for end, (length, items) in self.automaton.iter(tuple(seq.tolist())):
-            last = int(where[end])
-            first = last - length + 1
-            for owner, row, col in items:
-                hits[owner].append((first, last, row, col))
+        first, last, owner, row, col = (np.concatenate(parts) for parts in zip(*entries))
+        found = _Matches(*(np.concatenate(parts) for parts in zip(*matches)))
         findings = []
-        for owner, found in hits.items():
-            info = self.info[owner]
-            judge = self._terms if info.kind == "terms" else self._records
-            finding = judge(scanned, info, found)
+        order = np.argsort(owner, kind="stable")
+        first, last, owner, row, col = first[order], last[order], owner[order], row[order], col[order]
+        bounds = np.flatnonzero(np.diff(owner)) + 1
+        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(owner)]))):
+            info = self.index.owner(int(owner[lo]))
+            sel = slice(lo, hi)
+            if info.kind == "terms":
+                finding = self._terms(scanned, info, first[sel], last[sel], row[sel])
+            else:
+                finding = self._records(scanned, info, int(owner[lo]), first[sel], last[sel], row[sel], col[sel], found)
             if finding is not None:
                 findings.append(finding)
         return findings
 
-    def _base(self, scanned: Scanned, info: PhraseOwner, **kw) -> Finding:
+    def _base(self, scanned: Scanned, info, **kw) -> Finding:
         return Finding(secret=info.secret, version=info.version, label=info.label, kind=info.kind,
                        locator=scanned.part.locator, classification=info.classification, tags=info.tags,
                        detector=self.name, **kw)
 
-    def _terms(self, scanned: Scanned, info: PhraseOwner, found) -> Finding | None:
-        distinct = {row for _, _, row, _ in found}
-        if len(distinct) < info.min_count:
+    def _terms(self, scanned: Scanned, info, first, last, row) -> Finding | None:
+        minimum = int(info.settings.get("min_distinct", 1))
+        distinct = len(np.unique(row))
+        if distinct < minimum:
             return None
-        words = sum(last - first + 1 for first, last, _, _ in found)
+        words = int((last - first + 1).sum())
         occurrences = []
-        for first, last, row, _ in sorted(found)[:MAX_EVIDENCE]:
-            span = scanned.span(first, last)
-            span["term"] = row + 1  # line number in the registered term file, never the term
+        order = np.lexsort((row, first))[:MAX_EVIDENCE]
+        for f, l, r in zip(first[order].tolist(), last[order].tolist(), row[order].tolist()):
+            span = scanned.span(f, l)
+            span["term"] = r + 1  # line number in the registered term file, never the term
             occurrences.append(span)
-        return self._base(scanned, info, score=min(1.0, len(distinct) / max(1, info.min_count)),
+        return self._base(scanned, info, score=min(1.0, distinct / max(1, minimum)),
                           matched_words=words, coverage=0.0,
                           density=min(1.0, words / max(1, len(scanned.values))),
-                          evidence={"distinct_terms": len(distinct), "occurrences": len(found),
-                                    "min_distinct": info.min_count, "matches": occurrences})
+                          evidence={"distinct_terms": distinct, "occurrences": int(len(first)),
+                                    "min_distinct": minimum, "matches": occurrences})
 
-    def _records(self, scanned: Scanned, info: PhraseOwner, found) -> Finding | None:
-        rows_of_value: dict[tuple[int, int], set[int]] = defaultdict(set)
-        by_row: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for first, last, row, col in found:
-            by_row[row].append((first, last, col))
-        # a value matched for many rows (a country, a price tier) identifies no one by itself
-        for first, last, row, col in found:
-            rows_of_value[(first, col)].add(row)
+    def _records(self, scanned: Scanned, info, owner: int, first, last, row, col, found: "_Matches") -> Finding | None:
+        minimum = int(info.settings.get("min_fields", 2))
+        columns = info.settings.get("columns", [])
+        # a value found at one place for at most IDENTIFYING_ROWS rows identifies its row
+        place = first * 65536 + col
+        uniq, inverse = np.unique(place, return_inverse=True)
+        pairs = np.unique(np.stack([inverse, row]), axis=1)
+        rows_here = np.bincount(pairs[0], minlength=len(uniq))
+        identifying_place = set(uniq[rows_here <= IDENTIFYING_ROWS].tolist())
+        candidates = np.unique(row[rows_here[inverse] <= IDENTIFYING_ROWS]).tolist()
         matched_rows = []
-        for row, fields in by_row.items():
-            fields.sort()
+        for r in candidates:
+            fields = sorted(self._row_fields(owner, r, found))  # every value of this row found in the part
             best = None
-            for i, (first, _, _) in enumerate(fields):
-                window = [f for f in fields[i:] if f[0] - first <= RECORD_WINDOW]
+            for i, (f0, _, _) in enumerate(fields):
+                window = [f for f in fields[i:] if f[0] - f0 <= RECORD_WINDOW]
                 cols = {c for _, _, c in window}
-                identifying = any(len(rows_of_value[(f, c)]) <= IDENTIFYING_ROWS for f, _, c in window)
-                if len(cols) >= info.min_count and identifying and (best is None or len(cols) > len(best[1])):
+                identifying = any(f * 65536 + c in identifying_place for f, _, c in window)
+                if len(cols) >= minimum and identifying and (best is None or len(cols) > len(best[1])):
                     best = (window, cols)
             if best is not None:
-                matched_rows.append((row, best[0], best[1]))
+                matched_rows.append((r, best[0], best[1]))
         if not matched_rows:
             return None
         matched_rows.sort(key=lambda r: r[1][0][0])
@@ -159,10 +145,39 @@ class PhraseDetector:
         evidence_rows = []
         for row, window, cols in matched_rows[:MAX_EVIDENCE]:
             span = scanned.span(min(f for f, _, _ in window), max(l for _, l, _ in window))
-            span.update(row=row + 1, fields=sorted(info.columns[c] if c < len(info.columns) else str(c) for c in cols))
+            span.update(row=row + 1, fields=sorted(columns[c] if c < len(columns) else str(c) for c in cols))
             evidence_rows.append(span)
         words = sum(l - f + 1 for _, window, _ in matched_rows for f, l, _ in window)
         return self._base(scanned, info, score=1.0, matched_words=fields, coverage=0.0,
                           density=min(1.0, words / max(1, len(scanned.values))),
-                          evidence={"rows": len(matched_rows), "fields": fields, "min_fields": info.min_count,
+                          evidence={"rows": len(matched_rows), "fields": fields, "min_fields": minimum,
                                     "matches": evidence_rows})
+
+    def _row_fields(self, owner: int, row: int, found: "_Matches") -> list[tuple[int, int, int]]:
+        """(first, last, column) of every occurrence in the part of any value of one record row."""
+        segment_index = int(np.searchsorted(self.index.offsets, owner, side="right")) - 1
+        segment = self.index.segments[segment_index]
+        local = owner - int(self.index.offsets[segment_index])
+        a = segment.arrays
+        key = np.uint64((local << 32) | row)
+        lo = int(np.searchsorted(a["ph_rowkey"], key, side="left"))
+        hi = int(np.searchsorted(a["ph_rowkey"], key, side="right"))
+        out = []
+        for entry in a["ph_rowentry"][lo:hi].tolist():
+            for f, length in found.of(int(a["ph_hash"][entry])):
+                out.append((f, f + length - 1, int(a["ph_col"][entry])))
+        return out
+
+
+class _Matches:
+    """Every phrase match of a part, searchable by phrase hash."""
+
+    def __init__(self, hashes: np.ndarray, firsts: np.ndarray, lengths: np.ndarray) -> None:
+        order = np.argsort(hashes, kind="stable")
+        self.hashes, self.firsts, self.lengths = hashes[order], firsts[order], lengths[order]
+
+    def of(self, phrase: int) -> list[tuple[int, int]]:
+        value = np.uint64(phrase)
+        lo = int(np.searchsorted(self.hashes, value, side="left"))
+        hi = int(np.searchsorted(self.hashes, value, side="right"))
+        return list(zip(self.firsts[lo:hi].tolist(), self.lengths[lo:hi].tolist()))

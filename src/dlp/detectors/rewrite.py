@@ -1,48 +1,55 @@
-"""Rewritten passages of registered documents: candidate selection, then sentence alignment.
+"""Rewritten passages of registered documents: pair signatures propose, sentence alignment decides.
 
 Two stages, the cheap one deciding whether the expensive one runs (PAN text alignment,
-after Sanchez-Perez, Sidorov and Gelbukh 2014):
+after Sanchez-Perez, Sidorov and Gelbukh 2014), both on the keyed token values the
+core computed anyway:
 
-1. Candidates, on the keyed token values the core computed anyway: tokens of the
-   part that are rarer content words of some registered document. A window of the
-   part holding at least `min_distinct` distinct rare words of one registered
-   document is a region, and that document a candidate. Parts without a candidate
-   cost one sorted-array lookup.
-2. Alignment, only inside the regions and only against candidates: spaCy splits
-   sentences and lemmatises; each sentence becomes a keyed tf-idf vector
-   (`fingerprint.rewrite`). A pair of sentences with cosine >= `seed_cosine` and
-   Dice >= `seed_dice` is a seed; seeds close on the scanned side are chained into
-   passages (extension), and a passage is kept when its seeds and their similarity
-   say it is more than shared topic vocabulary (filtering).
+1. **Candidates.** Only tokens that may be a rare lemma of some registered sentence are
+   looked at (a bitmap of every word form of those lemmas, stored per segment); the
+   lexicon lemmatises them with one sorted-array lookup. Each scanned sentence's rare
+   lemmas make pair signatures (`fingerprint.rewrite.pairs`), looked up in every
+   segment. A (scanned sentence, registered sentence) couple sharing at least
+   `min_pairs` pairs that are not boilerplate (pairs of `boilerplate_docs` families or
+   more, or of public content) is a candidate. Unrelated business text on the same
+   topics rarely gets one; measure with `stats`.
+2. **Alignment**, only around candidates and only against their documents: every
+   content lemma of the scanned sentences near a candidate and of the registered
+   document's sentences becomes a keyed tf-idf vector; a pair of sentences with cosine
+   >= `seed_cosine`, Dice >= `seed_dice` and at least `seed_shared` shared lemmas is a
+   seed; seeds close on the scanned side are chained into passages, and a passage is
+   kept when its seeds and their similarity say it is more than shared vocabulary.
 
 Evidence names sentence positions on both sides (character offsets in the scanned
 part, sentence numbers in the registered document) and the similarities, never text.
+Alignment stops at the scan's deadline (`Scanned.deadline`); the scanner reports that.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from scipy.sparse import diags
-
-from ..fingerprint.rewrite import SentenceVectors, signatures, vectorise
-from ..text.sentences import Analyser, Sentence
+from ..errors import DeadlineExceeded
+from ..fingerprint import bitmap, table
+from ..fingerprint.rewrite import COL_BITS, SentenceVectors, analyse, pairs, sentence_numbers, vectors
 from ..types import Finding
 from . import Scanned
-from .documents import Owner
 
 MAX_EVIDENCE_PAIRS = 20
+_EMPTY = np.zeros(0, dtype=np.int64)
+EXPAND_CAP = 64  # a pair signature stored more often than this is boilerplate
 
 
 @dataclass(frozen=True)
 class RewriteSettings:
-    window: int = 60  # tokens
-    min_distinct: int = 5  # distinct rare words of one registered document inside one window
-    pad: int = 40  # tokens analysed around a region, so its sentences are whole
-    seed_cosine: float = 0.60  # a seed: two sentences this similar (keyed tf-idf cosine) ...
-    seed_dice: float = 0.50  # ... sharing half of their distinct lemmas ...
+    min_pairs: int = 3  # pair signatures a scanned sentence must share with one registered sentence ...
+    single_pairs: int = 6  # ... and one sentence alone must share this many (else two sentences close together)
+    scan_top: int = 16  # rarest lemmas of a scanned sentence that make its pairs
+    context: int = 4  # scanned sentences aligned on each side of a candidate sentence
+    seed_cosine: float = 0.50  # a seed: two sentences this similar (keyed tf-idf cosine) ...
+    seed_dice: float = 0.45  # ... sharing almost half of their distinct lemmas ...
     seed_shared: int = 5  # ... and at least this many: a few rare shared words are topic, not copying
     max_gap: int = 4  # scanned sentences between seeds of one passage
     min_seeds: int = 2  # seeds that make a passage
@@ -53,8 +60,8 @@ class RewriteSettings:
 
 @dataclass(frozen=True)
 class Seed:
-    scanned: int  # sentence index in the analysed part
-    secret: int  # sentence number in the registered document
+    scanned: int  # sentence number in the scanned part
+    secret: int  # sentence number (row) in the registered document
     cosine: float
     dice: float
     shared: int
@@ -63,186 +70,236 @@ class Seed:
 class RewriteDetector:
     name = "rewrite"
 
-    def __init__(self, vectors: SentenceVectors, owner_sentences: np.ndarray, vocab: np.ndarray,
-                 vocab_owner: np.ndarray, owners: list[Owner], keyer, analyser: Analyser | None = None,
-                 settings: RewriteSettings = RewriteSettings(), boilerplate_docs: int = 3,
-                 public: np.ndarray = np.zeros(0, dtype=np.uint64)) -> None:
-        self.vectors = vectors
-        self.owner_sentences = owner_sentences.astype(np.int64)  # owner i: rows [o[i], o[i+1])
-        self.vocab = vocab
-        self.vocab_owner = vocab_owner.astype(np.int64)
-        self.owners = owners
-        self.keyer = keyer
-        self.analyser = analyser or Analyser()
+    def __init__(self, index, settings: RewriteSettings = RewriteSettings()) -> None:
+        self.index = index
         self.settings = settings
-        self._matrix = None
-        self.live = self._not_boilerplate(boilerplate_docs, public)
-        self.stats = {"parts": 0, "candidate_parts": 0, "analysed_chars": 0}
+        rows = np.cumsum([0] + [len(s.get("rw_ptr", np.int64)) for s in index.segments])
+        self.parts = [(s, int(off), int(base)) for s, off, base in zip(index.segments, index.offsets, rows)
+                      if len(s.get("rp_hash"))]
+        self._row_bases = np.array([p[2] for p in self.parts], dtype=np.int64)
+        self.public_pairs = [s.get("pub_pair") for s in index.segments if len(s.get("pub_pair"))]
+        self.public_sigs = [s.get("pub_sig") for s in index.segments if len(s.get("pub_sig"))]
+        self.sig_parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("rw_sig_sorted"))]
+        self.live = index.live
+        self.family = index.family
+        self.boilerplate = index.boilerplate_docs
+        self.stats = {"parts": 0, "tokens": 0, "candidate_sentences": 0, "aligned_tokens": 0, "candidate_parts": 0}
 
-    def _not_boilerplate(self, boilerplate_docs: int, public: np.ndarray) -> np.ndarray:
-        """Registered sentences that may be evidence: not in `boilerplate_docs` or more secrets,
-        not in registered public content (disclaimers, footers, quoted standards)."""
-        sig = signatures(self.vectors)
-        owner_of_row = np.repeat(np.arange(len(self.owners)), np.diff(self.owner_sentences))
-        numbers: dict[str, int] = {}
-        secret = np.array([numbers.setdefault(o.secret, len(numbers)) for o in self.owners],
-                          dtype=np.int64)[owner_of_row]  # versions of one secret count once
-        pairs = np.unique(np.stack([sig, secret.astype(np.uint64)]), axis=1) if len(sig) else np.zeros((2, 0), np.uint64)
-        uniq, counts = np.unique(pairs[0], return_counts=True)
-        common = uniq[counts >= boilerplate_docs]
-        dead = np.isin(sig, common) | np.isin(sig, public) | (sig == 0)
-        return ~dead
+    # -- stage 1: candidates ---------------------------------------------------------------
 
-    # -- stage 1: candidates -------------------------------------------------------
+    def candidates(self, scanned: Scanned, sentences: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+        """Global owner -> [(scanned sentence, global registered row)] of candidate couples."""
+        values = scanned.values
+        found_pos, found_key = [], []
+        for segment, _, _ in self.parts:  # tokens that are a word form of a registered rare lemma
+            if len(segment.get("rw_tab_key")):
+                q, packed = table.lookup(segment.arrays["rw_tab_key"], segment.arrays["rw_tab_val"], values)
+                found_pos.append(q)
+                found_key.append(packed)
+        if not found_pos:
+            return {}
+        pos, keys = np.concatenate(found_pos), np.concatenate(found_key)
+        if len(self.parts) > 1:  # one token found in several segments counts once
+            uniq, first = np.unique(pos, return_index=True)
+            pos, keys = uniq, keys[first]
+        if len(pos) < 2:
+            return {}
+        hashes, sent = pairs(sentences[pos], keys, top=self.settings.scan_top)
+        if len(hashes) == 0:
+            return {}
+        looked = []
+        families = np.zeros(len(hashes), dtype=np.int64)
+        for segment, offset, row_base in self.parts:
+            cand, lo, _ = bitmap.lookup(segment.arrays["rp_hash"], segment.arrays["rp_bits"], hashes)
+            if len(cand):
+                looked.append((segment, offset, row_base, cand, lo))
+                np.add.at(families, cand, segment.arrays["rp_fam"][lo].astype(np.int64))
+        keep_pair = families < self.boilerplate  # dead owners still count here until their segment is merged
+        for table_ in self.public_pairs:
+            at = np.searchsorted(table_, hashes)
+            at[at >= len(table_)] = 0
+            keep_pair &= table_[at] != hashes
+        qs, rows, owners = [], [], []
+        for segment, offset, row_base, cand, lo in looked:
+            ok = keep_pair[cand]
+            cand, lo = cand[ok], lo[ok]
+            if len(cand) == 0:
+                continue
+            ptr = segment.arrays["rp_ptr"]
+            start, count = ptr[lo], ptr[lo + 1] - ptr[lo]
+            qidx, entry = bitmap.expand(cand, start, count)
+            row = segment.arrays["rp_sent"][entry].astype(np.int64)
+            qs.append(qidx)
+            owners.append(np.searchsorted(segment.arrays["rw_owner"], row, side="right") - 1 + offset)
+            rows.append(row + row_base)
+        if not qs:
+            return {}
+        q, owner, row = np.concatenate(qs), np.concatenate(owners), np.concatenate(rows)
+        alive = self.live[owner]
+        q, owner, row = q[alive], owner[alive], row[alive]
+        if len(q) == 0:
+            return {}
+        couple, counts = np.unique((sent[q].astype(np.int64) << 32) | row, return_counts=True)
+        chosen = counts >= self.settings.min_pairs
+        couple, counts = couple[chosen], counts[chosen]
+        if len(couple) == 0:
+            return {}
+        row_of = couple & 0xFFFFFFFF
+        owner_of = self._owner_of_row(row_of)
+        out: dict[int, list[tuple[int, int]]] = {}
+        strong: set[int] = set()
+        for s_, r, o, c in zip((couple >> 32).tolist(), row_of.tolist(), owner_of.tolist(), counts.tolist()):
+            out.setdefault(o, []).append((s_, r))
+            if c >= self.settings.single_pairs:
+                strong.add(o)
+        # what alignment can keep: a passage of two seeds close together, or one very close sentence
+        gap = self.settings.max_gap + 1
+        for o in list(out):
+            if o in strong:
+                continue
+            near = sorted({s_ for s_, _ in out[o]})
+            if not any(b - a <= gap for a, b in zip(near, near[1:])):
+                del out[o]
+        return out
 
-    def candidates(self, values: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
-        """Token regions worth aligning and the owners sharing enough rare words with them.
+    def _owner_of_row(self, rows: np.ndarray) -> np.ndarray:
+        """Global owner of global registered rows."""
+        part = np.searchsorted(self._row_bases, rows, side="right") - 1
+        out = np.empty(len(rows), dtype=np.int64)
+        for i, (segment, offset, base) in enumerate(self.parts):
+            mine = part == i
+            if mine.any():
+                out[mine] = np.searchsorted(segment.arrays["rw_owner"], rows[mine] - base, side="right") - 1 + offset
+        return out
 
-        A region is a window of `window` tokens holding at least `min_distinct` distinct
-        rare words of one registered document; that document is a candidate.
-        """
-        s = self.settings
-        if len(self.vocab) == 0 or len(values) < s.min_distinct:
-            return [], []
-        at = np.searchsorted(self.vocab, values)
-        at[at >= len(self.vocab)] = 0
-        pos = np.flatnonzero(self.vocab[at] == values)
-        if len(pos) < s.min_distinct:
-            return [], []
-        # every (owner, token position) pair of a hit; a value may belong to several owners
-        v = values[pos]
-        lo = np.searchsorted(self.vocab, v, side="left")
-        counts = np.searchsorted(self.vocab, v, side="right") - lo
-        hit_pos = np.repeat(pos, counts)
-        entry = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(len(hit_pos))
-        owner = self.vocab_owner[entry]
-        value = self.vocab[entry]
-        # a word counts again only when its previous occurrence is out of the window
-        order = np.lexsort((hit_pos, value, owner))
-        owner, value, hit_pos = owner[order], value[order], hit_pos[order]
-        repeat = np.zeros(len(hit_pos), dtype=bool)
-        repeat[1:] = (owner[1:] == owner[:-1]) & (value[1:] == value[:-1]) & (hit_pos[1:] - hit_pos[:-1] < s.window)
-        owner, hit_pos = owner[~repeat], hit_pos[~repeat]
-        order = np.lexsort((hit_pos, owner))
-        owner, hit_pos = owner[order], hit_pos[order]
-        key = owner * (len(values) + 2 * s.window) + hit_pos
-        reach = np.searchsorted(key, key + s.window, side="left") - np.arange(len(key))
-        dense = np.flatnonzero(reach >= s.min_distinct)
-        if len(dense) == 0:
-            return [], []
-        chosen = np.unique(owner[dense]).tolist()
-        spans = sorted((int(hit_pos[i]), int(hit_pos[i + reach[i] - 1])) for i in dense.tolist())
-        regions: list[tuple[int, int]] = []
-        for a, b in spans:
-            if regions and a <= regions[-1][1] + s.pad:
-                regions[-1] = (regions[-1][0], max(regions[-1][1], b))
-            else:
-                regions.append((a, b))
-        return regions, chosen
-
-    # -- stage 2: alignment ----------------------------------------------------------
+    # -- stage 2: alignment ----------------------------------------------------------------
 
     def detect(self, scanned: Scanned) -> list[Finding]:
         self.stats["parts"] += 1
-        regions, owners = self.candidates(scanned.values)
-        if not owners:
+        self.stats["tokens"] += len(scanned.values)
+        sentences = sentence_numbers(scanned.tokens)
+        found = self.candidates(scanned, sentences)
+        if not found:
             return []
         self.stats["candidate_parts"] += 1
-        sentences = self._sentences(scanned, regions)
-        if not sentences:
-            return []
-        vectors = vectorise(sentences, self.keyer, self.analyser)
         findings = []
-        for owner in owners:
-            finding = self.align(scanned, sentences, owner, vectors)
+        for owner, couples in sorted(found.items()):
+            if scanned.deadline is not None and time.monotonic() > scanned.deadline:
+                raise DeadlineExceeded("rewrite tier stopped at the item's deadline; "
+                                       f"{len(found) - len(findings)} candidate documents not aligned")
+            finding = self.align(scanned, sentences, owner, couples)
             if finding is not None:
                 findings.append(finding)
         return findings
 
-    def _sentences(self, scanned: Scanned, regions: list[tuple[int, int]]) -> list[Sentence]:
-        text, starts, ends, n = scanned.part.text, scanned.tokens.starts, scanned.tokens.ends, len(scanned.values)
-        pad = self.settings.pad
-        out: list[Sentence] = []
-        last_end = 0
-        for lo, hi in regions:
-            a = int(starts[max(0, lo - pad)])
-            b = int(ends[min(n - 1, hi + pad)])
-            a = max(a, last_end)
-            if a >= b:
-                continue
-            self.stats["analysed_chars"] += b - a
-            for sent in self.analyser.sentences(text[a:b]):
-                out.append(Sentence(sent.start + a, sent.end + a, sent.lemmas))
-            last_end = b
-        return out
-
-    def _secret_matrix(self):
-        """Registered sentences over the compact space of columns they use, transposed once."""
-        if self._matrix is None:
-            columns = np.unique(self.vectors.cols)
-            m = self.vectors.matrix(columns).tocsr()
-            m = (diags(self.live.astype(np.float64)) @ m).tocsr()  # boilerplate rows never match
-            m.eliminate_zeros()
-            b = m.copy()
-            b.data[:] = 1.0
-            self._matrix = (columns, m.T.tocsr(), b.T.tocsr(), np.diff(self.vectors.ptr))
-        return self._matrix
-
-    def similarities(self, sentences: list[Sentence], owner: int, vectors: SentenceVectors | None = None):
-        """Cosine, Dice and shared distinct lemmas of every (scanned, registered) sentence pair of one owner."""
-        columns, mat_t, binary_t, sizes = self._secret_matrix()
-        lo, hi = int(self.owner_sentences[owner]), int(self.owner_sentences[owner + 1])
-        if vectors is None:
-            vectors = vectorise(sentences, self.keyer, self.analyser)
-        q = vectors.matrix(columns)
-        qb = q.copy()
-        qb.data[:] = 1.0
-        cos = (q @ mat_t[:, lo:hi]).toarray()
-        shared = (qb @ binary_t[:, lo:hi]).toarray()
-        qsizes = np.diff(vectors.ptr)
-        dice = 2 * shared / np.maximum(1, qsizes[:, None] + sizes[None, lo:hi])
-        return cos, dice, shared
-
-    def align(self, scanned: Scanned, sentences: list[Sentence], owner: int,
-              vectors: SentenceVectors | None = None) -> Finding | None:
+    def align(self, scanned: Scanned, sentences: np.ndarray, owner: int, couples: list[tuple[int, int]]):
         s = self.settings
-        cos, dice, shared = self.similarities(sentences, owner, vectors)
-        if cos.size == 0:
+        self.stats["candidate_sentences"] += len({c[0] for c in couples})
+        wanted = np.unique(np.concatenate([np.arange(c - s.context, c + s.context + 1) for c, _ in couples]))
+        lo = np.searchsorted(sentences, wanted, side="left")  # sentence numbers never decrease
+        hi = np.searchsorted(sentences, wanted, side="right")
+        positions = np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist()) if b > a] or [_EMPTY])
+        self.stats["aligned_tokens"] += len(positions)
+        analysis = analyse(scanned.tokens, scanned.values, self.index.lexicon, sentences=sentences, positions=positions)
+        scanned_vectors, scanned_numbers = vectors(analysis)
+        if len(scanned_vectors) == 0:
             return None
+        secret_vectors, first_row, live_rows = self._owner_rows(owner)
+        if len(secret_vectors) == 0:
+            return None
+        cos, dice, shared = similarities(scanned_vectors, secret_vectors)
+        cos[:, ~live_rows] = 0.0  # boilerplate sentences of the secret never seed
         seeding = (cos >= s.seed_cosine) & (dice >= s.seed_dice) & (shared >= s.seed_shared)
-        seeds = [Seed(int(i), int(j), float(cos[i, j]), float(dice[i, j]), int(shared[i, j]))
+        seeds = [Seed(int(scanned_numbers[i]), int(j), float(cos[i, j]), float(dice[i, j]), int(shared[i, j]))
                  for i, j in zip(*np.nonzero(seeding))]
-        passages = _passages(_best_per_sentence(seeds), s.max_gap)
-        kept = [p for p in passages if _passage_kept(p, s)]
+        kept = [p for p in _passages(_best_per_sentence(seeds), s.max_gap) if _passage_kept(p, s)]
         if not kept:
             return None
-        info = self.owners[owner]
-        pairs = [seed for p in kept for seed in p]
-        scanned_chars = sum(sentences[p.scanned].end - sentences[p.scanned].start for p in pairs)
-        secret_sentences = len({p.secret for p in pairs})
-        owner_size = int(self.owner_sentences[owner + 1] - self.owner_sentences[owner])
-        strength = sum(p.cosine for p in pairs)
+        return self._finding(scanned, sentences, owner, [seed for p in kept for seed in p], len(kept),
+                             len(secret_vectors), len(scanned_vectors))
+
+    def _owner_rows(self, owner: int) -> tuple[SentenceVectors, int, np.ndarray]:
+        """The registered document's sentence vectors, and which of its sentences may be evidence."""
+        index = int(np.searchsorted(self.index.offsets, owner, side="right")) - 1
+        segment = self.index.segments[index]
+        local = owner - int(self.index.offsets[index])
+        a = segment.arrays
+        lo, hi = int(a["rw_owner"][local]), int(a["rw_owner"][local + 1])
+        p = np.asarray(a["rw_ptr"][lo : hi + 1])
+        vecs = SentenceVectors(p - p[0], np.asarray(a["rw_cols"][p[0] : p[-1]]), np.asarray(a["rw_weights"][p[0] : p[-1]]))
+        return vecs, lo, self._live_sentences(np.asarray(a["rw_sig"][lo:hi]))
+
+    def _live_sentences(self, sigs: np.ndarray) -> np.ndarray:
+        """Sentences that may be evidence: not shared by `boilerplate` families or public content."""
+        live = sigs != 0
+        for table in self.public_sigs:
+            at = np.searchsorted(table, sigs)
+            at[at >= len(table)] = 0
+            live &= table[at] != sigs
+        families: list[set[int]] = [set() for _ in range(len(sigs))]
+        for segment, offset in self.sig_parts:
+            table = segment.arrays["rw_sig_sorted"]
+            lo = np.searchsorted(table, sigs, side="left")
+            hi = np.searchsorted(table, sigs, side="right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                rows = segment.arrays["rw_sig_row"][lo[i] : min(hi[i], lo[i] + EXPAND_CAP)].astype(np.int64)
+                owners = np.searchsorted(segment.arrays["rw_owner"], rows, side="right") - 1 + offset
+                owners = owners[self.live[owners]]
+                families[i].update(self.family[owners].tolist())
+        for i, fams in enumerate(families):
+            if len(fams) >= self.boilerplate:
+                live[i] = False
+        return live
+
+    def _finding(self, scanned: Scanned, sentences: np.ndarray, owner: int, pairs_: list[Seed], passages: int,
+                 owner_size: int, analysed: int) -> Finding:
+        info = self.index.owner(owner)
+        spans = {}
+        for p in pairs_:
+            spans[p.scanned] = (int(np.searchsorted(sentences, p.scanned, side="left")),
+                                int(np.searchsorted(sentences, p.scanned, side="right")) - 1)
+        scanned_chars = sum(int(scanned.tokens.ends[b]) - int(scanned.tokens.starts[a]) for a, b in
+                            (spans[p.scanned] for p in pairs_))
+        strength = sum(p.cosine for p in pairs_)
         evidence_pairs = []
-        for p in sorted(pairs, key=lambda p: -p.cosine)[:MAX_EVIDENCE_PAIRS]:
-            sent = sentences[p.scanned]
-            first = int(np.searchsorted(scanned.tokens.starts, sent.start))
-            last = max(first, int(np.searchsorted(scanned.tokens.ends, sent.end, side="right")) - 1)
-            span = scanned.span(min(first, len(scanned.values) - 1), min(last, len(scanned.values) - 1))
+        for p in sorted(pairs_, key=lambda p: -p.cosine)[:MAX_EVIDENCE_PAIRS]:
+            span = scanned.span(*spans[p.scanned])
             span.update(secret_sentence=p.secret, cosine=round(p.cosine, 3), dice=round(p.dice, 3),
                         shared_lemmas=p.shared)
             evidence_pairs.append(span)
         evidence_pairs.sort(key=lambda e: e["start"])
-        words = int(sum(len(sentences[p.scanned].lemmas) for p in pairs))
+        words = int(sum(b - a + 1 for a, b in (spans[p.scanned] for p in pairs_)))
         return Finding(
             secret=info.secret, version=info.version, label=info.label, kind="rewrite",
             score=min(1.0, strength / 4.0), matched_words=words,
-            coverage=min(1.0, secret_sentences / max(1, owner_size)), locator=scanned.part.locator,
+            coverage=min(1.0, len({p.secret for p in pairs_}) / max(1, owner_size)), locator=scanned.part.locator,
             classification=info.classification, tags=info.tags,
             density=min(1.0, scanned_chars / max(1, len(scanned.part.text))), detector=self.name,
-            evidence={"pairs": evidence_pairs, "pair_count": len(pairs), "passages": len(kept),
-                      "similarity": round(strength / len(pairs), 3), "secret_sentences": owner_size,
-                      "analysed_sentences": len(sentences)},
+            evidence={"pairs": evidence_pairs, "pair_count": len(pairs_), "passages": passages,
+                      "similarity": round(strength / len(pairs_), 3), "secret_sentences": owner_size,
+                      "analysed_sentences": analysed},
         )
+
+
+def similarities(q: SentenceVectors, r: SentenceVectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cosine, Dice and shared distinct lemmas of every (scanned, registered) sentence pair (dense, small)."""
+    columns = np.unique(np.concatenate((q.cols, r.cols)))
+    qm = _dense(q, columns)
+    rm = _dense(r, columns)
+    qn = np.linalg.norm(qm, axis=1, keepdims=True)
+    rn = np.linalg.norm(rm, axis=1, keepdims=True)
+    cos = (qm / np.maximum(qn, 1e-12)) @ (rm / np.maximum(rn, 1e-12)).T
+    qb, rb = (qm > 0).astype(np.float32), (rm > 0).astype(np.float32)
+    shared = qb @ rb.T
+    dice = 2 * shared / np.maximum(1, qb.sum(1)[:, None] + rb.sum(1)[None, :])
+    return cos, dice, shared
+
+
+def _dense(v: SentenceVectors, columns: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(v), len(columns)), dtype=np.float32)
+    rows = np.repeat(np.arange(len(v)), np.diff(v.ptr))
+    out[rows, np.searchsorted(columns, v.cols)] = v.weights
+    return out
 
 
 def _best_per_sentence(seeds: list[Seed]) -> list[Seed]:
@@ -270,3 +327,6 @@ def _passage_kept(passage: list[Seed], s: RewriteSettings) -> bool:
         return True
     return any(p.cosine >= s.single_seed_cosine and p.dice >= s.single_seed_dice and p.shared >= s.single_seed_shared
                for p in passage)
+
+
+__all__ = ["RewriteDetector", "RewriteSettings", "COL_BITS"]

@@ -1,13 +1,21 @@
-"""What the store keeps of a registered document for the rewrite tier: keyed sentence vectors.
+"""What the rewrite tier keeps of a text: keyed sentence vectors and rare-lemma pair signatures.
 
-Each sentence of a registered document becomes a sparse vector: its content lemmas are
-keyed with the registry key (`Keyer.word`), folded into 2**COL_BITS columns, and
-weighted by term count times the lemma's inverse English frequency. The store keeps
-the columns and weights, never a lemma: without the key nobody can tell which column
-a guessed word would fall in, so a guessed sentence cannot be confirmed.
+Both registration and scanning analyse text the same way, on the tokens and keyed
+values the core computes anyway (no spaCy, no Python per token):
 
-For candidate selection it also keeps the keyed *surface* values (the core tokeniser's
-values, as scanning computes them anyway) of the document's rarer content words.
+- Sentences come from the tokeniser's sentence flags; a sentence longer than
+  `MAX_SENTENCE_TOKENS` is cut into pieces of that size.
+- Content tokens are the tokens that are not stop words, not a lone letter and not
+  digits only. The keyed lexicon gives each its keyed lemma and weight (rarer in
+  English, heavier).
+- A sentence vector sums the weights of its lemmas per column (the top `COL_BITS`
+  bits of the keyed lemma): tf x idf, and no lemma in the clear.
+- A sentence's *pair signatures* are keyed hashes of the unordered pairs among its
+  rarest lemmas (weight >= `PAIR_WEIGHT`, at most `PAIR_LEMMAS` of them). A rewrite
+  that keeps three rare words of a sentence, in any order and whatever it does to the
+  rest, keeps three of its pairs; an unrelated sentence on the same topic rarely
+  shares three pairs with one registered sentence, and pairs that many registered
+  secrets share are boilerplate.
 """
 
 from __future__ import annotations
@@ -16,17 +24,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text import tokenise
-from ..text.sentences import LEMMA_VERSION, Analyser
+from ..text.normalise import DIGITS, SENTENCE, Tokens, fmix64
+from .lexicon import LEXICON_VERSION, Lexicon
 
 COL_BITS = 22
-REWRITE_VERSION = f"{LEMMA_VERSION}-cols{COL_BITS}/1"
-CANDIDATE_WEIGHT = 4.0  # words at least this rare (English log-prob below -10) are candidate signals
+MAX_SENTENCE_TOKENS = 80
+PAIR_WEIGHT = 4.0  # lemmas at least this rare (English log-probability below -10) make pairs
+PAIR_LEMMAS = 12  # at most this many of a sentence's rarest lemmas make its pairs
+REWRITE_VERSION = f"{LEXICON_VERSION}-sent{MAX_SENTENCE_TOKENS}-cols{COL_BITS}-pairs{PAIR_WEIGHT:g}x{PAIR_LEMMAS}/3"
+
+_SIG_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
 class SentenceVectors:
-    """CSR rows, one per sentence: column ids (uint32) and tf x idf weights (float32)."""
+    """CSR rows, one per (non-empty) sentence: column ids (uint32) and tf x idf weights (float32)."""
 
     ptr: np.ndarray  # int64, len = sentences + 1
     cols: np.ndarray  # uint32
@@ -35,74 +47,122 @@ class SentenceVectors:
     def __len__(self) -> int:
         return len(self.ptr) - 1
 
-    def unit_weights(self) -> np.ndarray:
-        """Weights with every row scaled to unit length (float64)."""
-        w = self.weights.astype(np.float64)
-        sums = np.add.reduceat(w * w, self.ptr[:-1]) if len(w) else np.zeros(len(self))
-        sums[np.diff(self.ptr) == 0] = 1.0
-        return w / np.repeat(np.sqrt(sums), np.diff(self.ptr))
-
-    def matrix(self, columns: np.ndarray):
-        """Unit rows as a scipy CSR matrix over `columns` (sorted); other columns are dropped
-        after scaling, so cosines against rows over the same columns stay exact."""
-        from scipy.sparse import csr_matrix
-
-        w = self.unit_weights()
-        at = np.searchsorted(columns, self.cols)
-        at[at >= len(columns)] = 0
-        keep = columns[at] == self.cols if len(columns) else np.zeros(len(self.cols), dtype=bool)
-        rows = np.repeat(np.arange(len(self)), np.diff(self.ptr))[keep]
-        return csr_matrix((w[keep], (rows, at[keep])), shape=(len(self), max(1, len(columns))))
+    def rows(self, lo: int, hi: int) -> "SentenceVectors":
+        p = self.ptr[lo : hi + 1]
+        return SentenceVectors(p - p[0], self.cols[p[0] : p[-1]], self.weights[p[0] : p[-1]])
 
 
-def column(keyed: int) -> int:
-    return keyed >> (64 - COL_BITS)
+@dataclass(frozen=True)
+class Analysis:
+    """The content tokens of a text (or of some of its sentences)."""
+
+    positions: np.ndarray  # int64 token index
+    sentences: np.ndarray  # int64 sentence number of each content token (non-decreasing)
+    lemmas: np.ndarray  # uint64 keyed lemma
+    weights: np.ndarray  # float32
 
 
-def vectorise(sentences, keyer, analyser: Analyser) -> SentenceVectors:
-    """Keyed, weighted sentence vectors for a list of `Sentence`."""
-    ptr, cols, weights = [0], [], []
-    cache: dict[str, tuple[int, float]] = {}
-    for sent in sentences:
-        row: dict[int, float] = {}
-        for lemma in sent.lemmas:
-            hit = cache.get(lemma)
-            if hit is None:
-                hit = cache[lemma] = (column(keyer.word(lemma)), analyser.weight(lemma))
-            row[hit[0]] = row.get(hit[0], 0.0) + hit[1]
-        for c in sorted(row):
-            cols.append(c)
-            weights.append(row[c])
-        ptr.append(len(cols))
-    return SentenceVectors(np.array(ptr, dtype=np.int64), np.array(cols, dtype=np.uint32),
-                           np.array(weights, dtype=np.float32))
+def sentence_numbers(tokens: Tokens) -> np.ndarray:
+    """Sentence number of every token, sentences longer than MAX_SENTENCE_TOKENS cut in pieces."""
+    n = len(tokens)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = (tokens.flags & SENTENCE) != 0
+    starts[0] = True
+    first = np.flatnonzero(starts)
+    sentence = np.cumsum(starts) - 1
+    offset = np.arange(n) - first[sentence]
+    return np.cumsum(starts | ((offset % MAX_SENTENCE_TOKENS) == 0)) - 1
+
+
+def analyse(tokens: Tokens, values: np.ndarray, lexicon: Lexicon, *, sentences: np.ndarray | None = None,
+            positions: np.ndarray | None = None) -> Analysis:
+    """Content tokens with their sentence numbers, keyed lemmas and weights.
+
+    `positions` restricts the analysis to some tokens (the sentences worth aligning);
+    `sentences` are the sentence numbers of all tokens when the caller has them.
+    """
+    if sentences is None:
+        sentences = sentence_numbers(tokens)
+    if positions is None:
+        positions = np.arange(len(tokens))
+    lemmas, weights, flags = lexicon.lookup(values[positions])
+    content = ((flags & 1) == 0) & (tokens.lengths[positions] > 1) & ((tokens.flags[positions] & DIGITS) == 0)
+    positions = positions[content]
+    return Analysis(positions, sentences[positions], lemmas[content], weights[content])
+
+
+def vectors(analysis: Analysis) -> tuple[SentenceVectors, np.ndarray]:
+    """Sentence vectors of the analysed sentences, and the sentence number of each row."""
+    if len(analysis.positions) == 0:
+        empty = SentenceVectors(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32))
+        return empty, np.zeros(0, dtype=np.int64)
+    cols = (analysis.lemmas >> np.uint64(64 - COL_BITS)).astype(np.int64)
+    key = analysis.sentences * (1 << COL_BITS) + cols
+    uniq, inverse = np.unique(key, return_inverse=True)
+    weights = np.bincount(inverse, weights=analysis.weights, minlength=len(uniq)).astype(np.float32)
+    row_sentence = uniq >> COL_BITS
+    numbers, row_of = np.unique(row_sentence, return_inverse=True)
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=len(numbers))))).astype(np.int64)
+    return SentenceVectors(ptr, (uniq & ((1 << COL_BITS) - 1)).astype(np.uint32), weights), numbers
+
+
+def rare_keys(analysis: Analysis, min_weight: float = PAIR_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """(sentence numbers, packed lemma keys) of the rare content tokens: see `pack_lemma`."""
+    rare = analysis.weights >= min_weight
+    return analysis.sentences[rare], pack_lemma(analysis.lemmas[rare], analysis.weights[rare])
+
+
+def pack_lemma(lemmas: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A lemma as one sortable 64-bit key: its rarity (higher weight first) over its top 32 bits."""
+    quantised = np.clip(weights * 16, 0, 255).astype(np.uint64)
+    return ((np.uint64(255) - quantised) << np.uint64(32)) | (lemmas >> np.uint64(32))
+
+
+def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS) -> tuple[np.ndarray, np.ndarray]:
+    """Pair signatures of every sentence from its `top` rarest distinct lemmas: (hashes, sentence numbers).
+
+    `keys` are packed lemmas (`pack_lemma`). One integer sort orders the tokens by sentence,
+    then rarity, then lemma: duplicates fall together, and the first `top` of each sentence
+    are its rarest.
+    """
+    if len(keys) < 2:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    full = np.sort((sentences.astype(np.uint64) << np.uint64(40)) | keys)
+    full = full[np.concatenate(([True], full[1:] != full[:-1]))]
+    sent = (full >> np.uint64(40)).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], sent[1:] != sent[:-1])))
+    rank = np.arange(len(sent)) - np.repeat(starts, np.diff(np.append(starts, len(sent))))
+    keep = rank < top
+    sent, lemma = sent[keep], full[keep] & np.uint64(0xFFFFFFFF)
+    hashes, owners = [], []
+    for d in range(1, top):
+        if d >= len(sent):
+            break
+        same = sent[:-d] == sent[d:]
+        if not same.any():
+            break
+        a, b = lemma[:-d][same], lemma[d:][same]
+        hashes.append(pair_hash(np.minimum(a, b), np.maximum(a, b)))
+        owners.append(sent[:-d][same])
+    if not hashes:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(hashes), np.concatenate(owners)
+
+
+def pair_hash(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Order-free value of two distinct 32-bit lemma keys given as (smaller, larger)."""
+    return fmix64((low << np.uint64(32)) | high)
 
 
 def signatures(vectors: SentenceVectors) -> np.ndarray:
     """One order-free 64-bit value per sentence from its columns: equal lemma sets, equal values."""
-    from ..text.normalise import fmix64
-
     if len(vectors.cols) == 0:
         return np.zeros(len(vectors), dtype=np.uint64)
-    mixed = fmix64(vectors.cols.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    mixed = fmix64(vectors.cols.astype(np.uint64) + _SIG_MIX)
     sums = np.add.reduceat(mixed, vectors.ptr[:-1].clip(max=len(mixed) - 1))
     sums[np.diff(vectors.ptr) == 0] = 0
     return sums.astype(np.uint64)
-
-
-def candidate_vocabulary(text: str, keyer, analyser: Analyser) -> np.ndarray:
-    """Sorted keyed surface values of the document's rarer content words."""
-    toks = tokenise(text)
-    if len(toks) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    values = keyer.tokens(toks)
-    uniq, first = np.unique(values, return_index=True)
-    keep = []
-    for v, i in zip(uniq.tolist(), first.tolist()):
-        word = toks.text_of(i)
-        if analyser.is_content(word) and analyser.weight(analyser.lemma(word)) >= CANDIDATE_WEIGHT:
-            keep.append(v)
-    return np.array(sorted(keep), dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -110,9 +170,16 @@ class RewriteRecord:
     """Everything the rewrite tier stores for one registered version."""
 
     vectors: SentenceVectors
-    vocabulary: np.ndarray  # uint64, sorted
+    signatures: np.ndarray  # uint64 per row
+    pair_hashes: np.ndarray  # uint64
+    pair_rows: np.ndarray  # int64: the vector row each pair belongs to
+    lemmas: np.ndarray  # uint64, sorted: the distinct lemmas that make its pairs
 
 
-def rewrite_record(text: str, keyer, analyser: Analyser) -> RewriteRecord:
-    return RewriteRecord(vectorise(analyser.sentences(text), keyer, analyser),
-                         candidate_vocabulary(text, keyer, analyser))
+def rewrite_record(tokens: Tokens, values: np.ndarray, lexicon: Lexicon) -> RewriteRecord:
+    analysis = analyse(tokens, values, lexicon)
+    vecs, numbers = vectors(analysis)
+    hashes, sentences = pairs(*rare_keys(analysis))
+    rows = np.searchsorted(numbers, sentences)  # each (pair, sentence) once: lemmas are distinct per sentence
+    rare = analysis.lemmas[analysis.weights >= PAIR_WEIGHT]
+    return RewriteRecord(vecs, signatures(vecs), hashes, rows, np.unique(rare))

@@ -1,43 +1,58 @@
-"""Unicode NFKC + case folding, word tokens, and an offset map back to the source.
+"""Unicode NFKC + case folding, word tokens, sentence starts, and an offset map back to the source.
 
 The whole pipeline is vectorised over code points with numpy: a Python loop runs
 only over the *distinct* characters of a text (a few hundred), never over its
 characters or tokens.
 
 - Each source character is normalised on its own (NFKC, then casefold), so every
-  normalised character maps back to exactly one source offset.
+  normalised character maps back to exactly one source offset. Default-ignorable
+  code points (zero-width characters, soft hyphen, word joiner, bidirectional
+  controls, variation selectors) normalise to nothing: they never split a word.
 - Tokens are maximal runs of letters, digits and combining marks; each Han,
   Hiragana or Katakana character is a token of its own (those scripts do not
   separate words with spaces).
-- Every token gets a 64-bit *unkeyed* hash (a polynomial over its code points).
-  It never leaves the process: it is only the cache key for the keyed hash.
+- Every token gets a 64-bit *unkeyed* hash. It is a function of the normalised
+  token alone, whatever text it came from, and never leaves the process: the
+  registry key turns it into the keyed value everything stored is built from
+  (`fingerprint.keyed`).
+- Each token carries flags: whether it starts a sentence (a ``.``, ``!`` or ``?``
+  followed by white space, a CJK full stop, or a blank line lies between it and
+  the token before) and whether it is made of digits only. The rewrite tier needs
+  both and nothing else of the text's punctuation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
-NORMALISER_VERSION = "nfkc-casefold-alnum-cjk/1"
+from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
+
+NORMALISER_VERSION = f"nfkc-casefold-ignorable-alnum-cjk/3+{CONFUSABLES_VERSION}"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
 CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temporaries
 
+SENTENCE = np.uint8(1)  # token flag: a sentence starts here
+DIGITS = np.uint8(2)  # token flag: digits only
+
 _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
+_WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 
 
 @dataclass(frozen=True)
 class Tokens:
-    """Tokens of one text: unkeyed hashes, source offsets, and their normalised text.
+    """Tokens of one text: unkeyed hashes, source offsets, flags, and their normalised text.
 
     `starts`/`ends` are offsets in the *source* text. `norm` holds the normalised code
     points and `nstarts`/`nends` the token bounds in it; `text_of(i)` rebuilds one
-    normalised token (used only on a keyed-hash cache miss).
+    normalised token.
     """
 
     hashes: np.ndarray  # uint64
@@ -46,6 +61,7 @@ class Tokens:
     norm: np.ndarray  # code points of the normalised text (uint8 for ASCII, else uint32)
     nstarts: np.ndarray
     nends: np.ndarray
+    flags: np.ndarray  # uint8: SENTENCE | DIGITS
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -54,25 +70,64 @@ class Tokens:
         chars = self.norm[self.nstarts[i] : self.nends[i]]
         return chars.tobytes().decode("ascii" if chars.dtype == np.uint8 else "utf-32-le")
 
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        """Normalised length of every token, in code points."""
+        return self.nends - self.nstarts
+
+    def sentence_ids(self) -> np.ndarray:
+        """Sentence number of every token (0-based, int64)."""
+        if len(self.flags) == 0:
+            return np.zeros(0, dtype=np.int64)
+        ids = np.cumsum((self.flags & SENTENCE) != 0, dtype=np.int64) - 1
+        return np.maximum(ids, 0)
+
+
+EMPTY = Tokens(*(np.zeros(0, dtype=t) for t in (np.uint64, np.int64, np.int64, np.uint8, np.int64, np.int64, np.uint8)))
+
 
 def tokenise(text: str) -> Tokens:
-    """Tokens of `text`, processed in slices cut at separators."""
+    """Tokens of `text`, processed in slices cut at white space."""
     if len(text) <= CHUNK_CHARS:
         return _tokenise(text, 0, 0)
-    pieces, base, nbase = [], 0, 0
+    pieces: list[Tokens] = []
+    base = nbase = 0
+    last_end = 0  # end of the last token so far, in the source
     while base < len(text):
         end = _cut(text, base + CHUNK_CHARS)
         piece = _tokenise(text[base:end], base, nbase)
+        if len(piece) and pieces and not _sentence_gap(text[last_end : int(piece.starts[0])]):
+            piece.flags[0] &= ~SENTENCE  # a slice cut is not a sentence start unless the text says so
+        if len(piece):
+            last_end = int(piece.ends[-1])
         pieces.append(piece)
         nbase += len(piece.norm)
         base = end
+    return concatenate(pieces)
+
+
+_GAP_STOP = re.compile(r"[.!?]\s|[\u3002\uff01\uff1f\uff0e\u0964\u0965\u061f\u06d4]|\n\r?\n")
+
+
+def _sentence_gap(gap: str) -> bool:
+    """The rule of `_sentence_flags` for one gap between two tokens."""
+    return _GAP_STOP.search(gap) is not None
+
+
+def concatenate(pieces: list[Tokens]) -> Tokens:
+    if not pieces:
+        return EMPTY
+    if len(pieces) == 1:
+        return pieces[0]
+    norm_dtype = np.uint32 if any(p.norm.dtype == np.uint32 for p in pieces) else np.uint8
     return Tokens(
         hashes=np.concatenate([p.hashes for p in pieces]),
         starts=np.concatenate([p.starts for p in pieces]),
         ends=np.concatenate([p.ends for p in pieces]),
-        norm=np.concatenate([p.norm for p in pieces]),
+        norm=np.concatenate([p.norm.astype(norm_dtype, copy=False) for p in pieces]),
         nstarts=np.concatenate([p.nstarts for p in pieces]),
         nends=np.concatenate([p.nends for p in pieces]),
+        flags=np.concatenate([p.flags for p in pieces]),
     )
 
 
@@ -83,21 +138,23 @@ def normalise_words(text: str) -> list[str]:
 
 
 def _cut(text: str, at: int) -> int:
-    """An offset at or after `at` that falls on whitespace, so no token is split."""
+    """An offset at or after `at` that falls on white space, so no token is split."""
     if at >= len(text):
         return len(text)
     for probe in range(at, min(len(text), at + 4096)):
         if text[probe].isspace():
             return probe
-    return at  # a 4 KB run without whitespace: split it, the tokens were noise anyway
+    return at  # a 4 KB run without white space: split it, the tokens were noise anyway
 
 
 def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if text.isascii():
-        norm, is_word = _ascii_lower(np.frombuffer(text.encode("ascii"), dtype=np.uint8))
+        raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        norm, is_word = _ascii_lower(raw)
         nstarts, nends = _runs(is_word)
         hashes = _ascii_hashes(norm, nstarts, nends)
-        return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase)
+        flags = _sentence_flags(raw, nstarts, nends) | _digit_flags(norm, nstarts, nends)
+        return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase, flags)
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     norm, kinds, source_of = _normalise(source)
@@ -108,12 +165,16 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         nends = np.concatenate((nends, singles + 1))
         order = np.argsort(nstarts, kind="stable")
         nstarts, nends = nstarts[order], nends[order]
-
-    hashes = _token_hashes(norm, nstarts, nends)
-    starts = source_of[nstarts] + base
-    ends = source_of[nends - 1] + 1 + base
-    return Tokens(hashes, starts.astype(np.int64), ends.astype(np.int64), norm,
-                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64))
+    norm = fold_confusable_tokens(norm, nstarts, nends)
+    hashes = _unified_hashes(norm, nstarts, nends)
+    if len(nstarts):
+        starts = source_of[nstarts].astype(np.int64)
+        ends = source_of[nends - 1].astype(np.int64) + 1
+    else:
+        starts = ends = np.zeros(0, dtype=np.int64)
+    flags = _sentence_flags(source, starts, ends) | _digit_flags(norm, nstarts, nends)
+    return Tokens(hashes, starts + base, ends + base, norm,
+                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64), flags)
 
 
 def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +184,58 @@ def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return edges[0::2], edges[1::2]
 
+
+# -- flags ---------------------------------------------------------------------------------
+
+_STOPS = (ord("."), ord("!"), ord("?"))
+_CJK_STOPS = (0x3002, 0xFF01, 0xFF1F, 0xFF0E, 0x0964, 0x0965, 0x061F, 0x06D4)
+
+
+def _sentence_flags(source: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """SENTENCE on the first token and on every token after a sentence end in the gap before it.
+
+    A sentence ends at `.`, `!` or `?` followed by white space (not inside "3.5" or
+    "www.example.com"), at a CJK or Devanagari full stop, or at a blank line.
+    """
+    n = len(starts)
+    flags = np.zeros(n, dtype=np.uint8)
+    if n == 0:
+        return flags
+    flags[0] = SENTENCE
+    stop = (source == _STOPS[0]) | (source == _STOPS[1]) | (source == _STOPS[2])
+    space = (source == 32) | ((source - 9) < 5)  # space, \t \n \v \f \r
+    marks = np.flatnonzero(stop[:-1] & space[1:])
+    if len(source) and stop[-1]:
+        marks = np.append(marks, len(source) - 1)
+    newline = source == 10
+    blank = np.flatnonzero(newline[:-2] & (newline[1:-1] | ((source[1:-1] == 13) & newline[2:])))
+    if source.dtype != np.uint8:
+        wide = np.flatnonzero(np.isin(source, _CJK_STOPS))
+        marks = np.concatenate((marks, wide, blank))
+    else:
+        marks = np.concatenate((marks, blank))
+    if len(marks):
+        after = np.searchsorted(starts, marks, side="right")
+        after = after[after < n]
+        flags[after] = SENTENCE
+    return flags
+
+
+def _digit_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """DIGITS on tokens made of ASCII digits only (NFKC has folded other digit forms)."""
+    if len(nstarts) == 0:
+        return np.zeros(0, dtype=np.uint8)
+    not_digit = np.empty(len(norm) + 1, dtype=np.uint8)
+    not_digit[:-1] = (norm - norm.dtype.type(48)) >= 10
+    not_digit[-1] = 0
+    bounds = np.empty(2 * len(nstarts), dtype=np.int64)
+    bounds[0::2] = nstarts
+    bounds[1::2] = nends
+    inside = np.maximum.reduceat(not_digit, bounds)[0::2]
+    return np.where(inside == 0, DIGITS, np.uint8(0)).astype(np.uint8)
+
+
+# -- hashes ----------------------------------------------------------------------------------
 
 _U8 = np.uint8
 
@@ -143,9 +256,8 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
     """Hashes of ASCII tokens read eight bytes at a time.
 
     Tokens of up to 8 characters are their own bytes (plus length) before mixing, so
-    they never collide; longer ones fold in further 8-byte words. A different function
-    from the general path's polynomial, which is fine: the unkeyed hash is only the
-    cache key for the keyed value, which is computed from the token's text.
+    they never collide; longer ones fold in further 8-byte words, and tokens longer
+    than 64 characters (encoded blobs) are hashed whole with BLAKE2b.
     """
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -164,57 +276,29 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
         h[longer] = fmix64(h[longer]) ^ chunk
         offset += 8
         longer = longer[lengths[longer] > offset]
-    for i in longer.tolist():  # very long tokens (encoded blobs): hash their bytes whole
+    for i in longer.tolist():
         digest = hashlib.blake2b(padded[nstarts[i] : nends[i]].tobytes(), digest_size=8).digest()
         h[i] = np.uint64(int.from_bytes(digest, "little"))
     return fmix64(h)
 
 
-def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-character NFKC + casefold of a code point array, with the source index of each output.
+def _unified_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """Hashes of tokens of a text with non-ASCII characters.
 
-    Mostly-ASCII text (the common case) pays for sorting only its non-ASCII characters.
+    A token made of ASCII characters hashes exactly as in ASCII text (so "halcyon"
+    has one value whatever text it stands in); a token with other characters gets
+    a polynomial over its code points, in a separate domain.
     """
-    wide = source >= 128
-    uniq_wide, inverse_wide = np.unique(source[wide], return_inverse=True)
-    uniq = np.concatenate((np.arange(128, dtype=np.uint32), uniq_wide.astype(np.uint32)))
-    inverse = source.astype(np.int64)
-    inverse[wide] = 128 + inverse_wide
-    table = [_char_table(int(c)) for c in uniq]
-    lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
-    flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
-    flat_kind = np.fromiter((k for t in table for k in t[1]), dtype=np.uint8, count=int(lengths.sum()))
-    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-
-    per_char = lengths[inverse]
-    if np.all(per_char == 1):
-        index = offsets[inverse]
-        return flat[index], flat_kind[index], np.arange(len(source))
-    source_of = np.repeat(np.arange(len(source)), per_char)
-    out_start = np.concatenate(([0], np.cumsum(per_char)[:-1]))
-    index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
-    return flat[index], flat_kind[index], source_of
-
-
-@lru_cache(maxsize=65536)
-def _char_table(code: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    ch = chr(code)
-    if 0xD800 <= code <= 0xDFFF:  # lone surrogate from a broken decode: a separator
-        return (code,), (SEPARATOR,)
-    out = unicodedata.normalize("NFKC", ch).casefold()
-    if not out:
-        return (), ()
-    return tuple(ord(c) for c in out), tuple(_kind(c) for c in out)
-
-
-def _kind(ch: str) -> int:
-    code = ord(ch)
-    if (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
-            or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF):
-        return SINGLE
-    if ch.isalnum() or unicodedata.category(ch).startswith("M"):
-        return WORD
-    return SEPARATOR
+    if len(nstarts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    wide = norm >= 128
+    counts = np.concatenate(([0], np.cumsum(wide, dtype=np.int64)))
+    has_wide = counts[nends] - counts[nstarts] > 0
+    narrow = np.where(wide, 0, norm).astype(np.uint8)
+    h = _ascii_hashes(narrow, nstarts, nends)
+    if has_wide.any():
+        h[has_wide] = _token_hashes(norm, nstarts[has_wide], nends[has_wide]) ^ _WIDE
+    return h
 
 
 def _token_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
@@ -255,3 +339,74 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint64(33))
     h = h * np.uint64(0xC4CEB93FE53EC34B)
     return h ^ (h >> np.uint64(33))
+
+
+# -- normalisation of characters ------------------------------------------------------------
+
+
+def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-character NFKC + casefold of a code point array, with the source index of each output.
+
+    Mostly-ASCII text (the common case) pays for sorting only its non-ASCII characters.
+    """
+    wide = source >= 128
+    uniq_wide, inverse_wide = np.unique(source[wide], return_inverse=True)
+    uniq = np.concatenate((np.arange(128, dtype=np.uint32), uniq_wide.astype(np.uint32)))
+    inverse = source.astype(np.int64)
+    inverse[wide] = 128 + inverse_wide
+    table = [_char_table(int(c)) for c in uniq]
+    lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
+    flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
+    flat_kind = np.fromiter((k for t in table for k in t[1]), dtype=np.uint8, count=int(lengths.sum()))
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+
+    per_char = lengths[inverse]
+    if np.all(per_char == 1):
+        index = offsets[inverse]
+        return flat[index], flat_kind[index], np.arange(len(source))
+    source_of = np.repeat(np.arange(len(source)), per_char)
+    out_start = np.concatenate(([0], np.cumsum(per_char)[:-1]))
+    index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
+    return flat[index], flat_kind[index], source_of
+
+
+# Format characters that are *not* default-ignorable (Unicode DerivedCoreProperties):
+# prepended concatenation marks and interlinear annotation controls are visible.
+_VISIBLE_FORMAT = frozenset([*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD,
+                             0xFFF9, 0xFFFA, 0xFFFB, *range(0x13430, 0x13441)])
+
+
+def is_default_ignorable(code: int) -> bool:
+    """Unicode's Default_Ignorable_Code_Point, derived from the character database:
+    format controls (Cf) except the visible ones, variation selectors, the combining
+    grapheme joiner, Hangul fillers and the Mongolian free variation selectors."""
+    if code in _VISIBLE_FORMAT:
+        return False
+    if unicodedata.category(chr(code)) == "Cf":
+        return True
+    return (code == 0x034F or 0x180B <= code <= 0x180F or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
+            or code in (0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5) or 0xFFF0 <= code <= 0xFFF8
+            or 0xE0000 <= code <= 0xE0FFF)
+
+
+@lru_cache(maxsize=65536)
+def _char_table(code: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    ch = chr(code)
+    if 0xD800 <= code <= 0xDFFF:  # lone surrogate from a broken decode: a separator
+        return (code,), (SEPARATOR,)
+    if code >= 128 and is_default_ignorable(code):
+        return (), ()  # invisible: it neither splits nor joins anything
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    if not out:
+        return (), ()
+    return tuple(ord(c) for c in out), tuple(_kind(c) for c in out)
+
+
+def _kind(ch: str) -> int:
+    code = ord(ch)
+    if (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+            or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF):
+        return SINGLE
+    if ch.isalnum() or unicodedata.category(ch).startswith("M"):
+        return WORD
+    return SEPARATOR

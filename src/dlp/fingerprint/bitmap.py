@@ -1,0 +1,72 @@
+"""Bitmaps over the top bits of 64-bit keyed values: one vector operation rejects most lookups.
+
+A bitmap of 2**bits bits has a bit set for every stored value's top `bits` bits. A
+query whose bit is clear is certainly absent; the few that pass are confirmed with a
+binary search. Bitmaps are built when a segment is written and stored with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_BITS = 16
+MAX_BITS = 28
+BITS_PER_VALUE = 16  # about 6% of absent queries pass when the bitmap is full
+
+
+def bits_for(count: int) -> int:
+    """Bitmap size (log2 of bits) for `count` values."""
+    need = max(1, count) * BITS_PER_VALUE
+    return int(min(MAX_BITS, max(MIN_BITS, int(need - 1).bit_length())))
+
+
+def build(values: np.ndarray, bits: int) -> np.ndarray:
+    """The bitmap (uint8, 2**bits / 8 bytes) of `values` (uint64)."""
+    out = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    if len(values) == 0:
+        return out
+    slots = np.unique(np.asarray(values, dtype=np.uint64) >> np.uint64(64 - bits))
+    index = (slots >> np.uint64(3)).astype(np.int64)
+    bit = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
+    starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+    out[index[starts]] = np.bitwise_or.reduceat(bit, starts)
+    return out
+
+
+def probe(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """True where a query may be present (its bit is set)."""
+    bits = int(len(bitmap) * 8).bit_length() - 1
+    slots = queries >> np.uint64(64 - bits)
+    return ((bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+
+
+def lookup(sorted_values: np.ndarray, bitmap: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query indices, first entry, entry count) for the queries found in `sorted_values`.
+
+    Queries are probed in the bitmap, then the survivors are searched in sorted order,
+    so the binary searches walk the array in one direction (fewer cache misses).
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if len(sorted_values) == 0 or len(queries) == 0:
+        return empty, empty, empty
+    cand = np.flatnonzero(probe(bitmap, queries)) if len(bitmap) else np.arange(len(queries))
+    if len(cand) == 0:
+        return empty, empty, empty
+    q = queries[cand]
+    order = np.argsort(q, kind="stable")
+    cand, q = cand[order], q[order]
+    lo = np.searchsorted(sorted_values, q, side="left")
+    hi = np.searchsorted(sorted_values, q, side="right")
+    found = hi > lo
+    return cand[found], lo[found], (hi - lo)[found]
+
+
+def expand(cand: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, entry index) for every entry of every found query."""
+    total = int(counts.sum())
+    if total == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e
+    qidx = np.repeat(cand, counts)
+    base = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return qidx, base + np.arange(total)

@@ -1,0 +1,302 @@
+"""What one segment of the registry holds, owner by owner, and how it becomes arrays.
+
+An *owner* is one registered version: a document, a term set, a record list, or a piece
+of public content. `OwnerRecord` is everything the detectors need of it, as keyed values
+only. `build` turns a list of records into a segment's metadata and arrays (sorted
+indexes and their bitmaps, concatenated per-owner rows); `decode` turns a stored
+segment back into records, so merging segments is decoding the live owners of several
+and building one.
+
+Arrays of a segment (all optional; absent when empty):
+
+====================  ==========================================================
+``owner_*``           per owner: tokens, family key, fingerprint count
+``doc_hash/owner/pos``  winnowed shingle fingerprints, sorted by hash; ``doc_bits``
+``exact_key/owner``   keyed file digests (first 64 bits), for byte-identical copies
+``pub_hash/owner``    every shingle of public content
+``rw_*``              sentence vectors (CSR: ``rw_ptr``, ``rw_cols``, ``rw_weights``),
+                      rows per owner ``rw_owner``, sentence signatures ``rw_sig`` (and
+                      sorted: ``rw_sig_sorted``, ``rw_sig_row``)
+``rp_*``              rare-lemma pair signatures of sentences: distinct hashes ``rp_hash``
+                      (``rp_bits``), their sentences ``rp_sent`` (CSR ``rp_ptr``) and how
+                      many families share each within the segment ``rp_fam``
+``rw_lemmas``         the rare lemmas of the segment, and ``rw_tab_key``/``rw_tab_val``:
+                      a hash table from every word form of them to the packed lemma
+``pub_sig``/``pub_pair``  sentence and pair signatures of public content
+``ph_*``              term and record phrases as hashed token n-grams, sorted; first
+                      tokens ``ph_first`` (``ph_first_bits``) and lengths ``ph_lengths``;
+                      ``ph_rowkey``/``ph_rowentry``: the entries of each record row
+``cl_*``              hashed word counts per owner (classifier training)
+====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .fingerprint import bitmap
+from .fingerprint.lexicon import Lexicon
+from .fingerprint import table
+from .fingerprint.rewrite import RewriteRecord, SentenceVectors, pack_lemma
+from .fingerprint.shingles import fmix64
+
+_U64 = np.uint64
+_EMPTY_U64 = np.zeros(0, dtype=np.uint64)
+
+
+def _zeros(dtype) -> np.ndarray:
+    return np.zeros(0, dtype=dtype)
+
+
+@dataclass
+class OwnerRecord:
+    secret: str
+    version: int
+    kind: str  # document | terms | records | public
+    tokens: int = 0
+    family: int = 0
+    exact: int = 0  # first 64 bits of the keyed digest of the registered file (documents)
+    fp_hash: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))  # documents: winnowed; public: all
+    fp_pos: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
+    rewrite: RewriteRecord | None = None
+    ph_hash: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))
+    ph_row: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
+    ph_col: np.ndarray = field(default_factory=lambda: _zeros(np.uint16))
+    ph_len: np.ndarray = field(default_factory=lambda: _zeros(np.uint8))
+    ph_first: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))
+    cl_bucket: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
+    cl_count: np.ndarray = field(default_factory=lambda: _zeros(np.float32))
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.secret, self.version
+
+
+# -- phrases as hashed n-grams ----------------------------------------------------------------
+
+_NGRAM_MIX = np.uint64(0x9E3779B97F4A7C15)
+_LENGTH_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def ngram_hashes(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Hash of the `length` keyed values from each start: the phrase hash terms and records use."""
+    with np.errstate(over="ignore"):
+        h = values[starts].astype(np.uint64, copy=True)
+        for j in range(1, length):
+            h *= _NGRAM_MIX
+            h += values[starts + j]
+        return fmix64(h ^ (np.uint64(length) * _LENGTH_MIX))
+
+
+def phrase_hash(values: tuple[int, ...] | np.ndarray) -> int:
+    array = np.asarray(values, dtype=np.uint64)
+    return int(ngram_hashes(array, np.zeros(1, dtype=np.int64), len(array))[0])
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Segment metadata and arrays for `records` (in owner order)."""
+    n = len(records)
+    arrays: dict[str, np.ndarray] = {
+        "owner_tokens": np.array([r.tokens for r in records], dtype=np.uint32),
+        "owner_family": np.array([r.family for r in records], dtype=np.uint64),
+    }
+    owner_of = lambda parts: np.concatenate(  # noqa: E731
+        [np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)]) if parts else _zeros(np.uint32)
+
+    docs = [r.fp_hash if r.kind == "document" else _EMPTY_U64 for r in records]
+    h = np.concatenate(docs) if docs else _EMPTY_U64
+    pos = np.concatenate([r.fp_pos if r.kind == "document" else _zeros(np.uint32) for r in records]) if n else _zeros(np.uint32)
+    own = owner_of(docs)
+    order = np.argsort(h, kind="stable")
+    arrays.update(doc_hash=h[order].astype(np.uint64), doc_owner=own[order], doc_pos=pos[order].astype(np.uint32),
+                  owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
+    arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
+
+    exact = [(r.exact, i) for i, r in enumerate(records) if r.exact]
+    exact.sort()
+    arrays.update(exact_key=np.array([e for e, _ in exact], dtype=np.uint64),
+                  exact_owner=np.array([i for _, i in exact], dtype=np.uint32))
+
+    pubs = [r.fp_hash if r.kind == "public" else _EMPTY_U64 for r in records]
+    _sorted_pair(arrays, "pub_hash", "pub_owner", pubs)
+
+    _rewrite_arrays(arrays, records, lexicon)
+    _phrase_arrays(arrays, records)
+
+    buckets = [r.cl_bucket for r in records]
+    arrays.update(cl_bucket=np.concatenate(buckets).astype(np.uint32) if n else _zeros(np.uint32),
+                  cl_count=np.concatenate([r.cl_count for r in records]).astype(np.float32) if n else _zeros(np.float32),
+                  cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
+    meta = {
+        "kind": "data",
+        "owners": [[r.secret, r.version, r.kind] for r in records],
+        "counts": {"owners": n, "fingerprints": int(len(h)), "phrases": int(len(arrays.get("ph_hash", ()))),
+                   "sentences": int(len(arrays["rw_ptr"]) - 1), "pairs": int(len(arrays["rp_sent"]))},
+    }
+    return meta, {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner")}
+
+
+def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.ndarray]) -> None:
+    values = np.concatenate(parts).astype(np.uint64) if parts else _EMPTY_U64
+    owners = np.concatenate([np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)]) if parts else _zeros(np.uint32)
+    order = np.argsort(values, kind="stable")
+    arrays[value_name], arrays[owner_name] = values[order], owners[order]
+
+
+def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) -> None:
+    ptrs, cols, weights, sigs, pair_h, pair_row = [np.zeros(1, dtype=np.int64)], [], [], [], [], []
+    owner_rows, base_row, base_col = [0], 0, 0
+    pub_sig, pub_sig_owner, pub_pair, pub_pair_owner = [], [], [], []
+    for i, r in enumerate(records):
+        rw = r.rewrite
+        if rw is None:
+            owner_rows.append(base_row)
+            continue
+        if r.kind == "public":
+            pub_sig.append(rw.signatures)
+            pub_sig_owner.append(np.full(len(rw.signatures), i, dtype=np.uint32))
+            pub_pair.append(rw.pair_hashes)
+            pub_pair_owner.append(np.full(len(rw.pair_hashes), i, dtype=np.uint32))
+            owner_rows.append(base_row)
+            continue
+        v = rw.vectors
+        ptrs.append(v.ptr[1:] + base_col)
+        cols.append(v.cols)
+        weights.append(v.weights)
+        sigs.append(rw.signatures)
+        pair_h.append(rw.pair_hashes)
+        pair_row.append(rw.pair_rows + base_row)
+        base_col += len(v.cols)
+        base_row += len(v)
+        owner_rows.append(base_row)
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else _zeros(dtype)  # noqa: E731
+    arrays.update(rw_ptr=cat(ptrs, np.int64), rw_cols=cat(cols, np.uint32), rw_weights=cat(weights, np.float32),
+                  rw_sig=cat(sigs, np.uint64), rw_owner=np.array(owner_rows, dtype=np.int64))
+    order = np.argsort(arrays["rw_sig"], kind="stable")  # sentence signatures, searchable (boilerplate)
+    arrays.update(rw_sig_sorted=arrays["rw_sig"][order], rw_sig_row=order.astype(np.uint32))
+    ph, pr = cat(pair_h, np.uint64), cat(pair_row, np.uint32)
+    order = np.argsort(ph, kind="stable")
+    ph, pr = ph[order], pr[order]
+    uniq, first, counts = np.unique(ph, return_index=True, return_counts=True)
+    arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
+    row_family = _row_families(arrays["rw_owner"], arrays["owner_family"], len(arrays["rw_ptr"]) - 1)
+    fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.uint64)
+    pairs_fam = np.unique(np.stack([np.repeat(np.arange(len(uniq)), counts).astype(np.uint64), fam]), axis=1) \
+        if len(pr) else np.zeros((2, 0), dtype=np.uint64)
+    arrays["rp_fam"] = np.minimum(np.bincount(pairs_fam[0].astype(np.int64), minlength=len(uniq)), 65535).astype(np.uint16)
+    arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
+    _sorted_pair(arrays, "rw_lemmas", "rw_lemma_owner",
+                 [r.rewrite.lemmas if r.rewrite is not None and r.kind != "public" else _EMPTY_U64 for r in records])
+    rare = np.unique(arrays["rw_lemmas"])
+    if len(rare):
+        words, lemmas, weights = lexicon.word_forms(rare)
+        arrays["rw_tab_key"], arrays["rw_tab_val"] = table.build(words, pack_lemma(lemmas, weights))
+    for name, owner_name, parts, owners in (("pub_sig", "pub_sig_owner", pub_sig, pub_sig_owner),
+                                            ("pub_pair", "pub_pair_owner", pub_pair, pub_pair_owner)):
+        values, who = cat(parts, np.uint64), cat(owners, np.uint32)
+        order = np.argsort(values, kind="stable")
+        arrays[name], arrays[owner_name] = values[order], who[order]
+
+
+def _row_families(rw_owner: np.ndarray, owner_family: np.ndarray, rows: int) -> np.ndarray:
+    """The family of the owner of every sentence row."""
+    owner_of_row = np.searchsorted(rw_owner, np.arange(rows), side="right") - 1
+    return owner_family[owner_of_row] if rows else np.zeros(0, dtype=np.uint64)
+
+
+def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
+    parts = [r.ph_hash for r in records]
+    if not any(len(p) for p in parts):
+        return
+    h = np.concatenate(parts).astype(np.uint64)
+    owner = np.concatenate([np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)])
+    row = np.concatenate([r.ph_row for r in records]).astype(np.uint32)
+    col = np.concatenate([r.ph_col for r in records]).astype(np.uint16)
+    length = np.concatenate([r.ph_len for r in records]).astype(np.uint8)
+    order = np.argsort(h, kind="stable")
+    arrays.update(ph_hash=h[order], ph_owner=owner[order], ph_row=row[order], ph_col=col[order], ph_len=length[order])
+    arrays["ph_bits"] = bitmap.build(arrays["ph_hash"], bitmap.bits_for(len(h)))
+    _sorted_pair(arrays, "ph_first", "ph_first_owner", [r.ph_first for r in records])
+    first = np.unique(arrays["ph_first"])
+    arrays["ph_first_bits"] = bitmap.build(first, bitmap.bits_for(len(first)))
+    arrays["ph_lengths"] = np.unique(length).astype(np.uint8)
+    rowkey = (arrays["ph_owner"].astype(np.uint64) << np.uint64(32)) | arrays["ph_row"].astype(np.uint64)
+    order = np.argsort(rowkey, kind="stable")  # the fields of one record row, together
+    arrays.update(ph_rowkey=rowkey[order], ph_rowentry=order.astype(np.uint32))
+
+
+# -- decoding ---------------------------------------------------------------------------------
+
+
+def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray) -> list[OwnerRecord]:
+    """The records of the owners of a segment where `keep` is True (for merging)."""
+    owners = meta["owners"]
+    get = lambda name, dtype=np.uint64: arrays.get(name, _zeros(dtype))  # noqa: E731
+    tokens, family = get("owner_tokens", np.uint32), get("owner_family")
+    groups = {name: _group(get(owner_name, np.uint32), len(owners)) for name, owner_name in
+              (("doc", "doc_owner"), ("pub", "pub_owner"), ("ph", "ph_owner"), ("psig", "pub_sig_owner"),
+               ("ppair", "pub_pair_owner"), ("lemma", "rw_lemma_owner"), ("first", "ph_first_owner"))}
+    exact = dict(zip(get("exact_owner", np.uint32).tolist(), get("exact_key").tolist()))
+    rw_owner, rw_ptr = get("rw_owner", np.int64), get("rw_ptr", np.int64)
+    pairs_by_row = None
+    if len(get("rp_hash")):
+        per_entry = np.repeat(get("rp_hash"), np.diff(get("rp_ptr", np.int64)))
+        order = np.argsort(get("rp_sent", np.uint32), kind="stable")
+        pairs_by_row = (get("rp_sent", np.uint32)[order].astype(np.int64), per_entry[order])
+    cl_ptr = get("cl_ptr", np.int64)
+    out = []
+    for i, (sid, version, kind) in enumerate(owners):
+        if not keep[i]:
+            continue
+        r = OwnerRecord(sid, int(version), kind, int(tokens[i]) if len(tokens) else 0,
+                        int(family[i]) if len(family) else 0, int(exact.get(i, 0)))
+        if kind == "document":
+            sel = groups["doc"][i]
+            r.fp_hash, r.fp_pos = get("doc_hash")[sel], get("doc_pos", np.uint32)[sel]
+            if len(rw_owner) > i + 1 and rw_owner[i + 1] > rw_owner[i]:
+                r.rewrite = _decode_rewrite(arrays, int(rw_owner[i]), int(rw_owner[i + 1]), rw_ptr, pairs_by_row,
+                                            get("rw_lemmas")[groups["lemma"][i]])
+        elif kind == "public":
+            r.fp_hash = get("pub_hash")[groups["pub"][i]]
+            r.rewrite = RewriteRecord(SentenceVectors(np.zeros(1, dtype=np.int64), _zeros(np.uint32), _zeros(np.float32)),
+                                      get("pub_sig")[groups["psig"][i]], get("pub_pair")[groups["ppair"][i]],
+                                      np.zeros(len(groups["ppair"][i]), dtype=np.int64), _EMPTY_U64)
+        else:
+            sel = groups["ph"][i]
+            r.ph_hash, r.ph_row, r.ph_col = get("ph_hash")[sel], get("ph_row", np.uint32)[sel], get("ph_col", np.uint16)[sel]
+            r.ph_len = get("ph_len", np.uint8)[sel]
+            r.ph_first = get("ph_first")[groups["first"][i]]
+        if len(cl_ptr) > i + 1:
+            r.cl_bucket = get("cl_bucket", np.uint32)[cl_ptr[i] : cl_ptr[i + 1]]
+            r.cl_count = get("cl_count", np.float32)[cl_ptr[i] : cl_ptr[i + 1]]
+        out.append(r)
+    return out
+
+
+def _group(owner: np.ndarray, n: int) -> list[np.ndarray]:
+    """Entry indices per owner."""
+    if len(owner) == 0:
+        return [np.zeros(0, dtype=np.int64)] * n
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(n + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def _decode_rewrite(arrays, row0: int, row1: int, rw_ptr: np.ndarray, pairs_by_row, lemmas) -> RewriteRecord:
+    p = rw_ptr[row0 : row1 + 1]
+    vectors = SentenceVectors(np.asarray(p - p[0], dtype=np.int64), np.asarray(arrays["rw_cols"][p[0] : p[-1]]),
+                              np.asarray(arrays["rw_weights"][p[0] : p[-1]]))
+    sigs = np.asarray(arrays["rw_sig"][row0:row1])
+    if pairs_by_row is None:
+        hashes, rows = _EMPTY_U64, np.zeros(0, dtype=np.int64)
+    else:
+        rows_all, hashes_all = pairs_by_row
+        lo, hi = np.searchsorted(rows_all, [row0, row1])
+        hashes, rows = hashes_all[lo:hi], rows_all[lo:hi] - row0
+    return RewriteRecord(vectors, sigs, hashes, rows, np.unique(lemmas))
