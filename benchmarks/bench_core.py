@@ -1,19 +1,34 @@
-"""Text-core benchmark (run by hand): registration, scan throughput, detection, false blocks.
+"""Whole-command benchmark with a deployment-sized registry, every default tier on (run by hand).
 
-    python benchmarks/bench_core.py [--docs 10000] [--terms 100000] [--scan-mb 50]
+    python benchmarks/bench_core.py [--docs 10000] [--terms 100000] [--scan-mb 40] [--mails 1000]
+                                    [--trials 200] [--small-docs 1000]
 
-Figures go to standard output and benchmarks/out/core.json. Everything runs in one
-process on one core. Uses ../shared/corpora when present (Reuters/BBC as secrets,
-Enron mails as unrelated traffic), synthetic text otherwise.
+What it measures, each through the `dlp` command as a user runs it (a fresh process every
+time, so start-up, store opening and cold caches are included) unless it says in-process:
+
+- registration: `dlp register DIR` of --docs documents (Reuters-21578 and BBC articles,
+  topped up with synthetic text) in MB/s; `dlp terms add` of --terms part numbers (letters,
+  hyphens, digits); one more document into the full registry; store size; peak RSS;
+- start-up: `dlp --version`, and `dlp scan` of a one-line file;
+- throughput: `dlp scan` of one --scan-mb file of Enron mail bodies, in MB/s after start-up;
+  in-process, the seconds of each stage (tokenising, keyed values, each detector) as MB/s,
+  and the share of tokens that reached the rewrite tier's alignment;
+- growth: the same 4 MB scanned against --small-docs and --docs documents (the ratio);
+- mail: `dlp scan` of --mails Enron mails as .eml files: mails/s, per-item p50/p99/max;
+- detection (in-process): excerpts of 10..80 words planted in Enron mails, found and blocked;
+- false blocks (in-process): every Enron mail of the corpus scanned.
+
+Figures go to standard output and benchmarks/out/core.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
-import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,143 +38,232 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 
-from dlp.registry import Registry  # noqa: E402
-from dlp.scanner import Scanner  # noqa: E402
-from dlp.types import Action, Destination  # noqa: E402
-from dlp.verdict import DefaultPolicy  # noqa: E402
-
 OUT = Path(__file__).resolve().parent / "out"
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def dlp(work: Path, *args: str, registry: str = "reg") -> tuple[float, int, subprocess.CompletedProcess]:
+    """Run `python -m dlp ARGS` in a fresh process: (seconds, its peak RSS in MB, result)."""
+    env = dict(os.environ, DLP_REGISTRY=str(work / registry), PYTHONPATH=str(SRC))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "dlp", *args], env=env, stdout=out, stderr=err, cwd=work)
+        _, status, usage = os.wait4(proc.pid, 0)  # reaps it and says how much memory it used
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"dlp {' '.join(args)} failed ({proc.returncode}): {result.stderr.decode()[-800:]}")
+    return seconds, round(usage.ru_maxrss / 1024), result
 
 
-def du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def timed(work: Path, *args: str, runs: int = 3, registry: str = "reg") -> float:
+    return median([dlp(work, *args, registry=registry)[0] for _ in range(runs)])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--small-docs", type=int, default=1_000)
     ap.add_argument("--terms", type=int, default=100_000)
-    ap.add_argument("--scan-mb", type=float, default=50)
+    ap.add_argument("--scan-mb", type=float, default=40)
+    ap.add_argument("--mails", type=int, default=1000)
     ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
-    results: dict = {"corpora": corpus.have_corpora()}
-    work = Path(tempfile.mkdtemp(prefix="dlp-bench-"))
+    results: dict = {"corpora": corpus.have_corpora(), "python": sys.version.split()[0]}
+    work = Path(tempfile.mkdtemp(prefix="dlp-bench-core-"))
     try:
-        docs, source = corpus.secret_documents(args.docs)
-        results["secrets"] = {"documents": len(docs), "source": source,
-                              "mb": round(sum(len(d) for d in docs) / 1e6, 1)}
-        print(f"secrets: {len(docs)} documents from {source}, {results['secrets']['mb']} MB")
-
-        t = time.perf_counter()
-        reg = Registry(work / "reg", create=True)
-        for i, d in enumerate(docs):
-            reg.add_document(d, d.encode(), f"doc{i}.txt", secret_id=f"doc{i}")
-        t_docs = time.perf_counter() - t
-        terms = corpus.part_numbers(args.terms)
-        t = time.perf_counter()
-        reg.add_terms("parts", terms, min_distinct=1)
-        t_terms = time.perf_counter() - t
-        t = time.perf_counter()
-        reg.commit()
-        t_commit = time.perf_counter() - t
-        size = du(work / "reg")
-        results["registration"] = {
-            "documents_seconds": round(t_docs, 2),
-            "documents_mb_per_s": round(results["secrets"]["mb"] / t_docs, 1),
-            "documents_per_s": round(len(docs) / t_docs),
-            "terms": len(terms), "terms_seconds": round(t_terms, 2),
-            "commit_seconds": round(t_commit, 2),
-            "index_mb_on_disk": round(size / 1e6, 1),
-            "index": reg.store.read().manifest["index"],
-        }
-        print("registration:", results["registration"])
-
-        t = time.perf_counter()
-        scanner = Scanner(Registry(work / "reg"))
-        results["load_seconds"] = round(time.perf_counter() - t, 2)
-        print(f"load: {results['load_seconds']} s")
-
-        # -- throughput on unrelated plain text --------------------------------
-        if corpus.have_corpora():
-            traffic = corpus.enron_bodies()
-            traffic_source = "enron mail bodies"
-        else:
-            traffic = corpus.synthetic(2000, 800, 9)
-            traffic_source = "synthetic"
-        parts, total = [], 0
-        i = 0
-        while total < args.scan_mb * 1e6:
-            text = traffic[i % len(traffic)]
-            i += 1
-            parts.append(text)
-            total += len(text.encode())
-        scanner.scan_text(parts[0])  # warm-up: first call fills numpy caches
-        t = time.perf_counter()
-        findings = 0
-        for text in parts:
-            findings += len(scanner.scan_text(text))
-        dt = time.perf_counter() - t
-        results["throughput"] = {"source": traffic_source, "mb": round(total / 1e6, 1), "findings_in_parts": findings,
-                                 "by_part_size": {"as is (mean %d bytes)" % (total // len(parts)): round(total / 1e6 / dt, 1)}}
-        joined = "\n\n".join(parts)
-        for size in (16_384, 262_144, 1 << 20, 4 << 20):
-            pieces = [joined[i : i + size] for i in range(0, len(joined), size)]
-            t = time.perf_counter()
-            for piece in pieces:
-                scanner.scan_text(piece)
-            dt = time.perf_counter() - t
-            results["throughput"]["by_part_size"][f"{size // 1024} KB"] = round(len(joined) / 1e6 / dt, 1)
-        print("throughput:", results["throughput"])
-
-        # -- detection rate against excerpt length -----------------------------
-        rng = random.Random(11)
-        hosts = traffic if corpus.have_corpora() else corpus.synthetic(500, 600, 13)
-        policy = DefaultPolicy()
-        table = []
-        for length in (10, 15, 20, 25, 30, 40, 60, 80):
-            found = blocked = 0
-            for _ in range(args.trials):
-                d = rng.randrange(len(docs))
-                w = docs[d].split()
-                start = rng.randrange(0, max(1, len(w) - length))
-                excerpt = " ".join(w[start : start + length])
-                host = rng.choice(hosts).split()
-                at = rng.randrange(len(host) + 1)
-                text = " ".join(host[:at] + [excerpt] + host[at:])
-                hits = [f for f in scanner.scan_text(text) if f.secret == f"doc{d}"]
-                found += bool(hits)
-                blocked += policy.decide(hits, (), Destination()).action is Action.BLOCK
-            table.append({"words": length, "found": round(found / args.trials, 3), "blocked": round(blocked / args.trials, 3)})
-            print(f"excerpt {length:3} words: found {found / args.trials:6.1%}  blocked {blocked / args.trials:6.1%}")
-        results["detection"] = table
-
-        # -- false blocks on unrelated mail -----------------------------------------
-        if corpus.have_corpora():
-            paths = corpus.enron_paths()
-            actions = {a.label: 0 for a in Action}
-            flagged = []
-            t = time.perf_counter()
-            for p in paths:
-                report = scanner.scan_path(p)
-                actions[report.action.label] += 1
-                if report.findings:
-                    flagged.append({"path": str(p.relative_to(corpus.SHARED)), "action": report.action.label,
-                                    "findings": [(f.secret, f.kind, f.matched_words) for f in report.findings]})
-            results["unrelated"] = {"files": len(paths), "actions": actions, "seconds": round(time.perf_counter() - t, 1),
-                                    "flagged": flagged[:50]}
-            print("unrelated enron mails:", {k: v for k, v in results["unrelated"].items() if k != "flagged"})
-            for f in flagged[:20]:
-                print("   ", f)
-        results["peak_rss_mb"] = round(rss_mb())
-        print(f"peak RSS: {results['peak_rss_mb']} MB")
+        run(work, args, results)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("work directory kept:", work)
     OUT.mkdir(exist_ok=True)
     (OUT / "core.json").write_text(json.dumps(results, indent=2))
+
+
+def run(work: Path, args, results: dict) -> None:
+    # -- material ---------------------------------------------------------------------------
+    docs, source = corpus.secret_documents(args.docs)
+    (work / "docs").mkdir()
+    for i, d in enumerate(docs):
+        (work / "docs" / f"doc{i:05d}.txt").write_text(d)
+    small = work / "docs-small"
+    small.mkdir()
+    for i in range(min(args.small_docs, len(docs))):
+        shutil.copy(work / "docs" / f"doc{i:05d}.txt", small)
+    mb_docs = sum(len(d.encode()) for d in docs) / 1e6
+    terms = corpus.part_numbers(args.terms)
+    (work / "terms.txt").write_text("\n".join(terms) + "\n")
+    traffic = corpus.enron_bodies() if corpus.have_corpora() else corpus.synthetic(2000, 800, 9)
+    text, i = [], 0
+    while sum(len(t) for t in text) < args.scan_mb * 1e6:
+        text.append(traffic[i % len(traffic)])
+        i += 1
+    joined = "\n\n".join(text)
+    (work / "mail.txt").write_text(joined[: int(args.scan_mb * 1e6)])
+    (work / "mail4.txt").write_text(joined[:4_000_000])
+    (work / "tiny.txt").write_text("hello\n")
+    results["secrets"] = {"documents": len(docs), "source": source, "mb": round(mb_docs, 1), "terms": len(terms)}
+    print("secrets:", results["secrets"])
+
+    # -- registration -------------------------------------------------------------------------
+    seconds, rss, _ = dlp(work, "register", "docs")
+    t_terms, rss_terms, _ = dlp(work, "terms", "add", "parts", "terms.txt")
+    (work / "one.txt").write_text(corpus.synthetic(1, 900, 77)[0])
+    t_one, _, _ = dlp(work, "register", "one.txt")
+    size = sum(p.stat().st_size for p in (work / "reg").rglob("*") if p.is_file())
+    t_small, _, _ = dlp(work, "register", "docs-small", registry="reg-small")
+    dlp(work, "terms", "add", "parts", "terms.txt", registry="reg-small")
+    results["registration"] = {
+        "documents_seconds": round(seconds, 1), "documents_mb_per_s": round(mb_docs / seconds, 1),
+        "documents_per_s": round(len(docs) / seconds), "peak_rss_mb": rss,
+        "terms_seconds": round(t_terms, 1), "terms_peak_rss_mb": rss_terms,
+        "one_more_document_seconds": round(t_one, 2), "store_mb": round(size / 1e6, 1),
+        "small_registry_seconds": round(t_small, 1),
+    }
+    print("registration:", results["registration"])
+
+    # -- start-up -------------------------------------------------------------------------------
+    t_version = timed(work, "--version", runs=5)
+    t_tiny = timed(work, "scan", "tiny.txt", "--no-record", "--no-progress", runs=5)
+    results["startup"] = {"version_seconds": round(t_version, 3), "scan_tiny_seconds": round(t_tiny, 3)}
+    print("start-up:", results["startup"])
+
+    # -- throughput, whole command ----------------------------------------------------------------
+    mb = (work / "mail.txt").stat().st_size / 1e6
+    t_big, rss_scan, big = dlp(work, "scan", "mail.txt", "--no-record", "--no-progress", "--format", "json")
+    report = json.loads(big.stdout)["files"][0]
+    results["throughput"] = {"mb": round(mb, 1), "seconds": round(t_big, 2),
+                             "mb_per_s_after_startup": round(mb / max(1e-3, t_big - t_tiny), 1),
+                             "peak_rss_mb": rss_scan, "action": report["action"],
+                             "findings": [(f["secret"], f["kind"], f["matched_words"]) for f in report["findings"]]}
+    print("throughput:", results["throughput"])
+
+    # -- growth with the registry ---------------------------------------------------------------
+    big4 = timed(work, "scan", "mail4.txt", "--no-record", "--no-progress")
+    small4 = timed(work, "scan", "mail4.txt", "--no-record", "--no-progress", registry="reg-small")
+    tiny_small = timed(work, "scan", "tiny.txt", "--no-record", "--no-progress", registry="reg-small")
+    results["growth"] = {"docs": len(docs), "small_docs": args.small_docs,
+                         "seconds_4mb": round(big4 - t_tiny, 3), "seconds_4mb_small": round(small4 - tiny_small, 3),
+                         "ratio": round((big4 - t_tiny) / max(1e-3, small4 - tiny_small), 2)}
+    print("growth:", results["growth"])
+
+    # -- stages, in process ------------------------------------------------------------------------
+    results["stages"] = stages(work, joined[: int(args.scan_mb * 1e6)])
+    print("stages:", results["stages"])
+
+    # -- mail -----------------------------------------------------------------------------------------
+    if corpus.have_corpora():
+        results["mail"] = mails(work, args.mails, t_tiny)
+        print("mail:", results["mail"])
+
+    # -- detection and false blocks, in process ------------------------------------------------------
+    results["detection"] = detection(work, docs, traffic, args.trials)
+    if corpus.have_corpora():
+        results["unrelated"] = unrelated(work)
+        print("unrelated enron mails:", {k: v for k, v in results["unrelated"].items() if k != "flagged"})
+
+
+def stages(work: Path, text: str) -> dict:
+    from dlp.detectors.rewrite import RewriteDetector
+    from dlp.scanner import open_scanner
+    from dlp.text import tokenise
+
+    scanner = open_scanner(work / "reg", environ={})
+    scanner.scan_text(text[:100_000])  # warm the lexicon and the key cache as a long-running scan would
+    scanner.timings.clear()
+    rewrite = next((d for d in scanner.detectors if isinstance(d, RewriteDetector)), None)
+    before = dict(rewrite.stats) if rewrite else {}
+    mb = len(text.encode()) / 1e6
+    started = time.perf_counter()
+    tokenise(text[: 4 << 20])
+    t_tok = (time.perf_counter() - started) * len(text) / min(len(text), 4 << 20)
+    started = time.perf_counter()
+    scanner.scan_text(text)
+    total = time.perf_counter() - started
+    out = {"in_process_mb_per_s": round(mb / total, 1), "tokenise_mb_per_s": round(mb / t_tok, 1)}
+    for name, seconds in scanner.timings.items():
+        out[f"{name}_mb_per_s"] = round(mb / max(seconds, 1e-6), 1)
+    if rewrite:
+        tokens = rewrite.stats["tokens"] - before["tokens"]
+        aligned = rewrite.stats["aligned_tokens"] - before["aligned_tokens"]
+        out["rewrite_share_aligned"] = round(aligned / max(1, tokens), 5)
+        out["rewrite_candidate_sentences"] = rewrite.stats["candidate_sentences"] - before["candidate_sentences"]
+    return out
+
+
+def mails(work: Path, count: int, t_tiny: float) -> dict:
+    folder = work / "mails"
+    folder.mkdir()
+    paths = corpus.enron_paths()[:count]
+    for i, p in enumerate(paths):
+        shutil.copy(p, folder / f"m{i:05d}.eml")
+    seconds, rss, result = dlp(work, "scan", "mails", "--no-record", "--no-progress", "--format", "json")
+    files = json.loads(result.stdout)["files"]
+    per = sorted(f["seconds"] for f in files)
+    actions = {}
+    for f in files:
+        actions[f["action"]] = actions.get(f["action"], 0) + 1
+    return {"mails": len(files), "seconds": round(seconds, 2),
+            "mails_per_s": round(len(files) / max(1e-3, seconds - t_tiny), 1),
+            "p50_ms": round(1000 * per[len(per) // 2], 2), "p99_ms": round(1000 * per[int(len(per) * 0.99)], 2),
+            "max_ms": round(1000 * per[-1], 2), "peak_rss_mb": rss, "actions": actions}
+
+
+def detection(work: Path, docs: list[str], hosts: list[str], trials: int) -> list[dict]:
+    from dlp.scanner import open_scanner
+    from dlp.types import Action, Destination
+    from dlp.verdict import DefaultPolicy
+
+    scanner = open_scanner(work / "reg", environ={})
+    ids = {i: f"doc{i:05d}" for i in range(len(docs))}
+    rng = random.Random(11)
+    policy = DefaultPolicy()
+    table = []
+    for length in (10, 15, 20, 25, 30, 40, 60, 80):
+        found = blocked = 0
+        for _ in range(trials):
+            d = rng.randrange(len(docs))
+            w = docs[d].split()
+            start = rng.randrange(0, max(1, len(w) - length))
+            excerpt = " ".join(w[start : start + length])
+            host = rng.choice(hosts).split()
+            at = rng.randrange(len(host) + 1)
+            hits = [f for f in scanner.scan_text(" ".join(host[:at] + [excerpt] + host[at:])) if f.secret == ids[d]]
+            found += bool(hits)
+            blocked += policy.decide(hits, (), Destination()).action is Action.BLOCK
+        table.append({"words": length, "found": round(found / trials, 3), "blocked": round(blocked / trials, 3)})
+        print(f"excerpt {length:3} words: found {found / trials:6.1%}  blocked {blocked / trials:6.1%}")
+    return table
+
+
+def unrelated(work: Path) -> dict:
+    from dlp.scanner import open_scanner
+    from dlp.types import Action
+
+    scanner = open_scanner(work / "reg", environ={})
+    paths = corpus.enron_paths()
+    actions = {a.label: 0 for a in Action}
+    flagged = []
+    started = time.perf_counter()
+    for p in paths:
+        report = scanner.scan_path(p)
+        actions[report.action.label] += 1
+        if report.findings:
+            flagged.append({"path": str(p.relative_to(corpus.SHARED)), "action": report.action.label,
+                            "findings": [(f.secret, f.kind, f.matched_words) for f in report.findings]})
+    return {"files": len(paths), "actions": actions, "seconds": round(time.perf_counter() - started, 1),
+            "flagged": flagged[:50]}
 
 
 if __name__ == "__main__":

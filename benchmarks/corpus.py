@@ -69,12 +69,16 @@ def secret_documents(n: int = 10_000, size: int = 5000) -> tuple[list[str], str]
 
 
 def part_numbers(n: int = 100_000, seed: int = 3) -> list[str]:
+    """Part numbers as companies write them: letters, hyphens and digits (AB-4471-C, KALOMI-0093, ZX-12-7B)."""
     rng = random.Random(seed)
-    out = set()
+    letters = "ABCDEFGHKMNPRSTXZ"
+    out: set[str] = set()
     while len(out) < n:
         kind = rng.random()
-        if kind < 0.5:
-            out.add(f"{rng.choice('ABCDEFGHKMNPRSTXZ')}{rng.choice('ABCDEFGHKMNPRSTXZ')}-{rng.randint(1000, 9999)}-{rng.choice('ABCDEFG')}")
+        if kind < 0.4:
+            out.add(f"{rng.choice(letters)}{rng.choice(letters)}-{rng.randint(1000, 9999)}-{rng.choice('ABCDEFG')}")
+        elif kind < 0.7:
+            out.add("".join(rng.choice(SYLLABLES) for _ in range(3)).upper() + f"-{rng.randint(0, 9999):04d}")
         else:
-            out.add("Project " + "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize())
+            out.add(f"{rng.choice(letters)}{rng.choice(letters)}-{rng.randint(1, 99)}-{rng.randint(1, 9)}{rng.choice(letters)}")
     return sorted(out)

@@ -44,6 +44,7 @@ class Secret:
     tags: tuple[str, ...] = ()
     versions: list[Version] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # min_distinct, min_fields, columns
+    origin: dict[str, Any] = field(default_factory=dict)  # a mirrored folder: folder, path, size, mtime_ns
 
     @property
     def latest(self) -> Version:
@@ -58,13 +59,13 @@ class Secret:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "label": self.label, "classification": self.classification,
                 "owner": self.owner, "tags": list(self.tags), "settings": dict(self.settings),
-                "versions": [v.to_dict() for v in self.versions]}
+                "versions": [v.to_dict() for v in self.versions], **({"origin": self.origin} if self.origin else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Secret":
         return cls(d["id"], d["kind"], d.get("label", ""), d.get("classification", DEFAULT_CLASSIFICATION),
                    d.get("owner", ""), tuple(d.get("tags", ())), [Version.from_dict(v) for v in d["versions"]],
-                   dict(d.get("settings", {})))
+                   dict(d.get("settings", {})), dict(d.get("origin", {})))
 
     def relabel(self, label: str = "", classification: str | None = None, owner: str = "",
                 tags: Sequence[str] = ()) -> bool:

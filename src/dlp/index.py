@@ -69,10 +69,14 @@ class Index:
         self.generation = generation.number
         self.generation_name = generation.name
         self.manifest = generation.manifest
-        self._generation = generation
+        self.generation_record = generation  # the manifest as stored, for packing
         self.key_check = self.manifest["key_check"]
         self.settings: dict[str, Any] = dict(self.manifest.get("settings", {}))
         self.segments: tuple[Segment, ...] = tuple(store.segment(name, keyer) for name in self.manifest["segments"])
+        # read now, parsed when needed: a writer may prune this generation's files while we scan
+        self._catalogue_bytes = store.meta_bytes(generation)
+        lexicon = self.manifest.get("lexicon_segment")
+        self._lexicon_segment = store.segment(lexicon, keyer) if lexicon else None
         counts = [len(s.owners) for s in self.segments]
         self.offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.owner_keys: list[tuple[str, int, str]] = [(o[0], int(o[1]), o[2]) for s in self.segments for o in s.owners]
@@ -112,14 +116,13 @@ class Index:
 
     @cached_property
     def lexicon(self) -> Lexicon:
-        name = self.manifest.get("lexicon_segment")
-        if not name:
+        if self._lexicon_segment is None:
             raise StoreCorrupt(f"registry {self.root}: generation {self.generation_name} has no lexicon")
-        return Lexicon.from_arrays(self.store.segment(name, self.keyer).arrays)
+        return Lexicon.from_arrays(self._lexicon_segment.arrays)
 
     @cached_property
     def catalogue(self) -> dict[str, Any]:
-        return self.store.read_meta(self._generation, self.keyer)
+        return self.store.read_meta(self.generation_record, self.keyer, self._catalogue_bytes)
 
     @cached_property
     def secrets(self) -> dict[str, Secret]:

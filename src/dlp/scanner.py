@@ -66,6 +66,13 @@ class Scanner:
     def registry(self) -> Index:  # the name front ends used before the index had its own class
         return self.index
 
+    def warm_up(self) -> None:
+        """Read what scans read lazily (lexicon, catalogue), so the first item does not wait for it."""
+        if any(d.name == "rewrite" for d in self.detectors):
+            self.index.lexicon  # noqa: B018
+        self.index.catalogue  # noqa: B018
+        self.scan_text("warm up")
+
     # -- entry points ------------------------------------------------------------
 
     def scan_path(self, path: str | os.PathLike, destination: Destination = Destination()) -> FileReport:

@@ -146,16 +146,24 @@ class Store:
                                f"(changed by someone without the key)")
         return Generation(gen.name, gen.number, body)
 
-    def read_meta(self, generation: Generation, keyer) -> dict[str, Any]:
-        """The generation's secrets metadata, checked against the MAC its manifest holds."""
+    def read_meta(self, generation: Generation, keyer, raw: bytes | None = None) -> dict[str, Any]:
+        """The generation's secrets metadata, checked against the MAC its manifest holds.
+
+        `raw`: its bytes, read earlier (`meta_bytes`) by a reader that parses them later.
+        """
         name, mac = generation.manifest["meta"]["file"], generation.manifest["meta"]["mac"]
-        try:
-            raw = (self.root / name).read_bytes()
-        except FileNotFoundError:
-            raise StoreCorrupt(f"registry {self.root}: {name} is missing") from None
+        if raw is None:
+            raw = self.meta_bytes(generation)
         if keyer.mac(raw, person=b"dlp-meta") != mac:
             raise StoreCorrupt(f"registry {self.root}: {name} fails its keyed checksum")
         return _parse(raw, f"registry {self.root}: {name}")
+
+    def meta_bytes(self, generation: Generation) -> bytes:
+        name = generation.manifest["meta"]["file"]
+        try:
+            return (self.root / name).read_bytes()
+        except FileNotFoundError:
+            raise StoreCorrupt(f"registry {self.root}: {name} is missing") from None
 
     def segment(self, name: str, keyer) -> Segment:
         """An immutable segment with every array verified (or known verified) and memory-mapped."""
@@ -182,6 +190,40 @@ class Store:
         segment = Segment(name, meta, arrays)
         self._segments[name] = segment
         return segment
+
+    def pack(self, generation: Generation) -> list[tuple[str, bytes]]:
+        """Every file of one generation, as (path relative to the store, bytes): to ship it elsewhere.
+
+        The bytes are the stored ones, MACs included, so the receiving side verifies them
+        under the key exactly as here (`unpack`, then open as usual).
+        """
+        names = [f"{generation.name}.json", generation.manifest["meta"]["file"]]
+        segments = list(generation.manifest.get("segments", []))
+        if generation.manifest.get("lexicon_segment"):
+            segments.append(generation.manifest["lexicon_segment"])
+        for segment in segments:
+            names.append(f"{segment}/segment.json")
+            meta = json.loads((self.root / segment / "segment.json").read_bytes())["body"]
+            names.extend(f"{segment}/{array}.npy" for array in sorted(meta.get("arrays", {})))
+        try:
+            return [(name, (self.root / name).read_bytes()) for name in names]
+        except FileNotFoundError as exc:
+            raise StoreError(f"registry {self.root}: {exc.filename} vanished while packing generation "
+                             f"{generation.name} (a newer one was committed meanwhile); try again") from None
+
+    @staticmethod
+    def unpack(root: Path, generation_name: str, files: list[tuple[str, bytes]]) -> "Store":
+        """Write a packed generation into a new, private store directory at `root`."""
+        root = Path(root)
+        root.mkdir(parents=True, mode=0o700, exist_ok=False)
+        for name, data in files:
+            target = (root / name).resolve()
+            if root.resolve() not in target.parents:
+                raise StoreCorrupt(f"packed registry names a file outside its store: {name!r}")
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target.write_bytes(data)
+        (root / "CURRENT").write_text(generation_name + "\n")
+        return root
 
     # -- writing (call with lock() held) -----------------------------------------------------
 

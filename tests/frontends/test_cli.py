@@ -107,7 +107,7 @@ def test_unreadable_file_is_a_problem_not_the_end_of_the_scan(run, tmp_path):
 
 
 def test_corrupt_store(run):
-    manifest = next(run.reg.glob("gen-*/manifest.json"))
+    manifest = next(run.reg.glob("gen-*.json"))
     manifest.write_text("{not json")
     assert run("scan", str(run.tmp / "secret.txt")) == 2
     assert run.err.count("\n") == 1 and "not valid JSON" in run.err and "Traceback" not in run.err
@@ -127,9 +127,9 @@ def test_wrong_key_is_refused(run, tmp_path):
 
 
 def test_version_mismatch(run):
-    manifest = next(run.reg.glob("gen-*/manifest.json"))
+    manifest = next(run.reg.glob("gen-*.json"))
     data = json.loads(manifest.read_text())
-    data["normaliser"] = "something-older/0"
+    data["body"]["normaliser"] = "something-older/0"
     manifest.write_text(json.dumps(data))
     assert run("list") == 2
     assert "rebuild" in run.err and "something-older/0" in run.err

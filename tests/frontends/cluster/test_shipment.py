@@ -51,7 +51,7 @@ def test_a_damaged_array_is_refused_on_the_worker(scanner, tmp_path):
     a = pack(scanner)
     files = [(name, data[:-1] + bytes([data[-1] ^ 1]) if name.endswith(".npy") else data)
              for name, data in a.files]
-    with pytest.raises(StoreCorrupt, match="fails its checksum"):
+    with pytest.raises(StoreCorrupt, match="fails its keyed checksum"):
         Shipment(a.dlp_version, a.generation, tuple(files), a.key).open(tmp_path / "worker")
 
 

@@ -1,24 +1,24 @@
 """The compiled registry as one self-checking value, sent to each worker once.
 
-`pack` reads the generation the client opened (manifest and arrays: keyed
-fingerprints only, never plaintext), the key file and the policy file into a
-`Shipment`. `Shipment.open` writes them into a private folder on the worker, in
-the store's own layout, and opens a `Scanner` there, so the store's checksums and
-version checks run on the worker as they do locally. Workers need no access to
-the registry path. Nothing here imports Dask.
+`pack` reads the generation the client opened (`Store.pack`: its manifest,
+catalogue and segments, keyed values only, never plaintext), the key file and the
+policy file into a `Shipment`. `Shipment.open` writes them into a private folder on
+the worker (`Store.unpack`) and opens a `Scanner` there, so the store's keyed
+checksums and version checks run on the worker as they do locally. Workers need no
+access to the registry path. Nothing here imports Dask.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ... import __version__
-from ...errors import StoreCorrupt, StoreError
+from ...errors import StoreError
 from ...scanner import Scanner, open_scanner
+from ...store import Store
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Shipment:
     """Everything a worker needs to open the same scanner as the client."""
 
     dlp_version: str
-    generation: str                      # folder name, e.g. "gen-000007"
-    files: tuple[tuple[str, bytes], ...]  # (file name in the generation folder, bytes)
+    generation: str                      # generation name, e.g. "gen-000007"
+    files: tuple[tuple[str, bytes], ...]  # (path relative to the store, bytes)
     key: bytes
     policy: tuple[str, bytes] | None = None  # (file name, bytes)
 
@@ -52,10 +52,8 @@ class Shipment:
                              f"install the same dlp version on the client and every worker")
         root = Path(folder)
         store = root / "registry"
-        (store / self.generation).mkdir(parents=True, mode=0o700)
-        for name, data in self.files:
-            (store / self.generation / name).write_bytes(data)
-        (store / "CURRENT").write_text(self.generation + "\n")
+        root.mkdir(parents=True, mode=0o700, exist_ok=True)
+        Store.unpack(store, self.generation, list(self.files))
         key = root / "registry.key"
         fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -69,23 +67,13 @@ class Shipment:
 
 def pack(scanner: Scanner, policy_file: str | os.PathLike | None = None) -> Shipment:
     """The generation `scanner` was opened on, its key and the policy file, read into memory."""
-    registry = scanner.registry
-    generation = f"gen-{registry.generation:06d}"
-    folder = registry.root / generation
+    index = scanner.index
+    files = index.store.pack(index.generation_record)
     try:
-        manifest_bytes = (folder / "manifest.json").read_bytes()
-        manifest = json.loads(manifest_bytes)
-        files = [("manifest.json", manifest_bytes)]
-        for name, meta in sorted(manifest.get("arrays", {}).items()):
-            data = (folder / f"{name}.npy").read_bytes()
-            if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-                raise StoreCorrupt(f"registry {registry.root}: {generation}/{name}.npy fails its checksum")
-            files.append((f"{name}.npy", data))
-        key = registry.key_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise StoreError(f"registry {registry.root}: {exc.filename} vanished while packing it for the cluster "
-                         f"(a newer generation was committed meanwhile); run the scan again") from None
+        key = index.key_path.read_bytes()
+    except OSError as exc:
+        raise StoreError(f"registry key {index.key_path} cannot be read: {exc.strerror}") from None
     policy = None
     if policy_file:
         policy = (Path(policy_file).name, Path(policy_file).read_bytes())
-    return Shipment(__version__, generation, tuple(files), key, policy)
+    return Shipment(__version__, index.generation_name, tuple(files), key, policy)

@@ -32,7 +32,7 @@ def run_list(args, env) -> int:
     if args.format == "json":
         body = {"registry": str(reg.root), "generation": reg.generation,
                 "secrets": [s.to_dict() for s in reg.secrets.values()], "public": reg.public,
-                "index": reg.snapshot.manifest.get("index", {})}
+                "index": reg.statistics()}
         json.dump(body, env.stdout, indent=2)
         print(file=env.stdout)
         return 0
@@ -43,9 +43,9 @@ def run_list(args, env) -> int:
         size = {"document": f"{v.tokens} words", "terms": f"{v.extra.get('terms', 0)} terms",
                 "records": f"{v.extra.get('rows', 0)} rows"}[s.kind]
         print(f"{s.id:24} {s.kind:9} {v.version:>3} {s.classification:12} {size:>14}  {s.label}", file=out)
-    index = reg.snapshot.manifest.get("index", {})
-    print(f"{len(reg.secrets)} secrets, {len(reg.public)} public documents, "
-          f"{index.get('fingerprints', 0)} fingerprints ({index.get('suppressed', 0)} boilerplate suppressed), "
+    index = reg.statistics()
+    print(f"{len(reg.secrets)} secrets, {len(reg.public)} public documents, {index['fingerprints']} fingerprints, "
+          f"{index['phrases']} phrases, {index['sentences']} sentences in {index['segments']} segments, "
           f"generation {reg.generation}", file=out)
     return 0
 

@@ -46,12 +46,8 @@ class ScannerSpec:
 
 
 def warm_up(scanner) -> None:
-    """Load lazily built parts (spaCy for the rewrite tier) before the first file waits for them."""
-    scanner.scan_text("warm up")
-    if scanner.registry.snapshot.manifest.get("rw_owners"):
-        analyser = scanner.registry.analyser
-        analyser.sentences("Warm up the sentence splitter.")
-        analyser.weight("warm")  # loads the word-frequency table
+    """Load lazily read parts before the first file waits for them."""
+    scanner.warm_up()
 
 
 def scan_claimed(scanner, path: str, locator: str, destination: Destination, fail_open: bool) -> FileReport:

@@ -1,0 +1,31 @@
+"""Reading a file whole, as registration and training need it: all its text, its bytes, its problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..types import Item, Part, Problem
+from .base import Context, Limits, walk
+
+
+def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tuple[str, bytes, list[Problem]]:
+    """All text of a file (every part joined), its bytes, and what could not be read.
+
+    `binary` (printable strings of an unknown format) is a fact, not a failure, and is
+    not returned as a problem.
+    """
+    if extractors is None:
+        from . import EXTRACTORS
+
+        extractors = EXTRACTORS
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return "", b"", [Problem(str(path), "unreadable", exc.strerror or str(exc))]
+    texts, problems = [], []
+    for out in walk(Item(locator=str(path), name=Path(path).name, data=raw), extractors, Context(limits)):
+        if isinstance(out, Part):
+            texts.append(out.text)
+        elif out.kind != "binary":
+            problems.append(out)
+    return "\n\n".join(texts), raw, problems
