@@ -33,7 +33,7 @@ def test_round_trip_and_generations(tmp_path):
     generation, segment = read(Store(tmp_path / "s", versions=VERSIONS))
     assert generation.number == g == 2 and generation.manifest["note"] == "second"
     assert segment.arrays["a"].tolist() == list(range(70000))
-    assert isinstance(segment.arrays["a"], np.memmap)  # mapped, not copied
+    assert isinstance(segment.arrays["a"].base, np.memmap)  # mapped, not copied
 
 
 def test_old_generations_and_unlisted_segments_are_pruned(tmp_path):

@@ -183,7 +183,8 @@ class Registry:
             self._sketches.setdefault(value, []).append(len(self._pending))
         self._pending.append(seg.OwnerRecord(
             secret_id, version, "document", int(len(values)), family, int(digest[:16], 16), fp_hash, fp_pos,
-            rewrite_record(tokens, values, self.lexicon), cl_bucket=buckets, cl_count=counts))
+            (sh >> np.uint64(32)).astype(np.uint32), rewrite_record(tokens, values, self.lexicon),
+            cl_bucket=buckets, cl_count=counts))
         return Registered(secret_id, version, status, source, int(len(values)), near)
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:

@@ -12,6 +12,8 @@ Arrays of a segment (all optional; absent when empty):
 ====================  ==========================================================
 ``owner_*``           per owner: tokens, family key, fingerprint count
 ``doc_hash/owner/pos``  winnowed shingle fingerprints, sorted by hash; ``doc_bits``
+``doc_all``           every shingle of every document (top 32 bits, CSR ``doc_all_ptr``):
+                      runs are extended to their true ends, never guessed from picks
 ``exact_key/owner``   keyed file digests (first 64 bits), for byte-identical copies
 ``pub_hash/owner``    every shingle of public content
 ``rw_*``              sentence vectors (CSR: ``rw_ptr``, ``rw_cols``, ``rw_weights``),
@@ -22,6 +24,7 @@ Arrays of a segment (all optional; absent when empty):
                       many families share each within the segment ``rp_fam``
 ``rw_lemmas``         the rare lemmas of the segment, and ``rw_tab_key``/``rw_tab_val``:
                       a hash table from every word form of them to the packed lemma
+                      (``rw_tab_bits``: its bitmap)
 ``pub_sig``/``pub_pair``  sentence and pair signatures of public content
 ``ph_*``              term and record phrases as hashed token n-grams, sorted; first
                       tokens ``ph_first`` (``ph_first_bits``) and lengths ``ph_lengths``;
@@ -61,6 +64,7 @@ class OwnerRecord:
     exact: int = 0  # first 64 bits of the keyed digest of the registered file (documents)
     fp_hash: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))  # documents: winnowed; public: all
     fp_pos: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
+    all_sh32: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))  # documents: every shingle, 32 bits
     rewrite: RewriteRecord | None = None
     ph_hash: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))
     ph_row: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
@@ -117,6 +121,9 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
     arrays.update(doc_hash=h[order].astype(np.uint64), doc_owner=own[order], doc_pos=pos[order].astype(np.uint32),
                   owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
+    every = [r.all_sh32 if r.kind == "document" else _zeros(np.uint32) for r in records]
+    arrays.update(doc_all=np.concatenate(every).astype(np.uint32) if n else _zeros(np.uint32),
+                  doc_all_ptr=np.concatenate(([0], np.cumsum([len(e) for e in every]))).astype(np.int64))
 
     exact = [(r.exact, i) for i, r in enumerate(records) if r.exact]
     exact.sort()
@@ -139,7 +146,7 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
         "counts": {"owners": n, "fingerprints": int(len(h)), "phrases": int(len(arrays.get("ph_hash", ()))),
                    "sentences": int(len(arrays["rw_ptr"]) - 1), "pairs": int(len(arrays["rp_sent"]))},
     }
-    return meta, {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner")}
+    return meta, {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner", "doc_all_ptr")}
 
 
 def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.ndarray]) -> None:
@@ -197,6 +204,7 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     if len(rare):
         words, lemmas, weights = lexicon.word_forms(rare)
         arrays["rw_tab_key"], arrays["rw_tab_val"] = table.build(words, pack_lemma(lemmas, weights))
+        arrays["rw_tab_bits"] = bitmap.build(words, bitmap.bits_for(len(words)))
     for name, owner_name, parts, owners in (("pub_sig", "pub_sig_owner", pub_sig, pub_sig_owner),
                                             ("pub_pair", "pub_pair_owner", pub_pair, pub_pair_owner)):
         values, who = cat(parts, np.uint64), cat(owners, np.uint32)
@@ -259,6 +267,9 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
         if kind == "document":
             sel = groups["doc"][i]
             r.fp_hash, r.fp_pos = get("doc_hash")[sel], get("doc_pos", np.uint32)[sel]
+            all_ptr = get("doc_all_ptr", np.int64)
+            if len(all_ptr) > i + 1:
+                r.all_sh32 = get("doc_all", np.uint32)[all_ptr[i] : all_ptr[i + 1]]
             if len(rw_owner) > i + 1 and rw_owner[i + 1] > rw_owner[i]:
                 r.rewrite = _decode_rewrite(arrays, int(rw_owner[i]), int(rw_owner[i + 1]), rw_ptr, pairs_by_row,
                                             get("rw_lemmas")[groups["lemma"][i]])

@@ -381,7 +381,8 @@ def _map_verified(path: Path, rel: str, mac: str, keyer, verified: _Verified, ro
     try:
         if st.st_size <= 4096:
             return np.load(path, allow_pickle=False)  # tiny arrays: not worth a mapping
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        # a plain ndarray over the mapping: numpy.memmap's indexing costs Python time per call
+        return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
     except ValueError:
         raise StoreCorrupt(f"registry {root}: {rel} cannot be parsed") from None
 

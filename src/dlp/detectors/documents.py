@@ -6,11 +6,17 @@ evidence when it is boilerplate: found in `boilerplate_docs` or more registered
 families (near-identical secrets count once), or in registered public content. That
 is decided here, over all segments, so registering never rewrites old segments.
 
-Hits are chained per secret version along diagonals (scanned position minus secret
-position), tolerating the small shifts of light edits. A run's extent in words is
-what the policy judges. With K-word shingles and window W, a verbatim excerpt of L
-words yields a run of at least L - 2W + 2 words; BLOCK_WORDS = 15 therefore blocks
-every excerpt of 25 words or more (K=5, W=6).
+A hit only proposes. From each hit the run is extended both ways over every shingle
+the registered version has (`doc_all`, stored keyed) for as long as the scanned text
+goes on matching: a run is what truly matches in sequence, and a verbatim excerpt of L
+words is reported as exactly L words. Winnowing guarantees a hit in every shared run of
+W + K - 1 = 10 words or more, so every such run is found and measured exactly.
+
+A run counts only when it carries content: enough tokens that are neither English stop
+words nor programming keywords and idioms (`text.code`). Two unrelated programs share
+runs like ``def __repr__(self): return ...`` that say nothing about either. The
+longest run decides a verbatim excerpt (BLOCK_WORDS); several runs of one secret in a
+part (an edited copy) add up (BLOCK_TOTAL).
 """
 
 from __future__ import annotations
@@ -18,16 +24,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..fingerprint import bitmap
-from ..fingerprint.shingles import K, W, shingles
+from ..fingerprint.shingles import K, shingles
 from ..types import Finding
 from . import Scanned
 
-BLOCK_WORDS = 15  # longest run that makes a finding score 1.0 (the default policy blocks)
-REPORT_WORDS = 12  # smallest total of chained runs reported at all
+BLOCK_WORDS = 20  # a verbatim run this long makes a finding score 1.0 (the default policy blocks)
+REPORT_WORDS = 12  # smallest total of runs reported at all
 BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also score 1.0
-MAX_GAP = 2 * W + K  # shingle positions between chained hits
-MAX_SHIFT = 3  # diagonal drift tolerated inside a run (insertions, deletions)
+MIN_RUN_WORDS = 8  # shorter runs are chance
+MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords or idioms
 MAX_EVIDENCE_RUNS = 20
+_CHUNK = 512  # shingles compared at a time when extending a run
 EXPAND_CAP = 64  # a shingle stored more often than this is boilerplate without counting families
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -94,6 +101,7 @@ class DocumentDetector:
         qpos, owner, spos = self.lookup(sh)
         if len(qpos) == 0:
             return []
+        scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
         order = np.lexsort((qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
         bounds = np.flatnonzero(np.diff(owner)) + 1
@@ -101,7 +109,7 @@ class DocumentDetector:
         total_tokens = max(1, len(scanned.values))
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(owner)]))):
             number = int(owner[lo])
-            finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], total_tokens)
+            finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], scanned32, total_tokens, sh)
             if finding is None:
                 continue
             current = best.get(finding.secret)
@@ -109,9 +117,11 @@ class DocumentDetector:
                 best[finding.secret] = finding
         return list(best.values())
 
-    def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, total_tokens: int):
-        runs = _chain(qpos, spos)
-        runs = [r for r in runs if r[4] >= 2]  # a lone shingle is coincidence, not evidence
+    def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
+               total_tokens: int, sh: np.ndarray):
+        runs = exact_runs(qpos, spos, scanned32, self._shingles_of(number))
+        runs = [r for r in runs if r[1] - r[0] + K >= MIN_RUN_WORDS and self._has_content(scanned, r[0], r[1] + K)
+                and not self._shared(sh[r[0] : r[1] + 1], number)]
         if not runs:
             return None
         scan_words = _union([(r[0], r[1] + K) for r in runs])
@@ -137,32 +147,83 @@ class DocumentDetector:
                       "part_words": int(total_tokens), "secret_words": int(info.tokens)},
         )
 
+    def _shared(self, run: np.ndarray, number: int) -> bool:
+        """Whether a run is boilerplate: `boilerplate` families or more store about as much of it as its owner.
 
-def _chain(qpos: np.ndarray, spos: np.ndarray) -> list[list[int]]:
-    """Group hits (sorted by scanned position) into runs along nearby diagonals.
+        Winnowing picks different shingles of a shared passage in each document (the
+        windows reach into the text around it), so one document may keep a pick no other
+        keeps. Judging the whole run, not its single hits, sees the sharing anyway.
+        """
+        per_family: dict[int, set[int]] = {}
+        for segment, offset in self.parts:
+            cand, lo, counts = bitmap.lookup(segment.arrays["doc_hash"], segment.arrays["doc_bits"], run)
+            if int(counts.sum()) > EXPAND_CAP * max(1, len(run)):
+                return True
+            qidx, entry = bitmap.expand(cand, lo, counts)
+            owners = segment.arrays["doc_owner"][entry].astype(np.int64) + offset
+            alive = self.live[owners]
+            for q, family in zip(qidx[alive].tolist(), self.family[owners[alive]].tolist()):
+                per_family.setdefault(family, set()).add(q)
+        own = len(per_family.get(int(self.family[number]), ()))
+        sharers = sum(1 for hits in per_family.values() if 2 * len(hits) >= own)
+        return sharers >= self.boilerplate
 
-    Returns [q_first, q_last, s_first, s_last, hits] per run.
+    def _shingles_of(self, number: int) -> np.ndarray:
+        """Every shingle (top 32 bits) of the registered version behind global owner `number`."""
+        i = int(np.searchsorted(self.index.offsets, number, side="right")) - 1
+        segment = self.index.segments[i]
+        local = number - int(self.index.offsets[i])
+        ptr = segment.get("doc_all_ptr", np.int64)
+        if len(ptr) <= local + 1:
+            return np.zeros(0, dtype=np.uint32)
+        return segment.arrays["doc_all"][ptr[local] : ptr[local + 1]]
+
+    def _has_content(self, scanned: Scanned, first: int, end: int) -> bool:
+        """Whether tokens first..end-1 say more than stop words, keywords and code idioms."""
+        lemmas, weights, flags = self.index.lexicon.lookup(scanned.values[first:end])
+        content = (flags == 0) & (scanned.tokens.lengths[first:end] > 1)
+        return int(content.sum()) >= MIN_CONTENT
+
+
+def exact_runs(qpos: np.ndarray, spos: np.ndarray, scanned: np.ndarray, secret: np.ndarray) -> list[list[int]]:
+    """Maximal exact runs through the hits: [q_first, q_last, s_first, s_last, hits] in shingle positions.
+
+    Hits on one diagonal inside a run already found count for it; every other hit is
+    extended both ways for as long as the shingles of both sides agree.
     """
+    order = np.lexsort((qpos, qpos - spos))
     runs: list[list[int]] = []
-    open_runs: list[list[int]] = []  # runs that may still be extended: [q0, q1, s0, s1, hits, diag]
-    for q, s in zip(qpos.tolist(), spos.tolist()):
-        diag = q - s
-        target = None
-        for run in open_runs:
-            if q - run[1] <= MAX_GAP and abs(diag - run[5]) <= MAX_SHIFT and s >= run[3]:
-                target = run
-                break
-        if target is None:
-            open_runs.append([q, q, s, s, 1, diag])
-        elif q != target[1] or s != target[3]:
-            target[1], target[3], target[5] = q, s, diag
-            target[4] += 1
-        still = []
-        for run in open_runs:
-            (still if q - run[1] <= MAX_GAP else runs).append(run)
-        open_runs = still
-    runs.extend(open_runs)
-    return [r[:5] for r in runs]
+    diagonal, reach = None, -1
+    for q, s in zip(qpos[order].tolist(), spos[order].tolist()):
+        if q - s == diagonal and q <= reach:
+            runs[-1][4] += 1
+            continue
+        if len(secret) == 0:
+            back = forward = 0
+        else:
+            back = _agree(scanned, q, secret, s, -1)
+            forward = _agree(scanned, q, secret, s, 1)
+        runs.append([q - back, q + forward, s - back, s + forward, 1])
+        diagonal, reach = q - s, q + forward
+    return runs
+
+
+def _agree(a: np.ndarray, i: int, b: np.ndarray, j: int, step: int) -> int:
+    """How many positions past (i, j), in direction `step`, a and b go on agreeing."""
+    done = 0
+    while True:
+        if step > 0:
+            n = min(len(a) - i - 1 - done, len(b) - j - 1 - done, _CHUNK)
+            x, y = a[i + 1 + done : i + 1 + done + n], b[j + 1 + done : j + 1 + done + n]
+        else:
+            n = min(i - done, j - done, _CHUNK)
+            x, y = a[i - done - n : i - done][::-1], b[j - done - n : j - done][::-1]
+        if n <= 0:
+            return done
+        differ = np.flatnonzero(x != y)
+        if len(differ):
+            return done + int(differ[0])
+        done += n
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:

@@ -44,9 +44,9 @@ EXPAND_CAP = 64  # a pair signature stored more often than this is boilerplate
 
 @dataclass(frozen=True)
 class RewriteSettings:
-    min_pairs: int = 3  # pair signatures a scanned sentence must share with one registered sentence ...
+    min_pairs: int = 4  # pair signatures a scanned sentence must share with one registered sentence ...
     single_pairs: int = 6  # ... and one sentence alone must share this many (else two sentences close together)
-    scan_top: int = 16  # rarest lemmas of a scanned sentence that make its pairs
+    scan_top: int = 8  # rarest lemmas of a scanned sentence that make its pairs
     context: int = 4  # scanned sentences aligned on each side of a candidate sentence
     seed_cosine: float = 0.50  # a seed: two sentences this similar (keyed tf-idf cosine) ...
     seed_dice: float = 0.45  # ... sharing almost half of their distinct lemmas ...
@@ -93,8 +93,9 @@ class RewriteDetector:
         found_pos, found_key = [], []
         for segment, _, _ in self.parts:  # tokens that are a word form of a registered rare lemma
             if len(segment.get("rw_tab_key")):
-                q, packed = table.lookup(segment.arrays["rw_tab_key"], segment.arrays["rw_tab_val"], values)
-                found_pos.append(q)
+                maybe = np.flatnonzero(bitmap.probe(segment.arrays["rw_tab_bits"], values))
+                q, packed = table.lookup(segment.arrays["rw_tab_key"], segment.arrays["rw_tab_val"], values[maybe])
+                found_pos.append(maybe[q])
                 found_key.append(packed)
         if not found_pos:
             return {}

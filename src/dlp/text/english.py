@@ -25,13 +25,15 @@ from importlib import metadata, resources
 
 import numpy as np
 
+from .code import code_words
 from .normalise import tokenise
 
 COMMON_LOGPROB = -16.0  # words rarer than this all get the top weight
 WEIGHT_FLOOR = 6.0  # -logprob of the most common content words; weights are -logprob minus this
 RARE_WEIGHT = -COMMON_LOGPROB - WEIGHT_FLOOR  # 10: words not in the frequency table
 
-STOP = np.uint8(1)
+STOP = np.uint8(1)  # an English stop word (or a word whose lemma is one)
+CODE = np.uint8(2)  # a programming keyword, built-in or idiom (`text.code`)
 
 
 def _version(package: str) -> str:
@@ -41,7 +43,7 @@ def _version(package: str) -> str:
         return "missing"
 
 
-ENGLISH_VERSION = f"spacy-lookups-data-{_version('spacy-lookups-data')}-spacy-stop-{_version('spacy')}/1"
+ENGLISH_VERSION = f"spacy-lookups-data-{_version('spacy-lookups-data')}-spacy-stop-{_version('spacy')}-code/2"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ def english() -> English:
         flag = 1 if (lower in stop or lemma in stop) else 0
         if lower not in words or flag:
             words[lower] = (lemma, weight, flag)
+    for word in code_words():
+        lemma, weight, flag = words.get(word, (word, weight_of_logprob(logprob.get(word, COMMON_LOGPROB)), 0))
+        words[word] = (lemma, weight, flag | int(CODE))
     # words that are already one clean token first: "the" must win over "'the" or "the-"
     surface = sorted(words, key=lambda w: (not w.isalnum(), w))
     surface_hashes = _one_token_hashes(surface)

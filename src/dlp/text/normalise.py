@@ -24,7 +24,6 @@ characters or tokens.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -61,7 +60,6 @@ class Tokens:
     norm: np.ndarray  # code points of the normalised text (uint8 for ASCII, else uint32)
     nstarts: np.ndarray
     nends: np.ndarray
-    flags: np.ndarray  # uint8: SENTENCE | DIGITS
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -69,6 +67,11 @@ class Tokens:
     def text_of(self, i: int) -> str:
         chars = self.norm[self.nstarts[i] : self.nends[i]]
         return chars.tobytes().decode("ascii" if chars.dtype == np.uint8 else "utf-32-le")
+
+    @cached_property
+    def flags(self) -> np.ndarray:
+        """SENTENCE | DIGITS per token (uint8), computed on first use: only the rewrite tier needs them."""
+        return _sentence_flags(self.norm, self.nstarts) | _digit_flags(self.norm, self.nstarts, self.nends)
 
     @cached_property
     def lengths(self) -> np.ndarray:
@@ -83,7 +86,7 @@ class Tokens:
         return np.maximum(ids, 0)
 
 
-EMPTY = Tokens(*(np.zeros(0, dtype=t) for t in (np.uint64, np.int64, np.int64, np.uint8, np.int64, np.int64, np.uint8)))
+EMPTY = Tokens(*(np.zeros(0, dtype=t) for t in (np.uint64, np.int64, np.int64, np.uint8, np.int64, np.int64)))
 
 
 def tokenise(text: str) -> Tokens:
@@ -92,26 +95,13 @@ def tokenise(text: str) -> Tokens:
         return _tokenise(text, 0, 0)
     pieces: list[Tokens] = []
     base = nbase = 0
-    last_end = 0  # end of the last token so far, in the source
     while base < len(text):
         end = _cut(text, base + CHUNK_CHARS)
         piece = _tokenise(text[base:end], base, nbase)
-        if len(piece) and pieces and not _sentence_gap(text[last_end : int(piece.starts[0])]):
-            piece.flags[0] &= ~SENTENCE  # a slice cut is not a sentence start unless the text says so
-        if len(piece):
-            last_end = int(piece.ends[-1])
         pieces.append(piece)
         nbase += len(piece.norm)
         base = end
     return concatenate(pieces)
-
-
-_GAP_STOP = re.compile(r"[.!?]\s|[\u3002\uff01\uff1f\uff0e\u0964\u0965\u061f\u06d4]|\n\r?\n")
-
-
-def _sentence_gap(gap: str) -> bool:
-    """The rule of `_sentence_flags` for one gap between two tokens."""
-    return _GAP_STOP.search(gap) is not None
 
 
 def concatenate(pieces: list[Tokens]) -> Tokens:
@@ -127,7 +117,6 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         norm=np.concatenate([p.norm.astype(norm_dtype, copy=False) for p in pieces]),
         nstarts=np.concatenate([p.nstarts for p in pieces]),
         nends=np.concatenate([p.nends for p in pieces]),
-        flags=np.concatenate([p.flags for p in pieces]),
     )
 
 
@@ -153,8 +142,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         norm, is_word = _ascii_lower(raw)
         nstarts, nends = _runs(is_word)
         hashes = _ascii_hashes(norm, nstarts, nends)
-        flags = _sentence_flags(raw, nstarts, nends) | _digit_flags(norm, nstarts, nends)
-        return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase, flags)
+        return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase)
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     norm, kinds, source_of = _normalise(source)
@@ -172,9 +160,8 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         ends = source_of[nends - 1].astype(np.int64) + 1
     else:
         starts = ends = np.zeros(0, dtype=np.int64)
-    flags = _sentence_flags(source, starts, ends) | _digit_flags(norm, nstarts, nends)
     return Tokens(hashes, starts + base, ends + base, norm,
-                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64), flags)
+                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64))
 
 
 def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -187,37 +174,35 @@ def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # -- flags ---------------------------------------------------------------------------------
 
-_STOPS = (ord("."), ord("!"), ord("?"))
-_CJK_STOPS = (0x3002, 0xFF01, 0xFF1F, 0xFF0E, 0x0964, 0x0965, 0x061F, 0x06D4)
+_CJK_STOPS = (0x3002, 0x0964, 0x0965, 0x061F, 0x06D4)  # after NFKC: ideographic, Devanagari, Arabic stops
 
 
-def _sentence_flags(source: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray) -> np.ndarray:
     """SENTENCE on the first token and on every token after a sentence end in the gap before it.
 
-    A sentence ends at `.`, `!` or `?` followed by white space (not inside "3.5" or
+    Read on the normalised text (NFKC has folded fullwidth stops and odd spaces): a
+    sentence ends at `.`, `!` or `?` followed by white space (not inside "3.5" or
     "www.example.com"), at a CJK or Devanagari full stop, or at a blank line.
     """
-    n = len(starts)
+    n = len(nstarts)
     flags = np.zeros(n, dtype=np.uint8)
     if n == 0:
         return flags
     flags[0] = SENTENCE
-    stop = (source == _STOPS[0]) | (source == _STOPS[1]) | (source == _STOPS[2])
-    space = (source == 32) | ((source - 9) < 5)  # space, \t \n \v \f \r
+    stop = (norm == 46) | (norm == 33) | (norm == 63)
+    space = (norm == 32) | ((norm - norm.dtype.type(9)) < 5)  # space, \t \n \v \f \r
     marks = np.flatnonzero(stop[:-1] & space[1:])
-    if len(source) and stop[-1]:
-        marks = np.append(marks, len(source) - 1)
-    newline = source == 10
-    blank = np.flatnonzero(newline[:-2] & (newline[1:-1] | ((source[1:-1] == 13) & newline[2:])))
-    if source.dtype != np.uint8:
-        wide = np.flatnonzero(np.isin(source, _CJK_STOPS))
-        marks = np.concatenate((marks, wide, blank))
-    else:
-        marks = np.concatenate((marks, blank))
+    newline = norm == 10
+    blank = np.flatnonzero(newline[:-2] & (newline[1:-1] | ((norm[1:-1] == 13) & newline[2:])))
+    parts = [marks, blank]
+    if len(norm) and stop[-1]:
+        parts.append(np.array([len(norm) - 1]))
+    if norm.dtype != np.uint8:
+        parts.append(np.flatnonzero(np.isin(norm, _CJK_STOPS)))
+    marks = np.concatenate(parts)
     if len(marks):
-        after = np.searchsorted(starts, marks, side="right")
-        after = after[after < n]
-        flags[after] = SENTENCE
+        after = np.searchsorted(nstarts, marks, side="right")
+        flags[after[after < n]] = SENTENCE
     return flags
 
 
@@ -225,13 +210,9 @@ def _digit_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np
     """DIGITS on tokens made of ASCII digits only (NFKC has folded other digit forms)."""
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint8)
-    not_digit = np.empty(len(norm) + 1, dtype=np.uint8)
-    not_digit[:-1] = (norm - norm.dtype.type(48)) >= 10
-    not_digit[-1] = 0
-    bounds = np.empty(2 * len(nstarts), dtype=np.int64)
-    bounds[0::2] = nstarts
-    bounds[1::2] = nends
-    inside = np.maximum.reduceat(not_digit, bounds)[0::2]
+    not_digit = np.zeros(len(norm) + 1, dtype=np.int32)
+    np.cumsum((norm - norm.dtype.type(48)) >= 10, out=not_digit[1:])
+    inside = not_digit[nends] - not_digit[nstarts]
     return np.where(inside == 0, DIGITS, np.uint8(0)).astype(np.uint8)
 
 
@@ -262,24 +243,28 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint64)
     n = len(norm)
-    padded = np.zeros(n + 8, dtype=np.uint8)
+    padded = np.zeros(n + 16, dtype=np.uint8)
     padded[:n] = norm
     words = np.ndarray((n + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes from every offset
     lengths = nends - nstarts
-    h = words[nstarts] & _BYTE_MASKS[np.minimum(lengths, 8)]
+    h = words[nstarts]
+    h &= _BYTE_MASKS[np.minimum(lengths, 8)]
     h ^= lengths.astype(np.uint64) << np.uint64(56)
-    offset = 8
-    longer = np.flatnonzero(lengths > offset)
-    while len(longer) and offset < _LONG_TOKEN:
-        rest = np.minimum(lengths[longer] - offset, 8)
-        chunk = words[nstarts[longer] + offset] & _BYTE_MASKS[rest]
-        h[longer] = fmix64(h[longer]) ^ chunk
-        offset += 8
-        longer = longer[lengths[longer] > offset]
-    for i in longer.tolist():
-        digest = hashlib.blake2b(padded[nstarts[i] : nends[i]].tobytes(), digest_size=8).digest()
-        h[i] = np.uint64(int.from_bytes(digest, "little"))
-    return fmix64(h)
+    longer = np.flatnonzero(lengths > 8)
+    if len(longer):  # fold in the further words of long tokens, on their own small arrays
+        part, starts, sizes = h[longer], nstarts[longer], lengths[longer]
+        todo = np.arange(len(longer))
+        offset = 8
+        while len(todo) and offset < _LONG_TOKEN:
+            chunk = words[starts[todo] + offset] & _BYTE_MASKS[np.minimum(sizes[todo] - offset, 8)]
+            part[todo] = fmix64(part[todo]) ^ chunk
+            offset += 8
+            todo = todo[sizes[todo] > offset]
+        h[longer] = part
+        for i in longer[sizes > _LONG_TOKEN].tolist():
+            digest = hashlib.blake2b(padded[nstarts[i] : nends[i]].tobytes(), digest_size=8).digest()
+            h[i] = np.uint64(int.from_bytes(digest, "little"))
+    return fmix64(h, in_place=True)
 
 
 def _unified_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
@@ -332,13 +317,22 @@ def _powers(base: np.uint64, n: int) -> np.ndarray:
     return table[:n]
 
 
-def fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser: full avalanche, vectorised."""
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB93FE53EC34B)
-    return h ^ (h >> np.uint64(33))
+_C1, _C2, _S33 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB93FE53EC34B), np.uint64(33)
+
+
+def fmix64(h: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser: full avalanche, vectorised (in place when asked)."""
+    h = h if in_place else h.copy()
+    tmp = np.empty_like(h)
+    np.right_shift(h, _S33, out=tmp)
+    h ^= tmp
+    h *= _C1
+    np.right_shift(h, _S33, out=tmp)
+    h ^= tmp
+    h *= _C2
+    np.right_shift(h, _S33, out=tmp)
+    h ^= tmp
+    return h
 
 
 # -- normalisation of characters ------------------------------------------------------------
