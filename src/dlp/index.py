@@ -166,10 +166,11 @@ class Index:
     def detectors(self, *, rewrite_settings=None) -> tuple:
         """The detectors over this index, cheap before expensive."""
         from .detectors.documents import DocumentDetector
+        from .detectors.obfuscation import ObfuscationDetector
         from .detectors.phrases import PhraseDetector
         from .detectors.rewrite import RewriteDetector, RewriteSettings
 
-        out: list = []
+        out: list = [ObfuscationDetector()]
         if self.has("doc_hash"):
             out.append(DocumentDetector(self))
         if self.has("ph_hash"):

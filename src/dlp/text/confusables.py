@@ -55,20 +55,22 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
     return keys, np.array([pairs[int(k)] for k in keys], dtype=np.uint32)
 
 
-def fold_confusable_tokens(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
-    """`norm` with lookalikes folded inside the tokens that mix scripts or are all lookalikes.
+def fold_confusable_tokens(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray):
+    """`norm` with lookalikes folded inside the tokens that mix scripts or are all lookalikes,
+    and the indices of the tokens folded: (those that mixed scripts, those all lookalikes).
 
     Only called for text with non-ASCII characters; returns `norm` itself when nothing folds.
     """
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     wide = np.flatnonzero(norm >= 128)
     if len(wide) == 0 or len(nstarts) == 0:
-        return norm
+        return norm, none
     keys, targets = _table()
     at = np.searchsorted(keys, norm[wide])
     at[at >= len(keys)] = 0
     foldable = keys[at] == norm[wide]
     if not foldable.any():
-        return norm
+        return norm, none
     # per token: foldable characters, other non-ASCII letters, ASCII letters
     n = len(norm)
     fold_mask = np.zeros(n + 1, dtype=np.int64)
@@ -81,7 +83,7 @@ def fold_confusable_tokens(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndar
     folds, others, latin = count(fold_mask), count(other_wide), count(ascii_letter)
     chosen = (folds > 0) & ((latin > 0) | (others == 0))
     if not chosen.any():
-        return norm
+        return norm, none
     inside = np.zeros(n + 1, dtype=np.int8)  # +1 at chosen token starts, -1 at their ends
     np.add.at(inside, nstarts[chosen], 1)
     np.add.at(inside, nends[chosen], -1)
@@ -89,10 +91,13 @@ def fold_confusable_tokens(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndar
     positions = wide[foldable]
     positions = positions[in_chosen[positions]]
     if len(positions) == 0:
-        return norm
+        return norm, none
     out = norm.copy()
     out[positions] = targets[np.searchsorted(keys, norm[positions])]
-    return out
+    # folded tokens that mixed scripts first, then those made only of lookalikes
+    mixed = np.flatnonzero(chosen & (latin > 0))
+    pure = np.flatnonzero(chosen & (latin == 0))
+    return out, (mixed, pure)
 
 
 def _bounds(nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:

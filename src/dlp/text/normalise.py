@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -60,6 +60,8 @@ class Tokens:
     norm: np.ndarray  # code points of the normalised text (uint8 for ASCII, else uint32)
     nstarts: np.ndarray
     nends: np.ndarray
+    # tokens that hid behind invisible characters or lookalike letters (indices; see `tampered_tokens`)
+    tampered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -110,6 +112,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
     if len(pieces) == 1:
         return pieces[0]
     norm_dtype = np.uint32 if any(p.norm.dtype == np.uint32 for p in pieces) else np.uint8
+    firsts = np.cumsum([0] + [len(p) for p in pieces[:-1]])
     return Tokens(
         hashes=np.concatenate([p.hashes for p in pieces]),
         starts=np.concatenate([p.starts for p in pieces]),
@@ -117,6 +120,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         norm=np.concatenate([p.norm.astype(norm_dtype, copy=False) for p in pieces]),
         nstarts=np.concatenate([p.nstarts for p in pieces]),
         nends=np.concatenate([p.nends for p in pieces]),
+        tampered=np.concatenate([p.tampered + first for p, first in zip(pieces, firsts)]),
     )
 
 
@@ -145,7 +149,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase)
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    norm, kinds, source_of = _normalise(source)
+    norm, kinds, source_of, hidden = _normalise(source)
     nstarts, nends = _runs(kinds == WORD)
     if (kinds == SINGLE).any():
         singles = np.flatnonzero(kinds == SINGLE)
@@ -153,15 +157,41 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         nends = np.concatenate((nends, singles + 1))
         order = np.argsort(nstarts, kind="stable")
         nstarts, nends = nstarts[order], nends[order]
-    norm = fold_confusable_tokens(norm, nstarts, nends)
+    norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes = _unified_hashes(norm, nstarts, nends)
     if len(nstarts):
         starts = source_of[nstarts].astype(np.int64)
         ends = source_of[nends - 1].astype(np.int64) + 1
     else:
         starts = ends = np.zeros(0, dtype=np.int64)
+    tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(source), folded)
     return Tokens(hashes, starts + base, ends + base, norm,
-                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64))
+                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64), tampered)
+
+
+def tampered_tokens(norm, nstarts, nends, starts, ends, hidden, n_source, folded) -> np.ndarray:
+    """Tokens whose letters are ASCII once invisible characters are dropped or lookalikes folded.
+
+    Persian, Indic or emoji text uses zero-width joiners legitimately, but inside their
+    own scripts; an invisible character inside an ASCII word, or a Cyrillic letter in one,
+    is someone hiding a word. Soft hyphens (hyphenation hints in web pages) are not counted.
+    A word made only of lookalikes ("рау" for "pay") counts only in text that is mostly
+    ASCII: in Russian or Greek text, "на" or "τα" are simply words.
+    """
+    mixed, pure = folded
+    wide = np.concatenate(([0], np.cumsum(norm >= 128, dtype=np.int64)))
+    ascii_token = wide[nends] - wide[nstarts] == 0  # after folding
+    if len(pure) and ascii_token.mean() < 0.8:
+        pure = pure[:0]
+    folded = np.union1d(mixed, pure)
+    if len(nstarts) == 0 or len(hidden) == 0:
+        return folded.astype(np.int64)
+    marks = np.zeros(n_source + 1, dtype=np.int64)
+    marks[hidden] = 1
+    marks = np.concatenate(([0], np.cumsum(marks[:-1])))
+    inside = marks[ends] - marks[starts] > 0
+    chosen = np.flatnonzero(inside & ascii_token)
+    return np.union1d(chosen, folded).astype(np.int64)
 
 
 def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -338,8 +368,9 @@ def fmix64(h: np.ndarray, in_place: bool = False) -> np.ndarray:
 # -- normalisation of characters ------------------------------------------------------------
 
 
-def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-character NFKC + casefold of a code point array, with the source index of each output.
+def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-character NFKC + casefold of a code point array, with the source index of each output,
+    and the source positions of the invisible characters dropped (soft hyphens aside).
 
     Mostly-ASCII text (the common case) pays for sorting only its non-ASCII characters.
     """
@@ -357,11 +388,12 @@ def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     per_char = lengths[inverse]
     if np.all(per_char == 1):
         index = offsets[inverse]
-        return flat[index], flat_kind[index], np.arange(len(source))
+        return flat[index], flat_kind[index], np.arange(len(source)), np.zeros(0, dtype=np.int64)
+    hidden = np.flatnonzero((per_char == 0) & (source != 0xAD))  # invisible characters, soft hyphens aside
     source_of = np.repeat(np.arange(len(source)), per_char)
     out_start = np.concatenate(([0], np.cumsum(per_char)[:-1]))
     index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
-    return flat[index], flat_kind[index], source_of
+    return flat[index], flat_kind[index], source_of, hidden
 
 
 # Format characters that are *not* default-ignorable (Unicode DerivedCoreProperties):

@@ -1,0 +1,126 @@
+"""Cheap evasions: invisible characters, lookalike letters, reformatting. The excerpt still blocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dlp.scanner import Scanner
+from dlp.types import Action, Destination
+from dlp.verdict import DefaultPolicy
+
+from helpers import prose, registry_with
+
+SECRET = (
+    "The Halcyon coating adds four parts of zinc phosphate to every hundred parts of the epoxy base before "
+    "the mixer reaches its second speed. The operator then waits ninety seconds, checks the viscosity with "
+    "the cup, and only then releases the batch to the filling line where the pails are sealed under nitrogen. "
+    "Batches that fail the cup test are returned to the mixer with half a part of thinner and tested again."
+)
+RUSSIAN = ("Технология покрытия предусматривает добавление фосфата цинка к эпоксидной основе до того как "
+           "смеситель выйдет на вторую скорость затем оператор ждёт девяносто секунд и проверяет вязкость "
+           "чашкой после чего партия поступает на линию розлива где вёдра запаиваются под азотом")
+GREEK = ("Η επίστρωση προσθέτει τέσσερα μέρη φωσφορικού ψευδαργύρου σε κάθε εκατό μέρη της εποξικής βάσης "
+         "πριν ο αναμικτήρας φτάσει στη δεύτερη ταχύτητα και ο χειριστής περιμένει ενενήντα δευτερόλεπτα")
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u202e", "\ufe0f", "\u180e"]
+LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
+
+
+@pytest.fixture(scope="module")
+def scanner(tmp_path_factory) -> Scanner:
+    reg = registry_with(tmp_path_factory.mktemp("ev"),
+                        {"halcyon": SECRET, "ru": RUSSIAN, "el": GREEK, "other": prose(400, 5)})
+    return Scanner(reg)
+
+
+def verdict(scanner: Scanner, text: str):
+    report = scanner.scan_bytes(text.encode("utf-8"), "mail.txt")
+    return report, DefaultPolicy().decide([f for f in report.findings if f.kind == "document"], (), Destination())
+
+
+def excerpt(words: int = 40, start: int = 5) -> list[str]:
+    return SECRET.split()[start : start + words]
+
+
+def hide(words: list[str], every: int, mark: str) -> str:
+    return " ".join(w[: len(w) // 2] + mark + w[len(w) // 2 :] if i % every == 0 and len(w) > 1 else w
+                    for i, w in enumerate(words))
+
+
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_an_invisible_character_inside_every_third_word_still_blocks(scanner, mark):
+    report, decision = verdict(scanner, prose(80, 1) + "\n" + hide(excerpt(), 3, mark) + "\n" + prose(60, 2))
+    assert decision.action is Action.BLOCK, mark.encode("unicode_escape")
+    found = next(f for f in report.findings if f.secret == "halcyon")
+    assert found.matched_words >= 39  # exact count: the invisible characters do not cut the run
+
+
+def test_lookalike_letters_in_every_second_word_still_block(scanner):
+    words = excerpt()
+    text = " ".join(w.translate(LOOKALIKE) if i % 2 else w for i, w in enumerate(words))
+    assert text != " ".join(words)
+    report, decision = verdict(scanner, prose(50, 3) + " " + text)
+    assert decision.action is Action.BLOCK
+
+
+def test_disguise_is_itself_a_finding_with_counts_never_text(scanner):
+    report, _ = verdict(scanner, hide(excerpt(60, 0), 2, "\u200b"))
+    obfuscation = [f for f in report.findings if f.kind == "obfuscation"]
+    assert len(obfuscation) == 1 and obfuscation[0].matched_words >= 20
+    dumped = json.dumps(obfuscation[0].to_dict())
+    assert "zinc" not in dumped and "phosphate" not in dumped
+    assert report.action >= Action.BLOCK
+
+
+@pytest.mark.parametrize("text", [
+    "Ассоциация проводит ежегодную встречу в Москве, обсуждаются новые правила торговли и налоги.",
+    "Η σύσκεψη της Τρίτης μεταφέρθηκε στην Πέμπτη λόγω της απεργίας στα μέσα μεταφοράς.",
+    "می‌خواهم فردا به دفتر بیایم و گزارش را تحویل بدهم.",  # Persian uses zero-width non-joiners in words
+    "Family 👨\u200d👩\u200d👧 photos ❤\ufe0f from the holiday.",
+])
+def test_genuine_text_in_other_scripts_is_not_disguise(scanner, text):
+    report, _ = verdict(scanner, text * 3)
+    assert not [f for f in report.findings if f.kind == "obfuscation"]
+    assert report.action is Action.ALLOW
+
+
+def test_registered_russian_and_greek_documents_are_found_in_their_own_scripts(scanner):
+    for sid, text in (("ru", RUSSIAN), ("el", GREEK)):
+        words = text.split()
+        report, decision = verdict(scanner, "Коллеги, пересылаю. " + " ".join(words[2:28]) + " Спасибо.")
+        assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {sid}
+
+
+def test_hard_wrapped_hyphenated_all_caps_text_still_blocks(scanner):
+    words = excerpt(50, 0)
+    lines, line = [], []
+    for w in words:
+        line.append(w.upper())
+        if len(" ".join(line)) > 50:
+            lines.append("\u00a0".join(line))
+            line = []
+    lines.append("\u00a0".join(line))
+    report, decision = verdict(scanner, "\n".join(lines).replace(".", "").replace(",", ""))
+    assert decision.action is Action.BLOCK
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 20), length=st.integers(25, 45),
+       marks=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(INVISIBLE)), min_size=1, max_size=30))
+def test_any_insertion_of_invisible_characters_into_an_excerpt_keeps_it_blocked(scanner, start, length, marks):
+    text = " ".join(excerpt(length, start))
+    for at, mark in sorted(marks, reverse=True):
+        at %= len(text) + 1
+        text = text[:at] + mark + text[at:]
+    _, decision = verdict(scanner, prose(30, 4) + " " + text + " " + prose(30, 6))
+    assert decision.action is Action.BLOCK
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.sampled_from(RUSSIAN.split() + GREEK.split()), min_size=30, max_size=80))
+def test_genuine_text_in_another_script_never_matches_a_latin_secret(scanner, words):
+    report, _ = verdict(scanner, " ".join(words))
+    assert not [f for f in report.findings if f.secret in ("halcyon", "other")]
