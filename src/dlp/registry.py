@@ -40,7 +40,7 @@ from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
 from .errors import KeyMissing, UsageError
 from .fingerprint import Keyer, load_key, new_key_file, shingles, winnow
-from .fingerprint import bitmap
+from .fingerprint import bitmap, fields
 from .fingerprint.lexicon import Lexicon
 from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
@@ -218,6 +218,9 @@ class Registry:
 
     def add_records(self, name: str, text: str, *, columns: Sequence[str] | None = None, min_fields: int = 2,
                     label: str = "", classification: str | None = None, raw: bytes = b"", source: str = "") -> Registered:
+        """A record list from CSV text. `columns` names the columns to match, each optionally with its
+        type (``phone``, ``name:name``; see `fingerprint.fields`); a column without one gets a type
+        guessed from its name and values."""
         if min_fields < 1:
             raise UsageError("--min-fields must be at least 1")
         reader = csv.reader(io.StringIO(text))
@@ -225,42 +228,47 @@ class Registry:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise UsageError(f"records {name!r}: the CSV file is empty") from None
+        body = list(reader)
         lowered = [h.lower() for h in header]
-        if columns:
-            missing = [c for c in columns if c.lower() not in lowered]
-            if missing:
-                raise UsageError(f"records {name!r}: no column named {', '.join(missing)} (columns: {', '.join(header)})")
-            chosen = [lowered.index(c.lower()) for c in columns]
-        else:
-            chosen = list(range(len(header)))
-        cells, rows, cols, n_rows = [], [], [], 0
-        for r, record in enumerate(reader):
-            n_rows += 1
+        wanted = fields.parse_columns(",".join(columns)) if columns else [(h, None) for h in header]
+        missing = [c for c, _ in wanted if c.lower() not in lowered]
+        if missing:
+            raise UsageError(f"records {name!r}: no column named {', '.join(missing)} (columns: {', '.join(header)})")
+        chosen = [lowered.index(c.lower()) for c, _ in wanted]
+        types = [kind or fields.guess_type(header[c], [row[c] for row in body[:200] if c < len(row)])
+                 for (_, kind), c in zip(wanted, chosen)]
+        cells, rows, cols = [], [], []
+        typed: list[tuple[int, int, int]] = []  # (hash, row, column)
+        for r, record in enumerate(body):
             for ci, c in enumerate(chosen):
-                if c < len(record) and record[c].strip():
+                if c >= len(record) or not record[c].strip():
+                    continue
+                if types[ci] in ("text", "email"):
                     cells.append(record[c])
                     rows.append(r)
                     cols.append(ci)
+                else:
+                    typed.extend((h, r, ci) for h in fields.typed_hash(types[ci], record[c], self.keyer))
         phrases = _phrases(cells, self.keyer, min_chars=MIN_RECORD_CHARS)
         keep = [i for i, p in enumerate(phrases) if len(p)]
-        if not keep:
+        if not keep and not typed:
             raise UsageError(f"records {name!r}: no usable field values in the CSV file")
-        settings = {"min_fields": int(min_fields), "columns": [header[c] for c in chosen]}
+        settings = {"min_fields": int(min_fields), "columns": [header[c] for c in chosen], "types": types}
         return self._add_phrases(name, "records", [phrases[i] for i in keep],
                                  np.array([rows[i] for i in keep], dtype=np.uint32),
                                  np.array([cols[i] for i in keep], dtype=np.uint16), raw, source, label, classification,
-                                 settings, {"rows": n_rows, "fields": len(keep)})
+                                 settings, {"rows": len(body), "fields": len(keep) + len(typed)}, typed=typed)
 
     def _add_phrases(self, sid, kind, keyed: list[np.ndarray], rows, cols, raw, source, label, classification,
-                     settings, extra) -> Registered:
+                     settings, extra, typed: Sequence[tuple[int, int, int]] = ()) -> Registered:
         existing = self.secrets.get(sid)
         if existing is not None and existing.kind != kind:
             raise UsageError(f"id {sid!r} is already a {existing.kind} secret")
         lengths = np.array([len(k) for k in keyed], dtype=np.int64)
-        digest = self.keyer.digest(raw or np.concatenate(keyed).tobytes() + lengths.tobytes())
+        digest = self.keyer.digest(raw or b"".join(k.tobytes() for k in keyed) + lengths.tobytes() + repr(typed).encode())
         if existing is not None and existing.latest.digest == digest and existing.settings == settings:
             status = "updated" if existing.relabel(label, classification) else "unchanged"
-            return Registered(sid, existing.latest.version, status, source, len(keyed))
+            return Registered(sid, existing.latest.version, status, source, len(keyed) + len(typed))
         if existing is None:
             existing = self.secrets[sid] = Secret(sid, kind, label or sid, classification or DEFAULT_CLASSIFICATION,
                                                   "", (), [], settings)
@@ -280,10 +288,15 @@ class Registry:
             block = np.stack([keyed[i] for i in which.tolist()]).astype(np.uint64)
             hashes[which] = seg.ngram_hashes(block.reshape(-1), np.arange(len(which)) * length, length)
         firsts = np.array([k[0] for k in keyed], dtype=np.uint64)
+        typed_h = np.array([t[0] for t in typed], dtype=np.uint64)
         self._pending.append(seg.OwnerRecord(
-            sid, version, kind, int(lengths.sum()), self._family_key(sid), ph_hash=hashes, ph_row=rows, ph_col=cols,
-            ph_len=lengths.astype(np.uint8), ph_first=np.unique(firsts)))
-        return Registered(sid, version, status, source, len(keyed))
+            sid, version, kind, int(lengths.sum()), self._family_key(sid),
+            ph_hash=np.concatenate((hashes, typed_h)),
+            ph_row=np.concatenate((rows, np.array([t[1] for t in typed], dtype=np.uint32))),
+            ph_col=np.concatenate((cols, np.array([t[2] for t in typed], dtype=np.uint16))),
+            ph_len=np.concatenate((lengths, np.zeros(len(typed), dtype=np.int64))).astype(np.uint8),
+            ph_first=np.unique(firsts), field_types=tuple(sorted(set(settings.get("types", ())) - {"text", "email"}))))
+        return Registered(sid, version, status, source, len(keyed) + len(typed))
 
     # -- removal ------------------------------------------------------------------------------
 

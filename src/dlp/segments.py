@@ -73,6 +73,7 @@ class OwnerRecord:
     ph_first: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))
     cl_bucket: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
     cl_count: np.ndarray = field(default_factory=lambda: _zeros(np.float32))
+    field_types: tuple[str, ...] = ()  # typed record columns (phone, id, name, date): their entries have ph_len 0
 
     @property
     def key(self) -> tuple[str, int]:
@@ -142,7 +143,8 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
                   cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
     meta = {
         "kind": "data",
-        "owners": [[r.secret, r.version, r.kind] for r in records],
+        "owners": [[r.secret, r.version, r.kind, list(r.field_types)] for r in records],
+        "field_types": sorted({t for r in records for t in r.field_types}),
         "counts": {"owners": n, "fingerprints": int(len(h)), "phrases": int(len(arrays.get("ph_hash", ()))),
                    "sentences": int(len(arrays["rw_ptr"]) - 1), "pairs": int(len(arrays["rp_sent"]))},
     }
@@ -233,7 +235,7 @@ def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
     _sorted_pair(arrays, "ph_first", "ph_first_owner", [r.ph_first for r in records])
     first = np.unique(arrays["ph_first"])
     arrays["ph_first_bits"] = bitmap.build(first, bitmap.bits_for(len(first)))
-    arrays["ph_lengths"] = np.unique(length).astype(np.uint8)
+    arrays["ph_lengths"] = np.unique(length[length > 0]).astype(np.uint8)  # 0: typed values, no n-gram
     rowkey = (arrays["ph_owner"].astype(np.uint64) << np.uint64(32)) | arrays["ph_row"].astype(np.uint64)
     order = np.argsort(rowkey, kind="stable")  # the fields of one record row, together
     arrays.update(ph_rowkey=rowkey[order], ph_rowentry=order.astype(np.uint32))
@@ -259,11 +261,12 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
         pairs_by_row = (get("rp_sent", np.uint32)[order].astype(np.int64), per_entry[order])
     cl_ptr = get("cl_ptr", np.int64)
     out = []
-    for i, (sid, version, kind) in enumerate(owners):
+    for i, (sid, version, kind, *rest) in enumerate(owners):
         if not keep[i]:
             continue
         r = OwnerRecord(sid, int(version), kind, int(tokens[i]) if len(tokens) else 0,
-                        int(family[i]) if len(family) else 0, int(exact.get(i, 0)))
+                        int(family[i]) if len(family) else 0, int(exact.get(i, 0)),
+                        field_types=tuple(rest[0]) if rest else ())
         if kind == "document":
             sel = groups["doc"][i]
             r.fp_hash, r.fp_pos = get("doc_hash")[sel], get("doc_pos", np.uint32)[sel]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..fingerprint import bitmap
+from ..fingerprint import fields
 from ..segments import ngram_hashes
 from ..types import Finding
 from . import Scanned
@@ -40,6 +41,7 @@ class PhraseDetector:
         self.index = index
         self.parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("ph_hash"))]
         self.live = index.live
+        self.months = fields.month_values(index.keyer)
 
     def detect(self, scanned: Scanned) -> list[Finding]:
         values = scanned.values
@@ -48,31 +50,36 @@ class PhraseDetector:
             return []
         matches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # every match: (hash, first, length)
         entries: list[tuple[np.ndarray, ...]] = []  # expanded live entries: (first, last, owner, row, col)
+        kinds = {t for segment, _ in self.parts for t in segment.meta.get("field_types", ())}
+        typed = fields.candidates(scanned.tokens, values, self.index.keyer, kinds, self.months) if kinds else None
         for segment, offset in self.parts:
             a = segment.arrays
-            starts = np.flatnonzero(bitmap.probe(a["ph_first_bits"], values))
-            if len(starts) == 0:
-                continue
-            first = a["ph_first"]
-            at = np.searchsorted(first, values[starts])
-            at[at >= len(first)] = 0
-            starts = starts[first[at] == values[starts]]
-            for length in a["ph_lengths"].tolist():
-                pos = starts[starts + length <= n]
-                if len(pos) == 0:
-                    continue
-                grams = ngram_hashes(values, pos, length)
+            found = []  # batches to look up: (hashes, first tokens, lengths in tokens)
+            if "ph_first_bits" in a and len(a.get("ph_lengths", ())):
+                starts = np.flatnonzero(bitmap.probe(a["ph_first_bits"], values))
+                first = a["ph_first"]
+                at = np.searchsorted(first, values[starts])
+                at[at >= len(first)] = 0
+                starts = starts[first[at] == values[starts]]
+                for length in a["ph_lengths"].tolist():
+                    pos = starts[starts + length <= n]
+                    if len(pos):
+                        grams = ngram_hashes(values, pos, length)
+                        found.append((grams, pos, np.full(len(pos), length, dtype=np.int64)))
+            if typed is not None and segment.meta.get("field_types"):
+                found.append((typed.hashes, typed.first, typed.last - typed.first + 1))
+            for grams, pos, lengths in found:
                 cand, lo, counts = bitmap.lookup(a["ph_hash"], a["ph_bits"], grams)
                 if len(cand) == 0:
                     continue
-                matches.append((grams[cand], pos[cand], np.full(len(cand), length, dtype=np.int64)))
+                matches.append((grams[cand], pos[cand], lengths[cand]))
                 small = counts <= EXPAND_CAP
                 qidx, entry = bitmap.expand(cand[small], lo[small], counts[small])
                 owners = a["ph_owner"][entry].astype(np.int64) + offset
                 alive = self.live[owners]
                 qidx, entry, owners = qidx[alive], entry[alive], owners[alive]
                 firsts = pos[qidx]
-                entries.append((firsts, firsts + length - 1, owners, a["ph_row"][entry].astype(np.int64),
+                entries.append((firsts, firsts + lengths[qidx] - 1, owners, a["ph_row"][entry].astype(np.int64),
                                 a["ph_col"][entry].astype(np.int64)))
         if not entries:
             return []
