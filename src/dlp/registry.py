@@ -239,16 +239,19 @@ class Registry:
                  for (_, kind), c in zip(wanted, chosen)]
         cells, rows, cols = [], [], []
         typed: list[tuple[int, int, int]] = []  # (hash, row, column)
-        for r, record in enumerate(body):
-            for ci, c in enumerate(chosen):
-                if c >= len(record) or not record[c].strip():
-                    continue
-                if types[ci] in ("text", "email"):
-                    cells.append(record[c])
+        name_words, joined_chars = [], []
+        for ci, c in enumerate(chosen):
+            present = [(r, record[c]) for r, record in enumerate(body) if c < len(record) and record[c].strip()]
+            if types[ci] in ("text", "email"):
+                for r, value in present:
+                    cells.append(value)
                     rows.append(r)
                     cols.append(ci)
-                else:
-                    typed.extend((h, r, ci) for h in fields.typed_hash(types[ci], record[c], self.keyer))
+                continue
+            column = fields.typed_column(types[ci], [v for _, v in present], self.keyer)
+            typed.extend((h, r, ci) for (r, _), hs in zip(present, column.hashes) for h in hs)
+            name_words.append(column.name_words)
+            joined_chars.append(column.joined_chars)
         phrases = _phrases(cells, self.keyer, min_chars=MIN_RECORD_CHARS)
         keep = [i for i, p in enumerate(phrases) if len(p)]
         if not keep and not typed:
@@ -257,10 +260,13 @@ class Registry:
         return self._add_phrases(name, "records", [phrases[i] for i in keep],
                                  np.array([rows[i] for i in keep], dtype=np.uint32),
                                  np.array([cols[i] for i in keep], dtype=np.uint16), raw, source, label, classification,
-                                 settings, {"rows": len(body), "fields": len(keep) + len(typed)}, typed=typed)
+                                 settings, {"rows": len(body), "fields": len(keep) + len(typed)}, typed=typed,
+                                 name_words=np.unique(np.concatenate(name_words)) if name_words else None,
+                                 joined_chars=np.unique(np.concatenate(joined_chars)) if joined_chars else None)
 
     def _add_phrases(self, sid, kind, keyed: list[np.ndarray], rows, cols, raw, source, label, classification,
-                     settings, extra, typed: Sequence[tuple[int, int, int]] = ()) -> Registered:
+                     settings, extra, typed: Sequence[tuple[int, int, int]] = (), name_words=None,
+                     joined_chars=None) -> Registered:
         existing = self.secrets.get(sid)
         if existing is not None and existing.kind != kind:
             raise UsageError(f"id {sid!r} is already a {existing.kind} secret")
@@ -295,7 +301,9 @@ class Registry:
             ph_row=np.concatenate((rows, np.array([t[1] for t in typed], dtype=np.uint32))),
             ph_col=np.concatenate((cols, np.array([t[2] for t in typed], dtype=np.uint16))),
             ph_len=np.concatenate((lengths, np.zeros(len(typed), dtype=np.int64))).astype(np.uint8),
-            ph_first=np.unique(firsts), field_types=tuple(sorted(set(settings.get("types", ())) - {"text", "email"}))))
+            ph_first=np.unique(firsts), field_types=tuple(sorted(set(settings.get("types", ())) - {"text", "email"})),
+            name_words=name_words if name_words is not None else np.zeros(0, dtype=np.uint64),
+            joined_chars=joined_chars if joined_chars is not None else np.zeros(0, dtype=np.uint8)))
         return Registered(sid, version, status, source, len(keyed) + len(typed))
 
     # -- removal ------------------------------------------------------------------------------

@@ -28,7 +28,9 @@ Arrays of a segment (all optional; absent when empty):
 ``pub_sig``/``pub_pair``  sentence and pair signatures of public content
 ``ph_*``              term and record phrases as hashed token n-grams, sorted; first
                       tokens ``ph_first`` (``ph_first_bits``) and lengths ``ph_lengths``;
-                      ``ph_rowkey``/``ph_rowentry``: the entries of each record row
+                      ``ph_rowkey``/``ph_rowentry``: the entries of each record row;
+                      typed fields: words of names ``nm_words`` (``nm_bits``) and
+                      lengths of phone and id values ``jc_chars``
 ``cl_*``              hashed word counts per owner (classifier training)
 ====================  ==========================================================
 """
@@ -74,6 +76,8 @@ class OwnerRecord:
     cl_bucket: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
     cl_count: np.ndarray = field(default_factory=lambda: _zeros(np.float32))
     field_types: tuple[str, ...] = ()  # typed record columns (phone, id, name, date): their entries have ph_len 0
+    name_words: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))  # keyed words of registered names
+    joined_chars: np.ndarray = field(default_factory=lambda: _zeros(np.uint8))  # lengths of phone/id values
 
     @property
     def key(self) -> tuple[str, int]:
@@ -233,6 +237,11 @@ def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
     arrays.update(ph_hash=h[order], ph_owner=owner[order], ph_row=row[order], ph_col=col[order], ph_len=length[order])
     arrays["ph_bits"] = bitmap.build(arrays["ph_hash"], bitmap.bits_for(len(h)))
     _sorted_pair(arrays, "ph_first", "ph_first_owner", [r.ph_first for r in records])
+    _sorted_pair(arrays, "nm_words", "nm_owner", [r.name_words for r in records])
+    if len(arrays["nm_words"]):
+        arrays["nm_bits"] = bitmap.build(arrays["nm_words"], bitmap.bits_for(len(arrays["nm_words"])))
+    lengths = [r.joined_chars.astype(np.uint64) for r in records]
+    _sorted_pair(arrays, "jc_chars", "jc_owner", lengths)
     first = np.unique(arrays["ph_first"])
     arrays["ph_first_bits"] = bitmap.build(first, bitmap.bits_for(len(first)))
     arrays["ph_lengths"] = np.unique(length[length > 0]).astype(np.uint8)  # 0: typed values, no n-gram
@@ -251,7 +260,8 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
     tokens, family = get("owner_tokens", np.uint32), get("owner_family")
     groups = {name: _group(get(owner_name, np.uint32), len(owners)) for name, owner_name in
               (("doc", "doc_owner"), ("pub", "pub_owner"), ("ph", "ph_owner"), ("psig", "pub_sig_owner"),
-               ("ppair", "pub_pair_owner"), ("lemma", "rw_lemma_owner"), ("first", "ph_first_owner"))}
+               ("ppair", "pub_pair_owner"), ("lemma", "rw_lemma_owner"), ("first", "ph_first_owner"),
+               ("names", "nm_owner"), ("joined", "jc_owner"))}
     exact = dict(zip(get("exact_owner", np.uint32).tolist(), get("exact_key").tolist()))
     rw_owner, rw_ptr = get("rw_owner", np.int64), get("rw_ptr", np.int64)
     pairs_by_row = None
@@ -286,6 +296,8 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
             r.ph_hash, r.ph_row, r.ph_col = get("ph_hash")[sel], get("ph_row", np.uint32)[sel], get("ph_col", np.uint16)[sel]
             r.ph_len = get("ph_len", np.uint8)[sel]
             r.ph_first = get("ph_first")[groups["first"][i]]
+            r.name_words = get("nm_words")[groups["names"][i]]
+            r.joined_chars = get("jc_chars")[groups["joined"][i]].astype(np.uint8)
         if len(cl_ptr) > i + 1:
             r.cl_bucket = get("cl_bucket", np.uint32)[cl_ptr[i] : cl_ptr[i + 1]]
             r.cl_count = get("cl_count", np.float32)[cl_ptr[i] : cl_ptr[i + 1]]

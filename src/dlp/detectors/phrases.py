@@ -42,6 +42,25 @@ class PhraseDetector:
         self.parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("ph_hash"))]
         self.live = index.live
         self.months = fields.month_values(index.keyer)
+        self.kinds = {t for segment, _ in self.parts for t in segment.meta.get("field_types", ())}
+        self.joined_chars = np.unique(np.concatenate(
+            [s.get("jc_chars") for s, _ in self.parts] + [np.zeros(0, dtype=np.uint64)])).astype(np.int64)
+
+    def _typed(self, scanned: Scanned) -> "fields.Candidates":
+        """Typed-field candidates of the part: only name words and value lengths some registered row has."""
+        values = scanned.values
+        names = None
+        if "name" in self.kinds:
+            names = np.zeros(len(values), dtype=bool)
+            for segment, _ in self.parts:
+                if "nm_bits" in segment.arrays:
+                    maybe = np.flatnonzero(bitmap.probe(segment.arrays["nm_bits"], values))
+                    table = segment.arrays["nm_words"]
+                    at = np.searchsorted(table, values[maybe])
+                    at[at >= len(table)] = 0
+                    names[maybe[table[at] == values[maybe]]] = True
+        return fields.candidates(scanned.tokens, values, self.index.keyer, self.kinds, self.months, names,
+                                 self.joined_chars)
 
     def detect(self, scanned: Scanned) -> list[Finding]:
         values = scanned.values
@@ -50,8 +69,7 @@ class PhraseDetector:
             return []
         matches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # every match: (hash, first, length)
         entries: list[tuple[np.ndarray, ...]] = []  # expanded live entries: (first, last, owner, row, col)
-        kinds = {t for segment, _ in self.parts for t in segment.meta.get("field_types", ())}
-        typed = fields.candidates(scanned.tokens, values, self.index.keyer, kinds, self.months) if kinds else None
+        typed = self._typed(scanned) if self.kinds else None
         for segment, offset in self.parts:
             a = segment.arrays
             found = []  # batches to look up: (hashes, first tokens, lengths in tokens)

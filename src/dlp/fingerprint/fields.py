@@ -84,30 +84,57 @@ def guess_type(header: str, values: list[str]) -> str:
 # -- registration -------------------------------------------------------------------------------
 
 
-def typed_hash(kind: str, text: str, keyer) -> list[int]:
-    """The keyed hashes one value of a typed column stands for (empty when it cannot be read).
+@dataclass(frozen=True)
+class TypedColumn:
+    """The keyed hashes of one typed column, value by value, and what scanning needs to find them."""
 
-    A date can stand for two days (03/04/2024); most values stand for one hash.
-    """
-    if kind in JOINED:
-        toks = tokenise(text)
-        if len(toks) == 0:
-            return []
-        unkeyed = _joined(toks, np.zeros(1, dtype=np.int64), np.array([len(toks)]))
-        chars = int(toks.lengths.sum())
-        if not MIN_JOINED_CHARS <= chars <= MAX_JOINED_CHARS:
-            return []
-        return [int(v) for v in keyer.values(_domain(unkeyed, kind))]
-    if kind == "name":
-        toks = tokenise(text)
-        words = [i for i in range(len(toks)) if toks.lengths[i] > 1 and not toks.flags[i] & DIGITS]
-        if not 2 <= len(words) <= 4:
-            return []
-        values = keyer.tokens(toks)[words]
-        return [int(_name_hash(values[None, :])[0])]
+    hashes: list[list[int]]  # per value: the hashes it stands for (a date may stand for two days)
+    name_words: np.ndarray  # keyed values of the words of names (name columns)
+    joined_chars: np.ndarray  # lengths of values run together (phone and id columns)
+
+
+def typed_column(kind: str, texts: list[str], keyer) -> TypedColumn:
+    """Hashes of every value of a typed column, computed for the column at once."""
+    empty = np.zeros(0, dtype=np.uint64)
     if kind == "date":
-        days = parse_dates(text)
-        return [int(v) for v in keyer.values(_domain(np.array(days, dtype=np.uint64), "date"))] if days else []
+        days = [parse_dates(t) for t in texts]
+        flat = np.array([d for ds in days for d in ds], dtype=np.uint64)
+        keyed = keyer.values(_domain(flat, "date")).tolist() if len(flat) else []
+        out, i = [], 0
+        for ds in days:
+            out.append([int(v) for v in keyed[i : i + len(ds)]])
+            i += len(ds)
+        return TypedColumn(out, empty, np.zeros(0, dtype=np.uint8))
+    toks = tokenise("\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts))
+    line_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in texts])[:-1])).astype(np.int64)
+    line = np.searchsorted(line_starts, toks.starts, side="right") - 1
+    bounds = np.searchsorted(line, np.arange(len(texts) + 1))
+    first, count = bounds[:-1], np.diff(bounds)
+    if kind in JOINED:
+        chars = np.add.reduceat(np.append(toks.lengths, 0), np.minimum(first, len(toks)))[: len(texts)] \
+            if len(toks) else np.zeros(len(texts), dtype=np.int64)
+        chars = np.where(count > 0, chars, 0)
+        ok = (count > 0) & (count <= MAX_JOINED_TOKENS) & (chars >= MIN_JOINED_CHARS) & (chars <= MAX_JOINED_CHARS)
+        keyed = np.zeros(len(texts), dtype=np.uint64)
+        if ok.any():
+            keyed[ok] = keyer.values(_domain(_joined(toks, first[ok], count[ok]), kind))
+        return TypedColumn([[int(k)] if good else [] for k, good in zip(keyed.tolist(), ok.tolist())], empty,
+                           np.unique(chars[ok]).astype(np.uint8))
+    if kind == "name":
+        values = keyer.tokens(toks)
+        word = (toks.lengths > 1) & ((toks.flags & DIGITS) == 0)
+        picks = [np.flatnonzero(word[first[i] : first[i] + count[i]]) + first[i] for i in range(len(texts))]
+        out: list[list[int]] = [[] for _ in texts]
+        used = []
+        for size in (2, 3, 4):  # names are two to four words; longer values are not names
+            which = [i for i, p in enumerate(picks) if len(p) == size]
+            if not which:
+                continue
+            matrix = values[np.stack([picks[i] for i in which])]
+            used.append(matrix.ravel())
+            for i, h in zip(which, _name_hash(matrix).tolist()):
+                out[i] = [int(h)]
+        return TypedColumn(out, np.unique(np.concatenate(used)) if used else empty, np.zeros(0, dtype=np.uint8))
     raise ValueError(kind)
 
 
@@ -148,28 +175,37 @@ def _domain(unkeyed: np.ndarray, kind: str) -> np.ndarray:
         return fmix64(unkeyed.astype(np.uint64) ^ (np.uint64(_DOMAIN[kind]) << np.uint64(48)))
 
 
-def _token_poly(toks: Tokens) -> np.ndarray:
-    """Per token, sum(c_j * P**j) over its normalised characters (the run-together building block)."""
-    norm = toks.norm.astype(np.uint64)
-    n = len(norm)
-    prefix = np.zeros(n + 1, dtype=np.uint64)
+def _token_poly(toks: Tokens, which: np.ndarray) -> np.ndarray:
+    """For the tokens `which`, sum(c_j * P**j) over each one's normalised characters."""
+    lengths = toks.lengths[which].astype(np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(len(which), dtype=np.uint64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    within = np.arange(total) - np.repeat(starts, lengths)
+    chars = toks.norm[np.repeat(toks.nstarts[which], lengths) + within].astype(np.uint64)
     with np.errstate(over="ignore"):
-        np.cumsum(norm * _powers(_P, n), out=prefix[1:])
-        return (prefix[toks.nends] - prefix[toks.nstarts]) * _powers(_P_INV, n)[toks.nstarts] if n else prefix[:0]
+        terms = chars * _powers(_P, int(lengths.max()))[within]
+        return np.add.reduceat(terms, starts)
 
 
 def _joined(toks: Tokens, first: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Polynomial hash of tokens first..first+count-1 written together, for many spans at once."""
-    poly = _token_poly(toks)
+    if len(first) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    needed = np.unique(np.concatenate([first + k for k in range(int(count.max()))]))
+    needed = needed[needed < len(toks)]
+    poly = np.zeros(len(toks), dtype=np.uint64)
+    poly[needed] = _token_poly(toks, needed)
     lengths = toks.lengths.astype(np.int64)
     h = np.zeros(len(first), dtype=np.uint64)
     shift = np.zeros(len(first), dtype=np.int64)
-    table = _powers(_P, int(lengths.sum()) + 1 if len(lengths) else 1)
+    table = _powers(_P, MAX_JOINED_CHARS * 4 + 1)
     with np.errstate(over="ignore"):
-        for k in range(int(count.max()) if len(count) else 0):
+        for k in range(int(count.max())):
             live = k < count
             idx = first[live] + k
-            h[live] += poly[idx] * table[shift[live]]
+            h[live] += poly[idx] * table[np.minimum(shift[live], len(table) - 1)]
             shift[live] += lengths[idx]
         return fmix64(h ^ shift.astype(np.uint64))
 
@@ -191,17 +227,22 @@ class Candidates:
     last: np.ndarray  # last token
 
 
-def candidates(toks: Tokens, values: np.ndarray, keyer, kinds: set[str], months: np.ndarray) -> Candidates:
-    """Typed hashes the part's tokens may stand for, with their token spans."""
+def candidates(toks: Tokens, values: np.ndarray, keyer, kinds: set[str], months: np.ndarray,
+               name_words: np.ndarray | None = None, joined_chars: np.ndarray | None = None) -> Candidates:
+    """Typed hashes the part's tokens may stand for, with their token spans.
+
+    `name_words` marks the tokens that are words of some registered name, `joined_chars`
+    the lengths registered phone and id values have: other candidates cannot match.
+    """
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     n = len(toks)
     if n == 0:
         return Candidates(*(np.zeros(0, dtype=t) for t in (np.uint64, np.int64, np.int64)))
     gaps = _gaps(toks)
     if kinds & set(JOINED):
-        parts.append(_joined_candidates(toks, gaps, keyer))
+        parts.append(_joined_candidates(toks, gaps, keyer, joined_chars))
     if "name" in kinds:
-        parts.append(_name_candidates(toks, values, gaps, keyer))
+        parts.append(_name_candidates(toks, values, gaps, keyer, name_words))
     if "date" in kinds:
         parts.append(_date_candidates(toks, values, gaps, keyer, months))
     parts = [p for p in parts if len(p[0])]
@@ -210,48 +251,76 @@ def candidates(toks: Tokens, values: np.ndarray, keyer, kinds: set[str], months:
     return Candidates(*(np.concatenate(x) for x in zip(*parts)))
 
 
+def _char_table(chars: frozenset[str]) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    for c in chars:
+        table[ord(c)] = True
+    return table
+
+
+_GAP_TABLES = {"join": _char_table(_JOIN_GAP), "date": _char_table(_DATE_GAP), "name": _char_table(frozenset(" ,."))}
+
+
 def _gaps(toks: Tokens) -> dict[str, np.ndarray]:
-    """Per gap between token i and i+1: whether it may join a run-together value, a date, a name."""
+    """Per gap between token i and i+1: whether it may join a run-together value, a date, a name.
+
+    A gap of one to three characters all from the kind's set; read gap by gap (three
+    gathers), never over the whole text.
+    """
+    n = len(toks)
+    if n < 2:
+        return {kind: np.zeros(0, dtype=bool) for kind in _GAP_TABLES}
+    a = toks.nends[:-1]
+    size = toks.nstarts[1:] - a
+    short = size <= 3
     norm = toks.norm
-    n = len(toks)
-    size = toks.nstarts[1:] - toks.nends[:-1]
-    bad_join = np.zeros(len(norm) + 1, dtype=np.int64)
-    bad_join[1:] = np.cumsum(~np.isin(norm, [ord(c) for c in _JOIN_GAP]))
-    bad_date = np.zeros(len(norm) + 1, dtype=np.int64)
-    bad_date[1:] = np.cumsum(~np.isin(norm, [ord(c) for c in _DATE_GAP]))
-    bad_name = np.zeros(len(norm) + 1, dtype=np.int64)
-    bad_name[1:] = np.cumsum(~np.isin(norm, [ord(c) for c in " ,."]))
-    a, b = toks.nends[:-1], toks.nstarts[1:]
-    return {
-        "join": (size <= 3) & (bad_join[b] - bad_join[a] == 0) if n > 1 else np.zeros(0, dtype=bool),
-        "date": (size <= 3) & (bad_date[b] - bad_date[a] == 0) if n > 1 else np.zeros(0, dtype=bool),
-        "name": (size <= 3) & (bad_name[b] - bad_name[a] == 0) if n > 1 else np.zeros(0, dtype=bool),
-    }
+    out = {}
+    for kind, table in _GAP_TABLES.items():
+        ok = short.copy()
+        for k in range(3):
+            inside = ok & (size > k)
+            chars = norm[np.minimum(a[inside] + k, len(norm) - 1)].astype(np.int64)
+            good = np.zeros(len(chars), dtype=bool)
+            small = chars < 256
+            good[small] = table[chars[small]]
+            ok[np.flatnonzero(inside)[~good]] = False
+        out[kind] = ok
+    return out
 
 
-def _joined_candidates(toks: Tokens, gaps, keyer):
+def _joined_candidates(toks: Tokens, gaps, keyer, allowed: np.ndarray | None):
+    """Spans of tokens linked by separators only, with a digit, as long as some registered value."""
     n = len(toks)
+    e = np.zeros(0, dtype=np.int64)
     has_digit = _has_digit(toks)
     link = gaps["join"]
-    firsts, counts = [], []
+    # chains of linked tokens; only those holding a digit can hold a phone or id
+    chain = np.concatenate(([0], np.cumsum(~link))) if n > 1 else np.zeros(n, dtype=np.int64)
+    digit_chains = np.unique(chain[has_digit])
+    where = np.flatnonzero(np.isin(chain, digit_chains))
+    if len(where) == 0:
+        return np.zeros(0, dtype=np.uint64), e, e
     lengths = toks.lengths.astype(np.int64)
+    firsts, counts = [], []
     for m in range(1, MAX_JOINED_TOKENS + 1):
-        if m > n:
+        starts = where[where + m <= n]
+        if len(starts) == 0:
             break
-        starts = np.arange(n - m + 1)
-        ok = np.ones(len(starts), dtype=bool)
+        ok = chain[starts + m - 1] == chain[starts]
+        starts = starts[ok]
         digits = has_digit[starts].copy()
         chars = lengths[starts].copy()
         for k in range(1, m):
-            ok &= link[starts + k - 1]
             digits |= has_digit[starts + k]
             chars += lengths[starts + k]
-        ok &= digits & (chars >= MIN_JOINED_CHARS) & (chars <= MAX_JOINED_CHARS)
+        ok = digits & (chars >= MIN_JOINED_CHARS) & (chars <= MAX_JOINED_CHARS)
+        if allowed is not None:
+            ok &= np.isin(chars, allowed)
         firsts.append(starts[ok])
         counts.append(np.full(int(ok.sum()), m, dtype=np.int64))
     first, count = np.concatenate(firsts), np.concatenate(counts)
     if len(first) == 0:
-        return np.zeros(0, dtype=np.uint64), first, first
+        return np.zeros(0, dtype=np.uint64), e, e
     hashes = keyer.values(_domain(_joined(toks, first, count), "phone"))
     return hashes, first, first + count - 1
 
@@ -263,9 +332,11 @@ def _has_digit(toks: Tokens) -> np.ndarray:
     return digit[toks.nends] - digit[toks.nstarts] > 0
 
 
-def _name_candidates(toks: Tokens, values: np.ndarray, gaps, keyer):
+def _name_candidates(toks: Tokens, values: np.ndarray, gaps, keyer, name_words: np.ndarray | None):
     n = len(toks)
     wordlike = (toks.lengths > 1) & ((toks.flags & DIGITS) == 0)
+    if name_words is not None:
+        wordlike &= name_words
     link = gaps["name"]
     out_h, out_f, out_l = [], [], []
     for span, picks in ((2, (0, 1)), (3, (0, 2)), (3, (0, 1, 2))):  # pairs, pairs one word apart, triples
