@@ -5,8 +5,9 @@ console is not the only place incidents go: a log shipper (rsyslog's imfile, Fil
 Vector, a Splunk forwarder) picks the lines up from standard output or a file.
 
 A feed is a log, read by more people than the incident store: excerpts of the scanned
-item (kept only when the policy enables them) are dropped, so a feed line never holds
-any text of the scanned item, only ids, labels, addresses, digests and counts.
+item (kept only when the policy enables them) and the classifier's top words are
+dropped, so a feed line never holds any text of the scanned item, only ids, labels,
+addresses, digests, positions and counts.
 
 Both wire formats are small enough to write by hand, with the escaping their
 specifications demand: RFC 5424 section 6.3.3 (``"``, ``\\`` and ``]`` inside a
@@ -138,10 +139,17 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text)
 
 
+SCANNED_TEXT = frozenset({"excerpt", "word"})  # evidence keys that hold text of the scanned item
+
+
 def _without_excerpt(finding: dict[str, Any]) -> dict[str, Any]:
-    evidence = {k: v for k, v in finding.get("evidence", {}).items() if k != "excerpt"}
-    for key in ("runs", "matches", "pairs"):
-        if isinstance(evidence.get(key), list):
-            evidence[key] = [{k: v for k, v in e.items() if k != "excerpt"} if isinstance(e, dict) else e
-                             for e in evidence[key]]
-    return {**finding, "evidence": evidence}
+    """The finding without any text of the scanned item, at any depth of its evidence."""
+    return {**finding, "evidence": _strip(finding.get("evidence", {}))}
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in SCANNED_TEXT}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
