@@ -9,8 +9,10 @@ session cookies would otherwise cross the network in clear.
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -71,7 +73,7 @@ def check_tls(cert: Path | None, key: Path | None) -> None:
 
 def serve(app, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | None = None,
           announce: Callable[[str], None] = print) -> None:
-    """Run until SIGINT or SIGTERM (uvicorn finishes the requests in hand)."""
+    """Run until SIGINT or SIGTERM; uvicorn finishes the requests in hand, then this returns."""
     import uvicorn
 
     check_tls(tls_cert, tls_key)
@@ -86,7 +88,14 @@ def serve(app, listen: Listen, *, tls_cert: Path | None = None, tls_key: Path | 
                             ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     announce(f"dlp console listening on {scheme}://{host}:{port}/")
+    # uvicorn hands a stop signal back to the handler it found once it has shut down; with these
+    # the command then returns (exit 0 for systemd) instead of dying by the signal
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
