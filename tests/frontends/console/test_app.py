@@ -563,3 +563,47 @@ def test_registry_overview_lists_metadata_only(client, demo):
 def test_files_are_private(demo):
     mode = os.stat(demo.state / "console.sqlite").st_mode & 0o777
     assert mode == 0o600
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_hostile_names_are_escaped_everywhere(client_for, demo, tmp_path):
+    """Attack: a file name, sender, address, label and problem detail made of markup reach the pages as text."""
+    import shutil
+
+    state = tmp_path / "state"
+    shutil.copytree(demo.state, state)
+    store = IncidentStore(state)
+    recipient = {"address": f'"{HOSTILE}"@evil.example', "domain": "evil.example", "country": "CN",
+                 "class": "external", "why": HOSTILE}
+    inc = store.add(channel="mail", sender=HOSTILE, item=f"{HOSTILE}.docx!/{HOSTILE}", action="block",
+                    rule=f"rule:{HOSTILE}",
+                    body={"recipients": [recipient], "reasons": [HOSTILE],
+                          "findings": [{"secret": "formulation", "version": 1, "label": HOSTILE, "kind": "document",
+                                        "detector": "fingerprint", "tags": [HOSTILE], "score": 1.0,
+                                        "matched_words": 40, "coverage": 0.1, "density": 0.1, "locator": HOSTILE,
+                                        "evidence": {"runs": [{"start": 0, "end": 9, "words": 40,
+                                                               "secret_words": [1, 41]}], "secret_words": 900}}],
+                          "problems": [{"locator": HOSTILE, "kind": "corrupt", "detail": HOSTILE}]},
+                    recipients=[recipient])
+    store.close()
+    client = client_for(state=state)
+    login(client, "ada")
+    for path in (f"/incidents/{inc.id}", "/?status=", "/dashboard", "/audit", f"/?status=&tag={HOSTILE}"):
+        body = client.get(path).text
+        assert "<script>" not in body and "<img src=x" not in body, path
+    assert "&lt;script&gt;" in client.get(f"/incidents/{inc.id}").text
+    assert client.get(f"/api/incidents/{inc.id}").json()["sender"] == HOSTILE  # JSON carries it as data
+
+
+def test_a_csrf_token_dies_with_its_session(client, demo):
+    incident, quarantined = held(demo, "crm-pipeline-export-2024-09.csv")
+    login(client, "rita")
+    old = csrf_of(client.get("/").text)
+    client.post("/logout", data={"csrf": old})
+    login(client, "rita")
+    before = snapshot(demo)
+    response = client.post(f"/incidents/{incident}/resolve",
+                           data={"csrf": old, "decision": "release", "justification": "replayed token"})
+    assert response.status_code == 403 and quarantined.exists() and snapshot(demo) == before
