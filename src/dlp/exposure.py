@@ -175,6 +175,16 @@ class ExposureLedger:
         merged = merge_ranges(ranges, total)
         return Exposure.of(secret, destination, covered(merged), total, events)
 
+    def exposures(self, window_days: float) -> list[Exposure]:
+        """Every (secret, destination) that received something within the window, largest share first
+        (the review console's slow-leak chart)."""
+        since = self.clock() - window_days * DAY
+        with self._lock:
+            pairs = self._db.execute("SELECT DISTINCT secret, destination FROM leaves WHERE time >= ?",
+                                     (since,)).fetchall()
+        found = [self.exposure(secret, destination, window_days) for secret, destination in pairs]
+        return sorted(found, key=lambda e: (-e.share, e.secret, e.destination))
+
     def preview(self, secret: str, destination: str, ranges: Iterable[Range], total: int,
                 window_days: float) -> Exposure:
         """The exposure as it would be if this item left too; writes nothing.

@@ -14,6 +14,13 @@ A released or false-positive incident may leave a *scoped allow entry*: this fin
 (by digest), this secret, this destination, until a date. It is never a blanket
 allowlist: another excerpt of the same secret, or the same excerpt to another
 destination, is decided as before.
+
+The review console pages through hundreds of thousands of incidents, so every filter
+it offers is an index lookup: the columns that filter (status, channel, action) have
+indexes in time order, and what an incident has several of (secrets, labels, tags,
+recipients, problems) is kept once more as *facets*, ``(facet, value, time, incident)``
+rows whose index yields a facet's incidents newest first. Pages are keyset pages
+(``(time, id)`` below or above a cursor), never OFFSET scans.
 """
 
 from __future__ import annotations
@@ -22,11 +29,12 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import secrets as random
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -70,7 +78,27 @@ CREATE TABLE IF NOT EXISTS allows (
 );
 CREATE INDEX IF NOT EXISTS allows_digest ON allows(digest, destination);
 CREATE TABLE IF NOT EXISTS recorded (once TEXT PRIMARY KEY, incident TEXT NOT NULL, time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS incidents_time_id ON incidents(time, id);
+CREATE INDEX IF NOT EXISTS incidents_status_time ON incidents(status, time, id);
+CREATE INDEX IF NOT EXISTS incidents_channel_time ON incidents(channel, time, id);
+CREATE INDEX IF NOT EXISTS incidents_action_time ON incidents(action, time, id);
+CREATE TABLE IF NOT EXISTS incident_facets (
+    facet TEXT NOT NULL,            -- see FACETS
+    value TEXT NOT NULL,            -- lower case
+    time REAL NOT NULL,             -- the incident's time, so one index range is already in time order
+    incident TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_facets_lookup ON incident_facets(facet, value, time, incident);
 """
+SCHEMA_VERSION = 1  # PRAGMA user_version: 1 = facets filled for every incident
+
+# What an incident has several of, each a lookup in the queue:
+#   secret, label, tag: of its findings; to: each recipient's address, domain and parent domains,
+#   country and class (what `--to` matches); domain, country, class: of each recipient (charts, filters);
+#   problem: the kind of each part that could not be read.
+FACETS = ("secret", "label", "tag", "to", "domain", "country", "class", "problem")
+INCIDENT_ID = re.compile(r"INC-[0-9]{8}-[0-9a-f]{8}")
+COUNT_CAP = 10_000  # a queue says "10,000+" rather than count a million rows per page
 
 
 @dataclass(frozen=True)
@@ -157,9 +185,24 @@ class IncidentStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate(self) -> None:
+        """Fill the facets of incidents recorded before they existed (once, under the write lock)."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        with self._lock, self._transaction() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            db.execute("DELETE FROM incident_facets")
+            for row in db.execute("SELECT id, time, body FROM incidents").fetchall():
+                body = json.loads(row["body"])
+                db.executemany("INSERT INTO incident_facets VALUES (?, ?, ?, ?)",
+                               [(f, v, row["time"], row["id"]) for f, v in facets(body)])
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- incidents -------------------------------------------------------------------------
 
@@ -176,6 +219,8 @@ class IncidentStore:
             db.executemany("INSERT INTO incident_recipients VALUES (?, ?, ?, ?, ?)",
                            [(incident.id, r.get("address"), r.get("domain"), r.get("country"), r.get("class"))
                             for r in recipients])
+            db.executemany("INSERT INTO incident_facets VALUES (?, ?, ?, ?)",
+                           [(f, v, now, incident.id) for f, v in facets({**incident.body, "recipients": recipients})])
         return incident
 
     def get(self, incident_id: str) -> Incident:
@@ -207,6 +252,61 @@ class IncidentStore:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [_incident(row) for row in self._db.execute(sql, args)]
+
+    def page(self, where: "IncidentFilter" = None, *, size: int = 50, after: "Cursor | None" = None,
+             before: "Cursor | None" = None) -> "Page":
+        """One page of the queue, newest first: `size` incidents older than `after` (or, going back,
+        newer than `before`), each filter an index range. Costs the rows it reads, not the table."""
+        where = where or IncidentFilter()
+        size = max(1, min(int(size), 500))
+        newer_first = before is None
+        cursor = after if newer_first else before
+        sql, args = _page_sql(where, cursor, newer_first, size + 1)
+        rows = self._db.execute(sql, args).fetchall()
+        more = len(rows) > size
+        found = [_incident(row) for row in rows[:size]]
+        if not newer_first:
+            found.reverse()
+        older = newer = None
+        if found:
+            first, last = Cursor.of(found[0]), Cursor.of(found[-1])
+            if newer_first:
+                older = last if more else None
+                newer = first if after is not None else None
+            else:
+                newer = first if more else None
+                older = last
+        return Page(tuple(found), older=older, newer=newer)
+
+    def count(self, where: "IncidentFilter" = None, cap: int = COUNT_CAP) -> int:
+        """How many incidents match, counting at most `cap` + 1 of them (a queue shows "10,000+")."""
+        sql, args = _page_sql(where or IncidentFilter(), None, True, cap + 1)
+        return self._db.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+
+    def follow(self, after_row: int = 0, where: "IncidentFilter" = None, limit: int = 1000) -> list[tuple[int, Incident]]:
+        """Incidents in the order they were recorded (SQLite's rowid, assigned under the write lock,
+        so a reader polling `after_row` never misses one a slower writer committed late)."""
+        sql, args = _filter_sql(where or IncidentFilter(), "incidents")
+        rows = self._db.execute(f"SELECT rowid AS feed_row, * FROM incidents WHERE rowid > ?{' AND ' + sql if sql else ''} "
+                                f"ORDER BY rowid LIMIT {int(limit)}", (after_row, *args)).fetchall()
+        return [(row["feed_row"], _incident(row)) for row in rows]
+
+    # -- figures for charts ----------------------------------------------------------------
+
+    def per_day(self, since: float) -> list[tuple[str, str, int]]:
+        """(UTC day, action, incidents) from `since` on."""
+        rows = self._db.execute("SELECT CAST(time / 86400 AS INTEGER) AS day, action, count(*) FROM incidents "
+                                "WHERE time >= ? GROUP BY day, action ORDER BY day", (since,)).fetchall()
+        return [(dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + day).isoformat(), action, n)
+                for day, action, n in rows]
+
+    def top(self, facet: str, since: float, limit: int = 10) -> list[tuple[str, int]]:
+        """The most frequent values of a facet among incidents from `since` on."""
+        if facet not in FACETS:
+            raise UsageError(f"unknown facet {facet!r} ({', '.join(FACETS)})")
+        rows = self._db.execute("SELECT value, count(*) AS n FROM incident_facets WHERE facet = ? AND time >= ? "
+                                "GROUP BY value ORDER BY n DESC, value LIMIT ?", (facet, since, int(limit))).fetchall()
+        return [(value, n) for value, n in rows]
 
     def resolve(self, incident_id: str, status: str, by: str, justification: str) -> Incident:
         """Move an open incident to `status`; an incident is resolved once."""
@@ -255,6 +355,144 @@ class IncidentStore:
 
     def _transaction(self):
         return _Transaction(self._db)
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What the queue asks for; every field is optional and fields combine with AND.
+
+    `to` is a recipient's address, domain (subdomains included) or country code, as `dlp incidents
+    list --to` takes it; `recipient_class` is internal, partner, external, embargoed or unknown.
+    """
+
+    since: float | None = None
+    until: float | None = None
+    secret: str | None = None
+    label: str | None = None
+    tag: str | None = None
+    to: str | None = None
+    recipient_class: str | None = None
+    problem: str | None = None
+    channel: str | None = None
+    action: str | None = None
+    status: str | None = None
+
+    def facet_terms(self) -> list[tuple[str, str]]:
+        """(facet, value) pairs, most selective first: the first one drives the page query."""
+        out = []
+        for facet, value in (("secret", self.secret), ("to", self.to), ("label", self.label), ("tag", self.tag),
+                             ("problem", self.problem), ("class", self.recipient_class)):
+            if value and value.strip():
+                value = value.strip().lower()
+                out.append((facet, value.lstrip("@") if facet == "to" else value))
+        return out
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the queue: the (time, id) of an incident; as text ``TIME~ID`` for a URL."""
+
+    time: float
+    id: str
+
+    @classmethod
+    def of(cls, incident: Incident) -> Cursor:
+        return cls(incident.time, incident.id)
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        when, sep, ident = (text or "").partition("~")
+        try:
+            value = float(when)
+        except ValueError:
+            value = float("nan")
+        if not sep or value != value or not INCIDENT_ID.fullmatch(ident):
+            raise UsageError(f"not a queue position: {text[:80]!r}")
+        return cls(value, ident)
+
+    def __str__(self) -> str:
+        return f"{self.time!r}~{self.id}"
+
+
+@dataclass(frozen=True)
+class Page:
+    incidents: tuple[Incident, ...]
+    older: Cursor | None = None  # the next page (older incidents), if any
+    newer: Cursor | None = None  # the previous page (newer incidents), if any
+
+
+def facets(body: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The facet rows of an incident body (see FACETS); values lower case, each pair once."""
+    out: set[tuple[str, str]] = set()
+    for f in body.get("findings", ()):
+        out.add(("secret", str(f.get("secret", "")).lower()))
+        if f.get("label"):
+            out.add(("label", str(f["label"]).lower()))
+        out.update(("tag", str(t).lower()) for t in f.get("tags", ()) if t)
+    for r in body.get("recipients", ()):
+        address, domain, country = (r.get("address") or "").lower(), (r.get("domain") or "").lower(), r.get("country")
+        if r.get("class"):
+            out.add(("class", str(r["class"]).lower()))
+            out.add(("to", str(r["class"]).lower()))  # `--to external`, as `dlp incidents list` takes it
+        if address:
+            out.add(("to", address))
+        if domain:
+            out.add(("domain", domain))
+            labels = domain.split(".")
+            out.update(("to", ".".join(labels[i:])) for i in range(len(labels) - 1))  # x.y.z, y.z; never a bare TLD
+        if country:
+            out.add(("country", str(country).lower()))
+            out.add(("to", str(country).lower()))
+    out.update(("problem", str(p.get("kind", "")).lower()) for p in body.get("problems", ()))
+    return {(f, v) for f, v in out if v}
+
+
+def _filter_sql(where: IncidentFilter, table: str, skip_facets: int = 0) -> tuple[str, list[Any]]:
+    """The conditions of a filter on `table`'s rows, except the first `skip_facets` facets."""
+    parts, args = [], []
+    for column in ("channel", "action", "status"):
+        value = getattr(where, column)
+        if value:
+            parts.append(f"{table}.{column} = ?"), args.append(value)
+    if where.since is not None:
+        parts.append(f"{table}.time >= ?"), args.append(where.since)
+    if where.until is not None:
+        parts.append(f"{table}.time < ?"), args.append(where.until)
+    for facet, value in where.facet_terms()[skip_facets:]:
+        # an exact lookup in the facet index: (facet, value, time, incident) is its whole key
+        parts.append(f"EXISTS (SELECT 1 FROM incident_facets g WHERE g.facet = ? AND g.value = ? "
+                     f"AND g.time = {table}.time AND g.incident = {table}.id)")
+        args.extend((facet, value))
+    return " AND ".join(parts), args
+
+
+def _page_sql(where: IncidentFilter, cursor: Cursor | None, newer_first: bool, limit: int) -> tuple[str, list[Any]]:
+    """Keyset paging: rows strictly beyond the cursor in (time, id) order, driven by an index."""
+    order = "DESC" if newer_first else "ASC"
+    beyond = "<" if newer_first else ">"
+    terms = where.facet_terms()
+    if terms:  # walk the first facet's index range in time order; check the rest per row
+        facet, value = terms[0]
+        conditions, args = ["f.facet = ?", "f.value = ?"], [facet, value]
+        if cursor is not None:
+            conditions.append(f"(f.time, f.incident) {beyond} (?, ?)"), args.extend((cursor.time, cursor.id))
+        if where.since is not None:
+            conditions.append("f.time >= ?"), args.append(where.since)
+        if where.until is not None:
+            conditions.append("f.time < ?"), args.append(where.until)
+        rest, rest_args = _filter_sql(replace(where, since=None, until=None), "i", skip_facets=1)
+        if rest:
+            conditions.append(rest), args.extend(rest_args)
+        sql = (f"SELECT i.* FROM incident_facets f CROSS JOIN incidents i ON i.id = f.incident "
+               f"WHERE {' AND '.join(conditions)} ORDER BY f.time {order}, f.incident {order} LIMIT {int(limit)}")
+        return sql, args
+    conditions_sql, args = _filter_sql(where, "incidents")
+    conditions = [conditions_sql] if conditions_sql else []
+    if cursor is not None:
+        conditions.append(f"(incidents.time, incidents.id) {beyond} (?, ?)"), args.extend((cursor.time, cursor.id))
+    sql = (f"SELECT * FROM incidents{' WHERE ' + ' AND '.join(conditions) if conditions else ''} "
+           f"ORDER BY time {order}, id {order} LIMIT {int(limit)}")
+    return sql, args
 
 
 class _Transaction:

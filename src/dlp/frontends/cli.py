@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "dlp.frontends.commands.train",
     "dlp.frontends.commands.incidents",
     "dlp.frontends.commands.audit",
+    "dlp.frontends.commands.console",
     "dlp.frontends.milter.command",
     "dlp.frontends.watch.command",
 )

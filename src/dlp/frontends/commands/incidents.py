@@ -1,21 +1,23 @@
-"""`dlp policy check|explain`, `dlp incidents list|show|export`, `dlp release`, `dlp confirm`."""
+"""`dlp policy check|explain`, `dlp incidents list|show|export`, `dlp release`, `dlp confirm`.
+
+Release and confirm are thin adapters over `dlp.resolution`, which the review console
+calls too; `incidents export --follow` is the SIEM feed (`dlp.siem`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import datetime as dt
-import errno
 import json
-import os
-import shlex
-import shutil
-import subprocess
+import signal
+import threading
 from pathlib import Path
 
+from ... import resolution, siem
 from ...errors import UsageError
-from ...incidents import CSV_COLUMNS, Incident, flatten
-from ...policy import DestinationPolicy, Recipient, load_policy
+from ...incidents import CSV_COLUMNS, IncidentFilter, flatten
+from ...policy import DestinationPolicy, load_policy
 from ...registry import Registry
 from ...scanner import key_location, registry_location
 from ...types import Action, Destination, Finding
@@ -58,8 +60,13 @@ def register(sub) -> None:
         if name == "list":
             p.add_argument("--format", choices=("text", "json", "csv"), default="text")
         else:
-            p.add_argument("--format", choices=("json", "csv"), required=True)
+            p.add_argument("--format", choices=("json", "csv", *siem.FORMATS), required=True,
+                           help="json, csv, or one line per incident for a SIEM: jsonl, syslog (RFC 5424), cef")
             p.add_argument("--output", metavar="FILE")
+            p.add_argument("--follow", action="store_true",
+                           help="keep running and write each new incident as it is recorded (jsonl, syslog, cef)")
+            p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                           help="with --follow: how often to look for new incidents (default 1)")
         p.set_defaults(handler=run_list)
     p = isub.add_parser("show", help="one incident, whole")
     p.add_argument("incident", metavar="INCIDENT")
@@ -141,6 +148,8 @@ def _destination_policy(args) -> DestinationPolicy:
 
 
 def run_list(args, env) -> int:
+    if args.format in siem.FORMATS or getattr(args, "follow", False):
+        return run_feed(args, env)
     store = env.recorder(args).incidents
     found = store.query(since=_when(args.since), until=_when(args.until), secret=args.secret, destination=args.to,
                         action=args.action, status=args.status)
@@ -208,117 +217,67 @@ def run_show(args, env) -> int:
 
 
 def run_release(args, env) -> int:
-    recorder = env.recorder(args)
-    store = recorder.incidents
-    inc = store.get(args.incident)
-    if inc.status != "open":
-        raise UsageError(f"incident {inc.id} is already {inc.status} (by {inc.resolved_by})")
-    if args.allow_until is not None and args.allow_until < recorder.today():
-        raise UsageError(f"--allow-until {args.allow_until.isoformat()} is in the past")
-    done = _release_target(inc, args, env)
-    status = "false_positive" if args.false_positive else "released"
-    inc = store.resolve(inc.id, status, args.by, args.justification)
-    recorder.audit.append("release", incident=inc.id, status=status, by=args.by, justification=args.justification,
-                          outcome=done)
-    print(f"{inc.id}: {status} by {args.by}; {done}", file=env.stdout)
-    if args.allow_until is not None:
-        for allow in _allow_entries(recorder, inc, args.allow_until, args.by):
-            recorder.audit.append("allow", incident=inc.id, allow=allow.id, secret=allow.secret,
-                                  destination=allow.destination, digest=allow.digest, until=allow.until.isoformat(),
-                                  by=args.by)
-            print(f"allow entry {allow.id}: {allow.secret} to {allow.destination} until {allow.until.isoformat()}",
-                  file=env.stdout)
+    done = resolution.release(env.recorder(args), args.incident, by=args.by, justification=args.justification,
+                              false_positive=args.false_positive, allow_until=args.allow_until,
+                              postsuper=args.postsuper, via="cli")
+    for note in done.notes:
+        env.warn(note)
+    print(f"{done.incident.id}: {done.status} by {args.by}; {done.outcome}", file=env.stdout)
+    for allow in done.allows:
+        print(f"allow entry {allow.id}: {allow.secret} to {allow.destination} until {allow.until.isoformat()}",
+              file=env.stdout)
     return 0
 
 
 def run_confirm(args, env) -> int:
-    recorder = env.recorder(args)
-    inc = recorder.incidents.resolve(args.incident, "confirmed", args.by, args.justification)
-    recorder.audit.append("confirm", incident=inc.id, by=args.by, justification=args.justification)
-    print(f"{inc.id}: confirmed as a leak by {args.by}", file=env.stdout)
+    done = resolution.confirm(env.recorder(args), args.incident, by=args.by, justification=args.justification,
+                              via="cli")
+    print(f"{done.incident.id}: confirmed as a leak by {args.by}", file=env.stdout)
     return 0
 
 
-def _release_target(inc: Incident, args, env) -> str:
-    target = inc.target
-    if target.get("kind") == "file" and target.get("quarantined"):
-        return _release_file(Path(target["path"]))
-    if target.get("kind") == "mail":
-        queue_id = target.get("queue_id")
-        if not queue_id or queue_id == "NOQUEUE":
-            return "mail without a queue id: nothing to release in the MTA"
-        if args.postsuper:
-            command = shlex.split(args.postsuper)
-            result = subprocess.run([*command, "-H", queue_id], capture_output=True, text=True, timeout=60)
-            if result.returncode != 0:
-                raise UsageError(f"postsuper -H {queue_id} failed: {result.stderr.strip() or result.returncode}")
-            return f"mail {queue_id} released from the hold queue" + _deliver_now(command, queue_id, env)
-        return f"mail {queue_id} marked released; release it from the hold queue with `postsuper -H {queue_id}`"
-    return "nothing was held back for this incident; marked released"
+# -- the SIEM feed ----------------------------------------------------------------------------
 
 
-def _deliver_now(postsuper: list[str], queue_id: str, env) -> str:
-    """Released mail waits in the deferred queue for the next queue run; `postqueue -i` (same
-    directory, same -c options) asks for delivery at once."""
-    binary = Path(postsuper[0])
-    if binary.name != "postsuper":
-        return ""
-    postqueue = [os.fspath(binary.with_name("postqueue")), *postsuper[1:], "-i", queue_id]
+def run_feed(args, env) -> int:
+    """One line per incident in the order they were recorded; with --follow, then every new one
+    as it comes, until SIGTERM or Ctrl-C (exit 0)."""
+    if args.format not in siem.FORMATS:
+        raise UsageError(f"--follow writes one line per incident: use --format {', '.join(siem.FORMATS)}")
+    if args.follow and args.interval <= 0:
+        raise UsageError("--interval must be a positive number of seconds")
+    store = env.recorder(args).incidents
+    where = IncidentFilter(since=_when(args.since), until=_when(args.until), secret=args.secret, to=args.to,
+                           action=args.action, status=args.status)
+    stop = threading.Event()
+    previous = None
+    if args.follow and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out, stream = env.stdout, None
+    if args.output:
+        try:
+            stream = out = open(args.output, "a", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    row = 0
     try:
-        result = subprocess.run(postqueue, capture_output=True, text=True, timeout=60)
-    except OSError as exc:
-        env.warn(f"{postqueue[0]}: {exc.strerror}; the mail goes at the next queue run")
-        return ""
-    if result.returncode != 0:
-        env.warn(f"postqueue -i {queue_id} failed ({result.stderr.strip()}); the mail goes at the next queue run")
-        return ""
-    return " and queued for delivery"
-
-
-def _release_file(quarantined: Path) -> str:
-    """Move a quarantined file to the release path its sidecar names; never over an existing file."""
-    sidecar = quarantined.with_name(quarantined.name + ".dlp.json")
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{sidecar}: the quarantine sidecar is missing; cannot tell where the file goes") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{sidecar}: cannot read the quarantine sidecar: {exc}") from None
-    if not quarantined.exists():
-        raise UsageError(f"{quarantined}: the quarantined file is gone")
-    target = Path(meta["release_path"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = target, 1
-    while os.path.lexists(candidate):
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-        n += 1
-    try:
-        os.link(quarantined, candidate)  # fails rather than replace; then drop the quarantine name
-        os.unlink(quarantined)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise UsageError(f"cannot move {quarantined} to {candidate}: {exc.strerror}") from None
-        shutil.copy2(quarantined, candidate)  # another filesystem: copy, then drop the quarantined copy
-        os.unlink(quarantined)
-    try:
-        os.chmod(candidate, int(meta.get("mode", "0o644"), 8) & 0o777)
-    except (OSError, ValueError):
+        while not stop.is_set():
+            batch = store.follow(row, where)
+            for row, incident in batch:
+                print(siem.format_line(incident, args.format), file=out)
+            out.flush()
+            if not args.follow:
+                break
+            if not batch:
+                stop.wait(args.interval)
+    except KeyboardInterrupt:
         pass
-    sidecar.unlink(missing_ok=True)
-    return f"moved to {candidate}"
-
-
-def _allow_entries(recorder, inc: Incident, until: dt.date, by: str):
-    recipients = [Recipient(r.get("address") or "", r.get("domain") or "", r.get("country"), r.get("class") or "unknown")
-                  for r in inc.body.get("recipients", [])]
-    seen = set()
-    for f in inc.body.get("findings", []):
-        for r in recipients:
-            key = (f["digest"], recorder.exposure_key(r))
-            if key in seen:
-                continue
-            seen.add(key)
-            yield recorder.incidents.add_allow(f["digest"], f["secret"], key[1], until, inc.id, by)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if stream is not None:
+            stream.close()
+    return 0
 
 
 def _date(text: str) -> dt.date:
