@@ -160,6 +160,16 @@ class Index:
                 at += 1
         return None
 
+    def statistics(self) -> dict[str, int]:
+        """Counts over the generation's segments (for `dlp list` and the console)."""
+        counts = {"segments": len(self.segments), "fingerprints": 0, "phrases": 0, "sentences": 0, "pairs": 0}
+        for segment in self.segments:
+            for key, value in segment.meta.get("counts", {}).items():
+                if key in counts:
+                    counts[key] += int(value)
+        counts["dead_owners"] = int((~self.live).sum())
+        return counts
+
     def has(self, array: str) -> bool:
         return any(len(s.get(array)) for s in self.segments)
 

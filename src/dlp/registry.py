@@ -138,13 +138,9 @@ class Registry:
 
     def statistics(self) -> dict[str, int]:
         """Counts over the live generation's segments (for `dlp list`)."""
-        counts = {"segments": len(self._segments), "fingerprints": 0, "phrases": 0, "sentences": 0, "pairs": 0}
-        for name in self._segments:
-            for key, value in self.store.segment(name, self.keyer).meta.get("counts", {}).items():
-                if key in counts:
-                    counts[key] += int(value)
-        counts["dead_owners"] = sum(len(v) for v in self._dead.values())
-        return counts
+        if self._index is None:
+            return {"segments": 0, "fingerprints": 0, "phrases": 0, "sentences": 0, "pairs": 0, "dead_owners": 0}
+        return self._index.statistics()
 
     # -- documents --------------------------------------------------------------------------
 

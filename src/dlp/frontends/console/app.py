@@ -41,7 +41,7 @@ from ...audit import AuditLog, Verification
 from ...decisions import Recorder
 from ...errors import DlpError
 from ...policy import load_policy
-from ...registry import Registry
+from ...index import Index
 from ...verdict import DefaultPolicy, Policy
 from .accounts import Accounts, Identity, Kdf
 
@@ -117,10 +117,10 @@ class Console:
             if self._registry is not None and mark is not None and self._registry[0] == mark:
                 return self._registry[1]
         try:
-            reg = Registry(self.settings.registry, self.settings.key)
-            overview = {"root": str(reg.root), "generation": reg.generation, "error": None,
-                        "secrets": [s.to_dict() for s in reg.secrets.values()], "public": len(reg.public),
-                        "index": dict(reg.snapshot.manifest.get("index", {}))}
+            index = Index.open(self.settings.registry, self.settings.key)  # read side: mapped, nothing loaded
+            overview = {"root": str(index.root), "generation": index.generation, "error": None,
+                        "secrets": [s.to_dict() for s in index.secrets.values()], "public": len(index.public),
+                        "index": index.statistics()}
         except DlpError as exc:
             overview = {"root": str(self.settings.registry), "generation": None, "error": str(exc), "secrets": [],
                         "public": 0, "index": {}}
