@@ -180,11 +180,12 @@ class Index:
         from .detectors.phrases import PhraseDetector
         from .detectors.rewrite import RewriteDetector, RewriteSettings
 
-        out: list = [ObfuscationDetector()]
+        out: list = []
         if self.has("doc_hash"):
             out.append(DocumentDetector(self))
         if self.has("ph_hash"):
             out.append(PhraseDetector(self))
         if self.has("rp_hash"):
             out.append(RewriteDetector(self, rewrite_settings or RewriteSettings()))
+        out.append(ObfuscationDetector())
         return tuple(out)

@@ -325,7 +325,7 @@ class Registry:
         if self._where_cache is None:
             out = {}
             for name in self._segments:
-                for local, (sid, version, _kind) in enumerate(self.store.segment(name, self.keyer).owners):
+                for local, (sid, version, *_kind) in enumerate(self.store.segment(name, self.keyer).owners):
                     out[(sid, int(version))] = (name, local)
             self._where_cache = out
         return self._where_cache
