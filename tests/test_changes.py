@@ -12,7 +12,7 @@ import pytest
 
 from dlp.audit import AuditLog
 from dlp.changes import probe_registry, reconcile, registry_change, summary, where
-from dlp.errors import KeyMissing, UsageError
+from dlp.errors import AuditError, KeyMissing, UsageError
 from dlp.registry import Registry
 from dlp.store import Store
 from dlp.registry import VERSIONS
@@ -166,3 +166,28 @@ def test_changes_of_another_registry_are_left_to_it(audit, tmp_path):
 ])
 def test_summaries_name_ids_and_counts(event, fields, text):
     assert summary(event, fields) == text
+
+
+def test_a_registry_is_bound_to_the_trail_that_audits_it(audit, tmp_path):
+    root = tmp_path / "reg"
+    register(audit, root, "doc0")
+    elsewhere = AuditLog(tmp_path / "my-own-state")
+    with pytest.raises(AuditError, match=r"records its changes in the audit trail at .*/state, not in .*my-own-state"):
+        with registry_change(elsewhere, root, None, "remove", secret="doc0") as (reg, change):
+            reg.remove("doc0")
+            reg.commit()
+    assert list(Registry(root).secrets) == ["doc0"] and list(elsewhere.entries()) == []
+    moved = tmp_path / "moved-state"  # the same trail under another path (same key) is the same trail
+    (tmp_path / "state").rename(moved)
+    register(AuditLog(moved), root, "doc1")
+    assert sorted(Registry(root).secrets) == ["doc0", "doc1"]
+
+
+def test_an_intent_names_the_operating_system_user(audit, tmp_path):
+    import os
+    import pwd
+
+    register(audit, tmp_path / "reg", "doc0")
+    intent = next(audit.entries())
+    assert (intent["os_user"], intent["uid"], intent["pid"]) == (pwd.getpwuid(os.getuid()).pw_name, os.getuid(),
+                                                                 os.getpid())

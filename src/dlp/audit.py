@@ -45,6 +45,7 @@ import hashlib
 import hmac
 import json
 import os
+import pwd
 import secrets
 import threading
 import time
@@ -238,7 +239,7 @@ class AuditLog:
         """
         fields = _checked(event, what)
         change_id = "CHG-" + time.strftime("%Y%m%d", time.gmtime(self.clock())) + "-" + secrets.token_hex(6)
-        intent = self._append(event, {"phase": INTENT, "change": change_id, **fields})
+        intent = self._append(event, {"phase": INTENT, "change": change_id, **_actor(), **fields})
         change = Change(change_id, event, intent)
         try:
             yield change
@@ -274,9 +275,15 @@ class AuditLog:
         alarms = result.open_alarms
         if not alarms:
             raise UsageError("nothing to acknowledge: no alarm is open (see `dlp audit verify`)")
-        entry = self.append(ACKNOWLEDGE, by=by.strip(), reason=reason.strip(),
+        entry = self.append(ACKNOWLEDGE, by=by.strip(), reason=reason.strip(), **_actor(),
                             alarms=[a.seq for a in alarms if a.seq is not None])
         return entry, alarms
+
+    def trail_id(self) -> str | None:
+        """A name for this trail that only its key can give (None before the first entry): a registry
+        records it, so its changes cannot be audited quietly in another state directory."""
+        key = self._key_or_none()
+        return hmac.new(key, b"dlp.audit.trail-id/1", hashlib.sha256).hexdigest()[:32] if key else None
 
     def _append(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
         with self._thread_lock, self._flock(exclusive=True):
@@ -511,11 +518,10 @@ class AuditLog:
         if size:
             with open(self.log_path, "rb") as log:
                 for number, raw in enumerate(_lines(log, size), 1):
-                    problem = _check_line(number, raw, key, seq, prev)
+                    problem, entry = _check_line(number, raw, key, seq, prev)
                     if problem:
                         return Verification(False, number - 1, number, problem, tuple(alarms),
                                             tuple(opened.values()), tuple(recovered))
-                    entry = json.loads(raw)
                     seq, prev, line_of_last = entry["seq"], entry["hash"], number
                     if head is not None and seq == head.seq:
                         hash_at[seq] = prev
@@ -620,6 +626,15 @@ def _checked(event: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         return json.loads(json.dumps(fields, allow_nan=False, ensure_ascii=False))
     except (TypeError, ValueError) as exc:
         raise AuditFieldError(f"audit fields of {event!r} must be JSON-serialisable: {exc}") from None
+
+
+def _actor() -> dict[str, Any]:
+    """Who runs the process, as the operating system knows it: names given with --by are only claims."""
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = None
+    return {"os_user": user, "uid": os.getuid(), "pid": os.getpid()}
 
 
 def _follow(entry: dict[str, Any], number: int, alarms: list[Alarm], opened: dict[str, OpenChange],
@@ -771,26 +786,27 @@ def _lines(log: BinaryIO, size: int) -> Iterator[bytes]:
         yield raw[:-1] if raw.endswith(b"\n") else raw
 
 
-def _check_line(number: int, raw: bytes, key: bytes, seq: int, prev: str) -> str:
-    """Why this line breaks the chain after (seq, prev), or "" when it does not."""
+def _check_line(number: int, raw: bytes, key: bytes, seq: int, prev: str) -> tuple[str, dict[str, Any]]:
+    """Why this line breaks the chain after (seq, prev) ("" when it does not), and the entry."""
     entry = _parse(raw)
     if entry is None:
-        return f"line {number}: not a JSON object (the line was edited or a write was cut short)"
+        return f"line {number}: not a JSON object (the line was edited or a write was cut short)", {}
     claimed = entry.get("hash")
     if not isinstance(claimed, str) or not hmac.compare_digest(claimed, _digest(key, entry)):
-        return f"line {number}: entry was altered (hash does not match)"
+        return f"line {number}: entry was altered (hash does not match)", entry
     this = entry.get("seq")
     if not isinstance(this, int) or isinstance(this, bool):
-        return f"line {number}: seq is missing or not a number"
+        return f"line {number}: seq is missing or not a number", entry
     if this != seq + 1:
         if seq == 0:
-            return f"line {number}: the log starts at seq {this} instead of 1 (entries deleted at the start)"
-        return f"line {number}: seq {this} follows seq {seq} (entries deleted or reordered)"
+            return f"line {number}: the log starts at seq {this} instead of 1 (entries deleted at the start)", entry
+        return f"line {number}: seq {this} follows seq {seq} (entries deleted or reordered)", entry
     if entry.get("prev") != prev:
         if number == 1:
-            return f"line {number}: prev is not the start marker (entries deleted at the start)"
-        return f"line {number}: prev does not match the hash of line {number - 1} (entries deleted or reordered)"
-    return ""
+            return f"line {number}: prev is not the start marker (entries deleted at the start)", entry
+        return (f"line {number}: prev does not match the hash of line {number - 1} (entries deleted or reordered)",
+                entry)
+    return "", entry
 
 
 def _check_head(head: _Head, seq: int, last_hash: str, line_of_last: int,

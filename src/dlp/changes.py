@@ -7,6 +7,10 @@ command with nothing changed, and the completion after. A registry change also
 names its change id in the manifest of the generation it commits, so after a crash
 the registry itself says whether the change took effect.
 
+The first audited change binds the registry to its trail (an id only the trail's key
+gives, kept in the registry's settings): a change run with another state directory is
+refused, so nobody removes a secret and audits it in a trail of their own.
+
 Recovery (:func:`reconcile`) runs at the start of every registry change, under the
 registry's writer lock, and on demand (`dlp audit recover`). Every intent left open
 by a crash is closed by a ``recovered`` entry that marks the gap and says whether
@@ -23,11 +27,12 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from .audit import AuditLog, Change, OpenChange
-from .errors import DlpError, StoreError
+from .errors import AuditError, DlpError, StoreError
 from .registry import VERSIONS, Registry, editing
 from .store import Store
 
 SHOWN = 5  # ids named in a one-line summary of a change
+TRAIL = "audit_trail"  # registry setting: the trail (id and state directory) its changes are audited in
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,22 @@ def registry_change(audit: AuditLog, root: Path, key_path: Path | None, event: s
     """
     audit.check()  # before the registry lock and the load: a trail we cannot write changes nothing
     with editing(Path(root), key_path) as reg:
+        _check_bound(reg, audit)
         reconcile(audit, registry=reg)
         with audit.change(event, registry=where(root), base_generation=reg.generation, **what) as change:
             reg.change = change.id
+            if TRAIL not in reg.settings:  # the first audited change binds the registry to this trail
+                reg.settings[TRAIL] = {"id": audit.trail_id(), "state": str(audit.state_dir.resolve())}
             yield reg, change
+
+
+def _check_bound(reg: Registry, audit: AuditLog) -> None:
+    """A registry's changes go to the trail it was bound to, not to any state directory given."""
+    bound = reg.settings.get(TRAIL)
+    if not isinstance(bound, dict) or bound.get("id") == audit.trail_id():
+        return
+    raise AuditError(f"the registry {reg.root} records its changes in the audit trail at {bound.get('state')}, "
+                     f"not in {audit.state_dir}: give --state {bound.get('state')} (or set DLP_STATE)")
 
 
 def where(root: Path | str) -> str:

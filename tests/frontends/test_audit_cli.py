@@ -236,3 +236,10 @@ def test_a_scan_after_the_head_is_lost_raises_an_alarm_that_an_admin_acknowledge
     assert admin("audit", "verify") == 0 and "acknowledged by alice" in admin.out
     assert admin("audit", "acknowledge", "--by", "alice", "--reason", "again") == cli.EXIT_USAGE
     assert "nothing to acknowledge" in admin.err
+
+
+def test_an_admin_command_with_a_state_directory_of_its_own_is_refused(admin, tmp_path):
+    before = admin.live()
+    code = Run.__call__(admin, "--state", str(tmp_path / "mine"), "remove", "plan")
+    assert code == cli.EXIT_USAGE and f"give --state {admin.state.resolve()}" in admin.err
+    assert admin.live() == before
