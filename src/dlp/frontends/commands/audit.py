@@ -29,7 +29,8 @@ def register(sub) -> None:
     audit = sub.add_parser("audit", help="verify or show the tamper-evident audit trail")
     _add_state_option(audit)
     asub = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
-    p = asub.add_parser("verify", help="check every entry, the chain and the head; exit 1 at the first break")
+    p = asub.add_parser("verify", help="check every entry, the chain and the head; report alarms and interrupted "
+                                       "changes (exit 1 unless intact)")
     _add_state_option(p)
     p.set_defaults(handler=run_verify)
     p = asub.add_parser("acknowledge", help="record that the open alarms were checked (who and why)",
