@@ -128,6 +128,7 @@ class Registry:
         self.public: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {"boilerplate_docs": DEFAULT_BOILERPLATE_DOCS}
         self.generation = 0
+        self.change: str | None = None  # the audited change this edit belongs to, named in the manifest
         # per version arrays, keyed by (secret id, version)
         self.fingerprints: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         self.phrases: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -264,6 +265,7 @@ class Registry:
             "owners": [list(o) for o in owners],
             "phrase_owners": [list(o) for o in ph_owners],
             "index": {"fingerprints": int(len(idx_hash)), "suppressed": int(suppressed)},
+            "change": self.change,  # recovery reads it: did an interrupted change reach the registry?
         }
         self.generation = self.store.write(manifest, arrays)
         return self.generation

@@ -71,6 +71,20 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def busy(self) -> bool:
+        """True while a writer holds the lock (a change is in progress); never blocks."""
+        try:
+            fd = os.open(self.root / ".lock", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     def write(self, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> int:
         """Write a new generation and make it current. Call with `lock()` held."""
         self.root.mkdir(parents=True, exist_ok=True)
