@@ -10,6 +10,7 @@ import pytest
 
 from dlp.audit import AuditLog
 from dlp.decisions import Recorder
+from dlp.errors import KeyMissing
 from dlp.incidents import IncidentStore, finding_digest
 from dlp.policy import parse_policy
 from dlp.types import Action, Destination
@@ -202,3 +203,158 @@ def test_excerpts_of_the_scanned_item_only_when_the_policy_asks(tmp_path):
     excerpt = with_excerpt.findings[0].evidence["excerpt"]
     assert 100 < len(excerpt) <= 200 and excerpt.split()[0] in SECRET_WORDS[200:300]
     assert "excerpt" not in without.findings[0].evidence
+
+
+# -- evidence first: the decision is audited before its incident exists -----------------------------
+
+
+class Crash(BaseException):
+    """Stands for a kill at one step of `record` (a BaseException: nothing catches it on the way)."""
+
+
+def crash_at(monkeypatch, step: str) -> None:
+    targets = {
+        "audit": ("dlp.audit.AuditLog.append", True),               # before the decision entry is written
+        "ledger": ("dlp.exposure.ExposureLedger.record", True),     # after the audit entry
+        "incident": ("dlp.incidents.IncidentStore.add", True),      # after audit and ledger
+        "after": ("dlp.incidents.IncidentStore.add", False),        # once the incident is stored
+    }
+    name, before = targets[step]
+    module, cls, method = name.rsplit(".", 2)
+    import importlib
+
+    owner = getattr(importlib.import_module(module), cls)
+    original = getattr(owner, method)
+
+    def crashing(self, *args, **kwargs):
+        if before:
+            raise Crash(step)
+        original(self, *args, **kwargs)
+        raise Crash(step)
+
+    monkeypatch.setattr(owner, method, crashing)
+
+
+@pytest.mark.parametrize("step", ["audit", "ledger", "incident", "after"])
+@pytest.mark.parametrize("to, action", [("buyer@rival.de", "warn"), ("colleague@acme.example", "allow")])
+def test_a_decision_cut_short_is_completed_once_by_the_repeat(scanner, tmp_path, clock, policy, monkeypatch, step,
+                                                              to, action):
+    destination = Destination((to,), None, "watch")
+    report = scanner.scan_bytes(message(6), "m6.txt", destination)
+    first = Recorder(tmp_path / "state", policy, clock=clock)
+    reviewed = first.review(report, destination)
+    with monkeypatch.context() as patch:
+        crash_at(patch, step)
+        try:
+            first.record(reviewed, destination, {"kind": "file"}, once="journal-6")
+        except Crash:
+            pass
+    first.close()
+    again = Recorder(tmp_path / "state", policy, clock=clock)  # the restarted daemon repeats the hook
+    done = again.record(again.review(report, destination), destination, {"kind": "file"}, once="journal-6")
+    again.record(again.review(report, destination), destination, {"kind": "file"}, once="journal-6")  # and again
+    decisions = [e for e in AuditLog(tmp_path / "state").entries() if e["event"] == "decision"]
+    incidents = again.incidents.query()
+    assert [d["action"] for d in decisions] == [action]
+    assert decisions[0]["record_key"] == "journal-6"
+    if action == "warn":
+        assert [i.id for i in incidents] == [decisions[0]["incident"]] == [done.meta["incident"]]
+    else:
+        assert incidents == [] and decisions[0]["incident"] is None
+    assert again.incidents.recorded("journal-6") is not None and again.incidents.pending("journal-6") is None
+    assert AuditLog(tmp_path / "state").verify().ok
+
+
+KILLED_RECORDER = """
+import os, signal, sys, tomllib
+sys.path.insert(0, sys.argv[3])
+from pathlib import Path
+from dlp.decisions import Recorder
+from dlp.incidents import IncidentStore
+from dlp.policy import parse_policy
+from dlp.registry import Registry
+from dlp.scanner import Scanner
+from dlp.types import Destination
+from test_decisions import POLICY, message
+policy = parse_policy(tomllib.loads(POLICY), source="test.toml")
+scanner = Scanner(Registry(Path(sys.argv[2])), policy=policy)
+destination = Destination(("buyer@rival.de",), None, "watch")
+recorder = Recorder(Path(sys.argv[1]), policy)
+IncidentStore.add = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed as the incident is written
+report = scanner.scan_bytes(message(7), "m7.txt", destination)
+recorder.record(recorder.review(report, destination), destination, {"kind": "file"}, once="journal-7")
+"""
+
+
+def test_a_decision_killed_mid_way_has_its_audit_entry_and_gets_its_incident(tmp_path, policy, scanner):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    state = tmp_path / "state"
+    killed = subprocess.run([sys.executable, "-c", KILLED_RECORDER, str(state), str(scanner.registry.root),
+                             str(Path(__file__).parent)], timeout=120, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    [decision] = [e for e in AuditLog(state).entries() if e["event"] == "decision"]
+    assert decision["incident"] and IncidentStore(state).query() == []  # audited first: no incident without it
+    destination = Destination(("buyer@rival.de",), None, "watch")
+    recorder = Recorder(state, policy)
+    report = scanner.scan_bytes(message(7), "m7.txt", destination)
+    recorder.record(recorder.review(report, destination), destination, {"kind": "file"}, once="journal-7")
+    assert [i.id for i in recorder.incidents.query()] == [decision["incident"]]
+    assert len([e for e in AuditLog(state).entries() if e["event"] == "decision"]) == 1
+
+
+def test_no_recorder_without_a_usable_trail(tmp_path, policy, scanner, clock):
+    send(scanner, Recorder(tmp_path / "state", policy, clock=clock), 1, "buyer@rival.de")
+    (tmp_path / "state" / "audit.key").unlink()
+    with pytest.raises(KeyMissing):
+        Recorder(tmp_path / "state", policy, clock=clock)
+    assert len(IncidentStore(tmp_path / "state").query()) == 1
+
+
+# -- a dry run decides as a recorded scan would, and writes nothing ----------------------------------
+
+
+def state_files(state) -> dict:
+    """Every file's bytes. SQLite's shared-memory index (-shm) is left out: a reader of a WAL database
+    maps it; a write-ahead log (-wal) must be empty, or rows were written."""
+    if not state.exists():
+        return {}
+    files = {p.name: p.read_bytes() for p in sorted(state.iterdir()) if p.is_file() and not p.name.endswith("-shm")}
+    return {name: data for name, data in files.items() if not (name.endswith("-wal") and not data)}
+
+
+def test_a_dry_run_applies_allow_entries_and_exposure_and_writes_nothing(scanner, tmp_path, clock, policy):
+    state = tmp_path / "state"
+    recorded = Recorder(state, policy, clock=clock)
+    warned = send(scanner, recorded, 4, "buyer@rival.de")
+    today = dt.datetime.fromtimestamp(clock.now, dt.timezone.utc).date()
+    recorded.incidents.add_allow(finding_digest(warned.findings[0]), "formula", "domain:rival.de",
+                                 today + dt.timedelta(days=7), warned.meta["incident"], "alice")
+    for i in range(9):
+        send(scanner, recorded, 10 + i, "buyer@rival.de")
+    recorded.close()
+    before = state_files(state)
+    dry = Recorder(state, policy, clock=clock, read_only=True)
+    for i, expected in ((4, Action.ALLOW), (19, Action.BLOCK)):  # an allowed excerpt; a slice past the threshold
+        destination = Destination(("buyer@rival.de",), None, "mail")
+        report = scanner.scan_bytes(message(i), f"m{i}.eml", destination)
+        assert dry.settle(report, destination).action == expected
+        assert "incident" not in dry.settle(report, destination).meta
+    dry.close()
+    assert state_files(state) == before
+    real = Recorder(state, policy, clock=clock)  # and the real scan agrees
+    assert send(scanner, real, 4, "buyer@rival.de").action == Action.ALLOW
+    assert send(scanner, real, 19, "buyer@rival.de").action == Action.BLOCK
+
+
+def test_a_dry_run_of_several_items_adds_their_exposure_up(scanner, tmp_path, clock, policy):
+    dry = Recorder(tmp_path / "state", policy, clock=clock, read_only=True)
+    real = Recorder(tmp_path / "real", policy, clock=clock)
+    actions = {"dry": [], "real": []}
+    for name, recorder in (("dry", dry), ("real", real)):
+        for i in range(14):
+            actions[name].append(send(scanner, recorder, i, "buyer@rival.de").action)
+    assert actions["dry"] == actions["real"] and Action.BLOCK in actions["dry"]
+    assert not (tmp_path / "state").exists()  # a dry run creates no state directory either

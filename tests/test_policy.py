@@ -103,7 +103,10 @@ CASES = [
     (["li@firma.cn"],              None,   "confidential",  "records",   (),            "quarantine", "rule:confidential-outside"),
     (["ali@co.ir"],                None,   "confidential",  "classifier", (),           "block",      "rule:confidential-embargoed"),
     (["x@gmail.com"],              None,   "confidential",  "document",  (),            "quarantine", "rule:confidential-outside"),
-    (["x@startup.io"],             None,   "internal",      "document",  (),            "warn",       "defaults:finding"),
+    # no rule matches and the file sets no [defaults]: the built-in action of the finding
+    (["x@startup.io"],             None,   "internal",      "document",  (),            "block",      "default:document"),
+    (["x@startup.io"],             None,   "internal",      "records",   (),            "block",      "default:records"),
+    (["x@startup.io"],             None,   "internal",      "rewrite",   (),            "warn",       "default:rewrite"),
     (["x@gmail.com"],              "IR",   "confidential",  "document",  (),            "block",      "rule:confidential-embargoed"),
     ([],                           None,   "secret",        "document",  (),            "block",      "rule:secret-outside"),
     ([],                           "AT",   "confidential",  "terms",     (),            "quarantine", "rule:confidential-outside"),
@@ -145,7 +148,9 @@ def test_clean_content_is_allowed_everywhere(policy):
     ("watch", ["x@firma.cn"], "quarantine"),
     ("cli", ["x@firma.cn"], "warn"),
     ("mail", ["bob@acme.example"], "allow"),
-    ("cluster", [], "quarantine"),  # not configured: fail-closed
+    # a channel the file does not name is decided as without a file: fail-closed when content goes somewhere
+    ("cluster", [], "warn"),
+    ("cluster", ["x@firma.cn"], "quarantine"),
 ])
 def test_unscannable_has_its_own_rule_per_channel(channel, to, action):
     text = POLICY + '\n[unscannable]\nmail = "block"\nwatch = "quarantine"\ncli = "warn"\ninternal = "allow"\n'
@@ -225,3 +230,41 @@ def test_shipped_example_policy_is_valid():
     path = Path(__file__).resolve().parents[1] / "examples" / "policy.toml"
     policy = load_policy(path)
     assert policy.rules and policy.partners and policy.internal_domains
+
+
+# -- a file only overrides what it names -----------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from dlp.errors import DlpError, InvalidValue  # noqa: E402
+from dlp.policy import KINDS, weaker_than_default  # noqa: E402
+from dlp.verdict import DefaultPolicy  # noqa: E402
+
+FINDINGS = st.builds(finding, classification=st.sampled_from(["public", "internal", "confidential", "secret"]),
+                     kind=st.sampled_from(KINDS), words=st.integers(0, 2000),
+                     score=st.floats(0, 1, allow_nan=False))
+PROBLEMS = st.lists(st.sampled_from(["encrypted", "corrupt", "timeout", "binary"]), max_size=2).map(
+    lambda kinds: [Problem("x", k, "") for k in kinds])
+DESTINATIONS = st.builds(Destination, st.lists(st.sampled_from(["a@acme.example", "b@firma.cn", "c@gmail.com"]),
+                                               max_size=2).map(tuple),
+                         st.sampled_from([None, "DE", "KP"]), st.sampled_from(["cli", "watch", "mail", "cluster"]))
+SILENT_FILES = ["", "[incidents]\nexcerpt = true\n", '[internal]\ndomains = ["acme.example"]\n',
+                '[countries]\nembargoed = ["KP"]\n', '[exposure]\nwindow_days = 60\n']
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.sampled_from(SILENT_FILES), findings=st.lists(FINDINGS, max_size=3), problems=PROBLEMS,
+       destination=DESTINATIONS)
+def test_a_file_that_names_no_decision_decides_as_the_built_in_policy(text, findings, problems, destination):
+    policy = parse_policy(tomllib.loads(text), source="partial.toml")
+    assert weaker_than_default(policy) == []
+    assert (policy.decide(findings, problems, destination).action
+            == DefaultPolicy().decide(findings, problems, destination).action)
+
+
+def test_an_unknown_action_is_a_user_error_not_an_internal_one():
+    with pytest.raises(InvalidValue, match="unknown action 'deny'") as caught:
+        Action.parse("deny")
+    assert isinstance(caught.value, DlpError) and isinstance(caught.value, ValueError)
+    assert Action.parse(" Quarantine ") == Action.QUARANTINE

@@ -50,7 +50,7 @@ def test_release_of_a_held_mail_runs_postsuper_and_audits_who(recorder, postsupe
     assert done.status == "released" and done.outcome == "mail 4F2A1C released from the hold queue"
     assert [(a.secret, a.destination, a.until) for a in done.allows] == [("plan", "domain:firma.cn", dt.date(2026, 12, 31))]
     entries = list(recorder.audit.entries())
-    assert [e["event"] for e in entries] == ["decision", "release", "allow"]
+    assert [e["event"] for e in entries] == ["decision", "release", "allow", "release"]  # intent, allow, done
     assert entries[1]["by"] == "alice" and entries[1]["via"] == "console" and entries[1]["justification"] == "ticket 81"
 
 

@@ -7,11 +7,19 @@ Every front end hands each report to one `Recorder`, in two steps:
   them), the item is decided again, and slow leaks are caught: per secret and per
   destination, the union of the secret's words that already left within the window,
   plus this item's, is compared with the policy's threshold;
-- `record(report, destination, target)` once the outcome is final: what left is added
-  to the exposure ledger (only content that really left: allow and warn), every warn,
-  quarantine and block becomes an incident, and every decision an audit entry.
+- `record(report, destination, target)` once the outcome is final: the decision is
+  written to the audit trail *first* (naming the incident id it is about to open),
+  then what left is added to the exposure ledger (only content that really left:
+  allow and warn), then every warn, quarantine and block becomes an incident. A crash
+  between the steps leaves an audit entry without its incident, never the reverse;
+  with a `once` key the repeat after the crash completes it without a second entry.
 
 `settle` does both for front ends that move nothing (the CLI, the milter).
+
+A read-only recorder (`read_only=True`, the CLI's ``--no-record``) is a true dry run:
+it reads the same allow entries and exposure ledger, so it decides exactly as a
+recorded scan would, and writes nothing: no audit entry, incident or exposure, and
+no state directory or file that did not exist.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any, Callable, Mapping
 
 from .audit import AuditLog
 from .exposure import ExposureLedger
-from .incidents import Incident, IncidentStore, finding_digest
+from .incidents import Incident, IncidentStore, finding_digest, new_incident_id
 from .policy import DestinationPolicy, Recipient
 from .types import Action, Decision, Destination, FileReport, Finding
 from .verdict import Policy
@@ -46,17 +54,24 @@ class _Slice:
 
 class Recorder:
     def __init__(self, state_dir: Path, policy: Policy, *, clock: Callable[[], float] = time.time,
-                 today: Callable[[], dt.date] | None = None) -> None:
+                 today: Callable[[], dt.date] | None = None, read_only: bool = False) -> None:
         self.state_dir = Path(state_dir)
         self.policy = policy
         self.clock = clock
+        self.read_only = read_only
         self.today = today or (lambda: dt.datetime.fromtimestamp(clock(), dt.timezone.utc).date())
-        self.incidents = IncidentStore(self.state_dir, clock=clock)
-        self.audit = AuditLog(self.state_dir, clock=clock)
-        exposure = getattr(policy, "exposure", None)
+        exposure = policy.exposure
         self.exposure = exposure if exposure is not None and exposure.enabled else None
-        self.ledger = ExposureLedger(self.state_dir / EXPOSURE_FILE, clock=clock) if self.exposure else None
-        self._note_policy()
+        self.audit: AuditLog | None = None
+        self._dry_left: dict[tuple[str, str], list[tuple[int, int]]] = {}  # what a dry run "let leave" so far
+        if not read_only:
+            self.audit = AuditLog(self.state_dir, clock=clock)
+            self.audit.check()  # evidence first: no decision is taken that cannot be audited
+        self.incidents = IncidentStore(self.state_dir, clock=clock, read_only=read_only)
+        self.ledger = (ExposureLedger(self.state_dir / EXPOSURE_FILE, clock=clock, read_only=read_only)
+                       if self.exposure else None)
+        if not read_only:
+            self._note_policy()
 
     def close(self) -> None:
         self.incidents.close()
@@ -96,44 +111,74 @@ class Recorder:
 
     def record(self, report: FileReport, destination: Destination, target: Mapping[str, Any] | None = None,
                *, once: str | None = None) -> FileReport:
-        """`once`: a key of this decision (the watch daemon's journal id); a decision recorded
-        before a crash is not recorded again when recovery repeats the hook."""
+        """Audit entry, exposure, incident: in this order, so no incident exists without its audit entry.
+
+        `once`: a key of this decision (the watch daemon's journal id). A decision recorded
+        before a crash is not recorded again when recovery repeats the hook; one cut short
+        by the crash is completed with the incident id and audit entry it had begun with.
+        """
         meta = dict(report.meta)
+        slices = meta.pop("exposure_slices", [])
+        if self.read_only or self.audit is None:
+            if report.action <= Action.WARN:  # a dry run of several items adds up as a recorded one would
+                for s in slices:
+                    self._dry_left.setdefault((s["secret"], s["key"]), []).extend(tuple(r) for r in s["ranges"])
+            return replace(report, meta=meta)
         if once is not None:
             earlier = self.incidents.recorded(once)
             if earlier is not None:
                 if earlier:
                     meta["incident"] = earlier
-                meta.pop("exposure_slices", None)
                 return replace(report, meta=meta)
-        slices = meta.pop("exposure_slices", [])
+        incident_id, audited = self._begin(report, once)
+        if audited is None:
+            decision = report.decision
+            self.audit.append(
+                "decision", channel=destination.channel, item=report.path, action=report.action.label,
+                rule=decision.rule if decision else "", incident=incident_id or None,
+                sender=destination.sender, recipients=list(destination.addresses), country=destination.country,
+                share=destination.share,
+                findings=[{"secret": f.secret, "version": f.version, "detector": f.detector,
+                           "score": round(f.score, 4), "matched_words": f.matched_words, "digest": finding_digest(f)}
+                          for f in report.findings],
+                problems=sorted({p.kind for p in report.problems}),
+                allowed=[a["allow"] for a in meta.get("allowed", [])],
+                **({"record_key": once} if once is not None else {}),
+            )
         if self.ledger is not None and report.action <= Action.WARN:  # it left: count it
             for s in slices:
                 self.ledger.record(s["secret"], s["key"], [tuple(r) for r in s["ranges"]], s["total"])
-        incident: Incident | None = None
-        if report.action >= Action.WARN:
-            incident = self._incident(report, destination, target)
-            meta["incident"] = incident.id
-        if once is not None:
-            self.incidents.mark_recorded(once, incident.id if incident else "")
-        decision = report.decision
-        self.audit.append(
-            "decision", channel=destination.channel, item=report.path, action=report.action.label,
-            rule=decision.rule if decision else "", incident=incident.id if incident else None,
-            sender=destination.sender, recipients=list(destination.addresses), country=destination.country,
-            share=destination.share,
-            findings=[{"secret": f.secret, "version": f.version, "detector": f.detector, "score": round(f.score, 4),
-                       "matched_words": f.matched_words, "digest": finding_digest(f)} for f in report.findings],
-            problems=sorted({p.kind for p in report.problems}),
-            allowed=[a["allow"] for a in meta.get("allowed", [])],
-        )
+        if incident_id:
+            self._incident(report, destination, target, incident_id, once)
+            meta["incident"] = incident_id
+        elif once is not None:
+            self.incidents.mark_recorded(once, "")
         return replace(report, meta=meta)
+
+    def _begin(self, report: FileReport, once: str | None) -> tuple[str, dict[str, Any] | None]:
+        """The incident id this decision opens ("" for none) and its audit entry if a crashed
+        attempt already wrote it."""
+        assert self.audit is not None
+        wanted = new_incident_id(self.clock()) if report.action >= Action.WARN else ""
+        if once is None:
+            return wanted, None
+        pending = self.incidents.pending(once)
+        if pending is None:
+            self.incidents.begin_recording(once, wanted, self.audit.last_seq())
+            return wanted, None
+        incident_id, since = pending
+        earlier = self.audit.find(since, event="decision", record_key=once)
+        if earlier is not None and earlier.get("action") == report.action.label:
+            return incident_id, earlier
+        # the decision changed since the crash (a rescan): a new audit entry, with an incident if it needs one
+        return (incident_id or wanted) if report.action >= Action.WARN else "", None
 
     # -- internals ----------------------------------------------------------------------------
 
     def _note_policy(self) -> None:
         """A policy file used for the first time, or changed since it was last used, is an audit entry."""
-        source = getattr(self.policy, "source", None)
+        assert self.audit is not None
+        source = self.policy.source
         if not source or not os.path.isfile(source):
             return
         with open(source, "rb") as handle:
@@ -196,7 +241,8 @@ class Recorder:
         settings = self.exposure
         worst = None
         for s in slices:
-            seen = self.ledger.preview(s.secret, s.key, s.ranges, s.total, settings.window_days)
+            ranges = (*self._dry_left.get((s.secret, s.key), ()), *s.ranges)
+            seen = self.ledger.preview(s.secret, s.key, ranges, s.total, settings.window_days)
             if seen.share >= settings.threshold and (worst is None or seen.share > worst.share):
                 worst = seen
         if worst is None or settings.action <= decision.action:
@@ -206,7 +252,8 @@ class Recorder:
                   f"({worst.events + 1} items), threshold {settings.threshold:.0%}")
         return Decision(settings.action, "exposure", (*decision.reasons, reason))
 
-    def _incident(self, report: FileReport, destination: Destination, target: Mapping[str, Any] | None) -> Incident:
+    def _incident(self, report: FileReport, destination: Destination, target: Mapping[str, Any] | None,
+                  incident_id: str, once: str | None) -> Incident:
         recipients = []
         for r in self._recipients(destination, report.findings[0] if report.findings else None):
             recipients.append({"address": r.address, "domain": r.domain, "country": r.country, "class": r.cls,
@@ -224,7 +271,7 @@ class Recorder:
         }
         return self.incidents.add(channel=destination.channel, sender=destination.sender, item=report.path,
                                   action=report.action.label, rule=report.decision.rule if report.decision else "",
-                                  body=body, recipients=recipients)
+                                  body=body, recipients=recipients, incident_id=incident_id, once=once)
 
 
 def open_recorder(state: str | os.PathLike | None, registry_root: Path, policy: Policy, environ=os.environ,

@@ -15,6 +15,13 @@ class UsageError(DlpError):
     """The caller asked for something impossible (bad path, bad option)."""
 
 
+class InvalidValue(UsageError, ValueError):
+    """A value given by a user or a file is not one of those allowed (an unknown action name).
+
+    Also a ValueError, so code that parses values and catches ValueError keeps working.
+    """
+
+
 class ConfigError(DlpError):
     """A configuration or policy file is invalid; the message names file and key."""
 
@@ -37,6 +44,15 @@ class StoreVersionMismatch(StoreError):
 
 class KeyMissing(StoreError):
     """The registry key file is absent or unreadable."""
+
+
+class AuditError(DlpError):
+    """The audit trail cannot be used: it cannot be written, its last entry does not verify,
+    or an alarm stands in the way. Anything that needs the trail stops before changing state."""
+
+
+class AuditFieldError(AuditError, ValueError):
+    """An audit entry was given a field it may not carry (a reserved name, a value that is not JSON)."""
 
 
 class ExtractionError(DlpError):

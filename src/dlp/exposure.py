@@ -134,11 +134,16 @@ def _create_private(path: Path) -> None:
 class ExposureLedger:
     """Leave events per (secret, destination) in one SQLite file; see the module docstring."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, read_only: bool = False) -> None:
+        """`read_only`: for a dry run, which must see what a recorded scan sees and change nothing
+        (no ledger yet: an empty one in memory)."""
         self.path = Path(path)
         self.clock = clock
-        _create_private(self.path)
         self._lock = threading.Lock()
+        if read_only:
+            self._db = read_only_database(self.path, _SCHEMA)
+            return
+        _create_private(self.path)
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
                                    isolation_level=None)  # autocommit: each statement is its own transaction
         self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
@@ -216,6 +221,18 @@ class ExposureLedger:
         # a secret re-registered at another size: the latest size counts, older ranges are clamped to it
         total = rows[-1][0] if rows else 0
         return total, ranges, len(rows)
+
+
+def read_only_database(path: Path, schema: str) -> sqlite3.Connection:
+    """A connection that cannot write: the file opened read-only, or an empty database in memory."""
+    if path.exists():
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                             check_same_thread=False, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        return db
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    db.executescript(schema)
+    return db
 
 
 def _checked_total(total: int) -> int:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UsageError
+from .exposure import read_only_database
 from .types import Finding
 
 INCIDENTS_FILE = "incidents.sqlite"
@@ -89,6 +90,9 @@ CREATE TABLE IF NOT EXISTS incident_facets (
     incident TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incident_facets_lookup ON incident_facets(facet, value, time, incident);
+-- a decision being recorded: its incident id and the audit trail's last seq when it began
+CREATE TABLE IF NOT EXISTS pending (once TEXT PRIMARY KEY, incident TEXT NOT NULL, audit_seq INTEGER NOT NULL,
+                                    time REAL NOT NULL);
 """
 SCHEMA_VERSION = 1  # PRAGMA user_version: 1 = facets filled for every incident
 
@@ -173,13 +177,18 @@ def new_incident_id(now: float) -> str:
 
 
 class IncidentStore:
-    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time, read_only: bool = False) -> None:
+        """`read_only`: for a dry run and for reading, which change nothing (no store yet: an empty one)."""
         self.path = Path(state_dir) / INCIDENTS_FILE
         self.clock = clock
+        self._lock = threading.Lock()
+        if read_only:
+            self._db = read_only_database(self.path, _SCHEMA)
+            self._db.row_factory = sqlite3.Row
+            return
         _private_dir(Path(state_dir))
         if not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -207,9 +216,13 @@ class IncidentStore:
     # -- incidents -------------------------------------------------------------------------
 
     def add(self, *, channel: str, sender: str | None, item: str, action: str, rule: str,
-            body: Mapping[str, Any], recipients: Sequence[Mapping[str, Any]] = ()) -> Incident:
+            body: Mapping[str, Any], recipients: Sequence[Mapping[str, Any]] = (), incident_id: str | None = None,
+            once: str | None = None) -> Incident:
+        """`incident_id`: chosen beforehand, so the audit entry can name it before the incident exists;
+        `once`: the decision's key, marked recorded in the same transaction."""
         now = self.clock()
-        incident = Incident(new_incident_id(now), now, channel, sender, item, action, rule, "open", dict(body))
+        incident = Incident(incident_id or new_incident_id(now), now, channel, sender, item, action, rule, "open",
+                            dict(body))
         secrets = sorted({f["secret"] for f in body.get("findings", [])})
         with self._lock, self._transaction() as db:
             db.execute("INSERT INTO incidents (id, time, channel, sender, item, action, rule, status, body) "
@@ -221,6 +234,9 @@ class IncidentStore:
                             for r in recipients])
             db.executemany("INSERT INTO incident_facets VALUES (?, ?, ?, ?)",
                            [(f, v, now, incident.id) for f, v in facets({**incident.body, "recipients": recipients})])
+            if once is not None:
+                db.execute("INSERT OR IGNORE INTO recorded VALUES (?, ?, ?)", (once, incident.id, now))
+                db.execute("DELETE FROM pending WHERE once = ?", (once,))
         return incident
 
     def get(self, incident_id: str) -> Incident:
@@ -331,8 +347,21 @@ class IncidentStore:
         return None if row is None else row["incident"]
 
     def mark_recorded(self, once: str, incident: str) -> None:
+        with self._lock, self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO recorded VALUES (?, ?, ?)", (once, incident, self.clock()))
+            db.execute("DELETE FROM pending WHERE once = ?", (once,))
+
+    def begin_recording(self, once: str, incident: str, audit_seq: int) -> tuple[str, int]:
+        """Note a decision about to be recorded; returns the (incident id, audit seq) noted first,
+        so a repeat after a crash reuses the incident id and finds its audit entry."""
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO recorded VALUES (?, ?, ?)", (once, incident, self.clock()))
+            self._db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)", (once, incident, audit_seq,
+                                                                                  self.clock()))
+        return self.pending(once) or (incident, audit_seq)
+
+    def pending(self, once: str) -> tuple[str, int] | None:
+        row = self._db.execute("SELECT incident, audit_seq FROM pending WHERE once = ?", (once,)).fetchone()
+        return None if row is None else (row["incident"], int(row["audit_seq"]))
 
     # -- scoped allow entries --------------------------------------------------------------
 

@@ -17,8 +17,16 @@ the secrets its agreement covers:
 
 ``outside`` in a rule stands for external, embargoed and unknown. Rules are tried in
 order; the first that matches a (finding, recipient) pair decides that pair, and the
-item's action is the most severe over all pairs. A finding no rule matches gets
-``[defaults] finding``. Unscannable parts have their own action per channel.
+item's action is the most severe over all pairs. Unscannable parts have their own
+action per channel.
+
+**A file only overrides what it names.** A finding no rule matches gets ``[defaults]
+finding`` if the file sets it, else the built-in action (verbatim excerpts and
+record matches block, other findings warn); a channel ``[unscannable]`` does not
+name is decided as the built-in policy decides it. So a file holding only
+``[incidents] excerpt = true`` blocks exactly what no file blocks.
+`weaker_than_default` lists every setting that lets through what the built-in
+policy would stop (`dlp policy check` warns about each).
 
 A minimal file::
 
@@ -54,7 +62,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ConfigError
 from .types import Action, Decision, Destination, Finding, Problem
-from .verdict import INFORMATIONAL_PROBLEMS
+from .verdict import (INFORMATIONAL_PROBLEMS, ExposureSettings, default_finding_action, default_kind_action,
+                      default_unscannable_action)
 
 POLICY_SCHEMA = 1
 CLASSES = ("internal", "partner", "external", "embargoed", "unknown")
@@ -118,17 +127,6 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class ExposureSettings:
-    """Slow leaks: the share of one secret that may reach one destination within a window."""
-
-    window_days: float = 30.0
-    threshold: float = 0.5
-    action: Action = Action.BLOCK
-    by: str = "domain"  # domain | country
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
 class Recipient:
     """One recipient as the policy sees it, for one finding."""
 
@@ -166,8 +164,8 @@ class DestinationPolicy:
     allowed: frozenset[str] = frozenset()  # empty: every country that is not embargoed
     tld_countries: Mapping[str, str | None] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
-    finding_default: Action = Action.WARN
-    unscannable: Mapping[str, Action] = field(default_factory=dict)
+    finding_default: Action | None = None  # None: the built-in action of each finding
+    unscannable: Mapping[str, Action] = field(default_factory=dict)  # only the channels the file names
     unscannable_internal: Action | None = None
     exposure: ExposureSettings = ExposureSettings()
     excerpt: bool = False
@@ -209,6 +207,8 @@ class DestinationPolicy:
         for rule in self.rules:
             if rule.matches(finding, recipient, channel):
                 return f"rule:{rule.name}", rule.action
+        if self.finding_default is None:
+            return f"default:{finding.kind}", default_finding_action(finding)[0]
         return "defaults:finding", self.finding_default
 
     def recipients(self, destination: Destination, finding: Finding | None = None) -> list[Recipient]:
@@ -251,7 +251,8 @@ class DestinationPolicy:
         classes = {r.cls for r in self.recipients(destination)}
         if classes == {"internal"} and self.unscannable_internal is not None:
             return self.unscannable_internal
-        return self.unscannable.get(destination.channel, Action.QUARANTINE)
+        named = self.unscannable.get(destination.channel)
+        return named if named is not None else default_unscannable_action(destination)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -281,6 +282,80 @@ def _within(allowed: frozenset[str], value: str) -> bool:
 
 def _domain_in(domain: str, domains: Iterable[str]) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+# -- settings weaker than the built-in policy ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Weakening:
+    """A setting that lets through what the built-in policy would stop."""
+
+    key: str      # as the file names it: defaults.finding, rule[2], unscannable.cli ...
+    message: str
+
+
+def weaker_than_default(policy: DestinationPolicy) -> list[Weakening]:
+    """Every setting of the file weaker than what the built-in policy (or an unnamed setting) does."""
+    out = []
+    if policy.finding_default is not None and policy.finding_default < Action.BLOCK:
+        out.append(Weakening("defaults.finding", f"{policy.finding_default.label} for every finding no rule matches, "
+                             "where the built-in policy blocks verbatim excerpts and record matches"
+                             + (" and warns on the rest" if policy.finding_default < Action.WARN else "")))
+    for i, rule in enumerate(policy.rules):
+        weaker = _weaker_rule(rule)
+        if weaker:
+            out.append(Weakening(f"rule[{i}] ({rule.name})", weaker))
+    for channel in CHANNELS:
+        action = policy.unscannable.get(channel)
+        if action is None:
+            continue
+        if action < Action.QUARANTINE:
+            where = "to a named recipient or country" if channel == "cli" else f"on {channel}"
+            out.append(Weakening(f"unscannable.{channel}", f"{action.label} for content that could not be read "
+                                 f"{where}, where the built-in policy quarantines it (fail-closed)"))
+    if policy.unscannable_internal is not None and policy.unscannable_internal < Action.QUARANTINE:
+        out.append(Weakening("unscannable.internal", f"{policy.unscannable_internal.label} for content that could "
+                             "not be read when every recipient is internal, where the built-in policy quarantines "
+                             "it on mail and watch (fail-closed)"))
+    out.extend(_weaker_exposure(policy.exposure))
+    return out
+
+
+def _weaker_rule(rule: Rule) -> str:
+    if rule.min_score > 1.0:
+        return ""  # matches no finding: scores are at most 1.0
+    weaker = [k for k in KINDS if (not rule.kinds or k in rule.kinds) and rule.action < default_kind_action(k)]
+    if not weaker:
+        return ""
+    names = {"document": "verbatim excerpts", "records": "record matches"}
+    blocked = [names[k] for k in weaker if default_kind_action(k) == Action.BLOCK]
+    warned = [k for k in weaker if default_kind_action(k) == Action.WARN]
+    does = ([f"blocks {' and '.join(blocked)}"] if blocked else []) + (
+        [f"warns on {_words(warned)} findings"] if warned else [])
+    to = ", ".join(c for c in CLASSES if c in rule.to)
+    return f"{rule.action.label} to {to}, where the built-in policy {' and '.join(does)}"
+
+
+def _words(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _weaker_exposure(exposure: ExposureSettings) -> list[Weakening]:
+    default = ExposureSettings()
+    if not exposure.enabled:
+        return [Weakening("exposure.enabled", "false: slow leaks (a secret sent in slices) are not tracked")]
+    out = []
+    if exposure.threshold > default.threshold:
+        out.append(Weakening("exposure.threshold", f"{exposure.threshold:g}: more of a secret may leave in slices "
+                             f"than the default {default.threshold:g}"))
+    if exposure.window_days < default.window_days:
+        out.append(Weakening("exposure.window_days", f"{exposure.window_days:g}: slices are forgotten sooner than "
+                             f"the default {default.window_days:g} days"))
+    if exposure.action < default.action:
+        out.append(Weakening("exposure.action", f"{exposure.action.label} for a slow leak, where the default is "
+                             f"{default.action.label}"))
+    return out
 
 
 # -- loading and validation -----------------------------------------------------------
@@ -344,7 +419,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str = "<policy>",
                           for i, c in enumerate(r.strings("countries.allowed", countries.get("allowed", [])))),
         tld_countries=tld_countries,
         rules=rules,
-        finding_default=r.action("defaults.finding", defaults.get("finding", "warn")),
+        finding_default=r.action("defaults.finding", defaults["finding"]) if "finding" in defaults else None,
         unscannable={k: r.action(f"unscannable.{k}", v) for k, v in unscannable.items() if k != "internal"},
         unscannable_internal=r.action("unscannable.internal", unscannable["internal"]) if "internal" in unscannable else None,
         exposure=ExposureSettings(window_days=float(window), threshold=float(threshold),

@@ -80,6 +80,8 @@ class Registry:
         self.public: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {"boilerplate_docs": DEFAULT_BOILERPLATE_DOCS}
         self.generation = 0
+        self.change: str | None = None  # the audited change this edit belongs to, named in the manifest
+        self.manifest: dict[str, Any] = {}  # the committed generation's manifest
         self._segments: list[str] = []
         self._dead: dict[str, set[int]] = {}
         self._lexicon_name: str | None = None
@@ -94,7 +96,7 @@ class Registry:
             if self.keyer.check_value != peeked.manifest["body"].get("key_check"):
                 raise KeyMissing(f"key {self.key_path} does not belong to the registry at {self.root}")
             generation = self.store.read(self.keyer, peeked.name)
-            body = generation.manifest
+            body = self.manifest = generation.manifest
             self.generation = generation.number
             self.settings.update(body.get("settings", {}))
             self._segments = list(body["segments"])
@@ -362,11 +364,13 @@ class Registry:
             "lexicon_segment": self._lexicon_name,
             "dead": {name: sorted(owners) for name, owners in self._dead.items()},
             "written": time.time(),
+            "change": self.change,  # recovery reads it: did an interrupted change reach the registry?
         }
         catalogue = {"secrets": [s.to_dict() for s in self.secrets.values()], "public": self.public}
         self._where_cache = None
         self.generation = self.store.publish(manifest, catalogue, self.keyer)
         generation = self.store.read(self.keyer)
+        self.manifest = generation.manifest
         self._index = Index(self.store, generation, self.keyer, self.key_path)
         return self.generation
 

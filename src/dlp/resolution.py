@@ -64,26 +64,35 @@ def release(recorder: Recorder, incident_id: str, *, by: str, justification: str
     if allow_until is not None and allow_until < recorder.today():
         raise UsageError(f"--allow-until {allow_until.isoformat()} is in the past")
     notes: list[str] = []
-    outcome = _release_target(inc, _command(postsuper), notes)
     status = "false_positive" if false_positive else "released"
-    inc = recorder.incidents.resolve(inc.id, status, by, justification)
-    recorder.audit.append("release", incident=inc.id, status=status, by=by.strip(),
-                          justification=justification.strip(), outcome=outcome, via=via)
-    allows: list[Allow] = []
-    if allow_until is not None:
-        for allow in _allow_entries(recorder, inc, allow_until, by.strip()):
-            recorder.audit.append("allow", incident=inc.id, allow=allow.id, secret=allow.secret,
-                                  destination=allow.destination, digest=allow.digest, until=allow.until.isoformat(),
-                                  by=by.strip(), via=via)
-            allows.append(allow)
+    until = allow_until.isoformat() if allow_until is not None else None
+    # evidence first: the intent is in the trail before the file moves or the mail goes
+    with recorder.audit.change("release", incident=inc.id, status=status, by=by.strip(),
+                               justification=justification.strip(), allow_until=until, via=via) as change:
+        outcome = _release_target(inc, _command(postsuper), notes)
+        change.note(outcome=outcome)
+        inc = recorder.incidents.resolve(inc.id, status, by, justification)
+        allows: list[Allow] = []
+        if allow_until is not None:
+            for allow in _allow_entries(recorder, inc, allow_until, by.strip()):
+                recorder.audit.append("allow", incident=inc.id, allow=allow.id, secret=allow.secret,
+                                      destination=allow.destination, digest=allow.digest,
+                                      until=allow.until.isoformat(), by=by.strip(), via=via)
+                allows.append(allow)
+        change.note(incident=inc.id, status=status, by=by.strip(), via=via, allows=[a.id for a in allows])
     return Resolution(inc, outcome, tuple(allows), tuple(notes))
 
 
 def confirm(recorder: Recorder, incident_id: str, *, by: str, justification: str, via: str = "cli") -> Resolution:
     """Resolve an open incident as a true leak; nothing held back moves."""
     _check_who_and_why(by, justification)
-    inc = recorder.incidents.resolve(incident_id, "confirmed", by, justification)
-    recorder.audit.append("confirm", incident=inc.id, by=by.strip(), justification=justification.strip(), via=via)
+    inc = recorder.incidents.get(incident_id)
+    if inc.status != "open":
+        raise UsageError(f"incident {inc.id} is already {inc.status} (by {inc.resolved_by})")
+    with recorder.audit.change("confirm", incident=inc.id, by=by.strip(), justification=justification.strip(),
+                               via=via) as change:
+        inc = recorder.incidents.resolve(incident_id, "confirmed", by, justification)
+        change.note(incident=inc.id, status="confirmed", by=by.strip(), via=via)
     return Resolution(inc, "confirmed as a leak; the item stays where it is")
 
 

@@ -96,6 +96,20 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def busy(self) -> bool:
+        """True while a writer holds the lock (a change is in progress); never blocks."""
+        try:
+            fd = os.open(self.root / ".lock", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     # -- reading -----------------------------------------------------------------------------
 
     def current(self) -> str:

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .errors import InvalidValue
+
 
 class Action(enum.IntEnum):
     """What happens to an item, ordered from least to most severe."""
@@ -28,7 +30,7 @@ class Action(enum.IntEnum):
         try:
             return cls[text.strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown action {text!r} (allow, warn, quarantine, block)") from None
+            raise InvalidValue(f"unknown action {text!r} (allow, warn, quarantine, block)") from None
 
 
 # Problem kinds a report may carry. Every part that could not be read fully is one.

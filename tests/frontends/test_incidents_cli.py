@@ -147,3 +147,122 @@ def test_confirm_filters_and_export(run, tmp_path):
 def test_no_record_keeps_nothing(run, tmp_path):
     scan(run, leak(tmp_path, "a.txt", 0), "x@firma.kp", "--no-record")
     assert run("incidents", "list") == 0 and run.out.strip() == "0 incidents"
+
+
+# -- a dry run decides as the recorded scan does ----------------------------------------------------
+
+
+def files_of(state: Path) -> dict:
+    """The bytes of every file, and the rows of every database (its pages move when an earlier
+    connection checkpoints its write-ahead log; its rows do not)."""
+    import sqlite3
+
+    out = {}
+    for p in sorted(state.iterdir()):
+        if p.suffix == ".sqlite":
+            db = sqlite3.connect(f"{p.as_uri()}?mode=ro", uri=True)
+            out[p.name] = list(db.iterdump())
+            db.close()
+        elif p.is_file() and not p.name.endswith(("-shm", "-wal")):
+            out[p.name] = p.read_bytes()
+    return out
+
+
+def test_no_record_applies_allow_entries_like_the_recorded_scan_and_writes_nothing(run, tmp_path):
+    first = leak(tmp_path, "memo.txt", 100)
+    code, report = scan(run, first, "buyer@rival.de")
+    assert run("release", report["meta"]["incident"], "--by", "alice", "--justification", "ok",
+               "--allow-until", "2099-01-01") == 0, run.err
+    before = files_of(tmp_path / "state")
+    code, dry = scan(run, first, "buyer@rival.de", "--no-record")
+    assert (code, dry["action"]) == (0, "allow") and dry["meta"]["allowed"][0]["incident"] == report["meta"]["incident"]
+    code, dry_other = scan(run, first, "buyer@other.de", "--no-record")
+    assert (code, dry_other["action"]) == (1, "quarantine") and "incident" not in dry_other.get("meta", {})
+    assert files_of(tmp_path / "state") == before
+    assert scan(run, first, "buyer@rival.de")[1]["action"] == "allow"  # the recorded scan agrees
+
+
+def test_no_record_without_a_state_directory_creates_none(run, tmp_path):
+    import shutil
+
+    shutil.rmtree(tmp_path / "state")
+    code, report = scan(run, leak(tmp_path, "a.txt", 0), "x@firma.kp", "--no-record")
+    assert (code, report["action"]) == (1, "block") and not (tmp_path / "state").exists()
+
+
+# -- a policy file only overrides what it names -------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["[incidents]\nexcerpt = true\n", "", "[internal]\ndomains = [\"acme.example\"]\n"])
+def test_a_partial_policy_blocks_what_the_built_in_policy_blocks(run, tmp_path, text):
+    (tmp_path / "partial.toml").write_text(text)
+    assert run("policy", "check", str(tmp_path / "partial.toml"), "--strict") == 0, run.err
+    assert "weaker" not in run.out + run.err
+    path = leak(tmp_path, "memo.txt", 200)
+    for policy in (["--policy", str(tmp_path / "partial.toml")], []):
+        assert run(*policy, "scan", "--format", "json", "--no-record", str(path)) == 1, run.err
+        [file] = json.loads(run.out)["files"]
+        assert (file["action"], file["decision"]["rule"]) == ("block", "default:document")
+
+
+WEAKER = [
+    ('[defaults]\nfinding = "warn"\n', "defaults.finding: weaker than the built-in policy: warn for every finding"),
+    ('[[rule]]\nname = "inside"\nto = ["internal"]\naction = "allow"\n',
+     "rule[0] (inside): weaker than the built-in policy: allow to internal, where the built-in policy blocks "
+     "verbatim excerpts and record matches and warns on terms, rewrite and classifier findings"),
+    ('[[rule]]\nname = "codes"\nkind = ["terms"]\naction = "allow"\n', "rule[0] (codes): weaker"),
+    ('[unscannable]\nmail = "warn"\n', "unscannable.mail: weaker than the built-in policy: warn"),
+    ('[unscannable]\ninternal = "allow"\n', "unscannable.internal: weaker"),
+    ('[exposure]\nenabled = false\n', "exposure.enabled: weaker"),
+    ('[exposure]\nthreshold = 0.9\n', "exposure.threshold: weaker"),
+]
+
+
+@pytest.mark.parametrize("text, warning", WEAKER)
+def test_policy_check_warns_about_every_weaker_setting(run, tmp_path, text, warning):
+    (tmp_path / "weak.toml").write_text(text)
+    assert run("policy", "check", str(tmp_path / "weak.toml")) == 0
+    assert warning in run.err and "1 setting weaker than the built-in policy" in run.out
+    assert run("policy", "check", str(tmp_path / "weak.toml"), "--strict") == 1
+
+
+@pytest.mark.parametrize("text", ['[[rule]]\nname = "codes"\nkind = ["terms"]\naction = "warn"\n',
+                                  '[[rule]]\nname = "x"\naction = "block"\n', '[unscannable]\ncli = "quarantine"\n',
+                                  '[defaults]\nfinding = "block"\n', '[exposure]\nthreshold = 0.2\n'])
+def test_policy_check_is_quiet_about_settings_as_strict_or_stricter(run, tmp_path, text):
+    (tmp_path / "strict.toml").write_text(text)
+    assert run("policy", "check", str(tmp_path / "strict.toml"), "--strict") == 0 and "weaker" not in run.err
+
+
+def test_policy_explain_shows_what_is_weaker_than_the_built_in_policy(run, tmp_path):
+    assert run("policy", "explain", "--policy", str(tmp_path / "policy.toml"), "--to", "eve@nordwind.example",
+               "--to", "x@acme.example", "--secret", "plan") == 0
+    lines = run.out.splitlines()
+    weaker = [i for i, line in enumerate(lines) if "weaker than the built-in policy" in line]
+    assert len(weaker) == 2 and "would block it (verbatim excerpt of 800 words)" in lines[weaker[0]]
+    assert lines[weaker[0] - 1].strip() == "decided by rule:inside -> allow"
+    assert "a part that cannot be read: quarantine" in run.out
+
+
+# -- release and confirm: evidence first ------------------------------------------------------------
+
+
+def test_release_and_confirm_are_audited_changes_and_need_the_trail(run, tmp_path):
+    _, a = scan(run, leak(tmp_path, "a.txt", 0), "x@firma.kp")
+    _, b = scan(run, leak(tmp_path, "b.txt", 300), "y@rival.de")
+    key = tmp_path / "state" / "audit.key"
+    saved = key.read_bytes()
+    key.unlink()
+    assert run("confirm", a["meta"]["incident"], "--by", "carol") == 2 and "audit key" in run.err
+    assert run("release", b["meta"]["incident"], "--by", "carol", "--justification", "x") == 2
+    key.write_bytes(saved)
+    assert run("incidents", "list", "--status", "open") == 0 and "2 incidents" in run.out
+    assert run("confirm", a["meta"]["incident"], "--by", "carol") == 0
+    assert run("release", b["meta"]["incident"], "--by", "dave", "--justification", "fine",
+               "--allow-until", "2099-01-01") == 0
+    assert run("audit", "show", "--format", "json") == 0
+    steps = [(e["event"], e.get("phase")) for e in map(json.loads, run.out.splitlines())
+             if e["event"] in ("confirm", "release", "allow")]
+    assert steps == [("confirm", "intent"), ("confirm", "done"), ("release", "intent"), ("allow", None),
+                     ("release", "done")]
+    assert run("audit", "verify") == 0

@@ -56,13 +56,16 @@ class Env:
 
         state = state_location(getattr(args, "state", None), registry_location(args.registry, self.environ), self.environ)
         try:
-            return AuditLog(state)
+            log = AuditLog(state)
         except OSError as exc:
             raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc} "
                              "(give --state DIR or DLP_STATE, or --no-record for a dry scan)") from None
+        log.check()  # evidence first: a trail that cannot be written stops the act before it changes anything
+        return log
 
-    def recorder(self, args: argparse.Namespace, policy=None):
-        """Incidents, audit trail and exposure in the state directory (--state, $DLP_STATE, or beside the registry)."""
+    def recorder(self, args: argparse.Namespace, policy=None, *, read_only: bool = False):
+        """Incidents, audit trail and exposure in the state directory (--state, $DLP_STATE, or beside the registry).
+        `read_only`: a dry run that decides as a recorded scan would and writes nothing."""
         from ..decisions import Recorder
         from ..scanner import registry_location, state_location
         from ..verdict import DefaultPolicy
@@ -77,7 +80,7 @@ class Env:
                 policy = DefaultPolicy()
         state = state_location(getattr(args, "state", None), registry_location(args.registry, self.environ), self.environ)
         try:
-            return Recorder(state, policy)
+            return Recorder(state, policy, read_only=read_only)
         except OSError as exc:
             raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc} "
                              "(give --state DIR or DLP_STATE, or --no-record for a dry scan)") from None

@@ -352,7 +352,9 @@ def test_release_of_a_held_mail_runs_postsuper_and_leaves_an_allow_entry(client_
     store.close()
     assert allows and all(a.until.isoformat() == "2099-12-31" and a.created_by == "rita" for a in allows)
     events = [e for e in AuditLog(demo.state).entries() if e.get("incident") == mail.id]
-    assert [e["event"] for e in events] == ["decision", "release", *["allow"] * len(allows)]
+    # evidence first: the release's intent, its allow entries, then its completion
+    assert [e["event"] for e in events] == ["decision", "release", *["allow"] * len(allows), "release"]
+    assert [e.get("phase") for e in events if e["event"] == "release"] == ["intent", "done"]
     assert all(e["by"] == "rita" and e["via"] == "console" for e in events[1:])
 
 
@@ -530,7 +532,8 @@ def test_audit_view_verifies_filters_and_exports(client, demo):
     page = client.get("/audit").text
     assert "Intact:" in page
     release_only = client.get("/audit?event=register").text
-    assert release_only.count("<td data-label=\"Event\">register</td>") == 4  # public + 3 documents
+    # public + 3 documents, each an intent and a completion
+    assert release_only.count("<td data-label=\"Event\">register</td>") == 8
     export = client.get("/audit/export?event=register")
     assert export.headers["content-disposition"].startswith("attachment")
     lines = [json.loads(line) for line in export.text.splitlines()]

@@ -44,6 +44,10 @@ SENDER = "alice@example.com"
 class PartnerPolicy:
     """Default decisions, except where the recipients' domain says otherwise."""
 
+    source = None  # what the Policy protocol asks besides decide: no file, no excerpts, no exposure
+    excerpt = False
+    exposure = None
+
     def decide(self, findings, problems, destination: Destination) -> Decision:
         decision = DefaultPolicy().decide(findings, problems, destination)
         domains = {address.rpartition("@")[2].lower() for address in destination.addresses}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+from ...changes import registry_change
 from ...errors import UsageError
-from ...registry import Registry, editing
+from ...registry import Registry
 from ...scanner import key_location, registry_location
 
 
@@ -78,10 +79,10 @@ def run_show(args, env) -> int:
 
 
 def run_remove(args, env) -> int:
-    audit = env.audit(args)  # before the change: a state directory we cannot use fails it early
-    with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
+    audit = env.audit(args)  # a trail that cannot be written stops us before any change
+    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+                         "remove", secret=args.secret_id) as (reg, change):
         secret = reg.remove(args.secret_id)
-        reg.commit()
-    audit.append("remove", secret=secret.id, versions=len(secret.versions))
+        change.note(generation=reg.commit(), versions=len(secret.versions))
     print(f"removed {secret.id} ({len(secret.versions)} versions)", file=env.stdout)
     return 0

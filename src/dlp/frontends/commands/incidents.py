@@ -17,10 +17,11 @@ from pathlib import Path
 from ... import resolution, siem
 from ...errors import UsageError
 from ...incidents import CSV_COLUMNS, IncidentFilter, flatten
-from ...policy import DestinationPolicy, load_policy
+from ...policy import DestinationPolicy, load_policy, weaker_than_default
 from ...registry import Registry
 from ...scanner import key_location, registry_location
 from ...types import Action, Destination, Finding
+from ...verdict import default_finding_action, default_unscannable_action
 
 
 def add_policy_option(parser) -> None:
@@ -32,8 +33,9 @@ def add_policy_option(parser) -> None:
 def register(sub) -> None:
     policy = sub.add_parser("policy", help="validate a destination policy or explain a decision")
     psub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
-    p = psub.add_parser("check", help="validate a policy file")
+    p = psub.add_parser("check", help="validate a policy file; warn about settings weaker than the built-in policy")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a setting is weaker than the built-in policy")
     p.set_defaults(handler=run_check)
     p = psub.add_parser("explain", help="what would happen if a secret went to an address, and which rule decides")
     add_policy_option(p)
@@ -109,7 +111,13 @@ def run_check(args, env) -> int:
             env.warn(f"partner {partner.name!r}: agreement expired {partner.expires.isoformat()}")
         if partner.country in policy.embargoed:
             env.warn(f"partner {partner.name!r} is in embargoed {partner.country}: it will never receive anything")
-    return 0
+    weaker = weaker_than_default(policy)
+    for w in weaker:  # a file only overrides what it names, but what it names may let more through
+        env.warn(f"{args.file}: {w.key}: weaker than the built-in policy: {w.message}")
+    if weaker:
+        print(f"{args.file}: {len(weaker)} setting{'s' if len(weaker) != 1 else ''} weaker than the built-in policy",
+              file=env.stdout)
+    return 1 if weaker and args.strict else 0
 
 
 def run_explain(args, env) -> int:
@@ -129,11 +137,19 @@ def run_explain(args, env) -> int:
     out = env.stdout
     print(f"secret {secret.id} v{latest.version} ({secret.kind}, {secret.classification or 'unclassified'}"
           f"{', tags ' + ', '.join(secret.tags) if secret.tags else ''}) on {args.channel}:", file=out)
+    builtin, why = default_finding_action(finding)
     for verdict in policy.verdicts([finding], destination):
         r = verdict.recipient
         print(f"  {r.address or '(no address)'}: {r.cls}{' ' + r.country if r.country else ''}"
               f"{' (partner ' + r.partner + ')' if r.partner else ''}; {r.why}", file=out)
         print(f"    decided by {verdict.rule} -> {verdict.action.label}", file=out)
+        if verdict.action < builtin:
+            print(f"    weaker than the built-in policy, which would {builtin.label} it ({why})", file=out)
+    unscannable = policy.unscannable_action(destination)
+    default_unscannable = default_unscannable_action(destination)
+    print(f"  a part that cannot be read: {unscannable.label}"
+          + (f" (weaker than the built-in {default_unscannable.label})" if unscannable < default_unscannable else ""),
+          file=out)
     print(f"action: {decision.action.label} (rule {decision.rule}, policy {policy.source})", file=out)
     return 0
 
@@ -150,7 +166,7 @@ def _destination_policy(args) -> DestinationPolicy:
 def run_list(args, env) -> int:
     if args.format in siem.FORMATS or getattr(args, "follow", False):
         return run_feed(args, env)
-    store = env.recorder(args).incidents
+    store = env.recorder(args, read_only=True).incidents  # reading changes nothing, audit trail or not
     found = store.query(since=_when(args.since), until=_when(args.until), secret=args.secret, destination=args.to,
                         action=args.action, status=args.status)
     out = env.stdout
@@ -183,7 +199,7 @@ def run_list(args, env) -> int:
 
 
 def run_show(args, env) -> int:
-    inc = env.recorder(args).incidents.get(args.incident)
+    inc = env.recorder(args, read_only=True).incidents.get(args.incident)
     d = inc.to_dict()
     out = env.stdout
     if args.format == "json":

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...changes import registry_change
 from ...errors import UsageError
 from ...extract.text import decode_text
-from ...registry import editing
 from ...scanner import key_location, registry_location
 from .register import CLASSIFICATIONS
 
@@ -55,26 +55,26 @@ def _read(file: str) -> tuple[str, bytes]:
 def run_terms(args, env) -> int:
     if args.min_distinct < 1:
         raise UsageError("--min-distinct must be at least 1")
+    audit = env.audit(args)  # a trail that cannot be written stops us before any change
     text, raw = _read(args.file)
-    audit = env.audit(args)  # before the change: a state directory we cannot use fails it early
-    with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
+    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+                         "terms", secret=args.set_id) as (reg, change):
         r = reg.add_terms(args.set_id, text.splitlines(), label=args.label, classification=args.classification,
                           min_distinct=args.min_distinct, raw=raw, source=Path(args.file).name)
-        reg.commit()
-    audit.append("terms", secret=r.secret, version=r.version, status=r.status, terms=r.tokens)
+        change.note(generation=reg.commit(), version=r.version, status=r.status, terms=r.tokens)
     print(f"{r.status:9} {r.secret} v{r.version}: {r.tokens} terms", file=env.stdout)
     return 0
 
 
 def run_records(args, env) -> int:
+    audit = env.audit(args)
     text, raw = _read(args.file)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    audit = env.audit(args)
-    with editing(registry_location(args.registry, env.environ), key_location(args.key, env.environ)) as reg:
+    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+                         "records", secret=args.name) as (reg, change):
         r = reg.add_records(args.name, text, columns=columns, min_fields=args.min_fields, label=args.label,
                             classification=args.classification, raw=raw, source=Path(args.file).name)
-        reg.commit()
         rows = reg.secrets[r.secret].latest.extra.get("rows", 0)
-    audit.append("records", secret=r.secret, version=r.version, status=r.status, rows=rows)
+        change.note(generation=reg.commit(), version=r.version, status=r.status, rows=rows)
     print(f"{r.status:9} {r.secret} v{r.version}: {rows} rows, {r.tokens} field values", file=env.stdout)
     return 0

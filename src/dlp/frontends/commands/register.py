@@ -1,12 +1,18 @@
-"""`dlp register`: documents (or public content) into the registry."""
+"""`dlp register`: documents (or public content) into the registry.
+
+One audited change for the whole command (see `dlp.changes`): the intent names every
+id before the registry changes, the completion every version after; a file that
+cannot be read, or an empty one, stops the command before anything is registered.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ...changes import registry_change
 from ...errors import UsageError
 from ...extract import EXTRACTORS, Context, Limits, walk
-from ...registry import editing, slug
+from ...registry import slug
 from ...scanner import key_location, registry_location
 from ...types import Item, Part, Problem
 from .files import expand
@@ -34,29 +40,32 @@ def run(args, env) -> int:
     files = expand(args.paths)
     if args.secret_id and len(files) > 1:
         raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
+    audit = env.audit(args)  # a trail that cannot be written stops us before the work, and before any change
     extracted = [(f, *read_text(f)) for f in files]
-    failed = [(f, problems) for f, _, _, problems in extracted if problems]
-    if failed:
+    failed = [(f, problems) for f, _, raw, problems in extracted if problems]
+    empty = [f for f, _, raw, problems in extracted if not raw and not problems]
+    if failed or empty:
         for f, problems in failed:
             for p in problems:
                 print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
+        for f in empty:  # its digest would match every empty file and empty input
+            print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
         print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
         return 2
     root = registry_location(args.registry, env.environ)
-    audit = env.audit(args)  # before the change: a state directory we cannot use fails it early
-    with editing(root, key_location(args.key, env.environ)) as reg:
+    planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
+    with registry_change(audit, root, key_location(args.key, env.environ), "register", secrets=planned,
+                         public=bool(args.public)) as (reg, change):
         results = []
-        for path, text, raw, _ in extracted:
+        for (path, text, raw, _), sid in zip(extracted, planned):
             if args.public:
                 results.append(reg.add_public(text, raw, path.name))
             else:
-                sid = args.secret_id or slug(path.name)
                 results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
                                                 classification=args.classification, owner=args.owner, tags=args.tag))
-        reg.commit()
-    for r in results:  # ids, versions and digests only: never text
-        audit.append("register", secret=r.secret if r.status != "public" else None, version=r.version,
-                     status=r.status, words=r.tokens)
+        change.note(generation=reg.commit(),  # ids, versions and counts only: never text
+                    results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
+                              "status": r.status, "words": r.tokens} for r in results])
     for path, r in zip(files, results):
         what = "public content" if r.status == "public" else f"{r.secret} v{r.version}"
         print(f"{r.status:9} {what:28} {r.tokens:7} words  {path}", file=env.stdout)

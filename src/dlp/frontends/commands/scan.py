@@ -30,7 +30,8 @@ def register(sub) -> None:
                         "(needs dlp[cluster]; workers must read the paths at the same absolute location)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     p.add_argument("--no-record", action="store_true",
-                   help="a dry run: keep no incident, audit entry or exposure for this scan")
+                   help="a dry run: decide as a recorded scan would (allow entries, exposure) but keep no incident, "
+                        "audit entry or exposure")
     add_policy_option(p)
     p.set_defaults(handler=run)
 
@@ -43,7 +44,7 @@ def run(args, env) -> int:
     targets = scan_items(args.paths)
     destination = Destination(addresses=tuple(args.to), country=args.country, channel="cli")
     scanner = env.scanner(args)  # opened up front: a bad registry fails before any work
-    recorder = None if args.no_record else env.recorder(args, scanner.policy)
+    recorder = env.recorder(args, scanner.policy, read_only=args.no_record)  # --no-record: decide alike, write nothing
     started = time.perf_counter()
     progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
     reports: list[FileReport] = []
@@ -69,8 +70,8 @@ def run(args, env) -> int:
             reports.append(report)
             progress.step(report.path)
     progress.done()
-    if recorder is not None:  # in scan order, so exposure adds up as the items would leave
-        reports = [recorder.settle(r, destination, _target(r)) for r in reports]
+    # in scan order, so exposure adds up as the items would leave
+    reports = [recorder.settle(r, destination, _target(r)) for r in reports]
     report = Report(tuple(reports), time.perf_counter() - started)
     for r in reports:
         for p in r.problems:
