@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # noqa: E402
 
 from dlp.detectors.rewrite import RewriteDetector  # noqa: E402
-from dlp.frontends.commands.register import read_text  # noqa: E402
+from dlp.extract.documents import read_document as read_text  # noqa: E402
 from dlp.registry import Registry  # noqa: E402
 from dlp.scanner import Scanner  # noqa: E402
 from dlp.types import Action, Destination  # noqa: E402

@@ -50,14 +50,15 @@ class SyncPlan:
         return sum(c.action == action for c in self.changes)
 
 
-def plan(registry: Registry, folder: Path) -> SyncPlan:
-    """What a sync of `folder` would change in `registry` (nothing is changed here)."""
+def plan(registry: Registry | None, folder: Path) -> SyncPlan:
+    """What a sync of `folder` would change in `registry` (None: none exists yet); nothing is changed here."""
     root = Path(folder).resolve()
     if not root.is_dir():
         raise UsageError(f"--sync needs a directory: {folder}")
-    mine = {s.origin["path"]: s for s in registry.secrets.values()
+    secrets = registry.secrets if registry is not None else {}
+    mine = {s.origin["path"]: s for s in secrets.values()
             if s.kind == "document" and s.origin.get("folder") == str(root)}
-    taken = set(registry.secrets)
+    taken = set(secrets)
     changes: list[Change] = []
     unreadable: list[tuple[str, str]] = []
     unchanged = 0

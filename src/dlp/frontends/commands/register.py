@@ -1,21 +1,25 @@
-"""`dlp register`: documents (or public content) into the registry.
+"""`dlp register`: documents (or public content) into the registry; `--sync` mirrors a folder.
 
 One audited change for the whole command (see `dlp.changes`): the intent names every
 id before the registry changes, the completion every version after; a file that
 cannot be read, or an empty one, stops the command before anything is registered.
+A sync (`dlp.sync`) is planned first, so `--dry-run` can list it and an unchanged
+folder costs a directory walk and no change at all.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ... import sync
 from ...changes import registry_change
 from ...errors import UsageError
-from ...extract import EXTRACTORS, Context, Limits, walk
-from ...registry import slug
+from ...extract.documents import read_document
+from ...registry import Registry, slug
 from ...scanner import key_location, registry_location
-from ...types import Item, Part, Problem
 from .files import expand
+
+read_text = read_document  # the name `dlp train` and older scripts import
 
 CLASSIFICATIONS = ("public", "internal", "confidential", "secret")
 
@@ -33,10 +37,18 @@ def register(sub) -> None:
                      help="default confidential; registering again keeps it unless given")
     p.add_argument("--owner", default="", help="who answers for this secret")
     p.add_argument("--tag", action="append", default=[], help="tag for policies and the classifier (repeatable)")
+    p.add_argument("--sync", action="store_true",
+                   help="mirror one folder: register new files, new versions of changed ones, remove secrets "
+                        "whose files are gone (only those an earlier sync of this folder registered)")
+    p.add_argument("--dry-run", action="store_true", help="with --sync: list the changes, make none")
     p.set_defaults(handler=run)
 
 
 def run(args, env) -> int:
+    if args.sync:
+        return run_sync(args, env)
+    if args.dry_run:
+        raise UsageError("--dry-run goes with --sync")
     files = expand(args.paths)
     if args.secret_id and len(files) > 1:
         raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
@@ -67,23 +79,73 @@ def run(args, env) -> int:
                     results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
                               "status": r.status, "words": r.tokens} for r in results])
     for path, r in zip(files, results):
-        what = "public content" if r.status == "public" else f"{r.secret} v{r.version}"
-        print(f"{r.status:9} {what:28} {r.tokens:7} words  {path}", file=env.stdout)
-        if r.tokens == 0:
-            env.warn(f"{path}: no text found; only byte-identical copies will be recognised")
+        _print_result(env, r, path)
     return 0
 
 
-def read_text(path: Path) -> tuple[str, bytes, list[Problem]]:
-    """All text of a file (every part joined), its bytes, and what could not be read."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return "", b"", [Problem(str(path), "unreadable", exc.strerror or str(exc))]
-    texts, problems = [], []
-    for out in walk(Item(locator=str(path), name=path.name, data=raw), EXTRACTORS, Context(Limits())):
-        if isinstance(out, Part):
-            texts.append(out.text)
-        elif out.kind != "binary":
-            problems.append(out)
-    return "\n\n".join(texts), raw, problems
+def _print_result(env, r, path) -> None:
+    what = "public content" if r.status == "public" else f"{r.secret} v{r.version}"
+    print(f"{r.status:9} {what:28} {r.tokens:7} words  {path}", file=env.stdout)
+    if r.tokens == 0:
+        env.warn(f"{path}: no text found; only byte-identical copies will be recognised")
+    if r.near_duplicate:
+        env.warn(f"{path}: nearly the same document as {r.near_duplicate!r}; the two count once when "
+                 f"deciding what is boilerplate")
+
+
+def run_sync(args, env) -> int:
+    if len(args.paths) != 1:
+        raise UsageError("--sync mirrors one folder; give exactly one directory")
+    if args.public or args.secret_id:
+        raise UsageError("--sync registers documents under ids made from their paths: no --public or --id")
+    folder = Path(args.paths[0])
+    root, key = registry_location(args.registry, env.environ), key_location(args.key, env.environ)
+    current = Registry(root, key) if (root / "CURRENT").exists() else None  # read only: plan without the lock
+    plan = sync.plan(current, folder)
+    for path, reason in plan.unreadable:
+        env.warn(f"cannot read {folder / path}: {reason} (left as it is)")
+    if args.dry_run or not plan.changes:
+        for c in plan.changes:
+            print(f"{c.action:9} {c.secret:28} {c.path}", file=env.stdout)
+        summary = f"would change {len(plan.changes)} files" if plan.changes else "no change"
+        print(f"{summary}; {plan.unchanged} unchanged in {plan.folder}", file=env.stdout)
+        return 0
+    audit = env.audit(args)
+    reading = {c.path: read_document(Path(plan.folder) / c.path) for c in plan.changes if c.action in ("new", "version")}
+    broken = [(path, p) for path, (_, _, problems) in reading.items() for p in problems]
+    empty = [path for path, (_, raw, problems) in reading.items() if not raw and not problems]
+    if broken or empty:
+        for path, p in broken:
+            print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
+        for path in empty:
+            print(f"dlp: error: cannot register {folder / path}: the file is empty", file=env.stderr)
+        print("dlp: error: nothing changed; fix or remove the files above", file=env.stderr)
+        return 2
+    with registry_change(audit, root, key, "register", sync=plan.folder,
+                         **{action: [c.secret for c in plan.changes if c.action == action]
+                            for action in ("new", "version", "touch", "remove")}) as (reg, change):
+        again = sync.plan(reg, folder)
+        if [(c.action, c.secret, c.path) for c in again.changes] != [(c.action, c.secret, c.path) for c in plan.changes]:
+            raise UsageError("the registry or the folder changed while the sync was planned; run it again")
+        results = []
+        for c in plan.changes:
+            if c.action == "remove":
+                reg.remove(c.secret)
+                results.append({"action": "remove", "secret": c.secret})
+                continue
+            if c.action in ("new", "version"):
+                text, raw, _ = reading[c.path]
+                r = reg.add_document(text, raw, Path(c.path).name, secret_id=c.secret, label=args.label,
+                                     classification=args.classification, owner=args.owner, tags=args.tag)
+                results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
+                _print_result(env, r, Path(plan.folder) / c.path)
+            reg.secrets[c.secret].origin = sync.origin(plan, c)
+        change.note(generation=reg.commit(), results=results)
+    for c in plan.changes:
+        if c.action in ("touch", "remove"):
+            print(f"{'removed' if c.action == 'remove' else 'unchanged':9} {c.secret:28} {c.path}", file=env.stdout)
+    print(f"synced {plan.folder}: {plan.count('new')} new, {plan.count('version')} changed, "
+          f"{plan.count('remove')} removed, {plan.unchanged + plan.count('touch')} unchanged", file=env.stdout)
+    return 0
+
+

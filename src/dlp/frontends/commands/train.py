@@ -17,7 +17,7 @@ from ...registry import Registry
 from ...scanner import key_location, models_location, registry_location
 from ...text import tokenise
 from .files import expand
-from .register import read_text
+from ...extract.documents import read_document as read_text
 
 
 def register(sub) -> None:
