@@ -9,6 +9,8 @@ time, so start-up, store opening and cold caches are included) unless it says in
 - registration: `dlp register DIR` of --docs documents (Reuters-21578 and BBC articles,
   topped up with synthetic text) in MB/s; `dlp terms add` of --terms part numbers (letters,
   hyphens, digits); one more document into the full registry; store size; peak RSS;
+- mirroring: `dlp register DIR --sync` of the same folder, then again unchanged, then
+  with one file changed;
 - start-up: `dlp --version`, and `dlp scan` of a one-line file;
 - throughput: `dlp scan` of one --scan-mb file of Enron mail bodies, in MB/s after start-up;
   in-process, the seconds of each stage (tokenising, keyed values, each detector) as MB/s,
@@ -132,6 +134,15 @@ def run(work: Path, args, results: dict) -> None:
         "small_registry_seconds": round(t_small, 1),
     }
     print("registration:", results["registration"])
+
+    # -- mirroring a folder ---------------------------------------------------------------------
+    t_first, _, _ = dlp(work, "register", "docs", "--sync", registry="reg-sync")
+    t_same = timed(work, "register", "docs", "--sync", registry="reg-sync")
+    (work / "docs" / "doc00007.txt").write_text(corpus.synthetic(1, 800, 91)[0])
+    t_one_changed, _, _ = dlp(work, "register", "docs", "--sync", registry="reg-sync")
+    results["sync"] = {"first_sync_seconds": round(t_first, 1), "unchanged_sync_seconds": round(t_same, 2),
+                       "one_changed_sync_seconds": round(t_one_changed, 2)}
+    print("sync:", results["sync"])
 
     # -- start-up -------------------------------------------------------------------------------
     t_version = timed(work, "--version", runs=5)
