@@ -1,54 +1,24 @@
-"""`dlp policy check|explain`, `dlp incidents list|show|export`, `dlp release`, `dlp confirm`.
+"""`dlp incidents list|show|export`: the incidents of the state directory, and the SIEM feed.
 
-Release and confirm are thin adapters over `dlp.resolution`, which the review console
-calls too; `incidents export --follow` is the SIEM feed (`dlp.siem`).
+`incidents export --follow` writes each new incident as it is recorded (`dlp.siem`).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import json
 import signal
 import threading
-from pathlib import Path
 
-from ... import resolution, siem
+from ... import siem
 from ...errors import UsageError
 from ...incidents import CSV_COLUMNS, IncidentFilter, flatten
-from ...policy import DestinationPolicy, load_policy, weaker_than_default
-from ...registry import Registry
-from ...scanner import key_location, registry_location
-from ...types import Action, Destination, Finding
-from ...verdict import default_finding_action, default_unscannable_action
-
-
-def add_policy_option(parser) -> None:
-    """`--policy` after the command too; SUPPRESS keeps the global option's value when absent here."""
-    parser.add_argument("--policy", metavar="FILE", default=argparse.SUPPRESS,
-                        help="destination policy (TOML); default: built-in policy")
+from ...types import Action
+from .policy import add_policy_option  # noqa: F401 - older command modules import it from here
 
 
 def register(sub) -> None:
-    policy = sub.add_parser("policy", help="validate a destination policy or explain a decision")
-    psub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
-    p = psub.add_parser("check", help="validate a policy file; warn about settings weaker than the built-in policy")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a setting is weaker than the built-in policy")
-    p.set_defaults(handler=run_check)
-    p = psub.add_parser("explain", help="what would happen if a secret went to an address, and which rule decides")
-    add_policy_option(p)
-    p.add_argument("--to", action="append", default=[], metavar="ADDRESS", help="recipient (repeatable)")
-    p.add_argument("--country", help="destination country, when no address says it")
-    p.add_argument("--share", metavar="DIR", help="a watched share instead of an address")
-    p.add_argument("--secret", required=True, metavar="ID", help="a registered secret")
-    p.add_argument("--channel", default="mail", choices=("cli", "watch", "mail", "cluster"))
-    p.add_argument("--kind", help="detector kind of the finding (default: the secret's own kind)")
-    p.add_argument("--words", type=int, help="matched words (default: the whole secret)")
-    p.add_argument("--score", type=float, default=1.0)
-    p.set_defaults(handler=run_explain)
-
     incidents = sub.add_parser("incidents", help="list, show and export incidents")
     isub = incidents.add_subparsers(dest="incidents_command", metavar="SUBCOMMAND", required=True)
     for name, help_text in (("list", "one line per incident"), ("export", "every incident as JSON or CSV")):
@@ -74,93 +44,6 @@ def register(sub) -> None:
     p.add_argument("incident", metavar="INCIDENT")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_show)
-
-    p = sub.add_parser("release", help="release a quarantined item, recording who and why",
-                       description="Release the item of an incident: a quarantined file goes to its release "
-                                   "folder; a held mail is released with postsuper -H when --postsuper is given.")
-    p.add_argument("incident", metavar="INCIDENT")
-    p.add_argument("--by", required=True, metavar="NAME")
-    p.add_argument("--justification", required=True, metavar="TEXT")
-    p.add_argument("--false-positive", action="store_true", help="the finding was wrong, not an accepted risk")
-    p.add_argument("--allow-until", metavar="DATE", type=_date,
-                   help="also allow these findings to these destinations until DATE (a scoped allow entry)")
-    p.add_argument("--postsuper", metavar="COMMAND",
-                   help="postsuper command to release a held mail, e.g. \"/usr/sbin/postsuper -c /etc/postfix-out\"")
-    add_policy_option(p)
-    p.set_defaults(handler=run_release)
-
-    p = sub.add_parser("confirm", help="mark an incident as a true leak")
-    p.add_argument("incident", metavar="INCIDENT")
-    p.add_argument("--by", required=True, metavar="NAME")
-    p.add_argument("--justification", default="confirmed leak", metavar="TEXT")
-    add_policy_option(p)
-    p.set_defaults(handler=run_confirm)
-
-
-# -- policy -------------------------------------------------------------------------------
-
-
-def run_check(args, env) -> int:
-    policy = load_policy(Path(args.file))
-    print(f"{args.file}: valid: {len(policy.internal_domains)} internal domains, {len(policy.internal_shares)} "
-          f"internal shares, {len(policy.partners)} partners, {len(policy.embargoed)} embargoed countries, "
-          f"{len(policy.rules)} rules", file=env.stdout)
-    today = policy.today()
-    for partner in policy.partners:
-        if partner.expires and partner.expires < today:
-            env.warn(f"partner {partner.name!r}: agreement expired {partner.expires.isoformat()}")
-        if partner.country in policy.embargoed:
-            env.warn(f"partner {partner.name!r} is in embargoed {partner.country}: it will never receive anything")
-    weaker = weaker_than_default(policy)
-    for w in weaker:  # a file only overrides what it names, but what it names may let more through
-        env.warn(f"{args.file}: {w.key}: weaker than the built-in policy: {w.message}")
-    if weaker:
-        print(f"{args.file}: {len(weaker)} setting{'s' if len(weaker) != 1 else ''} weaker than the built-in policy",
-              file=env.stdout)
-    return 1 if weaker and args.strict else 0
-
-
-def run_explain(args, env) -> int:
-    policy = _destination_policy(args)
-    reg = Registry(registry_location(args.registry, env.environ), key_location(args.key, env.environ))
-    secret = reg.secrets.get(args.secret)
-    if secret is None:
-        raise UsageError(f"no secret {args.secret!r} in {reg.root} (see `dlp list`)")
-    latest = secret.latest
-    finding = Finding(secret=secret.id, version=latest.version, label=secret.label, kind=args.kind or secret.kind,
-                      score=args.score, matched_words=args.words if args.words is not None else latest.tokens,
-                      coverage=1.0, locator="<explain>", classification=secret.classification, tags=secret.tags,
-                      detector=args.kind or secret.kind)
-    destination = Destination(tuple(args.to), args.country.upper() if args.country else None, args.channel,
-                              share=args.share)
-    decision = policy.decide([finding], [], destination)
-    out = env.stdout
-    print(f"secret {secret.id} v{latest.version} ({secret.kind}, {secret.classification or 'unclassified'}"
-          f"{', tags ' + ', '.join(secret.tags) if secret.tags else ''}) on {args.channel}:", file=out)
-    builtin, why = default_finding_action(finding)
-    for verdict in policy.verdicts([finding], destination):
-        r = verdict.recipient
-        print(f"  {r.address or '(no address)'}: {r.cls}{' ' + r.country if r.country else ''}"
-              f"{' (partner ' + r.partner + ')' if r.partner else ''}; {r.why}", file=out)
-        print(f"    decided by {verdict.rule} -> {verdict.action.label}", file=out)
-        if verdict.action < builtin:
-            print(f"    weaker than the built-in policy, which would {builtin.label} it ({why})", file=out)
-    unscannable = policy.unscannable_action(destination)
-    default_unscannable = default_unscannable_action(destination)
-    print(f"  a part that cannot be read: {unscannable.label}"
-          + (f" (weaker than the built-in {default_unscannable.label})" if unscannable < default_unscannable else ""),
-          file=out)
-    print(f"action: {decision.action.label} (rule {decision.rule}, policy {policy.source})", file=out)
-    return 0
-
-
-def _destination_policy(args) -> DestinationPolicy:
-    if not getattr(args, "policy", None):
-        raise UsageError("no policy file: give --policy FILE")
-    return load_policy(Path(args.policy))
-
-
-# -- incidents ----------------------------------------------------------------------------
 
 
 def run_list(args, env) -> int:
@@ -229,30 +112,7 @@ def run_show(args, env) -> int:
     return 0
 
 
-# -- release and confirm --------------------------------------------------------------------
-
-
-def run_release(args, env) -> int:
-    done = resolution.release(env.recorder(args), args.incident, by=args.by, justification=args.justification,
-                              false_positive=args.false_positive, allow_until=args.allow_until,
-                              postsuper=args.postsuper, via="cli")
-    for note in done.notes:
-        env.warn(note)
-    print(f"{done.incident.id}: {done.status} by {args.by}; {done.outcome}", file=env.stdout)
-    for allow in done.allows:
-        print(f"allow entry {allow.id}: {allow.secret} to {allow.destination} until {allow.until.isoformat()}",
-              file=env.stdout)
-    return 0
-
-
-def run_confirm(args, env) -> int:
-    done = resolution.confirm(env.recorder(args), args.incident, by=args.by, justification=args.justification,
-                              via="cli")
-    print(f"{done.incident.id}: confirmed as a leak by {args.by}", file=env.stdout)
-    return 0
-
-
-# -- the SIEM feed ----------------------------------------------------------------------------
+# -- the SIEM feed ------------------------------------------------------------------------------
 
 
 def run_feed(args, env) -> int:
@@ -294,13 +154,6 @@ def run_feed(args, env) -> int:
         if stream is not None:
             stream.close()
     return 0
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _when(text: str | None) -> float | None:
