@@ -173,19 +173,8 @@ class Index:
     def has(self, array: str) -> bool:
         return any(len(s.get(array)) for s in self.segments)
 
-    def detectors(self, *, rewrite_settings=None) -> tuple:
-        """The detectors over this index, cheap before expensive."""
-        from .detectors.documents import DocumentDetector
-        from .detectors.obfuscation import ObfuscationDetector
-        from .detectors.phrases import PhraseDetector
-        from .detectors.rewrite import RewriteDetector, RewriteSettings
+    def detectors(self) -> tuple:
+        """The detectors over this index, cheap before expensive, then plugins (`dlp.detectors`)."""
+        from .detectors import build
 
-        out: list = []
-        if self.has("doc_hash"):
-            out.append(DocumentDetector(self))
-        if self.has("ph_hash"):
-            out.append(PhraseDetector(self))
-        if self.has("rp_hash"):
-            out.append(RewriteDetector(self, rewrite_settings or RewriteSettings()))
-        out.append(ObfuscationDetector())
-        return tuple(out)
+        return build(self)

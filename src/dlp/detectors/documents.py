@@ -43,6 +43,10 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 class DocumentDetector:
     name = "fingerprint"
 
+    @classmethod
+    def from_index(cls, index) -> "DocumentDetector | None":
+        return cls(index) if index.has("doc_hash") else None
+
     def __init__(self, index) -> None:
         self.index = index
         self.parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("doc_hash"))]

@@ -22,6 +22,10 @@ MAX_EVIDENCE = 10
 class ObfuscationDetector:
     name = "normaliser"
 
+    @classmethod
+    def from_index(cls, index) -> "ObfuscationDetector":
+        return cls()
+
     def detect(self, scanned: Scanned) -> list[Finding]:
         tampered = scanned.tokens.tampered
         total = len(scanned.values)

@@ -37,6 +37,10 @@ EXPAND_CAP = 64  # a phrase hash with more entries than this is not expanded (a 
 class PhraseDetector:
     name = "phrase-hash"
 
+    @classmethod
+    def from_index(cls, index) -> "PhraseDetector | None":
+        return cls(index) if index.has("ph_hash") else None
+
     def __init__(self, index) -> None:
         self.index = index
         self.parts = [(s, int(off)) for s, off in zip(index.segments, index.offsets) if len(s.get("ph_hash"))]

@@ -70,6 +70,10 @@ class Seed:
 class RewriteDetector:
     name = "rewrite"
 
+    @classmethod
+    def from_index(cls, index) -> "RewriteDetector | None":
+        return cls(index) if index.has("rp_hash") else None
+
     def __init__(self, index, settings: RewriteSettings = RewriteSettings()) -> None:
         self.index = index
         self.settings = settings
