@@ -32,7 +32,7 @@ from .verdict import DefaultPolicy, Policy
 DEFAULT_REGISTRY = "fingerprints"
 DEFAULT_MODELS = "models"  # beside the registry directory
 DEFAULT_STATE = "state"    # beside the registry directory
-SLICE_CHARS = CHUNK_CHARS  # longer parts are scanned in slices ...
+SLICE_CHARS = CHUNK_CHARS - (1 << 13)  # longer parts are scanned in slices (each tokenised in one piece) ...
 SLICE_OVERLAP = 1 << 16  # ... that overlap by this many characters
 
 

@@ -99,7 +99,7 @@ def test_the_store_holds_no_lemma_or_word(scanner):
 
 def test_parts_without_a_candidate_are_not_analysed(scanner):
     from dlp.detectors import Scanned
-    from dlp.fingerprint.rewrite import sentence_numbers
+    from dlp.fingerprint.rewrite import Sentences
     from dlp.types import Part
 
     detector = next(d for d in scanner.detectors if isinstance(d, RewriteDetector))
@@ -109,7 +109,7 @@ def test_parts_without_a_candidate_are_not_analysed(scanner):
     assert detector.stats["aligned_tokens"] == before["aligned_tokens"]
     toks = tokenise(PARAPHRASE)
     scanned = Scanned(Part("x", PARAPHRASE, "text"), toks, scanner.keyer.tokens(toks))
-    couples = detector.candidates(scanned, sentence_numbers(toks))
+    couples = detector.candidates(scanned, Sentences(toks))
     assert len(couples) == 1 and len(next(iter(couples.values()))) >= 3
 
 

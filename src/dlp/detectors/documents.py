@@ -106,6 +106,10 @@ class DocumentDetector:
         if len(qpos) == 0:
             return []
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
+        keep = self._may_be_long(qpos, owner, spos, scanned32)
+        qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
+        if len(qpos) == 0:
+            return []
         order = np.lexsort((qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
         bounds = np.flatnonzero(np.diff(owner)) + 1
@@ -123,8 +127,11 @@ class DocumentDetector:
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray):
-        runs = exact_runs(qpos, spos, scanned32, self._shingles_of(number))
-        runs = [r for r in runs if r[1] - r[0] + K >= MIN_RUN_WORDS and self._has_content(scanned, r[0], r[1] + K)
+        runs = [r for r in exact_runs(qpos, spos, scanned32, self._shingles_of(number))
+                if r[1] - r[0] + K >= MIN_RUN_WORDS]
+        if not runs or _union([(r[0], r[1] + K) for r in runs]) < REPORT_WORDS:
+            return None  # cheap checks first: most chance hits end here
+        runs = [r for r in runs if self._has_content(scanned, r[0], r[1] + K)
                 and not self._shared(sh[r[0] : r[1] + 1], number)]
         if not runs:
             return None
@@ -171,6 +178,40 @@ class DocumentDetector:
         own = len(per_family.get(int(self.family[number]), ()))
         sharers = sum(1 for hits in per_family.values() if 2 * len(hits) >= own)
         return sharers >= self.boilerplate
+
+    def _may_be_long(self, qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, scanned32: np.ndarray) -> np.ndarray:
+        """Hits whose run reaches MIN_RUN_WORDS: compared a few shingles each way for all hits at once.
+
+        Most chance hits are a phrase of five or six words; only the others are extended one
+        by one (`exact_runs`).
+        """
+        need = MIN_RUN_WORDS - K  # further shingles a run needs besides its hit
+        keep = np.zeros(len(qpos), dtype=bool)
+        for i, segment in enumerate(self.index.segments):
+            lo, hi = int(self.index.offsets[i]), int(self.index.offsets[i + 1])
+            mine = np.flatnonzero((owner >= lo) & (owner < hi))
+            ptr = segment.get("doc_all_ptr", np.int64)
+            if len(mine) == 0 or len(ptr) == 0:
+                keep[mine] = True  # no shingles to extend with: judged one by one
+                continue
+            local = owner[mine] - lo
+            first, end = ptr[local], ptr[local + 1]
+            at = first + spos[mine]
+            q = qpos[mine]
+            every = segment.arrays["doc_all"]
+            agree = np.zeros(len(mine), dtype=np.int64)
+            for step in (1, -1):
+                going = np.ones(len(mine), dtype=bool)
+                for k in range(1, need + 1):
+                    qk, sk = q + step * k, at + step * k
+                    inside = (qk >= 0) & (qk < len(scanned32)) & (sk >= first) & (sk < end)
+                    same = np.zeros(len(mine), dtype=bool)
+                    ok = np.flatnonzero(inside & going)
+                    same[ok] = scanned32[qk[ok]] == every[sk[ok]]
+                    going &= same
+                    agree += going
+            keep[mine] = agree >= need
+        return keep
 
     def _shingles_of(self, number: int) -> np.ndarray:
         """Every shingle (top 32 bits) of the registered version behind global owner `number`."""

@@ -33,12 +33,11 @@ import numpy as np
 
 from ..errors import DeadlineExceeded
 from ..fingerprint import bitmap, table
-from ..fingerprint.rewrite import COL_BITS, SentenceVectors, analyse, pairs, sentence_numbers, vectors
+from ..fingerprint.rewrite import COL_BITS, Sentences, SentenceVectors, analyse, pairs, vectors
 from ..types import Finding
 from . import Scanned
 
 MAX_EVIDENCE_PAIRS = 20
-_EMPTY = np.zeros(0, dtype=np.int64)
 EXPAND_CAP = 64  # a pair signature stored more often than this is boilerplate
 
 
@@ -91,7 +90,7 @@ class RewriteDetector:
 
     # -- stage 1: candidates ---------------------------------------------------------------
 
-    def candidates(self, scanned: Scanned, sentences: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+    def candidates(self, scanned: Scanned, sentences: Sentences) -> dict[int, list[tuple[int, int]]]:
         """Global owner -> [(scanned sentence, global registered row)] of candidate couples."""
         values = scanned.values
         found_pos, found_key = [], []
@@ -109,7 +108,7 @@ class RewriteDetector:
             pos, keys = uniq, keys[first]
         if len(pos) < 2:
             return {}
-        hashes, sent = pairs(sentences[pos], keys, top=self.settings.scan_top)
+        hashes, sent = pairs(sentences.of(pos), keys, top=self.settings.scan_top)
         if len(hashes) == 0:
             return {}
         looked = []
@@ -182,7 +181,7 @@ class RewriteDetector:
     def detect(self, scanned: Scanned) -> list[Finding]:
         self.stats["parts"] += 1
         self.stats["tokens"] += len(scanned.values)
-        sentences = sentence_numbers(scanned.tokens)
+        sentences = Sentences(scanned.tokens)
         found = self.candidates(scanned, sentences)
         if not found:
             return []
@@ -197,15 +196,14 @@ class RewriteDetector:
                 findings.append(finding)
         return findings
 
-    def align(self, scanned: Scanned, sentences: np.ndarray, owner: int, couples: list[tuple[int, int]]):
+    def align(self, scanned: Scanned, sentences: Sentences, owner: int, couples: list[tuple[int, int]]):
         s = self.settings
         self.stats["candidate_sentences"] += len({c[0] for c in couples})
         wanted = np.unique(np.concatenate([np.arange(c - s.context, c + s.context + 1) for c, _ in couples]))
-        lo = np.searchsorted(sentences, wanted, side="left")  # sentence numbers never decrease
-        hi = np.searchsorted(sentences, wanted, side="right")
-        positions = np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist()) if b > a] or [_EMPTY])
+        positions = sentences.positions(wanted)
         self.stats["aligned_tokens"] += len(positions)
-        analysis = analyse(scanned.tokens, scanned.values, self.index.lexicon, sentences=sentences, positions=positions)
+        analysis = analyse(scanned.tokens, scanned.values, self.index.lexicon, numbers=sentences.of(positions),
+                           positions=positions)
         scanned_vectors, scanned_numbers = vectors(analysis)
         if len(scanned_vectors) == 0:
             return None
@@ -256,13 +254,13 @@ class RewriteDetector:
                 live[i] = False
         return live
 
-    def _finding(self, scanned: Scanned, sentences: np.ndarray, owner: int, pairs_: list[Seed], passages: int,
+    def _finding(self, scanned: Scanned, sentences: Sentences, owner: int, pairs_: list[Seed], passages: int,
                  owner_size: int, analysed: int) -> Finding:
         info = self.index.owner(owner)
         spans = {}
         for p in pairs_:
-            spans[p.scanned] = (int(np.searchsorted(sentences, p.scanned, side="left")),
-                                int(np.searchsorted(sentences, p.scanned, side="right")) - 1)
+            lo, hi = sentences.span(np.array([p.scanned]))
+            spans[p.scanned] = (int(lo[0]), int(hi[0]) - 1)
         scanned_chars = sum(int(scanned.tokens.ends[b]) - int(scanned.tokens.starts[a]) for a, b in
                             (spans[p.scanned] for p in pairs_))
         strength = sum(p.cosine for p in pairs_)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text.normalise import DIGITS, SENTENCE, Tokens, fmix64
+from ..text.normalise import SENTENCE, Tokens, fmix64
 from .lexicon import LEXICON_VERSION, Lexicon
 
 COL_BITS = 22
@@ -62,34 +62,62 @@ class Analysis:
     weights: np.ndarray  # float32
 
 
+class Sentences:
+    """The sentences of a text's tokens, numbered, sentences longer than MAX_SENTENCE_TOKENS cut in
+    pieces; numbers are found for the tokens asked about, never computed for every token."""
+
+    def __init__(self, tokens: Tokens) -> None:
+        n = len(tokens)
+        flags = tokens.sentence_flags if n else np.zeros(0, dtype=np.uint8)
+        first = np.flatnonzero(flags & SENTENCE)
+        if n and (len(first) == 0 or first[0] != 0):
+            first = np.concatenate(([0], first))
+        self.first = first.astype(np.int64)
+        self.end = np.append(self.first[1:], n).astype(np.int64)
+        pieces = (self.end - self.first + MAX_SENTENCE_TOKENS - 1) // MAX_SENTENCE_TOKENS
+        self.base = np.concatenate(([0], np.cumsum(pieces))).astype(np.int64)  # number of each sentence's first piece
+
+    def of(self, positions: np.ndarray) -> np.ndarray:
+        """Sentence number of the tokens at `positions`."""
+        s = np.searchsorted(self.first, positions, side="right") - 1
+        return self.base[s] + (positions - self.first[s]) // MAX_SENTENCE_TOKENS
+
+    def span(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and end (exclusive) token of each sentence number (numbers outside the text: empty)."""
+        numbers = np.clip(numbers, 0, max(0, int(self.base[-1]) - 1))
+        s = np.searchsorted(self.base, numbers, side="right") - 1
+        lo = self.first[s] + (numbers - self.base[s]) * MAX_SENTENCE_TOKENS
+        return lo, np.minimum(lo + MAX_SENTENCE_TOKENS, self.end[s])
+
+    def positions(self, numbers: np.ndarray) -> np.ndarray:
+        """Every token of the sentences `numbers` (distinct, sorted)."""
+        if len(numbers) == 0 or len(self.first) == 0:
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = self.span(np.unique(numbers))
+        lengths = np.maximum(hi - lo, 0)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        return np.repeat(lo, lengths) + np.arange(int(lengths.sum())) - np.repeat(offsets, lengths)
+
+
 def sentence_numbers(tokens: Tokens) -> np.ndarray:
-    """Sentence number of every token, sentences longer than MAX_SENTENCE_TOKENS cut in pieces."""
-    n = len(tokens)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = (tokens.flags & SENTENCE) != 0
-    starts[0] = True
-    first = np.flatnonzero(starts)
-    sentence = np.cumsum(starts) - 1
-    offset = np.arange(n) - first[sentence]
-    return np.cumsum(starts | ((offset % MAX_SENTENCE_TOKENS) == 0)) - 1
+    """Sentence number of every token."""
+    return Sentences(tokens).of(np.arange(len(tokens)))
 
 
-def analyse(tokens: Tokens, values: np.ndarray, lexicon: Lexicon, *, sentences: np.ndarray | None = None,
+def analyse(tokens: Tokens, values: np.ndarray, lexicon: Lexicon, *, numbers: np.ndarray | None = None,
             positions: np.ndarray | None = None) -> Analysis:
     """Content tokens with their sentence numbers, keyed lemmas and weights.
 
-    `positions` restricts the analysis to some tokens (the sentences worth aligning);
-    `sentences` are the sentence numbers of all tokens when the caller has them.
+    `positions` restricts the analysis to some tokens (the sentences worth aligning), and
+    `numbers` are their sentence numbers; without them, every token of the text.
     """
-    if sentences is None:
-        sentences = sentence_numbers(tokens)
     if positions is None:
         positions = np.arange(len(tokens))
+    if numbers is None:
+        numbers = Sentences(tokens).of(positions)
     lemmas, weights, flags = lexicon.lookup(values[positions])
-    content = ((flags & 1) == 0) & (tokens.lengths[positions] > 1) & ((tokens.flags[positions] & DIGITS) == 0)
-    positions = positions[content]
-    return Analysis(positions, sentences[positions], lemmas[content], weights[content])
+    content = ((flags & 1) == 0) & (tokens.lengths[positions] > 1) & ~tokens.digits_only(positions)
+    return Analysis(positions[content], numbers[content], lemmas[content], weights[content])
 
 
 def vectors(analysis: Analysis) -> tuple[SentenceVectors, np.ndarray]:

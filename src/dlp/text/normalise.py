@@ -71,9 +71,27 @@ class Tokens:
         return chars.tobytes().decode("ascii" if chars.dtype == np.uint8 else "utf-32-le")
 
     @cached_property
+    def sentence_flags(self) -> np.ndarray:
+        """SENTENCE per token (uint8), computed on first use: only the rewrite tier needs it."""
+        return _sentence_flags(self.norm, self.nstarts, self.nends)
+
+    @cached_property
     def flags(self) -> np.ndarray:
-        """SENTENCE | DIGITS per token (uint8), computed on first use: only the rewrite tier needs them."""
-        return _sentence_flags(self.norm, self.nstarts) | _digit_flags(self.norm, self.nstarts, self.nends)
+        """SENTENCE | DIGITS per token (uint8), computed on first use."""
+        return self.sentence_flags | _digit_flags(self.norm, self.nstarts, self.nends)
+
+    def digits_only(self, positions: np.ndarray) -> np.ndarray:
+        """Whether each token at `positions` is made of ASCII digits only (reads only those tokens)."""
+        if "flags" in self.__dict__:
+            return (self.flags[positions] & DIGITS) != 0
+        lengths = (self.nends[positions] - self.nstarts[positions]).astype(np.int64)
+        if len(positions) == 0 or int(lengths.sum()) == 0:
+            return np.zeros(len(positions), dtype=bool)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        chars = self.norm[np.repeat(self.nstarts[positions], lengths) + np.arange(int(lengths.sum()))
+                          - np.repeat(offsets, lengths)]
+        not_digit = ((chars - chars.dtype.type(48)) >= 10).astype(np.int64)
+        return np.add.reduceat(not_digit, offsets) == 0
 
     @cached_property
     def lengths(self) -> np.ndarray:
@@ -207,7 +225,7 @@ def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _CJK_STOPS = (0x3002, 0x0964, 0x0965, 0x061F, 0x06D4)  # after NFKC: ideographic, Devanagari, Arabic stops
 
 
-def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray) -> np.ndarray:
+def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
     """SENTENCE on the first token and on every token after a sentence end in the gap before it.
 
     Read on the normalised text (NFKC has folded fullwidth stops and odd spaces): a
