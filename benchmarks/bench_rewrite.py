@@ -78,7 +78,7 @@ def clough(tmp: Path) -> dict:
         own = f"orig-task{row['Task']}"
         fp = [f for f in report.findings if f.kind == "document"]
         # rewrite evidence: its own findings, or folded into a fingerprint finding of the same secret
-        rw = [f for f in report.findings if f.kind == "rewrite" or "rewrite" in f.evidence]
+        rw = [f for f in report.findings if f.kind == "rewrite" or getattr(f.evidence, "rewrite", None)]
         flagged_fp = policy.decide(fp, (), Destination()).action >= Action.WARN
         flagged = report.action >= Action.WARN
         cat = row["Category"] + (" (mislabelled)" if row["File"] in MISLABELLED else "")
@@ -91,7 +91,7 @@ def clough(tmp: Path) -> dict:
                          "action": report.action.label,
                          "secrets": sorted({f.secret for f in report.findings}),
                          "right_secret": all(f.secret == own for f in report.findings),
-                         "rewrite_pairs": max((f.evidence.get("pair_count") or f.evidence["rewrite"]["pair_count"]
+                         "rewrite_pairs": max((getattr(f.evidence, "pair_count", None) or f.evidence.rewrite.pair_count
                                                for f in rw), default=0)})
     print("\nClough & Stevenson: answers flagged at warn or above")
     print(f"{'category':20} {'n':>3} {'fingerprints':>13} {'rewrite tier':>13} {'fp+rewrite':>11}")
@@ -123,7 +123,7 @@ def msrp(tmp: Path, which: str) -> dict:
     scanner = Scanner(Registry(tmp / "msrp", fixed_key(tmp)))
     tp = fp = fn = tn = 0
     for i, (label, _, s2) in enumerate(pairs):
-        found = any((f.kind == "rewrite" or "rewrite" in f.evidence) and f.secret == f"p{i}"
+        found = any((f.kind == "rewrite" or getattr(f.evidence, "rewrite", None)) and f.secret == f"p{i}"
                     for f in scanner.scan_text(s2))
         if label and found:
             tp += 1

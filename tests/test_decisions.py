@@ -200,9 +200,9 @@ def test_excerpts_of_the_scanned_item_only_when_the_policy_asks(tmp_path):
     item = message(2)
     with_excerpt = open_scanner(tmp_path / "reg", None, tmp_path / "p.toml", environ={}).scan_bytes(item, "m.eml")
     without = open_scanner(tmp_path / "reg", None, None, environ={}).scan_bytes(item, "m.eml")
-    excerpt = with_excerpt.findings[0].evidence["excerpt"]
+    excerpt = with_excerpt.findings[0].evidence.excerpt
     assert 100 < len(excerpt) <= 200 and excerpt.split()[0] in SECRET_WORDS[200:300]
-    assert "excerpt" not in without.findings[0].evidence
+    assert without.findings[0].evidence.excerpt is None and "excerpt" not in without.findings[0].to_dict()["evidence"]
 
 
 # -- evidence first: the decision is audited before its incident exists -----------------------------

@@ -43,7 +43,7 @@ def test_pdf_excerpt_is_found_with_its_page(scanner, tmp_path):
     report = scanner.scan_path(pdf)
     assert report.action is Action.BLOCK
     (f,) = report.findings
-    assert f.secret == "design" and f.evidence["runs"][0]["page"] == 2
+    assert f.secret == "design" and f.evidence.runs[0].page == 2
 
 
 def test_docx_paragraph_and_table_are_found(scanner, tmp_path):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .audit import AuditLog
+from .evidence import DocumentEvidence
 from .exposure import ExposureLedger
 from .incidents import Incident, IncidentStore, finding_digest, new_incident_id
 from .policy import DestinationPolicy, Recipient
@@ -226,9 +227,10 @@ class Recorder:
         for finding in findings:
             if finding.kind != "document":
                 continue
-            runs = finding.evidence.get("runs") or ()
-            ranges = tuple((int(r["secret_words"][0]), int(r["secret_words"][1])) for r in runs if r.get("secret_words"))
-            total = int(finding.evidence.get("secret_words") or 0)
+            if not isinstance(finding.evidence, DocumentEvidence):
+                continue  # a byte-identical copy has no word ranges: it is the whole secret, blocked anyway
+            ranges = tuple((int(r.secret_words[0]), int(r.secret_words[1])) for r in finding.evidence.runs)
+            total = int(finding.evidence.secret_words)
             if not ranges or total <= 0:
                 continue
             for recipient in self._recipients(destination, finding):

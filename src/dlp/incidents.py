@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UsageError
 from .exposure import read_only_database
-from .types import Finding
+from .types import finding_identity, Finding
 
 INCIDENTS_FILE = "incidents.sqlite"
 STATUSES = ("open", "released", "confirmed", "false_positive")
@@ -151,25 +151,8 @@ class Allow:
 
 
 def finding_digest(finding: Finding | Mapping[str, Any]) -> str:
-    """The identity of what matched, not of where it sits in the scanned item: secret, version,
-    kind, and the secret-side positions (word ranges, term ids, record rows). As detect-secrets
-    does, a digest, so an allow entry holds no text."""
-    f = finding.to_dict() if isinstance(finding, Finding) else finding
-    evidence = f.get("evidence", {})
-    identity: dict[str, Any] = {"secret": f["secret"], "version": f["version"], "kind": f["kind"]}
-    if f["kind"] == "document":
-        identity["ranges"] = sorted(tuple(run.get("secret_words", ())) for run in evidence.get("runs", ()))
-        if not identity["ranges"]:  # a byte-identical copy
-            identity["whole"] = f["matched_words"]
-    elif f["kind"] == "terms":
-        identity["terms"] = sorted({m["term"] for m in evidence.get("matches", ())})
-    elif f["kind"] == "records":
-        identity["rows"] = sorted({m["row"] for m in evidence.get("matches", ())})
-    else:
-        identity["words"] = f["matched_words"]
-        identity["score"] = round(float(f["score"]), 2)
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The finding's identity (`Finding.digest`), also for findings stored as JSON."""
+    return finding.digest if isinstance(finding, Finding) else finding_identity(finding)
 
 
 def new_incident_id(now: float) -> str:

@@ -23,6 +23,7 @@ from .classify.model import Model, load_models
 from .detectors import Detector, Scanned
 from .detectors.classifier import ClassifierDetector
 from .errors import DeadlineExceeded
+from .evidence import ExactEvidence, RewriteSummary
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
 from .index import Index
 from .text.normalise import CHUNK_CHARS, Tokens, _cut, tokenise
@@ -176,7 +177,7 @@ class Scanner:
         return Finding(secret=info.secret, version=info.version, label=info.label, kind="document",
                        score=1.0, matched_words=info.tokens, coverage=1.0, density=1.0,
                        locator=item.locator, classification=info.classification, tags=info.tags,
-                       detector="exact", evidence={"bytes": size})
+                       detector="exact", evidence=ExactEvidence(size))
 
 
 def _tokenise_at(text: str, start: int, end: int) -> Tokens:
@@ -188,12 +189,10 @@ def _tokenise_at(text: str, start: int, end: int) -> Tokens:
 def _with_excerpt(finding: Finding, text: str, chars: int) -> Finding:
     """A short excerpt of the scanned item where the finding starts (never of the registered secret
     itself: this is what was about to leave). Only when the policy enables it."""
-    spans = finding.evidence.get("runs") or finding.evidence.get("matches") or ()
-    start = min((int(s["start"]) for s in spans if "start" in s), default=None)
+    start = finding.evidence.first_start()
     if start is None:
         return finding
-    excerpt = " ".join(text[start:start + chars].split())
-    return replace(finding, evidence={**finding.evidence, "excerpt": excerpt})
+    return replace(finding, evidence=finding.evidence.with_excerpt(" ".join(text[start:start + chars].split())))
 
 
 def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
@@ -207,9 +206,9 @@ def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
     for i, f in enumerate(findings):
         if f.kind == "rewrite" and f.secret in documents:
             j = documents[f.secret]
-            summary = {"score": round(f.score, 4), "pair_count": f.evidence.get("pair_count"),
-                       "pairs": sorted(f.evidence.get("pairs", []), key=lambda p: -p["cosine"])[:5]}
-            out[j] = replace(out[j], evidence={**out[j].evidence, "rewrite": summary})
+            summary = RewriteSummary(round(f.score, 4), f.evidence.pair_count,
+                                     tuple(sorted(f.evidence.pairs, key=lambda p: -p.cosine)[:5]))
+            out[j] = replace(out[j], evidence=replace(out[j].evidence, rewrite=summary))
             folded.append(i)
     return [f for i, f in enumerate(out) if i not in folded]
 

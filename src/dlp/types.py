@@ -108,13 +108,18 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         return {"locator": self.locator, "kind": self.kind, "detail": self.detail}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Problem":
+        return cls(d["locator"], d["kind"], d.get("detail", ""))
+
 
 @dataclass(frozen=True)
 class Finding:
     """Evidence that a registered secret is present in a part.
 
-    `evidence` holds positions in the scanned part (character offsets, pages, token
-    counts, matcher names) and never any text of the secret.
+    `evidence` (typed, per kind: `dlp.evidence`) holds positions in the scanned part
+    (character offsets, pages, token counts) and never any text of the secret. `digest`
+    is the finding's one identity: incidents, allow entries and exposure all use it.
     """
 
     secret: str
@@ -129,7 +134,27 @@ class Finding:
     tags: tuple[str, ...] = ()
     density: float = 0.0
     detector: str = ""
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Any = None  # an `evidence.Evidence`; a mapping is read into one
+
+    def __post_init__(self) -> None:
+        from .evidence import Evidence, evidence_from_dict
+
+        if not isinstance(self.evidence, Evidence):
+            object.__setattr__(self, "evidence", evidence_from_dict(self.kind, self.detector, self.evidence or {}))
+
+    @property
+    def digest(self) -> str:
+        """What matched, not where it sits in the scanned item (see `finding_identity`)."""
+        return finding_identity(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, f: Mapping[str, Any]) -> "Finding":
+        return cls(secret=f["secret"], version=int(f["version"]), label=f.get("label", ""), kind=f["kind"],
+                   score=float(f.get("score", 0.0)), matched_words=int(f.get("matched_words", 0)),
+                   coverage=float(f.get("coverage", 0.0)), locator=f.get("locator", ""),
+                   classification=f.get("classification", ""), tags=tuple(f.get("tags", ())),
+                   density=float(f.get("density", 0.0)), detector=f.get("detector", ""),
+                   evidence=dict(f.get("evidence", {})))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,8 +170,33 @@ class Finding:
             "coverage": round(self.coverage, 4),
             "density": round(self.density, 4),
             "locator": self.locator,
-            "evidence": dict(self.evidence),
+            "evidence": self.evidence.to_dict(),
         }
+
+
+def finding_identity(f: Mapping[str, Any]) -> str:
+    """The identity of what matched, not of where it sits in the scanned item: secret, version,
+    kind, and the secret-side positions (word ranges, term lines, record rows). As detect-secrets
+    does, a digest, so an allow entry holds no text. Works on a finding's `to_dict()` and on
+    findings stored in incidents alike."""
+    import hashlib
+    import json
+
+    evidence = f.get("evidence", {})
+    identity: dict[str, Any] = {"secret": f["secret"], "version": f["version"], "kind": f["kind"]}
+    if f["kind"] == "document":
+        identity["ranges"] = sorted(tuple(run.get("secret_words", ())) for run in evidence.get("runs", ()))
+        if not identity["ranges"]:  # a byte-identical copy
+            identity["whole"] = f["matched_words"]
+    elif f["kind"] == "terms":
+        identity["terms"] = sorted({m["term"] for m in evidence.get("matches", ())})
+    elif f["kind"] == "records":
+        identity["rows"] = sorted({m["row"] for m in evidence.get("matches", ())})
+    else:
+        identity["words"] = f["matched_words"]
+        identity["score"] = round(float(f["score"]), 2)
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -176,6 +226,10 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action.label, "rule": self.rule, "reasons": list(self.reasons)}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Decision":
+        return cls(Action.parse(d["action"]), d.get("rule", ""), tuple(d.get("reasons", ())))
+
 
 @dataclass(frozen=True)
 class FileReport:
@@ -204,6 +258,16 @@ class FileReport:
         if self.meta:
             out["meta"] = dict(self.meta)
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FileReport":
+        """A report back from its `to_dict()` (journals and workers keep reports as JSON)."""
+        return cls(path=data["path"], action=Action.parse(data["action"]),
+                   findings=tuple(Finding.from_dict(f) for f in data.get("findings", ())),
+                   problems=tuple(Problem.from_dict(p) for p in data.get("problems", ())),
+                   bytes=int(data.get("bytes", 0)), seconds=float(data.get("seconds", 0.0)),
+                   decision=Decision.from_dict(data["decision"]) if data.get("decision") else None,
+                   meta=dict(data.get("meta", {})))
 
 
 REPORT_SCHEMA = "dlp.report/1"

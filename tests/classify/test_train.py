@@ -77,8 +77,8 @@ def test_scanning_flags_look_alikes_with_the_scanned_words(trained):
     found = [f for f in scanner.scan_text(text) if f.kind == "classifier"]
     assert len(found) == 1
     f = found[0]
-    assert f.label == "alpha" and f.evidence["probability"] >= 0.5
-    top = f.evidence["top_words"]
+    assert f.label == "alpha" and f.evidence.probability >= 0.5
+    top = [w.to_dict() for w in f.evidence.top_words]
     assert top and all(text[w["start"]:w["end"]] == w["word"] for w in top)
     assert not [f for f in scanner.scan_text(doc(6000, OTHER)) if f.kind == "classifier"]
     assert not [f for f in scanner.scan_text("too short to judge") if f.kind == "classifier"]

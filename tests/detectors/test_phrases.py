@@ -27,7 +27,7 @@ def action(findings):
 def test_terms_match_case_insensitively_on_word_boundaries(tmp_path):
     sc = scanner(tmp_path)
     (f,) = sc.scan_text("Status of PROJECT  halcyon: part hx 4471 b ships Monday.")
-    assert f.kind == "terms" and f.evidence["distinct_terms"] == 2 and action([f]) is Action.WARN
+    assert f.kind == "terms" and f.evidence.distinct_terms == 2 and action([f]) is Action.WARN
     assert sc.scan_text("the bluefins and halcyonic projects") == []
 
 
@@ -40,13 +40,13 @@ def test_min_distinct_requires_several_terms(tmp_path):
 def test_term_evidence_gives_line_numbers_not_terms(tmp_path):
     (f,) = scanner(tmp_path).scan_text("about bluefin")
     text = str(f.to_dict())
-    assert "bluefin" not in text.lower() and f.evidence["matches"][0]["term"] == 5
+    assert "bluefin" not in text.lower() and f.evidence.matches[0].term == 5
 
 
 def test_two_fields_of_one_row_block(tmp_path):
     (f,) = scanner(tmp_path).scan_text("Please call Ole Hansen of Borealis Trading tomorrow.")
     assert f.kind == "records" and action([f]) is Action.BLOCK
-    assert f.evidence["matches"][0]["fields"] == ["company", "contact"]
+    assert f.evidence.matches[0].fields == ("company", "contact")
 
 
 def test_fields_of_different_rows_or_far_apart_do_not_match(tmp_path):

@@ -69,7 +69,7 @@ def test_the_issues_row_as_a_person_pastes_it(scanner):
     report = scan(scanner, text)
     assert report.action is Action.BLOCK
     (f,) = [f for f in report.findings if f.kind == "records"]
-    assert set(f.evidence["matches"][0]["fields"]) == {"name", "email", "phone"}
+    assert set(f.evidence.matches[0].fields) == {"name", "email", "phone"}
     assert first.lower() not in str(f.to_dict()).lower()
 
 

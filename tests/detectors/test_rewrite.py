@@ -65,7 +65,7 @@ def test_a_paraphrase_is_found_with_sentence_pairs_as_evidence(scanner):
     assert [f.secret for f in found] == ["hydra"]
     f = found[0]
     assert f.detector == "rewrite" and 0 < f.score <= 1
-    pairs = f.evidence["pairs"]
+    pairs = [p.to_dict() for p in f.evidence.pairs]
     assert len(pairs) >= 3
     text = "Hello team,\n\n" + PARAPHRASE
     for p in pairs:

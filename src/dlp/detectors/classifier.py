@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..classify.model import Model
+from ..evidence import ClassifierEvidence, WordWeight
 from ..types import Finding
 from . import Scanned
 
@@ -37,13 +38,13 @@ class ClassifierDetector:
                 score=pred.probability, matched_words=int(len(scanned.values)), coverage=0.0,
                 locator=scanned.part.locator, tags=(pred.cls.name,) if pred.cls.kind == "tag" else (),
                 density=1.0, detector=self.name,
-                evidence={"model": self.model.name, "class": pred.cls.name, "probability": round(pred.probability, 4),
-                          "threshold": pred.cls.threshold, "top_words": _top_words(scanned, pred.contributions)},
+                evidence=ClassifierEvidence(self.model.name, pred.cls.name, round(pred.probability, 4),
+                                            pred.cls.threshold, _top_words(scanned, pred.contributions)),
             ))
         return out
 
 
-def _top_words(scanned: Scanned, contributions: np.ndarray) -> list[dict]:
+def _top_words(scanned: Scanned, contributions: np.ndarray) -> tuple[WordWeight, ...]:
     """The scanned part's words with the largest positive weights, once each, with a position."""
     order = np.argsort(-contributions, kind="stable")
     seen, out = set(), []
@@ -55,6 +56,6 @@ def _top_words(scanned: Scanned, contributions: np.ndarray) -> list[dict]:
             continue
         seen.add(value)
         span = scanned.span(i, i)
-        out.append({"word": scanned.part.text[span["start"]:span["end"]], "weight": round(float(contributions[i]), 4),
-                    **span})
-    return out
+        out.append(WordWeight(**span, word=scanned.part.text[span["start"]:span["end"]],
+                              weight=round(float(contributions[i]), 4)))
+    return tuple(out)

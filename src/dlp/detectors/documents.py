@@ -25,6 +25,7 @@ import numpy as np
 
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, shingles
+from ..evidence import DocumentEvidence, Run
 from ..types import Finding
 from . import Scanned
 
@@ -143,19 +144,16 @@ class DocumentDetector:
         longest = max(r[1] - r[0] + K for r in runs)
         score = min(1.0, max(longest / BLOCK_WORDS, scan_words / BLOCK_TOTAL))
         runs.sort(key=lambda r: r[0] - r[1])  # longest first
-        evidence_runs = []
-        for q0, q1, s0, s1, hits in runs[:MAX_EVIDENCE_RUNS]:
-            span = scanned.span(q0, q1 + K - 1)
-            span.update(words=int(q1 - q0 + K), secret_words=[int(s0), int(s1 + K)], hits=int(hits))
-            evidence_runs.append(span)
-        evidence_runs.sort(key=lambda e: e["start"])
+        evidence_runs = sorted((Run(**scanned.span(q0, q1 + K - 1), words=int(q1 - q0 + K),
+                                    secret_words=(int(s0), int(s1 + K)), hits=int(hits))
+                                for q0, q1, s0, s1, hits in runs[:MAX_EVIDENCE_RUNS]), key=lambda r: r.start)
         return Finding(
             secret=info.secret, version=info.version, label=info.label, kind="document",
             score=score, matched_words=int(scan_words), coverage=min(1.0, secret_words / max(1, info.tokens)),
             locator=scanned.part.locator, classification=info.classification, tags=info.tags,
             density=min(1.0, scan_words / total_tokens), detector=self.name,
-            evidence={"longest_run_words": int(longest), "runs": evidence_runs, "run_count": len(runs),
-                      "part_words": int(total_tokens), "secret_words": int(info.tokens)},
+            evidence=DocumentEvidence(int(longest), tuple(evidence_runs), len(runs), int(total_tokens),
+                                      int(info.tokens)),
         )
 
     def _shared(self, run: np.ndarray, number: int) -> bool:

@@ -11,6 +11,7 @@ counts and the offsets of the first disguised words, never their text.
 
 from __future__ import annotations
 
+from ..evidence import ObfuscationEvidence, Span
 from ..types import Finding
 from . import Scanned
 
@@ -32,10 +33,10 @@ class ObfuscationDetector:
         if len(tampered) < MIN_TOKENS or len(tampered) < MIN_SHARE * total:
             return []
         share = len(tampered) / max(1, total)
-        spans = [scanned.span(int(i), int(i)) for i in tampered[:MAX_EVIDENCE].tolist()]
+        spans = tuple(Span(**scanned.span(int(i), int(i))) for i in tampered[:MAX_EVIDENCE].tolist())
         return [Finding(
             secret="obfuscation", version=1, label="Words disguised with invisible or lookalike characters",
             kind="obfuscation", score=min(1.0, share * 10), matched_words=int(len(tampered)), coverage=0.0,
             locator=scanned.part.locator, density=min(1.0, share), detector=self.name,
-            evidence={"disguised_words": int(len(tampered)), "part_words": int(total), "matches": spans},
+            evidence=ObfuscationEvidence(int(len(tampered)), int(total), spans),
         )]

@@ -25,6 +25,7 @@ import numpy as np
 from ..fingerprint import bitmap
 from ..fingerprint import fields
 from ..segments import ngram_hashes
+from ..evidence import RecordsEvidence, RowMatch, TermMatch, TermsEvidence
 from ..types import Finding
 from . import Scanned
 
@@ -133,17 +134,13 @@ class PhraseDetector:
         if distinct < minimum:
             return None
         words = int((last - first + 1).sum())
-        occurrences = []
         order = np.lexsort((row, first))[:MAX_EVIDENCE]
-        for f, l, r in zip(first[order].tolist(), last[order].tolist(), row[order].tolist()):
-            span = scanned.span(f, l)
-            span["term"] = r + 1  # line number in the registered term file, never the term
-            occurrences.append(span)
+        occurrences = tuple(TermMatch(**scanned.span(f, l), term=r + 1)  # the line in the term file, never the term
+                            for f, l, r in zip(first[order].tolist(), last[order].tolist(), row[order].tolist()))
         return self._base(scanned, info, score=min(1.0, distinct / max(1, minimum)),
                           matched_words=words, coverage=0.0,
                           density=min(1.0, words / max(1, len(scanned.values))),
-                          evidence={"distinct_terms": distinct, "occurrences": int(len(first)),
-                                    "min_distinct": minimum, "matches": occurrences})
+                          evidence=TermsEvidence(distinct, int(len(first)), minimum, occurrences))
 
     def _records(self, scanned: Scanned, info, owner: int, first, last, row, col, found: "_Matches") -> Finding | None:
         minimum = int(info.settings.get("min_fields", 2))
@@ -171,16 +168,14 @@ class PhraseDetector:
             return None
         matched_rows.sort(key=lambda r: r[1][0][0])
         fields = sum(len(cols) for _, _, cols in matched_rows)
-        evidence_rows = []
-        for row, window, cols in matched_rows[:MAX_EVIDENCE]:
-            span = scanned.span(min(f for f, _, _ in window), max(l for _, l, _ in window))
-            span.update(row=row + 1, fields=sorted(columns[c] if c < len(columns) else str(c) for c in cols))
-            evidence_rows.append(span)
+        evidence_rows = tuple(
+            RowMatch(**scanned.span(min(f for f, _, _ in window), max(l for _, l, _ in window)), row=row + 1,
+                     fields=tuple(sorted(columns[c] if c < len(columns) else str(c) for c in cols)))
+            for row, window, cols in matched_rows[:MAX_EVIDENCE])
         words = sum(l - f + 1 for _, window, _ in matched_rows for f, l, _ in window)
         return self._base(scanned, info, score=1.0, matched_words=fields, coverage=0.0,
                           density=min(1.0, words / max(1, len(scanned.values))),
-                          evidence={"rows": len(matched_rows), "fields": fields, "min_fields": minimum,
-                                    "matches": evidence_rows})
+                          evidence=RecordsEvidence(len(matched_rows), fields, minimum, evidence_rows))
 
     def _row_fields(self, owner: int, row: int, found: "_Matches") -> list[tuple[int, int, int]]:
         """(first, last, column) of every occurrence in the part of any value of one record row."""

@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import DeadlineExceeded
 from ..fingerprint import bitmap, table
 from ..fingerprint.rewrite import COL_BITS, Sentences, SentenceVectors, analyse, pairs, vectors
+from ..evidence import RewriteEvidence, SentencePair
 from ..types import Finding
 from . import Scanned
 
@@ -264,13 +265,10 @@ class RewriteDetector:
         scanned_chars = sum(int(scanned.tokens.ends[b]) - int(scanned.tokens.starts[a]) for a, b in
                             (spans[p.scanned] for p in pairs_))
         strength = sum(p.cosine for p in pairs_)
-        evidence_pairs = []
-        for p in sorted(pairs_, key=lambda p: -p.cosine)[:MAX_EVIDENCE_PAIRS]:
-            span = scanned.span(*spans[p.scanned])
-            span.update(secret_sentence=p.secret, cosine=round(p.cosine, 3), dice=round(p.dice, 3),
-                        shared_lemmas=p.shared)
-            evidence_pairs.append(span)
-        evidence_pairs.sort(key=lambda e: e["start"])
+        evidence_pairs = sorted((SentencePair(**scanned.span(*spans[p.scanned]), secret_sentence=p.secret,
+                                              cosine=round(p.cosine, 3), dice=round(p.dice, 3), shared_lemmas=p.shared)
+                                 for p in sorted(pairs_, key=lambda p: -p.cosine)[:MAX_EVIDENCE_PAIRS]),
+                                key=lambda e: e.start)
         words = int(sum(b - a + 1 for a, b in (spans[p.scanned] for p in pairs_)))
         return Finding(
             secret=info.secret, version=info.version, label=info.label, kind="rewrite",
@@ -278,9 +276,8 @@ class RewriteDetector:
             coverage=min(1.0, len({p.secret for p in pairs_}) / max(1, owner_size)), locator=scanned.part.locator,
             classification=info.classification, tags=info.tags,
             density=min(1.0, scanned_chars / max(1, len(scanned.part.text))), detector=self.name,
-            evidence={"pairs": evidence_pairs, "pair_count": len(pairs_), "passages": passages,
-                      "similarity": round(strength / len(pairs_), 3), "secret_sentences": owner_size,
-                      "analysed_sentences": analysed},
+            evidence=RewriteEvidence(tuple(evidence_pairs), len(pairs_), passages, round(strength / len(pairs_), 3),
+                                     owner_size, analysed),
         )
 
 

@@ -47,18 +47,18 @@ def _headline(f: FileReport) -> str:
 def _describe(finding) -> str:
     where = ""
     ev = finding.evidence
-    spans = ev.get("runs") or ev.get("matches") or []
+    spans = ev.spans()
     if spans:
         first = spans[0]
-        where = f" at chars {first['start']}-{first['end']}"
-        if "page" in first:
-            where += f" (page {first['page']})"
+        where = f" at chars {first.start}-{first.end}"
+        if first.page is not None:
+            where += f" (page {first.page})"
     if finding.kind == "document":
         size = f"{finding.matched_words} words, {finding.coverage:.0%} of the secret"
     elif finding.kind == "terms":
-        size = f"{ev.get('distinct_terms', 0)} distinct terms"
+        size = f"{getattr(ev, 'distinct_terms', 0)} distinct terms"
     elif finding.kind == "records":
-        size = f"{ev.get('rows', 0)} rows"
+        size = f"{getattr(ev, 'rows', 0)} rows"
     else:
         size = f"score {finding.score:.2f}"
     locator = "" if "!" not in finding.locator else f" in {finding.locator.split('!', 1)[1]}"
@@ -81,10 +81,10 @@ def to_sarif(report: Report) -> dict[str, Any]:
     results = []
     for f in report.files:
         for fd in f.findings:
-            spans = fd.evidence.get("runs") or fd.evidence.get("matches") or []
+            spans = fd.evidence.spans()
             region = {}
             if spans:
-                region = {"charOffset": spans[0]["start"], "charLength": spans[0]["end"] - spans[0]["start"]}
+                region = {"charOffset": spans[0].start, "charLength": spans[0].end - spans[0].start}
             location = {"physicalLocation": {"artifactLocation": {"uri": f.path}}}
             if region:
                 location["physicalLocation"]["region"] = region

@@ -503,7 +503,7 @@ def test_excerpts_only_when_the_policy_enables_them(client_for, demo, tmp_path):
     scanner = open_scanner(demo.registry, None, policy)
     destination = Destination(("x@firma.cn",), None, "mail")
     report = scanner.scan_path(EXAMPLES / "outbox/memo-soltera-gelled-pails.docx", destination)
-    excerpt = report.findings[0].evidence["excerpt"]
+    excerpt = report.findings[0].evidence.excerpt
     recorder = Recorder(demo.state, load_policy(policy))
     incident = recorder.settle(report, destination, {"kind": "mail", "queue_id": "EXCERPT1"}).meta["incident"]
     recorder.close()

@@ -175,18 +175,4 @@ def _scan_in_process(path: str, locator: str, destination: Destination, fail_ope
 
 def report_from_dict(data: Mapping[str, Any]) -> FileReport:
     """A FileReport back from its `to_dict()` (journal entries keep reports as JSON)."""
-    findings = tuple(
-        Finding(secret=f["secret"], version=f["version"], label=f.get("label", ""), kind=f["kind"],
-                score=f.get("score", 0.0), matched_words=f.get("matched_words", 0), coverage=f.get("coverage", 0.0),
-                locator=f.get("locator", ""), classification=f.get("classification", ""),
-                tags=tuple(f.get("tags", ())), density=f.get("density", 0.0), detector=f.get("detector", ""),
-                evidence=dict(f.get("evidence", {})))
-        for f in data.get("findings", ()))
-    problems = tuple(Problem(p["locator"], p["kind"], p["detail"]) for p in data.get("problems", ()))
-    decision = None
-    if data.get("decision"):
-        d = data["decision"]
-        decision = Decision(Action.parse(d["action"]), d.get("rule", ""), tuple(d.get("reasons", ())))
-    return FileReport(path=data["path"], action=Action.parse(data["action"]), findings=findings, problems=problems,
-                      bytes=data.get("bytes", 0), seconds=data.get("seconds", 0.0), decision=decision,
-                      meta=dict(data.get("meta", {})))
+    return FileReport.from_dict(data)
