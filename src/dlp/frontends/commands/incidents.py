@@ -18,7 +18,7 @@ from ...incidents import CSV_COLUMNS, Incident, flatten
 from ...policy import DestinationPolicy, Recipient, load_policy
 from ...registry import Registry
 from ...scanner import key_location, registry_location
-from ...types import Action, Destination, Finding
+from ...types import Action, Destination, Finding, escape_path, unescape_path
 
 
 def add_policy_option(parser) -> None:
@@ -242,7 +242,7 @@ def run_confirm(args, env) -> int:
 def _release_target(inc: Incident, args, env) -> str:
     target = inc.target
     if target.get("kind") == "file" and target.get("quarantined"):
-        return _release_file(Path(target["path"]))
+        return _release_file(Path(unescape_path(target["path"])))
     if target.get("kind") == "mail":
         queue_id = target.get("queue_id")
         if not queue_id or queue_id == "NOQUEUE":
@@ -286,7 +286,7 @@ def _release_file(quarantined: Path) -> str:
         raise UsageError(f"{sidecar}: cannot read the quarantine sidecar: {exc}") from None
     if not quarantined.exists():
         raise UsageError(f"{quarantined}: the quarantined file is gone")
-    target = Path(meta["release_path"])
+    target = Path(unescape_path(meta["release_path"]))
     target.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = target, 1
     while os.path.lexists(candidate):
@@ -305,7 +305,7 @@ def _release_file(quarantined: Path) -> str:
     except (OSError, ValueError):
         pass
     sidecar.unlink(missing_ok=True)
-    return f"moved to {candidate}"
+    return f"moved to {escape_path(candidate)}"
 
 
 def _allow_entries(recorder, inc: Incident, until: dt.date, by: str):
