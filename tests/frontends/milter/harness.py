@@ -226,12 +226,16 @@ class PostfixInstance:
 
 
 class MilterThread:
-    """A `MilterServer` on its own event loop in a daemon thread."""
+    """A `MilterServer` on its own event loop in a daemon thread. `scan` runs in the server's
+    worker processes; `settle` (recording) in this process."""
 
-    def __init__(self, scan: ScanFunction, settings: MilterSettings, address: ListenAddress) -> None:
+    def __init__(self, scan: ScanFunction, settings: MilterSettings, address: ListenAddress, *, settle=None,
+                 on_unscanned=None) -> None:
         self.scan = scan
         self.settings = settings
         self.address = address
+        self.settle = settle
+        self.on_unscanned = on_unscanned
         self.loop = asyncio.new_event_loop()
         self.server: MilterServer | None = None
         self.bound: list[str] = []
@@ -239,13 +243,14 @@ class MilterThread:
 
     def __enter__(self) -> "MilterThread":
         self._thread.start()
-        self.server = MilterServer(self.scan, self.settings, incident_id=lambda: "dlp-test-0001")
-        self.bound = asyncio.run_coroutine_threadsafe(self.server.start(self.address), self.loop).result(10)
+        self.server = MilterServer(self.scan, self.settings, settle=self.settle, on_unscanned=self.on_unscanned,
+                                   incident_id=lambda: "dlp-test-0001")
+        self.bound = asyncio.run_coroutine_threadsafe(self.server.start(self.address), self.loop).result(30)
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            asyncio.run_coroutine_threadsafe(self.server.close(grace=2), self.loop).result(10)
+            asyncio.run_coroutine_threadsafe(self.server.close(grace=2), self.loop).result(30)
             self.server = None
 
     def __exit__(self, *exc: object) -> None:

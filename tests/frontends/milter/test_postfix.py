@@ -20,7 +20,7 @@ import pytest
 
 from dlp.decisions import Recorder
 from dlp.frontends.cli import Env, main
-from dlp.frontends.milter.command import _recording
+from dlp.frontends.milter.mail import recording
 from dlp.frontends.milter.server import ListenAddress, MilterSettings
 from dlp.scanner import Scanner
 from dlp.types import Action, Decision, Destination
@@ -76,7 +76,8 @@ def mail(tmp_path_factory):
     recorder = Recorder(registry.root.parent / "state", scanner.policy)  # what `dlp milter` records
     port = free_port()
     with SmtpSink() as sink, MilterThread(
-        _recording(scanner, recorder), MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port)
+        scanner.scan_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port),
+        settle=recording(recorder),
     ) as milter:
         postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
         try:
