@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "dlp.frontends.commands.phrases",
     "dlp.frontends.commands.admin",
     "dlp.frontends.commands.scan",
+    "dlp.frontends.commands.scan_mail",
     "dlp.frontends.commands.train",
     "dlp.frontends.commands.incidents",
     "dlp.frontends.commands.audit",

@@ -41,7 +41,7 @@ def _listen(text: str) -> ListenAddress:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _size(text: str) -> int:
+def size_argument(text: str) -> int:
     number, suffix = text.strip().lower().rstrip("b"), ""
     if number and number[-1] in SIZE_SUFFIXES:
         number, suffix = number[:-1], number[-1]
@@ -85,11 +85,11 @@ def register(subparsers: Any) -> None:
         help="scan deadline per message; keep it below the MTA's milter content timeout (default %(default)s)",
     )
     parser.add_argument(
-        "--max-message-size", type=_size, default=DEFAULTS.max_message_bytes, metavar="SIZE",
+        "--max-message-size", type=size_argument, default=DEFAULTS.max_message_bytes, metavar="SIZE",
         help="larger messages are not scanned and count as unscannable (default 50M)",
     )
     parser.add_argument(
-        "--spool-threshold", type=_size, default=DEFAULTS.spool_threshold, metavar="SIZE",
+        "--spool-threshold", type=size_argument, default=DEFAULTS.spool_threshold, metavar="SIZE",
         help="message content beyond this goes to a temporary file (default 1M)",
     )
     parser.add_argument("--spool-dir", metavar="DIR", help="where spooled messages go (default: the system temp dir)")
