@@ -91,6 +91,7 @@ def worker_scan(data: bytes, name: str, destination: Destination) -> FileReport:
         dlp-test: raise         fail with an exception
         dlp-test: crash         end the worker process
         dlp-test: fork PATH     start a child (as a parser would) that writes its pid to PATH, then never end
+        dlp-test: nice PATH     after 0.5 s, write the scan's scheduling priority (nice value) to PATH
     """
     import os
     import subprocess
@@ -111,6 +112,10 @@ def worker_scan(data: bytes, name: str, destination: Destination) -> FileReport:
             raise RuntimeError("boom")
         elif verb == "crash":
             os._exit(3)
+        elif verb == "nice":
+            time.sleep(0.5)
+            with open(argument, "w") as out:
+                out.write(str(os.getpriority(os.PRIO_PROCESS, 0)))
         elif verb == "fork":
             child = subprocess.Popen(["sleep", "3600"])
             with open(argument, "w") as out:

@@ -13,8 +13,10 @@ A connection cannot hold the milter hostage either:
   once the client has sent all of it, so the gap after RCPT TO can be long);
 - at `max_connections`, a new connection evicts an idle one: one that never
   negotiated first, then the one idle longest outside a message, then inside one. A
-  connection whose message is being scanned is never evicted; when all are, the new
-  one is closed at once (the MTA applies its milter_default_action);
+  connection whose message is being scanned, or that was active within `evict_after`
+  seconds, is never evicted: an attacker reconnecting as fast as it is evicted cannot
+  push out a client in the middle of its dialogue. With no connection to evict, the
+  new one is closed at once (the MTA applies its milter_default_action);
 - optionally at most `max_per_client` connections per peer (IP address, or the uid of
   a unix-socket peer).
 """
@@ -104,6 +106,7 @@ class MilterSettings:
     max_waiting: int = 64  # messages waiting for a scan worker; one more is tempfailed at once
     handshake_timeout: float = 10.0  # from connect to option negotiation
     idle_timeout: float = 600.0  # between two packets of one connection
+    evict_after: float = 1.0  # a connection idle for less is not evicted (a newcomer is refused instead)
     max_packet: int = p.DEFAULT_MAX_PACKET
     socket_mode: int = 0o660
 
@@ -212,10 +215,12 @@ class MilterServer:
             return False
         if len(self._connections) < self.settings.max_connections:
             return True
-        idle = [c for c in self._connections.values() if not c.scanning and not c.evicted]
+        now = self.clock()
+        idle = [c for c in self._connections.values()
+                if not c.scanning and not c.evicted and now - c.last_activity >= self.settings.evict_after]
         if not idle:
-            log.warning("milter connection from %s refused: %d connections open, all scanning",
-                        peer, len(self._connections))
+            log.warning("milter connection from %s refused: %d connections open, none idle for %g s",
+                        peer, len(self._connections), self.settings.evict_after)
             return False
         victim = min(idle, key=_Connection.idle_rank)
         victim.evicted = True

@@ -28,6 +28,12 @@ Scheduling, so that good mail keeps flowing while expensive mail is being read:
   sender, or the client when there is none), so one sender with many expensive
   messages gets one turn in N, not the whole queue. At most `max_waiting` messages
   wait; one more is refused at once.
+- A sender whose scan was demoted or stopped for its length within `memory` seconds
+  loses its claim to the fast lane: its waiting messages come after everyone
+  else's, its scans start at nice 19 (their parser children with them), and they give
+  their slot up at once, without a quantum, when someone else waits. Expensive mail
+  then costs good mail a fork, not a quantum. (A reniced worker cannot be made nice 0
+  again without privileges: it is retired after its scan and replaced.)
 
 Every way a scan can end without a report is a `ScanRefused` with the reason, which the
 milter answers with the policy's tempfail (or fail-open) and writes to the audit trail.
@@ -77,6 +83,8 @@ class WorkerSettings:
     quantum: float = 1.0
     max_waiting: int = 64
     nice: int = 19
+    memory: float = 600.0  # seconds a sender's expensive scan is remembered
+    remembered: int = 10_000  # senders remembered at most
 
 
 class _Worker:
@@ -85,7 +93,9 @@ class _Worker:
         self.reader = reader
         self.writer = writer
         self.started: float | None = None  # clock value when its current scan began
+        self.sender = ""  # whose message it scans
         self.slow = False
+        self.reniced = False  # running at low priority: retired after its scan
         self.gone: str | None = None  # why it was killed or lost
 
 
@@ -106,6 +116,7 @@ class ScanWorkers:
         self._busy: set[_Worker] = set()
         self._fast = 0  # fast slots: idle, busy in the fast lane, or being spawned
         self._queues: OrderedDict[str, deque[asyncio.Future]] = OrderedDict()
+        self._expensive: OrderedDict[str, float] = OrderedDict()  # sender -> when a scan of theirs ran long
         self._waiting = 0
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
@@ -165,7 +176,11 @@ class ScanWorkers:
         """The report for one message, or ScanRefused. `deadline` is a clock value."""
         if self._closed:
             raise ScanRefused("the milter is shutting down")
+        sender = sender.lower()
         worker = await self._acquire(deadline, sender)
+        worker.sender = sender
+        if self._is_expensive(sender):  # before the scan forks its parsers: they inherit the priority
+            self._renice(worker)
         try:
             return await self._run(worker, data, name, destination, deadline)
         finally:
@@ -186,6 +201,7 @@ class ScanWorkers:
         if not done:
             self._kill(worker, f"scan killed at the message deadline ({worker_age(worker, self.clock):.1f} s)")
             self.counts["killed"] += 1
+            self._remember_expensive(worker.sender)
             await asyncio.wait({answer})  # the kill closed its socket: this ends at once
         try:
             body = answer.result()
@@ -222,7 +238,7 @@ class ScanWorkers:
             self.counts["refused"] += 1
             raise ScanRefused(f"overloaded: {self._waiting} messages already wait for a scan worker")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(sender.lower(), deque()).append(future)
+        self._queues.setdefault(sender, deque()).append(future)
         self._waiting += 1
         try:
             self._dispatch()
@@ -249,6 +265,10 @@ class ScanWorkers:
                 self._replace()
         elif worker.slow:  # its slot was filled when it was demoted
             worker.writer.close()  # it exits at the end of its input
+        elif worker.reniced:  # a fast slot at low priority: retire it, a fresh worker takes the slot
+            worker.writer.close()
+            self._fast -= 1
+            self._replace()
         else:
             self._idle.append(worker)
         self._dispatch()
@@ -281,37 +301,56 @@ class ScanWorkers:
             self._timer = asyncio.get_running_loop().call_later(delay, self._dispatch)
 
     def _next_waiting(self) -> asyncio.Future | None:
-        """The first message still waiting, taking senders in turn (the chosen sender goes last)."""
-        while self._queues:
-            sender, queue = next(iter(self._queues.items()))
+        """The message to serve next: senders take turns (the one served goes last), and senders
+        with recent expensive scans come after all others."""
+        for sender in list(self._queues):
+            queue = self._queues[sender]
             while queue and queue[0].done():
                 queue.popleft()
             if not queue:
                 del self._queues[sender]
-                continue
-            return queue[0]
-        return None
+        for sender, queue in self._queues.items():
+            if not self._is_expensive(sender):
+                return queue[0]
+        return next(iter(self._queues.values()))[0] if self._queues else None
 
     def _take(self, future: asyncio.Future) -> asyncio.Future:
-        sender, queue = next(iter(self._queues.items()))
-        assert queue[0] is future
-        queue.popleft()
-        self._queues.move_to_end(sender)
-        if not queue:
-            del self._queues[sender]
-        return future
+        for sender, queue in self._queues.items():
+            if queue[0] is future:
+                queue.popleft()
+                self._queues.move_to_end(sender)
+                if not queue:
+                    del self._queues[sender]
+                return future
+        raise AssertionError("the future taken is not at the head of a queue")
 
     def _demotable(self) -> _Worker | None:
+        """The fast scan to demote for a waiting message: one of a sender with recent expensive
+        scans, else the longest running, once past its quantum."""
         now = self.clock()
-        running = [w for w in self._busy if not w.slow and w.started is not None
-                   and now - w.started >= self.settings.quantum and w.gone is None]
-        return min(running, key=lambda w: w.started, default=None)
+        running = [w for w in self._busy if not w.slow and w.started is not None and w.gone is None]
+        cheap = [w for w in running if self._is_expensive(w.sender)]
+        if cheap:
+            return min(cheap, key=lambda w: w.started)
+        return min((w for w in running if now - w.started >= self.settings.quantum),
+                   key=lambda w: w.started, default=None)
+
+    def _is_expensive(self, sender: str) -> bool:
+        when = self._expensive.get(sender)
+        return when is not None and self.clock() - when < self.settings.memory
+
+    def _remember_expensive(self, sender: str) -> None:
+        self._expensive[sender] = self.clock()
+        self._expensive.move_to_end(sender)
+        while len(self._expensive) > self.settings.remembered:
+            self._expensive.popitem(last=False)
 
     def _demote(self, worker: _Worker) -> None:
         worker.slow = True
         self._fast -= 1
         self.counts["demoted"] += 1
-        self._order(b"N%d %d" % (worker.pid, self.settings.nice))
+        self._remember_expensive(worker.sender)
+        self._renice(worker)
         slow = [w for w in self._busy if w.slow and w.gone is None]
         if len(slow) > self.settings.max_slow:
             oldest = min(slow, key=lambda w: w.started or 0.0)
@@ -368,6 +407,11 @@ class ScanWorkers:
             raise ScanRefused("the scan zygote is gone")
         return int(message), socket.socket(fileno=fds[0])
 
+    def _renice(self, worker: _Worker) -> None:
+        if not worker.reniced:
+            worker.reniced = True
+            self._order(b"N%d %d" % (worker.pid, self.settings.nice))
+
     def _kill(self, worker: _Worker, reason: str) -> None:
         if worker.gone is None:
             worker.gone = reason
@@ -417,7 +461,7 @@ def _zygote(spawn: socket.socket, orders: socket.socket, scan: ScanFunction) -> 
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     children: set[int] = set()
     while True:
-        ready, _, _ = select.select([spawn, orders], [], [], 1.0)
+        ready, _, _ = select.select([spawn, orders], [], [], 0.2)
         _reap(children)
         for sock in ready:
             message = sock.recv(64)
