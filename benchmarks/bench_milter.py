@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import psutil
@@ -48,6 +47,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from frontends.milter.harness import slow_pdf  # noqa: E402
 from helpers import prose  # noqa: E402
 
 from dlp.frontends.milter import protocol as p  # noqa: E402
@@ -57,29 +57,6 @@ SECRET = prose(600, seed=5)
 EXCERPT = " ".join(SECRET.split()[200:300])
 OFFER = p.Packet("O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF))  # what Postfix 3.7 offers
 ANSWER_TIMEOUT = 120.0
-
-
-def slow_pdf(operators: int = 1_000_000) -> bytes:
-    """A one-page PDF whose compressed content stream holds `operators` text-drawing operators."""
-    content = b"BT /F1 12 Tf\n" + b"1 0 0 1 10 10 Tm (a) Tj\n" * operators + b"ET\n"
-    stream = zlib.compress(content, 9)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def text_mail(n: int, leak: bool) -> tuple[list[tuple[str, str]], bytes]:
