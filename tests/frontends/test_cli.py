@@ -352,3 +352,21 @@ def test_the_text_output_names_the_incident(run, tmp_path):
     assert sum("incident" in line for line in lines) == 1  # the clean file has none
     assert run("incidents", "show", incident.group(1)) == 0
     assert run("scan", "--no-record", str(leak)) == 1 and "incident" not in run.out
+
+
+@pytest.mark.parametrize("make, detail", [
+    (lambda p: os.symlink("/etc/hostname", p), "not a regular file (symbolic link): not read"),
+    (lambda p: os.mkfifo(p), "not a regular file (named pipe): not read"),
+    (lambda p: os.symlink("/etc", p), "symbolic link to a folder: not followed"),
+], ids=["link to a file", "named pipe", "link to a folder"])
+def test_what_a_walk_does_not_read_is_a_problem_not_silence(run, tmp_path, make, detail):
+    """A transfer tool that follows the link (or reads the pipe) would send bytes never scanned."""
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "fine.txt").write_text("fine")
+    make(share / "odd")
+    assert run("scan", "--format", "json", "--to", "x@example.com", str(share)) == 1, run.err
+    files = {f["path"]: f for f in json.loads(run.out)["files"]}
+    odd = files[str(share / "odd")]
+    assert odd["action"] == "quarantine" and odd["problems"][0]["detail"] == detail
+    assert files[str(share / "fine.txt")]["action"] == "allow"

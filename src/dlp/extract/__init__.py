@@ -10,6 +10,7 @@ any other folder.
 from __future__ import annotations
 
 import os
+import stat
 
 from ..types import Item, escape_path
 from .archives import (
@@ -57,7 +58,9 @@ def expand_path(path: str) -> list[Item]:
 
     Locators are `escape_path` forms (any name, JSON-safe); `path` keeps the real name.
     A folder whose listing fails is an item too, marked ``meta["unreadable"]`` with the
-    reason, so a front end reports it instead of scanning nothing in silence.
+    reason, so a front end reports it instead of scanning nothing in silence; so is an
+    entry inside a folder that is not read (a symbolic link, a pipe, a socket, a device):
+    whatever follows the link or reads the pipe later was never scanned.
     """
     if os.path.isfile(path) or is_maildir(path):
         return [_item(path, os.path.basename(path.rstrip(os.sep)) or path)]
@@ -76,6 +79,7 @@ def expand_path(path: str) -> list[Item]:
             full = os.path.join(root, name)
             if os.path.islink(full):
                 dirs.remove(name)
+                items.append(_item(full, name, unreadable="symbolic link to a folder: not followed"))
             elif is_maildir(full):
                 dirs.remove(name)
                 items.append(_item(full, name))
@@ -83,8 +87,22 @@ def expand_path(path: str) -> list[Item]:
             full = os.path.join(root, name)
             if os.path.isfile(full) and not os.path.islink(full):
                 items.append(_item(full, name))
+            else:
+                items.append(_item(full, name, unreadable=f"not a regular file ({_kind(full)}): not read"))
     items.sort(key=lambda item: item.locator)
     return items
+
+
+def _kind(path: str) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return exc.strerror or "gone"
+    for test, kind in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return "unknown type"
 
 
 def _item(path: str, name: str, **meta) -> Item:

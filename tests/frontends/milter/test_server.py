@@ -342,6 +342,18 @@ def test_a_connection_that_does_not_negotiate_or_goes_silent_is_closed():
     assert 0.2 < mute_took < 1.2 < silent_took < 4
 
 
+def test_a_message_trickled_once_its_headers_began_is_cut():
+    """Postfix sends a message's headers and body at once: a trickle there is a slowloris."""
+    async def test(server, bound):
+        mta = await FakeMta.connect(bound)
+        await mta.negotiate()
+        await mta.send(p.Packet("M", b"<a@x>\0"), p.Packet("R", b"<b@y>\0"), p.Packet("L", b"Subject\0t\0"))
+        started = time.monotonic()
+        assert await mta.closed_by_peer()
+        return time.monotonic() - started
+    assert serve(test, content_timeout=0.5, idle_timeout=30) < 3
+
+
 def test_at_the_limit_the_idlest_connection_makes_room():
     async def test(server, bound):
         negotiated = await FakeMta.connect(bound)

@@ -237,3 +237,15 @@ def test_a_loose_quarantine_folder_is_tightened_at_start_and_said_so(folders, ru
     [note] = [r for r in running.log.all if r["event"] == "tightened"]
     assert "quarantine folder" in note["detail"] and "0755 tightened to 0700" in note["detail"]
     assert stat.S_IMODE(folders.quarantine.stat().st_mode) == 0o700
+
+
+def test_a_file_too_large_to_copy_is_kept_back_unread_even_fail_open(folders, run_daemon):
+    """A sparse 2 GiB file would cost 2 GiB of disk to copy: it is quarantined as too_large."""
+    with run_daemon((folders.box(),), fail_open=True) as running:
+        with open(folders.outbox / "huge.bin", "wb") as handle:
+            handle.truncate(2 << 30)
+        [line] = running.log.wait("decision", timeout=30)
+    assert line["verdict"] == "quarantine" and line["rule"] == "watch:too-large" and line["problems"] == ["too_large"]
+    held = folders.quarantine / "huge.bin"
+    assert held.stat().st_size == 2 << 30 and held.stat().st_blocks == 0  # still the sparse original
+    assert sorted(p.name for p in (folders.outbox / ".dlp-work").iterdir()) == [".lock"]

@@ -168,3 +168,28 @@ def test_a_folder_that_cannot_be_tightened_is_refused_with_the_fix(tmp_path, mon
     monkeypatch.setattr(settings.os, "chmod", refused)
     with pytest.raises(ConfigError, match=r"release folder .* has mode 0777.*run `chmod 0755"):
         settings.prepare_folders(box)
+
+
+def test_a_claim_never_follows_a_folder_swapped_for_a_link(tmp_path):
+    """Between the look and the claim, outbox/sub becomes a link to another user's folder: the
+    claim must not move that user's sub/x.txt into the work folder (and on to the release)."""
+    from dlp.frontends.watch.journal import WorkFolder
+
+    outbox, victim = tmp_path / "outbox", tmp_path / "victim"
+    (outbox / "sub").mkdir(parents=True)
+    victim.mkdir()
+    (victim / "x.txt").write_text("the victim's file")
+    (outbox / "sub" / "x.txt").write_text("dropped")
+    work = WorkFolder(outbox, outbox / ".dlp-work", durable=False)
+    work.open()
+    entry = {"id": work.new_id(), "state": "claiming", "rel": "sub/x.txt"}
+    (outbox / "sub" / "x.txt").unlink()
+    (outbox / "sub").rmdir()
+    os.symlink(victim, outbox / "sub")
+    assert work.claim(entry) is False
+    assert (victim / "x.txt").read_text() == "the victim's file" and work.entry_ids() == []
+    os.unlink(outbox / "sub")
+    (outbox / "sub").mkdir()
+    (outbox / "sub" / "x.txt").write_text("dropped")
+    assert work.claim(entry) is True and work.file(entry["id"]).read_text() == "dropped"
+    work.close()

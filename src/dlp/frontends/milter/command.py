@@ -126,6 +126,10 @@ def register(subparsers: Any) -> None:
         help="a connection silent longer is closed (default %(default)s)",
     )
     parser.add_argument(
+        "--content-timeout", type=float, default=DEFAULTS.content_timeout, metavar="SECONDS",
+        help="once a message's headers have begun, a connection silent longer is closed (default %(default)s)",
+    )
+    parser.add_argument(
         "--socket-mode", type=_mode, default=DEFAULTS.socket_mode, metavar="OCTAL",
         help="permissions of a unix socket (default 660)",
     )
@@ -150,12 +154,14 @@ def settings_from_args(args: argparse.Namespace) -> MilterSettings:
         max_waiting=args.max_waiting,
         handshake_timeout=args.handshake_timeout,
         idle_timeout=args.idle_timeout,
+        content_timeout=args.content_timeout,
         socket_mode=args.socket_mode,
     )
     if settings.workers < 1 or settings.max_connections < 1 or settings.max_slow < 0 or settings.max_waiting < 0:
         raise UsageError("--workers and --max-connections must be at least 1; --max-slow and --max-waiting at least 0")
-    if min(settings.scan_timeout, settings.quantum, settings.handshake_timeout, settings.idle_timeout) <= 0:
-        raise UsageError("--timeout, --quantum, --handshake-timeout and --idle-timeout must be more than 0 seconds")
+    if min(settings.scan_timeout, settings.quantum, settings.handshake_timeout, settings.idle_timeout,
+           settings.content_timeout) <= 0:
+        raise UsageError("--timeout, --quantum and the --*-timeout options must be more than 0 seconds")
     return settings
 
 

@@ -10,7 +10,9 @@ A connection cannot hold the milter hostage either:
 
 - it must negotiate within `handshake_timeout` seconds, and then send a packet at
   least every `idle_timeout` seconds (Postfix sends a message's headers and body only
-  once the client has sent all of it, so the gap after RCPT TO can be long);
+  once the client has sent all of it, so the gap after RCPT TO can be long), and every
+  `content_timeout` seconds once a message's headers have begun (the MTA then sends the
+  rest at once: a trickle is an attack, not a slow client);
 - at `max_connections`, a new connection evicts an idle one: one that never
   negotiated first, then the one idle longest outside a message, then inside one. A
   connection whose message is being scanned, or that was active within `evict_after`
@@ -106,6 +108,7 @@ class MilterSettings:
     max_waiting: int = 64  # messages waiting for a scan worker; one more is tempfailed at once
     handshake_timeout: float = 10.0  # from connect to option negotiation
     idle_timeout: float = 600.0  # between two packets of one connection
+    content_timeout: float = 60.0  # between two packets once a message's headers have begun
     evict_after: float = 1.0  # a connection idle for less is not evicted (a newcomer is refused instead)
     max_packet: int = p.DEFAULT_MAX_PACKET
     socket_mode: int = 0o660
@@ -255,9 +258,8 @@ class MilterServer:
         except p.ProtocolError as error:
             log.warning("milter connection from %s closed: %s", peer, error)
         except TimeoutError:
-            stage = "negotiation" if not session.negotiated else "the next packet"
-            log.info("milter connection from %s closed: no %s within %g s", peer, stage,
-                     self.settings.handshake_timeout if not session.negotiated else self.settings.idle_timeout)
+            stage = "negotiation" if not session.negotiated else "next packet"
+            log.info("milter connection from %s closed: no %s in time", peer, stage)
         except (ConnectionError, asyncio.IncompleteReadError) as error:
             log.info("milter connection from %s ended: %s", peer, type(error).__name__)
         except asyncio.CancelledError:  # evicted or cut at shutdown: this task's whole job is the connection
@@ -271,7 +273,8 @@ class MilterServer:
     async def _serve(self, conn: _Connection, decoder, reader, writer, tcp) -> None:
         session = conn.session
         while True:
-            timeout = self.settings.idle_timeout if session.negotiated else self.settings.handshake_timeout
+            timeout = (self.settings.handshake_timeout if not session.negotiated
+                       else self.settings.content_timeout if session.in_content else self.settings.idle_timeout)
             data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
             if not data:
                 return

@@ -30,8 +30,9 @@ Scheduling, so that good mail keeps flowing while expensive mail is being read:
   wait; one more is refused at once.
 - A sender whose scan was demoted or stopped for its length within `memory` seconds
   loses its claim to the fast lane: its waiting messages come after everyone
-  else's, its scans start at nice 19 (their parser children with them), and they give
-  their slot up at once, without a quantum, when someone else waits. Expensive mail
+  else's and only ever take an idle worker (they demote no one), its scans start at
+  nice 19 (their parser children with them), and they give their slot up at once,
+  without a quantum, when someone else waits. Expensive mail
   then costs good mail a fork, not a quantum. (A reniced worker cannot be made nice 0
   again without privileges: it is retired after its scan and replaced.)
 
@@ -287,6 +288,8 @@ class ScanWorkers:
                 self._busy.add(worker)
                 self._take(future).set_result(worker)
                 continue
+            if self._is_expensive(self._sender_of(future)):
+                break  # only senders with expensive scans wait: they get idle workers, never a demotion
             victim = self._demotable()
             if victim is None:
                 break
@@ -313,6 +316,9 @@ class ScanWorkers:
             if not self._is_expensive(sender):
                 return queue[0]
         return next(iter(self._queues.values()))[0] if self._queues else None
+
+    def _sender_of(self, future: asyncio.Future) -> str:
+        return next(sender for sender, queue in self._queues.items() if queue and queue[0] is future)
 
     def _take(self, future: asyncio.Future) -> asyncio.Future:
         for sender, queue in self._queues.items():
@@ -511,6 +517,11 @@ def _worker(sock: socket.socket, scan: ScanFunction) -> None:
     except OSError:
         pass
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:  # if memory runs out, the kernel kills a scan, not the milter
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+    except OSError:
+        pass
     while True:
         head = _recv_exact(sock, _HEAD.size)
         if head is None:

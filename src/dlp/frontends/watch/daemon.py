@@ -35,7 +35,7 @@ from ...errors import DlpError
 from ...types import Action, Destination, FileReport, Problem, escape_path, unescape_path
 from .journal import WorkFolder, write_sidecar
 from .names import is_temporary
-from .scans import ScannerSpec, Scans, fail_closed, report_from_dict
+from .scans import TOO_LARGE_RULE, ScannerSpec, Scans, fail_closed, held, report_from_dict
 from .settings import Outbox, WatchSettings, prepare_folders
 from .settle import SettleTracker
 from .snapshot import Changing, open_for_writing, snapshot
@@ -372,7 +372,14 @@ class Daemon:
         path = work.file(entry["id"])
         assert self._scans is not None
         changing = None
-        if stat.S_ISREG(os.lstat(path).st_mode):
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode):
+            limit = self._scans.limits.max_total_bytes
+            if st.st_size > limit:  # a sparse terabyte would fill the disk: kept back unread, even fail-open
+                report = self._scans.unscannable(entry["rel"], box.destination,
+                                                 f"{st.st_size} bytes: more than {limit} are never copied or scanned",
+                                                 "too_large")
+                return held(report, TOO_LARGE_RULE, "too large to copy and scan: never released")
             try:
                 snapshot(path, entry.get("mode", 0o600), durable=self.durable)
             except Changing as exc:

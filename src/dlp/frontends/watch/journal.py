@@ -135,33 +135,53 @@ class WorkFolder:
     def claim(self, entry: dict[str, Any]) -> bool:
         """Steps 1 and 2: write the intent, then move outbox/<rel> into the work folder.
 
-        False when the file is gone by now (the entry is dropped again)."""
+        The path is walked from the outbox one folder at a time without following symbolic
+        links, so a folder swapped for a link to elsewhere (between the look and the claim)
+        cannot make the daemon take a file from outside the outbox. False when the file is
+        gone by now, or its folder is no longer a folder (the entry is dropped again)."""
         self.write(entry)
-        source = self.outbox / unescape_path(entry["rel"])
+        rel = unescape_path(entry["rel"])
         try:
-            os.rename(source, self.file(entry["id"]))
+            folder = open_folder(self.outbox, os.path.dirname(rel))
+        except OSError:
+            self.drop(entry["id"])
+            return False
+        try:
+            work = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.rename(os.path.basename(rel), entry["id"], src_dir_fd=folder, dst_dir_fd=work)
+                if self.durable:
+                    os.fsync(work)
+                    os.fsync(folder)
+            finally:
+                os.close(work)
         except FileNotFoundError:
             self.drop(entry["id"])
             return False
         except OSError:
             self.drop(entry["id"])
             raise
-        if self.durable:
-            _fsync_dir(self.root)
-            _fsync_dir(source.parent)
+        finally:
+            os.close(folder)
         return True
 
     def give_back(self, entry: dict[str, Any]) -> bool:
         """Undo a claim (a writer opened the file between the look and the claim): move the work
-        file back to its outbox name and drop the entry. False when the name was taken meanwhile;
-        the claim then stands."""
-        source = self.outbox / unescape_path(entry["rel"])
+        file back to its outbox name and drop the entry. False when the name was taken meanwhile
+        (or its folder is gone); the claim then stands."""
+        rel = unescape_path(entry["rel"])
         try:
-            rename_noreplace(self.file(entry["id"]), source)
+            folder = open_folder(self.outbox, os.path.dirname(rel))
+        except OSError:
+            return False
+        try:
+            rename_noreplace(self.file(entry["id"]), os.path.basename(rel), dst_dir_fd=folder)
+            if self.durable:
+                os.fsync(folder)
         except (FileExistsError, FileNotFoundError):
             return False
-        if self.durable:
-            _fsync_dir(source.parent)
+        finally:
+            os.close(folder)
         self.drop(entry["id"])
         return True
 
@@ -237,19 +257,36 @@ if _renameat2 is not None:
     _renameat2.restype = ctypes.c_int
 
 
-def rename_noreplace(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Rename that fails with FileExistsError instead of replacing `target`.
+def rename_noreplace(source: str | os.PathLike, target: str | os.PathLike, *, dst_dir_fd: int | None = None) -> None:
+    """Rename that fails with FileExistsError instead of replacing `target` (relative to
+    `dst_dir_fd` when given).
 
     renameat2(RENAME_NOREPLACE) where the kernel and filesystem support it; otherwise a
     hard link (which never replaces either) followed by unlinking the source."""
     if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+        target_dir = _AT_FDCWD if dst_dir_fd is None else dst_dir_fd
+        if _renameat2(_AT_FDCWD, os.fsencode(source), target_dir, os.fsencode(target), _RENAME_NOREPLACE) == 0:
             return
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
             raise OSError(err, os.strerror(err), os.fspath(source), None, os.fspath(target))
-    os.link(source, target, follow_symlinks=False)
+    os.link(source, target, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
     os.unlink(source)
+
+
+def open_folder(root: Path, relative: str) -> int:
+    """A descriptor of root/relative, opened one component at a time without following a
+    symbolic link (OSError when a component is a link, a file, or gone)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in Path(relative).parts:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_atomic(path: Path, data: bytes, mode: int, durable: bool) -> None:

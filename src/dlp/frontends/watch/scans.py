@@ -27,6 +27,7 @@ from ...verdict import INFORMATIONAL_PROBLEMS, DefaultPolicy
 
 FAIL_CLOSED_RULE = "watch:fail-closed"
 NOT_A_FILE_RULE = "watch:not-a-file"
+TOO_LARGE_RULE = "watch:too-large"
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,11 @@ def scan_claimed(scanner, path: str, locator: str, destination: Destination, fai
     try:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
-            report = _unscannable(scanner, locator, destination, f"not a regular file ({_kind(st.st_mode)})")
-            return _held(report, NOT_A_FILE_RULE, "not a regular file: never released")
+            report = unscannable(scanner, locator, destination, f"not a regular file ({_kind(st.st_mode)})")
+            return held(report, NOT_A_FILE_RULE, "not a regular file: never released")
         report = scanner.scan_item(Item(locator=locator, name=os.path.basename(locator), path=path), destination)
     except Exception as exc:  # a scanner bug must not stop the daemon; the file is kept back
-        report = _unscannable(scanner, locator, destination, f"scan failed: {type(exc).__name__}: {exc}"[:300])
+        report = unscannable(scanner, locator, destination, f"scan failed: {type(exc).__name__}: {exc}"[:300])
     return fail_closed(report) if not fail_open else report
 
 
@@ -76,18 +77,18 @@ def fail_closed(report: FileReport) -> FileReport:
     unreadable = sorted({p.kind for p in report.problems if p.kind not in INFORMATIONAL_PROBLEMS})
     if not unreadable:
         return report
-    return _held(report, FAIL_CLOSED_RULE, f"unscannable content: {', '.join(unreadable)}")
+    return held(report, FAIL_CLOSED_RULE, f"unscannable content: {', '.join(unreadable)}")
 
 
-def _held(report: FileReport, rule: str, reason: str) -> FileReport:
+def held(report: FileReport, rule: str, reason: str) -> FileReport:
     if report.action >= Action.QUARANTINE:
         return report
     reasons = (*(report.decision.reasons if report.decision else ()), reason)
     return replace(report, action=Action.QUARANTINE, decision=Decision(Action.QUARANTINE, rule, reasons))
 
 
-def _unscannable(scanner, locator: str, destination: Destination, detail: str) -> FileReport:
-    problems = (Problem(locator, "unreadable", detail),)
+def unscannable(scanner, locator: str, destination: Destination, detail: str, kind: str = "unreadable") -> FileReport:
+    problems = (Problem(locator, kind, detail),)
     decision = scanner.policy.decide([], problems, destination)
     return FileReport(path=locator, action=decision.action, problems=problems, decision=decision)
 
@@ -117,6 +118,14 @@ class Scans:
     def policy(self):
         return self._scanner.policy
 
+    @property
+    def limits(self):
+        return self._scanner.limits
+
+    def unscannable(self, locator: str, destination: Destination, detail: str, kind: str = "unreadable") -> FileReport:
+        """The report for content that is not scanned at all, decided by the policy."""
+        return unscannable(self._scanner, locator, destination, detail, kind)
+
     def scan(self, path: str, locator: str, destination: Destination) -> FileReport:
         if self._pool is None:
             return scan_claimed(self._scanner, path, locator, destination, self.spec.fail_open)
@@ -128,7 +137,7 @@ class Scans:
                 if self._pool is pool:
                     self._pool = self._new_pool()
             pool.shutdown(wait=False)
-            report = _unscannable(self._scanner, locator, destination, "the scanner process died")
+            report = unscannable(self._scanner, locator, destination, "the scanner process died")
             return report if self.spec.fail_open else fail_closed(report)
 
     def changed(self) -> bool:
