@@ -15,9 +15,10 @@ A connection cannot hold the milter hostage either:
   rest at once: a trickle is an attack, not a slow client);
 - at `max_connections`, a new connection evicts an idle one: one that never
   negotiated first, then the one idle longest outside a message, then inside one. A
-  connection whose message is being scanned, or that was active within `evict_after`
-  seconds, is never evicted: an attacker reconnecting as fast as it is evicted cannot
-  push out a client in the middle of its dialogue. With no connection to evict, the
+  connection whose message is being scanned, or that negotiated and was active within
+  `evict_after` seconds, is never evicted: an attacker reconnecting as fast as it is
+  evicted cannot push out a client in the middle of its dialogue. (One that has not
+  negotiated yet is expendable after MUTE_GRACE: an MTA negotiates at once.) With no connection to evict, the
   new one is closed at once (the MTA applies its milter_default_action);
 - optionally at most `max_per_client` connections per peer (IP address, or the uid of
   a unix-socket peer).
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 ScanFunction = Callable[[bytes, str, Destination], FileReport]
 READ_SIZE = 256 * 1024
+MUTE_GRACE = 0.1  # an MTA negotiates as soon as it connects: a connection still mute after this is expendable
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,8 @@ class MilterServer:
         if len(self._connections) < self.settings.max_connections:
             return True
         now = self.clock()
-        idle = [c for c in self._connections.values()
-                if not c.scanning and not c.evicted and now - c.last_activity >= self.settings.evict_after]
+        idle = [c for c in self._connections.values() if not c.scanning and not c.evicted
+                and now - c.last_activity >= (self.settings.evict_after if c.session.negotiated else MUTE_GRACE)]
         if not idle:
             log.warning("milter connection from %s refused: %d connections open, none idle for %g s",
                         peer, len(self._connections), self.settings.evict_after)

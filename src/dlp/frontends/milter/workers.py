@@ -211,9 +211,7 @@ class ScanWorkers:
                 self.counts["died"] += 1
                 self._kill(worker, f"the scan worker died ({type(exc).__name__})")  # and what it started
             raise ScanRefused(worker.gone) from None
-        if worker.gone is not None:  # killed just as it answered
-            raise ScanRefused(worker.gone)
-        try:
+        try:  # a whole answer counts, even from a worker stopped just after it gave it
             reply = json.loads(body)
             if "error" in reply:
                 raise ScanRefused(f"scanner error: {reply['error']}")
