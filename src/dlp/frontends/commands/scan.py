@@ -49,7 +49,7 @@ def run(args, env) -> int:
     found: dict[int, FileReport] = {}
     readable: list[tuple[int, Item]] = []
     for index, target in enumerate(targets):
-        if target.meta.get("unreadable"):  # a folder that cannot be listed: a problem, decided by the policy
+        if target.meta.get("unreadable"):  # an unlistable folder, a link, a pipe: a problem the policy decides
             found[index] = _unreadable(scanner, target, destination)
             progress.step(target.locator)
         else:

@@ -306,7 +306,7 @@ class Daemon:
             self._events.put(("touch", box, job.path))  # changed since it settled: settle again
             return
         regular = stat.S_ISREG(st.st_mode)
-        if regular and self._held_open(box, job, job.path, "open for writing"):
+        if regular and self._held_open(box, job):
             return
         entry = {"id": work.new_id(), "state": "claiming", "outbox": escape_path(box.path),
                  "rel": escape_path(job.rel), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
@@ -321,18 +321,19 @@ class Daemon:
                 return
             # a writer that opened the file between the look above and the claim: give it back
             if regular and open_for_writing(work.file(entry["id"])) and work.give_back(entry):
-                self._held_open(box, job, job.path, "opened for writing while being claimed", since=since)
+                self._held_open(box, job, given_back=True, since=since)
                 return
             self._scan_and_place(box, work, entry, job.first_seen)
         finally:
             with self._lock:
                 self._inflight.discard(entry["id"])
 
-    def _held_open(self, box: Outbox, job: _Job, path: str, state: str, *, since: float | None = None) -> bool:
-        """True (and the file waits, said once in the log) when a process holds `path` open for writing.
-        `since` is given for a claim just given back: known to be held, waiting since then (or now)."""
-        known = state != "open for writing"
-        held = True if known else open_for_writing(path)
+    def _held_open(self, box: Outbox, job: _Job, *, given_back: bool = False, since: float | None = None) -> bool:
+        """True (and the file waits, said in the log) when a process holds the job's file open for
+        writing. A claim just `given_back` is known to be held; it has been waiting since `since`."""
+        path = job.path
+        state = "opened for writing while being claimed" if given_back else "open for writing"
+        held = True if given_back else open_for_writing(path)
         if held is None and not self._lease_note:
             self._lease_note = True
             self.log.write("notice", outbox=escape_path(box.path), file=escape_path(job.rel),
@@ -342,7 +343,7 @@ class Daemon:
         if not held:
             return False
         with self._lock:
-            first = known or path not in self._waiting
+            first = given_back or path not in self._waiting
             self._waiting.setdefault(path, since if since is not None else time.time())
         if first:
             self.log.write("waiting", outbox=escape_path(box.path), file=escape_path(job.rel), state=state)
