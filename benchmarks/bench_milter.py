@@ -32,6 +32,7 @@ import base64
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import struct
@@ -335,6 +336,7 @@ def main() -> None:
             milter.wait(30)
         except subprocess.TimeoutExpired:
             milter.kill()
+        shutil.rmtree(work, ignore_errors=True)
     figures = {"settings": vars(args), "baseline": baseline, "attack": under_attack,
                "milter log": {"counts": LOG_COUNTS, "samples": LOG_SAMPLES}}
     print(json.dumps(figures, indent=2))
