@@ -33,6 +33,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import struct
@@ -270,7 +271,10 @@ def start_milter(registry: Path, args, port: int) -> subprocess.Popen:
         command += ["--quantum", str(args.quantum)]
     if args.max_per_client:
         command += ["--max-per-client", str(args.max_per_client)]
-    milter = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    # a session of its own, so whatever it leaves behind (the old milter orphaned its parser
+    # children) can be stopped with its process group at the end
+    milter = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                              start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = milter.stderr.readline()
@@ -336,6 +340,10 @@ def main() -> None:
             milter.wait(30)
         except subprocess.TimeoutExpired:
             milter.kill()
+        try:
+            os.killpg(milter.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         shutil.rmtree(work, ignore_errors=True)
     figures = {"settings": vars(args), "baseline": baseline, "attack": under_attack,
                "milter log": {"counts": LOG_COUNTS, "samples": LOG_SAMPLES}}
