@@ -29,6 +29,7 @@ from .decisions import Recorder
 from .errors import UsageError
 from .incidents import Allow, Incident
 from .policy import Recipient
+from .types import escape_path, unescape_path
 
 RESOLUTIONS = ("released", "false_positive", "confirmed")
 POSTSUPER_TIMEOUT_S = 60
@@ -113,7 +114,7 @@ def _command(postsuper: str | Sequence[str] | None) -> list[str] | None:
 def _release_target(inc: Incident, postsuper: list[str] | None, notes: list[str]) -> str:
     target = inc.target
     if target.get("kind") == "file" and target.get("quarantined"):
-        return _release_file(Path(target["path"]))
+        return _release_file(Path(unescape_path(target["path"])))
     if target.get("kind") == "mail":
         queue_id = target.get("queue_id")
         if not queue_id or queue_id == "NOQUEUE":
@@ -162,7 +163,7 @@ def _release_file(quarantined: Path) -> str:
         raise UsageError(f"{sidecar}: cannot read the quarantine sidecar: {exc}") from None
     if not quarantined.exists():
         raise UsageError(f"{quarantined}: the quarantined file is gone")
-    target = Path(meta["release_path"])
+    target = Path(unescape_path(meta["release_path"]))  # non-UTF-8 names travel escaped
     target.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = target, 1
     while os.path.lexists(candidate):
@@ -181,7 +182,7 @@ def _release_file(quarantined: Path) -> str:
     except (OSError, ValueError):
         pass
     sidecar.unlink(missing_ok=True)
-    return f"moved to {candidate}"
+    return f"moved to {escape_path(candidate)}"
 
 
 def _allow_entries(recorder: Recorder, inc: Incident, until: dt.date, by: str):

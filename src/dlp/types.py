@@ -7,6 +7,8 @@ plaintext of a registered secret.
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -38,6 +40,61 @@ PROBLEM_KINDS = (
     "encrypted", "corrupt", "unsupported", "too_large", "too_deep", "ratio",
     "too_many", "timeout", "unreadable", "truncated", "binary",
 )
+
+
+# Characters that would let a file name forge or hide text in a report line, a log or a terminal:
+# bidirectional controls (C0 and C1 controls are caught by their category).
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2})")
+
+
+def escape_path(name: str | bytes) -> str:
+    """A file name (or path) as text that JSON, SQLite and terminals take, reversibly.
+
+    Linux names are bytes. Python hands out undecodable bytes as lone surrogates, which no
+    UTF-8 writer accepts: a report, an incident or an audit entry would fail on them. Here
+    each byte that is not part of valid UTF-8, and each control or bidirectional-control
+    character (a newline could forge a report line), becomes ``\\xNN``; a backslash becomes
+    ``\\\\``. Every other name, the ordinary case, comes back unchanged.
+    `unescape_path` gives back the exact name.
+    """
+    if isinstance(name, str):
+        try:
+            raw = name.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that no file system produced; keep it visible
+            raw = name.encode("utf-8", "surrogatepass")
+    else:
+        raw = bytes(name)
+    text = raw.decode("utf-8", "surrogateescape")
+    if text.isprintable() and "\\" not in text and not any(ch in _BIDI_CONTROLS for ch in text):
+        return text
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc":
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def unescape_path(text: str) -> str:
+    """The file-system name (a str as `os` functions take it) back from `escape_path`."""
+    if "\\" not in text:
+        return text
+    raw = bytearray()
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        raw += text[position:match.start()].encode("utf-8", "surrogateescape")
+        token = match.group(1)
+        raw += b"\\" if token == "\\" else bytes([int(token[1:], 16)])
+        position = match.end()
+    raw += text[position:].encode("utf-8", "surrogateescape")
+    return bytes(raw).decode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)

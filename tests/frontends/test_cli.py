@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +191,182 @@ def test_parallel_scan_gives_the_same_report(run, tmp_path):
     serial = [(f["path"], f["action"]) for f in json.loads(run.out)["files"]]
     assert run("scan", "--format", "json", "--jobs", "2", str(folder)) == 1
     assert [(f["path"], f["action"]) for f in json.loads(run.out)["files"]] == serial
+
+
+# -- any file name, atomic reports, unreadable folders, incidents in the text output -----------
+
+ODD_NAMES = [
+    b"bad\xff.txt",                 # not UTF-8
+    b"latin1-r\xe9sum\xe9.txt",     # a legacy code page
+    b"two\nALLOW fake.txt",         # a newline that would forge a report line
+    b"back\\slash \\xff.txt",       # the escape character itself
+    b"gpj.\xe2\x80\xaeexe",         # right-to-left override
+]
+
+
+def _odd_folder(tmp_path: Path, leak_name: bytes) -> Path:
+    """A folder with one clean file per odd name, and the leak under `leak_name`."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    base = os.fsencode(folder)
+    for n, name in enumerate(ODD_NAMES):
+        with open(os.path.join(base, b"clean-" + name), "w") as handle:
+            handle.write(prose(80, 40 + n))
+    with open(os.path.join(base, leak_name), "w") as handle:
+        handle.write(prose(40, 7) + " " + " ".join(SECRET.split()[200:260]))
+    return folder
+
+
+@pytest.mark.parametrize("leak_name", ODD_NAMES[::2], ids=lambda n: repr(n)[2:-1])
+def test_any_file_name_json_report_incident_and_audit(run, tmp_path, leak_name):
+    from dlp.audit import AuditLog
+    from dlp.incidents import IncidentStore
+    from dlp.types import unescape_path
+
+    folder = _odd_folder(tmp_path, leak_name)
+    report_file = tmp_path / "report.json"
+    assert run("scan", "--to", "x@example.com", "--format", "json", "--output", str(report_file), str(folder)) == 1, run.err
+    files = json.loads(report_file.read_text(encoding="utf-8"))["files"]
+    assert len(files) == len(ODD_NAMES) + 1
+    for f in files:  # every locator leads back to the very file
+        assert os.path.isfile(unescape_path(f["path"])), f["path"]
+    [blocked] = [f for f in files if f["action"] == "block"]
+    assert os.fsencode(unescape_path(blocked["path"])).endswith(leak_name)
+    state = tmp_path / "state"
+    [incident] = IncidentStore(state).query()
+    assert incident.id == blocked["meta"]["incident"]
+    assert os.path.isfile(unescape_path(incident.target["path"]))
+    audit = AuditLog(state)
+    assert audit.verify().ok
+    assert sum(e["event"] == "decision" for e in audit.entries()) == len(files)
+
+
+def test_any_file_name_in_the_text_output_stays_one_line_per_file(run, tmp_path):
+    folder = _odd_folder(tmp_path, b"leak\xff.txt")
+    assert run("scan", "--no-record", str(folder)) == 1, run.err
+    lines = run.out.splitlines()
+    assert [line.split()[0] for line in lines[:-1] if not line.startswith(" ")] == ["ALLOW"] * 5 + ["BLOCK"]
+    assert "ALLOW fake.txt" not in [line[11:] for line in lines]  # the newline did not forge a line
+    assert "\u202e" not in run.out and "\\xff" in run.out
+
+
+def test_a_failed_scan_leaves_the_previous_report_untouched(run, monkeypatch, tmp_path):
+    from dlp import scanner
+
+    report_file = tmp_path / "report.json"
+    report_file.write_text('{"previous": true}\n')
+    leak = tmp_path / "leak.txt"
+    leak.write_text(" ".join(SECRET.split()[:60]))
+    first = tmp_path / "a.txt"
+    first.write_text("fine")
+    calls = []
+
+    def fail_on_second(self, item, destination=None):
+        calls.append(item.locator)
+        if len(calls) == 2:
+            raise RuntimeError("bug")
+        return original(self, item, destination)
+
+    original = scanner.Scanner.scan_item
+    monkeypatch.setattr(scanner.Scanner, "scan_item", fail_on_second)
+    assert run("scan", "--format", "json", "--output", str(report_file), str(first), str(leak)) == 3
+    assert report_file.read_text() == '{"previous": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".report")) == []
+
+
+def test_the_report_file_is_replaced_whole(run, tmp_path):
+    report_file = tmp_path / "report.json"
+    report_file.write_text("x" * 100_000)  # longer than the new report: nothing of it may remain
+    report_file.chmod(0o640)
+    clean = tmp_path / "clean.txt"
+    clean.write_text("fine")
+    assert run("scan", "--format", "json", "--output", str(report_file), str(clean)) == 0
+    assert json.loads(report_file.read_text())["summary"]["files"] == 1
+    assert report_file.stat().st_mode & 0o777 == 0o640
+
+
+def _refuse_listing(monkeypatch, folder: Path) -> None:
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == os.fspath(folder):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+@pytest.mark.parametrize("given, destination, action, status", [
+    ("folder", (), "warn", 0),
+    ("folder", ("--to", "x@example.com"), "quarantine", 1),
+    ("inside", (), "warn", 0),
+    ("inside", ("--country", "CN"), "quarantine", 1),
+])
+def test_an_unreadable_folder_is_a_problem_decided_by_policy(run, monkeypatch, tmp_path, given, destination, action,
+                                                            status):
+    share = tmp_path / "share"
+    locked = share / "locked"
+    locked.mkdir(parents=True)
+    (locked / "plan.txt").write_text(" ".join(SECRET.split()[:60]))
+    (share / "fine.txt").write_text("fine")
+    _refuse_listing(monkeypatch, locked)
+    target = locked if given == "folder" else share
+    assert run("scan", "--format", "json", *destination, str(target)) == status, run.err
+    files = json.loads(run.out)["files"]
+    [problem] = [f for f in files if f["problems"]]
+    assert problem["path"] == str(locked) and problem["action"] == action
+    assert problem["problems"] == [{"locator": str(locked), "kind": "unreadable",
+                                    "detail": "cannot list the folder: Permission denied"}]
+    assert "0 files" not in run.out and f"cannot read {locked}" in run.err
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_an_unreadable_folder_for_real_without_dac_override(run, tmp_path):
+    """Root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH cannot list a folder of mode 000."""
+    share = tmp_path / "share"
+    (share / "locked").mkdir(parents=True)
+    (share / "locked" / "plan.txt").write_text(" ".join(SECRET.split()[:60]))
+    (share / "locked").chmod(0)
+    try:
+        done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable, "-m",
+                               "dlp", "--registry", str(run.reg), "scan", "--to", "x@example.com", str(share)],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        (share / "locked").chmod(0o700)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(f"QUARANTINE {share / 'locked'}")
+    assert "unreadable: cannot list the folder: Permission denied" in done.stdout
+
+
+def test_the_text_output_names_the_incident(run, tmp_path):
+    leak = tmp_path / "leak.txt"
+    leak.write_text(" ".join(SECRET.split()[:60]))
+    clean = tmp_path / "clean.txt"
+    clean.write_text("fine")
+    assert run("scan", str(clean), str(leak)) == 1
+    lines = run.out.splitlines()
+    block = next(i for i, line in enumerate(lines) if line.startswith("BLOCK"))
+    incident = re.fullmatch(r" +incident (INC-\d{8}-[0-9a-f]{8})", lines[block + 1])
+    assert incident, lines
+    assert sum("incident" in line for line in lines) == 1  # the clean file has none
+    assert run("incidents", "show", incident.group(1)) == 0
+    assert run("scan", "--no-record", str(leak)) == 1 and "incident" not in run.out
+
+
+@pytest.mark.parametrize("make, detail", [
+    (lambda p: os.symlink("/etc/hostname", p), "not a regular file (symbolic link): not read"),
+    (lambda p: os.mkfifo(p), "not a regular file (named pipe): not read"),
+    (lambda p: os.symlink("/etc", p), "symbolic link to a folder: not followed"),
+], ids=["link to a file", "named pipe", "link to a folder"])
+def test_what_a_walk_does_not_read_is_a_problem_not_silence(run, tmp_path, make, detail):
+    """A transfer tool that follows the link (or reads the pipe) would send bytes never scanned."""
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "fine.txt").write_text("fine")
+    make(share / "odd")
+    assert run("scan", "--format", "json", "--to", "x@example.com", str(share)) == 1, run.err
+    files = {f["path"]: f for f in json.loads(run.out)["files"]}
+    odd = files[str(share / "odd")]
+    assert odd["action"] == "quarantine" and odd["problems"][0]["detail"] == detail
+    assert files[str(share / "fine.txt")]["action"] == "allow"

@@ -10,8 +10,9 @@ any other folder.
 from __future__ import annotations
 
 import os
+import stat
 
-from ..types import Item
+from ..types import Item, escape_path
 from .archives import (
     ArExtractor,
     CompressedExtractor,
@@ -53,27 +54,59 @@ EXTRACTORS: tuple[Extractor, ...] = (
 def expand_path(path: str) -> list[Item]:
     """The items to scan for one path: the file itself; a Maildir folder (cur/ and new/)
     as one item; for any other folder, its files and Maildirs, recursively, in name
-    order. Symbolic links inside folders are not followed."""
+    order. Symbolic links inside folders are not followed.
+
+    Locators are `escape_path` forms (any name, JSON-safe); `path` keeps the real name.
+    A folder whose listing fails is an item too, marked ``meta["unreadable"]`` with the
+    reason, so a front end reports it instead of scanning nothing in silence; so is an
+    entry inside a folder that is not read (a symbolic link, a pipe, a socket, a device):
+    whatever follows the link or reads the pipe later was never scanned.
+    """
     if os.path.isfile(path) or is_maildir(path):
-        return [Item(locator=path, name=os.path.basename(path.rstrip(os.sep)) or path, path=path)]
+        return [_item(path, os.path.basename(path.rstrip(os.sep)) or path)]
     items: list[Item] = []
     if not os.path.isdir(path):
         return items
-    for root, dirs, files in os.walk(path):
+
+    def unreadable(error: OSError) -> None:
+        folder = error.filename if isinstance(error.filename, str) else path
+        items.append(_item(folder, os.path.basename(folder.rstrip(os.sep)) or folder,
+                           unreadable=f"cannot list the folder: {error.strerror or error}"))
+
+    for root, dirs, files in os.walk(path, onerror=unreadable):
         dirs.sort()
         for name in list(dirs):
             full = os.path.join(root, name)
             if os.path.islink(full):
                 dirs.remove(name)
+                items.append(_item(full, name, unreadable="symbolic link to a folder: not followed"))
             elif is_maildir(full):
                 dirs.remove(name)
-                items.append(Item(locator=full, name=name, path=full))
+                items.append(_item(full, name))
         for name in sorted(files):
             full = os.path.join(root, name)
             if os.path.isfile(full) and not os.path.islink(full):
-                items.append(Item(locator=full, name=name, path=full))
+                items.append(_item(full, name))
+            else:
+                items.append(_item(full, name, unreadable=f"not a regular file ({_kind(full)}): not read"))
     items.sort(key=lambda item: item.locator)
     return items
+
+
+def _kind(path: str) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return exc.strerror or "gone"
+    for test, kind in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return "unknown type"
+
+
+def _item(path: str, name: str, **meta) -> Item:
+    return Item(locator=escape_path(path), name=escape_path(name), path=path, meta=meta)
 
 
 __all__ = ["Context", "Extractor", "Limits", "walk", "expand_path", "EXTRACTORS"]

@@ -1,32 +1,90 @@
-"""Rendering a report: a text table for people, versioned JSON and SARIF for tools."""
+"""Rendering a report: a text table for people, versioned JSON and SARIF for tools.
+
+A report is rendered whole before anything is written (`render_report`), so a failure
+while rendering never leaves half a report; `write_report_file` then replaces the
+target file atomically. Locators are already `escape_path` text; a stray undecodable
+character that reaches this far is escaped here rather than failing the whole report.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
+import tempfile
 from typing import Any, TextIO
 
 from .. import __version__
-from ..types import Action, FileReport, Report
+from ..types import Action, FileReport, Report, escape_path
 
 SARIF_LEVEL = {Action.BLOCK: "error", Action.QUARANTINE: "error", Action.WARN: "warning", Action.ALLOW: "note"}
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def render_report(report: Report, fmt: str) -> str:
+    """The whole report as text in format `fmt` (text, json or sarif), always encodable as UTF-8."""
+    if fmt in ("json", "sarif"):
+        data = report.to_dict() if fmt == "json" else to_sarif(report)
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        if _SURROGATES.search(text):  # valid JSON either way: \udcff escapes instead of raw surrogates
+            text = json.dumps(data, indent=2, ensure_ascii=True)
+        return text + "\n"
+    return "".join(_SURROGATES.sub(lambda m: escape_path(m.group()), line) + "\n" for line in text_lines(report))
+
+
 def write_report(report: Report, fmt: str, out: TextIO) -> None:
-    if fmt == "json":
-        json.dump(report.to_dict(), out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    elif fmt == "sarif":
-        json.dump(to_sarif(report), out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    else:
-        for line in text_lines(report):
-            out.write(line + "\n")
+    out.write(render_report(report, fmt))
+
+
+def write_report_file(report: Report, fmt: str, path: str) -> None:
+    """Write the report to `path` atomically: a temporary file beside it, fsynced, then renamed
+    over it. A failure leaves any previous file as it was, never a truncated one. A path that
+    is not a regular file (a pipe, /dev/stdout) is written directly."""
+    data = render_report(report, fmt).encode("utf-8")
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, existing.st_mode & 0o777 if existing is not None else 0o666 & ~_umask())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temporary, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def text_lines(report: Report) -> list[str]:
     lines = []
     for f in report.files:
         lines.append(f"{f.action.label.upper():10} {f.path}{_headline(f)}")
+        if f.action > Action.ALLOW and f.meta.get("incident"):
+            lines.append(f"{'':10}   incident {f.meta['incident']}")
         for finding in f.findings[1:] if f.findings else ():
             lines.append(f"{'':10}   also {_describe(finding)}")
         for p in f.problems:

@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from dlp.frontends.milter.server import ListenAddress, MilterSettings
+from dlp.frontends.watch.scans import warm_up
 from dlp.scanner import Scanner
 from helpers import prose, registry_with
 
@@ -107,6 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     secret = prose(600, 11)
     scanner = Scanner(registry_with(Path(tempfile.mkdtemp()), {"S-PLAN": secret}))
+    warm_up(scanner)  # as `dlp milter` does before its scan workers fork
     texts = [text_mail(i) for i in range(args.text)]
     pdf = pdf_with(prose(args.pdf_words, 5))
     pdfs = [pdf_mail(i, pdf) for i in range(args.pdf)]

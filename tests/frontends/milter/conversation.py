@@ -80,3 +80,45 @@ def message_packets(sender: str, recipients: list[str], headers: list[tuple[str,
     out += [p.Packet("L", f"{n}\0{v}\0".encode()) for n, v in headers]
     out += [p.Packet("N"), p.Packet("B", body), p.Packet("D", f"Ei\0{queue_id}\0".encode()), p.Packet("E")]
     return out
+
+
+def worker_scan(data: bytes, name: str, destination: Destination) -> FileReport:
+    """`marker_scan` for the worker processes, plus body lines that make the scan misbehave:
+
+        dlp-test: note PATH     append the message name to PATH when the scan starts
+        dlp-test: sleep SECONDS take that long
+        dlp-test: stuck         never end
+        dlp-test: raise         fail with an exception
+        dlp-test: crash         end the worker process
+        dlp-test: fork PATH     start a child (as a parser would) that writes its pid to PATH, then never end
+        dlp-test: nice PATH     after 0.5 s, write the scan's scheduling priority (nice value) to PATH
+    """
+    import os
+    import subprocess
+    import time
+
+    for line in data.decode("latin-1").splitlines():
+        if not line.startswith("dlp-test: "):
+            continue
+        verb, _, argument = line[len("dlp-test: "):].partition(" ")
+        if verb == "note":
+            with open(argument, "a") as log:
+                log.write(name + "\n")
+        elif verb == "sleep":
+            time.sleep(float(argument))
+        elif verb == "stuck":
+            time.sleep(3600)
+        elif verb == "raise":
+            raise RuntimeError("boom")
+        elif verb == "crash":
+            os._exit(3)
+        elif verb == "nice":
+            time.sleep(0.5)
+            with open(argument, "w") as out:
+                out.write(str(os.getpriority(os.PRIO_PROCESS, 0)))
+        elif verb == "fork":
+            child = subprocess.Popen(["sleep", "3600"])
+            with open(argument, "w") as out:
+                out.write(f"{os.getpid()} {child.pid}\n")
+            time.sleep(3600)
+    return marker_scan(data, name, destination)

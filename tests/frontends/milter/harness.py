@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import zlib
 import queue
 import shutil
 import socket
@@ -31,6 +32,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------- hostile content
+
+
+def slow_pdf(operators: int = 1_000_000) -> bytes:
+    """A one-page PDF of a few dozen KB whose compressed content stream holds `operators`
+    text-drawing operators: pdfminer needs about 10 s per 100,000 of them."""
+    content = b"BT /F1 12 Tf\n" + b"1 0 0 1 10 10 Tm (a) Tj\n" * operators + b"ET\n"
+    stream = zlib.compress(content, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
 
 
 # ---------------------------------------------------------------------------- SMTP sink
@@ -226,12 +254,16 @@ class PostfixInstance:
 
 
 class MilterThread:
-    """A `MilterServer` on its own event loop in a daemon thread."""
+    """A `MilterServer` on its own event loop in a daemon thread. `scan` runs in the server's
+    worker processes; `settle` (recording) in this process."""
 
-    def __init__(self, scan: ScanFunction, settings: MilterSettings, address: ListenAddress) -> None:
+    def __init__(self, scan: ScanFunction, settings: MilterSettings, address: ListenAddress, *, settle=None,
+                 on_unscanned=None) -> None:
         self.scan = scan
         self.settings = settings
         self.address = address
+        self.settle = settle
+        self.on_unscanned = on_unscanned
         self.loop = asyncio.new_event_loop()
         self.server: MilterServer | None = None
         self.bound: list[str] = []
@@ -239,13 +271,14 @@ class MilterThread:
 
     def __enter__(self) -> "MilterThread":
         self._thread.start()
-        self.server = MilterServer(self.scan, self.settings, incident_id=lambda: "dlp-test-0001")
-        self.bound = asyncio.run_coroutine_threadsafe(self.server.start(self.address), self.loop).result(10)
+        self.server = MilterServer(self.scan, self.settings, settle=self.settle, on_unscanned=self.on_unscanned,
+                                   incident_id=lambda: "dlp-test-0001")
+        self.bound = asyncio.run_coroutine_threadsafe(self.server.start(self.address), self.loop).result(30)
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            asyncio.run_coroutine_threadsafe(self.server.close(grace=2), self.loop).result(10)
+            asyncio.run_coroutine_threadsafe(self.server.close(grace=2), self.loop).result(30)
             self.server = None
 
     def __exit__(self, *exc: object) -> None:

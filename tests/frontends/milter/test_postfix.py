@@ -12,6 +12,7 @@ import io
 import os
 import re
 import smtplib
+import threading
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -20,14 +21,15 @@ import pytest
 
 from dlp.decisions import Recorder
 from dlp.frontends.cli import Env, main
-from dlp.frontends.milter.command import _recording
+from dlp.frontends.milter.mail import recording, unscanned_recording
 from dlp.frontends.milter.server import ListenAddress, MilterSettings
+from dlp.frontends.watch.scans import warm_up
 from dlp.scanner import Scanner
 from dlp.types import Action, Decision, Destination
 from dlp.verdict import DefaultPolicy
 
 from helpers import prose, registry_with  # tests/helpers.py (tests/ is on sys.path)
-from .harness import POSTFIX, POSTSUPER, MilterThread, PostfixInstance, SmtpSink, free_port
+from .harness import POSTFIX, POSTSUPER, MilterThread, PostfixInstance, SmtpSink, free_port, slow_pdf
 
 pytestmark = [
     pytest.mark.integration,
@@ -66,10 +68,10 @@ class MailSystem:
     scanner: Scanner
     recorder: Recorder
 
-    def send(self, recipients: list[str], message: bytes | EmailMessage) -> None:
+    def send(self, recipients: list[str], message: bytes | EmailMessage, sender: str = SENDER) -> None:
         data = message.as_bytes() if isinstance(message, EmailMessage) else message
         with smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=15) as smtp:
-            smtp.sendmail(SENDER, recipients, data)
+            smtp.sendmail(sender, recipients, data)
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +79,12 @@ def mail(tmp_path_factory):
     started = time.monotonic()
     registry = registry_with(tmp_path_factory.mktemp("registry"), {"S-PLAN": SECRET})
     scanner = Scanner(registry, policy=PartnerPolicy())
+    warm_up(scanner)
     recorder = Recorder(registry.root.parent / "state", scanner.policy)  # what `dlp milter` records
     port = free_port()
     with SmtpSink() as sink, MilterThread(
-        _recording(scanner, recorder), MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port)
+        scanner.scan_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port),
+        settle=recording(recorder),
     ) as milter:
         postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
         try:
@@ -172,6 +176,55 @@ def test_an_excerpt_in_a_base64_pdf_attachment_is_refused(mail):
     with pytest.raises(smtplib.SMTPDataError) as refused:
         mail.send(["bob@elsewhere.example"], message)
     assert refused.value.smtp_code == 550 and b"S-PLAN" in refused.value.smtp_error
+
+
+def test_slow_mail_does_not_hold_the_gateway(tmp_path):
+    """Issue 14: two mails with a slow PDF kept both scan workers busy for 120 s and every other
+    mail got 451. Now the slow scans are killed at the deadline (tempfail, with an audit entry)
+    while a clean mail sent after them is delivered at once."""
+    registry = registry_with(tmp_path, {"S-PLAN": SECRET})
+    scanner = Scanner(registry)
+    warm_up(scanner)  # as `dlp milter` does before its workers fork: no worker loads spaCy on a deadline
+    recorder = Recorder(tmp_path / "state", scanner.policy)
+    port = free_port()
+    settings = MilterSettings(scan_timeout=4, workers=2, quantum=0.5)
+    with SmtpSink() as sink, MilterThread(scanner.scan_bytes, settings, ListenAddress("inet", "127.0.0.1", port),
+                                          settle=recording(recorder), on_unscanned=unscanned_recording(recorder)):
+        postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
+        system = MailSystem(postfix, sink, None, scanner, recorder)
+        try:
+            postfix.start()
+            slow = EmailMessage()
+            slow["From"], slow["To"], slow["Subject"] = SENDER, "bob@elsewhere.example", "figures"
+            slow.set_content("The figures, as promised.")
+            slow.add_attachment(slow_pdf(), maintype="application", subtype="pdf", filename="figures.pdf")
+            answers: list[tuple[str, float]] = []
+
+            def send_slow() -> None:
+                started = time.monotonic()
+                try:
+                    system.send(["bob@elsewhere.example"], slow)
+                    answers.append(("accepted", time.monotonic() - started))
+                except smtplib.SMTPResponseException as refused:
+                    answers.append((str(refused.smtp_code), time.monotonic() - started))
+
+            threads = [threading.Thread(target=send_slow) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.0)  # both slow scans are running
+            started = time.monotonic()
+            system.send(["carol@elsewhere.example"], text_mail("lunch", prose(60, 4), "carol@elsewhere.example"),
+                        sender="dave@example.com")  # someone else's mail
+            delivered = sink.wait(timeout=15)
+            clean_took = time.monotonic() - started
+            for thread in threads:
+                thread.join(30)
+        finally:
+            postfix.stop()
+    assert delivered.recipients == ("<carol@elsewhere.example>",) and clean_took < 3
+    assert [code for code, _ in answers] == ["451", "451"] and all(took < 10 for _, took in answers)
+    unscanned = [e for e in recorder.audit.entries() if e["event"] == "unscanned"]
+    assert len(unscanned) == 2 and all("deadline" in e["reason"] or "overloaded" in e["reason"] for e in unscanned)
 
 
 def test_with_the_milter_stopped_mail_is_tempfailed(mail):

@@ -1,23 +1,30 @@
-"""The asyncio server over real sockets: deadlines, failures, limits, shutdown."""
+"""The asyncio server over real sockets, with real worker processes: deadlines that kill,
+a slow lane, overload, idle connections, limits, shutdown.
+
+Scans run in forked worker processes, so the scanner here is `worker_scan`, steered by
+lines in the message body (see conversation.py); what a test needs to observe from a
+worker goes through files.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
-import threading
+import time
 
 import pytest
 
 from dlp.decisions import Recorder
-from dlp.frontends.milter.command import _unscanned
-from dlp.verdict import DefaultPolicy
 from dlp.frontends.milter import protocol as p
+from dlp.frontends.milter.mail import unscanned_recording
 from dlp.frontends.milter.server import ListenAddress, MilterServer, MilterSettings, parse_listen
+from dlp.verdict import DefaultPolicy
 
-from .conversation import POSTFIX_OFFER, marker_scan, message_packets
+from .conversation import POSTFIX_OFFER, message_packets, worker_scan
 
 LOCAL = ListenAddress("inet", "127.0.0.1", 0)
-TIMEOUT = 5.0
+TIMEOUT = 10.0
 
 
 class FakeMta:
@@ -55,25 +62,46 @@ class FakeMta:
         await self.send(POSTFIX_OFFER)
         await self.receive(1)
 
-    async def message(self, body: bytes, replies: int) -> list[p.Packet]:
-        await self.send(*message_packets("a@example.com", ["b@partner.example"], [("Subject", "t")], body))
+    async def message(self, body: bytes, replies: int, sender: str = "a@example.com") -> list[p.Packet]:
+        await self.send(*message_packets(sender, ["b@partner.example"], [("Subject", "t")], body))
         return await self.receive(replies)
 
     def close(self) -> None:
         self.writer.close()
 
 
-def serve(test, scan=marker_scan, on_unscanned=None, **settings):
+def serve(test, scan=worker_scan, on_unscanned=None, **settings):
     """Run `test(server, bound_address)` against a started server, then shut it down."""
     async def main():
-        server = MilterServer(scan, MilterSettings(**settings), incident_id=lambda: "dlp-test-0001",
+        server = MilterServer(scan, MilterSettings(**{"workers": 2, **settings}), incident_id=lambda: "dlp-test-0001",
                               on_unscanned=on_unscanned)
         (bound,) = await server.start(LOCAL)
         try:
-            return await asyncio.wait_for(test(server, bound), 20)
+            return await asyncio.wait_for(test(server, bound), 60)
         finally:
             await server.close(grace=2)
     return asyncio.run(main())
+
+
+def tempfail(reason: str) -> p.Packet:
+    return p.Respond(p.SmtpReply(451, "4.7.1", f"Message could not be checked by data-loss prevention ({reason}), "
+                                               "try again later")).packet()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead too
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def eventually(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
 
 
 def test_a_message_is_answered_over_tcp():
@@ -88,82 +116,187 @@ def test_a_message_is_answered_over_tcp():
     assert serve(test) == 2
 
 
-def test_a_failing_scanner_tempfails():
-    def broken(data, name, destination):
-        raise RuntimeError("boom")
-
+@pytest.mark.parametrize("body, reason", [
+    (b"dlp-test: raise\r\n", "scanner error: RuntimeError: boom"),
+    (b"dlp-test: crash\r\n", "the scan worker died (IncompleteReadError)"),
+])
+def test_a_failing_scan_tempfails_and_the_next_message_is_scanned(body, reason):
     async def test(server, bound):
         mta = await FakeMta.connect(bound)
         await mta.negotiate()
-        (reply,) = await mta.message(b"clean\r\n", 1)
+        (reply,) = await mta.message(body, 1)
+        after = await mta.message(b"clean\r\n", 2)
         mta.close()
-        return reply
-    reply = serve(test, scan=broken)
-    assert reply == p.Respond(p.SmtpReply(451, "4.7.1", "Message could not be checked by data-loss prevention "
-                                                        "(scanner error), try again later")).packet()
+        return reply, after
+    reply, after = serve(test, workers=1)
+    assert reply == tempfail(reason)
+    assert after[-1] == p.Packet("a")
 
 
 def test_fail_open_accepts_with_an_unscanned_header():
-    def broken(data, name, destination):
-        raise RuntimeError("boom")
-
     async def test(server, bound):
         mta = await FakeMta.connect(bound)
         await mta.negotiate()
-        replies = await mta.message(b"clean\r\n", 2)
+        replies = await mta.message(b"dlp-test: raise\r\n", 2)
         mta.close()
         return replies
-    assert serve(test, scan=broken, fail_open=True) == [
-        p.AddHeader("X-DLP-Verdict", "unscanned; reason=scanner error").packet(), p.Packet("a")]
+    assert serve(test, fail_open=True) == [
+        p.AddHeader("X-DLP-Verdict", "unscanned; reason=scanner error: RuntimeError: boom").packet(), p.Packet("a")]
 
 
-def test_the_deadline_tempfails_and_a_runaway_scan_keeps_its_worker():
-    release = threading.Event()
-    calls = []
-
-    def stuck(data, name, destination):
-        calls.append(name)
-        if b"STUCK" in data:
-            release.wait(10)
-        return marker_scan(data, name, destination)
+def test_a_scan_past_its_deadline_is_killed_with_its_children_and_the_worker_comes_back(tmp_path, recorder):
+    pids = tmp_path / "pids"
 
     async def test(server, bound):
         mta = await FakeMta.connect(bound)
         await mta.negotiate()
-        (first,) = await mta.message(b"STUCK\r\n", 1)
-        # The only worker is still busy: the next message waits for it and times out too.
-        (second,) = await mta.message(b"clean\r\n", 1)
-        release.set()
-        third = await mta.message(b"clean\r\n", 2)
+        started = time.monotonic()
+        (first,) = await mta.message(f"dlp-test: fork {pids}\r\n".encode(), 1)
+        took = time.monotonic() - started
+        worker, child = (int(x) for x in pids.read_text().split())
+        await eventually(lambda: not alive(worker) and not alive(child))  # the whole process group
+        second = await mta.message(b"clean\r\n", 2)  # a new worker took the slot
         mta.close()
-        return first, second, third
-    first, second, third = serve(test, scan=stuck, scan_timeout=0.3, workers=1)
-    assert first.payload.startswith(b"451 4.7.1") and b"timed out" in first.payload
-    assert second.payload.startswith(b"451 4.7.1")
-    assert third[-1] == p.Packet("a")
-    assert len(calls) == 2  # the second message never reached the scanner
+        return first, took, second, server.workers.counts
+    first, took, second, counts = serve(test, scan_timeout=1.0, workers=1, on_unscanned=unscanned_recording(recorder))
+    assert first.payload.startswith(b"451 4.7.1") and b"scan killed at the message deadline" in first.payload
+    assert took < 5
+    assert second[-1] == p.Packet("a")
+    assert counts["killed"] == 1 and counts["spawned"] >= 2  # the first worker, and its replacement
+    [entry] = recorder.audit.entries()
+    assert entry["event"] == "unscanned" and entry["reason"].startswith("scan killed at the message deadline")
 
 
-def test_an_oversize_message_is_not_scanned(tmp_path):
-    recorder = Recorder(tmp_path / "state", DefaultPolicy())
-    calls = []
+@pytest.fixture
+def recorder(tmp_path):
+    return Recorder(tmp_path / "state", DefaultPolicy())
 
-    def counting(data, name, destination):
-        calls.append(name)
-        return marker_scan(data, name, destination)
+
+def test_an_expensive_message_is_demoted_and_new_mail_passes_it(tmp_path):
+    """One worker: a scan that runs past the quantum gives its slot up to a new message and goes on at
+    low priority; both are answered, the cheap one first."""
+    async def test(server, bound):
+        slow, quick = await FakeMta.connect(bound), await FakeMta.connect(bound)
+        await slow.negotiate()
+        await quick.negotiate()
+        await slow.send(*message_packets("a@x", ["b@y"], [], b"dlp-test: sleep 2\r\n"))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        quick_replies = await quick.message(b"clean\r\n", 2)
+        quick_took = time.monotonic() - started
+        slow_replies = await slow.receive(2)
+        slow_took = time.monotonic() - started
+        slow.close()
+        quick.close()
+        return quick_replies, quick_took, slow_replies, slow_took, dict(server.workers.counts)
+    quick_replies, quick_took, slow_replies, slow_took, counts = serve(test, workers=1, quantum=0.5)
+    assert quick_replies[-1] == p.Packet("a") and slow_replies[-1] == p.Packet("a")
+    assert quick_took < slow_took
+    assert counts["demoted"] == 1 and counts["killed"] == 0
+
+
+def test_a_full_slow_lane_stops_the_longest_scan(recorder):
+    async def test(server, bound):
+        first, second, third = [await FakeMta.connect(bound) for _ in range(3)]
+        for mta in (first, second, third):
+            await mta.negotiate()
+        await first.send(*message_packets("a@x", ["b@y"], [], b"dlp-test: stuck\r\n", queue_id="Q1"))
+        await asyncio.sleep(0.5)
+        await second.send(*message_packets("a@x", ["b@y"], [], b"dlp-test: stuck\r\n", queue_id="Q2"))
+        await asyncio.sleep(0.5)
+        clean = await third.message(b"clean\r\n", 2)
+        (stopped,) = await first.receive(1)
+        for mta in (first, second, third):
+            mta.close()
+        return clean, stopped
+    clean, stopped = serve(test, workers=1, max_slow=1, quantum=0.3, on_unscanned=unscanned_recording(recorder))
+    assert clean[-1] == p.Packet("a")
+    assert stopped.payload.startswith(b"451 4.7.1 ") and b"overloaded: more than 1 long scans at once" in stopped.payload
+    [entry] = [e for e in recorder.audit.entries() if e["event"] == "unscanned"]
+    assert entry["item"] == "Q1.eml" and entry["outcome"] == "tempfail" and "overloaded" in entry["reason"]
+
+
+def test_a_sender_with_expensive_mail_loses_its_claim_to_the_fast_lane(tmp_path):
+    """Once mallory's scan had to be demoted, mallory's next scan runs at nice 19 and gives its
+    slot up to other mail at once, not after a quantum."""
+    nice = tmp_path / "nice"
+
+    async def test(server, bound):
+        first, second, g1, g2 = [await FakeMta.connect(bound) for _ in range(4)]
+        for mta in (first, second, g1, g2):
+            await mta.negotiate()
+        await first.send(*message_packets("mallory@x", ["b@y"], [], b"dlp-test: stuck\r\n", queue_id="M1"))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await g1.message(b"clean\r\n", 2, sender="alice@x")  # waits for mallory's quantum
+        waited_first = time.monotonic() - started
+        await second.send(*message_packets("mallory@x", ["b@y"], [], f"dlp-test: nice {nice}\r\ndlp-test: stuck\r\n"
+                                           .encode(), queue_id="M2"))
+        await eventually(nice.exists)
+        started = time.monotonic()
+        await g2.message(b"clean\r\n", 2, sender="bob@x")  # mallory's scan steps aside at once
+        waited_second = time.monotonic() - started
+        return waited_first, waited_second, int(nice.read_text())
+    waited_first, waited_second, niceness = serve(test, workers=1, quantum=2.0, max_slow=4)
+    assert waited_first > 1.5 and waited_second < 1.0
+    assert niceness == 19
+
+
+def test_overload_is_refused_at_once_with_the_reason(recorder):
+    async def test(server, bound):
+        busy, late = await FakeMta.connect(bound), await FakeMta.connect(bound)
+        await busy.negotiate()
+        await late.negotiate()
+        await busy.send(*message_packets("a@x", ["b@y"], [], b"dlp-test: sleep 1\r\n"))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        (refused,) = await late.message(b"clean\r\n", 1)
+        return refused, time.monotonic() - started
+    refused, took = serve(test, workers=1, max_waiting=0, quantum=5, on_unscanned=unscanned_recording(recorder))
+    assert refused == tempfail("overloaded: 0 messages already wait for a scan worker") and took < 0.5
+    assert [e["reason"] for e in recorder.audit.entries()] == ["overloaded: 0 messages already wait for a scan worker"]
+
+
+def test_waiting_messages_take_turns_per_sender(tmp_path):
+    """Four expensive messages from one sender, then one from another: the other sender's
+    message is scanned third, not fifth."""
+    order = tmp_path / "order"
+
+    async def test(server, bound):
+        connections = [await FakeMta.connect(bound) for _ in range(5)]
+        for mta in connections:
+            await mta.negotiate()
+        for n, mta in enumerate(connections[:4]):
+            await mta.send(*message_packets("mallory@x", ["b@y"], [], f"dlp-test: note {order}\r\ndlp-test: sleep 3\r\n"
+                                            .encode(), queue_id=f"A{n}"))
+        await asyncio.sleep(0.1)
+        await connections[4].send(*message_packets("alice@x", ["b@y"], [], f"dlp-test: note {order}\r\n".encode(),
+                                                   queue_id="B0"))
+        await connections[4].receive(2)
+        for mta in connections:
+            mta.close()
+        return order.read_text().split()
+    started = serve(test, workers=1, quantum=0.5, max_slow=4)
+    assert started[:3] == ["A0.eml", "A1.eml", "B0.eml"]
+
+
+def test_an_oversize_message_is_not_scanned(tmp_path, recorder):
+    notes = tmp_path / "scanned"
+
+    body = f"dlp-test: note {notes}\r\n".encode() + b"x" * 5000
 
     async def test(server, bound):
         mta = await FakeMta.connect(bound)
         await mta.negotiate()
-        (reply,) = await mta.message(b"x" * 5000, 1)
+        (reply,) = await mta.message(body, 1)
         mta.close()
         return reply
-    reply = serve(test, scan=counting, on_unscanned=_unscanned(recorder), max_message_bytes=1000, spool_threshold=100)
+    reply = serve(test, on_unscanned=unscanned_recording(recorder), max_message_bytes=1000, spool_threshold=100)
     assert reply.payload.startswith(b"451 4.7.1") and b"too large" in reply.payload
-    assert calls == []
+    assert not notes.exists()
     [entry] = recorder.audit.entries()  # the tempfail is evidence too
     assert (entry["event"], entry["reason"], entry["outcome"], entry["bytes"]) == (
-        "unscanned", "message too large to scan", "tempfail", 5014)  # headers and body
+        "unscanned", "message too large to scan", "tempfail", len(b"Subject: t\r\n\r\n" + body))
     assert entry["sender"] == "a@example.com" and entry["recipients"] == ["b@partner.example"]
 
 
@@ -194,17 +327,110 @@ def test_malformed_input_closes_only_that_connection(negotiate, garbage):
     assert serve(test)[-1] == p.Packet("a")
 
 
-def test_connections_over_the_limit_are_closed_at_once():
+def test_a_connection_that_does_not_negotiate_or_goes_silent_is_closed():
+    async def test(server, bound):
+        mute = await FakeMta.connect(bound)
+        silent = await FakeMta.connect(bound)
+        await silent.negotiate()
+        started = time.monotonic()
+        assert await mute.closed_by_peer()
+        mute_took = time.monotonic() - started
+        assert await silent.closed_by_peer()
+        silent_took = time.monotonic() - started
+        return mute_took, silent_took
+    mute_took, silent_took = serve(test, handshake_timeout=0.3, idle_timeout=1.5)
+    assert 0.2 < mute_took < 1.2 < silent_took < 4
+
+
+def test_a_message_trickled_once_its_headers_began_is_cut():
+    """Postfix sends a message's headers and body at once: a trickle there is a slowloris."""
+    async def test(server, bound):
+        mta = await FakeMta.connect(bound)
+        await mta.negotiate()
+        await mta.send(p.Packet("M", b"<a@x>\0"), p.Packet("R", b"<b@y>\0"), p.Packet("L", b"Subject\0t\0"))
+        started = time.monotonic()
+        assert await mta.closed_by_peer()
+        return time.monotonic() - started
+    assert serve(test, content_timeout=0.5, idle_timeout=30) < 3
+
+
+def test_at_the_limit_the_idlest_connection_makes_room():
+    async def test(server, bound):
+        negotiated = await FakeMta.connect(bound)
+        await negotiated.negotiate()
+        mute = await FakeMta.connect(bound)  # never negotiates: the first to go
+        await asyncio.sleep(0.1)
+        newcomer = await FakeMta.connect(bound)
+        assert await mute.closed_by_peer()
+        await newcomer.negotiate()
+        replies = await newcomer.message(b"clean\r\n", 2)
+        await asyncio.sleep(0.1)
+        last = await FakeMta.connect(bound)  # now the idlest is the one negotiated first
+        assert await negotiated.closed_by_peer()
+        await last.negotiate()
+        last_replies = await last.message(b"clean\r\n", 2)
+        return replies, last_replies, server.evicted
+    replies, last_replies, evicted = serve(test, max_connections=2, evict_after=0.05)
+    assert replies[-1] == last_replies[-1] == p.Packet("a") and evicted == 2
+
+
+def test_a_connection_active_a_moment_ago_is_not_evicted():
+    """An attacker reconnecting as fast as it is evicted must not push out a client mid-dialogue:
+    at the limit, with no connection idle for evict_after, the newcomer is the one closed."""
+    async def test(server, bound):
+        client = await FakeMta.connect(bound)
+        await client.negotiate()
+        newcomer = await FakeMta.connect(bound)
+        assert await newcomer.closed_by_peer()
+        replies = await client.message(b"clean\r\n", 2)
+        return replies, server.evicted, server.refused
+    replies, evicted, refused = serve(test, max_connections=1, evict_after=30)
+    assert replies[-1] == p.Packet("a") and (evicted, refused) == (0, 1)
+
+
+def test_a_connection_being_scanned_is_never_evicted():
+    async def test(server, bound):
+        scanning = await FakeMta.connect(bound)
+        await scanning.negotiate()
+        await scanning.send(*message_packets("a@x", ["b@y"], [], b"dlp-test: sleep 1\r\n"))
+        await asyncio.sleep(0.3)
+        refused = await FakeMta.connect(bound)
+        assert await refused.closed_by_peer()
+        return await scanning.receive(2), server.refused
+    replies, refused = serve(test, max_connections=1)
+    assert replies[-1] == p.Packet("a") and refused == 1
+
+
+def test_per_client_limit():
     async def test(server, bound):
         first = await FakeMta.connect(bound)
         await first.negotiate()
         second = await FakeMta.connect(bound)
-        refused = await second.closed_by_peer()
+        assert await second.closed_by_peer()
         replies = await first.message(b"clean\r\n", 2)
-        first.close()
-        return refused, replies
-    refused, replies = serve(test, max_connections=1)
-    assert refused and replies[-1] == p.Packet("a")
+        return replies, server.refused
+    replies, refused = serve(test, max_per_client=1)
+    assert replies[-1] == p.Packet("a") and refused == 1
+
+
+def test_200_idle_connections_do_not_lock_out_a_real_client():
+    """Issue 14: 200 idle TCP connections used to make the milter reset every real client."""
+    async def test(server, bound):
+        host, port = bound[5:].split("@")[1], int(bound[5:].split("@")[0])
+        idle = [(await asyncio.open_connection(host, port))[1] for _ in range(200)]
+        await eventually(lambda: len(server._connections) == 200)
+        await asyncio.sleep(0.3)  # idle for longer than evict_after
+        answers, real = [], []
+        for n in range(5):  # real clients keep being served, each one making room for itself
+            mta = await FakeMta.connect(bound)
+            await mta.negotiate()
+            answers.append((await mta.message(b"clean\r\n", 2))[-1])
+            real.append(mta)
+        for writer in [*idle, *(mta.writer for mta in real)]:
+            writer.close()
+        return answers, server.evicted
+    answers, evicted = serve(test, max_connections=200, evict_after=0.2)
+    assert answers == [p.Packet("a")] * 5 and evicted == 5
 
 
 def test_many_concurrent_connections_are_all_answered():
@@ -224,7 +450,7 @@ def test_unix_socket(tmp_path):
     path = tmp_path / "milter.sock"
 
     async def main():
-        server = MilterServer(marker_scan, MilterSettings(socket_mode=0o600))
+        server = MilterServer(worker_scan, MilterSettings(socket_mode=0o600, workers=1))
         (bound,) = await server.start(ListenAddress("unix", path=str(path)))
         try:
             mta = await FakeMta.connect(bound)
@@ -238,27 +464,22 @@ def test_unix_socket(tmp_path):
     assert bound == f"unix:{path}" and replies[-1] == p.Packet("a") and mode == 0o600
 
 
-def test_shutdown_lets_a_scan_in_progress_answer():
-    started, release = threading.Event(), threading.Event()
-
-    def slow(data, name, destination):
-        started.set()
-        release.wait(5)
-        return marker_scan(data, name, destination)
+def test_shutdown_lets_a_scan_in_progress_answer(tmp_path):
+    started = tmp_path / "started"
 
     async def main():
-        server = MilterServer(slow, MilterSettings())
+        server = MilterServer(worker_scan, MilterSettings(workers=1))
         (bound,) = await server.start(LOCAL)
         mta = await FakeMta.connect(bound)
         idle = await FakeMta.connect(bound)
         await mta.negotiate()
         await idle.negotiate()
-        await mta.send(*message_packets("a@x", ["b@y"], [], b"clean"))
-        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        await mta.send(*message_packets("a@x", ["b@y"], [], f"dlp-test: note {started}\r\ndlp-test: sleep 1\r\n"
+                                        .encode()))
+        await eventually(started.exists)
         closing = asyncio.create_task(server.close(grace=5))
         await asyncio.sleep(0.1)
         idle_closed = await idle.closed_by_peer()  # nothing in flight: cut at once
-        release.set()
         replies = await mta.receive(2)
         await closing
         return idle_closed, replies

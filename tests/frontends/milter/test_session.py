@@ -137,3 +137,24 @@ def test_macros_of_one_message_do_not_name_the_next():
     replayer.send_all([POSTFIX_OFFER, *first, p.Packet("A"), *second])
     assert [m.queue_id for m, _ in replayer.messages] == ["Q1", None]
     assert replayer.messages[1][0].name == "NOQUEUE.eml"
+
+
+@pytest.mark.parametrize("flood, message", [
+    ([p.Packet("R", f"<r{i}@x>\0".encode()) for i in range(10_001)], "more than 10000 recipients"),
+    ([p.Packet("D", b"M" + f"{{m{i}}}\0v\0".encode()) for i in range(1_001)], "more than 1000 macros"),
+], ids=["recipients", "macros"])
+def test_a_peer_cannot_make_a_session_grow_without_bound(flood, message):
+    session = MilterSession()
+    session.handle(POSTFIX_OFFER)
+    session.handle(p.Packet("M", b"<a@x>\0"))
+    with pytest.raises(p.ProtocolError, match=message):
+        for packet in flood:
+            session.handle(packet)
+
+
+def test_a_forged_verdict_header_with_odd_spacing_is_still_counted():
+    replayer = Replayer()
+    replayer.send(POSTFIX_OFFER)
+    replayer.send_all(message_packets("a@x", ["b@y"], [("x-dlp-verdict ", "allow"), ("Subject", "s")], b"body"))
+    [(message, _)] = replayer.messages
+    assert message.forged_verdict_headers == 1

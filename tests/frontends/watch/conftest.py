@@ -168,3 +168,47 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+class Writer:
+    """A separate process that writes files on command (see writer.py), so a handle, a
+    mapping or a rename belongs to another process exactly as a user's program would."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("writer.py"))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._answers: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._answers.put(line.strip())
+
+    def do(self, op: str, **fields) -> None:
+        self.process.stdin.write(json.dumps({"op": op, **{k: os.fspath(v) if isinstance(v, Path) else v
+                                                          for k, v in fields.items()}}) + "\n")
+        self.process.stdin.flush()
+        try:
+            answer = self._answers.get(timeout=10)
+        except queue.Empty:
+            pytest.fail(f"the writer process did not answer {op!r} within 10 s")
+        assert answer == "ok", answer
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(10)
+        self._reader.join(5)
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def writer() -> Iterator[Writer]:
+    w = Writer()
+    try:
+        yield w
+    finally:
+        w.stop()

@@ -115,12 +115,19 @@ def test_unscannable_entries_are_quarantined_and_the_daemon_goes_on(folders, run
     assert after["verdict"] == "allow"
 
 
-def test_fail_open_releases_unscannable_content(folders, run_daemon):
+def test_fail_open_releases_unscannable_content_but_never_what_is_not_a_file(folders, run_daemon):
+    corrupt = b"%PDF-1.7\n" + os.urandom(3000)
     with run_daemon((folders.box(),), fail_open=True) as running:
+        (folders.outbox / "broken.pdf").write_bytes(corrupt)
         os.mkfifo(folders.outbox / "pipe")
-        [line] = running.log.wait("decision")
-    assert line["verdict"] == "warn"
-    assert stat.S_ISFIFO(os.lstat(folders.release / "pipe").st_mode)
+        os.symlink("/etc/hostname", folders.outbox / "link")
+        lines = {r["file"]: r for r in running.log.wait("decision", 3, timeout=30)}
+    assert lines["broken.pdf"]["verdict"] == "warn"
+    assert (folders.release / "broken.pdf").read_bytes() == corrupt
+    # a released link would hand the transfer job bytes that were never scanned
+    for name in ("pipe", "link"):
+        assert lines[name]["verdict"] == "quarantine" and lines[name]["rule"] == "watch:not-a-file"
+        assert os.path.lexists(folders.quarantine / name) and not os.path.lexists(folders.release / name)
 
 
 def test_a_file_that_vanishes_before_its_claim_is_not_an_error(folders, run_daemon):
@@ -219,3 +226,26 @@ def test_burst_of_1000_files(folders, run_daemon):
     held = {rel for rel, [path] in placed.items() if path.is_relative_to(folders.quarantine)}
     assert held == {f"d{n % 10}/f{n:04d}.txt" for n in range(0, 1000, 50)}
     assert Action.BLOCK.label in {r["verdict"] for r in lines}
+
+
+def test_a_loose_quarantine_folder_is_tightened_at_start_and_said_so(folders, run_daemon):
+    folders.quarantine.mkdir(mode=0o755)
+    folders.quarantine.chmod(0o755)
+    with run_daemon((folders.box(),)) as running:
+        (folders.outbox / "plan.txt").write_text(LEAK)
+        running.log.wait("decision")
+    [note] = [r for r in running.log.all if r["event"] == "tightened"]
+    assert "quarantine folder" in note["detail"] and "0755 tightened to 0700" in note["detail"]
+    assert stat.S_IMODE(folders.quarantine.stat().st_mode) == 0o700
+
+
+def test_a_file_too_large_to_copy_is_kept_back_unread_even_fail_open(folders, run_daemon):
+    """A sparse 2 GiB file would cost 2 GiB of disk to copy: it is quarantined as too_large."""
+    with run_daemon((folders.box(),), fail_open=True) as running:
+        with open(folders.outbox / "huge.bin", "wb") as handle:
+            handle.truncate(2 << 30)
+        [line] = running.log.wait("decision", timeout=30)
+    assert line["verdict"] == "quarantine" and line["rule"] == "watch:too-large" and line["problems"] == ["too_large"]
+    held = folders.quarantine / "huge.bin"
+    assert held.stat().st_size == 2 << 30 and held.stat().st_blocks == 0  # still the sparse original
+    assert sorted(p.name for p in (folders.outbox / ".dlp-work").iterdir()) == [".lock"]

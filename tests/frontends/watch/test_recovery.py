@@ -14,6 +14,7 @@ import pytest
 
 from dlp.frontends.watch.journal import WorkFolder
 from dlp.frontends.watch.settings import WORK_FOLDER
+from dlp.types import escape_path
 
 from .conftest import LEAK, Folders, clean_text, wait_until
 
@@ -68,6 +69,45 @@ def orphan_in_work_folder(f: Folders, work: WorkFolder) -> None:
     (work.root / "0123abcd").write_text(clean_text(1))
 
 
+def crash_during_the_copy(f: Folders, work: WorkFolder) -> None:
+    """Claimed, the daemon's copy half written: the user's file is still the work file."""
+    entry = _entry(work, "a.txt")
+    work.write(entry)
+    work.file(entry["id"]).write_text(clean_text(1))
+    (work.root / f".{entry['id']}.copy.tmp").write_text(clean_text(1)[:20])
+
+
+def crash_during_the_copy_of_a_leak(f: Folders, work: WorkFolder) -> None:
+    entry = _entry(work, "a.txt")
+    work.write(entry)
+    work.file(entry["id"]).write_text(LEAK)
+    (work.root / f".{entry['id']}.copy.tmp").write_text(LEAK[:100])
+
+
+def crash_after_the_copy(f: Folders, work: WorkFolder) -> None:
+    """The copy renamed over the work file, the scan not done."""
+    entry = _entry(work, "a.txt")
+    work.write(entry)
+    work.file(entry["id"]).write_text(clean_text(1))
+    work.file(entry["id"]).chmod(0o600)
+
+
+def crash_after_giving_back(f: Folders, work: WorkFolder) -> None:
+    """A writer appeared during the claim: the file went back to the outbox, the entry stayed."""
+    entry = _entry(work, "a.txt")
+    work.write(entry)
+    (f.outbox / "a.txt").write_text(clean_text(1))
+
+
+def crash_with_an_odd_name(f: Folders, work: WorkFolder) -> None:
+    """Decided and placing, under a name that is not UTF-8 (kept escaped in the entry)."""
+    name = os.fsdecode(b"caf\xe9\n.txt")
+    entry = _entry(work, escape_path(name), state="placing", target="release",
+                   final=escape_path(f.release / name), suffix=0, report=ALLOW_REPORT)
+    work.write(entry)
+    work.file(entry["id"]).write_text(clean_text(1))
+
+
 @pytest.mark.parametrize("crash, where", [
     (crash_after_intent, "release/a.txt"),
     (crash_after_claim, "release/a.txt"),
@@ -76,6 +116,11 @@ def orphan_in_work_folder(f: Folders, work: WorkFolder) -> None:
     (crash_between_link_and_unlink, "release/a.txt"),
     (crash_before_sidecar, "quarantine/a.txt"),
     (orphan_in_work_folder, "quarantine/orphaned/0123abcd"),
+    (crash_during_the_copy, "release/a.txt"),
+    (crash_during_the_copy_of_a_leak, "quarantine/a.txt"),
+    (crash_after_the_copy, "release/a.txt"),
+    (crash_after_giving_back, "release/a.txt"),
+    (crash_with_an_odd_name, os.fsdecode(b"release/caf\xe9\n.txt")),
 ], ids=lambda v: v.__name__ if callable(v) else None)
 def test_recovery_from_each_journal_state(folders, run_daemon, crash, where):
     for folder in (folders.release, folders.quarantine):
@@ -93,6 +138,8 @@ def test_recovery_from_each_journal_state(folders, run_daemon, crash, where):
     assert path.stat().st_nlink == 1
     if where.startswith("quarantine"):
         assert json.loads(Path(f"{path}.dlp.json").read_text())["report"]["action"] in ("block", "quarantine")
+    else:  # whole: never the half copy a crash left
+        assert path.read_text() == clean_text(1)
     assert sorted(p.name for p in work.root.iterdir()) == [".lock"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from types import SimpleNamespace
 
 import pytest
@@ -110,3 +111,85 @@ def test_config_values_and_command_line_overrides(tmp_path):
     assert box.destination.channel == "watch"
     assert "*.swp" in settings.ignore and "*.part" in settings.ignore
     assert os.fspath(box.work).endswith(".dlp-work")
+
+
+def _box(tmp_path):
+    from dlp.frontends.watch.settings import Outbox
+
+    (tmp_path / "o").mkdir(exist_ok=True)
+    return Outbox(tmp_path / "o", tmp_path / "r", tmp_path / "q")
+
+
+@pytest.mark.parametrize("folder, mode, tightened", [
+    ("q", 0o755, 0o700), ("q", 0o770, 0o700), ("q", 0o701, 0o700), ("q", 0o700, None),
+    ("o/.dlp-work", 0o777, 0o700), ("o/.dlp-work", 0o1733, 0o1700),
+    ("r", 0o777, 0o755), ("r", 0o775, 0o755), ("r", 0o755, None), ("r", 0o750, None),
+])
+def test_existing_folders_looser_than_the_daemon_would_make_them_are_tightened(tmp_path, folder, mode, tightened):
+    from dlp.frontends.watch.settings import prepare_folders
+
+    box = _box(tmp_path)
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder).chmod(mode)
+    old = os.umask(0o022)
+    try:
+        notes = prepare_folders(box)
+    finally:
+        os.umask(old)
+    now = stat.S_IMODE((tmp_path / folder).stat().st_mode)
+    if tightened is None:
+        assert now == mode and notes == []
+    else:
+        assert now == tightened
+        [note] = notes
+        assert f"mode {mode:04o} tightened to {tightened:04o}" in note
+
+
+def test_a_quarantine_folder_of_another_user_is_refused(tmp_path):
+    from dlp.frontends.watch.settings import prepare_folders
+
+    box = _box(tmp_path)
+    (tmp_path / "q").mkdir(mode=0o700)
+    os.chown(tmp_path / "q", 65534, 65534)
+    with pytest.raises(ConfigError, match=r"quarantine folder .* belongs to uid 65534.*chown it"):
+        prepare_folders(box)
+
+
+def test_a_folder_that_cannot_be_tightened_is_refused_with_the_fix(tmp_path, monkeypatch):
+    from dlp.frontends.watch import settings
+
+    box = _box(tmp_path)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r").chmod(0o777)
+
+    def refused(path, mode):
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(settings.os, "chmod", refused)
+    with pytest.raises(ConfigError, match=r"release folder .* has mode 0777.*run `chmod 0755"):
+        settings.prepare_folders(box)
+
+
+def test_a_claim_never_follows_a_folder_swapped_for_a_link(tmp_path):
+    """Between the look and the claim, outbox/sub becomes a link to another user's folder: the
+    claim must not move that user's sub/x.txt into the work folder (and on to the release)."""
+    from dlp.frontends.watch.journal import WorkFolder
+
+    outbox, victim = tmp_path / "outbox", tmp_path / "victim"
+    (outbox / "sub").mkdir(parents=True)
+    victim.mkdir()
+    (victim / "x.txt").write_text("the victim's file")
+    (outbox / "sub" / "x.txt").write_text("dropped")
+    work = WorkFolder(outbox, outbox / ".dlp-work", durable=False)
+    work.open()
+    entry = {"id": work.new_id(), "state": "claiming", "rel": "sub/x.txt"}
+    (outbox / "sub" / "x.txt").unlink()
+    (outbox / "sub").rmdir()
+    os.symlink(victim, outbox / "sub")
+    assert work.claim(entry) is False
+    assert (victim / "x.txt").read_text() == "the victim's file" and work.entry_ids() == []
+    os.unlink(outbox / "sub")
+    (outbox / "sub").mkdir()
+    (outbox / "sub" / "x.txt").write_text("dropped")
+    assert work.claim(entry) is True and work.file(entry["id"]).read_text() == "dropped"
+    work.close()

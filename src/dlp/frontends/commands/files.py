@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...errors import UsageError
 from ...extract import expand_path
-from ...types import Item
+from ...types import Item, escape_path
 
 
 def expand(paths: list[str], *, allow_stdin: bool = False) -> list[Path]:
@@ -38,7 +38,8 @@ def scan_items(paths: list[str]) -> list[Item]:
 
     Paths are checked before any work starts. A named path that is neither a regular
     file nor a folder (a socket, a device) is still an item: reading it fails and the
-    report says so, rather than skipping it silently.
+    report says so, rather than skipping it silently. So is a folder that cannot be
+    listed (`expand_path` marks it ``meta["unreadable"]``).
     """
     items: list[Item] = []
     for raw in paths:
@@ -49,6 +50,6 @@ def scan_items(paths: list[str]) -> list[Item]:
             raise UsageError(f"no such file or directory: {raw}")
         found = expand_path(raw)
         if not found and not os.path.isdir(raw):
-            found = [Item(locator=raw, name=os.path.basename(raw), path=raw)]
+            found = [Item(locator=escape_path(raw), name=escape_path(os.path.basename(raw)), path=raw)]
         items.extend(found)
     return items

@@ -7,8 +7,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from ...errors import UsageError
-from ...types import Destination, FileReport, Item, Report
-from ..output import write_report
+from ...types import Destination, FileReport, Item, Problem, Report, escape_path
+from ..output import write_report, write_report_file
 from .files import scan_items
 from .incidents import add_policy_option
 
@@ -47,21 +47,30 @@ def run(args, env) -> int:
     recorder = env.recorder(args, scanner.policy, read_only=args.no_record)  # --no-record: decide alike, write nothing
     started = time.perf_counter()
     progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
+    found: dict[int, FileReport] = {}
+    readable: list[tuple[int, Item]] = []
+    for index, target in enumerate(targets):
+        if target.meta.get("unreadable"):  # an unlistable folder, a link, a pipe: a problem the policy decides
+            found[index] = _unreadable(scanner, target, destination)
+            progress.step(target.locator)
+        else:
+            readable.append((index, target))
+    items = [target for _, target in readable]
     reports: list[FileReport] = []
     if args.cluster:
         from ..cluster.runner import scan_on_cluster  # Dask is imported only here
 
-        reports.extend(scan_on_cluster(args.cluster, scanner, targets, destination,
+        reports.extend(scan_on_cluster(args.cluster, scanner, items, destination,
                                        policy_file=getattr(args, "policy", None),
                                        on_report=lambda report: progress.step(report.path)))
-    elif args.jobs > 1 and len(targets) > 1 and all(t.path is not None for t in targets):
+    elif args.jobs > 1 and len(items) > 1 and all(t.path is not None for t in items):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
                                  initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
-            for report in pool.map(_scan_in_worker, [(t, destination) for t in targets], chunksize=4):
+            for report in pool.map(_scan_in_worker, [(t, destination) for t in items], chunksize=4):
                 reports.append(report)
                 progress.step(report.path)
     else:
-        for target in targets:
+        for target in items:
             if target.path is None:  # standard input
                 data = env.stdin.buffer.read() if hasattr(env.stdin, "buffer") else env.stdin.read().encode()
                 report = scanner.scan_bytes(data, "<stdin>", destination)
@@ -70,28 +79,35 @@ def run(args, env) -> int:
             reports.append(report)
             progress.step(report.path)
     progress.done()
-    # in scan order, so exposure adds up as the items would leave
-    reports = [recorder.settle(r, destination, _target(r)) for r in reports]
-    report = Report(tuple(reports), time.perf_counter() - started)
-    for r in reports:
+    found.update((index, report) for (index, _), report in zip(readable, reports))
+    ordered = [(target, found[index]) for index, target in enumerate(targets)]
+    # in scan order, so exposure adds up as the items would leave (--no-record: the same, written nowhere)
+    ordered = [(target, recorder.settle(r, destination, _target(target))) for target, r in ordered]
+    report = Report(tuple(r for _, r in ordered), time.perf_counter() - started)
+    for r in report.files:
         for p in r.problems:
             if p.kind == "unreadable":
                 env.warn(f"cannot read {p.locator}: {p.detail}")
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as out:
-                write_report(report, args.format, out)
+            write_report_file(report, args.format, args.output)
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         write_report(report, args.format, env.stdout)
-    return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in reports) else 0
+    return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in report.files) else 0
 
 
-def _target(report: FileReport) -> dict:
-    if report.path == "<stdin>":
+def _unreadable(scanner, item: Item, destination: Destination) -> FileReport:
+    problems = (Problem(item.locator, "unreadable", str(item.meta["unreadable"])),)
+    decision = scanner.policy.decide([], problems, destination)
+    return FileReport(path=item.locator, action=decision.action, problems=problems, decision=decision)
+
+
+def _target(item: Item) -> dict:
+    if item.path is None:
         return {"kind": "stdin"}
-    return {"kind": "file", "path": os.path.abspath(report.path), "quarantined": False}
+    return {"kind": "file", "path": escape_path(os.path.abspath(item.path)), "quarantined": False}
 
 
 _worker_scanner = None

@@ -6,6 +6,12 @@ Sendmail .mc:     INPUT_MAIL_FILTER(`dlp', `S=inet:8899@127.0.0.1, F=T, T=S:10s;
 
 Runs until SIGTERM or SIGINT, then stops accepting, lets messages being scanned
 finish and exits with status 0.
+
+The scanner is opened and warmed up here, once; the scan worker processes are forked
+from it (see `workers`) before the event loop starts. Each part of a message gets at
+most PART_SHARE of the message deadline (the scanner's per-item limit, which kills a
+hung parser), so one slow attachment ends as a `timeout` problem for the policy to
+decide while the message still gets its verdict in time.
 """
 
 from __future__ import annotations
@@ -14,12 +20,17 @@ import argparse
 import asyncio
 import logging
 import signal
+from dataclasses import replace
 from typing import Any
 
+from ...errors import UsageError
 from ..commands.incidents import add_policy_option
+from .mail import recording, unscanned_recording
 from .server import ListenAddress, MilterSettings, ScanFunction, parse_listen, serve
+from .workers import ScanWorkers
 
 DEFAULTS = MilterSettings()
+PART_SHARE = 0.8
 SIZE_SUFFIXES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -30,7 +41,7 @@ def _listen(text: str) -> ListenAddress:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _size(text: str) -> int:
+def size_argument(text: str) -> int:
     number, suffix = text.strip().lower().rstrip("b"), ""
     if number and number[-1] in SIZE_SUFFIXES:
         number, suffix = number[:-1], number[-1]
@@ -74,21 +85,49 @@ def register(subparsers: Any) -> None:
         help="scan deadline per message; keep it below the MTA's milter content timeout (default %(default)s)",
     )
     parser.add_argument(
-        "--max-message-size", type=_size, default=DEFAULTS.max_message_bytes, metavar="SIZE",
+        "--max-message-size", type=size_argument, default=DEFAULTS.max_message_bytes, metavar="SIZE",
         help="larger messages are not scanned and count as unscannable (default 50M)",
     )
     parser.add_argument(
-        "--spool-threshold", type=_size, default=DEFAULTS.spool_threshold, metavar="SIZE",
+        "--spool-threshold", type=size_argument, default=DEFAULTS.spool_threshold, metavar="SIZE",
         help="message content beyond this goes to a temporary file (default 1M)",
     )
     parser.add_argument("--spool-dir", metavar="DIR", help="where spooled messages go (default: the system temp dir)")
     parser.add_argument(
         "--max-connections", type=int, default=DEFAULTS.max_connections, metavar="N",
-        help="connections beyond this are closed at once (default %(default)s)",
+        help="open connections at most; a new one evicts the idlest (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-per-client", type=int, default=DEFAULTS.max_per_client, metavar="N",
+        help="connections per peer address (or unix-socket uid) at most; 0: no limit (default %(default)s)",
     )
     parser.add_argument(
         "--workers", type=int, default=DEFAULTS.workers, metavar="N",
-        help="messages scanned at the same time (default %(default)s)",
+        help="scan worker processes for new mail (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-slow", type=int, default=DEFAULTS.max_slow, metavar="N",
+        help="long scans kept going at low priority beside them; 0: as many as --workers (default %(default)s)",
+    )
+    parser.add_argument(
+        "--quantum", type=float, default=DEFAULTS.quantum, metavar="SECONDS",
+        help="a scan running longer gives its worker up to new mail (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-waiting", type=int, default=DEFAULTS.max_waiting, metavar="N",
+        help="messages waiting for a worker at most; more are tempfailed at once (default %(default)s)",
+    )
+    parser.add_argument(
+        "--handshake-timeout", type=float, default=DEFAULTS.handshake_timeout, metavar="SECONDS",
+        help="a connection must negotiate within this (default %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=DEFAULTS.idle_timeout, metavar="SECONDS",
+        help="a connection silent longer is closed (default %(default)s)",
+    )
+    parser.add_argument(
+        "--content-timeout", type=float, default=DEFAULTS.content_timeout, metavar="SECONDS",
+        help="once a message's headers have begun, a connection silent longer is closed (default %(default)s)",
     )
     parser.add_argument(
         "--socket-mode", type=_mode, default=DEFAULTS.socket_mode, metavar="OCTAL",
@@ -101,57 +140,65 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> MilterSettings:
-    return MilterSettings(
+    settings = MilterSettings(
         fail_open=args.fail_open,
         scan_timeout=args.timeout,
         max_message_bytes=args.max_message_size,
         spool_threshold=args.spool_threshold,
         spool_dir=args.spool_dir,
         max_connections=args.max_connections,
+        max_per_client=args.max_per_client,
         workers=args.workers,
+        max_slow=args.max_slow,
+        quantum=args.quantum,
+        max_waiting=args.max_waiting,
+        handshake_timeout=args.handshake_timeout,
+        idle_timeout=args.idle_timeout,
+        content_timeout=args.content_timeout,
         socket_mode=args.socket_mode,
     )
+    if settings.workers < 1 or settings.max_connections < 1 or settings.max_slow < 0 or settings.max_waiting < 0:
+        raise UsageError("--workers and --max-connections must be at least 1; --max-slow and --max-waiting at least 0")
+    if min(settings.scan_timeout, settings.quantum, settings.handshake_timeout, settings.idle_timeout,
+           settings.content_timeout) <= 0:
+        raise UsageError("--timeout, --quantum and the --*-timeout options must be more than 0 seconds")
+    return settings
 
 
-def _recording(scanner, recorder) -> ScanFunction:
-    """Scan, then allow entries, exposure, incident and audit entry; the incident id goes into the reply."""
-    def scan(data: bytes, name: str, destination):
-        report = scanner.scan_bytes(data, name, destination)
-        queue_id = name[:-len(".eml")] if name.endswith(".eml") else name
-        return recorder.settle(report, destination, {"kind": "mail", "queue_id": queue_id})
-    return scan
+def open_mail_scanner(env: Any, args: argparse.Namespace, scan_timeout: float):
+    """The scanner of the mail front ends: each item (a part and what it contains) gets at most
+    PART_SHARE of the message deadline, and lazily loaded parts are loaded before workers fork."""
+    scanner = env.scanner(args)
+    limits = getattr(scanner, "limits", None)
+    if limits is not None:
+        scanner.limits = replace(limits, timeout_seconds=min(limits.timeout_seconds, PART_SHARE * scan_timeout))
+    if hasattr(scanner, "registry"):
+        from ..watch.scans import warm_up
 
-
-def _unscanned(recorder):
-    """A message that could not be scanned is an audit entry too (a tempfail is retried by the
-    MTA, so it is not an incident each time)."""
-    def on_unscanned(message, reason: str, outcome: str) -> None:
-        recorder.audit.append("unscanned", channel="mail", item=message.name, reason=reason, outcome=outcome,
-                              sender=message.sender or None, recipients=list(message.recipients),
-                              bytes=message.content.size)
-    return on_unscanned
+        warm_up(scanner)
+    return scanner
 
 
 def run(args: argparse.Namespace, env: Any) -> int:
-    scanner = env.scanner(args)  # registry, key and policy from the global options
-    recorder = None if args.no_record else env.recorder(args, scanner.policy)
-    scan = scanner.scan_bytes if recorder is None else _recording(scanner, recorder)
-    unscanned = None if recorder is None else _unscanned(recorder)
     settings = settings_from_args(args)
+    scanner = open_mail_scanner(env, args, settings.scan_timeout)
+    recorder = None if args.no_record else env.recorder(args, scanner.policy)
+    workers = ScanWorkers(scanner.scan_bytes, settings.worker_settings)
+    workers.fork_zygote()  # now, while this process has one thread
     handler = logging.StreamHandler(env.stderr)
     handler.setFormatter(logging.Formatter("dlp milter: %(levelname)s %(message)s"))
     logger = logging.getLogger("dlp.frontends.milter")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        asyncio.run(_serve_until_signalled(scan, args.listen, settings, env, unscanned))
+        asyncio.run(_serve_until_signalled(scanner.scan_bytes, args.listen, settings, env, workers, recorder))
     finally:
         logger.removeHandler(handler)
     return 0
 
 
 async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, settings: MilterSettings, env: Any,
-                                 on_unscanned=None) -> None:
+                                 workers: ScanWorkers, recorder=None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -161,7 +208,13 @@ async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, set
         print(f"dlp milter: listening on {', '.join(addresses)}", file=env.stderr, flush=True)
 
     try:
-        answered = await serve(scan, address, settings, stop, on_ready=ready, on_unscanned=on_unscanned)
+        await workers.open()
+        try:
+            answered = await serve(scan, address, settings, stop, on_ready=ready, workers=workers,
+                                   settle=recording(recorder) if recorder else None,
+                                   on_unscanned=unscanned_recording(recorder) if recorder else None)
+        finally:
+            await workers.close()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -1,38 +1,54 @@
-"""The asyncio milter server: sockets, limits, the worker pool and the scan deadline.
+"""The asyncio milter server: sockets, connection limits, and the mail gate.
 
-Each connection runs a `MilterSession`; at end-of-message the collected message is
-scanned by the injected `scan` callable in a worker pool, so the event loop keeps
-serving other connections. Replies to one batch of packets leave in one write with
-TCP_NODELAY set, so no reply waits for a delayed ACK.
+Each connection runs a `MilterSession`; at end-of-message the collected message goes
+to the `MailGate` (see `mail`), which scans it in a killable worker process within the
+message deadline, so the event loop keeps serving other connections. Replies to one
+batch of packets leave in one write with TCP_NODELAY set, so no reply waits for a
+delayed ACK.
 
-Limits: at most `max_connections` sessions (more are closed at once, which the MTA
-treats per its milter_default_action), at most `workers` scans at a time, a scan
-deadline below the MTA's milter timeouts, a message size limit and an idle timeout.
+A connection cannot hold the milter hostage either:
+
+- it must negotiate within `handshake_timeout` seconds, and then send a packet at
+  least every `idle_timeout` seconds (Postfix sends a message's headers and body only
+  once the client has sent all of it, so the gap after RCPT TO can be long), and every
+  `content_timeout` seconds once a message's headers have begun (the MTA then sends the
+  rest at once: a trickle is an attack, not a slow client);
+- at `max_connections`, a new connection evicts an idle one: one that never
+  negotiated first, then the one idle longest outside a message, then inside one. A
+  connection whose message is being scanned, or that negotiated and was active within
+  `evict_after` seconds, is never evicted: an attacker reconnecting as fast as it is
+  evicted cannot push out a client in the middle of its dialogue. (One that has not
+  negotiated yet is expendable after MUTE_GRACE: an MTA negotiates at once.) With no connection to evict, the
+  new one is closed at once (the MTA applies its milter_default_action);
+- optionally at most `max_per_client` connections per peer (IP address, or the uid of
+  a unix-socket peer).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import re
-import secrets
 import socket
 import stat
-from dataclasses import dataclass
+import struct
+import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ...types import Destination, FileReport
 from . import protocol as p
-from .session import BufferLimits, CollectedMessage, MilterSession
-from .verdicts import ReplyPolicy, failure_replies, report_replies
+from .mail import MailGate, MailRequest, OnUnscanned, Settle, random_incident_id
+from .session import BufferLimits, MilterSession
+from .verdicts import ReplyPolicy, replies
+from .workers import ScanWorkers, WorkerSettings
 
 log = logging.getLogger(__name__)
 
 ScanFunction = Callable[[bytes, str, Destination], FileReport]
-OnUnscanned = Callable[["CollectedMessage", str, str], None]  # message, reason, outcome
 READ_SIZE = 256 * 1024
+MUTE_GRACE = 0.1  # an MTA negotiates as soon as it connects: a connection still mute after this is expendable
 
 
 @dataclass(frozen=True)
@@ -87,14 +103,40 @@ class MilterSettings:
     spool_threshold: int = 1024 * 1024
     spool_dir: str | None = None
     max_connections: int = 200
+    max_per_client: int = 0  # 0: no limit per peer
     workers: int = max(1, min(8, os.cpu_count() or 1))
+    max_slow: int = 0  # 0: as many as workers
+    quantum: float = 1.0  # seconds a scan keeps its fast slot before it can be demoted
+    max_waiting: int = 64  # messages waiting for a scan worker; one more is tempfailed at once
+    handshake_timeout: float = 10.0  # from connect to option negotiation
     idle_timeout: float = 600.0  # between two packets of one connection
+    content_timeout: float = 60.0  # between two packets once a message's headers have begun
+    evict_after: float = 1.0  # a connection idle for less is not evicted (a newcomer is refused instead)
     max_packet: int = p.DEFAULT_MAX_PACKET
     socket_mode: int = 0o660
 
+    @property
+    def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings(workers=self.workers, max_slow=self.max_slow or self.workers, quantum=self.quantum,
+                              max_waiting=self.max_waiting)
 
-def random_incident_id() -> str:
-    return "dlp-" + secrets.token_hex(6)
+
+@dataclass(eq=False)
+class _Connection:
+    session: MilterSession
+    writer: asyncio.StreamWriter
+    peer: str
+    client_key: str
+    last_activity: float
+    scanning: bool = False
+    evicted: bool = False
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+    def idle_rank(self) -> tuple[int, float]:
+        """Lower is evicted first: never negotiated, then outside a message, then inside one;
+        within each, the longest idle."""
+        stage = 0 if not self.session.negotiated else 1 if not self.session.in_message else 2
+        return stage, self.last_activity
 
 
 class MilterServer:
@@ -103,30 +145,37 @@ class MilterServer:
         scan: ScanFunction,
         settings: MilterSettings = MilterSettings(),
         *,
-        executor: concurrent.futures.Executor | None = None,
+        settle: Settle | None = None,
+        workers: ScanWorkers | None = None,
         incident_id: Callable[[], str] = random_incident_id,
         on_unscanned: OnUnscanned | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.scan = scan
-        self.on_unscanned = on_unscanned
+        """`scan` runs in the worker processes (bytes, name, destination -> report); `settle`
+        reviews and records a report in this process; `workers` may be given already started
+        (`dlp milter` forks them before the event loop runs)."""
         self.settings = settings
-        self.incident_id = incident_id
-        self._own_executor = executor is None
-        self._executor = executor or concurrent.futures.ThreadPoolExecutor(settings.workers, "dlp-milter-scan")
-        self._buffer_limits = BufferLimits(settings.max_message_bytes, settings.spool_threshold, settings.spool_dir)
+        self.clock = clock
+        self._own_workers = workers is None
+        self.workers = workers or ScanWorkers(scan, settings.worker_settings)
         self._reply_policy = ReplyPolicy(fail_open=settings.fail_open)
+        self.gate = MailGate(self.workers, self._reply_policy, scan_timeout=settings.scan_timeout, settle=settle,
+                             on_unscanned=on_unscanned, incident_id=incident_id)
+        self._buffer_limits = BufferLimits(settings.max_message_bytes, settings.spool_threshold, settings.spool_dir)
         self._servers: list[asyncio.AbstractServer] = []
-        self._connections: dict[asyncio.Task, MilterSession] = {}
-        self._scanning: set[asyncio.Task] = set()
-        self._slots: asyncio.Semaphore | None = None
+        self._connections: dict[asyncio.Task, _Connection] = {}
         self._closing = False
         self.messages = 0
+        self.evicted = 0
+        self.refused = 0
 
     # -- lifecycle
 
     async def start(self, address: ListenAddress) -> list[str]:
-        """Bind and start serving; returns the bound addresses (a port of 0 is resolved)."""
-        self._slots = asyncio.Semaphore(self.settings.workers)
+        """Start the scan workers (before any socket exists, so none inherits one), bind and
+        serve; returns the bound addresses (a port of 0 is resolved)."""
+        if self._own_workers:
+            await self.workers.open()
         if address.family == "unix":
             _remove_stale_socket(address.path)
             server = await asyncio.start_unix_server(self._connection, path=address.path, limit=READ_SIZE)
@@ -144,7 +193,7 @@ class MilterServer:
         self._closing = True
         for server in self._servers:
             server.close()
-        busy = {task for task, session in self._connections.items() if session.in_message or task in self._scanning}
+        busy = {task for task, conn in self._connections.items() if conn.session.in_message or conn.scanning}
         for task in set(self._connections) - busy:
             task.cancel()
         if busy:
@@ -156,43 +205,82 @@ class MilterServer:
             await asyncio.wait(remaining, timeout=grace)
         for server in self._servers:
             await server.wait_closed()
-        if self._own_executor:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._own_workers:
+            await self.workers.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.gate.close)
+
+    # -- admission
+
+    def _admit(self, peer: str, client_key: str) -> bool:
+        """Room for one more connection: within the per-client limit, and under the connection
+        limit, if need be by evicting the idlest connection that is not being scanned."""
+        limit = self.settings.max_per_client
+        if limit and sum(c.client_key == client_key for c in self._connections.values()) >= limit:
+            log.warning("milter connection from %s refused: %d connections from this client", peer, limit)
+            return False
+        if len(self._connections) < self.settings.max_connections:
+            return True
+        now = self.clock()
+        idle = [c for c in self._connections.values() if not c.scanning and not c.evicted
+                and now - c.last_activity >= (self.settings.evict_after if c.session.negotiated else MUTE_GRACE)]
+        if not idle:
+            log.warning("milter connection from %s refused: %d connections open, none idle for %g s",
+                        peer, len(self._connections), self.settings.evict_after)
+            return False
+        victim = min(idle, key=_Connection.idle_rank)
+        victim.evicted = True
+        self.evicted += 1
+        log.warning("milter connection from %s evicted (idle %.1f s%s) to admit %s", victim.peer,
+                    self.clock() - victim.last_activity, "" if victim.session.negotiated else ", never negotiated",
+                    peer)
+        self._connections.pop(victim.task, None)
+        victim.task.cancel()
+        return True
 
     # -- one connection
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        peer = writer.get_extra_info("peername") or "unix"
-        if len(self._connections) >= self.settings.max_connections:
-            log.warning("milter connection from %s refused: %d connections open", peer, len(self._connections))
+        peer, client_key = _peer(writer)
+        if self._closing or not self._admit(peer, client_key):
+            self.refused += 1
             writer.close()
             return
         session = MilterSession(self._buffer_limits, header=self._reply_policy.header)
-        self._connections[task] = session
+        conn = _Connection(session, writer, peer, client_key, self.clock(), task=task)
+        self._connections[task] = conn
         sock = writer.get_extra_info("socket")
         tcp = sock if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6) else None
         if tcp is not None:
             tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         decoder = p.PacketDecoder(self.settings.max_packet)
         try:
-            await self._serve(session, decoder, reader, writer, task, tcp)
+            await self._serve(conn, decoder, reader, writer, tcp)
         except p.ProtocolError as error:
             log.warning("milter connection from %s closed: %s", peer, error)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as error:
+        except TimeoutError:
+            stage = "negotiation" if not session.negotiated else "next packet"
+            log.info("milter connection from %s closed: no %s in time", peer, stage)
+        except (ConnectionError, asyncio.IncompleteReadError) as error:
             log.info("milter connection from %s ended: %s", peer, type(error).__name__)
+        except asyncio.CancelledError:  # evicted or cut at shutdown: this task's whole job is the connection
+            log.info("milter connection from %s cut%s", peer, " (evicted)" if conn.evicted else "")
         finally:
             session.close()
-            self._connections.pop(task, None)
-            self._scanning.discard(task)
+            if self._connections.get(task) is conn:
+                del self._connections[task]
             writer.close()
 
-    async def _serve(self, session, decoder, reader, writer, task, tcp) -> None:
+    async def _serve(self, conn: _Connection, decoder, reader, writer, tcp) -> None:
+        session = conn.session
         while True:
-            data = await asyncio.wait_for(reader.read(READ_SIZE), self.settings.idle_timeout)
+            timeout = (self.settings.handshake_timeout if not session.negotiated
+                       else self.settings.content_timeout if session.in_content else self.settings.idle_timeout)
+            data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
             if not data:
                 return
+            conn.last_activity = self.clock()
             if tcp is not None:
                 _ack_at_once(tcp)
             out: list[p.Reply] = []
@@ -203,11 +291,12 @@ class MilterServer:
                     if out:  # never hold earlier replies back while scanning
                         writer.write(p.encode_replies(out))
                         out = []
-                    self._scanning.add(task)
+                    conn.scanning = True
                     try:
                         out.extend(await self._conclude(step.message))
                     finally:
-                        self._scanning.discard(task)
+                        conn.scanning = False
+                        conn.last_activity = self.clock()
                 if step.close:
                     if out:
                         writer.write(p.encode_replies(out))
@@ -221,64 +310,28 @@ class MilterServer:
 
     # -- end of message
 
-    async def _conclude(self, message: CollectedMessage) -> tuple[p.Reply, ...]:
+    async def _conclude(self, message) -> tuple[p.Reply, ...]:
+        request = MailRequest(message.sender, message.recipients, message.queue_id, message.client)
         try:
-            replies = await self._verdict(message)
+            verdict = await self.gate.check(request, message.content,
+                                            can_hold=bool(message.actions & p.ActionFlag.QUARANTINE))
         finally:
             message.content.close()
         self.messages += 1
-        return replies
+        return replies(verdict, message, self._reply_policy)
 
-    async def _verdict(self, message: CollectedMessage) -> tuple[p.Reply, ...]:
-        where = f"queue id {message.queue_id or 'NOQUEUE'} from {message.sender or '<>'}"
-        if message.content.oversize:
-            log.warning("%s: not scanned, %d bytes exceed %d", where, message.content.size, self.settings.max_message_bytes)
-            return self._unscanned("message too large to scan", message)
-        try:
-            report = await asyncio.wait_for(self._scan_in_worker(message), self.settings.scan_timeout)
-        except TimeoutError:
-            log.warning("%s: scan timed out after %g s", where, self.settings.scan_timeout)
-            return self._unscanned("scan timed out", message)
-        except Exception:
-            log.exception("%s: scan failed", where)
-            return self._unscanned("scanner error", message)
-        incident = str(report.meta.get("incident") or self.incident_id()) if report.action > 0 else ""
-        log.info(
-            "%s: %s%s to %s (%d findings)",
-            where, report.action.label, f" incident {incident}" if incident else "",
-            ", ".join(message.recipients), len(report.findings),
-        )
-        return report_replies(report, message, incident, self._reply_policy)
 
-    def _unscanned(self, reason: str, message: CollectedMessage) -> tuple[p.Reply, ...]:
-        replies = failure_replies(reason, message, self._reply_policy)
-        if self.on_unscanned is not None:
-            outcome = "accepted (fail-open)" if self._reply_policy.fail_open else "tempfail"
-            try:
-                self.on_unscanned(message, reason, outcome)
-            except Exception:  # the reply stands; the missing evidence is logged loudly
-                log.exception("recording the unscanned message failed")
-        return replies
-
-    async def _scan_in_worker(self, message: CollectedMessage) -> FileReport:
-        """Run the scan in the pool. A worker slot is held until the scan really ends,
-        even when the deadline gave up on it, so runaway scans cannot pile up."""
-        assert self._slots is not None
-        await self._slots.acquire()
-        loop = asyncio.get_running_loop()
-        try:
-            future = loop.run_in_executor(self._executor, _scan_message, self.scan, message)
-        except BaseException:
-            self._slots.release()
-            raise
-        future.add_done_callback(self._scan_finished)
-        return await asyncio.shield(future)
-
-    def _scan_finished(self, future: asyncio.Future) -> None:
-        assert self._slots is not None
-        self._slots.release()
-        if not future.cancelled():
-            future.exception()  # retrieved, so a scan abandoned at its deadline logs no stray warning
+def _peer(writer: asyncio.StreamWriter) -> tuple[str, str]:
+    """A printable peer name, and the key per-client limits count by."""
+    name = writer.get_extra_info("peername")
+    if isinstance(name, tuple) and name:
+        return f"{name[0]}:{name[1]}", str(name[0])
+    sock = writer.get_extra_info("socket")
+    try:
+        pid, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        return f"unix pid {pid} uid {uid}", f"uid {uid}"
+    except (OSError, AttributeError):
+        return "unix", "unix"
 
 
 def _ack_at_once(sock: socket.socket) -> None:
@@ -295,10 +348,6 @@ def _ack_at_once(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
         except OSError:
             pass  # the connection is going away; the read that follows will say so
-
-
-def _scan_message(scan: ScanFunction, message: CollectedMessage) -> FileReport:
-    return scan(message.content.read(), message.name, message.destination)
 
 
 def _remove_stale_socket(path: str) -> None:
@@ -318,10 +367,13 @@ async def serve(
     stop: asyncio.Event,
     on_ready: Callable[[list[str]], None] = lambda addresses: None,
     grace: float = 10.0,
+    *,
+    settle: Settle | None = None,
+    workers: ScanWorkers | None = None,
     on_unscanned: OnUnscanned | None = None,
 ) -> int:
     """Serve until `stop` is set, then shut down gracefully. Returns the messages answered."""
-    server = MilterServer(scan, settings, on_unscanned=on_unscanned)
+    server = MilterServer(scan, settings, settle=settle, workers=workers, on_unscanned=on_unscanned)
     on_ready(await server.start(address))
     try:
         await stop.wait()

@@ -39,6 +39,10 @@ NO_REPLY_FLAG: dict[type, p.ProtocolFlag] = {
 }
 CONNECTION_STAGES = frozenset({p.Command.CONNECT.value, p.Command.HELO.value})
 VERDICT_HEADER = "X-DLP-Verdict"
+# Bounds on what a peer can make a session hold besides the message itself (Postfix's
+# own limits are far below: smtpd_recipient_limit 1000, a few dozen macros).
+MAX_RECIPIENTS = 10_000
+MAX_MACROS = 1_000
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,11 @@ class MilterSession:
         """True between MAIL FROM and end-of-message (or abort)."""
         return self._message is not None
 
+    @property
+    def in_content(self) -> bool:
+        """True once the message's headers or body have begun: the MTA sends the rest at once."""
+        return self._message is not None and self._message.content.size > 0
+
     def close(self) -> None:
         """Release what an unfinished message holds (its spool file)."""
         self._drop_message()
@@ -135,6 +144,8 @@ class MilterSession:
     def _on_Macros(self, event: p.Macros) -> Step:
         target = self._connection_macros if event.stage in CONNECTION_STAGES else self._message_macros
         target.update(event.values)
+        if len(target) > MAX_MACROS:
+            raise p.ProtocolError(f"more than {MAX_MACROS} macros")
         return Step()
 
     def _on_Connect(self, event: p.Connect) -> Step:
@@ -153,12 +164,15 @@ class MilterSession:
         return Step()
 
     def _on_RcptTo(self, event: p.RcptTo) -> Step:
-        self._current().recipients.append(event.recipient)
+        recipients = self._current().recipients
+        if len(recipients) >= MAX_RECIPIENTS:
+            raise p.ProtocolError(f"more than {MAX_RECIPIENTS} recipients")
+        recipients.append(event.recipient)
         return Step()
 
     def _on_Header(self, event: p.Header) -> Step:
         message = self._current()
-        if event.name.lower() == self.header.lower():
+        if event.name.strip().lower() == self.header.lower():
             message.forged_verdict_headers += 1
         line = f"{event.name}: {event.value}".replace("\r\n", "\n").replace("\n", "\r\n")
         message.content.write(line.encode("utf-8", "surrogateescape") + b"\r\n")

@@ -33,6 +33,11 @@ class MessageBuffer:
             self._file.write(data[:room])
         self.size += len(data)
 
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes kept (the header block of a message, say), oversize or not."""
+        self._file.seek(0)
+        return self._file.read(size)
+
     def read(self) -> bytes:
         """The whole message. Refuses when oversize: a truncated copy is not the message."""
         if self.oversize:

@@ -11,13 +11,12 @@ files in hand and exit 0; SIGHUP: re-read the configuration file and the registr
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 from pathlib import Path
 from typing import Any
 
 from ...errors import UsageError
-from ...types import Action
+from ...types import Action, escape_path
 from ..commands.incidents import add_policy_option
 from .daemon import DecisionLog, Daemon
 from .scans import ScannerSpec
@@ -59,7 +58,7 @@ def _recording(recorder):
     """Incident, audit entry and exposure once the file is in its final place."""
     def on_decision(report, destination, final) -> None:
         quarantined = report.action >= Action.QUARANTINE
-        recorder.record(report, destination, {"kind": "file", "path": os.fspath(final), "quarantined": quarantined},
+        recorder.record(report, destination, {"kind": "file", "path": escape_path(final), "quarantined": quarantined},
                         once=report.meta.get("journal"))
     return on_decision
 

@@ -12,6 +12,11 @@ Threads and what they own:
 
 Memory stays bounded in a burst: queued jobs are paths, and file contents are only
 read by the scanner, one file per worker.
+
+What is released is what was scanned (see `snapshot`): a file some process still holds
+open for writing waits (a "waiting" log line says so, and the decision line later
+says how long), and the claimed file is replaced by the daemon's own copy before the
+scan, so the release folder only ever receives the scanned bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -26,17 +32,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from ...errors import DlpError
-from ...types import Action, Destination, FileReport, Problem
+from ...types import Action, Destination, FileReport, Problem, escape_path, unescape_path
 from .journal import WorkFolder, write_sidecar
 from .names import is_temporary
-from .scans import ScannerSpec, Scans, fail_closed, report_from_dict
+from .scans import TOO_LARGE_RULE, ScannerSpec, Scans, fail_closed, held, report_from_dict
 from .settings import Outbox, WatchSettings, prepare_folders
 from .settle import SettleTracker
+from .snapshot import Changing, open_for_writing, snapshot
 
 OnDecision = Callable[[FileReport, Destination, Path], None]
 Review = Callable[[FileReport, Destination], FileReport]  # allow entries and exposure, before the file moves
-STABLE_SCAN_ATTEMPTS = 3
 ORPHAN_RULE = "watch:orphan"
+WAIT_RETRY = 1.0  # seconds at least between two looks at a file a writer holds open
 
 
 class DecisionLog:
@@ -87,6 +94,8 @@ class Daemon:
         self._lock = threading.Lock()
         self._busy: set[str] = set()  # outbox paths queued or in a worker
         self._inflight: set[str] = set()  # journal ids a worker owns
+        self._waiting: dict[str, float] = {}  # outbox path -> wall time it started waiting for its writer
+        self._lease_note = False  # said once that writers cannot be detected on some file
         self._boxes: dict[Path, tuple[Outbox, WorkFolder]] = {}
         self._observers: list[Any] = []
         self._workers: list[threading.Thread] = []
@@ -165,14 +174,15 @@ class Daemon:
         for _, work in self._boxes.values():
             work.close()
         if self.ready.is_set():
-            self.log.write("stopped", decisions=self.decisions, pending=len(self._tracker))
+            self.log.write("stopped", decisions=self.decisions, pending=len(self._tracker), waiting=len(self._waiting))
         self.stopped.set()
 
     # -- outboxes, observers, events -------------------------------------------------
 
     def _open_boxes(self, outboxes: tuple[Outbox, ...]) -> None:
         for box in outboxes:
-            prepare_folders(box)
+            for note in prepare_folders(box):
+                self.log.write("tightened", outbox=escape_path(box.path), detail=note)
             work = WorkFolder(box.path, box.work, durable=self.durable)
             work.open()
             self._boxes[box.path] = (box, work)
@@ -215,6 +225,11 @@ class Daemon:
             return  # an outbox removed by a reload
         if kind == "forget":
             self._tracker.forget(path)
+            with self._lock:
+                self._waiting.pop(path, None)
+            return
+        if kind == "wait":
+            self._tracker.touch(path, not_before=self.clock() + max(WAIT_RETRY, self.settings.settle))
             return
         rel = os.path.relpath(path, box.path)
         if rel.startswith("..") or is_temporary(rel, self.settings.ignore):
@@ -290,20 +305,54 @@ class Daemon:
         if job.signature is not None and (st.st_size, st.st_mtime_ns, st.st_ino) != job.signature:
             self._events.put(("touch", box, job.path))  # changed since it settled: settle again
             return
-        entry = {"id": work.new_id(), "state": "claiming", "outbox": os.fspath(box.path), "rel": job.rel,
-                 "size": st.st_size, "mtime_ns": st.st_mtime_ns, "mode": st.st_mode & 0o7777, "claimed": time.time()}
-        with self._lock:
+        regular = stat.S_ISREG(st.st_mode)
+        if regular and self._held_open(box, job):
+            return
+        entry = {"id": work.new_id(), "state": "claiming", "outbox": escape_path(box.path),
+                 "rel": escape_path(job.rel), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                 "mode": st.st_mode & 0o7777, "claimed": time.time()}
+        with self._lock:  # taken now: the claim's rename makes the observer forget the path
+            since = self._waiting.pop(job.path, None)
             self._inflight.add(entry["id"])
+        if since is not None:
+            entry["waited"] = round(time.time() - since, 3)
         try:
-            if work.claim(entry):
-                self._scan_and_place(box, work, entry, job.first_seen)
+            if not work.claim(entry):
+                return
+            # a writer that opened the file between the look above and the claim: give it back
+            if regular and open_for_writing(work.file(entry["id"])) and work.give_back(entry):
+                self._held_open(box, job, given_back=True, since=since)
+                return
+            self._scan_and_place(box, work, entry, job.first_seen)
         finally:
             with self._lock:
                 self._inflight.discard(entry["id"])
 
+    def _held_open(self, box: Outbox, job: _Job, *, given_back: bool = False, since: float | None = None) -> bool:
+        """True (and the file waits, said in the log) when a process holds the job's file open for
+        writing. A claim just `given_back` is known to be held; it has been waiting since `since`."""
+        path = job.path
+        state = "opened for writing while being claimed" if given_back else "open for writing"
+        held = True if given_back else open_for_writing(path)
+        if held is None and not self._lease_note:
+            self._lease_note = True
+            self.log.write("notice", outbox=escape_path(box.path), file=escape_path(job.rel),
+                           detail="cannot tell whether a writer still holds files open here (a file lease needs "
+                                  "the file's owner or CAP_LEASE, and a local filesystem); files are copied "
+                                  "before the scan, so only scanned bytes are released")
+        if not held:
+            return False
+        with self._lock:
+            first = given_back or path not in self._waiting
+            self._waiting.setdefault(path, since if since is not None else time.time())
+        if first:
+            self.log.write("waiting", outbox=escape_path(box.path), file=escape_path(job.rel), state=state)
+        self._events.put(("wait", box, path))
+        return True
+
     def _scan_and_place(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], first_seen: float | None,
                         *, recovered: bool = False, force: str | None = None) -> None:
-        report = self._scan_stable(box, work, entry)
+        report = self._scan_copy(box, work, entry)
         if force is not None and report.action < Action.QUARANTINE:
             decision = replace(report.decision, action=Action.QUARANTINE, rule=force,
                                reasons=(*report.decision.reasons, "found in the work folder without a journal entry"))
@@ -318,21 +367,30 @@ class Daemon:
                                error=f"review hook failed: {type(exc).__name__}: {exc}")
         self._place(box, work, entry, report, first_seen, recovered=recovered)
 
-    def _scan_stable(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> FileReport:
-        """Scan the claimed file; if it changed while being scanned (a writer still had it open),
-        scan again, and after STABLE_SCAN_ATTEMPTS keep it back."""
-        path = os.fspath(work.file(entry["id"]))
+    def _scan_copy(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> FileReport:
+        """Replace the claimed file by the daemon's own copy, then scan that copy: the bytes
+        scanned are the bytes placed. A file that kept changing while it was copied is kept back."""
+        path = work.file(entry["id"])
         assert self._scans is not None
-        for _ in range(STABLE_SCAN_ATTEMPTS):
-            before = os.lstat(path)
-            report = self._scans.scan(path, entry["rel"], box.destination)
-            after = os.lstat(path)
-            if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns):
-                return report
-        problem = Problem(entry["rel"], "unreadable", "the file kept changing while it was scanned")
-        decision = self._scans.policy.decide(report.findings, (*report.problems, problem), box.destination)
-        changing = replace(report, problems=(*report.problems, problem), action=decision.action, decision=decision)
-        return changing if self.settings.fail_open else fail_closed(changing)
+        changing = None
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode):
+            limit = self._scans.limits.max_total_bytes
+            if st.st_size > limit:  # a sparse terabyte would fill the disk: kept back unread, even fail-open
+                report = self._scans.unscannable(entry["rel"], box.destination,
+                                                 f"{st.st_size} bytes: more than {limit} are never copied or scanned",
+                                                 "too_large")
+                return held(report, TOO_LARGE_RULE, "too large to copy and scan: never released")
+            try:
+                snapshot(path, entry.get("mode", 0o600), durable=self.durable)
+            except Changing as exc:
+                changing = Problem(entry["rel"], "unreadable", str(exc))
+        report = self._scans.scan(os.fspath(path), entry["rel"], box.destination)
+        if changing is None:
+            return report
+        decision = self._scans.policy.decide(report.findings, (*report.problems, changing), box.destination)
+        report = replace(report, problems=(*report.problems, changing), action=decision.action, decision=decision)
+        return report if self.settings.fail_open else fail_closed(report)
 
     def _place(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], report: FileReport,
                first_seen: float | None, *, recovered: bool = False) -> None:
@@ -346,11 +404,12 @@ class Daemon:
 
     def _complete(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], report: FileReport,
                   first_seen: float | None, *, recovered: bool = False) -> None:
-        final = Path(entry["final"])
+        final = Path(unescape_path(entry["final"]))
         if entry["target"] == "quarantine":
             write_sidecar(final, {
-                "original": entry["rel"], "outbox": entry["outbox"], "release": os.fspath(box.release),
-                "release_path": os.fspath(box.release / entry["rel"]), "mode": oct(entry.get("mode", 0o644)),
+                "original": entry["rel"], "outbox": entry["outbox"], "release": escape_path(box.release),
+                "release_path": escape_path(box.release / unescape_path(entry["rel"])),
+                "mode": oct(entry.get("mode", 0o644)),
                 "quarantined": entry.get("decided"), "destination": entry.get("destination"),
                 "report": entry["report"],
             }, durable=self.durable)
@@ -362,13 +421,15 @@ class Daemon:
                                error=f"on_decision hook failed: {type(exc).__name__}: {exc}")
         fields: dict[str, Any] = {
             "outbox": entry["outbox"], "file": entry["rel"], "verdict": report.action.label,
-            "rule": report.decision.rule if report.decision else "", "to": os.fspath(final),
+            "rule": report.decision.rule if report.decision else "", "to": entry["final"],
             "secrets": sorted({f.secret for f in report.findings}),
             "problems": sorted({p.kind for p in report.problems}),
             "bytes": report.bytes, "seconds": round(report.seconds, 4),
         }
         if first_seen is not None:
             fields["latency"] = round(self.clock() - first_seen, 4)
+        if "waited" in entry:
+            fields["waited"] = entry["waited"]
         if recovered:
             fields["recovered"] = True
         self.log.write("decision", **fields)
@@ -393,15 +454,16 @@ class Daemon:
             try:
                 self._recover_entry(box, work, entry)
             except Exception as exc:
-                self.log.write("error", outbox=os.fspath(box.path), file=entry.get("rel"), journal=entry_id,
+                self.log.write("error", outbox=escape_path(box.path), file=entry.get("rel"), journal=entry_id,
                                error=f"recovery failed: {type(exc).__name__}: {exc}",
                                retry=f"within {self.settings.rescan:g} s")
         if startup:
             for orphan in work.orphans():
-                entry = {"id": orphan, "state": "claiming", "outbox": os.fspath(box.path),
-                         "rel": os.path.join("orphaned", orphan), "claimed": time.time()}
+                entry = {"id": orphan, "state": "claiming", "outbox": escape_path(box.path),
+                         "rel": escape_path(os.path.join("orphaned", orphan)), "claimed": time.time()}
                 work.write(entry)
-                self.log.write("recovery", outbox=os.fspath(box.path), journal=orphan, action="orphan quarantined")
+                self.log.write("recovery", outbox=escape_path(box.path), journal=escape_path(orphan),
+                               action="orphan quarantined")
                 self._scan_and_place(box, work, entry, None, recovered=True, force=ORPHAN_RULE)
 
     def _recover_entry(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> None:
@@ -421,7 +483,7 @@ class Daemon:
                 work.place(entry, target, sidecar=entry["target"] == "quarantine")
             self._complete(box, work, entry, report, None, recovered=True)
         elif present:  # an entry that cannot be read: keep the file back
-            entry = {"id": entry_id, "state": "claiming", "outbox": os.fspath(box.path),
+            entry = {"id": entry_id, "state": "claiming", "outbox": escape_path(box.path),
                      "rel": os.path.join("orphaned", entry_id), "claimed": time.time()}
             work.write(entry)
             self._scan_and_place(box, work, entry, None, recovered=True, force=ORPHAN_RULE)

@@ -4,7 +4,11 @@ Every file goes through these steps; each is durable (fsynced) before the next s
 
   1 intent   write .dlp-work/<id>.json  {"state": "claiming", "rel": "sub/plan.pdf", ...}
   2 claim    rename  outbox/sub/plan.pdf -> .dlp-work/<id>        (same filesystem: atomic)
-  3 scan     the file in the work folder, where no user process can reach it by name
+             (a writer that opened the file meanwhile: rename it back, drop the entry; it waits)
+  3 scan     first replace .dlp-work/<id> by the daemon's own copy (`snapshot`: written as
+             .dlp-work/.<id>.copy.tmp, renamed over <id>), then scan that copy, which no user
+             process can reach; a process still holding the user's inode writes to a file
+             that is no longer in any folder
   4 decide   replace <id>.json with {"state": "placing", "target", "final", "report", ...}
   5 place    rename  .dlp-work/<id> -> final  without replacing (renameat2 RENAME_NOREPLACE,
              or link + unlink where the filesystem lacks it); a taken name gets the next
@@ -14,12 +18,16 @@ Every file goes through these steps; each is durable (fsynced) before the next s
 
 A file is therefore always in exactly one of: the outbox, the work folder, the release
 folder, the quarantine folder; and it only reaches the release folder through step 5,
-after a scan. Recovery (at start, and for stuck entries at every rescan) reads each
-entry and the presence of its work file:
+after a scan of those very bytes (the copy of step 3). Names are kept in entries as
+`escape_path` text ("rel", "final", "outbox"), so any file name is a valid JSON string;
+the file system is addressed through `unescape_path`. Recovery (at start, and for stuck
+entries at every rescan) reads each entry and the presence of its work file:
 
-  claiming, work file present  -> claimed: scan it (from step 3)
-  claiming, work file absent   -> the rename never happened: forget the entry; the file is
-                                  still in the outbox (or its owner removed it)
+  claiming, work file present  -> claimed: copy and scan it (from step 3; the user's file
+                                  or a complete copy, never half a copy: the temporary
+                                  copy is a leftover, removed at start)
+  claiming, work file absent   -> the rename never happened, or was given back: forget the
+                                  entry; the file is in the outbox (or its owner removed it)
   placing,  work file present  -> place again with the recorded decision (from step 5);
                                   if `final` is already a hard link to it, just unlink
   placing,  work file absent   -> placed at `final`: steps 6 and 7 again (so the hook runs
@@ -39,6 +47,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ...errors import ConfigError
+from ...types import escape_path, unescape_path
 from .names import with_suffix
 
 JOURNAL_SCHEMA = "dlp.watch-journal/1"
@@ -126,20 +135,54 @@ class WorkFolder:
     def claim(self, entry: dict[str, Any]) -> bool:
         """Steps 1 and 2: write the intent, then move outbox/<rel> into the work folder.
 
-        False when the file is gone by now (the entry is dropped again)."""
+        The path is walked from the outbox one folder at a time without following symbolic
+        links, so a folder swapped for a link to elsewhere (between the look and the claim)
+        cannot make the daemon take a file from outside the outbox. False when the file is
+        gone by now, or its folder is no longer a folder (the entry is dropped again)."""
         self.write(entry)
-        source = self.outbox / entry["rel"]
+        rel = unescape_path(entry["rel"])
         try:
-            os.rename(source, self.file(entry["id"]))
+            folder = open_folder(self.outbox, os.path.dirname(rel))
+        except OSError:
+            self.drop(entry["id"])
+            return False
+        try:
+            work = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.rename(os.path.basename(rel), entry["id"], src_dir_fd=folder, dst_dir_fd=work)
+                if self.durable:
+                    os.fsync(work)
+                    os.fsync(folder)
+            finally:
+                os.close(work)
         except FileNotFoundError:
             self.drop(entry["id"])
             return False
         except OSError:
             self.drop(entry["id"])
             raise
-        if self.durable:
-            _fsync_dir(self.root)
-            _fsync_dir(source.parent)
+        finally:
+            os.close(folder)
+        return True
+
+    def give_back(self, entry: dict[str, Any]) -> bool:
+        """Undo a claim (a writer opened the file between the look and the claim): move the work
+        file back to its outbox name and drop the entry. False when the name was taken meanwhile
+        (or its folder is gone); the claim then stands."""
+        rel = unescape_path(entry["rel"])
+        try:
+            folder = open_folder(self.outbox, os.path.dirname(rel))
+        except OSError:
+            return False
+        try:
+            rename_noreplace(self.file(entry["id"]), os.path.basename(rel), dst_dir_fd=folder)
+            if self.durable:
+                os.fsync(folder)
+        except (FileExistsError, FileNotFoundError):
+            return False
+        finally:
+            os.close(folder)
+        self.drop(entry["id"])
         return True
 
     def place(self, entry: dict[str, Any], root: Path, *, sidecar: bool) -> Path:
@@ -149,11 +192,12 @@ class WorkFolder:
         With `sidecar`, a name is only free when its sidecar name is free too."""
         work = self.file(entry["id"])
         start = int(entry.get("suffix", 0))
+        rel = unescape_path(entry["rel"])
         for n in range(start, start + MAX_SUFFIX):
-            final = root / with_suffix(entry["rel"], n)
+            final = root / with_suffix(rel, n)
             if os.path.lexists(final) or (sidecar and os.path.lexists(_sidecar_path(final))):
                 continue
-            entry.update(state="placing", final=os.fspath(final), suffix=n)
+            entry.update(state="placing", final=escape_path(final), suffix=n)
             self.write(entry)
             final.parent.mkdir(mode=0o700 if sidecar else 0o777, parents=True, exist_ok=True)
             try:
@@ -173,7 +217,7 @@ class WorkFolder:
         if not final:
             return False
         try:
-            a, b = os.lstat(self.file(entry["id"])), os.lstat(final)
+            a, b = os.lstat(self.file(entry["id"])), os.lstat(unescape_path(final))
         except FileNotFoundError:
             return False
         if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
@@ -213,19 +257,36 @@ if _renameat2 is not None:
     _renameat2.restype = ctypes.c_int
 
 
-def rename_noreplace(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Rename that fails with FileExistsError instead of replacing `target`.
+def rename_noreplace(source: str | os.PathLike, target: str | os.PathLike, *, dst_dir_fd: int | None = None) -> None:
+    """Rename that fails with FileExistsError instead of replacing `target` (relative to
+    `dst_dir_fd` when given).
 
     renameat2(RENAME_NOREPLACE) where the kernel and filesystem support it; otherwise a
     hard link (which never replaces either) followed by unlinking the source."""
     if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+        target_dir = _AT_FDCWD if dst_dir_fd is None else dst_dir_fd
+        if _renameat2(_AT_FDCWD, os.fsencode(source), target_dir, os.fsencode(target), _RENAME_NOREPLACE) == 0:
             return
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
             raise OSError(err, os.strerror(err), os.fspath(source), None, os.fspath(target))
-    os.link(source, target, follow_symlinks=False)
+    os.link(source, target, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
     os.unlink(source)
+
+
+def open_folder(root: Path, relative: str) -> int:
+    """A descriptor of root/relative, opened one component at a time without following a
+    symbolic link (OSError when a component is a link, a file, or gone)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in Path(relative).parts:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_atomic(path: Path, data: bytes, mode: int, durable: bool) -> None:

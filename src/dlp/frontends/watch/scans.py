@@ -5,7 +5,10 @@
 file names another generation. The daemon's fail-closed rule is applied here, at
 the edge: a report with problems other than "binary" is at least a quarantine
 unless the daemon runs with fail_open, in which case the built-in policy's
-unreadable rule is lowered to warn (a policy file keeps its own rule).
+unreadable rule is lowered to warn (a policy file keeps its own rule). An entry
+that is not a regular file (a symbolic link, a pipe, a socket) is quarantined even
+with fail_open: it has no bytes that could have been scanned, and a released link
+would hand the transfer job whatever it points to.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from ...types import Action, Decision, Destination, FileReport, Finding, Item, P
 from ...verdict import INFORMATIONAL_PROBLEMS, DefaultPolicy
 
 FAIL_CLOSED_RULE = "watch:fail-closed"
+NOT_A_FILE_RULE = "watch:not-a-file"
+TOO_LARGE_RULE = "watch:too-large"
 
 
 @dataclass(frozen=True)
@@ -55,25 +60,31 @@ def scan_claimed(scanner, path: str, locator: str, destination: Destination, fai
     try:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
-            report = _unscannable(scanner, locator, destination, f"not a regular file ({_kind(st.st_mode)})")
-        else:
-            report = scanner.scan_item(Item(locator=locator, name=os.path.basename(locator), path=path), destination)
+            report = unscannable(scanner, locator, destination, f"not a regular file ({_kind(st.st_mode)})")
+            return held(report, NOT_A_FILE_RULE, "not a regular file: never released")
+        report = scanner.scan_item(Item(locator=locator, name=os.path.basename(locator), path=path), destination)
     except Exception as exc:  # a scanner bug must not stop the daemon; the file is kept back
-        report = _unscannable(scanner, locator, destination, f"scan failed: {type(exc).__name__}: {exc}"[:300])
+        report = unscannable(scanner, locator, destination, f"scan failed: {type(exc).__name__}: {exc}"[:300])
     return fail_closed(report) if not fail_open else report
 
 
 def fail_closed(report: FileReport) -> FileReport:
     """At least quarantine when part of the content could not be read."""
     unreadable = sorted({p.kind for p in report.problems if p.kind not in INFORMATIONAL_PROBLEMS})
-    if not unreadable or report.action >= Action.QUARANTINE:
+    if not unreadable:
         return report
-    reasons = (*(report.decision.reasons if report.decision else ()), f"unscannable content: {', '.join(unreadable)}")
-    return replace(report, action=Action.QUARANTINE, decision=Decision(Action.QUARANTINE, FAIL_CLOSED_RULE, reasons))
+    return held(report, FAIL_CLOSED_RULE, f"unscannable content: {', '.join(unreadable)}")
 
 
-def _unscannable(scanner, locator: str, destination: Destination, detail: str) -> FileReport:
-    problems = (Problem(locator, "unreadable", detail),)
+def held(report: FileReport, rule: str, reason: str) -> FileReport:
+    if report.action >= Action.QUARANTINE:
+        return report
+    reasons = (*(report.decision.reasons if report.decision else ()), reason)
+    return replace(report, action=Action.QUARANTINE, decision=Decision(Action.QUARANTINE, rule, reasons))
+
+
+def unscannable(scanner, locator: str, destination: Destination, detail: str, kind: str = "unreadable") -> FileReport:
+    problems = (Problem(locator, kind, detail),)
     decision = scanner.policy.decide([], problems, destination)
     return FileReport(path=locator, action=decision.action, problems=problems, decision=decision)
 
@@ -103,6 +114,14 @@ class Scans:
     def policy(self):
         return self._scanner.policy
 
+    @property
+    def limits(self):
+        return self._scanner.limits
+
+    def unscannable(self, locator: str, destination: Destination, detail: str, kind: str = "unreadable") -> FileReport:
+        """The report for content that is not scanned at all, decided by the policy."""
+        return unscannable(self._scanner, locator, destination, detail, kind)
+
     def scan(self, path: str, locator: str, destination: Destination) -> FileReport:
         if self._pool is None:
             return scan_claimed(self._scanner, path, locator, destination, self.spec.fail_open)
@@ -114,7 +133,7 @@ class Scans:
                 if self._pool is pool:
                     self._pool = self._new_pool()
             pool.shutdown(wait=False)
-            report = _unscannable(self._scanner, locator, destination, "the scanner process died")
+            report = unscannable(self._scanner, locator, destination, "the scanner process died")
             return report if self.spec.fail_open else fail_closed(report)
 
     def changed(self) -> bool:

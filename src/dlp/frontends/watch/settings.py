@@ -22,13 +22,14 @@ is optional, and options given on the command line win over the file::
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ...errors import ConfigError
-from ...types import Destination
+from ...types import Destination, escape_path
 from .names import TEMPORARY_NAMES
 
 WORK_FOLDER = ".dlp-work"
@@ -48,7 +49,7 @@ class Outbox:
 
     @property
     def destination(self) -> Destination:
-        return Destination(addresses=self.to, country=self.country, channel="watch", share=os.fspath(self.path))
+        return Destination(addresses=self.to, country=self.country, channel="watch", share=escape_path(self.path))
 
     @property
     def work(self) -> Path:
@@ -140,9 +141,16 @@ def validate(settings: WatchSettings) -> None:
                                   f"keep outboxes, release and quarantine folders apart")
 
 
-def prepare_folders(box: Outbox) -> None:
-    """Create the release, quarantine and work folders, and check they share the outbox's filesystem
-    (placing a file must be one atomic rename)."""
+def prepare_folders(box: Outbox) -> list[str]:
+    """Create the release, quarantine and work folders, check they share the outbox's filesystem
+    (placing a file must be one atomic rename), and make folders that already existed no looser
+    than the daemon would create them. Returns what was tightened, for the log.
+
+    - quarantine and work folder: the daemon's own, mode 0700; one owned by another user is
+      refused (its owner could open it again and read what is held, or plant journal entries);
+    - release folder: others may read it (the transfer job does), but no one may write to it
+      where the daemon's umask would not let them, or files could reach it without a scan.
+    """
     box.release.mkdir(parents=True, exist_ok=True)
     box.quarantine.mkdir(mode=0o700, parents=True, exist_ok=True)
     box.work.mkdir(mode=0o700, exist_ok=True)
@@ -151,6 +159,45 @@ def prepare_folders(box: Outbox) -> None:
         if folder.stat().st_dev != device:
             raise ConfigError(f"outbox {box.path}: the {name} folder {folder} is on another filesystem; "
                               f"put it on the outbox's filesystem so files move by atomic rename")
+    umask = _umask()
+    notes = [_no_looser(box, "release", box.release, forbidden=0o022 & umask)]
+    for name, folder in (("quarantine", box.quarantine), ("work", box.work)):
+        owner = folder.stat().st_uid
+        if owner != os.geteuid():
+            raise ConfigError(f"outbox {box.path}: the {name} folder {folder} belongs to uid {owner}, not to the "
+                              f"daemon's user (uid {os.geteuid()}); its owner could read or change what it holds. "
+                              f"Remove it, or chown it to the daemon's user")
+        notes.append(_no_looser(box, name, folder, forbidden=0o077))
+    return [note for note in notes if note]
+
+
+def _no_looser(box: Outbox, name: str, folder: Path, *, forbidden: int) -> str:
+    st = folder.stat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"outbox {box.path}: the {name} folder {folder} is not a folder")
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & forbidden:
+        return ""
+    tight = mode & ~forbidden
+    try:
+        os.chmod(folder, tight)
+    except OSError as exc:
+        raise ConfigError(f"outbox {box.path}: the {name} folder {folder} has mode {mode:04o}, looser than the "
+                          f"daemon allows ({tight:04o}), and cannot be tightened ({exc.strerror}); "
+                          f"run `chmod {tight:04o} {folder}`") from None
+    return f"{name} folder {escape_path(folder)}: mode {mode:04o} tightened to {tight:04o}"
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (worker threads may be creating folders)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022  # the usual default; only decides how strict the release check is
 
 
 def _outbox_tables(source: str, data: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -3,7 +3,8 @@
 Change events and rescans only `touch` a path; `due` looks at every pending path
 (one lstat each) and hands out those whose size, mtime and inode have stayed the
 same for the settle interval. A file renamed in from a temporary name is complete
-as soon as it has been looked at once, unless it changes afterwards.
+as soon as it has been looked at once, unless it changes afterwards. A path touched
+with `not_before` (a file a writer still holds open) is not looked at before then.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class _Pending:
     changed: float  # when the signature last changed
     signature: tuple[int, int, int] | None = None
     renamed: bool = False
+    not_before: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,17 @@ class SettleTracker:
     def __contains__(self, path: str) -> bool:
         return path in self._pending
 
-    def touch(self, path: str, *, renamed: bool = False) -> None:
-        """Something happened to `path` (created, written, closed, renamed in, seen by a rescan)."""
+    def touch(self, path: str, *, renamed: bool = False, not_before: float = 0.0) -> None:
+        """Something happened to `path` (created, written, closed, renamed in, seen by a rescan).
+        With `not_before` (a clock value), the path is not handed out before then."""
         entry = self._pending.get(path)
         now = self.clock()
         if entry is None:
-            self._pending[path] = _Pending(now, now, renamed=renamed)
-        elif renamed:
+            self._pending[path] = _Pending(now, now, renamed=renamed, not_before=not_before)
+            return
+        if renamed:
             entry.renamed = True
+        entry.not_before = max(entry.not_before, not_before)
 
     def forget(self, path: str) -> None:
         self._pending.pop(path, None)
@@ -63,7 +68,7 @@ class SettleTracker:
         now = self.clock()
         out: list[Settled] = []
         for path, entry in list(self._pending.items()):
-            if path in busy:
+            if path in busy or now < entry.not_before:
                 continue
             try:
                 st = self.lstat(path)

@@ -1,0 +1,156 @@
+"""One message in, one verdict out: the decision both mail front ends share.
+
+`dlp milter` (messages collected from the MTA's packets) and `dlp scan-mail` (one
+message on standard input) build a `MailRequest` and hand it with the content to the
+same `MailGate`, so a message gets the same verdict through either:
+
+- content beyond the size limit is not scanned: unscannable;
+- the scan runs in a killable worker (`workers`) within the message deadline; a scan
+  that is killed, refused under overload or fails is unscannable, with its reason;
+- a scanned message is reviewed and recorded (allow entries, exposure, incident,
+  audit entry) by the recorder, off the event loop;
+- unscannable mail gets the policy's tempfail, or is accepted as `unscanned` when
+  the gateway fails open, and leaves an `unscanned` audit entry with the reason and
+  what the MTA was told (not an incident: the MTA retries a tempfail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parseaddr
+from typing import Any, Callable
+
+from ...types import Destination, FileReport
+from .spool import MessageBuffer
+from .verdicts import MailVerdict, ReplyPolicy, unscanned_verdict, verdict_of
+from .workers import ScanRefused, ScanWorkers
+
+log = logging.getLogger("dlp.frontends.milter")
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """What to scan and where it goes: the envelope of one message."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    queue_id: str | None = None
+    client: str = ""  # the SMTP client, as the MTA names it
+
+    @property
+    def name(self) -> str:
+        return f"{self.queue_id or 'NOQUEUE'}.eml"
+
+    @property
+    def destination(self) -> Destination:
+        return Destination(addresses=self.recipients, channel="mail", sender=self.sender or None)
+
+    @property
+    def target(self) -> dict[str, Any]:
+        """What an incident points at: the message in the MTA's queue."""
+        return {"kind": "mail", "queue_id": self.queue_id or "NOQUEUE"}
+
+    @property
+    def fair_share(self) -> str:
+        """Whose turn a scan of this message is (see `workers`): the sender, else the client."""
+        return (self.sender or self.client).lower()
+
+    @classmethod
+    def from_message(cls, head: bytes, *, to: tuple[str, ...] = (), sender: str | None = None,
+                     queue_id: str | None = None) -> "MailRequest":
+        """A request for a message given whole (`dlp scan-mail`): the recipients and sender named
+        on the command line, else those of the message's own headers (To, Cc, Bcc; From)."""
+        headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+        if not to:
+            fields = [str(value) for name in ("To", "Cc", "Bcc") for value in headers.get_all(name, [])]
+            to = tuple(dict.fromkeys(address for _, address in getaddresses(fields) if address))
+        if sender is None:
+            sender = parseaddr(str(headers.get("From", "")))[1]
+        return cls(sender=sender, recipients=tuple(to), queue_id=queue_id)
+
+
+Settle = Callable[[FileReport, MailRequest], FileReport]
+OnUnscanned = Callable[[MailRequest, str, str, int], None]  # request, reason, outcome, bytes
+
+
+def random_incident_id() -> str:
+    return "dlp-" + secrets.token_hex(6)
+
+
+class MailGate:
+    def __init__(self, workers: ScanWorkers, policy: ReplyPolicy = ReplyPolicy(), *, scan_timeout: float = 25.0,
+                 settle: Settle | None = None, on_unscanned: OnUnscanned | None = None,
+                 incident_id: Callable[[], str] = random_incident_id,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.workers = workers
+        self.policy = policy
+        self.scan_timeout = scan_timeout
+        self.settle = settle
+        self.on_unscanned = on_unscanned
+        self.incident_id = incident_id
+        self.clock = clock
+        # recording writes SQLite and fsyncs the audit trail: one thread, in order, off the event loop
+        self._recording = concurrent.futures.ThreadPoolExecutor(1, "dlp-mail-record")
+
+    def close(self) -> None:
+        self._recording.shutdown(wait=True)
+
+    async def check(self, request: MailRequest, content: MessageBuffer, *, can_hold: bool = True) -> MailVerdict:
+        """The verdict for one message. Never raises for what is wrong with the message."""
+        deadline = self.clock() + self.scan_timeout
+        where = f"queue id {request.queue_id or 'NOQUEUE'} from {request.sender or '<>'}"
+        if content.oversize:
+            log.warning("%s: not scanned, %d bytes exceed %d", where, content.size, content.max_bytes)
+            return await self._unscanned(request, "message too large to scan", content.size)
+        data = content.read()
+        try:
+            report = await self.workers.scan(data, request.name, request.destination, deadline,
+                                             sender=request.fair_share)
+        except ScanRefused as refused:
+            log.warning("%s: not scanned: %s", where, refused.reason)
+            return await self._unscanned(request, refused.reason, len(data))
+        if self.settle is not None:
+            try:
+                report = await self._record(self.settle, report, request)
+            except Exception as exc:  # scanned, but no evidence could be kept: it must not pass
+                log.exception("%s: recording the decision failed", where)
+                return await self._unscanned(request, f"cannot record the decision ({type(exc).__name__})", len(data))
+        incident = str(report.meta.get("incident") or self.incident_id()) if report.action > 0 else ""
+        log.info("%s: %s%s to %s (%d findings)", where, report.action.label,
+                 f" incident {incident}" if incident else "", ", ".join(request.recipients), len(report.findings))
+        return verdict_of(report, incident, self.policy, can_hold=can_hold)
+
+    async def _unscanned(self, request: MailRequest, reason: str, size: int) -> MailVerdict:
+        verdict = unscanned_verdict(reason, self.policy)
+        if self.on_unscanned is not None:
+            outcome = "accepted (fail-open)" if verdict.passes else "tempfail"
+            try:
+                await self._record(self.on_unscanned, request, reason, outcome, size)
+            except Exception:  # the verdict stands; the missing evidence is logged loudly
+                log.exception("recording the unscanned message failed")
+        return verdict
+
+    async def _record(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._recording, function, *args)
+
+
+def recording(recorder) -> Settle:
+    """Allow entries, exposure, incident and audit entry for a scanned message (`Recorder.settle`)."""
+    def settle(report: FileReport, request: MailRequest) -> FileReport:
+        return recorder.settle(report, request.destination, request.target)
+    return settle
+
+
+def unscanned_recording(recorder) -> OnUnscanned:
+    """An `unscanned` audit entry: the reason and what the MTA was told."""
+    def on_unscanned(request: MailRequest, reason: str, outcome: str, size: int) -> None:
+        recorder.audit.append("unscanned", channel="mail", item=request.name, reason=reason, outcome=outcome,
+                              sender=request.sender or None, recipients=list(request.recipients), bytes=size)
+    return on_unscanned
