@@ -104,7 +104,7 @@ def main() -> None:
                 for _ in range(args.repeats + 1):
                     before = client.run(time.process_time)
                     t = time.perf_counter()
-                    reports = scan(client, pack(scanner), items, Destination(), scanner.policy)
+                    reports = [scanner.decider.decide(d) for d in scan(client, pack(scanner), items)]
                     runs.append(time.perf_counter() - t)
                     after = client.run(time.process_time)
                     cpus.append(sum(after[w] - before[w] for w in after if w in before))
@@ -150,7 +150,7 @@ def task_overhead(client, scanner, work: Path) -> dict:
         best = float("inf")
         for _ in range(3):
             t = time.perf_counter()
-            scan(client, shipment, items, Destination(), scanner.policy, batch_bytes=batch)
+            scan(client, shipment, items, batch_bytes=batch)
             best = min(best, time.perf_counter() - t)
         timings[name] = best
     best = float("inf")

@@ -234,7 +234,7 @@ def mails(work: Path, count: int, t_tiny: float) -> dict:
 def detection(work: Path, docs: list[str], hosts: list[str], trials: int) -> list[dict]:
     from dlp.scanner import open_scanner
     from dlp.types import Action, Destination
-    from dlp.verdict import DefaultPolicy
+    from dlp.rules import DefaultPolicy
 
     scanner = open_scanner(work / "reg", environ={})
     ids = {i: f"doc{i:05d}" for i in range(len(docs))}

@@ -5,8 +5,9 @@
 - the policy engine alone: `DestinationPolicy.decide` on realistic findings and
   destinations (examples/policy.toml: 6 rules, a partner, embargo list), 1-3
   findings and 1-3 recipients per item;
-- the whole recording step (`Recorder.settle`: allow entries, exposure preview and
-  record, incident, audit entry) per item, on a fresh state directory;
+- the whole decide-and-record step (`Decider.decide`: policy, allow entries,
+  exposure preview; `Recorder.record`: audit entry, exposure, incident) per item,
+  on a fresh state directory;
 - bytes per incident: the JSON body, and the SQLite file and audit trail per
   incident after `--incidents` warn/quarantine/block decisions.
 """
@@ -22,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dlp.decisions import Recorder
-from dlp.policy import load_policy
-from dlp.types import Destination, FileReport, Finding
+from dlp.recording import Recorder
+from dlp.destinations import load_policy
+from dlp.types import Destination, Detection, Finding
 
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESSES = ["compras@soltera.example", "li@firma.cn", "x@gmail.com", "bob@bfcoatings.example", "k@shop.ir",
@@ -78,20 +79,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dlp-bench-policy-") as tmp:
         state = Path(tmp) / "state"
         recorder = Recorder(state, policy)
+        decider = recorder.decider()
         records = workload(args.incidents, seed=11)
         incidents = 0
         started = time.perf_counter()
         for i, (findings, destination) in enumerate(records):
-            decision = policy.decide(findings, (), destination)
-            report = FileReport(f"/srv/outbox/item{i}.eml", decision.action, tuple(findings), (), 48_000, 0.05,
-                                decision)
-            settled = recorder.settle(report, destination, {"kind": "mail", "queue_id": f"4Q{i:08X}"})
+            report = decider.decide(Detection(f"/srv/outbox/item{i}.eml", tuple(findings), (), 48_000, 0.05),
+                                    destination)
+            settled = recorder.record(report, destination, {"kind": "mail", "queue_id": f"4Q{i:08X}"})
             incidents += "incident" in settled.meta
         seconds = time.perf_counter() - started
         recorder.close()
         sizes = {p.name: p.stat().st_size for p in state.iterdir() if p.is_file()}
         sample = json.dumps(Recorder(state, policy).incidents.query(limit=1)[0].to_dict())
-        print(f"recording (allow entries, exposure, incident, audit): {args.incidents / seconds:,.0f} items/s "
+        print(f"deciding and recording (policy, allow entries, exposure, incident, audit): {args.incidents / seconds:,.0f} items/s "
               f"({seconds / args.incidents * 1e3:.2f} ms each), {incidents} incidents of {args.incidents} items")
         print(f"one incident as JSON: {len(sample):,} bytes (1-3 findings, 1-3 recipients)")
         total_db = sum(v for k, v in sizes.items() if k.startswith("incidents.sqlite"))

@@ -37,7 +37,7 @@ from dlp.extract.documents import read_document as read_text  # noqa: E402
 from dlp.registry import Registry  # noqa: E402
 from dlp.scanner import Scanner  # noqa: E402
 from dlp.types import Action, Destination  # noqa: E402
-from dlp.verdict import DefaultPolicy  # noqa: E402
+from dlp.rules import DefaultPolicy  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 CLOUGH = corpus.SHARED / "clough_stevenson_short_answers"

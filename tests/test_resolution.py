@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from dlp import resolution
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.errors import UsageError
 from dlp.types import Action, Decision, Destination, FileReport, Finding
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -102,8 +102,10 @@ def test_destination_reaches_the_policy(tmp_path):
     seen = []
 
     class Spy:
+        source, excerpt, exposure = None, False, None
+
         def decide(self, findings, problems, destination):
-            from dlp.verdict import DefaultPolicy
+            from dlp.rules import DefaultPolicy
 
             seen.append(destination)
             return DefaultPolicy().decide(findings, problems, destination)

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .decisions import Recorder
+from .decide import exposure_key
+from .recording import Recorder
 from .errors import UsageError
 from .incidents import Allow, Incident
-from .policy import Recipient
+from .destinations import Recipient
 from .types import escape_path, unescape_path
 
 RESOLUTIONS = ("released", "false_positive", "confirmed")
@@ -191,7 +192,7 @@ def _allow_entries(recorder: Recorder, inc: Incident, until: dt.date, by: str):
     seen = set()
     for f in inc.body.get("findings", []):
         for r in recipients:
-            key = (f["digest"], recorder.exposure_key(r))
+            key = (f["digest"], exposure_key(recorder.policy, r))
             if key in seen:
                 continue
             seen.add(key)

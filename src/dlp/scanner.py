@@ -1,7 +1,10 @@
-"""The scanner: items in, file reports out. The one place that wires a scan together.
+"""The scanner: items in, detections out. The one place that wires a scan together.
 
-Front ends (CLI, watch daemon, milter, Dask runner) all call `Scanner.scan_item`,
-`scan_path` or `scan_bytes`; none of them knows about detectors or extractors.
+`Scanner.detect` finds; it decides nothing. Front ends (CLI, watch daemon, milter,
+Dask runner) run `detect` wherever scans run (in process, in worker processes, on
+cluster workers) and decide each detection once, where the item is about to leave,
+through their `decide.Decider`. `scan_item`, `scan_path` and `scan_bytes` do both
+with the scanner's own stateless decider, for callers with no state (tests, tools).
 
 A part is tokenised once; its keyed token values go through every detector, cheap
 before expensive (fingerprints, phrases, the rewrite tier, classifiers). Parts longer
@@ -27,8 +30,9 @@ from .evidence import ExactEvidence, RewriteSummary
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
 from .index import Index
 from .text.normalise import CHUNK_CHARS, Tokens, _cut, tokenise
-from .types import Destination, FileReport, Finding, Item, Part, Problem
-from .verdict import DefaultPolicy, Policy
+from .decide import Decider, Request
+from .rules import Policy
+from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem
 
 DEFAULT_REGISTRY = "fingerprints"
 DEFAULT_MODELS = "models"  # beside the registry directory
@@ -52,7 +56,7 @@ class Scanner:
     ) -> None:
         self.index: Index = index if isinstance(index, Index) else index.index  # an editing Registry: its commit
         self.keyer = self.index.keyer
-        self.policy = policy or DefaultPolicy()
+        self.decider = Decider(policy)  # stateless: the built-in or given policy, no allow entries or exposure
         self.limits = limits
         self.extractors = extractors
         self.clock = clock
@@ -62,6 +66,10 @@ class Scanner:
                                                 *(ClassifierDetector(m) for m in models))
         self.timings: dict[str, float] = {}  # seconds per stage, for benchmarks
         self._exact = self.index.has("exact_key")
+
+    @property
+    def policy(self) -> Policy:
+        return self.decider.policy
 
     @property
     def registry(self) -> Index:  # the name front ends used before the index had its own class
@@ -76,14 +84,26 @@ class Scanner:
 
     # -- entry points ------------------------------------------------------------
 
-    def scan_path(self, path: str | os.PathLike, destination: Destination = Destination()) -> FileReport:
+    def scan_path(self, path: str | os.PathLike, request: Request | Destination = Destination()) -> FileReport:
         path = os.fspath(path)
-        return self.scan_item(Item(locator=path, name=os.path.basename(path), path=path), destination)
+        return self.scan_item(Item(locator=path, name=os.path.basename(path), path=path), request)
 
-    def scan_bytes(self, data: bytes, name: str, destination: Destination = Destination()) -> FileReport:
-        return self.scan_item(Item(locator=name, name=name, data=data), destination)
+    def scan_bytes(self, data: bytes, name: str, request: Request | Destination = Destination()) -> FileReport:
+        return self.scan_item(Item(locator=name, name=name, data=data), request)
 
-    def scan_item(self, item: Item, destination: Destination = Destination()) -> FileReport:
+    def scan_item(self, item: Item, request: Request | Destination = Destination()) -> FileReport:
+        """Detect, then decide with the scanner's stateless decider."""
+        return self.decider.decide(self.detect(item), request)
+
+    def detect_path(self, path: str | os.PathLike) -> Detection:
+        path = os.fspath(path)
+        return self.detect(Item(locator=path, name=os.path.basename(path), path=path))
+
+    def detect_bytes(self, data: bytes, name: str) -> Detection:
+        return self.detect(Item(locator=name, name=name, data=data))
+
+    def detect(self, item: Item) -> Detection:
+        """Everything found in the item and every part that could not be read; never raises for the item."""
         started = self.clock()
         deadline = time.monotonic() + self.limits.timeout_seconds
         findings: list[Finding] = []
@@ -110,11 +130,8 @@ class Scanner:
                 part_findings, part_problems = self._scan_part(out, deadline)
                 findings.extend(part_findings)
                 problems.extend(part_problems)
-        decision = self.policy.decide(findings, problems, destination)
-        return FileReport(
-            path=item.locator, action=decision.action, findings=tuple(findings), problems=tuple(problems),
-            bytes=size, seconds=self.clock() - started, decision=decision, meta=meta,
-        )
+        return Detection(path=item.locator, findings=tuple(findings), problems=tuple(problems), bytes=size,
+                         seconds=self.clock() - started, meta=meta)
 
     def scan_part(self, part: Part) -> list[Finding]:
         findings, _ = self._scan_part(part, None)
@@ -243,7 +260,7 @@ def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.P
     trained = load_models(models_location(models, root, environ), index.key_check)
     policy = None
     if policy_file:
-        from .policy import load_policy
+        from .destinations import load_policy
 
         policy = load_policy(Path(policy_file))
     excerpt = 200 if getattr(policy, "excerpt", False) else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from .errors import InvalidValue
@@ -289,8 +289,48 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Detection:
+    """What a scan found in one item, before anything is decided (see `dlp.decide`).
+
+    Scanners, in whatever process or machine they run, return detections; the front end
+    turns each into a `FileReport` through its one `Decider`. Nothing undecided can be
+    written out as a verdict: a detection has no action."""
+
+    path: str
+    findings: tuple[Finding, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    bytes: int = 0
+    seconds: float = 0.0
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def unscannable(cls, locator: str, detail: str, kind: str = "unreadable", size: int = 0) -> "Detection":
+        """An item that was not scanned at all, and why (a problem the policy decides)."""
+        return cls(path=locator, problems=(Problem(locator, kind, detail),), bytes=size)
+
+    def with_problem(self, problem: Problem) -> "Detection":
+        return replace(self, problems=(*self.problems, problem))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "findings": [f.to_dict() for f in self.findings],
+                               "problems": [p.to_dict() for p in self.problems], "bytes": self.bytes,
+                               "seconds": round(self.seconds, 4)}
+        if self.meta:
+            out["meta"] = dict(self.meta)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Detection":
+        """A detection back from its `to_dict()` (workers send detections as JSON, never pickles)."""
+        return cls(path=data["path"], findings=tuple(Finding.from_dict(f) for f in data.get("findings", ())),
+                   problems=tuple(Problem.from_dict(p) for p in data.get("problems", ())),
+                   bytes=int(data.get("bytes", 0)), seconds=float(data.get("seconds", 0.0)),
+                   meta=dict(data.get("meta", {})))
+
+
+@dataclass(frozen=True)
 class FileReport:
-    """The verdict for one scanned item (a file, a mail, standard input)."""
+    """The verdict for one scanned item (a file, a mail, standard input): a detection, decided."""
 
     path: str
     action: Action
@@ -300,6 +340,12 @@ class FileReport:
     seconds: float = 0.0
     decision: Decision | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def detection(self) -> Detection:
+        """What was found, without the decision (to decide it again, e.g. under another policy)."""
+        return Detection(path=self.path, findings=self.findings, problems=self.problems, bytes=self.bytes,
+                         seconds=self.seconds, meta=self.meta)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dlp.detectors.documents import BLOCK_WORDS
 from dlp.fingerprint.shingles import GUARANTEE_WORDS, W
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 from dlp.types import Action, Destination
 
 from helpers import prose, scanner_with, words

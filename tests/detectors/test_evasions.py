@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dlp.scanner import Scanner
 from dlp.types import Action, Destination
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 from helpers import prose, registry_with
 

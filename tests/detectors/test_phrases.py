@@ -3,7 +3,7 @@
 from dlp.registry import Registry
 from dlp.scanner import Scanner
 from dlp.types import Action, Destination
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 CSV = """customer_id,company,contact,email,country
 C-001,Acme Widgets GmbH,Jana Novak,jana.novak@acme.test,Germany

@@ -12,7 +12,7 @@ from dlp.registry import Registry
 from dlp.scanner import Scanner
 from dlp.text import tokenise
 from dlp.types import Action, Destination
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 SECRET = (
     "The Hydra turbine programme replaces the ceramic compressor blades with a titanium aluminide alloy. "

@@ -153,7 +153,7 @@ def test_internal_errors_exit_3_without_traceback(run, monkeypatch, tmp_path):
     def boom(self, *a, **k):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(scanner.Scanner, "scan_item", boom)
+    monkeypatch.setattr(scanner.Scanner, "detect", boom)
     assert run("scan", str(tmp_path / "secret.txt")) == 3
     assert run.err == "dlp: internal error: RuntimeError: bug\n"
 
@@ -261,14 +261,14 @@ def test_a_failed_scan_leaves_the_previous_report_untouched(run, monkeypatch, tm
     first.write_text("fine")
     calls = []
 
-    def fail_on_second(self, item, destination=None):
+    def fail_on_second(self, item):
         calls.append(item.locator)
         if len(calls) == 2:
             raise RuntimeError("bug")
-        return original(self, item, destination)
+        return original(self, item)
 
-    original = scanner.Scanner.scan_item
-    monkeypatch.setattr(scanner.Scanner, "scan_item", fail_on_second)
+    original = scanner.Scanner.detect
+    monkeypatch.setattr(scanner.Scanner, "detect", fail_on_second)
     assert run("scan", "--format", "json", "--output", str(report_file), str(first), str(leak)) == 3
     assert report_file.read_text() == '{"previous": true}\n'
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".report")) == []

@@ -17,12 +17,12 @@ from email.message import EmailMessage
 import pytest
 
 from dlp.audit import AuditLog
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.frontends.cli import Env, main
 from dlp.frontends.milter.mail import recording, unscanned_recording
 from dlp.frontends.milter.server import ListenAddress, MilterServer, MilterSettings
 from dlp.scanner import Scanner
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 from helpers import prose, registry_with
 from .milter.conversation import POSTFIX_OFFER, message_packets
@@ -104,7 +104,7 @@ def test_destination_from_the_headers_or_the_command_line(registry, tmp_path):
 def test_a_scan_past_the_deadline_is_killed_and_the_message_stopped(registry, tmp_path, monkeypatch):
     import time
 
-    monkeypatch.setattr(Scanner, "scan_bytes", lambda self, *a, **k: time.sleep(3600))  # forked into the worker
+    monkeypatch.setattr(Scanner, "detect_bytes", lambda self, *a, **k: time.sleep(3600))  # forked into the worker
     started = time.monotonic()
     code, out, err = scan_mail(registry, mail(prose(50, 3)), "--timeout", "0.5", "--format", "json",
                                state=tmp_path / "state")
@@ -143,8 +143,9 @@ def test_the_same_messages_get_the_same_decision_from_the_milter(registry, tmp_p
     recorder = Recorder(tmp_path / "milter-state", scanner.policy)
 
     async def through_milter() -> dict[str, str]:
-        server = MilterServer(scanner.scan_bytes, MilterSettings(workers=1, max_message_bytes=limit),
-                              settle=recording(recorder), on_unscanned=unscanned_recording(recorder))
+        server = MilterServer(scanner.detect_bytes, MilterSettings(workers=1, max_message_bytes=limit),
+                              decider=recorder.decider(), record=recording(recorder),
+                              on_unscanned=unscanned_recording(recorder))
         (bound,) = await server.start(ListenAddress("inet", "127.0.0.1", 0))
         outcomes = {}
         try:

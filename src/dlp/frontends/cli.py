@@ -84,14 +84,14 @@ class Env:
     def recorder(self, args: argparse.Namespace, policy=None, *, read_only: bool = False):
         """Incidents, audit trail and exposure in the state directory (--state, $DLP_STATE, or beside the registry).
         `read_only`: a dry run that decides as a recorded scan would and writes nothing."""
-        from ..decisions import Recorder
+        from ..recording import Recorder
         from ..scanner import registry_location, state_location
-        from ..verdict import DefaultPolicy
+        from ..rules import DefaultPolicy
 
         if policy is None:
             policy_file = getattr(args, "policy", None)
             if policy_file:
-                from ..policy import load_policy
+                from ..destinations import load_policy
 
                 policy = load_policy(Path(policy_file))
             else:

@@ -91,8 +91,8 @@ def local_reports(root: Path, items, destination=Destination()) -> list[dict]:
 def on_cluster(client, root: Path, items, destination=Destination(), **options) -> list[dict]:
     client.wait_for_workers(2, timeout=WAIT)
     scanner = open_scanner(root / "reg", None, None, environ={})
-    reports = scan(client, pack(scanner), items, destination, scanner.policy, timeout=WAIT, **options)
-    return [without_timings(r.to_dict()) for r in reports]
+    detections = scan(client, pack(scanner), items, timeout=WAIT, **options)
+    return [without_timings(scanner.decider.decide(d, destination).to_dict()) for d in detections]
 
 
 def test_the_cli_report_equals_the_local_scan(client, corpus):
@@ -118,10 +118,10 @@ def test_a_file_that_keeps_failing_becomes_a_problem_not_a_failed_scan(client, c
     items = expand_path(str(corpus / "share"))
     poison = next(i for i, item in enumerate(items) if item.name == "minutes.docx")
 
-    def failing(plugin, destination, batch):
+    def failing(plugin, batch):
         if any(item.name == "minutes.docx" for _, item in batch):
             raise RuntimeError("parser bug")
-        return scan_batch(plugin, destination, batch)
+        return scan_batch(plugin, batch)
 
     for destination, action in ((Destination(), "warn"), (Destination(addresses=("x@partner.example",)), "quarantine")):
         remote = on_cluster(client, corpus, items, destination, task=failing)
@@ -138,9 +138,9 @@ def test_a_worker_killed_mid_scan_still_gives_every_file_once(client, corpus):
     before = client.run(os.getpid)
     killed = []
 
-    def slow(plugin, destination, batch):
+    def slow(plugin, batch):
         time.sleep(0.3)  # keep tasks in flight while the test kills a worker
-        return scan_batch(plugin, destination, batch)
+        return scan_batch(plugin, batch)
 
     def kill_one(report):
         if not killed:
@@ -148,7 +148,7 @@ def test_a_worker_killed_mid_scan_still_gives_every_file_once(client, corpus):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    remote = on_cluster(client, corpus, items, task=slow, batch_bytes=1, on_report=kill_one)
+    remote = on_cluster(client, corpus, items, task=slow, batch_bytes=1, on_detection=kill_one)
     assert killed and remote == local_reports(corpus, items)
     client.wait_for_workers(2, timeout=WAIT)  # the nanny started a new worker process
     assert killed[0] not in client.run(os.getpid).values()
@@ -158,10 +158,10 @@ def test_a_file_that_kills_every_worker_becomes_a_problem(client, corpus):
     items = expand_path(str(corpus / "share"))
     poison = next(i for i, item in enumerate(items) if item.name == "leak.pdf")
 
-    def crashing(plugin, destination, batch):
+    def crashing(plugin, batch):
         if any(item.name == "leak.pdf" for _, item in batch):
             os._exit(70)  # as a segfaulting parser would
-        return scan_batch(plugin, destination, batch)
+        return scan_batch(plugin, batch)
 
     remote = on_cluster(client, corpus, items, task=crashing)
     expected = local_reports(corpus, items)

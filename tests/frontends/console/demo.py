@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.frontends.cli import Env, main
-from dlp.policy import load_policy
+from dlp.destinations import load_policy
 from dlp.scanner import open_scanner
 from dlp.types import Destination
 
@@ -110,11 +110,12 @@ def _history(demo: Demo, days: int, now: float) -> None:
     scanner = open_scanner(demo.registry, None, demo.policy)
     clock = [now - days * DAY]
     recorder = Recorder(demo.state, load_policy(demo.policy), clock=lambda: clock[0])
+    decider = recorder.decider()
     reports = {}
     for n, (to, sender) in enumerate(MAILS):
         destination = Destination(to, None, "mail", sender=sender)
         for path in files:
-            reports[(n, path.name)] = scanner.scan_path(path, destination)
+            reports[(n, path.name)] = scanner.detect_path(path)
     queue_id = 0x3A7F10
     for day in range(days):
         for n, (to, sender) in enumerate(MAILS):
@@ -126,16 +127,18 @@ def _history(demo: Demo, days: int, now: float) -> None:
                     continue
                 clock[0] = now - (days - day) * DAY + 3600 * (8 + (k + n) % 9) + 60 * k
                 queue_id += 1
-                recorder.settle(reports[(n, path.name)], destination, {"kind": "mail", "queue_id": f"{queue_id:X}"})
+                recorder.record(decider.decide(reports[(n, path.name)], destination), destination, {"kind": "mail", "queue_id": f"{queue_id:X}"})
         slice_to = Destination(("forum@gearpumps-talk.com",), None, "mail", sender="r.kim@bfcoatings.example")
         clock[0] = now - (days - day) * DAY + 3600 * 15
         queue_id += 1
-        recorder.settle(scanner.scan_path(items / f"forum-reply-{day + 1:02d}.txt", slice_to), slice_to,
-                        {"kind": "mail", "queue_id": f"{queue_id:X}"})
+        recorder.record(decider.decide(scanner.detect_path(items / f"forum-reply-{day + 1:02d}.txt"), slice_to),
+                        slice_to, {"kind": "mail", "queue_id": f"{queue_id:X}"})
         if day % 5 == 2:
             queue_id += 1
             to = Destination(("purchasing@harbourworks.co.uk",), None, "mail", sender="a.novak@bfcoatings.example")
-            recorder.settle(scanner.scan_path(damaged, to), to, {"kind": "mail", "queue_id": f"{queue_id:X}"})
+            recorder.record(decider.decide(scanner.detect_path(damaged), to), to,
+                            {"kind": "mail", "queue_id": f"{queue_id:X}"})
+    decider.close()
     recorder.close()
 
 

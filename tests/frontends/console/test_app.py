@@ -493,8 +493,8 @@ def test_api_pages_with_cursors(client_for, demo):
 
 def test_excerpts_only_when_the_policy_enables_them(client_for, demo, tmp_path):
     """An incident recorded with an excerpt shows it only while the console's policy enables excerpts."""
-    from dlp.decisions import Recorder
-    from dlp.policy import load_policy
+    from dlp.recording import Recorder
+    from dlp.destinations import load_policy
     from dlp.scanner import open_scanner
     from dlp.types import Destination
 
@@ -505,7 +505,8 @@ def test_excerpts_only_when_the_policy_enables_them(client_for, demo, tmp_path):
     report = scanner.scan_path(EXAMPLES / "outbox/memo-soltera-gelled-pails.docx", destination)
     excerpt = report.findings[0].evidence.excerpt
     recorder = Recorder(demo.state, load_policy(policy))
-    incident = recorder.settle(report, destination, {"kind": "mail", "queue_id": "EXCERPT1"}).meta["incident"]
+    decided = recorder.decider().decide(report, destination)
+    incident = recorder.record(decided, destination, {"kind": "mail", "queue_id": "EXCERPT1"}).meta["incident"]
     recorder.close()
     words = " ".join(excerpt.split()[:6])
     with_excerpts, without = client_for(policy=str(policy)), client_for()

@@ -113,7 +113,7 @@ def main() -> None:
     pdf = pdf_with(prose(args.pdf_words, 5))
     pdfs = [pdf_mail(i, pdf) for i in range(args.pdf)]
     print(f"text mail ~{len(texts[0])} B, pdf attachment {len(pdf) // 1024} KB ({args.pdf_words} words)")
-    results = {setup: bench(setup, scanner.scan_bytes, texts, pdfs) for setup in ("none", "tcp", "unix")}
+    results = {setup: bench(setup, scanner.detect_bytes, texts, pdfs) for setup in ("none", "tcp", "unix")}
     base = results["none"]
     for setup, result in results.items():
         line = f"{setup:5}"

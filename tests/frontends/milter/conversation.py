@@ -9,8 +9,9 @@ from pathlib import Path
 
 from dlp.frontends.milter import protocol as p
 from dlp.frontends.milter.session import CollectedMessage, MilterSession
+from dlp.decide import Decider
 from dlp.frontends.milter.verdicts import ReplyPolicy, failure_replies, report_replies
-from dlp.types import Action, Destination, FileReport, Finding
+from dlp.types import Action, Decision, Detection, Finding
 
 RECORDINGS = Path(__file__).parent / "recordings"
 POSTFIX_OFFER = p.Packet("O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF))  # what Postfix 3.7 offers
@@ -26,18 +27,36 @@ def load_recording(name: str) -> list[tuple[str, p.Packet]]:
     return out
 
 
-def marker_scan(data: bytes, name: str, destination: Destination) -> FileReport:
-    """A stand-in scanner: LEAK blocks, HOLD quarantines, WARN warns, anything else is clean."""
+MARKER_ACTIONS = {"S-0001": Action.BLOCK, "S-0002": Action.QUARANTINE, "S-0003": Action.WARN}
+
+
+class MarkerPolicy:
+    """A stand-in policy for the markers: S-0001 blocks, S-0002 quarantines, S-0003 warns."""
+
+    source = None
+    excerpt = False
+    exposure = None
+
+    def decide(self, findings, problems, destination) -> Decision:
+        action = max((MARKER_ACTIONS[f.secret] for f in findings), default=Action.ALLOW)
+        return Decision(action, f"marker:{action.label}", tuple(f"{f.secret}: marker" for f in findings))
+
+
+MARKERS = Decider(MarkerPolicy())
+
+
+def marker_scan(data: bytes, name: str) -> Detection:
+    """A stand-in scanner: LEAK blocks, HOLD quarantines, WARN warns (under `MARKERS`), anything else is clean."""
     def finding(secret: str, kind: str) -> tuple[Finding, ...]:
         return (Finding(secret, 1, "Secret plan text", kind, 1.0, 50, 0.9, name),)
 
     if b"LEAK" in data:
-        return FileReport(name, Action.BLOCK, finding("S-0001", "document"), bytes=len(data))
+        return Detection(name, finding("S-0001", "document"), bytes=len(data))
     if b"HOLD" in data:
-        return FileReport(name, Action.QUARANTINE, finding("S-0002", "terms"), bytes=len(data))
+        return Detection(name, finding("S-0002", "terms"), bytes=len(data))
     if b"WARN" in data:
-        return FileReport(name, Action.WARN, finding("S-0003", "classifier"), bytes=len(data))
-    return FileReport(name, Action.ALLOW, bytes=len(data))
+        return Detection(name, finding("S-0003", "classifier"), bytes=len(data))
+    return Detection(name, bytes=len(data))
 
 
 class Replayer:
@@ -61,7 +80,7 @@ class Replayer:
                 else:
                     data = message.content.read()
                     self.messages.append((message, data))
-                    report = self.scan(data, message.name, message.destination)
+                    report = MARKERS.decide(self.scan(data, message.name), message.destination)
                     replies += report_replies(report, message, "dlp-test-0001", self.policy)
             finally:
                 message.content.close()
@@ -82,7 +101,7 @@ def message_packets(sender: str, recipients: list[str], headers: list[tuple[str,
     return out
 
 
-def worker_scan(data: bytes, name: str, destination: Destination) -> FileReport:
+def worker_scan(data: bytes, name: str) -> Detection:
     """`marker_scan` for the worker processes, plus body lines that make the scan misbehave:
 
         dlp-test: note PATH     append the message name to PATH when the scan starts
@@ -121,4 +140,4 @@ def worker_scan(data: bytes, name: str, destination: Destination) -> FileReport:
             with open(argument, "w") as out:
                 out.write(f"{os.getpid()} {child.pid}\n")
             time.sleep(3600)
-    return marker_scan(data, name, destination)
+    return marker_scan(data, name)

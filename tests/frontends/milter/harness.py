@@ -255,14 +255,15 @@ class PostfixInstance:
 
 class MilterThread:
     """A `MilterServer` on its own event loop in a daemon thread. `scan` runs in the server's
-    worker processes; `settle` (recording) in this process."""
+    worker processes; `decider` and `record` in this process."""
 
-    def __init__(self, scan: ScanFunction, settings: MilterSettings, address: ListenAddress, *, settle=None,
-                 on_unscanned=None) -> None:
+    def __init__(self, scan: ScanFunction, settings: MilterSettings, address: ListenAddress, *, decider=None,
+                 record=None, on_unscanned=None) -> None:
         self.scan = scan
         self.settings = settings
         self.address = address
-        self.settle = settle
+        self.decider = decider
+        self.record = record
         self.on_unscanned = on_unscanned
         self.loop = asyncio.new_event_loop()
         self.server: MilterServer | None = None
@@ -271,7 +272,8 @@ class MilterThread:
 
     def __enter__(self) -> "MilterThread":
         self._thread.start()
-        self.server = MilterServer(self.scan, self.settings, settle=self.settle, on_unscanned=self.on_unscanned,
+        self.server = MilterServer(self.scan, self.settings, decider=self.decider, record=self.record,
+                                   on_unscanned=self.on_unscanned,
                                    incident_id=lambda: "dlp-test-0001")
         self.bound = asyncio.run_coroutine_threadsafe(self.server.start(self.address), self.loop).result(30)
         return self

@@ -14,12 +14,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.frontends.milter import command
 from dlp.frontends.milter import protocol as p
 from dlp.frontends.milter.server import ListenAddress
 
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 from .conversation import marker_scan, message_packets
 from .harness import free_port
@@ -73,7 +73,7 @@ def test_run_serves_until_sigterm(tmp_path):
     stderr = LineStream()
     recorder = Recorder(tmp_path / "state", DefaultPolicy())
     env = SimpleNamespace(stdout=io.StringIO(), stderr=stderr, environ={},
-                          scanner=lambda args: SimpleNamespace(scan_bytes=marker_scan, policy=DefaultPolicy()),
+                          scanner=lambda args: SimpleNamespace(detect_bytes=marker_scan, policy=DefaultPolicy()),
                           recorder=lambda args, policy=None: recorder)
     replies: list[p.Packet] = []
 

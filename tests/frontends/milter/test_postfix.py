@@ -19,14 +19,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.frontends.cli import Env, main
 from dlp.frontends.milter.mail import recording, unscanned_recording
 from dlp.frontends.milter.server import ListenAddress, MilterSettings
 from dlp.frontends.watch.scans import warm_up
 from dlp.scanner import Scanner
 from dlp.types import Action, Decision, Destination
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 from helpers import prose, registry_with  # tests/helpers.py (tests/ is on sys.path)
 from .harness import POSTFIX, POSTSUPER, MilterThread, PostfixInstance, SmtpSink, free_port, slow_pdf
@@ -83,8 +83,8 @@ def mail(tmp_path_factory):
     recorder = Recorder(registry.root.parent / "state", scanner.policy)  # what `dlp milter` records
     port = free_port()
     with SmtpSink() as sink, MilterThread(
-        scanner.scan_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port),
-        settle=recording(recorder),
+        scanner.detect_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port),
+        decider=recorder.decider(), record=recording(recorder),
     ) as milter:
         postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
         try:
@@ -188,8 +188,9 @@ def test_slow_mail_does_not_hold_the_gateway(tmp_path):
     recorder = Recorder(tmp_path / "state", scanner.policy)
     port = free_port()
     settings = MilterSettings(scan_timeout=4, workers=2, quantum=0.5)
-    with SmtpSink() as sink, MilterThread(scanner.scan_bytes, settings, ListenAddress("inet", "127.0.0.1", port),
-                                          settle=recording(recorder), on_unscanned=unscanned_recording(recorder)):
+    with SmtpSink() as sink, MilterThread(scanner.detect_bytes, settings, ListenAddress("inet", "127.0.0.1", port),
+                                          decider=recorder.decider(), record=recording(recorder),
+                                          on_unscanned=unscanned_recording(recorder)):
         postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
         system = MailSystem(postfix, sink, None, scanner, recorder)
         try:

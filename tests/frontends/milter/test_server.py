@@ -15,13 +15,13 @@ import time
 
 import pytest
 
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.frontends.milter import protocol as p
 from dlp.frontends.milter.mail import unscanned_recording
 from dlp.frontends.milter.server import ListenAddress, MilterServer, MilterSettings, parse_listen
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
-from .conversation import POSTFIX_OFFER, message_packets, worker_scan
+from .conversation import MARKERS, POSTFIX_OFFER, message_packets, worker_scan
 
 LOCAL = ListenAddress("inet", "127.0.0.1", 0)
 TIMEOUT = 10.0
@@ -74,7 +74,7 @@ def serve(test, scan=worker_scan, on_unscanned=None, **settings):
     """Run `test(server, bound_address)` against a started server, then shut it down."""
     async def main():
         server = MilterServer(scan, MilterSettings(**{"workers": 2, **settings}), incident_id=lambda: "dlp-test-0001",
-                              on_unscanned=on_unscanned)
+                              decider=MARKERS, on_unscanned=on_unscanned)
         (bound,) = await server.start(LOCAL)
         try:
             return await asyncio.wait_for(test(server, bound), 60)

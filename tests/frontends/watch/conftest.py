@@ -110,10 +110,10 @@ _OPENED: dict = {}
 
 @dataclass(frozen=True)
 class SharedSpec(ScannerSpec):
-    """Opens each (registry, fail_open) scanner once per session: warming spaCy up costs seconds."""
+    """Opens each registry's scanner once per session: warming spaCy up costs seconds."""
 
     def open(self):
-        key = (self.registry, self.fail_open)
+        key = (self.registry, self.policy)
         if key not in _OPENED:
             _OPENED[key] = ScannerSpec.open(self)
         return _OPENED[key]
@@ -130,12 +130,12 @@ def run_daemon(registry) -> Iterator[Callable[..., contextlib.AbstractContextMan
     """run_daemon(outboxes, **settings) -> context manager running a Daemon in a thread."""
 
     @contextlib.contextmanager
-    def start(outboxes: tuple[Outbox, ...], *, spec: ScannerSpec | None = None, on_decision=None, review=None,
+    def start(outboxes: tuple[Outbox, ...], *, spec: ScannerSpec | None = None, on_decision=None, decider=None,
               reload_settings=None, **options) -> Iterator[Running]:
         settings = WatchSettings(outboxes=outboxes, **{"settle": 0.2, "rescan": 5.0, "workers": 2, **options})
         sink = LogSink()
         daemon = Daemon(settings, spec or SharedSpec(str(registry)), log=DecisionLog(sink),
-                        on_decision=on_decision, review=review, reload_settings=reload_settings)
+                        on_decision=on_decision, decider=decider, reload_settings=reload_settings)
         failure: list[BaseException] = []
 
         def body() -> None:

@@ -6,11 +6,11 @@ import io
 import json
 import os
 
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.frontends.cli import Env, main
 from dlp.frontends.watch.command import _recording
 from dlp.types import unescape_path
-from dlp.verdict import DefaultPolicy
+from dlp.rules import DefaultPolicy
 
 from .conftest import LEAK, clean_text, wait_until
 
@@ -18,7 +18,7 @@ from .conftest import LEAK, clean_text, wait_until
 def test_quarantined_file_is_an_incident_and_release_moves_it(run_daemon, folders, registry, tmp_path):
     state = tmp_path / "state"
     recorder = Recorder(state, DefaultPolicy())
-    with run_daemon((folders.box(),), review=recorder.review, on_decision=_recording(recorder)) as running:
+    with run_daemon((folders.box(),), decider=recorder.decider(), on_decision=_recording(recorder)) as running:
         (folders.outbox / "sub").mkdir()
         (folders.outbox / "sub" / "plan-copy.txt").write_text(LEAK)
         (folders.outbox / "notes.txt").write_text(clean_text(1))
@@ -47,7 +47,7 @@ def test_recovery_repeating_the_hook_records_the_decision_once(run_daemon, folde
     recorder = Recorder(tmp_path / "state", DefaultPolicy())
     hook = _recording(recorder)
     seen = []
-    with run_daemon((folders.box(),), review=recorder.review,
+    with run_daemon((folders.box(),), decider=recorder.decider(),
                     on_decision=lambda *args: (seen.append(args), hook(*args))) as running:
         (folders.outbox / "plan-copy.txt").write_text(LEAK)
         running.log.wait("decision")
@@ -63,7 +63,7 @@ def test_any_file_name_is_decided_recorded_and_released(run_daemon, folders, reg
     recorder = Recorder(state, DefaultPolicy())
     leak_name = os.fsdecode(b"plan-\xff\xfe.txt")
     clean_name = os.fsdecode(b"notes\nALLOW x.txt")
-    with run_daemon((folders.box(),), review=recorder.review, on_decision=_recording(recorder)) as running:
+    with run_daemon((folders.box(),), decider=recorder.decider(), on_decision=_recording(recorder)) as running:
         (folders.outbox / leak_name).write_text(LEAK)
         (folders.outbox / clean_name).write_text(clean_text(1))
         lines = {r["file"]: r for r in running.log.wait("decision", 2)}

@@ -2,12 +2,11 @@
 
 One scan is: register a worker plugin carrying the `Shipment` (each worker,
 including one that joins or restarts later, opens its scanner from it once),
-submit one task per `Batch`, collect results as they complete, and put the file
-reports back in input order. A task that errs after its retries, or whose
+submit one task per `Batch`, collect detections as they complete, and put them
+back in input order (the client decides them, as it would a local scan's). A task that errs after its retries, or whose
 workers keep dying (Dask's KilledWorker), is split into one task per file; a
-single file that still fails becomes a file report with an ``unreadable``
-problem saying so, decided by the same policy, so the scan always completes and
-lists every file exactly once.
+single file that still fails becomes a detection with an ``unreadable`` problem
+saying so, so the scan always completes and lists every file exactly once.
 """
 
 from __future__ import annotations
@@ -25,8 +24,7 @@ from typing import Callable, Iterator, Sequence
 
 from ...errors import DlpError, UsageError
 from ...scanner import Scanner
-from ...types import Destination, FileReport, Item, Problem
-from ...verdict import Policy
+from ...types import Detection, Item
 from .batches import Batch, plan, target_bytes
 from .shipment import Shipment, pack
 
@@ -104,18 +102,17 @@ def scan_on_cluster(
     cluster: str,
     scanner: Scanner,
     items: Sequence[Item],
-    destination: Destination,
     *,
     policy_file: str | os.PathLike | None = None,
-    on_report: Callable[[FileReport], None] = lambda report: None,
-) -> list[FileReport]:
-    """The `dlp scan --cluster` entry point: file reports for `items`, in their order."""
+    on_detection: Callable[[Detection], None] = lambda detection: None,
+) -> list[Detection]:
+    """The `dlp scan --cluster` entry point: detections for `items`, in their order."""
     spec = ClusterSpec.parse(cluster)
     if any(item.path is None for item in items):
         raise UsageError("--cluster scans files only, not standard input (-)")
     shipment = pack(scanner, policy_file)
     with connect(spec) as client:
-        return scan(client, shipment, items, destination, scanner.policy, on_report=on_report)
+        return scan(client, shipment, items, on_detection=on_detection)
 
 
 # -- the worker side -----------------------------------------------------------------
@@ -143,13 +140,12 @@ class RegistryPlugin(WorkerPlugin):
             shutil.rmtree(self.folder, ignore_errors=True)  # the key leaves the worker with the scan
 
 
-def scan_batch(plugin_name: str, destination: Destination,
-               items: tuple[tuple[int, Item], ...]) -> tuple[tuple[int, FileReport], ...]:
-    """A task: scan a batch of items with this worker's scanner; reports keep their input position."""
+def scan_batch(plugin_name: str, items: tuple[tuple[int, Item], ...]) -> tuple[tuple[int, Detection], ...]:
+    """A task: scan a batch of items with this worker's scanner; detections keep their input position."""
     plugin = get_worker().plugins.get(plugin_name)
     if plugin is None or plugin.scanner is None:
         raise ClusterError(f"worker has no registry plugin {plugin_name}")
-    return tuple((index, plugin.scanner.scan_item(item, destination)) for index, item in items)
+    return tuple((index, plugin.scanner.detect(item)) for index, item in items)
 
 
 # -- the client side -----------------------------------------------------------------
@@ -159,16 +155,14 @@ def scan(
     client: Client,
     shipment: Shipment,
     items: Sequence[Item],
-    destination: Destination,
-    policy: Policy,
     *,
-    on_report: Callable[[FileReport], None] = lambda report: None,
+    on_detection: Callable[[Detection], None] = lambda detection: None,
     retries: int = RETRIES,
     batch_bytes: int | None = None,
     timeout: float | None = None,
     task: Callable = scan_batch,
-) -> list[FileReport]:
-    """File reports for `items` scanned on `client`'s workers, in input order, each exactly once.
+) -> list[Detection]:
+    """Detections for `items` scanned on `client`'s workers, in input order, each exactly once.
 
     `batch_bytes` overrides the task size chosen from the corpus and the number of
     workers; `timeout` bounds the whole scan (ClusterError past it); `task` is the
@@ -186,13 +180,13 @@ def scan(
     running = as_completed(with_results=True, raise_errors=False, timeout=timeout)  # fetch results at once
 
     def submit(batch: Batch) -> None:
-        future = client.submit(task, plugin.name, destination, tuple((i, remote[i]) for i in batch.indexes),
+        future = client.submit(task, plugin.name, tuple((i, remote[i]) for i in batch.indexes),
                                key=f"dlp-scan-{run_id}-{batch.indexes[0]}-{len(batch.indexes)}",
                                retries=retries, pure=False)
         pending[future.key] = (future, batch)
         running.add(future)
 
-    reports: list[FileReport | None] = [None] * len(items)
+    reports: list[Detection | None] = [None] * len(items)
     try:
         for batch in batches:
             submit(batch)
@@ -205,15 +199,15 @@ def scan(
                     if reports[index] is not None:  # cannot happen: a key's result is kept once
                         raise ClusterError(f"{items[index].locator} came back twice")
                     reports[index] = report
-                    on_report(report)
+                    on_detection(report)
             elif len(batch.indexes) > 1:  # find the file at fault: one task per file
                 for index in batch.indexes:
                     submit(Batch((index,), sizes[index]))
             else:
                 index = batch.indexes[0]
                 error = result if isinstance(result, BaseException) else future.exception()
-                reports[index] = _failed(items[index], sizes[index], error, policy, destination)
-                on_report(reports[index])
+                reports[index] = _failed(items[index], sizes[index], error)
+                on_detection(reports[index])
             future.release()
     finally:
         with contextlib.suppress(Exception):
@@ -247,12 +241,8 @@ def _size(item: Item) -> int:
         return 0  # the worker reports it unreadable
 
 
-def _failed(item: Item, size: int, error: BaseException | None, policy: Policy,
-            destination: Destination) -> FileReport:
-    """The report of a file whose scan kept failing: not scanned, and the policy decides what that means."""
+def _failed(item: Item, size: int, error: BaseException | None) -> Detection:
+    """A file whose scan kept failing: not scanned, and the policy decides what that means."""
     reason = f"{type(error).__name__}: {error}" if error is not None else "no result"
-    problem = Problem(item.locator, "unreadable",
-                      f"not scanned: it failed on the cluster after its retries ({reason[:200]})")
-    decision = policy.decide((), (problem,), destination)
-    return FileReport(path=item.locator, action=decision.action, problems=(problem,), bytes=size,
-                      decision=decision)
+    return Detection.unscannable(item.locator, f"not scanned: it failed on the cluster after its retries "
+                                               f"({reason[:200]})", size=size)

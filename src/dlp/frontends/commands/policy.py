@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from ...errors import UsageError
-from ...policy import DestinationPolicy, load_policy, weaker_than_default
+from ...destinations import DestinationPolicy, load_policy, weaker_than_default
 from ...scanner import key_location, registry_location
 from ...types import Destination, Finding
-from ...verdict import default_finding_action, default_unscannable_action
+from ...rules import default_finding_action, default_unscannable_action
 
 
 def add_policy_option(parser) -> None:

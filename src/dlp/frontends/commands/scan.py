@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from ...errors import UsageError
-from ...types import Destination, FileReport, Item, Problem, Report, escape_path
+from ...types import Destination, Detection, Item, Report, escape_path
 from ..output import write_report, write_report_file
 from .files import scan_items
 from .incidents import add_policy_option
@@ -45,44 +45,47 @@ def run(args, env) -> int:
     destination = Destination(addresses=tuple(args.to), country=args.country, channel="cli")
     scanner = env.scanner(args)  # opened up front: a bad registry fails before any work
     recorder = env.recorder(args, scanner.policy, read_only=args.no_record)  # --no-record: decide alike, write nothing
+    decider = recorder.decider()
     started = time.perf_counter()
     progress = _Progress(env.stderr, len(targets), enabled=not args.no_progress and len(targets) > 1)
-    found: dict[int, FileReport] = {}
+    found: dict[int, Detection] = {}
     readable: list[tuple[int, Item]] = []
     for index, target in enumerate(targets):
         if target.meta.get("unreadable"):  # an unlistable folder, a link, a pipe: a problem the policy decides
-            found[index] = _unreadable(scanner, target, destination)
+            found[index] = Detection.unscannable(target.locator, str(target.meta["unreadable"]))
             progress.step(target.locator)
         else:
             readable.append((index, target))
     items = [target for _, target in readable]
-    reports: list[FileReport] = []
+    detections: list[Detection] = []
     if args.cluster:
         from ..cluster.runner import scan_on_cluster  # Dask is imported only here
 
-        reports.extend(scan_on_cluster(args.cluster, scanner, items, destination,
-                                       policy_file=getattr(args, "policy", None),
-                                       on_report=lambda report: progress.step(report.path)))
+        detections.extend(scan_on_cluster(args.cluster, scanner, items, policy_file=getattr(args, "policy", None),
+                                          on_detection=lambda d: progress.step(d.path)))
     elif args.jobs > 1 and len(items) > 1 and all(t.path is not None for t in items):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
                                  initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
-            for report in pool.map(_scan_in_worker, [(t, destination) for t in items], chunksize=4):
-                reports.append(report)
-                progress.step(report.path)
+            for detection in pool.map(_detect_in_worker, items, chunksize=4):
+                detections.append(detection)
+                progress.step(detection.path)
     else:
         for target in items:
             if target.path is None:  # standard input
                 data = env.stdin.buffer.read() if hasattr(env.stdin, "buffer") else env.stdin.read().encode()
-                report = scanner.scan_bytes(data, "<stdin>", destination)
+                detection = scanner.detect_bytes(data, "<stdin>")
             else:
-                report = scanner.scan_item(target, destination)
-            reports.append(report)
-            progress.step(report.path)
+                detection = scanner.detect(target)
+            detections.append(detection)
+            progress.step(detection.path)
     progress.done()
-    found.update((index, report) for (index, _), report in zip(readable, reports))
-    ordered = [(target, found[index]) for index, target in enumerate(targets)]
-    # in scan order, so exposure adds up as the items would leave (--no-record: the same, written nowhere)
-    ordered = [(target, recorder.settle(r, destination, _target(target))) for target, r in ordered]
+    found.update((index, detection) for (index, _), detection in zip(readable, detections))
+    # decided and recorded in scan order, so exposure adds up as the items would leave
+    # (--no-record: the same, counted in memory and written nowhere)
+    ordered = []
+    for index, target in enumerate(targets):
+        report = decider.decide(found[index], destination)
+        ordered.append((target, recorder.record(report, destination, _target(target))))
     report = Report(tuple(r for _, r in ordered), time.perf_counter() - started)
     for r in report.files:
         for p in r.problems:
@@ -96,12 +99,6 @@ def run(args, env) -> int:
     else:
         write_report(report, args.format, env.stdout)
     return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in report.files) else 0
-
-
-def _unreadable(scanner, item: Item, destination: Destination) -> FileReport:
-    problems = (Problem(item.locator, "unreadable", str(item.meta["unreadable"])),)
-    decision = scanner.policy.decide([], problems, destination)
-    return FileReport(path=item.locator, action=decision.action, problems=problems, decision=decision)
 
 
 def _target(item: Item) -> dict:
@@ -120,9 +117,8 @@ def _init_worker(registry, key, policy, environ) -> None:
     _worker_scanner = open_scanner(registry, key, policy, environ=environ)
 
 
-def _scan_in_worker(job: tuple[Item, Destination]) -> FileReport:
-    item, destination = job
-    return _worker_scanner.scan_item(item, destination)
+def _detect_in_worker(item: Item) -> Detection:
+    return _worker_scanner.detect(item)
 
 
 class _Progress:

@@ -26,6 +26,7 @@ import tempfile
 import time
 from typing import Any, BinaryIO
 
+from ...decide import Decider
 from ...errors import UsageError
 from ...types import Action, Decision, FileReport, Problem, Report
 from ..milter.command import open_mail_scanner, size_argument
@@ -101,10 +102,11 @@ def _check(args, env, request: MailRequest, content: MessageBuffer) -> MailVerdi
     """The milter's decision for one message: scanner, recorder and a one-worker pool."""
     scanner = open_mail_scanner(env, args, args.timeout)
     recorder = None if args.no_record else env.recorder(args, scanner.policy)
-    workers = ScanWorkers(scanner.scan_bytes, WorkerSettings(workers=1, max_slow=0, quantum=args.timeout))
+    workers = ScanWorkers(scanner.detect_bytes, WorkerSettings(workers=1, max_slow=0, quantum=args.timeout))
     workers.fork_zygote()
     gate = MailGate(workers, ReplyPolicy(fail_open=args.fail_open), scan_timeout=args.timeout,
-                    settle=recording(recorder) if recorder else None,
+                    decider=recorder.decider() if recorder else Decider(scanner.policy),
+                    record=recording(recorder) if recorder else None,
                     on_unscanned=unscanned_recording(recorder) if recorder else None)
 
     async def check() -> MailVerdict:

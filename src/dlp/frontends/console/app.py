@@ -38,11 +38,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...audit import AuditLog, Verification
-from ...decisions import Recorder
+from ...recording import Recorder
 from ...errors import DlpError
-from ...policy import load_policy
+from ...destinations import load_policy
 from ...index import Index
-from ...verdict import DefaultPolicy, Policy
+from ...rules import DefaultPolicy, Policy
 from .accounts import Accounts, Identity, Kdf
 
 HERE = Path(__file__).resolve().parent

@@ -302,7 +302,7 @@ def dashboard(request: Request, identity: Identity) -> Response:
 
 
 def _exposures(c, window_days: float):
-    from ...decisions import EXPOSURE_FILE
+    from ...recording import EXPOSURE_FILE
     from ...exposure import ExposureLedger
 
     path = c.settings.state / EXPOSURE_FILE

@@ -25,6 +25,7 @@ from typing import Any
 
 from ...errors import UsageError
 from ..commands.incidents import add_policy_option
+from ...decide import Decider
 from .mail import recording, unscanned_recording
 from .server import ListenAddress, MilterSettings, ScanFunction, parse_listen, serve
 from .workers import ScanWorkers
@@ -183,7 +184,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
     settings = settings_from_args(args)
     scanner = open_mail_scanner(env, args, settings.scan_timeout)
     recorder = None if args.no_record else env.recorder(args, scanner.policy)
-    workers = ScanWorkers(scanner.scan_bytes, settings.worker_settings)
+    workers = ScanWorkers(scanner.detect_bytes, settings.worker_settings)
     workers.fork_zygote()  # now, while this process has one thread
     handler = logging.StreamHandler(env.stderr)
     handler.setFormatter(logging.Formatter("dlp milter: %(levelname)s %(message)s"))
@@ -191,14 +192,16 @@ def run(args: argparse.Namespace, env: Any) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        asyncio.run(_serve_until_signalled(scanner.scan_bytes, args.listen, settings, env, workers, recorder))
+        decider = recorder.decider() if recorder else Decider(scanner.policy)
+        asyncio.run(_serve_until_signalled(scanner.detect_bytes, args.listen, settings, env, workers, decider,
+                                           recorder))
     finally:
         logger.removeHandler(handler)
     return 0
 
 
 async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, settings: MilterSettings, env: Any,
-                                 workers: ScanWorkers, recorder=None) -> None:
+                                 workers: ScanWorkers, decider: Decider, recorder=None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -211,7 +214,7 @@ async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, set
         await workers.open()
         try:
             answered = await serve(scan, address, settings, stop, on_ready=ready, workers=workers,
-                                   settle=recording(recorder) if recorder else None,
+                                   decider=decider, record=recording(recorder) if recorder else None,
                                    on_unscanned=unscanned_recording(recorder) if recorder else None)
         finally:
             await workers.close()

@@ -7,8 +7,9 @@ same `MailGate`, so a message gets the same verdict through either:
 - content beyond the size limit is not scanned: unscannable;
 - the scan runs in a killable worker (`workers`) within the message deadline; a scan
   that is killed, refused under overload or fails is unscannable, with its reason;
-- a scanned message is reviewed and recorded (allow entries, exposure, incident,
-  audit entry) by the recorder, off the event loop;
+- what the scan found is decided here, once (`decide.Decider`: policy, allow
+  entries, exposure), then recorded (incident, audit entry, exposure), off the
+  event loop;
 - unscannable mail gets the policy's tempfail, or is accepted as `unscanned` when
   the gateway fails open, and leaves an `unscanned` audit entry with the reason and
   what the MTA was told (not an incident: the MTA retries a tempfail).
@@ -27,7 +28,8 @@ from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 from typing import Any, Callable
 
-from ...types import Destination, FileReport
+from ...decide import Decider
+from ...types import Destination, Detection, FileReport
 from .spool import MessageBuffer
 from .verdicts import MailVerdict, ReplyPolicy, unscanned_verdict, verdict_of
 from .workers import ScanRefused, ScanWorkers
@@ -76,7 +78,7 @@ class MailRequest:
         return cls(sender=sender, recipients=tuple(to), queue_id=queue_id)
 
 
-Settle = Callable[[FileReport, MailRequest], FileReport]
+Record = Callable[[FileReport, MailRequest], FileReport]
 OnUnscanned = Callable[[MailRequest, str, str, int], None]  # request, reason, outcome, bytes
 
 
@@ -86,17 +88,20 @@ def random_incident_id() -> str:
 
 class MailGate:
     def __init__(self, workers: ScanWorkers, policy: ReplyPolicy = ReplyPolicy(), *, scan_timeout: float = 25.0,
-                 settle: Settle | None = None, on_unscanned: OnUnscanned | None = None,
+                 decider: Decider | None = None, record: Record | None = None,
+                 on_unscanned: OnUnscanned | None = None,
                  incident_id: Callable[[], str] = random_incident_id,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.workers = workers
         self.policy = policy
         self.scan_timeout = scan_timeout
-        self.settle = settle
+        self.decider = decider or Decider()
+        self.record = record
         self.on_unscanned = on_unscanned
         self.incident_id = incident_id
         self.clock = clock
-        # recording writes SQLite and fsyncs the audit trail: one thread, in order, off the event loop
+        # deciding reads and recording writes SQLite and fsyncs the audit trail: one thread, in order,
+        # off the event loop (exposure adds up message after message)
         self._recording = concurrent.futures.ThreadPoolExecutor(1, "dlp-mail-record")
 
     def close(self) -> None:
@@ -111,17 +116,15 @@ class MailGate:
             return await self._unscanned(request, "message too large to scan", content.size)
         data = content.read()
         try:
-            report = await self.workers.scan(data, request.name, request.destination, deadline,
-                                             sender=request.fair_share)
+            detection = await self.workers.scan(data, request.name, deadline, sender=request.fair_share)
         except ScanRefused as refused:
             log.warning("%s: not scanned: %s", where, refused.reason)
             return await self._unscanned(request, refused.reason, len(data))
-        if self.settle is not None:
-            try:
-                report = await self._record(self.settle, report, request)
-            except Exception as exc:  # scanned, but no evidence could be kept: it must not pass
-                log.exception("%s: recording the decision failed", where)
-                return await self._unscanned(request, f"cannot record the decision ({type(exc).__name__})", len(data))
+        try:
+            report = await self._record(self._decide_and_record, detection, request)
+        except Exception as exc:  # scanned, but not decided or no evidence could be kept: it must not pass
+            log.exception("%s: deciding or recording failed", where)
+            return await self._unscanned(request, f"cannot record the decision ({type(exc).__name__})", len(data))
         incident = str(report.meta.get("incident") or self.incident_id()) if report.action > 0 else ""
         log.info("%s: %s%s to %s (%d findings)", where, report.action.label,
                  f" incident {incident}" if incident else "", ", ".join(request.recipients), len(report.findings))
@@ -137,15 +140,19 @@ class MailGate:
                 log.exception("recording the unscanned message failed")
         return verdict
 
+    def _decide_and_record(self, detection: Detection, request: MailRequest) -> FileReport:
+        report = self.decider.decide(detection, request.destination)
+        return self.record(report, request) if self.record is not None else report
+
     async def _record(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._recording, function, *args)
 
 
-def recording(recorder) -> Settle:
-    """Allow entries, exposure, incident and audit entry for a scanned message (`Recorder.settle`)."""
-    def settle(report: FileReport, request: MailRequest) -> FileReport:
-        return recorder.settle(report, request.destination, request.target)
-    return settle
+def recording(recorder) -> Record:
+    """Audit entry, exposure and incident for a decided message (`Recorder.record`)."""
+    def record(report: FileReport, request: MailRequest) -> FileReport:
+        return recorder.record(report, request.destination, request.target)
+    return record
 
 
 def unscanned_recording(recorder) -> OnUnscanned:

@@ -37,9 +37,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ...decide import Decider
 from ...types import Destination, FileReport
 from . import protocol as p
-from .mail import MailGate, MailRequest, OnUnscanned, Settle, random_incident_id
+from .mail import MailGate, MailRequest, OnUnscanned, Record, random_incident_id
 from .session import BufferLimits, MilterSession
 from .verdicts import ReplyPolicy, replies
 from .workers import ScanWorkers, WorkerSettings
@@ -145,21 +146,23 @@ class MilterServer:
         scan: ScanFunction,
         settings: MilterSettings = MilterSettings(),
         *,
-        settle: Settle | None = None,
+        decider: Decider | None = None,
+        record: Record | None = None,
         workers: ScanWorkers | None = None,
         incident_id: Callable[[], str] = random_incident_id,
         on_unscanned: OnUnscanned | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`scan` runs in the worker processes (bytes, name, destination -> report); `settle`
-        reviews and records a report in this process; `workers` may be given already started
+        """`scan` runs in the worker processes (bytes, name -> detection); `decider` decides and
+        `record` records the report in this process; `workers` may be given already started
         (`dlp milter` forks them before the event loop runs)."""
         self.settings = settings
         self.clock = clock
         self._own_workers = workers is None
         self.workers = workers or ScanWorkers(scan, settings.worker_settings)
         self._reply_policy = ReplyPolicy(fail_open=settings.fail_open)
-        self.gate = MailGate(self.workers, self._reply_policy, scan_timeout=settings.scan_timeout, settle=settle,
+        self.gate = MailGate(self.workers, self._reply_policy, scan_timeout=settings.scan_timeout,
+                             decider=decider, record=record,
                              on_unscanned=on_unscanned, incident_id=incident_id)
         self._buffer_limits = BufferLimits(settings.max_message_bytes, settings.spool_threshold, settings.spool_dir)
         self._servers: list[asyncio.AbstractServer] = []
@@ -368,12 +371,13 @@ async def serve(
     on_ready: Callable[[list[str]], None] = lambda addresses: None,
     grace: float = 10.0,
     *,
-    settle: Settle | None = None,
+    decider: Decider | None = None,
+    record: Record | None = None,
     workers: ScanWorkers | None = None,
     on_unscanned: OnUnscanned | None = None,
 ) -> int:
     """Serve until `stop` is set, then shut down gracefully. Returns the messages answered."""
-    server = MilterServer(scan, settings, settle=settle, workers=workers, on_unscanned=on_unscanned)
+    server = MilterServer(scan, settings, decider=decider, record=record, workers=workers, on_unscanned=on_unscanned)
     on_ready(await server.start(address))
     try:
         await stop.wait()

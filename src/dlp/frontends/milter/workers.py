@@ -39,8 +39,8 @@ Scheduling, so that good mail keeps flowing while expensive mail is being read:
 Every way a scan can end without a report is a `ScanRefused` with the reason, which the
 milter answers with the policy's tempfail (or fail-open) and writes to the audit trail.
 
-A message goes to its worker as bytes over a socket pair, the report comes back as
-JSON (`FileReport.to_dict`), never as a pickle: a parser exploited inside a worker
+A message goes to its worker as bytes over a socket pair; what the scan found comes
+back as JSON (`Detection.to_dict`; the milter decides it), never as a pickle: a parser exploited inside a worker
 cannot hand the milter code to run.
 """
 
@@ -61,9 +61,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...errors import DlpError
-from ...types import Destination, FileReport
+from ...types import Detection
 
-ScanFunction = Callable[[bytes, str, Destination], FileReport]
+ScanFunction = Callable[[bytes, str], Detection]  # e.g. Scanner.detect_bytes
 _HEAD = struct.Struct(">QQ")  # header length, data length
 _SIZE = struct.Struct(">Q")
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # a worker's answer beyond this is not a report
@@ -172,9 +172,8 @@ class ScanWorkers:
 
     # -- one scan -----------------------------------------------------------------------------
 
-    async def scan(self, data: bytes, name: str, destination: Destination, deadline: float,
-                   *, sender: str = "") -> FileReport:
-        """The report for one message, or ScanRefused. `deadline` is a clock value."""
+    async def scan(self, data: bytes, name: str, deadline: float, *, sender: str = "") -> Detection:
+        """What was found in one message, or ScanRefused. `deadline` is a clock value."""
         if self._closed:
             raise ScanRefused("the milter is shutting down")
         sender = sender.lower()
@@ -183,15 +182,14 @@ class ScanWorkers:
         if self._is_expensive(sender):  # before the scan forks its parsers: they inherit the priority
             self._renice(worker)
         try:
-            return await self._run(worker, data, name, destination, deadline)
+            return await self._run(worker, data, name, deadline)
         finally:
             self._release(worker)
 
-    async def _run(self, worker: _Worker, data: bytes, name: str, destination: Destination,
-                   deadline: float) -> FileReport:
+    async def _run(self, worker: _Worker, data: bytes, name: str, deadline: float) -> Detection:
         self.counts["scans"] += 1
         worker.started = self.clock()
-        header = json.dumps({"name": name, "destination": _destination_dict(destination)}).encode()
+        header = json.dumps({"name": name}).encode()
         answer = asyncio.ensure_future(self._exchange(worker, header, data))
         try:
             done, _ = await asyncio.wait({answer}, timeout=max(0.0, deadline - self.clock()))
@@ -215,7 +213,7 @@ class ScanWorkers:
             reply = json.loads(body)
             if "error" in reply:
                 raise ScanRefused(f"scanner error: {reply['error']}")
-            return _report_from_dict(reply["report"])
+            return Detection.from_dict(reply["detection"])
         except (ValueError, KeyError, TypeError) as exc:
             self._kill(worker, "the scan worker answered nonsense")
             raise ScanRefused(f"the scan worker answered nonsense ({type(exc).__name__})") from None
@@ -530,8 +528,7 @@ def _worker(sock: socket.socket, scan: ScanFunction) -> None:
         if data is None:
             return
         try:
-            report = scan(data, header["name"], _destination(header["destination"]))
-            reply: dict[str, Any] = {"report": report.to_dict()}
+            reply: dict[str, Any] = {"detection": scan(data, header["name"]).to_dict()}
         except Exception as exc:  # the milter answers with a tempfail and the reason
             reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         body = json.dumps(reply).encode()
@@ -586,19 +583,3 @@ def _killpg_or_kill(pid: int) -> None:
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
-
-
-def _destination_dict(destination: Destination) -> dict[str, Any]:
-    return {"addresses": list(destination.addresses), "country": destination.country, "channel": destination.channel,
-            "share": destination.share, "sender": destination.sender}
-
-
-def _destination(data: dict[str, Any]) -> Destination:
-    return Destination(addresses=tuple(data.get("addresses", ())), country=data.get("country"),
-                       channel=data.get("channel", "mail"), share=data.get("share"), sender=data.get("sender"))
-
-
-def _report_from_dict(data: dict[str, Any]) -> FileReport:
-    from ..watch.scans import report_from_dict  # the one reader of to_dict() there is today
-
-    return report_from_dict(data)

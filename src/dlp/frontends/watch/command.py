@@ -79,10 +79,10 @@ def settings_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace, env: Any) -> int:
     settings = settings_from_args(args)
-    spec = ScannerSpec(args.registry, args.key, getattr(args, "policy", None), dict(env.environ), settings.fail_open)
+    spec = ScannerSpec(args.registry, args.key, getattr(args, "policy", None), dict(env.environ))
     recorder = None if args.no_record else env.recorder(args)
     daemon = Daemon(settings, spec, log=DecisionLog(env.stdout),
-                    review=recorder.review if recorder else None,
+                    decider=recorder.decider() if recorder else None,
                     on_decision=_recording(recorder) if recorder else None,
                     reload_settings=(lambda: settings_from_args(args)) if args.config else None)
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}

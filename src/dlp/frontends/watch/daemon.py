@@ -31,17 +31,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
+from ...decide import Decider, Hold, Request, held
 from ...errors import DlpError
-from ...types import Action, Destination, FileReport, Problem, escape_path, unescape_path
+from ...types import Action, Destination, Detection, FileReport, Problem, escape_path, unescape_path
 from .journal import WorkFolder, write_sidecar
 from .names import is_temporary
-from .scans import TOO_LARGE_RULE, ScannerSpec, Scans, fail_closed, held, report_from_dict
+from .scans import TOO_LARGE_RULE, ScannerSpec, Scans
 from .settings import Outbox, WatchSettings, prepare_folders
 from .settle import SettleTracker
 from .snapshot import Changing, open_for_writing, snapshot
 
 OnDecision = Callable[[FileReport, Destination, Path], None]
-Review = Callable[[FileReport, Destination], FileReport]  # allow entries and exposure, before the file moves
 ORPHAN_RULE = "watch:orphan"
 WAIT_RETRY = 1.0  # seconds at least between two looks at a file a writer holds open
 
@@ -73,14 +73,14 @@ class _Job:
 class Daemon:
     def __init__(self, settings: WatchSettings, spec: ScannerSpec, *, log: DecisionLog,
                  on_decision: OnDecision | None = None,
-                 review: Review | None = None,
+                 decider: Decider | None = None,
                  reload_settings: Callable[[], WatchSettings] | None = None,
                  clock: Callable[[], float] = time.monotonic, durable: bool = True) -> None:
         self.settings = settings
-        self.spec = replace(spec, fail_open=settings.fail_open)
+        self.spec = spec
         self.log = log
         self.on_decision = on_decision
-        self.review = review
+        self._decider = decider or Decider()  # its policy follows the scanner's (reloaded with the registry)
         self.reload_settings = reload_settings
         self.clock = clock
         self.durable = durable
@@ -121,6 +121,7 @@ class Daemon:
     def run(self) -> int:
         try:
             self._scans = Scans(self.spec, mode=self.settings.scan_in, workers=self.settings.workers)
+            self._decider = self._decider.with_policy(self._scans.policy)
             self._open_boxes(self.settings.outboxes)
             for box, work in list(self._boxes.values()):
                 self._recover(box, work, startup=True)
@@ -352,22 +353,21 @@ class Daemon:
 
     def _scan_and_place(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], first_seen: float | None,
                         *, recovered: bool = False, force: str | None = None) -> None:
-        report = self._scan_copy(box, work, entry)
-        if force is not None and report.action < Action.QUARANTINE:
-            decision = replace(report.decision, action=Action.QUARANTINE, rule=force,
-                               reasons=(*report.decision.reasons, "found in the work folder without a journal entry"))
-            report = replace(report, action=Action.QUARANTINE, decision=decision)
+        detection = self._scan_copy(box, work, entry)
         # the journal id travels with the report, so a hook that ran before a crash is not repeated
-        report = replace(report, meta={**report.meta, "journal": entry["id"]})
-        if self.review is not None:
-            try:
-                report = self.review(report, box.destination)
-            except Exception as exc:  # keep the scanner's decision; say the review failed
-                self.log.write("error", outbox=entry["outbox"], file=entry["rel"],
-                               error=f"review hook failed: {type(exc).__name__}: {exc}")
+        detection = replace(detection, meta={**detection.meta, "journal": entry["id"]})
+        hold = Hold(force, "found in the work folder without a journal entry") if force is not None else None
+        request = Request(box.destination, unscannable="open" if self.settings.fail_open else "closed", hold=hold)
+        try:
+            report = self._decider.decide(detection, request)
+        except Exception as exc:  # allow entries or exposure unreadable: decided without them, kept back
+            self.log.write("error", outbox=entry["outbox"], file=entry["rel"],
+                           error=f"decision failed: {type(exc).__name__}: {exc}")
+            report = Decider(self._decider.policy).decide(
+                detection, replace(request, hold=Hold("watch:decision-failed", f"decision failed: {exc}")))
         self._place(box, work, entry, report, first_seen, recovered=recovered)
 
-    def _scan_copy(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> FileReport:
+    def _scan_copy(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> Detection:
         """Replace the claimed file by the daemon's own copy, then scan that copy: the bytes
         scanned are the bytes placed. A file that kept changing while it was copied is kept back."""
         path = work.file(entry["id"])
@@ -377,20 +377,16 @@ class Daemon:
         if stat.S_ISREG(st.st_mode):
             limit = self._scans.limits.max_total_bytes
             if st.st_size > limit:  # a sparse terabyte would fill the disk: kept back unread, even fail-open
-                report = self._scans.unscannable(entry["rel"], box.destination,
-                                                 f"{st.st_size} bytes: more than {limit} are never copied or scanned",
-                                                 "too_large")
-                return held(report, TOO_LARGE_RULE, "too large to copy and scan: never released")
+                detection = Detection.unscannable(
+                    entry["rel"], f"{st.st_size} bytes: more than {limit} are never copied or scanned", "too_large",
+                    st.st_size)
+                return held(detection, TOO_LARGE_RULE, "too large to copy and scan: never released")
             try:
                 snapshot(path, entry.get("mode", 0o600), durable=self.durable)
             except Changing as exc:
                 changing = Problem(entry["rel"], "unreadable", str(exc))
-        report = self._scans.scan(os.fspath(path), entry["rel"], box.destination)
-        if changing is None:
-            return report
-        decision = self._scans.policy.decide(report.findings, (*report.problems, changing), box.destination)
-        report = replace(report, problems=(*report.problems, changing), action=decision.action, decision=decision)
-        return report if self.settings.fail_open else fail_closed(report)
+        detection = self._scans.scan(os.fspath(path), entry["rel"])
+        return detection if changing is None else detection.with_problem(changing)
 
     def _place(self, box: Outbox, work: WorkFolder, entry: dict[str, Any], report: FileReport,
                first_seen: float | None, *, recovered: bool = False) -> None:
@@ -476,7 +472,7 @@ class Daemon:
         elif state == "claiming":
             work.drop(entry_id)  # the claim rename never happened: the file is still in the outbox
         elif state == "placing":
-            report = report_from_dict(entry["report"])
+            report = FileReport.from_dict(entry["report"])
             if present and not work.finish_interrupted_place(entry):
                 self.log.write("recovery", outbox=entry["outbox"], file=entry["rel"], journal=entry_id, action="place")
                 target = box.quarantine if entry["target"] == "quarantine" else box.release
@@ -514,6 +510,7 @@ class Daemon:
             self._failed_generation = self._scans.current_file.read_text().strip()
             self.log.write("error", error=f"registry reload failed, still scanning with {old}: {exc}")
             return
+        self._decider = self._decider.with_policy(self._scans.policy)
         self.log.write("reloaded", registry=f"{old} -> {name}", seconds=round(time.perf_counter() - started, 3))
 
     def _reload_all(self) -> None:
@@ -545,8 +542,6 @@ class Daemon:
         opened = [box for path, box in wanted.items() if path not in self._boxes]
         self.settings = replace(new, workers=self.settings.workers, scan_in=self.settings.scan_in)
         self._tracker.settle = new.settle
-        assert self._scans is not None
-        self._scans.spec = replace(self._scans.spec, fail_open=new.fail_open)
         try:
             self._open_boxes(tuple(opened))
         except DlpError as exc:

@@ -2,13 +2,11 @@
 
 `ScannerSpec` says how to open the scanner (it is pickled to worker processes);
 `Scans` holds the live scanner (or pool) and swaps it when the registry's CURRENT
-file names another generation. The daemon's fail-closed rule is applied here, at
-the edge: a report with problems other than "binary" is at least a quarantine
-unless the daemon runs with fail_open, in which case the built-in policy's
-unreadable rule is lowered to warn (a policy file keeps its own rule). An entry
-that is not a regular file (a symbolic link, a pipe, a socket) is quarantined even
-with fail_open: it has no bytes that could have been scanned, and a released link
-would hand the transfer job whatever it points to.
+file names another generation. Scans return detections; the daemon decides them
+(`decide.Decider`, with its fail-closed request). An entry that is not a regular
+file (a symbolic link, a pipe, a socket) is marked held here, where it is seen:
+it is quarantined even fail-open, since it has no bytes that could have been
+scanned, and a released link would hand the transfer job whatever it points to.
 """
 
 from __future__ import annotations
@@ -18,14 +16,13 @@ import stat
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
-from ...types import Action, Decision, Destination, FileReport, Finding, Item, Problem
-from ...verdict import INFORMATIONAL_PROBLEMS, DefaultPolicy
+from ...decide import held
+from ...types import Detection, Item
 
-FAIL_CLOSED_RULE = "watch:fail-closed"
 NOT_A_FILE_RULE = "watch:not-a-file"
 TOO_LARGE_RULE = "watch:too-large"
 
@@ -38,14 +35,11 @@ class ScannerSpec:
     key: str | None = None
     policy: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
-    fail_open: bool = False
 
     def open(self):
         from ...scanner import open_scanner
 
         scanner = open_scanner(self.registry, self.key, self.policy, environ=dict(self.environ))
-        if self.fail_open and isinstance(scanner.policy, DefaultPolicy):
-            scanner.policy = replace(scanner.policy, unreadable_action=Action.WARN)
         warm_up(scanner)
         return scanner
 
@@ -55,38 +49,16 @@ def warm_up(scanner) -> None:
     scanner.warm_up()
 
 
-def scan_claimed(scanner, path: str, locator: str, destination: Destination, fail_open: bool) -> FileReport:
-    """The report for a claimed file. Never raises: what cannot be scanned is a problem."""
+def scan_claimed(scanner, path: str, locator: str) -> Detection:
+    """What was found in a claimed file. Never raises: what cannot be scanned is a problem."""
     try:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
-            report = unscannable(scanner, locator, destination, f"not a regular file ({_kind(st.st_mode)})")
-            return held(report, NOT_A_FILE_RULE, "not a regular file: never released")
-        report = scanner.scan_item(Item(locator=locator, name=os.path.basename(locator), path=path), destination)
+            detection = Detection.unscannable(locator, f"not a regular file ({_kind(st.st_mode)})")
+            return held(detection, NOT_A_FILE_RULE, "not a regular file: never released")
+        return scanner.detect(Item(locator=locator, name=os.path.basename(locator), path=path))
     except Exception as exc:  # a scanner bug must not stop the daemon; the file is kept back
-        report = unscannable(scanner, locator, destination, f"scan failed: {type(exc).__name__}: {exc}"[:300])
-    return fail_closed(report) if not fail_open else report
-
-
-def fail_closed(report: FileReport) -> FileReport:
-    """At least quarantine when part of the content could not be read."""
-    unreadable = sorted({p.kind for p in report.problems if p.kind not in INFORMATIONAL_PROBLEMS})
-    if not unreadable:
-        return report
-    return held(report, FAIL_CLOSED_RULE, f"unscannable content: {', '.join(unreadable)}")
-
-
-def held(report: FileReport, rule: str, reason: str) -> FileReport:
-    if report.action >= Action.QUARANTINE:
-        return report
-    reasons = (*(report.decision.reasons if report.decision else ()), reason)
-    return replace(report, action=Action.QUARANTINE, decision=Decision(Action.QUARANTINE, rule, reasons))
-
-
-def unscannable(scanner, locator: str, destination: Destination, detail: str, kind: str = "unreadable") -> FileReport:
-    problems = (Problem(locator, kind, detail),)
-    decision = scanner.policy.decide([], problems, destination)
-    return FileReport(path=locator, action=decision.action, problems=problems, decision=decision)
+        return Detection.unscannable(locator, f"scan failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def _kind(mode: int) -> str:
@@ -118,23 +90,18 @@ class Scans:
     def limits(self):
         return self._scanner.limits
 
-    def unscannable(self, locator: str, destination: Destination, detail: str, kind: str = "unreadable") -> FileReport:
-        """The report for content that is not scanned at all, decided by the policy."""
-        return unscannable(self._scanner, locator, destination, detail, kind)
-
-    def scan(self, path: str, locator: str, destination: Destination) -> FileReport:
+    def scan(self, path: str, locator: str) -> Detection:
         if self._pool is None:
-            return scan_claimed(self._scanner, path, locator, destination, self.spec.fail_open)
+            return scan_claimed(self._scanner, path, locator)
         pool = self._pool
         try:
-            return pool.submit(_scan_in_process, path, locator, destination, self.spec.fail_open).result()
+            return pool.submit(_scan_in_process, path, locator).result()
         except BrokenProcessPool:  # a worker died (out of memory, killed): the file is not clean
             with self._lock:
                 if self._pool is pool:
                     self._pool = self._new_pool()
             pool.shutdown(wait=False)
-            report = unscannable(self._scanner, locator, destination, "the scanner process died")
-            return report if self.spec.fail_open else fail_closed(report)
+            return Detection.unscannable(locator, "the scanner process died")
 
     def changed(self) -> bool:
         """True when the registry's CURRENT names another generation than the loaded one."""
@@ -188,10 +155,5 @@ def _ping(_: int) -> bool:
     return _process_scanner is not None
 
 
-def _scan_in_process(path: str, locator: str, destination: Destination, fail_open: bool) -> FileReport:
-    return scan_claimed(_process_scanner, path, locator, destination, fail_open)
-
-
-def report_from_dict(data: Mapping[str, Any]) -> FileReport:
-    """A FileReport back from its `to_dict()` (journal entries keep reports as JSON)."""
-    return FileReport.from_dict(data)
+def _scan_in_process(path: str, locator: str) -> Detection:
+    return scan_claimed(_process_scanner, path, locator)

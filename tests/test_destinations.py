@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from dlp.errors import ConfigError
-from dlp.policy import load_policy, parse_policy
+from dlp.destinations import load_policy, parse_policy
 from dlp.types import Action, Destination, Finding, Problem
 
 POLICY = """
@@ -238,8 +238,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from dlp.errors import DlpError, InvalidValue  # noqa: E402
-from dlp.policy import KINDS, weaker_than_default  # noqa: E402
-from dlp.verdict import DefaultPolicy  # noqa: E402
+from dlp.destinations import KINDS, weaker_than_default  # noqa: E402
+from dlp.rules import DefaultPolicy  # noqa: E402
 
 FINDINGS = st.builds(finding, classification=st.sampled_from(["public", "internal", "confidential", "secret"]),
                      kind=st.sampled_from(KINDS), words=st.integers(0, 2000),

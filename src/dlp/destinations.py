@@ -62,7 +62,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ConfigError
 from .types import Action, Decision, Destination, Finding, Problem
-from .verdict import (INFORMATIONAL_PROBLEMS, ExposureSettings, default_finding_action, default_kind_action,
+from .rules import (INFORMATIONAL_PROBLEMS, ExposureSettings, default_finding_action, default_kind_action,
                       default_unscannable_action)
 
 POLICY_SCHEMA = 1
@@ -569,3 +569,14 @@ class _Reader:
         if not isinstance(value, bool):
             self.fail(key, f"must be true or false, not {value!r}")
         return value
+
+
+def recipients_of(policy: object, destination: Destination, finding: Finding | None = None) -> list[Recipient]:
+    """The recipients of a destination as `policy` classifies them; the built-in policy knows no
+    domains, so everyone it names is `unknown`."""
+    if isinstance(policy, DestinationPolicy):
+        return policy.recipients(destination, finding)
+    out = [Recipient(a, a.rsplit("@", 1)[-1].lower(), destination.country, "unknown") for a in destination.addresses]
+    if destination.share:
+        out.append(Recipient(destination.share, "", destination.country, "unknown"))
+    return out or [Recipient("", "", destination.country, "unknown")]

@@ -9,10 +9,10 @@ import tomllib
 import pytest
 
 from dlp.audit import AuditLog
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.errors import KeyMissing
 from dlp.incidents import IncidentStore, finding_digest
-from dlp.policy import parse_policy
+from dlp.destinations import parse_policy
 from dlp.types import Action, Destination
 
 from helpers import prose, registry_with
@@ -84,8 +84,8 @@ def message(i: int) -> bytes:
 
 def send(scanner, recorder, i: int, to: str):
     destination = Destination((to,), None, "mail", sender="mallory@acme.example")
-    return recorder.settle(scanner.scan_bytes(message(i), f"m{i}.eml", destination), destination,
-                           {"kind": "mail", "queue_id": f"Q{i}"})
+    report = recorder.decider().decide(scanner.detect_bytes(message(i), f"m{i}.eml"), destination)
+    return recorder.record(report, destination, {"kind": "mail", "queue_id": f"Q{i}"})
 
 
 def test_a_slow_leak_across_20_messages_is_stopped_at_the_threshold(scanner, recorder):
@@ -242,7 +242,7 @@ def test_a_decision_cut_short_is_completed_once_by_the_repeat(scanner, tmp_path,
     destination = Destination((to,), None, "watch")
     report = scanner.scan_bytes(message(6), "m6.txt", destination)
     first = Recorder(tmp_path / "state", policy, clock=clock)
-    reviewed = first.review(report, destination)
+    reviewed = first.decider().decide(report, destination)
     with monkeypatch.context() as patch:
         crash_at(patch, step)
         try:
@@ -251,8 +251,8 @@ def test_a_decision_cut_short_is_completed_once_by_the_repeat(scanner, tmp_path,
             pass
     first.close()
     again = Recorder(tmp_path / "state", policy, clock=clock)  # the restarted daemon repeats the hook
-    done = again.record(again.review(report, destination), destination, {"kind": "file"}, once="journal-6")
-    again.record(again.review(report, destination), destination, {"kind": "file"}, once="journal-6")  # and again
+    done = again.record(again.decider().decide(report, destination), destination, {"kind": "file"}, once="journal-6")
+    again.record(again.decider().decide(report, destination), destination, {"kind": "file"}, once="journal-6")  # and again
     decisions = [e for e in AuditLog(tmp_path / "state").entries() if e["event"] == "decision"]
     incidents = again.incidents.query()
     assert [d["action"] for d in decisions] == [action]
@@ -269,20 +269,20 @@ KILLED_RECORDER = """
 import os, signal, sys, tomllib
 sys.path.insert(0, sys.argv[3])
 from pathlib import Path
-from dlp.decisions import Recorder
+from dlp.recording import Recorder
 from dlp.incidents import IncidentStore
-from dlp.policy import parse_policy
+from dlp.destinations import parse_policy
 from dlp.registry import Registry
 from dlp.scanner import Scanner
 from dlp.types import Destination
-from test_decisions import POLICY, message
+from test_recording import POLICY, message
 policy = parse_policy(tomllib.loads(POLICY), source="test.toml")
 scanner = Scanner(Registry(Path(sys.argv[2])), policy=policy)
 destination = Destination(("buyer@rival.de",), None, "watch")
 recorder = Recorder(Path(sys.argv[1]), policy)
 IncidentStore.add = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed as the incident is written
 report = scanner.scan_bytes(message(7), "m7.txt", destination)
-recorder.record(recorder.review(report, destination), destination, {"kind": "file"}, once="journal-7")
+recorder.record(recorder.decider().decide(report, destination), destination, {"kind": "file"}, once="journal-7")
 """
 
 
@@ -300,7 +300,7 @@ def test_a_decision_killed_mid_way_has_its_audit_entry_and_gets_its_incident(tmp
     destination = Destination(("buyer@rival.de",), None, "watch")
     recorder = Recorder(state, policy)
     report = scanner.scan_bytes(message(7), "m7.txt", destination)
-    recorder.record(recorder.review(report, destination), destination, {"kind": "file"}, once="journal-7")
+    recorder.record(recorder.decider().decide(report, destination), destination, {"kind": "file"}, once="journal-7")
     assert [i.id for i in recorder.incidents.query()] == [decision["incident"]]
     assert len([e for e in AuditLog(state).entries() if e["event"] == "decision"]) == 1
 
@@ -340,8 +340,9 @@ def test_a_dry_run_applies_allow_entries_and_exposure_and_writes_nothing(scanner
     for i, expected in ((4, Action.ALLOW), (19, Action.BLOCK)):  # an allowed excerpt; a slice past the threshold
         destination = Destination(("buyer@rival.de",), None, "mail")
         report = scanner.scan_bytes(message(i), f"m{i}.eml", destination)
-        assert dry.settle(report, destination).action == expected
-        assert "incident" not in dry.settle(report, destination).meta
+        decided = dry.decider().decide(report, destination)
+        assert decided.action == expected
+        assert "incident" not in dry.record(decided, destination).meta
     dry.close()
     assert state_files(state) == before
     real = Recorder(state, policy, clock=clock)  # and the real scan agrees
