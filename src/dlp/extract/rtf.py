@@ -112,11 +112,13 @@ def rtf_to_text(data: bytes) -> str:
 
 
 def _codepage(number: int, fallback: str) -> str:
+    """The code page `\\ansicpg` names, if it reads ASCII as ASCII (as every RTF reader
+    does): `\\ansicpg037` (EBCDIC) must not turn the document's plain text into noise."""
     name = f"cp{number}"
     try:
-        "".encode(name)
-        return name
-    except LookupError:
+        probe = bytes(range(0x20, 0x7F))
+        return name if probe.decode(name) == probe.decode("ascii") else fallback
+    except (LookupError, UnicodeDecodeError):
         return fallback
 
 
