@@ -158,6 +158,9 @@ _PLUMBING = re.compile(
 )
 _MACROS = re.compile(r"^(?:.*/)?vbaProject\.bin$|^(?:.*/)?vbaProjectSignature\w*\.bin$", re.I)
 _METAFILE = re.compile(r"\.(?:emf|wmf)$", re.I)
+# Raster pictures carry no text without OCR; they are skipped like the walk's own image
+# parts, which the scanner reports `binary` (a problem entry in every ordinary document).
+_PICTURE = re.compile(r"^(?:.*/)?(?:media|Pictures)/[^/]+\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.I)
 
 
 class PropertiesText(TextTarget):
@@ -211,7 +214,7 @@ def _other_members(package: Package) -> Iterator[Output]:
     chunks, embedded files and pictures become child items (the walk reads each by its
     content); vector pictures are read for their text records; plumbing is skipped."""
     for name in package.names:
-        if name in package.read or _PLUMBING.match(name):
+        if name in package.read or _PLUMBING.match(name) or _PICTURE.match(name):
             continue
         package.ctx.budget.check_time()
         if _MACROS.match(name):
