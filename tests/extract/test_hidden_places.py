@@ -328,6 +328,7 @@ def odt(content_body: str = "<text:p>minutes</text:p>", meta: str = "") -> bytes
           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
           'xmlns:form="urn:oasis:names:tc:opendocument:xmlns:form:1.0" '
           'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
           'xmlns:dc="http://purl.org/dc/elements/1.1/"')
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -387,6 +388,13 @@ PLACES = {
     "odt form control value": (lambda: odt(f'<office:forms><form:form><form:text form:name="t" '
                                            f'form:current-value="{EXCERPT}"/></form:form></office:forms>'), "d.odt"),
     "odt hidden paragraph": (lambda: odt(f'<text:hidden-paragraph text:is-hidden="true">{EXCERPT}</text:hidden-paragraph>'), "d.odt"),
+    "odt table formula string": (lambda: odt('<table:table><table:table-row><table:table-cell '
+                                             f'table:formula="of:=IF(FALSE();&quot;{EXCERPT}&quot;;1)">'
+                                             "<text:p>1</text:p></table:table-cell></table:table-row></table:table>"), "d.odt"),
+    # RTF
+    "rtf comment": (lambda: ("{\\rtf1\\ansi Minutes {\\*\\atnid R}{\\*\\annotation " + EXCERPT + "}\\par}").encode(), "g.rtf"),
+    "rtf document comments": (lambda: ("{\\rtf1\\ansi{\\info{\\title Minutes}{\\doccomm " + EXCERPT + "}}Minutes\\par}").encode(), "g.rtf"),
+    "rtf text box": (lambda: ("{\\rtf1\\ansi Minutes{\\shp{\\*\\shpinst{\\shptxt " + EXCERPT + "}}}\\par}").encode(), "g.rtf"),
     # HTML
     "html comment": (lambda: page(body=f"<!-- {EXCERPT} -->"), "e.html"),
     "html alt": (lambda: page(body=f'<img src="x.png" alt="{EXCERPT}">'), "e.html"),

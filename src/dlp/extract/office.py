@@ -521,8 +521,13 @@ class OdfText(TextTarget):
     _CONTROL_TEXT = ("label", "value", "current-value", "title")
 
     def on_start(self, name: str, attrib) -> None:
-        """Form controls carry their text in attributes (labels, values)."""
-        if name in ("text", "textarea", "button", "checkbox", "radio", "fixed-text", "formatted-text",
+        """Form controls carry their text in attributes (labels, values); spreadsheet
+        cells their formula (whose string literals need not be shown)."""
+        if name == "table-cell":
+            formula = next((v for k, v in attrib.items() if k.endswith("}formula")), "")
+            if formula:
+                self.chunks.append(f"{formula} ")
+        elif name in ("text", "textarea", "button", "checkbox", "radio", "fixed-text", "formatted-text",
                     "combobox", "listbox", "option", "item", "frame", "form"):
             for key, value in attrib.items():
                 if key.rsplit("}", 1)[-1] in self._CONTROL_TEXT and value.strip():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import re
 from typing import Any, Iterable, Iterator
 
 from ..errors import ExtractionError
@@ -102,7 +103,7 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
             text += "\n"
         pages.append(offset)
         chunks.append(text)
-        page_chars.append(sum(1 for c in text if not c.isspace()))
+        page_chars.append(_visible(text))
         offset += len(text)
         note_pages.append(note_offset)
         notes.append(annotation_text + "\n" if annotation_text else "")
@@ -128,6 +129,12 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     return outputs
 
 
+def _visible(text: str) -> int:
+    """Characters that are not white space."""
+    return len(text) - sum(len(run) for run in _SPACE.findall(text))
+
+
+_SPACE = re.compile(r"\s+")
 _FEW_CHARS = 200  # below this many characters, a page is checked for text PDFium could not decode
 
 
@@ -175,7 +182,7 @@ class _MinerPages:
             text = out.getvalue()
         except Exception:  # PDFium's reading stands
             return pdfium_text
-        if sum(not c.isspace() for c in text) > sum(not c.isspace() for c in pdfium_text):
+        if _visible(text) > _visible(pdfium_text):
             return text
         return pdfium_text
 
