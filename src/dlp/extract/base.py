@@ -192,15 +192,16 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
         yield Problem(item.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
         failed = "corrupt"
     if extractor is not None and not produced and failed in _FALL_BACK_AFTER:
-        yield from _as_text(item, extractor, ctx)
+        yield from _as_text(item, extractor, ctx, failed)
 
 
 _TEXT_READERS = frozenset({"text", "strings", "html", "xml", "maildir"})
 _FALL_BACK_AFTER = frozenset({"", "corrupt", "unsupported", "encrypted"})
 
 
-def _as_text(item: Item, extractor: Extractor, ctx: Context) -> Iterator[Part | Problem]:
-    """The item read as text after a format extractor found nothing in it, if it is text."""
+def _as_text(item: Item, extractor: Extractor, ctx: Context, failed: str) -> Iterator[Part | Problem]:
+    """The item read as text after a format extractor failed on it or found nothing in
+    it, if it is text (and, when the extractor did not fail, plainly text)."""
     if extractor.name in _TEXT_READERS:
         return
     from .decoding import decode
@@ -212,7 +213,9 @@ def _as_text(item: Item, extractor: Extractor, ctx: Context) -> Iterator[Part | 
         decoded = decode(item.read())
     except (OSError, ExtractionError):
         return
-    if decoded is not None and decoded.text.strip():
+    if decoded is None or (decoded.doubt and not failed):
+        return  # a format that parsed and holds no text (a picture-only PDF) is not text either
+    if decoded.text.strip():
         for out in decoded_outputs(item.locator, decoded, "text"):
             if isinstance(out, Part) and len(out.text) > ctx.limits.max_text_chars:
                 yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")

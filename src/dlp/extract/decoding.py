@@ -110,7 +110,8 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
     guessed = _guess(body)
     if guessed is not None:
         return _finish(data, guessed[1], guessed[0], doubts, nuls)
-    if doubts or nuls:  # a claim that failed, or text among NULs, and nothing fits: keep what can be read
+    if doubts or (nuls and _clean_around_wide_runs(body)):
+        # a claim that failed, or narrow text with wide text in it: keep what can be read
         decoded = _finish(data, body.decode("utf-8", errors="replace"), "utf-8", doubts, nuls)
         if decoded.doubt:
             return decoded
@@ -208,6 +209,13 @@ def _without_wide_runs(sample: bytes) -> bytes:
     for _, pattern in _RUNS[2:]:
         sample = pattern.sub(b" ", sample)
     return sample
+
+
+def _clean_around_wide_runs(data: bytes) -> bool:
+    """Whether `data` is clean UTF-8 once its UTF-16/UTF-32 runs are taken out (text with
+    wide text in it, not a binary format that happens to have few control bytes)."""
+    rest = _without_wide_runs(data[:_SAMPLE])
+    return len(rest) < len(data[:_SAMPLE]) and _bad_share(rest.decode("utf-8", errors="replace")) <= 0.01
 
 
 def _bad_share(text: str) -> float:

@@ -224,7 +224,7 @@ def _other_members(package: Package) -> Iterator[Output]:
         data = package.member(name)
         if data is None or not data.strip():
             continue
-        if _METAFILE.match(name):  # EMF/WMF pictures draw their text as UTF-16 records
+        if _METAFILE.search(name):  # EMF/WMF pictures draw their text as UTF-16 records
             yield Part(package.locator(name), printable_strings(data), "metafile")
         else:
             yield child(package.item, name, data)
