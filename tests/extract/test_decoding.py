@@ -192,3 +192,29 @@ def test_eml_attachment_and_lying_body_charset_are_blocked(scanner):
     report = scanner.scan_bytes(lying, "lying.eml", Destination(channel="mail"))
     assert report.action is Action.BLOCK
     assert "doubtful_encoding" in {p.kind for p in report.problems}
+
+
+def _chunks(text: str, size: int) -> bytes:
+    """The text in chunks of `size` words, each in the next of five byte encodings."""
+    encodings = ["utf-8", "utf-16-le", "utf-32-be", "utf-16-be", "utf-32-le"]
+    split = text.split()
+    return b"".join((" ".join(split[i:i + size]) + " ").encode(encodings[(i // size) % 5])
+                    for i in range(0, len(split), size))
+
+
+ODD_ENCODINGS = {
+    "UTF-8 BOM, then UTF-16BE": b"\xef\xbb\xbf" + EXCERPT.encode("utf-16-be"),
+    "UTF-16LE BOM, then cp1252": b"\xff\xfe" + (EXCERPT + " café").encode("cp1252"),
+    "UTF-32LE BOM, then UTF-16LE": b"\xff\xfe\x00\x00" + EXCERPT.encode("utf-16-le"),
+    "two UTF-16LE BOMs": b"\xff\xfe\xff\xfe" + EXCERPT.encode("utf-16-le"),
+    "UTF-7 with its BOM": b"+/v8" + EXCERPT.encode("utf-7"),
+    "EBCDIC (cp037)": EXCERPT.encode("cp037"),
+    "encoding switched every 6 words": _chunks(EXCERPT, 6),
+    "encoding switched every 10 words": _chunks(EXCERPT, 10),
+}
+
+
+@pytest.mark.parametrize("name", ODD_ENCODINGS)
+def test_odd_encodings_are_blocked(scanner, name):
+    report = scanner.scan_bytes(ODD_ENCODINGS[name], "x.txt", Destination(channel="mail"))
+    assert report.action is Action.BLOCK, [p.to_dict() for p in report.problems]

@@ -159,7 +159,14 @@ def printable_runs(data: bytes, skip: tuple[str, ...] = (), known: str = "") -> 
             if length > other:
                 kept[previous] = run
             if length != other or run[3] == kept[previous][3]:
-                continue  # of equal length, neither can be told to be the shifted reading: both stay
+                continue
+            # of equal length: a reading that borrowed a neighbour's space is the shifted
+            # one; when neither did, neither can be told apart and both stay
+            mine, theirs = _borrowed(run[3]), _borrowed(kept[previous][3])
+            if mine != theirs:
+                if theirs:
+                    kept[previous] = run
+                continue
         last[wide] = len(kept)
         kept.append(run)
     runs = [text for _, _, _, text in kept]
@@ -178,6 +185,11 @@ def printable_strings(data: bytes) -> str:
 
 
 # --- internals ---------------------------------------------------------------------
+
+
+def _borrowed(text: str) -> bool:
+    """Whether a run starts or ends with white space (taken from the bytes next to it)."""
+    return text[:1].isspace() or text[-1:].isspace()
 
 
 def _fast_utf8(data: bytes) -> Decoded | None:
