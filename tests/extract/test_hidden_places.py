@@ -405,6 +405,18 @@ PLACES = {
     "html style": (lambda: page(head=f"<style>/* {EXCERPT} */ p {{ color: red }}</style>"), "e.html"),
     "html iframe srcdoc": (lambda: page(body=f'<iframe srcdoc="&lt;p&gt;{EXCERPT}&lt;/p&gt;"></iframe>'), "e.html"),
     "html CDATA": (lambda: page(body=f"<svg><![CDATA[{EXCERPT}]]></svg>"), "e.html"),
+    "html data URI (base64)": (lambda: page(body='<a href="data:text/plain;base64,'
+                                              + __import__("base64").b64encode(EXCERPT.encode()).decode() + '">notes</a>'), "e.html"),
+    "html data URI posing as a picture": (lambda: page(body='<img src="data:image/png;base64,'
+                                                     + __import__("base64").b64encode(EXCERPT.encode()).decode() + '">'), "e.html"),
+    "html data URI (percent-encoded)": (lambda: page(body='<object data="data:text/plain,'
+                                                     + EXCERPT.replace(" ", "%20") + '"></object>'), "e.html"),
+    "docx field instruction": (lambda: rezip(docx_base(), edit={"word/document.xml": (
+        "<w:sectPr", f'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> QUOTE "{EXCERPT}" '
+        '</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p><w:sectPr')}), "a.docx"),
+    "xlsx number format literal": (lambda: rezip(xlsx(lambda book: None), edit={"xl/styles.xml": (
+        "<fonts", f'<numFmts count="1"><numFmt numFmtId="200" formatCode=\'0;;;&quot;{EXCERPT}&quot;\'/></numFmts><fonts')}),
+        "b.xlsx"),
     "txt starting with an unclosed comment": (lambda: f"<!-- draft\n{EXCERPT}\n".encode(), "f.txt"),
     "txt starting with a style element": (lambda: f"<style>p {{}}</style>\n{EXCERPT}\n".encode(), "f.txt"),
     "txt starting with an unclosed script": (lambda: f"<html><script>\n{EXCERPT}\n".encode(), "f.txt"),

@@ -150,11 +150,11 @@ def printable_runs(data: bytes, skip: tuple[str, ...] = (), known: str = "") -> 
     kept: list[tuple[bool, int, int, str]] = []
     last = {False: -1, True: -1}  # index in `kept` of the last narrow and the last wide run
     for run in sorted(found, key=lambda r: (r[1], r[0])):
-        # of two overlapping runs of one width the longer stays (narrow and wide runs
-        # share a byte at their edges, which says nothing)
+        # of two readings of the same bytes (of one width) the longer stays; narrow and
+        # wide runs, and neighbouring runs, share a few bytes at their edges, which says nothing
         wide, start, end, _ = run
         previous = last[wide]
-        if previous >= 0 and start < kept[previous][2]:
+        if previous >= 0 and _same_bytes(run, kept[previous]):
             length, other = end - start, kept[previous][2] - kept[previous][1]
             if length > other:
                 kept[previous] = run
@@ -185,6 +185,13 @@ def printable_strings(data: bytes) -> str:
 
 
 # --- internals ---------------------------------------------------------------------
+
+
+def _same_bytes(run: tuple, other: tuple) -> bool:
+    """Whether two runs are readings of mostly the same bytes (neighbours share at most
+    the few bytes of one code unit at their edges)."""
+    overlap = min(run[2], other[2]) - max(run[1], other[1])
+    return overlap > 0 and 2 * overlap > min(run[2] - run[1], other[2] - other[1])
 
 
 def _borrowed(text: str) -> bool:
@@ -351,13 +358,16 @@ def _finish(data: bytes, text: str, encoding: str, doubts: list[str], nuls: int)
     if _bad_share(text) > 0.01:
         doubts.append("many characters decode to controls or replacement characters")
     transparent = _ascii_transparent(encoding)
-    if transparent and nuls and any(pattern.search(data) for _, pattern in _RUNS[2:]):
+    mixed = transparent and nuls and any(pattern.search(data) for _, pattern in _RUNS[2:])
+    if mixed:
         doubts.append("wide (UTF-16/UTF-32) text hidden among text of another encoding")
     if not transparent and _ascii_pairs(text, encoding):
         doubts.append(f"ASCII text hidden in a {encoding.upper()} reading")
     strings = ""
     if doubts:
-        strings = printable_runs(data, known=text)
+        # narrow and wide text mixed: every run, in order, so that a text whose encoding
+        # switches every few words reads on in one part
+        strings = printable_runs(data, known="" if mixed else text)
     elif not transparent:
         strings = printable_runs(data, skip=(encoding,) if encoding.startswith(("utf-16", "utf-32")) else (), known=text)
     return Decoded(text, encoding, "; ".join(doubts), strings)

@@ -100,7 +100,7 @@ def message_outputs(item: Item, message: Message, ctx: Context, sep: str) -> Ite
             bodies += 1
             label = "body" if bodies == 1 else f"body[{bodies}]"
             if ctype == "text/html":
-                yield from html_outputs(f"{base}{label}", decoded, "mail", **meta)
+                yield from html_outputs(f"{base}{label}", decoded, "mail", item.depth, **meta)
             else:
                 yield from decoded_outputs(f"{base}{label}", decoded, "mail", **meta)
             continue

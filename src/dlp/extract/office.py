@@ -234,13 +234,37 @@ def _other_members(package: Package) -> Iterator[Output]:
 
 
 class WordText(TextTarget):
-    keep = frozenset({"t", "delText"})
-    skip = frozenset({"instrText", "delInstrText", "Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
+    """A WordprocessingML story. Field instructions (``{ QUOTE "..." }``, shown with
+    Alt+F9, and the text of a field whose result was left empty) come after the story's
+    text, so that they do not move the offsets of the text itself."""
+
+    keep = frozenset({"t", "delText", "instrText", "delInstrText"})
+    skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
     before = {"tab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"}
     after = {"p": "\n", "tc": "\t", "tr": "\n"}
+    _FIELD = frozenset({"instrText", "delInstrText"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[str] = []
 
     def on_start(self, name: str, attrib) -> None:
         _alt_text(self, name, attrib)
+        if name == "fldSimple":
+            instruction = next((v for k, v in attrib.items() if k.endswith("}instr")), "")
+            if instruction.strip():
+                self.fields.append(instruction.strip())
+
+    def data(self, text: str) -> None:
+        if self._stack and self._stack[-1] in self._FIELD:
+            if not self._skipping and text.strip():
+                self.fields.append(text.strip())
+        else:
+            super().data(text)
+
+    def close(self) -> str:
+        text = "".join(self.chunks)
+        return f"{text}\n\n{' '.join(self.fields)}\n" if self.fields else text
 
 
 _ALT_ATTRIBUTES = ("descr", "title", "tooltip")
@@ -434,10 +458,35 @@ def _xlsx(package: Package) -> Iterator[Output]:
             ))
         if text is not None:
             yield Part(package.locator(name), text, "xlsx", meta={"sheet": sheet_of.get(name, "")})
+    if "xl/styles.xml" in package.names:
+        formats = NumberFormats()
+        package.text("xl/styles.xml", formats)
+        if formats.literals:
+            yield Part(package.locator("xl/styles.xml"), "\n".join(formats.literals), "xlsx")
     for name in package.numbered(r"^xl/(?:comments\d*|threadedComments/[^/]+|drawings/drawing\d+)\.xml$"):
         text = package.text(name, _Runs())
         if text:
             yield Part(package.locator(name), text, "xlsx")
+
+
+class NumberFormats(TextTarget):
+    """xl/styles.xml: the quoted literal text of custom number formats, which a cell
+    shows around (or instead of) its value: ``0 "units"``, ``;;;"anything at all"``."""
+
+    _QUOTED = re.compile(r'"([^"]*)"')
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.literals: list[str] = []
+
+    def on_start(self, name: str, attrib) -> None:
+        if name == "numFmt":
+            text = " ".join(self._QUOTED.findall(attrib.get("formatCode", ""))).strip()
+            if text:
+                self.literals.append(text)
+
+    def data(self, text: str) -> None:
+        pass
 
 
 def _sheet_cap(package: Package, name: str) -> int:

@@ -119,12 +119,43 @@ def lost_text(markup: str, text: str) -> bool:
     return source_words > 1.1 * len(_WORD.findall(text)) + 10
 
 
-def html_outputs(locator: str, decoded: Decoded, fmt: str, **meta) -> Iterator[Output]:
-    """Parts of an HTML text; the whole source as well (``!/source``) when parsing lost text."""
+def html_outputs(locator: str, decoded: Decoded, fmt: str, depth: int = 0, **meta) -> Iterator[Output]:
+    """Parts of an HTML text; the whole source as well (``!/source``) when parsing lost
+    text; files carried in ``data:`` URIs as child items."""
     text = html_to_text(decoded.text)
     yield from decoded_outputs(locator, decoded, fmt, text, **meta)
     if lost_text(decoded.text, text):
         yield Part(f"{locator}!/source", decoded.text, "text", meta=meta)
+    yield from data_uri_items(locator, decoded.text, depth)
+
+
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,\s\"'<>]*)*)(;base64)?,([A-Za-z0-9+/=%._~!$&*:@\-\s]{8,})",
+                       re.I)
+_RASTER = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
+
+
+def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
+    """Files inlined as ``data:`` URIs (base64 or percent-encoded), which leave with the
+    page whatever it shows: child items ``page.html!/data[N]``. Raster pictures are
+    skipped (no text without OCR), as they are in office documents."""
+    import base64
+    import binascii
+    import urllib.parse
+
+    for number, match in enumerate(_DATA_URI.finditer(markup), start=1):
+        payload = match.group(4)
+        try:
+            if match.group(3):
+                packed = re.sub(r"\s+", "", urllib.parse.unquote(payload))
+                data = base64.b64decode(packed + "=" * (-len(packed) % 4))
+            else:
+                data = urllib.parse.unquote_to_bytes(payload)
+        except (binascii.Error, ValueError):
+            continue
+        if not data.strip() or data.startswith(_RASTER):
+            continue
+        yield Item(locator=f"{locator}!/data[{number}]", name=f"data[{number}]", data=data, depth=depth + 1,
+                   meta={"content_type": (match.group(1) or "text/plain").lower()})
 
 
 class HtmlExtractor:
@@ -140,7 +171,7 @@ class HtmlExtractor:
         if decoded is None:
             yield from StringsExtractor().extract(item, ctx)
             return
-        yield from html_outputs(item.locator, decoded, "html")
+        yield from html_outputs(item.locator, decoded, "html", item.depth)
 
 
 class TextExtractor:
