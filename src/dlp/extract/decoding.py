@@ -32,22 +32,14 @@ _BOMS = (  # longest first: FF FE 00 00 is UTF-32LE, not UTF-16LE followed by a 
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
-# In UTF-16 text, a code unit whose two bytes are both printable ASCII is common in CJK
-# text (about one in five) but a run of 12 of them essentially never is: it is ASCII
-# text read two bytes at a time.
-_ASCII_BYTES = [0x09, 0x0A, 0x0D] + list(range(0x20, 0x7F))
-_ASCII_PAIR = "".join(
-    f"{chr(high << 8 | 0x09)}{chr(high << 8 | 0x0A)}{chr(high << 8 | 0x0D)}{chr(high << 8 | 0x20)}-{chr(high << 8 | 0x7E)}"
-    for high in _ASCII_BYTES
-)
-_ASCII_PAIR_RUN = re.compile(f"[{re.escape(_ASCII_PAIR).replace(chr(92) + '-', '-')}]{{12,}}")
-
 # Printable runs, at least 6 characters, in each byte encoding (Latin-1 range for the wide ones).
 _PRINTABLE = rb"[\t\n\r\x20-\x7e]"
 _WIDE = rb"[\t\n\r\x20-\x7e\xa0-\xff]"
 _RUNS = (
     ("utf-8", re.compile(rb"(?:[\t\n\r\x20-\x7e]|[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}){6,}")),
-    ("latin-1", re.compile(rb"[\t\n\r\x20-\x7e\xa0-\xff]{6,}")),
+    # legacy 8-bit text: three or more words of letters (accented ones included) with
+    # spaces or punctuation between; random bytes almost never look like that
+    ("latin-1", re.compile(rb"(?:[A-Za-z\xc0-\xff'\-]++[ \t\r\n,.;:!?()\"\xa0]{1,3}+){2,}+[A-Za-z\xc0-\xff'\-]++")),
     ("utf-32-le", re.compile(rb"(?:" + _WIDE + rb"\x00\x00\x00){6,}")),
     ("utf-32-be", re.compile(rb"(?:\x00\x00\x00" + _WIDE + rb"){6,}")),
     ("utf-16-le", re.compile(rb"(?:" + _WIDE + rb"\x00){6,}")),
@@ -93,7 +85,7 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
     body, bom = _strip_bom(data)
     if bom is not None:
         claimed = _clean(body, bom)
-        if claimed is not None and not _ascii_pairs(claimed, bom):
+        if claimed is not None and not _ascii_pairs(body, bom):
             return _finish(data, claimed, bom, doubts, nuls)
         if bom != "utf-8":
             doubts.append(f"{bom.upper()} byte-order mark does not fit the data; ignored")
@@ -139,7 +131,9 @@ def printable_runs(data: bytes, skip: tuple[str, ...] = (), known: str = "") -> 
             continue
         if encoding == "latin-1" and not _HIGH_BYTE.search(data):
             continue
-        if encoding.startswith(("utf-16", "utf-32")) and b"\0" not in data:
+        if encoding.startswith("utf-16") and b"\0" not in data:
+            continue
+        if encoding.startswith("utf-32") and b"\0\0\0" not in data:
             continue
         for match in pattern.finditer(data):
             raw = match.group()
@@ -274,9 +268,14 @@ _STATEFUL = {"utf-7", "hz", "iso2022-jp", "iso-2022-jp", "iso2022-jp-1", "iso202
              "iso2022-jp-3", "iso2022-jp-ext", "iso2022-kr", "iso-2022-kr", "iso-2022-jp-2"}
 
 
-def _ascii_pairs(text: str, encoding: str) -> bool:
-    """A UTF-16 reading that turned a run of ASCII text into ideographs."""
-    return encoding.startswith("utf-16") and _ASCII_PAIR_RUN.search(text) is not None
+def _ascii_pairs(data: bytes, encoding: str) -> bool:
+    """Whether a UTF-16 reading of `data` would turn a run of ASCII text into ideographs:
+    24 printable ASCII bytes in a row are 12 code units whose two bytes are both ASCII,
+    common one at a time in CJK text (about one in five) and never twelve in a row."""
+    return encoding.replace("_", "-").startswith("utf-16") and _ASCII_RUN.search(data) is not None
+
+
+_ASCII_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{24,}")
 
 
 def _declared(data: bytes, declared: str, fast: Decoded | None) -> Decoded | None:
@@ -295,7 +294,7 @@ def _declared(data: bytes, declared: str, fast: Decoded | None) -> Decoded | Non
             return None  # plain UTF-8 that claims to be UTF-16, UTF-32 or EBCDIC
         body, _ = _strip_bom(data)
         text = _clean(body, encoding)
-        if text is None or _ascii_pairs(text, encoding):
+        if text is None or _ascii_pairs(body, encoding):
             return None
         return _finish(data, text, encoding, [], data.count(0))
     if fast is not None and (data.isascii() or encoding == "utf-8"):
@@ -355,21 +354,24 @@ def _guess(data: bytes) -> tuple[str, str] | None:
 def _finish(data: bytes, text: str, encoding: str, doubts: list[str], nuls: int) -> Decoded:
     """The chosen reading, with what makes it doubtful and what else must be scanned."""
     doubts = list(doubts)
-    if _bad_share(text) > 0.01:
+    bad = _bad_share(text) > 0.01
+    if bad:
         doubts.append("many characters decode to controls or replacement characters")
     transparent = _ascii_transparent(encoding)
     mixed = transparent and nuls and any(pattern.search(data) for _, pattern in _RUNS[2:])
     if mixed:
         doubts.append("wide (UTF-16/UTF-32) text hidden among text of another encoding")
-    if not transparent and _ascii_pairs(text, encoding):
+    pairs = not transparent and _ascii_pairs(data, encoding)
+    if pairs:
         doubts.append(f"ASCII text hidden in a {encoding.upper()} reading")
     strings = ""
-    if doubts:
+    if bad or mixed or pairs:
         # narrow and wide text mixed: every run, in order, so that a text whose encoding
         # switches every few words reads on in one part
         strings = printable_runs(data, known="" if mixed else text)
-    elif not transparent:
-        strings = printable_runs(data, skip=(encoding,) if encoding.startswith(("utf-16", "utf-32")) else (), known=text)
+    elif not transparent and not encoding.replace("_", "-").startswith(("utf-16", "utf-32")):
+        strings = printable_runs(data, known=text)  # EBCDIC and the like: the bytes read as ASCII too
+    # a claim (BOM, charset) that did not fit, over a clean reading: nothing more to read
     return Decoded(text, encoding, "; ".join(doubts), strings)
 
 

@@ -176,8 +176,9 @@ def _msg(item: Item, data: bytes, limits: Limits) -> list[Output]:
 
 
 def _msg_outputs(item: Item, message, limits: Limits, prefix: str = "!/") -> Iterable[Output]:
+    from .decoding import Decoded, decode
     from .mail import headers_meta
-    from .text import html_to_text
+    from .text import html_outputs
 
     base = f"{item.locator}{prefix}"
     header = {
@@ -196,9 +197,10 @@ def _msg_outputs(item: Item, message, limits: Limits, prefix: str = "!/") -> Ite
     else:
         html = _safe(lambda: message.htmlBody)
         if html:
-            if isinstance(html, bytes):
-                html = html.decode("utf-8", errors="replace")
-            yield Part(f"{base}body", html_to_text(html), "mail", meta=meta)
+            if isinstance(html, str):
+                html = html.encode("utf-8")
+            decoded = decode(html) or Decoded("", "binary", "an HTML body that is not text", printable_strings(html))
+            yield from html_outputs(f"{base}body", decoded, "mail", item.depth, **meta)
     seen: dict[str, int] = {}
     for index, attachment in enumerate(_safe(lambda: message.attachments) or [], start=1):
         name = _safe(lambda: attachment.longFilename) or _safe(lambda: attachment.shortFilename) or f"attachment[{index}]"
