@@ -126,21 +126,15 @@ def printable_runs(data: bytes, skip: tuple[str, ...] = (), known: str = "") -> 
     runs), the longest is kept. A run that `known` (the text of a decoding already
     scanned) holds is left out, when that check is cheap."""
     found: list[tuple[bool, int, int, str]] = []  # wide, start, end, text
-    for encoding, pattern in _RUNS:
-        if encoding in skip:
-            continue
-        if encoding == "latin-1" and not _HIGH_BYTE.search(data):
-            continue
-        if encoding.startswith("utf-16") and b"\0" not in data:
-            continue
-        if encoding.startswith("utf-32") and b"\0\0\0" not in data:
+    for encoding, pattern in _RUNS[:2]:
+        if encoding in skip or (encoding == "latin-1" and not _HIGH_BYTE.search(data)):
             continue
         for match in pattern.finditer(data):
             raw = match.group()
             if encoding == "latin-1" and (not _HIGH_BYTE.search(raw) or _is_utf8(raw)):
                 continue
-            wide = encoding.startswith(("utf-16", "utf-32"))
-            found.append((wide, match.start(), match.end(), raw.decode(encoding, errors="replace")))
+            found.append((False, match.start(), match.end(), raw.decode(encoding, errors="replace")))
+    found.extend((True, start, end, text) for encoding, start, end, text in _wide_runs(data) if encoding not in skip)
     kept: list[tuple[bool, int, int, str]] = []
     last = {False: -1, True: -1}  # index in `kept` of the last narrow and the last wide run
     for run in sorted(found, key=lambda r: (r[1], r[0])):
@@ -179,6 +173,55 @@ def printable_strings(data: bytes) -> str:
 
 
 # --- internals ---------------------------------------------------------------------
+
+
+_AROUND = 4096  # bytes of narrow text read on each side of a wide run
+
+
+def _nul_windows(data: bytes) -> list[tuple[int, int]]:
+    """Stretches of `data` around its NUL bytes, where wide runs can be (all of it when
+    NULs are everywhere): a text file with a UTF-16 sentence in it is searched for wide
+    runs around that sentence only."""
+    count = data.count(0)
+    if count == 0:
+        return []
+    if count > len(data) // 64:
+        return [(0, len(data))]
+    windows: list[list[int]] = []
+    position = data.find(0)
+    while position >= 0:
+        if windows and position - 8 <= windows[-1][1] + 64:
+            windows[-1][1] = position + 8
+        else:
+            windows.append([max(0, position - 8), position + 8])
+        position = data.find(0, position + 1)
+    return [(start, min(len(data), end)) for start, end in windows]
+
+
+def _wide_runs(data: bytes) -> list[tuple[str, int, int, str]]:
+    """(encoding, start, end, text) of the UTF-32 and UTF-16 runs of `data`."""
+    out = []
+    for start, end in _nul_windows(data):
+        window = data[start:end]
+        for encoding, pattern in _RUNS[2:]:
+            if encoding.startswith("utf-32") and b"\0\0\0" not in window:
+                continue
+            for match in pattern.finditer(window):
+                out.append((encoding, start + match.start(), start + match.end(),
+                            match.group().decode(encoding, errors="replace")))
+    return out
+
+
+def _runs_around_wide(data: bytes) -> str:
+    spans = sorted((start, end) for _, start, end, _ in _wide_runs(data))
+    windows: list[list[int]] = []
+    for start, end in spans:
+        start, end = max(0, start - _AROUND), min(len(data), end + _AROUND)
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], end)
+        else:
+            windows.append([start, end])
+    return "\n".join(printable_runs(data[start:end]) for start, end in windows)
 
 
 def _same_bytes(run: tuple, other: tuple) -> bool:
@@ -272,10 +315,23 @@ def _ascii_pairs(data: bytes, encoding: str) -> bool:
     """Whether a UTF-16 reading of `data` would turn a run of ASCII text into ideographs:
     24 printable ASCII bytes in a row are 12 code units whose two bytes are both ASCII,
     common one at a time in CJK text (about one in five) and never twelve in a row."""
-    return encoding.replace("_", "-").startswith("utf-16") and _ASCII_RUN.search(data) is not None
+    return encoding.replace("_", "-").startswith("utf-16") and _has_ascii_run(data)
 
 
-_ASCII_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{24,}")
+# printable ASCII bytes to b"A", every other byte to b"."; a run is then a plain find
+_ASCII_MAP = bytes(0x41 if b in (9, 10, 13) or 0x20 <= b <= 0x7E else 0x2E for b in range(256))
+_ASCII_RUN_BYTES = 24
+_WINDOW = 4 * 1024 * 1024
+
+
+def _has_ascii_run(data: bytes) -> bool:
+    """Whether `data` holds 24 printable ASCII bytes in a row (in 4 MiB windows, so that
+    the translated copy stays small)."""
+    needle = b"A" * _ASCII_RUN_BYTES
+    for start in range(0, len(data), _WINDOW):
+        if data[start:start + _WINDOW + _ASCII_RUN_BYTES].translate(_ASCII_MAP).find(needle) >= 0:
+            return True
+    return False
 
 
 def _declared(data: bytes, declared: str, fast: Decoded | None) -> Decoded | None:
@@ -358,16 +414,19 @@ def _finish(data: bytes, text: str, encoding: str, doubts: list[str], nuls: int)
     if bad:
         doubts.append("many characters decode to controls or replacement characters")
     transparent = _ascii_transparent(encoding)
-    mixed = transparent and nuls and any(pattern.search(data) for _, pattern in _RUNS[2:])
+    mixed = transparent and nuls and bool(_wide_runs(data))
     if mixed:
         doubts.append("wide (UTF-16/UTF-32) text hidden among text of another encoding")
     pairs = not transparent and _ascii_pairs(data, encoding)
     if pairs:
         doubts.append(f"ASCII text hidden in a {encoding.upper()} reading")
     strings = ""
-    if bad or mixed or pairs:
-        # narrow and wide text mixed: every run, in order, so that a text whose encoding
-        # switches every few words reads on in one part
+    if mixed and not bad:
+        # narrow text with wide text in it: the wide runs with the narrow text around them,
+        # in order, so that a text whose encoding switches every few words reads on in one
+        # part (the narrow text as a whole is the reading itself)
+        strings = _runs_around_wide(data)
+    elif bad or mixed or pairs:
         strings = printable_runs(data, known="" if mixed else text)
     elif not transparent and not encoding.replace("_", "-").startswith(("utf-16", "utf-32")):
         strings = printable_runs(data, known=text)  # EBCDIC and the like: the bytes read as ASCII too
