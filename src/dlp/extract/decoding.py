@@ -46,6 +46,20 @@ _RUNS = (
     ("utf-16-be", re.compile(rb"(?:\x00" + _WIDE + rb"){6,}")),
 )
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_ASCII_RUNS = re.compile(rb"[\t\n\r\x20-\x7e]{6,}")
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _utf8_sequences_likely(data: bytes) -> bool:
+    """Whether the high bytes of `data` (sampled at its start, middle and end) mostly
+    form UTF-8 sequences, as in text; in random or compressed bytes few do, and the
+    plain ASCII pattern, several times faster, finds the same runs there."""
+    sample = data[:16384] + data[len(data) // 2:len(data) // 2 + 16384] + data[-16384:]
+    high = len(sample) - len(sample.translate(None, bytes(range(0x80, 0x100))))
+    if high == 0:
+        return False
+    in_sequences = sum(len(match) for match in _UTF8_SEQUENCE.findall(sample))
+    return in_sequences >= 0.5 * high
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,8 @@ def printable_runs(data: bytes, skip: tuple[str, ...] = (), known: str = "") -> 
     for encoding, pattern in _RUNS[:2]:
         if encoding in skip or (encoding == "latin-1" and not _HIGH_BYTE.search(data)):
             continue
+        if encoding == "utf-8" and not _utf8_sequences_likely(data):
+            pattern = _ASCII_RUNS  # same runs, minus multi-byte characters that are not there
         for match in pattern.finditer(data):
             raw = match.group()
             if encoding == "latin-1" and (not _HIGH_BYTE.search(raw) or _is_utf8(raw)):
