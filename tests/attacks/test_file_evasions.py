@@ -176,6 +176,17 @@ def docx_hidden_run(text: str) -> bytes:
     return _saved(d)
 
 
+def docx_hidden_junk_runs(text: str) -> bytes:
+    """A hidden run of junk after every third word: Word shows the excerpt untouched."""
+    d = _document()
+    paragraph = d.add_paragraph()
+    for i, w in enumerate(text.split()):
+        paragraph.add_run(w + " ")
+        if i % 3 == 0:
+            paragraph.add_run(f"zq{i}x ").font.hidden = True
+    return _saved(d)
+
+
 def docx_core_properties(text: str) -> bytes:
     d = _document()
     d.core_properties.comments = "PLACEHOLDER"  # python-docx caps properties at 255 characters; Word does not
@@ -226,6 +237,15 @@ def html_entities(text: str) -> bytes:
 
 def html_tags_inside_words(text: str) -> bytes:
     return _html("<p>" + " ".join(w[:2] + "<b></b>" + w[2:] for w in text.split()) + "</p>")
+
+
+def html_hidden_junk(text: str) -> bytes:
+    return _html("<p>" + " ".join(f'{w}<span style="display:none">zq{i}x</span>' if i % 3 == 0 else w
+                                  for i, w in enumerate(text.split())) + "</p>")
+
+
+def html_bidi_override(text: str) -> bytes:
+    return _html(f'<p><span style="unicode-bidi:bidi-override;direction:rtl">{text[::-1]}</span></p>')
 
 
 def html_comment(text: str) -> bytes:
@@ -448,6 +468,9 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "pdf tiny white junk between words": ("doc.pdf", pdf_tiny_white_junk,
                                           "invisible 0.5 pt glyphs interleave junk words into the text"),
     "pdf title, subject and keywords": ("doc.pdf", pdf_metadata, "the PDF Info dictionary is not read"),
+    "docx hidden junk run after every 3rd word": ("doc.docx", docx_hidden_junk_runs,
+                                                  "hidden (w:vanish) runs are read into the text, so hidden junk "
+                                                  "splits the excerpt that Word shows whole"),
     "docx core properties (comments)": ("doc.docx", docx_core_properties, "docProps/core.xml is not read"),
     "docx altChunk (imported HTML shown in the body)": ("doc.docx", docx_alt_chunk,
                                                         "word/afchunk*.htm parts are not read"),
@@ -456,6 +479,11 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "docx member no story lists": ("doc.docx", docx_unlisted_member,
                                    "members of an OOXML package other than stories and embeddings are dropped "
                                    "silently (rename to .zip and unzip)"),
+    "html display:none junk after every 3rd word": ("page.html", html_hidden_junk,
+                                                    "hidden elements are read into the text and split the excerpt "
+                                                    "the browser shows whole"),
+    "html bidi-override, text stored reversed": ("page.html", html_bidi_override,
+                                                 "CSS bidi-override shows reversed text in order"),
     "html comment": ("page.html", html_comment, "HTML comments are dropped"),
     "html script": ("page.html", html_script, "<script> text is dropped"),
     "html style": ("page.html", html_style, "<style> text is dropped"),
