@@ -69,8 +69,6 @@ def watch(dlp, tmp_path_factory):
     running.stop()
 
 
-@hole("a file hard-linked into the outbox is renamed, not copied, to the release folder: the insider writes the "
-      "secret through the other link after the scan (fix: release a copy the daemon wrote, or refuse st_nlink > 1)")
 def test_a_hard_link_cannot_change_a_released_file(watch):
     mine = watch.home / "report.txt"
     mine.write_text(UNRELATED)
