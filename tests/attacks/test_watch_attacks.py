@@ -79,16 +79,20 @@ def test_a_hard_link_cannot_change_a_released_file(watch):
     assert (watch.release / "report.txt").read_text() == UNRELATED
 
 
-@hole("a writer that keeps its descriptor open changes the released file after the scan (the daemon only "
-      "checks that size and time stayed the same while it scanned)")
 def test_an_open_descriptor_cannot_change_a_released_file(watch):
+    """A writer that keeps its descriptor open used to change the released file after the scan.
+    Now the file waits while it is open for writing, and what is decided is what it holds when
+    the writer lets go; the daemon's own copy is what moves, never the writer's inode."""
     with open(watch.outbox / "notes.txt", "w") as handle:
         handle.write(UNRELATED)
         handle.flush()
-        assert watch.decision("notes.txt")["verdict"] == "allow"
+        watch.wait(lambda: any(r["event"] == "waiting" and r.get("file") == "notes.txt" for r in watch.lines),
+                   "the daemon to wait for the writer")
+        assert not any(r["event"] == "decision" and r.get("file") == "notes.txt" for r in watch.lines)
         handle.seek(0)
         handle.write(SECRET)
-    assert (watch.release / "notes.txt").read_text() == UNRELATED
+    assert watch.decision("notes.txt")["verdict"] == "block"
+    assert not (watch.release / "notes.txt").exists()
 
 
 def test_a_symlink_dropped_in_the_outbox_is_held_not_followed(watch):
