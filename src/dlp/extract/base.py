@@ -141,10 +141,18 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
     one path of nested members at a time, not a whole archive. Errors never escape:
     an extractor that fails yields a problem, and the walk goes on with the rest of
     its container and then the next item.
+
+    Sniffing cannot make text disappear: when a format extractor fails on an item
+    (corrupt, unsupported, encrypted) or reads no text and no member from it, and the
+    item decodes as text (a text file behind two bytes of TIFF or gzip magic), it is
+    read as text as well.
     """
     if item.depth > ctx.limits.max_depth:
         yield Problem(item.locator, "too_deep", f"nesting deeper than {ctx.limits.max_depth}")
         return
+    extractor = None
+    produced = False
+    failed = ""
     try:
         ctx.budget.check_time()
         head = _head(item)
@@ -157,22 +165,62 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
             return
         for out in extractor.extract(item, ctx):
             if isinstance(out, Item):
+                produced = True
                 yield from walk(out, extractors, ctx)
-            elif isinstance(out, Part) and len(out.text) > ctx.limits.max_text_chars:
-                yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
-                yield Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
+            elif isinstance(out, Part):
+                produced = produced or bool(out.text.strip())
+                if len(out.text) > ctx.limits.max_text_chars:
+                    yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
+                    yield Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
+                else:
+                    yield out
             else:
                 yield out
     except ExtractionError as exc:
         yield Problem(item.locator, exc.kind, exc.detail)
+        failed = exc.kind
     except OSError as exc:
         yield Problem(item.locator, "unreadable", exc.strerror or str(exc))
+        failed = "unreadable"
     except MemoryError:
         yield Problem(item.locator, "too_large", "out of memory while extracting")
+        failed = "too_large"
     except RecursionError:
         yield Problem(item.locator, "corrupt", "structure nests too deeply to parse")
+        failed = "corrupt"
     except Exception as exc:  # a parser bug or hostile input: never the end of the scan
         yield Problem(item.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
+        failed = "corrupt"
+    if extractor is not None and not produced and failed in _FALL_BACK_AFTER:
+        yield from _as_text(item, extractor, ctx, failed)
+
+
+_TEXT_READERS = frozenset({"text", "strings", "html", "xml", "maildir"})
+_FALL_BACK_AFTER = frozenset({"", "corrupt", "unsupported", "encrypted"})
+
+
+def _as_text(item: Item, extractor: Extractor, ctx: Context, failed: str) -> Iterator[Part | Problem]:
+    """The item read as text after a format extractor failed on it or found nothing in
+    it, if it is text (and, when the extractor did not fail, plainly text)."""
+    if extractor.name in _TEXT_READERS:
+        return
+    from .decoding import decode
+    from .text import decoded_outputs
+
+    try:
+        if decode(_head(item)) is None or item.size > ctx.limits.max_item_bytes:
+            return
+        decoded = decode(item.read())
+    except (OSError, ExtractionError):
+        return
+    if decoded is None or (decoded.doubt and not failed):
+        return  # a format that parsed and holds no text (a picture-only PDF) is not text either
+    if decoded.text.strip():
+        for out in decoded_outputs(item.locator, decoded, "text"):
+            if isinstance(out, Part) and len(out.text) > ctx.limits.max_text_chars:
+                yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
+                out = Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format)
+            yield out
 
 
 def choose(head: bytes, item: Item, extractors: tuple[Extractor, ...]) -> Extractor | None:

@@ -21,7 +21,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
-from .text import decode_text, html_to_text
+from .decoding import Decoded, decode, decode_text, printable_runs
+from .text import decoded_outputs, html_outputs
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.M)
 _MAIL_HEADERS = frozenset(
@@ -93,14 +94,15 @@ def message_outputs(item: Item, message: Message, ctx: Context, sep: str) -> Ite
         payload = _payload(leaf)
         ctx.budget.charge(len(payload))
         if ctype in ("text/plain", "text/html") and not filename and leaf.get_content_disposition() != "attachment":
-            text = _decode(payload, leaf.get_content_charset())
-            if ctype == "text/html":
-                text = html_to_text(text)
-            if _PGP in text:
+            decoded = _body(payload, leaf.get_content_charset())
+            if _PGP in decoded.text:
                 yield Problem(item.locator, "encrypted", "PGP encrypted body")
             bodies += 1
             label = "body" if bodies == 1 else f"body[{bodies}]"
-            yield Part(f"{base}{label}", text, "mail", meta=meta)
+            if ctype == "text/html":
+                yield from html_outputs(f"{base}{label}", decoded, "mail", item.depth, **meta)
+            else:
+                yield from decoded_outputs(f"{base}{label}", decoded, "mail", **meta)
             continue
         label = _unique(names, f"attachments/{filename or _fallback_name(leaf, len(names) + 1)}")
         yield Item(
@@ -136,14 +138,22 @@ def _payload(part: Message) -> bytes:
     return b""
 
 
+def _body(payload: bytes, charset: str | None) -> Decoded:
+    """A text body decoded by evidence (the declared charset is a claim to check); a body
+    that is not text at all is doubtful and scanned as printable runs."""
+    declared = _CHARSET_ALIASES.get(charset.lower(), charset) if charset else None
+    decoded = decode(payload, declared)
+    if decoded is None:
+        return Decoded("", "binary", "a text body that is not text in any encoding", printable_runs(payload))
+    return decoded
+
+
 def _decode(payload: bytes, charset: str | None) -> str:
-    if charset:
-        try:
-            return payload.decode(_CHARSET_ALIASES.get(charset.lower(), charset), errors="replace")
-        except (LookupError, ValueError):
-            pass
-    text = decode_text(payload)
-    return text if text is not None else payload.decode("latin-1")
+    """A header word's text, by the same evidence as bodies; printable runs appended
+    when the charset it claims does not fit."""
+    decoded = _body(payload, charset)
+    text = decoded.text or payload.decode("latin-1")
+    return f"{text} {decoded.strings}" if decoded.strings else text
 
 
 _CHARSET_ALIASES = {"unknown-8bit": "latin-1", "x-unknown": "latin-1", "ks_c_5601-1987": "cp949", "gb2312": "gb18030"}

@@ -1,14 +1,27 @@
 """Office documents in zip packages, read straight from their XML with a safe parser.
 
-- DOCX: body (tables and text boxes included), headers, footers, footnotes,
-  endnotes, comments, tracked insertions and deletions.
-- XLSX: every cell (shared and inline strings, numbers, cached formula results)
-  row by row, sheet names, comments and drawing text.
-- PPTX: slides (one part, a page per slide), notes and comments.
-- ODT, ODS, ODP: content, headers and footers, annotations, tracked changes.
+Everything a reader of the document can get at is read, not only the main text:
 
-Embedded files (``word/embeddings/...``) come out as child items. Each story is
-one part: the main one at the document's own locator, the others at
+- DOCX: body (tables, text boxes, alt text of pictures included), headers and footers
+  of every section, footnotes, endnotes, comments, tracked insertions and deletions,
+  hidden text, the glossary (building blocks).
+- XLSX: every cell of every sheet, hidden ones included (shared and inline strings,
+  numbers, cached formula results and the formula text), sheet and defined names,
+  data-validation prompts and lists, sheet headers and footers, hyperlink text, legacy
+  and threaded comments, drawing text; macro and dialog sheets like worksheets.
+- PPTX: slides (one part, a page per slide, alt text included), notes, comments,
+  slide masters and layouts, notes and handout masters.
+- ODT, ODS, ODP: content (annotations, hidden text, tracked changes, form controls),
+  headers and footers of the master pages, embedded objects.
+- Every other member is read by what it is: document and custom properties
+  (docProps/*.xml, meta.xml), charts, SmartArt data, custom XML, alt chunks (DOCX
+  ``altChunk``: an HTML, RTF, text or DOCX part Word shows as body text), embedded
+  files and pictures become child items that the walk extracts by content.
+- Members that hold no text (relationships, styles, themes, fonts, settings,
+  numbering, thumbnails...) are skipped; a member dlp knowingly does not read (a VBA
+  project) is a `not_read` problem, never silence.
+
+Each story is one part: the main one at the document's own locator, the others at
 ``doc.docx!/word/footnotes.xml`` and the like.
 """
 
@@ -23,12 +36,12 @@ from ..errors import ExtractionError
 from ..types import Item, Part, Problem
 from .archives import read_zip_member
 from .base import Context, Output, child
-from .safexml import GenericText, TextTarget, XmlText, parse_text
+from .decoding import printable_strings
+from .safexml import MarkupText, TextTarget, XmlText, local, parse_text
 
 ZIP_MAGIC = b"PK\x03\x04"
 
 _OOXML_MAIN = {"word/document.xml": "docx", "xl/workbook.xml": "xlsx", "ppt/presentation.xml": "pptx"}
-_EMBEDDED = re.compile(r"^(?:word|xl|ppt)/embeddings/[^/]+$")
 _DOCX_STORY = re.compile(r"^word/(?:document\d*|header\d*|footer\d*|footnotes|endnotes|comments|glossary/document)\.xml$")
 _NUMBER = re.compile(r"(\d+)")
 
@@ -74,11 +87,8 @@ class OfficeExtractor:
             family = office_family(set(archive.namelist()))
             read = {"docx": _docx, "xlsx": _xlsx, "pptx": _pptx, "odf": _odf}.get(family or "odf")
             yield from read(package)
-            for name in package.names:
-                if _EMBEDDED.match(name):
-                    data = package.member(name)
-                    if data is not None:
-                        yield child(item, name, data)
+            yield from _properties(package)
+            yield from _other_members(package)
             yield from package.problems
 
 
@@ -91,11 +101,13 @@ class Package:
         self.ctx = ctx
         self.names = [info.filename for info in archive.infolist() if not info.is_dir()]
         self.problems: list[Problem] = []
+        self.read: set[str] = set()  # members a story reader has taken
 
     def locator(self, name: str) -> str:
         return f"{self.item.locator}!/{name}"
 
     def member(self, name: str) -> bytes | None:
+        self.read.add(name)
         try:
             return read_zip_member(self.archive, self.archive.getinfo(name), self.ctx)
         except ExtractionError as exc:
@@ -126,14 +138,145 @@ class Package:
         return sorted(found, key=lambda name: [int(n) if n.isdigit() else n for n in _NUMBER.split(name)])
 
 
+# --- every other member -------------------------------------------------------------
+
+# Members that hold no text anyone reads: package plumbing, formatting, fonts, previews.
+_PLUMBING = re.compile(
+    r"""^(?:\[Content_Types\]\.xml
+    |(?:.*/)?_rels/.*
+    |_xmlsignatures/.*|META-INF/.*|mimetype|manifest\.rdf|layout-cache
+    |Configurations2/.*|Thumbnails/.*|ObjectReplacements/.*|docProps/thumbnail\.\w+
+    |(?:.*/)?(?:theme|fonts|printerSettings)/.*
+    |(?:.*/)?(?:fontTable|styles|stylesWithEffects|settings|webSettings|numbering|commentsIds
+       |commentsExtensible|commentsExtended|calcChain|presProps|viewProps|tableStyles|vbaData
+       |customizations|metadata|fontTable\d+)\.xml
+    |customXml/itemProps\d*\.xml
+    |(?:.*/)?charts/(?:colors|style)\d*\.xml
+    |(?:.*/)?diagrams/(?:layout|quickStyle|colors)\d*\.xml
+    )$""",
+    re.X,
+)
+_MACROS = re.compile(r"^(?:.*/)?vbaProject\.bin$|^(?:.*/)?vbaProjectSignature\w*\.bin$", re.I)
+_METAFILE = re.compile(r"\.(?:emf|wmf)$", re.I)
+# Raster pictures carry no text without OCR; they are skipped like the walk's own image
+# parts, which the scanner reports `binary` (a problem entry in every ordinary document).
+_PICTURE = re.compile(r"^(?:.*/)?(?:media|Pictures)/[^/]+\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.I)
+
+
+class PropertiesText(TextTarget):
+    """Document properties a user writes (title, subject, author, keywords, comments,
+    category, company, manager; custom properties with their names; ODF user-defined
+    metadata), a line each. What the application fills in (template, application name,
+    counts, dates) is the same in every document of a template and is left out, lest it
+    match between unrelated documents."""
+
+    _USER = frozenset({"title", "subject", "creator", "keywords", "keyword", "description", "lastModifiedBy",
+                       "category", "contentStatus", "identifier", "Company", "Manager", "HyperlinkBase",
+                       "initial-creator", "user-defined", "property"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth_in_field = 0
+
+    def start(self, tag, attrib) -> None:
+        name = local(tag)
+        self._stack.append(name)
+        if name in self._USER:
+            self._depth_in_field += 1
+            label = attrib.get("name") or next((v for k, v in attrib.items() if k.endswith("}name")), "")
+            if label:
+                self.chunks.append(label + ": ")
+
+    def end(self, tag) -> None:
+        name = self._stack.pop() if self._stack else local(tag)
+        if name in self._USER:
+            self._depth_in_field -= 1
+            self.chunks.append("\n")
+
+    def data(self, text: str) -> None:
+        if self._depth_in_field:
+            self.chunks.append(text)
+
+
+_PROPERTIES = ("docProps/core.xml", "docProps/app.xml", "docProps/custom.xml", "meta.xml")
+
+
+def _properties(package: Package) -> Iterator[Output]:
+    for name in _PROPERTIES:
+        if name in package.names:
+            text = package.text(name, PropertiesText())
+            if text and text.strip():
+                yield Part(package.locator(name), text, "properties")
+
+
+def _other_members(package: Package) -> Iterator[Output]:
+    """Members no story reader took: properties, charts, SmartArt, custom XML, alt
+    chunks, embedded files and pictures become child items (the walk reads each by its
+    content); vector pictures are read for their text records; plumbing is skipped."""
+    for name in package.names:
+        if name in package.read or _PLUMBING.match(name) or _PICTURE.match(name):
+            continue
+        package.ctx.budget.check_time()
+        if _MACROS.match(name):
+            if "Signature" not in name:
+                package.problems.append(Problem(package.locator(name), "not_read", "VBA project (macros) is not read"))
+            continue
+        data = package.member(name)
+        if data is None or not data.strip():
+            continue
+        if _METAFILE.search(name):  # EMF/WMF pictures draw their text as UTF-16 records
+            yield Part(package.locator(name), printable_strings(data), "metafile")
+        else:
+            yield child(package.item, name, data)
+
+
 # --- DOCX -------------------------------------------------------------------------
 
 
 class WordText(TextTarget):
-    keep = frozenset({"t", "delText"})
-    skip = frozenset({"instrText", "delInstrText", "Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
+    """A WordprocessingML story. Field instructions (``{ QUOTE "..." }``, shown with
+    Alt+F9, and the text of a field whose result was left empty) come after the story's
+    text, so that they do not move the offsets of the text itself."""
+
+    keep = frozenset({"t", "delText", "instrText", "delInstrText"})
+    skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
     before = {"tab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"}
     after = {"p": "\n", "tc": "\t", "tr": "\n"}
+    _FIELD = frozenset({"instrText", "delInstrText"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[str] = []
+
+    def on_start(self, name: str, attrib) -> None:
+        _alt_text(self, name, attrib)
+        if name == "fldSimple":
+            instruction = next((v for k, v in attrib.items() if k.endswith("}instr")), "")
+            if instruction.strip():
+                self.fields.append(instruction.strip())
+
+    def data(self, text: str) -> None:
+        if self._stack and self._stack[-1] in self._FIELD:
+            if not self._skipping and text.strip():
+                self.fields.append(text.strip())
+        else:
+            super().data(text)
+
+    def close(self) -> str:
+        text = "".join(self.chunks)
+        return f"{text}\n\n{' '.join(self.fields)}\n" if self.fields else text
+
+
+_ALT_ATTRIBUTES = ("descr", "title", "tooltip")
+
+
+def _alt_text(target: TextTarget, name: str, attrib) -> None:
+    """Alt text and titles of pictures and shapes (``wp:docPr``, ``p:cNvPr``), hyperlink
+    tooltips: shown by readers on demand, and written by users."""
+    if name in ("docPr", "cNvPr", "hyperlink", "hlinkClick"):
+        for key, value in attrib.items():
+            if key.rsplit("}", 1)[-1] in _ALT_ATTRIBUTES and value.strip():
+                target.chunks.append(f"\n{value}\n")
 
 
 def _docx(package: Package) -> Iterator[Output]:
@@ -168,17 +311,25 @@ class SharedStrings(TextTarget):
 
 
 class SheetCells(TextTarget):
-    """A worksheet as tab-separated rows, shared strings resolved."""
+    """A worksheet as tab-separated rows, shared strings resolved, each cell's formula
+    text after its value; then the sheet's other text, a line each: data-validation
+    prompts, error messages and lists, headers and footers, hyperlink text."""
 
-    keep = frozenset({"v", "t"})
-    skip = frozenset({"f", "rPh", "rPr", "extLst"})
+    keep = frozenset({"v", "t", "f", "formula1", "formula2", "oddHeader", "oddFooter", "evenHeader",
+                      "evenFooter", "firstHeader", "firstFooter"})
+    skip = frozenset({"rPh", "rPr", "extLst"})
+    _VALIDATION = ("promptTitle", "prompt", "errorTitle", "error")
+    _LINK = ("display", "tooltip")
 
     def __init__(self, strings: list[str], max_chars: int) -> None:
         super().__init__()
         self.strings = strings
         self.lines: list[str] = []
+        self.extras: list[str] = []
         self.row: list[str] = []
+        self.formula: list[str] = []
         self.cell_type = ""
+        self.in_cell = False
         self.max_chars = max_chars
         self.chars = 0
         self.overflow = False
@@ -186,10 +337,27 @@ class SheetCells(TextTarget):
     def on_start(self, name: str, attrib) -> None:
         if name == "c":
             self.cell_type = attrib.get("t", "")
+            self.in_cell = True
             self.chunks.clear()
+            self.formula.clear()
+        elif name == "dataValidation":
+            self._attributes(attrib, self._VALIDATION)
+        elif name == "hyperlink":
+            self._attributes(attrib, self._LINK)
+
+    def data(self, text: str) -> None:
+        if self._skipping or not self._keeping:
+            return
+        if not self.in_cell:
+            self._extra(text)
+        elif self._stack and self._stack[-1] == "f":
+            self.formula.append(text)
+        else:
+            self.chunks.append(text)
 
     def on_end(self, name: str) -> None:
         if name == "c":
+            self.in_cell = False
             value = "".join(self.chunks)
             self.chunks.clear()
             if self.cell_type == "s":
@@ -197,6 +365,9 @@ class SheetCells(TextTarget):
                     value = self.strings[int(value)]
                 except (ValueError, IndexError):
                     pass
+            formula = "".join(self.formula).strip()
+            if formula:
+                value = f"{value} ={formula}" if value else f"={formula}"
             if value and not self.overflow:
                 self.chars += len(value) + 1
                 if self.chars > self.max_chars:
@@ -207,23 +378,43 @@ class SheetCells(TextTarget):
             if self.row:
                 self.lines.append("\t".join(self.row))
             self.row = []
+        elif name in self.keep and not self.in_cell and self.extras and not self.extras[-1].endswith("\n"):
+            self.extras.append("\n")
+
+    def _attributes(self, attrib, names: tuple[str, ...]) -> None:
+        for key in names:
+            value = attrib.get(key, "")
+            if value.strip():
+                self._extra(value + "\n")
+
+    def _extra(self, text: str) -> None:
+        if not self.overflow:
+            self.chars += len(text)
+            self.extras.append(text)
 
     def close(self) -> str:
-        return "\n".join(self.lines)
+        extras = "".join(self.extras).strip()
+        return "\n".join(self.lines) + ("\n" + extras if extras else "")
 
 
 class SheetNames(TextTarget):
+    """xl/workbook.xml: sheet names (hidden sheets too) and defined names with what they refer to."""
+
     def __init__(self) -> None:
         super().__init__()
         self.sheets: list[tuple[str, str]] = []  # (name, relationship id)
+        self.defined: list[str] = []
 
     def on_start(self, name: str, attrib) -> None:
         if name == "sheet":
             rid = next((v for k, v in attrib.items() if k.endswith("}id")), "")
             self.sheets.append((attrib.get("name", ""), rid))
+        elif name == "definedName":
+            self.defined.append(attrib.get("name", "") + " ")
 
     def data(self, text: str) -> None:
-        pass
+        if self._stack and self._stack[-1] == "definedName" and self.defined:
+            self.defined[-1] += text
 
 
 class Relationships(TextTarget):
@@ -250,11 +441,13 @@ def _xlsx(package: Package) -> Iterator[Output]:
         target = rels.targets.get(rid, "")
         if target:
             sheet_of[target.lstrip("/") if target.startswith("/") else "xl/" + target] = title
-    yield Part(package.item.locator, "\n".join(title for title, _ in names.sheets), "xlsx", meta={"sheets": tuple(title for title, _ in names.sheets)})
+    titles = [title for title, _ in names.sheets]
+    yield Part(package.item.locator, "\n".join(titles + [d.strip() for d in names.defined]), "xlsx",
+               meta={"sheets": tuple(titles)})
     shared = SharedStrings()
     if "xl/sharedStrings.xml" in package.names:
         package.text("xl/sharedStrings.xml", shared)
-    for name in package.numbered(r"^xl/worksheets/[^/]+\.xml$"):
+    for name in package.numbered(r"^xl/(?:worksheets|macrosheets|dialogsheets)/[^/]+\.xml$"):
         package.ctx.budget.check_time()
         cells = SheetCells(shared.strings, _sheet_cap(package, name))
         text = package.text(name, cells)
@@ -265,10 +458,35 @@ def _xlsx(package: Package) -> Iterator[Output]:
             ))
         if text is not None:
             yield Part(package.locator(name), text, "xlsx", meta={"sheet": sheet_of.get(name, "")})
+    if "xl/styles.xml" in package.names:
+        formats = NumberFormats()
+        package.text("xl/styles.xml", formats)
+        if formats.literals:
+            yield Part(package.locator("xl/styles.xml"), "\n".join(formats.literals), "xlsx")
     for name in package.numbered(r"^xl/(?:comments\d*|threadedComments/[^/]+|drawings/drawing\d+)\.xml$"):
         text = package.text(name, _Runs())
         if text:
             yield Part(package.locator(name), text, "xlsx")
+
+
+class NumberFormats(TextTarget):
+    """xl/styles.xml: the quoted literal text of custom number formats, which a cell
+    shows around (or instead of) its value: ``0 "units"``, ``;;;"anything at all"``."""
+
+    _QUOTED = re.compile(r'"([^"]*)"')
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.literals: list[str] = []
+
+    def on_start(self, name: str, attrib) -> None:
+        if name == "numFmt":
+            text = " ".join(self._QUOTED.findall(attrib.get("formatCode", ""))).strip()
+            if text:
+                self.literals.append(text)
+
+    def data(self, text: str) -> None:
+        pass
 
 
 def _sheet_cap(package: Package, name: str) -> int:
@@ -279,14 +497,45 @@ def _sheet_cap(package: Package, name: str) -> int:
 
 
 class _Runs(TextTarget):
-    """DrawingML and comment text: `t` runs, a line per paragraph."""
+    """DrawingML and comment text: `t` runs, a line per paragraph, alt text of shapes."""
 
     keep = frozenset({"t", "text"})
     skip = frozenset({"rPr", "pPr", "Fallback"})
     after = {"p": "\n", "comment": "\n"}
 
+    def on_start(self, name: str, attrib) -> None:
+        _alt_text(self, name, attrib)
+
 
 # --- PPTX -------------------------------------------------------------------------
+
+
+class MasterRuns(_Runs):
+    """Slide masters and layouts, notes and handout masters: the text of shapes that
+    show on the slides built on them (a logo line, a "Confidential" banner, a footer).
+    Placeholder prompts ("Click to edit Master title style") are formatting, the same
+    in every deck, and are left out."""
+
+    _SHOWN_PLACEHOLDERS = frozenset({"ftr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shapes: list[tuple[int, bool]] = []  # (chunk index at the shape's start, placeholder?)
+
+    def on_start(self, name: str, attrib) -> None:
+        super().on_start(name, attrib)
+        if name == "sp":
+            self._shapes.append((len(self.chunks), False))
+        elif name == "ph" and self._shapes and attrib.get("type", "body") not in self._SHOWN_PLACEHOLDERS:
+            start, _ = self._shapes[-1]
+            self._shapes[-1] = (start, True)
+
+    def on_end(self, name: str) -> None:
+        if name == "sp" and self._shapes:
+            start, placeholder = self._shapes.pop()
+            if placeholder:
+                del self.chunks[start:]
+
 
 
 def _pptx(package: Package) -> Iterator[Output]:
@@ -304,15 +553,34 @@ def _pptx(package: Package) -> Iterator[Output]:
         text = package.text(name, _Runs())
         if text:
             yield Part(package.locator(name), text, "pptx")
+    for name in package.numbered(r"^ppt/(?:slideMasters/slideMaster\d+|slideLayouts/slideLayout\d+"
+                                 r"|notesMasters/notesMaster\d+|handoutMasters/handoutMaster\d+)\.xml$"):
+        text = package.text(name, MasterRuns())
+        if text and text.strip():
+            yield Part(package.locator(name), text, "pptx")
 
 
 # --- ODF --------------------------------------------------------------------------
 
 
 class OdfText(TextTarget):
-    skip = frozenset({"font-face-decls", "automatic-styles", "styles", "scripts", "settings", "forms"})
+    skip = frozenset({"font-face-decls", "automatic-styles", "styles", "scripts", "settings"})
     before = {"tab": "\t", "line-break": "\n", "s": " "}
     after = {"p": "\n", "h": "\n", "table-cell": "\t", "table-row": "\n", "list-item": ""}
+    _CONTROL_TEXT = ("label", "value", "current-value", "title")
+
+    def on_start(self, name: str, attrib) -> None:
+        """Form controls carry their text in attributes (labels, values); spreadsheet
+        cells their formula (whose string literals need not be shown)."""
+        if name == "table-cell":
+            formula = next((v for k, v in attrib.items() if k.endswith("}formula")), "")
+            if formula:
+                self.chunks.append(f"{formula} ")
+        elif name in ("text", "textarea", "button", "checkbox", "radio", "fixed-text", "formatted-text",
+                    "combobox", "listbox", "option", "item", "frame", "form"):
+            for key, value in attrib.items():
+                if key.rsplit("}", 1)[-1] in self._CONTROL_TEXT and value.strip():
+                    self.chunks.append(f"\n{value}\n")
 
 
 def _odf(package: Package) -> Iterator[Output]:
@@ -356,8 +624,13 @@ class XmlExtractor:
 
         data = read_bytes(item, ctx)
         try:
-            result = parse_text(data, GenericText())
+            result = parse_text(data, MarkupText())
         except ExtractionError:  # starts like XML but is not: read it as text
+            yield from TextExtractor().extract(item, ctx)
+            return
+        if any(kind == "corrupt" for kind, _ in result.notes):
+            # damaged, or not XML after its first element (a text file that starts with a
+            # tag): the text is read whole, nothing after the damage is lost
             yield from TextExtractor().extract(item, ctx)
             return
         for kind, detail in result.notes:

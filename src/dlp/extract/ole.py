@@ -16,7 +16,7 @@ from ..errors import ExtractionError
 from ..types import Item, Part, Problem
 from .base import Context, Limits, Output, child
 from .isolate import run_isolated
-from .text import printable_strings
+from .decoding import printable_strings
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -53,9 +53,14 @@ def read_ole(item: Item, limits: Limits) -> list[Output]:
         if "EncryptedSummary" in streams:
             raise ExtractionError("encrypted", "password-protected PowerPoint presentation")
         outputs: list[Output] = []
+        embedded = _embedded_payload(item, ole, streams, limits, outputs)
+        content = {name for name in streams if not name.startswith(("\x01", "\x03", "\x05"))}
+        if content and not embedded and not content & _KNOWN_STREAMS:
+            outputs.append(Problem(item.locator, "not_read", "OLE object of a type dlp does not read "
+                                   f"({_class_name(ole)}); only printable strings of its streams are scanned"))
         for name in sorted(streams):
-            if name.startswith(("\x05", "\x01")):
-                continue  # property sets and OLE plumbing
+            if name.startswith(("\x05", "\x01")) or name in _PAYLOAD_STREAMS:
+                continue  # property sets, OLE plumbing, and payloads read above
             size = ole.get_size(name)
             if size > limits.max_item_bytes:
                 outputs.append(Problem(f"{item.locator}!/{name}", "too_large", f"stream of {size} bytes"))
@@ -64,6 +69,74 @@ def read_ole(item: Item, limits: Limits) -> list[Output]:
             if text:
                 outputs.append(Part(f"{item.locator}!/{name}", text, "ole-strings", binary=True))
         return outputs
+
+
+# Streams of the formats whose text dlp reads as printable strings (legacy Word, Excel,
+# PowerPoint, Visio, equations), so their OLE container is not "unknown".
+_KNOWN_STREAMS = frozenset({"WordDocument", "Workbook", "Book", "PowerPoint Document", "VisioDocument",
+                            "Equation Native", "CONTENTS", "Contents"})
+_PAYLOAD_STREAMS = frozenset({"\x01Ole10Native", "Package", "CONTENTS"})
+
+
+def _embedded_payload(item: Item, ole, streams: set[str], limits: Limits, outputs: list[Output]) -> bool:
+    """A file an OLE object wraps, as a child item: the packager's ``\\x01Ole10Native``
+    (any file dropped into a document), ``Package`` (an embedded OOXML document) and
+    ``CONTENTS`` (an embedded PDF). True when there was one."""
+    found = False
+    for name in ("\x01Ole10Native", "Package", "CONTENTS"):
+        if name not in streams:
+            continue
+        size = ole.get_size(name)
+        if size > limits.max_item_bytes:
+            outputs.append(Problem(f"{item.locator}!/{name.lstrip(chr(1))}", "too_large", f"stream of {size} bytes"))
+            found = True
+            continue
+        data = ole.openstream(name).read()
+        if name == "\x01Ole10Native":
+            label, payload = _ole10_native(data)
+            if payload is None:
+                outputs.append(Problem(f"{item.locator}!/Ole10Native", "corrupt", "packaged file cannot be unwrapped"))
+                outputs.append(Part(f"{item.locator}!/Ole10Native", printable_strings(data), "ole-strings", binary=True))
+            else:
+                outputs.append(child(item, label or "Ole10Native", payload))
+        else:
+            outputs.append(child(item, name, data))
+        found = True
+    return found
+
+
+def _ole10_native(data: bytes) -> tuple[str, bytes | None]:
+    """(file name, contents) of an Ole10Native stream: a 4-byte size, 2 bytes of flags,
+    the label, the source path (NUL-terminated), 4 reserved bytes, the temporary path
+    (length-prefixed), then the contents (length-prefixed)."""
+    try:
+        position = 6
+        label_end = data.index(b"\0", position)
+        raw_label = data[position:label_end]
+        try:
+            label = raw_label.decode("utf-8")
+        except UnicodeDecodeError:
+            label = raw_label.decode("cp1252", errors="replace")
+        path_end = data.index(b"\0", label_end + 1)
+        position = path_end + 1 + 4
+        (temp_len,) = struct.unpack_from("<I", data, position)
+        position += 4 + temp_len
+        (size,) = struct.unpack_from("<I", data, position)
+        position += 4
+        if size > len(data) - position:
+            return label, None
+        name = label.replace("\\", "/").rsplit("/", 1)[-1]
+        return name, data[position:position + size]
+    except (ValueError, struct.error):
+        return "", None
+
+
+def _class_name(ole) -> str:
+    try:
+        clsid = ole.root.clsid
+    except Exception:
+        clsid = ""
+    return f"class {clsid}" if clsid else "no class id"
 
 
 def _word_encrypted(fib: bytes) -> bool:
@@ -103,8 +176,9 @@ def _msg(item: Item, data: bytes, limits: Limits) -> list[Output]:
 
 
 def _msg_outputs(item: Item, message, limits: Limits, prefix: str = "!/") -> Iterable[Output]:
+    from .decoding import Decoded, decode
     from .mail import headers_meta
-    from .text import html_to_text
+    from .text import html_outputs
 
     base = f"{item.locator}{prefix}"
     header = {
@@ -123,9 +197,10 @@ def _msg_outputs(item: Item, message, limits: Limits, prefix: str = "!/") -> Ite
     else:
         html = _safe(lambda: message.htmlBody)
         if html:
-            if isinstance(html, bytes):
-                html = html.decode("utf-8", errors="replace")
-            yield Part(f"{base}body", html_to_text(html), "mail", meta=meta)
+            if isinstance(html, str):
+                html = html.encode("utf-8")
+            decoded = decode(html) or Decoded("", "binary", "an HTML body that is not text", printable_strings(html))
+            yield from html_outputs(f"{base}body", decoded, "mail", item.depth, **meta)
     seen: dict[str, int] = {}
     for index, attachment in enumerate(_safe(lambda: message.attachments) or [], start=1):
         name = _safe(lambda: attachment.longFilename) or _safe(lambda: attachment.shortFilename) or f"attachment[{index}]"

@@ -1,7 +1,8 @@
 """RTF: the visible text, in one linear pass over the control words.
 
 Destinations that hold no document text (font and colour tables, style sheets,
-pictures, binary object data, `\\*` extensions) are skipped; `\\'hh` bytes are
+pictures, binary object data, `\\*` extensions other than comments and shape text) are
+skipped; document information (title, subject, author, keywords, comments) is read; `\\'hh` bytes are
 decoded with the document's code page and `\\uN` with its fallback count.
 """
 
@@ -16,10 +17,15 @@ from .base import Context, Output, read_bytes
 
 _TOKEN = re.compile(rb"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?|\\'([0-9a-fA-F]{2})|\\(.)|([{}])|[\r\n]+|([^\\{}\r\n]+)", re.S)
 _SKIP = frozenset(
-    b"fonttbl colortbl stylesheet listtable listoverridetable revtbl rsidtbl generator info pict "
+    b"fonttbl colortbl stylesheet listtable listoverridetable revtbl rsidtbl generator pict "
     b"object objdata themedata colorschememapping datastore latentstyles xmlnstbl fldinst "
-    b"filetbl pgdsctbl mmathPr operator author company".split()
+    b"filetbl pgdsctbl mmathPr".split()
 )
+# `\*` destinations a reader sees: comments (annotations), the text of shapes and text
+# boxes; other `\*` destinations (bookmarks, field instructions, extensions) are skipped.
+_READ_STARRED = frozenset(b"annotation atnauthor shpinst shptxt".split())
+_FIELD_GROUPS = frozenset(b"title subject author operator keywords doccomm company manager category comment "
+                          b"hlinkbase annotation atnauthor shptxt sn sv".split())
 _BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n", b"page": "\n", b"row": "\n", b"cell": "\t",
            b"tab": "\t", b"emdash": "\u2014", b"endash": "\u2013", b"lquote": "\u2018", b"rquote": "\u2019",
            b"ldblquote": "\u201c", b"rdblquote": "\u201d", b"bullet": "\u2022", b"emspace": " ", b"enspace": " "}
@@ -42,6 +48,7 @@ def rtf_to_text(data: bytes) -> str:
     out: list[str] = []
     pending = bytearray()  # \'hh bytes waiting to be decoded together (double-byte code pages)
     stack: list[tuple[bool, int]] = []
+    group_words: list[bytes] = []  # the first control word of each open group
     skipping = False
     uc = 1  # characters to drop after \uN
     drop = 0
@@ -60,8 +67,11 @@ def rtf_to_text(data: bytes) -> str:
                 if len(stack) > _MAX_GROUP_DEPTH:
                     raise ExtractionError("corrupt", "RTF groups nest too deeply")
                 stack.append((skipping, uc))
+                group_words.append(b"")
                 star = False
             elif stack:
+                if group_words.pop() in _FIELD_GROUPS and not skipping:
+                    out.append("\n")  # info fields, comments, shape text: not glued to what follows
                 skipping, uc = stack.pop()
             drop = 0
             continue
@@ -73,10 +83,13 @@ def rtf_to_text(data: bytes) -> str:
             continue
         flush()
         if word is not None:
-            if star or word in _SKIP:
+            if group_words and not group_words[-1]:
+                group_words[-1] = word
+            if (star and word not in _READ_STARRED) or word in _SKIP:
                 skipping = True
                 star = False
                 continue
+            star = False
             if word == b"ansicpg" and arg:
                 codepage = _codepage(int(arg), codepage)
             elif word == b"uc" and arg:
@@ -112,11 +125,13 @@ def rtf_to_text(data: bytes) -> str:
 
 
 def _codepage(number: int, fallback: str) -> str:
+    """The code page `\\ansicpg` names, if it reads ASCII as ASCII (as every RTF reader
+    does): `\\ansicpg037` (EBCDIC) must not turn the document's plain text into noise."""
     name = f"cp{number}"
     try:
-        "".encode(name)
-        return name
-    except LookupError:
+        probe = bytes(range(0x20, 0x7F))
+        return name if probe.decode(name) == probe.decode("ascii") else fallback
+    except (LookupError, UnicodeDecodeError):
         return fallback
 
 

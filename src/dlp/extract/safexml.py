@@ -103,6 +103,26 @@ class GenericText(TextTarget):
             self.chunks.append("\n")
 
 
+class MarkupText(GenericText):
+    """A whole XML document as a reader of its source sees it: character data, the
+    values of attributes (where data exports, custom properties and tags keep their
+    text) and comments. URIs, numbers and other values without a word are left out."""
+
+    comments = True
+
+    def on_start(self, name: str, attrib) -> None:
+        values = [v for v in attrib.values() if _WORDY.search(v) and "://" not in v]
+        if values:
+            self.chunks.append("\n" + "\n".join(values) + "\n")
+
+    def comment(self, text) -> None:
+        if not self._skipping and text and text.strip():
+            self.chunks.append(f"\n{text}\n")
+
+
+_WORDY = re.compile(r"[^\W\d_]{2}")
+
+
 class XmlText(NamedTuple):
     text: str
     notes: tuple[tuple[str, str], ...]  # (problem kind, detail) for what could not be read
@@ -126,7 +146,7 @@ def parse_text(data: bytes, target: TextTarget) -> XmlText:
         no_network=True,
         load_dtd=False,
         huge_tree=False,
-        remove_comments=True,
+        remove_comments=not getattr(target, "comments", False),
         remove_pis=True,
     )
     view = memoryview(data)

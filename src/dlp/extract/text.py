@@ -3,84 +3,105 @@ printable strings from content no other extractor recognises."""
 
 from __future__ import annotations
 
-import codecs
 import html.parser
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
 
-from ..types import Item, Part
+from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
+from .decoding import Decoded, decode, decode_text, printable_strings
 
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Control bytes that do not occur in text (tab, newlines, form feed and escape do).
-_BINARY_BYTES = bytes(set(range(0, 32)) - {9, 10, 12, 13, 27})
-_BINARY_TABLE = bytes.maketrans(b"", b"")
+__all__ = ["decode_text", "printable_strings", "decoded_outputs", "html_to_text", "HtmlExtractor",
+           "TextExtractor", "StringsExtractor", "ImageExtractor"]
 
 
-def decode_text(data: bytes) -> str | None:
-    """Decode bytes that are text in some encoding; None when they look binary."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    if not data:
-        return ""
-    sample = data[:65536]
-    controls = len(sample) - len(sample.translate(_BINARY_TABLE, _BINARY_BYTES))
-    if controls > max(2, len(sample) // 100):
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[: 4 * 1024 * 1024]).best()
-    if best is None:
-        return None
-    try:
-        return data.decode(best.encoding, errors="replace")
-    except LookupError:
-        return None
+def decoded_outputs(locator: str, decoded: Decoded, fmt: str, text: str | None = None, **meta) -> Iterator[Output]:
+    """The part for a decoded text (`text` when the caller transformed it, e.g. HTML),
+    then, when the decoding is doubtful, the problem that says so, and the printable
+    runs of the bytes in the other encodings as a part of their own (``!/strings``)."""
+    yield Part(locator, decoded.text if text is None else text, fmt, meta=meta)
+    if decoded.doubt:
+        yield Problem(locator, "doubtful_encoding", f"read as {decoded.encoding}: {decoded.doubt}"[:300])
+    if decoded.strings:
+        yield Part(f"{locator}!/strings", decoded.strings, "strings", meta=meta)
 
 
 class HtmlText(html.parser.HTMLParser):
-    """Visible text of an HTML document (script and style dropped)."""
+    """Everything a reader of an HTML document can get at, in two streams.
 
-    _SKIP = {"script", "style", "template"}
+    `chunks`: the visible text, with comments, CDATA and the attributes that carry
+    text (alt, title, placeholder, aria-label, value, meta content...) where they
+    occur. `hidden`: the content of script, style and template elements, which a
+    browser does not show but which leaves with the file all the same; it comes after
+    the visible text, so the offsets of visible text do not depend on it.
+    """
+
+    _HIDDEN = {"script", "style", "template"}
     _BREAK = {"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table"}
+    _TEXT_ATTRS = {"alt", "title", "placeholder", "aria-label", "aria-description", "aria-placeholder",
+                   "aria-roledescription", "aria-valuetext", "label", "summary", "abbr", "value", "download"}
+    _META_SKIP = {"viewport", "robots", "referrer", "theme-color", "color-scheme", "format-detection"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
-        self._skipping = 0
+        self.hidden: list[str] = []
+        self._hiding = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in self._SKIP:
-            self._skipping += 1
+        self._attributes(tag, attrs)
+        if tag in self._HIDDEN:
+            self._hiding += 1
         elif tag in self._BREAK:
             self.chunks.append("\n")
 
+    def handle_startendtag(self, tag, attrs):
+        self._attributes(tag, attrs)
+        if tag in self._BREAK:
+            self.chunks.append("\n")
+
     def handle_endtag(self, tag):
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
+        if tag in self._HIDDEN and self._hiding:
+            self._hiding -= 1
+            self.hidden.append("\n")
         elif tag in self._BREAK:
             self.chunks.append("\n")
 
     def handle_data(self, data):
-        if not self._skipping:
-            self.chunks.append(data)
+        (self.hidden if self._hiding else self.chunks).append(data)
+
+    def handle_comment(self, data):
+        self.chunks.append(f"\n{data}\n")
+
+    def unknown_decl(self, data):
+        if data.startswith("CDATA["):
+            self.chunks.append(f"\n{data[6:]}\n")
+
+    def _attributes(self, tag: str, attrs) -> None:
+        named = dict(attrs)
+        for name, value in attrs:
+            if not value or not value.strip():
+                continue
+            if name in self._TEXT_ATTRS or (name == "content" and tag == "meta" and self._meta_text(named)):
+                self.chunks.append(f"\n{value}\n")
+            elif name == "srcdoc":  # an iframe's whole document, inline
+                self.chunks.append("\n" + html_to_text(value) + "\n")
+
+    def _meta_text(self, named: dict) -> bool:
+        if "http-equiv" in named or "charset" in named:
+            return False
+        key = (named.get("name") or named.get("property") or named.get("itemprop") or "").lower()
+        return bool(key) and key not in self._META_SKIP
 
     def text(self) -> str:
-        return "".join(self.chunks)
+        visible = "".join(self.chunks)
+        hidden = "".join(self.hidden).strip()
+        return f"{visible}\n\n{hidden}\n" if hidden else visible
 
 
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--)", re.I)
+_TAG = re.compile(r"<[^<>]{0,4096}>")
+_WORD = re.compile(r"\w+")
 
 
 def html_to_text(markup: str) -> str:
@@ -88,6 +109,53 @@ def html_to_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     return parser.text()
+
+
+def lost_text(markup: str, text: str) -> bool:
+    """Whether the parser lost text the source plainly has (an unclosed comment, script
+    or attribute swallows the rest of a document): words of the source with its tags cut
+    out, against the words the parser returned."""
+    source_words = len(_WORD.findall(_TAG.sub(" ", markup)))
+    return source_words > 1.1 * len(_WORD.findall(text)) + 10
+
+
+def html_outputs(locator: str, decoded: Decoded, fmt: str, depth: int = 0, **meta) -> Iterator[Output]:
+    """Parts of an HTML text; the whole source as well (``!/source``) when parsing lost
+    text; files carried in ``data:`` URIs as child items."""
+    text = html_to_text(decoded.text)
+    yield from decoded_outputs(locator, decoded, fmt, text, **meta)
+    if lost_text(decoded.text, text):
+        yield Part(f"{locator}!/source", decoded.text, "text", meta=meta)
+    yield from data_uri_items(locator, decoded.text, depth)
+
+
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,\s\"'<>]*)*)(;base64)?,([A-Za-z0-9+/=%._~!$&*:@\-\s]{8,})",
+                       re.I)
+_RASTER = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
+
+
+def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
+    """Files inlined as ``data:`` URIs (base64 or percent-encoded), which leave with the
+    page whatever it shows: child items ``page.html!/data[N]``. Raster pictures are
+    skipped (no text without OCR), as they are in office documents."""
+    import base64
+    import binascii
+    import urllib.parse
+
+    for number, match in enumerate(_DATA_URI.finditer(markup), start=1):
+        payload = match.group(4)
+        try:
+            if match.group(3):
+                packed = re.sub(r"\s+", "", urllib.parse.unquote(payload))
+                data = base64.b64decode(packed + "=" * (-len(packed) % 4))
+            else:
+                data = urllib.parse.unquote_to_bytes(payload)
+        except (binascii.Error, ValueError):
+            continue
+        if not data.strip() or data.startswith(_RASTER):
+            continue
+        yield Item(locator=f"{locator}!/data[{number}]", name=f"data[{number}]", data=data, depth=depth + 1,
+                   meta={"content_type": (match.group(1) or "text/plain").lower()})
 
 
 class HtmlExtractor:
@@ -99,12 +167,11 @@ class HtmlExtractor:
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         data = read_bytes(item, ctx)
-        text = decode_text(data)
-        if text is None:
-            from ..errors import ExtractionError
-
-            raise ExtractionError("corrupt", "HTML that is not text")
-        yield Part(item.locator, html_to_text(text), "html")
+        decoded = decode(data)
+        if decoded is None:
+            yield from StringsExtractor().extract(item, ctx)
+            return
+        yield from html_outputs(item.locator, decoded, "html", item.depth)
 
 
 class TextExtractor:
@@ -113,30 +180,19 @@ class TextExtractor:
     name = "text"
 
     def sniff(self, head: bytes, item: Item) -> bool:
-        return decode_text(head) is not None
+        return decode(head) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         data = read_bytes(item, ctx)
-        text = decode_text(data)
-        if text is None:
+        decoded = decode(data)
+        if decoded is None:
             yield from StringsExtractor().extract(item, ctx)
             return
-        yield Part(item.locator, text, "text")
-
-
-_PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t\r\n]{6,}")
-_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\t\r\n]\x00){6,}")
-
-
-def printable_strings(data: bytes) -> str:
-    """Printable ASCII runs and UTF-16LE runs (Windows binaries, legacy Office) of `data`."""
-    runs = [run.decode("ascii") for run in _PRINTABLE_RUN.findall(data)]
-    runs.extend(run.decode("utf-16-le") for run in _UTF16_RUN.findall(data))
-    return "\n".join(runs)
+        yield from decoded_outputs(item.locator, decoded, "text")
 
 
 class StringsExtractor:
-    """Last resort: printable runs of unknown binary content, marked `binary`."""
+    """Last resort: printable runs of unknown binary content in every byte encoding, marked `binary`."""
 
     name = "strings"
 

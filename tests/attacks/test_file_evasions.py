@@ -1,0 +1,536 @@
+"""Hidden parts and odd encodings of real files: PDF (reportlab), DOCX (python-docx), HTML,
+mail (email), zip, images (Pillow). Does a verbatim excerpt of 25 or 60 words still block?
+
+Each case is a file a hostile insider could send whose recipient reads the excerpt
+without any tool beyond the usual ones (a PDF viewer, Word, a browser's "view source",
+a mail client's "show original", `unzip -l`, an image viewer's properties). Every case
+is scanned once, by one `dlp scan` over the folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import io
+import random
+import zipfile
+from email import encoders
+from email.message import EmailMessage
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from typing import Callable
+
+import docx
+import pytest
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part as DocxPart
+from docx.oxml import parse_xml
+from PIL import Image, PngImagePlugin
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen import canvas
+
+from .conftest import action, hole, kinds
+from .texts import UNRELATED, excerpt
+
+# -- PDF -----------------------------------------------------------------------------------------
+
+
+def _lines(text: str, width: int = 80) -> list[str]:
+    out, line = [], ""
+    for w in text.split():
+        if line and len(line) + len(w) + 1 > width:
+            out.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return out + [line]
+
+
+def _pdf(draw: Callable[[canvas.Canvas, float], None], text: str, *, title: str = "") -> bytes:
+    """A one-page PDF: the unrelated paragraph on top, then `draw(c, y)` places the excerpt."""
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    c.setFont("Helvetica", 10)
+    y = 800.0
+    for line in _lines(UNRELATED):
+        c.drawString(50, y, line)
+        y -= 14
+    if title:
+        c.setTitle(title)
+        c.setSubject(title)
+        c.setKeywords(title)
+    draw(c, y - 14)
+    c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+def pdf_plain(text: str) -> bytes:
+    def draw(c, y):
+        for line in _lines(text):
+            c.drawString(50, y, line)
+            y -= 14
+    return _pdf(draw, text)
+
+
+def pdf_white(text: str) -> bytes:
+    def draw(c, y):
+        c.setFillColorRGB(1, 1, 1)
+        for line in _lines(text):
+            c.drawString(50, y, line)
+            y -= 14
+    return _pdf(draw, text)
+
+
+def pdf_lines_out_of_order(text: str) -> bytes:
+    def draw(c, y):
+        lines = list(enumerate(_lines(text)))
+        random.Random(5).shuffle(lines)
+        for i, line in lines:
+            c.drawString(50, y - 14 * i, line)
+    return _pdf(draw, text)
+
+
+def _glyphs_in_order(c, y, text, order: Callable[[list], list], unit: str) -> None:
+    """Draw each character (or word) at its place on the line, in the drawing order `order` gives."""
+    for line in _lines(text):
+        pieces, x = [], 50.0
+        for piece in (list(line) if unit == "char" else [w + " " for w in line.split(" ")]):
+            pieces.append((x, piece.rstrip(" ") if unit == "word" else piece))
+            x += stringWidth(piece, "Helvetica", 10)
+        for x, piece in order(pieces):
+            c.drawString(x, y, piece)
+        y -= 14
+
+
+def pdf_chars_drawn_backwards(text: str) -> bytes:
+    return _pdf(lambda c, y: _glyphs_in_order(c, y, text, lambda p: p[::-1], "char"), text)
+
+
+def pdf_words_drawn_shuffled(text: str) -> bytes:
+    return _pdf(lambda c, y: _glyphs_in_order(c, y, text, lambda p: random.Random(3).sample(p, len(p)), "word"), text)
+
+
+def pdf_tiny_white_junk(text: str) -> bytes:
+    """Between the words, a white 0.5 pt 'zq': the page looks untouched."""
+    def draw(c, y):
+        for line in _lines(text):
+            x = 50.0
+            for w in line.split():
+                c.setFont("Helvetica", 10)
+                c.setFillColorRGB(0, 0, 0)
+                c.drawString(x, y, w)
+                x += stringWidth(w, "Helvetica", 10)
+                c.setFont("Helvetica", 0.5)
+                c.setFillColorRGB(1, 1, 1)
+                c.drawString(x + 0.5, y, "zq")
+                x += stringWidth(" ", "Helvetica", 10)
+            y -= 14
+    return _pdf(draw, text)
+
+
+def pdf_metadata(text: str) -> bytes:
+    return _pdf(lambda c, y: None, text, title=text)
+
+
+# -- DOCX ----------------------------------------------------------------------------------------
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _document() -> docx.Document:
+    d = docx.Document()
+    d.add_paragraph(UNRELATED)
+    return d
+
+
+def _saved(d) -> bytes:
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+
+
+def _with_members(data: bytes, change: Callable[[str, bytes], bytes], extra: dict[str, bytes] = {}) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            z.writestr(info.filename, change(info.filename, source.read(info)))
+        for name, member in extra.items():
+            z.writestr(name, member)
+    return out.getvalue()
+
+
+def docx_plain(text: str) -> bytes:
+    d = _document()
+    d.add_paragraph(text)
+    return _saved(d)
+
+
+def docx_hidden_run(text: str) -> bytes:
+    d = _document()
+    d.add_paragraph().add_run(text).font.hidden = True
+    return _saved(d)
+
+
+def docx_hidden_junk_runs(text: str) -> bytes:
+    """A hidden run of junk after every third word: Word shows the excerpt untouched."""
+    d = _document()
+    paragraph = d.add_paragraph()
+    for i, w in enumerate(text.split()):
+        paragraph.add_run(w + " ")
+        if i % 3 == 0:
+            paragraph.add_run(f"zq{i}x ").font.hidden = True
+    return _saved(d)
+
+
+def docx_core_properties(text: str) -> bytes:
+    d = _document()
+    d.core_properties.comments = "PLACEHOLDER"  # python-docx caps properties at 255 characters; Word does not
+    return _with_members(_saved(d), lambda name, b: b.replace(b"PLACEHOLDER", text.encode())
+                         if name == "docProps/core.xml" else b)
+
+
+def docx_alt_chunk(text: str) -> bytes:
+    """An altChunk: Word imports the HTML part and shows it as part of the body."""
+    d = _document()
+    html = f"<html><body><p>{text}</p></body></html>".encode()
+    part = DocxPart(PackURI("/word/afchunk1.htm"), "text/html", html, d.part.package)
+    rid = d.part.relate_to(part, f"{R_NS}/aFChunk")
+    d.element.body.append(parse_xml(f'<w:altChunk xmlns:w="{W_NS}" xmlns:r="{R_NS}" r:id="{rid}"/>'))
+    return _saved(d)
+
+
+def docx_picture_alt_text(text: str) -> bytes:
+    d = _document()
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 90, 90)).save(image, "PNG")
+    image.seek(0)
+    d.add_picture(image)
+    for props in d.element.body.iter("{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"):
+        props.set("descr", text)
+    return _saved(d)
+
+
+def docx_custom_xml(text: str) -> bytes:
+    return _with_members(docx_plain(""), lambda name, b: b,
+                         {"customXml/item9.xml": f"<notes><note>{text}</note></notes>".encode()})
+
+
+def docx_unlisted_member(text: str) -> bytes:
+    return _with_members(docx_plain(""), lambda name, b: b, {"word/media/readme.txt": text.encode()})
+
+
+# -- HTML ----------------------------------------------------------------------------------------
+
+
+def _html(body: str) -> bytes:
+    return f"<html><head><title>notes</title></head><body><p>{UNRELATED}</p>{body}</body></html>".encode()
+
+
+def html_entities(text: str) -> bytes:
+    return _html("<p>" + "".join(f"&#{ord(c)};" for c in text) + "</p>")
+
+
+def html_tags_inside_words(text: str) -> bytes:
+    return _html("<p>" + " ".join(w[:2] + "<b></b>" + w[2:] for w in text.split()) + "</p>")
+
+
+def html_hidden_junk(text: str) -> bytes:
+    return _html("<p>" + " ".join(f'{w}<span style="display:none">zq{i}x</span>' if i % 3 == 0 else w
+                                  for i, w in enumerate(text.split())) + "</p>")
+
+
+def html_bidi_override(text: str) -> bytes:
+    return _html(f'<p><span style="unicode-bidi:bidi-override;direction:rtl">{text[::-1]}</span></p>')
+
+
+def html_comment(text: str) -> bytes:
+    return _html(f"<!-- {text} -->")
+
+
+def html_script(text: str) -> bytes:
+    return _html(f"<script>var notes = '{text}';</script>")
+
+
+def html_style(text: str) -> bytes:
+    return _html(f"<style>/* {text} */</style>")
+
+
+def html_attributes(text: str) -> bytes:
+    return _html(f'<img src="x.png" alt="{text}" title="{text}">')
+
+
+# -- mail ----------------------------------------------------------------------------------------
+
+
+def _message() -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = "ann@corp.example"
+    m["To"] = "bob@rival.example"
+    m["Subject"] = "notes"
+    return m
+
+
+def mail_subject(text: str) -> bytes:
+    m = _message()
+    m.replace_header("Subject", " ".join(text.split()))
+    m.set_content(UNRELATED)
+    return m.as_bytes()
+
+
+def mail_utf7_part(text: str) -> bytes:
+    m = MIMEMultipart()
+    part = MIMEText("", "plain")
+    encoded = "+" + base64.b64encode(text.encode("utf-16-be")).decode().rstrip("=") + "-"  # every letter encoded
+    part.set_payload((UNREL_LINE + encoded).encode())
+    part.replace_header("Content-Type", 'text/plain; charset="utf-7"')
+    m.attach(part)
+    return m.as_bytes()
+
+
+UNREL_LINE = UNRELATED + "\n"
+
+
+def mail_attached_message(text: str) -> bytes:
+    inner = _message()
+    inner.set_content(text)
+    m = _message()
+    m.set_content(UNRELATED)
+    m.add_attachment(inner)
+    return m.as_bytes()
+
+
+def mail_uuencoded(text: str) -> bytes:
+    m = MIMEMultipart()
+    m.attach(MIMEText(UNRELATED))
+    part = MIMEBase("application", "octet-stream")
+    part.set_payload(codecs.encode(text.encode(), "uu"))
+    part["Content-Transfer-Encoding"] = "x-uuencode"
+    part.add_header("Content-Disposition", "attachment", filename="notes.txt")
+    m.attach(part)
+    return m.as_bytes()
+
+
+def mail_custom_header(text: str) -> bytes:
+    m = _message()
+    m["X-Notes"] = " ".join(text.split())
+    m.set_content(UNRELATED)
+    return m.as_bytes()
+
+
+def mail_html_comment(text: str) -> bytes:
+    m = _message()
+    m.set_content(UNRELATED)
+    m.add_alternative(f"<html><body><p>{UNRELATED}</p><!-- {text} --></body></html>", subtype="html")
+    return m.as_bytes()
+
+
+def mail_attachment_name(text: str) -> bytes:
+    m = _message()
+    m.set_content(UNRELATED)
+    m.add_attachment(b"\x00", maintype="application", subtype="octet-stream", filename=" ".join(text.split()))
+    return m.as_bytes()
+
+
+def mail_preamble_and_epilogue(text: str) -> bytes:
+    return ("From: ann@corp.example\nTo: bob@rival.example\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=XX\n\n"
+            f"{text}\n--XX\nContent-Type: text/plain\n\n{UNRELATED}\n--XX--\n{text}\n").encode()
+
+
+def mail_text_attachment_labelled_png(text: str) -> bytes:
+    m = MIMEMultipart()
+    m.attach(MIMEText(UNRELATED))
+    part = MIMEBase("image", "png")
+    part.set_payload(b"GIF89a\n" + text.encode())
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename="chart.png")
+    m.attach(part)
+    return m.as_bytes()
+
+
+# -- archives, images, encodings ------------------------------------------------------------------
+
+
+def _zip(build: Callable[[zipfile.ZipFile], None]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        build(z)
+    return out.getvalue()
+
+
+def zip_member(text: str) -> bytes:
+    return _zip(lambda z: z.writestr("notes/readme.txt", UNREL_LINE + text))
+
+
+def zip_archive_comment(text: str) -> bytes:
+    def build(z):
+        z.writestr("readme.txt", UNRELATED)
+        z.comment = text.encode()
+    return _zip(build)
+
+
+def zip_member_comment(text: str) -> bytes:
+    def build(z):
+        info = zipfile.ZipInfo("readme.txt")
+        info.comment = text.encode()
+        z.writestr(info, UNRELATED)
+    return _zip(build)
+
+
+def zip_member_names(text: str) -> bytes:
+    def build(z):
+        z.writestr("readme.txt", UNRELATED)
+        words = text.split()
+        for i in range(0, len(words), 30):
+            z.writestr(f"{i:03d} " + " ".join(words[i:i + 30]) + ".txt", b"")
+    return _zip(build)
+
+
+def _image(kind: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 16), (200, 40, 40)).save(out, kind, **options)
+    return out.getvalue()
+
+
+def png_text_chunk(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text)
+    return _image("PNG", pnginfo=info)
+
+
+def png_compressed_text_chunk(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text, zip=True)
+    return _image("PNG", pnginfo=info)
+
+
+def jpeg_comment(text: str) -> bytes:
+    return _image("JPEG", comment=text.encode())
+
+
+def jpeg_then_text(text: str) -> bytes:
+    return _image("JPEG") + b"\n" + text.encode()
+
+
+def jpeg_then_docx(text: str) -> bytes:
+    """A JPEG with a DOCX appended: image viewers show the picture, unzip and Word read the document."""
+    return _image("JPEG") + docx_plain(text)
+
+
+def text_after_gif_magic(text: str) -> bytes:
+    return b"GIF89a\n" + (UNREL_LINE + text).encode()
+
+
+def text_utf16_without_bom(text: str) -> bytes:
+    return (UNREL_LINE + text).encode("utf-16-le")
+
+
+def text_utf32(text: str) -> bytes:
+    return (UNREL_LINE + text).encode("utf-32")
+
+
+def text_ebcdic(text: str) -> bytes:
+    return (UNREL_LINE + text).encode("cp500")
+
+
+def text_base64(text: str) -> bytes:
+    return (UNREL_LINE + base64.encodebytes(text.encode()).decode()).encode()
+
+
+# name -> (file name, builder, reason when it is a hole)
+CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
+    "pdf text": ("doc.pdf", pdf_plain, None),
+    "pdf white text": ("doc.pdf", pdf_white, None),
+    "pdf lines drawn out of order": ("doc.pdf", pdf_lines_out_of_order, None),
+    "docx paragraph": ("doc.docx", docx_plain, None),
+    "docx hidden run": ("doc.docx", docx_hidden_run, None),
+    "html character references": ("page.html", html_entities, None),
+    "html empty tags inside words": ("page.html", html_tags_inside_words, None),
+    "mail subject": ("mail.eml", mail_subject, None),
+    "mail utf-7 part, every letter encoded": ("mail.eml", mail_utf7_part, None),
+    "mail attached message": ("mail.eml", mail_attached_message, None),
+    "mail uuencoded attachment": ("mail.eml", mail_uuencoded, None),
+    "zip member": ("pack.zip", zip_member, None),
+    "utf-16 without BOM": ("notes.txt", text_utf16_without_bom, None),
+    "utf-32": ("notes.txt", text_utf32, None),
+    "EBCDIC (cp500)": ("notes.txt", text_ebcdic, None),
+    # holes
+    "pdf characters drawn right to left": ("doc.pdf", pdf_chars_drawn_backwards, None),
+    "pdf words drawn in shuffled order": ("doc.pdf", pdf_words_drawn_shuffled, None),
+    "pdf tiny white junk between words": ("doc.pdf", pdf_tiny_white_junk,
+                                          "invisible 0.5 pt glyphs interleave junk words into the text"),
+    "pdf title, subject and keywords": ("doc.pdf", pdf_metadata, "the PDF Info dictionary is not read"),
+    "docx hidden junk run after every 3rd word": ("doc.docx", docx_hidden_junk_runs,
+                                                  "hidden (w:vanish) runs are read into the text, so hidden junk "
+                                                  "splits the excerpt that Word shows whole"),
+    "docx core properties (comments)": ("doc.docx", docx_core_properties, None),
+    "docx altChunk (imported HTML shown in the body)": ("doc.docx", docx_alt_chunk, None),
+    "docx picture alt text": ("doc.docx", docx_picture_alt_text, None),
+    "docx customXml part": ("doc.docx", docx_custom_xml, None),
+    "docx member no story lists": ("doc.docx", docx_unlisted_member, None),
+    "html display:none junk after every 3rd word": ("page.html", html_hidden_junk,
+                                                    "hidden elements are read into the text and split the excerpt "
+                                                    "the browser shows whole"),
+    "html bidi-override, text stored reversed": ("page.html", html_bidi_override,
+                                                 "CSS bidi-override shows reversed text in order"),
+    "html comment": ("page.html", html_comment, None),
+    "html script": ("page.html", html_script, None),
+    "html style": ("page.html", html_style, None),
+    "html alt and title attributes": ("page.html", html_attributes, None),
+    "mail custom X- header": ("mail.eml", mail_custom_header, "headers other than the subject are not scanned"),
+    "mail HTML comment": ("mail.eml", mail_html_comment, None),
+    "mail attachment file name (RFC 2231)": ("mail.eml", mail_attachment_name, "attachment names are not scanned"),
+    "mail MIME preamble and epilogue": ("mail.eml", mail_preamble_and_epilogue,
+                                        "text outside the MIME parts is not scanned"),
+    "mail text attachment labelled image/png": ("mail.eml", mail_text_attachment_labelled_png, None),
+    "zip archive comment": ("pack.zip", zip_archive_comment, "the zip comment is not scanned"),
+    "zip member comment": ("pack.zip", zip_member_comment, "member comments are not scanned"),
+    "zip member names": ("pack.zip", zip_member_names, "member names are not scanned"),
+    "png tEXt chunk": ("logo.png", png_text_chunk, "image metadata is not read"),
+    "png zTXt chunk": ("logo.png", png_compressed_text_chunk, "image metadata is not read"),
+    "jpeg comment": ("photo.jpg", jpeg_comment, "image metadata is not read"),
+    "text appended to a jpeg": ("photo.jpg", jpeg_then_text, "bytes after the image are not read"),
+    "docx appended to a jpeg (polyglot)": ("photo.jpg", jpeg_then_docx, "a zip after the image is not read"),
+    "text file starting with GIF89a": ("notes.txt", text_after_gif_magic, None),
+    "base64 in a text file": ("notes.txt", text_base64, "base64 runs in text are not decoded"),
+}
+
+
+def _params():
+    for name, (_, _, reason) in CASES.items():
+        for n in (25, 60):
+            yield pytest.param(name, n, id=f"{name}-{n}", marks=[hole(reason)] if reason else [])
+
+
+@pytest.fixture(scope="module")
+def reports(dlp, tmp_path_factory) -> dict[tuple[str, int], dict]:
+    folder = tmp_path_factory.mktemp("file-evasions")
+    paths = {}
+    for i, (name, (filename, build, _)) in enumerate(CASES.items()):
+        for n in (25, 60):
+            path = folder / f"{i:02d}-{n}-{filename}"
+            path.write_bytes(build(" ".join(excerpt(n))))
+            paths[(name, n)] = str(path)
+        clean = folder / f"{i:02d}-clean-{filename}"
+        clean.write_bytes(build(UNRELATED))
+        paths[(name, 0)] = str(clean)
+    by_path = dlp.scan(folder)
+    return {case: by_path[path] for case, path in paths.items()}
+
+
+@pytest.mark.parametrize("name, n", list(_params()))
+def test_an_excerpt_in_a_hidden_part_or_odd_encoding_still_blocks(reports, name, n):
+    report = reports[(name, n)]
+    assert "document" in kinds(report, "halcyon") and action(report) == "block", \
+        (report["findings"], report["problems"])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_same_file_with_unrelated_text_matches_nothing(reports, name):
+    report = reports[(name, 0)]
+    assert report["findings"] == [] and action(report) in ("allow", "warn"), (report["findings"], report["problems"])

@@ -1,0 +1,108 @@
+"""Code names, part numbers and staff records written the way people (and evaders) write them.
+
+Terms warn by default and records block: each case is a short mail-like text file
+with one term, or one staff member's details, and all are scanned in one call.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import action, hole, kinds
+
+MAIL = "Hi Sam,\n\nas promised after the call: {} is the one we discussed. Talk soon.\n"
+
+# (written, reason when it is a hole or None)
+TERMS = [
+    ("HX-4471-B", None), ("HX 4471 B", None), ("HX.4471.B", None), ("HX/4471/B", None), ("hx_4471_b", None),
+    ("(HX-4471-B)", None), ("HX\u20104471\u2010B", None), ("HX-\uff14\uff14\uff17\uff11-B", None),
+    ("НХ-4471-В", None), ("PROJECT HALCYON", None), ("project-halcyon", None), ("Project\nHalcyon", None),
+    ("Bluefin_resin", None), ("FR 118", None),
+    ("HX4471B", "the same part number without separators is one token, 'hx4471b'"),
+    ("HX-4471B", "part of the separators dropped"),
+    ("BF220", "'bf220' is one token; the term is 'bf' '220'"),
+    ("HX-\u0664\u0664\u0667\u0661-B", "Arabic-Indic digits are not folded to 0-9 (only NFKC forms are)"),
+    ("HX-\u096a\u096a\u096d\u0967-B", "Devanagari digits are not folded to 0-9"),
+    ("ProjectHalcyon", "CamelCase glued words are one token"),
+    ("#ProjectHalcyon", "hashtags glue the words"),
+    ("Project Hálcyon", "accents are not folded"),
+    ("P r o j e c t  H a l c y o n", "letter-spaced words are one-letter tokens"),
+]
+
+# (written, reason when it is a hole or None); every value belongs to one registered staff member
+RECORDS = [
+    ("Björn Ågren, +46 8 555 123 45", None),
+    ("Ågren, Björn; +46-8-555-12345", None),
+    ("BJÖRN ÅGREN, BJORN.AGREN@BRACKENRIDGE.EXAMPLE.COM", None),
+    ("Björn Ågren, born 7 March 1984", None),
+    ("Björn Ågren, born 03/07/1984", None),
+    ("Björn Ågren, EMP20417", None),
+    ("José Ramírez, +34 915 550 178", None),
+    ("José Ramírez, Dec 31 1975", None),
+    ("EMP-20418, +49 30 5550 1234", None),
+    ("Greta Marie Lindqvist, EMP-20420", None),
+    ("Bjorn Agren, +46 8 555 123 45", "names with the diacritics left out do not match"),
+    ("Björn Ågren, 0046 8 555 123 45", "a phone with the 00 international prefix instead of + does not match"),
+    ("Björn Ågren, +46 (0)8 555 123 45", "a phone with the trunk prefix '(0)' does not match"),
+    ("Björn Ågren, 08-555 123 45", "a phone in national format (trunk 0 instead of +46) does not match"),
+    ("Björn Ågren, born March 7th, 1984", "ordinal days ('7th') are not dates"),
+    ("Björn Ågren, born 19840307", "compact ISO dates (yyyymmdd) are not dates"),
+    ("Zoë Çelik-Müller, +49 30 5550 1234", "a hyphenated name never matches, even verbatim: '-' does not link "
+                                           "name words"),
+    ("Siobhán O'Neill, +353 1 555 0199", "a name with an apostrophe never matches, even verbatim"),
+    ("Greta Lindqvist, EMP-20420", "a registered three-word name does not match without its middle name"),
+    ("José Ramírez, +34 \u0669\u0661 \u0665\u0665\u0665 \u0660\u0661\u0667\u0668",
+     "Arabic-Indic digits in a phone number are not folded"),
+]
+
+# a CRM export: first and last name in separate columns
+TSV = "first\tlast\tborn\nBjörn\tÅgren\t1984-03-07\nJosé\tRamírez\t1975-12-31\n"
+CSV = TSV.replace("\t", ",")
+
+
+@pytest.fixture(scope="module")
+def reports(dlp, tmp_path_factory) -> dict[str, dict]:
+    folder = tmp_path_factory.mktemp("terms-records")
+    paths = {}
+    for kind, table in (("term", TERMS), ("record", RECORDS)):
+        for i, (written, _) in enumerate(table):
+            path = folder / f"{kind}-{i:02d}.txt"
+            path.write_text(MAIL.format(written), encoding="utf-8")
+            paths[f"{kind}:{written}"] = str(path)
+    for name, text in (("export.tsv", TSV), ("export.csv", CSV)):
+        (folder / name).write_text(text, encoding="utf-8")
+        paths[name] = str(folder / name)
+    clean = folder / "clean.txt"
+    clean.write_text(MAIL.format("HX-4472-B, Björn Borg +46 8 555 123 46, Greta Garbo born 1984-03-08, BF-221"),
+                     encoding="utf-8")
+    paths["clean"] = str(clean)
+    by_path = dlp.scan(folder)
+    return {case: by_path[path] for case, path in paths.items()}
+
+
+@pytest.mark.parametrize("written", [pytest.param(w, id=w, marks=[hole(r)] if r else []) for w, r in TERMS])
+def test_a_term_written_another_way_is_still_found(reports, written):
+    report = reports[f"term:{written}"]
+    assert "terms" in kinds(report, "codenames") and action(report) in ("warn", "quarantine", "block")
+
+
+@pytest.mark.parametrize("written", [pytest.param(w, id=w, marks=[hole(r)] if r else []) for w, r in RECORDS])
+def test_a_staff_record_written_another_way_still_blocks(reports, written):
+    report = reports[f"record:{written}"]
+    assert "records" in kinds(report, "staff") and action(report) == "block", report["findings"]
+
+
+@pytest.mark.parametrize("name", [
+    "export.csv",
+    pytest.param("export.tsv", marks=hole("tab between first and last name does not link name words, so a TSV "
+                                          "or an XLSX row (cells are tab-joined) with split name columns never "
+                                          "matches")),
+])
+def test_a_crm_export_with_first_and_last_name_columns_blocks(reports, name):
+    report = reports[name]
+    assert "records" in kinds(report, "staff") and action(report) == "block", report["findings"]
+
+
+def test_near_misses_match_nothing(reports):
+    """One digit, one letter or one day off: other people and other parts."""
+    assert reports["clean"]["findings"] == [] and action(reports["clean"]) == "allow"
