@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import docx
+import numpy as np
 import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
@@ -122,3 +123,29 @@ def test_unscannable_content_fails_closed_for_outbound_destinations(scanner, tmp
     assert scanner.scan_path(path).action is Action.WARN  # ad-hoc CLI scan
     assert scanner.scan_path(path, Destination(addresses=("x@partner.test",))).action is Action.QUARANTINE
     assert scanner.scan_path(path, Destination(channel="mail")).action is Action.QUARANTINE
+
+
+@pytest.mark.parametrize("separator", [" ", "\n" + "-" * 70 + "\n", " \u200b "])
+def test_windows_cover_every_token_once_and_overlap_in_tokens(monkeypatch, separator):
+    """A long part is scanned in windows of tokens: together they hold exactly the part's tokens
+    (with their offsets), and consecutive windows share OVERLAP_TOKENS tokens however many
+    characters lie between them."""
+    from dlp import scanner
+    from dlp.text.normalise import tokenise
+
+    monkeypatch.setattr(scanner, "WINDOW_TOKENS", 1000)
+    monkeypatch.setattr(scanner, "OVERLAP_TOKENS", 100)
+    monkeypatch.setattr(scanner, "CHUNK_CHARS", 3000)
+    words = [f"w{i}x" for i in range(5000)]
+    text = separator.join(words)
+    whole = tokenise(text)
+    windows = list(scanner._windows(text))
+    assert len(windows) > 4
+    seen = np.concatenate([windows[0].starts] + [w.starts[100:] for w in windows[1:]])
+    assert np.array_equal(seen, whole.starts)
+    for window in windows:
+        assert [window.text_of(i) for i in (0, len(window) - 1)] == [text[window.starts[0]:window.ends[0]],
+                                                                      text[window.starts[-1]:window.ends[-1]]]
+        assert np.array_equal(window.hashes, whole.hashes[np.searchsorted(whole.starts, window.starts)])
+    for before, after in zip(windows, windows[1:]):
+        assert np.array_equal(before.starts[-100:], after.starts[:100])

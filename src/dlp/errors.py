@@ -65,4 +65,9 @@ class ExtractionError(DlpError):
 
 
 class DeadlineExceeded(DlpError):
-    """An expensive detection tier ran out of the item's time; the item is reported, not cleared."""
+    """An expensive detection tier ran out of the item's time; the item is reported, not cleared.
+    `findings`: what the tier had found before it stopped (kept: they are evidence all the same)."""
+
+    def __init__(self, message: str, findings: tuple = ()) -> None:
+        super().__init__(message)
+        self.findings = tuple(findings)

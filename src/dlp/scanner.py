@@ -8,8 +8,9 @@ with the scanner's own stateless decider, for callers with no state (tests, tool
 
 A part is tokenised once; its keyed token values go through every detector, cheap
 before expensive (fingerprints, phrases, the rewrite tier, classifiers). Parts longer
-than `SLICE_CHARS` are scanned in overlapping slices, so memory stays bounded whatever
-the part's length; an excerpt shorter than the overlap always lies whole in one slice.
+than `SLICE_CHARS` are scanned in overlapping windows of tokens, so memory stays bounded
+whatever the part's length; an excerpt of up to `OVERLAP_TOKENS` words always lies whole
+in one window, however much white space or punctuation separates its words.
 The item's deadline (`Limits.timeout_seconds`) is handed to the expensive tiers; one
 that runs out of time is a `timeout` problem, never silence.
 """
@@ -20,7 +21,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .classify.model import Model, load_models
 from .detectors import Detector, Scanned
@@ -29,7 +30,7 @@ from .errors import DeadlineExceeded
 from .evidence import ExactEvidence, RewriteSummary
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
 from .index import Index
-from .text.normalise import CHUNK_CHARS, Tokens, _cut, tokenise
+from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise
 from .decide import Decider, Request
 from .rules import Policy
 from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem
@@ -37,8 +38,9 @@ from .types import Destination, Detection, FileReport, Finding, Item, Part, Prob
 DEFAULT_REGISTRY = "fingerprints"
 DEFAULT_MODELS = "models"  # beside the registry directory
 DEFAULT_STATE = "state"    # beside the registry directory
-SLICE_CHARS = CHUNK_CHARS - (1 << 13)  # longer parts are scanned in slices (each tokenised in one piece) ...
-SLICE_OVERLAP = 1 << 16  # ... that overlap by this many characters
+SLICE_CHARS = CHUNK_CHARS - (1 << 13)  # longer parts are scanned in windows of tokens ...
+WINDOW_TOKENS = 1 << 20  # ... of about this many tokens ...
+OVERLAP_TOKENS = 1 << 13  # ... that overlap by this many: a verbatim excerpt up to this long lies whole in one
 
 
 class Scanner:
@@ -147,18 +149,13 @@ class Scanner:
             return self._scan_slice(part, tokenise(part.text), deadline)
         findings: dict[tuple[str, str], Finding] = {}
         problems: list[Problem] = []
-        start = 0
-        while start < len(part.text):
-            end = _cut(part.text, start + SLICE_CHARS)
-            found, trouble = self._scan_slice(part, _tokenise_at(part.text, start, end), deadline)
+        for window in _windows(part.text):
+            found, trouble = self._scan_slice(part, window, deadline)
             problems.extend(trouble)
-            for f in found:  # a secret found in several slices: the strongest finding stands for it
+            for f in found:  # a secret found in several windows: the strongest finding stands for it
                 key = (f.secret, f.kind)
                 if key not in findings or (f.score, f.matched_words) > (findings[key].score, findings[key].matched_words):
                     findings[key] = f
-            if end >= len(part.text):
-                break
-            start = max(start + 1, _cut(part.text, end - SLICE_OVERLAP))
         return list(findings.values()), problems
 
     def _scan_slice(self, part: Part, tokens: Tokens, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
@@ -174,6 +171,7 @@ class Scanner:
             try:
                 out.extend(detector.detect(scanned))
             except DeadlineExceeded as exc:
+                out.extend(exc.findings)
                 problems.append(Problem(part.locator, "timeout", f"{detector.name}: {exc}"))
             t2 = time.perf_counter()
             self.timings[detector.name] = self.timings.get(detector.name, 0.0) + t2 - t1
@@ -197,10 +195,44 @@ class Scanner:
                        detector="exact", evidence=ExactEvidence(size))
 
 
-def _tokenise_at(text: str, start: int, end: int) -> Tokens:
-    """Tokens of text[start:end] with offsets into the whole text."""
-    toks = tokenise(text[start:end])
-    return replace(toks, starts=toks.starts + start, ends=toks.ends + start) if start else toks
+def _windows(text: str) -> Iterator[Tokens]:
+    """The tokens of a long text in windows of about WINDOW_TOKENS that overlap by OVERLAP_TOKENS.
+
+    Counted in tokens, not characters: an excerpt whose words are far apart (megabytes of
+    blanks or ruler lines between them, which the tokeniser skips) is still whole in one
+    window when it is at most OVERLAP_TOKENS words long. The text is tokenised a chunk at a
+    time, so memory stays bounded by the window, not the part.
+    """
+    carry: Tokens | None = None
+    base = 0
+    while base < len(text):
+        pieces = [carry] if carry is not None else []
+        count = len(carry) if carry is not None else 0
+        nbase = len(carry.norm) if carry is not None else 0
+        while base < len(text) and count < WINDOW_TOKENS:
+            end = _cut(text, base + CHUNK_CHARS)
+            piece = tokenise(text[base:end])
+            pieces.append(replace(piece, starts=piece.starts + base, ends=piece.ends + base,
+                                  nstarts=piece.nstarts + nbase, nends=piece.nends + nbase))
+            count += len(piece)
+            nbase += len(piece.norm)
+            base = end
+        window = concatenate(pieces)
+        yield window
+        carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
+
+
+def _tail(tokens: Tokens, first: int) -> Tokens:
+    """The tokens from `first` on, their normalised text re-based to start at 0."""
+    if first == 0:
+        return tokens
+    if first >= len(tokens):
+        return EMPTY
+    n0 = int(tokens.nstarts[first])
+    tampered = tokens.tampered[tokens.tampered >= first] - first
+    return replace(tokens, hashes=tokens.hashes[first:], starts=tokens.starts[first:], ends=tokens.ends[first:],
+                   norm=tokens.norm[n0:], nstarts=tokens.nstarts[first:] - n0, nends=tokens.nends[first:] - n0,
+                   tampered=tampered)
 
 
 def _with_excerpt(finding: Finding, text: str, chars: int) -> Finding:

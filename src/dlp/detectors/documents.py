@@ -21,10 +21,13 @@ part (an edited copy) add up (BLOCK_TOTAL).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, shingles
+from ..errors import DeadlineExceeded
 from ..evidence import DocumentEvidence, Run
 from ..types import Finding
 from . import Scanned
@@ -38,6 +41,8 @@ MAX_EVIDENCE_RUNS = 20
 _CHUNK = 512  # shingles compared at a time when extending a run
 EXPAND_CAP = 64  # a shingle stored more often than this is boilerplate without counting families
 
+PER_POSITION = 8  # secret positions kept per scanned shingle and secret: a phrase a secret repeats more often
+# than this (a table row) adds the same run again and again; the other shingles of a real excerpt find it
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -87,9 +92,11 @@ class DocumentDetector:
 
     def _boilerplate(self, qpos: np.ndarray, owner: np.ndarray) -> np.ndarray:
         """True for matches whose shingle is shared by `boilerplate` families or more."""
-        families = self.family[owner]
-        pairs = np.unique(np.stack([qpos.astype(np.uint64), families]), axis=1)
-        per_query = np.bincount(pairs[0].astype(np.int64), minlength=int(qpos.max()) + 1)
+        codes, family = np.unique(self.family[owner], return_inverse=True)
+        if len(codes) < self.boilerplate:
+            return np.zeros(len(qpos), dtype=bool)  # fewer families matched at all than boilerplate needs
+        pairs = np.unique(qpos.astype(np.int64) * len(codes) + family.reshape(-1))  # (query, family) once each
+        per_query = np.bincount(pairs // len(codes), minlength=int(qpos.max()) + 1)
         return per_query[qpos] >= self.boilerplate
 
     def _public(self, queries: np.ndarray, qpos: np.ndarray) -> np.ndarray:
@@ -111,29 +118,37 @@ class DocumentDetector:
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
             return []
-        order = np.lexsort((qpos, owner))
+        order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
+        qpos, owner, spos = _at_most(qpos, owner, spos, PER_POSITION)
         bounds = np.flatnonzero(np.diff(owner)) + 1
         best: dict[str, Finding] = {}
         total_tokens = max(1, len(scanned.values))
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(owner)]))):
             number = int(owner[lo])
-            finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], scanned32, total_tokens, sh)
+            if scanned.deadline is not None and time.monotonic() > scanned.deadline:
+                raise DeadlineExceeded(f"fingerprint tier stopped at the item's deadline after {len(best)} of "
+                                       f"{len(bounds) + 1} candidate secrets", tuple(best.values()))
+            finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], scanned32, total_tokens, sh,
+                                  scanned.deadline)
             if finding is None:
                 continue
             current = best.get(finding.secret)
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
+        if scanned.deadline is not None and time.monotonic() > scanned.deadline:  # the last one may be cut short
+            raise DeadlineExceeded("fingerprint tier stopped at the item's deadline", tuple(best.values()))
         return list(best.values())
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
-               total_tokens: int, sh: np.ndarray):
-        runs = [r for r in exact_runs(qpos, spos, scanned32, self._shingles_of(number))
+               total_tokens: int, sh: np.ndarray, deadline: float | None = None):
+        runs = [r for r in exact_runs(qpos, spos, scanned32, self._shingles_of(number), deadline)
                 if r[1] - r[0] + K >= MIN_RUN_WORDS]
         if not runs or _union([(r[0], r[1] + K) for r in runs]) < REPORT_WORDS:
             return None  # cheap checks first: most chance hits end here
+        memo: dict = {}
         runs = [r for r in runs if self._has_content(scanned, r[0], r[1] + K)
-                and not self._shared(sh[r[0] : r[1] + 1], number)]
+                and not self._shared(sh[r[0] : r[1] + 1], number, memo)]
         if not runs:
             return None
         scan_words = _union([(r[0], r[1] + K) for r in runs])
@@ -156,26 +171,42 @@ class DocumentDetector:
                                       int(info.tokens)),
         )
 
-    def _shared(self, run: np.ndarray, number: int) -> bool:
+    def _shared(self, run: np.ndarray, number: int, memo: dict | None = None) -> bool:
         """Whether a run is boilerplate: `boilerplate` families or more store about as much of it as its owner.
 
         Winnowing picks different shingles of a shared passage in each document (the
         windows reach into the text around it), so one document may keep a pick no other
         keeps. Judging the whole run, not its single hits, sees the sharing anyway.
+        `memo` remembers the answer per run content and owner within one part: a part that
+        repeats a passage (a table row a thousand times) is judged once per passage.
         """
-        per_family: dict[int, set[int]] = {}
+        key = (run.tobytes(), number)
+        if memo is not None and key in memo:
+            return memo[key]
+        qs, families = [], []
+        shared = False
         for segment, offset in self.parts:
             cand, lo, counts = bitmap.lookup(segment.arrays["doc_hash"], segment.arrays["doc_bits"], run)
             if int(counts.sum()) > EXPAND_CAP * max(1, len(run)):
-                return True
+                shared = True
+                break
             qidx, entry = bitmap.expand(cand, lo, counts)
             owners = segment.arrays["doc_owner"][entry].astype(np.int64) + offset
             alive = self.live[owners]
-            for q, family in zip(qidx[alive].tolist(), self.family[owners[alive]].tolist()):
-                per_family.setdefault(family, set()).add(q)
-        own = len(per_family.get(int(self.family[number]), ()))
-        sharers = sum(1 for hits in per_family.values() if 2 * len(hits) >= own)
-        return sharers >= self.boilerplate
+            qs.append(qidx[alive])
+            families.append(self.family[owners[alive]])
+        if not shared and qs:
+            q = np.concatenate(qs).astype(np.int64)
+            fam = np.concatenate(families)
+            codes, fam_index = np.unique(fam, return_inverse=True)
+            pairs = np.unique(fam_index.astype(np.int64) * (len(run) + 1) + q)  # (family, query) once each
+            hits = np.bincount(pairs // (len(run) + 1), minlength=len(codes))  # queries found per family
+            mine = np.flatnonzero(codes == self.family[number])
+            own = int(hits[mine[0]]) if len(mine) else 0
+            shared = int((2 * hits >= own).sum()) >= self.boilerplate
+        if memo is not None:
+            memo[key] = shared
+        return shared
 
     def _may_be_long(self, qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, scanned32: np.ndarray) -> np.ndarray:
         """Hits whose run reaches MIN_RUN_WORDS: compared a few shingles each way for all hits at once.
@@ -228,16 +259,20 @@ class DocumentDetector:
         return int(content.sum()) >= MIN_CONTENT
 
 
-def exact_runs(qpos: np.ndarray, spos: np.ndarray, scanned: np.ndarray, secret: np.ndarray) -> list[list[int]]:
+def exact_runs(qpos: np.ndarray, spos: np.ndarray, scanned: np.ndarray, secret: np.ndarray,
+               deadline: float | None = None) -> list[list[int]]:
     """Maximal exact runs through the hits: [q_first, q_last, s_first, s_last, hits] in shingle positions.
 
     Hits on one diagonal inside a run already found count for it; every other hit is
-    extended both ways for as long as the shingles of both sides agree.
+    extended both ways for as long as the shingles of both sides agree. Past `deadline`
+    the runs found so far are returned (the caller raises the timeout).
     """
     order = np.lexsort((qpos, qpos - spos))
     runs: list[list[int]] = []
     diagonal, reach = None, -1
-    for q, s in zip(qpos[order].tolist(), spos[order].tolist()):
+    for i, (q, s) in enumerate(zip(qpos[order].tolist(), spos[order].tolist())):
+        if deadline is not None and i % 4096 == 4095 and time.monotonic() > deadline:
+            break
         if q - s == diagonal and q <= reach:
             runs[-1][4] += 1
             continue
@@ -267,6 +302,18 @@ def _agree(a: np.ndarray, i: int, b: np.ndarray, j: int, step: int) -> int:
         if len(differ):
             return done + int(differ[0])
         done += n
+
+
+def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
+    """The first `n` hits of each (owner, scanned position); the arrays are sorted by owner, then position."""
+    if len(qpos) <= n:
+        return qpos, owner, spos
+    new = np.ones(len(qpos), dtype=bool)
+    new[1:] = (qpos[1:] != qpos[:-1]) | (owner[1:] != owner[:-1])
+    starts = np.flatnonzero(new)
+    rank = np.arange(len(qpos)) - np.repeat(starts, np.diff(np.append(starts, len(qpos))))
+    keep = rank < n
+    return qpos[keep], owner[keep], spos[keep]
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:
