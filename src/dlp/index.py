@@ -26,7 +26,7 @@ from .fingerprint.keyed import Keyer, load_key
 from .fingerprint.lexicon import Lexicon
 from .store import Generation, Segment, Store
 
-DEFAULT_BOILERPLATE_DOCS = 3
+DEFAULT_BOILERPLATE_DOCS = 5
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,14 @@ Nothing stored is plaintext: documents become keyed shingle fingerprints and sen
 vectors, terms and record fields become hashed n-grams of keyed token values, files
 become keyed digests.
 
-**Boilerplate** (a shingle in `boilerplate_docs` or more registered secrets, or in
+**Boilerplate** (a shingle in `boilerplate_docs` (5) or more registered families, or in
 registered public content) is decided when scanning, across all segments, so a new
-registration never has to rewrite old segments. Secrets that are near-identical
-(versions of one document, or the same file registered under several ids) share a
-*family* and count once: registering three copies of a document does not turn the
-document into boilerplate.
+registration never has to rewrite old segments. Secrets where the smaller one lies
+80% or more inside the larger (versions of one document, variants with another
+appendix, the same file registered under several ids) share a *family* and count
+once: registering copies of a document does not turn the document into boilerplate.
+`new_boilerplate` says, before a commit, which passages a registration would turn
+into boilerplate, so it never happens silently.
 """
 
 from __future__ import annotations
@@ -49,11 +51,12 @@ from .text import tokenise
 
 __all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
-NEAR_DUPLICATE = 0.8  # shared fingerprints, both ways, that make two documents one family
+NEAR_DUPLICATE = 0.8  # share of the smaller document's fingerprints the larger holds that makes them one family
 MERGE_FACTOR = 4  # segments of one size tier merged together
 TIER_BASE_BYTES = 256 * 1024
 INLINE_MERGE_BYTES = 64 * 1024 * 1024  # larger merges wait for `dlp compact`
 MIN_RECORD_CHARS = 3  # field values shorter than this are not evidence
+BOILERPLATE_REPORT = 3  # fingerprints (a passage of about ten words) a registration must make boilerplate to say so
 SKETCH = 32  # smallest fingerprints that stand for a pending document when looking for near-duplicates
 
 
@@ -451,7 +454,7 @@ class Registry:
             for local, n in zip(owners.tolist(), shared.tolist()):
                 if local in dead:
                     continue
-                score = min(n / len(fps), n / max(1, int(owner_fps[local])))
+                score = n / max(1, min(len(fps), int(owner_fps[local])))  # the smaller one, contained
                 if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
                     family = int(segment.get("owner_family")[local])
                     best = (score, family, segment.owners[local][0])
@@ -461,16 +464,60 @@ class Registry:
                 votes[i] = votes.get(i, 0) + 1
         for i, count in votes.items():
             record = self._pending[i] if i < len(self._pending) else None
-            if record is None or record.kind != "document" or record.secret == sid or count * 2 < SKETCH:
+            if record is None or record.kind != "document" or record.secret == sid or count * 4 < SKETCH:
                 continue
             other = np.unique(record.fp_hash)
             n = int(np.isin(fps, other, assume_unique=True).sum())
-            score = min(n / len(fps), n / max(1, len(other)))
+            score = n / max(1, min(len(fps), len(other)))
             if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
                 best = (score, record.family, record.secret)
         if best is None:
             return self._family_key(sid), None
         return best[1], best[2]
+
+    def new_boilerplate(self) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """What the pending documents turn into boilerplate: per pending secret, the fingerprints
+        it holds that `boilerplate_docs` or more families now store, and the other secrets that
+        share them. A passage quoted in enough registered documents stops being evidence for
+        all of them: registration says so, so nobody whitelists a passage without knowing."""
+        docs = [r for r in self._pending if r.kind == "document" and len(r.fp_hash)]
+        if not docs:
+            return {}
+        needed = int(self.settings.get("boilerplate_docs", DEFAULT_BOILERPLATE_DOCS))
+        values = [np.unique(r.fp_hash) for r in docs]
+        fps = np.concatenate(values)
+        families = np.concatenate([np.full(len(v), r.family, dtype=np.uint64) for v, r in zip(values, docs)])
+        who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}
+        wanted = np.unique(fps)
+        for name in self._segments:
+            segment = self.store.segment(name, self.keyer)
+            cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), wanted)
+            if len(cand) == 0:
+                continue
+            qidx, entries = bitmap.expand(cand, lo, counts)
+            local = segment.arrays["doc_owner"][entries].astype(np.int64)
+            dead = self._dead.get(name, set())
+            alive = np.array([i not in dead for i in local.tolist()], dtype=bool) if dead else np.ones(len(local), bool)
+            owner_family = segment.get("owner_family")
+            fps = np.concatenate([fps, wanted[qidx[alive]]])
+            found = owner_family[local[alive]].astype(np.uint64)
+            families = np.concatenate([families, found])
+            for family, i in zip(found.tolist(), local[alive].tolist()):
+                who.setdefault(family, segment.owners[i][0])
+        pairs = np.unique(np.stack([fps, families]), axis=1)  # (fingerprint, family) once each
+        values_of, per_value = np.unique(pairs[0], return_counts=True)
+        common = values_of[per_value >= needed]
+        out: dict[str, tuple[int, tuple[str, ...]]] = {}
+        if len(common) == 0:
+            return out
+        for record, mine in zip(docs, values):
+            shared = mine[np.isin(mine, common, assume_unique=True)]
+            if len(shared) < BOILERPLATE_REPORT:
+                continue
+            sharing = pairs[1][np.isin(pairs[0], shared)]
+            others = sorted({who.get(int(f), "?") for f in np.unique(sharing).tolist() if int(f) != record.family})
+            out[record.secret] = (int(len(shared)), tuple(others))
+        return out
 
     def _live_records(self) -> list[seg.OwnerRecord]:
         records = []

@@ -20,6 +20,7 @@ by the caller.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -92,21 +93,31 @@ def origin(plan_: SyncPlan, change: Change) -> dict:
 
 
 def _files(root: Path, unreadable: list) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative path, stat) of every regular file under `root`, in name order; links are not followed."""
+    """(relative path, stat) of every regular file under `root`, in name order.
+
+    A link to a file stands for the file it names (the folder shows it; its owner expects
+    it protected). A link to a folder is not followed (it may loop, or reach the whole
+    disk) and is reported, as is a broken link: nothing in the folder is skipped silently.
+    """
     def failed(exc: OSError) -> None:
         unreadable.append((os.path.relpath(exc.filename, root) if exc.filename else ".", exc.strerror or str(exc)))
 
     for top, dirs, files in os.walk(root, onerror=failed):
+        for d in dirs:
+            if os.path.islink(os.path.join(top, d)):
+                unreadable.append((os.path.relpath(os.path.join(top, d), root), "a link to a folder: not followed"))
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not os.path.islink(os.path.join(top, d)))
         for name in sorted(files):
             path = os.path.join(top, name)
             try:
-                st = os.lstat(path)
+                st = os.stat(path)  # through a link: the file it names
             except OSError as exc:
                 failed(exc)
                 continue
-            if os.path.isfile(path) and not os.path.islink(path):
+            if stat.S_ISREG(st.st_mode):
                 yield os.path.relpath(path, root), st
+            elif os.path.islink(path):
+                unreadable.append((os.path.relpath(path, root), "a link to something that is not a file"))
 
 
 def _unique_id(rel: str, taken: set[str]) -> str:

@@ -44,9 +44,6 @@ def _scan_one(dlp, path: Path) -> dict:
     return dlp.scan(path)[str(path)]
 
 
-@hole("three variants of one secret (the same text, each with a different appendix of 100 words) are three "
-      "'families' (under 80% alike both ways), so the whole shared text is boilerplate and leaks freely; "
-      "nothing is said at registration")
 def test_variants_of_a_secret_in_a_synced_folder_do_not_turn_it_into_boilerplate(dlp_fresh, tmp_path):
     specs = tmp_path / "specs"
     specs.mkdir()
@@ -58,8 +55,6 @@ def test_variants_of_a_secret_in_a_synced_folder_do_not_turn_it_into_boilerplate
     assert action(_scan_one(dlp_fresh, tmp_path / "leak.txt")) == "block"
 
 
-@hole("registering two other documents that quote a passage of a secret makes the passage boilerplate "
-      "(3 families), silently: whoever can get documents registered (a synced share) can whitelist a passage")
 def test_decoy_registrations_do_not_whitelist_a_passage_of_a_secret(dlp_fresh, tmp_path):
     (tmp_path / "halcyon.txt").write_text(SECRET)
     dlp_fresh.must("register", str(tmp_path / "halcyon.txt"), "--id", "halcyon", "--classification", "secret")
@@ -69,6 +64,21 @@ def test_decoy_registrations_do_not_whitelist_a_passage_of_a_secret(dlp_fresh, t
         dlp_fresh.must("register", str(tmp_path / f"decoy{n}.txt"))
     (tmp_path / "leak.txt").write_text(leak(60))
     assert action(_scan_one(dlp_fresh, tmp_path / "leak.txt")) == "block"
+
+
+def test_enough_decoys_to_whitelist_a_passage_are_named_at_registration(dlp_fresh, tmp_path):
+    """Four documents quoting a passage of a secret make it boilerplate (5 families): the
+    registration that does it names the secrets involved and the audit entry keeps it."""
+    (tmp_path / "halcyon.txt").write_text(SECRET)
+    dlp_fresh.must("register", str(tmp_path / "halcyon.txt"), "--id", "halcyon")
+    quoted = " ".join(WORDS[90:170])
+    errors = []
+    for n in range(1, 5):
+        (tmp_path / f"decoy{n}.txt").write_text(f"{prose(300, 10 + n)}\n{quoted}\n{prose(300, 20 + n)}")
+        errors.append(dlp_fresh.must("register", str(tmp_path / f"decoy{n}.txt")).err)
+    assert not any("boilerplate" in e for e in errors[:3])
+    assert "decoy4:" in errors[3] and "halcyon" in errors[3] and "boilerplate from now on" in errors[3]
+    assert " ".join(quoted.split()[10:14]) not in errors[3]  # names, never text
 
 
 def test_the_same_secret_under_three_ids_is_not_boilerplate(dlp_fresh, tmp_path):
@@ -105,8 +115,6 @@ def test_a_renamed_file_in_a_synced_folder_stays_protected(dlp_fresh, tmp_path):
     assert action(report) == "block" and {f["secret"] for f in report["findings"]} == {"process-rev2"}
 
 
-@hole("a symbolic link in a synced folder is skipped without a word: the file it names is not protected and "
-      "the sync does not say so")
 def test_a_symlinked_secret_in_a_synced_folder_is_registered_or_reported(dlp_fresh, tmp_path):
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "process-v7.txt").write_text(SECRET)

@@ -80,7 +80,7 @@ def test_light_edits_of_a_long_passage_still_block(tmp_path):
 def test_boilerplate_shared_by_many_secrets_is_not_evidence(tmp_path):
     footer = ("Confidential property of Example Coatings. Unauthorised disclosure, copying or distribution "
               "of this document is prohibited and may be unlawful. If you received it in error destroy it.")
-    docs = {f"doc{i}": prose(400, i) + " " + footer for i in range(3)}
+    docs = {f"doc{i}": prose(400, i) + " " + footer for i in range(5)}
     sc = scanner_with(tmp_path, docs)
     assert sc.scan_text("Thanks for the meeting today. " + footer) == []
     assert verdict(sc.scan_text(" ".join(docs["doc1"].split()[:60]))) is Action.BLOCK

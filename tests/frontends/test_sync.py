@@ -173,3 +173,21 @@ def test_kill_9_during_compact_leaves_a_usable_store(run):
     assert run("audit", "recover") in (0, 1)
     assert run("compact") == 0, run.err
     assert Index.open(run.reg).statistics()["segments"] == 1
+
+
+def test_links_to_files_are_registered_and_links_to_folders_are_reported(tmp_path):
+    """A hostile insider found a symlink in a synced folder skipped without a word: the file it
+    named was not protected. A link to a file now stands for the file; a link to a folder (it may
+    loop) and a broken link are named on standard error."""
+    run = Run(tmp_path)
+    store, specs = tmp_path / "store", tmp_path / "specs"
+    store.mkdir()
+    specs.mkdir()
+    (store / "process.txt").write_text(prose(200, 1))
+    (specs / "current-process.txt").symlink_to(store / "process.txt")
+    (specs / "archive").symlink_to(store, target_is_directory=True)
+    (specs / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    assert run("register", str(specs), "--sync") == 0, run.err
+    assert "current-process" in run.out and "1 new" in run.out
+    assert "archive: a link to a folder: not followed" in run.err and "gone.txt" in run.err
+    assert blocked(run, excerpt_of(store / "process.txt"))

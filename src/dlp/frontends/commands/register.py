@@ -75,9 +75,10 @@ def run(args, env) -> int:
             else:
                 results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
                                                 classification=args.classification, owner=args.owner, tags=args.tag))
+        common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(),  # ids, versions and counts only: never text
                     results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
-                              "status": r.status, "words": r.tokens} for r in results])
+                              "status": r.status, "words": r.tokens} for r in results], **common)
     for path, r in zip(files, results):
         _print_result(env, r, path)
     return 0
@@ -93,6 +94,24 @@ def _print_result(env, r, path) -> None:
                  f"deciding what is boilerplate")
 
 
+def _warn_boilerplate(env, reg) -> dict:
+    """Say which registrations turn a shared passage into boilerplate (no longer evidence for
+    any secret that holds it), and keep it for the audit entry."""
+    found = reg.new_boilerplate()
+    needed = reg.settings.get("boilerplate_docs")
+    shown = sorted(found.items())
+    if len(shown) > 5:
+        env.warn(f"{len(shown)} of the documents registered share passages with {needed} or more registered "
+                 f"families (the first 5 follow; the audit entry lists all)")
+    for secret, (fingerprints, others) in shown[:5]:
+        named = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        env.warn(f"{secret}: {fingerprints} fingerprints it shares with {named} are now held by {needed} or more "
+                 f"registered families: that text is boilerplate from now on, not evidence for any of them "
+                 f"(register known public text with --public; check whether these documents should all be "
+                 f"registered)")
+    return {"boilerplate": {s: {"fingerprints": n, "shared_with": list(o)} for s, (n, o) in found.items()}} if found else {}
+
+
 def run_sync(args, env) -> int:
     if len(args.paths) != 1:
         raise UsageError("--sync mirrors one folder; give exactly one directory")
@@ -103,7 +122,7 @@ def run_sync(args, env) -> int:
     current = Registry(root, key) if (root / "CURRENT").exists() else None  # read only: plan without the lock
     plan = sync.plan(current, folder)
     for path, reason in plan.unreadable:
-        env.warn(f"cannot read {folder / path}: {reason} (left as it is)")
+        env.warn(f"not registered: {folder / path}: {reason} (left as it is)")
     if args.dry_run or not plan.changes:
         for c in plan.changes:
             print(f"{c.action:9} {c.secret:28} {c.path}", file=env.stdout)
@@ -140,7 +159,8 @@ def run_sync(args, env) -> int:
                 results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
                 _print_result(env, r, Path(plan.folder) / c.path)
             reg.secrets[c.secret].origin = sync.origin(plan, c)
-        change.note(generation=reg.commit(), results=results)
+        common = _warn_boilerplate(env, reg)
+        change.note(generation=reg.commit(), results=results, **common)
     for c in plan.changes:
         if c.action in ("touch", "remove"):
             print(f"{'removed' if c.action == 'remove' else 'unchanged':9} {c.secret:28} {c.path}", file=env.stdout)
