@@ -177,10 +177,3 @@ class Recorder:
         return self.incidents.add(channel=destination.channel, sender=destination.sender, item=report.path,
                                   action=report.action.label, rule=report.decision.rule if report.decision else "",
                                   body=body, recipients=recipients, incident_id=incident_id, once=once)
-
-
-def open_recorder(state: str | os.PathLike | None, registry_root: Path, policy: Policy, environ=os.environ,
-                  **kwargs) -> Recorder:
-    from .scanner import state_location
-
-    return Recorder(state_location(state, registry_root, environ), policy, **kwargs)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .classify.model import Model, load_models
@@ -33,11 +32,9 @@ from .index import Index
 from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise
 from .decide import Decider, Request
 from .rules import Policy
+from .settings import Settings, load_settings
 from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem
 
-DEFAULT_REGISTRY = "fingerprints"
-DEFAULT_MODELS = "models"  # beside the registry directory
-DEFAULT_STATE = "state"    # beside the registry directory
 SLICE_CHARS = CHUNK_CHARS - (1 << 13)  # longer parts are scanned in windows of tokens ...
 WINDOW_TOKENS = 1 << 20  # ... of about this many tokens ...
 OVERLAP_TOKENS = 1 << 13  # ... that overlap by this many: a verbatim excerpt up to this long lies whole in one
@@ -262,38 +259,23 @@ def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
     return [f for i, f in enumerate(out) if i not in folded]
 
 
-def registry_location(registry: str | os.PathLike | None, environ=os.environ) -> Path:
-    return Path(registry or environ.get("DLP_REGISTRY") or DEFAULT_REGISTRY)
+def scanner_from(settings: Settings) -> Scanner:
+    """The composition root for every front end: the registry, models, policy and limits the
+    settings name, opened once."""
+    index = Index.open(settings.registry, settings.key)
+    trained = load_models(settings.models, index.key_check)
+    policy = None
+    if settings.policy is not None:
+        from .destinations import load_policy
 
-
-def key_location(key_file: str | os.PathLike | None, environ=os.environ) -> Path | None:
-    chosen = key_file or environ.get("DLP_KEY_FILE")
-    return Path(chosen) if chosen else None
-
-
-def state_location(state: str | os.PathLike | None, registry_root: Path, environ=os.environ) -> Path:
-    """Incidents, audit trail and exposure: --state, else $DLP_STATE, else `state/` beside the registry."""
-    chosen = state or environ.get("DLP_STATE")
-    return Path(chosen) if chosen else Path(registry_root).resolve().parent / DEFAULT_STATE
-
-
-def models_location(models: str | os.PathLike | None, registry_root: Path, environ=os.environ) -> Path:
-    """Trained classifiers: --models, else $DLP_MODELS, else `models/` beside the registry."""
-    chosen = models or environ.get("DLP_MODELS")
-    return Path(chosen) if chosen else Path(registry_root).resolve().parent / DEFAULT_MODELS
+        policy = load_policy(settings.policy)
+    excerpt = 200 if getattr(policy, "excerpt", False) else 0
+    return Scanner(index, policy=policy, limits=settings.limits, models=trained, excerpt_chars=excerpt)
 
 
 def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.PathLike | None = None,
                  policy_file: str | os.PathLike | None = None, *, limits: Limits | None = None,
                  models: str | os.PathLike | None = None, environ=os.environ) -> Scanner:
-    """The composition root for every front end."""
-    root = registry_location(registry, environ)
-    index = Index.open(root, key_location(key_file, environ))
-    trained = load_models(models_location(models, root, environ), index.key_check)
-    policy = None
-    if policy_file:
-        from .destinations import load_policy
-
-        policy = load_policy(Path(policy_file))
-    excerpt = 200 if getattr(policy, "excerpt", False) else 0
-    return Scanner(index, policy=policy, limits=limits or Limits(), models=trained, excerpt_chars=excerpt)
+    """`scanner_from` for callers that name the parts (tests, tools): flags, then the environment."""
+    return scanner_from(load_settings(environ=environ, registry=registry, key=key_file, policy=policy_file,
+                                      models=models, limits=limits))

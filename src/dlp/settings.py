@@ -5,7 +5,7 @@
 1. command-line flags (`--registry`, `--key`, `--state`, `--models`, `--policy`);
 2. environment variables (`DLP_REGISTRY`, `DLP_KEY_FILE`, `DLP_STATE`, `DLP_MODELS`,
    `DLP_POLICY`);
-3. one TOML file (`--config FILE`, or `DLP_CONFIG`), for example::
+3. one TOML file (`dlp --settings FILE`, or `DLP_SETTINGS`), for example::
 
        registry = "/var/lib/dlp/fingerprints"
        key = "/etc/dlp/fingerprints.key"
@@ -19,9 +19,11 @@
 4. the built-in defaults (`./fingerprints`, the key beside it, `state/` and `models/`
    beside it, the built-in policy, `Limits()`).
 
-Every error names the file, the key and the fix. The result is passed explicitly to
-`open_scanner` and `open_recorder`; nothing reads the environment after this.
-Relative paths in the file are relative to the file's folder.
+Every error names the file, the key and the fix. The CLI builds it once per command
+(`Env.settings`) and hands it to `scanner.scanner_from`, the recorder and the audit
+trail; worker processes (the watch daemon's pool, `scan --jobs`) get the same frozen
+value, so nothing reads the environment again after this. Relative paths in the file
+are relative to the file's folder.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class Settings:
 def load_settings(*, config: str | os.PathLike | None = None, environ: Mapping[str, str] = os.environ,
                   **flags: Any) -> Settings:
     """Settings from flags, then the environment, then the TOML file, then the defaults."""
-    chosen = config or environ.get("DLP_CONFIG")
+    chosen = config or environ.get("DLP_SETTINGS")
     path = Path(chosen) if chosen else None
     data = _read(path) if path else {}
     unknown = set(data) - set(PATHS) - {"limits"}
@@ -93,7 +95,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file (--config or DLP_CONFIG)") from None
+        raise ConfigError(f"{path}: no such settings file (--settings or DLP_SETTINGS)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -12,7 +12,6 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
 from .. import __version__
@@ -50,7 +49,7 @@ COMMAND_OF = {
     "console": "dlp.frontends.commands.console", "milter": "dlp.frontends.milter.command",
     "watch": "dlp.frontends.watch.command",
 }
-GLOBAL_OPTIONS_WITH_VALUE = ("--registry", "--key", "--policy", "--state")
+GLOBAL_OPTIONS_WITH_VALUE = ("--registry", "--key", "--policy", "--state", "--settings")
 
 
 @dataclass
@@ -62,17 +61,28 @@ class Env:
     stdin: Any = field(default_factory=lambda: sys.stdin)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
-    def scanner(self, args: argparse.Namespace):
-        from ..scanner import open_scanner
+    def settings(self, args: argparse.Namespace):
+        """Where everything is and the limits, from flags, the environment and --settings (once per command)."""
+        cached = getattr(args, "_settings", None)
+        if cached is None:
+            from ..settings import load_settings
 
-        return open_scanner(args.registry, args.key, getattr(args, "policy", None), environ=self.environ)
+            cached = load_settings(config=getattr(args, "settings", None), environ=self.environ,
+                                   registry=args.registry, key=args.key, state=getattr(args, "state", None),
+                                   policy=getattr(args, "policy", None), models=getattr(args, "models", None))
+            args._settings = cached
+        return cached
+
+    def scanner(self, args: argparse.Namespace):
+        from ..scanner import scanner_from
+
+        return scanner_from(self.settings(args))
 
     def audit(self, args: argparse.Namespace):
         """The audit trail alone, for administrative acts (register, remove, release)."""
         from ..audit import AuditLog
-        from ..scanner import registry_location, state_location
 
-        state = state_location(getattr(args, "state", None), registry_location(args.registry, self.environ), self.environ)
+        state = self.settings(args).state
         try:
             log = AuditLog(state)
         except OSError as exc:
@@ -85,22 +95,20 @@ class Env:
         """Incidents, audit trail and exposure in the state directory (--state, $DLP_STATE, or beside the registry).
         `read_only`: a dry run that decides as a recorded scan would and writes nothing."""
         from ..recording import Recorder
-        from ..scanner import registry_location, state_location
         from ..rules import DefaultPolicy
 
+        settings = self.settings(args)
         if policy is None:
-            policy_file = getattr(args, "policy", None)
-            if policy_file:
+            if settings.policy is not None:
                 from ..destinations import load_policy
 
-                policy = load_policy(Path(policy_file))
+                policy = load_policy(settings.policy)
             else:
                 policy = DefaultPolicy()
-        state = state_location(getattr(args, "state", None), registry_location(args.registry, self.environ), self.environ)
         try:
-            return Recorder(state, policy, read_only=read_only)
+            return Recorder(settings.state, policy, read_only=read_only)
         except OSError as exc:
-            raise UsageError(f"cannot use the state directory {state}: {exc.strerror or exc} "
+            raise UsageError(f"cannot use the state directory {settings.state}: {exc.strerror or exc} "
                              "(give --state DIR or DLP_STATE, or --no-record for a dry scan)") from None
 
     def warn(self, message: str) -> None:
@@ -136,6 +144,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--policy", metavar="FILE", help="destination policy (TOML); default: built-in policy")
     parser.add_argument("--state", metavar="DIR",
                         help="incidents, audit trail and exposure (default $DLP_STATE or state/ beside the registry)")
+    parser.add_argument("--settings", metavar="FILE",
+                        help="TOML file with registry, key, state, models, policy and [limits] (default $DLP_SETTINGS); "
+                             "flags and environment variables take precedence")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     only = COMMAND_OF.get(_command_of(argv)) if argv is not None else None
     for name in (only,) if only else COMMAND_MODULES:

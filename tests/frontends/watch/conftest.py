@@ -113,7 +113,7 @@ class SharedSpec(ScannerSpec):
     """Opens each registry's scanner once per session: warming spaCy up costs seconds."""
 
     def open(self):
-        key = (self.registry, self.policy)
+        key = self.settings
         if key not in _OPENED:
             _OPENED[key] = ScannerSpec.open(self)
         return _OPENED[key]
@@ -134,7 +134,7 @@ def run_daemon(registry) -> Iterator[Callable[..., contextlib.AbstractContextMan
               reload_settings=None, **options) -> Iterator[Running]:
         settings = WatchSettings(outboxes=outboxes, **{"settle": 0.2, "rescan": 5.0, "workers": 2, **options})
         sink = LogSink()
-        daemon = Daemon(settings, spec or SharedSpec(str(registry)), log=DecisionLog(sink),
+        daemon = Daemon(settings, spec or SharedSpec.of(str(registry)), log=DecisionLog(sink),
                         on_decision=on_decision, decider=decider, reload_settings=reload_settings)
         failure: list[BaseException] = []
 

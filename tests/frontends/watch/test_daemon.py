@@ -164,7 +164,7 @@ def test_registry_reload_without_restart(folders, run_daemon, tmp_path):
     reg = Registry(root, create=True)
     reg.add_document(clean_text(0) * 3, b"x", "other.txt", secret_id="other")
     reg.commit()
-    with run_daemon((folders.box(),), spec=ScannerSpec(str(root)), registry_check=0.1) as running:
+    with run_daemon((folders.box(),), spec=ScannerSpec.of(str(root)), registry_check=0.1) as running:
         (folders.outbox / "first.txt").write_text(LEAK)
         [first] = running.log.wait("decision")
         reg = Registry(root)

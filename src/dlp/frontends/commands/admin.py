@@ -8,7 +8,6 @@ import time
 from ...changes import registry_change
 from ...errors import UsageError
 from ...registry import Registry
-from ...scanner import key_location, registry_location
 
 
 def register(sub) -> None:
@@ -29,7 +28,7 @@ def register(sub) -> None:
 
 
 def _open(args, env) -> Registry:
-    return Registry(registry_location(args.registry, env.environ), key_location(args.key, env.environ))
+    return Registry(env.settings(args).registry, env.settings(args).key)
 
 
 def run_list(args, env) -> int:
@@ -84,7 +83,7 @@ def run_show(args, env) -> int:
 
 def run_remove(args, env) -> int:
     audit = env.audit(args)  # a trail that cannot be written stops us before any change
-    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+    with registry_change(audit, env.settings(args).registry, env.settings(args).key,
                          "remove", secret=args.secret_id) as (reg, change):
         secret = reg.remove(args.secret_id)
         change.note(generation=reg.commit(), versions=len(secret.versions))
@@ -94,7 +93,7 @@ def run_remove(args, env) -> int:
 
 def run_compact(args, env) -> int:
     audit = env.audit(args)  # a trail that cannot be written stops us before any change
-    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+    with registry_change(audit, env.settings(args).registry, env.settings(args).key,
                          "compact") as (reg, change):
         before = reg.statistics()
         generation = reg.compact()

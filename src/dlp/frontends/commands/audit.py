@@ -20,7 +20,6 @@ from ...audit import RESERVED, Alarm, AuditLog
 from ...changes import probe, reconcile, summary
 from ...errors import UsageError
 from ...incidents import IncidentStore
-from ...scanner import registry_location, state_location
 
 _BARE = re.compile(r"[^\s\"'=\\]+")  # values printed without quotes in text output
 
@@ -72,8 +71,7 @@ def _positive(text: str) -> int:
 
 def _state(args, env) -> Path:
     """The state directory of an existing trail: reading must not invent an empty, 'intact' one."""
-    state = Path(state_location(getattr(args, "state", None), registry_location(args.registry, env.environ),
-                                env.environ))
+    state = Path(env.settings(args).state)
     if not state.is_dir():
         raise UsageError(f"no state directory at {state} (give --state DIR or set $DLP_STATE)")
     return state

@@ -12,7 +12,6 @@ import getpass
 from pathlib import Path
 
 from ...errors import UsageError
-from ...scanner import key_location, registry_location, state_location
 from .incidents import add_policy_option
 
 
@@ -76,8 +75,7 @@ def _add_state_option(parser) -> None:
 
 
 def _state(args, env) -> Path:
-    return Path(state_location(getattr(args, "state", None), registry_location(args.registry, env.environ),
-                               env.environ))
+    return Path(env.settings(args).state)
 
 
 def _accounts(args, env):
@@ -128,8 +126,8 @@ def run_serve(args, env) -> int:
     state = _state(args, env)
     if not state.is_dir():
         raise UsageError(f"no state directory at {state} (give --state DIR or set $DLP_STATE)")
-    settings = ConsoleSettings(state=state, registry=registry_location(args.registry, env.environ),
-                               key=key_location(args.key, env.environ), policy=getattr(args, "policy", None),
+    settings = ConsoleSettings(state=state, registry=env.settings(args).registry,
+                               key=env.settings(args).key, policy=env.settings(args).policy,
                                postsuper=args.postsuper, secure_cookies=args.tls_cert is not None,
                                idle_minutes=args.idle_minutes)
     app = create_app(settings)

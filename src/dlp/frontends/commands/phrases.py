@@ -7,7 +7,6 @@ from pathlib import Path
 from ...changes import registry_change
 from ...errors import UsageError
 from ...extract.text import decode_text
-from ...scanner import key_location, registry_location
 from .register import CLASSIFICATIONS
 
 
@@ -57,7 +56,7 @@ def run_terms(args, env) -> int:
         raise UsageError("--min-distinct must be at least 1")
     audit = env.audit(args)  # a trail that cannot be written stops us before any change
     text, raw = _read(args.file)
-    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+    with registry_change(audit, env.settings(args).registry, env.settings(args).key,
                          "terms", secret=args.set_id) as (reg, change):
         r = reg.add_terms(args.set_id, text.splitlines(), label=args.label, classification=args.classification,
                           min_distinct=args.min_distinct, raw=raw, source=Path(args.file).name)
@@ -70,7 +69,7 @@ def run_records(args, env) -> int:
     audit = env.audit(args)
     text, raw = _read(args.file)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    with registry_change(audit, registry_location(args.registry, env.environ), key_location(args.key, env.environ),
+    with registry_change(audit, env.settings(args).registry, env.settings(args).key,
                          "records", secret=args.name) as (reg, change):
         r = reg.add_records(args.name, text, columns=columns, min_fields=args.min_fields, label=args.label,
                             classification=args.classification, raw=raw, source=Path(args.file).name)

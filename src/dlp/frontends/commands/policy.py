@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ...errors import UsageError
 from ...destinations import DestinationPolicy, load_policy, weaker_than_default
-from ...scanner import key_location, registry_location
 from ...types import Destination, Finding
 from ...rules import default_finding_action, default_unscannable_action
 
@@ -62,7 +61,7 @@ def run_explain(args, env) -> int:
     policy = _destination_policy(args)
     from ...index import Index  # the read side: the catalogue, nothing loaded
 
-    reg = Index.open(registry_location(args.registry, env.environ), key_location(args.key, env.environ))
+    reg = Index.open(env.settings(args).registry, env.settings(args).key)
     secret = reg.secrets.get(args.secret)
     if secret is None:
         raise UsageError(f"no secret {args.secret!r} in {reg.root} (see `dlp list`)")

@@ -16,7 +16,6 @@ from ...changes import registry_change
 from ...errors import UsageError
 from ...extract.documents import read_document
 from ...registry import Registry, slug
-from ...scanner import key_location, registry_location
 from .files import expand
 
 read_text = read_document  # the name `dlp train` and older scripts import
@@ -64,9 +63,9 @@ def run(args, env) -> int:
             print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
         print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
         return 2
-    root = registry_location(args.registry, env.environ)
+    root = env.settings(args).registry
     planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
-    with registry_change(audit, root, key_location(args.key, env.environ), "register", secrets=planned,
+    with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
                          public=bool(args.public)) as (reg, change):
         results = []
         for (path, text, raw, _), sid in zip(extracted, planned):
@@ -118,7 +117,7 @@ def run_sync(args, env) -> int:
     if args.public or args.secret_id:
         raise UsageError("--sync registers documents under ids made from their paths: no --public or --id")
     folder = Path(args.paths[0])
-    root, key = registry_location(args.registry, env.environ), key_location(args.key, env.environ)
+    root, key = env.settings(args).registry, env.settings(args).key
     current = Registry(root, key) if (root / "CURRENT").exists() else None  # read only: plan without the lock
     plan = sync.plan(current, folder)
     for path, reason in plan.unreadable:

@@ -65,7 +65,7 @@ def run(args, env) -> int:
                                           on_detection=lambda d: progress.step(d.path)))
     elif args.jobs > 1 and len(items) > 1 and all(t.path is not None for t in items):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
-                                 initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
+                                 initargs=(env.settings(args),)) as pool:
             for detection in pool.map(_detect_in_worker, items, chunksize=4):
                 detections.append(detection)
                 progress.step(detection.path)
@@ -110,11 +110,11 @@ def _target(item: Item) -> dict:
 _worker_scanner = None
 
 
-def _init_worker(registry, key, policy, environ) -> None:
+def _init_worker(settings) -> None:
     global _worker_scanner
-    from ...scanner import open_scanner
+    from ...scanner import scanner_from
 
-    _worker_scanner = open_scanner(registry, key, policy, environ=environ)
+    _worker_scanner = scanner_from(settings)  # the client's settings, frozen: the same registry, policy, limits
 
 
 def _detect_in_worker(item: Item) -> Detection:

@@ -14,7 +14,6 @@ from ...classify.model import DEFAULT_MODEL
 from ...classify.train import MIN_RECALL, Sample, train
 from ...errors import UsageError
 from ...registry import Registry
-from ...scanner import key_location, models_location, registry_location
 from ...text import tokenise
 from .files import expand
 from ...extract.documents import read_document as read_text
@@ -37,8 +36,8 @@ def register(sub) -> None:
 def run(args, env) -> int:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", args.model):
         raise UsageError(f"--model {args.model!r}: use letters, digits, '.', '_' and '-' only")
-    root = registry_location(args.registry, env.environ)
-    reg = Registry(root, key_location(args.key, env.environ))
+    root = env.settings(args).registry
+    reg = Registry(root, env.settings(args).key)
     negatives = []
     for path in expand(args.negatives):
         text, raw, problems = read_text(path)
@@ -50,7 +49,7 @@ def run(args, env) -> int:
             continue
         negatives.append(Sample(path.name, *hashed_counts(values), reg.keyer.digest(raw)))
     model = train(reg, negatives, args.model, seed=args.seed)
-    folder = models_location(args.models, root, env.environ) / args.model
+    folder = env.settings(args).models / args.model
     card = model.save(folder)
     for c in card["classes"]:
         print(f"{c['kind']} {c['name']!r}: {c['positives']} positives, {c['negatives']} negatives; "

@@ -79,7 +79,7 @@ def settings_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace, env: Any) -> int:
     settings = settings_from_args(args)
-    spec = ScannerSpec(args.registry, args.key, getattr(args, "policy", None), dict(env.environ))
+    spec = ScannerSpec(env.settings(args))
     recorder = None if args.no_record else env.recorder(args)
     daemon = Daemon(settings, spec, log=DecisionLog(env.stdout),
                     decider=recorder.decider() if recorder else None,

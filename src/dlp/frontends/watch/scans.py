@@ -16,11 +16,11 @@ import stat
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from ...decide import held
+from ...settings import Settings, load_settings
 from ...types import Detection, Item
 
 NOT_A_FILE_RULE = "watch:not-a-file"
@@ -29,17 +29,20 @@ TOO_LARGE_RULE = "watch:too-large"
 
 @dataclass(frozen=True)
 class ScannerSpec:
-    """Everything needed to open the scanner again, in this process or another."""
+    """Everything needed to open the scanner again, in this process or another (it is pickled
+    to the pool's processes): the command's settings, frozen."""
 
-    registry: str | None = None
-    key: str | None = None
-    policy: str | None = None
-    environ: Mapping[str, str] = field(default_factory=dict)
+    settings: Settings
+
+    @classmethod
+    def of(cls, registry: str | os.PathLike, policy: str | os.PathLike | None = None) -> "ScannerSpec":
+        """A spec for a registry (and policy file) alone, as tests and tools name them."""
+        return cls(load_settings(environ={}, registry=registry, policy=policy))
 
     def open(self):
-        from ...scanner import open_scanner
+        from ...scanner import scanner_from
 
-        scanner = open_scanner(self.registry, self.key, self.policy, environ=dict(self.environ))
+        scanner = scanner_from(self.settings)
         warm_up(scanner)
         return scanner
 
