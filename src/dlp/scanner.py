@@ -101,8 +101,10 @@ class Scanner:
     def detect_bytes(self, data: bytes, name: str) -> Detection:
         return self.detect(Item(locator=name, name=name, data=data))
 
-    def detect(self, item: Item) -> Detection:
-        """Everything found in the item and every part that could not be read; never raises for the item."""
+    def detect(self, item: Item, *, explain: bool = False) -> Detection:
+        """Everything found in the item and every part that could not be read; never raises for the item.
+        `explain`: also what the detectors set aside and why, in `meta["explain"]` (ids and numbers only)."""
+        discarded: list | None = [] if explain else None
         started = self.clock()
         deadline = time.monotonic() + self.limits.timeout_seconds
         findings: list[Finding] = []
@@ -126,9 +128,11 @@ class Scanner:
                     meta["headers"] = dict(headers)
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
-                part_findings, part_problems = self._scan_part(out, deadline)
+                part_findings, part_problems = self._scan_part(out, deadline, discarded)
                 findings.extend(part_findings)
                 problems.extend(part_problems)
+        if discarded is not None:
+            meta["explain"] = discarded
         return Detection(path=item.locator, findings=tuple(findings), problems=tuple(problems), bytes=size,
                          seconds=self.clock() - started, meta=meta)
 
@@ -141,13 +145,14 @@ class Scanner:
 
     # -- internals ---------------------------------------------------------------
 
-    def _scan_part(self, part: Part, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
+    def _scan_part(self, part: Part, deadline: float | None,
+                   discarded: list | None = None) -> tuple[list[Finding], list[Problem]]:
         if len(part.text) <= SLICE_CHARS:
-            return self._scan_slice(part, tokenise(part.text), deadline)
+            return self._scan_slice(part, tokenise(part.text), deadline, discarded)
         findings: dict[tuple[str, str], Finding] = {}
         problems: list[Problem] = []
         for window in _windows(part.text):
-            found, trouble = self._scan_slice(part, window, deadline)
+            found, trouble = self._scan_slice(part, window, deadline, discarded)
             problems.extend(trouble)
             for f in found:  # a secret found in several windows: the strongest finding stands for it
                 key = (f.secret, f.kind)
@@ -155,11 +160,12 @@ class Scanner:
                     findings[key] = f
         return list(findings.values()), problems
 
-    def _scan_slice(self, part: Part, tokens: Tokens, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
+    def _scan_slice(self, part: Part, tokens: Tokens, deadline: float | None,
+                    discarded: list | None = None) -> tuple[list[Finding], list[Problem]]:
         if len(tokens) == 0:
             return [], []
         t0 = time.perf_counter()
-        scanned = Scanned(part, tokens, self.keyer.tokens(tokens), deadline)
+        scanned = Scanned(part, tokens, self.keyer.tokens(tokens), deadline, discarded)
         t1 = time.perf_counter()
         self.timings["keyed"] = self.timings.get("keyed", 0.0) + t1 - t0
         out: list[Finding] = []

@@ -9,12 +9,17 @@ scanner turns that into a `timeout` problem, never into silence.
 `from_index(index)` class method (returning None when the registry holds nothing for it),
 plus a line in `BUILTIN`, cheap before expensive. A detector of a third party is an entry
 point in the group ``dlp.detectors`` naming such a class; it runs after the built-in ones.
+
+**Explaining** (`dlp scan --explain`): a detector that sets a candidate aside (a run too
+short to count, boilerplate, a rewrite that did not align, a record with too few fields)
+calls `scanned.discard(...)` with the secret's id, a reason and numbers: never text. The
+report carries them in a debug section, so "why was this not found?" has an answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -30,6 +35,13 @@ class Scanned:
     tokens: Tokens
     values: np.ndarray  # keyed token values, uint64
     deadline: float | None = None  # time.monotonic() after which expensive tiers stop (DeadlineExceeded)
+    explain: list | None = None  # when given, detectors add what they set aside (`discard`)
+
+    def discard(self, detector: str, secret: str, reason: str, **numbers: Any) -> None:
+        """Note a candidate set aside and why (ids and numbers only: never the text of either side)."""
+        if self.explain is not None and len(self.explain) < MAX_EXPLAINED:
+            self.explain.append({"part": self.part.locator, "detector": detector, "secret": secret,
+                                 "reason": reason, **numbers})
 
     def span(self, first: int, last: int) -> dict:
         """Evidence for tokens first..last (inclusive): source offsets and page."""
@@ -46,6 +58,8 @@ class Detector(Protocol):
 
     def detect(self, scanned: Scanned) -> Sequence[Finding]: ...
 
+
+MAX_EXPLAINED = 200  # set-aside candidates kept per item: the debug section stays readable and bounded
 
 # module:class of the built-in detectors, cheap before expensive
 BUILTIN = (
