@@ -22,6 +22,7 @@ from .detectors.phrases import PhraseDetector, PhraseOwner
 from .detectors.rewrite import RewriteDetector, RewriteSettings
 from .fingerprint.rewrite import REWRITE_VERSION, SentenceVectors
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
+from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .registry import Registry
 from .text import tokenise
 from .types import Destination, FileReport, Finding, Item, Part, Problem
@@ -43,9 +44,11 @@ class Scanner:
         extra_detectors: Sequence[Detector] = (),
         models: Sequence[Model] = (),
         excerpt_chars: int = 0,
+        ocr: Ocr | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.registry = registry
+        self.ocr = ocr if ocr is not None else Ocr()  # one engine and image cache for every item
         self.keyer = registry.keyer
         self.policy = policy or DefaultPolicy()
         self.limits = limits
@@ -81,16 +84,21 @@ class Scanner:
         except OSError as exc:
             problems.append(Problem(item.locator, "unreadable", exc.strerror or str(exc)))
         meta: dict = {}
+        read_by_ocr: list = []
         if not problems:
-            for out in walk(item, self.extractors, Context(self.limits)):
+            for out in walk(item, self.extractors, Context(self.limits, ocr=self.ocr)):
                 if isinstance(out, Problem):
                     problems.append(out)
                     continue
                 if out.meta and "headers" in out.meta and "headers" not in meta:
                     meta["headers"] = out.meta["headers"]
+                if out.meta and "ocr" in out.meta:
+                    read_by_ocr.append(out.meta["ocr"])
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
                 findings.extend(self.scan_part(out))
+        if read_by_ocr:
+            meta["ocr"] = ocr_summary(read_by_ocr)
         decision = self.policy.decide(findings, problems, destination)
         return FileReport(
             path=item.locator, action=decision.action, findings=tuple(findings), problems=tuple(problems),
@@ -227,8 +235,9 @@ def models_location(models: str | os.PathLike | None, registry_root: Path, envir
 
 def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.PathLike | None = None,
                  policy_file: str | os.PathLike | None = None, *, limits: Limits | None = None,
-                 models: str | os.PathLike | None = None, environ=os.environ) -> Scanner:
-    """The composition root for every front end."""
+                 models: str | os.PathLike | None = None, ocr: bool = True, environ=os.environ) -> Scanner:
+    """The composition root for every front end. `ocr` False is `--no-ocr`; the policy's
+    ``[ocr] enabled = false`` turns OCR off as well."""
     root = registry_location(registry, environ)
     reg = Registry(root, key_location(key_file, environ))
     trained = load_models(models_location(models, root, environ), reg.key_check)
@@ -238,4 +247,11 @@ def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.P
 
         policy = load_policy(Path(policy_file))
     excerpt = 200 if getattr(policy, "excerpt", False) else 0
-    return Scanner(reg, policy=policy, limits=limits or Limits(), models=trained, excerpt_chars=excerpt)
+    if not getattr(policy, "ocr", True):
+        settings = OcrSettings(enabled=False, off_reason=f"ocr.enabled = false in {Path(policy_file).name}")
+    elif not ocr:
+        settings = OcrSettings(enabled=False, off_reason="--no-ocr")
+    else:
+        settings = OcrSettings()
+    return Scanner(reg, policy=policy, limits=limits or Limits(), models=trained, excerpt_chars=excerpt,
+                   ocr=Ocr(settings))

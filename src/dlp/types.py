@@ -35,6 +35,7 @@ class Action(enum.IntEnum):
 PROBLEM_KINDS = (
     "encrypted", "corrupt", "unsupported", "too_large", "too_deep", "ratio",
     "too_many", "timeout", "unreadable", "truncated", "binary",
+    "not_read",  # content dlp chose or was unable to read (an image without OCR)
 )
 
 

@@ -7,7 +7,8 @@
 - PPTX: slides (one part, a page per slide), notes and comments.
 - ODT, ODS, ODP: content, headers and footers, annotations, tracked changes.
 
-Embedded files (``word/embeddings/...``) come out as child items. Each story is
+Embedded files (``word/embeddings/...``) and pictures (``word/media/...``, ODF
+``Pictures/...``, read by OCR) come out as child items. Each story is
 one part: the main one at the document's own locator, the others at
 ``doc.docx!/word/footnotes.xml`` and the like.
 """
@@ -23,6 +24,7 @@ from ..errors import ExtractionError
 from ..types import Item, Part, Problem
 from .archives import read_zip_member
 from .base import Context, Output, child
+from .images import is_media
 from .safexml import GenericText, TextTarget, XmlText, parse_text
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -75,7 +77,7 @@ class OfficeExtractor:
             read = {"docx": _docx, "xlsx": _xlsx, "pptx": _pptx, "odf": _odf}.get(family or "odf")
             yield from read(package)
             for name in package.names:
-                if _EMBEDDED.match(name):
+                if _EMBEDDED.match(name) or is_media(name):  # media: pictures, read by OCR
                     data = package.member(name)
                     if data is not None:
                         yield child(item, name, data)

@@ -13,6 +13,7 @@ from ..errors import ExtractionError
 from ..types import Item, Part, Problem
 from .base import Context, Limits, Output, child
 from .isolate import run_isolated
+from .ocr import read_scanned_pages
 
 _MAX_TREE = 10_000  # nodes visited in a name tree or field tree
 
@@ -26,7 +27,9 @@ class PdfExtractor:
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         if item.size > ctx.limits.max_item_bytes:
             raise ExtractionError("too_large", f"{item.size} bytes exceeds {ctx.limits.max_item_bytes}")
-        yield from run_isolated(read_pdf, item, ctx)
+        outputs = run_isolated(read_pdf, item, ctx)
+        yield from outputs
+        yield from read_scanned_pages(item, outputs, ctx)  # pages without a text layer, by OCR
 
 
 def read_pdf(item: Item, limits: Limits) -> list[Output]:

@@ -46,7 +46,8 @@ class Env:
     def scanner(self, args: argparse.Namespace):
         from ..scanner import open_scanner
 
-        return open_scanner(args.registry, args.key, getattr(args, "policy", None), environ=self.environ)
+        return open_scanner(args.registry, args.key, getattr(args, "policy", None),
+                            ocr=not getattr(args, "no_ocr", False), environ=self.environ)
 
     def audit(self, args: argparse.Namespace):
         """The audit trail alone, for administrative acts (register, remove, release)."""

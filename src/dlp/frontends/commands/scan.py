@@ -31,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     p.add_argument("--no-record", action="store_true",
                    help="a dry run: keep no incident, audit entry or exposure for this scan")
+    p.add_argument("--no-ocr", action="store_true",
+                   help="do not read text in images and scanned PDF pages (each one is then a not_read problem)")
     add_policy_option(p)
     p.set_defaults(handler=run)
 
@@ -55,7 +57,8 @@ def run(args, env) -> int:
                                        on_report=lambda report: progress.step(report.path)))
     elif args.jobs > 1 and len(targets) > 1 and all(t.path is not None for t in targets):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
-                                 initargs=(args.registry, args.key, args.policy, dict(env.environ))) as pool:
+                                 initargs=(args.registry, args.key, args.policy, dict(env.environ),
+                                           not args.no_ocr)) as pool:
             for report in pool.map(_scan_in_worker, [(t, destination) for t in targets], chunksize=4):
                 reports.append(report)
                 progress.step(report.path)
@@ -96,11 +99,11 @@ def _target(report: FileReport) -> dict:
 _worker_scanner = None
 
 
-def _init_worker(registry, key, policy, environ) -> None:
+def _init_worker(registry, key, policy, environ, ocr=True) -> None:
     global _worker_scanner
     from ...scanner import open_scanner
 
-    _worker_scanner = open_scanner(registry, key, policy, environ=environ)
+    _worker_scanner = open_scanner(registry, key, policy, ocr=ocr, environ=environ)
 
 
 def _scan_in_worker(job: tuple[Item, Destination]) -> FileReport:

@@ -34,11 +34,12 @@ class ScannerSpec:
     policy: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
     fail_open: bool = False
+    ocr: bool = True
 
     def open(self):
         from ...scanner import open_scanner
 
-        scanner = open_scanner(self.registry, self.key, self.policy, environ=dict(self.environ))
+        scanner = open_scanner(self.registry, self.key, self.policy, ocr=self.ocr, environ=dict(self.environ))
         if self.fail_open and isinstance(scanner.policy, DefaultPolicy):
             scanner.policy = replace(scanner.policy, unreadable_action=Action.WARN)
         warm_up(scanner)
