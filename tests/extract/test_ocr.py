@@ -24,7 +24,7 @@ from dlp.errors import ConfigError, ExtractionError
 from dlp.extract import EXTRACTORS, Context, Limits, walk
 from dlp.extract.images import ImageExtractor, image_kind, is_media
 from dlp.extract.ocr import (
-    Line, Ocr, OcrSettings, arrange, assemble, ocr_location, ocr_summary, prepare, tile_spans, _turn_back,
+    Line, Ocr, OcrSettings, arrange, assemble, join_boxes, ocr_location, ocr_summary, prepare, tile_spans, _turn_back,
 )
 from dlp.policy import parse_policy
 from dlp.registry import Registry
@@ -218,21 +218,27 @@ def test_arrange_keeps_every_line_once(boxes):
     assert sorted(arrange(lines), key=lambda line: int(line.text)) == lines
 
 
-@given(st.integers(1, 40_000), st.integers(256, 4096), st.integers(8, 100))
+@given(st.integers(1, 40_000), st.integers(256, 4096), st.integers(8, 200))
 @settings(max_examples=200, deadline=None)
-def test_tiles_cover_the_side_and_own_each_pixel_once(length, tile, overlap):
+def test_tiles_cover_the_side_and_overlap(length, tile, overlap):
     spans = tile_spans(length, tile, overlap)
-    assert spans[0][0] == 0 and spans[-1][1] == length and spans[0][2] == 0 and spans[-1][3] == length
-    for (s, e, own_s, own_e), nxt in zip(spans, spans[1:] + [None]):
-        assert s <= own_s < own_e <= e and e - s <= tile
-        if nxt is not None:
-            assert nxt[2] == own_e  # owned ranges meet: each centre belongs to exactly one tile
-            assert own_e - nxt[0] >= overlap // 2 - 1 and e - own_e >= overlap // 2 - 1  # a line up to overlap/2 high is whole in its owner
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(0 < e - s <= tile for s, e in spans)
+    assert all(e1 - s2 == overlap for (_, e1), (s2, _) in zip(spans, spans[1:]))  # a line up to `overlap` high is whole in one
 
 
-def test_pages_are_not_tiled_but_tall_screenshots_are():
-    assert len(tile_spans(3508, 2048, 192, tile_short=2480)) == 1  # A4 at 300 dpi
-    assert len(tile_spans(12000, 2048, 192, tile_short=1080)) == 7
+JOINS = {
+    "a line cut by a seam": ([(10, 100, 1280, 124), (1120, 101, 2000, 125)], [(10, 100, 2000, 125)]),
+    "one line seen by two tiles": ([(500, 1200, 900, 1224), (500, 1201, 900, 1225)], [(500, 1200, 900, 1225)]),
+    "lines above each other": ([(10, 100, 500, 124), (10, 130, 500, 154)], [(10, 100, 500, 124), (10, 130, 500, 154)]),
+    "two columns": ([(10, 100, 500, 124), (560, 100, 900, 124)], [(10, 100, 500, 124), (560, 100, 900, 124)]),
+}
+
+
+@pytest.mark.parametrize("case", JOINS)
+def test_join_boxes(case):
+    boxes, expected = JOINS[case]
+    assert sorted(join_boxes(boxes)) == sorted(expected)
 
 
 @pytest.mark.parametrize("angle", [90, 180, 270])

@@ -142,7 +142,15 @@ ATTACKS = {
         EXCERPT[:260], ink=(255, 255, 255, 255), paper=(255, 255, 255, 0), mode="RGBA"),
     "text one shade off the background": lambda: screenshot(EXCERPT[:260], ink=(246, 246, 246, 255)),
     "upside down": lambda: screenshot(EXCERPT[:260]).rotate(180),
+    "small text on a large screen": lambda: large_canvas(screenshot(EXCERPT[:260], size=13)),
 }
+
+
+def large_canvas(picture: Image.Image) -> Image.Image:
+    """A 2560 x 1440 screenshot at 100% scale: shrunk whole for detection, its 13-pixel text would be lost."""
+    canvas = Image.new("RGB", (2560, 1440), "white")
+    canvas.paste(picture, (1400, 900))
+    return canvas
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
