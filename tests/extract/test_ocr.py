@@ -479,9 +479,10 @@ def test_the_policy_key_turns_ocr_off(tmp_path):
 # -- scanned PDF pages -----------------------------------------------------------------------------
 
 
-def pdf_pages(*pages: str | None) -> bytes:
+def pdf_pages(*pages: str | None, picture_on_text: tuple[float, float, float, float] | None = None) -> bytes:
     """A PDF whose pages carry text (a string), a drawn picture (None), a few words over a drawn
-    frame ('+' and the words), or nothing ('')."""
+    frame ('+' and the words), or nothing (''); `picture_on_text` (x, y, w, h in points) puts a
+    picture on each page of text as well."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
@@ -499,6 +500,8 @@ def pdf_pages(*pages: str | None) -> bytes:
             for i in range(0, len(page.split()), 12):
                 text.textLine(" ".join(page.split()[i:i + 12]))
             c.drawText(text)
+            if picture_on_text is not None:
+                c.drawImage(ImageReader(io.BytesIO(png(600, 200))), *picture_on_text)
         c.showPage()
     c.save()
     return out.getvalue()
@@ -507,7 +510,7 @@ def pdf_pages(*pages: str | None) -> bytes:
 def test_only_pages_with_more_than_their_text_layer_are_read(engine):
     data = pdf_pages(" ".join(words(60, seed=3)), None, "Figure 2", "", "+Figure 3")
     outputs = extract(data, "scan.pdf", Ocr(load=lambda: engine))
-    ocr_parts = [p for p in parts(outputs) if p.format == "ocr"]
+    ocr_parts = sorted((p for p in parts(outputs) if p.format == "ocr"), key=lambda p: p.locator)
     assert [p.locator for p in ocr_parts] == [f"scan.pdf#page={n}!/ocr" for n in (2, 3, 4, 5)]
     # a picture; a few words alone (the text layer has them); nothing; a few words over a drawing
     assert [p.meta["ocr"].get("skipped") for p in ocr_parts] == [None, "text only", "blank", None]
@@ -521,7 +524,20 @@ def test_a_scanned_page_without_ocr_is_not_read_but_a_blank_one_is_fine(engine):
     outputs = extract(data, "scan.pdf", Ocr(OcrSettings(enabled=False, off_reason="--no-ocr"), load=lambda: engine))
     (problem,) = problems(outputs)
     assert problem.kind == "not_read" and problem.locator == "scan.pdf"
-    assert problem.detail == "pages 2, 4, 6 without a text layer, OCR turned off (--no-ocr)"
+    assert problem.detail == "pages 2, 4, 6 with pictures or without a text layer, OCR turned off (--no-ocr)"
+
+
+@pytest.mark.parametrize("size, read", [((300, 100), True), ((60, 20), False)])
+def test_a_large_picture_on_a_page_with_text_is_read(engine, size, read):
+    data = pdf_pages(" ".join(words(60, seed=3)), picture_on_text=(100, 300, *size))
+    outputs = extract(data, "report.pdf", Ocr(load=lambda: engine))
+    ocr_parts = [p for p in parts(outputs) if p.format == "ocr"]
+    assert [p.locator for p in ocr_parts] == (["report.pdf#page=1!/ocr"] if read else [])
+    if read:  # only the picture's region is rendered, at the picture's own resolution (600 px in 300 pt: 144 dpi
+        # is below the 150 dpi default, so 150); the boxes are placed on the page
+        x0, y0, x1, y1 = ocr_location(ocr_parts[0].meta["ocr"], 0, 10)["bbox"]
+        assert 100 <= x0 < 110 and 842 - 400 <= y0 < 842 - 390
+        assert engine.reads() == 1
 
 
 def test_scanned_pages_beyond_the_limit_are_a_problem(engine):

@@ -137,11 +137,33 @@ def test_an_image_only_pdf_page_is_blocked_on_its_page(scanner, tmp_path):
     assert 40 < x0 < 70 and 842 - 500 - picture.height * 72 / 150 - 10 < y0 and y1 < 842 - 500 + 10
 
 
+def test_a_screenshot_pasted_into_a_page_of_text_is_blocked(scanner):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    picture = screenshot(EXCERPT, size=16)
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    text = c.beginText(72, 800)
+    for line in textwrap.wrap(UNRELATED + " " + UNRELATED, 90):
+        text.textLine(line)
+    c.drawText(text)
+    # shrunk to half its size: 8-pixel text at the 150 dpi a page is rendered at, 16 at its own
+    c.drawImage(ImageReader(picture), 72, 400, picture.width * 0.36, picture.height * 0.36)
+    c.showPage()
+    c.save()
+    report = scanner.scan_bytes(out.getvalue(), "report.pdf", Destination(channel="mail"))
+    assert report.action == Action.BLOCK
+    assert report.findings[0].locator == "report.pdf#page=1!/ocr"
+
+
 ATTACKS = {
     "white text on a transparent background": lambda: screenshot(
         EXCERPT[:260], ink=(255, 255, 255, 255), paper=(255, 255, 255, 0), mode="RGBA"),
     "text one shade off the background": lambda: screenshot(EXCERPT[:260], ink=(246, 246, 246, 255)),
     "upside down": lambda: screenshot(EXCERPT[:260]).rotate(180),
+    "on its side": lambda: screenshot(EXCERPT[:260]).rotate(270, expand=True),
     "small text on a large screen": lambda: large_canvas(screenshot(EXCERPT[:260], size=13)),
 }
 

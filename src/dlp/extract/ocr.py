@@ -270,10 +270,15 @@ def _upright(engine: Engine, picture: Any) -> list[Line]:
     put in order as it reads, then its boxes are mapped back onto the picture as given."""
     read = engine.read(picture)
     best, turn = _kept(read), 0
-    for angle in _turns_to_try(read):
+    turns = _turns_to_try(read)
+    # On its side, lines come back in the wrong order even when each reads well (the engine
+    # turns lines that stand on end): the better turned reading wins unless it is far worse.
+    # Upside down, the turned reading must be clearly better.
+    bar = 0.5 * _quality(best) if len(turns) == 2 else 1.2 * _quality(best)
+    for angle in turns:
         candidate = _kept(engine.read(picture.rotate(angle, expand=True)))
-        if _quality(candidate) > 1.2 * _quality(best):
-            best, turn = candidate, angle
+        if _quality(candidate) > bar:
+            best, turn, bar = candidate, angle, _quality(candidate)
     ordered = arrange(best)
     return ordered if turn == 0 else [_turn_back(line, turn, picture.size) for line in ordered]
 
@@ -374,10 +379,12 @@ _UNMAPPED = re.compile(r"\(cid:\d+\)|\ufffd")  # glyphs a font gives no characte
 
 
 def read_scanned_pages(item: Item, outputs: Sequence[Output], ctx: Context) -> Iterator[Output]:
-    """OCR parts for the pages of a PDF whose text layer has fewer than `page_min_words` words.
+    """OCR parts for the pages of a PDF that show more than their text layer holds: pages with
+    fewer than `page_min_words` words that draw something (a scan, text turned into outlines),
+    and pages whose pictures cover a good part of them (a screenshot pasted into a report).
 
     `outputs` are what the PDF extractor produced; its main part (at the document's own
-    locator, with page offsets) says which pages have text.
+    locator, with page offsets) says how many words each page has.
     """
     main = next((o for o in outputs if isinstance(o, Part) and o.locator == item.locator and o.pages), None)
     if main is None:
@@ -385,36 +392,43 @@ def read_scanned_pages(item: Item, outputs: Sequence[Output], ctx: Context) -> I
     ocr: Ocr | None = ctx.ocr
     settings = ocr.settings if ocr is not None else OcrSettings(enabled=False)
     bounds = (*main.pages, len(main.text))
-    words = {n: len(_WORD.findall(_UNMAPPED.sub(" ", main.text[bounds[n - 1]:bounds[n]])))
-             for n in range(1, len(main.pages) + 1)}
-    bare = [n for n, count in words.items() if count < settings.page_min_words]
-    if not bare:
-        return
+    words = tuple(len(_WORD.findall(_UNMAPPED.sub(" ", main.text[bounds[n - 1]:bounds[n]])))
+                  for n in range(1, len(main.pages) + 1))
+    try:
+        plan = _isolated(ctx, partial(_survey, words, settings), item, "PDF", count=False)
+    except ExtractionError as exc:
+        if exc.kind == "timeout":
+            raise
+        plan = [(n, _WHOLE_PAGE) for n, count in enumerate(words, 1) if count < settings.page_min_words]  # PDFium cannot look: read the bare pages
+    to_read = [(n, view) for n, view in plan if isinstance(view, tuple)]
     try:
         if ocr is None:
             raise ExtractionError("not_read", "OCR turned off")
         engine = ocr.engine()
     except ExtractionError as exc:
-        drawn = _isolated(ctx, partial(_unread_pages, tuple((n, words[n]) for n in bare)), item, "PDF pages", count=False)
-        if drawn:
-            yield Problem(item.locator, "not_read", f"{_page_list(drawn)} without a text layer, {exc.detail}")
+        if to_read:
+            yield Problem(item.locator, "not_read", f"{_page_list([n for n, _ in to_read])} with pictures or without "
+                                                    f"a text layer, {exc.detail}")
         return
+    for number, view in plan:  # pages without a text layer that OCR need not read, counted
+        if isinstance(view, str):
+            yield _skipped(f"{item.locator}#page={number}!/ocr", view, (0, 0))
     document = ocr.digest(b"pdf", read_bytes(item, ctx))
     limit = ctx.limits.max_ocr_pages
-    for i, number in enumerate(bare[:limit]):
+    for i, (number, view) in enumerate(to_read[:limit]):
         where = f"{item.locator}#page={number}!/ocr"
-        key = ocr.digest(b"page", document, str(number).encode(), str(settings.pdf_dpi).encode())
+        key = ocr.digest(b"page", document, repr((number, view, settings.pdf_dpi)).encode())
         frames = ocr.recall(key)
         cached = frames is not None
         if frames is None:
             if ctx.budget.seconds_left() <= 0 or ctx.budget.ocr_images >= ctx.limits.max_ocr_images:
                 kind = "timeout" if ctx.budget.seconds_left() <= 0 else "too_many"
-                yield Problem(item.locator, kind, f"{_page_list(bare[i:])} without a text layer not read: "
+                yield Problem(item.locator, kind, f"{_page_list([n for n, _ in to_read[i:]])} not read by OCR: "
                               + ("the item's time is up" if kind == "timeout" else
                                  f"more than {ctx.limits.max_ocr_images} images read in this item"))
                 return
             try:
-                frames = tuple(_isolated(ctx, partial(_read_pdf_page, engine, settings, number, words[number]),
+                frames = tuple(_isolated(ctx, partial(_read_pdf_page, engine, settings, number, view),
                                          item, f"page {number}"))
             except ExtractionError as exc:  # this page only: the next one may read
                 yield Problem(where, exc.kind, exc.detail)
@@ -422,73 +436,104 @@ def read_scanned_pages(item: Item, outputs: Sequence[Output], ctx: Context) -> I
             ocr.remember(key, frames)
         for frame in frames:
             yield from _outputs(where, frame, engine.name, cached)
-    if len(bare) > limit:
-        yield Problem(item.locator, "too_many",
-                      f"{len(bare)} pages without a text layer; OCR read the first {limit}, not {_page_list(bare[limit:])}")
+    if len(to_read) > limit:
+        yield Problem(item.locator, "too_many", f"{len(to_read)} pages to read by OCR; read the first {limit}, "
+                                                f"not {_page_list([n for n, _ in to_read[limit:]])}")
 
 
-def _read_pdf_page(engine: Engine, settings: OcrSettings, number: int, words: int, item: Item,
+_TEXT_OBJECT, _IMAGE_OBJECT = 1, 3  # FPDF_PAGEOBJ_*: the others are paths, shadings and forms
+_WHOLE_PAGE = (0.0, 0.0, 0.0, 0.0, 0)  # a view: (left, bottom, right, top) cut off in points, and dpi (0: default)
+PICTURE_SHARE = 0.015  # pictures covering this share of a page with text are read (1.2 x 1.2 in on A4;
+                       # a header logo is smaller, a 60-word screenshot at 6 pt larger)
+MAX_DPI = 300         # a picture is rendered at its own resolution up to this
+
+
+def _survey(words: tuple[int, ...], settings: OcrSettings, item: Item, limits: Limits) -> list[tuple[int, Any]]:
+    """For every page, what OCR should look at (runs in the worker): the whole page (a tuple
+    view) when it has fewer than `page_min_words` words and draws something, or draws text
+    that gave no words (fonts without a character map); the region of its pictures (a tuple
+    view) when they cover `PICTURE_SHARE` of a page with text; "blank" or "text only" for a
+    page without words that need not be read. Pages with text and no large picture are left out."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(item.path if item.path is not None else item.data)
+    plan: list[tuple[int, Any]] = []
+    try:
+        for number, count in enumerate(words, 1):
+            page = document[number - 1]
+            width, height = page.get_size()
+            objects = list(page.get_objects(max_depth=3))
+            kinds = {obj.type for obj in objects}
+            if count < settings.page_min_words:
+                if kinds - {_TEXT_OBJECT} or (_TEXT_OBJECT in kinds and count == 0):
+                    plan.append((number, _WHOLE_PAGE))
+                else:
+                    plan.append((number, "text only" if kinds else "blank"))
+            else:
+                view = _picture_view(objects, width, height, settings)
+                if view is not None:
+                    plan.append((number, view))
+            page.close()
+    finally:
+        document.close()
+    return plan
+
+
+def _picture_view(objects: list, width: float, height: float, settings: OcrSettings) -> tuple | None:
+    """The region around the large pictures of a page, at their own resolution (up to MAX_DPI)."""
+    boxes, dpi = [], settings.pdf_dpi
+    for obj in objects:
+        if obj.type != _IMAGE_OBJECT:
+            continue
+        if getattr(obj, "level", 0) > 0:
+            return _WHOLE_PAGE  # inside a form: its bounds are not in page space; read the page
+        left, bottom, right, top = obj.get_bounds()
+        left, bottom, right, top = max(0.0, left), max(0.0, bottom), min(width, right), min(height, top)
+        if right <= left or top <= bottom:
+            continue
+        boxes.append((left, bottom, right, top))
+        try:
+            pixels_wide = obj.get_px_size()[0]
+            dpi = max(dpi, min(MAX_DPI, round(pixels_wide / ((right - left) / 72))))
+        except Exception:
+            pass
+    if not boxes or sum((r - l) * (t - b) for l, b, r, t in boxes) < PICTURE_SHARE * width * height:
+        return None
+    left, bottom = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, top = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    return (round(left, 1), round(bottom, 1), round(width - right, 1), round(height - top, 1), dpi)
+
+
+def _read_pdf_page(engine: Engine, settings: OcrSettings, number: int, view: tuple, item: Item,
                    limits: Limits) -> list[Frame]:
-    """One page rendered with PDFium and read, if anything on it is not in its text layer (runs in
-    the worker). Boxes are in points."""
+    """One page, or the region of it in `view`, rendered with PDFium and read (runs in the
+    worker). Boxes are in points from the page's top left corner."""
     import pypdfium2 as pdfium
 
     started = time.perf_counter()
+    cut_left, cut_bottom, cut_right, cut_top, dpi = view
     document = pdfium.PdfDocument(item.path if item.path is not None else item.data)
     try:
         page = document[number - 1]
         width, height = page.get_size()
-        kinds = _object_kinds(page)
-        if not _needs_reading(kinds, words):
-            page.close()
-            return [Frame(number, (round(width), round(height)), unit="pt", skipped="text only" if kinds else "blank")]
-        scale = settings.pdf_dpi / 72
+        shown_w, shown_h = width - cut_left - cut_right, height - cut_bottom - cut_top
+        scale = (dpi or settings.pdf_dpi) / 72
         problem = None
-        if width * height * scale * scale > limits.max_image_pixels:
-            scale = math.sqrt(limits.max_image_pixels / max(1.0, width * height))
+        if shown_w * shown_h * scale * scale > limits.max_image_pixels:
+            scale = math.sqrt(limits.max_image_pixels / max(1.0, shown_w * shown_h))
             if scale * 72 < settings.pdf_dpi / 2:
                 problem = ("too_large", f"page of {width / 72:.0f} x {height / 72:.0f} in rendered at {scale * 72:.0f} dpi "
                                         f"(pixel limit {limits.max_image_pixels}); small text may be lost")
-        picture = page.render(scale=scale, grayscale=True).to_pil()
+        picture = page.render(scale=scale, crop=(cut_left, cut_bottom, cut_right, cut_top), grayscale=True).to_pil()
         page.close()
     finally:
         document.close()
     frame = _recognise(engine, picture, number, started, scale=scale, unit="pt", size=(round(width), round(height)))
+    if cut_left or cut_top:
+        frame = replace(frame, lines=tuple(Line(line.text, (line.box[0] + round(cut_left), line.box[1] + round(cut_top),
+                                                            line.box[2] + round(cut_left), line.box[3] + round(cut_top)),
+                                                line.score) for line in frame.lines))
     return [replace(frame, problem=problem)]
-
-
-_TEXT_OBJECT = 1  # FPDF_PAGEOBJ_TEXT; the others are paths, images, shadings and forms
-
-
-def _object_kinds(page: Any) -> set[int]:
-    return {obj.type for obj in page.get_objects(max_depth=3)}
-
-
-def _needs_reading(kinds: set[int], words: int) -> bool:
-    """Whether OCR could find more on a page than its text layer holds: it draws images, paths
-    (text turned into outlines), shadings or forms, or it draws text none of which came out as
-    words (fonts without a character map)."""
-    return bool(kinds - {_TEXT_OBJECT}) or (_TEXT_OBJECT in kinds and words == 0)
-
-
-def _unread_pages(pages: tuple[tuple[int, int], ...], item: Item, limits: Limits) -> list[int]:
-    """Of the given (page, words) pairs, the pages OCR would have read; without PDFium to look,
-    all of them (runs in the worker)."""
-    try:
-        import pypdfium2 as pdfium
-    except ImportError:
-        return [number for number, _ in pages]
-    document = pdfium.PdfDocument(item.path if item.path is not None else item.data)
-    try:
-        unread = []
-        for number, words in pages:
-            page = document[number - 1]
-            if _needs_reading(_object_kinds(page), words):
-                unread.append(number)
-            page.close()
-        return unread
-    finally:
-        document.close()
 
 
 def _page_list(numbers: Sequence[int]) -> str:
