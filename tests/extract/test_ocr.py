@@ -9,7 +9,6 @@ these tests fast.
 from __future__ import annotations
 
 import io
-import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -179,6 +178,16 @@ def test_ocr_location_unions_the_lines_a_span_touches():
     assert ocr_location(meta, 4, 15) == {"page": 3, "bbox": [5, 5, 200, 40], "bbox_unit": "pt"}
     assert ocr_location(meta, 31, 35) == {"page": 3, "bbox": [5, 45, 90, 60], "bbox_unit": "pt"}
     assert ocr_location({"lines": ()}, 0, 5) == {}
+
+
+def test_the_summary_counts_reads_cache_hits_and_skips():
+    metas = [{"engine": "e", "lines": ((0, 1, 0, 0, 1, 1),) * 3, "seconds": 1.25, "cached": False},
+             {"engine": "e", "lines": ((0, 1, 0, 0, 1, 1),), "seconds": 9.0, "cached": True},
+             {"skipped": "small", "size": [1, 1]}, {"skipped": "small", "size": [2, 2]}, {"skipped": "blank", "size": [0, 0]}]
+    assert ocr_summary(metas) == {"engine": "e", "read": 1, "cached": 1, "skipped": {"small": 2, "blank": 1},
+                                  "lines": 4, "seconds": 1.25}
+    assert ocr_summary([{"skipped": "small", "size": [1, 1]}]) == {"read": 0, "cached": 0, "skipped": {"small": 1},
+                                                                  "lines": 0, "seconds": 0.0}
 
 
 # -- reading order ----------------------------------------------------------------------------
@@ -574,6 +583,27 @@ def test_scan_no_ocr_from_the_command_line(tmp_path, registry_root):
     assert status == 1 and file["action"] == "quarantine"
     assert file["problems"] == [{"locator": str(tmp_path / "shot.png"), "kind": "not_read",
                                  "detail": "image, OCR turned off (--no-ocr)"}]
+
+
+def test_the_policy_file_turns_ocr_off_for_every_front_end(tmp_path, registry_root):
+    from dlp.scanner import open_scanner
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[ocr]\nenabled = false\n")
+    report = open_scanner(registry_root, policy_file=policy).scan_bytes(png(), "shot.png", Destination(channel="mail"))
+    assert [(p.kind, p.detail) for p in report.problems] == [
+        ("not_read", "image, OCR turned off (ocr.enabled = false in policy.toml)")]
+    assert report.action == Action.QUARANTINE  # the built-in [unscannable] mail action
+
+
+def test_the_milter_scanner_honours_no_ocr(registry_root):
+    from dlp.frontends.cli import Env, build_parser
+
+    args = build_parser().parse_args(["--registry", str(registry_root), "milter", "--listen", "inet:8899@127.0.0.1",
+                                      "--no-ocr"])
+    assert Env(environ={}).scanner(args).ocr.settings.off_reason == "--no-ocr"
+    args = build_parser().parse_args(["--registry", str(registry_root), "milter", "--listen", "inet:8899@127.0.0.1"])
+    assert Env(environ={}).scanner(args).ocr.enabled
 
 
 def test_watch_and_milter_take_no_ocr(tmp_path):

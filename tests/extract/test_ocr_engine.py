@@ -194,3 +194,35 @@ def test_unrelated_text_is_allowed_and_nothing_is_fetched(registry_root, monkeyp
     assert "agenda for the offsite" in " ".join(part.text.split())
     scanner = Scanner(Registry(registry_root), ocr=Ocr(load=lambda: engine))
     assert scanner.scan_part(part) == []
+
+
+def test_the_watch_daemon_quarantines_a_screenshot_of_a_secret(tmp_path, registry_root):
+    """The daemon with a real observer on real folders: the screenshot is held, the note released."""
+    import threading
+    import time
+
+    from dlp.frontends.watch.daemon import Daemon, DecisionLog
+    from dlp.frontends.watch.scans import ScannerSpec
+    from dlp.frontends.watch.settings import Outbox, WatchSettings
+
+    outbox, release, quarantine = tmp_path / "outbox", tmp_path / "release", tmp_path / "quarantine"
+    outbox.mkdir()
+    settings = WatchSettings(outboxes=(Outbox(outbox, release, quarantine, country="CN"),), settle=0.2, rescan=5.0)
+    daemon = Daemon(settings, ScannerSpec(str(registry_root)), log=DecisionLog(io.StringIO()))
+    thread = threading.Thread(target=daemon.run, name="watch-daemon", daemon=True)
+    thread.start()
+    try:
+        assert daemon.ready.wait(60)
+        (outbox / "figure.png").write_bytes(encoded(screenshot(EXCERPT)))
+        (outbox / "note.txt").write_text(UNRELATED)
+        deadline = time.monotonic() + 60
+        while not ((quarantine / "figure.png.dlp.json").exists() and (release / "note.txt").exists()):
+            assert time.monotonic() < deadline, "the daemon did not place both files within 60 s"
+            time.sleep(0.05)
+    finally:
+        daemon.stop()
+        thread.join(30)
+    sidecar = json.loads((quarantine / "figure.png.dlp.json").read_text())
+    assert sidecar["report"]["action"] == "block"
+    assert sidecar["report"]["findings"][0]["locator"].endswith("figure.png!/ocr")
+    assert sidecar["report"]["meta"]["ocr"]["read"] == 1

@@ -6,7 +6,8 @@ Who hands what to this module:
   the walk finds one: a file, a mail attachment, an archive member, the media of an office
   document (`read_image`);
 - `pdf.PdfExtractor` gives it each PDF once its text is read; the pages whose text layer has
-  (almost) no words are rendered with PDFium and read (`read_scanned_pages`).
+  (almost) no words but that draw something, and the large pictures on pages with text, are
+  rendered with PDFium and read (`read_scanned_pages`).
 
 The text of each image, frame or page is a part of its own: ``photo.png!/ocr``,
 ``fax.tiff#page=2!/ocr``, ``scan.pdf#page=3!/ocr``. Its `meta["ocr"]` names the engine and keeps
