@@ -781,14 +781,14 @@ class RapidOcrEngine:
         return self._ocr
 
     def read(self, image: Any) -> list[Line]:
-        """Lines of an RGB picture. A picture larger than `DET_SIDE` is not shrunk for detection
-        (the 14-pixel text of a 4K screenshot would vanish): lines are detected in overlapping
-        tiles at full resolution, the pieces of a line cut by a seam are joined, and each line
-        is recognised from the whole picture."""
+        """Lines of an RGB picture. A picture larger than `DET_SIDE` is not shrunk whole for
+        detection (the 14-pixel text of a 4K screenshot would vanish): lines are detected in
+        overlapping tiles, the pieces of a line cut by a seam are joined, and each line is
+        recognised from the full picture, widest first: onnxruntime's arena then reuses the
+        memory of the first line for the others (narrowest first, as rapidocr orders them,
+        it grew past 1 GB on a screenshot of a mail)."""
         ocr = self._engine()
         width, height = image.size
-        if max(width, height) <= DET_SIDE:
-            return _lines(ocr(image, use_det=True, use_cls=False, use_rec=True))  # (rapidocr keeps these flags)
         scale = min(1.0, math.sqrt(DET_PIXELS / (width * height)))
         seen = image if scale == 1.0 else image.resize((round(width * scale), round(height * scale)), 1)  # LANCZOS
         boxes = []
@@ -799,13 +799,13 @@ class RapidOcrEngine:
                            round((bx1 + x0) / scale), round((by1 + y0) / scale))
                           for bx0, by0, bx1, by1 in _boxes(getattr(found, "boxes", None))]
         lines = []
-        for x0, y0, x1, y1 in join_boxes(boxes):
+        for x0, y0, x1, y1 in sorted(join_boxes(boxes), key=lambda b: -(b[2] - b[0]) / max(1, b[3] - b[1])):
             pad = max(2, (y1 - y0) // 8)
             crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)))
             result = ocr(crop, use_det=False, use_cls=False, use_rec=True)
             texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
-            if texts:
-                lines.append(Line(str(texts[0]), (x0, y0, x1, y1), float(scores[0])))
+            # an unreadable line is kept, empty: its box still tells a picture lying on its side
+            lines.append(Line(str(texts[0]), (x0, y0, x1, y1), float(scores[0])) if texts else Line("", (x0, y0, x1, y1), 0.0))
         return lines
 
 
@@ -819,17 +819,13 @@ def _boxes(quads: Any) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _lines(result: Any) -> list[Line]:
-    if not result or getattr(result, "txts", None) is None or getattr(result, "boxes", None) is None:
-        return []
-    return [Line(str(text), box, float(score)) for box, text, score in zip(_boxes(result.boxes), result.txts, result.scores)]
-
-
 def join_boxes(boxes: Sequence[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
     """Boxes of one line joined: the pieces a tile seam cut, and the same line seen by two
     overlapping tiles. Two boxes join when they share most of their height and touch or overlap
-    along the row; lines above each other, or a column gap apart, stay apart."""
-    merged = [list(b) for b in sorted(boxes, key=lambda b: (b[1], b[0]))]
+    along the row; lines above each other, or a column gap apart, stay apart, and so do boxes
+    standing on end (a picture on its side is turned and read again)."""
+    standing = [b for b in boxes if b[3] - b[1] > b[2] - b[0]]  # text on its side: joined by nothing here
+    merged = [list(b) for b in sorted((b for b in boxes if b[3] - b[1] <= b[2] - b[0]), key=lambda b: (b[1], b[0]))]
     changed = True
     while changed:
         changed = False
@@ -846,7 +842,7 @@ def join_boxes(boxes: Sequence[tuple[int, int, int, int]]) -> list[tuple[int, in
             else:
                 out.append(box)
         merged = out
-    return [tuple(b) for b in merged]  # type: ignore[misc]
+    return [tuple(b) for b in merged] + list(standing)  # type: ignore[misc]
 
 
 def _version(package: str) -> str:
