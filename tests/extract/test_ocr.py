@@ -568,6 +568,36 @@ def test_a_scanned_pdf_is_found_on_its_page(engine, tmp_path, registry_root):
     assert run["bbox"][2] == round(600 * 72 / 150)
 
 
+# -- real-world files ---------------------------------------------------------------------------
+
+
+@pytest.mark.corpus
+def test_a_sample_of_corpus_images_and_pdfs_goes_through_real_ocr_without_escape(corpora):
+    """Every eighth image or PDF of ../shared/corpora (damaged, odd and hostile files among them),
+    one OCR read each with the real engine: parts and problems only, within the time limits;
+    the OCR worker's own memory stays under its cap (its RSS counts the pages it shares with
+    this process)."""
+    import resource
+
+    from dlp.extract import expand_path
+
+    shared = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    files = sorted(p for p in corpora.rglob("*") if p.is_file() and p.suffix.lower() in
+                   {".pdf", ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp"})[::8]
+    assert len(files) > 20
+    ocr = Ocr()
+    read = 0
+    for path in files:
+        started = time.monotonic()
+        outputs = [o for item in expand_path(str(path))
+                   for o in walk(item, EXTRACTORS, Context(Limits(timeout_seconds=30, max_ocr_images=1), ocr=ocr))]
+        assert time.monotonic() - started < 40
+        assert all(isinstance(o, (Part, Problem)) for o in outputs)
+        read += sum(1 for o in outputs if isinstance(o, Part) and o.format == "ocr" and o.text)
+    assert read > 5
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 < 1024 + shared
+
+
 # -- front ends ----------------------------------------------------------------------------------
 
 
