@@ -28,6 +28,7 @@ from .detectors.classifier import ClassifierDetector
 from .errors import DeadlineExceeded
 from .evidence import ExactEvidence, RewriteSummary
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
+from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .index import Index
 from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise
 from .decide import Decider, Request
@@ -51,9 +52,11 @@ class Scanner:
         extra_detectors: Sequence[Detector] = (),
         models: Sequence[Model] = (),
         excerpt_chars: int = 0,
+        ocr: Ocr | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.index: Index = index if isinstance(index, Index) else index.index  # an editing Registry: its commit
+        self.ocr = ocr if ocr is not None else Ocr()  # one engine and image cache for every item
         self.keyer = self.index.keyer
         self.decider = Decider(policy)  # stateless: the built-in or given policy, no allow entries or exposure
         self.limits = limits
@@ -118,19 +121,24 @@ class Scanner:
         except OSError as exc:
             problems.append(Problem(item.locator, "unreadable", exc.strerror or str(exc)))
         meta: dict = {}
+        read_by_ocr: list = []
         if not problems:
-            for out in walk(item, self.extractors, Context(self.limits)):
+            for out in walk(item, self.extractors, Context(self.limits, ocr=self.ocr)):
                 if isinstance(out, Problem):
                     problems.append(out)
                     continue
                 headers = out.meta.get("headers") or out.meta.get("mail") if out.meta else None
                 if headers and "headers" not in meta:
                     meta["headers"] = dict(headers)
+                if out.meta and "ocr" in out.meta:
+                    read_by_ocr.append(out.meta["ocr"])
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
                 part_findings, part_problems = self._scan_part(out, deadline, discarded)
                 findings.extend(part_findings)
                 problems.extend(part_problems)
+        if read_by_ocr:
+            meta["ocr"] = ocr_summary(read_by_ocr)
         if discarded is not None:
             meta["explain"] = discarded
         return Detection(path=item.locator, findings=tuple(findings), problems=tuple(problems), bytes=size,
@@ -276,12 +284,19 @@ def scanner_from(settings: Settings) -> Scanner:
 
         policy = load_policy(settings.policy)
     excerpt = 200 if getattr(policy, "excerpt", False) else 0
-    return Scanner(index, policy=policy, limits=settings.limits, models=trained, excerpt_chars=excerpt)
+    if not getattr(policy, "ocr", True):
+        ocr = OcrSettings(enabled=False, off_reason=f"ocr.enabled = false in {settings.policy.name}")
+    elif not settings.ocr:
+        ocr = OcrSettings(enabled=False, off_reason="--no-ocr, or ocr = false in the settings")
+    else:
+        ocr = OcrSettings()
+    return Scanner(index, policy=policy, limits=settings.limits, models=trained, excerpt_chars=excerpt,
+                   ocr=Ocr(ocr))
 
 
 def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.PathLike | None = None,
                  policy_file: str | os.PathLike | None = None, *, limits: Limits | None = None,
-                 models: str | os.PathLike | None = None, environ=os.environ) -> Scanner:
+                 models: str | os.PathLike | None = None, ocr: bool = True, environ=os.environ) -> Scanner:
     """`scanner_from` for callers that name the parts (tests, tools): flags, then the environment."""
     return scanner_from(load_settings(environ=environ, registry=registry, key=key_file, policy=policy_file,
-                                      models=models, limits=limits))
+                                      models=models, limits=limits, ocr=None if ocr else False))

@@ -23,6 +23,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from ..extract.ocr import ocr_location
 from ..text import Tokens
 from ..types import Finding, Part
 
@@ -44,12 +45,15 @@ class Scanned:
                                  "reason": reason, **numbers})
 
     def span(self, first: int, last: int) -> dict:
-        """Evidence for tokens first..last (inclusive): source offsets and page."""
+        """Evidence for tokens first..last (inclusive): source offsets and page (for text read by
+        OCR, the page and the box of the matched lines)."""
         start, end = int(self.tokens.starts[first]), int(self.tokens.ends[last])
         out = {"start": start, "end": end}
         page = self.part.page_of(start)
         if page is not None:
             out["page"] = page
+        if "ocr" in self.part.meta:
+            out.update(ocr_location(self.part.meta["ocr"], start, end))
         return out
 
 

@@ -69,7 +69,8 @@ class Env:
 
             cached = load_settings(config=getattr(args, "settings", None), environ=self.environ,
                                    registry=args.registry, key=args.key, state=getattr(args, "state", None),
-                                   policy=getattr(args, "policy", None), models=getattr(args, "models", None))
+                                   policy=getattr(args, "policy", None), models=getattr(args, "models", None),
+                                   ocr=False if getattr(args, "no_ocr", False) else None)
             args._settings = cached
         return cached
 

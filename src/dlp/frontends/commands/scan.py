@@ -29,6 +29,8 @@ def register(sub) -> None:
                    help="scan on a Dask cluster: tcp://SCHEDULER:8786, or local[:N] for N local worker processes "
                         "(needs dlp[cluster]; workers must read the paths at the same absolute location)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.add_argument("--no-ocr", action="store_true",
+                   help="do not read text in images and scanned PDF pages (each one is then a not_read problem)")
     p.add_argument("--explain", action="store_true",
                    help="also list, per item, the candidates the detectors set aside and why (secret ids and "
                         "numbers, never text): a debug section in the report")

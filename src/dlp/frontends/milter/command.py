@@ -136,6 +136,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-record", action="store_true",
                         help="keep no incidents, audit entries or exposure (default: in the state directory)")
+    parser.add_argument("--no-ocr", action="store_true",
+                        help="do not read text in images and scanned PDF pages; such mail counts as unscannable")
     add_policy_option(parser)
     parser.set_defaults(handler=run)
 
