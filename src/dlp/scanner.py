@@ -135,6 +135,8 @@ class Scanner:
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
                 part_findings, part_problems = self._scan_part(out, deadline, discarded)
+                if out.meta and out.meta.get("streamed"):  # chunks overlap: one finding per secret stands
+                    part_findings = _strongest(findings, part_findings)
                 findings.extend(part_findings)
                 problems.extend(part_problems)
         if read_by_ocr:
@@ -189,7 +191,7 @@ class Scanner:
             t1 = t2
         out = _fold_rewrites(out)
         if self.excerpt_chars > 0:
-            out = [_with_excerpt(f, part.text, self.excerpt_chars) for f in out]
+            out = [_with_excerpt(f, part.text, self.excerpt_chars, part.meta.get("char_offset", 0)) for f in out]
         return out, problems
 
     def _exact_copy(self, item: Item, size: int) -> Finding | None:
@@ -233,6 +235,20 @@ def _windows(text: str) -> Iterator[Tokens]:
         carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
 
 
+def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:
+    """`new` findings of a chunk, less those a finding already made at the same locator
+    matches or beats; an earlier weaker one is replaced in `found` (in place)."""
+    out = []
+    for f in new:
+        same = next((i for i, g in enumerate(found)
+                     if (g.secret, g.kind, g.locator) == (f.secret, f.kind, f.locator)), None)
+        if same is None:
+            out.append(f)
+        elif (f.score, f.matched_words) > (found[same].score, found[same].matched_words):
+            found[same] = f
+    return out
+
+
 def _tail(tokens: Tokens, first: int) -> Tokens:
     """The tokens from `first` on, their normalised text re-based to start at 0."""
     if first == 0:
@@ -246,12 +262,14 @@ def _tail(tokens: Tokens, first: int) -> Tokens:
                    tampered=tampered)
 
 
-def _with_excerpt(finding: Finding, text: str, chars: int) -> Finding:
+def _with_excerpt(finding: Finding, text: str, chars: int, shift: int = 0) -> Finding:
     """A short excerpt of the scanned item where the finding starts (never of the registered secret
-    itself: this is what was about to leave). Only when the policy enables it."""
+    itself: this is what was about to leave). Only when the policy enables it. `shift`: where the
+    part's text starts in the item's (a chunk of a streamed file)."""
     start = finding.evidence.first_start()
     if start is None:
         return finding
+    start -= shift
     return replace(finding, evidence=finding.evidence.with_excerpt(" ".join(text[start:start + chars].split())))
 
 

@@ -54,6 +54,9 @@ class Scanned:
             out["page"] = page
         if "ocr" in self.part.meta:
             out.update(ocr_location(self.part.meta["ocr"], start, end))
+        shift = self.part.meta.get("char_offset", 0)  # a chunk of a streamed file: offsets in the whole file
+        if shift:
+            out["start"], out["end"] = start + shift, end + shift
         return out
 
 

@@ -227,7 +227,16 @@ def _as_text(item: Item, extractor: Extractor, ctx: Context, failed: str) -> Ite
     from .text import decoded_outputs
 
     try:
-        if decode(_head(item)) is None or item.size > ctx.limits.max_item_bytes:
+        if item.size > ctx.limits.max_item_bytes:
+            return
+        if decode(_head(item)) is None:
+            if failed in ("corrupt", "unsupported", "too_large"):  # unreadable, not text: printable runs at least
+                # (not after "encrypted": the runs of ciphertext say nothing, the problem says it all)
+                from .decoding import printable_strings
+
+                strings = printable_strings(item.read())
+                if strings.strip():
+                    yield Part(item.locator, strings, "binary", binary=True)
             return
         decoded = decode(item.read())
     except (OSError, ExtractionError):

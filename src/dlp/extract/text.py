@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
 from .decoding import Decoded, decode, decode_text, printable_strings
+from .stream import STREAM_BYTES, stream_text
 
 __all__ = ["decode_text", "printable_strings", "decoded_outputs", "html_to_text", "HtmlExtractor",
            "TextExtractor", "StringsExtractor"]
@@ -166,6 +167,9 @@ class HtmlExtractor:
         return bool(_HTML_START.match(stripped)) and b"<" in stripped[:1024]
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        if item.size > STREAM_BYTES:  # large: a chunk at a time, memory stays bounded
+            yield from stream_text(item, ctx)
+            return
         data = read_bytes(item, ctx)
         decoded = decode(data)
         if decoded is None:
@@ -183,6 +187,9 @@ class TextExtractor:
         return decode(head) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        if item.size > STREAM_BYTES:  # large: a chunk at a time, memory stays bounded
+            yield from stream_text(item, ctx)
+            return
         data = read_bytes(item, ctx)
         decoded = decode(data)
         if decoded is None:
