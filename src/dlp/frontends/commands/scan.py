@@ -11,8 +11,8 @@ from ...types import Destination, Detection, Item, Report, escape_path
 from ..output import write_report, write_report_file
 from .files import scan_items
 from .incidents import add_policy_option
+from ..status import Exit
 
-EXIT_FOUND = 1
 
 
 def register(sub) -> None:
@@ -105,7 +105,7 @@ def run(args, env) -> int:
             raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         write_report(report, args.format, env.stdout)
-    return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in report.files) else 0
+    return Exit.STOP if any(r.action.label in ("block", "quarantine") for r in report.files) else Exit.OK
 
 
 def _target(item: Item) -> dict:

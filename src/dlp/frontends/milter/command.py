@@ -29,6 +29,7 @@ from ...decide import Decider
 from .mail import recording, unscanned_recording
 from .server import ListenAddress, MilterSettings, ScanFunction, parse_listen, serve
 from .workers import ScanWorkers
+from ..status import Exit
 
 DEFAULTS = MilterSettings()
 PART_SHARE = 0.8
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
                                            recorder))
     finally:
         logger.removeHandler(handler)
-    return 0
+    return Exit.OK
 
 
 async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, settings: MilterSettings, env: Any,
