@@ -191,7 +191,7 @@ class Scanner:
             t1 = t2
         out = _fold_rewrites(out)
         if self.excerpt_chars > 0:
-            out = [_with_excerpt(f, part.text, self.excerpt_chars, part.meta.get("char_offset", 0)) for f in out]
+            out = [_with_excerpt(f, part, self.excerpt_chars) for f in out]
         return out, problems
 
     def _exact_copy(self, item: Item, size: int) -> Finding | None:
@@ -262,15 +262,26 @@ def _tail(tokens: Tokens, first: int) -> Tokens:
                    tampered=tampered)
 
 
-def _with_excerpt(finding: Finding, text: str, chars: int, shift: int = 0) -> Finding:
+def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:
     """A short excerpt of the scanned item where the finding starts (never of the registered secret
-    itself: this is what was about to leave). Only when the policy enables it. `shift`: where the
-    part's text starts in the item's (a chunk of a streamed file)."""
+    itself: this is what was about to leave). Only when the policy enables it."""
     start = finding.evidence.first_start()
     if start is None:
         return finding
-    start -= shift
-    return replace(finding, evidence=finding.evidence.with_excerpt(" ".join(text[start:start + chars].split())))
+    start = _local(part, start)
+    return replace(finding, evidence=finding.evidence.with_excerpt(" ".join(part.text[start:start + chars].split())))
+
+
+def _local(part: Part, offset: int) -> int:
+    """The position in `part.text` of an offset in the whole item (a chunk of a streamed file
+    starts at `char_offset` and left out the word-less runs noted in `gaps`)."""
+    offset -= part.meta.get("char_offset", 0)
+    removed = 0
+    for position, total in part.meta.get("gaps", ()):
+        if position + total > offset:
+            break
+        removed = total
+    return max(0, offset - removed)
 
 
 def _fold_rewrites(findings: list[Finding]) -> list[Finding]:

@@ -21,6 +21,8 @@ WORDS = SECRET.split()
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(stream, "CHUNK_BYTES", 64 << 10)
+    monkeypatch.setattr(stream, "GAP_CHARS", 4096)
+    monkeypatch.setattr(stream, "_GAP", __import__("re").compile(r"\W{4096,}"))
     monkeypatch.setattr(stream, "OVERLAP_WORDS", 300)
     monkeypatch.setattr(stream, "OVERLAP_CHARS", 32 << 10)
     monkeypatch.setattr(stream, "OVERLAP_BYTES", 16 << 10)
@@ -98,3 +100,22 @@ def test_a_large_file_that_is_not_text_is_read_for_printable_runs_a_chunk_at_a_t
     path.write_bytes(b"plain text to start with " * 40 + noise + excerpt().encode() + noise[:1000])
     report = scanner.scan_path(path)
     assert report.action is Action.BLOCK
+
+
+@pytest.mark.parametrize("filler_char", [" ", "-", "\n"])
+def test_words_megabytes_apart_in_a_streamed_file_are_one_excerpt(small_chunks, scanner, tmp_path, filler_char):
+    """A 60-word excerpt whose words are 200 KB of blanks (or a ruler) apart, in a file of 12 MB:
+    the word-less runs are left out of each chunk, so the words still meet; the evidence offsets
+    point at the words in the file."""
+    words = excerpt(60).split()
+    gap = filler_char * 200_000
+    content = filler(50_000) + gap + gap.join(words) + gap + filler(50_000, seed=12)
+    path = tmp_path / "spread.txt"
+    path.write_text(content, encoding="utf-8")
+    report = scanner.scan_path(path)
+    assert report.action is Action.BLOCK
+    [finding] = [f for f in report.findings if f.kind == "document"]
+    run = max(finding.evidence.runs, key=lambda r: r.words)
+    assert run.words >= 20
+    assert any(content.startswith(w, run.start) for w in words)  # the offsets are the file's
+    assert any(content[run.end - len(w):run.end] == w for w in words)

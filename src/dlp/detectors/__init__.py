@@ -55,9 +55,18 @@ class Scanned:
         if "ocr" in self.part.meta:
             out.update(ocr_location(self.part.meta["ocr"], start, end))
         shift = self.part.meta.get("char_offset", 0)  # a chunk of a streamed file: offsets in the whole file
-        if shift:
-            out["start"], out["end"] = start + shift, end + shift
+        if shift or "gaps" in self.part.meta:
+            gaps = self.part.meta.get("gaps", ())
+            out["start"], out["end"] = start + shift + _removed(gaps, start), end + shift + _removed(gaps, end - 1)
         return out
+
+
+def _removed(gaps, position: int) -> int:
+    """Characters a streamed chunk left out before `position` (see `extract.stream`)."""
+    import bisect
+
+    at = bisect.bisect_right([p for p, _ in gaps], position)
+    return gaps[at - 1][1] if at else 0
 
 
 class Detector(Protocol):

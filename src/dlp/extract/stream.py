@@ -4,11 +4,14 @@ A text item larger than `STREAM_BYTES` is not read whole: its first chunk decide
 encoding (by evidence, `decoding.decode`), then an incremental decoder reads the rest
 `CHUNK_BYTES` at a time. Each chunk is one `Part` at the item's own locator, with
 `meta["char_offset"]`, the offset of its first character in the whole text, so evidence
-offsets are those of the file. Consecutive chunks overlap by the last `OVERLAP_WORDS`
-words (at most `OVERLAP_CHARS` characters): an excerpt shorter than that lies whole in
-one chunk, however far apart its words are. A file whose first chunk reads doubtfully is
-decoded chunk by chunk on its own evidence, each with its printable runs, as a small
-file would be (at ``LOCATOR#chunk=N``, overlapping by a megabyte).
+offsets are those of the file. Runs of 64 Ki characters or more without a word (blanks,
+rulers) are taken out of a chunk's text and noted in `meta["gaps"]` (evidence offsets
+still point into the file), so megabytes of blanks cannot dilute the overlap: consecutive
+chunks share the last `OVERLAP_WORDS` words (within `OVERLAP_CHARS` characters), and an
+excerpt shorter than that lies whole in one chunk, however far apart its words are.
+A file whose first chunk reads doubtfully is decoded chunk by chunk on its own evidence,
+each with its printable runs, as a small file would be (at ``LOCATOR#chunk=N``,
+overlapping by a megabyte).
 
 What bounds the size is `Limits.max_total_bytes` (charged as the chunks are read), not
 `max_item_bytes`, which is about what is held in memory at once.
@@ -27,9 +30,11 @@ from .decoding import decode
 STREAM_BYTES = 32 << 20  # larger text items are streamed
 CHUNK_BYTES = 8 << 20  # bytes decoded at a time
 OVERLAP_WORDS = 8192  # words repeated at the start of the next chunk ...
-OVERLAP_CHARS = 4 << 20  # ... within at most this many characters
+OVERLAP_CHARS = 16 << 20  # ... within at most this many characters
 OVERLAP_BYTES = 1 << 20  # chunks decoded on their own evidence share this many bytes
-_WORD = re.compile(r"\S+")
+_WORD = re.compile(r"\w+")
+GAP_CHARS = 1 << 16  # runs of characters without a word this long are taken out of streamed text
+_GAP = re.compile(r"\W{%d,}" % GAP_CHARS)
 
 
 def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
@@ -49,19 +54,56 @@ def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
             yield from _each_on_its_own(item, handle, first, ctx)
             return
         decoder = codecs.getincrementaldecoder(decoded.encoding)(errors="replace")
-        carry, start = "", 0
+        carry, carry_gaps, start = "", [], 0
         block = first
         while True:
             last = not block
-            text = carry + decoder.decode(block, final=last)
+            fresh, fresh_gaps = _compact(decoder.decode(block, final=last), len(carry),
+                                         carry_gaps[-1][1] if carry_gaps else 0)
+            if last and not fresh.strip():
+                return
+            text, gaps = carry + fresh, carry_gaps + fresh_gaps
             if text.strip():
-                yield Part(item.locator, text, "text", meta={"char_offset": start, "streamed": True})
+                meta = {"char_offset": start, "streamed": True}
+                if gaps:
+                    meta["gaps"] = tuple(gaps)
+                yield Part(item.locator, text, "text", meta=meta)
             if last:
                 return
             cut = _overlap_start(text)
-            carry, start = text[cut:], start + cut
+            before = _removed_before(gaps, cut)
+            carry, start = text[cut:], start + cut + before
+            carry_gaps = [(p - cut, r - before) for p, r in gaps if p > cut]
             ctx.budget.check_time()
             block = _read(handle, ctx)
+
+
+def _compact(text: str, base: int, removed: int) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with every run of GAP_CHARS or more characters that hold no word replaced by one
+    newline, and the gaps: (position in the compacted text, characters removed up to there,
+    counting `removed` before it). The tokeniser skips such runs anyway; taken out, they
+    cannot push the words of an excerpt into different chunks, nor fill memory."""
+    pieces, gaps, at, length = [], [], 0, base
+    for m in _GAP.finditer(text):
+        pieces.append(text[at:m.start()] + "\n")
+        length += len(pieces[-1])
+        removed += m.end() - m.start() - 1
+        gaps.append((length, removed))
+        at = m.end()
+    if not gaps:
+        return text, []
+    pieces.append(text[at:])
+    return "".join(pieces), gaps
+
+
+def _removed_before(gaps: list[tuple[int, int]], position: int) -> int:
+    """Characters taken out of the text before `position` of the compacted text."""
+    removed = 0
+    for p, r in gaps:
+        if p > position:
+            break
+        removed = r
+    return removed
 
 
 def _each_on_its_own(item: Item, handle: BinaryIO, first: bytes, ctx: Context) -> Iterator[Output]:
@@ -90,7 +132,8 @@ def _each_on_its_own(item: Item, handle: BinaryIO, first: bytes, ctx: Context) -
 
 
 def _overlap_start(text: str) -> int:
-    """Where the next chunk starts: OVERLAP_WORDS words before the end, at most OVERLAP_CHARS back."""
+    """Where the next chunk starts: OVERLAP_WORDS words before the end (words as the tokeniser
+    sees them: rulers and punctuation do not count), at most OVERLAP_CHARS back."""
     floor = max(0, len(text) - OVERLAP_CHARS)
     starts = [m.start() for m in _WORD.finditer(text, floor)]
     if not starts:
