@@ -442,18 +442,10 @@ class Registry:
             return self._family_key(sid), None
         fps = np.unique(fingerprints)
         best: tuple[float, int, str] | None = None
-        for name in self._segments:
-            segment = self.store.segment(name, self.keyer)
-            cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), fps)
-            if len(cand) == 0:
-                continue
-            _, entries = bitmap.expand(cand, lo, counts)
-            owners, shared = np.unique(segment.arrays["doc_owner"][entries], return_counts=True)
+        for segment, _, owner in self._stored(fps):
+            owners, shared = np.unique(owner, return_counts=True)
             owner_fps = segment.get("owner_fps", np.uint32)
-            dead = self._dead.get(name, set())
             for local, n in zip(owners.tolist(), shared.tolist()):
-                if local in dead:
-                    continue
                 score = n / max(1, min(len(fps), int(owner_fps[local])))  # the smaller one, contained
                 if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
                     family = int(segment.get("owner_family")[local])
@@ -475,6 +467,21 @@ class Registry:
             return self._family_key(sid), None
         return best[1], best[2]
 
+    def _stored(self, fps: np.ndarray) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
+        """(segment, index into `fps`, local owner) of every live registered fingerprint among `fps`."""
+        for name in self._segments:
+            segment = self.store.segment(name, self.keyer)
+            cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), fps)
+            if len(cand) == 0:
+                continue
+            qidx, entries = bitmap.expand(cand, lo, counts)
+            local = segment.arrays["doc_owner"][entries].astype(np.int64)
+            dead = self._dead.get(name)
+            if dead:
+                alive = ~np.isin(local, np.fromiter(dead, dtype=np.int64))
+                qidx, local = qidx[alive], local[alive]
+            yield segment, qidx, local
+
     def new_boilerplate(self) -> dict[str, tuple[int, tuple[str, ...]]]:
         """What the pending documents turn into boilerplate: per pending secret, the fingerprints
         it holds that `boilerplate_docs` or more families now store, and the other secrets that
@@ -489,20 +496,11 @@ class Registry:
         families = np.concatenate([np.full(len(v), r.family, dtype=np.uint64) for v, r in zip(values, docs)])
         who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}
         wanted = np.unique(fps)
-        for name in self._segments:
-            segment = self.store.segment(name, self.keyer)
-            cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), wanted)
-            if len(cand) == 0:
-                continue
-            qidx, entries = bitmap.expand(cand, lo, counts)
-            local = segment.arrays["doc_owner"][entries].astype(np.int64)
-            dead = self._dead.get(name, set())
-            alive = np.array([i not in dead for i in local.tolist()], dtype=bool) if dead else np.ones(len(local), bool)
-            owner_family = segment.get("owner_family")
-            fps = np.concatenate([fps, wanted[qidx[alive]]])
-            found = owner_family[local[alive]].astype(np.uint64)
+        for segment, qidx, local in self._stored(wanted):
+            found = segment.get("owner_family")[local].astype(np.uint64)
+            fps = np.concatenate([fps, wanted[qidx]])
             families = np.concatenate([families, found])
-            for family, i in zip(found.tolist(), local[alive].tolist()):
+            for family, i in zip(found.tolist(), local.tolist()):
                 who.setdefault(family, segment.owners[i][0])
         pairs = np.unique(np.stack([fps, families]), axis=1)  # (fingerprint, family) once each
         values_of, per_value = np.unique(pairs[0], return_counts=True)
