@@ -1,12 +1,16 @@
 """Latency and throughput added by the milter to a real Postfix (not collected by pytest).
 
     cd tests && python -m frontends.milter.bench_postfix [--text 200] [--pdf 50] [--pdf-words 3000]
+        [--registry DIR [--key FILE]] [--enron]
 
 (as root, from tests/ so that `helpers` imports).
 
 For each setup (no milter, milter over TCP, milter over a unix socket) it times SMTP
 transactions from MAIL FROM to the reply after the final dot, on one connection,
-and the messages per second of four concurrent clients.
+and the messages per second of four concurrent clients. `--registry` scans against a
+registry of your own (say 2,000 documents and 20,000 part numbers) instead of one
+secret; `--enron` sends Enron mail bodies instead of synthetic text, so the milter's
+added latency with a deployment-sized registry can be set against a one-document one.
 """
 
 from __future__ import annotations
@@ -105,11 +109,28 @@ def main() -> None:
     parser.add_argument("--text", type=int, default=200)
     parser.add_argument("--pdf", type=int, default=50)
     parser.add_argument("--pdf-words", type=int, default=3000)
+    parser.add_argument("--registry", help="scan against this registry instead of one synthetic secret")
+    parser.add_argument("--key", help="the registry's key file (default: beside it)")
+    parser.add_argument("--enron", action="store_true", help="Enron mail bodies instead of synthetic text")
     args = parser.parse_args()
-    secret = prose(600, 11)
-    scanner = Scanner(registry_with(Path(tempfile.mkdtemp()), {"S-PLAN": secret}))
+    if args.registry:
+        from dlp.scanner import open_scanner
+
+        scanner = open_scanner(args.registry, args.key, environ={})
+    else:
+        scanner = Scanner(registry_with(Path(tempfile.mkdtemp()), {"S-PLAN": prose(600, 11)}))
     warm_up(scanner)  # as `dlp milter` does before its scan workers fork
-    texts = [text_mail(i) for i in range(args.text)]
+    if args.enron:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+        import corpus
+
+        bodies = [b for b in corpus.enron_bodies() if b.strip()][: args.text]
+        texts = [f"From: {SENDER}\r\nTo: {RCPT}\r\nSubject: note {i}\r\n\r\n{b}\r\n".encode("utf-8", "replace")
+                 for i, b in enumerate(bodies)]
+    else:
+        texts = [text_mail(i) for i in range(args.text)]
     pdf = pdf_with(prose(args.pdf_words, 5))
     pdfs = [pdf_mail(i, pdf) for i in range(args.pdf)]
     print(f"text mail ~{len(texts[0])} B, pdf attachment {len(pdf) // 1024} KB ({args.pdf_words} words)")
@@ -121,7 +142,8 @@ def main() -> None:
             p50, p99 = percentile(result[kind], 50), percentile(result[kind], 99)
             added = "" if setup == "none" else (
                 f" (+{p50 - percentile(base[kind], 50):.1f} / +{p99 - percentile(base[kind], 99):.1f})")
-            line += f"  {kind}: p50 {p50:.1f} ms p99 {p99:.1f} ms{added}"
+            top = max(result[kind]) * 1000
+            line += f"  {kind}: p50 {p50:.1f} ms p99 {p99:.1f} ms max {top:.1f} ms{added}"
         line += f"  4 clients: {result['rate']:.0f} msg/s"
         print(line)
 
