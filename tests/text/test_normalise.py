@@ -37,7 +37,7 @@ def test_long_texts_are_tokenised_in_slices_without_splitting_words(monkeypatch)
     keyed = Keyer(b"k" * 32).tokens(toks)  # unkeyed hashes differ between the ASCII and general paths
     assert len(toks) == 30_002 and len(set(keyed[:-2].tolist())) == 1
     assert text[toks.starts[-1]:toks.ends[-1]] == "tail"
-    assert toks.text_of(30_000) == "ünïcode"
+    assert toks.text_of(30_000) == "unicode"  # accents are dropped
 
 
 @settings(max_examples=200, deadline=None)
@@ -52,9 +52,10 @@ def test_every_token_maps_back_to_source_characters(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["alpha", "Beta", "GAMMA", "déjà", "vu", "42", "x"]), max_size=30),
+@given(st.lists(st.sampled_from(["alpha", "Beta", "GAMMA", "déjà", "vu", "42", "xy"]), max_size=30),
        st.sampled_from([" ", "  ", "\n", ", ", " - ", "\t"]))
 def test_separators_do_not_change_token_hashes(tokens, sep):
+    """(One-letter words are the exception: one space apart, three of them are a letter-spaced word.)"""
     assert tokenise(sep.join(tokens)).hashes.tolist() == tokenise(" ".join(tokens)).hashes.tolist()
 
 

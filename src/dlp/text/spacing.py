@@ -1,0 +1,84 @@
+"""Letter-spaced text read as words again: ``c o n f i d e n t i a l`` is ``confidential``.
+
+Spacing a word's letters out keeps it readable and turns it into one-letter tokens
+that match nothing. The tokeniser joins every run of three or more one-letter tokens
+separated by single spaces (a wider gap or any punctuation ends the run). When the
+writer spaced out whole sentences with single spaces, the word boundaries are gone
+from the text itself; they are put back the way a reader does it, with a dictionary:
+the most probable split of the run into English words (a unigram model, Viterbi over
+the letters), from the word log-probabilities of `spacy-lookups-data` that the rewrite
+tier already uses. Its version is part of the normaliser version.
+
+This runs only for text that holds such runs (almost never): the table is read on
+first use (about 0.4 s) and kept as two arrays, the 64-bit hash of each word and its
+cost. Unknown words cost more the longer they are, so a rare technical word splits
+into pieces only when the pieces are real words.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from functools import lru_cache
+from importlib import metadata, resources
+
+import numpy as np
+
+try:
+    _DATA_VERSION = metadata.version("spacy-lookups-data")
+except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
+    _DATA_VERSION = "missing"
+SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}/1"
+
+MAX_WORD = 24
+UNKNOWN_COST, UNKNOWN_PER_LETTER = 20.0, 4.0  # a word the table lacks: 20 + 4 per letter (-logprob units)
+SHORT_RUN = 4  # runs of at most this many letters are one word ("a b c"), without a dictionary
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[np.ndarray, np.ndarray]:
+    """Sorted hashes of lower-case English words and their costs (minus the log-probability)."""
+    try:
+        data = gzip.decompress(
+            resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz").read_bytes())
+    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - a declared dependency
+        from ..errors import ConfigError
+
+        raise ConfigError("letter-spaced text needs the English word table: pip install spacy-lookups-data") from exc
+    pairs = re.findall(rb'"([a-z]{1,%d})": ?(-?[0-9.]+)' % MAX_WORD, data)
+    hashes = np.fromiter((hash(w.decode("ascii")) for w, _ in pairs), dtype=np.int64, count=len(pairs))
+    costs = np.fromiter((-float(p) for _, p in pairs), dtype=np.float32, count=len(pairs))
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], costs[order]
+
+
+@lru_cache(maxsize=4096)
+def word_lengths(letters: str) -> tuple[int, ...]:
+    """The lengths of the words `letters` (lower case, no spaces) most probably spell, in order.
+
+    Cached: letter-spaced headings of newsletters come back mail after mail."""
+    n = len(letters)
+    if n <= SHORT_RUN:
+        return (n,) if n else ()
+    hashes, costs = _table()
+    # cost[i, k]: the word of k + 1 letters ending at letter i
+    keys = [hash(letters[max(0, i - k) : i + 1]) if k <= i else 0 for i in range(n) for k in range(MAX_WORD)]
+    query = np.array(keys, dtype=np.int64)
+    at = np.minimum(np.searchsorted(hashes, query), len(hashes) - 1)
+    known = hashes[at] == query
+    lengths = np.tile(np.arange(1, MAX_WORD + 1, dtype=np.float32), n)
+    cost = np.where(known, costs[at], UNKNOWN_COST + UNKNOWN_PER_LETTER * lengths).reshape(n, MAX_WORD).tolist()
+    best = [0.0] + [float("inf")] * n
+    back = [0] * (n + 1)
+    for end in range(1, n + 1):
+        row = cost[end - 1]
+        for k in range(min(MAX_WORD, end)):
+            value = best[end - k - 1] + row[k]
+            if value < best[end]:
+                best[end], back[end] = value, end - k - 1
+    out = []
+    end = n
+    while end > 0:
+        out.append(end - back[end])
+        end = back[end]
+    return tuple(out[::-1])
