@@ -18,15 +18,9 @@ TERMS = [
     ("(HX-4471-B)", None), ("HX\u20104471\u2010B", None), ("HX-\uff14\uff14\uff17\uff11-B", None),
     ("НХ-4471-В", None), ("PROJECT HALCYON", None), ("project-halcyon", None), ("Project\nHalcyon", None),
     ("Bluefin_resin", None), ("FR 118", None),
-    ("HX4471B", "the same part number without separators is one token, 'hx4471b'"),
-    ("HX-4471B", "part of the separators dropped"),
-    ("BF220", "'bf220' is one token; the term is 'bf' '220'"),
-    ("HX-\u0664\u0664\u0667\u0661-B", "Arabic-Indic digits are not folded to 0-9 (only NFKC forms are)"),
-    ("HX-\u096a\u096a\u096d\u0967-B", "Devanagari digits are not folded to 0-9"),
-    ("ProjectHalcyon", "CamelCase glued words are one token"),
-    ("#ProjectHalcyon", "hashtags glue the words"),
-    ("Project Hálcyon", "accents are not folded"),
-    ("P r o j e c t  H a l c y o n", "letter-spaced words are one-letter tokens"),
+    ("HX4471B", None), ("HX-4471B", None), ("BF220", None), ("HX-\u0664\u0664\u0667\u0661-B", None),
+    ("HX-\u096a\u096a\u096d\u0967-B", None), ("ProjectHalcyon", None), ("#ProjectHalcyon", None),
+    ("Project Hálcyon", None), ("P r o j e c t  H a l c y o n", None),
 ]
 
 # (written, reason when it is a hole or None); every value belongs to one registered staff member
@@ -41,18 +35,16 @@ RECORDS = [
     ("José Ramírez, Dec 31 1975", None),
     ("EMP-20418, +49 30 5550 1234", None),
     ("Greta Marie Lindqvist, EMP-20420", None),
-    ("Bjorn Agren, +46 8 555 123 45", "names with the diacritics left out do not match"),
-    ("Björn Ågren, 0046 8 555 123 45", "a phone with the 00 international prefix instead of + does not match"),
-    ("Björn Ågren, +46 (0)8 555 123 45", "a phone with the trunk prefix '(0)' does not match"),
-    ("Björn Ågren, 08-555 123 45", "a phone in national format (trunk 0 instead of +46) does not match"),
-    ("Björn Ågren, born March 7th, 1984", "ordinal days ('7th') are not dates"),
-    ("Björn Ågren, born 19840307", "compact ISO dates (yyyymmdd) are not dates"),
-    ("Zoë Çelik-Müller, +49 30 5550 1234", "a hyphenated name never matches, even verbatim: '-' does not link "
-                                           "name words"),
-    ("Siobhán O'Neill, +353 1 555 0199", "a name with an apostrophe never matches, even verbatim"),
-    ("Greta Lindqvist, EMP-20420", "a registered three-word name does not match without its middle name"),
-    ("José Ramírez, +34 \u0669\u0661 \u0665\u0665\u0665 \u0660\u0661\u0667\u0668",
-     "Arabic-Indic digits in a phone number are not folded"),
+    ("Bjorn Agren, +46 8 555 123 45", None),
+    ("Björn Ågren, 0046 8 555 123 45", None),
+    ("Björn Ågren, +46 (0)8 555 123 45", None),
+    ("Björn Ågren, 08-555 123 45", None),
+    ("Björn Ågren, born March 7th, 1984", None),
+    ("Björn Ågren, born 19840307", None),
+    ("Zoë Çelik-Müller, +49 30 5550 1234", None),
+    ("Siobhán O'Neill, +353 1 555 0199", None),
+    ("Greta Lindqvist, EMP-20420", None),
+    ("José Ramírez, +34 \u0669\u0661 \u0665\u0665\u0665 \u0660\u0661\u0667\u0668", None),
 ]
 
 # a CRM export: first and last name in separate columns
@@ -94,9 +86,7 @@ def test_a_staff_record_written_another_way_still_blocks(reports, written):
 
 @pytest.mark.parametrize("name", [
     "export.csv",
-    pytest.param("export.tsv", marks=hole("tab between first and last name does not link name words, so a TSV "
-                                          "or an XLSX row (cells are tab-joined) with split name columns never "
-                                          "matches")),
+    "export.tsv",
 ])
 def test_a_crm_export_with_first_and_last_name_columns_blocks(reports, name):
     report = reports[name]

@@ -76,42 +76,24 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "mathematical bold letters": (each_word(letters(MATH_BOLD)), None),
     "circled letters": (each_word(letters(CIRCLED)), None),
     "excerpt repeated five times": (lambda ws: " ".join(ws * 5), None),
-    # holes
-    "Cyrillic i (U+0456)": (each_word(lambda w: w.replace("i", "\u0456")),
-                            "Cyrillic і folds to 'l', not 'i' (confusables keyed by the case fold of capital І, "
-                            "whose skeleton is 'l'); also Greek ι and Latin ɩ"),
-    "combining acute on every word": (each_word(lambda w: w[0] + "\u0301" + w[1:]),
-                                      "combining marks stay inside tokens (per-character NFKC never composes "
-                                      "or strips them)"),
-    "combining strikethrough (U+0336)": (each_word(lambda w: "".join(c + "\u0336" for c in w)),
-                                         "combining marks stay inside tokens"),
-    "one dot below (U+0323) every 4th word": (each_word(lambda w: w[0] + "\u0323" + w[1:], every=4),
-                                              "one combining mark in every 4th word breaks every shingle"),
+    "Cyrillic i (U+0456)": (each_word(lambda w: w.replace("i", "\u0456")), None),
+    "combining acute on every word": (each_word(lambda w: w[0] + "\u0301" + w[1:]), None),
+    "combining strikethrough (U+0336)": (each_word(lambda w: "".join(c + "\u0336" for c in w)), None),
+    "one dot below (U+0323) every 4th word": (each_word(lambda w: w[0] + "\u0323" + w[1:], every=4), None),
     "accented vowel in every 4th word": (each_word(lambda w: w.replace("e", "é", 1).replace("a", "á", 1), every=4),
-                                         "accents are not folded: 'gráde' is not 'grade'"),
-    "Turkish dotted capital I in upper case": (lambda ws: " ".join(w.upper().replace("I", "İ") for w in ws),
-                                               "İ case-folds to i + U+0307, a combining mark inside the token"),
-    "Latin small capitals": (each_word(letters(SMALL_CAPS)),
-                             "small capitals ᴀ ʙ ᴅ ᴇ ꜰ ɢ ʜ ᴊ ᴋ ʟ ᴍ ɴ ᴘ ᴛ are neither NFKC nor confusable-folded"),
-    "negative circled letters": (each_word(letters(NEGATIVE_CIRCLED)),
-                                 "🅐-🅩 (fancy-text generators) are symbols: the words vanish"),
-    "letter-spaced words": (each_word(" ".join), "'c o a t i n g' is seven one-letter tokens"),
-    "hyphenated line breaks every 4th word": (hyphenate(4), "'pig-\\nment' is two tokens; hard-wrapped PDFs and "
-                                                            "mails do this"),
-    "Hangul filler instead of spaces": ("\u3164".join, "U+3164 renders as a blank but is default-ignorable, so "
-                                                       "the words are glued into one token"),
-    "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"),
-                                                        "text shown in order through RLO is stored reversed and "
-                                                        "never put back in visual order"),
+                                         None),
+    "Turkish dotted capital I in upper case": (lambda ws: " ".join(w.upper().replace("I", "İ") for w in ws), None),
+    "Latin small capitals": (each_word(letters(SMALL_CAPS)), None),
+    "negative circled letters": (each_word(letters(NEGATIVE_CIRCLED)), None),
+    "letter-spaced words": (each_word(" ".join), None),
+    "hyphenated line breaks every 4th word": (hyphenate(4), None),
+    "Hangul filler instead of spaces": ("\u3164".join, None),
+    "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"), None),
     "superscript footnote marks on every 3rd word": (
-        lambda ws: " ".join(w + "¹²³⁴⁵⁶⁷⁸⁹"[i % 9] if i % 3 == 0 else w for i, w in enumerate(ws)),
-        "'process¹' is the token 'process1': digits glued to a word make a new word (splitting tokens at "
-        "letter/digit changes on both sides would also match HX4471B to HX-4471-B)"),
+        lambda ws: " ".join(w + "¹²³⁴⁵⁶⁷⁸⁹"[i % 9] if i % 3 == 0 else w for i, w in enumerate(ws)), None),
     "citation marks [n] after every 3rd word": (
-        lambda ws: " ".join(f"{w} [{i}]" if i % 3 == 0 else w for i, w in enumerate(ws)),
-        "a number token every 3 words leaves no run of 10; the rewrite tier does not see it either"),
-    "CamelCase, no spaces": (lambda ws: "".join(w[:1].upper() + w[1:] for w in ws),
-                             "glued CamelCase words are one token"),
+        lambda ws: " ".join(f"{w} [{i}]" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
+    "CamelCase, no spaces": (lambda ws: "".join(w[:1].upper() + w[1:] for w in ws), None),
 }
 # cases that are a hole for one length only
 PARTIAL: dict[tuple[str, int], str] = {}

@@ -9,8 +9,12 @@ Scanning a part costs a few vector operations, whatever the registry holds:
    up in the sorted phrase hashes (bitmap first).
 
 Matching is therefore exact on token boundaries after normalisation (``Project
-HALCYON`` matches ``project halcyon``, ``HX 4471 B`` matches ``HX-4471-B``,
-``halcyonic`` does not), and no Python runs per token or per match of a common word.
+HALCYON`` matches ``project halcyon``, ``HX 4471 B`` and ``HX4471B`` match
+``HX-4471-B``, ``halcyonic`` does not), and no Python runs per token or per match of a
+common word. A token that is two glued CamelCase words (``ProjectHalcyon``,
+``#ProjectHalcyon``) is read both ways: as itself, and as its two words (`Tokens.halves`),
+so it matches the term ``Project Halcyon`` while a term registered as ``BlueFin`` still
+matches ``bluefin``.
 
 Records keep their rule: a row is a hit when at least `min_fields` of its values occur
 within `RECORD_WINDOW` words, one of them *identifying* (shared by at most
@@ -47,6 +51,7 @@ class PhraseDetector:
         self.live = index.live
         self.months = fields.month_values(index.keyer)
         self.kinds = {t for segment, _ in self.parts for t in segment.meta.get("field_types", ())}
+        self.longest = max([int(s.get("ph_lengths").max()) for s, _ in self.parts if len(s.get("ph_lengths"))] + [1])
         self.joined_chars = np.unique(np.concatenate(
             [s.get("jc_chars") for s, _ in self.parts] + [np.zeros(0, dtype=np.uint64)])).astype(np.int64)
 
@@ -74,6 +79,7 @@ class PhraseDetector:
         matches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # every match: (hash, first, length)
         entries: list[tuple[np.ndarray, ...]] = []  # expanded live entries: (first, last, owner, row, col)
         typed = self._typed(scanned) if self.kinds else None
+        halves = _Halves.of(scanned, self.index.keyer, self.longest) if len(scanned.tokens.halves) else None
         for segment, offset in self.parts:
             a = segment.arrays
             found = []  # batches to look up: (hashes, first tokens, lengths in tokens)
@@ -88,6 +94,8 @@ class PhraseDetector:
                     if len(pos):
                         grams = ngram_hashes(values, pos, length)
                         found.append((grams, pos, np.full(len(pos), length, dtype=np.int64)))
+            if halves is not None and "ph_first_bits" in a and len(a.get("ph_lengths", ())):
+                found.extend(halves.lookups(a))
             if typed is not None and segment.meta.get("field_types"):
                 found.append((typed.hashes, typed.first, typed.last - typed.first + 1))
             for grams, pos, lengths in found:
@@ -210,3 +218,50 @@ class _Matches:
         lo = int(np.searchsorted(self.hashes, value, side="left"))
         hi = int(np.searchsorted(self.hashes, value, side="right"))
         return list(zip(self.firsts[lo:hi].tolist(), self.lengths[lo:hi].tolist()))
+
+
+class _Halves:
+    """The other reading of a part where tokens are two glued CamelCase words: those tokens
+    as their two words, with the tokens around them, so that phrases through them are looked
+    up as well. Only phrases that use a word of such a token are reported here; the others
+    were found in the part's own reading."""
+
+    def __init__(self, values: np.ndarray, token: np.ndarray, piece: np.ndarray, starts: np.ndarray) -> None:
+        self.values = values  # keyed values of the other reading
+        self.token = token  # the part's token each value stands for
+        self.piece = piece  # int64 prefix counts: pieces (words of a split token) before each position
+        self.starts = starts  # positions a phrase through a piece may start at
+
+    @classmethod
+    def of(cls, scanned: Scanned, keyer, longest: int) -> "_Halves":
+        tokens = scanned.tokens
+        which, first, second = tokens.half_hashes()
+        n = len(scanned.values)
+        # the other reading: every token once, a split token twice (its two words)
+        repeat = np.ones(n, dtype=np.int64)
+        repeat[which] = 2
+        token = np.repeat(np.arange(n), repeat)
+        values = scanned.values[token]
+        at = np.searchsorted(token, which)  # where each split token's first word lands
+        values[at], values[at + 1] = keyer.values(first), keyer.values(second)
+        is_piece = np.zeros(len(token) + 1, dtype=np.int64)
+        is_piece[at] = is_piece[at + 1] = 1
+        piece = np.concatenate(([0], np.cumsum(is_piece[:-1])))
+        starts = np.unique(np.concatenate([np.arange(max(0, p - longest + 1), p + 2) for p in at.tolist()]))
+        return cls(values, token, piece, starts[starts < len(token)])
+
+    def lookups(self, arrays) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(phrase hashes, first token, tokens spanned in the part) of the phrases of a segment
+        that start at a registered first word and run through a piece."""
+        first = arrays["ph_first"]
+        pos = self.starts
+        at = np.minimum(np.searchsorted(first, self.values[pos]), len(first) - 1)
+        pos = pos[first[at] == self.values[pos]]
+        out = []
+        for length in arrays["ph_lengths"].tolist():
+            p = pos[pos + length <= len(self.values)]
+            p = p[self.piece[p + length] - self.piece[p] > 0]
+            if len(p):
+                begin, end = self.token[p], self.token[p + length - 1]
+                out.append((ngram_hashes(self.values, p, length), begin, end - begin + 1))
+        return out

@@ -186,7 +186,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
                       halves=_shift(words.halves, nbase))
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    order, reversed_spans = _visual_order(source)
+    order, reversed_spans, open_spans = _visual_order(source)
     layout, hidden = _normalise(source if order is None else source[order])
     if order is not None:
         layout = replace(layout, source_of=order if layout.source_of is None else order[layout.source_of])
@@ -199,8 +199,11 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(source), folded)
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
-    return Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
+    toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
                   _shift(words.halves, nbase))
+    if open_spans:  # read as shown too, after the text as stored
+        return concatenate([toks, *_shown(text, open_spans, base, nbase + len(norm))])
+    return toks
 
 
 def _shift(halves: np.ndarray, nbase: int) -> np.ndarray:
@@ -541,28 +544,54 @@ def _firsts(sorted_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _visual_order(source: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
-    """The source read in the order it is shown, where a right-to-left override (U+202E) shows
-    left-to-right letters reversed: each span from the override to its end (U+202C, U+2069 or
-    the end of the line) is reversed, unless it holds right-to-left letters (Hebrew or Arabic
-    under an override are shown as they are stored). None when there is nothing to reverse."""
-    overrides = np.flatnonzero(source == 0x202E)
+_OVERRIDE, _POP = 0x202E, (0x202C, 0x2069)  # right-to-left override; pop directional formatting / isolate
+_LINE_ENDS = (10, 13, 0x85, 0x2028, 0x2029)
+
+
+def _visual_order(source: np.ndarray):
+    """Where the source is shown in another order than it is stored: a right-to-left override
+    (U+202E) shows left-to-right letters reversed, up to its pop (U+202C, U+2069) or the end of
+    the line. Returns (the source order with every *closed* span reversed, or None; those
+    spans; the spans left open to the end of the line). A closed span (a word or a phrase
+    flipped on purpose) is read in place as shown; an open one is read both ways (see
+    `_tokenise`): as stored, because a stray override in a word garbles what follows rather
+    than hiding it, and as shown. Spans holding right-to-left letters (Hebrew or Arabic under
+    an override are shown as stored) are left alone."""
+    overrides = np.flatnonzero(source == _OVERRIDE)
     if len(overrides) == 0:
-        return None, []
-    stops = np.flatnonzero(np.isin(source, (0x202C, 0x2069, 10, 13, 0x85, 0x2029)))
+        return None, [], []
+    stops = np.flatnonzero(np.isin(source, _POP + _LINE_ENDS))
     order = np.arange(len(source))
-    spans: list[tuple[int, int]] = []
+    closed: list[tuple[int, int]] = []
+    open_: list[tuple[int, int]] = []
     done = 0
     for at in overrides.tolist():
         if at < done:
             continue
         k = int(np.searchsorted(stops, at))
         end = int(stops[k]) if k < len(stops) else len(source)
-        if not any(_right_to_left(int(c)) for c in np.unique(source[at + 1 : end]).tolist()):
-            order[at + 1 : end] = order[at + 1 : end][::-1].copy()
-            spans.append((at + 1, end))
         done = end
-    return (order if spans else None), spans
+        if any(_right_to_left(int(c)) for c in np.unique(source[at + 1 : end]).tolist()):
+            continue
+        if end < len(source) and int(source[end]) in _POP:
+            order[at + 1 : end] = order[at + 1 : end][::-1].copy()
+            closed.append((at + 1, end))
+        else:
+            open_.append((at + 1, end))
+    return (order if closed else None), closed, open_
+
+
+def _shown(text: str, spans: list[tuple[int, int]], base: int, nbase: int) -> list[Tokens]:
+    """Tokens of each open right-to-left span as shown (reversed), every one of them placed on
+    the whole span in the source and counted as disguised."""
+    pieces = []
+    for a, b in spans:
+        toks = _tokenise(text[a:b][::-1].replace(chr(_OVERRIDE), ""), 0, nbase)
+        nbase += len(toks.norm)
+        pieces.append(replace(toks, starts=np.full(len(toks), a + base, dtype=np.int64),
+                              ends=np.full(len(toks), b + base, dtype=np.int64),
+                              tampered=np.arange(len(toks), dtype=np.int64)))
+    return pieces
 
 
 @lru_cache(maxsize=4096)
