@@ -221,47 +221,46 @@ class _Matches:
 
 
 class _Halves:
-    """The other reading of a part where tokens are two glued CamelCase words: those tokens
-    as their two words, with the tokens around them, so that phrases through them are looked
-    up as well. Only phrases that use a word of such a token are reported here; the others
+    """The other reading of a part where tokens are two glued CamelCase words: each such token
+    as its two words, in a window of the tokens around it, so that phrases through them are
+    looked up as well. Only phrases that use one of those words are reported here; the others
     were found in the part's own reading."""
 
-    def __init__(self, values: np.ndarray, token: np.ndarray, piece: np.ndarray, starts: np.ndarray) -> None:
-        self.values = values  # keyed values of the other reading
+    def __init__(self, values: np.ndarray, token: np.ndarray, invalid: np.ndarray, width: int) -> None:
+        self.values = values  # keyed values of the windows, one after the other
         self.token = token  # the part's token each value stands for
-        self.piece = piece  # int64 prefix counts: pieces (words of a split token) before each position
-        self.starts = starts  # positions a phrase through a piece may start at
+        self.invalid = invalid  # int64 prefix counts of positions outside the part
+        self.width = width  # 2 * longest: longest - 1 tokens, the two words, longest - 1 tokens
 
     @classmethod
     def of(cls, scanned: Scanned, keyer, longest: int) -> "_Halves":
-        tokens = scanned.tokens
-        which, first, second = tokens.half_hashes()
+        which, first, second = scanned.tokens.half_hashes()
         n = len(scanned.values)
-        # the other reading: every token once, a split token twice (its two words)
-        repeat = np.ones(n, dtype=np.int64)
-        repeat[which] = 2
-        token = np.repeat(np.arange(n), repeat)
+        offsets = np.concatenate((np.arange(-longest + 1, 1), np.arange(0, longest)))
+        token = which[:, None] + offsets[None, :]  # the split token appears twice: its two words
+        outside = (token < 0) | (token >= n)
+        token = np.clip(token, 0, max(0, n - 1))
         values = scanned.values[token]
-        at = np.searchsorted(token, which)  # where each split token's first word lands
-        values[at], values[at + 1] = keyer.values(first), keyer.values(second)
-        is_piece = np.zeros(len(token) + 1, dtype=np.int64)
-        is_piece[at] = is_piece[at + 1] = 1
-        piece = np.concatenate(([0], np.cumsum(is_piece[:-1])))
-        starts = np.unique(np.concatenate([np.arange(max(0, p - longest + 1), p + 2) for p in at.tolist()]))
-        return cls(values, token, piece, starts[starts < len(token)])
+        values[:, longest - 1] = keyer.values(first)
+        values[:, longest] = keyer.values(second)
+        invalid = np.concatenate(([0], np.cumsum(outside.ravel())))
+        return cls(values.ravel(), token.ravel(), invalid, 2 * longest)
 
     def lookups(self, arrays) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(phrase hashes, first token, tokens spanned in the part) of the phrases of a segment
-        that start at a registered first word and run through a piece."""
+        that run through one of the two words."""
         first = arrays["ph_first"]
-        pos = self.starts
-        at = np.minimum(np.searchsorted(first, self.values[pos]), len(first) - 1)
-        pos = pos[first[at] == self.values[pos]]
+        rows = np.arange(len(self.values) // self.width) * self.width
+        half = self.width // 2  # the second word's place in a window; the first word is just before
         out = []
         for length in arrays["ph_lengths"].tolist():
-            p = pos[pos + length <= len(self.values)]
-            p = p[self.piece[p + length] - self.piece[p] > 0]
-            if len(p):
-                begin, end = self.token[p], self.token[p + length - 1]
-                out.append((ngram_hashes(self.values, p, length), begin, end - begin + 1))
+            if length > half:
+                continue
+            pos = (rows[:, None] + np.arange(half - length, half + 1)[None, :]).ravel()
+            pos = pos[self.invalid[pos + length] == self.invalid[pos]]
+            at = np.minimum(np.searchsorted(first, self.values[pos]), len(first) - 1)
+            pos = pos[first[at] == self.values[pos]]
+            if len(pos):
+                begin, end = self.token[pos], self.token[pos + length - 1]
+                out.append((ngram_hashes(self.values, pos, length), begin, end - begin + 1))
         return out

@@ -311,16 +311,18 @@ def _words(layout: _Layout, text: str | None) -> _Words:
     characters that separated them become blanks behind it, so no other token moves.
     """
     layout = _drop_citations(layout, text)
-    starts, ends = _class_runs(layout.kind)
-    if layout.source_of is not None:  # never cut inside what one source character became ("㏠" is "1日")
-        starts, ends = _uncut(starts, ends, starts[(starts > 0) & (layout.kind[starts - 1] != 0)], layout.source_of)
-    cuts, half_cuts = _camel_cuts(layout, starts, ends)
-    if layout.source_of is not None and len(cuts) + len(half_cuts):
+    kind = layout.kind
+    starts, ends = _runs(kind != 0)
+    # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
+    cuts = np.flatnonzero(kind[1:] * kind[:-1] == LETTER * DIGIT) + 1
+    camel, half_cuts = _camel_cuts(layout, starts, ends)
+    if len(camel):  # never where letters meet digits: a merge of two sorted runs
+        cuts = np.sort(np.concatenate((cuts, camel)), kind="stable")
+    if layout.source_of is not None and len(cuts) + len(half_cuts):  # never inside what one character became
         cuts = cuts[layout.source_of[cuts] != layout.source_of[cuts - 1]]
         half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
     if len(cuts):
-        starts = np.insert(starts, np.searchsorted(starts, cuts), cuts)
-        ends = np.insert(ends, np.searchsorted(ends, cuts), cuts)
+        starts, ends = _insert(starts, cuts), _insert(ends, cuts)
     joined = [j for j in (_broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)) if j is not None]
     norm, nends = layout.norm, ends
     if joined:
@@ -341,22 +343,11 @@ def _words(layout: _Layout, text: str | None) -> _Words:
                   ends.astype(np.int64, copy=False), halves.astype(np.int64))
 
 
-def _class_runs(kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the runs of letters and of digits: a change of class is both the
-    end of a token and the start of the next (``HX4471B`` is ``HX`` ``4471`` ``B``)."""
-    padded = np.zeros(len(kind) + 2, dtype=np.uint8)
-    padded[1:-1] = kind
-    change = padded[1:] != padded[:-1]
-    return np.flatnonzero(change & (padded[1:] != 0)), np.flatnonzero(change & (padded[:-1] != 0))
-
-
-def _uncut(starts: np.ndarray, ends: np.ndarray, cuts: np.ndarray, source_of: np.ndarray):
-    """Token bounds without those of `cuts` (positions where a token ends and the next starts)
-    that fall inside the normalised form of one source character."""
-    inside = cuts[source_of[cuts] == source_of[cuts - 1]]
-    if len(inside) == 0:
-        return starts, ends
-    return _remove(starts, np.searchsorted(starts, inside)), _remove(ends, np.searchsorted(ends, inside))
+def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The sorted `array` with the sorted `values` merged in."""
+    if len(values) > 5000:  # many: one merge of two sorted runs beats moving every element by index
+        return np.sort(np.concatenate((array, values)), kind="stable")
+    return np.insert(array, np.searchsorted(array, values), values)
 
 
 def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.ndarray):
@@ -379,8 +370,7 @@ def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.nda
     spans = ends[tails] - starts[heads]
     span_first = np.cumsum(spans) - spans
     span = np.repeat(starts[heads] - span_first, spans) + np.arange(int(spans.sum()))
-    norm = norm.copy()
-    letters = norm[source]
+    letters = norm[source]  # norm is this slice's own array: changed in place
     norm[span] = 32
     norm[target] = letters
     word_end = starts[heads] + words
@@ -483,23 +473,40 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     first, last = first[keep], last[keep]
     if len(first) == 0:
         return None
-    letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-    joins = np.zeros(len(one), dtype=bool)  # letter k of the singles joins letter k + 1
+    if norm.dtype == np.uint8:
+        letters = norm[nstarts[one]].tobytes().decode("ascii")
+    else:
+        letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    joins = []
     for lo, hi in zip(first.tolist(), last.tolist()):
-        joins[lo:hi] = True
-        for end in _word_ends(letters[lo : hi + 1]):
-            joins[lo + end] = False
-    return one[np.flatnonzero(joins)]
+        if hi - lo < _SPACED_WORD and _wide(norm, nstarts[one[lo]] - 1, -1) and _wide(norm, nends[one[hi]], 1):
+            joins.append(np.arange(lo, hi))  # a heading's word, set apart by wide gaps: "E X T R E M E   M A R K E T S"
+        else:
+            joins.append(_joins_in(letters[lo : hi + 1]) + lo)
+    return one[np.concatenate(joins)]
+
+
+_SPACED_WORD = 12  # a letter-spaced run this long or shorter, set apart by wide gaps, is one word
+
+
+def _wide(norm: np.ndarray, at: int, step: int) -> bool:
+    """Whether the gap that starts at `at` (going by `step`) is wide: the edge of the text, a line
+    break, a tab or two blanks."""
+    if at < 0 or at >= len(norm):
+        return True
+    c = int(norm[at])
+    if c in (9, 10, 13, 0x2028, 0x2029):
+        return True
+    nxt = at + step
+    return c == 32 and (nxt < 0 or nxt >= len(norm) or int(norm[nxt]) in (32, 9, 10, 13))
 
 
 @lru_cache(maxsize=4096)
-def _word_ends(letters: str) -> tuple[int, ...]:
-    """Offsets of the last letter of every word but the last in a letter-spaced run."""
-    ends, end = [], -1
-    for length in word_lengths(letters)[:-1]:
-        end += length
-        ends.append(end)
-    return tuple(ends)
+def _joins_in(letters: str) -> np.ndarray:
+    """The letters of a letter-spaced run that join the next one: all but the last of each word."""
+    joins = np.ones(len(letters) - 1, dtype=bool)
+    joins[np.cumsum(word_lengths(letters)[:-1], dtype=np.int64) - 1] = False
+    return np.flatnonzero(joins)
 
 
 def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -520,7 +527,7 @@ def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tupl
     # capitals before small letters, in a token with a hump (never "IDs" or "PDFs" alone):
     # the last capital starts a word (UnderABlanket)
     tok = np.searchsorted(nstarts, humps, side="right") - 1
-    falls = np.flatnonzero(upper[:-3] & upper[1:-2] & small[2:-1] & small[3:]) + 1
+    falls = _falls(upper, small, nstarts, nends, tok[_firsts(tok)])
     if len(falls):
         fall_tok = np.searchsorted(nstarts, falls, side="right") - 1
         at = np.minimum(np.searchsorted(tok, fall_tok), len(tok) - 1)
@@ -535,6 +542,18 @@ def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tupl
     glued = np.repeat(clean & (segments >= 3), segments - 1)
     pairs = np.repeat(clean & (segments == 2), segments - 1)
     return humps[glued], humps[pairs]
+
+
+def _falls(upper: np.ndarray, small: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, tokens: np.ndarray):
+    """Positions after two capitals or more and before two small letters (the B of UnderABlanket),
+    read in `tokens` only when they are short, else in the whole text."""
+    lengths = nends[tokens] - nstarts[tokens]
+    total = int(lengths.sum())
+    if total * 16 > len(upper):
+        return np.flatnonzero(upper[:-3] & upper[1:-2] & small[2:-1] & small[3:]) + 1
+    at = np.repeat(nstarts[tokens] - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    at = at[at + 3 < np.repeat(nends[tokens], lengths)]
+    return at[upper[at] & upper[at + 1] & small[at + 2] & small[at + 3]] + 1
 
 
 def _firsts(sorted_values: np.ndarray) -> np.ndarray:
@@ -642,13 +661,12 @@ def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray) -> np.ndarray:
 
 
 def _digit_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
-    """DIGITS on tokens made of ASCII digits only (NFKC has folded other digit forms)."""
+    """DIGITS on tokens made of ASCII digits only (every digit is ASCII once normalised). Tokens
+    are runs of letters or of digits, never both, so the first character tells."""
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint8)
-    not_digit = np.zeros(len(norm) + 1, dtype=np.int32)
-    np.cumsum((norm - norm.dtype.type(48)) >= 10, out=not_digit[1:])
-    inside = not_digit[nends] - not_digit[nstarts]
-    return np.where(inside == 0, DIGITS, np.uint8(0)).astype(np.uint8)
+    first = norm[nstarts]
+    return ((first - first.dtype.type(48)) < 10).view(np.uint8) * DIGITS
 
 
 # -- hashes ----------------------------------------------------------------------------------
@@ -663,11 +681,10 @@ def _ascii_lower(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     upper = scratch < _U8(26)
     np.subtract(raw, _U8(97), out=scratch)
     small = scratch < _U8(26)
-    norm = upper.view(np.uint8) << _U8(5)
+    norm = upper.view(np.uint8) * _U8(32)  # multiplications: numpy shifts bytes far slower
     norm += raw
     np.subtract(raw, _U8(48), out=scratch)
-    kind = np.less(scratch, _U8(10)).view(np.uint8)
-    kind <<= _U8(1)
+    kind = np.less(scratch, _U8(10)).view(np.uint8) * _U8(DIGIT)
     kind |= upper.view(np.uint8)
     kind |= small.view(np.uint8)
     return norm, kind, upper, small
@@ -693,7 +710,7 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
     lengths = nends - nstarts
     h = words[nstarts]
     h &= _BYTE_MASKS[np.minimum(lengths, 8)]
-    h ^= lengths.astype(np.uint64) << np.uint64(56)
+    h ^= lengths.view(np.uint64) << np.uint64(56)
     longer = np.flatnonzero(lengths > 8)
     if len(longer):  # fold in the further words of long tokens, on their own small arrays
         part, starts, sizes = h[longer], nstarts[longer], lengths[longer]
@@ -826,7 +843,7 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
         upper = capital[inverse][source_of]
     norm, kinds = flat[index], flat_kind[index]
     singles = kinds == SINGLE
-    kind = (kinds == WORD).view(np.uint8) << ((norm - np.uint32(48)) < 10).view(np.uint8)  # LETTER 1, DIGIT 2
+    kind = (kinds == WORD).view(np.uint8) * (((norm - np.uint32(48)) < 10).view(np.uint8) + np.uint8(1))
     return _Layout(norm, kind, upper, source_of, singles if singles.any() else None), hidden
 
 

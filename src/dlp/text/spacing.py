@@ -9,10 +9,11 @@ the most probable split of the run into English words (a unigram model, Viterbi 
 the letters), from the word log-probabilities of `spacy-lookups-data` that the rewrite
 tier already uses. Its version is part of the normaliser version.
 
-This runs only for text that holds such runs (almost never): the table is read on
-first use (about 0.4 s) and kept as two arrays, the 64-bit hash of each word and its
-cost. Unknown words cost more the longer they are, so a rare technical word splits
-into pieces only when the pieces are real words.
+Most letter-spaced text is a heading whose words stand apart by wider gaps
+(``E X T R E M E   M A R K E T S``): such a run is a word without any dictionary. The
+table is read only for the rest (about 0.4 s, once per process) and kept as two
+arrays, a hash of each word and its cost. Unknown words cost more the longer they are,
+so a rare technical word splits into pieces only when the pieces are real words.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ try:
     _DATA_VERSION = metadata.version("spacy-lookups-data")
 except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
     _DATA_VERSION = "missing"
-SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}/1"
+SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}/2"
 
 MAX_WORD = 24
 UNKNOWN_COST, UNKNOWN_PER_LETTER = 20.0, 4.0  # a word the table lacks: 20 + 4 per letter (-logprob units)
@@ -45,11 +46,12 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
         from ..errors import ConfigError
 
         raise ConfigError("letter-spaced text needs the English word table: pip install spacy-lookups-data") from exc
-    pairs = re.findall(rb'"([a-z]{1,%d})": ?(-?[0-9.]+)' % MAX_WORD, data)
+    # one entry a line, most probable first; keys with other characters ("The", "'s") are left out
+    pairs = re.findall(rb'\n\s*"([a-z]{1,%d})":\s*(-?[0-9.]+)' % MAX_WORD, data)
     hashes = np.fromiter((hash(w.decode("ascii")) for w, _ in pairs), dtype=np.int64, count=len(pairs))
     costs = np.fromiter((-float(p) for _, p in pairs), dtype=np.float32, count=len(pairs))
-    order = np.argsort(hashes, kind="stable")
-    return hashes[order], costs[order]
+    hashes, first = np.unique(hashes, return_index=True)  # a word twice: its first, most probable entry
+    return hashes, costs[first]
 
 
 @lru_cache(maxsize=4096)
