@@ -21,6 +21,12 @@ TERMS = [
     ("HX4471B", None), ("HX-4471B", None), ("BF220", None), ("HX-\u0664\u0664\u0667\u0661-B", None),
     ("HX-\u096a\u096a\u096d\u0967-B", None), ("ProjectHalcyon", None), ("#ProjectHalcyon", None),
     ("Project Hálcyon", None), ("P r o j e c t  H a l c y o n", None),
+    # found while closing the holes above
+    ("HX-\u2779\u2779\u277c\u2776-B", None), ("HX-\u2463\u2463\u2466\u2460-B", None), ("hx4471-b", None),
+    ("P.r.o.j.e.c.t H.a.l.c.y.o.n", None), ("ProjectHalcyonSecret", None), ("Pro-\nject Halcyon", None),
+    ("Proj\u00adect Halcyon", None), ("\U0001d40f\U0001d42b\U0001d428\U0001d423\U0001d41e\U0001d41c\U0001d42d Halcyon", None),
+    ("PROJECTHALCYON", "glued words with no case change give no cue where one word ends"),
+    ("#projecthalcyon", "glued words with no case change give no cue where one word ends"),
 ]
 
 # (written, reason when it is a hole or None); every value belongs to one registered staff member
@@ -45,11 +51,16 @@ RECORDS = [
     ("Siobhán O'Neill, +353 1 555 0199", None),
     ("Greta Lindqvist, EMP-20420", None),
     ("José Ramírez, +34 \u0669\u0661 \u0665\u0665\u0665 \u0660\u0661\u0667\u0668", None),
+    # found while closing the holes above
+    ("AGREN, BJORN, 0046-8-555 123 45", None), ("Siobhán O\u2019Neill, +353 1 555 0199", None),
+    ("Björn Ågren, born 7th March 1984", None), ("Björn Ågren, (08) 555 123 45", None),
+    ("Zoe Celik Muller, +49 30 5550 1234", None), ("Lindqvist, Greta, EMP 20420", None),
 ]
 
 # a CRM export: first and last name in separate columns
 TSV = "first\tlast\tborn\nBjörn\tÅgren\t1984-03-07\nJosé\tRamírez\t1975-12-31\n"
 CSV = TSV.replace("\t", ",")
+LAST_FIRST = "last\tfirst\tborn\nÅgren\tBjörn\t19840307\n"
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +72,18 @@ def reports(dlp, tmp_path_factory) -> dict[str, dict]:
             path = folder / f"{kind}-{i:02d}.txt"
             path.write_text(MAIL.format(written), encoding="utf-8")
             paths[f"{kind}:{written}"] = str(path)
-    for name, text in (("export.tsv", TSV), ("export.csv", CSV)):
+    for name, text in (("export.tsv", TSV), ("export.csv", CSV), ("last-first.tsv", LAST_FIRST)):
         (folder / name).write_text(text, encoding="utf-8")
         paths[name] = str(folder / name)
     clean = folder / "clean.txt"
     clean.write_text(MAIL.format("HX-4472-B, Björn Borg +46 8 555 123 46, Greta Garbo born 1984-03-08, BF-221"),
                      encoding="utf-8")
     paths["clean"] = str(clean)
+    forms = folder / "clean-forms.txt"
+    forms.write_text(MAIL.format("HX4472B, Bjorn Borg 0046 8 555 123 46, 08-555 123 46, born March 8th, 1984, "
+                                 "19840308, Zoë Çelik-Schmidt, Greta Garbo-Lindqvist, B F 2 2 0, ProjectHalcyonic"),
+                     encoding="utf-8")
+    paths["clean-forms"] = str(forms)
     by_path = dlp.scan(folder)
     return {case: by_path[path] for case, path in paths.items()}
 
@@ -87,12 +103,15 @@ def test_a_staff_record_written_another_way_still_blocks(reports, written):
 @pytest.mark.parametrize("name", [
     "export.csv",
     "export.tsv",
+    "last-first.tsv",
 ])
 def test_a_crm_export_with_first_and_last_name_columns_blocks(reports, name):
     report = reports[name]
     assert "records" in kinds(report, "staff") and action(report) == "block", report["findings"]
 
 
-def test_near_misses_match_nothing(reports):
-    """One digit, one letter or one day off: other people and other parts."""
-    assert reports["clean"]["findings"] == [] and action(reports["clean"]) == "allow"
+@pytest.mark.parametrize("name", ["clean", "clean-forms"])
+def test_near_misses_match_nothing(reports, name):
+    """One digit, one letter or one day off, in every form the matchers now accept: other people and
+    other parts."""
+    assert reports[name]["findings"] == [] and action(reports[name]) == "allow"

@@ -55,6 +55,13 @@ MATH_BOLD = {chr(c): chr(c - 0x61 + 0x1D41A) for c in range(0x61, 0x7B)}
 CIRCLED = {chr(c): chr(c - 0x61 + 0x24D0) for c in range(0x61, 0x7B)}
 NEGATIVE_CIRCLED = {chr(c): chr(c - 0x61 + 0x1F150) for c in range(0x61, 0x7B)}
 ACCENTS = dict(zip("aeiou", "áéíóú"))
+PARENTHESIZED = {chr(c): chr(c - 0x61 + 0x249C) for c in range(0x61, 0x7B)}
+REGIONAL = {chr(c): chr(c - 0x61 + 0x1F1E6) for c in range(0x61, 0x7B)}
+
+
+def hash_letter(c: str, i: int) -> bool:
+    """A fixed pseudo-random choice per letter and place (random case that tests can repeat)."""
+    return (ord(c) * 2654435761 + i * 40503) % 7 < 3
 
 # name -> (disguise, reason when it is a hole for both lengths, or None)
 CASES: dict[str, tuple[Disguise, str | None]] = {
@@ -94,6 +101,36 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "citation marks [n] after every 3rd word": (
         lambda ws: " ".join(f"{w} [{i}]" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
     "CamelCase, no spaces": (lambda ws: "".join(w[:1].upper() + w[1:] for w in ws), None),
+    # found while closing the holes above
+    "random case in every word": (each_word(lambda w: "".join(c.upper() if (hash_letter(c, i)) else c
+                                                             for i, c in enumerate(w))), None),
+    "right-to-left override on every 4th word only": (
+        lambda ws: " ".join("\u202e" + w[::-1] + "\u202c" if i % 4 == 0 else w for i, w in enumerate(ws)), None),
+    "right-to-left override to the end of the line, text stored reversed": (
+        lambda ws: "\u202e" + " ".join(ws)[::-1], None),
+    "letter-spaced words, two blanks between words": (lambda ws: "  ".join(" ".join(w) for w in ws), None),
+    "letters separated by dots": (each_word(".".join), None),
+    "hyphenated line breaks, CRLF and indented lines": (
+        lambda ws: " ".join(w[: len(w) // 2] + "-\r\n    " + w[len(w) // 2:] if i % 3 == 0 and len(w) > 3 else w
+                            for i, w in enumerate(ws)), None),
+    "Unicode hyphen (U+2010) at the end of lines": (
+        lambda ws: " ".join(w[: len(w) // 2] + "\u2010\n" + w[len(w) // 2:] if i % 4 == 0 and len(w) > 3 else w
+                            for i, w in enumerate(ws)), None),
+    "soft hyphen at the end of every 2nd line": (
+        lambda ws: " ".join(w[: len(w) // 2] + "\u00ad\n" + w[len(w) // 2:] if i % 2 == 0 and len(w) > 3 else w
+                            for i, w in enumerate(ws)), None),
+    "small capitals with an acute on every letter": (
+        each_word(lambda w: "".join(SMALL_CAPS.get(c, c) + "\u0301" for c in w)), None),
+    "parenthesized letters": (each_word(letters(PARENTHESIZED)), None),
+    "regional indicator letters, zero-width space between": (
+        each_word(lambda w: "\u200b".join(REGIONAL.get(c, c) for c in w)), None),
+    "footnote numbers as plain digits glued to every 3rd word": (
+        lambda ws: " ".join(f"{w}{i % 9 + 1}" if i % 3 == 0 else w for i, w in enumerate(ws)),
+        "a digit glued to a word is cut off as a number of its own ('process1' is 'process' '1'), and a number "
+        "every third word leaves no run long enough; dropping such digits would also drop them from 'F16' or "
+        "'Windows10'"),
+    "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws),
+                                      "glued words with no case change give no cue where one word ends"),
 }
 # cases that are a hole for one length only
 PARTIAL: dict[tuple[str, int], str] = {}

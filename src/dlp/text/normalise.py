@@ -454,9 +454,17 @@ def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) ->
     return p
 
 
+_SPACERS = np.array([32, 46, 45, 95, 42, 0xB7, 0x2022])  # blank . - _ * · •: what letters are spaced out with
+
+
 def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
-    """Letter-spaced runs (three or more one-letter tokens one space apart) read as words: the
-    tokens to join to the next one (`spacing.word_lengths` finds where the words of a run end)."""
+    """Letter-spaced runs read as words: the tokens to join to the next one.
+
+    A run is three or more one-letter tokens one spacer apart (``c o a t``, ``c.o.a.t``), the
+    same spacer all along; a run of two (``i s``) counts in letter-spaced text (a one-letter
+    token beside it) when wide gaps set it apart. `spacing.word_lengths` finds where the words
+    of a run end, unless the run is short and set apart by wide gaps (a heading's word).
+    """
     one = np.flatnonzero(nends - nstarts == 1)
     if len(one) < 3:
         return None
@@ -466,11 +474,18 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
         return None
     pairs = np.flatnonzero(link)
     norm = layout.norm
-    good = (norm[nends[a[pairs]]] == 32) & layout.letters(nstarts[a[pairs]]) & layout.letters(nstarts[b[pairs]])
+    spacer = norm[nends[a[pairs]]].astype(np.int64)
+    good = np.isin(spacer, _SPACERS) & layout.letters(nstarts[a[pairs]]) & layout.letters(nstarts[b[pairs]])
+    # one spacer all along a run: a blank beside dots is the gap between two dotted words
+    chained = pairs[1:] == pairs[:-1] + 1
+    dotted_before = np.append(False, chained & (spacer[:-1] != 32))
+    dotted_after = np.append(chained & (spacer[1:] != 32), False)
+    good &= ~((spacer == 32) & (dotted_before | dotted_after))
     link[pairs[~good]] = False
-    first, last = _runs(link)
-    keep = last - first >= 2  # three letters or more
-    first, last = first[keep], last[keep]
+    good = link[pairs]
+    good[1:] &= ~(chained & good[:-1] & (spacer[1:] != spacer[:-1]))
+    link[pairs[~good]] = False
+    first, last = _runs(link)  # run k: singles first[k] .. last[k]
     if len(first) == 0:
         return None
     if norm.dtype == np.uint8:
@@ -479,23 +494,31 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
         letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     joins = []
     for lo, hi in zip(first.tolist(), last.tolist()):
-        if hi - lo < _SPACED_WORD and _wide(norm, nstarts[one[lo]] - 1, -1) and _wide(norm, nends[one[hi]], 1):
+        blank = int(norm[nends[one[lo]]]) == 32
+        apart = _wide(norm, nstarts[one[lo]] - 1, -1, blank) and _wide(norm, nends[one[hi]], 1, blank)
+        if hi - lo == 1:  # two letters: a word of spaced-out text, or just two letters
+            beside = (lo > 0 and one[lo - 1] == one[lo] - 1) or (hi + 1 < len(one) and one[hi + 1] == one[hi] + 1)
+            if apart and beside:
+                joins.append(np.array([lo]))
+        elif hi - lo < _SPACED_WORD and apart:
             joins.append(np.arange(lo, hi))  # a heading's word, set apart by wide gaps: "E X T R E M E   M A R K E T S"
         else:
             joins.append(_joins_in(letters[lo : hi + 1]) + lo)
+    if not joins:
+        return None
     return one[np.concatenate(joins)]
 
 
 _SPACED_WORD = 12  # a letter-spaced run this long or shorter, set apart by wide gaps, is one word
 
 
-def _wide(norm: np.ndarray, at: int, step: int) -> bool:
+def _wide(norm: np.ndarray, at: int, step: int, blank: bool = True) -> bool:
     """Whether the gap that starts at `at` (going by `step`) is wide: the edge of the text, a line
-    break, a tab or two blanks."""
+    break, a tab or two blanks; around letters spaced out with something else than blanks, any gap."""
     if at < 0 or at >= len(norm):
         return True
     c = int(norm[at])
-    if c in (9, 10, 13, 0x2028, 0x2029):
+    if c in (9, 10, 13, 0x2028, 0x2029) or (not blank and c == 32):
         return True
     nxt = at + step
     return c == 32 and (nxt < 0 or nxt >= len(norm) or int(norm[nxt]) in (32, 9, 10, 13))
