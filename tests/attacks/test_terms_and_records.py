@@ -115,3 +115,22 @@ def test_near_misses_match_nothing(reports, name):
     """One digit, one letter or one day off, in every form the matchers now accept: other people and
     other parts."""
     assert reports[name]["findings"] == [] and action(reports[name]) == "allow"
+
+
+def test_a_term_registered_in_camelcase_is_found_in_any_case(tmp_path):
+    """Cutting glued CamelCase must not cost the terms written that way: a code name registered as
+    ``BlueFin`` is still found as ``bluefin``, ``BLUEFIN`` and ``BlueFin``; one of three words
+    (``DeepBlueFin``) is registered as its words and found as such."""
+    from .conftest import fresh
+
+    d = fresh(tmp_path)
+    (tmp_path / "names.txt").write_text("BlueFin\nDeepBlueSea\n", encoding="utf-8")
+    d.must("terms", "add", "names", str(tmp_path / "names.txt"))
+    texts = {"lower": "the bluefin launch", "upper": "THE BLUEFIN LAUNCH", "camel": "the BlueFin launch",
+             "hashtag": "#BlueFin", "spaced": "deep blue sea", "glued": "DeepBlueSea rules",
+             "near": "the bluefins and blue fin tuna, deep blue seas"}
+    for name, text in texts.items():
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    reports = d.scan(*(tmp_path / f"{name}.txt" for name in texts))
+    found = {name for name in texts if kinds(reports[str(tmp_path / f"{name}.txt")], "names")}
+    assert found == {"lower", "upper", "camel", "hashtag", "spaced", "glued"}

@@ -11,7 +11,7 @@ columns have a type, and then the value is matched by what it *is*:
 ``id``    and ``(46) 190861340`` are one value; separators and grouping do not matter.
           A phone written with its country code also stands for its other forms:
           ``0046 8 555 123 45``, ``+46 (0)8 555 123 45`` and the national
-          ``08-555 123 45`` (or ``855 512 345``, where no trunk 0 is dialled)
+          ``08-555 123 45`` (``(212) 555-0199`` for ``+1 212 555 0199``)
 ``name``  the set of its name words, in any order, adjacent or one word apart, linked
           by blanks, tabs (cells of one row), commas, dots, hyphens or apostrophes:
           ``Greta Lindqvist``, ``Lindqvist, Greta``, ``Greta M. Lindqvist``,
@@ -191,7 +191,7 @@ def phone_forms(text: str) -> list[str]:
     """The other ways to write a phone number given with its country code (``+46 8 555 123 45``
     or ``0046 ...``), as digits: with ``00`` for ``+``, with the trunk 0 in brackets
     (``+46 (0)8 ...``), national with the trunk 0 (``08-555 123 45``) and without it (as
-    dialled in countries without one). Empty for a number given without a country code."""
+    dialled in North America). Empty for a number given without a country code."""
     digits = "".join(normalise_words(text))
     if not digits.isdigit():
         return []
@@ -207,7 +207,9 @@ def phone_forms(text: str) -> list[str]:
     if len(national) < MIN_PHONE_FORM - 1:
         return []
     forms = {international, "00" + international, code + national, "00" + code + national, code + "0" + national,
-             "0" + national, national}
+             "0" + national}
+    if code == "1":  # North America dials no trunk 0: (212) 555-0199 (elsewhere the bare national number
+        forms.add(national)  # would be found inside another country's international one)
     forms.discard(digits)
     return sorted(f for f in forms if MIN_PHONE_FORM <= len(f) <= MAX_JOINED_CHARS)
 

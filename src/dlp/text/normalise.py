@@ -496,12 +496,13 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     for lo, hi in zip(first.tolist(), last.tolist()):
         blank = int(norm[nends[one[lo]]]) == 32
         apart = _wide(norm, nstarts[one[lo]] - 1, -1, blank) and _wide(norm, nends[one[hi]], 1, blank)
+        # spaced-out words beside it, with only a wide gap of blanks between
+        beside = (lo > 0 and one[lo - 1] == one[lo] - 1) or (hi + 1 < len(one) and one[hi + 1] == one[hi] + 1)
         if hi - lo == 1:  # two letters: a word of spaced-out text, or just two letters
-            beside = (lo > 0 and one[lo - 1] == one[lo] - 1) or (hi + 1 < len(one) and one[hi + 1] == one[hi] + 1)
             if apart and beside:
                 joins.append(np.array([lo]))
-        elif hi - lo < _SPACED_WORD and apart:
-            joins.append(np.arange(lo, hi))  # a heading's word, set apart by wide gaps: "E X T R E M E   M A R K E T S"
+        elif hi - lo < _SPACED_WORD and apart and (beside or not blank):
+            joins.append(np.arange(lo, hi))  # one word of a heading: "E X T R E M E   M A R K E T S"
         else:
             joins.append(_joins_in(letters[lo : hi + 1]) + lo)
     if not joins:
@@ -509,7 +510,7 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     return one[np.concatenate(joins)]
 
 
-_SPACED_WORD = 12  # a letter-spaced run this long or shorter, set apart by wide gaps, is one word
+_SPACED_WORD = 12  # a spaced-out run this long or shorter, in a heading of such runs, is one word
 
 
 def _wide(norm: np.ndarray, at: int, step: int, blank: bool = True) -> bool:

@@ -10,10 +10,11 @@ the letters), from the word log-probabilities of `spacy-lookups-data` that the r
 tier already uses. Its version is part of the normaliser version.
 
 Most letter-spaced text is a heading whose words stand apart by wider gaps
-(``E X T R E M E   M A R K E T S``): such a run is a word without any dictionary. The
-table is read only for the rest (about 0.4 s, once per process) and kept as two
-arrays, a hash of each word and its cost. Unknown words cost more the longer they are,
-so a rare technical word splits into pieces only when the pieces are real words.
+(``E X T R E M E   M A R K E T S``): each of its runs is a word without any dictionary.
+The table is read only for the rest (the head of the file, about 0.15 s once per
+process) and kept as two arrays, a hash of each word and its cost. Unknown words cost
+more the longer they are, so a rare technical word splits into pieces only when the
+pieces are real words.
 """
 
 from __future__ import annotations
@@ -29,25 +30,38 @@ try:
     _DATA_VERSION = metadata.version("spacy-lookups-data")
 except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
     _DATA_VERSION = "missing"
-SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}/2"
 
 MAX_WORD = 24
+WORDS = 150_000  # the most probable words (rank 150,000 has a log-probability near -18)
 UNKNOWN_COST, UNKNOWN_PER_LETTER = 20.0, 4.0  # a word the table lacks: 20 + 4 per letter (-logprob units)
 SHORT_RUN = 4  # runs of at most this many letters are one word ("a b c"), without a dictionary
+SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}-top{WORDS}/3"
 
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[np.ndarray, np.ndarray]:
-    """Sorted hashes of lower-case English words and their costs (minus the log-probability)."""
+    """Sorted hashes of the WORDS most probable lower-case English words and their costs (minus
+    the log-probability). The file lists one word a line, most probable first: only its head
+    is decompressed."""
+    source = resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz")
+    entry = re.compile(rb'\n\s*"([a-z]{1,%d})":\s*(-?[0-9.]+)' % MAX_WORD)  # keys such as "The" or "'s" left out
+    pairs: list[tuple[bytes, bytes]] = []
     try:
-        data = gzip.decompress(
-            resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz").read_bytes())
+        with gzip.open(source.open("rb")) as stream:
+            rest = b""
+            while len(pairs) < WORDS:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                block = rest + chunk
+                cut = block.rfind(b"\n")
+                pairs.extend(entry.findall(block[:cut]))
+                rest = block[cut:]
     except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - a declared dependency
         from ..errors import ConfigError
 
         raise ConfigError("letter-spaced text needs the English word table: pip install spacy-lookups-data") from exc
-    # one entry a line, most probable first; keys with other characters ("The", "'s") are left out
-    pairs = re.findall(rb'\n\s*"([a-z]{1,%d})":\s*(-?[0-9.]+)' % MAX_WORD, data)
+    pairs = pairs[:WORDS]
     hashes = np.fromiter((hash(w.decode("ascii")) for w, _ in pairs), dtype=np.int64, count=len(pairs))
     costs = np.fromiter((-float(p) for _, p in pairs), dtype=np.float32, count=len(pairs))
     hashes, first = np.unique(hashes, return_index=True)  # a word twice: its first, most probable entry
