@@ -433,7 +433,7 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     newline = ((c == 10) | (c == 13) | (c == 0x2028)) & (p < n)
     p = np.where(newline, p + 1 + ((c == 13) & (norm[np.minimum(p + 1, n - 1)] == 10)), p)
     p = _skip(norm, p, _BLANKS, 16)
-    ok = (newline | soft) & (p < n)
+    ok = (newline | (soft & (p == h + 1))) & (p < n)  # a soft hyphen then a blank is no break in a word
     h, p, soft = h[ok], p[ok], soft[ok]
     ok = np.where(soft, layout.letters(p), layout.smalls(p))
     h, p = h[ok], p[ok]
