@@ -98,7 +98,10 @@ CASES = [
     ("\u0456s \u03b9s \u0269s", ["is", "is", "is"]),  # Cyrillic і, Greek ι, Latin ɩ: i, not l
     ("ᴘʀᴏᴄᴇꜱꜱ 🅟🅡🅞 🅿🆁🅾 ⒫⒭⒪ 🇵🇷🇴", ["process", "pro", "pro", "pro", "pro"]),  # stylistic letters
     ("HX-\u0664\u0664\u0667\u0661 \u096a\u096a ❹❹ ④④ ⑷", ["hx", "4471", "44", "44", "44", "4"]),  # digits
-    ("process¹ and₂ x² [12] cite [1, 3] [2-5] a[0]", ["process", "and", "x", "cite", "a"]),  # footnote marks
+    ("process¹ word.¹² x² H₂O HX-⁴⁴⁷¹-B BF²²⁰", ["process", "word", "x", "h", "2", "o", "hx", "4471", "b", "bf",
+                                                "220"]),  # footnote marks, not other superscripts
+    ("see [12] cite [1, 3] and [2-5] a[0]", ["see", "cite", "and", "a"]),  # citation marks
+    ("BF [220] and [1]", ["bf", "220", "and", "1"]),  # one or two numbers in brackets are numbers
     ("word\u3164word word\uffa0word", ["word", "word", "word", "word"]),  # blank Hangul fillers separate
     ("HX4471B BF220 3M COVID-19", ["hx", "4471", "b", "bf", "220", "3", "m", "covid", "19"]),  # letters | digits
     ("TheCoatingProcess UnderABlanket IDsAndPDFs", ["the", "coating", "process", "under", "a", "blanket", "ids",
@@ -135,6 +138,11 @@ def test_joined_and_cut_tokens_point_at_their_source_characters(written):
         assert 0 <= s < e <= len(written)
         source = "".join(normalise_words(written[s:e]))
         assert toks.text_of(i) in source or toks.text_of(i)[::-1] in source
+
+
+def test_a_word_joined_at_a_hyphenated_line_break_records_its_two_parts():
+    toks = tokenise("the blue-\nfin resin and pro-\nject-\nion")
+    assert [(toks.text_of(int(t)), int(c) - int(toks.nstarts[t])) for t, c in toks.halves] == [("bluefin", 4)]
 
 
 def test_two_glued_camelcase_words_record_where_they_could_be_cut():

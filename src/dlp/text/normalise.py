@@ -59,7 +59,8 @@ CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temp
 SENTENCE = np.uint8(1)  # token flag: a sentence starts here
 DIGITS = np.uint8(2)  # token flag: digits only
 
-UPPER, HIDDEN = 1, 2  # character flags: an upper-case letter; a character that hides (invisible, overlay)
+UPPER, HIDDEN, SUPERSCRIPT = 1, 2, 4  # character flags: an upper-case letter; a character that hides
+# (invisible, overlay mark); a superscript digit
 
 _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
@@ -274,6 +275,7 @@ class _Layout:
     source_of: np.ndarray | None  # source offset of each character (None: the identity)
     singles: np.ndarray | None  # bool: characters that are tokens of their own (CJK), or None
     small: np.ndarray | None = None  # bool: small letters, when the caller has them at hand
+    superscripts: np.ndarray | None = None  # positions of superscript digits, if any
 
     def letters(self, at: np.ndarray) -> np.ndarray:
         return self.kind[at] == LETTER
@@ -311,6 +313,8 @@ def _words(layout: _Layout, text: str | None) -> _Words:
     characters that separated them become blanks behind it, so no other token moves.
     """
     layout = _drop_citations(layout, text)
+    if layout.superscripts is not None:
+        layout = _drop_footnotes(layout)
     kind = layout.kind
     starts, ends = _runs(kind != 0)
     # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
@@ -323,13 +327,21 @@ def _words(layout: _Layout, text: str | None) -> _Words:
         half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
     if len(cuts):
         starts, ends = _insert(starts, cuts), _insert(ends, cuts)
-    joined = [j for j in (_broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)) if j is not None]
+    broken, spaced = _broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)
+    joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
     if joined:
-        norm, starts, ends, nends = _join(norm, starts, ends, np.unique(np.concatenate(joined)))
+        joined = np.unique(np.concatenate(joined))
+        # a word joined at one hyphenated line break may also be read as its two parts: its
+        # first part keeps its place, so the second starts where the first ended
+        two = broken[~np.isin(broken, joined - 1) & ~np.isin(broken, joined + 1)] if broken is not None else _NO_INT
+        hyphen_cuts = ends[two]
+        norm, starts, ends, nends = _join(norm, starts, ends, joined)
         if len(half_cuts):  # a half inside a joined word is no longer one
             at = np.searchsorted(starts, half_cuts, side="right") - 1
             half_cuts = half_cuts[half_cuts < nends[at]]
+        if len(hyphen_cuts):
+            half_cuts = np.sort(np.concatenate((half_cuts, hyphen_cuts)))
     if layout.singles is not None:
         singles = np.flatnonzero(layout.singles)
         order = np.argsort(np.concatenate((starts, singles)), kind="stable")
@@ -381,11 +393,12 @@ def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.nda
 
 
 _CITATION = re.compile(r"\[ ?\d{1,3}(?: ?[,\u2013-] ?\d{1,3})* ?\]")
+_CITATIONS = 3  # citation marks a text needs before they count as such
 
 
 def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
-    """Citation marks (``[3]``, ``[1, 4]``, ``[2-5]``) are not words: a number every few words
-    would break every shingle of a quoted passage."""
+    """Citation marks (``[3]``, ``[1, 4]``, ``[2-5]``) are not words, in a text that has a few of
+    them: a number every few words would break every shingle of a quoted passage."""
     if text is not None and "[" not in text:
         return layout
     norm = layout.norm
@@ -394,16 +407,41 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
         return layout
     after = norm[np.minimum(opening + 1, len(norm) - 1)]
     opening = opening[((after - after.dtype.type(48)) < 10) | (after == 32)].tolist()
-    kind = None
+    spans = []
     for at in opening:  # "[" before a digit: few, matched one by one
         if text is not None:
             match = _CITATION.match(text, at)
         else:
             match = _CITATION.match(norm[at : at + 40].astype(np.uint32).tobytes().decode("utf-32-le", "replace"))
         if match is not None:
-            kind = layout.kind.copy() if kind is None else kind
-            kind[at : at + match.end() - match.start()] = 0
-    return layout if kind is None else replace(layout, kind=kind)
+            spans.append((at, at + match.end() - match.start()))
+    if len(spans) < _CITATIONS:  # one or two: a number in brackets ("BF [220]"), not a text's citations
+        return layout
+    kind = layout.kind.copy()
+    for a, b in spans:
+        kind[a:b] = 0
+    return replace(layout, kind=kind)
+
+
+_AFTER_WORD = np.array([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
+
+
+def _drop_footnotes(layout: _Layout) -> _Layout:
+    """Superscript digits right after a word or its punctuation, one or two of them, are a
+    footnote mark or an exponent (``process¹``, ``x²``), not a word; other superscript digits
+    are digits (a part number ``HX-⁴⁴⁷¹-B`` is still ``hx 4471 b``)."""
+    at = layout.superscripts
+    first = at[np.append(True, at[1:] != at[:-1] + 1)]
+    last = at[np.append(at[1:] != at[:-1] + 1, True)]
+    before = layout.norm[np.maximum(first - 1, 0)].astype(np.int64)
+    mark = (last - first < 2) & (first > 0) & ((layout.kind[np.maximum(first - 1, 0)] == LETTER)
+                                                | np.isin(before, _AFTER_WORD))
+    if not mark.any():
+        return layout
+    kind = layout.kind.copy()
+    for a, b in zip(first[mark].tolist(), last[mark].tolist()):
+        kind[a : b + 1] = 0
+    return replace(layout, kind=kind)
 
 
 _BLANKS = (32, 9)
@@ -854,6 +892,8 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
 
     hides = (char_flags & HIDDEN) != 0
     hidden = np.flatnonzero(hides[inverse]) if hides.any() else _NO_INT
+    raised = (char_flags & SUPERSCRIPT) != 0
+    superscripts = np.flatnonzero(raised[inverse]) if raised.any() else None
     capital = (char_flags & UPPER) != 0
     per_char = lengths[inverse]
     if np.all(per_char == 1):
@@ -866,9 +906,12 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
         index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
         upper = capital[inverse][source_of]
     norm, kinds = flat[index], flat_kind[index]
+    if superscripts is not None and source_of is not None:
+        superscripts = np.searchsorted(source_of, superscripts)  # one character each, where it landed
     singles = kinds == SINGLE
     kind = (kinds == WORD).view(np.uint8) * (((norm - np.uint32(48)) < 10).view(np.uint8) + np.uint8(1))
-    return _Layout(norm, kind, upper, source_of, singles if singles.any() else None), hidden
+    return _Layout(norm, kind, upper, source_of, singles if singles.any() else None,
+                   superscripts=superscripts), hidden
 
 
 # Format characters that are *not* default-ignorable (Unicode DerivedCoreProperties):
@@ -918,8 +961,8 @@ def _char_table(code: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     out = _letterlike().get(code)
     if out is None:
         out = unicodedata.normalize("NFKC", ch)
-        if out.isdigit() and unicodedata.decomposition(ch).startswith(("<super>", "<sub>")):
-            return (32,), (SEPARATOR,), 0  # a footnote mark or an exponent, not a word
+        if out.isdigit() and unicodedata.decomposition(ch).startswith("<super>"):
+            return (ord(out),), (WORD,), SUPERSCRIPT  # a digit, or a footnote mark (`_drop_footnotes`)
         out = "".join(_PLAIN_LETTERS.get(c, c) for c in out.casefold())
         out = _strip_marks(out)
         out = "".join(chr(48 + unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in out)
