@@ -112,6 +112,7 @@ CASES = [
                                                                  "known", "x", "3"]),  # hyphenated line breaks
     ("soft\u00adware soft\u00ad\nware pro\u2010\ncess", ["software", "software", "process"]),
     ("word\u00ad next \u00adone", ["word", "next", "one"]),  # a stray soft hyphen joins nothing
+    ("wo\u00ad\u00adrd wo\u00ad\u00ad\nrd", ["word", "word"]),
     ("c o n f i d e n t i a l", ["confidential"]),  # letter-spaced: a word on its own
     ("E X T R E M E   M A R K E T S", ["extreme", "markets"]),  # a heading: wide gaps between words
     ("t h e b a t c h i s h e l d", ["the", "batch", "is", "held"]),  # single blanks: a dictionary splits

@@ -466,12 +466,13 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
         return None
     h = hyphens[layout.letters(hyphens - 1)]
     soft = norm[h] == _SOFT_HYPHEN
-    p = _skip(norm, h + 1, _BLANKS, 8)
+    after_soft = _skip(norm, h + 1, (_SOFT_HYPHEN, _SOFT_HYPHEN), 8)  # soft hyphens come in runs too
+    p = _skip(norm, np.where(soft, after_soft, h + 1), _BLANKS, 8)
     c = norm[np.minimum(p, n - 1)]
     newline = ((c == 10) | (c == 13) | (c == 0x2028)) & (p < n)
     p = np.where(newline, p + 1 + ((c == 13) & (norm[np.minimum(p + 1, n - 1)] == 10)), p)
     p = _skip(norm, p, _BLANKS, 16)
-    ok = (newline | (soft & (p == h + 1))) & (p < n)  # a soft hyphen then a blank is no break in a word
+    ok = (newline | (soft & (p == after_soft))) & (p < n)  # a soft hyphen then a blank is no break in a word
     h, p, soft = h[ok], p[ok], soft[ok]
     ok = np.where(soft, layout.letters(p), layout.smalls(p))
     h, p = h[ok], p[ok]
