@@ -24,7 +24,8 @@ TERMS = [
     # found while closing the holes above
     ("HX-\u2779\u2779\u277c\u2776-B", None), ("HX-\u2463\u2463\u2466\u2460-B", None), ("hx4471-b", None),
     ("P.r.o.j.e.c.t H.a.l.c.y.o.n", None), ("ProjectHalcyonSecret", None), ("Pro-\nject Halcyon", None),
-    ("Proj\u00adect Halcyon", None), ("\U0001d40f\U0001d42b\U0001d428\U0001d423\U0001d41e\U0001d41c\U0001d42d Halcyon", None),
+    ("Proj\u00adect Halcyon", None),
+    ("\U0001d40f\U0001d42b\U0001d428\U0001d423\U0001d41e\U0001d41c\U0001d42d Halcyon", None),
     ("HX-\u2074\u2074\u2077\u00b9-B", None), ("BF [220]", None), ("Bluefin-\nresin", None), ("blue-\nfin resin", None),
     ("PROJECTHALCYON", "glued words with no case change give no cue where one word ends"),
     ("#projecthalcyon", "glued words with no case change give no cue where one word ends"),

@@ -14,20 +14,22 @@ table altogether.
   and squared, parenthesised and regional-indicator letters, dingbat digits).
   Default-ignorable code points (zero-width characters, word joiner, bidirectional
   controls, variation selectors) normalise to nothing: they never split a word. The
-  Hangul fillers that render as a blank (U+3164, U+FFA0) separate words; so do
-  superscript and subscript digits (footnote marks: ``process¹`` is ``process``) and
-  citation marks ``[12]``.
-- Tokens are maximal runs of letters, digits and spacing marks; each Han, Hiragana or
-  Katakana character is a token of its own (those scripts do not separate words with
-  spaces). A token is cut where letters meet digits (``HX4471B`` is ``hx 4471 b``, as
-  ``HX-4471-B`` is), and a glued CamelCase run of three words or more is cut into its
-  words (``TheCoatingProcess``; not ``iPhone``, ``McDonald``, ``pRoCeSs``). A token of
+  Hangul fillers that render as a blank (U+3164, U+FFA0) separate words.
+- Tokens are maximal runs of letters (and spacing marks) or of digits: a token is cut
+  where letters meet digits (``HX4471B`` is ``hx 4471 b``, as ``HX-4471-B`` is); each
+  Han, Hiragana or Katakana character is a token of its own (those scripts do not
+  separate words with spaces). A glued CamelCase run of three words or more is cut into
+  its words (``TheCoatingProcess``; not ``iPhone``, ``McDonald``, ``pRoCeSs``). A token of
   exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
   records where it could be cut (`Tokens.halves`): term matching reads it both ways.
+- Footnote marks (one or two superscript digits after a word: ``process¹``) and, in a
+  text with three or more, citation marks (``[12]``) are not words.
 - Words are joined where the writer broke them: a hyphen at the end of a line before a
-  small letter (``pig-\\nment``), a soft hyphen, and letter-spaced runs (``c o a t``;
-  see `spacing`). Text between a right-to-left override and its end is read in the
-  order it is shown when it holds no right-to-left letters.
+  small letter (``pig-\\nment``; such a word is also one of the `Tokens.halves`), soft
+  hyphens, and letter-spaced runs (``c o a t``, ``c.o.a.t``; see `spacing`). A joined
+  word keeps its place in the normalised text, so nothing else moves. Text that a
+  right-to-left override shows in another order than it is stored is read as shown:
+  in place when the override is closed, both ways when it runs to the end of the line.
 - Every token gets a 64-bit *unkeyed* hash. It is a function of the normalised
   token alone, whatever text it came from, and never leaves the process: the
   registry key turns it into the keyed value everything stored is built from
@@ -74,8 +76,9 @@ class Tokens:
 
     `starts`/`ends` are offsets in the *source* text. `norm` holds the normalised code
     points and `nstarts`/`nends` the token bounds in it; `text_of(i)` rebuilds one
-    normalised token. `halves` lists the tokens that are two glued CamelCase words:
-    rows of (token, offset in `norm` where the second word starts).
+    normalised token. `halves` lists the tokens that may also be read as two words (two
+    glued CamelCase words, a word joined at a hyphenated line break): rows of (token,
+    offset in `norm` where the second word starts).
     """
 
     hashes: np.ndarray  # uint64

@@ -2,9 +2,9 @@
 
 Spacing a word's letters out keeps it readable and turns it into one-letter tokens
 that match nothing. The tokeniser joins every run of three or more one-letter tokens
-separated by single spaces (a wider gap or any punctuation ends the run). When the
-writer spaced out whole sentences with single spaces, the word boundaries are gone
-from the text itself; they are put back the way a reader does it, with a dictionary:
+one spacer apart (a blank, or a dot, dash, underscore, star or bullet all along the run;
+a wider gap or other punctuation ends the run). When the writer spaced out whole
+sentences with single blanks, the word boundaries are gone from the text itself; they are put back the way a reader does it, with a dictionary:
 the most probable split of the run into English words (a unigram model, Viterbi over
 the letters), from the word log-probabilities of `spacy-lookups-data` that the rewrite
 tier already uses. Its version is part of the normaliser version.
