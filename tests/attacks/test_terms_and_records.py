@@ -26,7 +26,9 @@ TERMS = [
     ("P.r.o.j.e.c.t H.a.l.c.y.o.n", None), ("ProjectHalcyonSecret", None), ("Pro-\nject Halcyon", None),
     ("Proj\u00adect Halcyon", None),
     ("\U0001d40f\U0001d42b\U0001d428\U0001d423\U0001d41e\U0001d41c\U0001d42d Halcyon", None),
-    ("HX-\u2074\u2074\u2077\u00b9-B", None), ("BF [220]", None), ("Bluefin-\nresin", None), ("blue-\nfin resin", None),
+    ("HX-\u2074\u2074\u2077\u00b9-B", None), ("Bluefin-\nresin", None), ("blue-\nfin resin", None),
+    ("BF [220]", "a number of up to three digits in square brackets is a citation mark, read as no word "
+                 "wherever it stands (an excerpt must tokenise as its document does)"),
     ("PROJECTHALCYON", "glued words with no case change give no cue where one word ends"),
     ("#projecthalcyon", "glued words with no case change give no cue where one word ends"),
 ]

@@ -101,7 +101,7 @@ CASES = [
     ("process¹ word.¹² x² H₂O HX-⁴⁴⁷¹-B BF²²⁰", ["process", "word", "x", "h", "2", "o", "hx", "4471", "b", "bf",
                                                 "220"]),  # footnote marks, not other superscripts
     ("see [12] cite [1, 3] and [2-5] a[0]", ["see", "cite", "and", "a"]),  # citation marks
-    ("BF [220] and [1]", ["bf", "220", "and", "1"]),  # one or two numbers in brackets are numbers
+    ("BF [220] and [1] or [1234]", ["bf", "and", "or", "1234"]),  # citations wherever they stand
     ("word\u3164word word\uffa0word", ["word", "word", "word", "word"]),  # blank Hangul fillers separate
     ("HX4471B BF220 3M COVID-19", ["hx", "4471", "b", "bf", "220", "3", "m", "covid", "19"]),  # letters | digits
     ("TheCoatingProcess UnderABlanket IDsAndPDFs", ["the", "coating", "process", "under", "a", "blanket", "ids",
@@ -204,3 +204,21 @@ def test_the_version_names_the_data_the_normaliser_depends_on():
     from dlp.text import NORMALISER_VERSION
 
     assert "confusable" in NORMALISER_VERSION and "en_lexeme_prob" in NORMALISER_VERSION
+
+
+LINE_PIECES = ["alpha", "Beta", "x", "y", "z", "42", "7th", "HX4471B", "iPhone", "TheCoatingProcess", "UnderABlanket",
+               "ver-\nbatim", "pig-", "[3]", "[1, 2]", "word¹", "x²", "c o a t", "t.h.e", "E X T R A   N E W S",
+               "\u202eeht\u202c", "soft\u00adware", "Hálcyon", " ", "  ", ", ", ". "]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LINE_PIECES), min_size=1, max_size=8).map(" ".join), min_size=3, max_size=12),
+       st.data())
+def test_an_excerpt_tokenises_as_it_does_inside_its_document(lines, data):
+    """Every rule is local: how much of a document is around a passage does not change its tokens
+    (an excerpt must match the registered document), apart from the words at its two edges."""
+    i = data.draw(st.integers(0, len(lines) - 1))
+    j = data.draw(st.integers(i + 1, len(lines)))
+    whole = normalise_words("\n\n".join(lines))
+    part = normalise_words("\n\n".join(lines[i:j]))[2:-2]
+    assert not part or any(whole[k : k + len(part)] == part for k in range(len(whole) - len(part) + 1))

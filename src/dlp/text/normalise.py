@@ -22,8 +22,8 @@ table altogether.
   its words (``TheCoatingProcess``; not ``iPhone``, ``McDonald``, ``pRoCeSs``). A token of
   exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
   records where it could be cut (`Tokens.halves`): term matching reads it both ways.
-- Footnote marks (one or two superscript digits after a word: ``process¹``) and, in a
-  text with three or more, citation marks (``[12]``) are not words.
+- Footnote marks (one or two superscript digits after a word: ``process¹``) and citation
+  marks (``[12]``) are not words.
 - Words are joined where the writer broke them: a hyphen at the end of a line before a
   small letter (``pig-\\nment``; such a word is also one of the `Tokens.halves`), soft
   hyphens, and letter-spaced runs (``c o a t``, ``c.o.a.t``; see `spacing`). A joined
@@ -396,12 +396,13 @@ def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.nda
 
 
 _CITATION = re.compile(r"\[ ?\d{1,3}(?: ?[,\u2013-] ?\d{1,3})* ?\]")
-_CITATIONS = 3  # citation marks a text needs before they count as such
 
 
 def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
-    """Citation marks (``[3]``, ``[1, 4]``, ``[2-5]``) are not words, in a text that has a few of
-    them: a number every few words would break every shingle of a quoted passage."""
+    """Citation marks (``[3]``, ``[1, 4]``, ``[2-5]``) are not words: a number every few words
+    would break every shingle of a quoted passage. Wherever they stand (how many a text holds
+    must not matter: an excerpt with one of them must tokenise as its document does), so a
+    number of up to three digits in brackets is never part of a term (``BF [220]``)."""
     if text is not None and "[" not in text:
         return layout
     norm = layout.norm
@@ -418,7 +419,7 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
             match = _CITATION.match(norm[at : at + 40].astype(np.uint32).tobytes().decode("utf-32-le", "replace"))
         if match is not None:
             spans.append((at, at + match.end() - match.start()))
-    if len(spans) < _CITATIONS:  # one or two: a number in brackets ("BF [220]"), not a text's citations
+    if not spans:
         return layout
     kind = layout.kind.copy()
     for a, b in spans:
