@@ -531,41 +531,41 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     first, last = _runs(link)  # run k: singles first[k] .. last[k]
     if len(first) == 0:
         return None
-    if norm.dtype == np.uint8:
-        letters = norm[nstarts[one]].tobytes().decode("ascii")
-    else:
-        letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-    joins = []
-    for lo, hi in zip(first.tolist(), last.tolist()):
-        blank = int(norm[nends[one[lo]]]) == 32
-        apart = _wide(norm, nstarts[one[lo]] - 1, -1, blank) and _wide(norm, nends[one[hi]], 1, blank)
-        # spaced-out words beside it, with only a wide gap of blanks between
-        beside = (lo > 0 and one[lo - 1] == one[lo] - 1) or (hi + 1 < len(one) and one[hi + 1] == one[hi] + 1)
-        if hi - lo == 1:  # two letters: a word of spaced-out text, or just two letters
-            if apart and beside:
-                joins.append(np.array([lo]))
-        elif hi - lo < _SPACED_WORD and apart and (beside or not blank):
-            joins.append(np.arange(lo, hi))  # one word of a heading: "E X T R E M E   M A R K E T S"
+    head, tail = one[first], one[last]
+    blank = norm[nends[head]] == 32
+    apart = _wide(norm, nstarts[head] - 1, -1, blank) & _wide(norm, nends[tail], 1, blank)
+    # spaced-out words beside it, with only a wide gap between
+    beside = ((first > 0) & (one[np.maximum(first - 1, 0)] == head - 1)) \
+        | ((last + 1 < len(one)) & (one[np.minimum(last + 1, len(one) - 1)] == tail + 1))
+    size = last - first  # letters - 1
+    whole = ((size == 1) & apart & beside) \
+        | ((size > 1) & (size < _SPACED_WORD) & apart & (beside | ~blank))  # "E X T R E M E   M A R K E T S"
+    joins = [np.repeat(first[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
+             + np.arange(int(size[whole].sum()))]
+    split = np.flatnonzero(~whole & (size > 1))
+    if len(split):  # the rest: where the words of a run end, from a dictionary
+        if norm.dtype == np.uint8:
+            letters = norm[nstarts[one]].tobytes().decode("ascii")
         else:
-            joins.append(_joins_in(letters[lo : hi + 1]) + lo)
-    if not joins:
-        return None
-    return one[np.concatenate(joins)]
+            letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+        joins += [_joins_in(letters[lo : hi + 1]) + lo for lo, hi in zip(first[split].tolist(), last[split].tolist())]
+    joined = np.sort(np.concatenate(joins))
+    return one[joined] if len(joined) else None
 
 
 _SPACED_WORD = 12  # a spaced-out run this long or shorter, in a heading of such runs, is one word
+_LINE = np.array([9, 10, 13, 0x2028, 0x2029])
 
 
-def _wide(norm: np.ndarray, at: int, step: int, blank: bool = True) -> bool:
-    """Whether the gap that starts at `at` (going by `step`) is wide: the edge of the text, a line
+def _wide(norm: np.ndarray, at: np.ndarray, step: int, blank: np.ndarray) -> np.ndarray:
+    """Whether the gaps that start at `at` (going by `step`) are wide: the edge of the text, a line
     break, a tab or two blanks; around letters spaced out with something else than blanks, any gap."""
-    if at < 0 or at >= len(norm):
-        return True
-    c = int(norm[at])
-    if c in (9, 10, 13, 0x2028, 0x2029) or (not blank and c == 32):
-        return True
-    nxt = at + step
-    return c == 32 and (nxt < 0 or nxt >= len(norm) or int(norm[nxt]) in (32, 9, 10, 13))
+    n = len(norm)
+    c = norm[np.clip(at, 0, n - 1)].astype(np.int64)
+    after = at + step
+    d = norm[np.clip(after, 0, n - 1)].astype(np.int64)
+    return (at < 0) | (at >= n) | np.isin(c, _LINE) | ((c == 32) & ~blank) \
+        | ((c == 32) & ((after < 0) | (after >= n) | (d == 32) | np.isin(d, _LINE)))
 
 
 @lru_cache(maxsize=4096)
