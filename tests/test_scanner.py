@@ -136,7 +136,7 @@ def test_windows_cover_every_token_once_and_overlap_in_tokens(monkeypatch, separ
     monkeypatch.setattr(scanner, "WINDOW_TOKENS", 1000)
     monkeypatch.setattr(scanner, "OVERLAP_TOKENS", 100)
     monkeypatch.setattr(scanner, "CHUNK_CHARS", 3000)
-    words = [f"w{i}x" for i in range(5000)]
+    words = [f"w{i}x" if i % 7 else f"BlueFin{i}" for i in range(5000)]
     text = separator.join(words)
     whole = tokenise(text)
     windows = list(scanner._windows(text))
@@ -144,8 +144,11 @@ def test_windows_cover_every_token_once_and_overlap_in_tokens(monkeypatch, separ
     seen = np.concatenate([windows[0].starts] + [w.starts[100:] for w in windows[1:]])
     assert np.array_equal(seen, whole.starts)
     for window in windows:
-        assert [window.text_of(i) for i in (0, len(window) - 1)] == [text[window.starts[0]:window.ends[0]],
-                                                                      text[window.starts[-1]:window.ends[-1]]]
+        assert [window.text_of(i) for i in (0, len(window) - 1)] == [text[window.starts[0]:window.ends[0]].lower(),
+                                                                      text[window.starts[-1]:window.ends[-1]].lower()]
         assert np.array_equal(window.hashes, whole.hashes[np.searchsorted(whole.starts, window.starts)])
     for before, after in zip(windows, windows[1:]):
         assert np.array_equal(before.starts[-100:], after.starts[:100])
+    for window in windows:  # halves (two glued words) point at their token and into the window's norm
+        for token, offset in window.halves.tolist():
+            assert window.nstarts[token] < offset < window.nends[token]

@@ -22,6 +22,8 @@ import time
 from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
+
 from .classify.model import Model, load_models
 from .detectors import Detector, Scanned
 from .detectors.classifier import ClassifierDetector
@@ -226,7 +228,8 @@ def _windows(text: str) -> Iterator[Tokens]:
             end = _cut(text, base + CHUNK_CHARS)
             piece = tokenise(text[base:end])
             pieces.append(replace(piece, starts=piece.starts + base, ends=piece.ends + base,
-                                  nstarts=piece.nstarts + nbase, nends=piece.nends + nbase))
+                                  nstarts=piece.nstarts + nbase, nends=piece.nends + nbase,
+                                  halves=piece.halves + np.array([0, nbase], dtype=np.int64)))
             count += len(piece)
             nbase += len(piece.norm)
             base = end
@@ -257,9 +260,10 @@ def _tail(tokens: Tokens, first: int) -> Tokens:
         return EMPTY
     n0 = int(tokens.nstarts[first])
     tampered = tokens.tampered[tokens.tampered >= first] - first
+    halves = tokens.halves[tokens.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64)
     return replace(tokens, hashes=tokens.hashes[first:], starts=tokens.starts[first:], ends=tokens.ends[first:],
                    norm=tokens.norm[n0:], nstarts=tokens.nstarts[first:] - n0, nends=tokens.nends[first:] - n0,
-                   tampered=tampered)
+                   tampered=tampered, halves=halves)
 
 
 def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:

@@ -55,6 +55,13 @@ MATH_BOLD = {chr(c): chr(c - 0x61 + 0x1D41A) for c in range(0x61, 0x7B)}
 CIRCLED = {chr(c): chr(c - 0x61 + 0x24D0) for c in range(0x61, 0x7B)}
 NEGATIVE_CIRCLED = {chr(c): chr(c - 0x61 + 0x1F150) for c in range(0x61, 0x7B)}
 ACCENTS = dict(zip("aeiou", "áéíóú"))
+PARENTHESIZED = {chr(c): chr(c - 0x61 + 0x249C) for c in range(0x61, 0x7B)}
+REGIONAL = {chr(c): chr(c - 0x61 + 0x1F1E6) for c in range(0x61, 0x7B)}
+
+
+def hash_letter(c: str, i: int) -> bool:
+    """A fixed pseudo-random choice per letter and place (random case that tests can repeat)."""
+    return (ord(c) * 2654435761 + i * 40503) % 7 < 3
 
 # name -> (disguise, reason when it is a hole for both lengths, or None)
 CASES: dict[str, tuple[Disguise, str | None]] = {
@@ -76,42 +83,54 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "mathematical bold letters": (each_word(letters(MATH_BOLD)), None),
     "circled letters": (each_word(letters(CIRCLED)), None),
     "excerpt repeated five times": (lambda ws: " ".join(ws * 5), None),
-    # holes
-    "Cyrillic i (U+0456)": (each_word(lambda w: w.replace("i", "\u0456")),
-                            "Cyrillic і folds to 'l', not 'i' (confusables keyed by the case fold of capital І, "
-                            "whose skeleton is 'l'); also Greek ι and Latin ɩ"),
-    "combining acute on every word": (each_word(lambda w: w[0] + "\u0301" + w[1:]),
-                                      "combining marks stay inside tokens (per-character NFKC never composes "
-                                      "or strips them)"),
-    "combining strikethrough (U+0336)": (each_word(lambda w: "".join(c + "\u0336" for c in w)),
-                                         "combining marks stay inside tokens"),
-    "one dot below (U+0323) every 4th word": (each_word(lambda w: w[0] + "\u0323" + w[1:], every=4),
-                                              "one combining mark in every 4th word breaks every shingle"),
+    "Cyrillic i (U+0456)": (each_word(lambda w: w.replace("i", "\u0456")), None),
+    "combining acute on every word": (each_word(lambda w: w[0] + "\u0301" + w[1:]), None),
+    "combining strikethrough (U+0336)": (each_word(lambda w: "".join(c + "\u0336" for c in w)), None),
+    "one dot below (U+0323) every 4th word": (each_word(lambda w: w[0] + "\u0323" + w[1:], every=4), None),
     "accented vowel in every 4th word": (each_word(lambda w: w.replace("e", "é", 1).replace("a", "á", 1), every=4),
-                                         "accents are not folded: 'gráde' is not 'grade'"),
-    "Turkish dotted capital I in upper case": (lambda ws: " ".join(w.upper().replace("I", "İ") for w in ws),
-                                               "İ case-folds to i + U+0307, a combining mark inside the token"),
-    "Latin small capitals": (each_word(letters(SMALL_CAPS)),
-                             "small capitals ᴀ ʙ ᴅ ᴇ ꜰ ɢ ʜ ᴊ ᴋ ʟ ᴍ ɴ ᴘ ᴛ are neither NFKC nor confusable-folded"),
-    "negative circled letters": (each_word(letters(NEGATIVE_CIRCLED)),
-                                 "🅐-🅩 (fancy-text generators) are symbols: the words vanish"),
-    "letter-spaced words": (each_word(" ".join), "'c o a t i n g' is seven one-letter tokens"),
-    "hyphenated line breaks every 4th word": (hyphenate(4), "'pig-\\nment' is two tokens; hard-wrapped PDFs and "
-                                                            "mails do this"),
-    "Hangul filler instead of spaces": ("\u3164".join, "U+3164 renders as a blank but is default-ignorable, so "
-                                                       "the words are glued into one token"),
-    "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"),
-                                                        "text shown in order through RLO is stored reversed and "
-                                                        "never put back in visual order"),
+                                         None),
+    "Turkish dotted capital I in upper case": (lambda ws: " ".join(w.upper().replace("I", "İ") for w in ws), None),
+    "Latin small capitals": (each_word(letters(SMALL_CAPS)), None),
+    "negative circled letters": (each_word(letters(NEGATIVE_CIRCLED)), None),
+    "letter-spaced words": (each_word(" ".join), None),
+    "hyphenated line breaks every 4th word": (hyphenate(4), None),
+    "Hangul filler instead of spaces": ("\u3164".join, None),
+    "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"), None),
     "superscript footnote marks on every 3rd word": (
-        lambda ws: " ".join(w + "¹²³⁴⁵⁶⁷⁸⁹"[i % 9] if i % 3 == 0 else w for i, w in enumerate(ws)),
-        "'process¹' is the token 'process1': digits glued to a word make a new word (splitting tokens at "
-        "letter/digit changes on both sides would also match HX4471B to HX-4471-B)"),
+        lambda ws: " ".join(w + "¹²³⁴⁵⁶⁷⁸⁹"[i % 9] if i % 3 == 0 else w for i, w in enumerate(ws)), None),
     "citation marks [n] after every 3rd word": (
-        lambda ws: " ".join(f"{w} [{i}]" if i % 3 == 0 else w for i, w in enumerate(ws)),
-        "a number token every 3 words leaves no run of 10; the rewrite tier does not see it either"),
-    "CamelCase, no spaces": (lambda ws: "".join(w[:1].upper() + w[1:] for w in ws),
-                             "glued CamelCase words are one token"),
+        lambda ws: " ".join(f"{w} [{i}]" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
+    "CamelCase, no spaces": (lambda ws: "".join(w[:1].upper() + w[1:] for w in ws), None),
+    # found while closing the holes above
+    "random case in every word": (each_word(lambda w: "".join(c.upper() if (hash_letter(c, i)) else c
+                                                             for i, c in enumerate(w))), None),
+    "right-to-left override on every 4th word only": (
+        lambda ws: " ".join("\u202e" + w[::-1] + "\u202c" if i % 4 == 0 else w for i, w in enumerate(ws)), None),
+    "right-to-left override to the end of the line, text stored reversed": (
+        lambda ws: "\u202e" + " ".join(ws)[::-1], None),
+    "letter-spaced words, two blanks between words": (lambda ws: "  ".join(" ".join(w) for w in ws), None),
+    "letters separated by dots": (each_word(".".join), None),
+    "hyphenated line breaks, CRLF and indented lines": (
+        lambda ws: " ".join(w[: len(w) // 2] + "-\r\n    " + w[len(w) // 2:] if i % 3 == 0 and len(w) > 3 else w
+                            for i, w in enumerate(ws)), None),
+    "Unicode hyphen (U+2010) at the end of lines": (
+        lambda ws: " ".join(w[: len(w) // 2] + "\u2010\n" + w[len(w) // 2:] if i % 4 == 0 and len(w) > 3 else w
+                            for i, w in enumerate(ws)), None),
+    "soft hyphen at the end of every 2nd line": (
+        lambda ws: " ".join(w[: len(w) // 2] + "\u00ad\n" + w[len(w) // 2:] if i % 2 == 0 and len(w) > 3 else w
+                            for i, w in enumerate(ws)), None),
+    "small capitals with an acute on every letter": (
+        each_word(lambda w: "".join(SMALL_CAPS.get(c, c) + "\u0301" for c in w)), None),
+    "parenthesized letters": (each_word(letters(PARENTHESIZED)), None),
+    "regional indicator letters, zero-width space between": (
+        each_word(lambda w: "\u200b".join(REGIONAL.get(c, c) for c in w)), None),
+    "footnote numbers as plain digits glued to every 3rd word": (
+        lambda ws: " ".join(f"{w}{i % 9 + 1}" if i % 3 == 0 else w for i, w in enumerate(ws)),
+        "a digit glued to a word is cut off as a number of its own ('process1' is 'process' '1'), and a number "
+        "every third word leaves no run long enough; dropping such digits would also drop them from 'F16' or "
+        "'Windows10'"),
+    "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws),
+                                      "glued words with no case change give no cue where one word ends"),
 }
 # cases that are a hole for one length only
 PARTIAL: dict[tuple[str, int], str] = {}

@@ -378,13 +378,14 @@ def test_explain_lists_what_was_set_aside_and_why_without_text(run, tmp_path):
     secret = (tmp_path / "secret.txt").read_text()
     words = secret.split()
     near = tmp_path / "near.txt"
-    near.write_text("Hello team, " + " ".join(words[30:39]) + " and that is all for today.")
+    # 11 words: past the winnowing guarantee (10), so a fingerprint is stored whatever the key, yet short of 12
+    near.write_text("Hello team, " + " ".join(words[30:41]) + " and that is all for today.")
     code = run("scan", "--explain", "--no-record", "--format", "json", str(near))
     assert code == 0
     [report] = json.loads(run.out)["files"]
     assert report["findings"] == []
     [entry] = [e for e in report["meta"]["explain"] if e["detector"] == "fingerprint"]
-    assert entry["reason"] == "chance" and entry["longest_run"] == 9 and entry["needed"] == 12
+    assert entry["reason"] == "chance" and entry["longest_run"] == 11 and entry["needed"] == 12
     assert " ".join(words[31:35]) not in run.out
     assert run("scan", "--explain", "--no-record", str(near)) == 0
     assert "? " in run.out and "(fingerprint): chance" in run.out

@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from dlp.text import normalise_words, tokenise
@@ -37,7 +38,7 @@ def test_long_texts_are_tokenised_in_slices_without_splitting_words(monkeypatch)
     keyed = Keyer(b"k" * 32).tokens(toks)  # unkeyed hashes differ between the ASCII and general paths
     assert len(toks) == 30_002 and len(set(keyed[:-2].tolist())) == 1
     assert text[toks.starts[-1]:toks.ends[-1]] == "tail"
-    assert toks.text_of(30_000) == "ünïcode"
+    assert toks.text_of(30_000) == "unicode"  # accents are dropped
 
 
 @settings(max_examples=200, deadline=None)
@@ -52,21 +53,28 @@ def test_every_token_maps_back_to_source_characters(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["alpha", "Beta", "GAMMA", "déjà", "vu", "42", "x"]), max_size=30),
+@given(st.lists(st.sampled_from(["alpha", "Beta", "GAMMA", "déjà", "vu", "42", "xy"]), max_size=30),
        st.sampled_from([" ", "  ", "\n", ", ", " - ", "\t"]))
 def test_separators_do_not_change_token_hashes(tokens, sep):
+    """(One-letter words are the exception: one space apart, three of them are a letter-spaced word.)"""
     assert tokenise(sep.join(tokens)).hashes.tolist() == tokenise(" ".join(tokens)).hashes.tolist()
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300), st.text(alphabet="éßİ東", min_size=1, max_size=3))
+PIECES = ["alpha", "Beta", "GAMMA", "x", "y", "z", "42", "7th", "HX4471B", "iPhone", "McDonald", "coatingProcessBegins",
+          "UnderABlanket", "pRoCeSs", "-", "-\n", "- \r\n  ", "[3]", "[1, 2]", " ", "  ", "\n", ".", ",", "'", "#"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=300),
+                 st.lists(st.sampled_from(PIECES), max_size=40).map("".join)),
+       st.text(alphabet="éßİ東", min_size=1, max_size=3))
 def test_ascii_and_general_paths_give_the_same_tokens(text, wide):
     """The ASCII fast path and the general path must agree on tokens and offsets."""
     from dlp.fingerprint import Keyer
 
     keyer = Keyer(b"k" * 32)
     fast = tokenise(text)
-    general = tokenise(text + " " + wide)  # a non-ASCII character forces the general path
+    general = tokenise(text + "\n\n.\n" + wide)  # a non-ASCII character forces the general path
     n = len(fast)
     assert general.starts[:n].tolist() == fast.starts.tolist()
     assert general.ends[:n].tolist() == fast.ends.tolist()
@@ -77,3 +85,140 @@ def test_very_long_tokens_hash_by_content():
     a, b = "x" * 5000 + "a", "x" * 5000 + "b"
     assert tokenise(a).hashes[0] != tokenise(b).hashes[0]
     assert tokenise(a).hashes[0] == tokenise(a.upper()).hashes[0]
+
+
+# -- what the normaliser folds, cuts and joins --------------------------------------------------
+
+CASES = [
+    # (written, normalised words): both sides of every match go through these
+    ("Hálcyon çafé naïve İSTANBUL", ["halcyon", "cafe", "naive", "istanbul"]),  # marks dropped
+    ("e\u0301te\u0336s\u0336t c\u0323at", ["etest", "cat"]),  # combining marks, overlay ones too
+    ("Søren Łódź Đorđe Æsir Œuvre Þór", ["soren", "lodz", "dorde", "aesir", "oeuvre", "thor"]),
+    ("が ぱ 한국", ["が", "ぱ", "한국"]),  # Japanese voicing marks and Hangul syllables stay
+    ("\u0456s \u03b9s \u0269s", ["is", "is", "is"]),  # Cyrillic і, Greek ι, Latin ɩ: i, not l
+    ("ᴘʀᴏᴄᴇꜱꜱ 🅟🅡🅞 🅿🆁🅾 ⒫⒭⒪ 🇵🇷🇴", ["process", "pro", "pro", "pro", "pro"]),  # stylistic letters
+    ("HX-\u0664\u0664\u0667\u0661 \u096a\u096a ❹❹ ④④ ⑷", ["hx", "4471", "44", "44", "44", "4"]),  # digits
+    ("process¹ word.¹² x² H₂O HX-⁴⁴⁷¹-B BF²²⁰", ["process", "word", "x", "h", "2", "o", "hx", "4471", "b", "bf",
+                                                "220"]),  # footnote marks, not other superscripts
+    ("see [12] cite [1, 3] and [2-5] a[0]", ["see", "cite", "and", "a"]),  # citation marks
+    ("BF [220] and [1] or [1234]", ["bf", "and", "or", "1234"]),  # citations wherever they stand
+    ("word\u3164word word\uffa0word", ["word", "word", "word", "word"]),  # blank Hangul fillers separate
+    ("HX4471B BF220 3M COVID-19", ["hx", "4471", "b", "bf", "220", "3", "m", "covid", "19"]),  # letters | digits
+    ("TheCoatingProcess UnderABlanket IDsAndPDFs", ["the", "coating", "process", "under", "a", "blanket", "ids",
+                                                    "and", "pdfs"]),  # glued CamelCase of three words or more
+    ("iPhone McDonald ProjectHalcyon HTMLParser PDFs pRoCeSs PrOcEsS eBay",
+     ["iphone", "mcdonald", "projecthalcyon", "htmlparser", "pdfs", "process", "process", "ebay"]),  # left whole
+    ("ver-\nbatim pig- \r\n   ment Pig-\nMent well-known x-\n3", ["verbatim", "pigment", "pig", "ment", "well",
+                                                                 "known", "x", "3"]),  # hyphenated line breaks
+    ("soft\u00adware soft\u00ad\nware pro\u2010\ncess", ["software", "software", "process"]),
+    ("word\u00ad next \u00adone", ["word", "next", "one"]),  # a stray soft hyphen joins nothing
+    ("wo\u00ad\u00adrd wo\u00ad\u00ad\nrd", ["word", "word"]),
+    ("c o n f i d e n t i a l", ["confidential"]),  # letter-spaced: a word on its own
+    ("E X T R E M E   M A R K E T S", ["extreme", "markets"]),  # a heading: wide gaps between words
+    ("t h e b a t c h i s h e l d", ["the", "batch", "is", "held"]),  # single blanks: a dictionary splits
+    ("t h e  b a t c h  i s  h e l d", ["the", "batch", "is", "held"]),
+    ("c.o.a.t.i.n.g t-h-e f_u_l_l", ["coating", "the", "full"]),
+    ("a b and x y z", ["a", "b", "and", "xyz"]),  # two letters alone stay letters
+    ("\u202egnitaoc eht\u202c done", ["the", "coating", "done"]),  # a closed override: read as shown
+    ("\u202eenil ehT\nnext", ["enil", "eht", "next", "the", "line"]),  # an open one: read both ways
+    ("\u202e\u05e9\u05dc\u05d5\u05dd\u202c", ["\u05e9\u05dc\u05d5\u05dd"]),  # Hebrew under an override: as stored
+]
+
+
+@pytest.mark.parametrize("written, words", CASES, ids=[c[0][:30] for c in CASES])
+def test_normalised_words(written, words):
+    assert normalise_words(written) == words
+
+
+@pytest.mark.parametrize("written", [c[0] for c in CASES], ids=[c[0][:30] for c in CASES])
+def test_joined_and_cut_tokens_point_at_their_source_characters(written):
+    """A joined word spans its letters and what was between them; a cut word only its own letters."""
+    toks = tokenise(written)
+    for i in range(len(toks)):
+        s, e = int(toks.starts[i]), int(toks.ends[i])
+        assert 0 <= s < e <= len(written)
+        source = "".join(normalise_words(written[s:e]))
+        assert toks.text_of(i) in source or toks.text_of(i)[::-1] in source
+
+
+def test_a_word_joined_at_a_hyphenated_line_break_records_its_two_parts():
+    toks = tokenise("the blue-\nfin resin and pro-\nject-\nion")
+    assert [(toks.text_of(int(t)), int(c) - int(toks.nstarts[t])) for t, c in toks.halves] == [("bluefin", 4)]
+
+
+def test_two_glued_camelcase_words_record_where_they_could_be_cut():
+    toks = tokenise("see ProjectHalcyon and iPhone, not BLUEFIN or pRoCeSs")
+    assert [(toks.text_of(int(t)), int(c) - int(toks.nstarts[t])) for t, c in toks.halves] == \
+        [("projecthalcyon", 7), ("iphone", 1)]
+    which, first, second = toks.half_hashes()
+    assert first.tolist() == [tokenise("project").hashes[0], tokenise("i").hashes[0]]
+    assert second.tolist() == [tokenise("halcyon").hashes[0], tokenise("phone").hashes[0]]
+
+
+def test_disguise_is_counted_for_words_shown_out_of_storage_order():
+    assert tokenise("\u202egnitaoc eht\u202c plain").tampered.tolist() == [0, 1]
+    assert len(tokenise("x \u202eenil ehT").tampered) == 2  # the reading as shown
+
+
+def test_letter_spaced_text_without_wide_gaps_uses_the_dictionary_once(monkeypatch):
+    from dlp.text import spacing
+
+    calls = []
+    monkeypatch.setattr(spacing, "_table", lambda real=spacing._table: calls.append(1) or real())
+    spacing.word_lengths.cache_clear()
+    assert normalise_words("E X T R E M E   M A R K E T S") == ["extreme", "markets"] and not calls
+    assert normalise_words("t h e b a t c h") == ["the", "batch"] and calls
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=9), min_size=3, max_size=12),
+       st.sampled_from(["marks", "hyphens", "camel", "spaced", "dotted", "soft"]))
+def test_a_disguise_gives_back_the_words_of_the_plain_text(words, disguise):
+    """The disguises the normaliser undoes, on any lower-case words of three letters or more."""
+    if disguise == "marks":
+        text = " ".join(w[0] + "\u0301" + w[1:] + "\u0336" for w in words)
+    elif disguise == "hyphens":
+        text = " ".join(w[:2] + "-\n  " + w[2:] for w in words)
+    elif disguise == "camel":
+        text = "".join(w.capitalize() for w in words)
+    elif disguise == "spaced":
+        text = "   ".join(" ".join(w) for w in words if len(w) <= 12)
+    elif disguise == "dotted":
+        text = " ".join(".".join(w) for w in words)
+    else:
+        text = " ".join(w[:1] + "\u00ad" + w[1:] for w in words)
+    assert normalise_words(text) == words
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["iPhone", "McDonald", "3M", "COVID-19", "e-mail", "Q&A", "A B", "I", "a",
+                                 "don't", "O'Neill", "x86_64", "UTF-8", "H2O", "PowerPoint", "NASA's"]), max_size=20))
+def test_ordinary_words_tokenise_alike_in_any_context(pieces):
+    """What ordinary prose holds is cut the same way wherever it stands: registration and scan agree."""
+    whole = tokenise(" and ".join(pieces))
+    alone = [w for p in pieces for w in normalise_words(p) + ["and"]][:-1] if pieces else []
+    assert [whole.text_of(i) for i in range(len(whole))] == alone
+
+
+def test_the_version_names_the_data_the_normaliser_depends_on():
+    from dlp.text import NORMALISER_VERSION
+
+    assert "confusable" in NORMALISER_VERSION and "en_lexeme_prob" in NORMALISER_VERSION
+
+
+LINE_PIECES = ["alpha", "Beta", "x", "y", "z", "42", "7th", "HX4471B", "iPhone", "TheCoatingProcess", "UnderABlanket",
+               "ver-\nbatim", "pig-", "[3]", "[1, 2]", "word¹", "x²", "c o a t", "t.h.e", "E X T R A   N E W S",
+               "\u202eeht\u202c", "soft\u00adware", "Hálcyon", " ", "  ", ", ", ". "]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LINE_PIECES), min_size=1, max_size=8).map(" ".join), min_size=3, max_size=12),
+       st.data())
+def test_an_excerpt_tokenises_as_it_does_inside_its_document(lines, data):
+    """Every rule is local: how much of a document is around a passage does not change its tokens
+    (an excerpt must match the registered document), apart from the words at its two edges."""
+    i = data.draw(st.integers(0, len(lines) - 1))
+    j = data.draw(st.integers(i + 1, len(lines)))
+    whole = normalise_words("\n\n".join(lines))
+    part = normalise_words("\n\n".join(lines[i:j]))[2:-2]
+    assert not part or any(whole[k : k + len(part)] == part for k in range(len(whole) - len(part) + 1))

@@ -9,8 +9,12 @@ Scanning a part costs a few vector operations, whatever the registry holds:
    up in the sorted phrase hashes (bitmap first).
 
 Matching is therefore exact on token boundaries after normalisation (``Project
-HALCYON`` matches ``project halcyon``, ``HX 4471 B`` matches ``HX-4471-B``,
-``halcyonic`` does not), and no Python runs per token or per match of a common word.
+HALCYON`` matches ``project halcyon``, ``HX 4471 B`` and ``HX4471B`` match
+``HX-4471-B``, ``halcyonic`` does not), and no Python runs per token or per match of a
+common word. A token that is two glued CamelCase words (``ProjectHalcyon``,
+``#ProjectHalcyon``) is read both ways: as itself, and as its two words (`Tokens.halves`),
+so it matches the term ``Project Halcyon`` while a term registered as ``BlueFin`` still
+matches ``bluefin``.
 
 Records keep their rule: a row is a hit when at least `min_fields` of its values occur
 within `RECORD_WINDOW` words, one of them *identifying* (shared by at most
@@ -48,6 +52,7 @@ class PhraseDetector:
         self.live = index.live
         self.months = fields.month_values(index.keyer)
         self.kinds = {t for segment, _ in self.parts for t in segment.meta.get("field_types", ())}
+        self.longest = max([int(s.get("ph_lengths").max()) for s, _ in self.parts if len(s.get("ph_lengths"))] + [1])
         self.joined_chars = np.unique(np.concatenate(
             [s.get("jc_chars") for s, _ in self.parts] + [np.zeros(0, dtype=np.uint64)])).astype(np.int64)
 
@@ -75,6 +80,7 @@ class PhraseDetector:
         matches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # every match: (hash, first, length)
         entries: list[tuple[np.ndarray, ...]] = []  # expanded live entries: (first, last, owner, row, col)
         typed = self._typed(scanned) if self.kinds else None
+        halves = _Halves.of(scanned, self.index.keyer, self.longest) if len(scanned.tokens.halves) else None
         for segment, offset in self.parts:
             a = segment.arrays
             found = []  # batches to look up: (hashes, first tokens, lengths in tokens)
@@ -89,6 +95,8 @@ class PhraseDetector:
                     if len(pos):
                         grams = ngram_hashes(values, pos, length)
                         found.append((grams, pos, np.full(len(pos), length, dtype=np.int64)))
+            if halves is not None and "ph_first_bits" in a and len(a.get("ph_lengths", ())):
+                found.extend(halves.lookups(a))
             if typed is not None and segment.meta.get("field_types"):
                 found.append((typed.hashes, typed.first, typed.last - typed.first + 1))
             for grams, pos, lengths in found:
@@ -208,3 +216,49 @@ class _Matches:
         lo = int(np.searchsorted(self.hashes, value, side="left"))
         hi = int(np.searchsorted(self.hashes, value, side="right"))
         return list(zip(self.firsts[lo:hi].tolist(), self.lengths[lo:hi].tolist()))
+
+
+class _Halves:
+    """The other reading of a part where tokens are two glued CamelCase words: each such token
+    as its two words, in a window of the tokens around it, so that phrases through them are
+    looked up as well. Only phrases that use one of those words are reported here; the others
+    were found in the part's own reading."""
+
+    def __init__(self, values: np.ndarray, token: np.ndarray, invalid: np.ndarray, width: int) -> None:
+        self.values = values  # keyed values of the windows, one after the other
+        self.token = token  # the part's token each value stands for
+        self.invalid = invalid  # int64 prefix counts of positions outside the part
+        self.width = width  # 2 * longest: longest - 1 tokens, the two words, longest - 1 tokens
+
+    @classmethod
+    def of(cls, scanned: Scanned, keyer, longest: int) -> "_Halves":
+        which, first, second = scanned.tokens.half_hashes()
+        n = len(scanned.values)
+        offsets = np.concatenate((np.arange(-longest + 1, 1), np.arange(0, longest)))
+        token = which[:, None] + offsets[None, :]  # the split token appears twice: its two words
+        outside = (token < 0) | (token >= n)
+        token = np.clip(token, 0, max(0, n - 1))
+        values = scanned.values[token]
+        values[:, longest - 1] = keyer.values(first)
+        values[:, longest] = keyer.values(second)
+        invalid = np.concatenate(([0], np.cumsum(outside.ravel())))
+        return cls(values.ravel(), token.ravel(), invalid, 2 * longest)
+
+    def lookups(self, arrays) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(phrase hashes, first token, tokens spanned in the part) of the phrases of a segment
+        that run through one of the two words."""
+        first = arrays["ph_first"]
+        rows = np.arange(len(self.values) // self.width) * self.width
+        half = self.width // 2  # the second word's place in a window; the first word is just before
+        out = []
+        for length in arrays["ph_lengths"].tolist():
+            if length > half:
+                continue
+            pos = (rows[:, None] + np.arange(half - length, half + 1)[None, :]).ravel()
+            pos = pos[self.invalid[pos + length] == self.invalid[pos]]
+            at = np.minimum(np.searchsorted(first, self.values[pos]), len(first) - 1)
+            pos = pos[first[at] == self.values[pos]]
+            if len(pos):
+                begin, end = self.token[pos], self.token[pos + length - 1]
+                out.append((ngram_hashes(self.values, pos, length), begin, end - begin + 1))
+        return out

@@ -8,10 +8,17 @@ columns have a type, and then the value is matched by what it *is*:
 ``text``  the value's tokens in order (the default)
 ``email`` the same, which already ignores case (``GRETA.L@KUND11.SE``)
 ``phone`` its digits and letters run together: ``+46-190-861-340``, ``+46 190 861 340``
-``id``    and ``(46) 190861340`` are one value; separators and grouping do not matter
-``name``  the set of its name words, in any order, adjacent or one word apart:
-          ``Greta Lindqvist``, ``Lindqvist, Greta``, ``Greta M. Lindqvist``
-``date``  the calendar day, in ISO, day/month/year, month/day/year and month-name forms
+``id``    and ``(46) 190861340`` are one value; separators and grouping do not matter.
+          A phone written with its country code also stands for its other forms:
+          ``0046 8 555 123 45``, ``+46 (0)8 555 123 45`` and the national
+          ``08-555 123 45`` (``(212) 555-0199`` for ``+1 212 555 0199``)
+``name``  the set of its name words, in any order, adjacent or one word apart, linked
+          by blanks, tabs (cells of one row), commas, dots, hyphens or apostrophes:
+          ``Greta Lindqvist``, ``Lindqvist, Greta``, ``Greta M. Lindqvist``,
+          ``Çelik-Müller``, ``O'Neill``; a name of three or four words also as its
+          first and last word (``Greta Lindqvist`` for ``Greta Marie Lindqvist``)
+``date``  the calendar day, in ISO (also ``19840307``), day/month/year, month/day/year
+          and month-name forms (``March 7th, 1984``)
 ======== ==========================================================================
 
 Each typed value becomes one keyed hash (`typed_hash`, under the registry key). When
@@ -28,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text.normalise import DIGITS, Tokens, _P, _P_INV, _powers, fmix64, tokenise
+from ..text.normalise import DIGITS, Tokens, _P, _P_INV, _powers, fmix64, normalise_words, tokenise
 from ..errors import InvalidValue
 
 TYPES = ("text", "email", "phone", "id", "name", "date")
@@ -40,6 +47,8 @@ MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augus
           "november", "december")
 _JOIN_GAP = frozenset(" -./()+")
 _DATE_GAP = frozenset(" -./,")
+_NAME_GAP = frozenset(" ,.-'\t\u2019\u2010")  # Lindqvist, Greta | Çelik-Müller | O'Neill | cells of a row
+ORDINALS = ("st", "nd", "rd", "th")  # 7th: the letters after a day's number
 
 
 def parse_columns(spec: str) -> list[tuple[str, str | None]]:
@@ -119,8 +128,18 @@ def typed_column(kind: str, texts: list[str], keyer) -> TypedColumn:
         keyed = np.zeros(len(texts), dtype=np.uint64)
         if ok.any():
             keyed[ok] = keyer.values(_domain(_joined(toks, first[ok], count[ok]), kind))
-        return TypedColumn([[int(k)] if good else [] for k, good in zip(keyed.tolist(), ok.tolist())], empty,
-                           np.unique(chars[ok]).astype(np.uint8))
+        out = [[int(k)] if good else [] for k, good in zip(keyed.tolist(), ok.tolist())]
+        lengths = set(chars[ok].tolist())
+        if kind == "phone":  # the other ways to dial the same number
+            forms = [(i, form) for i, text in enumerate(texts) if ok[i] for form in phone_forms(text)]
+            if forms:
+                toks = tokenise("\n".join(form for _, form in forms))
+                values = keyer.values(_domain(_joined(toks, np.arange(len(forms)), np.ones(len(forms), dtype=np.int64)),
+                                              kind))
+                for (i, form), value in zip(forms, values.tolist()):
+                    out[i].append(int(value))
+                    lengths.add(len(form))
+        return TypedColumn(out, empty, np.array(sorted(lengths), dtype=np.uint8))
     if kind == "name":
         values = keyer.tokens(toks)
         word = (toks.lengths > 1) & ((toks.flags & DIGITS) == 0)
@@ -135,6 +154,9 @@ def typed_column(kind: str, texts: list[str], keyer) -> TypedColumn:
             used.append(matrix.ravel())
             for i, h in zip(which, _name_hash(matrix).tolist()):
                 out[i] = [int(h)]
+            if size > 2:  # Greta Lindqvist for Greta Marie Lindqvist: the first and the last word
+                for i, h in zip(which, _name_hash(matrix[:, [0, size - 1]]).tolist()):
+                    out[i].append(int(h))
         return TypedColumn(out, np.unique(np.concatenate(used)) if used else empty, np.zeros(0, dtype=np.uint8))
     raise InvalidValue(f"unknown record field type {kind!r}")
 
@@ -144,6 +166,8 @@ def parse_dates(text: str) -> list[int]:
     text = text.strip().lower()
     out = set()
     numbers = [int(n) for n in re.findall(r"\d+", text)]
+    if len(numbers) == 1 and re.fullmatch(r"\d{8}", text):  # 19840307
+        return [d for d in (_ymd(numbers[0] // 10000, numbers[0] // 100 % 100, numbers[0] % 100),) if d]
     month = next((i + 1 for i, m in enumerate(MONTHS) if re.search(rf"\b{m[:3]}", text)), None)
     if month is not None and len(numbers) >= 2:
         day, year = (numbers[0], numbers[1]) if numbers[1] > 31 else (numbers[1], numbers[0])
@@ -156,6 +180,39 @@ def parse_dates(text: str) -> list[int]:
             out.add(_ymd(c, b, a))  # day/month/year
             out.add(_ymd(c, a, b))  # month/day/year
     return sorted(d for d in out if d)
+
+
+# ITU-T E.164 country calling codes are prefix-free: 1 and 7, these 2-digit ones, all others 3 digits
+_TWO_DIGIT_CODES = frozenset("20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 "
+                             "62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98".split())
+MIN_PHONE_FORM = 7  # national numbers shorter than this are not matched on their own
+
+
+def phone_forms(text: str) -> list[str]:
+    """The other ways to write a phone number given with its country code (``+46 8 555 123 45``
+    or ``0046 ...``), as digits: with ``00`` for ``+``, with the trunk 0 in brackets
+    (``+46 (0)8 ...``), national with the trunk 0 (``08-555 123 45``) and without it (as
+    dialled in North America). Empty for a number given without a country code."""
+    digits = "".join(normalise_words(text))
+    if not digits.isdigit():
+        return []
+    if text.strip().startswith(("+", "\uff0b")):
+        international = digits
+    elif digits.startswith("00"):
+        international = digits[2:]
+    else:
+        return []
+    code_length = 1 if international[:1] in ("1", "7") else 2 if international[:2] in _TWO_DIGIT_CODES else 3
+    code, national = international[:code_length], international[code_length:]
+    national = national[1:] if national.startswith("0") else national  # +46 (0)8: the trunk 0 written in
+    if len(national) < MIN_PHONE_FORM - 1:
+        return []
+    forms = {international, "00" + international, code + national, "00" + code + national, code + "0" + national,
+             "0" + national}
+    if code == "1":  # North America dials no trunk 0: (212) 555-0199 (elsewhere the bare national number
+        forms.add(national)  # would be found inside another country's international one)
+    forms.discard(digits)
+    return sorted(f for f in forms if MIN_PHONE_FORM <= len(f) <= MAX_JOINED_CHARS)
 
 
 def _ymd(year: int, month: int, day: int) -> int:
@@ -252,14 +309,16 @@ def candidates(toks: Tokens, values: np.ndarray, keyer, kinds: set[str], months:
     return Candidates(*(np.concatenate(x) for x in zip(*parts)))
 
 
-def _char_table(chars: frozenset[str]) -> np.ndarray:
+def _char_table(chars: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A lookup table of the Latin-1 characters of a gap set, and its other characters."""
     table = np.zeros(256, dtype=bool)
     for c in chars:
-        table[ord(c)] = True
-    return table
+        if ord(c) < 256:
+            table[ord(c)] = True
+    return table, np.array(sorted(ord(c) for c in chars if ord(c) >= 256), dtype=np.int64)
 
 
-_GAP_TABLES = {"join": _char_table(_JOIN_GAP), "date": _char_table(_DATE_GAP), "name": _char_table(frozenset(" ,."))}
+_GAP_TABLES = {"join": _char_table(_JOIN_GAP), "date": _char_table(_DATE_GAP), "name": _char_table(_NAME_GAP)}
 
 
 def _gaps(toks: Tokens) -> dict[str, np.ndarray]:
@@ -276,7 +335,7 @@ def _gaps(toks: Tokens) -> dict[str, np.ndarray]:
     short = size <= 3
     norm = toks.norm
     out = {}
-    for kind, table in _GAP_TABLES.items():
+    for kind, (table, wide) in _GAP_TABLES.items():
         ok = short.copy()
         for k in range(3):
             inside = ok & (size > k)
@@ -284,6 +343,8 @@ def _gaps(toks: Tokens) -> dict[str, np.ndarray]:
             good = np.zeros(len(chars), dtype=bool)
             small = chars < 256
             good[small] = table[chars[small]]
+            if len(wide):
+                good[~small] = np.isin(chars[~small], wide)
             ok[np.flatnonzero(inside)[~good]] = False
         out[kind] = ok
     return out
@@ -362,52 +423,68 @@ def _name_candidates(toks: Tokens, values: np.ndarray, gaps, keyer, name_words: 
 
 
 def _date_candidates(toks: Tokens, values: np.ndarray, gaps, keyer, months: np.ndarray):
+    """Days the part's tokens may write: triples of numbers and month names linked by date
+    separators (an ordinal suffix glued to the day, as in ``7th``, is read past), and compact
+    ISO days (``19840307``)."""
     n = len(toks)
     e = np.zeros(0, dtype=np.int64)
-    if n < 3:
-        return np.zeros(0, dtype=np.uint64), e, e
-    number = _small_numbers(toks)  # -1 where the token is not a number of at most 4 digits
-    month = np.full(n, -1, dtype=np.int64)
-    for i, m in enumerate(months.tolist()):
-        month[values == np.uint64(m)] = (i % 12) + 1
+    number = _numbers(toks, 4)  # -1 where the token is not a number of at most 4 digits
+    found = [_compact_days(toks)]
+    # the tokens read: all but ordinal suffixes glued to a number
+    ordinal = np.isin(values, months[24:]) & (np.append(-1, number[:-1]) >= 0) \
+        & (toks.nstarts == np.append(-1, toks.nends[:-1]))
+    kept = np.flatnonzero(~ordinal)
     link = gaps["date"]
-    s = np.arange(n - 2)
-    ok = link[s] & link[s + 1]
-    a, b, c = number[s], number[s + 1], number[s + 2]
-    ma, mb = month[s], month[s + 1]
-    days = []
-    for year, mon, day, valid in (
-        (a, b, c, ok & (a >= 1000)),                          # 2024-03-12
-        (c, b, a, ok & (a >= 1) & (c >= 0) & (b >= 1)),       # 12/03/2024, 12.03.24
-        (c, a, b, ok & (a >= 1) & (c >= 0) & (b >= 1)),       # 03/12/2024
-        (c, mb, a, ok & (mb > 0) & (a >= 1) & (c >= 0)),      # 12 March 2024
-        (c, ma, b, ok & (ma > 0) & (b >= 1) & (c >= 0)),      # March 12, 2024
-    ):
-        idx = np.flatnonzero(valid)
-        if len(idx) == 0:
-            continue
-        y = year[idx].copy()
-        y = np.where(y < 100, np.where(y < 50, y + 2000, y + 1900), y)
-        mo, d = mon[idx], day[idx]
-        good = (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= _month_days(y, mo)) & (y >= 1900) & (y <= 2199)
-        days.append((s[idx][good], (y * 10000 + mo * 100 + d)[good]))
-    if not days:
+    if len(kept) >= 3:
+        step = np.diff(kept)
+        linked = link[kept[:-1]] & np.where(step == 2, link[np.minimum(kept[:-1] + 1, max(0, n - 2))], True)
+        month = np.full(n, -1, dtype=np.int64)
+        for i, m in enumerate(months[:24].tolist()):
+            month[values == np.uint64(m)] = (i % 12) + 1
+        s = np.arange(len(kept) - 2)
+        ok = linked[s] & linked[s + 1]
+        a, b, c = number[kept[s]], number[kept[s + 1]], number[kept[s + 2]]
+        ma, mb = month[kept[s]], month[kept[s + 1]]
+        for year, mon, day, valid in (
+            (a, b, c, ok & (a >= 1000)),                          # 2024-03-12
+            (c, b, a, ok & (a >= 1) & (c >= 0) & (b >= 1)),       # 12/03/2024, 12.03.24
+            (c, a, b, ok & (a >= 1) & (c >= 0) & (b >= 1)),       # 03/12/2024
+            (c, mb, a, ok & (mb > 0) & (a >= 1) & (c >= 0)),      # 12 March 2024, 7th March 1984
+            (c, ma, b, ok & (ma > 0) & (b >= 1) & (c >= 0)),      # March 12, 2024, March 7th, 1984
+        ):
+            idx = np.flatnonzero(valid)
+            if len(idx) == 0:
+                continue
+            y = year[idx].copy()
+            y = np.where(y < 100, np.where(y < 50, y + 2000, y + 1900), y)
+            mo, d = mon[idx], day[idx]
+            good = (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= _month_days(y, mo)) & (y >= 1900) & (y <= 2199)
+            found.append((kept[s[idx][good]], kept[s[idx][good] + 2], (y * 10000 + mo * 100 + d)[good]))
+    first, last, ymd = (np.concatenate(x) for x in zip(*found))
+    if len(first) == 0:
         return np.zeros(0, dtype=np.uint64), e, e
-    first = np.concatenate([f for f, _ in days])
-    ymd = np.concatenate([v for _, v in days]).astype(np.uint64)
-    return keyer.values(_domain(ymd, "date")), first, first + 2
+    return keyer.values(_domain(ymd.astype(np.uint64), "date")), first, last
 
 
-def _small_numbers(toks: Tokens) -> np.ndarray:
+def _compact_days(toks: Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first, last, yyyymmdd) of the 8-digit tokens that are a day from 1900 to 2199."""
+    value = _numbers(toks, 8, exactly=True)
+    idx = np.flatnonzero(value >= 0)
+    y, mo, d = value[idx] // 10000, value[idx] // 100 % 100, value[idx] % 100
+    good = (y >= 1900) & (y <= 2199) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= _month_days(y, np.clip(mo, 0, 12)))
+    return idx[good], idx[good], value[idx][good]
+
+
+def _numbers(toks: Tokens, digits: int, exactly: bool = False) -> np.ndarray:
+    """The value of every token made of at most (or exactly) `digits` digits; -1 for the others."""
     out = np.full(len(toks), -1, dtype=np.int64)
-    digits = (toks.flags & DIGITS) != 0
-    short = digits & (toks.lengths <= 4)
-    idx = np.flatnonzero(short)
+    lengths = toks.lengths
+    fits = ((toks.flags & DIGITS) != 0) & ((lengths == digits) if exactly else (lengths <= digits))
+    idx = np.flatnonzero(fits)
     value = np.zeros(len(idx), dtype=np.int64)
-    norm = toks.norm.astype(np.int64)
-    for k in range(4):
-        has = toks.lengths[idx] > k
-        value[has] = value[has] * 10 + norm[toks.nstarts[idx[has]] + k] - 48
+    for k in range(digits):
+        has = lengths[idx] > k
+        value[has] = value[has] * 10 + toks.norm[toks.nstarts[idx[has]] + k].astype(np.int64) - 48
     out[idx] = value
     return out
 
@@ -419,5 +496,7 @@ def _month_days(year: np.ndarray, month: np.ndarray) -> np.ndarray:
 
 
 def month_values(keyer) -> np.ndarray:
-    """Keyed values of month names and their three-letter forms, in calendar order (12 + 12)."""
-    return np.array([keyer.word(m) for m in MONTHS] + [keyer.word(m[:3]) for m in MONTHS], dtype=np.uint64)
+    """Keyed values of month names and their three-letter forms, in calendar order (12 + 12),
+    then of the ordinal suffixes of days (``st``, ``nd``, ``rd``, ``th``)."""
+    words = list(MONTHS) + [m[:3] for m in MONTHS] + list(ORDINALS)
+    return np.array([keyer.word(w) for w in words], dtype=np.uint64)

@@ -32,7 +32,7 @@ try:
     _DATA_VERSION = metadata.version("confusable-homoglyphs")
 except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
     _DATA_VERSION = "missing"
-CONFUSABLES_VERSION = f"skeleton-confusable-homoglyphs-{_DATA_VERSION}/1"
+CONFUSABLES_VERSION = f"skeleton-confusable-homoglyphs-{_DATA_VERSION}/2"
 
 
 @lru_cache(maxsize=1)
@@ -45,12 +45,23 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
 
         raise ConfigError("the confusables data is missing: pip install confusable-homoglyphs") from exc
     pairs: dict[int, int] = {}
+    capitals: dict[int, int] = {}
     for char, glyphs in json.loads(raw).items():
         if len(char) != 1 or ord(char) < 128:
             continue
         targets = {g["c"].lower() for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()}
-        if len(targets) == 1:
-            pairs[ord(char.casefold()) if len(char.casefold()) == 1 else ord(char)] = ord(targets.pop())
+        if len(targets) != 1:
+            continue
+        folded = char.casefold()
+        if len(folded) == 1 and folded != char:
+            # a capital is met in the text as its case fold: it stands for that small letter,
+            # unless the small letter has a skeleton of its own (capital І looks like "l",
+            # but і, which is what the text holds after folding, looks like "i")
+            capitals[ord(folded)] = ord(targets.pop())
+        else:
+            pairs[ord(char)] = ord(targets.pop())
+    for code, target in capitals.items():
+        pairs.setdefault(code, target)
     keys = np.array(sorted(pairs), dtype=np.uint32)
     return keys, np.array([pairs[int(k)] for k in keys], dtype=np.uint32)
 

@@ -2,15 +2,34 @@
 
 The whole pipeline is vectorised over code points with numpy: a Python loop runs
 only over the *distinct* characters of a text (a few hundred), never over its
-characters or tokens.
+characters or tokens. Text that is all ASCII (the common case) skips the character
+table altogether.
 
-- Each source character is normalised on its own (NFKC, then casefold), so every
-  normalised character maps back to exactly one source offset. Default-ignorable
-  code points (zero-width characters, soft hyphen, word joiner, bidirectional
-  controls, variation selectors) normalise to nothing: they never split a word.
-- Tokens are maximal runs of letters, digits and combining marks; each Han,
-  Hiragana or Katakana character is a token of its own (those scripts do not
-  separate words with spaces).
+- Each source character is normalised on its own, so every normalised character maps
+  back to exactly one source offset: NFKC and case folding, then nonspacing marks
+  dropped (``é``, ``e`` + U+0301 and ``e`` + U+0336 are all ``e``; ``İ`` is ``i``;
+  Japanese voicing marks stay), letters with a stroke folded (``ø`` ``ł`` ``đ`` ``æ``),
+  every decimal digit made ASCII (Arabic-Indic, Devanagari...), and the stylistic
+  letters NFKC leaves alone read as letters (small capitals ``ᴘʀᴏ``, negative circled
+  and squared, parenthesised and regional-indicator letters, dingbat digits).
+  Default-ignorable code points (zero-width characters, word joiner, bidirectional
+  controls, variation selectors) normalise to nothing: they never split a word. The
+  Hangul fillers that render as a blank (U+3164, U+FFA0) separate words.
+- Tokens are maximal runs of letters (and spacing marks) or of digits: a token is cut
+  where letters meet digits (``HX4471B`` is ``hx 4471 b``, as ``HX-4471-B`` is); each
+  Han, Hiragana or Katakana character is a token of its own (those scripts do not
+  separate words with spaces). A glued CamelCase run of three words or more is cut into
+  its words (``TheCoatingProcess``; not ``iPhone``, ``McDonald``, ``pRoCeSs``). A token of
+  exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
+  records where it could be cut (`Tokens.halves`): term matching reads it both ways.
+- Footnote marks (one or two superscript digits after a word: ``process¹``) and citation
+  marks (``[12]``) are not words.
+- Words are joined where the writer broke them: a hyphen at the end of a line before a
+  small letter (``pig-\\nment``; such a word is also one of the `Tokens.halves`), soft
+  hyphens, and letter-spaced runs (``c o a t``, ``c.o.a.t``; see `spacing`). A joined
+  word keeps its place in the normalised text, so nothing else moves. Text that a
+  right-to-left override shows in another order than it is stored is read as shown:
+  in place when the override is closed, both ways when it runs to the end of the line.
 - Every token gets a 64-bit *unkeyed* hash. It is a function of the normalised
   token alone, whatever text it came from, and never leaves the process: the
   registry key turns it into the keyed value everything stored is built from
@@ -24,15 +43,17 @@ characters or tokens.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
+from .spacing import SPACING_VERSION, word_lengths
 
-NORMALISER_VERSION = f"nfkc-casefold-ignorable-alnum-cjk/3+{CONFUSABLES_VERSION}"
+NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
 CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temporaries
@@ -40,9 +61,13 @@ CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temp
 SENTENCE = np.uint8(1)  # token flag: a sentence starts here
 DIGITS = np.uint8(2)  # token flag: digits only
 
+UPPER, HIDDEN, SUPERSCRIPT = 1, 2, 4  # character flags: an upper-case letter; a character that hides
+# (invisible, overlay mark); a superscript digit
+
 _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
+_NO_INT = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -51,7 +76,9 @@ class Tokens:
 
     `starts`/`ends` are offsets in the *source* text. `norm` holds the normalised code
     points and `nstarts`/`nends` the token bounds in it; `text_of(i)` rebuilds one
-    normalised token.
+    normalised token. `halves` lists the tokens that may also be read as two words (two
+    glued CamelCase words, a word joined at a hyphenated line break): rows of (token,
+    offset in `norm` where the second word starts).
     """
 
     hashes: np.ndarray  # uint64
@@ -62,6 +89,7 @@ class Tokens:
     nends: np.ndarray
     # tokens that hid behind invisible characters or lookalike letters (indices; see `tampered_tokens`)
     tampered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -105,6 +133,15 @@ class Tokens:
         ids = np.cumsum((self.flags & SENTENCE) != 0, dtype=np.int64) - 1
         return np.maximum(ids, 0)
 
+    def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves`."""
+        if len(self.halves) == 0:
+            return _NO_INT, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
+        which, cut = self.halves[:, 0], self.halves[:, 1]
+        bounds = np.stack([self.nstarts[which], cut, cut, self.nends[which]], axis=1).reshape(-1, 2)
+        hashes = span_hashes(self.norm, bounds[:, 0], bounds[:, 1])
+        return which, hashes[0::2], hashes[1::2]
+
 
 EMPTY = Tokens(*(np.zeros(0, dtype=t) for t in (np.uint64, np.int64, np.int64, np.uint8, np.int64, np.int64)))
 
@@ -139,6 +176,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         nstarts=np.concatenate([p.nstarts for p in pieces]),
         nends=np.concatenate([p.nends for p in pieces]),
         tampered=np.concatenate([p.tampered + first for p, first in zip(pieces, firsts)]),
+        halves=np.concatenate([p.halves + np.array([first, 0]) for p, first in zip(pieces, firsts)]),
     )
 
 
@@ -161,30 +199,53 @@ def _cut(text: str, at: int) -> int:
 def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if text.isascii():
         raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-        norm, is_word = _ascii_lower(raw)
-        nstarts, nends = _runs(is_word)
+        norm, kind, upper, small = _ascii_lower(raw)
+        words = _words(_Layout(norm, kind, upper, None, None, small), text)
+        norm, nstarts, nends = words.norm, words.nstarts, words.nends
         hashes = _ascii_hashes(norm, nstarts, nends)
-        return Tokens(hashes, nstarts + base, nends + base, norm, nstarts + nbase, nends + nbase)
+        starts, ends = nstarts, words.ends
+        return Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase,
+                      halves=_shift(words.halves, nbase))
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    norm, kinds, source_of, hidden = _normalise(source)
-    nstarts, nends = _runs(kinds == WORD)
-    if (kinds == SINGLE).any():
-        singles = np.flatnonzero(kinds == SINGLE)
-        nstarts = np.concatenate((nstarts, singles))
-        nends = np.concatenate((nends, singles + 1))
-        order = np.argsort(nstarts, kind="stable")
-        nstarts, nends = nstarts[order], nends[order]
+    order, reversed_spans, open_spans = _visual_order(source)
+    layout, hidden = _normalise(source if order is None else source[order])
+    if order is not None:
+        layout = replace(layout, source_of=order if layout.source_of is None else order[layout.source_of])
+        hidden = order[hidden]
+    words = _words(layout, None)
+    norm, nstarts, nends = words.norm, words.nstarts, words.nends
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes = _unified_hashes(norm, nstarts, nends)
-    if len(nstarts):
-        starts = source_of[nstarts].astype(np.int64)
-        ends = source_of[nends - 1].astype(np.int64) + 1
-    else:
-        starts = ends = np.zeros(0, dtype=np.int64)
+    starts, ends = _source_spans(layout.source_of, nstarts, words.ends, order is not None)
     tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(source), folded)
-    return Tokens(hashes, starts + base, ends + base, norm,
-                  (nstarts + nbase).astype(np.int64), (nends + nbase).astype(np.int64), tampered)
+    if reversed_spans:  # words shown in an order other than the stored one are disguised
+        tampered = np.union1d(tampered, _inside(starts, reversed_spans))
+    toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
+                  _shift(words.halves, nbase))
+    if open_spans:  # read as shown too, after the text as stored
+        return concatenate([toks, *_shown(text, open_spans, base, nbase + len(norm))])
+    return toks
+
+
+def _shift(halves: np.ndarray, nbase: int) -> np.ndarray:
+    return halves + np.array([0, nbase]) if nbase and len(halves) else halves
+
+
+def _source_spans(source_of: np.ndarray | None, starts: np.ndarray, ends: np.ndarray, unordered: bool):
+    """Source offsets of each token from its bounds in the normalised characters: from its first
+    character to its last (or, in text read out of storage order, from its smallest source offset
+    to its largest)."""
+    if len(starts) == 0 or source_of is None:
+        return starts, ends
+    if not unordered:
+        return source_of[starts].astype(np.int64), source_of[ends - 1].astype(np.int64) + 1
+    bounds = np.empty(2 * len(starts), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    padded = np.append(source_of, 0)
+    lo = np.minimum.reduceat(padded, bounds)[0::2]
+    hi = np.maximum.reduceat(padded, bounds)[0::2]
+    return lo.astype(np.int64), hi.astype(np.int64) + 1
 
 
 def tampered_tokens(norm, nstarts, nends, starts, ends, hidden, n_source, folded) -> np.ndarray:
@@ -218,6 +279,436 @@ def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     padded[1:-1] = is_word
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return edges[0::2], edges[1::2]
+
+
+# -- from normalised characters to word bounds ----------------------------------------------
+
+LETTER, DIGIT = 1, 2  # character classes of a layout (0: anything else)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The normalised characters of one slice, before they are cut into tokens."""
+
+    norm: np.ndarray
+    kind: np.ndarray  # uint8 per character: LETTER (letters, marks), DIGIT (0-9), 0 (anything else)
+    upper: np.ndarray  # bool: came from an upper-case letter
+    source_of: np.ndarray | None  # source offset of each character (None: the identity)
+    singles: np.ndarray | None  # bool: characters that are tokens of their own (CJK), or None
+    small: np.ndarray | None = None  # bool: small letters, when the caller has them at hand
+    superscripts: np.ndarray | None = None  # positions of superscript digits, if any
+
+    def letters(self, at: np.ndarray) -> np.ndarray:
+        return self.kind[at] == LETTER
+
+    def smalls(self, at: np.ndarray) -> np.ndarray:
+        return (self.kind[at] == LETTER) & ~self.upper[at]
+
+
+def _remove(array: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """`array` without the elements at the sorted positions `drop` (a few: copied slice by slice)."""
+    if len(drop) > 1000:
+        keep = np.ones(len(array), dtype=bool)
+        keep[drop] = False
+        return array[keep]
+    bounds = zip(np.concatenate(([0], drop + 1)).tolist(), np.concatenate((drop, [len(array)])).tolist())
+    return np.concatenate([array[a:b] for a, b in bounds])
+
+
+@dataclass(frozen=True)
+class _Words:
+    norm: np.ndarray  # the normalised characters, joined words made contiguous
+    nstarts: np.ndarray  # token bounds in norm
+    nends: np.ndarray
+    ends: np.ndarray  # where each token ends in the layout's characters (after nends for joined words)
+    halves: np.ndarray  # (token, offset in norm) of the tokens that are two CamelCase words
+
+
+def _words(layout: _Layout, text: str | None) -> _Words:
+    """Token bounds in the normalised text: runs of letters or of digits, glued CamelCase cut,
+    then words the writer broke joined (citations dropped, hyphenated line breaks and
+    letter-spaced words). `text` is the source when it is character for character the
+    normalised text (ASCII), else None.
+
+    A joined word keeps its place: its letters are moved to the front of its span and the
+    characters that separated them become blanks behind it, so no other token moves.
+    """
+    layout = _drop_citations(layout, text)
+    if layout.superscripts is not None:
+        layout = _drop_footnotes(layout)
+    kind = layout.kind
+    starts, ends = _runs(kind != 0)
+    # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
+    cuts = np.flatnonzero(kind[1:] * kind[:-1] == LETTER * DIGIT) + 1
+    camel, half_cuts = _camel_cuts(layout, starts, ends)
+    if len(camel):  # never where letters meet digits: a merge of two sorted runs
+        cuts = np.sort(np.concatenate((cuts, camel)), kind="stable")
+    if layout.source_of is not None and len(cuts) + len(half_cuts):  # never inside what one character became
+        cuts = cuts[layout.source_of[cuts] != layout.source_of[cuts - 1]]
+        half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
+    if len(cuts):
+        starts, ends = _insert(starts, cuts), _insert(ends, cuts)
+    broken, spaced = _broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)
+    joined = [j for j in (broken, spaced) if j is not None]
+    norm, nends = layout.norm, ends
+    if joined:
+        joined = np.unique(np.concatenate(joined))
+        # a word joined at one hyphenated line break may also be read as its two parts: its
+        # first part keeps its place, so the second starts where the first ended
+        two = broken[~np.isin(broken, joined - 1) & ~np.isin(broken, joined + 1)] if broken is not None else _NO_INT
+        hyphen_cuts = ends[two]
+        norm, starts, ends, nends = _join(norm, starts, ends, joined)
+        if len(half_cuts):  # a half inside a joined word is no longer one
+            at = np.searchsorted(starts, half_cuts, side="right") - 1
+            half_cuts = half_cuts[half_cuts < nends[at]]
+        if len(hyphen_cuts):
+            half_cuts = np.sort(np.concatenate((half_cuts, hyphen_cuts)))
+    if layout.singles is not None:
+        singles = np.flatnonzero(layout.singles)
+        order = np.argsort(np.concatenate((starts, singles)), kind="stable")
+        starts = np.concatenate((starts, singles))[order]
+        ends = np.concatenate((ends, singles + 1))[order]
+        nends = np.concatenate((nends, singles + 1))[order]
+    halves = np.zeros((0, 2), dtype=np.int64)
+    if len(half_cuts):
+        halves = np.stack([np.searchsorted(starts, half_cuts, side="right") - 1, half_cuts], axis=1)
+    return _Words(norm, starts.astype(np.int64, copy=False), nends.astype(np.int64, copy=False),
+                  ends.astype(np.int64, copy=False), halves.astype(np.int64))
+
+
+def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The sorted `array` with the sorted `values` merged in."""
+    if len(values) > 5000:  # many: one merge of two sorted runs beats moving every element by index
+        return np.sort(np.concatenate((array, values)), kind="stable")
+    return np.insert(array, np.searchsorted(array, values), values)
+
+
+def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.ndarray):
+    """Each token in `joined` (sorted indices) runs on through the next one: (norm with the
+    letters of every joined word moved to the front of its span and blanks behind them,
+    starts, ends of the spans, ends of the words in norm)."""
+    chained = joined[1:] == joined[:-1] + 1  # token i + 1 runs on too
+    heads = joined[np.append(True, ~chained)]
+    tails = joined[np.append(~chained, True)] + 1
+    members = tails - heads + 1  # tokens in each joined word
+    first = np.cumsum(members) - members
+    token = np.repeat(heads - first, members) + np.arange(int(members.sum()))  # the tokens of every joined word
+    lengths = ends[token] - starts[token]
+    group = np.repeat(np.arange(len(heads)), members)
+    words = np.bincount(group, weights=lengths, minlength=len(heads)).astype(np.int64)  # letters of each word
+    char_first = np.cumsum(lengths) - lengths
+    source = np.repeat(starts[token] - char_first, lengths) + np.arange(int(lengths.sum()))
+    word_first = np.cumsum(words) - words
+    target = np.repeat(starts[heads] - word_first, words) + np.arange(int(words.sum()))
+    spans = ends[tails] - starts[heads]
+    span_first = np.cumsum(spans) - spans
+    span = np.repeat(starts[heads] - span_first, spans) + np.arange(int(spans.sum()))
+    letters = norm[source]  # norm is this slice's own array: changed in place
+    norm[span] = 32
+    norm[target] = letters
+    word_end = starts[heads] + words
+    starts, ends = _remove(starts, joined + 1), _remove(ends, joined)
+    nends = ends.copy()
+    nends[heads - np.searchsorted(joined, heads)] = word_end
+    return norm, starts, ends, nends
+
+
+_CITATION = re.compile(r"\[ ?\d{1,3}(?: ?[,\u2013-] ?\d{1,3})* ?\]")
+
+
+def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
+    """Citation marks (``[3]``, ``[1, 4]``, ``[2-5]``) are not words: a number every few words
+    would break every shingle of a quoted passage. Wherever they stand (how many a text holds
+    must not matter: an excerpt with one of them must tokenise as its document does), so a
+    number of up to three digits in brackets is never part of a term (``BF [220]``)."""
+    if text is not None and "[" not in text:
+        return layout
+    norm = layout.norm
+    opening = np.flatnonzero(norm == 91)
+    if len(opening) == 0:
+        return layout
+    after = norm[np.minimum(opening + 1, len(norm) - 1)]
+    opening = opening[((after - after.dtype.type(48)) < 10) | (after == 32)].tolist()
+    spans = []
+    for at in opening:  # "[" before a digit: few, matched one by one
+        if text is not None:
+            match = _CITATION.match(text, at)
+        else:
+            match = _CITATION.match(norm[at : at + 40].astype(np.uint32).tobytes().decode("utf-32-le", "replace"))
+        if match is not None:
+            spans.append((at, at + match.end() - match.start()))
+    if not spans:
+        return layout
+    kind = layout.kind.copy()
+    for a, b in spans:
+        kind[a:b] = 0
+    return replace(layout, kind=kind)
+
+
+_AFTER_WORD = np.array([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
+
+
+def _drop_footnotes(layout: _Layout) -> _Layout:
+    """Superscript digits right after a word or its punctuation, one or two of them, are a
+    footnote mark or an exponent (``process¹``, ``x²``), not a word; other superscript digits
+    are digits (a part number ``HX-⁴⁴⁷¹-B`` is still ``hx 4471 b``)."""
+    at = layout.superscripts
+    first = at[np.append(True, at[1:] != at[:-1] + 1)]
+    last = at[np.append(at[1:] != at[:-1] + 1, True)]
+    before = layout.norm[np.maximum(first - 1, 0)].astype(np.int64)
+    mark = (last - first < 2) & (first > 0) & ((layout.kind[np.maximum(first - 1, 0)] == LETTER)
+                                                | np.isin(before, _AFTER_WORD))
+    if not mark.any():
+        return layout
+    kind = layout.kind.copy()
+    for a, b in zip(first[mark].tolist(), last[mark].tolist()):
+        kind[a : b + 1] = 0
+    return replace(layout, kind=kind)
+
+
+_BLANKS = (32, 9)
+
+
+def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
+    """Words the writer broke: a hyphen at the end of a line between letters when the next line
+    goes on with a small letter (``pig-\\n  ment``; not ``pig-\\nMent``), and a soft hyphen
+    between two parts of a word, at the end of a line or not. Returns the tokens to join to the
+    next one (the hyphen, the line break and the blanks around it are dropped)."""
+    norm = layout.norm
+    n = len(norm)
+    if norm.dtype == np.uint8:
+        hyphens = np.flatnonzero(norm == 45)
+    else:
+        hyphens = np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == _SOFT_HYPHEN))
+    hyphens = hyphens[(hyphens > 0) & (hyphens + 1 < n)]
+    after = norm[hyphens + 1]
+    hyphens = hyphens[(after == 32) | (after == 9) | (after == 10) | (after == 13) | (after == 0x2028)
+                      | (norm[hyphens] == _SOFT_HYPHEN)]
+    if len(hyphens) == 0:
+        return None
+    h = hyphens[layout.letters(hyphens - 1)]
+    soft = norm[h] == _SOFT_HYPHEN
+    after_soft = _skip(norm, h + 1, (_SOFT_HYPHEN, _SOFT_HYPHEN), 8)  # soft hyphens come in runs too
+    p = _skip(norm, np.where(soft, after_soft, h + 1), _BLANKS, 8)
+    c = norm[np.minimum(p, n - 1)]
+    newline = ((c == 10) | (c == 13) | (c == 0x2028)) & (p < n)
+    p = np.where(newline, p + 1 + ((c == 13) & (norm[np.minimum(p + 1, n - 1)] == 10)), p)
+    p = _skip(norm, p, _BLANKS, 16)
+    ok = (newline | (soft & (p == after_soft))) & (p < n)  # a soft hyphen then a blank is no break in a word
+    h, p, soft = h[ok], p[ok], soft[ok]
+    ok = np.where(soft, layout.letters(p), layout.smalls(p))
+    h, p = h[ok], p[ok]
+    if len(h) == 0:
+        return None
+    return np.searchsorted(nends, h)  # the tokens that end at the hyphen (the next one starts at p)
+
+
+def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) -> np.ndarray:
+    """Each position moved past at most `most` of the two characters `chars`."""
+    for _ in range(most):
+        inside = p < len(norm)
+        c = norm[np.minimum(p, len(norm) - 1)]
+        more = inside & ((c == chars[0]) | (c == chars[1]))
+        if not more.any():
+            break
+        p = p + more
+    return p
+
+
+_SPACERS = np.array([32, 46, 45, 95, 42, 0xB7, 0x2022])  # blank . - _ * · •: what letters are spaced out with
+
+
+def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
+    """Letter-spaced runs read as words: the tokens to join to the next one.
+
+    A run is three or more one-letter tokens one spacer apart (``c o a t``, ``c.o.a.t``), the
+    same spacer all along; a run of two (``i s``) counts in letter-spaced text (a one-letter
+    token beside it) when wide gaps set it apart. `spacing.word_lengths` finds where the words
+    of a run end, unless the run is short and set apart by wide gaps (a heading's word).
+    """
+    one = np.flatnonzero(nends - nstarts == 1)
+    if len(one) < 3:
+        return None
+    a, b = one[:-1], one[1:]
+    link = (b == a + 1) & (nstarts[b] - nends[a] == 1)
+    if not (link[:-1] & link[1:]).any():
+        return None
+    pairs = np.flatnonzero(link)
+    norm = layout.norm
+    spacer = norm[nends[a[pairs]]].astype(np.int64)
+    good = np.isin(spacer, _SPACERS) & layout.letters(nstarts[a[pairs]]) & layout.letters(nstarts[b[pairs]])
+    # one spacer all along a run: a blank beside dots is the gap between two dotted words
+    chained = pairs[1:] == pairs[:-1] + 1
+    dotted_before = np.append(False, chained & (spacer[:-1] != 32))
+    dotted_after = np.append(chained & (spacer[1:] != 32), False)
+    good &= ~((spacer == 32) & (dotted_before | dotted_after))
+    link[pairs[~good]] = False
+    good = link[pairs]
+    good[1:] &= ~(chained & good[:-1] & (spacer[1:] != spacer[:-1]))
+    link[pairs[~good]] = False
+    first, last = _runs(link)  # run k: singles first[k] .. last[k]
+    if len(first) == 0:
+        return None
+    head, tail = one[first], one[last]
+    blank = norm[nends[head]] == 32
+    apart = _wide(norm, nstarts[head] - 1, -1, blank) & _wide(norm, nends[tail], 1, blank)
+    # spaced-out words beside it, with only a wide gap between
+    beside = ((first > 0) & (one[np.maximum(first - 1, 0)] == head - 1)) \
+        | ((last + 1 < len(one)) & (one[np.minimum(last + 1, len(one) - 1)] == tail + 1))
+    size = last - first  # letters - 1
+    whole = ((size == 1) & apart & beside) \
+        | ((size > 1) & (size < _SPACED_WORD) & apart & (beside | ~blank))  # "E X T R E M E   M A R K E T S"
+    joins = [np.repeat(first[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
+             + np.arange(int(size[whole].sum()))]
+    split = np.flatnonzero(~whole & (size > 1))
+    if len(split):  # the rest: where the words of a run end, from a dictionary
+        if norm.dtype == np.uint8:
+            letters = norm[nstarts[one]].tobytes().decode("ascii")
+        else:
+            letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+        joins += [_joins_in(letters[lo : hi + 1]) + lo for lo, hi in zip(first[split].tolist(), last[split].tolist())]
+    joined = np.sort(np.concatenate(joins))
+    return one[joined] if len(joined) else None
+
+
+_SPACED_WORD = 12  # a spaced-out run this long or shorter, in a heading of such runs, is one word
+_LINE = np.array([9, 10, 13, 0x2028, 0x2029])
+
+
+def _wide(norm: np.ndarray, at: np.ndarray, step: int, blank: np.ndarray) -> np.ndarray:
+    """Whether the gaps that start at `at` (going by `step`) are wide: the edge of the text, a line
+    break, a tab or two blanks; around letters spaced out with something else than blanks, any gap."""
+    n = len(norm)
+    c = norm[np.clip(at, 0, n - 1)].astype(np.int64)
+    after = at + step
+    d = norm[np.clip(after, 0, n - 1)].astype(np.int64)
+    return (at < 0) | (at >= n) | np.isin(c, _LINE) | ((c == 32) & ~blank) \
+        | ((c == 32) & ((after < 0) | (after >= n) | (d == 32) | np.isin(d, _LINE)))
+
+
+@lru_cache(maxsize=4096)
+def _joins_in(letters: str) -> np.ndarray:
+    """The letters of a letter-spaced run that join the next one: all but the last of each word."""
+    joins = np.ones(len(letters) - 1, dtype=bool)
+    joins[np.cumsum(word_lengths(letters)[:-1], dtype=np.int64) - 1] = False
+    return np.flatnonzero(joins)
+
+
+def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where glued CamelCase words begin: a capital after a small letter (``coatingProcess``),
+    and, in such tokens, the last capital of a run of capitals before small letters
+    (``UnderABlanket``, ``HTMLParser``). Returns the cuts to make and, apart, the cut of the
+    tokens that are exactly two words.
+
+    A token is cut only when its words average three letters or more, so alternating or
+    random case (``pRoCeSs``) never is; a token of two words is left whole (a code name
+    such as ``BlueFin`` must still match ``BLUEFIN``; term matching reads it both ways).
+    """
+    upper = layout.upper
+    small = layout.small if layout.small is not None else (layout.kind == LETTER) & ~upper
+    humps = np.flatnonzero(small[:-1] & upper[1:]) + 1
+    if len(humps) == 0:
+        return _NO_INT, _NO_INT
+    # capitals before small letters, in a token with a hump (never "IDs" or "PDFs" alone):
+    # the last capital starts a word (UnderABlanket)
+    tok = np.searchsorted(nstarts, humps, side="right") - 1
+    falls = _falls(upper, small, nstarts, nends, tok[_firsts(tok)])
+    if len(falls):
+        fall_tok = np.searchsorted(nstarts, falls, side="right") - 1
+        at = np.minimum(np.searchsorted(tok, fall_tok), len(tok) - 1)
+        keep = tok[at] == fall_tok
+        if keep.any():
+            order = np.argsort(np.concatenate((humps, falls[keep])), kind="stable")  # two sorted runs: a merge
+            humps = np.concatenate((humps, falls[keep]))[order]
+            tok = np.concatenate((tok, fall_tok[keep]))[order]
+    first = np.flatnonzero(_firsts(tok))
+    segments = np.diff(np.append(first, len(tok))) + 1  # words of each token with a cut
+    clean = nends[tok[first]] - nstarts[tok[first]] >= 3 * segments
+    glued = np.repeat(clean & (segments >= 3), segments - 1)
+    pairs = np.repeat(clean & (segments == 2), segments - 1)
+    return humps[glued], humps[pairs]
+
+
+def _falls(upper: np.ndarray, small: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, tokens: np.ndarray):
+    """Positions after two capitals or more and before two small letters (the B of UnderABlanket),
+    read in `tokens` only when they are short, else in the whole text."""
+    lengths = nends[tokens] - nstarts[tokens]
+    total = int(lengths.sum())
+    if total * 16 > len(upper):
+        return np.flatnonzero(upper[:-3] & upper[1:-2] & small[2:-1] & small[3:]) + 1
+    at = np.repeat(nstarts[tokens] - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    at = at[at + 3 < np.repeat(nends[tokens], lengths)]
+    return at[upper[at] & upper[at + 1] & small[at + 2] & small[at + 3]] + 1
+
+
+def _firsts(sorted_values: np.ndarray) -> np.ndarray:
+    """Where each value of a sorted array appears first (bool)."""
+    out = np.ones(len(sorted_values), dtype=bool)
+    out[1:] = sorted_values[1:] != sorted_values[:-1]
+    return out
+
+
+_OVERRIDE, _POP = 0x202E, (0x202C, 0x2069)  # right-to-left override; pop directional formatting / isolate
+_LINE_ENDS = (10, 13, 0x85, 0x2028, 0x2029)
+
+
+def _visual_order(source: np.ndarray):
+    """Where the source is shown in another order than it is stored: a right-to-left override
+    (U+202E) shows left-to-right letters reversed, up to its pop (U+202C, U+2069) or the end of
+    the line. Returns (the source order with every *closed* span reversed, or None; those
+    spans; the spans left open to the end of the line). A closed span (a word or a phrase
+    flipped on purpose) is read in place as shown; an open one is read both ways (see
+    `_tokenise`): as stored, because a stray override in a word garbles what follows rather
+    than hiding it, and as shown. Spans holding right-to-left letters (Hebrew or Arabic under
+    an override are shown as stored) are left alone."""
+    overrides = np.flatnonzero(source == _OVERRIDE)
+    if len(overrides) == 0:
+        return None, [], []
+    stops = np.flatnonzero(np.isin(source, _POP + _LINE_ENDS))
+    order = np.arange(len(source))
+    closed: list[tuple[int, int]] = []
+    open_: list[tuple[int, int]] = []
+    done = 0
+    for at in overrides.tolist():
+        if at < done:
+            continue
+        k = int(np.searchsorted(stops, at))
+        end = int(stops[k]) if k < len(stops) else len(source)
+        done = end
+        if any(_right_to_left(int(c)) for c in np.unique(source[at + 1 : end]).tolist()):
+            continue
+        if end < len(source) and int(source[end]) in _POP:
+            order[at + 1 : end] = order[at + 1 : end][::-1].copy()
+            closed.append((at + 1, end))
+        else:
+            open_.append((at + 1, end))
+    return (order if closed else None), closed, open_
+
+
+def _shown(text: str, spans: list[tuple[int, int]], base: int, nbase: int) -> list[Tokens]:
+    """Tokens of each open right-to-left span as shown (reversed), every one of them placed on
+    the whole span in the source and counted as disguised."""
+    pieces = []
+    for a, b in spans:
+        toks = _tokenise(text[a:b][::-1].replace(chr(_OVERRIDE), ""), 0, nbase)
+        nbase += len(toks.norm)
+        pieces.append(replace(toks, starts=np.full(len(toks), a + base, dtype=np.int64),
+                              ends=np.full(len(toks), b + base, dtype=np.int64),
+                              tampered=np.arange(len(toks), dtype=np.int64)))
+    return pieces
+
+
+@lru_cache(maxsize=4096)
+def _right_to_left(code: int) -> bool:
+    return 0xD800 <= code <= 0xDFFF or unicodedata.bidirectional(chr(code)) in ("R", "AL")
+
+
+def _inside(starts: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Tokens that start inside one of the source spans (sorted, disjoint)."""
+    lo = np.array([a for a, _ in spans], dtype=np.int64)
+    hi = np.array([b for _, b in spans], dtype=np.int64)
+    k = np.searchsorted(lo, starts, side="right") - 1
+    return np.flatnonzero((k >= 0) & (starts < hi[np.maximum(k, 0)]))
 
 
 # -- flags ---------------------------------------------------------------------------------
@@ -255,13 +746,12 @@ def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) ->
 
 
 def _digit_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
-    """DIGITS on tokens made of ASCII digits only (NFKC has folded other digit forms)."""
+    """DIGITS on tokens made of ASCII digits only (every digit is ASCII once normalised). Tokens
+    are runs of letters or of digits, never both, so the first character tells."""
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint8)
-    not_digit = np.zeros(len(norm) + 1, dtype=np.int32)
-    np.cumsum((norm - norm.dtype.type(48)) >= 10, out=not_digit[1:])
-    inside = not_digit[nends] - not_digit[nstarts]
-    return np.where(inside == 0, DIGITS, np.uint8(0)).astype(np.uint8)
+    first = norm[nstarts]
+    return ((first - first.dtype.type(48)) < 10).view(np.uint8) * DIGITS
 
 
 # -- hashes ----------------------------------------------------------------------------------
@@ -269,12 +759,20 @@ def _digit_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np
 _U8 = np.uint8
 
 
-def _ascii_lower(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower-cased bytes and the word-character mask, by arithmetic rather than table lookups."""
-    upper = (raw - _U8(65)) < _U8(26)
-    norm = raw + (upper.view(np.uint8) << _U8(5))
-    is_word = ((norm - _U8(97)) < _U8(26)) | ((norm - _U8(48)) < _U8(10))
-    return norm, is_word
+def _ascii_lower(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lower-cased bytes, the class of each (LETTER, DIGIT or 0), the capitals and the small
+    letters, by arithmetic rather than table lookups (reusing one scratch array)."""
+    scratch = raw - _U8(65)
+    upper = scratch < _U8(26)
+    np.subtract(raw, _U8(97), out=scratch)
+    small = scratch < _U8(26)
+    norm = upper.view(np.uint8) * _U8(32)  # multiplications: numpy shifts bytes far slower
+    norm += raw
+    np.subtract(raw, _U8(48), out=scratch)
+    kind = np.less(scratch, _U8(10)).view(np.uint8) * _U8(DIGIT)
+    kind |= upper.view(np.uint8)
+    kind |= small.view(np.uint8)
+    return norm, kind, upper, small
 
 
 _BYTE_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
@@ -297,7 +795,7 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
     lengths = nends - nstarts
     h = words[nstarts]
     h &= _BYTE_MASKS[np.minimum(lengths, 8)]
-    h ^= lengths.astype(np.uint64) << np.uint64(56)
+    h ^= lengths.view(np.uint64) << np.uint64(56)
     longer = np.flatnonzero(lengths > 8)
     if len(longer):  # fold in the further words of long tokens, on their own small arrays
         part, starts, sizes = h[longer], nstarts[longer], lengths[longer]
@@ -313,6 +811,16 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
             digest = hashlib.blake2b(padded[nstarts[i] : nends[i]].tobytes(), digest_size=8).digest()
             h[i] = np.uint64(int.from_bytes(digest, "little"))
     return fmix64(h, in_place=True)
+
+
+def span_hashes(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Hashes of a few spans of a normalised text, exactly as tokens with those characters hash."""
+    lengths = (ends - starts).astype(np.int64)
+    firsts = np.cumsum(lengths) - lengths
+    chars = norm[np.repeat(starts, lengths) + (np.arange(int(lengths.sum())) - np.repeat(firsts, lengths))]
+    if norm.dtype == np.uint8:
+        return _ascii_hashes(chars, firsts, firsts + lengths)
+    return _unified_hashes(chars, firsts, firsts + lengths)
 
 
 def _unified_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
@@ -386,9 +894,10 @@ def fmix64(h: np.ndarray, in_place: bool = False) -> np.ndarray:
 # -- normalisation of characters ------------------------------------------------------------
 
 
-def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-character NFKC + casefold of a code point array, with the source index of each output,
-    and the source positions of the invisible characters dropped (soft hyphens aside).
+def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
+    """Per-character normalisation of a code point array (`_char_table`), with the source index of
+    each output character, and the source positions of the characters that hide (invisible ones,
+    overlay marks).
 
     Mostly-ASCII text (the common case) pays for sorting only its non-ASCII characters.
     """
@@ -401,17 +910,31 @@ def _normalise(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
     flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
     flat_kind = np.fromiter((k for t in table for k in t[1]), dtype=np.uint8, count=int(lengths.sum()))
+    char_flags = np.fromiter((t[2] for t in table), dtype=np.uint8, count=len(table))
     offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
 
+    hides = (char_flags & HIDDEN) != 0
+    hidden = np.flatnonzero(hides[inverse]) if hides.any() else _NO_INT
+    raised = (char_flags & SUPERSCRIPT) != 0
+    superscripts = np.flatnonzero(raised[inverse]) if raised.any() else None
+    capital = (char_flags & UPPER) != 0
     per_char = lengths[inverse]
     if np.all(per_char == 1):
         index = offsets[inverse]
-        return flat[index], flat_kind[index], np.arange(len(source)), np.zeros(0, dtype=np.int64)
-    hidden = np.flatnonzero((per_char == 0) & (source != 0xAD))  # invisible characters, soft hyphens aside
-    source_of = np.repeat(np.arange(len(source)), per_char)
-    out_start = np.concatenate(([0], np.cumsum(per_char)[:-1]))
-    index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
-    return flat[index], flat_kind[index], source_of, hidden
+        source_of = None
+        upper = capital[inverse]
+    else:
+        source_of = np.repeat(np.arange(len(source)), per_char)
+        out_start = np.concatenate(([0], np.cumsum(per_char)[:-1]))
+        index = offsets[inverse][source_of] + (np.arange(len(source_of)) - out_start[source_of])
+        upper = capital[inverse][source_of]
+    norm, kinds = flat[index], flat_kind[index]
+    if superscripts is not None and source_of is not None:
+        superscripts = np.searchsorted(source_of, superscripts)  # one character each, where it landed
+    singles = kinds == SINGLE
+    kind = (kinds == WORD).view(np.uint8) * (((norm - np.uint32(48)) < 10).view(np.uint8) + np.uint8(1))
+    return _Layout(norm, kind, upper, source_of, singles if singles.any() else None,
+                   superscripts=superscripts), hidden
 
 
 # Format characters that are *not* default-ignorable (Unicode DerivedCoreProperties):
@@ -433,17 +956,75 @@ def is_default_ignorable(code: int) -> bool:
             or 0xE0000 <= code <= 0xE0FFF)
 
 
+_BLANK_FILLERS = frozenset((0x3164, 0xFFA0))  # default-ignorable, yet fonts draw them as a wide blank
+_SOFT_HYPHEN = 0xAD
+# letters with a stroke or ligatures that no decomposition folds, as people write them without it
+_PLAIN_LETTERS = {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ŧ": "t", "ƀ": "b", "ɨ": "i", "ʉ": "u", "ƶ": "z",
+                  "ǥ": "g", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ı": "i", "ȷ": "j"}
+_KANA_VOICING = frozenset("\u3099\u309a")  # が is not か: Japanese voicing marks are kept
+
+
 @lru_cache(maxsize=65536)
-def _char_table(code: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    ch = chr(code)
+def _char_table(code: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(normalised code points, their kinds, UPPER | HIDDEN flags) of one source character."""
+    if code < 128:
+        ch = chr(code)
+        low = ch.lower()
+        return (ord(low),), (_kind(low),), UPPER if "A" <= ch <= "Z" else 0
     if 0xD800 <= code <= 0xDFFF:  # lone surrogate from a broken decode: a separator
-        return (code,), (SEPARATOR,)
-    if code >= 128 and is_default_ignorable(code):
-        return (), ()  # invisible: it neither splits nor joins anything
-    out = unicodedata.normalize("NFKC", ch).casefold()
-    if not out:
-        return (), ()
-    return tuple(ord(c) for c in out), tuple(_kind(c) for c in out)
+        return (code,), (SEPARATOR,), 0
+    if code == _SOFT_HYPHEN:  # a hyphenation hint: the words around it are joined (`_broken_words`)
+        return (code,), (SEPARATOR,), 0
+    if code in _BLANK_FILLERS:
+        return (32,), (SEPARATOR,), 0
+    if is_default_ignorable(code):
+        return (), (), HIDDEN  # invisible: it neither splits nor joins anything
+    ch = chr(code)
+    flags = UPPER if unicodedata.category(ch) in ("Lu", "Lt") else 0
+    out = _letterlike().get(code)
+    if out is None:
+        out = unicodedata.normalize("NFKC", ch)
+        if out.isdigit() and unicodedata.decomposition(ch).startswith("<super>"):
+            return (ord(out),), (WORD,), SUPERSCRIPT  # a digit, or a footnote mark (`_drop_footnotes`)
+        out = "".join(_PLAIN_LETTERS.get(c, c) for c in out.casefold())
+        out = _strip_marks(out)
+        out = "".join(chr(48 + unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in out)
+    if not out:  # a lone mark: an overlay (U+0336 strikethrough) hides, an accent does not
+        return (), (), HIDDEN if unicodedata.combining(ch) == 1 else 0
+    return tuple(ord(c) for c in out), tuple(_kind(c) for c in out), flags
+
+
+def _strip_marks(text: str) -> str:
+    """`text` without its nonspacing and enclosing marks (accents, strikethrough, keycaps)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    kept = "".join(c for c in decomposed if c in _KANA_VOICING or unicodedata.category(c) not in ("Mn", "Me"))
+    return text if len(kept) == len(decomposed) else unicodedata.normalize("NFC", kept)
+
+
+_LETTERLIKE_BLOCKS = ((0x0250, 0x02B0), (0x1D00, 0x1D80), (0xA720, 0xA800), (0x2460, 0x2500), (0x2776, 0x2794),
+                      (0x1F100, 0x1F200))
+_LETTERLIKE_NAME = re.compile(r"(?:LATIN LETTER SMALL CAPITAL ([A-Z]{1,2})"
+                              r"|(?:CIRCLED|SQUARED|PARENTHESIZED) LATIN (?:CAPITAL|SMALL) LETTER ([A-Z])"
+                              r"|REGIONAL INDICATOR SYMBOL LETTER ([A-Z])"
+                              r"|DIGIT (ZERO|ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE)(?: FULL STOP)?)$")
+_DIGIT_NAMES = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
+
+
+@lru_cache(maxsize=1)
+def _letterlike() -> dict[int, str]:
+    """Letters and digits drawn in a style NFKC does not fold, found by their Unicode names:
+    small capitals (``ᴘʀᴏ``), negative circled and squared letters (fancy-text generators),
+    parenthesised letters and digits (NFKC would add the parentheses), regional-indicator
+    letters, dingbat digits (``❶``)."""
+    out = {}
+    for lo, hi in _LETTERLIKE_BLOCKS:
+        for code in range(lo, hi):
+            match = _LETTERLIKE_NAME.search(unicodedata.name(chr(code), ""))
+            if match is None:
+                continue
+            letters = next(g for g in match.groups() if g)
+            out[code] = str(_DIGIT_NAMES.index(letters)) if letters in _DIGIT_NAMES else letters.lower()
+    return out
 
 
 def _kind(ch: str) -> int:

@@ -1,0 +1,132 @@
+"""Letter-spaced text read as words again: ``c o n f i d e n t i a l`` is ``confidential``.
+
+Spacing a word's letters out keeps it readable and turns it into one-letter tokens
+that match nothing. The tokeniser joins every run of three or more one-letter tokens
+one spacer apart (a blank, or a dot, dash, underscore, star or bullet all along the run;
+a wider gap or other punctuation ends the run). When the writer spaced out whole
+sentences with single blanks, the word boundaries are gone from the text itself; they are put back the way a reader does it, with a dictionary:
+the most probable split of the run into English words (a unigram model, Viterbi over
+the letters), from the word log-probabilities of `spacy-lookups-data` that the rewrite
+tier already uses. Its version is part of the normaliser version.
+
+Most letter-spaced text is a heading whose words stand apart by wider gaps
+(``E X T R E M E   M A R K E T S``): each of its runs is a word without any dictionary.
+The table is read only for the rest: the head of the file (the most probable words come
+first), parsed with numpy, once per process (about 0.1 s). Words are looked up by the
+tokeniser's own unkeyed hash of their letters, so the split is the same in every process.
+Unknown words cost more the longer they are, so a rare technical word splits into
+pieces only when the pieces are real words.
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+from importlib import metadata, resources
+
+import numpy as np
+
+try:
+    _DATA_VERSION = metadata.version("spacy-lookups-data")
+except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
+    _DATA_VERSION = "missing"
+
+MAX_WORD = 24
+WORDS = 150_000  # the most probable lower-case words (rank 150,000 has a log-probability near -18)
+UNKNOWN_COST, UNKNOWN_PER_LETTER = 20.0, 4.0  # a word the table lacks: 20 + 4 per letter (-logprob units)
+SHORT_RUN = 4  # runs of at most this many letters are one word ("a b c"), without a dictionary
+SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}-top{WORDS}/4"
+_HEAD = 12 << 20  # decompressed bytes read at a time: 150,000 lower-case words lie in the first 12 MB
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unkeyed hashes of the WORDS most probable lower-case English words and their costs
+    (minus the log-probability)."""
+    source = resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz")
+    try:
+        with gzip.open(source.open("rb")) as stream:
+            data = b""
+            while True:
+                more = stream.read(_HEAD)
+                data += more
+                words, costs = _entries(data[: data.rfind(b"\n") + 1])
+                if len(words[0]) >= WORDS or not more:
+                    break
+    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - a declared dependency
+        from ..errors import ConfigError
+
+        raise ConfigError("letter-spaced text needs the English word table: pip install spacy-lookups-data") from exc
+    from .normalise import span_hashes
+
+    starts, ends, raw = words
+    hashes = span_hashes(raw, starts, ends)
+    hashes, first = np.unique(hashes, return_index=True)  # a word twice: its first, most probable entry
+    return hashes, costs[first]
+
+
+def _entries(data: bytes):
+    """The lower-case words of the JSON table (one ``"word":logprob,`` a line, most probable first):
+    ((starts, ends, bytes as an array), costs), in the order of the file."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newline = np.append(np.flatnonzero(raw == 10), len(raw))
+    key = newline[:-1] + 4  # every entry starts a line: \n  "word":-3.14,
+    key = key[(key < len(raw)) & (raw[np.minimum(key - 1, len(raw) - 1)] == 34)]
+    quote = np.append(np.flatnonzero((raw[:-1] == 34) & (raw[1:] == 58)), len(raw))  # a key's end: ":
+    end = quote[np.searchsorted(quote, key)]
+    stop = newline[np.searchsorted(newline, key)]  # the end of the key's line
+    ok = (end > key) & (end - key <= MAX_WORD) & (end < stop)
+    key, end, stop = key[ok], end[ok], stop[ok]
+    size = end - key
+    chars = raw[np.repeat(key - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))]
+    other = (chars - np.uint8(97)) >= np.uint8(26)  # anything but a-z: "The", "'s", escapes
+    lower = np.add.reduceat(other.view(np.uint8), np.cumsum(size) - size) == 0
+    key, end, stop = key[lower][:WORDS], end[lower][:WORDS], stop[lower][:WORDS]
+    return (key, end, raw), -_numbers(raw, end + 2, stop)
+
+
+def _numbers(raw: np.ndarray, starts: np.ndarray, stops: np.ndarray, width: int = 16) -> np.ndarray:
+    """The numbers written at raw[starts[i]:stops[i]] (a trailing comma allowed), parsed in one go."""
+    padded = np.concatenate((raw, np.zeros(width, dtype=np.uint8)))
+    cells = padded[starts.astype(np.int32)[:, None] + np.arange(width, dtype=np.int32)]
+    cells[np.arange(width) >= (stops - starts)[:, None]] = 0
+    cells[cells == 44] = 0  # the comma after the number
+    return cells.view(f"S{width}").ravel().astype(np.float32)
+
+
+@lru_cache(maxsize=4096)
+def word_lengths(letters: str) -> tuple[int, ...]:
+    """The lengths of the words `letters` (lower case, no spaces) most probably spell, in order.
+
+    Cached: letter-spaced headings of newsletters come back mail after mail."""
+    n = len(letters)
+    if n <= SHORT_RUN:
+        return (n,) if n else ()
+    from .normalise import span_hashes
+
+    hashes, costs = _table()
+    codes = np.frombuffer(letters.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = codes.astype(np.uint8) if int(codes.max()) < 128 else codes
+    # cost[i, k]: the word of k + 1 letters ending at letter i
+    end = np.repeat(np.arange(1, n + 1), MAX_WORD)
+    size = np.tile(np.arange(1, MAX_WORD + 1), n)
+    inside = size <= end
+    query = np.zeros(n * MAX_WORD, dtype=np.uint64)
+    query[inside] = span_hashes(codes, (end - size)[inside], end[inside])
+    at = np.minimum(np.searchsorted(hashes, query), len(hashes) - 1)
+    known = (hashes[at] == query) & inside
+    cost = np.where(known, costs[at], UNKNOWN_COST + UNKNOWN_PER_LETTER * size).reshape(n, MAX_WORD).tolist()
+    best = [0.0] + [float("inf")] * n
+    back = [0] * (n + 1)
+    for stop in range(1, n + 1):
+        row = cost[stop - 1]
+        for k in range(min(MAX_WORD, stop)):
+            value = best[stop - k - 1] + row[k]
+            if value < best[stop]:
+                best[stop], back[stop] = value, stop - k - 1
+    out = []
+    stop = n
+    while stop > 0:
+        out.append(stop - back[stop])
+        stop = back[stop]
+    return tuple(out[::-1])
