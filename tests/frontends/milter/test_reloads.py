@@ -45,9 +45,9 @@ def in_seconds(seconds: float) -> float:
     return time.monotonic() + seconds
 
 
-def children() -> set[int]:
-    """Process ids whose parent is this process (zombies included: not reaped yet)."""
-    mine, out = os.getpid(), set()
+def children(parent: int | None = None) -> set[int]:
+    """Process ids whose parent is `parent` or this process (zombies included: not reaped yet)."""
+    mine, out = parent or os.getpid(), set()
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
@@ -154,6 +154,27 @@ def test_a_switch_that_fails_changes_nothing_and_leaves_no_process(failure):
         return zygote, workers.zygotes, after
     zygote, zygotes, after = run(test)
     assert zygotes == [zygote] and after.meta["generation"] == "A"
+
+
+def test_a_worker_replaced_across_a_switch_is_not_one_too_many():
+    """A worker dies while a reload starts its new workers: its replacement, still being
+    spawned when the reload switches, must not stay as an extra worker."""
+    async def test(workers):
+        crash = asyncio.ensure_future(workers.scan(b"dlp-test: sleep 0.3\r\ndlp-test: crash\r\n", "crash.eml",
+                                                   in_seconds(5)))
+        await eventually(lambda: workers.counts["scans"] == 1)
+
+        async def after_the_crash() -> None:  # the new workers are up; switch while the replacement spawns
+            with pytest.raises(ScanRefused, match="died"):
+                await crash
+
+        await workers.switch(scanner_of("B"), before_commit=after_the_crash)
+        zygote = workers.zygotes[0]  # the current one first
+        await eventually(lambda: len(children()) == 1)  # the old zygote is gone
+        await asyncio.sleep(0.5)  # the zygote reaps its exited workers every 0.2 s
+        return children(zygote), await workers.scan(b"clean", "next.eml", in_seconds(5))
+    workers, after = run(test, workers=2)
+    assert len(workers) == 2 and after.meta["generation"] == "B"
 
 
 def test_twenty_switches_leave_one_zygote_and_no_descriptor_behind():

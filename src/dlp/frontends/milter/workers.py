@@ -458,11 +458,16 @@ class ScanWorkers:
         if self._closed:
             return
         self._fast += 1
+        zygote = self._zygote
 
         async def replace() -> None:
             try:
                 worker = await self._spawn()
             except Exception:
+                self._fast -= 1
+                return
+            if zygote is not self._zygote:  # a reload started a full set of workers meanwhile
+                worker.writer.close()
                 self._fast -= 1
                 return
             self._idle.append(worker)
