@@ -201,3 +201,18 @@ def test_a_watch_that_finds_the_same_file_reads_nothing(tmp_path, monkeypatch):
     for _ in range(100):
         assert watch.changed() is None
     assert reads == []  # one stat per look, no read
+
+
+def test_a_watch_outliving_the_reader_keeps_none_of_its_arrays_mapped(tmp_path):
+    import gc
+    import weakref
+
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "first", {"a": np.arange(70000, dtype=np.uint64)})
+    generation, segment = read(store)
+    mapped = weakref.ref(segment)
+    watch = store.watch(generation.name)
+    del store, generation, segment
+    gc.collect()
+    assert mapped() is None  # a daemon that let its old index go lets its mapped files go
+    assert watch.changed() is None

@@ -130,8 +130,10 @@ class Store:
         return name
 
     def watch(self, held: str) -> "GenerationWatch":
-        """A watch for a reader holding generation `held`: tells it when another one is current."""
-        return GenerationWatch(self, held)
+        """A watch for a reader holding generation `held`: tells it when another one is current.
+        It keeps a store object of its own: this one's segments (mapped arrays) are not kept
+        alive by a watch that outlives the reader's index."""
+        return GenerationWatch(Store(self.root, versions=self.versions), held)
 
     def peek(self, name: str | None = None) -> Generation:
         """The generation manifest with its versions checked, before any key is at hand.

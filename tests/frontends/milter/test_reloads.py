@@ -29,6 +29,7 @@ from helpers import prose
 from .conversation import POSTFIX_OFFER, message_packets, worker_scan
 from .harness import POSTFIX, PostfixInstance, SmtpSink, free_port
 from .test_server import alive, eventually
+from ..watch.conftest import wait_until
 
 # -- the scan workers: one switch at a time, under load ---------------------------------------
 
@@ -70,6 +71,13 @@ def descriptors(pid: int | str = "self") -> list[str]:
         except OSError:
             pass
     return out
+
+
+def mapped(pid: int, under: Path) -> set[str]:
+    """Files under `under` that the process has memory-mapped."""
+    with open(f"/proc/{pid}/maps") as maps:
+        paths = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
+    return {path for path in paths if path.startswith(str(under))}
 
 
 def run(test, **settings):
@@ -287,6 +295,9 @@ def test_dlp_milter_follows_its_registry_and_policy_file_without_a_restart(tmp_p
         register(registry, "S-B", SECRET_B)  # while it runs
         reloaded = milter.wait_for("reloaded (registry generation gen-000002)")
         refused = milter.message(mail)
+        wait_until(lambda: len(children(milter.process.pid)) == 1, what="the old zygote to go")
+        [zygote] = children(milter.process.pid)
+        held = mapped(milter.process.pid, registry), mapped(zygote, registry)
         policy.write_text(REVIEWED)  # leaks to outside recipients are reviewed now: warn
         milter.process.send_signal(signal.SIGHUP)
         milter.wait_for("reloaded (SIGHUP)")
@@ -301,6 +312,8 @@ def test_dlp_milter_follows_its_registry_and_policy_file_without_a_restart(tmp_p
     assert unknown == "allow"  # S-B was not registered yet
     assert "gen-000001 -> gen-000002" in reloaded
     assert refused[-1].payload.startswith(b"550 5.7.1") and b"S-B (document)" in refused[-1].payload
+    # the milter keeps no scanner, its one zygote holds the new generation's arrays only
+    assert not held[0] and held[1] and all(os.path.exists(path) for path in held[1])
     assert reviewed == "warn" and still == "warn"
     assert "unknown action 'deny'" in failed and "still scanning with gen-000002" in failed
     entries = list(AuditLog(state).entries())
