@@ -273,3 +273,4 @@ async def _reloading_until(stop: asyncio.Event, reloads: Reloads | None) -> None
         loop.remove_signal_handler(signal.SIGHUP)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        reloads.close()

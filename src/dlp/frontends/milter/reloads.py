@@ -22,6 +22,9 @@ Reloads run one at a time; a SIGHUP during one makes another after it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import ctypes
+import gc
 import logging
 import time
 from typing import Any, Callable
@@ -62,6 +65,8 @@ class Reloads:
         self.every = every
         self.done = 0  # reloads that switched
         self.failed = 0
+        # one thread opens every scanner: its memory comes back to the same allocator arena each time
+        self._opener = concurrent.futures.ThreadPoolExecutor(1, "dlp-milter-reload")
         self._wake = asyncio.Event()
         self._requested: str | None = None  # the trigger of a reload asked for (SIGHUP)
         self._failed_generation: str | None = None
@@ -70,6 +75,10 @@ class Reloads:
     def generation(self) -> str:
         """The registry generation new scans use."""
         return self.watch.held if self.watch is not None else ""
+
+    def close(self) -> None:
+        """After `run` was cancelled: the opening thread ends once a scanner it may be opening is open."""
+        self._opener.shutdown(wait=False)
 
     def request(self, trigger: str = "SIGHUP") -> None:
         """Reload as soon as possible (from the event loop's thread: a signal handler)."""
@@ -98,7 +107,7 @@ class Reloads:
         previous = self.generation
         started = time.perf_counter()
         try:
-            scanner = await asyncio.get_running_loop().run_in_executor(None, self.open_scanner)
+            scanner = await asyncio.get_running_loop().run_in_executor(self._opener, self.open_scanner)
             policy = scanner.policy
             watch = generation_watch(scanner)
 
@@ -119,6 +128,7 @@ class Reloads:
         if watch is not None:
             self.watch = watch
         self.done += 1
+        await asyncio.get_running_loop().run_in_executor(self._opener, _release_memory)
         seconds = round(time.perf_counter() - started, 3)
         log.info("reloaded (%s): registry %s -> %s, policy %s, in %.3f s", trigger, previous, self.generation,
                  getattr(policy, "source", None) or "built in", seconds)
@@ -133,3 +143,13 @@ class Reloads:
             await asyncio.get_running_loop().run_in_executor(None, lambda: self.audit(**fields))
         except Exception:  # the reload stands (or not); the missing evidence is logged loudly
             log.exception("the reload could not be written to the audit trail")
+
+
+def _release_memory() -> None:
+    """Hand the memory of the scanner this process just let go back to the system: the C
+    allocator keeps freed pages for reuse otherwise, and the next zygote is forked with them."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
