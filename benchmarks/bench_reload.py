@@ -171,7 +171,8 @@ def main() -> int:
 
     try:
         milter.wait_for("listening on")
-        time.sleep(1.0)
+        for n in range(2 * args.workers):  # every worker has scanned: its pages touched, as later
+            message(port, prose(120, 40_000 + n), f"W{n}")
         start = measure(milter.process.pid)
         print(f"started: {start}")
         sender = threading.Thread(target=clean_stream, daemon=True)
