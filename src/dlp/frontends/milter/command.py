@@ -271,6 +271,7 @@ async def _reloading_until(stop: asyncio.Event, reloads: Reloads | None) -> None
         await stop.wait()
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # not the default (exit) while the last mail is answered
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         reloads.close()
