@@ -30,6 +30,7 @@ from .conversation import POSTFIX_OFFER, message_packets, worker_scan
 from .harness import POSTFIX, PostfixInstance, SmtpSink, free_port
 from .test_server import alive, eventually
 from ..watch.conftest import wait_until
+from ..watch.test_reload import corrupt_next_generation
 
 # -- the scan workers: one switch at a time, under load ---------------------------------------
 
@@ -144,24 +145,41 @@ def test_the_new_zygote_keeps_none_of_the_milters_connections_open():
     assert all(link.startswith("socket:") or link == "/dev/null" for link in held), held
 
 
-@pytest.mark.parametrize("failure", ["before_commit", "cancelled"])
-def test_a_switch_that_fails_changes_nothing_and_leaves_no_process(failure):
+def broken_scanner(data: bytes, name: str):
+    raise RuntimeError("lexicon array unreadable")
+
+
+def hung_scanner(data: bytes, name: str):
+    time.sleep(3600)
+
+
+@pytest.mark.parametrize("failure, scan, message", [
+    ("policy refused", scanner_of("B"), "the audit trail refused the policy entry"),
+    ("cancelled", scanner_of("B"), ""),  # the milter stops during the reload
+    ("first scan fails", broken_scanner, "failed its first scan: RuntimeError: lexicon array unreadable"),
+    ("first scan hangs", hung_scanner, "did not start and answer within 1 s"),
+])
+def test_a_switch_that_fails_changes_nothing_and_leaves_no_process(monkeypatch, failure, scan, message):
+    monkeypatch.setattr("dlp.frontends.milter.workers.SWITCH_TIMEOUT", 1.0)
+
     async def test(workers):
         [zygote] = workers.zygotes
         ours = children()
 
-        async def refuse():
+        async def before_commit():
             if failure == "cancelled":
                 raise asyncio.CancelledError
-            raise OSError("the audit trail refused the policy entry")
+            if failure == "policy refused":
+                raise OSError("the audit trail refused the policy entry")
 
-        with pytest.raises((OSError, asyncio.CancelledError)):
-            await workers.switch(scanner_of("B"), before_commit=refuse)
+        with pytest.raises((OSError, ScanRefused, asyncio.CancelledError)) as raised:
+            await workers.switch(scan, before_commit=before_commit)
         await eventually(lambda: children() == ours)  # the new zygote and its workers are gone
         after = await workers.scan(b"clean", "after.eml", in_seconds(5))
-        return zygote, workers.zygotes, after
-    zygote, zygotes, after = run(test)
+        return zygote, workers.zygotes, after, str(raised.value)
+    zygote, zygotes, after, error = run(test)
     assert zygotes == [zygote] and after.meta["generation"] == "A"
+    assert message in error
 
 
 def test_a_worker_replaced_across_a_switch_is_not_one_too_many():
@@ -306,6 +324,9 @@ def test_dlp_milter_follows_its_registry_and_policy_file_without_a_restart(tmp_p
         milter.process.send_signal(signal.SIGHUP)
         failed = milter.wait_for("reload failed (SIGHUP)")
         still = verdict(milter.message(mail))
+        corrupt_next_generation(registry, tmp_path)  # a generation that fails its keyed checksum
+        corrupt = milter.wait_for("reload failed (registry generation gen-000003)")
+        kept = verdict(milter.message(mail))
     finally:
         status = milter.stop()
     assert status == 0, "".join(milter.log)
@@ -316,13 +337,14 @@ def test_dlp_milter_follows_its_registry_and_policy_file_without_a_restart(tmp_p
     assert not held[0] and held[1] and all(os.path.exists(path) for path in held[1])
     assert reviewed == "warn" and still == "warn"
     assert "unknown action 'deny'" in failed and "still scanning with gen-000002" in failed
+    assert "fails its keyed checksum" in corrupt and kept == "warn"
     entries = list(AuditLog(state).entries())
     assert [(e["trigger"], e["outcome"], e["generation"]) for e in entries if e["event"] == "reload"] == [
         ("registry generation gen-000002", "done", "gen-000002"), ("SIGHUP", "done", "gen-000002"),
-        ("SIGHUP", "failed", "gen-000002")]
+        ("SIGHUP", "failed", "gen-000002"), ("registry generation gen-000003", "failed", "gen-000002")]
     assert [e["previous"] is None for e in entries if e["event"] == "policy"] == [True, False]
     incidents = IncidentStore(state, read_only=True).query()
-    assert sorted(i.action for i in incidents) == ["block", "warn", "warn"]
+    assert sorted(i.action for i in incidents) == ["block", "warn", "warn", "warn"]
     assert AuditLog(state).verify().ok
 
 

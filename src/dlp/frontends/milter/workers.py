@@ -79,6 +79,8 @@ ScanFunction = Callable[[bytes, str], Detection]  # e.g. Scanner.detect_bytes
 _HEAD = struct.Struct(">QQ")  # header length, data length
 _SIZE = struct.Struct(">Q")
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # a worker's answer beyond this is not a report
+SWITCH_TIMEOUT = 30.0  # seconds a reload's new workers have to start and answer a first scan
+PROBE = b"Subject: reload check\r\n\r\nThe scan workers of a reload answer this before they serve mail.\r\n"
 
 
 class ScanRefused(DlpError):
@@ -198,25 +200,34 @@ class ScanWorkers:
         """Serve every scan that starts from now on with `scan` (a reload).
 
         A new zygote is forked from this process, which holds the scanner behind `scan`,
-        and its fast workers are started; `before_commit` runs (the milter switches its
-        policy there); then idle old workers are let go, busy ones finish the scan they
-        hold (answered as usual, once) and exit after it, and the old zygote exits with the
-        last of them. When the new zygote or one of its workers cannot start, or
-        `before_commit` raises, the new zygote is stopped and this raises: nothing changed,
-        the old workers go on. Call it from the event loop's thread, with no other thread
-        running scanner code."""
+        its fast workers are started and each answers a first scan (`PROBE`); then
+        `before_commit` runs (the milter switches its policy there); then idle old workers
+        are let go, busy ones finish the scan they hold (answered as usual, once) and exit
+        after it, and the old zygote exits with the last of them. When the new zygote or a
+        worker cannot start or scan within `SWITCH_TIMEOUT`, or `before_commit` raises, the
+        new zygote is stopped and this raises: nothing changed, the old workers go on. Call
+        it from the event loop's thread, with no other thread running scanner code."""
         if self._closed or self._zygote is None:
             raise ScanRefused("the scan workers are not running")
         zygote = _fork_zygote(scan)
         del scan  # this process keeps no scanner
         started: list[_Worker] = []
-        try:
+
+        async def start() -> None:
             results = await asyncio.gather(*(self._spawn_from(zygote) for _ in range(self.settings.workers)),
                                            return_exceptions=True)
-            started = [r for r in results if isinstance(r, _Worker)]
+            started.extend(r for r in results if isinstance(r, _Worker))
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
                 raise failed[0]
+            for worker in started:
+                await _probe(worker)
+
+        try:
+            try:
+                await asyncio.wait_for(start(), SWITCH_TIMEOUT)
+            except TimeoutError:
+                raise ScanRefused(f"the new scan workers did not start and answer within {SWITCH_TIMEOUT:g} s") from None
             if before_commit is not None:
                 await before_commit()
             if self._closed:
@@ -224,7 +235,8 @@ class ScanWorkers:
         except BaseException:
             for worker in started:
                 worker.writer.close()
-            zygote.close()  # it kills the workers it forked, then exits
+            _kill_zygote(zygote)  # with its workers: a spawn request it never answers ends too
+            zygote.close()
             self._reap(zygote)
             raise
         old, self._zygote = self._zygote, zygote
@@ -529,6 +541,31 @@ class ScanWorkers:
             worker.gone = reason
         _order(worker.zygote, b"K%d" % worker.pid)
         worker.writer.close()
+
+
+async def _probe(worker: _Worker) -> None:
+    """A first scan, so a scanner that opens but cannot scan fails the reload, not the mail."""
+    header = json.dumps({"name": "reload-check.eml"}).encode()
+    try:
+        body = await ScanWorkers._exchange(worker, header, PROBE)
+    except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+        raise ScanRefused(f"a new scan worker died on its first scan ({type(exc).__name__})") from None
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or not isinstance(reply.get("detection"), dict):
+        error = reply.get("error") if isinstance(reply, dict) else None
+        raise ScanRefused(f"a new scan worker failed its first scan: {error or 'no report'}")
+
+
+def _kill_zygote(zygote: _Zygote) -> None:
+    """A zygote whose reload failed, killed outright: a spawn request it never answers ends,
+    and its workers die with it (their parent-death signal)."""
+    try:
+        os.kill(zygote.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _order(zygote: _Zygote, message: bytes) -> None:
