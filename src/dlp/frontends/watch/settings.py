@@ -66,7 +66,7 @@ class WatchSettings:
     rescan: float = 60.0
     fail_open: bool = False
     ignore: tuple[str, ...] = TEMPORARY_NAMES
-    registry_check: float = 1.0  # seconds between looks at the registry's CURRENT file
+    registry_check: float = 1.0  # seconds between two looks for a new registry generation (Store.watch)
     source: str = "command line"  # where the settings came from, for messages
 
     @property
