@@ -160,10 +160,11 @@ def hung_scanner(data: bytes, name: str):
 
 
 @pytest.mark.parametrize("failure, scan, message", [
-    ("policy refused", scanner_of("B"), "the audit trail refused the policy entry"),
-    ("cancelled", scanner_of("B"), ""),  # the milter stops during the reload
-    ("first scan fails", broken_scanner, "failed its first scan: RuntimeError: lexicon array unreadable"),
-    ("first scan hangs", hung_scanner, "did not start and answer within 1 s"),
+    pytest.param("policy refused", scanner_of("B"), "the audit trail refused the policy entry", id="policy-refused"),
+    pytest.param("cancelled", scanner_of("B"), "", id="milter-stopping"),
+    pytest.param("first scan fails", broken_scanner, "failed its first scan: RuntimeError: lexicon array unreadable",
+                 id="first-scan-fails"),
+    pytest.param("first scan hangs", hung_scanner, "did not start and answer within 1 s", id="first-scan-hangs"),
 ])
 def test_a_switch_that_fails_changes_nothing_and_leaves_no_process(monkeypatch, failure, scan, message):
     monkeypatch.setattr("dlp.frontends.milter.workers.SWITCH_TIMEOUT", 1.0)
