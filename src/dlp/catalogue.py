@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from .errors import UsageError
+
 KINDS = ("document", "terms", "records")
 CLASSIFICATIONS = ("public", "internal", "confidential", "secret")
 DEFAULT_CLASSIFICATION = "confidential"
@@ -54,7 +56,7 @@ class Secret:
         for v in self.versions:
             if v.version == number:
                 return v
-        raise KeyError(f"{self.id} has no version {number}")
+        raise UsageError(f"{self.id} has no version {number}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "label": self.label, "classification": self.classification,

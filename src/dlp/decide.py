@@ -35,6 +35,7 @@ from .exposure import ExposureLedger
 from .incidents import IncidentStore
 from .rules import INFORMATIONAL_PROBLEMS, DefaultPolicy, Policy
 from .types import Action, Decision, Destination, Detection, FileReport, Finding
+from .errors import InvalidValue
 
 EXPOSURE_FILE = "exposure.sqlite"
 LEAVING = ("external", "embargoed", "unknown")  # recipients whose share of a secret is counted
@@ -68,7 +69,7 @@ class Request:
 
     def __post_init__(self) -> None:
         if self.unscannable not in UNSCANNABLE:
-            raise ValueError(f"unscannable must be one of {', '.join(UNSCANNABLE)}, not {self.unscannable!r}")
+            raise InvalidValue(f"unscannable must be one of {', '.join(UNSCANNABLE)}, not {self.unscannable!r}")
 
     @classmethod
     def of(cls, destination: "Destination | Request") -> "Request":

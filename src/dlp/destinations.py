@@ -169,6 +169,7 @@ class DestinationPolicy:
     unscannable_internal: Action | None = None
     exposure: ExposureSettings = ExposureSettings()
     excerpt: bool = False
+    ocr: bool = True  # [ocr] enabled = false: images are not read (each one is a not_read problem)
     today: Callable[[], dt.date] = dt.date.today
 
     # -- the Policy protocol ------------------------------------------------------------
@@ -378,7 +379,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str = "<policy>",
                  today: Callable[[], dt.date] = dt.date.today) -> DestinationPolicy:
     r = _Reader(source)
     r.keys("", data, {"schema", "internal", "partner", "countries", "rule", "defaults", "unscannable",
-                      "exposure", "incidents"})
+                      "exposure", "incidents", "ocr"})
     schema = data.get("schema", POLICY_SCHEMA)
     if schema != POLICY_SCHEMA:
         r.fail("schema", f"this dlp reads policy schema {POLICY_SCHEMA}, the file says {schema!r}")
@@ -398,6 +399,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str = "<policy>",
     unscannable = r.table("unscannable", data.get("unscannable", {}), {*CHANNELS, "internal"})
     exposure = r.table("exposure", data.get("exposure", {}), {"window_days", "threshold", "action", "by", "enabled"})
     incidents = r.table("incidents", data.get("incidents", {}), {"excerpt"})
+    ocr = r.table("ocr", data.get("ocr", {}), {"enabled"})
     by = exposure.get("by", "domain")
     if by not in ("domain", "country"):
         r.fail("exposure.by", f"must be \"domain\" or \"country\", not {by!r}")
@@ -426,6 +428,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str = "<policy>",
                                   action=r.action("exposure.action", exposure.get("action", "block")), by=by,
                                   enabled=r.boolean("exposure.enabled", exposure.get("enabled", True))),
         excerpt=r.boolean("incidents.excerpt", incidents.get("excerpt", False)),
+        ocr=r.boolean("ocr.enabled", ocr.get("enabled", True)),
         today=today,
     )
 

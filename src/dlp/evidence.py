@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
-_BASE = ("start", "end", "page", "bbox")
+_BASE = ("start", "end", "page", "bbox", "bbox_unit")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +24,8 @@ class Span:
     start: int
     end: int
     page: int | None = None
-    bbox: tuple | None = None
+    bbox: tuple | None = None  # text read by OCR: the box around the lines it comes from ...
+    bbox_unit: str | None = None  # ... in "px" of the image or "pt" from the top left of the PDF page
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"start": self.start, "end": self.end}
@@ -32,6 +33,7 @@ class Span:
             out["page"] = self.page
         if self.bbox is not None:
             out["bbox"] = [list(b) if isinstance(b, (list, tuple)) else b for b in self.bbox]
+            out["bbox_unit"] = self.bbox_unit or "px"
         for f in fields(self):
             if f.name not in _BASE:
                 value = getattr(self, f.name)

@@ -28,6 +28,7 @@ from .detectors.classifier import ClassifierDetector
 from .errors import DeadlineExceeded
 from .evidence import ExactEvidence, RewriteSummary
 from .extract import EXTRACTORS, Context, Extractor, Limits, walk
+from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .index import Index
 from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise
 from .decide import Decider, Request
@@ -51,9 +52,11 @@ class Scanner:
         extra_detectors: Sequence[Detector] = (),
         models: Sequence[Model] = (),
         excerpt_chars: int = 0,
+        ocr: Ocr | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.index: Index = index if isinstance(index, Index) else index.index  # an editing Registry: its commit
+        self.ocr = ocr if ocr is not None else Ocr()  # one engine and image cache for every item
         self.keyer = self.index.keyer
         self.decider = Decider(policy)  # stateless: the built-in or given policy, no allow entries or exposure
         self.limits = limits
@@ -101,8 +104,10 @@ class Scanner:
     def detect_bytes(self, data: bytes, name: str) -> Detection:
         return self.detect(Item(locator=name, name=name, data=data))
 
-    def detect(self, item: Item) -> Detection:
-        """Everything found in the item and every part that could not be read; never raises for the item."""
+    def detect(self, item: Item, *, explain: bool = False) -> Detection:
+        """Everything found in the item and every part that could not be read; never raises for the item.
+        `explain`: also what the detectors set aside and why, in `meta["explain"]` (ids and numbers only)."""
+        discarded: list | None = [] if explain else None
         started = self.clock()
         deadline = time.monotonic() + self.limits.timeout_seconds
         findings: list[Finding] = []
@@ -116,19 +121,28 @@ class Scanner:
         except OSError as exc:
             problems.append(Problem(item.locator, "unreadable", exc.strerror or str(exc)))
         meta: dict = {}
+        read_by_ocr: list = []
         if not problems:
-            for out in walk(item, self.extractors, Context(self.limits)):
+            for out in walk(item, self.extractors, Context(self.limits, ocr=self.ocr)):
                 if isinstance(out, Problem):
                     problems.append(out)
                     continue
                 headers = out.meta.get("headers") or out.meta.get("mail") if out.meta else None
                 if headers and "headers" not in meta:
                     meta["headers"] = dict(headers)
+                if out.meta and "ocr" in out.meta:
+                    read_by_ocr.append(out.meta["ocr"])
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
-                part_findings, part_problems = self._scan_part(out, deadline)
+                part_findings, part_problems = self._scan_part(out, deadline, discarded)
+                if out.meta and out.meta.get("streamed"):  # chunks overlap: one finding per secret stands
+                    part_findings = _strongest(findings, part_findings)
                 findings.extend(part_findings)
                 problems.extend(part_problems)
+        if read_by_ocr:
+            meta["ocr"] = ocr_summary(read_by_ocr)
+        if discarded is not None:
+            meta["explain"] = discarded
         return Detection(path=item.locator, findings=tuple(findings), problems=tuple(problems), bytes=size,
                          seconds=self.clock() - started, meta=meta)
 
@@ -141,13 +155,14 @@ class Scanner:
 
     # -- internals ---------------------------------------------------------------
 
-    def _scan_part(self, part: Part, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
+    def _scan_part(self, part: Part, deadline: float | None,
+                   discarded: list | None = None) -> tuple[list[Finding], list[Problem]]:
         if len(part.text) <= SLICE_CHARS:
-            return self._scan_slice(part, tokenise(part.text), deadline)
+            return self._scan_slice(part, tokenise(part.text), deadline, discarded)
         findings: dict[tuple[str, str], Finding] = {}
         problems: list[Problem] = []
         for window in _windows(part.text):
-            found, trouble = self._scan_slice(part, window, deadline)
+            found, trouble = self._scan_slice(part, window, deadline, discarded)
             problems.extend(trouble)
             for f in found:  # a secret found in several windows: the strongest finding stands for it
                 key = (f.secret, f.kind)
@@ -155,11 +170,12 @@ class Scanner:
                     findings[key] = f
         return list(findings.values()), problems
 
-    def _scan_slice(self, part: Part, tokens: Tokens, deadline: float | None) -> tuple[list[Finding], list[Problem]]:
+    def _scan_slice(self, part: Part, tokens: Tokens, deadline: float | None,
+                    discarded: list | None = None) -> tuple[list[Finding], list[Problem]]:
         if len(tokens) == 0:
             return [], []
         t0 = time.perf_counter()
-        scanned = Scanned(part, tokens, self.keyer.tokens(tokens), deadline)
+        scanned = Scanned(part, tokens, self.keyer.tokens(tokens), deadline, discarded)
         t1 = time.perf_counter()
         self.timings["keyed"] = self.timings.get("keyed", 0.0) + t1 - t0
         out: list[Finding] = []
@@ -175,7 +191,7 @@ class Scanner:
             t1 = t2
         out = _fold_rewrites(out)
         if self.excerpt_chars > 0:
-            out = [_with_excerpt(f, part.text, self.excerpt_chars) for f in out]
+            out = [_with_excerpt(f, part, self.excerpt_chars) for f in out]
         return out, problems
 
     def _exact_copy(self, item: Item, size: int) -> Finding | None:
@@ -219,6 +235,20 @@ def _windows(text: str) -> Iterator[Tokens]:
         carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
 
 
+def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:
+    """`new` findings of a chunk, less those a finding already made at the same locator
+    matches or beats; an earlier weaker one is replaced in `found` (in place)."""
+    out = []
+    for f in new:
+        same = next((i for i, g in enumerate(found)
+                     if (g.secret, g.kind, g.locator) == (f.secret, f.kind, f.locator)), None)
+        if same is None:
+            out.append(f)
+        elif (f.score, f.matched_words) > (found[same].score, found[same].matched_words):
+            found[same] = f
+    return out
+
+
 def _tail(tokens: Tokens, first: int) -> Tokens:
     """The tokens from `first` on, their normalised text re-based to start at 0."""
     if first == 0:
@@ -232,13 +262,26 @@ def _tail(tokens: Tokens, first: int) -> Tokens:
                    tampered=tampered)
 
 
-def _with_excerpt(finding: Finding, text: str, chars: int) -> Finding:
+def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:
     """A short excerpt of the scanned item where the finding starts (never of the registered secret
     itself: this is what was about to leave). Only when the policy enables it."""
     start = finding.evidence.first_start()
     if start is None:
         return finding
-    return replace(finding, evidence=finding.evidence.with_excerpt(" ".join(text[start:start + chars].split())))
+    start = _local(part, start)
+    return replace(finding, evidence=finding.evidence.with_excerpt(" ".join(part.text[start:start + chars].split())))
+
+
+def _local(part: Part, offset: int) -> int:
+    """The position in `part.text` of an offset in the whole item (a chunk of a streamed file
+    starts at `char_offset` and left out the word-less runs noted in `gaps`)."""
+    offset -= part.meta.get("char_offset", 0)
+    removed = 0
+    for position, total in part.meta.get("gaps", ()):
+        if position + total > offset:
+            break
+        removed = total
+    return max(0, offset - removed)
 
 
 def _fold_rewrites(findings: list[Finding]) -> list[Finding]:
@@ -270,12 +313,19 @@ def scanner_from(settings: Settings) -> Scanner:
 
         policy = load_policy(settings.policy)
     excerpt = 200 if getattr(policy, "excerpt", False) else 0
-    return Scanner(index, policy=policy, limits=settings.limits, models=trained, excerpt_chars=excerpt)
+    if not getattr(policy, "ocr", True):
+        ocr = OcrSettings(enabled=False, off_reason=f"ocr.enabled = false in {settings.policy.name}")
+    elif not settings.ocr:
+        ocr = OcrSettings(enabled=False, off_reason="--no-ocr, or ocr = false in the settings")
+    else:
+        ocr = OcrSettings()
+    return Scanner(index, policy=policy, limits=settings.limits, models=trained, excerpt_chars=excerpt,
+                   ocr=Ocr(ocr))
 
 
 def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.PathLike | None = None,
                  policy_file: str | os.PathLike | None = None, *, limits: Limits | None = None,
-                 models: str | os.PathLike | None = None, environ=os.environ) -> Scanner:
+                 models: str | os.PathLike | None = None, ocr: bool = True, environ=os.environ) -> Scanner:
     """`scanner_from` for callers that name the parts (tests, tools): flags, then the environment."""
     return scanner_from(load_settings(environ=environ, registry=registry, key=key_file, policy=policy_file,
-                                      models=models, limits=limits))
+                                      models=models, limits=limits, ocr=None if ocr else False))

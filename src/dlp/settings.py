@@ -11,6 +11,7 @@
        key = "/etc/dlp/fingerprints.key"
        state = "/var/lib/dlp/state"
        policy = "/etc/dlp/policy.toml"
+       ocr = true                  # false: images and scanned PDF pages are not read
 
        [limits]                    # any field of dlp.extract.Limits
        timeout_seconds = 60
@@ -54,6 +55,7 @@ class Settings:
     models: Path
     policy: Path | None  # None: the built-in policy
     limits: Limits = field(default_factory=Limits)
+    ocr: bool = True  # read text in images and scanned PDF pages (`--no-ocr`, `ocr = false`)
     config: Path | None = None  # the file these came from, if any
 
     def with_policy(self, policy: str | os.PathLike | None) -> "Settings":
@@ -66,9 +68,12 @@ def load_settings(*, config: str | os.PathLike | None = None, environ: Mapping[s
     chosen = config or environ.get("DLP_SETTINGS")
     path = Path(chosen) if chosen else None
     data = _read(path) if path else {}
-    unknown = set(data) - set(PATHS) - {"limits"}
+    unknown = set(data) - set(PATHS) - {"limits", "ocr"}
     if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(PATHS)}, [limits])")
+        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(PATHS)}, ocr, [limits])")
+    if "ocr" in data and not isinstance(data["ocr"], bool):
+        raise ConfigError(f"{path}: ocr: true or false is expected, e.g. ocr = false")
+    ocr = flags.get("ocr") if flags.get("ocr") is not None else data.get("ocr", True)
     values: dict[str, Path | None] = {}
     for name in PATHS:
         flag = flags.get(name)
@@ -88,7 +93,7 @@ def load_settings(*, config: str | os.PathLike | None = None, environ: Mapping[s
     return Settings(
         registry=registry, key=values["key"], state=values["state"] or beside / DEFAULT_STATE,
         models=values["models"] or beside / DEFAULT_MODELS, policy=values["policy"],
-        limits=_limits(data.get("limits", {}), path, flags.get("limits")), config=path)
+        limits=_limits(data.get("limits", {}), path, flags.get("limits")), ocr=bool(ocr), config=path)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import __version__
 from .incidents import Incident
+from .errors import InvalidValue
 
 FORMATS = ("jsonl", "syslog", "cef")
 # RFC 5424 structured data of our own needs an SD-ID of the form name@<private enterprise number>.
@@ -50,7 +51,7 @@ def format_line(incident: Incident, fmt: str, *, hostname: str | None = None) ->
         return rfc5424(incident, hostname=hostname)
     if fmt == "cef":
         return cef(incident)
-    raise ValueError(f"unknown feed format {fmt!r} ({', '.join(FORMATS)})")
+    raise InvalidValue(f"unknown feed format {fmt!r} ({', '.join(FORMATS)})")
 
 
 def summary(incident: Incident) -> str:

@@ -40,7 +40,7 @@ PROBLEM_KINDS = (
     "encrypted", "corrupt", "unsupported", "too_large", "too_deep", "ratio",
     "too_many", "timeout", "unreadable", "truncated", "binary",
     "doubtful_encoding",  # text whose encoding could not be told for sure; printable runs scanned too
-    "not_read",           # a part an extractor knows it skipped (a VBA project, an unknown OLE object)
+    "not_read",           # a part an extractor knows it skipped (a VBA project, an unknown OLE object, an image without OCR)
 )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dlp.extract import EXTRACTORS, Context, Limits, expand_path, walk
+from dlp.extract.ocr import Ocr, OcrSettings
 from dlp.types import Part, Problem
 
 pytestmark = pytest.mark.corpus
@@ -91,9 +92,10 @@ def test_mbox_tgz_and_maildir_folders(corpora):
 @pytest.mark.parametrize("folder", ["archive_fixtures", "email_fixtures", "document_fixtures"])
 def test_sweep_has_no_escape_and_no_hang(corpora, folder):
     slowest = 0.0
+    no_ocr = Ocr(OcrSettings(enabled=False))  # OCR costs seconds a file: test_ocr.py sweeps a sample with it
     for item in expand_path(str(corpora / folder)):
         started = time.monotonic()
-        outputs = list(walk(item, EXTRACTORS, Context(Limits(timeout_seconds=30))))
+        outputs = list(walk(item, EXTRACTORS, Context(Limits(timeout_seconds=30), ocr=no_ocr)))
         slowest = max(slowest, time.monotonic() - started)
         assert all(isinstance(o, (Part, Problem)) for o in outputs)
     assert slowest < 40

@@ -170,11 +170,6 @@ def test_unknown_binary_keeps_printable_strings_marked_binary():
     assert part.binary and part.text.count(MARK) == 2
 
 
-def test_image_is_an_empty_part_without_ocr():
-    (part,) = extract(b"\x89PNG\r\n\x1a\n" + b"\0" * 40 + MARK.encode(), "i.png")
-    assert part.format == "image" and part.text == "" and part.meta["ocr"] is False
-
-
 def test_html_script_comes_after_the_visible_text():
     (part,) = extract(b"<html><body><p>" + MARK.encode() + b"</p><script>x()</script></body></html>", "p.html")
     assert part.text.index(MARK) < part.text.index("x()")

@@ -370,3 +370,23 @@ def test_what_a_walk_does_not_read_is_a_problem_not_silence(run, tmp_path, make,
     odd = files[str(share / "odd")]
     assert odd["action"] == "quarantine" and odd["problems"][0]["detail"] == detail
     assert files[str(share / "fine.txt")]["action"] == "allow"
+
+
+def test_explain_lists_what_was_set_aside_and_why_without_text(run, tmp_path):
+    """`scan --explain`: a short overlap with a secret is not a finding; the debug section says
+    which secret came close, which detector set it aside and why, with numbers and no text."""
+    secret = (tmp_path / "secret.txt").read_text()
+    words = secret.split()
+    near = tmp_path / "near.txt"
+    near.write_text("Hello team, " + " ".join(words[30:39]) + " and that is all for today.")
+    code = run("scan", "--explain", "--no-record", "--format", "json", str(near))
+    assert code == 0
+    [report] = json.loads(run.out)["files"]
+    assert report["findings"] == []
+    [entry] = [e for e in report["meta"]["explain"] if e["detector"] == "fingerprint"]
+    assert entry["reason"] == "chance" and entry["longest_run"] == 9 and entry["needed"] == 12
+    assert " ".join(words[31:35]) not in run.out
+    assert run("scan", "--explain", "--no-record", str(near)) == 0
+    assert "? " in run.out and "(fingerprint): chance" in run.out
+    assert run("scan", "--no-record", "--format", "json", str(near)) == 0
+    assert "explain" not in json.loads(run.out)["files"][0].get("meta", {})

@@ -32,6 +32,9 @@ class ClassifierDetector:
         out = []
         for pred in self.model.predict(scanned.values):
             if pred.probability < pred.cls.threshold:
+                if pred.probability >= pred.cls.threshold / 2:  # near misses only: the rest is noise
+                    scanned.discard(self.name, f"{self.model.name}:{pred.cls.name}", "below the threshold",
+                                    probability=round(float(pred.probability), 4), threshold=pred.cls.threshold)
                 continue
             out.append(Finding(
                 secret=f"{self.model.name}:{pred.cls.name}", version=1, label=pred.cls.name, kind="classifier",

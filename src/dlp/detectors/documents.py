@@ -142,17 +142,32 @@ class DocumentDetector:
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None):
-        runs = [r for r in exact_runs(qpos, spos, scanned32, self._shingles_of(number), deadline)
-                if r[1] - r[0] + K >= MIN_RUN_WORDS]
-        if not runs or _union([(r[0], r[1] + K) for r in runs]) < REPORT_WORDS:
-            return None  # cheap checks first: most chance hits end here
+        every = exact_runs(qpos, spos, scanned32, self._shingles_of(number), deadline)
+        runs = [r for r in every if r[1] - r[0] + K >= MIN_RUN_WORDS]
+        if not runs or _union([(r[0], r[1] + K) for r in runs]) < REPORT_WORDS:  # cheap checks first
+            if scanned.explain is not None and every:
+                scanned.discard(self.name, self.index.owner(number).secret, "chance",
+                                longest_run=int(max(r[1] - r[0] + K for r in every)), runs=len(every),
+                                needed=REPORT_WORDS)
+            return None
         memo: dict = {}
-        runs = [r for r in runs if self._has_content(scanned, r[0], r[1] + K)
-                and not self._shared(sh[r[0] : r[1] + 1], number, memo)]
+        plain = [r for r in runs if self._has_content(scanned, r[0], r[1] + K)]
+        kept = [r for r in plain if not self._shared(sh[r[0] : r[1] + 1], number, memo)]
+        if scanned.explain is not None and len(kept) < len(runs):
+            secret = self.index.owner(number).secret
+            for why, dropped in (("no content: stop words or code idioms", [r for r in runs if r not in plain]),
+                                 ("boilerplate: stored by enough families or public content",
+                                  [r for r in plain if r not in kept])):
+                if dropped:
+                    scanned.discard(self.name, secret, why, runs=len(dropped),
+                                    longest_run=int(max(r[1] - r[0] + K for r in dropped)))
+        runs = kept
         if not runs:
             return None
         scan_words = _union([(r[0], r[1] + K) for r in runs])
         if scan_words < REPORT_WORDS:
+            scanned.discard(self.name, self.index.owner(number).secret, "chance", words=int(scan_words),
+                            needed=REPORT_WORDS)
             return None
         info = self.index.owner(number)
         secret_words = _union([(r[2], r[3] + K) for r in runs])

@@ -11,6 +11,8 @@ counts and the offsets of the first disguised words, never their text.
 
 from __future__ import annotations
 
+import math
+
 from ..evidence import ObfuscationEvidence, Span
 from ..types import Finding
 from . import Scanned
@@ -31,6 +33,9 @@ class ObfuscationDetector:
         tampered = scanned.tokens.tampered
         total = len(scanned.values)
         if len(tampered) < MIN_TOKENS or len(tampered) < MIN_SHARE * total:
+            if len(tampered):
+                scanned.discard(self.name, "obfuscation", "too few disguised words", words=int(len(tampered)),
+                                needed=max(MIN_TOKENS, math.ceil(MIN_SHARE * total)))
             return []
         share = len(tampered) / max(1, total)
         spans = tuple(Span(**scanned.span(int(i), int(i))) for i in tampered[:MAX_EVIDENCE].tolist())

@@ -132,6 +132,7 @@ class PhraseDetector:
         minimum = int(info.settings.get("min_distinct", 1))
         distinct = len(np.unique(row))
         if distinct < minimum:
+            scanned.discard(self.name, info.secret, "too few distinct terms", distinct=distinct, needed=minimum)
             return None
         words = int((last - first + 1).sum())
         order = np.lexsort((row, first))[:MAX_EVIDENCE]
@@ -165,6 +166,8 @@ class PhraseDetector:
             if best is not None:
                 matched_rows.append((r, best[0], best[1]))
         if not matched_rows:
+            scanned.discard(self.name, info.secret, "no row with enough identifying fields together",
+                            values=int(len(first)), rows=len(candidates), needed=minimum)
             return None
         matched_rows.sort(key=lambda r: r[1][0][0])
         fields = sum(len(cols) for _, _, cols in matched_rows)

@@ -216,8 +216,14 @@ class RewriteDetector:
         seeding = (cos >= s.seed_cosine) & (dice >= s.seed_dice) & (shared >= s.seed_shared)
         seeds = [Seed(int(scanned_numbers[i]), int(j), float(cos[i, j]), float(dice[i, j]), int(shared[i, j]))
                  for i, j in zip(*np.nonzero(seeding))]
-        kept = [p for p in _passages(_best_per_sentence(seeds), s.max_gap) if _passage_kept(p, s)]
+        passages = _passages(_best_per_sentence(seeds), s.max_gap)
+        kept = [p for p in passages if _passage_kept(p, s)]
         if not kept:
+            if scanned.explain is not None:
+                scanned.discard(self.name, self.index.owner(owner).secret,
+                                "no passage aligned" if not seeds else "passages too short or too weak",
+                                candidate_pairs=len(couples), best_cosine=round(float(cos.max()), 3) if cos.size else 0.0,
+                                seeds=len(seeds), passages=len(passages), seed_cosine=s.seed_cosine)
             return None
         return self._finding(scanned, sentences, owner, [seed for p in kept for seed in p], len(kept),
                              len(secret_vectors), len(scanned_vectors))

@@ -22,12 +22,13 @@ from .archives import (
     ZipExtractor,
 )
 from .base import Context, Extractor, Limits, walk
+from .images import ImageExtractor
 from .mail import MailExtractor, MaildirExtractor, MboxExtractor, is_maildir
 from .office import OfficeExtractor, XmlExtractor
 from .ole import OleExtractor
 from .pdf import PdfExtractor
 from .rtf import RtfExtractor
-from .text import HtmlExtractor, ImageExtractor, StringsExtractor, TextExtractor
+from .text import HtmlExtractor, StringsExtractor, TextExtractor
 
 EXTRACTORS: tuple[Extractor, ...] = (
     MaildirExtractor(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol, Union
+from typing import Any, Iterable, Iterator, Protocol, Union
 
 from ..errors import ExtractionError
 from ..types import Item, Part, Problem
@@ -36,7 +36,12 @@ class Limits:
     - `max_text_chars` 64 Mi characters kept per part (`truncated`);
     - `timeout_seconds` 120 s per scanned item; parsers that can hang run in a worker
       process that is killed when the item's time is up (`timeout`);
-    - `worker_memory_bytes` 1 GiB of address space a worker may add (`too_large`).
+    - `worker_memory_bytes` 1 GiB of address space a worker may add (`too_large`);
+    - `max_image_pixels` 50 million pixels per image, frame or rendered page, checked
+      from the header before decoding (`too_large`: decompression bombs);
+    - `max_ocr_pages` 100 pages or frames read by OCR per document (`too_many`);
+    - `max_ocr_images` 500 images or pages read by OCR per scanned item (`too_many`);
+    - `ocr_seconds` 60 s per image or page, in the killable worker (`timeout`).
     """
 
     max_depth: int = 10
@@ -48,6 +53,10 @@ class Limits:
     max_text_chars: int = 64 * 1024 * 1024
     timeout_seconds: float = 120.0
     worker_memory_bytes: int = 1024 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    max_ocr_pages: int = 100
+    max_ocr_images: int = 500
+    ocr_seconds: float = 60.0
 
 
 class Budget:
@@ -58,6 +67,7 @@ class Budget:
         self.clock = clock
         self.deadline = clock() + limits.timeout_seconds
         self.expanded = 0
+        self.ocr_images = 0  # images and pages read by OCR (not from the cache)
 
     def charge(self, nbytes: int) -> None:
         self.expanded += nbytes
@@ -83,15 +93,23 @@ class Context:
     """What one scanned item's extraction shares: its limits, its budget, and how
     hang-prone parsers are isolated (`isolation` is a multiprocessing start method,
     "fork" where the platform has it; None runs them in this process, without a hard
-    kill, for platforms without processes and for debugging)."""
+    kill, for platforms without processes and for debugging), and the OCR service
+    (`ocr`: engine, settings and the digest cache, shared by every item of a scan)."""
 
     limits: Limits = field(default_factory=Limits)
     budget: Budget | None = None
     isolation: str | None = field(default_factory=lambda: default_isolation())
+    ocr: Any = field(default_factory=lambda: default_ocr())  # an `ocr.Ocr`
 
     def __post_init__(self) -> None:
         if self.budget is None:
             self.budget = Budget(self.limits)
+
+
+def default_ocr():
+    from .ocr import Ocr
+
+    return Ocr()
 
 
 def default_isolation() -> str:
@@ -196,7 +214,8 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
 
 
 _TEXT_READERS = frozenset({"text", "strings", "html", "xml", "maildir"})
-_FALL_BACK_AFTER = frozenset({"", "corrupt", "unsupported", "encrypted"})
+_FALL_BACK_AFTER = frozenset({"", "corrupt", "unsupported", "encrypted", "too_large"})  # too_large: e.g. an image
+# header that claims a billion pixels in a file of two kilobytes (the size limit of the bytes still holds)
 
 
 def _as_text(item: Item, extractor: Extractor, ctx: Context, failed: str) -> Iterator[Part | Problem]:
@@ -208,7 +227,16 @@ def _as_text(item: Item, extractor: Extractor, ctx: Context, failed: str) -> Ite
     from .text import decoded_outputs
 
     try:
-        if decode(_head(item)) is None or item.size > ctx.limits.max_item_bytes:
+        if item.size > ctx.limits.max_item_bytes:
+            return
+        if decode(_head(item)) is None:
+            if failed in ("corrupt", "unsupported", "too_large"):  # unreadable, not text: printable runs at least
+                # (not after "encrypted": the runs of ciphertext say nothing, the problem says it all)
+                from .decoding import printable_strings
+
+                strings = printable_strings(item.read())
+                if strings.strip():
+                    yield Part(item.locator, strings, "binary", binary=True)
             return
         decoded = decode(item.read())
     except (OSError, ExtractionError):

@@ -16,7 +16,8 @@ Everything a reader of the document can get at is read, not only the main text:
 - Every other member is read by what it is: document and custom properties
   (docProps/*.xml, meta.xml), charts, SmartArt data, custom XML, alt chunks (DOCX
   ``altChunk``: an HTML, RTF, text or DOCX part Word shows as body text), embedded
-  files and pictures become child items that the walk extracts by content.
+  files and pictures become child items that the walk extracts by content (pictures
+  by OCR).
 - Members that hold no text (relationships, styles, themes, fonts, settings,
   numbering, thumbnails...) are skipped; a member dlp knowingly does not read (a VBA
   project) is a `not_read` problem, never silence.
@@ -160,7 +161,6 @@ _MACROS = re.compile(r"^(?:.*/)?vbaProject\.bin$|^(?:.*/)?vbaProjectSignature\w*
 _METAFILE = re.compile(r"\.(?:emf|wmf)$", re.I)
 # Raster pictures carry no text without OCR; they are skipped like the walk's own image
 # parts, which the scanner reports `binary` (a problem entry in every ordinary document).
-_PICTURE = re.compile(r"^(?:.*/)?(?:media|Pictures)/[^/]+\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.I)
 
 
 class PropertiesText(TextTarget):
@@ -214,7 +214,7 @@ def _other_members(package: Package) -> Iterator[Output]:
     chunks, embedded files and pictures become child items (the walk reads each by its
     content); vector pictures are read for their text records; plumbing is skipped."""
     for name in package.names:
-        if name in package.read or _PLUMBING.match(name) or _PICTURE.match(name):
+        if name in package.read or _PLUMBING.match(name):
             continue
         package.ctx.budget.check_time()
         if _MACROS.match(name):

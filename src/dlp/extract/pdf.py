@@ -22,6 +22,7 @@ from ..errors import ExtractionError
 from ..types import Item, Part, Problem
 from .base import Context, Limits, Output, child
 from .isolate import run_isolated
+from .ocr import read_scanned_pages
 
 _MAX_TREE = 10_000  # nodes visited in a name tree or field tree
 _ANNOT_KEYS = (b"T", b"Subj", b"Contents", b"RC")
@@ -40,7 +41,9 @@ class PdfExtractor:
             raise ExtractionError("too_large", f"{item.size} bytes exceeds {ctx.limits.max_item_bytes}")
         import pypdfium2  # noqa: F401  (loaded once here, so that every forked worker has it)
 
-        yield from run_isolated(read_pdf, item, ctx)
+        outputs = run_isolated(read_pdf, item, ctx)
+        yield from outputs
+        yield from read_scanned_pages(item, outputs, ctx)  # pages without a text layer, by OCR
 
 
 def read_pdf(item: Item, limits: Limits) -> list[Output]:

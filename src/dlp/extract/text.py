@@ -10,9 +10,10 @@ from typing import Iterable, Iterator
 from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
 from .decoding import Decoded, decode, decode_text, printable_strings
+from .stream import STREAM_BYTES, stream_text
 
 __all__ = ["decode_text", "printable_strings", "decoded_outputs", "html_to_text", "HtmlExtractor",
-           "TextExtractor", "StringsExtractor", "ImageExtractor"]
+           "TextExtractor", "StringsExtractor"]
 
 
 def decoded_outputs(locator: str, decoded: Decoded, fmt: str, text: str | None = None, **meta) -> Iterator[Output]:
@@ -166,6 +167,9 @@ class HtmlExtractor:
         return bool(_HTML_START.match(stripped)) and b"<" in stripped[:1024]
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        if item.size > STREAM_BYTES:  # large: a chunk at a time, memory stays bounded
+            yield from stream_text(item, ctx)
+            return
         data = read_bytes(item, ctx)
         decoded = decode(data)
         if decoded is None:
@@ -183,6 +187,9 @@ class TextExtractor:
         return decode(head) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        if item.size > STREAM_BYTES:  # large: a chunk at a time, memory stays bounded
+            yield from stream_text(item, ctx)
+            return
         data = read_bytes(item, ctx)
         decoded = decode(data)
         if decoded is None:
@@ -202,35 +209,3 @@ class StringsExtractor:
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         data = read_bytes(item, ctx)
         yield Part(item.locator, printable_strings(data), "binary", binary=True)
-
-
-_IMAGE_MAGICS = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
-    (b"BM", "bmp"),
-    (b"RIFF", "webp"),
-)
-
-
-class ImageExtractor:
-    """Raster images: no text without OCR, which dlp does not do. The part says so
-    (`meta["ocr"]` is False) instead of passing printable noise to the detectors."""
-
-    name = "image"
-
-    def sniff(self, head: bytes, item: Item) -> bool:
-        for magic, kind in _IMAGE_MAGICS:
-            if head.startswith(magic):
-                if kind == "webp":
-                    return head[8:12] == b"WEBP"
-                if kind == "bmp":  # two letters of magic: also check the reserved zero bytes
-                    return len(head) >= 26 and head[6:10] == b"\0\0\0\0"
-                return True
-        return False
-
-    def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        yield Part(item.locator, "", "image", meta={"ocr": False}, binary=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..text.normalise import DIGITS, Tokens, _P, _P_INV, _powers, fmix64, tokenise
+from ..errors import InvalidValue
 
 TYPES = ("text", "email", "phone", "id", "name", "date")
 JOINED = ("phone", "id")  # matched as their characters run together
@@ -135,7 +136,7 @@ def typed_column(kind: str, texts: list[str], keyer) -> TypedColumn:
             for i, h in zip(which, _name_hash(matrix).tolist()):
                 out[i] = [int(h)]
         return TypedColumn(out, np.unique(np.concatenate(used)) if used else empty, np.zeros(0, dtype=np.uint8))
-    raise ValueError(kind)
+    raise InvalidValue(f"unknown record field type {kind!r}")
 
 
 def parse_dates(text: str) -> list[int]:

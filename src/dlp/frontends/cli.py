@@ -16,8 +16,9 @@ from typing import Any, Mapping, Sequence, TextIO
 
 from .. import __version__
 from ..errors import ConfigError, DlpError, StoreError, UsageError
+from .status import Exit
 
-EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = Exit.OK, Exit.STOP, Exit.USAGE, Exit.INTERNAL
 
 # Every command is a module with `register(subparsers)`; its parser sets `handler=run(args, env) -> int`.
 COMMAND_MODULES = (
@@ -69,7 +70,8 @@ class Env:
 
             cached = load_settings(config=getattr(args, "settings", None), environ=self.environ,
                                    registry=args.registry, key=args.key, state=getattr(args, "state", None),
-                                   policy=getattr(args, "policy", None), models=getattr(args, "models", None))
+                                   policy=getattr(args, "policy", None), models=getattr(args, "models", None),
+                                   ocr=False if getattr(args, "no_ocr", False) else None)
             args._settings = cached
         return cached
 

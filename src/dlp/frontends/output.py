@@ -89,6 +89,9 @@ def text_lines(report: Report) -> list[str]:
             lines.append(f"{'':10}   also {_describe(finding)}")
         for p in f.problems:
             lines.append(f"{'':10}   ! {p.locator}: {p.kind}: {p.detail}")
+        for d in f.meta.get("explain", ()):  # --explain: what was set aside, and why
+            numbers = ", ".join(f"{k} {v}" for k, v in d.items() if k not in ("part", "detector", "secret", "reason"))
+            lines.append(f"{'':10}   ? {d['secret']} ({d['detector']}): {d['reason']}" + (f" ({numbers})" if numbers else ""))
     counts = report.actions()
     parts = ", ".join(f"{counts[a.label]} {a.label}" for a in reversed(Action) if counts[a.label])
     total = sum(f.bytes for f in report.files)

@@ -30,6 +30,7 @@ class Shipment:
     files: tuple[tuple[str, bytes], ...]  # (path relative to the store, bytes)
     key: bytes
     policy: tuple[str, bytes] | None = None  # (file name, bytes)
+    ocr: bool = True  # False: the client runs with --no-ocr
 
     @property
     def digest(self) -> str:
@@ -39,6 +40,8 @@ class Shipment:
             h.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
         if self.policy is not None:
             h.update(b"\0policy\0" + hashlib.sha256(self.policy[1]).digest())
+        if not self.ocr:
+            h.update(b"\0no-ocr")
         return h.hexdigest()
 
     @property
@@ -62,7 +65,7 @@ class Shipment:
         if self.policy is not None:
             policy = root / self.policy[0]
             policy.write_bytes(self.policy[1])
-        return open_scanner(store, key, policy, environ={})
+        return open_scanner(store, key, policy, ocr=self.ocr, environ={})
 
 
 def pack(scanner: Scanner, policy_file: str | os.PathLike | None = None) -> Shipment:
@@ -76,4 +79,4 @@ def pack(scanner: Scanner, policy_file: str | os.PathLike | None = None) -> Ship
     policy = None
     if policy_file:
         policy = (Path(policy_file).name, Path(policy_file).read_bytes())
-    return Shipment(__version__, index.generation_name, tuple(files), key, policy)
+    return Shipment(__version__, index.generation_name, tuple(files), key, policy, ocr=scanner.ocr.enabled)

@@ -8,6 +8,7 @@ import time
 from ...changes import registry_change
 from ...errors import UsageError
 from ...registry import Registry
+from ..status import Exit
 
 
 def register(sub) -> None:
@@ -39,7 +40,7 @@ def run_list(args, env) -> int:
                 "index": reg.statistics()}
         json.dump(body, env.stdout, indent=2)
         print(file=env.stdout)
-        return 0
+        return Exit.OK
     out = env.stdout
     print(f"{'ID':24} {'KIND':9} {'VER':>3} {'CLASS':12} {'SIZE':>14}  LABEL", file=out)
     for s in reg.secrets.values():
@@ -51,7 +52,7 @@ def run_list(args, env) -> int:
     print(f"{len(reg.secrets)} secrets, {len(reg.public)} public documents, {index['fingerprints']} fingerprints, "
           f"{index['phrases']} phrases, {index['sentences']} sentences in {index['segments']} segments, "
           f"generation {reg.generation}", file=out)
-    return 0
+    return Exit.OK
 
 
 def run_show(args, env) -> int:
@@ -62,7 +63,7 @@ def run_show(args, env) -> int:
     if args.format == "json":
         json.dump(secret.to_dict(), env.stdout, indent=2)
         print(file=env.stdout)
-        return 0
+        return Exit.OK
     out = env.stdout
     print(f"id:             {secret.id}", file=out)
     print(f"kind:           {secret.kind}", file=out)
@@ -78,7 +79,7 @@ def run_show(args, env) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(v.registered))
         extra = ", ".join(f"{k} {val}" for k, val in v.extra.items())
         print(f"version {v.version}: {when} UTC from {v.source or '-'}, {v.tokens} words, {extra}", file=out)
-    return 0
+    return Exit.OK
 
 
 def run_remove(args, env) -> int:
@@ -88,7 +89,7 @@ def run_remove(args, env) -> int:
         secret = reg.remove(args.secret_id)
         change.note(generation=reg.commit(), versions=len(secret.versions))
     print(f"removed {secret.id} ({len(secret.versions)} versions)", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_compact(args, env) -> int:
@@ -102,4 +103,4 @@ def run_compact(args, env) -> int:
                     dead_before=before["dead_owners"])
     print(f"compacted: {before['segments']} segments -> {after['segments']}, "
           f"{before['dead_owners']} removed or replaced versions dropped; generation {generation}", file=env.stdout)
-    return 0
+    return Exit.OK

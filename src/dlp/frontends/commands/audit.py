@@ -20,6 +20,7 @@ from ...audit import RESERVED, Alarm, AuditLog
 from ...changes import probe, reconcile, summary
 from ...errors import UsageError
 from ...incidents import IncidentStore
+from ..status import Exit
 
 _BARE = re.compile(r"[^\s\"'=\\]+")  # values printed without quotes in text output
 
@@ -88,7 +89,7 @@ def run_verify(args, env) -> int:
     if result.broken_at is not None or (not result.ok and not result.open_alarms):
         where = f" at line {result.broken_at}" if result.broken_at is not None else ""
         print(f"audit trail broken{where}: {result.reason}", file=out)
-        return 1
+        return Exit.STOP
     incidents = IncidentStore(state, read_only=True)
     try:
         judged = [(change, probe(change, incidents=incidents)) for change in result.interrupted]
@@ -115,7 +116,7 @@ def run_verify(args, env) -> int:
         print("  after checking, acknowledge with: dlp audit acknowledge --by NAME --reason TEXT", file=out)
     if stuck:
         print("  mark the gap with: dlp audit recover (the next registry change does it too)", file=out)
-    return 0 if result.ok and not stuck else 1
+    return Exit.OK if result.ok and not stuck else Exit.STOP
 
 
 def run_acknowledge(args, env) -> int:
@@ -123,7 +124,7 @@ def run_acknowledge(args, env) -> int:
     print(f"acknowledged {_count(len(alarms), 'alarm')} by {entry['by']} (seq {entry['seq']}):", file=env.stdout)
     for alarm in alarms:
         print("  " + _alarm_line(alarm), file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_recover(args, env) -> int:
@@ -141,7 +142,7 @@ def run_recover(args, env) -> int:
     left = len(audit.open_changes())
     print(f"{_count(len(done), 'interrupted change')} marked" + (f", {left} still open (in progress, or nothing "
                                                                   "here can tell)" if left else ""), file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def _alarm_line(alarm: Alarm) -> str:
@@ -169,7 +170,7 @@ def run_show(args, env) -> int:
             print(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), file=env.stdout)
         else:
             print(_text_line(entry), file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def _text_line(entry: dict[str, Any]) -> str:

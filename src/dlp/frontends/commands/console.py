@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ...errors import UsageError
 from .incidents import add_policy_option
+from ..status import Exit
 
 
 def register(sub) -> None:
@@ -138,7 +139,7 @@ def run_serve(args, env) -> int:
         print(line, file=env.stdout, flush=True)
 
     serve(app, listen, tls_cert=args.tls_cert, tls_key=args.tls_key, announce=announce)
-    return 0
+    return Exit.OK
 
 
 # -- users and tokens ---------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def run_user_add(args, env) -> int:
     user = accounts.add_user(args.name, args.role, password, by=_operator(), via="cli")
     print(f"console user {user.name} added as {user.role}" + ("" if password else " (API tokens only)"),
           file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_user_list(args, env) -> int:
@@ -160,33 +161,33 @@ def run_user_list(args, env) -> int:
         last = time.strftime("%Y-%m-%d %H:%M", time.gmtime(user.last_login)) if user.last_login else "never"
         print(f"{user.name:24} {user.role:9} last login {last}{'' if user.has_password else '  (tokens only)'}",
               file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_user_role(args, env) -> int:
     user = _accounts(args, env).set_role(args.name, args.role, by=_operator(), via="cli")
     print(f"console user {user.name} is now {user.role}", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_user_password(args, env) -> int:
     accounts = _accounts(args, env)
     accounts.set_password(args.name, _password(env, f"new password for {args.name}: "), by=_operator(), via="cli")
     print(f"password of {args.name} changed; their sessions ended", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_user_remove(args, env) -> int:
     _accounts(args, env).remove_user(args.name, by=_operator(), via="cli")
     print(f"console user {args.name} removed, with their sessions and tokens", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_token_create(args, env) -> int:
     token, made = _accounts(args, env).create_token(args.name, args.label, by=_operator(), via="cli")
     print(token, file=env.stdout)
     env.warn(f"token {made.id} for {made.user}: shown this once, only its digest is kept")
-    return 0
+    return Exit.OK
 
 
 def run_token_list(args, env) -> int:
@@ -195,10 +196,10 @@ def run_token_list(args, env) -> int:
     for t in _accounts(args, env).tokens():
         used = time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.last_used)) if t.last_used else "never"
         print(f"{t.id:4}  {t.user:24} last used {used}  {t.label}", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_token_revoke(args, env) -> int:
     _accounts(args, env).revoke_token(args.token_id, by=_operator(), via="cli")
     print(f"token {args.token_id} revoked", file=env.stdout)
-    return 0
+    return Exit.OK

@@ -16,6 +16,7 @@ from ...errors import UsageError
 from ...incidents import CSV_COLUMNS, IncidentFilter, flatten
 from ...types import Action
 from .policy import add_policy_option  # noqa: F401 - older command modules import it from here
+from ..status import Exit
 
 
 def register(sub) -> None:
@@ -78,7 +79,7 @@ def run_list(args, env) -> int:
     finally:
         if stream is not None:
             stream.close()
-    return 0
+    return Exit.OK
 
 
 def run_show(args, env) -> int:
@@ -88,7 +89,7 @@ def run_show(args, env) -> int:
     if args.format == "json":
         json.dump(d, out, indent=2, ensure_ascii=False)
         print(file=out)
-        return 0
+        return Exit.OK
     print(f"incident {inc.id}: {inc.action} on {inc.channel}, {d['time']}, status {inc.status}", file=out)
     print(f"  item: {inc.item}", file=out)
     if inc.sender:
@@ -109,7 +110,7 @@ def run_show(args, env) -> int:
     if "resolution" in d:
         res = d["resolution"]
         print(f"  {res['status']} by {res['by']} at {res['time']}: {res['justification']}", file=out)
-    return 0
+    return Exit.OK
 
 
 # -- the SIEM feed ------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def run_feed(args, env) -> int:
             signal.signal(signal.SIGTERM, previous)
         if stream is not None:
             stream.close()
-    return 0
+    return Exit.OK
 
 
 def _when(text: str | None) -> float | None:

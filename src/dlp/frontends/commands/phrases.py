@@ -8,6 +8,7 @@ from ...changes import registry_change
 from ...errors import UsageError
 from ...extract.text import decode_text
 from .register import CLASSIFICATIONS
+from ..status import Exit
 
 
 def register(sub) -> None:
@@ -62,7 +63,7 @@ def run_terms(args, env) -> int:
                           min_distinct=args.min_distinct, raw=raw, source=Path(args.file).name)
         change.note(generation=reg.commit(), version=r.version, status=r.status, terms=r.tokens)
     print(f"{r.status:9} {r.secret} v{r.version}: {r.tokens} terms", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_records(args, env) -> int:
@@ -76,4 +77,4 @@ def run_records(args, env) -> int:
         rows = reg.secrets[r.secret].latest.extra.get("rows", 0)
         change.note(generation=reg.commit(), version=r.version, status=r.status, rows=rows)
     print(f"{r.status:9} {r.secret} v{r.version}: {rows} rows, {r.tokens} field values", file=env.stdout)
-    return 0
+    return Exit.OK

@@ -9,6 +9,7 @@ from ...errors import UsageError
 from ...destinations import DestinationPolicy, load_policy, weaker_than_default
 from ...types import Destination, Finding
 from ...rules import default_finding_action, default_unscannable_action
+from ..status import Exit
 
 
 def add_policy_option(parser) -> None:
@@ -54,7 +55,7 @@ def run_check(args, env) -> int:
     if weaker:
         print(f"{args.file}: {len(weaker)} setting{'s' if len(weaker) != 1 else ''} weaker than the built-in policy",
               file=env.stdout)
-    return 1 if weaker and args.strict else 0
+    return Exit.STOP if weaker and args.strict else Exit.OK
 
 
 def run_explain(args, env) -> int:
@@ -90,7 +91,7 @@ def run_explain(args, env) -> int:
           + (f" (weaker than the built-in {default_unscannable.label})" if unscannable < default_unscannable else ""),
           file=out)
     print(f"action: {decision.action.label} (rule {decision.rule}, policy {policy.source})", file=out)
-    return 0
+    return Exit.OK
 
 
 def _destination_policy(args) -> DestinationPolicy:

@@ -17,6 +17,7 @@ from ...errors import UsageError
 from ...extract.documents import read_document
 from ...registry import Registry, slug
 from .files import expand
+from ..status import Exit
 
 read_text = read_document  # the name `dlp train` and older scripts import
 
@@ -62,7 +63,7 @@ def run(args, env) -> int:
         for f in empty:  # its digest would match every empty file and empty input
             print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
         print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
-        return 2
+        return Exit.USAGE
     root = env.settings(args).registry
     planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
     with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
@@ -80,7 +81,7 @@ def run(args, env) -> int:
                               "status": r.status, "words": r.tokens} for r in results], **common)
     for path, r in zip(files, results):
         _print_result(env, r, path)
-    return 0
+    return Exit.OK
 
 
 def _print_result(env, r, path) -> None:
@@ -127,7 +128,7 @@ def run_sync(args, env) -> int:
             print(f"{c.action:9} {c.secret:28} {c.path}", file=env.stdout)
         summary = f"would change {len(plan.changes)} files" if plan.changes else "no change"
         print(f"{summary}; {plan.unchanged} unchanged in {plan.folder}", file=env.stdout)
-        return 0
+        return Exit.OK
     audit = env.audit(args)
     reading = {c.path: read_document(Path(plan.folder) / c.path) for c in plan.changes if c.action in ("new", "version")}
     broken = [(path, p) for path, (_, _, problems) in reading.items() for p in problems]
@@ -138,7 +139,7 @@ def run_sync(args, env) -> int:
         for path in empty:
             print(f"dlp: error: cannot register {folder / path}: the file is empty", file=env.stderr)
         print("dlp: error: nothing changed; fix or remove the files above", file=env.stderr)
-        return 2
+        return Exit.USAGE
     with registry_change(audit, root, key, "register", sync=plan.folder,
                          **{action: [c.secret for c in plan.changes if c.action == action]
                             for action in ("new", "version", "touch", "remove")}) as (reg, change):
@@ -165,6 +166,6 @@ def run_sync(args, env) -> int:
             print(f"{'removed' if c.action == 'remove' else 'unchanged':9} {c.secret:28} {c.path}", file=env.stdout)
     print(f"synced {plan.folder}: {plan.count('new')} new, {plan.count('version')} changed, "
           f"{plan.count('remove')} removed, {plan.unchanged + plan.count('touch')} unchanged", file=env.stdout)
-    return 0
+    return Exit.OK
 
 

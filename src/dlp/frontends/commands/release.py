@@ -7,6 +7,7 @@ import datetime as dt
 
 from ... import resolution
 from .policy import add_policy_option
+from ..status import Exit
 
 
 def register(sub) -> None:
@@ -42,14 +43,14 @@ def run_release(args, env) -> int:
     for allow in done.allows:
         print(f"allow entry {allow.id}: {allow.secret} to {allow.destination} until {allow.until.isoformat()}",
               file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def run_confirm(args, env) -> int:
     done = resolution.confirm(env.recorder(args), args.incident, by=args.by, justification=args.justification,
                               via="cli")
     print(f"{done.incident.id}: confirmed as a leak by {args.by}", file=env.stdout)
-    return 0
+    return Exit.OK
 
 
 def _date(text: str) -> dt.date:

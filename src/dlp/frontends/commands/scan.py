@@ -11,8 +11,8 @@ from ...types import Destination, Detection, Item, Report, escape_path
 from ..output import write_report, write_report_file
 from .files import scan_items
 from .incidents import add_policy_option
+from ..status import Exit
 
-EXIT_FOUND = 1
 
 
 def register(sub) -> None:
@@ -29,6 +29,11 @@ def register(sub) -> None:
                    help="scan on a Dask cluster: tcp://SCHEDULER:8786, or local[:N] for N local worker processes "
                         "(needs dlp[cluster]; workers must read the paths at the same absolute location)")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    p.add_argument("--no-ocr", action="store_true",
+                   help="do not read text in images and scanned PDF pages (each one is then a not_read problem)")
+    p.add_argument("--explain", action="store_true",
+                   help="also list, per item, the candidates the detectors set aside and why (secret ids and "
+                        "numbers, never text): a debug section in the report")
     p.add_argument("--no-record", action="store_true",
                    help="a dry run: decide as a recorded scan would (allow entries, exposure) but keep no incident, "
                         "audit entry or exposure")
@@ -39,6 +44,8 @@ def register(sub) -> None:
 def run(args, env) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.cluster and args.explain:
+        raise UsageError("--explain is for local scans: drop --cluster to see why a file was not flagged")
     if args.cluster and args.jobs > 1:
         raise UsageError("--cluster and --jobs exclude each other: the cluster's workers are the jobs")
     targets = scan_items(args.paths)
@@ -66,16 +73,16 @@ def run(args, env) -> int:
     elif args.jobs > 1 and len(items) > 1 and all(t.path is not None for t in items):
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker,
                                  initargs=(env.settings(args),)) as pool:
-            for detection in pool.map(_detect_in_worker, items, chunksize=4):
+            for detection in pool.map(_detect_in_worker, items, [args.explain] * len(items), chunksize=4):
                 detections.append(detection)
                 progress.step(detection.path)
     else:
         for target in items:
             if target.path is None:  # standard input
                 data = env.stdin.buffer.read() if hasattr(env.stdin, "buffer") else env.stdin.read().encode()
-                detection = scanner.detect_bytes(data, "<stdin>")
+                detection = scanner.detect(Item(locator="<stdin>", name="<stdin>", data=data), explain=args.explain)
             else:
-                detection = scanner.detect(target)
+                detection = scanner.detect(target, explain=args.explain)
             detections.append(detection)
             progress.step(detection.path)
     progress.done()
@@ -98,7 +105,7 @@ def run(args, env) -> int:
             raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         write_report(report, args.format, env.stdout)
-    return EXIT_FOUND if any(r.action.label in ("block", "quarantine") for r in report.files) else 0
+    return Exit.STOP if any(r.action.label in ("block", "quarantine") for r in report.files) else Exit.OK
 
 
 def _target(item: Item) -> dict:
@@ -117,8 +124,8 @@ def _init_worker(settings) -> None:
     _worker_scanner = scanner_from(settings)  # the client's settings, frozen: the same registry, policy, limits
 
 
-def _detect_in_worker(item: Item) -> Detection:
-    return _worker_scanner.detect(item)
+def _detect_in_worker(item: Item, explain: bool = False) -> Detection:
+    return _worker_scanner.detect(item, explain=explain)
 
 
 class _Progress:

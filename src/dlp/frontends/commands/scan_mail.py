@@ -38,11 +38,11 @@ from ..milter.verdicts import MailVerdict, ReplyPolicy
 from ..milter.workers import ScanWorkers, WorkerSettings
 from ..output import write_report, write_report_file
 from .incidents import add_policy_option
+from ..status import Exit
 
 DEFAULTS = MilterSettings()
 HEAD_BYTES = 256 * 1024  # where the message's own headers are looked for
 CHUNK = 1 << 20
-EXIT_PASS, EXIT_STOP = 0, 1
 
 
 def register(sub) -> None:
@@ -95,7 +95,7 @@ def run(args, env) -> int:
         content.close()
         if original is not None:
             original.close()
-    return EXIT_PASS if verdict.passes else EXIT_STOP
+    return Exit.OK if verdict.passes else Exit.STOP
 
 
 def _check(args, env, request: MailRequest, content: MessageBuffer) -> MailVerdict:

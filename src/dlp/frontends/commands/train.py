@@ -17,6 +17,7 @@ from ...registry import Registry
 from ...text import tokenise
 from .files import expand
 from ...extract.documents import read_document as read_text
+from ..status import Exit
 
 
 def register(sub) -> None:
@@ -59,4 +60,4 @@ def run(args, env) -> int:
         env.warn(f"left out {reason}")
     print(f"model {args.model!r} written to {folder} ({card['model_bytes']} bytes, {card['seconds']:.1f} s)",
           file=env.stdout)
-    return 0
+    return Exit.OK

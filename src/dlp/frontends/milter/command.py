@@ -33,6 +33,7 @@ from .mail import recording, unscanned_recording
 from .reloads import Reloads, generation_watch
 from .server import ListenAddress, MilterServer, MilterSettings, parse_listen
 from .workers import ScanWorkers
+from ..status import Exit
 
 DEFAULTS = MilterSettings()
 PART_SHARE = 0.8
@@ -140,6 +141,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-record", action="store_true",
                         help="keep no incidents, audit entries or exposure (default: in the state directory)")
+    parser.add_argument("--no-ocr", action="store_true",
+                        help="do not read text in images and scanned PDF pages; such mail counts as unscannable")
     add_policy_option(parser)
     parser.set_defaults(handler=run)
 
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
             logger.removeHandler(handler)
     finally:
         signal.signal(signal.SIGHUP, hangup)
-    return 0
+    return Exit.OK
 
 
 class _Reloading:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ def register(subparsers: Any) -> None:
                         help="release unscannable content when the policy allows it (default: quarantine it)")
     parser.add_argument("--no-record", action="store_true",
                         help="keep no incidents, audit entries or exposure (default: in the state directory)")
+    parser.add_argument("--no-ocr", action="store_true", default=None,
+                        help="do not read text in images and scanned PDF pages; such files count as unscannable")
     add_policy_option(parser)
     parser.set_defaults(handler=run)
 
@@ -83,13 +86,13 @@ def settings_from_args(args: argparse.Namespace):
     elif args.release or args.quarantine or args.destination or args.to:
         raise UsageError("--release, --quarantine, --destination and --to go with an OUTBOX argument")
     overrides = {"workers": args.workers, "scan_in": args.scan_in, "settle": args.settle, "rescan": args.rescan,
-                 "fail_open": args.fail_open, "poll": args.poll}
+                 "fail_open": args.fail_open, "poll": args.poll, "ocr": False if args.no_ocr else None}
     return load_settings(args.config, overrides, extra)
 
 
 def run(args: argparse.Namespace, env: Any) -> int:
     settings = settings_from_args(args)
-    spec = ScannerSpec(env.settings(args))
+    spec = ScannerSpec(replace(env.settings(args), ocr=env.settings(args).ocr and settings.ocr))
     recorder = None if args.no_record else env.recorder(args)
     daemon = Daemon(settings, spec, log=DecisionLog(env.stdout),
                     decider=recorder.decider() if recorder else None,

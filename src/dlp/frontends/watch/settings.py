@@ -8,6 +8,7 @@ is optional, and options given on the command line win over the file::
     settle = 2.0           # seconds a file's size and mtime must stay unchanged
     rescan = 60.0          # seconds between full rescans of every outbox (safety net)
     fail_open = false      # true: unscannable content follows the policy instead of quarantine
+    ocr = true             # false: images and scanned PDF pages are not read (unscannable)
     ignore = ["*.swp"]     # more temporary-name patterns (added to the built-in ones)
 
     [[outbox]]
@@ -65,6 +66,7 @@ class WatchSettings:
     settle: float = 2.0
     rescan: float = 60.0
     fail_open: bool = False
+    ocr: bool = True
     ignore: tuple[str, ...] = TEMPORARY_NAMES
     registry_check: float = 1.0  # seconds between two looks for a new registry generation (Store.watch)
     source: str = "command line"  # where the settings came from, for messages
@@ -76,7 +78,7 @@ class WatchSettings:
 
 
 _OPTIONS = {"workers": int, "scan_in": str, "settle": float, "rescan": float, "fail_open": bool,
-            "ignore": list, "poll": float, "registry_check": float}
+            "ocr": bool, "ignore": list, "poll": float, "registry_check": float}
 _OUTBOX_KEYS = {"path", "release", "quarantine", "country", "to", "poll"}
 
 

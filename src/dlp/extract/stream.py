@@ -1,0 +1,155 @@
+"""Large text files read a chunk at a time, so memory stays bounded whatever their size.
+
+A text item larger than `STREAM_BYTES` is not read whole: its first chunk decides the
+encoding (by evidence, `decoding.decode`), then an incremental decoder reads the rest
+`CHUNK_BYTES` at a time. Each chunk is one `Part` at the item's own locator, with
+`meta["char_offset"]`, the offset of its first character in the whole text, so evidence
+offsets are those of the file. Runs of 64 Ki characters or more without a word (blanks,
+rulers) are taken out of a chunk's text and noted in `meta["gaps"]` (evidence offsets
+still point into the file), so megabytes of blanks cannot dilute the overlap: consecutive
+chunks share the last `OVERLAP_WORDS` words (within `OVERLAP_CHARS` characters), and an
+excerpt shorter than that lies whole in one chunk, however far apart its words are.
+A file whose first chunk reads doubtfully is decoded chunk by chunk on its own evidence,
+each with its printable runs, as a small file would be (at ``LOCATOR#chunk=N``,
+overlapping by a megabyte).
+
+What bounds the size is `Limits.max_total_bytes` (charged as the chunks are read), not
+`max_item_bytes`, which is about what is held in memory at once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import BinaryIO, Iterator
+
+from ..types import Item, Part
+from .base import Context, Output
+from .decoding import decode
+
+STREAM_BYTES = 32 << 20  # larger text items are streamed
+CHUNK_BYTES = 8 << 20  # bytes decoded at a time
+OVERLAP_WORDS = 8192  # words repeated at the start of the next chunk ...
+OVERLAP_CHARS = 16 << 20  # ... within at most this many characters
+OVERLAP_BYTES = 1 << 20  # chunks decoded on their own evidence share this many bytes
+_WORD = re.compile(r"\w+")
+GAP_CHARS = 1 << 16  # runs of characters without a word this long are taken out of streamed text
+_GAP = re.compile(r"\W{%d,}" % GAP_CHARS)
+
+
+def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
+    """The parts of a large text item, a chunk at a time (see the module's docstring)."""
+    with _open(item) as handle:
+        first = _read(handle, ctx)
+        decoded = decode(first)
+        if decoded is None:  # not text after all: its printable runs, a chunk at a time
+            from .decoding import printable_strings
+
+            block, number = first, 1
+            while block:
+                yield Part(f"{item.locator}#chunk={number}", printable_strings(block), "binary", binary=True)
+                block, number = _read(handle, ctx), number + 1
+            return
+        if decoded.doubt:
+            yield from _each_on_its_own(item, handle, first, ctx)
+            return
+        decoder = codecs.getincrementaldecoder(decoded.encoding)(errors="replace")
+        carry, carry_gaps, start = "", [], 0
+        block = first
+        while True:
+            last = not block
+            fresh, fresh_gaps = _compact(decoder.decode(block, final=last), len(carry),
+                                         carry_gaps[-1][1] if carry_gaps else 0)
+            if last and not fresh.strip():
+                return
+            text, gaps = carry + fresh, carry_gaps + fresh_gaps
+            if text.strip():
+                meta = {"char_offset": start, "streamed": True}
+                if gaps:
+                    meta["gaps"] = tuple(gaps)
+                yield Part(item.locator, text, "text", meta=meta)
+            if last:
+                return
+            cut = _overlap_start(text)
+            before = _removed_before(gaps, cut)
+            carry, start = text[cut:], start + cut + before
+            carry_gaps = [(p - cut, r - before) for p, r in gaps if p > cut]
+            ctx.budget.check_time()
+            block = _read(handle, ctx)
+
+
+def _compact(text: str, base: int, removed: int) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with every run of GAP_CHARS or more characters that hold no word replaced by one
+    newline, and the gaps: (position in the compacted text, characters removed up to there,
+    counting `removed` before it). The tokeniser skips such runs anyway; taken out, they
+    cannot push the words of an excerpt into different chunks, nor fill memory."""
+    pieces, gaps, at, length = [], [], 0, base
+    for m in _GAP.finditer(text):
+        pieces.append(text[at:m.start()] + "\n")
+        length += len(pieces[-1])
+        removed += m.end() - m.start() - 1
+        gaps.append((length, removed))
+        at = m.end()
+    if not gaps:
+        return text, []
+    pieces.append(text[at:])
+    return "".join(pieces), gaps
+
+
+def _removed_before(gaps: list[tuple[int, int]], position: int) -> int:
+    """Characters taken out of the text before `position` of the compacted text."""
+    removed = 0
+    for p, r in gaps:
+        if p > position:
+            break
+        removed = r
+    return removed
+
+
+def _each_on_its_own(item: Item, handle: BinaryIO, first: bytes, ctx: Context) -> Iterator[Output]:
+    """Chunks decoded one by one on their own evidence, each at ``LOCATOR#chunk=N`` with its
+    own offsets; consecutive chunks share OVERLAP_BYTES (a multiple of four, so two- and
+    four-byte encodings stay aligned). Each kind of problem is said once."""
+    from .text import decoded_outputs
+
+    said: set[str] = set()
+    block, tail, number = first, b"", 1
+    while block:
+        decoded = decode(tail + block)
+        if decoded is not None:
+            for out in decoded_outputs(f"{item.locator}#chunk={number}", decoded, "text"):
+                if isinstance(out, Part):
+                    out = Part(out.locator, out.text, out.format, meta={**out.meta, "streamed": True},
+                               binary=out.binary)
+                elif out.kind in said:
+                    continue
+                else:
+                    said.add(out.kind)
+                yield out
+        tail, number = block[-OVERLAP_BYTES:], number + 1
+        ctx.budget.check_time()
+        block = _read(handle, ctx)
+
+
+def _overlap_start(text: str) -> int:
+    """Where the next chunk starts: OVERLAP_WORDS words before the end (words as the tokeniser
+    sees them: rulers and punctuation do not count), at most OVERLAP_CHARS back."""
+    floor = max(0, len(text) - OVERLAP_CHARS)
+    starts = [m.start() for m in _WORD.finditer(text, floor)]
+    if not starts:
+        return len(text)
+    return starts[max(0, len(starts) - OVERLAP_WORDS)]
+
+
+def _read(handle: BinaryIO, ctx: Context) -> bytes:
+    block = handle.read(CHUNK_BYTES)  # a multiple of four: two- and four-byte encodings stay aligned
+    ctx.budget.charge(len(block))
+    return block
+
+
+def _open(item: Item) -> BinaryIO:
+    if item.path is not None:
+        return open(item.path, "rb")
+    import io
+
+    return io.BytesIO(item.data or b"")
