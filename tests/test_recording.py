@@ -359,3 +359,57 @@ def test_a_dry_run_of_several_items_adds_their_exposure_up(scanner, tmp_path, cl
             actions[name].append(send(scanner, recorder, i, "buyer@rival.de").action)
     assert actions["dry"] == actions["real"] and Action.BLOCK in actions["dry"]
     assert not (tmp_path / "state").exists()  # a dry run creates no state directory either
+
+
+def test_a_new_policy_is_what_the_next_incident_classifies_recipients_by(tmp_path, scanner, clock):
+    """A daemon that re-read its policy file switches the recorder too: the incident, the
+    exposure and the audit trail follow the policy that decided."""
+    from dlp.destinations import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    first = load_policy(path)
+    recorder = Recorder(tmp_path / "state", first, clock=clock)
+    handed_out = recorder.decider()
+    path.write_text(POLICY.replace("[exposure]\n", "[exposure]\nenabled = false\n")
+                    + '\n[countries]\nembargoed = ["DE"]\n')
+    second = load_policy(path)
+    recorder.use_policy(second)
+    decider = recorder.decider()
+    assert decider is not handed_out and decider.policy is second and handed_out.policy is first
+    assert recorder.exposure is None and decider.exposure is None
+    report = send_with(decider, scanner, recorder, 4, "buyer@rival.de")
+    [recipient] = recorder.incidents.get(report.meta["incident"]).to_dict()["recipients"]
+    assert recipient["class"] == "embargoed"  # the first policy said external
+    recorder.use_policy(load_policy(path))  # the same file read again: no new entry
+    recorder.use_policy(first)  # back to a policy with exposure; its file did not change since
+    assert recorder.ledger is not None and recorder.decider().exposure is not None
+    policies = [e for e in recorder.audit.entries() if e["event"] == "policy"]
+    assert [e["previous"] is None for e in policies] == [True, False]
+    assert policies[1]["previous"] == policies[0]["sha256"] != policies[1]["sha256"]
+    recorder.close()
+    handed_out.close()
+
+
+def test_a_policy_switch_the_trail_cannot_take_switches_nothing(tmp_path, policy, clock, monkeypatch):
+    from dlp.destinations import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY + '\n[countries]\nembargoed = ["DE"]\n')
+    recorder = Recorder(tmp_path / "state", policy, clock=clock)
+    before = recorder.decider()
+
+    def broken(*args, **fields):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(recorder.audit, "append", broken)
+    with pytest.raises(OSError):
+        recorder.use_policy(load_policy(path))
+    assert recorder.policy is policy and recorder.decider() is before
+    recorder.close()
+
+
+def send_with(decider, scanner, recorder, i: int, to: str):
+    destination = Destination((to,), None, "mail", sender="mallory@acme.example")
+    report = decider.decide(scanner.detect_bytes(message(i), f"m{i}.eml"), destination)
+    return recorder.record(report, destination, {"kind": "mail", "queue_id": f"Q{i}"})

@@ -152,3 +152,67 @@ def test_readers_see_whole_generations_while_a_writer_works(tmp_path):
     reader.join(timeout=30)
     assert not errors
     assert read(store)[0].manifest["note"] == 29
+
+
+# -- watching for a new generation (long-running readers) -------------------------------------
+
+
+def test_a_watch_tells_the_reader_of_each_new_generation_until_it_holds_it(tmp_path):
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "first", {"a": np.arange(3, dtype=np.int64)})
+    watch = Store(tmp_path / "s", versions=VERSIONS).watch(store.current())  # a reader's own Store object
+    assert watch.changed() is None
+    publish(store, "second", {"a": np.arange(4, dtype=np.int64)})
+    assert watch.changed() == "gen-000002"
+    assert watch.changed() == "gen-000002"  # asked again: still news until the reader holds it
+    watch.hold("gen-000002")
+    assert watch.changed() is None
+    publish(store, "third", {"a": np.arange(5, dtype=np.int64)})
+    publish(store, "fourth", {"a": np.arange(6, dtype=np.int64)})
+    assert watch.changed() == "gen-000004"  # the latest, whatever was missed between two looks
+
+
+@pytest.mark.parametrize("current, expected", [
+    (None, None),                       # CURRENT gone: keep what is held, the next open says why
+    ("rubbish\n", None),                # names no generation: the same
+    ("gen-000001\n", None),             # rewritten with the name held (a new file, same news)
+    ("gen-000002\n", "gen-000002"),     # another generation, newer ...
+    ("gen-000000\n", "gen-000000"),     # ... or older (a registry restored from a backup)
+])
+def test_a_watch_on_odd_current_files(tmp_path, current, expected):
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "first", {"a": np.arange(3, dtype=np.int64)})
+    watch = store.watch("gen-000001")
+    assert watch.changed() is None
+    path = tmp_path / "s" / "CURRENT"
+    path.unlink()
+    if current is not None:
+        path.write_text(current)
+    assert watch.changed() == expected
+
+
+def test_a_watch_that_finds_the_same_file_reads_nothing(tmp_path, monkeypatch):
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "first", {"a": np.arange(3, dtype=np.int64)})
+    watch = store.watch("gen-000001")
+    assert watch.changed() is None  # the first look reads the name once
+    reads = []
+    monkeypatch.setattr(Store, "current", lambda self: reads.append(1) or "gen-000001")
+    for _ in range(100):
+        assert watch.changed() is None
+    assert reads == []  # one stat per look, no read
+
+
+def test_a_watch_outliving_the_reader_keeps_none_of_its_arrays_mapped(tmp_path):
+    import gc
+    import weakref
+
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "first", {"a": np.arange(70000, dtype=np.uint64)})
+    generation, segment = read(store)
+    mapped = weakref.ref(segment)
+    watch = store.watch(generation.name)
+    del store, generation, segment
+    gc.collect()
+    assert mapped() is None  # a daemon that let its old index go lets its mapped files go
+    assert watch.changed() is None

@@ -12,6 +12,10 @@ A read-only recorder (`read_only=True`, the CLI's ``--no-record``) writes nothin
 audit entry, incident or exposure, and no state directory or file that did not exist.
 The decider it goes with is read-only too, and adds up in memory what a run of
 several items would have let leave, so a dry run decides as a recorded one would.
+
+A daemon that re-reads its policy file (the watch daemon and the milter, on a registry
+change or SIGHUP) hands the new policy to `use_policy`, so incidents classify recipients,
+and exposure is counted, under the policy that decided.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class Recorder:
         self.ledger = (ExposureLedger(self.state_dir / EXPOSURE_FILE, clock=clock, read_only=read_only)
                        if self.exposure else None)
         if not read_only:
-            self._note_policy()
+            self._note_policy(policy)
 
     def close(self) -> None:
         if self._decider is not None:
@@ -72,6 +76,25 @@ class Recorder:
             self._decider = Decider(self.policy, self.state_dir, read_only=self.read_only, clock=self.clock,
                                     today=self.today)
         return self._decider
+
+    def use_policy(self, policy: Policy) -> None:
+        """Record under `policy` from now on (a front end re-read its policy file).
+
+        Incidents classify recipients by it and exposure follows its settings. A policy
+        file changed since it was last used is a `policy` audit entry, written first: a
+        trail that cannot take it raises, and nothing is switched. `decider()` then hands
+        out a decider for the new policy; one handed out before keeps the old policy until
+        its holder replaces it, and its holder closes it.
+        """
+        if not self.read_only:
+            self._note_policy(policy)
+        exposure = policy.exposure
+        enabled = exposure if exposure is not None and exposure.enabled else None
+        if enabled is not None and self.ledger is None:  # once open, kept: a record in flight may use it
+            self.ledger = ExposureLedger(self.state_dir / EXPOSURE_FILE, clock=self.clock, read_only=self.read_only)
+        self.policy, self.exposure = policy, enabled
+        if self._decider is not None and self._decider.policy is not policy:
+            self._decider = None
 
     def record(self, report: FileReport, destination: Destination, target: Mapping[str, Any] | None = None,
                *, once: str | None = None) -> FileReport:
@@ -106,9 +129,10 @@ class Recorder:
                 allowed=[a["allow"] for a in meta.get("allowed", [])],
                 **({"record_key": once} if once is not None else {}),
             )
-        if self.ledger is not None and report.action <= Action.WARN:  # it left: count it
+        ledger = self.ledger
+        if ledger is not None and report.action <= Action.WARN:  # it left: count it
             for s in slices:
-                self.ledger.record(s["secret"], s["key"], [tuple(r) for r in s["ranges"]], s["total"])
+                ledger.record(s["secret"], s["key"], [tuple(r) for r in s["ranges"]], s["total"])
         if incident_id:
             self._incident(report, destination, target, incident_id, once)
             meta["incident"] = incident_id
@@ -136,10 +160,10 @@ class Recorder:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _note_policy(self) -> None:
+    def _note_policy(self, policy: Policy) -> None:
         """A policy file used for the first time, or changed since it was last used, is an audit entry."""
         assert self.audit is not None
-        source = self.policy.source
+        source = policy.source
         if not source or not os.path.isfile(source):
             return
         with open(source, "rb") as handle:

@@ -29,6 +29,10 @@ a keyed MAC too), and not hashed again until any of them changes. Rewriting a fi
 even with its old times restored, changes its change time.
 
 Arrays are memory-mapped, never copied or re-sorted when a generation is opened.
+
+**Long-running readers** (the watch daemon, the milter) keep one generation open and ask
+a `GenerationWatch` (`Store.watch`) every second or so whether another one became
+current; a look that finds nothing new costs one `stat`.
 """
 
 from __future__ import annotations
@@ -124,6 +128,12 @@ class Store:
         if not name.startswith("gen-"):
             raise StoreCorrupt(f"registry {self.root}: CURRENT names {name[:40]!r}, not a generation")
         return name
+
+    def watch(self, held: str) -> "GenerationWatch":
+        """A watch for a reader holding generation `held`: tells it when another one is current.
+        It keeps a store object of its own: this one's segments (mapped arrays) are not kept
+        alive by a watch that outlives the reader's index."""
+        return GenerationWatch(Store(self.root, versions=self.versions), held)
 
     def peek(self, name: str | None = None) -> Generation:
         """The generation manifest with its versions checked, before any key is at hand.
@@ -337,6 +347,45 @@ class Store:
     def _latest(self, prefix: str) -> int:
         suffix = ".json" if prefix in ("gen-", "meta-") else ""
         return max(self._numbers(prefix, suffix), default=0)
+
+
+class GenerationWatch:
+    """Tells a long-running reader, cheaply enough to ask every second, when a generation other
+    than the one it holds has become current.
+
+    A writer makes a generation current by replacing CURRENT with a new file, so a look
+    whose `stat` finds the same file (inode, size, times) answers at once; the name is read
+    only when the file was replaced. Nothing here opens or verifies the new generation:
+    the reader does that (`Index.open`) and then says so with `hold`.
+    """
+
+    def __init__(self, store: Store, held: str) -> None:
+        self.store = store
+        self.held = held
+        self._mark: tuple[int, int, int, int] | None = None
+        self._current = held
+
+    def changed(self) -> str | None:
+        """The name of the current generation when it is not the one held, else None.
+
+        None too while the registry cannot be read (CURRENT missing, unreadable or naming
+        no generation): the reader keeps what it holds, and the next open reports why."""
+        try:
+            st = os.stat(self.store.root / "CURRENT")
+        except OSError:
+            return None
+        mark = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if mark != self._mark:
+            try:
+                name = self.store.current()
+            except StoreError:
+                return None
+            self._mark, self._current = mark, name
+        return self._current if self._current != self.held else None
+
+    def hold(self, name: str) -> None:
+        """The reader now holds generation `name` (it opened it)."""
+        self.held = name
 
 
 # -- verification of array files ------------------------------------------------------------

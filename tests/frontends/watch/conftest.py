@@ -131,11 +131,12 @@ def run_daemon(registry) -> Iterator[Callable[..., contextlib.AbstractContextMan
 
     @contextlib.contextmanager
     def start(outboxes: tuple[Outbox, ...], *, spec: ScannerSpec | None = None, on_decision=None, decider=None,
-              reload_settings=None, **options) -> Iterator[Running]:
+              reload_settings=None, on_policy=None, on_reload=None, **options) -> Iterator[Running]:
         settings = WatchSettings(outboxes=outboxes, **{"settle": 0.2, "rescan": 5.0, "workers": 2, **options})
         sink = LogSink()
         daemon = Daemon(settings, spec or SharedSpec.of(str(registry)), log=DecisionLog(sink),
-                        on_decision=on_decision, decider=decider, reload_settings=reload_settings)
+                        on_decision=on_decision, decider=decider, reload_settings=reload_settings,
+                        on_policy=on_policy, on_reload=on_reload)
         failure: list[BaseException] = []
 
         def body() -> None:

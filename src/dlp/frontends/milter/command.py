@@ -5,10 +5,13 @@ Postfix main.cf:  smtpd_milters = inet:127.0.0.1:8899
 Sendmail .mc:     INPUT_MAIL_FILTER(`dlp', `S=inet:8899@127.0.0.1, F=T, T=S:10s;R:10s;E:5m')
 
 Runs until SIGTERM or SIGINT, then stops accepting, lets messages being scanned
-finish and exits with status 0.
+finish and exits with status 0. A new registry generation (looked for every second)
+or SIGHUP reloads the registry, the models and the policy file without a restart
+(see `reloads`): mail in flight is answered once, by the scanner it started with.
 
-The scanner is opened and warmed up here, once; the scan worker processes are forked
-from it (see `workers`) before the event loop starts. Each part of a message gets at
+The scanner is opened and warmed up here; the scan worker processes are forked from
+it (see `workers`) before the event loop starts, and this process then lets it go
+(a reload opens the next one the same way). Each part of a message gets at
 most PART_SHARE of the message deadline (the scanner's per-item limit, which kills a
 hung parser), so one slow attachment ends as a `timeout` problem for the policy to
 decide while the message still gets its verdict in time.
@@ -27,7 +30,8 @@ from ...errors import UsageError
 from ..commands.incidents import add_policy_option
 from ...decide import Decider
 from .mail import recording, unscanned_recording
-from .server import ListenAddress, MilterSettings, ScanFunction, parse_listen, serve
+from .reloads import Reloads, generation_watch
+from .server import ListenAddress, MilterServer, MilterSettings, parse_listen
 from .workers import ScanWorkers
 from ..status import Exit
 
@@ -185,43 +189,92 @@ def open_mail_scanner(env: Any, args: argparse.Namespace, scan_timeout: float):
 
 def run(args: argparse.Namespace, env: Any) -> int:
     settings = settings_from_args(args)
-    scanner = open_mail_scanner(env, args, settings.scan_timeout)
-    recorder = None if args.no_record else env.recorder(args, scanner.policy)
-    workers = ScanWorkers(scanner.detect_bytes, settings.worker_settings)
-    workers.fork_zygote()  # now, while this process has one thread
-    handler = logging.StreamHandler(env.stderr)
-    handler.setFormatter(logging.Formatter("dlp milter: %(levelname)s %(message)s"))
-    logger = logging.getLogger("dlp.frontends.milter")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until served: the scanner opened next is fresh anyway
     try:
-        decider = recorder.decider() if recorder else Decider(scanner.policy)
-        asyncio.run(_serve_until_signalled(scanner.detect_bytes, args.listen, settings, env, workers, decider,
-                                           recorder))
+        scanner = open_mail_scanner(env, args, settings.scan_timeout)
+        policy, watch = scanner.policy, generation_watch(scanner)
+        recorder = None if args.no_record else env.recorder(args, policy)
+        workers = ScanWorkers(scanner.detect_bytes, settings.worker_settings)
+        workers.fork_zygote()  # now, while this process has one thread
+        del scanner  # the zygote holds it: this process keeps no scanner
+        handler = logging.StreamHandler(env.stderr)
+        handler.setFormatter(logging.Formatter("dlp milter: %(levelname)s %(message)s"))
+        logger = logging.getLogger("dlp.frontends.milter")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            decider = recorder.decider() if recorder else Decider(policy)
+            reloading = _Reloading(lambda: open_mail_scanner(env, args, settings.scan_timeout), watch, recorder)
+            asyncio.run(_serve_until_signalled(args.listen, settings, env, workers, decider, recorder, reloading))
+        finally:
+            logger.removeHandler(handler)
     finally:
-        logger.removeHandler(handler)
+        signal.signal(signal.SIGHUP, hangup)
     return Exit.OK
 
 
-async def _serve_until_signalled(scan: ScanFunction, address: ListenAddress, settings: MilterSettings, env: Any,
-                                 workers: ScanWorkers, decider: Decider, recorder=None) -> None:
+class _Reloading:
+    """What a reload needs besides the server: how to open the scanner, the registry's watch,
+    and the recorder the new policy goes to."""
+
+    def __init__(self, open_scanner, watch, recorder) -> None:
+        self.open_scanner, self.watch, self.recorder = open_scanner, watch, recorder
+
+    def use_policy(self, policy) -> Decider:
+        if self.recorder is None:
+            return Decider(policy)
+        self.recorder.use_policy(policy)
+        return self.recorder.decider()
+
+    def audit(self, **fields: Any) -> None:
+        if self.recorder is not None:
+            self.recorder.audit.append("reload", channel="mail", **fields)
+
+    def reloads(self, workers: ScanWorkers, gate) -> Reloads:
+        return Reloads(self.open_scanner, workers, gate, watch=self.watch, use_policy=self.use_policy,
+                       audit=self.audit if self.recorder is not None else None)
+
+
+async def _serve_until_signalled(address: ListenAddress, settings: MilterSettings, env: Any, workers: ScanWorkers,
+                                 decider: Decider, recorder=None, reloading: _Reloading | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-
-    def ready(addresses: list[str]) -> None:
-        print(f"dlp milter: listening on {', '.join(addresses)}", file=env.stderr, flush=True)
-
     try:
         await workers.open()
         try:
-            answered = await serve(scan, address, settings, stop, on_ready=ready, workers=workers,
-                                   decider=decider, record=recording(recorder) if recorder else None,
-                                   on_unscanned=unscanned_recording(recorder) if recorder else None)
+            server = MilterServer(None, settings, decider=decider, workers=workers,
+                                  record=recording(recorder) if recorder else None,
+                                  on_unscanned=unscanned_recording(recorder) if recorder else None)
+            bound = await server.start(address)
+            print(f"dlp milter: listening on {', '.join(bound)}", file=env.stderr, flush=True)
+            try:
+                await _reloading_until(stop, reloading.reloads(workers, server.gate) if reloading else None)
+            finally:
+                await server.close()
         finally:
             await workers.close()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-    print(f"dlp milter: stopped after {answered} messages", file=env.stderr, flush=True)
+    print(f"dlp milter: stopped after {server.messages} messages", file=env.stderr, flush=True)
+
+
+async def _reloading_until(stop: asyncio.Event, reloads: Reloads | None) -> None:
+    """Reload on a new registry generation or SIGHUP until `stop` is set; a reload under way
+    then is abandoned (nothing switches)."""
+    if reloads is None:
+        await stop.wait()
+        return
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, reloads.request)
+    task = asyncio.ensure_future(reloads.run())
+    try:
+        await stop.wait()
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # not the default (exit) while the last mail is answered
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        reloads.close()

@@ -107,6 +107,20 @@ class MailGate:
     def close(self) -> None:
         self._recording.shutdown(wait=True)
 
+    async def switch(self, make_decider: Callable[[], Decider]) -> Decider:
+        """Decide with the decider `make_decider()` returns from now on (a reload re-read the policy).
+
+        It runs on the recording thread, between two decisions, so every message is decided
+        and recorded wholly under one policy, and the old decider is closed there, where
+        nothing else uses it. When `make_decider` raises, the old decider stays and this raises."""
+        def switch() -> Decider:
+            new = make_decider()
+            old, self.decider = self.decider, new
+            if old is not new:
+                old.close()
+            return new
+        return await self._record(switch)
+
     async def check(self, request: MailRequest, content: MessageBuffer, *, can_hold: bool = True) -> MailVerdict:
         """The verdict for one message. Never raises for what is wrong with the message."""
         deadline = self.clock() + self.scan_timeout

@@ -15,6 +15,17 @@ itself could copy a lock some other thread holds; the zygote has one thread. Onl
 zygote kills and reaps workers, so a process id is never reused under a kill, and as a
 child subreaper it also reaps parsers orphaned by a killed worker.
 
+**Reloads** (`switch`): the milter opens the new scanner and a new zygote is forked from
+it, on the event loop's thread, while no other thread of the milter runs scanner code
+(so no lock the scan needs can be copied held) and the forking thread outlives the
+zygote (its parent-death signal follows that thread). The new zygote first points every
+descriptor it inherited, but its own two sockets and standard streams, at /dev/null:
+connections, listening sockets, the old zygote's and workers' sockets and spooled
+messages are not kept open by it. New workers come from the new zygote; the old ones
+finish the scans they hold, then exit, and the old zygote goes with the last of them.
+This process keeps no scanner: the scan function is handed to the zygote, so an old
+scanner's memory and mapped files are released once its zygote is gone.
+
 Scheduling, so that good mail keeps flowing while expensive mail is being read:
 
 - `workers` fast slots. A message takes an idle one.
@@ -56,9 +67,10 @@ import signal
 import socket
 import struct
 import time
+import warnings
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ...errors import DlpError
 from ...types import Detection
@@ -67,6 +79,8 @@ ScanFunction = Callable[[bytes, str], Detection]  # e.g. Scanner.detect_bytes
 _HEAD = struct.Struct(">QQ")  # header length, data length
 _SIZE = struct.Struct(">Q")
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # a worker's answer beyond this is not a report
+SWITCH_TIMEOUT = 30.0  # seconds a reload's new workers have to start and answer a first scan
+PROBE = b"Subject: reload check\r\n\r\nThe scan workers of a reload answer this before they serve mail.\r\n"
 
 
 class ScanRefused(DlpError):
@@ -88,11 +102,29 @@ class WorkerSettings:
     remembered: int = 10_000  # senders remembered at most
 
 
+class _Zygote:
+    """One zygote process (it holds one scanner) and this process's two sockets to it."""
+
+    def __init__(self, pid: int, spawn: socket.socket, orders: socket.socket) -> None:
+        self.pid = pid
+        self.spawn = spawn  # "S" asks for a worker; the answer carries its pid and socket
+        self.orders = orders  # "K<pid>" kills a worker's process group, "N<pid> <nice>" renices it
+        self.retired = False  # a newer zygote serves new scans; this one waits for its last worker
+        self.spawning = 0  # requests for a worker in flight
+
+    def close(self) -> None:
+        """The zygote sees the end of its sockets, kills what is left of its workers and exits."""
+        self.spawn.close()
+        self.orders.close()
+
+
 class _Worker:
-    def __init__(self, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 zygote: _Zygote) -> None:
         self.pid = pid
         self.reader = reader
         self.writer = writer
+        self.zygote = zygote  # the one that forked it: it takes the orders about it
         self.started: float | None = None  # clock value when its current scan began
         self.sender = ""  # whose message it scans
         self.slow = False
@@ -105,13 +137,14 @@ class ScanWorkers:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if settings.workers < 1 or settings.max_slow < 0 or settings.quantum <= 0 or settings.max_waiting < 0:
             raise ValueError("workers >= 1, max_slow >= 0, quantum > 0 and max_waiting >= 0 are required")
-        self.scan_function = scan
+        self.scan_function: ScanFunction | None = scan  # handed to the zygote, then dropped (see `switch`)
         self.settings = settings
         self.clock = clock
-        self.counts = {"scans": 0, "demoted": 0, "killed": 0, "died": 0, "refused": 0, "spawned": 0}
-        self._zygote: int | None = None
-        self._spawn_socket: socket.socket | None = None
-        self._order_socket: socket.socket | None = None
+        self.counts = {"scans": 0, "demoted": 0, "killed": 0, "died": 0, "refused": 0, "spawned": 0,
+                       "switched": 0}
+        self._zygote: _Zygote | None = None
+        self._retired: list[_Zygote] = []  # older zygotes whose workers still finish their scans
+        self._reaping: set[asyncio.Future] = set()
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, "dlp-milter-spawn")
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -128,19 +161,10 @@ class ScanWorkers:
         """Fork the zygote now (before threads exist, ideally). `open` does it when not done yet."""
         if self._zygote is not None:
             return
-        spawn_parent, spawn_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        order_parent, order_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:  # the zygote
-            try:
-                spawn_parent.close()
-                order_parent.close()
-                _zygote(spawn_child, order_child, self.scan_function)
-            finally:
-                os._exit(0)
-        spawn_child.close()
-        order_child.close()
-        self._zygote, self._spawn_socket, self._order_socket = pid, spawn_parent, order_parent
+        scan, self.scan_function = self.scan_function, None  # this process never scans
+        if scan is None:
+            raise ScanRefused("no scanner to fork the scan workers from")
+        self._zygote = _fork_zygote(scan)
 
     async def open(self) -> None:
         """Start the zygote (if not yet) and the fast workers."""
@@ -150,7 +174,7 @@ class ScanWorkers:
         self._idle.extend(workers)
 
     async def close(self) -> None:
-        """Stop every worker and the zygote. Scans still running end as ScanRefused."""
+        """Stop every worker and every zygote. Scans still running end as ScanRefused."""
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
@@ -162,13 +186,75 @@ class ScanWorkers:
         for worker in [*self._idle, *self._busy]:
             self._kill(worker, "the milter is shutting down")
         self._idle.clear()
-        if self._spawn_socket is not None:
-            self._spawn_socket.close()
-            self._order_socket.close()  # the zygote sees the end, kills what is left and exits
+        zygotes = [*self._retired, *([self._zygote] if self._zygote is not None else [])]
+        self._retired, self._zygote = [], None
+        for zygote in zygotes:
+            zygote.close()
         self._spawner.shutdown(wait=True)
-        if self._zygote is not None:
-            await asyncio.get_running_loop().run_in_executor(None, _reap_within, self._zygote, 10.0)
-            self._zygote = None
+        for zygote in zygotes:
+            self._reap(zygote)
+        if self._reaping:
+            await asyncio.wait(self._reaping)
+
+    async def switch(self, scan: ScanFunction, before_commit: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Serve every scan that starts from now on with `scan` (a reload).
+
+        A new zygote is forked from this process, which holds the scanner behind `scan`,
+        its fast workers are started and each answers a first scan (`PROBE`); then
+        `before_commit` runs (the milter switches its policy there); then idle old workers
+        are let go, busy ones finish the scan they hold (answered as usual, once) and exit
+        after it, and the old zygote exits with the last of them. When the new zygote or a
+        worker cannot start or scan within `SWITCH_TIMEOUT`, or `before_commit` raises, the
+        new zygote is stopped and this raises: nothing changed, the old workers go on. Call
+        it from the event loop's thread, with no other thread running scanner code."""
+        if self._closed or self._zygote is None:
+            raise ScanRefused("the scan workers are not running")
+        zygote = _fork_zygote(scan)
+        del scan  # this process keeps no scanner
+        started: list[_Worker] = []
+
+        async def start() -> None:
+            results = await asyncio.gather(*(self._spawn_from(zygote) for _ in range(self.settings.workers)),
+                                           return_exceptions=True)
+            started.extend(r for r in results if isinstance(r, _Worker))
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                raise failed[0]
+            for worker in started:
+                await _probe(worker)
+
+        try:
+            try:
+                await asyncio.wait_for(start(), SWITCH_TIMEOUT)
+            except TimeoutError:
+                raise ScanRefused(f"the new scan workers did not start and answer within {SWITCH_TIMEOUT:g} s") from None
+            if before_commit is not None:
+                await before_commit()
+            if self._closed:
+                raise ScanRefused("the milter is shutting down")
+        except BaseException:
+            for worker in started:
+                worker.writer.close()
+            _kill_zygote(zygote)  # with its workers: a spawn request it never answers ends too
+            zygote.close()
+            self._reap(zygote)
+            raise
+        old, self._zygote = self._zygote, zygote
+        old.retired = True
+        self._retired.append(old)
+        stale, self._idle = self._idle, started
+        for worker in stale:  # idle: it exits at the end of its input
+            worker.writer.close()
+        self._fast += len(started) - len(stale)
+        self.counts["switched"] += 1
+        self._retire_done()
+        self._dispatch()
+
+    @property
+    def zygotes(self) -> list[int]:
+        """Process ids of the zygotes still running: the current one first, then retired ones."""
+        current = [self._zygote.pid] if self._zygote is not None else []
+        return current + [z.pid for z in self._retired]
 
     # -- one scan -----------------------------------------------------------------------------
 
@@ -256,18 +342,23 @@ class ScanWorkers:
     def _release(self, worker: _Worker) -> None:
         self._busy.discard(worker)
         worker.started = None
+        retired = worker.zygote.retired  # a reload gave its slot to a new worker already
         if worker.gone is not None:
             if not worker.slow:  # its fast slot needs a new worker
                 self._fast -= 1
-                self._replace()
+                if not retired:
+                    self._replace()
         elif worker.slow:  # its slot was filled when it was demoted
             worker.writer.close()  # it exits at the end of its input
-        elif worker.reniced:  # a fast slot at low priority: retire it, a fresh worker takes the slot
+        elif worker.reniced or retired:  # a fast slot at low priority: retire it, a fresh worker takes the slot
             worker.writer.close()
             self._fast -= 1
-            self._replace()
+            if not retired:
+                self._replace()
         else:
             self._idle.append(worker)
+        if retired:
+            self._retire_done()
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -379,11 +470,16 @@ class ScanWorkers:
         if self._closed:
             return
         self._fast += 1
+        zygote = self._zygote
 
         async def replace() -> None:
             try:
                 worker = await self._spawn()
             except Exception:
+                self._fast -= 1
+                return
+            if zygote is not self._zygote:  # a reload started a full set of workers meanwhile
+                worker.writer.close()
                 self._fast -= 1
                 return
             self._idle.append(worker)
@@ -394,37 +490,97 @@ class ScanWorkers:
     # -- processes ------------------------------------------------------------------------------
 
     async def _spawn(self) -> _Worker:
-        loop = asyncio.get_running_loop()
-        pid, sock = await loop.run_in_executor(self._spawner, self._spawn_blocking)
-        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
-        self.counts["spawned"] += 1
-        return _Worker(pid, reader, writer)
+        """A new worker of the current zygote (one that a reload made old on the way is let go)."""
+        while True:
+            zygote = self._zygote
+            if zygote is None or self._closed:
+                raise ScanRefused("the scan workers are not started")
+            try:
+                worker = await self._spawn_from(zygote)
+            except Exception:
+                if zygote is not self._zygote:  # it was retired (and may be gone) meanwhile
+                    continue
+                raise
+            if zygote is self._zygote:
+                return worker
+            worker.writer.close()
+            self._retire_done()
 
-    def _spawn_blocking(self) -> tuple[int, socket.socket]:
-        if self._spawn_socket is None:
-            raise ScanRefused("the scan workers are not started")
-        self._spawn_socket.send(b"S")
-        message, fds, _, _ = socket.recv_fds(self._spawn_socket, 64, 1)
-        if not message or not fds:
-            raise ScanRefused("the scan zygote is gone")
-        return int(message), socket.socket(fileno=fds[0])
+    async def _spawn_from(self, zygote: _Zygote) -> _Worker:
+        loop = asyncio.get_running_loop()
+        zygote.spawning += 1
+        try:
+            pid, sock = await loop.run_in_executor(self._spawner, _spawn_blocking, zygote)
+            reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
+        finally:
+            zygote.spawning -= 1
+        self.counts["spawned"] += 1
+        return _Worker(pid, reader, writer, zygote)
+
+    def _retire_done(self) -> None:
+        """Let retired zygotes go once none of their workers runs or is being started."""
+        members = {w.zygote for w in (*self._idle, *self._busy)}
+        for zygote in list(self._retired):
+            if zygote.spawning == 0 and zygote not in members:
+                self._retired.remove(zygote)
+                zygote.close()
+                self._reap(zygote)
+
+    def _reap(self, zygote: _Zygote) -> None:
+        future = asyncio.get_running_loop().run_in_executor(None, _reap_within, zygote.pid, 10.0)
+        self._reaping.add(future)
+        future.add_done_callback(self._reaping.discard)
 
     def _renice(self, worker: _Worker) -> None:
         if not worker.reniced:
             worker.reniced = True
-            self._order(b"N%d %d" % (worker.pid, self.settings.nice))
+            _order(worker.zygote, b"N%d %d" % (worker.pid, self.settings.nice))
 
     def _kill(self, worker: _Worker, reason: str) -> None:
         if worker.gone is None:
             worker.gone = reason
-        self._order(b"K%d" % worker.pid)
+        _order(worker.zygote, b"K%d" % worker.pid)
         worker.writer.close()
 
-    def _order(self, message: bytes) -> None:
-        try:
-            self._order_socket.send(message)
-        except (OSError, AttributeError):
-            pass  # the zygote is gone: its workers died with it (PDEATHSIG)
+
+async def _probe(worker: _Worker) -> None:
+    """A first scan, so a scanner that opens but cannot scan fails the reload, not the mail."""
+    header = json.dumps({"name": "reload-check.eml"}).encode()
+    try:
+        body = await ScanWorkers._exchange(worker, header, PROBE)
+    except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+        raise ScanRefused(f"a new scan worker died on its first scan ({type(exc).__name__})") from None
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or not isinstance(reply.get("detection"), dict):
+        error = reply.get("error") if isinstance(reply, dict) else None
+        raise ScanRefused(f"a new scan worker failed its first scan: {error or 'no report'}")
+
+
+def _kill_zygote(zygote: _Zygote) -> None:
+    """A zygote whose reload failed, killed outright: a spawn request it never answers ends,
+    and its workers die with it (their parent-death signal)."""
+    try:
+        os.kill(zygote.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _order(zygote: _Zygote, message: bytes) -> None:
+    try:
+        zygote.orders.send(message)
+    except OSError:
+        pass  # the zygote is gone: its workers died with it (PDEATHSIG)
+
+
+def _spawn_blocking(zygote: _Zygote) -> tuple[int, socket.socket]:
+    zygote.spawn.send(b"S")
+    message, fds, _, _ = socket.recv_fds(zygote.spawn, 64, 1)
+    if not message or not fds:
+        raise ScanRefused("the scan zygote is gone")
+    return int(message), socket.socket(fileno=fds[0])
 
 
 def worker_age(worker: _Worker, clock: Callable[[], float]) -> float:
@@ -456,6 +612,43 @@ def _child_setup() -> None:
         signal.signal(signum, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _fork_zygote(scan: ScanFunction) -> _Zygote:
+    """Fork a zygote holding `scan`; see the module docstring for when this is safe."""
+    spawn_parent, spawn_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    order_parent, order_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork with threads: see the module docstring
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the zygote
+        try:
+            _only_descriptors(keep=(spawn_child.fileno(), order_child.fileno()))
+            _zygote(spawn_child, order_child, scan)
+        finally:
+            os._exit(0)
+    spawn_child.close()
+    order_child.close()
+    return _Zygote(pid, spawn_parent, order_parent)
+
+
+def _only_descriptors(keep: tuple[int, ...]) -> None:
+    """Point every inherited descriptor but standard streams and `keep` at /dev/null.
+
+    A copy kept here would hold the milter's connections open after it closed them (the
+    MTA would wait for an answer that never comes), keep an old zygote or worker from
+    seeing the end of its input, and pin spooled messages on disk. The numbers stay
+    taken, so an object that still owns one cannot close a descriptor opened later."""
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
+        if fd <= 2 or fd == devnull or fd in keep:
+            continue
+        try:
+            os.get_inheritable(fd)
+        except OSError:
+            continue  # the listing's own descriptor, closed since
+        os.dup2(devnull, fd, inheritable=False)
+    os.close(devnull)
 
 
 def _zygote(spawn: socket.socket, orders: socket.socket, scan: ScanFunction) -> None:

@@ -5,7 +5,10 @@
 
 or `dlp watch --config /etc/dlp/watch.toml` for several outboxes (see `settings`).
 One JSON line per decision goes to standard output. SIGTERM or SIGINT: finish the
-files in hand and exit 0; SIGHUP: re-read the configuration file and the registry.
+files in hand and exit 0; SIGHUP: re-read the configuration file, the registry, the
+models and the policy file (a new registry generation alone does the last three). The
+recorder switches to the new policy with the decider, and every reload, done or failed,
+is a `reload` audit entry.
 """
 
 from __future__ import annotations
@@ -66,6 +69,13 @@ def _recording(recorder):
     return on_decision
 
 
+def _reload_recording(recorder):
+    """A `reload` audit entry: which generation the daemon scans with from now on, or why not."""
+    def on_reload(outcome: dict[str, Any]) -> None:
+        recorder.audit.append("reload", channel="watch", **outcome)
+    return on_reload
+
+
 def settings_from_args(args: argparse.Namespace):
     extra: tuple[Outbox, ...] = ()
     if args.outbox:
@@ -87,6 +97,8 @@ def run(args: argparse.Namespace, env: Any) -> int:
     daemon = Daemon(settings, spec, log=DecisionLog(env.stdout),
                     decider=recorder.decider() if recorder else None,
                     on_decision=_recording(recorder) if recorder else None,
+                    on_policy=recorder.use_policy if recorder else None,
+                    on_reload=_reload_recording(recorder) if recorder else None,
                     reload_settings=(lambda: settings_from_args(args)) if args.config else None)
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     signal.signal(signal.SIGTERM, lambda *_: daemon.stop())

@@ -8,7 +8,10 @@ Threads and what they own:
   notices a new registry generation and handles stop and reload requests;
 - worker threads claim, scan and place one file at a time (scans run in the thread or
   in a process pool, see `scans`);
-- a reload thread opens a new registry generation while the old one keeps scanning.
+- a reload thread opens a new registry generation (and the models and policy file with
+  it) while the old one keeps scanning, on a new generation or SIGHUP; the decider and
+  the recorder (`on_policy`) switch to the new policy with the scanner, or, when the
+  reload fails, nothing switches and the log and `on_reload` say why.
 
 Memory stays bounded in a burst: queued jobs are paths, and file contents are only
 read by the scanner, one file per worker.
@@ -21,6 +24,7 @@ scan, so the release folder only ever receives the scanned bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -33,6 +37,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 from ...decide import Decider, Hold, Request, held
 from ...errors import DlpError
+from ...rules import Policy
 from ...types import Action, Destination, Detection, FileReport, Problem, escape_path, unescape_path
 from .journal import WorkFolder, write_sidecar
 from .names import is_temporary
@@ -42,6 +47,8 @@ from .settle import SettleTracker
 from .snapshot import Changing, open_for_writing, snapshot
 
 OnDecision = Callable[[FileReport, Destination, Path], None]
+OnPolicy = Callable[[Policy], None]  # the recorder's `use_policy`: may raise, then the reload fails
+OnReload = Callable[[dict[str, Any]], None]  # what a reload did (done or failed), for the audit trail
 ORPHAN_RULE = "watch:orphan"
 WAIT_RETRY = 1.0  # seconds at least between two looks at a file a writer holds open
 
@@ -70,17 +77,66 @@ class _Job:
     first_seen: float | None
 
 
+class _Deciders:
+    """The daemon's decider, which follows the scanner's policy. Worker threads decide at the
+    same time, so one replaced by a reload is closed once the last decision on it is done
+    (and only if the daemon made it: one given to the daemon belongs to its giver)."""
+
+    def __init__(self, decider: Decider) -> None:
+        self.current = decider
+        self._given = decider
+        self._users: dict[Decider, int] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[Decider]:
+        with self._lock:
+            decider = self.current
+            self._users[decider] = self._users.get(decider, 0) + 1
+        try:
+            yield decider
+        finally:
+            with self._lock:
+                self._users[decider] -= 1
+                done = not self._users[decider]
+                if done:
+                    del self._users[decider]
+            if done:
+                self._close_if_retired(decider)
+
+    def replace(self, decider: Decider) -> None:
+        with self._lock:
+            old, self.current = self.current, decider
+        if old is not decider:
+            self._close_if_retired(old)
+
+    def close(self) -> None:
+        """At shutdown, once no worker decides any more."""
+        if self.current is not self._given:
+            self.current.close()
+
+    def _close_if_retired(self, decider: Decider) -> None:
+        with self._lock:
+            retired = decider is not self.current and decider not in self._users and decider is not self._given
+        if retired:
+            decider.close()
+
+
 class Daemon:
     def __init__(self, settings: WatchSettings, spec: ScannerSpec, *, log: DecisionLog,
                  on_decision: OnDecision | None = None,
                  decider: Decider | None = None,
+                 on_policy: OnPolicy | None = None,
+                 on_reload: OnReload | None = None,
                  reload_settings: Callable[[], WatchSettings] | None = None,
                  clock: Callable[[], float] = time.monotonic, durable: bool = True) -> None:
         self.settings = settings
         self.spec = spec
         self.log = log
         self.on_decision = on_decision
-        self._decider = decider or Decider()  # its policy follows the scanner's (reloaded with the registry)
+        self.on_policy = on_policy
+        self.on_reload = on_reload
+        self._deciders = _Deciders(decider or Decider())  # its policy follows the scanner's
         self.reload_settings = reload_settings
         self.clock = clock
         self.durable = durable
@@ -102,6 +158,7 @@ class Daemon:
         self._tracker = SettleTracker(settings.settle, clock=clock)
         self._scans: Scans | None = None
         self._registry_thread: threading.Thread | None = None
+        self._reload_again = False  # a SIGHUP came while a reload was running: reload once more after it
         self._failed_generation = ""
 
     # -- control (thread- and signal-safe) ------------------------------------------
@@ -121,7 +178,7 @@ class Daemon:
     def run(self) -> int:
         try:
             self._scans = Scans(self.spec, mode=self.settings.scan_in, workers=self.settings.workers)
-            self._decider = self._decider.with_policy(self._scans.policy)
+            self._use_policy(self._scans.policy)  # the recorder records under the very policy that decides
             self._open_boxes(self.settings.outboxes)
             for box, work in list(self._boxes.values()):
                 self._recover(box, work, startup=True)
@@ -149,6 +206,9 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self._reload_all()
+            if self._reload_again and not self._reloading():
+                self._reload_again = False
+                self._start_registry_reload("SIGHUP")
             if now >= next_rescan:
                 self._rescan()
                 for box, work in list(self._boxes.values()):
@@ -172,6 +232,7 @@ class Daemon:
             self._registry_thread.join()
         if self._scans is not None:
             self._scans.close()
+        self._deciders.close()
         for _, work in self._boxes.values():
             work.close()
         if self.ready.is_set():
@@ -358,13 +419,14 @@ class Daemon:
         detection = replace(detection, meta={**detection.meta, "journal": entry["id"]})
         hold = Hold(force, "found in the work folder without a journal entry") if force is not None else None
         request = Request(box.destination, unscannable="open" if self.settings.fail_open else "closed", hold=hold)
-        try:
-            report = self._decider.decide(detection, request)
-        except Exception as exc:  # allow entries or exposure unreadable: decided without them, kept back
-            self.log.write("error", outbox=entry["outbox"], file=entry["rel"],
-                           error=f"decision failed: {type(exc).__name__}: {exc}")
-            report = Decider(self._decider.policy).decide(
-                detection, replace(request, hold=Hold("watch:decision-failed", f"decision failed: {exc}")))
+        with self._deciders.using() as decider:
+            try:
+                report = decider.decide(detection, request)
+            except Exception as exc:  # allow entries or exposure unreadable: decided without them, kept back
+                self.log.write("error", outbox=entry["outbox"], file=entry["rel"],
+                               error=f"decision failed: {type(exc).__name__}: {exc}")
+                report = Decider(decider.policy).decide(
+                    detection, replace(request, hold=Hold("watch:decision-failed", f"decision failed: {exc}")))
         self._place(box, work, entry, report, first_seen, recovered=recovered)
 
     def _scan_copy(self, box: Outbox, work: WorkFolder, entry: dict[str, Any]) -> Detection:
@@ -490,30 +552,64 @@ class Daemon:
 
     def _check_registry(self) -> None:
         assert self._scans is not None
-        if self._registry_thread is not None and self._registry_thread.is_alive():
+        if self._reloading():
             return
-        if not self._scans.changed():
+        name = self._scans.pending()
+        if name is None or name == self._failed_generation:
             return
-        current = self._scans.current_file.read_text().strip() if self._scans.current_file.exists() else ""
-        if current == self._failed_generation:
-            return
-        self._registry_thread = threading.Thread(target=self._reload_registry, name="dlp-watch-reload", daemon=True)
+        self._start_registry_reload(f"registry generation {name}", name)
+
+    def _reloading(self) -> bool:
+        return self._registry_thread is not None and self._registry_thread.is_alive()
+
+    def _start_registry_reload(self, trigger: str, generation: str | None = None) -> None:
+        self._registry_thread = threading.Thread(target=self._reload_registry, args=(trigger, generation),
+                                                 name="dlp-watch-reload", daemon=True)
         self._registry_thread.start()
 
-    def _reload_registry(self) -> None:
+    def _reload_registry(self, trigger: str, generation: str | None = None) -> None:
+        """Open the registry, models and policy file again; switch the scanner, the decider and
+        the recorder together, or nothing (the old ones go on) and say why."""
         assert self._scans is not None
         old = self._scans.generation_name
         started = time.perf_counter()
         try:
-            name = self._scans.reload()
-        except DlpError as exc:
-            self._failed_generation = self._scans.current_file.read_text().strip()
-            self.log.write("error", error=f"registry reload failed, still scanning with {old}: {exc}")
+            name = self._scans.reload(before_switch=lambda scanner: self._use_policy(scanner.policy))
+        except Exception as exc:  # a broken generation, a policy file with an error, an unusable trail
+            self._failed_generation = generation or ""
+            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, DlpError) else str(exc)
+            self.log.write("error", error=f"reload failed ({trigger}), still scanning with {old} under the "
+                                          f"previous policy: {error}")
+            self._reloaded(trigger=trigger, outcome="failed", previous=old, generation=old, error=error[:500])
             return
-        self._decider = self._decider.with_policy(self._scans.policy)
-        self.log.write("reloaded", registry=f"{old} -> {name}", seconds=round(time.perf_counter() - started, 3))
+        seconds = round(time.perf_counter() - started, 3)
+        self.log.write("reloaded", registry=f"{old} -> {name}", trigger=trigger,
+                       policy=getattr(self._scans.policy, "source", None), seconds=seconds)
+        self._reloaded(trigger=trigger, outcome="done", previous=old, generation=name, seconds=seconds)
+
+    def _use_policy(self, policy: Policy) -> None:
+        """The decider and the recorder go with `policy`; when the recorder refuses it (a trail
+        that cannot take the `policy` entry), neither switches."""
+        decider = self._deciders.current.with_policy(policy)
+        try:
+            if self.on_policy is not None:
+                self.on_policy(policy)
+        except BaseException:
+            if decider is not self._deciders.current:
+                decider.close()
+            raise
+        self._deciders.replace(decider)
+
+    def _reloaded(self, **outcome: Any) -> None:
+        if self.on_reload is None:
+            return
+        try:
+            self.on_reload(outcome)
+        except Exception as exc:
+            self.log.write("error", error=f"on_reload hook failed: {type(exc).__name__}: {exc}")
 
     def _reload_all(self) -> None:
+        """SIGHUP: the configuration file, then the registry, models and policy file."""
         if self.reload_settings is not None:
             try:
                 new = self.reload_settings()
@@ -523,8 +619,10 @@ class Daemon:
             if new is not None:
                 self._apply_settings(new)
         self._failed_generation = ""
-        if self._registry_thread is None or not self._registry_thread.is_alive():
-            self._reload_registry()
+        if self._reloading():
+            self._reload_again = True  # the running reload may have read the policy file before it changed
+        else:
+            self._start_registry_reload("SIGHUP")
 
     def _apply_settings(self, new: WatchSettings) -> None:
         if (new.workers, new.scan_in) != (self.settings.workers, self.settings.scan_in):

@@ -1,8 +1,8 @@
 """Scanning claimed files: in the worker threads or in a process pool, with registry reloads.
 
 `ScannerSpec` says how to open the scanner (it is pickled to worker processes);
-`Scans` holds the live scanner (or pool) and swaps it when the registry's CURRENT
-file names another generation. Scans return detections; the daemon decides them
+`Scans` holds the live scanner (or pool) and swaps it when the store's watch
+(`Store.watch`) reports another generation, or on SIGHUP. Scans return detections; the daemon decides them
 (`decide.Decider`, with its fail-closed request). An entry that is not a regular
 file (a symbolic link, a pipe, a socket) is marked held here, where it is seen:
 it is quarantined even fail-open, since it has no bytes that could have been
@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Callable
 
 from ...decide import held
 from ...settings import Settings, load_settings
@@ -82,8 +82,12 @@ class Scans:
         self._lock = threading.Lock()
         self._scanner = spec.open()  # a bad registry fails here, before any file is claimed
         self._pool: ProcessPoolExecutor | None = self._new_pool() if mode == "processes" else None
-        self.current_file: Path = Path(self._scanner.registry.root) / "CURRENT"
-        self.generation_name = _read_current(self.current_file)
+        self._watch = _watch(self._scanner)
+
+    @property
+    def generation_name(self) -> str:
+        """The registry generation the live scanner holds."""
+        return self._watch.held
 
     @property
     def policy(self):
@@ -106,23 +110,33 @@ class Scans:
             pool.shutdown(wait=False)
             return Detection.unscannable(locator, "the scanner process died")
 
-    def changed(self) -> bool:
-        """True when the registry's CURRENT names another generation than the loaded one."""
-        return _read_current(self.current_file) != self.generation_name
+    def pending(self) -> str | None:
+        """The registry's current generation when it is not the one the live scanner holds."""
+        return self._watch.changed()
 
-    def reload(self) -> str:
-        """Open the registry again and swap it in; scans in progress finish with the old one.
-        Raises the store's error (the old scanner stays) when the new generation cannot be used."""
-        name = _read_current(self.current_file)
+    def reload(self, before_switch: Callable[[Any], None] = lambda scanner: None) -> str:
+        """Open the registry, models and policy file again and swap them in; scans in progress
+        finish with the old scanner. Returns the generation now held.
+
+        `before_switch(scanner)` runs between the opening and the swap (the daemon switches
+        its policy there): when it raises, nothing is swapped. So does the store's or the
+        policy's error when the new generation or file cannot be used: the old scanner stays."""
         scanner = self.spec.open()
         pool = self._new_pool() if self.mode == "processes" else None
+        try:
+            before_switch(scanner)
+        except BaseException:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            raise
+        watch = _watch(scanner)
         with self._lock:
             old_pool, self._pool = self._pool, pool
             self._scanner = scanner
-            self.generation_name = name
+            self._watch = watch
         if old_pool is not None:
             old_pool.shutdown(wait=False)  # queued scans still run to the end
-        return name
+        return watch.held
 
     def close(self) -> None:
         if self._pool is not None:
@@ -139,11 +153,10 @@ class Scans:
         return pool
 
 
-def _read_current(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
+def _watch(scanner):
+    """The store's watch for the generation this scanner's index holds."""
+    index = scanner.registry
+    return index.store.watch(index.generation_name)
 
 
 _process_scanner = None

@@ -68,7 +68,7 @@ class WatchSettings:
     fail_open: bool = False
     ocr: bool = True
     ignore: tuple[str, ...] = TEMPORARY_NAMES
-    registry_check: float = 1.0  # seconds between looks at the registry's CURRENT file
+    registry_check: float = 1.0  # seconds between two looks for a new registry generation (Store.watch)
     source: str = "command line"  # where the settings came from, for messages
 
     @property
