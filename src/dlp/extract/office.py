@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 
 from ..errors import ExtractionError
 from ..types import Item, Part, Problem
-from .archives import read_zip_member
+from .archives import member_name, names_text, read_zip_member
 from .base import Context, Output, child
 from .decoding import printable_strings
 from .safexml import MarkupText, TextTarget, XmlText, local, parse_text
@@ -89,6 +89,10 @@ class OfficeExtractor:
             yield from read(package)
             yield from _properties(package)
             yield from _other_members(package)
+            chosen = [member_name(archive.getinfo(name)) for name in package.unlisted if not _GENERATED_NAME.match(name)]
+            names = names_text(archive, chosen)
+            if names.strip():
+                yield Part(package.locator("names"), names, "zip-names")
             yield from package.problems
 
 
@@ -102,6 +106,7 @@ class Package:
         self.names = [info.filename for info in archive.infolist() if not info.is_dir()]
         self.problems: list[Problem] = []
         self.read: set[str] = set()  # members a story reader has taken
+        self.unlisted: list[str] = []  # members no reader took and that are not plumbing: their names are text
 
     def locator(self, name: str) -> str:
         return f"{self.item.locator}!/{name}"
@@ -163,6 +168,19 @@ _METAFILE = re.compile(r"\.(?:emf|wmf)$", re.I)
 _PICTURE = re.compile(r"^(?:.*/)?(?:media|Pictures)/[^/]+\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.I)
 
 
+# A member name as office applications write them (customXml/item1.xml, word/media/image3.png,
+# word/embeddings/Microsoft_Excel_Worksheet2.xlsx, Pictures/10000201000000C8.png): words of
+# one token each, a known extension. No run of words long enough to match a registered
+# document fits in such names, so they are not listed in the package's names part; any
+# other name (a member someone added, named as they liked) is.
+_GENERATED_NAME = re.compile(
+    r"^(?:[A-Za-z0-9]{1,64}/){0,3}(?:[A-Za-z0-9]{1,64}|Microsoft_[A-Za-z]+(?:_[A-Za-z-]+){1,3}\d*)"
+    r"\.(?:xml|png|jpe?g|gif|emf|wmf|bin|tiff?|bmp|svg|wdp|jfif|webp|xls[xmb]?|docx?|docm|pptx?|pptm|vsdx|od[tsp]|"
+    r"mp[34]|wav|avi|json|data)$",
+    re.I,
+)
+
+
 class PropertiesText(TextTarget):
     """Document properties a user writes (title, subject, author, keywords, comments,
     category, company, manager; custom properties with their names; ODF user-defined
@@ -212,9 +230,14 @@ def _properties(package: Package) -> Iterator[Output]:
 def _other_members(package: Package) -> Iterator[Output]:
     """Members no story reader took: properties, charts, SmartArt, custom XML, alt
     chunks, embedded files and pictures become child items (the walk reads each by its
-    content); vector pictures are read for their text records; plumbing is skipped."""
+    content); vector pictures are read for their text records; plumbing is skipped.
+    The names of these members (a name is whatever its writer chose) are noted in
+    `package.unlisted` for the package's ``!/names`` part."""
     for name in package.names:
-        if name in package.read or _PLUMBING.match(name) or _PICTURE.match(name):
+        if name in package.read or _PLUMBING.match(name):
+            continue
+        package.unlisted.append(name)
+        if _PICTURE.match(name):
             continue
         package.ctx.budget.check_time()
         if _MACROS.match(name):
