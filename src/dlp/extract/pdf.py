@@ -118,6 +118,7 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     lines = [f"{name}: {value}" if name and value else (value or name) for name, value in fields]
     if lines:
         outputs.append(Part(f"{item.locator}!/form", "\n".join(lines), "pdf"))
+    outputs.extend(_properties(item, document, data, limits))
     for index in range(min(document.count_attachments(), limits.max_members)):
         try:
             attachment = document.get_attachment(index)
@@ -127,6 +128,77 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
         attachments.append((_attachment_name(attachment, f"attachment[{index + 1}]"), attachment))
     outputs.extend(_pdfium_attachments(item, attachments, limits))
     return outputs
+
+
+_INFO_KEYS = ("Title", "Author", "Subject", "Keywords", "Creator", "Producer")
+_INFO_DATES = frozenset({"CreationDate", "ModDate", "Trapped"})
+
+
+def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[Output]:
+    """The document information a viewer's Properties dialog shows (title, author,
+    subject, keywords, creator, producer, by PDFium), then the keys PDFium does not name
+    and the XMP metadata packet (by pdfminer): ``doc.pdf!/properties``."""
+    lines: dict[str, None] = {}
+    for key in _INFO_KEYS:
+        try:
+            value = document.get_metadata_value(key).strip()
+        except Exception:  # an undecodable value: pdfminer's reading below may still have it
+            continue
+        if value:
+            lines[f"{key}: {value}"] = None
+    try:
+        from pdfminer.pdfdocument import PDFDocument
+        from pdfminer.pdfparser import PDFParser
+
+        # no fallback: a PDF whose cross-reference table pdfminer cannot follow is not
+        # re-parsed from end to end for its metadata (PDFium's reading above stands)
+        miner = PDFDocument(PDFParser(io.BytesIO(data)), fallback=False)
+    except Exception:
+        miner = None
+    problems: list[Problem] = []
+    if miner is not None:
+        for line in _miner_properties(item, miner, limits, problems, skip=frozenset(_INFO_KEYS)):
+            lines.setdefault(line)
+    text = "\n".join(lines)
+    if text.strip():
+        yield Part(f"{item.locator}!/properties", text + "\n", "properties")
+    yield from problems
+
+
+def _miner_properties(item: Item, document, limits: Limits, problems: list[Problem],
+                      skip: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Lines of the Info dictionary (every key but dates and those in `skip`) and the
+    text of the catalog's XMP packet, through pdfminer; a packet that expands past the
+    limits is a problem."""
+    from pdfminer.pdftypes import PDFStream
+
+    from .decoding import printable_strings
+    from .safexml import MarkupText, parse_text
+
+    try:
+        for info in document.info[:4]:
+            for key, value in list(info.items())[:_MAX_TREE]:
+                if key in skip or key in _INFO_DATES:
+                    continue
+                text = " ".join(_text(value).split())
+                if text:
+                    yield f"{key}: {text}"
+        packet = _resolve(document.catalog.get("Metadata"))
+        if not isinstance(packet, PDFStream):
+            return
+        stored = len(packet.rawdata or b"") if packet.rawdata is not None else 0
+        xml = packet.get_data()
+    except Exception:  # damaged metadata: what was read stands
+        return
+    if len(xml) > limits.max_item_bytes or (len(xml) > limits.ratio_floor_bytes and len(xml) > limits.max_ratio * max(1, stored)):
+        problems.append(Problem(f"{item.locator}!/properties", "ratio", f"XMP metadata expands to {len(xml)} bytes"))
+        return
+    try:
+        text = parse_text(xml, MarkupText()).text
+    except ExtractionError:  # not XML after all: its printable runs
+        text = printable_strings(xml)
+    if text.strip():
+        yield " ".join(text.split())
 
 
 def _visible(text: str) -> int:
@@ -336,6 +408,11 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
         fields = "\n".join(_form_fields(document))
         if fields:
             outputs.append(Part(f"{item.locator}!/form", fields, "pdf"))
+        problems: list[Problem] = []
+        properties = "\n".join(dict.fromkeys(_miner_properties(item, document, limits, problems)))
+        if properties.strip():
+            outputs.append(Part(f"{item.locator}!/properties", properties + "\n", "properties"))
+        outputs.extend(problems)
         attachments.extend(_embedded_files(document))
         outputs.extend(_attachment_items(item, attachments, limits))
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
