@@ -22,6 +22,7 @@ from .archives import (
     ZipExtractor,
 )
 from .base import Context, Extractor, Limits, walk
+from .imagemeta import EmbeddedImageExtractor
 from .mail import MailExtractor, MaildirExtractor, MboxExtractor, is_maildir
 from .office import OfficeExtractor, XmlExtractor
 from .ole import OleExtractor
@@ -40,6 +41,7 @@ EXTRACTORS: tuple[Extractor, ...] = (
     TarExtractor(),
     ArExtractor(),
     UnsupportedArchiveExtractor(),
+    EmbeddedImageExtractor(),
     ImageExtractor(),
     RtfExtractor(),
     MboxExtractor(),

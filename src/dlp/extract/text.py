@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
 from .decoding import Decoded, decode, decode_text, printable_strings
+from .imagemeta import image_outputs
 
 __all__ = ["decode_text", "printable_strings", "decoded_outputs", "html_to_text", "HtmlExtractor",
            "TextExtractor", "StringsExtractor", "ImageExtractor"]
@@ -137,7 +138,8 @@ _RASTER = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
 def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
     """Files inlined as ``data:`` URIs (base64 or percent-encoded), which leave with the
     page whatever it shows: child items ``page.html!/data[N]``. Raster pictures are
-    skipped (no text without OCR), as they are in office documents."""
+    read for their metadata and trailing bytes only (``meta["embedded"]``): no text
+    without OCR, as in office documents."""
     import base64
     import binascii
     import urllib.parse
@@ -152,10 +154,11 @@ def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
                 data = urllib.parse.unquote_to_bytes(payload)
         except (binascii.Error, ValueError):
             continue
-        if not data.strip() or data.startswith(_RASTER):
+        if not data.strip():
             continue
         yield Item(locator=f"{locator}!/data[{number}]", name=f"data[{number}]", data=data, depth=depth + 1,
-                   meta={"content_type": (match.group(1) or "text/plain").lower()})
+                   meta={"content_type": (match.group(1) or "text/plain").lower(),
+                         **({"embedded": "data-uri"} if data.startswith(_RASTER) else {})})
 
 
 class HtmlExtractor:
@@ -234,3 +237,4 @@ class ImageExtractor:
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         yield Part(item.locator, "", "image", meta={"ocr": False}, binary=True)
+        yield from image_outputs(item, ctx)  # text beside the pixels, bytes after the image's end
