@@ -36,26 +36,40 @@ from .base import Context
 from .decoding import decode
 
 MIN_RUN = 64  # characters of the alphabet, white space aside, before a run is decoded
+_MIN_DISTINCT = 10  # different characters a base64 run shows ("-----" and "_____" lines are not base64)
 _MIN_UNSURE_BYTES = 64  # shorter decoded text must be UTF-8
 _MIN_ESCAPES = 11  # percent or \\x escapes in one word before it is decoded
 _MIN_ESCAPED_WORDS = 8  # words the decoded word must hold (a tracking link holds none)
+_CHUNK = 4 * 1024 * 1024  # characters of text searched at once (its bytes and mask are transient)
 
-# base64 (standard and URL-safe): a run of at least 16 characters starting at a word's
-# start, then whole lines of the alphabet (as MIME and PEM wrap it at 64 or 76)
+# Candidates are found on a mask of the text's bytes (one `bytes.translate`, then
+# `bytes.find` of a literal), several times faster than a character-class regex; the
+# regex then reads the run at each candidate only.
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+_BASE64_MASK = bytes(ord("a") if byte in _ALPHABET else ord(" ") for byte in range(256))
+_BASE64_NEEDLE = b"a" * 16
+_HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;\r\n-"
+                  else ord("x") for byte in range(256))
+_HEX_NEEDLE = b"hhs" * 8
+
+# base64 (standard and URL-safe): a run of at least 16 characters, then whole lines of
+# the alphabet (as MIME and PEM wrap it at 64 or 76)
 _BASE64 = re.compile(
-    r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}"
-    r"(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_-]{4,}={0,2}(?=[ \t]*(?:\r?\n|$)))*"
+    rb"[A-Za-z0-9+/_-]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_-]{4,}={0,2}(?=[ \t]*(?:\r?\n|$)))*"
 )
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 # hex bytes with separators: "de ad be ef", "de:ad:be:ef", "0x48, 0x65, ...", hex dumps
 _HEX_BYTES = re.compile(
-    r"(?<![0-9A-Za-z])(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
+    rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
 )
-# words made of percent or \x escapes: "The%20Halcyon%20coating", "\x54\x68\x65"
-_ESCAPED = re.compile(r"(?<!\S)(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
+_NOT_HEX = re.compile(rb"0[xX]|[^0-9A-Fa-f]")
+_SPACE = re.compile(rb"\s+")
+# a word holding percent or \x escapes: "The%20Halcyon%20coating", "\x54\x68\x65"
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
+_PERCENT, _BACKSLASH_X = re.compile(r"%[0-9A-Fa-f]{2}"), re.compile(r"\\x[0-9A-Fa-f]{2}")  # literal first: fast search
+_ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
+_LAST_SPACE = re.compile(r"\s\S*$")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
-_SPACE = re.compile(r"\s+")
 
 # magic numbers of formats dlp reads, which a decoded run may carry
 _MAGICS = (
@@ -89,30 +103,10 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
 
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-
-    def numbered(kind: str, data: bytes | None):
+    for kind, data in (*_runs(text), *_escaped(text)):
         if data:
             numbers[kind] += 1
             yield kind, numbers[kind], data
-
-    for match in _BASE64.finditer(text):
-        compact = _SPACE.sub("", match.group())
-        if len(compact) < MIN_RUN:
-            continue
-        if _HEX.fullmatch(compact):
-            yield from numbered("hex", _unhex(compact))
-        else:
-            yield from numbered("base64", _unbase64(compact))
-    for match in _HEX_BYTES.finditer(text):
-        digits = re.sub(r"0[xX]|[^0-9A-Fa-f]", "", match.group())
-        yield from numbered("hex", _unhex(digits))
-    if "%" in text or "\\x" in text:
-        for match in _ESCAPED.finditer(text):
-            run = match.group()
-            if len(_ESCAPE.findall(run)) >= _MIN_ESCAPES:
-                data = _unescape(run)
-                if len(data.split()) >= _MIN_ESCAPED_WORDS:  # prose, not a long link
-                    yield from numbered("escaped", data)
     if "=" in text:
         escapes = sum(1 for _ in _QP.finditer(text))
         if escapes >= 16 and escapes * 80 >= len(text):  # a soft break per line at least
@@ -121,20 +115,97 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
                 yield "quoted-printable", None, decoded
 
 
-def _unhex(digits: str) -> bytes | None:
+def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
+    """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
+    reaches the end of a chunk is read again from its start with the next chunk (the
+    chunk doubles when one run fills it)."""
+    start, size = 0, _CHUNK
+    while start < len(text):
+        end = min(len(text), start + size)
+        data = text[start:end].encode("utf-8", errors="surrogatepass")
+        restart = None
+        for first, last, kind, payload in _candidates(data):
+            if end < len(text) and last >= len(data) - 2:
+                restart = first
+                break
+            yield kind, payload
+        if restart is None:
+            start, size = end, _CHUNK
+        elif restart == 0:
+            size *= 2
+        else:
+            start += len(data[:restart].decode("utf-8", errors="surrogatepass"))
+            size = _CHUNK
+
+
+def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
+    """(start, end, kind, decoded bytes) of the base64 and hex runs of `data`, in order."""
+    found = []
+    mask = data.translate(_BASE64_MASK)
+    position = mask.find(_BASE64_NEEDLE)
+    while position >= 0:
+        stop = mask.find(b" ", position)
+        stop = len(mask) if stop < 0 else stop
+        if stop - position < MIN_RUN and data[stop:stop + 1] not in (b"\n", b"\r"):
+            position = mask.find(_BASE64_NEEDLE, stop)  # one long word (a link, a rule of dashes), no more
+            continue
+        match = _BASE64.match(data, position)
+        compact = _SPACE.sub(b"", match.group())
+        if len(compact) >= MIN_RUN and len(set(compact[:256])) >= _MIN_DISTINCT:
+            if _HEX.fullmatch(compact):
+                found.append((match.start(), match.end(), "hex", _unhex(compact)))
+            else:
+                found.append((match.start(), match.end(), "base64", _unbase64(compact)))
+        position = mask.find(_BASE64_NEEDLE, max(match.end(), position + 1))
+    mask = data.translate(_HEX_MASK)
+    position = mask.find(_HEX_NEEDLE)
+    while position >= 0:
+        match = _HEX_BYTES.match(data, position) if position == 0 or mask[position - 1] != ord("h") else None
+        if match is not None:
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+        position = mask.find(_HEX_NEEDLE, match.end() if match is not None else position + 1)
+    return sorted(found, key=lambda run: run[0])
+
+
+def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
+    """Words with many percent or \\x escapes, unescaped, when they hold prose."""
+    for pattern, mark in ((_PERCENT, "%"), (_BACKSLASH_X, "\\x")):
+        if mark in text:
+            yield from _escaped_words(text, pattern)
+
+
+def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes | None]]:
+    done = 0
+    for escape in pattern.finditer(text):
+        if escape.start() < done:
+            continue
+        space = _LAST_SPACE.search(text, max(done, escape.start() - 4096), escape.start())
+        word = _ESCAPED_WORD.match(text, space.start() + 1 if space else max(done, escape.start() - 4096))
+        if word is None:
+            done = escape.end()
+            continue
+        done = word.end()
+        run = word.group()
+        if len(_ESCAPE.findall(run)) >= _MIN_ESCAPES:
+            data = _unescape(run)
+            if len(data.split()) >= _MIN_ESCAPED_WORDS:  # prose, not a long link
+                yield "escaped", data
+
+
+def _unhex(digits: bytes) -> bytes | None:
     try:
-        return bytes.fromhex(digits[: len(digits) // 2 * 2])
+        return bytes.fromhex(digits[: len(digits) // 2 * 2].decode("ascii"))
     except ValueError:
         return None
 
 
-def _unbase64(compact: str) -> bytes | None:
-    body = compact.rstrip("=")
-    if "-" in body or "_" in body:
-        body = body.replace("-", "+").replace("_", "/")
+def _unbase64(compact: bytes) -> bytes | None:
+    body = compact.rstrip(b"=")
+    if b"-" in body or b"_" in body:
+        body = body.replace(b"-", b"+").replace(b"_", b"/")
     body = body[: len(body) // 4 * 4 + (len(body) % 4 if len(body) % 4 > 1 else 0)]
     try:
-        return binascii.a2b_base64(body + "=" * (-len(body) % 4), strict_mode=False)
+        return binascii.a2b_base64(body + b"=" * (-len(body) % 4), strict_mode=False)
     except (binascii.Error, ValueError):
         return None
 
@@ -146,7 +217,9 @@ def _unescape(run: str) -> bytes:
 
 
 def _readable(data: bytes) -> bool:
-    """Whether decoded bytes are worth reading: a format dlp reads, or text without doubt."""
+    """Whether decoded bytes are worth reading: a format dlp reads, or text without doubt
+    (UTF-8 when short; in a legacy code page, text with spaces between its words, as
+    random bytes that decode in one have none to speak of)."""
     if data.startswith(_MAGICS) or data[257:262] == b"ustar":
         return True
     if len(data) < _MIN_UNSURE_BYTES:
@@ -155,4 +228,10 @@ def _readable(data: bytes) -> bool:
         except UnicodeDecodeError:
             return False
     decoded = decode(data)
-    return decoded is not None and not decoded.doubt and bool(decoded.text.strip())
+    if decoded is None or decoded.doubt or not decoded.text.strip():
+        return False
+    encoding = decoded.encoding.lower().replace("_", "-")
+    if encoding.startswith(("utf-8", "ascii", "utf-16", "utf-32")):
+        return True
+    sample = decoded.text[:4096]
+    return sample.count(" ") * 40 >= len(sample)
