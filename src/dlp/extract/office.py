@@ -259,17 +259,80 @@ def _other_members(package: Package) -> Iterator[Output]:
 class WordText(TextTarget):
     """A WordprocessingML story. Field instructions (``{ QUOTE "..." }``, shown with
     Alt+F9, and the text of a field whose result was left empty) come after the story's
-    text, so that they do not move the offsets of the text itself."""
+    text, so that they do not move the offsets of the text itself.
+
+    Hidden text is read like any other, since it leaves with the file. But hidden junk
+    between the words a reader sees (a hidden run after every third word) would break
+    the run of a registered excerpt Word shows whole, so the story is also kept as Word
+    shows it (`visible`) whenever some text in it is not shown: hidden runs (``w:vanish``,
+    directly or through a character or paragraph style), tracked deletions and moves away,
+    white text on no shading, text of 1 pt or less."""
 
     keep = frozenset({"t", "delText", "instrText", "delInstrText"})
     skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
     before = {"tab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"}
     after = {"p": "\n", "tc": "\t", "tr": "\n"}
     _FIELD = frozenset({"instrText", "delInstrText"})
+    _GONE = frozenset({"del", "moveFrom"})  # tracked deletions and text moved away: not in the final view
 
-    def __init__(self) -> None:
+    def __init__(self, hidden_styles: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.fields: list[str] = []
+        self.hidden_styles = hidden_styles
+        self.unshown: set[int] = set()  # indices in `chunks` of text Word does not show
+        self._gone = 0
+        self._paragraph_hidden = False
+        self._run: dict[str, object] = {}
+        self._shaded: list[bool] = []  # per open paragraph or cell: has a fill
+
+    def start(self, tag, attrib) -> None:
+        name = local(tag)
+        parent = self._stack[-1] if self._stack else ""
+        grand = self._stack[-2] if len(self._stack) > 1 else ""
+        if parent == "rPr" and grand == "r":
+            self._run_property(name, attrib)
+        elif parent == "pPr" and grand == "p":
+            if name == "pStyle" and _val(attrib) in self.hidden_styles:
+                self._paragraph_hidden = True
+            elif name == "shd" and _filled(attrib) and self._shaded:
+                self._shaded[-1] = True
+        elif parent == "tcPr" and name == "shd" and _filled(attrib) and self._shaded:
+            self._shaded[-1] = True
+        elif name == "r":
+            self._run = {}
+        elif name == "p":
+            self._paragraph_hidden = False
+        if name in ("p", "tc"):
+            self._shaded.append(False)
+        elif name in self._GONE:
+            self._gone += 1
+        super().start(tag, attrib)
+
+    def end(self, tag) -> None:
+        name = local(tag)
+        if name in ("p", "tc") and self._shaded:
+            self._shaded.pop()
+        elif name in self._GONE and self._gone:
+            self._gone -= 1
+        super().end(tag)
+
+    def _run_property(self, name: str, attrib) -> None:
+        if name == "vanish":
+            self._run["vanish"] = _on(attrib)
+        elif name == "rStyle" and _val(attrib) in self.hidden_styles:
+            self._run.setdefault("vanish", True)
+        elif name == "color":
+            self._run["white"] = _val(attrib).upper() in ("FFFFFF", "WHITE")
+        elif name == "sz":
+            self._run["tiny"] = _val(attrib).isdigit() and int(_val(attrib)) <= 2  # half-points: 1 pt or less
+        elif name in ("shd", "highlight") and _filled(attrib):
+            self._run["shaded"] = True
+
+    def _unshown(self) -> bool:
+        run = self._run
+        if self._gone or run.get("vanish") or (self._paragraph_hidden and run.get("vanish") is not False) or run.get("tiny"):
+            return True
+        return bool(run.get("white")) and not run.get("shaded") and not any(self._shaded)
 
     def on_start(self, name: str, attrib) -> None:
         _alt_text(self, name, attrib)
@@ -283,11 +346,90 @@ class WordText(TextTarget):
             if not self._skipping and text.strip():
                 self.fields.append(text.strip())
         else:
+            count = len(self.chunks)
             super().data(text)
+            if len(self.chunks) > count and text.strip() and self._unshown():
+                self.unshown.add(count)
+
+    def visible(self) -> str | None:
+        """The story as Word shows it, when some of its text is not shown; else None."""
+        if not self.unshown:
+            return None
+        return "".join(chunk for index, chunk in enumerate(self.chunks) if index not in self.unshown)
 
     def close(self) -> str:
         text = "".join(self.chunks)
         return f"{text}\n\n{' '.join(self.fields)}\n" if self.fields else text
+
+
+def _val(attrib) -> str:
+    return next((v for k, v in attrib.items() if k.endswith("}val") or k == "val"), "")
+
+
+def _on(attrib) -> bool:
+    """A WordprocessingML toggle property: on unless its value says off."""
+    return _val(attrib).lower() not in ("0", "false", "off")
+
+
+def _filled(attrib) -> bool:
+    """A shading or highlight with a colour (not none, not white, not automatic)."""
+    fill = next((v for k, v in attrib.items() if k.endswith("}fill")), None)
+    value = (fill if fill is not None else _val(attrib)).upper()
+    return value not in ("", "AUTO", "NONE", "FFFFFF", "WHITE", "CLEAR")
+
+
+class HiddenStyles(TextTarget):
+    """word/styles.xml: ids of the styles whose text is hidden (``w:vanish``), through
+    ``w:basedOn`` chains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vanish: dict[str, bool] = {}
+        self.based: dict[str, str] = {}
+        self._style = ""
+
+    def start(self, tag, attrib) -> None:
+        name = local(tag)
+        if name == "style":
+            self._style = next((v for k, v in attrib.items() if k.endswith("}styleId")), "")
+        elif name == "basedOn" and self._style:
+            self.based[self._style] = _val(attrib)
+        elif name == "vanish" and self._style and self._stack and self._stack[-1] == "rPr":
+            self.vanish[self._style] = _on(attrib)
+        self._stack.append(name)
+
+    def end(self, tag) -> None:
+        name = self._stack.pop() if self._stack else local(tag)
+        if name == "style":
+            self._style = ""
+
+    def data(self, text: str) -> None:
+        pass
+
+    def hidden(self) -> frozenset[str]:
+        found = set()
+        for style in set(self.vanish) | set(self.based):
+            seen, current = set(), style
+            while current and current not in seen and current not in self.vanish:
+                seen.add(current)
+                current = self.based.get(current, "")
+            if self.vanish.get(current):
+                found.add(style)
+        return frozenset(found)
+
+
+def _hidden_styles(package: Package) -> frozenset[str]:
+    if "word/styles.xml" not in package.names:
+        return frozenset()
+    data = package.member("word/styles.xml")
+    if not data or b"vanish" not in data:
+        return frozenset()
+    styles = HiddenStyles()
+    try:
+        parse_text(data, styles)
+    except ExtractionError:
+        return frozenset()
+    return styles.hidden()
 
 
 _ALT_ATTRIBUTES = ("descr", "title", "tooltip")
@@ -307,11 +449,16 @@ def _docx(package: Package) -> Iterator[Output]:
     main = "word/document.xml" if "word/document.xml" in stories else (stories[0] if stories else None)
     if main is None:
         raise ExtractionError("corrupt", "DOCX without a main document part")
+    hidden_styles = _hidden_styles(package)
     for name in [main] + [s for s in stories if s != main]:
-        text = package.text(name, WordText())
+        story = WordText(hidden_styles)
+        text = package.text(name, story)
         if text is not None:
             locator = package.item.locator if name == main else package.locator(name)
             yield Part(locator, text, "docx")
+            shown = story.visible()
+            if shown is not None:
+                yield Part(f"{package.locator(name)}#visible", shown, "docx", meta={"reading": "visible"})
 
 
 # --- XLSX -------------------------------------------------------------------------
