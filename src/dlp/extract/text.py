@@ -8,7 +8,9 @@ import re
 from typing import Iterable, Iterator
 
 from ..types import Item, Part, Problem
+from . import css
 from .base import Context, Output, read_bytes
+from .css import StyleRules
 from .decoding import Decoded, decode, decode_text, printable_strings
 from .imagemeta import image_outputs
 
@@ -28,13 +30,20 @@ def decoded_outputs(locator: str, decoded: Decoded, fmt: str, text: str | None =
 
 
 class HtmlText(html.parser.HTMLParser):
-    """Everything a reader of an HTML document can get at, in two streams.
+    """Everything a reader of an HTML document can get at, in two streams, and what a
+    browser shows, when that differs.
 
     `chunks`: the visible text, with comments, CDATA and the attributes that carry
     text (alt, title, placeholder, aria-label, value, meta content...) where they
     occur. `hidden`: the content of script, style and template elements, which a
     browser does not show but which leaves with the file all the same; it comes after
     the visible text, so the offsets of visible text do not depend on it.
+
+    `shown`: the page text as a browser lays it out, without elements CSS conceals
+    (``display:none``, ``visibility:hidden``, zero size or opacity, off-screen...) and
+    with the text of bidi-override right-to-left elements (``<bdo dir=rtl>``,
+    ``unicode-bidi: bidi-override; direction: rtl``) in the order it is seen.
+    `visible()` returns it only when something was concealed or reordered.
     """
 
     _HIDDEN = {"script", "style", "template"}
@@ -42,34 +51,70 @@ class HtmlText(html.parser.HTMLParser):
     _TEXT_ATTRS = {"alt", "title", "placeholder", "aria-label", "aria-description", "aria-placeholder",
                    "aria-roledescription", "aria-valuetext", "label", "summary", "abbr", "value", "download"}
     _META_SKIP = {"viewport", "robots", "referrer", "theme-color", "color-scheme", "format-detection"}
+    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+             "track", "wbr"}
+    # an open element a new start tag implicitly closes (the innermost one only)
+    _IMPLIED_END = {"p": {"p", "div", "ul", "ol", "table", "section", "article", "h1", "h2", "h3", "h4", "h5",
+                          "h6", "pre", "blockquote", "form", "hr"},
+                    "li": {"li"}, "td": {"td", "th", "tr"}, "th": {"td", "th", "tr"}, "tr": {"tr"},
+                    "option": {"option"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self.hidden: list[str] = []
+        self.shown: list[str] = []
+        self.concealed = False  # some text is not shown
+        self.reordered = False  # some text is shown in another order than it is stored
         self._hiding = 0
+        self._styling = 0
+        self._concealing = 0
+        self._open: list[tuple[str, bool, str, int | None]] = []  # tag, conceals, direction, override start
+        self._rules = StyleRules()
 
     def handle_starttag(self, tag, attrs):
         self._attributes(tag, attrs)
+        implied = self._IMPLIED_END.get(self._open[-1][0]) if self._open else None
+        if implied and tag in implied:
+            self._close(self._open.pop())
         if tag in self._HIDDEN:
             self._hiding += 1
+            self._styling += tag == "style"
         elif tag in self._BREAK:
-            self.chunks.append("\n")
+            self._break()
+        if tag not in self._VOID:
+            self._enter(tag, dict(attrs))
 
     def handle_startendtag(self, tag, attrs):
         self._attributes(tag, attrs)
         if tag in self._BREAK:
-            self.chunks.append("\n")
+            self._break()
 
     def handle_endtag(self, tag):
         if tag in self._HIDDEN and self._hiding:
             self._hiding -= 1
+            self._styling -= tag == "style" and self._styling > 0
             self.hidden.append("\n")
         elif tag in self._BREAK:
-            self.chunks.append("\n")
+            self._break()
+        if any(entry[0] == tag for entry in self._open):
+            while self._open:
+                entry = self._open.pop()
+                self._close(entry)
+                if entry[0] == tag:
+                    break
 
     def handle_data(self, data):
-        (self.hidden if self._hiding else self.chunks).append(data)
+        if self._hiding:
+            self.hidden.append(data)
+            if self._styling:
+                self._rules.add(data)
+            return
+        self.chunks.append(data)
+        if self._concealing:
+            self.concealed = self.concealed or bool(data.strip())
+        else:
+            self.shown.append(data)
 
     def handle_comment(self, data):
         self.chunks.append(f"\n{data}\n")
@@ -77,6 +122,34 @@ class HtmlText(html.parser.HTMLParser):
     def unknown_decl(self, data):
         if data.startswith("CDATA["):
             self.chunks.append(f"\n{data[6:]}\n")
+
+    def close(self):
+        super().close()
+        while self._open:
+            self._close(self._open.pop())
+
+    def _break(self) -> None:
+        self.chunks.append("\n")
+        self.shown.append("\n")
+
+    def _enter(self, tag: str, attributes: dict) -> None:
+        style = self._rules.style(tag, attributes)
+        hides = "hidden" in attributes or (bool(style) and css.conceals(style))
+        inherited = self._open[-1][2] if self._open else "ltr"
+        written = (attributes.get("dir") or "").lower()
+        direction = css.direction(style, written if written in ("rtl", "ltr") else inherited)
+        override = direction == "rtl" and (tag == "bdo" or css.overrides(style))
+        self._concealing += hides
+        self._open.append((tag, hides, direction, len(self.shown) if override else None))
+
+    def _close(self, entry: tuple[str, bool, str, int | None]) -> None:
+        _, hides, _, start = entry
+        self._concealing -= hides
+        if start is not None:  # laid out right to left, character by character: as seen, reversed
+            segment = "".join(self.shown[start:])
+            del self.shown[start:]
+            self.shown.append(segment[::-1])
+            self.reordered = self.reordered or bool(segment.strip())
 
     def _attributes(self, tag: str, attrs) -> None:
         named = dict(attrs)
@@ -99,6 +172,10 @@ class HtmlText(html.parser.HTMLParser):
         hidden = "".join(self.hidden).strip()
         return f"{visible}\n\n{hidden}\n" if hidden else visible
 
+    def visible(self) -> str | None:
+        """The page as a browser shows it, when some text is concealed or reordered; else None."""
+        return "".join(self.shown) if self.concealed or self.reordered else None
+
 
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--)", re.I)
 _TAG = re.compile(r"<[^<>]{0,4096}>")
@@ -106,10 +183,14 @@ _WORD = re.compile(r"\w+")
 
 
 def html_to_text(markup: str) -> str:
+    return parse_html(markup).text()
+
+
+def parse_html(markup: str) -> HtmlText:
     parser = HtmlText()
     parser.feed(markup)
     parser.close()
-    return parser.text()
+    return parser
 
 
 def lost_text(markup: str, text: str) -> bool:
@@ -121,10 +202,15 @@ def lost_text(markup: str, text: str) -> bool:
 
 
 def html_outputs(locator: str, decoded: Decoded, fmt: str, depth: int = 0, **meta) -> Iterator[Output]:
-    """Parts of an HTML text; the whole source as well (``!/source``) when parsing lost
-    text; files carried in ``data:`` URIs as child items."""
-    text = html_to_text(decoded.text)
+    """Parts of an HTML text; the page as a browser shows it (``#visible``) when CSS
+    conceals or reorders some of its text; the whole source as well (``!/source``) when
+    parsing lost text; files carried in ``data:`` URIs as child items."""
+    parsed = parse_html(decoded.text)
+    text = parsed.text()
     yield from decoded_outputs(locator, decoded, fmt, text, **meta)
+    shown = parsed.visible()
+    if shown is not None:
+        yield Part(f"{locator}#visible", shown, fmt, meta={**meta, "reading": "visible"})
     if lost_text(decoded.text, text):
         yield Part(f"{locator}!/source", decoded.text, "text", meta=meta)
     yield from data_uri_items(locator, decoded.text, depth)
