@@ -462,8 +462,7 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     # holes
     "pdf characters drawn right to left": ("doc.pdf", pdf_chars_drawn_backwards, None),
     "pdf words drawn in shuffled order": ("doc.pdf", pdf_words_drawn_shuffled, None),
-    "pdf tiny white junk between words": ("doc.pdf", pdf_tiny_white_junk,
-                                          "invisible 0.5 pt glyphs interleave junk words into the text"),
+    "pdf tiny white junk between words": ("doc.pdf", pdf_tiny_white_junk, None),
     "pdf title, subject and keywords": ("doc.pdf", pdf_metadata, None),
     "docx hidden junk run after every 3rd word": ("doc.docx", docx_hidden_junk_runs, None),
     "docx core properties (comments)": ("doc.docx", docx_core_properties, None),

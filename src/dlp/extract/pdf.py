@@ -22,6 +22,7 @@ from ..errors import ExtractionError
 from ..types import Item, Part, Problem
 from .base import Context, Limits, Output, child
 from .isolate import run_isolated
+from .pdfvisible import concealed_objects, miner_converter, shown_text
 
 _MAX_TREE = 10_000  # nodes visited in a name tree or field tree
 _ANNOT_KEYS = (b"T", b"Subj", b"Contents", b"RC")
@@ -38,7 +39,8 @@ class PdfExtractor:
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         if item.size > ctx.limits.max_item_bytes:
             raise ExtractionError("too_large", f"{item.size} bytes exceeds {ctx.limits.max_item_bytes}")
-        import pypdfium2  # noqa: F401  (loaded once here, so that every forked worker has it)
+        import pdfminer.pdfdocument  # noqa: F401  (the metadata's reader)
+        import pypdfium2  # noqa: F401  (loaded once here, so that every forked worker has them)
 
         yield from run_isolated(read_pdf, item, ctx)
 
@@ -74,6 +76,7 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     chunks: list[str] = []
     pages: list[int] = []
     page_chars: list[int] = []
+    shown: list[str] = []  # per page, as a viewer shows it, where that differs (else "")
     notes: list[str] = []
     note_pages: list[int] = []
     fields: dict[tuple[str, str], None] = {}
@@ -84,16 +87,19 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     if count == 0:
         raise ExtractionError("corrupt", "PDF has no readable pages")
     for number in range(1, count + 1):
-        text, annotation_text = "", ""
+        text, annotation_text, seen = "", "", ""
         try:
             page = document[number - 1]
             try:
                 textpage = page.get_textpage()
                 text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
                 chars = textpage.count_chars()
+                concealed, everything = concealed_objects(page) if chars else (set(), False)
+                if concealed and not everything:  # a page all hidden (a scan's OCR layer) shows no text to read twice
+                    seen = shown_text(textpage, chars, concealed)
                 textpage.close()
                 if chars < _FEW_CHARS and _text_objects(page, chars) > chars:
-                    text = miner.page_text(number, text)  # fonts PDFium cannot map to text
+                    text, seen = miner.page_text(number, text), ""  # fonts PDFium cannot map to text
                 annotation_text = "\n".join(_annotations(page, document, fields, attachments))
             finally:
                 page.close()
@@ -101,6 +107,8 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
             outputs.append(Problem(f"{item.locator}#page={number}", "corrupt", f"{type(exc).__name__}: {exc}"[:300]))
         if text and not text.endswith("\n"):
             text += "\n"
+        seen = seen if seen.strip() and seen.split() != text.split() else ""
+        shown.append(seen + "\n" if seen and not seen.endswith("\n") else seen)
         pages.append(offset)
         chunks.append(text)
         page_chars.append(_visible(text))
@@ -110,6 +118,8 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
         note_offset += len(notes[-1])
     outputs.insert(0, Part(item.locator, "".join(chunks), "pdf", pages=tuple(pages),
                            meta={"page_chars": tuple(page_chars)}))
+    if any(shown):
+        outputs.insert(1, _shown_part(item, shown))
     if note_offset:
         outputs.append(Part(f"{item.locator}!/annotations", "".join(notes), "pdf", pages=tuple(note_pages)))
     if has_form:
@@ -199,6 +209,16 @@ def _miner_properties(item: Item, document, limits: Limits, problems: list[Probl
         text = printable_strings(xml)
     if text.strip():
         yield " ".join(text.split())
+
+
+def _shown_part(item: Item, shown: list[str]) -> Part:
+    """The pages with concealed text, as a viewer shows them (other pages empty, so that
+    page numbers still hold): ``doc.pdf#visible``."""
+    starts, offset = [], 0
+    for page in shown:
+        starts.append(offset)
+        offset += len(page)
+    return Part(f"{item.locator}#visible", "".join(shown), "pdf", pages=tuple(starts), meta={"reading": "visible"})
 
 
 def _visible(text: str) -> int:
@@ -363,8 +383,6 @@ def _unshown_fields(data: bytes, shown: dict[tuple[str, str], None]) -> Iterator
 
 def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
     """Everything pdfminer reads from one PDF (the fallback, in the worker)."""
-    from pdfminer.converter import TextConverter
-    from pdfminer.layout import LAParams
     from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
@@ -381,9 +399,10 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
         note_pages: list[int] = []
         attachments: list[tuple[str, Any]] = []
         offset = note_offset = 0
+        shown: list[str] = []
         for number, page in enumerate(PDFPage.create_pages(document), start=1):
             out = io.StringIO()
-            device = TextConverter(manager, out, laparams=LAParams())
+            device = miner_converter(manager, out)
             try:
                 PDFPageInterpreter(manager, device).process_page(page)
             except (PDFPasswordIncorrect, PDFEncryptionError):
@@ -393,6 +412,8 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
             finally:
                 device.close()
             text = out.getvalue()
+            seen = "".join(device.shown) if device.concealed else ""
+            shown.append(seen if seen.strip() and seen.split() != text.split() else "")
             pages.append(offset)
             chunks.append(text)
             offset += len(text)
@@ -403,6 +424,8 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
         if not pages:
             raise ExtractionError("corrupt", "PDF has no readable pages")
         outputs.insert(0, Part(item.locator, "".join(chunks), "pdf", pages=tuple(pages)))
+        if any(shown):
+            outputs.insert(1, _shown_part(item, shown))
         if note_offset:
             outputs.append(Part(f"{item.locator}!/annotations", "".join(notes), "pdf", pages=tuple(note_pages)))
         fields = "\n".join(_form_fields(document))
