@@ -38,6 +38,7 @@ from .archives import member_name, names_text, read_zip_member
 from .base import Context, Output, child
 from .decoding import printable_strings
 from .safexml import MarkupText, TextTarget, XmlText, local, parse_text
+from .shown import around
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -263,10 +264,12 @@ class WordText(TextTarget):
 
     Hidden text is read like any other, since it leaves with the file. But hidden junk
     between the words a reader sees (a hidden run after every third word) would break
-    the run of a registered excerpt Word shows whole, so the story is also kept as Word
-    shows it (`visible`) whenever some text in it is not shown: hidden runs (``w:vanish``,
+    the run of a registered excerpt Word shows whole, so the story is also read as Word
+    shows it, around the places where text it does not show sits between shown text
+    (`visible`, see `extract.shown`). Not shown: hidden runs (``w:vanish``,
     directly or through a character or paragraph style), tracked deletions and moves away,
-    white text on no shading, text of 1 pt or less."""
+    white text on no shading (outside text boxes, whose shapes have fills of their own),
+    text of 1 pt or less."""
 
     keep = frozenset({"t", "delText", "instrText", "delInstrText"})
     skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
@@ -284,6 +287,7 @@ class WordText(TextTarget):
         self._paragraph_hidden = False
         self._run: dict[str, object] = {}
         self._shaded: list[bool] = []  # per open paragraph or cell: has a fill
+        self._boxed = 0  # inside a text box, whose shape has a fill of its own
 
     def start(self, tag, attrib) -> None:
         name = local(tag)
@@ -306,6 +310,8 @@ class WordText(TextTarget):
             self._shaded.append(False)
         elif name in self._GONE:
             self._gone += 1
+        elif name == "txbxContent":
+            self._boxed += 1
         super().start(tag, attrib)
 
     def end(self, tag) -> None:
@@ -314,6 +320,8 @@ class WordText(TextTarget):
             self._shaded.pop()
         elif name in self._GONE and self._gone:
             self._gone -= 1
+        elif name == "txbxContent" and self._boxed:
+            self._boxed -= 1
         super().end(tag)
 
     def _run_property(self, name: str, attrib) -> None:
@@ -332,7 +340,7 @@ class WordText(TextTarget):
         run = self._run
         if self._gone or run.get("vanish") or (self._paragraph_hidden and run.get("vanish") is not False) or run.get("tiny"):
             return True
-        return bool(run.get("white")) and not run.get("shaded") and not any(self._shaded)
+        return bool(run.get("white")) and not run.get("shaded") and not any(self._shaded) and not self._boxed
 
     def on_start(self, name: str, attrib) -> None:
         _alt_text(self, name, attrib)
@@ -352,10 +360,20 @@ class WordText(TextTarget):
                 self.unshown.add(count)
 
     def visible(self) -> str | None:
-        """The story as Word shows it, when some of its text is not shown; else None."""
+        """The story as Word shows it, around the places where text it does not show sat
+        between shown text (`shown.around`); None when there are none."""
         if not self.unshown:
             return None
-        return "".join(chunk for index, chunk in enumerate(self.chunks) if index not in self.unshown)
+        kept: list[str] = []
+        cuts: list[int] = []
+        length = 0
+        for index, chunk in enumerate(self.chunks):
+            if index in self.unshown:
+                cuts.append(length)
+            else:
+                kept.append(chunk)
+                length += len(chunk)
+        return around("".join(kept), cuts)
 
     def close(self) -> str:
         text = "".join(self.chunks)

@@ -107,7 +107,7 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
             outputs.append(Problem(f"{item.locator}#page={number}", "corrupt", f"{type(exc).__name__}: {exc}"[:300]))
         if text and not text.endswith("\n"):
             text += "\n"
-        seen = seen if seen.strip() and seen.split() != text.split() else ""
+        seen = seen if seen.strip() else ""
         shown.append(seen + "\n" if seen and not seen.endswith("\n") else seen)
         pages.append(offset)
         chunks.append(text)
@@ -412,8 +412,8 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
             finally:
                 device.close()
             text = out.getvalue()
-            seen = "".join(device.shown) if device.concealed else ""
-            shown.append(seen if seen.strip() and seen.split() != text.split() else "")
+            seen = device.visible() or ""
+            shown.append(seen + "\n" if seen.strip() else "")
             pages.append(offset)
             chunks.append(text)
             offset += len(text)

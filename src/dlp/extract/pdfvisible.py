@@ -22,6 +22,8 @@ import ctypes
 import math
 from typing import Iterator
 
+from .shown import around
+
 _INVISIBLE_MODES = frozenset({3, 7})
 _STROKE_ONLY_MODES = frozenset({1, 5})
 _MIN_SIZE = 1.0  # points
@@ -75,29 +77,37 @@ def concealed_objects(page) -> tuple[set[int], bool]:
 
 def shown_text(textpage, count: int, concealed: set[int]) -> str:
     """The page's text, in PDFium's reading order, without the characters of concealed
-    objects. Where dropped characters stood between two words, a space keeps them apart."""
+    objects, around the places where they sat between shown text (`shown.around`; ""
+    when there are none). Where dropped characters stood between two words, a space
+    keeps them apart."""
     api = _api()
     handle = ctypes.cast(textpage.raw, ctypes.c_void_p).value
     text_object, unicode = api.text_object, api.unicode
     out: list[str] = []
+    cuts: list[int] = []
     last_kept = -1
     dropped = False
     for index in range(count):
         address = text_object(handle, index)
         if address in concealed:
+            if not dropped:
+                cuts.append(len(out))
             dropped = True
             continue
         code = unicode(handle, index)
-        char = chr(code) if 0 < code < 0x110000 else ""
+        char = chr(code) if 0 < code < 0x110000 else " "  # one character a piece: `cuts` are offsets
         if dropped and out and last_kept >= 0 and address and not out[-1].isspace() and not char.isspace():
             if _gap(api, handle, last_kept, index):
                 out.append(" ")
         dropped = False
         out.append(char)
         last_kept = index
-    text = "".join(out)
-    text = text.encode("utf-16-le", errors="surrogatepass").decode("utf-16-le", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(out)  # a character a piece (\r\n and surrogate pairs are two), so cuts are offsets
+    seen = around(text, cuts)
+    if seen is None:
+        return ""
+    seen = seen.encode("utf-16-le", errors="surrogatepass").decode("utf-16-le", errors="replace")
+    return seen.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _gap(api, textpage: int, before: int, after: int) -> bool:
@@ -258,7 +268,8 @@ def miner_converter(manager, out):
         def __init__(self) -> None:
             super().__init__(manager, out, laparams=LAParams())
             self.shown: list[str] = []
-            self.concealed = False
+            self.cuts: list[int] = []
+            self._length = 0
             self._hidden_chars: set[int] = set()
             self._conceal = False
 
@@ -277,22 +288,29 @@ def miner_converter(manager, out):
 
         def receive_layout(self, ltpage) -> None:
             super().receive_layout(ltpage)
-            shown: list[str] = []
 
             def render(item) -> None:
                 if isinstance(item, LTChar) and id(item) in self._hidden_chars:
-                    self.concealed = True
+                    if not self.cuts or self.cuts[-1] != self._length:
+                        self.cuts.append(self._length)
                 elif isinstance(item, LTContainer):
                     for child in item:
                         render(child)
                 elif isinstance(item, LTText):
-                    shown.append(item.get_text())
+                    self._add(item.get_text())
                 if isinstance(item, LTTextBox):
-                    shown.append("\n")
+                    self._add("\n")
 
             render(ltpage)
             self._hidden_chars.clear()
-            self.shown.append("".join(shown))
+
+        def _add(self, text: str) -> None:
+            self.shown.append(text)
+            self._length += len(text)
+
+        def visible(self) -> str | None:
+            """The pages read so far as shown, around concealed text (`shown.around`)."""
+            return around("".join(self.shown), self.cuts) if self.cuts else None
 
     return MinerConverter()
 

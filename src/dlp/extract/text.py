@@ -11,6 +11,7 @@ from ..types import Item, Part, Problem
 from . import css
 from .base import Context, Output, read_bytes
 from .css import StyleRules
+from .shown import around
 from .decoding import Decoded, decode, decode_text, printable_strings
 from .imagemeta import image_outputs
 
@@ -34,16 +35,16 @@ class HtmlText(html.parser.HTMLParser):
     browser shows, when that differs.
 
     `chunks`: the visible text, with comments, CDATA and the attributes that carry
-    text (alt, title, placeholder, aria-label, value, meta content...) where they
-    occur. `hidden`: the content of script, style and template elements, which a
+    text (alt, title, placeholder, aria-label, value, meta content, and any other
+    attribute whose value reads as words, data-* ones included) where they occur. `hidden`: the content of script, style and template elements, which a
     browser does not show but which leaves with the file all the same; it comes after
     the visible text, so the offsets of visible text do not depend on it.
 
-    `shown`: the page text as a browser lays it out, without elements CSS conceals
-    (``display:none``, ``visibility:hidden``, zero size or opacity, off-screen...) and
-    with the text of bidi-override right-to-left elements (``<bdo dir=rtl>``,
+    `shown`: the page text as a browser lays it out, without comments and elements CSS
+    conceals (``display:none``, ``visibility:hidden``, zero size or opacity, off-screen...)
+    and with the text of bidi-override right-to-left elements (``<bdo dir=rtl>``,
     ``unicode-bidi: bidi-override; direction: rtl``) in the order it is seen.
-    `visible()` returns it only when something was concealed or reordered.
+    `visible()` returns the stretches of it around concealed or reordered text.
     """
 
     _HIDDEN = {"script", "style", "template"}
@@ -51,6 +52,11 @@ class HtmlText(html.parser.HTMLParser):
     _TEXT_ATTRS = {"alt", "title", "placeholder", "aria-label", "aria-description", "aria-placeholder",
                    "aria-roledescription", "aria-valuetext", "label", "summary", "abbr", "value", "download"}
     _META_SKIP = {"viewport", "robots", "referrer", "theme-color", "color-scheme", "format-detection"}
+    # attributes that hold markup machinery, not text (event handlers, on*, are script)
+    _CODE_ATTRS = {"href", "src", "srcset", "style", "class", "id", "action", "formaction", "type", "name", "rel",
+                   "lang", "dir", "for", "role", "target", "method", "content", "charset", "http-equiv", "sizes",
+                   "media", "integrity", "crossorigin", "width", "height", "xmlns", "d", "points", "viewbox",
+                   "transform", "poster", "cite", "data", "codebase", "background", "usemap", "headers"}
     _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
              "track", "wbr"}
     # an open element a new start tag implicitly closes (the innermost one only)
@@ -64,8 +70,8 @@ class HtmlText(html.parser.HTMLParser):
         self.chunks: list[str] = []
         self.hidden: list[str] = []
         self.shown: list[str] = []
-        self.concealed = False  # some text is not shown
-        self.reordered = False  # some text is shown in another order than it is stored
+        self.cuts: list[int] = []  # offsets in the shown text where concealed or reordered text is
+        self._shown_length = 0
         self._hiding = 0
         self._styling = 0
         self._concealing = 0
@@ -112,12 +118,15 @@ class HtmlText(html.parser.HTMLParser):
             return
         self.chunks.append(data)
         if self._concealing:
-            self.concealed = self.concealed or bool(data.strip())
+            if data.strip():
+                self.cuts.append(self._shown_length)
         else:
-            self.shown.append(data)
+            self._show(data)
 
     def handle_comment(self, data):
         self.chunks.append(f"\n{data}\n")
+        if data.strip():  # a comment between words splits them as hidden text does
+            self.cuts.append(self._shown_length)
 
     def unknown_decl(self, data):
         if data.startswith("CDATA["):
@@ -130,7 +139,11 @@ class HtmlText(html.parser.HTMLParser):
 
     def _break(self) -> None:
         self.chunks.append("\n")
-        self.shown.append("\n")
+        self._show("\n")
+
+    def _show(self, text: str) -> None:
+        self.shown.append(text)
+        self._shown_length += len(text)
 
     def _enter(self, tag: str, attributes: dict) -> None:
         style = self._rules.style(tag, attributes)
@@ -149,7 +162,8 @@ class HtmlText(html.parser.HTMLParser):
             segment = "".join(self.shown[start:])
             del self.shown[start:]
             self.shown.append(segment[::-1])
-            self.reordered = self.reordered or bool(segment.strip())
+            if segment.strip():
+                self.cuts += [self._shown_length - len(segment), self._shown_length]
 
     def _attributes(self, tag: str, attrs) -> None:
         named = dict(attrs)
@@ -160,6 +174,9 @@ class HtmlText(html.parser.HTMLParser):
                 self.chunks.append(f"\n{value}\n")
             elif name == "srcdoc":  # an iframe's whole document, inline
                 self.chunks.append("\n" + html_to_text(value) + "\n")
+            elif name not in self._CODE_ATTRS and not name.startswith("on") and _prose(value):
+                # data-* and any attribute a page invents: not shown, but any script or "view source" reads it
+                self.chunks.append(f"\n{value}\n")
 
     def _meta_text(self, named: dict) -> bool:
         if "http-equiv" in named or "charset" in named:
@@ -173,8 +190,17 @@ class HtmlText(html.parser.HTMLParser):
         return f"{visible}\n\n{hidden}\n" if hidden else visible
 
     def visible(self) -> str | None:
-        """The page as a browser shows it, when some text is concealed or reordered; else None."""
-        return "".join(self.shown) if self.concealed or self.reordered else None
+        """The page as a browser shows it, around the places where concealed or reordered
+        text sits between shown text (`shown.around`); None when there are none."""
+        return around("".join(self.shown), self.cuts) if self.cuts else None
+
+
+_PROSE = re.compile(r"[^\W\d_]{2,}\s+\S*[^\W\d_]{2,}")
+
+
+def _prose(value: str) -> bool:
+    """An attribute value that reads as words (two at least), not a token, a number or a URL."""
+    return "://" not in value and bool(_PROSE.search(value))
 
 
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--)", re.I)
