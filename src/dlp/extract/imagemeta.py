@@ -44,10 +44,13 @@ def image_outputs(item: Item, ctx: Context) -> Iterator[Output]:
     problems: list[Problem] = []
     reader = _READERS.get(_kind(data))
     end = None
+    inflate = _Inflater(item, ctx, problems)
     if reader is not None:
-        end = reader(data, texts, _Inflater(item, ctx, problems))
-    text = "\n".join(" ".join(line.replace("\0", " ").split()) for line in texts)
-    text = "\n".join(line for line in text.split("\n") if line)
+        end = reader(data, texts, inflate)
+    # values first, in order, and the keywords after them all: a keyword between two
+    # values would split an excerpt written across several chunks
+    lines = [" ".join(line.replace("\0", " ").split()) for line in texts + [" ".join(inflate.keywords)]]
+    text = "\n".join(line for line in lines if line)
     if text:
         yield Part(f"{item.locator}!/metadata", text + "\n", "image-metadata")
     yield from problems
@@ -93,6 +96,7 @@ class _Inflater:
         self.locator = f"{item.locator}!/metadata"
         self.ctx = ctx
         self.problems = problems
+        self.keywords: list[str] = []  # PNG chunk keywords, read after the values
 
     def __call__(self, packed: bytes, what: str) -> bytes | None:
         limits = self.ctx.limits
@@ -128,14 +132,17 @@ def _png(data: bytes, texts: list[str], inflate: _Inflater) -> int | None:
             return position
         if kind == b"tEXt":
             key, _, value = body.partition(b"\0")
-            texts.append(f"{_latin(key)}: {_latin(value)}")
+            inflate.keywords.append(_latin(key))
+            texts.append(_latin(value))
         elif kind == b"zTXt":
             key, _, rest = body.partition(b"\0")
+            inflate.keywords.append(_latin(key))
             value = inflate(rest[1:], f"zTXt chunk {_latin(key)!r}")
             if value is not None:
-                texts.append(f"{_latin(key)}: {_latin(value)}")
+                texts.append(_latin(value))
         elif kind == b"iTXt":
             key, _, rest = body.partition(b"\0")
+            inflate.keywords.append(_latin(key))
             compressed = rest[:1] == b"\x01"
             language, _, rest = rest[2:].partition(b"\0")
             translated, _, value = rest.partition(b"\0")
@@ -143,7 +150,8 @@ def _png(data: bytes, texts: list[str], inflate: _Inflater) -> int | None:
                 value = inflate(value, f"iTXt chunk {_latin(key)!r}")
                 if value is None:
                     continue
-            texts.append(f"{_latin(key)}: {_utf8(translated)} {_xml_or_text(value)}")
+            inflate.keywords.append(_utf8(translated))
+            texts.append(_xml_or_text(value))
         elif kind == b"eXIf":
             _tiff(body, texts, inflate)
     return None

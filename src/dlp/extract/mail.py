@@ -132,15 +132,18 @@ _ADDRESS = re.compile(r"<?[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+>?")
 
 
 def headers_text(nodes: list[Message]) -> str:
-    """Every header of the message and of its MIME parts as text, a line each (the
-    subject is the caller's first line): custom ``X-`` headers, Content-Description,
-    attachment names (RFC 2047 and RFC 2231 decoded) and every other parameter, which
-    a mail client shows or keeps. Display names of address headers are kept, email
-    addresses everywhere are left out; the MIME boundary, a random token, too."""
+    """The value of every header of the message and of its MIME parts, a line each (the
+    subject is the caller's first line), then the header names on one line: custom
+    ``X-`` headers, Content-Description, attachment names (RFC 2047 and RFC 2231
+    decoded) and every other parameter, which a mail client shows or keeps. Display
+    names of address headers are kept, email addresses everywhere are left out; the
+    MIME boundary, a random token, too."""
     lines: list[str] = []
+    names: dict[str, None] = {}
     for index, node in enumerate(nodes):
         for name, value in node.items():
             key = name.lower()
+            names.setdefault(name)
             if index == 0 and key == "subject":
                 continue
             if key in _ADDRESS_HEADERS:
@@ -151,7 +154,8 @@ def headers_text(nodes: list[Message]) -> str:
                 text = _header_text(value)
             text = _ADDRESS.sub(" ", text).strip()
             if text:
-                lines.append(f"{name}: {text}")
+                lines.append(text)
+    lines.append(" ".join(names))  # after the values: a name between two would split what they hold
     return "".join(f"{line}\n" for line in lines)
 
 

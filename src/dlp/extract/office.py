@@ -184,8 +184,8 @@ _GENERATED_NAME = re.compile(
 
 class PropertiesText(TextTarget):
     """Document properties a user writes (title, subject, author, keywords, comments,
-    category, company, manager; custom properties with their names; ODF user-defined
-    metadata), a line each. What the application fills in (template, application name,
+    category, company, manager; custom properties, their names after all values, lest a
+    name split what two values hold; ODF user-defined metadata), a line each. What the application fills in (template, application name,
     counts, dates) is the same in every document of a template and is left out, lest it
     match between unrelated documents."""
 
@@ -196,6 +196,7 @@ class PropertiesText(TextTarget):
     def __init__(self) -> None:
         super().__init__()
         self._depth_in_field = 0
+        self.labels: list[str] = []  # names of custom properties, read after all values
 
     def start(self, tag, attrib) -> None:
         name = local(tag)
@@ -204,7 +205,7 @@ class PropertiesText(TextTarget):
             self._depth_in_field += 1
             label = attrib.get("name") or next((v for k, v in attrib.items() if k.endswith("}name")), "")
             if label:
-                self.chunks.append(label + ": ")
+                self.labels.append(label)
 
     def end(self, tag) -> None:
         name = self._stack.pop() if self._stack else local(tag)
@@ -215,6 +216,10 @@ class PropertiesText(TextTarget):
     def data(self, text: str) -> None:
         if self._depth_in_field:
             self.chunks.append(text)
+
+    def close(self) -> str:
+        text = "".join(self.chunks)
+        return f"{text}\n{' '.join(self.labels)}\n" if self.labels else text
 
 
 _PROPERTIES = ("docProps/core.xml", "docProps/app.xml", "docProps/custom.xml", "meta.xml")
@@ -269,7 +274,7 @@ class WordText(TextTarget):
     (`visible`, see `extract.shown`). Not shown: hidden runs (``w:vanish``,
     directly or through a character or paragraph style), tracked deletions and moves away,
     white text on no shading (outside text boxes, whose shapes have fills of their own),
-    text of 1 pt or less."""
+    text under 2 pt."""
 
     keep = frozenset({"t", "delText", "instrText", "delInstrText"})
     skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
@@ -332,7 +337,7 @@ class WordText(TextTarget):
         elif name == "color":
             self._run["white"] = _val(attrib).upper() in ("FFFFFF", "WHITE")
         elif name == "sz":
-            self._run["tiny"] = _val(attrib).isdigit() and int(_val(attrib)) <= 2  # half-points: 1 pt or less
+            self._run["tiny"] = _val(attrib).isdigit() and int(_val(attrib)) < 4  # half-points: under 2 pt
         elif name in ("shd", "highlight") and _filled(attrib):
             self._run["shaded"] = True
 

@@ -147,7 +147,8 @@ _INFO_DATES = frozenset({"CreationDate", "ModDate", "Trapped"})
 def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[Output]:
     """The document information a viewer's Properties dialog shows (title, author,
     subject, keywords, creator, producer, by PDFium), then the keys PDFium does not name
-    and the XMP metadata packet (by pdfminer): ``doc.pdf!/properties``."""
+    and the XMP metadata packet (by pdfminer): ``doc.pdf!/properties``. Values come
+    first, a line each, and the keys after them all."""
     lines: dict[str, None] = {}
     for key in _INFO_KEYS:
         try:
@@ -155,7 +156,7 @@ def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[O
         except Exception:  # an undecodable value: pdfminer's reading below may still have it
             continue
         if value:
-            lines[f"{key}: {value}"] = None
+            lines[value] = None
     try:
         from pdfminer.pdfdocument import PDFDocument
         from pdfminer.pdfparser import PDFParser
@@ -166,20 +167,22 @@ def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[O
     except Exception:
         miner = None
     problems: list[Problem] = []
+    keys: list[str] = list(_INFO_KEYS)
     if miner is not None:
-        for line in _miner_properties(item, miner, limits, problems, skip=frozenset(_INFO_KEYS)):
+        for line in _miner_properties(item, miner, limits, problems, keys, skip=frozenset(_INFO_KEYS)):
             lines.setdefault(line)
-    text = "\n".join(lines)
+    text = "\n".join([*lines, " ".join(keys)]) if lines else ""
     if text.strip():
         yield Part(f"{item.locator}!/properties", text + "\n", "properties")
     yield from problems
 
 
-def _miner_properties(item: Item, document, limits: Limits, problems: list[Problem],
+def _miner_properties(item: Item, document, limits: Limits, problems: list[Problem], keys: list[str],
                       skip: frozenset[str] = frozenset()) -> Iterator[str]:
-    """Lines of the Info dictionary (every key but dates and those in `skip`) and the
-    text of the catalog's XMP packet, through pdfminer; a packet that expands past the
-    limits is a problem."""
+    """Values of the Info dictionary (every key but dates and those in `skip`; the keys
+    go to `keys`, to be read after the values, so that no key splits what two values
+    hold) and the text of the catalog's XMP packet, through pdfminer; a packet that
+    expands past the limits is a problem."""
     from pdfminer.pdftypes import PDFStream
 
     from .decoding import printable_strings
@@ -192,7 +195,8 @@ def _miner_properties(item: Item, document, limits: Limits, problems: list[Probl
                     continue
                 text = " ".join(_text(value).split())
                 if text:
-                    yield f"{key}: {text}"
+                    keys.append(str(key))
+                    yield text
         packet = _resolve(document.catalog.get("Metadata"))
         if not isinstance(packet, PDFStream):
             return
@@ -432,9 +436,10 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
         if fields:
             outputs.append(Part(f"{item.locator}!/form", fields, "pdf"))
         problems: list[Problem] = []
-        properties = "\n".join(dict.fromkeys(_miner_properties(item, document, limits, problems)))
+        keys: list[str] = []
+        properties = "\n".join(dict.fromkeys(_miner_properties(item, document, limits, problems, keys)))
         if properties.strip():
-            outputs.append(Part(f"{item.locator}!/properties", properties + "\n", "properties"))
+            outputs.append(Part(f"{item.locator}!/properties", f"{properties}\n{' '.join(keys)}\n", "properties"))
         outputs.extend(problems)
         attachments.extend(_embedded_files(document))
         outputs.extend(_attachment_items(item, attachments, limits))

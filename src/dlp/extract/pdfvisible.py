@@ -7,7 +7,7 @@ shows whole. So a page with such text is read a second time, as a viewer shows i
 and both readings are scanned: the junk cannot break the run in both.
 
 A text object is concealed when it is drawn in render mode 3 (invisible) or 7 (clip
-only), at an effective size under 1 pt (font size times the scale of its matrix and of
+only), at an effective size under 2 pt (font size times the scale of its matrix and of
 the forms it sits in), with a fully transparent colour, entirely outside the page's
 crop box, or in white on white (white text on a dark shape is shown: the page is
 rendered at 72 dpi and the text's box is checked). The screening walks the page
@@ -26,7 +26,7 @@ from .shown import around
 
 _INVISIBLE_MODES = frozenset({3, 7})
 _STROKE_ONLY_MODES = frozenset({1, 5})
-_MIN_SIZE = 1.0  # points
+_MIN_SIZE = 2.0  # points: a glyph smaller than this is a speck, not something to read
 _WHITE = 250  # each of r, g, b at least this much is white
 _ON_WHITE = 245  # mean grey of a white text's box at least this much: nothing dark behind it
 _MAX_OBJECTS = 200_000  # page objects screened on one page (a hostile page stops here)
