@@ -54,14 +54,16 @@ _HEX_NEEDLE = b"hhs" * 8
 
 # base64 (standard and URL-safe): a run of at least 16 characters, then whole lines of
 # the alphabet (as MIME and PEM wrap it at 64 or 76)
-_BASE64 = re.compile(
-    rb"[A-Za-z0-9+/_-]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_-]{4,}={0,2}(?=[ \t]*(?:\r?\n|$)))*"
+_BASE64 = re.compile(  # padding ends a run: a line after it starts another
+    rb"[A-Za-z0-9+/_-]{16,}(?:[ \t]*\r?\n[ \t]*(?:[A-Za-z0-9+/_-]{4,}|[A-Za-z0-9+/_-]{2,3}(?==))"
+    rb"(?=={0,2}[ \t]*(?:\r?\n|$)))*={0,2}"
 )
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 # hex bytes with separators: "de ad be ef", "de:ad:be:ef", "0x48, 0x65, ...", hex dumps
 _HEX_BYTES = re.compile(
     rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
 )
+_HEX_ARRAY = re.compile(rb"(?<![0-9A-Za-z])(?:0[xX][0-9A-Fa-f]{2}\s*[,;]?\s*){32,}")
 _NOT_HEX = re.compile(rb"0[xX]|[^0-9A-Fa-f]")
 _SPACE = re.compile(rb"\s+")
 # a word holding percent or \x escapes: "The%20Halcyon%20coating", "\x54\x68\x65"
@@ -109,7 +111,7 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
             yield kind, numbers[kind], data
     if "=" in text:
         escapes = sum(1 for _ in _QP.finditer(text))
-        if escapes >= 16 and escapes * 80 >= len(text):  # a soft break per line at least
+        if escapes >= 4 and (escapes + 1) * 80 >= len(text):  # a soft break every line at least
             decoded = quopri.decodestring(text.encode("utf-8", errors="surrogatepass"))
             if decoded:
                 yield "quoted-printable", None, decoded
@@ -164,6 +166,9 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         if match is not None:
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
         position = mask.find(_HEX_NEEDLE, match.end() if match is not None else position + 1)
+    if data.count(b"0x") + data.count(b"0X") >= 32:  # C arrays: 0x48, 0x65, ... (rare enough for a regex pass)
+        for match in _HEX_ARRAY.finditer(data):
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
 
 
