@@ -231,27 +231,26 @@ def _outside(box: tuple[float, ...], crop: tuple[float, ...]) -> bool:
 
 def _on_white(page, crop, white: list[tuple[int, tuple[float, float, float, float]]]) -> set[int]:
     """Which white text objects stand on white: the page rendered in grey at 72 dpi,
-    the mean of each object's box."""
+    the median of thin strips just above and below each object's box (what is behind
+    the text, not the text itself nor black words drawn over it)."""
+    import numpy
+
     found: set[int] = set()
     try:
         if page.get_rotation() or crop is None:
             return {address for address, _ in white}  # boxes do not map simply: count them concealed
-        bitmap = page.render(scale=1, grayscale=True)
-        pixels = bitmap.to_numpy()
+        pixels = page.render(scale=1, grayscale=True).to_numpy()
     except Exception:
         return {address for address, _ in white}
     if pixels.ndim == 3:
         pixels = pixels[:, :, 0]
     height, width = pixels.shape[:2]
     for address, (left, bottom, right, top) in white:
-        x0 = max(0, int(left - crop[0]))
-        x1 = min(width, int(math.ceil(right - crop[0])))
-        y0 = max(0, int(crop[3] - top))
-        y1 = min(height, int(math.ceil(crop[3] - bottom)))
-        if x1 <= x0 or y1 <= y0:
-            found.add(address)
-            continue
-        if float(pixels[y0:y1, x0:x1].mean()) >= _ON_WHITE:
+        x0, x1 = max(0, int(left - crop[0])), min(width, int(math.ceil(right - crop[0])))
+        y_top, y_bottom = int(crop[3] - top), int(math.ceil(crop[3] - bottom))
+        strips = [pixels[max(0, y_top - 4):max(0, y_top - 1), x0:x1], pixels[min(height, y_bottom + 1):min(height, y_bottom + 4), x0:x1]]
+        behind = numpy.concatenate([strip.ravel() for strip in strips])
+        if behind.size == 0 or float(numpy.median(behind)) >= _ON_WHITE:
             found.add(address)
     return found
 
