@@ -99,11 +99,11 @@ def test_docx_text_a_reader_sees_makes_no_second_reading(name):
 
 
 def test_docx_white_text_in_a_shaded_cell_or_a_text_box_is_shown():
-    cell = (f'<w:tbl><w:tr><w:tc><w:tcPr><w:shd w:val="clear" w:fill="000000"/></w:tcPr><w:p><w:r><w:t>a b</w:t></w:r>'
-            f'<w:r><w:rPr><w:color w:val="FFFFFF"/></w:rPr><w:t>white</w:t></w:r><w:r><w:t>c d</w:t></w:r></w:p>'
-            f"</w:tc></w:tr></w:tbl>")
-    box = (f'<w:p><w:r><w:t>a b</w:t></w:r><w:r><w:txbxContent><w:p><w:r><w:rPr><w:color w:val="FFFFFF"/></w:rPr>'
-           f"<w:t>white</w:t></w:r></w:p></w:txbxContent></w:r><w:r><w:t>c d</w:t></w:r></w:p>")
+    cell = ('<w:tbl><w:tr><w:tc><w:tcPr><w:shd w:val="clear" w:fill="000000"/></w:tcPr><w:p><w:r><w:t>a b</w:t></w:r>'
+            '<w:r><w:rPr><w:color w:val="FFFFFF"/></w:rPr><w:t>white</w:t></w:r><w:r><w:t>c d</w:t></w:r></w:p>'
+            "</w:tc></w:tr></w:tbl>")
+    box = ('<w:p><w:r><w:t>a b</w:t></w:r><w:r><w:txbxContent><w:p><w:r><w:rPr><w:color w:val="FFFFFF"/></w:rPr>'
+           "<w:t>white</w:t></w:r></w:p></w:txbxContent></w:r><w:r><w:t>c d</w:t></w:r></w:p>")
     for body in (cell, box):
         assert readings(extract(b.docx_by_parts({"word/document.xml": body}), "d.docx")) == {}
 
