@@ -100,9 +100,8 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
                                                             "mails do this"),
     "Hangul filler instead of spaces": ("\u3164".join, "U+3164 renders as a blank but is default-ignorable, so "
                                                        "the words are glued into one token"),
-    "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"),
-                                                        "text shown in order through RLO is stored reversed and "
-                                                        "never put back in visual order"),
+    "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"), None),
+    "one right-to-left override over the whole excerpt": (lambda words: "\u202e" + " ".join(words)[::-1], None),
     "superscript footnote marks on every 3rd word": (
         lambda ws: " ".join(w + "¹²³⁴⁵⁶⁷⁸⁹"[i % 9] if i % 3 == 0 else w for i, w in enumerate(ws)),
         "'process¹' is the token 'process1': digits glued to a word make a new word (splitting tokens at "

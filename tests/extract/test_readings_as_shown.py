@@ -343,3 +343,26 @@ def test_every_cut_between_text_lies_inside_a_kept_stretch(cuts, seed):
     for cut in inside:  # the words on both sides of every cut are kept
         left, right = text[max(0, cut - 40):cut].split()[-1:], text[cut:cut + 40].split()[:1]
         assert all(word in kept for word in left + right)
+
+
+# --- right-to-left overrides in any text -----------------------------------------------
+
+@pytest.mark.parametrize("stored, shown", [
+    ("\u202edrow\u202c next", "word next"),
+    ("a \u202eowt eno\u202c b", "a one two b"),
+    ("\u202eline one\nline two", "eno enil\nline two"),  # an override ends with its paragraph
+])
+def test_visual_order_reverses_override_runs(stored, shown):
+    from dlp.extract.shown import visual_order
+
+    assert " ".join(visual_order(f"before {stored} after").split()) == " ".join(f"before {shown} after".split())
+
+
+def test_a_text_file_with_overrides_is_read_in_visual_order_too(scanner):
+    stored = " ".join("\u202e" + w[::-1] + "\u202c" for w in EXCERPT)
+    data = f"{FAR}\n{stored}\n{FAR}".encode()
+    outputs = extract(data, "n.txt")
+    visual = {o.locator: o.text for o in outputs if isinstance(o, Part) and o.meta.get("reading") == "visual"}
+    assert " ".join(EXCERPT) in " ".join(visual["n.txt#visual"].split())
+    assert scanner.scan_bytes(data, "n.txt", MAIL).action == Action.BLOCK
+    assert "n.txt#visual" not in {o.locator for o in extract(FAR.encode(), "n.txt") if isinstance(o, Part)}

@@ -146,6 +146,7 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
 
     Every text part is searched for encoded runs (base64, hex, escapes,
     quoted-printable); what they decode to is read as nested items of the part's item.
+    A part with right-to-left overrides (U+202E) is also read in the order it is shown.
 
     Sniffing cannot make text disappear: when a format extractor fails on an item
     (corrupt, unsupported, encrypted) or reads no text and no member from it, and the
@@ -205,9 +206,14 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
 
 def _encoded_runs(part: Part, item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterator[Part | Problem]:
     """What the base64, hex and other encoded runs of a text part hold, read as nested
-    items of `item` (see `extract.encoded`)."""
+    items of `item` (see `extract.encoded`); and the part in visual order, around its
+    right-to-left overrides, when it has any (``#visual``, see `extract.shown`)."""
     from .encoded import encoded_items
+    from .shown import visual_order
 
+    shown = visual_order(part.text)
+    if shown is not None:
+        yield Part(f"{part.locator}#visual", shown, part.format, meta={"reading": "visual"})
     for found in encoded_items(part, item, ctx):
         if isinstance(found, Item):
             yield from walk(found, extractors, ctx)

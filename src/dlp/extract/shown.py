@@ -12,6 +12,8 @@ whole, is not scanned twice (nor found twice).
 
 from __future__ import annotations
 
+import re
+
 REACH = 600  # characters kept on each side of a cut: a 60-word excerpt split in the middle fits twice over
 _WORD_SLACK = 64  # characters a stretch may grow by to end on white space instead of inside a word
 
@@ -49,3 +51,31 @@ def _word_end(text: str, position: int) -> int:
     ceiling = min(len(text), position + _WORD_SLACK)
     found = [index for index in (text.find(" ", position, ceiling), text.find("\n", position, ceiling)) if index >= 0]
     return min(found) if found else position
+
+
+# A right-to-left override (U+202E) lays out every character up to the next pop (U+202C),
+# the next override or embedding, or the end of the paragraph, from right to left: Latin
+# letters stored reversed are shown in order.
+_OVERRIDE = re.compile("\u202e([^\u202a-\u202e\u2066-\u2069\n]*)(?:\u202c)?")
+
+
+def visual_order(text: str) -> str | None:
+    """`text` with its right-to-left override runs in the order they are shown, around
+    them (`around`); None when it has none. Cheap when there is no override: one search."""
+    if "\u202e" not in text:
+        return None
+    pieces: list[str] = []
+    cuts: list[int] = []
+    position = length = 0
+    for match in _OVERRIDE.finditer(text):
+        before = text[position:match.start()]
+        pieces.append(before)
+        length += len(before)
+        shown = match.group(1)[::-1]
+        if shown.strip():
+            cuts += [length, length + len(shown)]
+        pieces.append(shown)
+        length += len(shown)
+        position = match.end()
+    pieces.append(text[position:])
+    return around("".join(pieces), cuts) if cuts else None
