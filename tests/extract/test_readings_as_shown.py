@@ -366,3 +366,18 @@ def test_a_text_file_with_overrides_is_read_in_visual_order_too(scanner):
     assert " ".join(EXCERPT) in " ".join(visual["n.txt#visual"].split())
     assert scanner.scan_bytes(data, "n.txt", MAIL).action == Action.BLOCK
     assert "n.txt#visual" not in {o.locator for o in extract(FAR.encode(), "n.txt") if isinstance(o, Part)}
+
+
+# --- hostile structure stays linear --------------------------------------------------------
+
+def test_stray_end_tags_deep_overrides_and_brace_less_sheets_stay_cheap():
+    from dlp.extract.css import StyleRules
+    from dlp.extract.text import parse_html
+
+    parsed = parse_html("<p>a b</p>" + "<span>" * 50_000 + "</i>" * 50_000 + "<p>c d</p>")  # was quadratic
+    assert "c d" in parsed.text()
+    parsed = parse_html('<bdo dir="rtl">xy ' * 50_000)  # only 16 nested overrides are honoured
+    assert parsed.visible() is not None
+    rules = StyleRules()
+    rules.add("a" * 500_000 + "{display:none} .x{display:none}")  # was quadratic in the selector's length
+    assert rules.rules[".x"] == ["display:none"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
-_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_RULE = re.compile(r"(?:^|(?<=[{}]))([^{}]+)\{([^{}]*)\}")  # starts after a brace: linear on any sheet
 _SIMPLE_SELECTOR = re.compile(r"^[a-z][a-z0-9]*$|^[a-z0-9]*[.#][\w-]+$", re.I)
 _NUMBER = re.compile(r"^(-?\d*\.?\d+)\s*([a-z%]*)$")
 _ALPHA_ZERO = re.compile(r"^(?:rgba|hsla)\(.*[,/]\s*0*\.?0*%?\s*\)$")

@@ -76,6 +76,8 @@ class HtmlText(html.parser.HTMLParser):
         self._styling = 0
         self._concealing = 0
         self._open: list[tuple[str, bool, str, int | None]] = []  # tag, conceals, direction, override start
+        self._opened: dict[str, int] = {}  # open elements by tag
+        self._overrides = 0  # open bidi overrides
         self._rules = StyleRules()
 
     def handle_starttag(self, tag, attrs):
@@ -103,7 +105,7 @@ class HtmlText(html.parser.HTMLParser):
             self.hidden.append("\n")
         elif tag in self._BREAK:
             self._break()
-        if any(entry[0] == tag for entry in self._open):
+        if self._opened.get(tag):  # a count, not a search of the stack: 100,000 stray end tags stay cheap
             while self._open:
                 entry = self._open.pop()
                 self._close(entry)
@@ -151,14 +153,18 @@ class HtmlText(html.parser.HTMLParser):
         inherited = self._open[-1][2] if self._open else "ltr"
         written = (attributes.get("dir") or "").lower()
         direction = css.direction(style, written if written in ("rtl", "ltr") else inherited)
-        override = direction == "rtl" and (tag == "bdo" or css.overrides(style))
+        override = direction == "rtl" and (tag == "bdo" or css.overrides(style)) and self._overrides < _MAX_OVERRIDES
         self._concealing += hides
+        self._overrides += override
+        self._opened[tag] = self._opened.get(tag, 0) + 1
         self._open.append((tag, hides, direction, len(self.shown) if override else None))
 
     def _close(self, entry: tuple[str, bool, str, int | None]) -> None:
-        _, hides, _, start = entry
+        tag, hides, _, start = entry
         self._concealing -= hides
+        self._opened[tag] -= 1
         if start is not None:  # laid out right to left, character by character: as seen, reversed
+            self._overrides -= 1
             segment = "".join(self.shown[start:])
             del self.shown[start:]
             self.shown.append(segment[::-1])
@@ -195,6 +201,7 @@ class HtmlText(html.parser.HTMLParser):
         return around("".join(self.shown), self.cuts) if self.cuts else None
 
 
+_MAX_OVERRIDES = 16  # nested bidi overrides honoured (each reverses what the ones inside it laid out)
 _PROSE = re.compile(r"[^\W\d_]{2,}\s+\S*[^\W\d_]{2,}")
 
 
