@@ -211,3 +211,11 @@ def test_a_picture_in_a_data_uri_is_read_for_its_metadata_not_its_pixels():
     outputs = extract(page.encode(), "page.html")
     assert MARK in parts(outputs)["page.html!/data[1]!/metadata"]
     assert not [o for o in outputs if isinstance(o, Part) and o.binary]
+
+
+def test_tiff_entries_all_pointing_at_the_whole_file_are_read_once_over():
+    n = 4096
+    entries = b"".join(struct.pack("<HHII", 0x010E, 2, 10_000_000, 0) for _ in range(n))
+    data = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", n) + entries + b"\0\0\0\0" + b"A" * 2_000_000
+    outputs = extract(data, "p.tif")  # was 4,096 copies of the file, each guessed at by charset detection
+    assert len(parts(outputs)["p.tif!/metadata"]) < 40_000_000

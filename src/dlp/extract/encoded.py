@@ -89,6 +89,7 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
         return
     count = 0
     for kind, number, data in _decoded_runs(text):
+        ctx.budget.check_time()
         if count >= ctx.limits.max_members:
             yield Problem(part.locator, "too_many", f"more than {ctx.limits.max_members} encoded runs; the rest are not read")
             return

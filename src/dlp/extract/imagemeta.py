@@ -33,6 +33,7 @@ from .decoding import decode_text, printable_strings
 
 _MAX_IFDS = 64  # IFDs followed in one TIFF/EXIF block (a loop of offsets ends here)
 _MAX_ENTRIES = 4096  # entries read per IFD
+_MAX_TIFF_VALUES = 16 * 1024 * 1024  # bytes of field values read from one TIFF structure, at least its size
 _PADDING = b"\0 \t\r\n\xff"
 
 
@@ -251,7 +252,8 @@ def _tiff(data: bytes, texts: list[str], inflate: _Inflater) -> int | None:
         return None
     queue = [struct.unpack(order + "I", data[4:8])[0]]
     seen: set[int] = set()
-    while queue and len(seen) < _MAX_IFDS:
+    left = max(len(data), _MAX_TIFF_VALUES)  # bytes of values read in all: entries may all point at the whole file
+    while queue and len(seen) < _MAX_IFDS and left > 0:
         offset = queue.pop(0)
         if offset in seen or offset < 8 or offset + 2 > len(data):
             continue
@@ -262,12 +264,13 @@ def _tiff(data: bytes, texts: list[str], inflate: _Inflater) -> int | None:
             if len(entry) < 12:
                 break
             tag, kind, number = struct.unpack(order + "HHI", entry[:8])
-            size = number * _TYPE_SIZES.get(kind, 0)
+            size = min(number * _TYPE_SIZES.get(kind, 0), left)
             if size <= 4:
                 value = entry[8:8 + size]
             else:
                 start = struct.unpack(order + "I", entry[8:12])[0]
                 value = data[start:start + size]
+                left -= len(value)
             if tag in _SUB_IFDS and kind in (4, 13) and len(value) >= 4:
                 queue.extend(struct.unpack(order + "I", value[i:i + 4])[0] for i in range(0, min(len(value), 64) - 3, 4))
             elif kind == 2:
@@ -397,14 +400,18 @@ def _utf8(data: bytes) -> str:
 
 
 def _text(data: bytes) -> str:
-    """A text field in whatever encoding its writer used, decoded by evidence."""
+    """A text field in whatever encoding its writer used, decoded by evidence (a field
+    longer than any caption, `_MAX_GUESSED` bytes, as UTF-8 or its printable runs)."""
     data = data.rstrip(b"\0")
     if not data:
         return ""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return decode_text(data) or printable_strings(data)
+        return (decode_text(data) if len(data) <= _MAX_GUESSED else None) or printable_strings(data)
+
+
+_MAX_GUESSED = 64 * 1024
 
 
 def _xml_or_text(data: bytes) -> str:
