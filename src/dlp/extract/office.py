@@ -124,8 +124,8 @@ class Package:
             self.problems.append(Problem(self.locator(name), "corrupt", f"{type(exc).__name__}: {exc}"[:300]))
         return None
 
-    def text(self, name: str, target: TextTarget) -> str | None:
-        data = self.member(name)
+    def text(self, name: str, target: TextTarget, data: bytes | None = None) -> str | None:
+        data = self.member(name) if data is None else data
         if data is None:
             return None
         try:
@@ -265,7 +265,47 @@ def _other_members(package: Package) -> Iterator[Output]:
 class WordText(TextTarget):
     """A WordprocessingML story. Field instructions (``{ QUOTE "..." }``, shown with
     Alt+F9, and the text of a field whose result was left empty) come after the story's
-    text, so that they do not move the offsets of the text itself.
+    text, so that they do not move the offsets of the text itself."""
+
+    keep = frozenset({"t", "delText", "instrText", "delInstrText"})
+    skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
+    before = {"tab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"}
+    after = {"p": "\n", "tc": "\t", "tr": "\n"}
+    _FIELD = frozenset({"instrText", "delInstrText"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[str] = []
+
+    def on_start(self, name: str, attrib) -> None:
+        _alt_text(self, name, attrib)
+        if name == "fldSimple":
+            instruction = next((v for k, v in attrib.items() if k.endswith("}instr")), "")
+            if instruction.strip():
+                self.fields.append(instruction.strip())
+
+    def data(self, text: str) -> None:
+        if self._stack and self._stack[-1] in self._FIELD:
+            if not self._skipping and text.strip():
+                self.fields.append(text.strip())
+        else:
+            self._text(text)
+
+    def _text(self, text: str) -> None:
+        super().data(text)
+
+    def visible(self) -> str | None:
+        """The story as Word shows it, where that differs (see `ShownWordText`)."""
+        return None
+
+    def close(self) -> str:
+        text = "".join(self.chunks)
+        return f"{text}\n\n{' '.join(self.fields)}\n" if self.fields else text
+
+
+class ShownWordText(WordText):
+    """A story with text Word may not show, read as `WordText` does and also as Word
+    shows it.
 
     Hidden text is read like any other, since it leaves with the file. But hidden junk
     between the words a reader sees (a hidden run after every third word) would break
@@ -274,18 +314,14 @@ class WordText(TextTarget):
     (`visible`, see `extract.shown`). Not shown: hidden runs (``w:vanish``,
     directly or through a character or paragraph style), tracked deletions and moves away,
     white text on no shading (outside text boxes, whose shapes have fills of their own),
-    text under 2 pt."""
+    text under 2 pt. (`_docx` uses this reader only for stories whose bytes have any of
+    these: its bookkeeping runs for every element.)"""
 
-    keep = frozenset({"t", "delText", "instrText", "delInstrText"})
-    skip = frozenset({"Fallback", "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr", "tblGrid"})
-    before = {"tab": "\t", "br": "\n", "cr": "\n", "noBreakHyphen": "-"}
-    after = {"p": "\n", "tc": "\t", "tr": "\n"}
-    _FIELD = frozenset({"instrText", "delInstrText"})
     _GONE = frozenset({"del", "moveFrom"})  # tracked deletions and text moved away: not in the final view
+    _MARKED = frozenset({"r", "p", "tc", "txbxContent"}) | _GONE  # elements whose start and end are noted
 
     def __init__(self, hidden_styles: frozenset[str] = frozenset()) -> None:
         super().__init__()
-        self.fields: list[str] = []
         self.hidden_styles = hidden_styles
         self.unshown: set[int] = set()  # indices in `chunks` of text Word does not show
         self._gone = 0
@@ -295,38 +331,54 @@ class WordText(TextTarget):
         self._boxed = 0  # inside a text box, whose shape has a fill of its own
 
     def start(self, tag, attrib) -> None:
-        name = local(tag)
-        parent = self._stack[-1] if self._stack else ""
-        grand = self._stack[-2] if len(self._stack) > 1 else ""
-        if parent == "rPr" and grand == "r":
-            self._run_property(name, attrib)
-        elif parent == "pPr" and grand == "p":
-            if name == "pStyle" and _val(attrib) in self.hidden_styles:
-                self._paragraph_hidden = True
-            elif name == "shd" and _filled(attrib) and self._shaded:
+        # TextTarget.start with the bookkeeping of what is shown, in one method: it runs
+        # for every element of every story
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        stack = self._stack
+        if stack:
+            parent = stack[-1]
+            if parent == "rPr":
+                if len(stack) > 1 and stack[-2] == "r":
+                    self._run_property(name, attrib)
+            elif parent == "pPr":
+                if name == "pStyle" and _val(attrib) in self.hidden_styles:
+                    self._paragraph_hidden = True
+                elif name == "shd" and self._shaded and _filled(attrib):
+                    self._shaded[-1] = True
+            elif parent == "tcPr" and name == "shd" and self._shaded and _filled(attrib):
                 self._shaded[-1] = True
-        elif parent == "tcPr" and name == "shd" and _filled(attrib) and self._shaded:
-            self._shaded[-1] = True
-        elif name == "r":
-            self._run = {}
-        elif name == "p":
-            self._paragraph_hidden = False
-        if name in ("p", "tc"):
-            self._shaded.append(False)
-        elif name in self._GONE:
-            self._gone += 1
-        elif name == "txbxContent":
-            self._boxed += 1
-        super().start(tag, attrib)
+        if name in self._MARKED:
+            if name == "r":
+                self._run = {}
+            elif name == "p":
+                self._paragraph_hidden = False
+                self._shaded.append(False)
+            elif name == "tc":
+                self._shaded.append(False)
+            elif name == "txbxContent":
+                self._boxed += 1
+            else:
+                self._gone += 1
+        stack.append(name)
+        if self._skipping or name in self.skip:
+            self._skipping += 1
+            return
+        if name in self.keep:
+            self._keeping += 1
+        if name in self.before:
+            self.chunks.append(self.before[name])
+        self.on_start(name, attrib)
 
     def end(self, tag) -> None:
-        name = local(tag)
-        if name in ("p", "tc") and self._shaded:
-            self._shaded.pop()
-        elif name in self._GONE and self._gone:
-            self._gone -= 1
-        elif name == "txbxContent" and self._boxed:
-            self._boxed -= 1
+        name = self._stack[-1] if self._stack else local(tag)
+        if name in self._MARKED:
+            if name in ("p", "tc"):
+                if self._shaded:
+                    self._shaded.pop()
+            elif name == "txbxContent":
+                self._boxed -= self._boxed > 0
+            elif name != "r":
+                self._gone -= self._gone > 0
         super().end(tag)
 
     def _run_property(self, name: str, attrib) -> None:
@@ -347,22 +399,11 @@ class WordText(TextTarget):
             return True
         return bool(run.get("white")) and not run.get("shaded") and not any(self._shaded) and not self._boxed
 
-    def on_start(self, name: str, attrib) -> None:
-        _alt_text(self, name, attrib)
-        if name == "fldSimple":
-            instruction = next((v for k, v in attrib.items() if k.endswith("}instr")), "")
-            if instruction.strip():
-                self.fields.append(instruction.strip())
-
-    def data(self, text: str) -> None:
-        if self._stack and self._stack[-1] in self._FIELD:
-            if not self._skipping and text.strip():
-                self.fields.append(text.strip())
-        else:
-            count = len(self.chunks)
-            super().data(text)
-            if len(self.chunks) > count and text.strip() and self._unshown():
-                self.unshown.add(count)
+    def _text(self, text: str) -> None:
+        count = len(self.chunks)
+        super()._text(text)
+        if len(self.chunks) > count and text.strip() and self._unshown():
+            self.unshown.add(count)
 
     def visible(self) -> str | None:
         """The story as Word shows it, around the places where text it does not show sat
@@ -379,10 +420,6 @@ class WordText(TextTarget):
                 kept.append(chunk)
                 length += len(chunk)
         return around("".join(kept), cuts)
-
-    def close(self) -> str:
-        text = "".join(self.chunks)
-        return f"{text}\n\n{' '.join(self.fields)}\n" if self.fields else text
 
 
 def _val(attrib) -> str:
@@ -441,6 +478,27 @@ class HiddenStyles(TextTarget):
         return frozenset(found)
 
 
+# What a story's bytes show when some of its text may not be shown: hidden runs, tracked
+# deletions and moves, white text, text under 2 pt (plain byte searches: a story can be
+# megabytes). A story written with another prefix than w: is always read both ways.
+_MAY_HIDE = (b"<w:vanish", b"<w:del ", b"<w:del>", b"<w:moveFrom", b'w:val="FFFFFF"', b'w:val="ffffff"',
+             b'w:val="white"', b'w:val="White"')
+_TINY = re.compile(rb'<w:sz w:val="[0-3]"')
+
+
+def _may_hide(data: bytes, hidden_styles: frozenset[str]) -> bool:
+    if b"<w:body" not in data and b"<w:p" not in data:
+        return True
+    if any(marker in data for marker in _MAY_HIDE) or _TINY.search(data):
+        return True
+    return any(b'w:val="%s"' % style.encode() in data for style in hidden_styles)
+
+
+_STYLE = re.compile(rb'<w:style\b[^>]*?w:styleId="([^"]*)"[^>]*>(.*?)</w:style>', re.S)
+_BASED_ON = re.compile(rb'<w:basedOn w:val="([^"]*)"')
+_VANISH = re.compile(rb'<w:vanish(?: w:val="([^"]*)")?\s*/>')
+
+
 def _hidden_styles(package: Package) -> frozenset[str]:
     if "word/styles.xml" not in package.names:
         return frozenset()
@@ -448,6 +506,16 @@ def _hidden_styles(package: Package) -> frozenset[str]:
     if not data or b"vanish" not in data:
         return frozenset()
     styles = HiddenStyles()
+    if b"<w:style" in data:  # Word's own prefix: the style blocks by pattern, no parse
+        for identifier, body in _STYLE.findall(data):
+            style = identifier.decode("utf-8", errors="replace")
+            based = _BASED_ON.search(body)
+            if based:
+                styles.based[style] = based.group(1).decode("utf-8", errors="replace")
+            vanish = _VANISH.search(body)
+            if vanish:
+                styles.vanish[style] = (vanish.group(1) or b"1").lower() not in (b"0", b"false", b"off")
+        return styles.hidden()
     try:
         parse_text(data, styles)
     except ExtractionError:
@@ -474,8 +542,11 @@ def _docx(package: Package) -> Iterator[Output]:
         raise ExtractionError("corrupt", "DOCX without a main document part")
     hidden_styles = _hidden_styles(package)
     for name in [main] + [s for s in stories if s != main]:
-        story = WordText(hidden_styles)
-        text = package.text(name, story)
+        data = package.member(name)
+        if data is None:
+            continue
+        story = ShownWordText(hidden_styles) if _may_hide(data, hidden_styles) else WordText()
+        text = package.text(name, story, data)
         if text is not None:
             locator = package.item.locator if name == main else package.locator(name)
             yield Part(locator, text, "docx")

@@ -146,9 +146,10 @@ _INFO_DATES = frozenset({"CreationDate", "ModDate", "Trapped"})
 
 def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[Output]:
     """The document information a viewer's Properties dialog shows (title, author,
-    subject, keywords, creator, producer, by PDFium), then the keys PDFium does not name
-    and the XMP metadata packet (by pdfminer): ``doc.pdf!/properties``. Values come
-    first, a line each, and the keys after them all."""
+    subject, keywords, creator, producer, by PDFium), the XMP packet and the Info keys
+    PDFium does not name, read from the bytes where they are stored as they are, else
+    by pdfminer (an Info dictionary in an object stream, a compressed XMP packet):
+    ``doc.pdf!/properties``. Values come first, a line each, and the keys after them all."""
     lines: dict[str, None] = {}
     for key in _INFO_KEYS:
         try:
@@ -157,24 +158,106 @@ def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[O
             continue
         if value:
             lines[value] = None
-    try:
-        from pdfminer.pdfdocument import PDFDocument
-        from pdfminer.pdfparser import PDFParser
-
-        # no fallback: a PDF whose cross-reference table pdfminer cannot follow is not
-        # re-parsed from end to end for its metadata (PDFium's reading above stands)
-        miner = PDFDocument(PDFParser(io.BytesIO(data)), fallback=False)
-    except Exception:
-        miner = None
-    problems: list[Problem] = []
+    packets = [match.group() for match in _XMP_PACKET.finditer(data)] if b"<?xpacket begin" in data else []
+    for packet in packets:
+        text = _xmp_text(packet)
+        if text:
+            lines.setdefault(text)
     keys: list[str] = list(_INFO_KEYS)
+    stored = _stored_info(data)
+    for key, value in stored or ():
+        if key not in _INFO_KEYS and key not in _INFO_DATES and value:
+            keys.append(key)
+            lines.setdefault(value)
+    miner = None
+    if stored is None or (b"/Metadata" in data and not packets):  # the bytes do not show it all
+        try:
+            from pdfminer.pdfdocument import PDFDocument
+            from pdfminer.pdfparser import PDFParser
+
+            # no fallback: a PDF whose cross-reference table pdfminer cannot follow is not
+            # re-parsed from end to end for its metadata (PDFium's reading above stands)
+            miner = PDFDocument(PDFParser(io.BytesIO(data)), fallback=False)
+        except Exception:
+            miner = None
+    problems: list[Problem] = []
     if miner is not None:
-        for line in _miner_properties(item, miner, limits, problems, keys, skip=frozenset(_INFO_KEYS)):
+        for line in _miner_properties(item, miner, limits, problems, keys, skip=frozenset(keys)):
             lines.setdefault(line)
     text = "\n".join([*lines, " ".join(keys)]) if lines else ""
     if text.strip():
         yield Part(f"{item.locator}!/properties", text + "\n", "properties")
     yield from problems
+
+
+# An XMP packet stored as it is (the XMP specification asks writers not to compress it,
+# so that tools can find it by scanning bytes), read without parsing the PDF.
+_XMP_PACKET = re.compile(rb"<\?xpacket begin=.{0,200}?\?>.*?<\?xpacket end=[^>]{0,20}>", re.S)
+_INFO_REF = re.compile(rb"/Info\s+(\d{1,10})\s+(\d{1,5})\s+R")
+
+
+def _stored_info(data: bytes) -> list[tuple[str, str]] | None:
+    """(key, text) of the string entries of the Info dictionaries stored as they are in
+    the file (every incremental update's); None when one cannot be read from the bytes
+    (an Info dictionary inside an object stream), for pdfminer to read."""
+    entries: list[tuple[str, str]] = []
+    for number, generation in set(_INFO_REF.findall(data[-65536:]) + _INFO_REF.findall(data[:65536])):
+        body = _object_dictionary(data, int(number), int(generation))
+        if body is None:
+            return None
+        entries.extend((key.decode("latin-1"), _pdf_string(value)) for key, value in _STRING_ENTRY.findall(body))
+    return entries
+
+
+# /Key (literal string) or /Key <hex string>; one level of nested parentheses
+_STRING_ENTRY = re.compile(rb"/([A-Za-z0-9_.#-]{1,127})\s*(\((?:\\.|[^\\()]|\((?:\\.|[^\\()])*\))*\)|<[0-9A-Fa-f\s]*>)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|[\r\n]|.)", re.S)
+
+
+def _pdf_string(value: bytes) -> str:
+    """A PDF string's text: escapes resolved, UTF-16BE after its BOM, else PDFDocEncoding
+    (Latin-1 for the letters that matter)."""
+    if value.startswith(b"<"):
+        raw = bytes.fromhex((re.sub(rb"\s", b"", value[1:-1]) + b"0")[: len(re.sub(rb"\s", b"", value[1:-1])) // 2 * 2].decode())
+    else:
+        def escape(match: re.Match) -> bytes:
+            code = match.group(1)
+            if code[:1].isdigit():
+                return bytes([int(code, 8) & 0xFF])
+            return b"" if code in (b"\r\n", b"\r", b"\n") else _ESCAPES.get(code, code)
+
+        raw = _ESCAPE.sub(escape, value[1:-1])
+    if raw.startswith(b"\xfe\xff"):
+        return " ".join(raw[2:].decode("utf-16-be", errors="replace").split())
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return " ".join(raw[3:].decode("utf-8", errors="replace").split())
+    return " ".join(raw.decode("latin-1").split())
+
+
+def _object_dictionary(data: bytes, number: int, generation: int) -> bytes | None:
+    """The dictionary of object `number` as stored in the file (the last definition),
+    None when it is not stored as it is (inside an object stream)."""
+    needle = b"%d %d obj" % (number, generation)
+    position = data.rfind(needle)
+    while position > 0 and data[position - 1:position].isdigit():
+        position = data.rfind(needle, 0, position)
+    if position < 0:
+        return None
+    start = data.find(b"<<", position, position + len(needle) + 64)
+    end = data.find(b"endobj", position, position + 1_000_000)
+    return data[start:end] if start >= 0 and end > start else None
+
+
+def _xmp_text(packet: bytes) -> str:
+    from .decoding import printable_strings
+    from .safexml import MarkupText, parse_text
+
+    try:
+        text = parse_text(packet, MarkupText()).text
+    except ExtractionError:  # not XML after all: its printable runs
+        text = printable_strings(packet)
+    return " ".join(text.split())
 
 
 def _miner_properties(item: Item, document, limits: Limits, problems: list[Problem], keys: list[str],
@@ -184,9 +267,6 @@ def _miner_properties(item: Item, document, limits: Limits, problems: list[Probl
     hold) and the text of the catalog's XMP packet, through pdfminer; a packet that
     expands past the limits is a problem."""
     from pdfminer.pdftypes import PDFStream
-
-    from .decoding import printable_strings
-    from .safexml import MarkupText, parse_text
 
     try:
         for info in document.info[:4]:
@@ -207,12 +287,9 @@ def _miner_properties(item: Item, document, limits: Limits, problems: list[Probl
     if len(xml) > limits.max_item_bytes or (len(xml) > limits.ratio_floor_bytes and len(xml) > limits.max_ratio * max(1, stored)):
         problems.append(Problem(f"{item.locator}!/properties", "ratio", f"XMP metadata expands to {len(xml)} bytes"))
         return
-    try:
-        text = parse_text(xml, MarkupText()).text
-    except ExtractionError:  # not XML after all: its printable runs
-        text = printable_strings(xml)
-    if text.strip():
-        yield " ".join(text.split())
+    text = _xmp_text(xml)
+    if text:
+        yield text
 
 
 def _shown_part(item: Item, shown: list[str]) -> Part:

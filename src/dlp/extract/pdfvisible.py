@@ -10,7 +10,7 @@ A text object is concealed when it is drawn in render mode 3 (invisible) or 7 (c
 only), at an effective size under 2 pt (font size times the scale of its matrix and of
 the forms it sits in), with a fully transparent colour, entirely outside the page's
 crop box, or in white on white (white text on a dark shape is shown: the page is
-rendered at 72 dpi and the text's box is checked). The screening walks the page
+rendered at 36 dpi and what lies just above and below the text is checked). The screening walks the page
 objects once; only pages with concealed text pay for the character-by-character
 second reading. pdfminer, which reads the PDFs PDFium cannot open, gets the same
 rules from its text state (`MinerConverter`).
@@ -28,45 +28,57 @@ _INVISIBLE_MODES = frozenset({3, 7})
 _STROKE_ONLY_MODES = frozenset({1, 5})
 _MIN_SIZE = 2.0  # points: a glyph smaller than this is a speck, not something to read
 _WHITE = 250  # each of r, g, b at least this much is white
-_ON_WHITE = 245  # mean grey of a white text's box at least this much: nothing dark behind it
+_ON_WHITE = 245  # median grey behind a white text at least this much: nothing dark behind it
+_SCALE = 0.5  # of the rendering that tells white on white from white on a dark shape (36 dpi)
 _MAX_OBJECTS = 200_000  # page objects screened on one page (a hostile page stops here)
 _MAX_FORM_DEPTH = 8
+_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 def concealed_objects(page) -> tuple[set[int], bool]:
     """Addresses of the page's text objects that nobody sees (see the module's rules),
-    and whether that is all of them (a scan's OCR layer: nothing to read twice)."""
+    and whether that is all of them (a scan's OCR layer: nothing to read twice).
+
+    This runs for every page of every PDF, so the loop is kept lean: out-parameters are
+    made once, and a top-level object's matrix needs no composing."""
     api = _api()
     crop = _crop_box(page)
+    left, bottom, right, top = crop if crop is not None else (-math.inf, -math.inf, math.inf, math.inf)
     found: set[int] = set()
     white: list[tuple[int, tuple[float, float, float, float]]] = []
     total = 0
     size, own = api.size, api.matrix
     r, g, b, a = api.rgba
+    size_out, own_out = ctypes.byref(size), ctypes.byref(own)
+    rgba_out = tuple(ctypes.byref(c) for c in api.rgba)
+    render_mode, get_matrix, font_size = api.render_mode, api.get_matrix, api.font_size
+    fill_colour, stroke_colour = api.fill_colour, api.stroke_colour
     for handle, matrix in _text_objects(api, ctypes.cast(page.raw, ctypes.c_void_p).value):
         total += 1
-        mode = api.render_mode(handle)
+        mode = render_mode(handle)
         if mode in _INVISIBLE_MODES:
             found.add(handle)
             continue
-        placed = matrix
-        if api.get_matrix(handle, ctypes.byref(own)):
-            placed = _compose((own.a, own.b, own.c, own.d, own.e, own.f), matrix)
-        if api.font_size(handle, ctypes.byref(size)) and size.value * math.sqrt(abs(_determinant(placed))) < _MIN_SIZE:
+        if get_matrix(handle, own_out):
+            placed = (own.a, own.b, own.c, own.d, own.e, own.f)
+            if matrix is not _IDENTITY:
+                placed = _compose(placed, matrix)
+        else:
+            placed = matrix
+        if font_size(handle, size_out) and size.value * math.sqrt(abs(placed[0] * placed[3] - placed[1] * placed[2])) < _MIN_SIZE:
             found.add(handle)
             continue
         box = None
-        if crop is not None and not (crop[0] <= placed[4] <= crop[2] and crop[1] <= placed[5] <= crop[3]):
+        if not (left <= placed[4] <= right and bottom <= placed[5] <= top):
             box = _bounds(api, handle, matrix)  # starts outside the page: is any of it on the page?
-            if box is not None and _outside(box, crop):
+            if box is not None and crop is not None and _outside(box, crop):
                 found.add(handle)
                 continue
-        getter = api.stroke_colour if mode in _STROKE_ONLY_MODES else api.fill_colour
-        if not getter(handle, ctypes.byref(r), ctypes.byref(g), ctypes.byref(b), ctypes.byref(a)):
+        if not (stroke_colour if mode in _STROKE_ONLY_MODES else fill_colour)(handle, *rgba_out):
             continue
         if a.value == 0:
             found.add(handle)
-        elif min(r.value, g.value, b.value) >= _WHITE:
+        elif r.value >= _WHITE and g.value >= _WHITE and b.value >= _WHITE:
             box = box or _bounds(api, handle, matrix)
             if box is not None:
                 white.append((handle, box))
@@ -83,6 +95,9 @@ def shown_text(textpage, count: int, concealed: set[int]) -> str:
     api = _api()
     handle = ctypes.cast(textpage.raw, ctypes.c_void_p).value
     text_object, unicode = api.text_object, api.unicode
+    whole = textpage.get_text_range()  # one call for every character, when it has one unit per index
+    if len(whole) != count:
+        whole = None
     out: list[str] = []
     cuts: list[int] = []
     last_kept = -1
@@ -94,8 +109,11 @@ def shown_text(textpage, count: int, concealed: set[int]) -> str:
                 cuts.append(len(out))
             dropped = True
             continue
-        code = unicode(handle, index)
-        char = chr(code) if 0 < code < 0x110000 else " "  # one character a piece: `cuts` are offsets
+        if whole is not None:
+            char = whole[index]
+        else:
+            code = unicode(handle, index)
+            char = chr(code) if 0 < code < 0x110000 else " "  # one character a piece: `cuts` are offsets
         if dropped and out and last_kept >= 0 and address and not out[-1].isspace() and not char.isspace():
             if _gap(api, handle, last_kept, index):
                 out.append(" ")
@@ -152,7 +170,7 @@ class _Api:
         self.unicode = bind(raw.FPDFText_GetUnicode, ctypes.c_uint, handle, integer)
         self.char_box = bind(raw.FPDFText_GetCharBox, integer, handle, integer, doubles, doubles, doubles, doubles)
         self.text, self.form = raw.FPDF_PAGEOBJ_TEXT, raw.FPDF_PAGEOBJ_FORM
-        self.size, self.matrix = ctypes.c_float(), raw.FS_MATRIX()
+        self.size, self.matrix, self.form_matrix = ctypes.c_float(), raw.FS_MATRIX(), raw.FS_MATRIX()
         self.rgba = tuple(ctypes.c_uint() for _ in range(4))
 
 
@@ -166,30 +184,30 @@ def _api() -> _Api:
 
 
 def _text_objects(api: _Api, page: int) -> Iterator[tuple[int, tuple[float, ...]]]:
-    """(text object, matrix of the forms around it) for every text object of the page."""
-    identity = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-    stack = [(0, identity, 0, api.count_objects(page), 0)]
-    visited = 0
-    while stack:
-        form, matrix, index, count, depth = stack.pop()
-        if index >= count:
-            continue
-        stack.append((form, matrix, index + 1, count, depth))
-        handle = api.get_object(page, index) if not form else api.get_form_object(form, index)
-        visited += 1
-        if visited > _MAX_OBJECTS:
-            return
-        if not handle:
-            continue
-        kind = api.object_type(handle)
-        if kind == api.text:
-            yield handle, matrix
-        elif kind == api.form and depth < _MAX_FORM_DEPTH:
-            own = api.matrix
-            inner = matrix
-            if api.get_matrix(handle, ctypes.byref(own)):
-                inner = _compose((own.a, own.b, own.c, own.d, own.e, own.f), matrix)
-            stack.append((handle, inner, 0, api.count_form_objects(handle), depth + 1))
+    """(text object, matrix of the forms around it) for every text object of the page,
+    at most `_MAX_OBJECTS` objects visited and `_MAX_FORM_DEPTH` forms deep."""
+    budget = [_MAX_OBJECTS]
+
+    def objects(container: int, in_form: bool, matrix: tuple[float, ...], depth: int):
+        count = api.count_form_objects(container) if in_form else api.count_objects(container)
+        get = api.get_form_object if in_form else api.get_object
+        text, form, object_type = api.text, api.form, api.object_type
+        for index in range(min(count, budget[0])):
+            handle = get(container, index)
+            if not handle:
+                continue
+            kind = object_type(handle)
+            if kind == text:
+                yield handle, matrix
+            elif kind == form and depth < _MAX_FORM_DEPTH:
+                own = raw_matrix = api.form_matrix
+                inner = matrix
+                if api.get_matrix(handle, ctypes.byref(raw_matrix)):
+                    inner = _compose((own.a, own.b, own.c, own.d, own.e, own.f), matrix)
+                yield from objects(handle, True, inner, depth + 1)
+        budget[0] -= count
+
+    yield from objects(page, False, _IDENTITY, 0)
 
 
 def _compose(first: tuple[float, ...], then: tuple[float, ...]) -> tuple[float, ...]:
@@ -230,7 +248,7 @@ def _outside(box: tuple[float, ...], crop: tuple[float, ...]) -> bool:
 
 
 def _on_white(page, crop, white: list[tuple[int, tuple[float, float, float, float]]]) -> set[int]:
-    """Which white text objects stand on white: the page rendered in grey at 72 dpi,
+    """Which white text objects stand on white: the page rendered in grey at 36 dpi,
     the median of thin strips just above and below each object's box (what is behind
     the text, not the text itself nor black words drawn over it)."""
     import numpy
@@ -239,16 +257,17 @@ def _on_white(page, crop, white: list[tuple[int, tuple[float, float, float, floa
     try:
         if page.get_rotation() or crop is None:
             return {address for address, _ in white}  # boxes do not map simply: count them concealed
-        pixels = page.render(scale=1, grayscale=True).to_numpy()
+        pixels = page.render(scale=_SCALE, grayscale=True).to_numpy()
     except Exception:
         return {address for address, _ in white}
     if pixels.ndim == 3:
         pixels = pixels[:, :, 0]
     height, width = pixels.shape[:2]
     for address, (left, bottom, right, top) in white:
-        x0, x1 = max(0, int(left - crop[0])), min(width, int(math.ceil(right - crop[0])))
-        y_top, y_bottom = int(crop[3] - top), int(math.ceil(crop[3] - bottom))
-        strips = [pixels[max(0, y_top - 4):max(0, y_top - 1), x0:x1], pixels[min(height, y_bottom + 1):min(height, y_bottom + 4), x0:x1]]
+        x0, x1 = max(0, int((left - crop[0]) * _SCALE)), min(width, int(math.ceil((right - crop[0]) * _SCALE)))
+        y_top, y_bottom = int((crop[3] - top) * _SCALE), int(math.ceil((crop[3] - bottom) * _SCALE))
+        strips = [pixels[max(0, y_top - 3):max(0, y_top - 1), x0:x1],
+                  pixels[min(height, y_bottom + 1):min(height, y_bottom + 3), x0:x1]]
         behind = numpy.concatenate([strip.ravel() for strip in strips])
         if behind.size == 0 or float(numpy.median(behind)) >= _ON_WHITE:
             found.add(address)
