@@ -64,6 +64,7 @@ _HEX_BYTES = re.compile(
     rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
 )
 _HEX_ARRAY = re.compile(rb"(?<![0-9A-Za-z])(?:0[xX][0-9A-Fa-f]{2}\s*[,;]?\s*){32,}")
+_HEX_ARRAY_BYTE = re.compile(rb"0[xX][0-9A-Fa-f]{2}")
 _NOT_HEX = re.compile(rb"0[xX]|[^0-9A-Fa-f]")
 _SPACE = re.compile(rb"\s+")
 # a word holding percent or \x escapes: "The%20Halcyon%20coating", "\x54\x68\x65"
@@ -167,7 +168,8 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         if match is not None:
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
         position = mask.find(_HEX_NEEDLE, match.end() if match is not None else position + 1)
-    if data.count(b"0x") + data.count(b"0X") >= 32:  # C arrays: 0x48, 0x65, ... (rare enough for a regex pass)
+    # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
+    if _HEX_ARRAY_BYTE.search(data) and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
