@@ -442,6 +442,154 @@ def text_base64(text: str) -> bytes:
     return (UNREL_LINE + base64.encodebytes(text.encode()).decode()).encode()
 
 
+# -- found while attacking the readings as shown, the metadata and the encodings -----------------
+
+
+def docx_white_junk_runs(text: str) -> bytes:
+    d = _document()
+    paragraph = d.add_paragraph()
+    for i, w in enumerate(text.split()):
+        paragraph.add_run(w + " ")
+        if i % 3 == 0:
+            paragraph.add_run(f"zq{i}x ").font.color.rgb = docx.shared.RGBColor(0xFF, 0xFF, 0xFF)
+    return _saved(d)
+
+
+def docx_deleted_junk_runs(text: str) -> bytes:
+    """Tracked deletions after every third word: Word's default view (Simple Markup) hides them."""
+    body = "".join(f'<w:r><w:t xml:space="preserve">{w} </w:t></w:r>'
+                   + (f'<w:del w:id="{i}" w:author="x"><w:r><w:delText>zq{i}x </w:delText></w:r></w:del>'
+                      if i % 3 == 0 else "") for i, w in enumerate(text.split()))
+    d = _document()
+    d.add_paragraph("MARKER-PARAGRAPH")
+    data = _saved(d)
+    return _with_members(data, lambda name, b: b.replace(
+        b"<w:r><w:t>MARKER-PARAGRAPH</w:t></w:r>", body.encode()) if name == "word/document.xml" else b)
+
+
+def html_comment_junk(text: str) -> bytes:
+    return _html("<p>" + " ".join(f"{w}<!--zq{i}x-->" if i % 3 == 0 else w for i, w in enumerate(text.split())) + "</p>")
+
+
+def html_class_hidden_junk(text: str) -> bytes:
+    page = _html("<p>" + " ".join(f'{w}<i class="x">zq{i}x</i>' if i % 3 == 0 else w
+                                  for i, w in enumerate(text.split())) + "</p>")
+    return page.replace(b"<title>", b"<style>.x{font-size:0}</style><title>")
+
+
+def html_bdo(text: str) -> bytes:
+    return _html(f'<p><bdo dir="rtl">{text[::-1]}</bdo></p>')
+
+
+def html_data_attribute(text: str) -> bytes:
+    return _html(f'<div data-notes="{text}">see notes</div>')
+
+
+def _pdf_junk(text: str, junk: Callable) -> bytes:
+    def draw(c, y):
+        for line in _lines(text):
+            x = 50.0
+            for i, w in enumerate(line.split()):
+                c.setFont("Helvetica", 10)
+                c.drawString(x, y, w)
+                x += stringWidth(w + " ", "Helvetica", 10)
+                if i % 3 == 0:
+                    c.saveState()
+                    junk(c, x - stringWidth(" ", "Helvetica", 10), y)
+                    c.restoreState()
+            y -= 14
+    return _pdf(draw, text)
+
+
+def _invisible_text(c, x, y):
+    t = c.beginText(x, y)
+    t.setFont("Helvetica", 10)
+    t.setTextRenderMode(3)
+    t.textOut("zq")
+    c.drawText(t)
+
+
+def _scaled_text(c, x, y):
+    c.translate(x, y)
+    c.scale(0.04, 0.04)
+    c.setFont("Helvetica", 10)
+    c.drawString(0, 0, "zq")
+
+
+def pdf_invisible_junk(text: str) -> bytes:
+    return _pdf_junk(text, _invisible_text)
+
+
+def pdf_scaled_junk(text: str) -> bytes:
+    return _pdf_junk(text, _scaled_text)
+
+
+def mail_split_across_headers(text: str) -> bytes:
+    m = _message()
+    words = text.split()
+    for n, i in enumerate(range(0, len(words), 8)):
+        m[f"X-Note-{n}"] = " ".join(words[i:i + 8])
+    m.set_content(UNRELATED)
+    return m.as_bytes()
+
+
+def png_split_across_chunks(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    words = text.split()
+    for n, i in enumerate(range(0, len(words), 8)):
+        info.add_text(f"Part{n}", " ".join(words[i:i + 8]))
+    return _image("PNG", pnginfo=info)
+
+
+def png_itxt(text: str) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("Description", text, lang="en", zip=True)
+    return _image("PNG", pnginfo=info)
+
+
+def jpeg_exif_description(text: str) -> bytes:
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x010E] = text
+    return _image("JPEG", exif=exif.tobytes())
+
+
+def gif_comment(text: str) -> bytes:
+    return _image("GIF", comment=text.encode())
+
+
+def text_hex_dump(text: str) -> bytes:
+    raw = text.encode()
+    return (UNREL_LINE + "\n".join(" ".join(f"{b:02x}" for b in raw[i:i + 16]) for i in range(0, len(raw), 16))).encode()
+
+
+def text_percent_encoded(text: str) -> bytes:
+    import urllib.parse
+
+    return (UNREL_LINE + urllib.parse.quote(text)).encode()
+
+
+def text_quoted_printable(text: str) -> bytes:
+    import quopri
+
+    return quopri.encodestring((UNREL_LINE + text).encode(), quotetabs=True)
+
+
+def docx_base64_paragraph(text: str) -> bytes:
+    return docx_plain(base64.b64encode(text.encode()).decode())
+
+
+def tar_member_names(text: str) -> bytes:
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        words = text.split()
+        for i in range(0, len(words), 30):  # long names: pax headers
+            member = tarfile.TarInfo(f"{i:03d} " + " ".join(words[i:i + 30]) + ".txt")
+            archive.addfile(member, io.BytesIO(b""))
+    return out.getvalue()
+
+
 # name -> (file name, builder, reason when it is a hole)
 CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "pdf text": ("doc.pdf", pdf_plain, None),
@@ -462,42 +610,54 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     # holes
     "pdf characters drawn right to left": ("doc.pdf", pdf_chars_drawn_backwards, None),
     "pdf words drawn in shuffled order": ("doc.pdf", pdf_words_drawn_shuffled, None),
-    "pdf tiny white junk between words": ("doc.pdf", pdf_tiny_white_junk,
-                                          "invisible 0.5 pt glyphs interleave junk words into the text"),
-    "pdf title, subject and keywords": ("doc.pdf", pdf_metadata, "the PDF Info dictionary is not read"),
-    "docx hidden junk run after every 3rd word": ("doc.docx", docx_hidden_junk_runs,
-                                                  "hidden (w:vanish) runs are read into the text, so hidden junk "
-                                                  "splits the excerpt that Word shows whole"),
+    "pdf tiny white junk between words": ("doc.pdf", pdf_tiny_white_junk, None),
+    "pdf title, subject and keywords": ("doc.pdf", pdf_metadata, None),
+    "docx hidden junk run after every 3rd word": ("doc.docx", docx_hidden_junk_runs, None),
     "docx core properties (comments)": ("doc.docx", docx_core_properties, None),
     "docx altChunk (imported HTML shown in the body)": ("doc.docx", docx_alt_chunk, None),
     "docx picture alt text": ("doc.docx", docx_picture_alt_text, None),
     "docx customXml part": ("doc.docx", docx_custom_xml, None),
     "docx member no story lists": ("doc.docx", docx_unlisted_member, None),
-    "html display:none junk after every 3rd word": ("page.html", html_hidden_junk,
-                                                    "hidden elements are read into the text and split the excerpt "
-                                                    "the browser shows whole"),
-    "html bidi-override, text stored reversed": ("page.html", html_bidi_override,
-                                                 "CSS bidi-override shows reversed text in order"),
+    "html display:none junk after every 3rd word": ("page.html", html_hidden_junk, None),
+    "html bidi-override, text stored reversed": ("page.html", html_bidi_override, None),
     "html comment": ("page.html", html_comment, None),
     "html script": ("page.html", html_script, None),
     "html style": ("page.html", html_style, None),
     "html alt and title attributes": ("page.html", html_attributes, None),
-    "mail custom X- header": ("mail.eml", mail_custom_header, "headers other than the subject are not scanned"),
+    "mail custom X- header": ("mail.eml", mail_custom_header, None),
     "mail HTML comment": ("mail.eml", mail_html_comment, None),
-    "mail attachment file name (RFC 2231)": ("mail.eml", mail_attachment_name, "attachment names are not scanned"),
-    "mail MIME preamble and epilogue": ("mail.eml", mail_preamble_and_epilogue,
-                                        "text outside the MIME parts is not scanned"),
+    "mail attachment file name (RFC 2231)": ("mail.eml", mail_attachment_name, None),
+    "mail MIME preamble and epilogue": ("mail.eml", mail_preamble_and_epilogue, None),
     "mail text attachment labelled image/png": ("mail.eml", mail_text_attachment_labelled_png, None),
-    "zip archive comment": ("pack.zip", zip_archive_comment, "the zip comment is not scanned"),
-    "zip member comment": ("pack.zip", zip_member_comment, "member comments are not scanned"),
-    "zip member names": ("pack.zip", zip_member_names, "member names are not scanned"),
-    "png tEXt chunk": ("logo.png", png_text_chunk, "image metadata is not read"),
-    "png zTXt chunk": ("logo.png", png_compressed_text_chunk, "image metadata is not read"),
-    "jpeg comment": ("photo.jpg", jpeg_comment, "image metadata is not read"),
-    "text appended to a jpeg": ("photo.jpg", jpeg_then_text, "bytes after the image are not read"),
-    "docx appended to a jpeg (polyglot)": ("photo.jpg", jpeg_then_docx, "a zip after the image is not read"),
+    "zip archive comment": ("pack.zip", zip_archive_comment, None),
+    "zip member comment": ("pack.zip", zip_member_comment, None),
+    "zip member names": ("pack.zip", zip_member_names, None),
+    "png tEXt chunk": ("logo.png", png_text_chunk, None),
+    "png zTXt chunk": ("logo.png", png_compressed_text_chunk, None),
+    "jpeg comment": ("photo.jpg", jpeg_comment, None),
+    "text appended to a jpeg": ("photo.jpg", jpeg_then_text, None),
+    "docx appended to a jpeg (polyglot)": ("photo.jpg", jpeg_then_docx, None),
     "text file starting with GIF89a": ("notes.txt", text_after_gif_magic, None),
-    "base64 in a text file": ("notes.txt", text_base64, "base64 runs in text are not decoded"),
+    "base64 in a text file": ("notes.txt", text_base64, None),
+    # found while attacking this work (each was a hole until its commit)
+    "docx white junk run after every 3rd word": ("doc.docx", docx_white_junk_runs, None),
+    "docx tracked-deletion junk after every 3rd word": ("doc.docx", docx_deleted_junk_runs, None),
+    "docx paragraph of base64": ("doc.docx", docx_base64_paragraph, None),
+    "html comment junk after every 3rd word": ("page.html", html_comment_junk, None),
+    "html junk hidden by a class rule": ("page.html", html_class_hidden_junk, None),
+    "html bdo element, text stored reversed": ("page.html", html_bdo, None),
+    "html data- attribute": ("page.html", html_data_attribute, None),
+    "pdf render mode 3 junk between words": ("doc.pdf", pdf_invisible_junk, None),
+    "pdf junk scaled to 0.4 pt between words": ("doc.pdf", pdf_scaled_junk, None),
+    "mail split across X- headers": ("mail.eml", mail_split_across_headers, None),
+    "png split across tEXt chunks": ("logo.png", png_split_across_chunks, None),
+    "png compressed iTXt": ("logo.png", png_itxt, None),
+    "jpeg EXIF description": ("photo.jpg", jpeg_exif_description, None),
+    "gif comment": ("anim.gif", gif_comment, None),
+    "hex dump in a text file": ("notes.txt", text_hex_dump, None),
+    "percent-encoded text": ("notes.txt", text_percent_encoded, None),
+    "quoted-printable text file": ("notes.txt", text_quoted_printable, None),
+    "tar member names": ("pack.tar", tar_member_names, None),
 }
 
 

@@ -96,6 +96,7 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "hyphenated line breaks every 4th word": (hyphenate(4), None),
     "Hangul filler instead of spaces": ("\u3164".join, None),
     "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"), None),
+    "one right-to-left override over the whole excerpt": (lambda words: "\u202e" + " ".join(words)[::-1], None),
     "superscript footnote marks on every 3rd word": (
         lambda ws: " ".join(w + "¹²³⁴⁵⁶⁷⁸⁹"[i % 9] if i % 3 == 0 else w for i, w in enumerate(ws)), None),
     "citation marks [n] after every 3rd word": (

@@ -218,3 +218,11 @@ ODD_ENCODINGS = {
 def test_odd_encodings_are_blocked(scanner, name):
     report = scanner.scan_bytes(ODD_ENCODINGS[name], "x.txt", Destination(channel="mail"))
     assert report.action is Action.BLOCK, [p.to_dict() for p in report.problems]
+
+
+def test_printable_runs_of_a_long_word_with_high_bytes_around_stay_linear():
+    from dlp.extract.decoding import printable_strings
+
+    data = b"\xe9\x00\x01" + b"A" * 1_000_000 + b" caf\xe9 na\xefve r\xe9sum\xe9"
+    runs = printable_strings(data)  # the Latin-1 pattern restarted inside the word: quadratic, minutes
+    assert "A" * 1_000_000 in runs and "résumé" in runs

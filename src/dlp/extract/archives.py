@@ -18,7 +18,7 @@ import zlib
 from typing import Iterable, Iterator
 
 from ..errors import ExtractionError
-from ..types import Item, Problem
+from ..types import Item, Part, Problem
 from .base import Context, Limits, Output, child, read_bytes
 from .bounded import inflate, read_limited, refuse_declared
 from .isolate import run_isolated
@@ -36,7 +36,9 @@ def _too_many(item: Item, limits: Limits) -> Problem:
 
 class ZipExtractor:
     """Zip archives. Encrypted members are `encrypted`; overlapping members (the
-    overlapping-file zip bomb) are `ratio`; each breach skips one member only."""
+    overlapping-file zip bomb) are `ratio`; each breach skips one member only. The
+    member names, member comments and the archive comment, which `unzip -l` and
+    `unzip -z` show, are a text part of their own (``pack.zip!/names``)."""
 
     name = "zip"
 
@@ -50,6 +52,9 @@ class ZipExtractor:
             except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error) as exc:
                 raise ExtractionError("corrupt", f"zip cannot be opened: {exc}") from None
             with archive:
+                names = names_text(archive)
+                if names.strip():
+                    yield Part(f"{item.locator}!/names", names, "zip-names")
                 yield from self._members(item, archive, source, ctx)
 
     def _members(self, item: Item, archive: zipfile.ZipFile, source, ctx: Context) -> Iterator[Output]:
@@ -93,6 +98,27 @@ def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: Contex
     with archive.open(info) as stream:
         # zipfile checks the CRC at the end of the stream, so a lying header fails there
         return read_limited(stream, ctx, compressed=info.compress_size, what=name)
+
+
+def names_text(archive: zipfile.ZipFile, names: list[str] | None = None) -> str:
+    """The text a zip keeps outside its members: the member names (every member's,
+    folders too, unless `names` says which), a line each; then member comments and the
+    archive comment."""
+    lines = [member_name(info) for info in archive.infolist()] if names is None else list(names)
+    lines += [_comment(info.comment, info.flag_bits) for info in archive.infolist() if info.comment.strip()]
+    if archive.comment.strip():
+        lines.append(_comment(archive.comment, 0))
+    return "\n".join(line for line in lines if line.strip())
+
+
+def _comment(raw: bytes, flags: int) -> str:
+    """A zip comment: UTF-8 when flagged or valid, else decoded by evidence (cp437 last)."""
+    from .decoding import decode_text
+
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_text(raw) or raw.decode("cp437")
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
@@ -141,40 +167,51 @@ class TarExtractor:
             except (tarfile.TarError, EOFError, ValueError) as exc:
                 raise ExtractionError("corrupt", f"tar cannot be opened: {exc}") from None
             with archive:
-                count = 0
-                while True:
-                    ctx.budget.check_time()
-                    try:
-                        member = archive.next()
-                    except (tarfile.TarError, EOFError, ValueError, RecursionError) as exc:
-                        yield Problem(item.locator, "corrupt", f"tar breaks off after {count} members: {exc}"[:300])
-                        return
-                    if member is None:
-                        return
-                    if not member.isfile():
-                        continue
-                    count += 1
-                    if count > ctx.limits.max_members:
-                        yield _too_many(item, ctx.limits)
-                        return
-                    locator = f"{item.locator}!/{member.name}"
-                    try:
-                        if member.size > ctx.limits.max_item_bytes:
-                            raise ExtractionError("too_large", f"{member.name} declares {member.size} bytes")
-                        stream = archive.extractfile(member)
-                        if stream is None:
-                            continue
-                        stored = sum(size for _, size in member.sparse) if member.sparse else member.size
-                        data = read_limited(stream, ctx, compressed=max(stored, 512), what=member.name)
-                    except ExtractionError as exc:
-                        if exc.kind == "timeout" or ctx.budget.remaining() == 0:
-                            raise
-                        yield Problem(locator, exc.kind, exc.detail)
-                        continue
-                    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-                        yield Problem(locator, "corrupt", f"member cannot be read: {exc}"[:300])
-                        continue
-                    yield child(item, member.name, data)
+                names: list[str] = []
+                yield from self._members(item, archive, ctx, names)
+                if any(name.strip() for name in names):
+                    yield Part(f"{item.locator}!/names", "\n".join(names), "tar-names")
+
+    def _members(self, item: Item, archive: tarfile.TarFile, ctx: Context, names: list[str]) -> Iterator[Output]:
+        """Members as child items; every member's name (folders and links too, with
+        their targets) and its pax comment go to `names`."""
+        count = 0
+        while True:
+            ctx.budget.check_time()
+            try:
+                member = archive.next()
+            except (tarfile.TarError, EOFError, ValueError, RecursionError) as exc:
+                yield Problem(item.locator, "corrupt", f"tar breaks off after {count} members: {exc}"[:300])
+                return
+            if member is None:
+                return
+            if len(names) <= ctx.limits.max_members:
+                names.append(f"{member.name} -> {member.linkname}" if member.linkname else member.name)
+                names.extend(value for key, value in member.pax_headers.items() if key == "comment")
+            if not member.isfile():
+                continue
+            count += 1
+            if count > ctx.limits.max_members:
+                yield _too_many(item, ctx.limits)
+                return
+            locator = f"{item.locator}!/{member.name}"
+            try:
+                if member.size > ctx.limits.max_item_bytes:
+                    raise ExtractionError("too_large", f"{member.name} declares {member.size} bytes")
+                stream = archive.extractfile(member)
+                if stream is None:
+                    continue
+                stored = sum(size for _, size in member.sparse) if member.sparse else member.size
+                data = read_limited(stream, ctx, compressed=max(stored, 512), what=member.name)
+            except ExtractionError as exc:
+                if exc.kind == "timeout" or ctx.budget.remaining() == 0:
+                    raise
+                yield Problem(locator, exc.kind, exc.detail)
+                continue
+            except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+                yield Problem(locator, "corrupt", f"member cannot be read: {exc}"[:300])
+                continue
+            yield child(item, member.name, data)
 
 
 def _old_tar_header(head: bytes) -> bool:
@@ -310,7 +347,11 @@ def seven_zip_members(item: Item, limits: Limits) -> list[Output]:
         with py7zr.SevenZipFile(source, mode="r") as archive:
             if archive.needs_password():
                 raise ExtractionError("encrypted", "7z archive is password protected")
-            files = [info for info in archive.list() if not info.is_directory]
+            listed = archive.list()
+            names = "\n".join(info.filename for info in listed[: limits.max_members] if info.filename)
+            if names.strip():
+                outputs.append(Part(f"{item.locator}!/names", names, "7z-names"))
+            files = [info for info in listed if not info.is_directory]
             if len(files) > limits.max_members:
                 outputs.append(_too_many(item, limits))
                 files = files[: limits.max_members]

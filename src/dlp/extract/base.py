@@ -90,16 +90,19 @@ class Budget:
 
 @dataclass
 class Context:
-    """What one scanned item's extraction shares: its limits, its budget, and how
+    """What one scanned item's extraction shares: its limits, its budget, how
     hang-prone parsers are isolated (`isolation` is a multiprocessing start method,
     "fork" where the platform has it; None runs them in this process, without a hard
-    kill, for platforms without processes and for debugging), and the OCR service
-    (`ocr`: engine, settings and the digest cache, shared by every item of a scan)."""
+    kill, for platforms without processes and for debugging), the OCR service (`ocr`:
+    engine, settings and the digest cache, shared by every item of a scan), and which
+    encoded runs were decoded already, so that a run two readings of one text share is
+    read once."""
 
     limits: Limits = field(default_factory=Limits)
     budget: Budget | None = None
     isolation: str | None = field(default_factory=lambda: default_isolation())
     ocr: Any = field(default_factory=lambda: default_ocr())  # an `ocr.Ocr`
+    decoded: set[bytes] = field(default_factory=set)  # digests of encoded runs already read (extract.encoded)
 
     def __post_init__(self) -> None:
         if self.budget is None:
@@ -160,6 +163,10 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
     an extractor that fails yields a problem, and the walk goes on with the rest of
     its container and then the next item.
 
+    Every text part is searched for encoded runs (base64, hex, escapes,
+    quoted-printable); what they decode to is read as nested items of the part's item.
+    A part with right-to-left overrides (U+202E) is also read in the order it is shown.
+
     Sniffing cannot make text disappear: when a format extractor fails on an item
     (corrupt, unsupported, encrypted) or reads no text and no member from it, and the
     item decodes as text (a text file behind two bytes of TIFF or gzip magic), it is
@@ -189,9 +196,9 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
                 produced = produced or bool(out.text.strip())
                 if len(out.text) > ctx.limits.max_text_chars:
                     yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
-                    yield Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
-                else:
-                    yield out
+                    out = Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
+                yield out
+                yield from _encoded_runs(out, item, extractors, ctx)
             else:
                 yield out
     except ExtractionError as exc:
@@ -210,7 +217,27 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
         yield Problem(item.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
         failed = "corrupt"
     if extractor is not None and not produced and failed in _FALL_BACK_AFTER:
-        yield from _as_text(item, extractor, ctx, failed)
+        for out in _as_text(item, extractor, ctx, failed):
+            yield out
+            if isinstance(out, Part):
+                yield from _encoded_runs(out, item, extractors, ctx)
+
+
+def _encoded_runs(part: Part, item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterator[Part | Problem]:
+    """What the base64, hex and other encoded runs of a text part hold, read as nested
+    items of `item` (see `extract.encoded`); and the part in visual order, around its
+    right-to-left overrides, when it has any (``#visual``, see `extract.shown`)."""
+    from .encoded import encoded_items
+    from .shown import visual_order
+
+    shown = visual_order(part.text)
+    if shown is not None:
+        yield Part(f"{part.locator}#visual", shown, part.format, meta={"reading": "visual"})
+    for found in encoded_items(part, item, ctx):
+        if isinstance(found, Item):
+            yield from walk(found, extractors, ctx)
+        else:
+            yield found
 
 
 _TEXT_READERS = frozenset({"text", "strings", "html", "xml", "maildir"})

@@ -39,7 +39,9 @@ _RUNS = (
     ("utf-8", re.compile(rb"(?:[\t\n\r\x20-\x7e]|[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}){6,}")),
     # legacy 8-bit text: three or more words of letters (accented ones included) with
     # spaces or punctuation between; random bytes almost never look like that
-    ("latin-1", re.compile(rb"(?:[A-Za-z\xc0-\xff'\-]++[ \t\r\n,.;:!?()\"\xa0]{1,3}+){2,}+[A-Za-z\xc0-\xff'\-]++")),
+    # (a run starts where a word starts: tried inside a long word, it would fail again and
+    # again to its end, quadratic in the word's length)
+    ("latin-1", re.compile(rb"(?<![A-Za-z\xc0-\xff'\-])(?:[A-Za-z\xc0-\xff'\-]++[ \t\r\n,.;:!?()\"\xa0]{1,3}+){2,}+[A-Za-z\xc0-\xff'\-]++")),
     ("utf-32-le", re.compile(rb"(?:" + _WIDE + rb"\x00\x00\x00){6,}")),
     ("utf-32-be", re.compile(rb"(?:\x00\x00\x00" + _WIDE + rb"){6,}")),
     ("utf-16-le", re.compile(rb"(?:" + _WIDE + rb"\x00){6,}")),

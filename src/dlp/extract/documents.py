@@ -12,7 +12,8 @@ def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tup
     """All text of a file (every part joined), its bytes, and what could not be read.
 
     `binary` (printable strings of an unknown format) is a fact, not a failure, and is
-    not returned as a problem.
+    not returned as a problem. Second readings of a part as a viewer shows it
+    (``#visible``) are left out: their text is already in the part.
     """
     if extractors is None:
         from . import EXTRACTORS
@@ -25,7 +26,8 @@ def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tup
     texts, problems = [], []
     for out in walk(Item(locator=str(path), name=Path(path).name, data=raw), extractors, Context(limits)):
         if isinstance(out, Part):
-            texts.append(out.text)
+            if not out.meta.get("reading"):  # a second reading (as shown) would register its text twice
+                texts.append(out.text)
         elif out.kind != "binary":
             problems.append(out)
     return "\n\n".join(texts), raw, problems

@@ -1,5 +1,7 @@
-"""Raster images (PNG, JPEG, TIFF, BMP, GIF, WebP), recognised by their magic bytes and read
-by OCR (`ocr.read_image`), and the media of office documents, handed to the walk as images.
+"""Raster images (PNG, JPEG, TIFF, BMP, GIF, WebP), recognised by their magic bytes: the text
+they carry beside their pixels and the bytes after their end (`imagemeta.image_outputs`), and
+their pixels read by OCR (`ocr.read_image`). The media of office documents and pictures
+decoded from a text (a ``data:`` URI, a base64 run) are handed to the walk as images too.
 
 An image is never silently clean: without OCR (not installed, or turned off) an image large
 enough to hold text is a `not_read` problem, which the policy decides like any other
@@ -13,6 +15,7 @@ from typing import Iterable
 
 from ..types import Item
 from .base import Context, Output
+from .imagemeta import image_outputs
 
 IMAGE_MAGICS = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -57,4 +60,5 @@ class ImageExtractor:
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         from .ocr import read_image
 
+        yield from image_outputs(item, ctx)  # text beside the pixels, bytes after the image's end
         yield from read_image(item, ctx)

@@ -1,10 +1,13 @@
 """Mail: RFC 822 messages (.eml) with every MIME part, transfer encoding and charset,
 nested ``message/rfc822``; mbox files; Maildir folders (cur/ and new/).
 
-Each message yields a ``headers`` part (the subject, with From, To, Cc, Subject,
-Message-ID and Date in ``meta["mail"]`` for policy) and one part per text body;
-attachments become child items under ``attachments/``. Locators:
-``mail.eml!/body``, ``export.mbox!/message[17]/attachments/plan.zip``.
+Each message yields a ``headers`` part (the subject first, then every other header of
+the message and of its MIME parts, attachment names included; From, To, Cc, Subject,
+Message-ID and Date are in ``meta["mail"]`` for policy), one part per text body, and
+the text outside the MIME parts (``preamble`` and ``epilogue``), which no mail client
+shows but which leaves with the mail; attachments become child items under
+``attachments/``. Locators: ``mail.eml!/body``, ``mail.eml!/preamble``,
+``export.mbox!/message[17]/attachments/plan.zip``.
 Encrypted bodies (S/MIME, PGP) are reported `encrypted`.
 """
 
@@ -67,7 +70,12 @@ def message_outputs(item: Item, message: Message, ctx: Context, sep: str) -> Ite
     meta = {"mail": headers_meta({name: message.get(name) for name in _META_HEADERS})}
     base = f"{item.locator}{sep}"
     subject = meta["mail"].get("subject", "")
-    yield Part(f"{base}headers", f"Subject: {subject}\n", "mail-headers", meta=meta)
+    nodes = list(_nodes(message, 0))
+    yield Part(f"{base}headers", f"Subject: {subject}\n" + headers_text(nodes), "mail-headers", meta=meta)
+    for where in ("preamble", "epilogue"):
+        outside = "\n".join(_raw_text(getattr(node, where, None) or "") for node in nodes).strip()
+        if outside:
+            yield Part(f"{base}{where}", outside + "\n", "mail", meta=meta)
     names: dict[str, int] = {}
     bodies = 0
     for leaf, problem in _leaves(message, 0):
@@ -109,6 +117,83 @@ def message_outputs(item: Item, message: Message, ctx: Context, sep: str) -> Ite
             locator=f"{base}{label}", name=label, data=payload, depth=item.depth + 1,
             meta={"content_type": ctype},
         )
+
+
+# Headers whose value is a list of addresses: their display names are text, the addresses
+# are where the mail goes (the policy's business) and stay out of the scanned text, lest
+# a recipient's own address and name look like a leaked staff record.
+_ADDRESS_HEADERS = frozenset(
+    "from to cc bcc reply-to sender return-path delivered-to resent-from resent-to resent-cc resent-bcc "
+    "resent-sender resent-reply-to x-original-to envelope-to errors-to disposition-notification-to "
+    "x-original-from x-envelope-from x-envelope-to".split()
+)
+_PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
+_ADDRESS = re.compile(r"<?[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+>?")
+
+
+def headers_text(nodes: list[Message]) -> str:
+    """The value of every header of the message and of its MIME parts, a line each (the
+    subject is the caller's first line), then the header names on one line: custom
+    ``X-`` headers, Content-Description, attachment names (RFC 2047 and RFC 2231
+    decoded) and every other parameter, which a mail client shows or keeps. Display
+    names of address headers are kept, email addresses everywhere are left out; the
+    MIME boundary, a random token, too."""
+    lines: list[str] = []
+    names: dict[str, None] = {}
+    for index, node in enumerate(nodes):
+        for name, value in node.items():
+            key = name.lower()
+            names.setdefault(name)
+            if index == 0 and key == "subject":
+                continue
+            if key in _ADDRESS_HEADERS:
+                text = " ".join(shown for shown, _ in email.utils.getaddresses([_header_text(value)]) if shown)
+            elif key in _PARAM_HEADERS:
+                text = " ".join(_params(node, name))
+            else:
+                text = _header_text(value)
+            text = _ADDRESS.sub(" ", text).strip()
+            if text:
+                lines.append(text)
+    lines.append(" ".join(names))  # after the values: a name between two would split what they hold
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _params(node: Message, header: str) -> Iterator[str]:
+    """The values of a Content-Type or Content-Disposition header (the type itself
+    and every parameter but the boundary), RFC 2231 and RFC 2047 decoded."""
+    try:
+        params = node.get_params(header=header) or []
+    except Exception:  # malformed parameters: the raw value
+        yield _header_text(node.get(header))
+        return
+    for key, value in params:
+        if key.lower() == "boundary":
+            continue
+        if isinstance(value, tuple):
+            value = email.utils.collapse_rfc2231_value(value)
+        yield _header_text(value or key)
+
+
+def _nodes(part: Message, depth: int) -> Iterator[Message]:
+    """Every MIME node of a message, multipart containers included, in order; nested
+    messages (message/rfc822) are not entered (they are read as messages of their own)."""
+    yield part
+    if depth >= _MAX_MIME_DEPTH or not part.is_multipart() or part.get_content_type().startswith("message/"):
+        return
+    payload = part.get_payload()
+    for sub in payload if isinstance(payload, list) else []:
+        if isinstance(sub, Message):
+            yield from _nodes(sub, depth + 1)
+
+
+def _raw_text(value: str) -> str:
+    """Text outside the MIME parts (a preamble or an epilogue), whose raw 8-bit bytes
+    the parser kept as surrogates, decoded by evidence."""
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        raw = value.encode("ascii", errors="surrogateescape")
+        return decode_text(raw) or raw.decode("latin-1")
+    return value
 
 
 def _leaves(part: Message, depth: int) -> Iterator[tuple[Message, tuple[str, str] | None]]:

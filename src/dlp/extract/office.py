@@ -35,10 +35,11 @@ from typing import Iterable, Iterator
 
 from ..errors import ExtractionError
 from ..types import Item, Part, Problem
-from .archives import read_zip_member
+from .archives import member_name, names_text, read_zip_member
 from .base import Context, Output, child
 from .decoding import printable_strings
 from .safexml import MarkupText, TextTarget, XmlText, local, parse_text
+from .shown import around
 
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -90,6 +91,10 @@ class OfficeExtractor:
             yield from read(package)
             yield from _properties(package)
             yield from _other_members(package)
+            chosen = [member_name(archive.getinfo(name)) for name in package.unlisted if not _GENERATED_NAME.match(name)]
+            names = names_text(archive, chosen)
+            if names.strip():
+                yield Part(package.locator("names"), names, "zip-names")
             yield from package.problems
 
 
@@ -103,6 +108,7 @@ class Package:
         self.names = [info.filename for info in archive.infolist() if not info.is_dir()]
         self.problems: list[Problem] = []
         self.read: set[str] = set()  # members a story reader has taken
+        self.unlisted: list[str] = []  # members no reader took and that are not plumbing: their names are text
 
     def locator(self, name: str) -> str:
         return f"{self.item.locator}!/{name}"
@@ -119,8 +125,8 @@ class Package:
             self.problems.append(Problem(self.locator(name), "corrupt", f"{type(exc).__name__}: {exc}"[:300]))
         return None
 
-    def text(self, name: str, target: TextTarget) -> str | None:
-        data = self.member(name)
+    def text(self, name: str, target: TextTarget, data: bytes | None = None) -> str | None:
+        data = self.member(name) if data is None else data
         if data is None:
             return None
         try:
@@ -163,10 +169,23 @@ _METAFILE = re.compile(r"\.(?:emf|wmf)$", re.I)
 # parts, which the scanner reports `binary` (a problem entry in every ordinary document).
 
 
+# A member name as office applications write them (customXml/item1.xml, word/media/image3.png,
+# word/embeddings/Microsoft_Excel_Worksheet2.xlsx, Pictures/10000201000000C8.png): words of
+# one token each, a known extension. No run of words long enough to match a registered
+# document fits in such names, so they are not listed in the package's names part; any
+# other name (a member someone added, named as they liked) is.
+_GENERATED_NAME = re.compile(
+    r"^(?:[A-Za-z0-9]{1,64}/){0,3}(?:[A-Za-z0-9]{1,64}|Microsoft_[A-Za-z]+(?:_[A-Za-z-]+){1,3}\d*)"
+    r"\.(?:xml|png|jpe?g|gif|emf|wmf|bin|tiff?|bmp|svg|wdp|jfif|webp|xls[xmb]?|docx?|docm|pptx?|pptm|vsdx|od[tsp]|"
+    r"mp[34]|wav|avi|json|data)$",
+    re.I,
+)
+
+
 class PropertiesText(TextTarget):
     """Document properties a user writes (title, subject, author, keywords, comments,
-    category, company, manager; custom properties with their names; ODF user-defined
-    metadata), a line each. What the application fills in (template, application name,
+    category, company, manager; custom properties, their names after all values, lest a
+    name split what two values hold; ODF user-defined metadata), a line each. What the application fills in (template, application name,
     counts, dates) is the same in every document of a template and is left out, lest it
     match between unrelated documents."""
 
@@ -177,6 +196,7 @@ class PropertiesText(TextTarget):
     def __init__(self) -> None:
         super().__init__()
         self._depth_in_field = 0
+        self.labels: list[str] = []  # names of custom properties, read after all values
 
     def start(self, tag, attrib) -> None:
         name = local(tag)
@@ -185,7 +205,7 @@ class PropertiesText(TextTarget):
             self._depth_in_field += 1
             label = attrib.get("name") or next((v for k, v in attrib.items() if k.endswith("}name")), "")
             if label:
-                self.chunks.append(label + ": ")
+                self.labels.append(label)
 
     def end(self, tag) -> None:
         name = self._stack.pop() if self._stack else local(tag)
@@ -196,6 +216,10 @@ class PropertiesText(TextTarget):
     def data(self, text: str) -> None:
         if self._depth_in_field:
             self.chunks.append(text)
+
+    def close(self) -> str:
+        text = "".join(self.chunks)
+        return f"{text}\n{' '.join(self.labels)}\n" if self.labels else text
 
 
 _PROPERTIES = ("docProps/core.xml", "docProps/app.xml", "docProps/custom.xml", "meta.xml")
@@ -212,10 +236,13 @@ def _properties(package: Package) -> Iterator[Output]:
 def _other_members(package: Package) -> Iterator[Output]:
     """Members no story reader took: properties, charts, SmartArt, custom XML, alt
     chunks, embedded files and pictures become child items (the walk reads each by its
-    content); vector pictures are read for their text records; plumbing is skipped."""
+    content); vector pictures are read for their text records; plumbing is skipped.
+    The names of these members (a name is whatever its writer chose) are noted in
+    `package.unlisted` for the package's ``!/names`` part."""
     for name in package.names:
         if name in package.read or _PLUMBING.match(name):
             continue
+        package.unlisted.append(name)
         package.ctx.budget.check_time()
         if _MACROS.match(name):
             if "Signature" not in name:
@@ -260,11 +287,238 @@ class WordText(TextTarget):
             if not self._skipping and text.strip():
                 self.fields.append(text.strip())
         else:
-            super().data(text)
+            self._text(text)
+
+    def _text(self, text: str) -> None:
+        super().data(text)
+
+    def visible(self) -> str | None:
+        """The story as Word shows it, where that differs (see `ShownWordText`)."""
+        return None
 
     def close(self) -> str:
         text = "".join(self.chunks)
         return f"{text}\n\n{' '.join(self.fields)}\n" if self.fields else text
+
+
+class ShownWordText(WordText):
+    """A story with text Word may not show, read as `WordText` does and also as Word
+    shows it.
+
+    Hidden text is read like any other, since it leaves with the file. But hidden junk
+    between the words a reader sees (a hidden run after every third word) would break
+    the run of a registered excerpt Word shows whole, so the story is also read as Word
+    shows it, around the places where text it does not show sits between shown text
+    (`visible`, see `extract.shown`). Not shown: hidden runs (``w:vanish``,
+    directly or through a character or paragraph style), tracked deletions and moves away,
+    white text on no shading (outside text boxes, whose shapes have fills of their own),
+    text under 2 pt. (`_docx` uses this reader only for stories whose bytes have any of
+    these: its bookkeeping runs for every element.)"""
+
+    _GONE = frozenset({"del", "moveFrom"})  # tracked deletions and text moved away: not in the final view
+    _MARKED = frozenset({"r", "p", "tc", "txbxContent"}) | _GONE  # elements whose start and end are noted
+
+    def __init__(self, hidden_styles: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.hidden_styles = hidden_styles
+        self.unshown: set[int] = set()  # indices in `chunks` of text Word does not show
+        self._gone = 0
+        self._paragraph_hidden = False
+        self._run: dict[str, object] = {}
+        self._shaded: list[bool] = []  # per open paragraph or cell: has a fill
+        self._boxed = 0  # inside a text box, whose shape has a fill of its own
+
+    def start(self, tag, attrib) -> None:
+        # TextTarget.start with the bookkeeping of what is shown, in one method: it runs
+        # for every element of every story
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        stack = self._stack
+        if stack:
+            parent = stack[-1]
+            if parent == "rPr":
+                if len(stack) > 1 and stack[-2] == "r":
+                    self._run_property(name, attrib)
+            elif parent == "pPr":
+                if name == "pStyle" and _val(attrib) in self.hidden_styles:
+                    self._paragraph_hidden = True
+                elif name == "shd" and self._shaded and _filled(attrib):
+                    self._shaded[-1] = True
+            elif parent == "tcPr" and name == "shd" and self._shaded and _filled(attrib):
+                self._shaded[-1] = True
+        if name in self._MARKED:
+            if name == "r":
+                self._run = {}
+            elif name == "p":
+                self._paragraph_hidden = False
+                self._shaded.append(False)
+            elif name == "tc":
+                self._shaded.append(False)
+            elif name == "txbxContent":
+                self._boxed += 1
+            else:
+                self._gone += 1
+        stack.append(name)
+        if self._skipping or name in self.skip:
+            self._skipping += 1
+            return
+        if name in self.keep:
+            self._keeping += 1
+        if name in self.before:
+            self.chunks.append(self.before[name])
+        self.on_start(name, attrib)
+
+    def end(self, tag) -> None:
+        name = self._stack[-1] if self._stack else local(tag)
+        if name in self._MARKED:
+            if name in ("p", "tc"):
+                if self._shaded:
+                    self._shaded.pop()
+            elif name == "txbxContent":
+                self._boxed -= self._boxed > 0
+            elif name != "r":
+                self._gone -= self._gone > 0
+        super().end(tag)
+
+    def _run_property(self, name: str, attrib) -> None:
+        if name == "vanish":
+            self._run["vanish"] = _on(attrib)
+        elif name == "rStyle" and _val(attrib) in self.hidden_styles:
+            self._run.setdefault("vanish", True)
+        elif name == "color":
+            self._run["white"] = _val(attrib).upper() in ("FFFFFF", "WHITE")
+        elif name == "sz":
+            self._run["tiny"] = _val(attrib).isdigit() and int(_val(attrib)) < 4  # half-points: under 2 pt
+        elif name in ("shd", "highlight") and _filled(attrib):
+            self._run["shaded"] = True
+
+    def _unshown(self) -> bool:
+        run = self._run
+        if self._gone or run.get("vanish") or (self._paragraph_hidden and run.get("vanish") is not False) or run.get("tiny"):
+            return True
+        return bool(run.get("white")) and not run.get("shaded") and not any(self._shaded) and not self._boxed
+
+    def _text(self, text: str) -> None:
+        count = len(self.chunks)
+        super()._text(text)
+        if len(self.chunks) > count and text.strip() and self._unshown():
+            self.unshown.add(count)
+
+    def visible(self) -> str | None:
+        """The story as Word shows it, around the places where text it does not show sat
+        between shown text (`shown.around`); None when there are none."""
+        if not self.unshown:
+            return None
+        kept: list[str] = []
+        cuts: list[int] = []
+        length = 0
+        for index, chunk in enumerate(self.chunks):
+            if index in self.unshown:
+                cuts.append(length)
+            else:
+                kept.append(chunk)
+                length += len(chunk)
+        return around("".join(kept), cuts)
+
+
+def _val(attrib) -> str:
+    return next((v for k, v in attrib.items() if k.endswith("}val") or k == "val"), "")
+
+
+def _on(attrib) -> bool:
+    """A WordprocessingML toggle property: on unless its value says off."""
+    return _val(attrib).lower() not in ("0", "false", "off")
+
+
+def _filled(attrib) -> bool:
+    """A shading or highlight with a colour (not none, not white, not automatic)."""
+    fill = next((v for k, v in attrib.items() if k.endswith("}fill")), None)
+    value = (fill if fill is not None else _val(attrib)).upper()
+    return value not in ("", "AUTO", "NONE", "FFFFFF", "WHITE", "CLEAR")
+
+
+class HiddenStyles(TextTarget):
+    """word/styles.xml: ids of the styles whose text is hidden (``w:vanish``), through
+    ``w:basedOn`` chains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vanish: dict[str, bool] = {}
+        self.based: dict[str, str] = {}
+        self._style = ""
+
+    def start(self, tag, attrib) -> None:
+        name = local(tag)
+        if name == "style":
+            self._style = next((v for k, v in attrib.items() if k.endswith("}styleId")), "")
+        elif name == "basedOn" and self._style:
+            self.based[self._style] = _val(attrib)
+        elif name == "vanish" and self._style and self._stack and self._stack[-1] == "rPr":
+            self.vanish[self._style] = _on(attrib)
+        self._stack.append(name)
+
+    def end(self, tag) -> None:
+        name = self._stack.pop() if self._stack else local(tag)
+        if name == "style":
+            self._style = ""
+
+    def data(self, text: str) -> None:
+        pass
+
+    def hidden(self) -> frozenset[str]:
+        found = set()
+        for style in set(self.vanish) | set(self.based):
+            seen, current = set(), style
+            while current and current not in seen and current not in self.vanish:
+                seen.add(current)
+                current = self.based.get(current, "")
+            if self.vanish.get(current):
+                found.add(style)
+        return frozenset(found)
+
+
+# What a story's bytes show when some of its text may not be shown: hidden runs, tracked
+# deletions and moves, white text, text under 2 pt (plain byte searches: a story can be
+# megabytes). A story written with another prefix than w: is always read both ways.
+_MAY_HIDE = (b"<w:vanish", b"<w:del ", b"<w:del>", b"<w:moveFrom", b'w:val="FFFFFF"', b'w:val="ffffff"',
+             b'w:val="white"', b'w:val="White"')
+_TINY = re.compile(rb'<w:sz w:val="[0-3]"')
+
+
+def _may_hide(data: bytes, hidden_styles: frozenset[str]) -> bool:
+    if b"<w:body" not in data and b"<w:p" not in data:
+        return True
+    if any(marker in data for marker in _MAY_HIDE) or _TINY.search(data):
+        return True
+    return any(b'w:val="%s"' % style.encode() in data for style in hidden_styles)
+
+
+_STYLE = re.compile(rb'<w:style\b[^>]*?w:styleId="([^"]*)"[^>]*>(.*?)</w:style>', re.S)
+_BASED_ON = re.compile(rb'<w:basedOn w:val="([^"]*)"')
+_VANISH = re.compile(rb'<w:vanish(?: w:val="([^"]*)")?\s*/>')
+
+
+def _hidden_styles(package: Package) -> frozenset[str]:
+    if "word/styles.xml" not in package.names:
+        return frozenset()
+    data = package.member("word/styles.xml")
+    if not data or b"vanish" not in data:
+        return frozenset()
+    styles = HiddenStyles()
+    if b"<w:style" in data:  # Word's own prefix: the style blocks by pattern, no parse
+        for identifier, body in _STYLE.findall(data):
+            style = identifier.decode("utf-8", errors="replace")
+            based = _BASED_ON.search(body)
+            if based:
+                styles.based[style] = based.group(1).decode("utf-8", errors="replace")
+            vanish = _VANISH.search(body)
+            if vanish:
+                styles.vanish[style] = (vanish.group(1) or b"1").lower() not in (b"0", b"false", b"off")
+        return styles.hidden()
+    try:
+        parse_text(data, styles)
+    except ExtractionError:
+        return frozenset()
+    return styles.hidden()
 
 
 _ALT_ATTRIBUTES = ("descr", "title", "tooltip")
@@ -284,11 +538,19 @@ def _docx(package: Package) -> Iterator[Output]:
     main = "word/document.xml" if "word/document.xml" in stories else (stories[0] if stories else None)
     if main is None:
         raise ExtractionError("corrupt", "DOCX without a main document part")
+    hidden_styles = _hidden_styles(package)
     for name in [main] + [s for s in stories if s != main]:
-        text = package.text(name, WordText())
+        data = package.member(name)
+        if data is None:
+            continue
+        story = ShownWordText(hidden_styles) if _may_hide(data, hidden_styles) else WordText()
+        text = package.text(name, story, data)
         if text is not None:
             locator = package.item.locator if name == main else package.locator(name)
             yield Part(locator, text, "docx")
+            shown = story.visible()
+            if shown is not None:
+                yield Part(f"{package.locator(name)}#visible", shown, "docx", meta={"reading": "visible"})
 
 
 # --- XLSX -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..types import Item, Part, Problem
 from .base import Context, Limits, Output, child
 from .isolate import run_isolated
 from .ocr import read_scanned_pages
+from .pdfvisible import concealed_objects, miner_converter, shown_text
 
 _MAX_TREE = 10_000  # nodes visited in a name tree or field tree
 _ANNOT_KEYS = (b"T", b"Subj", b"Contents", b"RC")
@@ -39,7 +40,8 @@ class PdfExtractor:
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
         if item.size > ctx.limits.max_item_bytes:
             raise ExtractionError("too_large", f"{item.size} bytes exceeds {ctx.limits.max_item_bytes}")
-        import pypdfium2  # noqa: F401  (loaded once here, so that every forked worker has it)
+        import pdfminer.pdfdocument  # noqa: F401  (the metadata's reader)
+        import pypdfium2  # noqa: F401  (loaded once here, so that every forked worker has them)
 
         outputs = run_isolated(read_pdf, item, ctx)
         yield from outputs
@@ -77,6 +79,7 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     chunks: list[str] = []
     pages: list[int] = []
     page_chars: list[int] = []
+    shown: list[str] = []  # per page, as a viewer shows it, where that differs (else "")
     notes: list[str] = []
     note_pages: list[int] = []
     fields: dict[tuple[str, str], None] = {}
@@ -87,16 +90,19 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     if count == 0:
         raise ExtractionError("corrupt", "PDF has no readable pages")
     for number in range(1, count + 1):
-        text, annotation_text = "", ""
+        text, annotation_text, seen = "", "", ""
         try:
             page = document[number - 1]
             try:
                 textpage = page.get_textpage()
                 text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
                 chars = textpage.count_chars()
+                concealed, everything = concealed_objects(page) if chars else (set(), False)
+                if concealed and not everything:  # a page all hidden (a scan's OCR layer) shows no text to read twice
+                    seen = shown_text(textpage, chars, concealed)
                 textpage.close()
                 if chars < _FEW_CHARS and _text_objects(page, chars) > chars:
-                    text = miner.page_text(number, text)  # fonts PDFium cannot map to text
+                    text, seen = miner.page_text(number, text), ""  # fonts PDFium cannot map to text
                 annotation_text = "\n".join(_annotations(page, document, fields, attachments))
             finally:
                 page.close()
@@ -104,6 +110,8 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
             outputs.append(Problem(f"{item.locator}#page={number}", "corrupt", f"{type(exc).__name__}: {exc}"[:300]))
         if text and not text.endswith("\n"):
             text += "\n"
+        seen = seen if seen.strip() else ""
+        shown.append(seen + "\n" if seen and not seen.endswith("\n") else seen)
         pages.append(offset)
         chunks.append(text)
         page_chars.append(_visible(text))
@@ -113,6 +121,8 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
         note_offset += len(notes[-1])
     outputs.insert(0, Part(item.locator, "".join(chunks), "pdf", pages=tuple(pages),
                            meta={"page_chars": tuple(page_chars)}))
+    if any(shown):
+        outputs.insert(1, _shown_part(item, shown))
     if note_offset:
         outputs.append(Part(f"{item.locator}!/annotations", "".join(notes), "pdf", pages=tuple(note_pages)))
     if has_form:
@@ -121,6 +131,7 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
     lines = [f"{name}: {value}" if name and value else (value or name) for name, value in fields]
     if lines:
         outputs.append(Part(f"{item.locator}!/form", "\n".join(lines), "pdf"))
+    outputs.extend(_properties(item, document, data, limits))
     for index in range(min(document.count_attachments(), limits.max_members)):
         try:
             attachment = document.get_attachment(index)
@@ -130,6 +141,168 @@ def _read_pdfium(item: Item, document, data: bytes, limits: Limits) -> list[Outp
         attachments.append((_attachment_name(attachment, f"attachment[{index + 1}]"), attachment))
     outputs.extend(_pdfium_attachments(item, attachments, limits))
     return outputs
+
+
+_INFO_KEYS = ("Title", "Author", "Subject", "Keywords", "Creator", "Producer")
+_INFO_DATES = frozenset({"CreationDate", "ModDate", "Trapped"})
+
+
+def _properties(item: Item, document, data: bytes, limits: Limits) -> Iterator[Output]:
+    """The document information a viewer's Properties dialog shows (title, author,
+    subject, keywords, creator, producer, by PDFium), the XMP packet and the Info keys
+    PDFium does not name, read from the bytes where they are stored as they are, else
+    by pdfminer (an Info dictionary in an object stream, a compressed XMP packet):
+    ``doc.pdf!/properties``. Values come first, a line each, and the keys after them all."""
+    lines: dict[str, None] = {}
+    for key in _INFO_KEYS:
+        try:
+            value = document.get_metadata_value(key).strip()
+        except Exception:  # an undecodable value: pdfminer's reading below may still have it
+            continue
+        if value:
+            lines[value] = None
+    packets = [match.group() for match in _XMP_PACKET.finditer(data)] if b"<?xpacket begin" in data else []
+    for packet in packets:
+        text = _xmp_text(packet)
+        if text:
+            lines.setdefault(text)
+    keys: list[str] = list(_INFO_KEYS)
+    stored = _stored_info(data)
+    for key, value in stored or ():
+        if key not in _INFO_KEYS and key not in _INFO_DATES and value:
+            keys.append(key)
+            lines.setdefault(value)
+    miner = None
+    if stored is None or (b"/Metadata" in data and not packets):  # the bytes do not show it all
+        try:
+            from pdfminer.pdfdocument import PDFDocument
+            from pdfminer.pdfparser import PDFParser
+
+            # no fallback: a PDF whose cross-reference table pdfminer cannot follow is not
+            # re-parsed from end to end for its metadata (PDFium's reading above stands)
+            miner = PDFDocument(PDFParser(io.BytesIO(data)), fallback=False)
+        except Exception:
+            miner = None
+    problems: list[Problem] = []
+    if miner is not None:
+        for line in _miner_properties(item, miner, limits, problems, keys, skip=frozenset(keys)):
+            lines.setdefault(line)
+    text = "\n".join([*lines, " ".join(keys)]) if lines else ""
+    if text.strip():
+        yield Part(f"{item.locator}!/properties", text + "\n", "properties")
+    yield from problems
+
+
+# An XMP packet stored as it is (the XMP specification asks writers not to compress it,
+# so that tools can find it by scanning bytes), read without parsing the PDF.
+_XMP_PACKET = re.compile(rb"<\?xpacket begin=.{0,200}?\?>.*?<\?xpacket end=[^>]{0,20}>", re.S)
+_INFO_REF = re.compile(rb"/Info\s+(\d{1,10})\s+(\d{1,5})\s+R")
+
+
+def _stored_info(data: bytes) -> list[tuple[str, str]] | None:
+    """(key, text) of the string entries of the Info dictionaries stored as they are in
+    the file (every incremental update's); None when one cannot be read from the bytes
+    (an Info dictionary inside an object stream), for pdfminer to read."""
+    entries: list[tuple[str, str]] = []
+    for number, generation in set(_INFO_REF.findall(data[-65536:]) + _INFO_REF.findall(data[:65536])):
+        body = _object_dictionary(data, int(number), int(generation))
+        if body is None:
+            return None
+        entries.extend((key.decode("latin-1"), _pdf_string(value)) for key, value in _STRING_ENTRY.findall(body))
+    return entries
+
+
+# /Key (literal string) or /Key <hex string>; one level of nested parentheses
+_STRING_ENTRY = re.compile(rb"/([A-Za-z0-9_.#-]{1,127})\s*(\((?:\\.|[^\\()]|\((?:\\.|[^\\()])*\))*\)|<[0-9A-Fa-f\s]*>)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|[\r\n]|.)", re.S)
+
+
+def _pdf_string(value: bytes) -> str:
+    """A PDF string's text: escapes resolved, UTF-16BE after its BOM, else PDFDocEncoding
+    (Latin-1 for the letters that matter)."""
+    if value.startswith(b"<"):
+        raw = bytes.fromhex((re.sub(rb"\s", b"", value[1:-1]) + b"0")[: len(re.sub(rb"\s", b"", value[1:-1])) // 2 * 2].decode())
+    else:
+        def escape(match: re.Match) -> bytes:
+            code = match.group(1)
+            if code[:1].isdigit():
+                return bytes([int(code, 8) & 0xFF])
+            return b"" if code in (b"\r\n", b"\r", b"\n") else _ESCAPES.get(code, code)
+
+        raw = _ESCAPE.sub(escape, value[1:-1])
+    if raw.startswith(b"\xfe\xff"):
+        return " ".join(raw[2:].decode("utf-16-be", errors="replace").split())
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return " ".join(raw[3:].decode("utf-8", errors="replace").split())
+    return " ".join(raw.decode("latin-1").split())
+
+
+def _object_dictionary(data: bytes, number: int, generation: int) -> bytes | None:
+    """The dictionary of object `number` as stored in the file (the last definition),
+    None when it is not stored as it is (inside an object stream)."""
+    needle = b"%d %d obj" % (number, generation)
+    position = data.rfind(needle)
+    while position > 0 and data[position - 1:position].isdigit():
+        position = data.rfind(needle, 0, position)
+    if position < 0:
+        return None
+    start = data.find(b"<<", position, position + len(needle) + 64)
+    end = data.find(b"endobj", position, position + 1_000_000)
+    return data[start:end] if start >= 0 and end > start else None
+
+
+def _xmp_text(packet: bytes) -> str:
+    from .decoding import printable_strings
+    from .safexml import MarkupText, parse_text
+
+    try:
+        text = parse_text(packet, MarkupText()).text
+    except ExtractionError:  # not XML after all: its printable runs
+        text = printable_strings(packet)
+    return " ".join(text.split())
+
+
+def _miner_properties(item: Item, document, limits: Limits, problems: list[Problem], keys: list[str],
+                      skip: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Values of the Info dictionary (every key but dates and those in `skip`; the keys
+    go to `keys`, to be read after the values, so that no key splits what two values
+    hold) and the text of the catalog's XMP packet, through pdfminer; a packet that
+    expands past the limits is a problem."""
+    from pdfminer.pdftypes import PDFStream
+
+    try:
+        for info in document.info[:4]:
+            for key, value in list(info.items())[:_MAX_TREE]:
+                if key in skip or key in _INFO_DATES:
+                    continue
+                text = " ".join(_text(value).split())
+                if text:
+                    keys.append(str(key))
+                    yield text
+        packet = _resolve(document.catalog.get("Metadata"))
+        if not isinstance(packet, PDFStream):
+            return
+        stored = len(packet.rawdata or b"") if packet.rawdata is not None else 0
+        xml = packet.get_data()
+    except Exception:  # damaged metadata: what was read stands
+        return
+    if len(xml) > limits.max_item_bytes or (len(xml) > limits.ratio_floor_bytes and len(xml) > limits.max_ratio * max(1, stored)):
+        problems.append(Problem(f"{item.locator}!/properties", "ratio", f"XMP metadata expands to {len(xml)} bytes"))
+        return
+    text = _xmp_text(xml)
+    if text:
+        yield text
+
+
+def _shown_part(item: Item, shown: list[str]) -> Part:
+    """The pages with concealed text, as a viewer shows them (other pages empty, so that
+    page numbers still hold): ``doc.pdf#visible``."""
+    starts, offset = [], 0
+    for page in shown:
+        starts.append(offset)
+        offset += len(page)
+    return Part(f"{item.locator}#visible", "".join(shown), "pdf", pages=tuple(starts), meta={"reading": "visible"})
 
 
 def _visible(text: str) -> int:
@@ -294,8 +467,6 @@ def _unshown_fields(data: bytes, shown: dict[tuple[str, str], None]) -> Iterator
 
 def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
     """Everything pdfminer reads from one PDF (the fallback, in the worker)."""
-    from pdfminer.converter import TextConverter
-    from pdfminer.layout import LAParams
     from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
@@ -312,9 +483,10 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
         note_pages: list[int] = []
         attachments: list[tuple[str, Any]] = []
         offset = note_offset = 0
+        shown: list[str] = []
         for number, page in enumerate(PDFPage.create_pages(document), start=1):
             out = io.StringIO()
-            device = TextConverter(manager, out, laparams=LAParams())
+            device = miner_converter(manager, out)
             try:
                 PDFPageInterpreter(manager, device).process_page(page)
             except (PDFPasswordIncorrect, PDFEncryptionError):
@@ -324,6 +496,8 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
             finally:
                 device.close()
             text = out.getvalue()
+            seen = device.visible() or ""
+            shown.append(seen + "\n" if seen.strip() else "")
             pages.append(offset)
             chunks.append(text)
             offset += len(text)
@@ -334,11 +508,19 @@ def read_pdf_with_pdfminer(item: Item, limits: Limits) -> list[Output]:
         if not pages:
             raise ExtractionError("corrupt", "PDF has no readable pages")
         outputs.insert(0, Part(item.locator, "".join(chunks), "pdf", pages=tuple(pages)))
+        if any(shown):
+            outputs.insert(1, _shown_part(item, shown))
         if note_offset:
             outputs.append(Part(f"{item.locator}!/annotations", "".join(notes), "pdf", pages=tuple(note_pages)))
         fields = "\n".join(_form_fields(document))
         if fields:
             outputs.append(Part(f"{item.locator}!/form", fields, "pdf"))
+        problems: list[Problem] = []
+        keys: list[str] = []
+        properties = "\n".join(dict.fromkeys(_miner_properties(item, document, limits, problems, keys)))
+        if properties.strip():
+            outputs.append(Part(f"{item.locator}!/properties", f"{properties}\n{' '.join(keys)}\n", "properties"))
+        outputs.extend(problems)
         attachments.extend(_embedded_files(document))
         outputs.extend(_attachment_items(item, attachments, limits))
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:

@@ -8,7 +8,10 @@ import re
 from typing import Iterable, Iterator
 
 from ..types import Item, Part, Problem
+from . import css
 from .base import Context, Output, read_bytes
+from .css import StyleRules
+from .shown import around
 from .decoding import Decoded, decode, decode_text, printable_strings
 from .stream import STREAM_BYTES, stream_text
 
@@ -28,13 +31,20 @@ def decoded_outputs(locator: str, decoded: Decoded, fmt: str, text: str | None =
 
 
 class HtmlText(html.parser.HTMLParser):
-    """Everything a reader of an HTML document can get at, in two streams.
+    """Everything a reader of an HTML document can get at, in two streams, and what a
+    browser shows, when that differs.
 
     `chunks`: the visible text, with comments, CDATA and the attributes that carry
-    text (alt, title, placeholder, aria-label, value, meta content...) where they
-    occur. `hidden`: the content of script, style and template elements, which a
+    text (alt, title, placeholder, aria-label, value, meta content, and any other
+    attribute whose value reads as words, data-* ones included) where they occur. `hidden`: the content of script, style and template elements, which a
     browser does not show but which leaves with the file all the same; it comes after
     the visible text, so the offsets of visible text do not depend on it.
+
+    `shown`: the page text as a browser lays it out, without comments and elements CSS
+    conceals (``display:none``, ``visibility:hidden``, zero size or opacity, off-screen...)
+    and with the text of bidi-override right-to-left elements (``<bdo dir=rtl>``,
+    ``unicode-bidi: bidi-override; direction: rtl``) in the order it is seen.
+    `visible()` returns the stretches of it around concealed or reordered text.
     """
 
     _HIDDEN = {"script", "style", "template"}
@@ -42,41 +52,124 @@ class HtmlText(html.parser.HTMLParser):
     _TEXT_ATTRS = {"alt", "title", "placeholder", "aria-label", "aria-description", "aria-placeholder",
                    "aria-roledescription", "aria-valuetext", "label", "summary", "abbr", "value", "download"}
     _META_SKIP = {"viewport", "robots", "referrer", "theme-color", "color-scheme", "format-detection"}
+    # attributes that hold markup machinery, not text (event handlers, on*, are script)
+    _CODE_ATTRS = {"href", "src", "srcset", "style", "class", "id", "action", "formaction", "type", "name", "rel",
+                   "lang", "dir", "for", "role", "target", "method", "content", "charset", "http-equiv", "sizes",
+                   "media", "integrity", "crossorigin", "width", "height", "xmlns", "d", "points", "viewbox",
+                   "transform", "poster", "cite", "data", "codebase", "background", "usemap", "headers"}
+    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+             "track", "wbr"}
+    # an open element a new start tag implicitly closes (the innermost one only)
+    _IMPLIED_END = {"p": {"p", "div", "ul", "ol", "table", "section", "article", "h1", "h2", "h3", "h4", "h5",
+                          "h6", "pre", "blockquote", "form", "hr"},
+                    "li": {"li"}, "td": {"td", "th", "tr"}, "th": {"td", "th", "tr"}, "tr": {"tr"},
+                    "option": {"option"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self.hidden: list[str] = []
+        self.shown: list[str] = []
+        self.cuts: list[int] = []  # offsets in the shown text where concealed or reordered text is
+        self._shown_length = 0
         self._hiding = 0
+        self._styling = 0
+        self._concealing = 0
+        self._open: list[tuple[str, bool, str, int | None]] = []  # tag, conceals, direction, override start
+        self._opened: dict[str, int] = {}  # open elements by tag
+        self._overrides = 0  # open bidi overrides
+        self._rules = StyleRules()
 
     def handle_starttag(self, tag, attrs):
         self._attributes(tag, attrs)
+        implied = self._IMPLIED_END.get(self._open[-1][0]) if self._open else None
+        if implied and tag in implied:
+            self._close(self._open.pop())
         if tag in self._HIDDEN:
             self._hiding += 1
+            self._styling += tag == "style"
         elif tag in self._BREAK:
-            self.chunks.append("\n")
+            self._break()
+        if tag not in self._VOID:
+            self._enter(tag, dict(attrs))
 
     def handle_startendtag(self, tag, attrs):
         self._attributes(tag, attrs)
         if tag in self._BREAK:
-            self.chunks.append("\n")
+            self._break()
 
     def handle_endtag(self, tag):
         if tag in self._HIDDEN and self._hiding:
             self._hiding -= 1
+            self._styling -= tag == "style" and self._styling > 0
             self.hidden.append("\n")
         elif tag in self._BREAK:
-            self.chunks.append("\n")
+            self._break()
+        if self._opened.get(tag):  # a count, not a search of the stack: 100,000 stray end tags stay cheap
+            while self._open:
+                entry = self._open.pop()
+                self._close(entry)
+                if entry[0] == tag:
+                    break
 
     def handle_data(self, data):
-        (self.hidden if self._hiding else self.chunks).append(data)
+        if self._hiding:
+            self.hidden.append(data)
+            if self._styling:
+                self._rules.add(data)
+            return
+        self.chunks.append(data)
+        if self._concealing:
+            if data.strip():
+                self.cuts.append(self._shown_length)
+        else:
+            self._show(data)
 
     def handle_comment(self, data):
         self.chunks.append(f"\n{data}\n")
+        if data.strip():  # a comment between words splits them as hidden text does
+            self.cuts.append(self._shown_length)
 
     def unknown_decl(self, data):
         if data.startswith("CDATA["):
             self.chunks.append(f"\n{data[6:]}\n")
+
+    def close(self):
+        super().close()
+        while self._open:
+            self._close(self._open.pop())
+
+    def _break(self) -> None:
+        self.chunks.append("\n")
+        self._show("\n")
+
+    def _show(self, text: str) -> None:
+        self.shown.append(text)
+        self._shown_length += len(text)
+
+    def _enter(self, tag: str, attributes: dict) -> None:
+        style = self._rules.style(tag, attributes)
+        hides = "hidden" in attributes or (bool(style) and css.conceals(style))
+        inherited = self._open[-1][2] if self._open else "ltr"
+        written = (attributes.get("dir") or "").lower()
+        direction = css.direction(style, written if written in ("rtl", "ltr") else inherited)
+        override = direction == "rtl" and (tag == "bdo" or css.overrides(style)) and self._overrides < _MAX_OVERRIDES
+        self._concealing += hides
+        self._overrides += override
+        self._opened[tag] = self._opened.get(tag, 0) + 1
+        self._open.append((tag, hides, direction, len(self.shown) if override else None))
+
+    def _close(self, entry: tuple[str, bool, str, int | None]) -> None:
+        tag, hides, _, start = entry
+        self._concealing -= hides
+        self._opened[tag] -= 1
+        if start is not None:  # laid out right to left, character by character: as seen, reversed
+            self._overrides -= 1
+            segment = "".join(self.shown[start:])
+            del self.shown[start:]
+            self.shown.append(segment[::-1])
+            if segment.strip():
+                self.cuts += [self._shown_length - len(segment), self._shown_length]
 
     def _attributes(self, tag: str, attrs) -> None:
         named = dict(attrs)
@@ -87,6 +180,9 @@ class HtmlText(html.parser.HTMLParser):
                 self.chunks.append(f"\n{value}\n")
             elif name == "srcdoc":  # an iframe's whole document, inline
                 self.chunks.append("\n" + html_to_text(value) + "\n")
+            elif name not in self._CODE_ATTRS and not name.startswith("on") and _prose(value):
+                # data-* and any attribute a page invents: not shown, but any script or "view source" reads it
+                self.chunks.append(f"\n{value}\n")
 
     def _meta_text(self, named: dict) -> bool:
         if "http-equiv" in named or "charset" in named:
@@ -99,6 +195,20 @@ class HtmlText(html.parser.HTMLParser):
         hidden = "".join(self.hidden).strip()
         return f"{visible}\n\n{hidden}\n" if hidden else visible
 
+    def visible(self) -> str | None:
+        """The page as a browser shows it, around the places where concealed or reordered
+        text sits between shown text (`shown.around`); None when there are none."""
+        return around("".join(self.shown), self.cuts) if self.cuts else None
+
+
+_MAX_OVERRIDES = 16  # nested bidi overrides honoured (each reverses what the ones inside it laid out)
+_PROSE = re.compile(r"[^\W\d_]{2,}\s+\S*[^\W\d_]{2,}")
+
+
+def _prose(value: str) -> bool:
+    """An attribute value that reads as words (two at least), not a token, a number or a URL."""
+    return "://" not in value and bool(_PROSE.search(value))
+
 
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--)", re.I)
 _TAG = re.compile(r"<[^<>]{0,4096}>")
@@ -106,10 +216,14 @@ _WORD = re.compile(r"\w+")
 
 
 def html_to_text(markup: str) -> str:
+    return parse_html(markup).text()
+
+
+def parse_html(markup: str) -> HtmlText:
     parser = HtmlText()
     parser.feed(markup)
     parser.close()
-    return parser.text()
+    return parser
 
 
 def lost_text(markup: str, text: str) -> bool:
@@ -121,10 +235,15 @@ def lost_text(markup: str, text: str) -> bool:
 
 
 def html_outputs(locator: str, decoded: Decoded, fmt: str, depth: int = 0, **meta) -> Iterator[Output]:
-    """Parts of an HTML text; the whole source as well (``!/source``) when parsing lost
-    text; files carried in ``data:`` URIs as child items."""
-    text = html_to_text(decoded.text)
+    """Parts of an HTML text; the page as a browser shows it (``#visible``) when CSS
+    conceals or reorders some of its text; the whole source as well (``!/source``) when
+    parsing lost text; files carried in ``data:`` URIs as child items."""
+    parsed = parse_html(decoded.text)
+    text = parsed.text()
     yield from decoded_outputs(locator, decoded, fmt, text, **meta)
+    shown = parsed.visible()
+    if shown is not None:
+        yield Part(f"{locator}#visible", shown, fmt, meta={**meta, "reading": "visible"})
     if lost_text(decoded.text, text):
         yield Part(f"{locator}!/source", decoded.text, "text", meta=meta)
     yield from data_uri_items(locator, decoded.text, depth)
@@ -138,7 +257,8 @@ _RASTER = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
 def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
     """Files inlined as ``data:`` URIs (base64 or percent-encoded), which leave with the
     page whatever it shows: child items ``page.html!/data[N]``. Raster pictures are
-    skipped (no text without OCR), as they are in office documents."""
+    read for their metadata and trailing bytes only (``meta["embedded"]``): no text
+    without OCR, as in office documents."""
     import base64
     import binascii
     import urllib.parse
@@ -153,10 +273,11 @@ def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
                 data = urllib.parse.unquote_to_bytes(payload)
         except (binascii.Error, ValueError):
             continue
-        if not data.strip() or data.startswith(_RASTER):
+        if not data.strip():
             continue
         yield Item(locator=f"{locator}!/data[{number}]", name=f"data[{number}]", data=data, depth=depth + 1,
-                   meta={"content_type": (match.group(1) or "text/plain").lower()})
+                   meta={"content_type": (match.group(1) or "text/plain").lower(),
+                         **({"embedded": "data-uri"} if data.startswith(_RASTER) else {})})
 
 
 class HtmlExtractor:

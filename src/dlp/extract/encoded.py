@@ -1,0 +1,245 @@
+"""Text hidden in an encoding inside text: long base64 and hex runs, percent and
+``\\x`` escapes, quoted-printable.
+
+A secret pasted as base64 into a note (``notes.txt``), a JSON field or a mail body is
+one "word" to the tokeniser and matches nothing. Every text part is searched for
+such runs, and each run that decodes to something readable becomes a child item,
+read by its content like an archive member (``notes.txt!/base64[2]``): text, or a
+format dlp reads (a zip, a PDF, a DOCX, a picture's metadata...). A decoded run is a
+nested item, so the depth, size and time limits of archives hold for it (base64 of
+base64 of a zip bomb ends as `too_deep`, `ratio` or `too_large`), and the same run
+found twice in one scanned item is decoded once.
+
+What a run decodes to is read only when it is plainly readable: text in some
+encoding without doubt (UTF-8 if shorter than 64 bytes, as random bytes that short
+can pass for UTF-16 or a legacy code page), or bytes with the magic of a format dlp
+reads. Random bytes (hashes, keys, signatures, compressed data without a header) are
+not a hiding place anyone can read back without a key, and are left alone: they
+would otherwise be a `binary` part of every mail with a DKIM signature.
+
+Cost on ordinary text: one compiled regular-expression pass that starts only at the
+beginning of a long word; the escape and quoted-printable patterns run only when a
+``%``, a ``\\x`` or a ``=`` is in the text at all.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import quopri
+import re
+import urllib.parse
+from typing import Iterator
+
+from ..types import Item, Part, Problem
+from .base import Context
+from .decoding import decode
+
+MIN_RUN = 64  # characters of the alphabet, white space aside, before a run is decoded
+_MIN_DISTINCT = 10  # different characters a base64 run shows ("-----" and "_____" lines are not base64)
+_MIN_UNSURE_BYTES = 64  # shorter decoded text must be UTF-8
+_MIN_ESCAPES = 11  # percent or \\x escapes in one word before it is decoded
+_MIN_ESCAPED_WORDS = 8  # words the decoded word must hold (a tracking link holds none)
+_CHUNK = 4 * 1024 * 1024  # characters of text searched at once (its bytes and mask are transient)
+
+# Candidates are found on a mask of the text's bytes (one `bytes.translate`, then
+# `bytes.find` of a literal), several times faster than a character-class regex; the
+# regex then reads the run at each candidate only.
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+_BASE64_MASK = bytes(ord("a") if byte in _ALPHABET else ord(" ") for byte in range(256))
+_BASE64_NEEDLE = b"a" * 16
+_HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;\r\n-"
+                  else ord("x") for byte in range(256))
+_HEX_NEEDLE = b"hhs" * 8
+
+# base64 (standard and URL-safe): a run of at least 16 characters, then whole lines of
+# the alphabet (as MIME and PEM wrap it at 64 or 76)
+_BASE64 = re.compile(  # padding ends a run: a line after it starts another
+    rb"[A-Za-z0-9+/_-]{16,}(?:[ \t]*\r?\n[ \t]*(?:[A-Za-z0-9+/_-]{4,}|[A-Za-z0-9+/_-]{2,3}(?==))"
+    rb"(?=={0,2}[ \t]*(?:\r?\n|$)))*={0,2}"
+)
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+# hex bytes with separators: "de ad be ef", "de:ad:be:ef", "0x48, 0x65, ...", hex dumps
+_HEX_BYTES = re.compile(
+    rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
+)
+_HEX_ARRAY = re.compile(rb"(?<![0-9A-Za-z])(?:0[xX][0-9A-Fa-f]{2}\s*[,;]?\s*){32,}")
+_HEX_ARRAY_BYTE = re.compile(rb"0[xX][0-9A-Fa-f]{2}")
+_NOT_HEX = re.compile(rb"0[xX]|[^0-9A-Fa-f]")
+_SPACE = re.compile(rb"\s+")
+# a word holding percent or \x escapes: "The%20Halcyon%20coating", "\x54\x68\x65"
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
+_PERCENT, _BACKSLASH_X = re.compile(r"%[0-9A-Fa-f]{2}"), re.compile(r"\\x[0-9A-Fa-f]{2}")  # literal first: fast search
+_ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
+_LAST_SPACE = re.compile(r"\s\S*$")
+_QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
+
+# magic numbers of formats dlp reads, which a decoded run may carry
+_MAGICS = (
+    b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\x1f\x8b\x08", b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"{\\rtf", b"II*\x00",
+    b"MM\x00*",
+)
+
+
+def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Problem]:
+    """Child items for the encoded runs of `part` (a part of `parent`), numbered per
+    kind: ``!/base64[1]``, ``!/hex[1]``, ``!/escaped[1]``, ``!/quoted-printable``."""
+    text = part.text
+    if not text or part.meta.get("reading"):  # an extra reading holds no run its part lacks
+        return
+    count = 0
+    for kind, number, data in _decoded_runs(text):
+        ctx.budget.check_time()
+        if count >= ctx.limits.max_members:
+            yield Problem(part.locator, "too_many", f"more than {ctx.limits.max_members} encoded runs; the rest are not read")
+            return
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if digest in ctx.decoded or not _readable(data):
+            continue
+        ctx.decoded.add(digest)
+        count += 1
+        ctx.budget.charge(len(data))
+        name = kind if number is None else f"{kind}[{number}]"
+        yield Item(locator=f"{part.locator}!/{name}", name=name, data=data, depth=parent.depth + 1,
+                   meta={"embedded": kind})
+
+
+def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
+    numbers = {"base64": 0, "hex": 0, "escaped": 0}
+    for kind, data in (*_runs(text), *_escaped(text)):
+        if data:
+            numbers[kind] += 1
+            yield kind, numbers[kind], data
+    if "=" in text:
+        escapes = sum(1 for _ in _QP.finditer(text))
+        if escapes >= 4 and (escapes + 1) * 80 >= len(text):  # a soft break every line at least
+            decoded = quopri.decodestring(text.encode("utf-8", errors="surrogatepass"))
+            if decoded:
+                yield "quoted-printable", None, decoded
+
+
+def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
+    """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
+    reaches the end of a chunk is read again from its start with the next chunk (the
+    chunk doubles when one run fills it)."""
+    start, size = 0, _CHUNK
+    while start < len(text):
+        end = min(len(text), start + size)
+        data = text[start:end].encode("utf-8", errors="surrogatepass")
+        restart = None
+        for first, last, kind, payload in _candidates(data):
+            if end < len(text) and last >= len(data) - 2:
+                restart = first
+                break
+            yield kind, payload
+        if restart is None:
+            start, size = end, _CHUNK
+        elif restart == 0:
+            size *= 2
+        else:
+            start += len(data[:restart].decode("utf-8", errors="surrogatepass"))
+            size = _CHUNK
+
+
+def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
+    """(start, end, kind, decoded bytes) of the base64 and hex runs of `data`, in order."""
+    found = []
+    mask = data.translate(_BASE64_MASK)
+    position = mask.find(_BASE64_NEEDLE)
+    while position >= 0:
+        stop = mask.find(b" ", position)
+        stop = len(mask) if stop < 0 else stop
+        if stop - position < MIN_RUN and data[stop:stop + 1] not in (b"\n", b"\r"):
+            position = mask.find(_BASE64_NEEDLE, stop)  # one long word (a link, a rule of dashes), no more
+            continue
+        match = _BASE64.match(data, position)
+        compact = _SPACE.sub(b"", match.group())
+        if len(compact) >= MIN_RUN and len(set(compact[:256])) >= _MIN_DISTINCT:
+            if _HEX.fullmatch(compact):
+                found.append((match.start(), match.end(), "hex", _unhex(compact)))
+            else:
+                found.append((match.start(), match.end(), "base64", _unbase64(compact)))
+        position = mask.find(_BASE64_NEEDLE, max(match.end(), position + 1))
+    mask = data.translate(_HEX_MASK)
+    position = mask.find(_HEX_NEEDLE)
+    while position >= 0:
+        match = _HEX_BYTES.match(data, position) if position == 0 or mask[position - 1] != ord("h") else None
+        if match is not None:
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+        position = mask.find(_HEX_NEEDLE, match.end() if match is not None else position + 1)
+    # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
+    if _HEX_ARRAY_BYTE.search(data) and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
+        for match in _HEX_ARRAY.finditer(data):
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+    return sorted(found, key=lambda run: run[0])
+
+
+def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
+    """Words with many percent or \\x escapes, unescaped, when they hold prose."""
+    for pattern, mark in ((_PERCENT, "%"), (_BACKSLASH_X, "\\x")):
+        if mark in text:
+            yield from _escaped_words(text, pattern)
+
+
+def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes | None]]:
+    done = 0
+    for escape in pattern.finditer(text):
+        if escape.start() < done:
+            continue
+        space = _LAST_SPACE.search(text, max(done, escape.start() - 4096), escape.start())
+        word = _ESCAPED_WORD.match(text, space.start() + 1 if space else max(done, escape.start() - 4096))
+        if word is None:
+            done = escape.end()
+            continue
+        done = word.end()
+        run = word.group()
+        if len(_ESCAPE.findall(run)) >= _MIN_ESCAPES:
+            data = _unescape(run)
+            if len(data.split()) >= _MIN_ESCAPED_WORDS:  # prose, not a long link
+                yield "escaped", data
+
+
+def _unhex(digits: bytes) -> bytes | None:
+    try:
+        return bytes.fromhex(digits[: len(digits) // 2 * 2].decode("ascii"))
+    except ValueError:
+        return None
+
+
+def _unbase64(compact: bytes) -> bytes | None:
+    body = compact.rstrip(b"=")
+    if b"-" in body or b"_" in body:
+        body = body.replace(b"-", b"+").replace(b"_", b"/")
+    body = body[: len(body) // 4 * 4 + (len(body) % 4 if len(body) % 4 > 1 else 0)]
+    try:
+        return binascii.a2b_base64(body + b"=" * (-len(body) % 4), strict_mode=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _unescape(run: str) -> bytes:
+    raw = run.encode("utf-8", errors="surrogatepass")
+    raw = re.sub(rb"\\x([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+    return urllib.parse.unquote_to_bytes(raw)
+
+
+def _readable(data: bytes) -> bool:
+    """Whether decoded bytes are worth reading: a format dlp reads, or text without doubt
+    (UTF-8 when short; in a legacy code page, text with spaces between its words, as
+    random bytes that decode in one have none to speak of)."""
+    if data.startswith(_MAGICS) or data[257:262] == b"ustar":
+        return True
+    if len(data) < _MIN_UNSURE_BYTES:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    decoded = decode(data)
+    if decoded is None or decoded.doubt or not decoded.text.strip():
+        return False
+    encoding = decoded.encoding.lower().replace("_", "-")
+    if encoding.startswith(("utf-8", "ascii", "utf-16", "utf-32")):
+        return True
+    sample = decoded.text[:4096]
+    return sample.count(" ") * 40 >= len(sample)

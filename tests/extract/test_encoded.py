@@ -1,0 +1,167 @@
+"""Encoded runs inside text parts (extract/encoded.py): base64, hex, escapes and
+quoted-printable are decoded and read as nested items, under the archive limits;
+hashes, keys, signatures and rules of dashes are left alone."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import io
+import os
+import quopri
+import urllib.parse
+import zipfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dlp.extract import EXTRACTORS, Context, walk
+from dlp.extract.base import Limits
+from dlp.extract.encoded import MIN_RUN, encoded_items
+from dlp.types import Item, Part, Problem
+
+from helpers import prose
+
+MARK = "ZEBRA-PLUTONIUM-7731"
+SECRET = f"{prose(40, 3)} {MARK} {prose(20, 4)}"
+AROUND = prose(60, 5)
+
+
+def extract(data: bytes, name: str = "notes.txt", limits: Limits = Limits()) -> list[Part | Problem]:
+    return list(walk(Item(locator=name, name=name, data=data), EXTRACTORS, Context(limits)))
+
+
+def parts(outputs) -> dict[str, str]:
+    return {o.locator: o.text for o in outputs if isinstance(o, Part)}
+
+
+def in_text(encoded: str) -> bytes:
+    return f"{AROUND}\n{encoded}\n{AROUND}\n".encode()
+
+
+def hexdump(data: bytes, separator: str) -> str:
+    return separator.join(f"{b:02x}" for b in data)
+
+
+ENCODINGS = {
+    # name: (the encoded text as a text file carries it, the kind in the locator)
+    "base64 wrapped at 76 (MIME)": (base64.encodebytes(SECRET.encode()).decode(), "base64"),
+    "base64 wrapped at 64 with CRLF (PEM)": ("\r\n".join(
+        base64.b64encode(SECRET.encode()).decode()[i:i + 64] for i in range(0, 400, 64)), "base64"),
+    "base64 on one line inside a sentence": ("the notes are " + base64.b64encode(SECRET.encode()).decode() + " ok", "base64"),
+    "base64 without padding, URL-safe": (base64.urlsafe_b64encode(SECRET.encode()).decode().rstrip("="), "base64"),
+    "base64 in a JSON value": ('{"notes": "' + base64.b64encode(SECRET.encode()).decode() + '"}', "base64"),
+    "hex, contiguous": (SECRET.encode().hex(), "hex"),
+    "hex, wrapped like xxd -p": ("\n".join(SECRET.encode().hex()[i:i + 60] for i in range(0, 2 * len(SECRET), 60)), "hex"),
+    "hex bytes with spaces": (hexdump(SECRET.encode(), " "), "hex"),
+    "hex bytes with colons": (hexdump(SECRET.encode(), ":"), "hex"),
+    "C array of 0x bytes": (", ".join(f"0x{b:02x}" for b in SECRET.encode()), "hex"),
+    "\\x escapes": ("".join(f"\\x{b:02x}" for b in SECRET.encode()), "escaped"),
+    "percent-encoded words": (urllib.parse.quote(SECRET), "escaped"),
+    "quoted-printable soft breaks": (quopri.encodestring(SECRET.encode()).decode(), "quoted-printable"),
+    "quoted-printable, every byte": ("".join(f"={b:02X}" for b in SECRET.encode()), "quoted-printable"),
+}
+
+
+@pytest.mark.parametrize("name", list(ENCODINGS))
+def test_an_encoded_run_is_read_as_a_child_item(name):
+    encoded, kind = ENCODINGS[name]
+    data = (encoded + "\n").encode() if kind == "quoted-printable" else in_text(encoded)
+    found = {locator: text for locator, text in parts(extract(data)).items() if MARK in text}
+    assert any(locator.startswith(f"notes.txt!/{kind}") for locator in found), found
+
+
+NOT_ENCODED = {
+    "sha-256 lines of a lock file": "\n".join(f"sha256:{os.urandom(32).hex()}  pkg-{i}" for i in range(50)),
+    "a random key in base64 (PEM)": "-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(os.urandom(600)).decode()
+                                    + "-----END PRIVATE KEY-----",
+    "rules of dashes and underscores": "\n".join(["-" * 72, "_" * 72, "=" * 72, "+" * 72] * 5),
+    "a DKIM signature": "DKIM-Signature: v=1; a=rsa-sha256; b=" + base64.b64encode(os.urandom(256)).decode(),
+    "a tracking link": "https://t.example/r?u=" + urllib.parse.quote("https://shop.example/a/b/c?x=1&y=2&z=3&w=4" * 3),
+    "hex of random bytes with spaces": hexdump(os.urandom(64), " "),
+    "prose with percentages and equals signs": "Growth was 12% in Q1, 15% in Q2; a=b and c==d. " * 40,
+    "a long identifier": "ThisIsAVeryLongIdentifierNameThatKeepsGoingAndGoingWithoutEverStoppingAtAll" * 2,
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_ENCODED))
+def test_what_only_looks_encoded_makes_no_child_and_no_problem(name):
+    outputs = extract(in_text(NOT_ENCODED[name]))
+    assert list(parts(outputs)) == ["notes.txt"]
+    assert not [o for o in outputs if isinstance(o, Problem)]
+
+
+def test_a_zip_in_base64_is_read_by_its_content():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("plan/q3.txt", SECRET)
+    found = parts(extract(in_text(base64.encodebytes(out.getvalue()).decode())))
+    assert MARK in found["notes.txt!/base64[1]!/plan/q3.txt"]
+
+
+def test_base64_inside_base64_is_followed_until_the_depth_limit():
+    data = SECRET.encode()
+    for _ in range(3):
+        data = base64.encodebytes(data)
+    found = parts(extract(in_text(data.decode())))
+    assert MARK in found["notes.txt!/base64[1]!/base64[1]!/base64[1]"]
+
+    for _ in range(12):
+        data = base64.b64encode(data)
+    outputs = extract(in_text(data.decode()), limits=Limits(max_depth=6))
+    assert [o.kind for o in outputs if isinstance(o, Problem)] == ["too_deep"]
+    assert not any(MARK in text for text in parts(outputs).values())
+
+
+def test_a_gzip_bomb_in_base64_stops_at_the_ratio_limit():
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))
+    outputs = extract(in_text(base64.encodebytes(bomb).decode()))
+    assert [(o.locator, o.kind) for o in outputs if isinstance(o, Problem)] == [("notes.txt!/base64[1]", "ratio")]
+
+
+def test_too_many_runs_is_a_problem_and_the_first_ones_are_read():
+    runs = "\n\n".join(base64.b64encode(f"{MARK} number {i} {prose(12, i)}".encode()).decode() for i in range(8))
+    outputs = extract(in_text(runs), limits=Limits(max_members=3))
+    assert [o.kind for o in outputs if isinstance(o, Problem)] == ["too_many"]
+    assert len([text for text in parts(outputs).values() if MARK in text]) == 3
+
+
+def test_the_same_run_twice_is_read_once():
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    found = parts(extract(in_text(f"{encoded}\n\n{AROUND}\n\n{encoded}")))
+    assert [locator for locator, text in found.items() if MARK in text] == ["notes.txt!/base64[1]"]
+
+
+def test_a_second_reading_is_not_searched_again():
+    part = Part("x.docx#visible", base64.b64encode(SECRET.encode()).decode(), "docx", meta={"reading": "visible"})
+    assert list(encoded_items(part, Item("x.docx", "x.docx", data=b""), Context())) == []
+
+
+def test_the_decoded_bytes_count_against_the_item_budget():
+    encoded = base64.encodebytes((SECRET * 40).encode()).decode()
+    outputs = extract(in_text(encoded), limits=Limits(max_total_bytes=len(SECRET) * 20))
+    assert [o.kind for o in outputs if isinstance(o, Problem)] == ["too_large"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.sampled_from(["encodebytes", "b64encode", "urlsafe", "hex"]))
+def test_planted_text_is_always_found_whatever_encodes_it(seed, how):
+    text = f"{prose(30, seed)} {MARK}"
+    raw = text.encode()
+    encoded = {"encodebytes": lambda: base64.encodebytes(raw).decode(),
+               "b64encode": lambda: base64.b64encode(raw).decode(),
+               "urlsafe": lambda: base64.urlsafe_b64encode(raw).decode(),
+               "hex": lambda: binascii.hexlify(raw).decode()}[how]()
+    assert any(MARK in t for locator, t in parts(extract(in_text(encoded))).items() if locator != "notes.txt")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=MIN_RUN, max_size=2048))
+def test_random_bytes_encoded_make_no_child(data):
+    # random bytes are not a readable hiding place; unless they start like a format dlp reads
+    if data[:2] in (b"PK", b"%P", b"\x1f\x8b", b"\xff\xd8", b"\x89P", b"GI", b"{\\", b"II", b"MM", b"7z", b"\xfd7"):
+        return
+    outputs = extract(in_text(base64.b64encode(data).decode()))
+    assert list(parts(outputs)) == ["notes.txt"]
