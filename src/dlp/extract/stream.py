@@ -35,6 +35,7 @@ OVERLAP_BYTES = 1 << 20  # chunks decoded on their own evidence share this many 
 _WORD = re.compile(r"\w+")
 GAP_CHARS = 1 << 16  # runs of characters without a word this long are taken out of streamed text
 _GAP = re.compile(r"\W{%d,}" % GAP_CHARS)
+_WORD_CHAR = re.compile(r"\w")
 
 
 def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
@@ -84,16 +85,35 @@ def _compact(text: str, base: int, removed: int) -> tuple[str, list[tuple[int, i
     counting `removed` before it). The tokeniser skips such runs anyway; taken out, they
     cannot push the words of an excerpt into different chunks, nor fill memory."""
     pieces, gaps, at, length = [], [], 0, base
-    for m in _GAP.finditer(text):
-        pieces.append(text[at:m.start()] + "\n")
+    for start, end in _gaps(text):
+        pieces.append(text[at:start] + "\n")
         length += len(pieces[-1])
-        removed += m.end() - m.start() - 1
+        removed += end - start - 1
         gaps.append((length, removed))
-        at = m.end()
+        at = end
     if not gaps:
         return text, []
     pieces.append(text[at:])
     return "".join(pieces), gaps
+
+
+def _gaps(text: str) -> Iterator[tuple[int, int]]:
+    """Runs of GAP_CHARS or more characters without a word character, in order. A run that
+    long covers a whole aligned block of half its length, so only blocks without a word
+    character (found by one short search each, ordinary text answers at once) and their
+    neighbours are searched for runs: the regex never walks the prose."""
+    step = GAP_CHARS // 2
+    empty = [b for b in range(0, len(text), step) if _WORD_CHAR.search(text, b, b + step) is None]
+    regions: list[list[int]] = []
+    for b in empty:
+        lo, hi = max(0, b - step), min(len(text), b + 2 * step)
+        if regions and lo <= regions[-1][1]:
+            regions[-1][1] = hi
+        else:
+            regions.append([lo, hi])
+    for lo, hi in regions:
+        for m in _GAP.finditer(text, lo, hi):
+            yield m.start(), m.end()
 
 
 def _removed_before(gaps: list[tuple[int, int]], position: int) -> int:
@@ -133,9 +153,16 @@ def _each_on_its_own(item: Item, handle: BinaryIO, first: bytes, ctx: Context) -
 
 def _overlap_start(text: str) -> int:
     """Where the next chunk starts: OVERLAP_WORDS words before the end (words as the tokeniser
-    sees them: rulers and punctuation do not count), at most OVERLAP_CHARS back."""
+    sees them: rulers and punctuation do not count), at most OVERLAP_CHARS back. Words are
+    counted from the end in a window that doubles until it holds enough of them."""
     floor = max(0, len(text) - OVERLAP_CHARS)
-    starts = [m.start() for m in _WORD.finditer(text, floor)]
+    window = 1 << 17
+    while True:
+        lo = max(floor, len(text) - window)
+        starts = [m.start() for m in _WORD.finditer(text, lo)]
+        if len(starts) > OVERLAP_WORDS or lo == floor:  # one more: the first may be cut by the window
+            break
+        window *= 2
     if not starts:
         return len(text)
     return starts[max(0, len(starts) - OVERLAP_WORDS)]
