@@ -508,13 +508,19 @@ class Registry:
         out: dict[str, tuple[int, tuple[str, ...]]] = {}
         if len(common) == 0:
             return out
-        for record, mine in zip(docs, values):
-            shared = mine[np.isin(mine, common, assume_unique=True)]
-            if len(shared) < BOILERPLATE_REPORT:
-                continue
-            sharing = pairs[1][np.isin(pairs[0], shared)]
-            others = sorted({who.get(int(f), "?") for f in np.unique(sharing).tolist() if int(f) != record.family})
-            out[record.secret] = (int(len(shared)), tuple(others))
+        # one pass over every pending fingerprint, not one per document: which are common,
+        # and per document how many (a registration of 10,000 documents spent 25 s here)
+        offsets = np.cumsum([0] + [len(v) for v in values])
+        is_common = np.isin(np.concatenate(values), common)
+        per_doc = np.add.reduceat(is_common.astype(np.int64), offsets[:-1]) if len(is_common) else offsets[1:] * 0
+        held = pairs[:, np.isin(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
+        for d in np.flatnonzero(per_doc >= BOILERPLATE_REPORT).tolist():
+            record = docs[d]
+            shared = values[d][is_common[offsets[d]:offsets[d + 1]]]
+            lo, hi = np.searchsorted(held[0], shared, "left"), np.searchsorted(held[0], shared, "right")
+            sharing = np.unique(np.concatenate([held[1][a:b] for a, b in zip(lo.tolist(), hi.tolist())]))
+            others = sorted({who.get(f, "?") for f in sharing.tolist() if f != record.family})
+            out[record.secret] = (int(per_doc[d]), tuple(others))
         return out
 
     def _live_records(self) -> list[seg.OwnerRecord]:
