@@ -502,7 +502,7 @@ class Registry:
             families = np.concatenate([families, found])
             for family, i in zip(found.tolist(), local.tolist()):
                 who.setdefault(family, segment.owners[i][0])
-        pairs = np.unique(np.stack([fps, families]), axis=1)  # (fingerprint, family) once each
+        pairs = seg.distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
         values_of, per_value = np.unique(pairs[0], return_counts=True)
         common = values_of[per_value >= needed]
         out: dict[str, tuple[int, tuple[str, ...]]] = {}

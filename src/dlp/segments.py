@@ -200,8 +200,7 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
     row_family = _row_families(arrays["rw_owner"], arrays["owner_family"], len(arrays["rw_ptr"]) - 1)
     fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.uint64)
-    pairs_fam = np.unique(np.stack([np.repeat(np.arange(len(uniq)), counts).astype(np.uint64), fam]), axis=1) \
-        if len(pr) else np.zeros((2, 0), dtype=np.uint64)
+    pairs_fam = distinct_pairs(np.repeat(np.arange(len(uniq)), counts).astype(np.uint64), fam)
     arrays["rp_fam"] = np.minimum(np.bincount(pairs_fam[0].astype(np.int64), minlength=len(uniq)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
     _sorted_pair(arrays, "rw_lemmas", "rw_lemma_owner",
@@ -216,6 +215,19 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
         values, who = cat(parts, np.uint64), cat(owners, np.uint32)
         order = np.argsort(values, kind="stable")
         arrays[name], arrays[owner_name] = values[order], who[order]
+
+
+def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The distinct (first, second) pairs of two uint64 arrays, sorted, as a (2, n) array: what
+    ``np.unique(np.stack([first, second]), axis=1)`` gives, by a two-key sort (several times
+    faster on millions of pairs than unique's structured view)."""
+    if len(first) == 0:
+        return np.zeros((2, 0), dtype=np.uint64)
+    order = np.lexsort((second, first))
+    a, b = first[order], second[order]
+    keep = np.ones(len(a), dtype=bool)
+    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return np.stack([a[keep], b[keep]]).astype(np.uint64)
 
 
 def _row_families(rw_owner: np.ndarray, owner_family: np.ndarray, rows: int) -> np.ndarray:
