@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html.parser
 import re
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..types import Item, Part, Problem
 from . import css
@@ -288,15 +288,7 @@ class HtmlExtractor:
         return bool(_HTML_START.match(stripped)) and b"<" in stripped[:1024]
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        if item.size > STREAM_BYTES:  # large: a chunk at a time, memory stays bounded
-            yield from stream_text(item, ctx)
-            return
-        data = read_bytes(item, ctx)
-        decoded = decode(data)
-        if decoded is None:
-            yield from StringsExtractor().extract(item, ctx)
-            return
-        yield from html_outputs(item.locator, decoded, "html", item.depth)
+        yield from _read_text(item, ctx, lambda decoded: html_outputs(item.locator, decoded, "html", item.depth))
 
 
 class TextExtractor:
@@ -308,15 +300,20 @@ class TextExtractor:
         return decode(head) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        if item.size > STREAM_BYTES:  # large: a chunk at a time, memory stays bounded
-            yield from stream_text(item, ctx)
-            return
-        data = read_bytes(item, ctx)
-        decoded = decode(data)
-        if decoded is None:
-            yield from StringsExtractor().extract(item, ctx)
-            return
-        yield from decoded_outputs(item.locator, decoded, "text")
+        yield from _read_text(item, ctx, lambda decoded: decoded_outputs(item.locator, decoded, "text"))
+
+
+def _read_text(item: Item, ctx: Context, outputs: Callable[[Decoded], Iterable[Output]]) -> Iterator[Output]:
+    """A text item's outputs: streamed a chunk at a time when large (memory stays bounded),
+    else decoded whole and read by `outputs`; printable strings when it does not decode."""
+    if item.size > STREAM_BYTES:
+        yield from stream_text(item, ctx)
+        return
+    decoded = decode(read_bytes(item, ctx))
+    if decoded is None:
+        yield from StringsExtractor().extract(item, ctx)
+        return
+    yield from outputs(decoded)
 
 
 class StringsExtractor:
