@@ -29,7 +29,8 @@ from .detectors import Detector, Scanned
 from .detectors.classifier import ClassifierDetector
 from .errors import DeadlineExceeded
 from .evidence import ExactEvidence, RewriteSummary
-from .extract import EXTRACTORS, Context, Extractor, Limits, walk
+from .extract import Context, Extractor, Limits, walk
+from .extract import extractors as installed_extractors
 from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .index import Index
 from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise
@@ -50,7 +51,7 @@ class Scanner:
         *,
         policy: Policy | None = None,
         limits: Limits = Limits(),
-        extractors: tuple[Extractor, ...] = EXTRACTORS,
+        extractors: tuple[Extractor, ...] | None = None,  # None: the built-in readers and installed plugins
         extra_detectors: Sequence[Detector] = (),
         models: Sequence[Model] = (),
         excerpt_chars: int = 0,
@@ -62,7 +63,7 @@ class Scanner:
         self.keyer = self.index.keyer
         self.decider = Decider(policy)  # stateless: the built-in or given policy, no allow entries or exposure
         self.limits = limits
-        self.extractors = extractors
+        self.extractors = extractors if extractors is not None else installed_extractors()
         self.clock = clock
         self.excerpt_chars = excerpt_chars  # > 0 only when the policy asks for excerpts of scanned items
         # cheap before expensive: fingerprints and phrases, the rewrite tier, then classifiers

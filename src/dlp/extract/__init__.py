@@ -2,7 +2,10 @@
 
 Containers come before the formats they contain (office packages before plain zip,
 mbox before single messages), and the catch-alls (text, then printable strings of
-unknown binary content) come last. `expand_path` turns a path given on the command
+unknown binary content) come last. Adding a reader is one module with a class that has a
+`name`, a `sniff(head, item)` and an `extract(item, ctx)`, plus a line below; a reader of a
+third party is an entry point in the group ``dlp.extractors`` naming such a class, tried
+after the built-in format readers and before the catch-alls (`extractors()`). `expand_path` turns a path given on the command
 line into the items to scan: a file, a Maildir folder as one item, or the files of
 any other folder.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import lru_cache
 
 from ..types import Item, escape_path
 from .archives import (
@@ -50,6 +54,31 @@ EXTRACTORS: tuple[Extractor, ...] = (
     TextExtractor(),
     StringsExtractor(),
 )
+
+
+ENTRY_POINTS = "dlp.extractors"
+_CATCH_ALLS = 4  # the HTML, XML and text readers and printable strings: a plugin's format comes before them
+
+
+@lru_cache(maxsize=2)
+def extractors(plugins: bool = True) -> tuple[Extractor, ...]:
+    """The built-in readers with those of installed plugins (entry points ``dlp.extractors``,
+    in name order) before the catch-alls. A plugin that cannot be loaded is a ConfigError."""
+    if not plugins:
+        return EXTRACTORS
+    from importlib.metadata import entry_points
+
+    added = []
+    for point in sorted(entry_points(group=ENTRY_POINTS), key=lambda p: p.name):
+        try:
+            added.append(point.load()())
+        except Exception as exc:  # a broken plugin is a configuration error, said once, not a crash
+            from ..errors import ConfigError
+
+            raise ConfigError(f"extractor plugin {point.name!r} ({point.value}) cannot be loaded: {exc}") from exc
+    if not added:
+        return EXTRACTORS
+    return (*EXTRACTORS[:-_CATCH_ALLS], *added, *EXTRACTORS[-_CATCH_ALLS:])
 
 
 def expand_path(path: str) -> list[Item]:
@@ -110,4 +139,4 @@ def _item(path: str, name: str, **meta) -> Item:
     return Item(locator=escape_path(path), name=escape_path(name), path=path, meta=meta)
 
 
-__all__ = ["Context", "Extractor", "Limits", "walk", "expand_path", "EXTRACTORS"]
+__all__ = ["Context", "Extractor", "Limits", "walk", "expand_path", "extractors", "EXTRACTORS"]

@@ -16,9 +16,9 @@ def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tup
     (``#visible``) are left out: their text is already in the part.
     """
     if extractors is None:
-        from . import EXTRACTORS
+        from . import extractors as installed
 
-        extractors = EXTRACTORS
+        extractors = installed()
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
