@@ -116,3 +116,14 @@ def test_findings_name_the_best_version_and_never_the_text(tmp_path):
     (finding,) = sc.scan_text(tail)
     assert (finding.secret, finding.version) == ("a", 2)
     assert not any(w in str(finding.to_dict()) for w in tail.split() if len(w) > 6)
+
+
+def test_a_short_overlap_repeated_does_not_add_up_to_an_excerpt(tmp_path_factory):
+    """A 14-word overlap (a warn) quoted in every mail of a long thread, or a 40 MB file of
+    repeated mail bodies, stays 14 words: what counts is distinct words of the secret."""
+    short = " ".join(SECRET.split()[400:414])
+    thread = " ".join(f"{prose(120, 500 + i)} {short}" for i in range(6))
+    [finding] = [f for f in scanner(tmp_path_factory).scan_text(thread) if f.secret == "plan"]
+    assert finding.matched_words == 14 and verdict([finding]) is not Action.BLOCK
+    once = [f for f in scanner(tmp_path_factory).scan_text(f"{prose(120, 499)} {short}") if f.secret == "plan"]
+    assert once[0].score == finding.score  # six copies weigh what one does

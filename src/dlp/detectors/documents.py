@@ -164,13 +164,16 @@ class DocumentDetector:
         runs = kept
         if not runs:
             return None
-        scan_words = _union([(r[0], r[1] + K) for r in runs])
+        # words matched: distinct on both sides, so a part that repeats one short chance
+        # overlap (a signature, a quoted line in every mail of a long thread) does not add
+        # up to an excerpt the secret never gave
+        secret_words = _union([(r[2], r[3] + K) for r in runs])
+        scan_words = min(_union([(r[0], r[1] + K) for r in runs]), secret_words)
         if scan_words < REPORT_WORDS:
             scanned.discard(self.name, self.index.owner(number).secret, "chance", words=int(scan_words),
                             needed=REPORT_WORDS)
             return None
         info = self.index.owner(number)
-        secret_words = _union([(r[2], r[3] + K) for r in runs])
         longest = max(r[1] - r[0] + K for r in runs)
         score = min(1.0, max(longest / BLOCK_WORDS, scan_words / BLOCK_TOTAL))
         runs.sort(key=lambda r: r[0] - r[1])  # longest first
