@@ -158,6 +158,25 @@ def test_internal_errors_exit_3_without_traceback(run, monkeypatch, tmp_path):
     assert run.err == "dlp: internal error: RuntimeError: bug\n"
 
 
+@pytest.mark.parametrize("argv", [
+    ("list",),
+    ("audit", "show"),
+    ("scan", "secret.txt"),  # a verdict to stop whose line cannot be printed: never 0
+])
+def test_a_reader_that_goes_away_is_not_an_internal_error(run, tmp_path, argv):
+    """`dlp incidents list | head -1`: the pipe closes under dlp, which stops quietly with 128 + SIGPIPE."""
+    argv = [str(tmp_path / a) if a.endswith(".txt") else a for a in argv]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before dlp writes a byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "dlp", "--registry", str(run.reg), *argv], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""  # neither "internal error" nor Python's "Exception ignored ... BrokenPipeError"
+
+
 def test_versions_show_and_remove(run, tmp_path):
     changed = tmp_path / "secret.txt"
     changed.write_text(SECRET + " appendix")
