@@ -119,3 +119,22 @@ def test_words_megabytes_apart_in_a_streamed_file_are_one_excerpt(small_chunks, 
     assert run.words >= 20
     assert any(content.startswith(w, run.start) for w in words)  # the offsets are the file's
     assert any(content[run.end - len(w):run.end] == w for w in words)
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u2060\ufe0f", "\u0301"])
+def test_invisible_runs_inside_words_of_a_streamed_file_do_not_split_them(small_chunks, monkeypatch, scanner,
+                                                                          tmp_path, hidden):
+    """Each word of a 60-word excerpt cut in two by a run of zero-width characters (or accents)
+    as long as a word-less gap: the tokeniser reads such a run as nothing, so the gap left in
+    its place must read as nothing too, not as a line break between two halves of a word."""
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 1 << 20)  # the excerpt in one or two chunks, as 8 MiB chunks hold it
+    run = hidden * (5000 // len(hidden))  # beyond the fixture's 4096-character gap
+    inside = [w[:len(w) // 2] + run + w[len(w) // 2:] if len(w) > 1 else w for w in excerpt(60).split()]
+    content = filler(50_000) + "\n" + " ".join(inside) + "\n" + filler(50_000, seed=13)
+    path = tmp_path / "invisible.txt"
+    path.write_text(content, encoding="utf-8")
+    assert len(content.encode()) > text.STREAM_BYTES  # streamed
+    report = scanner.scan_path(path)
+    assert report.action is Action.BLOCK
+    [finding] = [f for f in report.findings if f.kind == "document"]
+    assert max(r.words for r in finding.evidence.runs) >= 58
