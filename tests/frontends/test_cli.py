@@ -158,6 +158,25 @@ def test_internal_errors_exit_3_without_traceback(run, monkeypatch, tmp_path):
     assert run.err == "dlp: internal error: RuntimeError: bug\n"
 
 
+@pytest.mark.parametrize("argv", [
+    ("list",),
+    ("audit", "show"),
+    ("scan", "secret.txt"),  # a verdict to stop whose line cannot be printed: never 0
+])
+def test_a_reader_that_goes_away_is_not_an_internal_error(run, tmp_path, argv):
+    """`dlp incidents list | head -1`: the pipe closes under dlp, which stops quietly with 128 + SIGPIPE."""
+    argv = [str(tmp_path / a) if a.endswith(".txt") else a for a in argv]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before dlp writes a byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "dlp", "--registry", str(run.reg), *argv], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""  # neither "internal error" nor Python's "Exception ignored ... BrokenPipeError"
+
+
 def test_versions_show_and_remove(run, tmp_path):
     changed = tmp_path / "secret.txt"
     changed.write_text(SECRET + " appendix")
@@ -391,3 +410,19 @@ def test_explain_lists_what_was_set_aside_and_why_without_text(run, tmp_path):
     assert "? " in run.out and "(fingerprint): chance" in run.out
     assert run("scan", "--no-record", "--format", "json", str(near)) == 0
     assert "explain" not in json.loads(run.out)["files"][0].get("meta", {})
+
+
+def test_explain_says_when_shared_text_was_boilerplate(run, tmp_path):
+    """A passage of the secret that is also registered public content is no evidence, and
+    `--explain` says so (it said nothing: such matches were dropped before any run was measured)."""
+    words = (tmp_path / "secret.txt").read_text().split()
+    (tmp_path / "site.txt").write_text(" ".join(words[200:260]))
+    assert run("register", "--public", str(tmp_path / "site.txt")) == 0, run.err
+    mail = tmp_path / "mail.txt"
+    mail.write_text("Thanks for coming. " + " ".join(words[200:260]) + " Best regards.")
+    assert run("scan", "--explain", "--no-record", "--format", "json", str(mail)) == 0
+    [report] = json.loads(run.out)["files"]
+    assert report["findings"] == []
+    [entry] = [e for e in report["meta"]["explain"] if e["detector"] == "fingerprint"]
+    assert entry["secret"] == "secret" and entry["reason"].startswith("boilerplate") and entry["shingles"] > 0
+    assert " ".join(words[210:214]) not in run.out

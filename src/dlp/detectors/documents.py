@@ -40,6 +40,7 @@ MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords or 
 MAX_EVIDENCE_RUNS = 20
 _CHUNK = 512  # shingles compared at a time when extending a run
 EXPAND_CAP = 64  # a shingle stored more often than this is boilerplate without counting families
+BOILERPLATE = "boilerplate: stored by enough families or public content"  # an --explain reason
 
 PER_POSITION = 8  # secret positions kept per scanned shingle and secret: a phrase a secret repeats more often
 # than this (a table row) adds the same run again and again; the other shingles of a real excerpt find it
@@ -61,8 +62,9 @@ class DocumentDetector:
         self.family = index.family
         self.boilerplate = index.boilerplate_docs
 
-    def lookup(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query position, owner, secret position) of every non-boilerplate match, across segments."""
+    def lookup(self, queries: np.ndarray, set_aside: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query position, owner, secret position) of every non-boilerplate match, across segments;
+        (owner, matches) of what was boilerplate appended to `set_aside` when one is given."""
         found = []
         totals = np.zeros(len(queries), dtype=np.int64)
         for segment, offset in self.parts:
@@ -87,6 +89,9 @@ class DocumentDetector:
         common = self._boilerplate(qpos, owner)
         if self.public:
             common |= self._public(queries, qpos)
+        if set_aside is not None and common.any():
+            dropped, counts = np.unique(owner[common], return_counts=True)
+            set_aside.extend(zip(dropped.tolist(), counts.tolist()))
         keep = ~common
         return qpos[keep], owner[keep], spos[keep]
 
@@ -110,7 +115,10 @@ class DocumentDetector:
 
     def detect(self, scanned: Scanned) -> list[Finding]:
         sh = shingles(scanned.values)
-        qpos, owner, spos = self.lookup(sh)
+        aside: list | None = [] if scanned.explain is not None else None
+        qpos, owner, spos = self.lookup(sh, aside)
+        for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
+            scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
             return []
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
@@ -156,8 +164,7 @@ class DocumentDetector:
         if scanned.explain is not None and len(kept) < len(runs):
             secret = self.index.owner(number).secret
             for why, dropped in (("no content: stop words or code idioms", [r for r in runs if r not in plain]),
-                                 ("boilerplate: stored by enough families or public content",
-                                  [r for r in plain if r not in kept])):
+                                 (BOILERPLATE, [r for r in plain if r not in kept])):
                 if dropped:
                     scanned.discard(self.name, secret, why, runs=len(dropped),
                                     longest_run=int(max(r[1] - r[0] + K for r in dropped)))

@@ -209,8 +209,12 @@ def _probe(data: bytes) -> tuple[int, int, bool]:
     except Image.DecompressionBombError as exc:
         raise ExtractionError("too_large", str(exc)[:300]) from None
     except Exception as exc:  # truncated, damaged or lying headers
-        raise ExtractionError("corrupt", f"image cannot be decoded: {type(exc).__name__}: {exc}"[:300]) from None
+        said = _OBJECT_AT.sub("the data", str(exc))  # Pillow names its BytesIO by address: not for a report
+        raise ExtractionError("corrupt", f"image cannot be decoded: {type(exc).__name__}: {said}"[:300]) from None
     return width, height, animated
+
+
+_OBJECT_AT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 
 def _tiny(width: int, height: int, settings: OcrSettings) -> bool:

@@ -23,6 +23,7 @@ import codecs
 import re
 from typing import BinaryIO, Iterator
 
+from ..text.normalise import vanishes
 from ..types import Item, Part
 from .base import Context, Output
 from .decoding import decode
@@ -81,12 +82,16 @@ def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
 
 def _compact(text: str, base: int, removed: int) -> tuple[str, list[tuple[int, int]]]:
     """`text` with every run of GAP_CHARS or more characters that hold no word replaced by one
-    newline, and the gaps: (position in the compacted text, characters removed up to there,
+    character, and the gaps: (position in the compacted text, characters removed up to there,
     counting `removed` before it). The tokeniser skips such runs anyway; taken out, they
-    cannot push the words of an excerpt into different chunks, nor fill memory."""
+    cannot push the words of an excerpt into different chunks, nor fill memory. The one
+    character left reads as the run did: a newline where the run separates words, but one
+    of its own characters where all of them vanish (zero-width spaces or accents packed
+    inside a word, which the tokeniser joins again)."""
     pieces, gaps, at, length = [], [], 0, base
     for start, end in _gaps(text):
-        pieces.append(text[at:start] + "\n")
+        run = text[start:end]
+        pieces.append(text[at:start] + (run[0] if all(vanishes(c) for c in set(run)) else "\n"))
         length += len(pieces[-1])
         removed += end - start - 1
         gaps.append((length, removed))

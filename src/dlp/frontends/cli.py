@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from .. import __version__
 from ..errors import ConfigError, DlpError, StoreError, UsageError
 from .status import Exit
 
-EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL = Exit.OK, Exit.STOP, Exit.USAGE, Exit.INTERNAL
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_PIPE = Exit.OK, Exit.STOP, Exit.USAGE, Exit.INTERNAL, Exit.PIPE
 
 # Every command is a module with `register(subparsers)`; its parser sets `handler=run(args, env) -> int`.
 COMMAND_MODULES = (
@@ -168,7 +169,14 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help(env.stderr)
             return EXIT_USAGE
-        return int(args.handler(args, env))
+        status = int(args.handler(args, env))
+        env.stdout.flush()  # a closed pipe fails here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError as exc:
+        if not _reader_gone(env.stdout):  # another pipe broke (a worker's): a bug like any other
+            return _internal_error(exc, env)
+        _discard_output(env.stdout)  # the reader went away (`dlp incidents list | head -1`): nothing to say
+        return EXIT_PIPE
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
     except (UsageError, ConfigError, StoreError) as exc:
@@ -181,10 +189,38 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         print("dlp: interrupted", file=env.stderr)
         return EXIT_INTERNAL
     except Exception as exc:  # a bug: say so in one line, full trace only on request
-        print(f"dlp: internal error: {type(exc).__name__}: {exc}", file=env.stderr)
-        if env.environ.get("DLP_DEBUG"):
-            traceback.print_exc(file=env.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(exc, env)
+
+
+def _internal_error(exc: Exception, env: Env) -> int:
+    print(f"dlp: internal error: {type(exc).__name__}: {exc}", file=env.stderr)
+    if env.environ.get("DLP_DEBUG"):
+        traceback.print_exc(file=env.stderr)
+    return EXIT_INTERNAL
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """Whether `stream` is a pipe or socket whose other end was closed (poll says POLLERR or POLLHUP)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _discard_output(stream: TextIO) -> None:
+    """Point a broken standard output at /dev/null, so what is still buffered cannot fail again at exit."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests): nothing buffered for the OS
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 if __name__ == "__main__":

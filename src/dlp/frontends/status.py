@@ -10,3 +10,4 @@ class Exit(enum.IntEnum):
     STOP = 1  # at least one item to block or quarantine (scan, scan-mail); a check that failed (audit verify, policy check --strict)
     USAGE = 2  # a usage or configuration error: nothing was changed
     INTERNAL = 3  # a bug: said in one line ($DLP_DEBUG for the trace)
+    PIPE = 141  # standard output's reader went away (`dlp incidents list | head -1`): 128 + SIGPIPE, as the shell reports it

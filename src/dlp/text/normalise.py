@@ -956,6 +956,13 @@ def is_default_ignorable(code: int) -> bool:
             or 0xE0000 <= code <= 0xE0FFF)
 
 
+def vanishes(ch: str) -> bool:
+    """Whether the tokeniser reads `ch` as nothing at all, neither word nor separator: a
+    default-ignorable code point or a lone nonspacing mark. Text that takes out long runs
+    of such characters (streamed text) must leave one in their place, or it splits a word."""
+    return not _char_table(ord(ch))[0]
+
+
 _BLANK_FILLERS = frozenset((0x3164, 0xFFA0))  # default-ignorable, yet fonts draw them as a wide blank
 _SOFT_HYPHEN = 0xAD
 # letters with a stroke or ligatures that no decomposition folds, as people write them without it
