@@ -488,7 +488,7 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
         return None
     h = hyphens[layout.letters(hyphens - 1)]
     soft = norm[h] == _SOFT_HYPHEN
-    after_soft = _skip(norm, h + 1, (_SOFT_HYPHEN, _SOFT_HYPHEN), 8)  # soft hyphens come in runs too
+    after_soft = _past(norm, h + 1, _SOFT_HYPHEN)  # soft hyphens come in runs too, of any length
     p = _skip(norm, np.where(soft, after_soft, h + 1), _BLANKS, 8)
     c = norm[np.minimum(p, n - 1)]
     newline = ((c == 10) | (c == 13) | (c == 0x2028)) & (p < n)
@@ -501,6 +501,15 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     if len(h) == 0:
         return None
     return np.searchsorted(nends, h)  # the tokens that end at the hyphen (the next one starts at p)
+
+
+def _past(norm: np.ndarray, p: np.ndarray, char: int) -> np.ndarray:
+    """Each position moved past the run of `char` that starts there, however long (a run
+    shows as nothing: twenty soft hyphens inside a word must not split it)."""
+    other = np.flatnonzero(norm != char)
+    at = np.searchsorted(other, p)
+    return np.where(at < len(other), other[np.minimum(at, len(other) - 1)], len(norm)) if len(other) else \
+        np.full(len(p), len(norm), dtype=np.int64)
 
 
 def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) -> np.ndarray:
@@ -531,7 +540,7 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
         return None
     a, b = one[:-1], one[1:]
     link = (b == a + 1) & (nstarts[b] - nends[a] == 1)
-    if not (link[:-1] & link[1:]).any():
+    if not link.any():  # (not "no run of three": a pair's reading must not hang on text far away)
         return None
     pairs = np.flatnonzero(link)
     norm = layout.norm
