@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,22 @@ def test_two_processes_lose_no_event(tmp_path):
         exposure = led.exposure("plan", "domain:x.de", 30)
     assert (exposure.events, exposure.words) == (400, 400)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_many_processes_creating_one_store_at_once_all_open_it(tmp_path):
+    """Switching a new store to WAL needs the file alone for a moment and SQLite does not wait
+    for it: eight processes released together on a new ledger once failed "database is locked"."""
+    go = tmp_path / "go"
+    script = ("import os, sys, time; from pathlib import Path; from dlp.exposure import ExposureLedger\n"
+              "while not os.path.exists(sys.argv[2]): time.sleep(0.001)\n"
+              "led = ExposureLedger(Path(sys.argv[1])); led.close()\n")
+    for round_ in range(3):
+        path = tmp_path / f"exposure-{round_}.sqlite"
+        go.unlink(missing_ok=True)
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(path), str(go)], stderr=subprocess.PIPE)
+                 for _ in range(8)]
+        time.sleep(1.0)  # every process imported and waiting
+        go.touch()
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err.decode()

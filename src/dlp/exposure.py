@@ -147,7 +147,7 @@ class ExposureLedger:
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
                                    isolation_level=None)  # autocommit: each statement is its own transaction
         self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.executescript(_SCHEMA)
 
     def __enter__(self) -> ExposureLedger:
@@ -221,6 +221,22 @@ class ExposureLedger:
         # a secret re-registered at another size: the latest size counts, older ranges are clamped to it
         total = rows[-1][0] if rows else 0
         return total, ranges, len(rows)
+
+
+def use_wal(db: sqlite3.Connection, attempts: int = 200) -> None:
+    """Write-ahead logging for `db`, so readers never wait for writers. Switching needs the file
+    to itself for a moment, and SQLite does not wait for that (its busy timeout does not
+    apply): two processes creating a store at once saw "database is locked". The mode is
+    kept in the file, so once one of them has switched, the others find it set."""
+    for attempt in range(attempts):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 + 0.01 * (attempt % 5))
 
 
 def read_only_database(path: Path, schema: str) -> sqlite3.Connection:

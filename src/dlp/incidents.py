@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UsageError
-from .exposure import read_only_database
+from .exposure import read_only_database, use_wal
 from .types import finding_identity, Finding
 
 INCIDENTS_FILE = "incidents.sqlite"
@@ -174,8 +174,8 @@ class IncidentStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        use_wal(self._db)
         self._db.executescript(_SCHEMA)
         self._migrate()
 

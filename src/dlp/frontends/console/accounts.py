@@ -35,6 +35,7 @@ from typing import Callable
 
 from ...audit import AuditLog
 from ...errors import DlpError, UsageError
+from ...exposure import use_wal
 
 CONSOLE_FILE = "console.sqlite"
 ROLES = ("viewer", "reviewer", "admin")
@@ -200,10 +201,10 @@ class Accounts:
         if db is None:
             db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=10000")
             self._local.db = db
         return db
 
