@@ -206,7 +206,8 @@ def test_many_processes_creating_one_store_at_once_all_open_it(tmp_path):
     for it: eight processes released together on a new ledger once failed "database is locked"."""
     go = tmp_path / "go"
     script = ("import os, sys, time; from pathlib import Path; from dlp.exposure import ExposureLedger\n"
-              "while not os.path.exists(sys.argv[2]): time.sleep(0.001)\n"
+              "give_up = time.monotonic() + 30\n"
+              "while not os.path.exists(sys.argv[2]) and time.monotonic() < give_up: time.sleep(0.001)\n"
               "led = ExposureLedger(Path(sys.argv[1])); led.close()\n")
     for round_ in range(3):
         path = tmp_path / f"exposure-{round_}.sqlite"
