@@ -130,8 +130,7 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         "a digit glued to a word is cut off as a number of its own ('process1' is 'process' '1'), and a number "
         "every third word leaves no run long enough; dropping such digits would also drop them from 'F16' or "
         "'Windows10'"),
-    "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws),
-                                      "glued words with no case change give no cue where one word ends"),
+    "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws), None),
     "a run of twenty soft hyphens in every word": (each_word(inside("\u00ad" * 20)), None),
 }
 # cases that are a hole for one length only

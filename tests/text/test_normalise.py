@@ -84,9 +84,19 @@ def test_ascii_and_general_paths_give_the_same_tokens(text, wide):
 
 
 def test_very_long_tokens_hash_by_content():
-    a, b = "x" * 5000 + "a", "x" * 5000 + "b"
-    assert tokenise(a).hashes[0] != tokenise(b).hashes[0]
+    # (a run of 25 or more ASCII letters is read as glued words: Greek and digits stay whole)
+    a, b = "α" * 5000 + "β", "α" * 5000 + "γ"
+    assert len(tokenise(a)) == 1 and tokenise(a).hashes[0] != tokenise(b).hashes[0]
     assert tokenise(a).hashes[0] == tokenise(a.upper()).hashes[0]
+    assert tokenise("7" * 5000 + "1").hashes[0] != tokenise("7" * 5000 + "2").hashes[0]
+
+
+def test_glued_words_are_read_as_words():
+    assert normalise_words("PROJECTHALCYONCOATINGPROCESS was approved") == \
+        ["project", "halcyon", "coating", "process", "was", "approved"]
+    assert normalise_words("thecompanysaiditwouldraisedividends") == \
+        ["the", "company", "said", "it", "would", "raise", "dividends"]
+    assert normalise_words("PROJECTHALCYON") == ["projecthalcyon"]  # short: could be one word, left whole
 
 
 # -- what the normaliser folds, cuts and joins --------------------------------------------------

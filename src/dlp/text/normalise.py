@@ -53,7 +53,7 @@ import numpy as np
 from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
 
-NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
+NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
 CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temporaries
@@ -348,6 +348,11 @@ def _words(layout: _Layout, text: str | None) -> _Words:
         half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
     if len(cuts):
         starts, ends = _insert(starts, cuts), _insert(ends, cuts)
+    glued = _glued_cuts(layout, starts, ends)
+    if len(glued) and layout.source_of is not None:  # never inside what one character became
+        glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
+    if len(glued):
+        starts, ends = _insert(starts, glued), _insert(ends, glued)
     broken, spaced = _broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)
     joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
@@ -601,6 +606,37 @@ def _joins_in(letters: str) -> np.ndarray:
     joins = np.ones(len(letters) - 1, dtype=bool)
     joins[np.cumsum(word_lengths(letters)[:-1], dtype=np.int64) - 1] = False
     return np.flatnonzero(joins)
+
+
+GLUED_LETTERS = 25  # a run of letters this long is no word of the dictionary (words have 24 at most)
+GLUED_BUDGET = 1 << 16  # letters of such runs segmented per slice of text: the search costs ~1 us a letter
+
+
+def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """Where the words of glued text begin: a token of GLUED_LETTERS or more ASCII letters is
+    no word, but words written without spaces (``PROJECTHALCYONCOATINGPROCESS``), and is cut
+    where the English word table says its words most probably end (`spacing.word_lengths`,
+    the same search that rejoins letter-spaced words). The cut depends on the token alone,
+    so an excerpt tokenises as its document does. Tokens in order, within the budget;
+    a token past it is left whole (hostile text of megabytes of letters costs no more)."""
+    lengths = nends - nstarts
+    long = np.flatnonzero(lengths >= GLUED_LETTERS)
+    if len(long) == 0:
+        return _NO_INT
+    norm, kind = layout.norm, layout.kind
+    long = long[kind[nstarts[long]] == LETTER]  # letters, not digits (a token is one or the other)
+    cuts, budget = [], GLUED_BUDGET
+    for i in long.tolist():
+        lo, hi = int(nstarts[i]), int(nends[i])
+        if hi - lo > budget:
+            break
+        chars = norm[lo:hi]
+        if norm.dtype != np.uint8 and int(chars.max()) >= 128:
+            continue  # the word table is English: other scripts are left whole
+        budget -= hi - lo
+        sizes = word_lengths(chars.astype(np.uint8).tobytes().decode("ascii"))
+        cuts.append(lo + np.cumsum(sizes[:-1], dtype=np.int64))
+    return np.concatenate(cuts) if cuts else _NO_INT
 
 
 def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
