@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .arrays import distinct, distinct_pairs
 from . import segments as seg
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
@@ -180,7 +181,7 @@ class Registry:
             extra["near_duplicate_of"] = near
         existing.versions.append(Version(version, digest, int(len(values)), time.time(), source, extra))
         buckets, counts = hashed_counts(values)
-        for value in _sketch(np.unique(fp_hash)).tolist():
+        for value in _sketch(distinct(fp_hash)).tolist():
             self._sketches.setdefault(value, []).append(len(self._pending))
         self._pending.append(seg.OwnerRecord(
             secret_id, version, "document", int(len(values)), family, int(digest[:16], 16), fp_hash, fp_pos,
@@ -198,7 +199,7 @@ class Registry:
         buckets, counts = hashed_counts(values)
         self._pending.append(seg.OwnerRecord(
             f"public:{digest}", 0, "public", int(len(values)), self._family_key(f"public:{digest}"),
-            fp_hash=np.unique(shingles(values)), rewrite=record, cl_bucket=buckets, cl_count=counts))
+            fp_hash=distinct(shingles(values)), rewrite=record, cl_bucket=buckets, cl_count=counts))
         self.public.append({"digest": digest, "source": source, "tokens": int(len(values)), "registered": time.time()})
         return Registered("public", 0, "public", source, int(len(values)))
 
@@ -262,8 +263,8 @@ class Registry:
                                  np.array([rows[i] for i in keep], dtype=np.uint32),
                                  np.array([cols[i] for i in keep], dtype=np.uint16), raw, source, label, classification,
                                  settings, {"rows": len(body), "fields": len(keep) + len(typed)}, typed=typed,
-                                 name_words=np.unique(np.concatenate(name_words)) if name_words else None,
-                                 joined_chars=np.unique(np.concatenate(joined_chars)) if joined_chars else None)
+                                 name_words=distinct(np.concatenate(name_words)) if name_words else None,
+                                 joined_chars=distinct(np.concatenate(joined_chars)) if joined_chars else None)
 
     def _add_phrases(self, sid, kind, keyed: list[np.ndarray], rows, cols, raw, source, label, classification,
                      settings, extra, typed: Sequence[tuple[int, int, int]] = (), name_words=None,
@@ -290,7 +291,7 @@ class Registry:
         version = len(existing.versions) + 1
         existing.versions.append(Version(version, digest, int(lengths.sum()), time.time(), source, extra))
         hashes = np.zeros(len(keyed), dtype=np.uint64)
-        for length in np.unique(lengths).tolist():
+        for length in distinct(lengths).tolist():
             which = np.flatnonzero(lengths == length)
             block = np.stack([keyed[i] for i in which.tolist()]).astype(np.uint64)
             hashes[which] = seg.ngram_hashes(block.reshape(-1), np.arange(len(which)) * length, length)
@@ -302,7 +303,7 @@ class Registry:
             ph_row=np.concatenate((rows, np.array([t[1] for t in typed], dtype=np.uint32))),
             ph_col=np.concatenate((cols, np.array([t[2] for t in typed], dtype=np.uint16))),
             ph_len=np.concatenate((lengths, np.zeros(len(typed), dtype=np.int64))).astype(np.uint8),
-            ph_first=np.unique(firsts), field_types=tuple(sorted(set(settings.get("types", ())) - {"text", "email"})),
+            ph_first=distinct(firsts), field_types=tuple(sorted(set(settings.get("types", ())) - {"text", "email"})),
             name_words=name_words if name_words is not None else np.zeros(0, dtype=np.uint64),
             joined_chars=joined_chars if joined_chars is not None else np.zeros(0, dtype=np.uint8)))
         return Registered(sid, version, status, source, len(keyed) + len(typed))
@@ -440,7 +441,7 @@ class Registry:
         """A new document's family: that of a registered document it nearly equals, else its own."""
         if len(fingerprints) == 0:
             return self._family_key(sid), None
-        fps = np.unique(fingerprints)
+        fps = distinct(fingerprints)
         best: tuple[float, int, str] | None = None
         for segment, _, owner in self._stored(fps):
             owners, shared = np.unique(owner, return_counts=True)
@@ -458,7 +459,7 @@ class Registry:
             record = self._pending[i] if i < len(self._pending) else None
             if record is None or record.kind != "document" or record.secret == sid or count * 4 < SKETCH:
                 continue
-            other = np.unique(record.fp_hash)
+            other = distinct(record.fp_hash)
             n = int(np.isin(fps, other, assume_unique=True).sum())
             score = n / max(1, min(len(fps), len(other)))
             if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
@@ -491,18 +492,18 @@ class Registry:
         if not docs:
             return {}
         needed = int(self.settings.get("boilerplate_docs", DEFAULT_BOILERPLATE_DOCS))
-        values = [np.unique(r.fp_hash) for r in docs]
+        values = [distinct(r.fp_hash) for r in docs]
         fps = np.concatenate(values)
         families = np.concatenate([np.full(len(v), r.family, dtype=np.uint64) for v, r in zip(values, docs)])
         who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}
-        wanted = np.unique(fps)
+        wanted = distinct(fps)
         for segment, qidx, local in self._stored(wanted):
             found = segment.get("owner_family")[local].astype(np.uint64)
             fps = np.concatenate([fps, wanted[qidx]])
             families = np.concatenate([families, found])
             for family, i in zip(found.tolist(), local.tolist()):
                 who.setdefault(family, segment.owners[i][0])
-        pairs = seg.distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
+        pairs = distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
         values_of, per_value = np.unique(pairs[0], return_counts=True)
         common = values_of[per_value >= needed]
         out: dict[str, tuple[int, tuple[str, ...]]] = {}
@@ -518,7 +519,7 @@ class Registry:
             record = docs[d]
             shared = values[d][is_common[offsets[d]:offsets[d + 1]]]
             lo, hi = np.searchsorted(held[0], shared, "left"), np.searchsorted(held[0], shared, "right")
-            sharing = np.unique(np.concatenate([held[1][a:b] for a, b in zip(lo.tolist(), hi.tolist())]))
+            sharing = distinct(np.concatenate([held[1][a:b] for a, b in zip(lo.tolist(), hi.tolist())]))
             others = sorted({who.get(f, "?") for f in sharing.tolist() if f != record.family})
             out[record.secret] = (int(per_doc[d]), tuple(others))
         return out
@@ -536,7 +537,7 @@ class Registry:
 
 def _sketch(fingerprints: np.ndarray) -> np.ndarray:
     """The SKETCH smallest distinct fingerprints (a bottom-k sketch: near-identical documents share most)."""
-    return np.unique(fingerprints)[:SKETCH]
+    return distinct(fingerprints)[:SKETCH]
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:

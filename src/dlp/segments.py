@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import distinct, distinct_pairs
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
 from .fingerprint import table
@@ -205,7 +206,7 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
     _sorted_pair(arrays, "rw_lemmas", "rw_lemma_owner",
                  [r.rewrite.lemmas if r.rewrite is not None and r.kind != "public" else _EMPTY_U64 for r in records])
-    rare = np.unique(arrays["rw_lemmas"])
+    rare = distinct(arrays["rw_lemmas"])
     if len(rare):
         words, lemmas, weights = lexicon.word_forms(rare)
         arrays["rw_tab_key"], arrays["rw_tab_val"] = table.build(words, pack_lemma(lemmas, weights))
@@ -215,19 +216,6 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
         values, who = cat(parts, np.uint64), cat(owners, np.uint32)
         order = np.argsort(values, kind="stable")
         arrays[name], arrays[owner_name] = values[order], who[order]
-
-
-def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """The distinct (first, second) pairs of two uint64 arrays, sorted, as a (2, n) array: what
-    ``np.unique(np.stack([first, second]), axis=1)`` gives, by a two-key sort (several times
-    faster on millions of pairs than unique's structured view)."""
-    if len(first) == 0:
-        return np.zeros((2, 0), dtype=np.uint64)
-    order = np.lexsort((second, first))
-    a, b = first[order], second[order]
-    keep = np.ones(len(a), dtype=bool)
-    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return np.stack([a[keep], b[keep]]).astype(np.uint64)
 
 
 def _row_families(rw_owner: np.ndarray, owner_family: np.ndarray, rows: int) -> np.ndarray:
@@ -254,9 +242,9 @@ def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
         arrays["nm_bits"] = bitmap.build(arrays["nm_words"], bitmap.bits_for(len(arrays["nm_words"])))
     lengths = [r.joined_chars.astype(np.uint64) for r in records]
     _sorted_pair(arrays, "jc_chars", "jc_owner", lengths)
-    first = np.unique(arrays["ph_first"])
+    first = distinct(arrays["ph_first"])
     arrays["ph_first_bits"] = bitmap.build(first, bitmap.bits_for(len(first)))
-    arrays["ph_lengths"] = np.unique(length[length > 0]).astype(np.uint8)  # 0: typed values, no n-gram
+    arrays["ph_lengths"] = distinct(length[length > 0]).astype(np.uint8)  # 0: typed values, no n-gram
     rowkey = (arrays["ph_owner"].astype(np.uint64) << np.uint64(32)) | arrays["ph_row"].astype(np.uint64)
     order = np.argsort(rowkey, kind="stable")  # the fields of one record row, together
     arrays.update(ph_rowkey=rowkey[order], ph_rowentry=order.astype(np.uint32))
@@ -337,4 +325,4 @@ def _decode_rewrite(arrays, row0: int, row1: int, rw_ptr: np.ndarray, pairs_by_r
         rows_all, hashes_all = pairs_by_row
         lo, hi = np.searchsorted(rows_all, [row0, row1])
         hashes, rows = hashes_all[lo:hi], rows_all[lo:hi] - row0
-    return RewriteRecord(vectors, sigs, hashes, rows, np.unique(lemmas))
+    return RewriteRecord(vectors, sigs, hashes, rows, distinct(lemmas))

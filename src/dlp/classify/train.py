@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..arrays import distinct
 from .. import __version__
 from ..errors import DlpError, UsageError
 from .features import FEATURE_VERSION, N_FEATURES, matrix
@@ -107,7 +108,7 @@ def train(registry, negatives: Sequence[Sample], name: str, *, seed: int = 0,
         neg = [s for s in pool if s.name not in ids]
         rows = [(s.buckets, s.counts) for s in samples] + [(s.buckets, s.counts) for s in neg]
         x = matrix(rows, idf)
-        used = np.unique(x.indices)  # fit over the buckets that occur: same model, a fraction of the work
+        used = distinct(x.indices)  # fit over the buckets that occur: same model, a fraction of the work
         x = x[:, used]
         y = np.array([1] * len(samples) + [0] * len(neg))
         folds = min(FOLDS, len(samples), len(neg))

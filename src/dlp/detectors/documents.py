@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from ..arrays import distinct
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, shingles
 from ..errors import DeadlineExceeded
@@ -100,12 +101,12 @@ class DocumentDetector:
         codes, family = np.unique(self.family[owner], return_inverse=True)
         if len(codes) < self.boilerplate:
             return np.zeros(len(qpos), dtype=bool)  # fewer families matched at all than boilerplate needs
-        pairs = np.unique(qpos.astype(np.int64) * len(codes) + family.reshape(-1))  # (query, family) once each
+        pairs = distinct(qpos.astype(np.int64) * len(codes) + family.reshape(-1))  # (query, family) once each
         per_query = np.bincount(pairs // len(codes), minlength=int(qpos.max()) + 1)
         return per_query[qpos] >= self.boilerplate
 
     def _public(self, queries: np.ndarray, qpos: np.ndarray) -> np.ndarray:
-        wanted = np.unique(qpos)
+        wanted = distinct(qpos)
         public = np.zeros(int(qpos.max()) + 1, dtype=bool)
         for table in self.public:
             at = np.searchsorted(table, queries[wanted])
@@ -224,7 +225,7 @@ class DocumentDetector:
             q = np.concatenate(qs).astype(np.int64)
             fam = np.concatenate(families)
             codes, fam_index = np.unique(fam, return_inverse=True)
-            pairs = np.unique(fam_index.astype(np.int64) * (len(run) + 1) + q)  # (family, query) once each
+            pairs = distinct(fam_index.astype(np.int64) * (len(run) + 1) + q)  # (family, query) once each
             hits = np.bincount(pairs // (len(run) + 1), minlength=len(codes))  # queries found per family
             mine = np.flatnonzero(codes == self.family[number])
             own = int(hits[mine[0]]) if len(mine) else 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import distinct
 from ..fingerprint import bitmap
 from ..fingerprint import fields
 from ..segments import ngram_hashes
@@ -53,7 +54,7 @@ class PhraseDetector:
         self.months = fields.month_values(index.keyer)
         self.kinds = {t for segment, _ in self.parts for t in segment.meta.get("field_types", ())}
         self.longest = max([int(s.get("ph_lengths").max()) for s, _ in self.parts if len(s.get("ph_lengths"))] + [1])
-        self.joined_chars = np.unique(np.concatenate(
+        self.joined_chars = distinct(np.concatenate(
             [s.get("jc_chars") for s, _ in self.parts] + [np.zeros(0, dtype=np.uint64)])).astype(np.int64)
 
     def _typed(self, scanned: Scanned) -> "fields.Candidates":
@@ -138,18 +139,18 @@ class PhraseDetector:
 
     def _terms(self, scanned: Scanned, info, first, last, row) -> Finding | None:
         minimum = int(info.settings.get("min_distinct", 1))
-        distinct = len(np.unique(row))
-        if distinct < minimum:
-            scanned.discard(self.name, info.secret, "too few distinct terms", distinct=distinct, needed=minimum)
+        terms = len(distinct(row))
+        if terms < minimum:
+            scanned.discard(self.name, info.secret, "too few distinct terms", distinct=terms, needed=minimum)
             return None
         words = int((last - first + 1).sum())
         order = np.lexsort((row, first))[:MAX_EVIDENCE]
         occurrences = tuple(TermMatch(**scanned.span(f, l), term=r + 1)  # the line in the term file, never the term
                             for f, l, r in zip(first[order].tolist(), last[order].tolist(), row[order].tolist()))
-        return self._base(scanned, info, score=min(1.0, distinct / max(1, minimum)),
+        return self._base(scanned, info, score=min(1.0, terms / max(1, minimum)),
                           matched_words=words, coverage=0.0,
                           density=min(1.0, words / max(1, len(scanned.values))),
-                          evidence=TermsEvidence(distinct, int(len(first)), minimum, occurrences))
+                          evidence=TermsEvidence(terms, int(len(first)), minimum, occurrences))
 
     def _records(self, scanned: Scanned, info, owner: int, first, last, row, col, found: "_Matches") -> Finding | None:
         minimum = int(info.settings.get("min_fields", 2))
@@ -160,7 +161,7 @@ class PhraseDetector:
         pairs = np.unique(np.stack([inverse, row]), axis=1)
         rows_here = np.bincount(pairs[0], minlength=len(uniq))
         identifying_place = set(uniq[rows_here <= IDENTIFYING_ROWS].tolist())
-        candidates = np.unique(row[rows_here[inverse] <= IDENTIFYING_ROWS]).tolist()
+        candidates = distinct(row[rows_here[inverse] <= IDENTIFYING_ROWS]).tolist()
         matched_rows = []
         for r in candidates:
             fields = sorted(self._row_fields(owner, r, found))  # every value of this row found in the part

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import distinct
 from ..errors import DeadlineExceeded
 from ..fingerprint import bitmap, table
 from ..fingerprint.rewrite import COL_BITS, Sentences, SentenceVectors, analyse, pairs, vectors
@@ -200,7 +201,7 @@ class RewriteDetector:
     def align(self, scanned: Scanned, sentences: Sentences, owner: int, couples: list[tuple[int, int]]):
         s = self.settings
         self.stats["candidate_sentences"] += len({c[0] for c in couples})
-        wanted = np.unique(np.concatenate([np.arange(c - s.context, c + s.context + 1) for c, _ in couples]))
+        wanted = distinct(np.concatenate([np.arange(c - s.context, c + s.context + 1) for c, _ in couples]))
         positions = sentences.positions(wanted)
         self.stats["aligned_tokens"] += len(positions)
         analysis = analyse(scanned.tokens, scanned.values, self.index.lexicon, numbers=sentences.of(positions),
@@ -289,7 +290,7 @@ class RewriteDetector:
 
 def similarities(q: SentenceVectors, r: SentenceVectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cosine, Dice and shared distinct lemmas of every (scanned, registered) sentence pair (dense, small)."""
-    columns = np.unique(np.concatenate((q.cols, r.cols)))
+    columns = distinct(np.concatenate((q.cols, r.cols)))
     qm = _dense(q, columns)
     rm = _dense(r, columns)
     qn = np.linalg.norm(qm, axis=1, keepdims=True)

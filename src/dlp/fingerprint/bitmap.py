@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import distinct
+
 MIN_BITS = 16
 MAX_BITS = 28
 BITS_PER_VALUE = 16  # about 6% of absent queries pass when the bitmap is full
@@ -25,7 +27,7 @@ def build(values: np.ndarray, bits: int) -> np.ndarray:
     out = np.zeros(1 << (bits - 3), dtype=np.uint8)
     if len(values) == 0:
         return out
-    slots = np.unique(np.asarray(values, dtype=np.uint64) >> np.uint64(64 - bits))
+    slots = distinct(np.asarray(values, dtype=np.uint64) >> np.uint64(64 - bits))
     index = (slots >> np.uint64(3)).astype(np.int64)
     bit = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
     starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))

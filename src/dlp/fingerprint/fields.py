@@ -37,6 +37,7 @@ import numpy as np
 
 from ..text.normalise import DIGITS, Tokens, _P, _P_INV, _powers, fmix64, normalise_words, tokenise
 from ..errors import InvalidValue
+from ..arrays import distinct
 
 TYPES = ("text", "email", "phone", "id", "name", "date")
 JOINED = ("phone", "id")  # matched as their characters run together
@@ -157,7 +158,7 @@ def typed_column(kind: str, texts: list[str], keyer) -> TypedColumn:
             if size > 2:  # Greta Lindqvist for Greta Marie Lindqvist: the first and the last word
                 for i, h in zip(which, _name_hash(matrix[:, [0, size - 1]]).tolist()):
                     out[i].append(int(h))
-        return TypedColumn(out, np.unique(np.concatenate(used)) if used else empty, np.zeros(0, dtype=np.uint8))
+        return TypedColumn(out, distinct(np.concatenate(used)) if used else empty, np.zeros(0, dtype=np.uint8))
     raise InvalidValue(f"unknown record field type {kind!r}")
 
 
@@ -251,7 +252,7 @@ def _joined(toks: Tokens, first: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Polynomial hash of tokens first..first+count-1 written together, for many spans at once."""
     if len(first) == 0:
         return np.zeros(0, dtype=np.uint64)
-    needed = np.unique(np.concatenate([first + k for k in range(int(count.max()))]))
+    needed = distinct(np.concatenate([first + k for k in range(int(count.max()))]))
     needed = needed[needed < len(toks)]
     poly = np.zeros(len(toks), dtype=np.uint64)
     poly[needed] = _token_poly(toks, needed)
@@ -358,7 +359,7 @@ def _joined_candidates(toks: Tokens, gaps, keyer, allowed: np.ndarray | None):
     link = gaps["join"]
     # chains of linked tokens; only those holding a digit can hold a phone or id
     chain = np.concatenate(([0], np.cumsum(~link))) if n > 1 else np.zeros(n, dtype=np.int64)
-    digit_chains = np.unique(chain[has_digit])
+    digit_chains = distinct(chain[has_digit])
     where = np.flatnonzero(np.isin(chain, digit_chains))
     if len(where) == 0:
         return np.zeros(0, dtype=np.uint64), e, e

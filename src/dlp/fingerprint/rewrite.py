@@ -26,6 +26,7 @@ import numpy as np
 
 from ..text.normalise import SENTENCE, Tokens, fmix64
 from .lexicon import LEXICON_VERSION, Lexicon
+from ..arrays import distinct
 
 COL_BITS = 22
 MAX_SENTENCE_TOKENS = 80
@@ -93,7 +94,7 @@ class Sentences:
         """Every token of the sentences `numbers` (distinct, sorted)."""
         if len(numbers) == 0 or len(self.first) == 0:
             return np.zeros(0, dtype=np.int64)
-        lo, hi = self.span(np.unique(numbers))
+        lo, hi = self.span(distinct(numbers))
         lengths = np.maximum(hi - lo, 0)
         offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         return np.repeat(lo, lengths) + np.arange(int(lengths.sum())) - np.repeat(offsets, lengths)
@@ -210,4 +211,4 @@ def rewrite_record(tokens: Tokens, values: np.ndarray, lexicon: Lexicon) -> Rewr
     hashes, sentences = pairs(*rare_keys(analysis))
     rows = np.searchsorted(numbers, sentences)  # each (pair, sentence) once: lemmas are distinct per sentence
     rare = analysis.lemmas[analysis.weights >= PAIR_WEIGHT]
-    return RewriteRecord(vecs, signatures(vecs), hashes, rows, np.unique(rare))
+    return RewriteRecord(vecs, signatures(vecs), hashes, rows, distinct(rare))

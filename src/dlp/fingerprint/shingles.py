@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..text.normalise import fmix64
+from ..arrays import distinct
 
 K = 5
 W = 6
@@ -39,4 +40,4 @@ def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
         return np.arange(len(hashes)) if len(hashes) else np.zeros(0, dtype=np.int64)
     windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
     picks = windows.argmin(axis=1) + np.arange(len(windows))
-    return np.unique(picks)
+    return distinct(picks)

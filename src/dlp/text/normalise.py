@@ -52,6 +52,7 @@ import numpy as np
 
 from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
+from ..arrays import distinct
 
 NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
@@ -357,7 +358,7 @@ def _words(layout: _Layout, text: str | None) -> _Words:
     joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
     if joined:
-        joined = np.unique(np.concatenate(joined))
+        joined = distinct(np.concatenate(joined))
         # a word joined at one hyphenated line break may also be read as its two parts: its
         # first part keeps its place, so the second starts where the first ended
         two = broken[~np.isin(broken, joined - 1) & ~np.isin(broken, joined + 1)] if broken is not None else _NO_INT
@@ -720,7 +721,7 @@ def _visual_order(source: np.ndarray):
         k = int(np.searchsorted(stops, at))
         end = int(stops[k]) if k < len(stops) else len(source)
         done = end
-        if any(_right_to_left(int(c)) for c in np.unique(source[at + 1 : end]).tolist()):
+        if any(_right_to_left(int(c)) for c in distinct(source[at + 1 : end]).tolist()):
             continue
         if end < len(source) and int(source[end]) in _POP:
             order[at + 1 : end] = order[at + 1 : end][::-1].copy()
