@@ -81,11 +81,12 @@ class Scanner:
         return self.index
 
     def warm_up(self) -> None:
-        """Read what scans read lazily (lexicon, catalogue), so the first item does not wait for it."""
+        """Read what scans read lazily (lexicon, catalogue, the English word table that glued and
+        letter-spaced words are read with), so the first item does not wait for it."""
         if any(d.name == "rewrite" for d in self.detectors):
             self.index.lexicon  # noqa: B018
         self.index.catalogue  # noqa: B018
-        self.scan_text("warm up")
+        self.scan_text("warm up: w a r m i n g and somewordsgluedtogetherwithoutanyspace")
 
     # -- entry points ------------------------------------------------------------
 
