@@ -426,3 +426,16 @@ def test_explain_says_when_shared_text_was_boilerplate(run, tmp_path):
     [entry] = [e for e in report["meta"]["explain"] if e["detector"] == "fingerprint"]
     assert entry["secret"] == "secret" and entry["reason"].startswith("boilerplate") and entry["shingles"] > 0
     assert " ".join(words[210:214]) not in run.out
+
+
+def test_global_options_are_taken_after_the_command_too(run, tmp_path):
+    """`dlp scan --registry R file` is what a newcomer types: it works as `dlp --registry R scan file`."""
+    leak = tmp_path / "leak.txt"
+    leak.write_text(" ".join(SECRET.split()[100:160]))
+    out, err = io.StringIO(), io.StringIO()
+    env = Env(stdout=out, stderr=err, environ={})
+    assert main(["scan", "--registry", str(run.reg), "--no-record", str(leak)], env) == 1, err.getvalue()
+    assert "BLOCK" in out.getvalue()
+    elsewhere = tmp_path / "empty-registry"
+    assert main(["--registry", str(elsewhere), "scan", f"--registry={run.reg}", "--no-record", str(leak)],
+                Env(stdout=io.StringIO(), stderr=io.StringIO(), environ={})) == 1  # the later one wins

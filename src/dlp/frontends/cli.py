@@ -154,6 +154,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     only = COMMAND_OF.get(_command_of(argv)) if argv is not None else None
     for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    # the global options are taken after the command too (`dlp scan --registry R x.txt`): a
+    # newcomer writes them there, and "unrecognized arguments" helps nobody
+    globals_ = [a for a in parser._actions if a.option_strings and a.option_strings[0] in GLOBAL_OPTIONS_WITH_VALUE]
+    for command in set(sub.choices.values()):
+        for action in globals_:
+            if action.option_strings[0] not in command._option_string_actions:
+                command.add_argument(*action.option_strings, dest=action.dest, metavar=action.metavar,
+                                     default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
