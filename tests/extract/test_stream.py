@@ -25,7 +25,6 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(stream, "_GAP", __import__("re").compile(r"\W{4096,}"))
     monkeypatch.setattr(stream, "OVERLAP_WORDS", 300)
     monkeypatch.setattr(stream, "OVERLAP_CHARS", 32 << 10)
-    monkeypatch.setattr(stream, "OVERLAP_BYTES", 16 << 10)
     monkeypatch.setattr(text, "STREAM_BYTES", 256 << 10)
 
 
@@ -140,11 +139,6 @@ def test_invisible_runs_inside_words_of_a_streamed_file_do_not_split_them(small_
     assert max(r.words for r in finding.evidence.runs) >= 58
 
 
-@pytest.mark.xfail(strict=True, reason="a streamed file whose first chunk reads doubtfully is decoded chunk by chunk "
-                   "on its own evidence (_each_on_its_own): word-less runs are not taken out there and chunks share "
-                   "only OVERLAP_BYTES, so an excerpt whose words are spread over several chunks is found as pieces "
-                   "of a few words each (the doubtful_encoding problem still quarantines it when a destination is "
-                   "named; an ad-hoc scan or [unscannable] cli = 'warn' lets it go with a warning)")
 def test_words_far_apart_in_a_doubtful_streamed_file_are_one_excerpt(small_chunks, scanner, tmp_path):
     words = excerpt(60).split()
     gap = " " * 40_000  # 60 words over 2.4 MB: many 64 KiB chunks, a word or two in each

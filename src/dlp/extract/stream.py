@@ -9,9 +9,9 @@ rulers) are taken out of a chunk's text and noted in `meta["gaps"]` (evidence of
 still point into the file), so megabytes of blanks cannot dilute the overlap: consecutive
 chunks share the last `OVERLAP_WORDS` words (within `OVERLAP_CHARS` characters), and an
 excerpt shorter than that lies whole in one chunk, however far apart its words are.
-A file whose first chunk reads doubtfully is decoded chunk by chunk on its own evidence,
-each with its printable runs, as a small file would be (at ``LOCATOR#chunk=N``,
-overlapping by a megabyte).
+A file whose first chunk reads doubtfully is decoded chunk by chunk on its own evidence
+(with a `doubtful_encoding` problem and each chunk's printable runs in the other encodings,
+at ``LOCATOR#chunk=N!/strings``), and its readings are carried on the same way.
 
 What bounds the size is `Limits.max_total_bytes` (charged as the chunks are read), not
 `max_item_bytes`, which is about what is held in memory at once.
@@ -24,7 +24,7 @@ import re
 from typing import BinaryIO, Iterator
 
 from ..text.normalise import vanishes
-from ..types import Item, Part
+from ..types import Item, Part, Problem
 from .base import Context, Output
 from .decoding import decode
 
@@ -32,7 +32,6 @@ STREAM_BYTES = 32 << 20  # larger text items are streamed
 CHUNK_BYTES = 8 << 20  # bytes decoded at a time
 OVERLAP_WORDS = 8192  # words repeated at the start of the next chunk ...
 OVERLAP_CHARS = 16 << 20  # ... within at most this many characters
-OVERLAP_BYTES = 1 << 20  # chunks decoded on their own evidence share this many bytes
 _WORD = re.compile(r"\w+")
 GAP_CHARS = 1 << 16  # runs of characters without a word this long are taken out of streamed text
 _GAP = re.compile(r"\W{%d,}" % GAP_CHARS)
@@ -52,32 +51,42 @@ def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
                 yield Part(f"{item.locator}#chunk={number}", printable_strings(block), "binary", binary=True)
                 block, number = _read(handle, ctx), number + 1
             return
-        if decoded.doubt:
-            yield from _each_on_its_own(item, handle, first, ctx)
-            return
-        decoder = codecs.getincrementaldecoder(decoded.encoding)(errors="replace")
-        carry, carry_gaps, start = "", [], 0
-        block = first
-        while True:
-            last = not block
-            fresh, fresh_gaps = _compact(decoder.decode(block, final=last), len(carry),
-                                         carry_gaps[-1][1] if carry_gaps else 0)
-            if last and not fresh.strip():
-                return
-            text, gaps = carry + fresh, carry_gaps + fresh_gaps
-            if text.strip():
-                meta = {"char_offset": start, "streamed": True}
-                if gaps:
-                    meta["gaps"] = tuple(gaps)
-                yield Part(item.locator, text, "text", meta=meta)
-            if last:
-                return
-            cut = _overlap_start(text)
-            before = _removed_before(gaps, cut)
-            carry, start = text[cut:], start + cut + before
-            carry_gaps = [(p - cut, r - before) for p, r in gaps if p > cut]
-            ctx.budget.check_time()
-            block = _read(handle, ctx)
+        pieces = (_each_on_its_own(item, handle, first, ctx) if decoded.doubt
+                  else _incremental(decoded.encoding, handle, first, ctx))
+        yield from _carried(item, pieces, ctx)
+
+
+def _incremental(encoding: str, handle: BinaryIO, first: bytes, ctx: Context) -> Iterator[str]:
+    """The text of a file whose first chunk decodes soundly, a chunk at a time."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    block = first
+    while block:
+        yield decoder.decode(block)
+        ctx.budget.check_time()
+        block = _read(handle, ctx)
+    yield decoder.decode(b"", final=True)
+
+
+def _carried(item: Item, pieces: Iterator[str | Output], ctx: Context) -> Iterator[Output]:
+    """Parts at the item's locator from successive pieces of its text (other outputs pass
+    through): each piece, compacted, after the last OVERLAP_WORDS words of what came before,
+    with `char_offset` and the gaps taken out. A piece that brings no word adds no part."""
+    carry, carry_gaps, start = "", [], 0
+    for piece in pieces:
+        if not isinstance(piece, str):
+            yield piece
+            continue
+        fresh, fresh_gaps = _compact(piece, len(carry), carry_gaps[-1][1] if carry_gaps else 0)
+        text, gaps = carry + fresh, carry_gaps + fresh_gaps
+        if fresh.strip():
+            meta = {"char_offset": start, "streamed": True}
+            if gaps:
+                meta["gaps"] = tuple(gaps)
+            yield Part(item.locator, text, "text", meta=meta)
+        cut = _overlap_start(text)
+        before = _removed_before(gaps, cut)
+        carry, start = text[cut:], start + cut + before
+        carry_gaps = [(p - cut, r - before) for p, r in gaps if p > cut]
 
 
 def _compact(text: str, base: int, removed: int) -> tuple[str, list[tuple[int, int]]]:
@@ -131,27 +140,30 @@ def _removed_before(gaps: list[tuple[int, int]], position: int) -> int:
     return removed
 
 
-def _each_on_its_own(item: Item, handle: BinaryIO, first: bytes, ctx: Context) -> Iterator[Output]:
-    """Chunks decoded one by one on their own evidence, each at ``LOCATOR#chunk=N`` with its
-    own offsets; consecutive chunks share OVERLAP_BYTES (a multiple of four, so two- and
-    four-byte encodings stay aligned). Each kind of problem is said once."""
-    from .text import decoded_outputs
+def _each_on_its_own(item: Item, handle: BinaryIO, first: bytes, ctx: Context) -> Iterator[str | Output]:
+    """The text of a file whose first chunk reads doubtfully: each chunk decoded on its own
+    evidence (a multiple of four bytes, so two- and four-byte encodings stay aligned), its
+    reading carried on like any streamed text so words far apart still meet; a chunk that is
+    no text gives its printable runs. Each chunk's printable runs in the other encodings are
+    a part of their own (``LOCATOR#chunk=N!/strings``); the doubt is said once."""
+    from .decoding import printable_strings
 
-    said: set[str] = set()
-    block, tail, number = first, b"", 1
+    said = False
+    block, number = first, 1
     while block:
-        decoded = decode(tail + block)
-        if decoded is not None:
-            for out in decoded_outputs(f"{item.locator}#chunk={number}", decoded, "text"):
-                if isinstance(out, Part):
-                    out = Part(out.locator, out.text, out.format, meta={**out.meta, "streamed": True},
-                               binary=out.binary)
-                elif out.kind in said:
-                    continue
-                else:
-                    said.add(out.kind)
-                yield out
-        tail, number = block[-OVERLAP_BYTES:], number + 1
+        decoded = decode(block)
+        if decoded is None:
+            yield printable_strings(block)
+        else:
+            yield decoded.text
+            if decoded.doubt and not said:
+                said = True
+                yield Problem(item.locator, "doubtful_encoding",
+                              f"read as {decoded.encoding}, a chunk at a time: {decoded.doubt}"[:300])
+            if decoded.strings:
+                yield Part(f"{item.locator}#chunk={number}!/strings", decoded.strings, "strings",
+                           meta={"streamed": True})
+        number += 1
         ctx.budget.check_time()
         block = _read(handle, ctx)
 
