@@ -62,7 +62,7 @@ def test_a_part_that_makes_the_fingerprint_tier_slow_stops_at_the_deadline(tmp_p
     d = fresh(tmp_path)
     (tmp_path / "table.txt").write_text(prose(150, 1) + "\n" + ROW * 60 + prose(150, 2))
     d.must("register", str(tmp_path / "table.txt"), "--id", "table")
-    load = (ROW * 25_000).encode()  # 1.4 MB of one row: seconds of fingerprint work without a deadline
+    load = (ROW * 40_000).encode()  # 2.2 MB of one row: seconds of fingerprint work without a deadline
     started = time.monotonic()
     open_scanner(d.registry).scan_bytes(load, "load.txt")
     unbounded = time.monotonic() - started

@@ -122,11 +122,13 @@ class DocumentDetector:
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
             return []
+        _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
         keep = self._may_be_long(qpos, owner, spos, scanned32)
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
             return []
+        _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
         qpos, owner, spos = _at_most(qpos, owner, spos, PER_POSITION)
@@ -340,6 +342,11 @@ def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
     rank = np.arange(len(qpos)) - np.repeat(starts, np.diff(np.append(starts, len(qpos))))
     keep = rank < n
     return qpos[keep], owner[keep], spos[keep]
+
+
+def _check(scanned: Scanned, where: str) -> None:
+    if scanned.deadline is not None and time.monotonic() > scanned.deadline:
+        raise DeadlineExceeded(f"fingerprint tier stopped at the item's deadline {where}", ())
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:
