@@ -24,6 +24,11 @@ SARIF_LEVEL = {Action.BLOCK: "error", Action.QUARANTINE: "error", Action.WARN: "
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``: counts in messages read as English."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_report(report: Report, fmt: str) -> str:
     """The whole report as text in format `fmt` (text, json or sarif), always encodable as UTF-8."""
     if fmt in ("json", "sarif"):
@@ -95,7 +100,8 @@ def text_lines(report: Report) -> list[str]:
     counts = report.actions()
     parts = ", ".join(f"{counts[a.label]} {a.label}" for a in reversed(Action) if counts[a.label])
     total = sum(f.bytes for f in report.files)
-    lines.append(f"{len(report.files)} files ({_size(total)}) in {report.seconds:.2f} s: {parts or 'nothing scanned'}")
+    lines.append(f"{plural(len(report.files), 'file')} ({_size(total)}) in {report.seconds:.2f} s: "
+                 f"{parts or 'nothing scanned'}")
     return lines
 
 
@@ -117,7 +123,7 @@ def _describe(finding) -> str:
     if finding.kind == "document":
         size = f"{finding.matched_words} words, {finding.coverage:.0%} of the secret"
     elif finding.kind == "terms":
-        size = f"{getattr(ev, 'distinct_terms', 0)} distinct terms"
+        size = f"{plural(getattr(ev, 'distinct_terms', 0), 'distinct term')}"
     elif finding.kind == "records":
         size = f"{getattr(ev, 'rows', 0)} rows"
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..output import plural
 from ... import sync
 from ...changes import registry_change
 from ...errors import UsageError
@@ -126,7 +127,7 @@ def run_sync(args, env) -> int:
     if args.dry_run or not plan.changes:
         for c in plan.changes:
             print(f"{c.action:9} {c.secret:28} {c.path}", file=env.stdout)
-        summary = f"would change {len(plan.changes)} files" if plan.changes else "no change"
+        summary = f"would change {plural(len(plan.changes), 'file')}" if plan.changes else "no change"
         print(f"{summary}; {plan.unchanged} unchanged in {plan.folder}", file=env.stdout)
         return Exit.OK
     audit = env.audit(args)
