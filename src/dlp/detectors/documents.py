@@ -137,9 +137,7 @@ class DocumentDetector:
         total_tokens = max(1, len(scanned.values))
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(owner)]))):
             number = int(owner[lo])
-            if scanned.deadline is not None and time.monotonic() > scanned.deadline:
-                raise DeadlineExceeded(f"fingerprint tier stopped at the item's deadline after {len(best)} of "
-                                       f"{len(bounds) + 1} candidate secrets", tuple(best.values()))
+            _check(scanned, f"after {len(best)} of {len(bounds) + 1} candidate secrets", best.values())
             finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], scanned32, total_tokens, sh,
                                   scanned.deadline)
             if finding is None:
@@ -147,8 +145,7 @@ class DocumentDetector:
             current = best.get(finding.secret)
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
-        if scanned.deadline is not None and time.monotonic() > scanned.deadline:  # the last one may be cut short
-            raise DeadlineExceeded("fingerprint tier stopped at the item's deadline", tuple(best.values()))
+        _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
         return list(best.values())
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
@@ -344,9 +341,10 @@ def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
     return qpos[keep], owner[keep], spos[keep]
 
 
-def _check(scanned: Scanned, where: str) -> None:
+def _check(scanned: Scanned, where: str, found=()) -> None:
+    """Past the item's deadline: stop, keeping what was `found` (findings are evidence all the same)."""
     if scanned.deadline is not None and time.monotonic() > scanned.deadline:
-        raise DeadlineExceeded(f"fingerprint tier stopped at the item's deadline {where}", ())
+        raise DeadlineExceeded(f"fingerprint tier stopped at the item's deadline {where}", tuple(found))
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:

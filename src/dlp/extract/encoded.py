@@ -101,8 +101,7 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
         count += 1
         ctx.budget.charge(len(data))
         name = kind if number is None else f"{kind}[{number}]"
-        yield Item(locator=f"{part.locator}!/{name}", name=name, data=data, depth=parent.depth + 1,
-                   meta={"embedded": kind})
+        yield Item(locator=f"{part.locator}!/{name}", name=name, data=data, depth=parent.depth + 1)
 
 
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:

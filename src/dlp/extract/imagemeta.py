@@ -30,6 +30,7 @@ from typing import Iterator
 from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
 from .decoding import decode_text, printable_strings
+from .images import image_kind
 
 _MAX_IFDS = 64  # IFDs followed in one TIFF/EXIF block (a loop of offsets ends here)
 _MAX_ENTRIES = 4096  # entries read per IFD
@@ -43,7 +44,7 @@ def image_outputs(item: Item, ctx: Context) -> Iterator[Output]:
     data = read_bytes(item, ctx)
     texts: list[str] = []
     problems: list[Problem] = []
-    reader = _READERS.get(_kind(data))
+    reader = _READERS.get(image_kind(data))
     end = None
     inflate = _Inflater(item, ctx, problems)
     if reader is not None:
@@ -57,22 +58,6 @@ def image_outputs(item: Item, ctx: Context) -> Iterator[Output]:
     yield from problems
     if end is not None and end < len(data) and data[end:].strip(_PADDING):
         yield Item(locator=f"{item.locator}!/trailing", name="trailing", data=data[end:], depth=item.depth + 1)
-
-
-def _kind(data: bytes) -> str:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[:2] == b"BM":
-        return "bmp"
-    return ""
 
 
 class _Inflater:

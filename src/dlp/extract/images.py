@@ -15,7 +15,6 @@ from typing import Iterable
 
 from ..types import Item
 from .base import Context, Output
-from .imagemeta import image_outputs
 
 IMAGE_MAGICS = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -58,6 +57,7 @@ class ImageExtractor:
         return image_kind(head) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
+        from .imagemeta import image_outputs
         from .ocr import read_image
 
         yield from image_outputs(item, ctx)  # text beside the pixels, bytes after the image's end

@@ -251,14 +251,12 @@ def html_outputs(locator: str, decoded: Decoded, fmt: str, depth: int = 0, **met
 
 _DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,\s\"'<>]*)*)(;base64)?,([A-Za-z0-9+/=%._~!$&*:@\-\s]{8,})",
                        re.I)
-_RASTER = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
 
 
 def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
     """Files inlined as ``data:`` URIs (base64 or percent-encoded), which leave with the
-    page whatever it shows: child items ``page.html!/data[N]``. Raster pictures are
-    read for their metadata and trailing bytes only (``meta["embedded"]``): no text
-    without OCR, as in office documents."""
+    page whatever it shows: child items ``page.html!/data[N]``, read by content like any
+    other item (a picture for its metadata, trailing bytes and text by OCR)."""
     import base64
     import binascii
     import urllib.parse
@@ -276,8 +274,7 @@ def data_uri_items(locator: str, markup: str, depth: int) -> Iterator[Item]:
         if not data.strip():
             continue
         yield Item(locator=f"{locator}!/data[{number}]", name=f"data[{number}]", data=data, depth=depth + 1,
-                   meta={"content_type": (match.group(1) or "text/plain").lower(),
-                         **({"embedded": "data-uri"} if data.startswith(_RASTER) else {})})
+                   meta={"content_type": (match.group(1) or "text/plain").lower()})
 
 
 class HtmlExtractor:
