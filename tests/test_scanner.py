@@ -10,7 +10,7 @@ from reportlab.pdfgen import canvas
 
 from dlp.types import Action, Destination
 
-from helpers import prose, scanner_with, words
+from helpers import prose, registry_with, scanner_with, words
 
 SECRET = " ".join(words(800, seed=21))
 
@@ -152,3 +152,16 @@ def test_windows_cover_every_token_once_and_overlap_in_tokens(monkeypatch, separ
     for window in windows:  # halves (two glued words) point at their token and into the window's norm
         for token, offset in window.halves.tolist():
             assert window.nstarts[token] < offset < window.nends[token]
+
+
+def test_a_scanning_process_keeps_blas_to_one_thread(tmp_path):
+    """The rewrite tier's many small matrix products must not spread over every core: on a
+    busy machine OpenBLAS's spinning threads made each one 300 times slower."""
+    from threadpoolctl import threadpool_info
+
+    from dlp.scanner import open_scanner
+
+    registry_with(tmp_path, {"design": SECRET})
+    open_scanner(tmp_path / "reg", environ={})
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
