@@ -17,6 +17,7 @@ import email
 import email.header
 import email.policy
 import email.utils
+import functools
 import os
 import re
 from email.message import Message
@@ -128,6 +129,7 @@ _ADDRESS_HEADERS = frozenset(
     "x-original-from x-envelope-from x-envelope-to".split()
 )
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte the parser kept as a surrogate
 _ADDRESS = re.compile(r"<?[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+>?")
 
 
@@ -147,7 +149,7 @@ def headers_text(nodes: list[Message]) -> str:
             if index == 0 and key == "subject":
                 continue
             if key in _ADDRESS_HEADERS:
-                text = " ".join(shown for shown, _ in email.utils.getaddresses([_header_text(value)]) if shown)
+                text = " ".join(shown for shown, _ in _addresses(_header_text(value)) if shown)
             elif key in _PARAM_HEADERS:
                 text = " ".join(_params(node, name))
             else:
@@ -190,7 +192,7 @@ def _nodes(part: Message, depth: int) -> Iterator[Message]:
 def _raw_text(value: str) -> str:
     """Text outside the MIME parts (a preamble or an epilogue), whose raw 8-bit bytes
     the parser kept as surrogates, decoded by evidence."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if _RAW_BYTE.search(value):
         raw = value.encode("ascii", errors="surrogateescape")
         return decode_text(raw) or raw.decode("latin-1")
     return value
@@ -273,7 +275,7 @@ def _header_text(value: Any) -> str:
     if isinstance(value, email.header.Header):
         value = str(value)
     text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):  # raw 8-bit bytes kept as surrogates
+    if _RAW_BYTE.search(text):  # raw 8-bit bytes kept as surrogates
         raw = text.encode("ascii", errors="surrogateescape")
         text = decode_text(raw) or raw.decode("latin-1")
     try:
@@ -290,6 +292,16 @@ def _header_text(value: Any) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=512)
+def _addresses(text: str) -> tuple[tuple[str, str], ...]:
+    """(display name, address) pairs of an address header. The standard parser is slow
+    (pure Python, and it reads a header twice to validate it: 1.6 ms for a To of 200
+    addresses; a sixth of the time of 1,000 Enron mails), every address header is
+    read twice (for its text and for policy), and the same From and To come back in
+    every mail of a thread."""
+    return tuple(email.utils.getaddresses([text]))
+
+
 def headers_meta(raw: Mapping[str, Any]) -> dict[str, Any]:
     """From, To, Cc, Subject, Message-ID and Date for policy: addresses as tuples."""
     meta: dict[str, Any] = {}
@@ -299,9 +311,9 @@ def headers_meta(raw: Mapping[str, Any]) -> dict[str, Any]:
             continue
         text = _header_text(value)
         if name in ("to", "cc"):
-            meta[name] = tuple(addr.lower() for _, addr in email.utils.getaddresses([text]) if addr)
+            meta[name] = tuple(addr.lower() for _, addr in _addresses(text) if addr)
         elif name == "from":
-            addresses = email.utils.getaddresses([text])
+            addresses = _addresses(text)
             meta[name] = addresses[0][1].lower() if addresses and addresses[0][1] else text
         else:
             meta[name] = text
