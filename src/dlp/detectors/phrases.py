@@ -240,8 +240,8 @@ class _Halves:
         outside = (token < 0) | (token >= n)
         token = np.clip(token, 0, max(0, n - 1))
         values = scanned.values[token]
-        values[:, longest - 1] = keyer.values(first)
-        values[:, longest] = keyer.values(second)
+        values[:, longest - 1] = keyer.cached(first)  # the halves are words that repeat
+        values[:, longest] = keyer.cached(second)
         invalid = np.concatenate(([0], np.cumsum(outside.ravel())))
         return cls(values.ravel(), token.ravel(), invalid, 2 * longest)
 

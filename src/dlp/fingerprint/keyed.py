@@ -92,7 +92,10 @@ class Keyer:
 
     def tokens(self, toks: Tokens) -> np.ndarray:
         """Keyed values of all tokens (uint64), through the cache."""
-        hashes = toks.hashes
+        return self.cached(toks.hashes)
+
+    def cached(self, hashes: np.ndarray) -> np.ndarray:
+        """Keyed values of unkeyed token hashes (uint64), through the cache."""
         if len(hashes) == 0:
             return np.zeros(0, dtype=np.uint64)
         slots = (hashes & self._mask).astype(np.intp)
