@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,30 @@ def store_versions() -> dict[str, str]:
 
     return {"normaliser": NORMALISER_VERSION, "shingles": SHINGLE_VERSION, "keyed": KEYED_VERSION,
             "rewrite": REWRITE_VERSION, "lexicon": LEXICON_VERSION}
+
+
+class _Secrets(Mapping):
+    """The catalogue's secrets by id, each read when first asked for: a scan that finds one
+    secret of 10,000 does not build the other 9,999 (0.1 s per scanning process)."""
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self._entries = {entry["id"]: entry for entry in entries}
+        self._read: dict[str, Secret] = {}
+
+    def __getitem__(self, sid: str) -> Secret:
+        secret = self._read.get(sid)
+        if secret is None:
+            secret = self._read[sid] = Secret.from_dict(self._entries[sid])
+        return secret
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class Index:
@@ -125,8 +150,8 @@ class Index:
         return self.store.read_meta(self.generation_record, self.keyer, self._catalogue_bytes)
 
     @cached_property
-    def secrets(self) -> dict[str, Secret]:
-        return {d["id"]: Secret.from_dict(d) for d in self.catalogue.get("secrets", [])}
+    def secrets(self) -> Mapping[str, Secret]:
+        return _Secrets(self.catalogue.get("secrets", []))
 
     @property
     def public(self) -> list[dict[str, Any]]:
