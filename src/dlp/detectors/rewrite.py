@@ -113,10 +113,18 @@ class RewriteDetector:
         hashes, sent = pairs(sentences.of(pos), keys, top=self.settings.scan_top)
         if len(hashes) == 0:
             return {}
+        # A couple needs `min_pairs` signatures of one scanned sentence: a sentence with fewer that
+        # pass the bitmaps of all segments cannot make one, and its signatures are not searched
+        # (most false passes of the bitmaps are alone in their sentence).
+        passed = [bitmap.probe(segment.arrays["rp_bits"], hashes) for segment, _, _ in self.parts]
+        anywhere = np.logical_or.reduce(passed)
+        first = int(sent.min())
+        per_sentence = np.bincount(sent[anywhere] - first, minlength=int(sent.max()) - first + 1)
+        possible = per_sentence[sent - first] >= self.settings.min_pairs
         looked = []
         families = np.zeros(len(hashes), dtype=np.int64)
-        for segment, offset, row_base in self.parts:
-            cand, lo, _ = bitmap.lookup(segment.arrays["rp_hash"], segment.arrays["rp_bits"], hashes)
+        for (segment, offset, row_base), maybe in zip(self.parts, passed):
+            cand, lo, _ = bitmap.search(segment.arrays["rp_hash"], hashes, np.flatnonzero(maybe & possible))
             if len(cand):
                 looked.append((segment, offset, row_base, cand, lo))
                 np.add.at(families, cand, segment.arrays["rp_fam"][lo].astype(np.int64))

@@ -52,7 +52,13 @@ def lookup(sorted_values: np.ndarray, bitmap: np.ndarray, queries: np.ndarray) -
     if len(sorted_values) == 0 or len(queries) == 0:
         return empty, empty, empty
     cand = np.flatnonzero(probe(bitmap, queries)) if len(bitmap) else np.arange(len(queries))
-    if len(cand) == 0:
+    return search(sorted_values, queries, cand)
+
+
+def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`lookup` of the queries at indices `cand` (those that passed the probe, or some of them)."""
+    empty = np.zeros(0, dtype=np.int64)
+    if len(sorted_values) == 0 or len(cand) == 0:
         return empty, empty, empty
     q = queries[cand]
     order = np.argsort(q, kind="stable")
