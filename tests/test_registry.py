@@ -97,3 +97,31 @@ def test_same_content_with_new_metadata_is_updated_not_ignored(tmp_path):
     reopened = Registry(tmp_path / "reg")
     assert (reopened.secrets["a"].label, reopened.secrets["a"].classification) == ("Plan A", "secret")
     assert reopened.secrets["crm"].classification == "secret"
+
+
+def test_the_tokenisers_word_table_comes_from_the_registry(tmp_path, monkeypatch):
+    """Glued letters are cut with an English word table; a scanning process takes it from the
+    registry's lexicon segment (memory-mapped) instead of parsing the word list again."""
+    from dlp.index import Index
+    from dlp.text import normalise_words, spacing
+
+    reg = Registry(tmp_path / "reg", create=True)
+    reg.add_document(prose(300, seed=4), b"doc", "doc.txt", secret_id="doc")
+    reg.commit()
+    parsed_hashes, parsed_costs = spacing._parsed()
+    monkeypatch.setattr(spacing, "_PROVIDED", [])
+    monkeypatch.setattr(spacing, "_parsed", lambda: pytest.fail("the word list was parsed again"))
+    spacing.word_lengths.cache_clear()
+    Index.open(tmp_path / "reg")
+    hashes, costs = spacing._table()
+    assert hashes.tolist() == parsed_hashes.tolist() and costs.tolist() == parsed_costs.tolist()
+    assert normalise_words("THEBATCHPROCESSOFCOOLINGTHEALLOYMUSTRUNSLOWLY")[:4] == ["the", "batch", "process", "of"]
+    spacing.word_lengths.cache_clear()
+
+
+def test_a_word_table_of_another_version_is_not_used(monkeypatch):
+    from dlp.text import spacing
+
+    monkeypatch.setattr(spacing, "_PROVIDED", [])
+    spacing.provide({"spacing_version": "another"}, {"sp_hash": [], "sp_cost": []})
+    assert spacing._PROVIDED == []

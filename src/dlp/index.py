@@ -26,6 +26,7 @@ from .errors import StoreCorrupt
 from .fingerprint.keyed import Keyer, load_key
 from .fingerprint.lexicon import Lexicon
 from .store import Generation, Segment, Store
+from .text import spacing
 
 DEFAULT_BOILERPLATE_DOCS = 5
 
@@ -102,6 +103,8 @@ class Index:
         self._catalogue_bytes = store.meta_bytes(generation)
         lexicon = self.manifest.get("lexicon_segment")
         self._lexicon_segment = store.segment(lexicon, keyer) if lexicon else None
+        if self._lexicon_segment is not None:
+            spacing.provide(self._lexicon_segment.meta, self._lexicon_segment.arrays)
         counts = [len(s.owners) for s in self.segments]
         self.offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self.owner_keys: list[tuple[str, int, str]] = [(o[0], int(o[1]), o[2]) for s in self.segments for o in s.owners]

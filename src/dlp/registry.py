@@ -48,7 +48,7 @@ from .fingerprint.lexicon import Lexicon
 from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
-from .text import tokenise
+from .text import spacing, tokenise
 
 __all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
@@ -340,8 +340,9 @@ class Registry:
 
     def commit(self) -> int:
         if self._lexicon_name is None:
-            self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": []}, self.lexicon.arrays(),
-                                                          self.keyer)
+            spacing_meta, spacing_arrays = spacing.stored()  # the word table of the tokeniser, parsed once here
+            self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": [], **spacing_meta},
+                                                          {**self.lexicon.arrays(), **spacing_arrays}, self.keyer)
         if self._pending:
             meta, arrays = seg.build(self._pending, self.lexicon)
             self._segments.append(self.store.write_segment(meta, arrays, self.keyer))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 from functools import lru_cache
 from importlib import metadata, resources
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -39,10 +40,34 @@ SPACING_VERSION = f"viterbi-en_lexeme_prob-{_DATA_VERSION}-top{WORDS}/4"
 _HEAD = 12 << 20  # decompressed bytes read at a time: 150,000 lower-case words lie in the first 12 MB
 
 
-@lru_cache(maxsize=1)
+_PROVIDED: list[tuple[np.ndarray, np.ndarray]] = []  # the table as a registry stored it (see `provide`)
+
+
+def provide(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    """Use the table a registry stored with its lexicon (`stored`), if it is of this version.
+
+    Parsing the word list costs a quarter of a second in every process that meets a run
+    of glued letters (a long word of a link or a base64 line is enough), which is most
+    scans of real mail; the registry keeps it from the first commit, memory-mapped. The
+    table holds unkeyed hashes of public English words only."""
+    if not _PROVIDED and meta.get("spacing_version") == SPACING_VERSION and "sp_hash" in arrays:
+        _PROVIDED.append((arrays["sp_hash"], arrays["sp_cost"]))
+
+
+def stored() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(segment metadata, arrays) of the table, for a registry's lexicon segment."""
+    hashes, costs = _table()
+    return {"spacing_version": SPACING_VERSION}, {"sp_hash": hashes, "sp_cost": costs}
+
+
 def _table() -> tuple[np.ndarray, np.ndarray]:
+    return _PROVIDED[0] if _PROVIDED else _parsed()
+
+
+@lru_cache(maxsize=1)
+def _parsed() -> tuple[np.ndarray, np.ndarray]:
     """Sorted unkeyed hashes of the WORDS most probable lower-case English words and their costs
-    (minus the log-probability)."""
+    (minus the log-probability), read from the word list."""
     source = resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz")
     try:
         with gzip.open(source.open("rb")) as stream:
