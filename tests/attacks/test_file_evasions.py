@@ -541,6 +541,16 @@ def png_split_across_chunks(text: str) -> bytes:
     return _image("PNG", pnginfo=info)
 
 
+def png_split_mid_word(text: str) -> bytes:
+    """Eight chunks cut at fixed character counts, through words: joined with a line
+    break, every cut is two half-words."""
+    info = PngImagePlugin.PngInfo()
+    size = -(-len(text) // 8)
+    for n, i in enumerate(range(0, len(text), size)):
+        info.add_text(f"Part{n}", text[i:i + size])
+    return _image("PNG", pnginfo=info)
+
+
 def png_itxt(text: str) -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_itxt("Description", text, lang="en", zip=True)
@@ -651,6 +661,7 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "pdf junk scaled to 0.4 pt between words": ("doc.pdf", pdf_scaled_junk, None),
     "mail split across X- headers": ("mail.eml", mail_split_across_headers, None),
     "png split across tEXt chunks": ("logo.png", png_split_across_chunks, None),
+    "png split mid-word across 8 tEXt chunks": ("logo.png", png_split_mid_word, None),
     "png compressed iTXt": ("logo.png", png_itxt, None),
     "jpeg EXIF description": ("photo.jpg", jpeg_exif_description, None),
     "gif comment": ("anim.gif", gif_comment, None),

@@ -55,6 +55,12 @@ def image_outputs(item: Item, ctx: Context) -> Iterator[Output]:
     text = "\n".join(line for line in lines if line)
     if text:
         yield Part(f"{item.locator}!/metadata", text + "\n", "image-metadata")
+    values = [value.replace("\0", " ") for value in texts if value.strip()]
+    if len(values) > 1:
+        # the values run on, as a writer who cut a text at fixed lengths meant them to: a cut
+        # through a word is that word again (the reading above keeps values that end at a word)
+        yield Part(f"{item.locator}!/metadata#joined", "".join(values) + "\n", "image-metadata",
+                   meta={"reading": "joined"})
     yield from problems
     if end is not None and end < len(data) and data[end:].strip(_PADDING):
         yield Item(locator=f"{item.locator}!/trailing", name="trailing", data=data[end:], depth=item.depth + 1)
