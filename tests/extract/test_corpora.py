@@ -3,7 +3,9 @@ exception and no hang; encrypted files are reported encrypted; bombs stay bounde
 
 from __future__ import annotations
 
-import resource
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -51,19 +53,30 @@ def scan(path: Path, timeout: float = 20.0) -> list[Part | Problem]:
     return out
 
 
-def peak_rss_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, workers) / 1024
+_BOMB_SCAN = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from test_corpora import scan
+from dlp.types import Problem
+started = time.monotonic()
+kinds = sorted({o.kind for o in scan(sys.argv[2]) if isinstance(o, Problem)})
+seconds = time.monotonic() - started
+peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+print(json.dumps({"kinds": kinds, "seconds": seconds, "peak_mib": peak}))
+"""
 
 
 @pytest.mark.parametrize("name", sorted(BOMBS))
 def test_bomb_ends_as_a_bounded_problem(corpora, name):
-    started = time.monotonic()
-    outputs = scan(corpora / DANGER / name)
-    assert BOMBS[name] in {o.kind for o in outputs if isinstance(o, Problem)}
-    assert time.monotonic() - started < 10
-    assert peak_rss_mib() < 1024
+    """In a fresh interpreter: a process's peak memory is a high-water mark for its whole life,
+    so measured in the test process it would be whatever the tests before it reached."""
+    run = subprocess.run([sys.executable, "-c", _BOMB_SCAN, str(Path(__file__).parent), str(corpora / DANGER / name)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert BOMBS[name] in result["kinds"]
+    assert result["seconds"] < 10
+    assert result["peak_mib"] < 1024
 
 
 @pytest.mark.parametrize("name", ["zip-slip.zip", "zip-slip-win.zip", "zip-slip.tar", "zip-slip-win.tar"])
