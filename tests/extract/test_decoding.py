@@ -3,6 +3,8 @@ charset lets a registered excerpt through as noise, and honest encodings stay qu
 
 from __future__ import annotations
 
+import codecs
+
 import io
 import zipfile
 from email.message import EmailMessage
@@ -96,6 +98,8 @@ HOSTILE = {
     "UTF-16 inside UTF-8": (prose(400, 1).encode() + EXCERPT.encode("utf-16-le") + prose(50, 2).encode(), "wide"),
     "UTF-32 inside UTF-8": (prose(400, 1).encode() + EXCERPT.encode("utf-32-be") + prose(50, 2).encode(), "wide"),
     "ASCII after UTF-16": (b"\xff\xfe" + prose(200, 3).encode("utf-16-le") + b" " + ASCII + b" ", "ASCII text hidden"),
+    "UTF-8 BOM then Latin-1": (codecs.BOM_UTF8 + ("Le procédé à très basse température, déjà éprouvé. " * 8 + EXCERPT)
+                               .encode("latin-1"), "UTF-8 byte-order mark does not fit"),
 }
 
 

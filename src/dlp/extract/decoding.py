@@ -117,6 +117,8 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
         return _finish(data, utf8, "utf-8", doubts, nuls)
     guessed = _guess(body)
     if guessed is not None:
+        if bom == "utf-8":  # a UTF-8 mark before text that is not UTF-8: which code page is a guess
+            doubts.append(f"UTF-8 byte-order mark does not fit the data; read as {guessed[0]}")
         return _finish(data, guessed[1], guessed[0], doubts, nuls)
     if doubts or (nuls and _clean_around_wide_runs(body)):
         # a claim that failed, or narrow text with wide text in it: keep what can be read
