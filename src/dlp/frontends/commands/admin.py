@@ -8,6 +8,7 @@ import time
 from ...changes import registry_change
 from ...errors import UsageError
 from ...registry import Registry
+from ..output import plural
 from ..status import Exit
 
 
@@ -49,8 +50,10 @@ def run_list(args, env) -> int:
                 "records": f"{v.extra.get('rows', 0)} rows"}[s.kind]
         print(f"{s.id:24} {s.kind:9} {v.version:>3} {s.classification:12} {size:>14}  {s.label}", file=out)
     index = reg.statistics()
-    print(f"{len(reg.secrets)} secrets, {len(reg.public)} public documents, {index['fingerprints']} fingerprints, "
-          f"{index['phrases']} phrases, {index['sentences']} sentences in {index['segments']} segments, "
+    counts = ", ".join(plural(n, noun) for n, noun in (
+        (len(reg.secrets), "secret"), (len(reg.public), "public document"), (index["fingerprints"], "fingerprint"),
+        (index["phrases"], "phrase")))
+    print(f"{counts}, {plural(index['sentences'], 'sentence')} in {plural(index['segments'], 'segment')}, "
           f"generation {reg.generation}", file=out)
     return Exit.OK
 
@@ -101,6 +104,7 @@ def run_compact(args, env) -> int:
         after = reg.statistics()
         change.note(generation=generation, segments_before=before["segments"], segments_after=after["segments"],
                     dead_before=before["dead_owners"])
-    print(f"compacted: {before['segments']} segments -> {after['segments']}, "
-          f"{before['dead_owners']} removed or replaced versions dropped; generation {generation}", file=env.stdout)
+    print(f"compacted: {plural(before['segments'], 'segment')} -> {after['segments']}, "
+          f"{plural(before['dead_owners'], 'removed or replaced version')} dropped; generation {generation}",
+          file=env.stdout)
     return Exit.OK
