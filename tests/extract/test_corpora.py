@@ -53,27 +53,46 @@ def scan(path: Path, timeout: float = 20.0) -> list[Part | Problem]:
     return out
 
 
-_BOMB_SCAN = """
+_FRESH = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from test_corpora import scan
-from dlp.types import Problem
+import test_corpora
 started = time.monotonic()
-kinds = sorted({o.kind for o in scan(sys.argv[2]) if isinstance(o, Problem)})
-seconds = time.monotonic() - started
-peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-print(json.dumps({"kinds": kinds, "seconds": seconds, "peak_mib": peak}))
+result = getattr(test_corpora, sys.argv[2])(sys.argv[3])
+result["seconds"] = time.monotonic() - started
+result["peak_mib"] = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+print(json.dumps(result))
 """
+
+
+def in_fresh_interpreter(function: str, path: Path) -> dict:
+    """`function(path)` of this module, run in a new interpreter, with its time and peak memory.
+    A process's peak memory is a high-water mark for its whole life: measured in the test
+    process, it would be whatever the tests before it reached."""
+    run = subprocess.run([sys.executable, "-c", _FRESH, str(Path(__file__).parent), function, str(path)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def problem_kinds(path: str) -> dict:
+    return {"kinds": sorted({o.kind for o in scan(Path(path)) if isinstance(o, Problem)})}
+
+
+def sweep(folder: str) -> dict:
+    slowest, escaped = 0.0, []
+    no_ocr = Ocr(OcrSettings(enabled=False))  # OCR costs seconds a file: test_ocr.py sweeps a sample with it
+    for item in expand_path(folder):
+        started = time.monotonic()
+        outputs = list(walk(item, EXTRACTORS, Context(Limits(timeout_seconds=30), ocr=no_ocr)))
+        slowest = max(slowest, time.monotonic() - started)
+        escaped += [item.locator for o in outputs if not isinstance(o, (Part, Problem))]
+    return {"slowest": slowest, "escaped": escaped}
 
 
 @pytest.mark.parametrize("name", sorted(BOMBS))
 def test_bomb_ends_as_a_bounded_problem(corpora, name):
-    """In a fresh interpreter: a process's peak memory is a high-water mark for its whole life,
-    so measured in the test process it would be whatever the tests before it reached."""
-    run = subprocess.run([sys.executable, "-c", _BOMB_SCAN, str(Path(__file__).parent), str(corpora / DANGER / name)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    result = json.loads(run.stdout.splitlines()[-1])
+    result = in_fresh_interpreter("problem_kinds", corpora / DANGER / name)
     assert BOMBS[name] in result["kinds"]
     assert result["seconds"] < 10
     assert result["peak_mib"] < 1024
@@ -104,12 +123,7 @@ def test_mbox_tgz_and_maildir_folders(corpora):
 
 @pytest.mark.parametrize("folder", ["archive_fixtures", "email_fixtures", "document_fixtures"])
 def test_sweep_has_no_escape_and_no_hang(corpora, folder):
-    slowest = 0.0
-    no_ocr = Ocr(OcrSettings(enabled=False))  # OCR costs seconds a file: test_ocr.py sweeps a sample with it
-    for item in expand_path(str(corpora / folder)):
-        started = time.monotonic()
-        outputs = list(walk(item, EXTRACTORS, Context(Limits(timeout_seconds=30), ocr=no_ocr)))
-        slowest = max(slowest, time.monotonic() - started)
-        assert all(isinstance(o, (Part, Problem)) for o in outputs)
-    assert slowest < 40
-    assert peak_rss_mib() < 1024
+    result = in_fresh_interpreter("sweep", corpora / folder)
+    assert result["escaped"] == []
+    assert result["slowest"] < 40
+    assert result["peak_mib"] < 1024
