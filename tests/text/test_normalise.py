@@ -234,3 +234,36 @@ def test_an_excerpt_tokenises_as_it_does_inside_its_document(lines, data):
     whole = normalise_words("\n\n".join(lines))
     part = normalise_words("\n\n".join(lines[i:j]))[2:-2]
     assert not part or any(whole[k : k + len(part)] == part for k in range(len(whole) - len(part) + 1))
+
+
+# (text, the words read without glued footnote numbers)
+MARKS = [
+    ("the process1 of cooling2 begins", "the process of cooling begins"),
+    ("was added.3 Then stir", "was added then stir"),
+    ("as shown (see12) here", "as shown see here"),
+    ("it is4 done", "it is done"),
+    ("Windows10 and sha256", "windows and sha"),  # the other reading only: the tokens keep the number
+    ("F16 HX4471B abc1234 x2 v2.1 3abc1 foo12bar", "f 16 hx 4471 b abc 1234 x 2 v 2 1 3 abc 1 foo 12 bar"),
+    ("prócess1 of cooling2", "process of cooling"),
+]
+
+
+@pytest.mark.parametrize("text, words", MARKS, ids=[m[0] for m in MARKS])
+def test_glued_footnote_numbers_are_a_second_reading(text, words):
+    toks = tokenise(text)
+    other = toks.without_marks()
+    assert [other.text_of(i) for i in range(len(other))] == words.split()
+    assert len(toks) == len(other) + len(toks.marks)  # the tokens themselves keep every number
+    assert [text[s:e] for s, e in zip(other.starts.tolist(), other.ends.tolist())] == \
+        [text[s:e] for i, (s, e) in enumerate(zip(toks.starts.tolist(), toks.ends.tolist())) if i not in toks.marks]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=9),
+                          st.sampled_from(["", "", "1", "7", "23", "123", ".4", ",5"])), min_size=1, max_size=20))
+def test_any_footnote_numbers_leave_the_plain_words_in_the_other_reading(pairs):
+    """Numbers of one to three digits glued to any words (or to the punctuation after them): the
+    second reading hashes exactly as the plain words do, so a shingle of them is the registered one."""
+    text = " ".join(w + n for w, n in pairs)
+    plain = tokenise(" ".join(w for w, _ in pairs))
+    assert tokenise(text).without_marks().hashes.tolist() == plain.hashes.tolist()

@@ -12,6 +12,10 @@ goes on matching: a run is what truly matches in sequence, and a verbatim excerp
 words is reported as exactly L words. Winnowing guarantees a hit in every shared run of
 W + K - 1 = 10 words or more, so every such run is found and measured exactly.
 
+A part whose words carry footnote numbers written as plain digits (``the process1 of
+cooling2``, `Tokens.marks`) is read twice, as written and without them, when either
+reading has a fingerprint at all; each secret keeps its stronger finding.
+
 A run counts only when it carries content: enough tokens that are neither English stop
 words nor programming keywords and idioms (`text.code`). Two unrelated programs share
 runs like ``def __repr__(self): return ...`` that say nothing about either. The
@@ -22,6 +26,7 @@ part (an edited copy) add up (BLOCK_TOTAL).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -115,19 +120,43 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
+        """Findings of the part as written and, where words carry glued footnote numbers
+        (``the process1 of cooling2``, `Tokens.marks`), as read without them: the stronger
+        finding of each secret is kept."""
+        found, hit = self._detect(scanned)
+        marks = scanned.tokens.marks
+        if len(marks) == 0:
+            return found
+        keep = np.ones(len(scanned.values), dtype=bool)
+        keep[marks] = False
+        values = scanned.values[keep]
+        if not hit:  # the other reading's fingerprints are ours or those over a gap a mark left
+            gaps = marks - np.arange(len(marks))  # where the token after each mark stands in the other reading
+            new = distinct((gaps[:, None] + np.arange(-K + 1, 0)[None, :]).ravel())
+            new = new[(new >= 0) & (new + K <= len(values))]
+            if len(new) == 0 or len(self.lookup(shingles(values)[new])[0]) == 0:
+                return found  # no fingerprint in either reading: nothing to read again
+        other = replace(scanned, tokens=scanned.tokens.without_marks(), values=values)
+        try:
+            return _stronger(found, self._detect(other)[0])
+        except DeadlineExceeded as exc:
+            raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+
+    def _detect(self, scanned: Scanned) -> tuple[list[Finding], bool]:
+        """(findings, whether any fingerprint was found at all)."""
         sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
         qpos, owner, spos = self.lookup(sh, aside)
         for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
-            return []
+            return [], False
         _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
         keep = self._may_be_long(qpos, owner, spos, scanned32)
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
-            return []
+            return [], True
         _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
@@ -146,7 +175,7 @@ class DocumentDetector:
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
-        return list(best.values())
+        return list(best.values()), True
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None):
@@ -339,6 +368,16 @@ def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
     rank = np.arange(len(qpos)) - np.repeat(starts, np.diff(np.append(starts, len(qpos))))
     keep = rank < n
     return qpos[keep], owner[keep], spos[keep]
+
+
+def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
+    """One finding per secret from two readings of a part: the one with more matched words."""
+    best = {f.secret: f for f in first}
+    for f in second:
+        current = best.get(f.secret)
+        if current is None or (f.score, f.matched_words) > (current.score, current.matched_words):
+            best[f.secret] = f
+    return list(best.values())
 
 
 def _check(scanned: Scanned, where: str, found=()) -> None:

@@ -23,7 +23,9 @@ table altogether.
   exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
   records where it could be cut (`Tokens.halves`): term matching reads it both ways.
 - Footnote marks (one or two superscript digits after a word: ``process¹``) and citation
-  marks (``[12]``) are not words.
+  marks (``[12]``) are not words. Footnote numbers written as plain digits on their word
+  (``process1``, ``added.3``) stay numbers, since ``windows10`` is one too; they are
+  `Tokens.marks`, and the fingerprint tier reads the text without them as well.
 - Words are joined where the writer broke them: a hyphen at the end of a line before a
   small letter (``pig-\\nment``; such a word is also one of the `Tokens.halves`), soft
   hyphens, and letter-spaced runs (``c o a t``, ``c.o.a.t``; see `spacing`). A joined
@@ -69,6 +71,8 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 _NO_INT = np.zeros(0, dtype=np.int64)
+FOOTNOTE_DIGITS = 3  # a footnote number written on its word has at most this many digits
+FOOTNOTE_WORD = 2  # and follows a word of at least this many letters
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,49 @@ class Tokens:
             return np.zeros(0, dtype=np.int64)
         ids = np.cumsum((self.flags & SENTENCE) != 0, dtype=np.int64) - 1
         return np.maximum(ids, 0)
+
+    @cached_property
+    def marks(self) -> np.ndarray:
+        """Digit tokens that may be a footnote number written without superscript (``the
+        process1 of cooling2``, ``was added.3``, as text copied out of a PDF reads), computed on
+        first use: one to three digits right after a word of two letters or more, or after the
+        punctuation that ends such a word, with nothing else glued on either side. Such a token
+        is a number all the same (``windows10``, ``sha256``): the tokens keep it, and the
+        fingerprint tier reads the text both ways (`without_marks`). ``F16``, ``HX4471B`` and
+        ``v2.1`` hold no mark. Like every cut, it depends on the word alone."""
+        n = len(self)
+        if n < 2:
+            return _NO_INT
+        norm, nstarts, nends = self.norm, self.nstarts, self.nends
+        first = norm[nstarts]
+        digit = (first - first.dtype.type(48)) < 10
+        t = np.flatnonzero(digit[1:] > digit[:-1]) + 1  # digits after a word
+        if len(t) == 0:
+            return _NO_INT
+        s = nstarts[t]
+        gap = s - nends[t - 1]
+        t = t[(gap == 0) | ((gap == 1) & _AFTER_WORD_TABLE[np.minimum(norm[s - 1].astype(np.int64), len(_AFTER_WORD_TABLE) - 1)])]
+        if len(t) == 0:
+            return _NO_INT
+        word, later = t - 1, np.minimum(t + 1, n - 1)
+        ok = (nends[t] - nstarts[t] <= FOOTNOTE_DIGITS) & (nends[word] - nstarts[word] >= FOOTNOTE_WORD)
+        ok &= (t + 1 >= n) | (nstarts[later] != nends[t])  # nothing glued after the digits
+        ok &= (word == 0) | (nends[np.maximum(word - 1, 0)] != nstarts[word])  # nor before the word
+        return t[ok].astype(np.int64, copy=False)
+
+    def without_marks(self) -> "Tokens":
+        """The other reading of a text whose words carry glued footnote numbers (``the process1 of
+        cooling2``): the same tokens less the `marks`. Offsets still point at the source."""
+        if len(self.marks) == 0:
+            return self
+        keep = np.ones(len(self), dtype=bool)
+        keep[self.marks] = False
+        new_index = np.cumsum(keep) - 1
+        tampered = self.tampered[keep[self.tampered]] if len(self.tampered) else self.tampered
+        halves = self.halves[keep[self.halves[:, 0]]] if len(self.halves) else self.halves
+        return Tokens(self.hashes[keep], self.starts[keep], self.ends[keep], self.norm, self.nstarts[keep],
+                      self.nends[keep], new_index[tampered],
+                      np.stack([new_index[halves[:, 0]], halves[:, 1]], axis=1) if len(halves) else halves)
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves`."""
@@ -452,6 +499,8 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
 
 
 _AFTER_WORD = np.array([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
+_AFTER_WORD_TABLE = np.zeros(int(_AFTER_WORD.max()) + 2, dtype=bool)  # the same as a table (its last entry: False)
+_AFTER_WORD_TABLE[_AFTER_WORD] = True
 
 
 def _drop_footnotes(layout: _Layout) -> _Layout:
