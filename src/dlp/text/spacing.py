@@ -130,3 +130,33 @@ def word_lengths(letters: str) -> tuple[int, ...]:
         out.append(stop - back[stop])
         stop = back[stop]
     return tuple(out[::-1])
+
+
+def is_word(letters: str) -> bool:
+    """Whether `letters` (one normalised token) is one of the WORDS most probable English words."""
+    from .normalise import tokenise
+
+    toks = tokenise(letters)
+    if len(toks) != 1:
+        return False
+    hashes, _ = _table()
+    at = int(np.searchsorted(hashes, toks.hashes[0]))
+    return at < len(hashes) and hashes[at] == toks.hashes[0]
+
+
+def glued_form(phrase: str) -> list[str] | None:
+    """The tokens of a phrase of several words written without spaces (``PROJECTHALCYON``,
+    ``#projecthalcyon`` for "Project Halcyon"), when they differ from its words: a run of
+    letters shorter than a glued sentence is one token, and nothing in it says where its
+    words end. None when the words come apart again anyway (``HX4471B``, a run long enough
+    to be cut) or when the glued form makes an English word (``blue bell`` is ``bluebell``,
+    a flower, not a code name)."""
+    from .normalise import normalise_words
+
+    words = normalise_words(phrase)
+    if len(words) < 2:
+        return None
+    glued = normalise_words("".join(words))
+    if glued == words or any(is_word(t) for t in glued if t not in words):
+        return None
+    return glued
