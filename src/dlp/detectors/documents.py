@@ -17,7 +17,8 @@ cooling2``, `Tokens.marks`) is read twice, as written and without them, when eit
 reading has a fingerprint at all; each secret keeps its stronger finding.
 
 A run counts only when it carries content: enough tokens that are neither English stop
-words nor programming keywords and idioms (`text.code`). Two unrelated programs share
+words nor programming keywords and idioms (`text.code`), nor numbers below 100 (the
+counting sequences and small matrices of examples and tests: ``0 1 2 ... 24``). Two unrelated programs share
 runs like ``def __repr__(self): return ...`` that say nothing about either. The
 longest run decides a verbatim excerpt (BLOCK_WORDS); several runs of one secret in a
 part (an edited copy) add up (BLOCK_TOTAL).
@@ -42,7 +43,8 @@ BLOCK_WORDS = 20  # a verbatim run this long makes a finding score 1.0 (the defa
 REPORT_WORDS = 12  # smallest total of runs reported at all
 BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also score 1.0
 MIN_RUN_WORDS = 8  # shorter runs are chance
-MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords or idioms
+MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
+SMALL_NUMBER_DIGITS = 2  # numbers of at most this many digits are not content
 MAX_EVIDENCE_RUNS = 20
 _CHUNK = 512  # shingles compared at a time when extending a run
 EXPAND_CAP = 64  # a shingle stored more often than this is boilerplate without counting families
@@ -197,7 +199,7 @@ class DocumentDetector:
                 if dropped:
                     scanned.discard(self.name, secret, why, runs=len(dropped),
                                     longest_run=int(max(r[1] - r[0] + K for r in dropped)))
-        runs = kept
+        runs = _distinct_passages(kept, sh)
         if not runs:
             return None
         # words matched: distinct on both sides, so a part that repeats one short chance
@@ -309,7 +311,11 @@ class DocumentDetector:
     def _has_content(self, scanned: Scanned, first: int, end: int) -> bool:
         """Whether tokens first..end-1 say more than stop words, keywords and code idioms."""
         lemmas, weights, flags = self.index.lexicon.lookup(scanned.values[first:end])
-        content = (flags == 0) & (scanned.tokens.lengths[first:end] > 1)
+        lengths = scanned.tokens.lengths[first:end]
+        content = (flags == 0) & (lengths > 1)
+        small = content & (lengths <= SMALL_NUMBER_DIGITS)
+        if small.any():  # counting and indexing numbers (0 1 2 ... 24, [[1., 2.], [3., 4.]]) say nothing
+            content[small] = ~scanned.tokens.digits_only(np.flatnonzero(small) + first)
         return int(content.sum()) >= MIN_CONTENT
 
 
@@ -368,6 +374,20 @@ def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
     rank = np.arange(len(qpos)) - np.repeat(starts, np.diff(np.append(starts, len(qpos))))
     keep = rank < n
     return qpos[keep], owner[keep], spos[keep]
+
+
+def _distinct_passages(runs: list[list[int]], sh: np.ndarray) -> list[list[int]]:
+    """The runs less those that repeat the words of an earlier one: a passage found several times on
+    both sides (an idiom such as ``with warnings.catch_warnings(): warnings.simplefilter(...)``,
+    five times in the secret and four in the part) is one piece of evidence, not twenty."""
+    seen: set[bytes] = set()
+    out = []
+    for r in runs:
+        key = sh[r[0] : r[1] + 1].tobytes()
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
