@@ -267,3 +267,20 @@ def test_any_footnote_numbers_leave_the_plain_words_in_the_other_reading(pairs):
     text = " ".join(w + n for w, n in pairs)
     plain = tokenise(" ".join(w for w, _ in pairs))
     assert tokenise(text).without_marks().hashes.tolist() == plain.hashes.tolist()
+
+
+# (text, [(token after the mark, its number)] of the citation marks a term may read as words)
+CITATIONS = [
+    ("BF [220] ships", [(1, "220")]),
+    ("BF[220]", [(1, "220")]),
+    ("as shown [ 7 ] here [12]", [(2, "7"), (3, "12")]),
+    ("a list [1, 2] and [1234] are not", []),  # a list is no term's word; four digits were never a mark
+    ("Über [220]", [(1, "220")]),
+]
+
+
+@pytest.mark.parametrize("text, marks", CITATIONS, ids=[c[0] for c in CITATIONS])
+def test_citation_marks_are_kept_apart_for_the_readers_that_need_them(text, marks):
+    toks = tokenise(text)
+    assert all(not toks.text_of(i).isdigit() or len(toks.text_of(i)) > 3 for i in range(len(toks)))
+    assert [(int(t), int(h)) for t, h in toks.citations] == [(t, int(tokenise(n).hashes[0])) for t, n in marks]

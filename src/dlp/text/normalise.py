@@ -167,6 +167,31 @@ class Tokens:
         ok &= (word == 0) | (nends[np.maximum(word - 1, 0)] != nstarts[word])  # nor before the word
         return t[ok].astype(np.int64, copy=False)
 
+    @cached_property
+    def citations(self) -> np.ndarray:
+        """Numbers in brackets that were read as citation marks (``[12]``; `_drop_citations`), for
+        the readers that need them as words too (a part number written ``BF [220]``): rows of
+        (the token after the mark, unkeyed hash of its number), computed on first use."""
+        norm = self.norm
+        opening = np.flatnonzero(norm == 91)
+        if len(opening) == 0:
+            return np.zeros((0, 2), dtype=np.uint64)
+        padded = np.concatenate((norm, np.zeros(8, dtype=norm.dtype))).astype(np.int64)
+        a = opening + 1 + (padded[opening + 1] == 32)
+        digits = np.zeros(len(opening), dtype=np.int64)
+        going = np.ones(len(opening), dtype=bool)
+        for k in range(4):
+            going &= (padded[a + k] >= 48) & (padded[a + k] <= 57)
+            digits += going
+        e = a + digits
+        close = e + (padded[e] == 32)
+        ok = (digits >= 1) & (digits <= 3) & (padded[close] == 93)
+        if not ok.any():
+            return np.zeros((0, 2), dtype=np.uint64)
+        a, e, close = a[ok], e[ok], close[ok]
+        after = np.searchsorted(self.nstarts, close + 1).astype(np.uint64)
+        return np.stack([after, span_hashes(norm, a, e)], axis=1)
+
     def without_marks(self) -> "Tokens":
         """The other reading of a text whose words carry glued footnote numbers (``the process1 of
         cooling2``): the same tokens less the `marks`. Offsets still point at the source."""
