@@ -13,8 +13,9 @@ words is reported as exactly L words. Winnowing guarantees a hit in every shared
 W + K - 1 = 10 words or more, so every such run is found and measured exactly.
 
 A part whose words carry footnote numbers written as plain digits (``the process1 of
-cooling2``, `Tokens.marks`) is read twice, as written and without them, when either
-reading has a fingerprint at all; each secret keeps its stronger finding.
+cooling2``, `Tokens.marks`) is read twice, as written and without them, when the other
+reading can make a difference (a run long enough to count, a fingerprint near a mark, or
+one over the gap a mark leaves); each secret keeps its stronger finding.
 
 A run counts only when it carries content: enough tokens that are neither English stop
 words nor programming keywords and idioms (`text.code`), nor numbers below 100 (the
@@ -125,40 +126,43 @@ class DocumentDetector:
         """Findings of the part as written and, where words carry glued footnote numbers
         (``the process1 of cooling2``, `Tokens.marks`), as read without them: the stronger
         finding of each secret is kept."""
-        found, hit = self._detect(scanned)
+        found, hits, candidates = self._detect(scanned)
         marks = scanned.tokens.marks
         if len(marks) == 0:
             return found
         keep = np.ones(len(scanned.values), dtype=bool)
         keep[marks] = False
         values = scanned.values[keep]
-        if not hit:  # the other reading's fingerprints are ours or those over a gap a mark left
+        if not candidates and not _near(hits, marks):
+            # no run long enough, none a mark cut short: what the other reading adds are the
+            # fingerprints over the gaps the marks leave
             gaps = marks - np.arange(len(marks))  # where the token after each mark stands in the other reading
             new = distinct((gaps[:, None] + np.arange(-K + 1, 0)[None, :]).ravel())
             new = new[(new >= 0) & (new + K <= len(values))]
             if len(new) == 0 or len(self.lookup(shingles(values)[new])[0]) == 0:
-                return found  # no fingerprint in either reading: nothing to read again
+                return found
         other = replace(scanned, tokens=scanned.tokens.without_marks(), values=values)
         try:
             return _stronger(found, self._detect(other)[0])
         except DeadlineExceeded as exc:
             raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
 
-    def _detect(self, scanned: Scanned) -> tuple[list[Finding], bool]:
-        """(findings, whether any fingerprint was found at all)."""
+    def _detect(self, scanned: Scanned) -> tuple[list[Finding], np.ndarray, bool]:
+        """(findings, where fingerprints were found, whether any may start a run long enough to count)."""
         sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
         qpos, owner, spos = self.lookup(sh, aside)
         for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
-            return [], False
+            return [], qpos, False
         _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
+        hits = qpos
         keep = self._may_be_long(qpos, owner, spos, scanned32)
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
-            return [], True
+            return [], hits, False
         _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
@@ -177,7 +181,7 @@ class DocumentDetector:
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
-        return list(best.values()), True
+        return list(best.values()), hits, True
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None):
@@ -374,6 +378,16 @@ def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
     rank = np.arange(len(qpos)) - np.repeat(starts, np.diff(np.append(starts, len(qpos))))
     keep = rank < n
     return qpos[keep], owner[keep], spos[keep]
+
+
+def _near(hits: np.ndarray, marks: np.ndarray) -> bool:
+    """Whether a fingerprint was found close enough to a mark (sorted token positions) that the
+    run through it may have ended at the mark rather than where the texts differ: a run too short
+    to count spans fewer than MIN_RUN_WORDS tokens around its fingerprint."""
+    if len(hits) == 0:
+        return False
+    at = np.minimum(np.searchsorted(marks, hits - MIN_RUN_WORDS), len(marks) - 1)
+    return bool(np.any((marks[at] >= hits - MIN_RUN_WORDS) & (marks[at] <= hits + K - 1 + MIN_RUN_WORDS)))
 
 
 def _distinct_passages(runs: list[list[int]], sh: np.ndarray) -> list[list[int]]:

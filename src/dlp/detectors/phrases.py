@@ -29,7 +29,7 @@ import numpy as np
 from ..arrays import distinct
 from ..fingerprint import bitmap
 from ..fingerprint import fields
-from ..segments import ngram_hashes
+from ..segments import ngram_hashes, ngram_hashes_of_lengths
 from ..evidence import RecordsEvidence, RowMatch, TermMatch, TermsEvidence
 from ..types import Finding
 from . import Scanned
@@ -95,20 +95,19 @@ class PhraseDetector:
                 at = np.searchsorted(first, values[starts])
                 at[at >= len(first)] = 0
                 starts = starts[first[at] == values[starts]]
-                for length in a["ph_lengths"].tolist():
-                    pos = starts[starts + length <= n]
-                    if len(pos):
-                        grams = ngram_hashes(values, pos, length)
-                        found.append((grams, pos, np.full(len(pos), length, dtype=np.int64)))
+                if len(starts):
+                    found.append(ngram_hashes_of_lengths(values, starts, a["ph_lengths"].tolist()))
             if readings and "ph_first_bits" in a and len(a.get("ph_lengths", ())):
                 for reading in readings:
                     found.extend(reading.lookups(a))
             if typed is not None and segment.meta.get("field_types"):
                 found.append((typed.hashes, typed.first, typed.last - typed.first + 1))
-            for grams, pos, lengths in found:
-                cand, lo, counts = bitmap.lookup(a["ph_hash"], a["ph_bits"], grams)
-                if len(cand) == 0:
-                    continue
+            if not found:
+                continue
+            # one lookup for every batch: a call costs more than the few hashes of a batch
+            grams, pos, lengths = found[0] if len(found) == 1 else (np.concatenate(b) for b in zip(*found))
+            cand, lo, counts = bitmap.lookup(a["ph_hash"], a["ph_bits"], grams)
+            if len(cand):
                 matches.append((grams[cand], pos[cand], lengths[cand]))
                 small = counts <= EXPAND_CAP
                 qidx, entry = bitmap.expand(cand[small], lo[small], counts[small])
