@@ -71,8 +71,7 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 _NO_INT = np.zeros(0, dtype=np.int64)
-FOOTNOTE_DIGITS = 3  # a footnote number written on its word has at most this many digits
-FOOTNOTE_WORD = 2  # and follows a word of at least this many letters
+GLUED_WORD = 2  # a number touching a word this long or longer is one of `Tokens.marks`
 
 
 @dataclass(frozen=True)
@@ -140,32 +139,33 @@ class Tokens:
 
     @cached_property
     def marks(self) -> np.ndarray:
-        """Digit tokens that may be a footnote number written without superscript (``the
-        process1 of cooling2``, ``was added.3``, as text copied out of a PDF reads), computed on
-        first use: one to three digits right after a word of two letters or more, or after the
-        punctuation that ends such a word, with nothing else glued on either side. Such a token
-        is a number all the same (``windows10``, ``sha256``): the tokens keep it, and the
-        fingerprint tier reads the text both ways (`without_marks`). ``F16``, ``HX4471B`` and
-        ``v2.1`` hold no mark. Like every cut, it depends on the word alone."""
+        """Numbers glued to a word, computed on first use: footnote numbers written without
+        superscript (``the process1 of cooling2``, ``was added.3``, as text copied out of a PDF
+        reads), and numbers an evader glues to words or puts in place of spaces (``4process``,
+        ``the1process2of3cooling``). A digit token is one when a word of two letters or more
+        touches it on either side (or the punctuation that ends such a word does, on its left).
+        Such a token is a number all the same (``windows10``, ``sha256``, ``2nd``): the tokens
+        keep it, and the fingerprint tier reads the text both ways (`without_marks`); as the
+        other reading only drops numbers, it can only find words that are there. ``F16``,
+        ``v2.1`` and ``10 am`` hold no mark. Like every cut, it depends on the words alone."""
         n = len(self)
         if n < 2:
             return _NO_INT
         norm, nstarts, nends = self.norm, self.nstarts, self.nends
         first = norm[nstarts]
         digit = (first - first.dtype.type(48)) < 10
-        t = np.flatnonzero(digit[1:] > digit[:-1]) + 1  # digits after a word
-        if len(t) == 0:
+        d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
+        if len(d) == 0:
             return _NO_INT
-        s = nstarts[t]
-        gap = s - nends[t - 1]
-        t = t[(gap == 0) | ((gap == 1) & _AFTER_WORD_TABLE[np.minimum(norm[s - 1].astype(np.int64), len(_AFTER_WORD_TABLE) - 1)])]
-        if len(t) == 0:
-            return _NO_INT
-        word, later = t - 1, np.minimum(t + 1, n - 1)
-        ok = (nends[t] - nstarts[t] <= FOOTNOTE_DIGITS) & (nends[word] - nstarts[word] >= FOOTNOTE_WORD)
-        ok &= (t + 1 >= n) | (nstarts[later] != nends[t])  # nothing glued after the digits
-        ok &= (word == 0) | (nends[np.maximum(word - 1, 0)] != nstarts[word])  # nor before the word
-        return t[ok].astype(np.int64, copy=False)
+        left, right = np.maximum(d - 1, 0), np.minimum(d + 1, n - 1)
+        s = nstarts[d]
+        gap = s - nends[left]
+        after = (d > 0) & ~digit[left] & (nends[left] - nstarts[left] >= GLUED_WORD) & (
+            (gap == 0) | ((gap == 1) & _AFTER_WORD_TABLE[np.minimum(norm[np.maximum(s - 1, 0)].astype(np.int64),
+                                                                  len(_AFTER_WORD_TABLE) - 1)]))
+        before = (d + 1 < n) & ~digit[right] & (nends[right] - nstarts[right] >= GLUED_WORD) & (
+            nstarts[right] == nends[d])
+        return d[after | before].astype(np.int64, copy=False)
 
     @cached_property
     def citations(self) -> np.ndarray:
