@@ -135,6 +135,8 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         lambda ws: " ".join(f"{w}{1000 + 37 * i}" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
     "numbers glued before every 3rd word": (
         lambda ws: " ".join(f"{i + 1}{w}" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
+    "a number after the punctuation glued to every word": (lambda ws: " ".join(f"{w},{i}" for i, w in enumerate(ws)),
+                                                           None),
     "a digit instead of every space": (lambda ws: "".join(f"{w}{i % 10}" for i, w in enumerate(ws)), None),
     "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws), None),
     "a run of twenty soft hyphens in every word": (each_word(inside("\u00ad" * 20)), None),

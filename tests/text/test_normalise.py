@@ -246,6 +246,8 @@ MARKS = [
     ("4process the1batch2is3cooling", "process the batch is cooling"),  # numbers glued before, or for spaces
     ("HX4471B abc1234 foo12bar 2nd", "hx b abc foo bar nd"),
     ("F16 x2 v2.1 10 am, 7 days", "f 16 x 2 v 2 1 10 am 7 days"),  # a letter alone, or nothing touching
+    ("as said).4 and done,.5 or 6.so", "as said and done or so"),  # punctuation between, no blank
+    ("cooling.\n2 then -3 again", "cooling 2 then 3 again"),
     ("prócess1 of cooling2", "process of cooling"),
 ]
 

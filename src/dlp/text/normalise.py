@@ -157,15 +157,15 @@ class Tokens:
         d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
         if len(d) == 0:
             return _NO_INT
-        left, right = np.maximum(d - 1, 0), np.minimum(d + 1, n - 1)
-        s = nstarts[d]
-        gap = s - nends[left]
-        after = (d > 0) & ~digit[left] & (nends[left] - nstarts[left] >= GLUED_WORD) & (
-            (gap == 0) | ((gap == 1) & _AFTER_WORD_TABLE[np.minimum(norm[np.maximum(s - 1, 0)].astype(np.int64),
-                                                                  len(_AFTER_WORD_TABLE) - 1)]))
-        before = (d + 1 < n) & ~digit[right] & (nends[right] - nstarts[right] >= GLUED_WORD) & (
-            nstarts[right] == nends[d])
-        return d[after | before].astype(np.int64, copy=False)
+        # each digit token beside each of its neighbours: (the gap's first character, its end)
+        word = np.concatenate((d - 1, d + 1))
+        number = np.concatenate((d, d))
+        inside = (word >= 0) & (word < n)
+        word, number = word[inside], number[inside]
+        lo = np.minimum(nends[word], nends[number])
+        hi = np.maximum(nstarts[word], nstarts[number])
+        keep = ~digit[word] & (nends[word] - nstarts[word] >= GLUED_WORD) & (hi - lo <= ATTACHED_GAP)
+        return distinct(number[keep][_attached(norm, lo[keep], hi[keep])]).astype(np.int64, copy=False)
 
     @cached_property
     def citations(self) -> np.ndarray:
@@ -524,8 +524,28 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
 
 
 _AFTER_WORD = np.array([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
-_AFTER_WORD_TABLE = np.zeros(int(_AFTER_WORD.max()) + 2, dtype=bool)  # the same as a table (its last entry: False)
-_AFTER_WORD_TABLE[_AFTER_WORD] = True
+ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
+
+
+def _attached(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Whether each gap norm[ends:starts] between two tokens (at most ATTACHED_GAP long) is empty or
+    punctuation, without a blank or a line break (``cooling2``, ``added.3``, ``word).4``)."""
+    gap = starts - ends
+    ok = np.ones(len(gap), dtype=bool)
+    for k in range(ATTACHED_GAP):
+        some = np.flatnonzero(ok & (gap > k))
+        if len(some) == 0:
+            break
+        c = norm[ends[some] + k]
+        if c.dtype != np.uint8:
+            c = np.minimum(c, len(_BLANK) - 1)
+        ok[some] = ~_BLANK[c]
+    return ok
+
+
+_BLANK = np.zeros(0x3002, dtype=bool)  # white space after NFKC, by code point (the last entry: anything above)
+_BLANK[:33] = True
+_BLANK[[0x85, 0x2028, 0x2029, 0x3000]] = True
 
 
 def _drop_footnotes(layout: _Layout) -> _Layout:
