@@ -34,7 +34,7 @@ import numpy as np
 
 from ..arrays import distinct
 from ..fingerprint import bitmap
-from ..fingerprint.shingles import K, shingles
+from ..fingerprint.shingles import GUARANTEE_WORDS, K, shingles, shingles_of
 from ..errors import DeadlineExceeded
 from ..evidence import DocumentEvidence, Run
 from ..types import Finding
@@ -130,22 +130,32 @@ class DocumentDetector:
         marks = scanned.tokens.marks
         if len(marks) == 0:
             return found
-        keep = np.ones(len(scanned.values), dtype=bool)
-        keep[marks] = False
-        values = scanned.values[keep]
         if not candidates and not _near(hits, marks):
             # no run long enough, none a mark cut short: what the other reading adds are the
-            # fingerprints over the gaps the marks leave
-            gaps = marks - np.arange(len(marks))  # where the token after each mark stands in the other reading
-            new = distinct((gaps[:, None] + np.arange(-K + 1, 0)[None, :]).ravel())
-            new = new[(new >= 0) & (new + K <= len(values))]
-            if len(new) == 0 or len(self.lookup(shingles(values)[new])[0]) == 0:
+            # fingerprints over the gaps the marks leave. Where marks stand further apart than
+            # the winnowing guarantee, a run of BLOCK_WORDS through one has fingerprints of its
+            # own on both sides (it was a candidate): only marks close together hide one.
+            if len(marks) < 2 or int(np.diff(marks).min()) > GUARANTEE_WORDS:
                 return found
-        other = replace(scanned, tokens=scanned.tokens.without_marks(), values=values)
+            kept = np.delete(np.arange(len(scanned.values)), marks)  # the tokens of the other reading
+            gaps = marks - np.arange(len(marks))  # where the token after each mark stands in it
+            new = distinct((gaps[:, None] + np.arange(-K + 1, 0)[None, :]).ravel())
+            new = new[(new >= 0) & (new + K <= len(kept))]
+            if len(new) == 0 or not self._registered(shingles_of(scanned.values[kept[new[:, None] + np.arange(K)]])):
+                return found
+        other = replace(scanned, tokens=scanned.tokens.without_marks(), values=np.delete(scanned.values, marks))
         try:
             return _stronger(found, self._detect(other)[0])
         except DeadlineExceeded as exc:
             raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+
+    def _registered(self, queries: np.ndarray) -> bool:
+        """Whether any of a few shingles is a fingerprint that counts (the bitmaps first)."""
+        for segment, _ in self.parts:
+            bits = segment.arrays["doc_bits"]
+            if len(bits) == 0 or bitmap.probe(bits, queries).any():
+                return len(self.lookup(queries)[0]) > 0
+        return False
 
     def _detect(self, scanned: Scanned) -> tuple[list[Finding], np.ndarray, bool]:
         """(findings, where fingerprints were found, whether any may start a run long enough to count)."""
