@@ -49,7 +49,7 @@ from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import tokenise
-from .text.spacing import glued_form
+from .text.spacing import glued_forms
 
 __all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
@@ -216,8 +216,9 @@ class Registry:
         keyed = [phrases[i] for i in keep]
         lines = [numbered[i][0] for i in keep]  # line numbers: evidence names lines
         # a term of several words is also registered as written without spaces (PROJECTHALCYON)
-        glued = [(line, form) for line, i in zip(lines, keep) if (form := glued_form(numbered[i][1]))]
-        keyed += _phrases([" ".join(form) for _, form in glued], self.keyer)
+        forms = glued_forms([numbered[i][1] for i in keep])
+        glued = [(line, form) for line, form in zip(lines, forms) if form is not None]
+        keyed += _phrases([form for _, form in glued], self.keyer)
         rows = np.array(lines + [line for line, _ in glued], dtype=np.uint32)
         cols = np.zeros(len(keyed), dtype=np.uint16)
         out = self._add_phrases(set_id, "terms", keyed, rows, cols, raw, source, label, classification,

@@ -123,7 +123,7 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
-        """Findings of the part as written and, where words carry glued footnote numbers
+        """Findings of the part as written and, where words carry glued numbers
         (``the process1 of cooling2``, `Tokens.marks`), as read without them: the stronger
         finding of each secret is kept."""
         found, hits, candidates = self._detect(scanned)

@@ -23,9 +23,10 @@ table altogether.
   exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
   records where it could be cut (`Tokens.halves`): term matching reads it both ways.
 - Footnote marks (one or two superscript digits after a word: ``process¹``) and citation
-  marks (``[12]``) are not words. Footnote numbers written as plain digits on their word
-  (``process1``, ``added.3``) stay numbers, since ``windows10`` is one too; they are
-  `Tokens.marks`, and the fingerprint tier reads the text without them as well.
+  marks (``[12]``) are not words (term matching reads the number in brackets as a word too:
+  `Tokens.citations`). Numbers glued to words (footnotes written as plain digits,
+  ``process1``, ``added.3``; ``4process``) stay numbers, since ``windows10`` is one too;
+  they are `Tokens.marks`, and the fingerprint tier reads the text without them as well.
 - Words are joined where the writer broke them: a hyphen at the end of a line before a
   small letter (``pig-\\nment``; such a word is also one of the `Tokens.halves`), soft
   hyphens, and letter-spaced runs (``c o a t``, ``c.o.a.t``; see `spacing`). A joined
@@ -176,16 +177,21 @@ class Tokens:
         opening = np.flatnonzero(norm == 91)
         if len(opening) == 0:
             return np.zeros((0, 2), dtype=np.uint64)
-        padded = np.concatenate((norm, np.zeros(8, dtype=norm.dtype))).astype(np.int64)
-        a = opening + 1 + (padded[opening + 1] == 32)
+        n = len(norm)
+
+        def at(i: np.ndarray) -> np.ndarray:  # the code point at each position, -1 past the end
+            return np.where(i < n, norm[np.minimum(i, n - 1)].astype(np.int64), -1)
+
+        a = opening + 1 + (at(opening + 1) == 32)
         digits = np.zeros(len(opening), dtype=np.int64)
         going = np.ones(len(opening), dtype=bool)
         for k in range(4):
-            going &= (padded[a + k] >= 48) & (padded[a + k] <= 57)
+            c = at(a + k)
+            going &= (c >= 48) & (c <= 57)
             digits += going
         e = a + digits
-        close = e + (padded[e] == 32)
-        ok = (digits >= 1) & (digits <= 3) & (padded[close] == 93)
+        close = e + (at(e) == 32)
+        ok = (digits >= 1) & (digits <= 3) & (at(close) == 93)
         if not ok.any():
             return np.zeros((0, 2), dtype=np.uint64)
         a, e, close = a[ok], e[ok], close[ok]
@@ -193,7 +199,7 @@ class Tokens:
         return np.stack([after, span_hashes(norm, a, e)], axis=1)
 
     def without_marks(self) -> "Tokens":
-        """The other reading of a text whose words carry glued footnote numbers (``the process1 of
+        """The other reading of a text whose words carry glued numbers (``the process1 of
         cooling2``): the same tokens less the `marks`. Offsets still point at the source."""
         if len(self.marks) == 0:
             return self
