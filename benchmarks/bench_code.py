@@ -10,12 +10,22 @@ and scanned. Last, the matched passages of a few findings are printed for a look
 standard library shares real code and text between modules (ntpath and posixpath, gzip and
 lzma, licence lines, deprecation notices), so a finding there is not by itself a false one.
 This runs in one process and prints the text it matched; it writes nothing.
+
+The clean measurement comes after: the same 40 registered modules against Python code that
+does not come from the standard library, the modules (2 KB to 200 KB, at most
+UNRELATED_PER_PACKAGE each) of the installed packages in UNRELATED_PACKAGES. Every finding
+is printed with the passage it matched, to be judged by hand: a passage the package copied
+from the standard library (watchdog's copy of fnmatch.translate, click's of textwrap,
+sklearn's of pprint) is a correct finding; a run of keywords, idioms or counting numbers is
+a false one, and the goal is none.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import site
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,3 +65,25 @@ for name in ("abc.py", "mailcap.py", "netrc.py", "socketserver.py", "runpy.py"):
         if f.kind == "document":
             for r in f.evidence.longest_run_words and f.evidence.runs[:2]:
                 print(name, f.secret, r.words, repr(" ".join(t[r.start:r.end].split())[:160]))
+
+# unrelated code of the same language: installed packages that are not copies of the standard library
+UNRELATED_PACKAGES = ("pdfminer", "docx", "watchdog", "bs4", "click", "anyio", "attr", "PIL", "openpyxl", "hypothesis",
+                      "distributed", "dask", "sklearn", "spacy", "thinc", "numpy", "scipy")
+UNRELATED_PER_PACKAGE = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+packages = Path(next(p for p in site.getsitepackages() if (Path(p) / "numpy").is_dir()))
+unrelated = []
+for name in UNRELATED_PACKAGES:
+    found = sorted(p for p in (packages / name).rglob("*.py") if 2000 < p.stat().st_size < 200_000)
+    random.Random(7).shuffle(found)
+    unrelated += found[:UNRELATED_PER_PACKAGE]
+counts = {}
+for p in unrelated:
+    t = p.read_text(errors="replace")
+    fs = [f for f in sc.scan_text(t) if f.kind == "document"]
+    a = DefaultPolicy().decide(fs, (), Destination()).action.label if fs else "allow"
+    counts[a] = counts.get(a, 0) + 1
+    for f in fs:
+        r = max(f.evidence.runs, key=lambda r: r.words)
+        print(f"  {a:5} {p.relative_to(packages)} ~ {f.secret}: {f.matched_words} words, longest run "
+              f"{r.words}: {' '.join(t[r.start:r.end].split())[:160]!r}")
+print("unrelated modules of installed packages:", len(unrelated), counts)

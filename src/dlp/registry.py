@@ -31,7 +31,7 @@ import io
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -49,6 +49,7 @@ from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import spacing, tokenise
+from .text.spacing import glued_forms
 
 __all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
@@ -213,10 +214,16 @@ class Registry:
         if not keep:
             raise UsageError(f"term set {set_id!r}: the file has no terms (one per line)")
         keyed = [phrases[i] for i in keep]
-        rows = np.array([numbered[i][0] for i in keep], dtype=np.uint32)  # line numbers: evidence names lines
+        lines = [numbered[i][0] for i in keep]  # line numbers: evidence names lines
+        # a term of several words is also registered as written without spaces (PROJECTHALCYON)
+        forms = glued_forms([numbered[i][1] for i in keep])
+        glued = [(line, form) for line, form in zip(lines, forms) if form is not None]
+        keyed += _phrases([form for _, form in glued], self.keyer)
+        rows = np.array(lines + [line for line, _ in glued], dtype=np.uint32)
         cols = np.zeros(len(keyed), dtype=np.uint16)
-        return self._add_phrases(set_id, "terms", keyed, rows, cols, raw, source, label, classification,
-                                 {"min_distinct": int(min_distinct)}, {"terms": len(keyed)})
+        out = self._add_phrases(set_id, "terms", keyed, rows, cols, raw, source, label, classification,
+                                {"min_distinct": int(min_distinct)}, {"terms": len(lines)})
+        return replace(out, tokens=len(lines))
 
     def add_records(self, name: str, text: str, *, columns: Sequence[str] | None = None, min_fields: int = 2,
                     label: str = "", classification: str | None = None, raw: bytes = b"", source: str = "") -> Registered:

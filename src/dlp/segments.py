@@ -101,6 +101,30 @@ def ngram_hashes(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndar
         return fmix64(h ^ (np.uint64(length) * _LENGTH_MIX))
 
 
+def ngram_hashes_of_lengths(values: np.ndarray, starts: np.ndarray, lengths: list[int]):
+    """`ngram_hashes` for every length in `lengths` at once, from each start where it fits:
+    (hashes, starts, lengths), one prefix pass and one finaliser for all of them."""
+    n = len(values)
+    out_h, out_s, out_l = [], [], []
+    with np.errstate(over="ignore"):
+        h = values[starts].astype(np.uint64, copy=True)
+        done = 1
+        for length in sorted(lengths):
+            fits = starts + length <= n  # fewer as the length grows
+            if not fits.all():
+                h, starts = h[fits], starts[fits]
+            while done < length:
+                h *= _NGRAM_MIX
+                h += values[starts + done]
+                done += 1
+            out_h.append(h ^ (np.uint64(length) * _LENGTH_MIX))
+            out_s.append(starts)
+            out_l.append(np.full(len(starts), length, dtype=np.int64))
+    if not out_h:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return fmix64(np.concatenate(out_h), in_place=True), np.concatenate(out_s), np.concatenate(out_l)
+
+
 def phrase_hash(values: tuple[int, ...] | np.ndarray) -> int:
     array = np.asarray(values, dtype=np.uint64)
     return int(ngram_hashes(array, np.zeros(1, dtype=np.int64), len(array))[0])

@@ -27,10 +27,9 @@ TERMS = [
     ("Proj\u00adect Halcyon", None),
     ("\U0001d40f\U0001d42b\U0001d428\U0001d423\U0001d41e\U0001d41c\U0001d42d Halcyon", None),
     ("HX-\u2074\u2074\u2077\u00b9-B", None), ("Bluefin-\nresin", None), ("blue-\nfin resin", None),
-    ("BF [220]", "a number of up to three digits in square brackets is a citation mark, read as no word "
-                 "wherever it stands (an excerpt must tokenise as its document does)"),
-    ("PROJECTHALCYON", "glued words with no case change give no cue where one word ends"),
-    ("#projecthalcyon", "glued words with no case change give no cue where one word ends"),
+    ("BF [220]", None), ("BF[220]", None), ("FR [ 118 ]", None),
+    ("PROJECTHALCYON", None), ("#projecthalcyon", None), ("BLUEFINRESIN", None), ("saltmarshline", None),
+    ("@MistralDispersant", None),
 ]
 
 # (written, reason when it is a hole or None); every value belongs to one registered staff member
@@ -85,7 +84,8 @@ def reports(dlp, tmp_path_factory) -> dict[str, dict]:
     paths["clean"] = str(clean)
     forms = folder / "clean-forms.txt"
     forms.write_text(MAIL.format("HX4472B, Bjorn Borg 0046 8 555 123 46, 08-555 123 46, born March 8th, 1984, "
-                                 "19840308, Zoë Çelik-Schmidt, Greta Garbo-Lindqvist, B F 2 2 0, ProjectHalcyonic"),
+                                 "19840308, Zoë Çelik-Schmidt, Greta Garbo-Lindqvist, B F 2 2 0, ProjectHalcyonic, "
+                                 "PROJECTHALCYONS, bluefinresins, saltmarshlines, BF [221], as Smith shows [220], FR [1, 118]"),
                      encoding="utf-8")
     paths["clean-forms"] = str(forms)
     by_path = dlp.scan(folder)

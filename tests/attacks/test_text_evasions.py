@@ -126,10 +126,18 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "regional indicator letters, zero-width space between": (
         each_word(lambda w: "\u200b".join(REGIONAL.get(c, c) for c in w)), None),
     "footnote numbers as plain digits glued to every 3rd word": (
-        lambda ws: " ".join(f"{w}{i % 9 + 1}" if i % 3 == 0 else w for i, w in enumerate(ws)),
-        "a digit glued to a word is cut off as a number of its own ('process1' is 'process' '1'), and a number "
-        "every third word leaves no run long enough; dropping such digits would also drop them from 'F16' or "
-        "'Windows10'"),
+        lambda ws: " ".join(f"{w}{i % 9 + 1}" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
+    "footnote numbers of up to three digits on every 2nd word": (
+        lambda ws: " ".join(f"{w}{7 * i + 3}" if i % 2 == 0 else w for i, w in enumerate(ws)), None),
+    "one footnote number glued to the middle word": (
+        lambda ws: " ".join(f"{w}4" if i == len(ws) // 2 else w for i, w in enumerate(ws)), None),
+    "four-digit numbers glued to every 3rd word": (
+        lambda ws: " ".join(f"{w}{1000 + 37 * i}" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
+    "numbers glued before every 3rd word": (
+        lambda ws: " ".join(f"{i + 1}{w}" if i % 3 == 0 else w for i, w in enumerate(ws)), None),
+    "a number after the punctuation glued to every word": (lambda ws: " ".join(f"{w},{i}" for i, w in enumerate(ws)),
+                                                           None),
+    "a digit instead of every space": (lambda ws: "".join(f"{w}{i % 10}" for i, w in enumerate(ws)), None),
     "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws), None),
     "a run of twenty soft hyphens in every word": (each_word(inside("\u00ad" * 20)), None),
 }

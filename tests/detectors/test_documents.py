@@ -127,3 +127,47 @@ def test_a_short_overlap_repeated_does_not_add_up_to_an_excerpt(tmp_path_factory
     assert finding.matched_words == 14 and verdict([finding]) is not Action.BLOCK
     once = [f for f in scanner(tmp_path_factory).scan_text(f"{prose(120, 499)} {short}") if f.secret == "plan"]
     assert once[0].score == finding.score  # six copies weigh what one does
+
+
+IDIOM = 'with warnings.catch_warnings():\n        warnings.simplefilter("ignore", category=DeprecationWarning)\n'
+
+
+def _module(seed: int, idioms: int) -> str:
+    """A Python module of its own (names and literals from `seed`) that uses one common idiom `idioms` times."""
+    names = words(400, seed)
+    out = []
+    for i in range(0, 400, 8):
+        a, b, c, d, e, f, g, h = names[i : i + 8]
+        out.append(f"def {a}_{b}({c}, {d}=None):\n    {e} = {c}.{f}({d})\n    return {g}({e}, '{h}')\n")
+        if i // 8 < idioms:
+            out.append(f"def {h}_{a}():\n    {IDIOM}    import {b}\n")
+    return "\n".join(out)
+
+
+def test_a_code_idiom_repeated_on_both_sides_is_one_passage_and_no_evidence(tmp_path):
+    """Five copies of ``with warnings.catch_warnings(): ...`` in a registered module and four in an
+    unrelated one made twenty 9-word runs that added up to a block: a passage counts once."""
+    sc = scanner_with(tmp_path, {"mod": _module(1, 5)})
+    assert [f for f in sc.scan_text(_module(2, 4)) if f.kind == "document"] == []
+    copy = _module(1, 5).replace("    ", "\t")  # the registered module itself, reformatted
+    assert verdict(sc.scan_text(copy)) is Action.BLOCK
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.integers(0, 20), count=st.integers(12, 60), per_line=st.sampled_from([1, 5, 16]))
+def test_counting_numbers_are_no_evidence(tmp_path_factory, first, count, per_line):
+    """Doctest output and comments of tests count (``0 1 2 ... 24``, ``[[1., 2.], [3., 4.]]``): a run
+    of numbers below 100 shared with a registered module is no finding; four-digit figures are."""
+    numbers = list(range(100))
+    registered = prose(200, 5) + "\n" + " ".join(map(str, numbers)) + "\n" + prose(200, 6)
+    sc = _cached.setdefault("counting", scanner_with(tmp_path_factory.mktemp("counting"), {"grid": registered}))
+    shown = numbers[first : first + count]
+    lines = [", ".join(f"[{n}.]" if per_line == 5 else str(n) for n in shown[i : i + per_line])
+             for i in range(0, len(shown), per_line)]
+    assert sc.scan_text(prose(80, 7) + "\n" + "\n".join(lines) + "\n" + prose(80, 8)) == []
+
+
+def test_a_table_of_figures_is_still_evidence(tmp_path):
+    figures = " ".join(str(1000 + 37 * i) for i in range(40))
+    sc = scanner_with(tmp_path, {"prices": prose(200, 5) + "\n" + figures + "\n" + prose(200, 6)})
+    assert verdict(sc.scan_text(prose(80, 7) + "\n" + figures + "\n" + prose(80, 8))) is Action.BLOCK

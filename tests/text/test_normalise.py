@@ -234,3 +234,62 @@ def test_an_excerpt_tokenises_as_it_does_inside_its_document(lines, data):
     whole = normalise_words("\n\n".join(lines))
     part = normalise_words("\n\n".join(lines[i:j]))[2:-2]
     assert not part or any(whole[k : k + len(part)] == part for k in range(len(whole) - len(part) + 1))
+
+
+# (text, the words read without glued footnote numbers)
+MARKS = [
+    ("the process1 of cooling2 begins", "the process of cooling begins"),
+    ("was added.3 Then stir", "was added then stir"),
+    ("as shown (see12) here", "as shown see here"),
+    ("it is4 done", "it is done"),
+    ("Windows10 and sha256", "windows and sha"),  # the other reading only: the tokens keep the number
+    ("4process the1batch2is3cooling", "process the batch is cooling"),  # numbers glued before, or for spaces
+    ("HX4471B abc1234 foo12bar 2nd", "hx b abc foo bar nd"),
+    ("F16 x2 v2.1 10 am, 7 days", "f 16 x 2 v 2 1 10 am 7 days"),  # a letter alone, or nothing touching
+    ("as said).4 and done,.5 or 6.so", "as said and done or so"),  # punctuation between, no blank
+    ("cooling.\n2 then -3 again", "cooling 2 then 3 again"),
+    ("prócess1 of cooling2", "process of cooling"),
+]
+
+
+@pytest.mark.parametrize("text, words", MARKS, ids=[m[0] for m in MARKS])
+def test_glued_footnote_numbers_are_a_second_reading(text, words):
+    toks = tokenise(text)
+    other = toks.without_marks()
+    assert [other.text_of(i) for i in range(len(other))] == words.split()
+    assert len(toks) == len(other) + len(toks.marks)  # the tokens themselves keep every number
+    assert [text[s:e] for s, e in zip(other.starts.tolist(), other.ends.tolist())] == \
+        [text[s:e] for i, (s, e) in enumerate(zip(toks.starts.tolist(), toks.ends.tolist())) if i not in toks.marks]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "", "9", "12"]),
+                          st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=9),
+                          st.sampled_from(["", "", "1", "7", "23", "123", "2024", ".4", ",5"])), min_size=1, max_size=20),
+       st.sampled_from([" ", "\n", ""]))
+def test_any_numbers_glued_to_words_leave_the_plain_words_in_the_other_reading(pairs, space):
+    """Numbers glued to any words, before or after them (or to the punctuation after them), or in
+    place of the spaces: the second reading hashes exactly as the plain words do, so a shingle of
+    them is the registered one."""
+    if space == "":  # no spaces: a number between every two words
+        pairs = [(b, w, a or "5") for b, w, a in pairs]
+    text = space.join(b + w + a for b, w, a in pairs)
+    plain = tokenise(" ".join(w for _, w, _ in pairs))
+    assert tokenise(text).without_marks().hashes.tolist() == plain.hashes.tolist()
+
+
+# (text, [(token after the mark, its number)] of the citation marks a term may read as words)
+CITATIONS = [
+    ("BF [220] ships", [(1, "220")]),
+    ("BF[220]", [(1, "220")]),
+    ("as shown [ 7 ] here [12]", [(2, "7"), (3, "12")]),
+    ("a list [1, 2] and [1234] are not", []),  # a list is no term's word; four digits were never a mark
+    ("Über [220]", [(1, "220")]),
+]
+
+
+@pytest.mark.parametrize("text, marks", CITATIONS, ids=[c[0] for c in CITATIONS])
+def test_citation_marks_are_kept_apart_for_the_readers_that_need_them(text, marks):
+    toks = tokenise(text)
+    assert all(not toks.text_of(i).isdigit() or len(toks.text_of(i)) > 3 for i in range(len(toks)))
+    assert [(int(t), int(h)) for t, h in toks.citations] == [(t, int(tokenise(n).hashes[0])) for t, n in marks]

@@ -12,8 +12,14 @@ goes on matching: a run is what truly matches in sequence, and a verbatim excerp
 words is reported as exactly L words. Winnowing guarantees a hit in every shared run of
 W + K - 1 = 10 words or more, so every such run is found and measured exactly.
 
+A part whose words carry footnote numbers written as plain digits (``the process1 of
+cooling2``, `Tokens.marks`) is read twice, as written and without them, when the other
+reading can make a difference (a run long enough to count, a fingerprint near a mark, or
+one over the gap a mark leaves); each secret keeps its stronger finding.
+
 A run counts only when it carries content: enough tokens that are neither English stop
-words nor programming keywords and idioms (`text.code`). Two unrelated programs share
+words nor programming keywords and idioms (`text.code`), nor numbers below 100 (the
+counting sequences and small matrices of examples and tests: ``0 1 2 ... 24``). Two unrelated programs share
 runs like ``def __repr__(self): return ...`` that say nothing about either. The
 longest run decides a verbatim excerpt (BLOCK_WORDS); several runs of one secret in a
 part (an edited copy) add up (BLOCK_TOTAL).
@@ -22,12 +28,13 @@ part (an edited copy) add up (BLOCK_TOTAL).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from ..arrays import distinct
 from ..fingerprint import bitmap
-from ..fingerprint.shingles import K, shingles
+from ..fingerprint.shingles import GUARANTEE_WORDS, K, shingles, shingles_of
 from ..errors import DeadlineExceeded
 from ..evidence import DocumentEvidence, Run
 from ..types import Finding
@@ -37,7 +44,8 @@ BLOCK_WORDS = 20  # a verbatim run this long makes a finding score 1.0 (the defa
 REPORT_WORDS = 12  # smallest total of runs reported at all
 BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also score 1.0
 MIN_RUN_WORDS = 8  # shorter runs are chance
-MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords or idioms
+MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
+SMALL_NUMBER_DIGITS = 2  # numbers of at most this many digits are not content
 MAX_EVIDENCE_RUNS = 20
 _CHUNK = 512  # shingles compared at a time when extending a run
 EXPAND_CAP = 64  # a shingle stored more often than this is boilerplate without counting families
@@ -115,19 +123,56 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
+        """Findings of the part as written and, where words carry glued numbers
+        (``the process1 of cooling2``, `Tokens.marks`), as read without them: the stronger
+        finding of each secret is kept."""
+        found, hits, candidates = self._detect(scanned)
+        marks = scanned.tokens.marks
+        if len(marks) == 0:
+            return found
+        if not candidates and not _near(hits, marks):
+            # no run long enough, none a mark cut short: what the other reading adds are the
+            # fingerprints over the gaps the marks leave. Where marks stand further apart than
+            # the winnowing guarantee, a run of BLOCK_WORDS through one has fingerprints of its
+            # own on both sides (it was a candidate): only marks close together hide one.
+            if len(marks) < 2 or int(np.diff(marks).min()) > GUARANTEE_WORDS:
+                return found
+            kept = np.delete(np.arange(len(scanned.values)), marks)  # the tokens of the other reading
+            gaps = marks - np.arange(len(marks))  # where the token after each mark stands in it
+            new = distinct((gaps[:, None] + np.arange(-K + 1, 0)[None, :]).ravel())
+            new = new[(new >= 0) & (new + K <= len(kept))]
+            if len(new) == 0 or not self._registered(shingles_of(scanned.values[kept[new[:, None] + np.arange(K)]])):
+                return found
+        other = replace(scanned, tokens=scanned.tokens.without_marks(), values=np.delete(scanned.values, marks))
+        try:
+            return _stronger(found, self._detect(other)[0])
+        except DeadlineExceeded as exc:
+            raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+
+    def _registered(self, queries: np.ndarray) -> bool:
+        """Whether any of a few shingles is a fingerprint that counts (the bitmaps first)."""
+        for segment, _ in self.parts:
+            bits = segment.arrays["doc_bits"]
+            if len(bits) == 0 or bitmap.probe(bits, queries).any():
+                return len(self.lookup(queries)[0]) > 0
+        return False
+
+    def _detect(self, scanned: Scanned) -> tuple[list[Finding], np.ndarray, bool]:
+        """(findings, where fingerprints were found, whether any may start a run long enough to count)."""
         sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
         qpos, owner, spos = self.lookup(sh, aside)
         for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
-            return []
+            return [], qpos, False
         _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
+        hits = qpos
         keep = self._may_be_long(qpos, owner, spos, scanned32)
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
-            return []
+            return [], hits, False
         _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
@@ -146,7 +191,7 @@ class DocumentDetector:
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
-        return list(best.values())
+        return list(best.values()), hits, True
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None):
@@ -168,7 +213,7 @@ class DocumentDetector:
                 if dropped:
                     scanned.discard(self.name, secret, why, runs=len(dropped),
                                     longest_run=int(max(r[1] - r[0] + K for r in dropped)))
-        runs = kept
+        runs = _distinct_passages(kept, sh)
         if not runs:
             return None
         # words matched: distinct on both sides, so a part that repeats one short chance
@@ -280,7 +325,11 @@ class DocumentDetector:
     def _has_content(self, scanned: Scanned, first: int, end: int) -> bool:
         """Whether tokens first..end-1 say more than stop words, keywords and code idioms."""
         lemmas, weights, flags = self.index.lexicon.lookup(scanned.values[first:end])
-        content = (flags == 0) & (scanned.tokens.lengths[first:end] > 1)
+        lengths = scanned.tokens.lengths[first:end]
+        content = (flags == 0) & (lengths > 1)
+        small = content & (lengths <= SMALL_NUMBER_DIGITS)
+        if small.any():  # counting and indexing numbers (0 1 2 ... 24, [[1., 2.], [3., 4.]]) say nothing
+            content[small] = ~scanned.tokens.digits_only(np.flatnonzero(small) + first)
         return int(content.sum()) >= MIN_CONTENT
 
 
@@ -339,6 +388,40 @@ def _at_most(qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, n: int):
     rank = np.arange(len(qpos)) - np.repeat(starts, np.diff(np.append(starts, len(qpos))))
     keep = rank < n
     return qpos[keep], owner[keep], spos[keep]
+
+
+def _near(hits: np.ndarray, marks: np.ndarray) -> bool:
+    """Whether a fingerprint was found close enough to a mark (sorted token positions) that the
+    run through it may have ended at the mark rather than where the texts differ: a run too short
+    to count spans fewer than MIN_RUN_WORDS tokens around its fingerprint."""
+    if len(hits) == 0:
+        return False
+    at = np.minimum(np.searchsorted(marks, hits - MIN_RUN_WORDS), len(marks) - 1)
+    return bool(np.any((marks[at] >= hits - MIN_RUN_WORDS) & (marks[at] <= hits + K - 1 + MIN_RUN_WORDS)))
+
+
+def _distinct_passages(runs: list[list[int]], sh: np.ndarray) -> list[list[int]]:
+    """The runs less those that repeat the words of an earlier one: a passage found several times on
+    both sides (an idiom such as ``with warnings.catch_warnings(): warnings.simplefilter(...)``,
+    five times in the secret and four in the part) is one piece of evidence, not twenty."""
+    seen: set[bytes] = set()
+    out = []
+    for r in runs:
+        key = sh[r[0] : r[1] + 1].tobytes()
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
+    """One finding per secret from two readings of a part: the one with more matched words."""
+    best = {f.secret: f for f in first}
+    for f in second:
+        current = best.get(f.secret)
+        if current is None or (f.score, f.matched_words) > (current.score, current.matched_words):
+            best[f.secret] = f
+    return list(best.values())
 
 
 def _check(scanned: Scanned, where: str, found=()) -> None:

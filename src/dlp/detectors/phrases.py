@@ -29,7 +29,7 @@ import numpy as np
 from ..arrays import distinct
 from ..fingerprint import bitmap
 from ..fingerprint import fields
-from ..segments import ngram_hashes
+from ..segments import ngram_hashes, ngram_hashes_of_lengths
 from ..evidence import RecordsEvidence, RowMatch, TermMatch, TermsEvidence
 from ..types import Finding
 from . import Scanned
@@ -81,7 +81,11 @@ class PhraseDetector:
         matches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # every match: (hash, first, length)
         entries: list[tuple[np.ndarray, ...]] = []  # expanded live entries: (first, last, owner, row, col)
         typed = self._typed(scanned) if self.kinds else None
-        halves = _Halves.of(scanned, self.index.keyer, self.longest) if len(scanned.tokens.halves) else None
+        readings = []
+        if len(scanned.tokens.halves):
+            readings.append(_Readings.halves(scanned, self.index.keyer, self.longest))
+        if len(scanned.tokens.citations):
+            readings.append(_Readings.citations(scanned, self.index.keyer, self.longest))
         for segment, offset in self.parts:
             a = segment.arrays
             found = []  # batches to look up: (hashes, first tokens, lengths in tokens)
@@ -91,19 +95,19 @@ class PhraseDetector:
                 at = np.searchsorted(first, values[starts])
                 at[at >= len(first)] = 0
                 starts = starts[first[at] == values[starts]]
-                for length in a["ph_lengths"].tolist():
-                    pos = starts[starts + length <= n]
-                    if len(pos):
-                        grams = ngram_hashes(values, pos, length)
-                        found.append((grams, pos, np.full(len(pos), length, dtype=np.int64)))
-            if halves is not None and "ph_first_bits" in a and len(a.get("ph_lengths", ())):
-                found.extend(halves.lookups(a))
+                if len(starts):
+                    found.append(ngram_hashes_of_lengths(values, starts, a["ph_lengths"].tolist()))
+            if readings and "ph_first_bits" in a and len(a.get("ph_lengths", ())):
+                for reading in readings:
+                    found.extend(reading.lookups(a))
             if typed is not None and segment.meta.get("field_types"):
                 found.append((typed.hashes, typed.first, typed.last - typed.first + 1))
-            for grams, pos, lengths in found:
-                cand, lo, counts = bitmap.lookup(a["ph_hash"], a["ph_bits"], grams)
-                if len(cand) == 0:
-                    continue
+            if not found:
+                continue
+            # one lookup for every batch: a call costs more than the few hashes of a batch
+            grams, pos, lengths = found[0] if len(found) == 1 else (np.concatenate(b) for b in zip(*found))
+            cand, lo, counts = bitmap.lookup(a["ph_hash"], a["ph_bits"], grams)
+            if len(cand):
                 matches.append((grams[cand], pos[cand], lengths[cand]))
                 small = counts <= EXPAND_CAP
                 qidx, entry = bitmap.expand(cand[small], lo[small], counts[small])
@@ -219,47 +223,78 @@ class _Matches:
         return list(zip(self.firsts[lo:hi].tolist(), self.lengths[lo:hi].tolist()))
 
 
-class _Halves:
-    """The other reading of a part where tokens are two glued CamelCase words: each such token
-    as its two words, in a window of the tokens around it, so that phrases through them are
-    looked up as well. Only phrases that use one of those words are reported here; the others
-    were found in the part's own reading."""
+class _Readings:
+    """Other readings of a part, in windows of keyed values around the places where they differ:
+    a token that may be read as two words (two glued CamelCase words, a word joined at a
+    hyphenated line break: `Tokens.halves`), and a number in brackets read as a citation mark
+    that may be a word of a term all the same (``BF [220]``: `Tokens.citations`). Each window
+    holds `longest` - 1 tokens, the `middle` values of the other reading, `longest` - 1 tokens,
+    so that phrases through the middle are looked up as well. Only phrases through the middle
+    are reported here; the others were found in the part's own reading."""
 
-    def __init__(self, values: np.ndarray, token: np.ndarray, invalid: np.ndarray, width: int) -> None:
+    def __init__(self, values: np.ndarray, begin: np.ndarray, end: np.ndarray, invalid: np.ndarray,
+                 longest: int, middle: int, shortest: int) -> None:
         self.values = values  # keyed values of the windows, one after the other
-        self.token = token  # the part's token each value stands for
+        self.begin = begin  # the part's token where a phrase that starts at each value starts
+        self.end = end  # and where one that ends there ends
         self.invalid = invalid  # int64 prefix counts of positions outside the part
-        self.width = width  # 2 * longest: longest - 1 tokens, the two words, longest - 1 tokens
+        self.longest = longest
+        self.middle = middle  # values of the other reading in each window
+        self.shortest = shortest  # phrases shorter than this are not looked up
+        self.width = 2 * (longest - 1) + middle
 
     @classmethod
-    def of(cls, scanned: Scanned, keyer, longest: int) -> "_Halves":
+    def halves(cls, scanned: Scanned, keyer, longest: int) -> "_Readings":
+        """Each token of `Tokens.halves` as its two words: the token stands for both."""
         which, first, second = scanned.tokens.half_hashes()
-        n = len(scanned.values)
         offsets = np.concatenate((np.arange(-longest + 1, 1), np.arange(0, longest)))
-        token = which[:, None] + offsets[None, :]  # the split token appears twice: its two words
+        # keyed through the token cache: the halves are words that repeat from mail to mail
+        return cls._of(scanned, which, offsets, [keyer.cached(first), keyer.cached(second)], [which, which],
+                       [which, which], longest, 1)
+
+    @classmethod
+    def citations(cls, scanned: Scanned, keyer, longest: int) -> "_Readings":
+        """Each citation mark's number as a word before the token after it. Evidence spans the
+        part's own tokens only: a phrase that ends at the number ends at the word before it, one
+        that starts there starts at the word after it; the number alone is never a phrase."""
+        rows = scanned.tokens.citations
+        after = rows[:, 0].astype(np.int64)
+        offsets = np.concatenate((np.arange(-longest + 1, 0), [0], np.arange(0, longest - 1)))
+        return cls._of(scanned, after, offsets, [keyer.cached(rows[:, 1])], [after], [after - 1], longest, 2)
+
+    @classmethod
+    def _of(cls, scanned: Scanned, at: np.ndarray, offsets: np.ndarray, middle: list, begin: list, end: list,
+            longest: int, shortest: int) -> "_Readings":
+        n = len(scanned.values)
+        token = at[:, None] + offsets[None, :]
         outside = (token < 0) | (token >= n)
         token = np.clip(token, 0, max(0, n - 1))
         values = scanned.values[token]
-        values[:, longest - 1] = keyer.cached(first)  # the halves are words that repeat
-        values[:, longest] = keyer.cached(second)
+        first, last = token.copy(), token.copy()
+        for k, (v, b, e) in enumerate(zip(middle, begin, end)):
+            values[:, longest - 1 + k] = v
+            first[:, longest - 1 + k] = np.clip(b, 0, max(0, n - 1))
+            last[:, longest - 1 + k] = np.clip(e, 0, max(0, n - 1))
+            outside[:, longest - 1 + k] = False
         invalid = np.concatenate(([0], np.cumsum(outside.ravel())))
-        return cls(values.ravel(), token.ravel(), invalid, 2 * longest)
+        return cls(values.ravel(), first.ravel(), last.ravel(), invalid, longest, len(middle), shortest)
 
     def lookups(self, arrays) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(phrase hashes, first token, tokens spanned in the part) of the phrases of a segment
-        that run through one of the two words."""
+        that run through the middle of a window."""
         first = arrays["ph_first"]
         rows = np.arange(len(self.values) // self.width) * self.width
-        half = self.width // 2  # the second word's place in a window; the first word is just before
+        lo = self.longest - 1  # the middle's first place in a window
         out = []
         for length in arrays["ph_lengths"].tolist():
-            if length > half:
+            if length > self.longest or length < self.shortest:
                 continue
-            pos = (rows[:, None] + np.arange(half - length, half + 1)[None, :]).ravel()
+            starts = np.arange(max(0, lo + 1 - length), min(lo + self.middle - 1, self.width - length) + 1)
+            pos = (rows[:, None] + starts[None, :]).ravel()
             pos = pos[self.invalid[pos + length] == self.invalid[pos]]
             at = np.minimum(np.searchsorted(first, self.values[pos]), len(first) - 1)
             pos = pos[first[at] == self.values[pos]]
             if len(pos):
-                begin, end = self.token[pos], self.token[pos + length - 1]
+                begin, end = self.begin[pos], self.end[pos + length - 1]
                 out.append((ngram_hashes(self.values, pos, length), begin, end - begin + 1))
         return out

@@ -34,6 +34,16 @@ def shingles(values: np.ndarray, k: int = K) -> np.ndarray:
     return fmix64(h)
 
 
+def shingles_of(windows: np.ndarray) -> np.ndarray:
+    """The shingle of each row of k token values (a few windows picked out of a text): the same
+    value `shingles` gives the window where it stands."""
+    h = windows[:, 0].copy()
+    for m in range(1, windows.shape[1]):
+        h *= _MIX
+        h += windows[:, m]
+    return fmix64(h)
+
+
 def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
     """Positions of the fingerprints winnowing selects (the minimum of every window)."""
     if len(hashes) <= w:

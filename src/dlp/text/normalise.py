@@ -23,7 +23,10 @@ table altogether.
   exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
   records where it could be cut (`Tokens.halves`): term matching reads it both ways.
 - Footnote marks (one or two superscript digits after a word: ``process¹``) and citation
-  marks (``[12]``) are not words.
+  marks (``[12]``) are not words (term matching reads the number in brackets as a word too:
+  `Tokens.citations`). Numbers glued to words (footnotes written as plain digits,
+  ``process1``, ``added.3``; ``4process``) stay numbers, since ``windows10`` is one too;
+  they are `Tokens.marks`, and the fingerprint tier reads the text without them as well.
 - Words are joined where the writer broke them: a hyphen at the end of a line before a
   small letter (``pig-\\nment``; such a word is also one of the `Tokens.halves`), soft
   hyphens, and letter-spaced runs (``c o a t``, ``c.o.a.t``; see `spacing`). A joined
@@ -69,6 +72,7 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 _NO_INT = np.zeros(0, dtype=np.int64)
+GLUED_WORD = 2  # a number touching a word this long or longer is one of `Tokens.marks`
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,80 @@ class Tokens:
             return np.zeros(0, dtype=np.int64)
         ids = np.cumsum((self.flags & SENTENCE) != 0, dtype=np.int64) - 1
         return np.maximum(ids, 0)
+
+    @cached_property
+    def marks(self) -> np.ndarray:
+        """Numbers glued to a word, computed on first use: footnote numbers written without
+        superscript (``the process1 of cooling2``, ``was added.3``, as text copied out of a PDF
+        reads), and numbers an evader glues to words or puts in place of spaces (``4process``,
+        ``the1process2of3cooling``). A digit token is one when a word of two letters or more
+        touches it on either side (or the punctuation that ends such a word does, on its left).
+        Such a token is a number all the same (``windows10``, ``sha256``, ``2nd``): the tokens
+        keep it, and the fingerprint tier reads the text both ways (`without_marks`); as the
+        other reading only drops numbers, it can only find words that are there. ``F16``,
+        ``v2.1`` and ``10 am`` hold no mark. Like every cut, it depends on the words alone."""
+        n = len(self)
+        if n < 2:
+            return _NO_INT
+        norm, nstarts, nends = self.norm, self.nstarts, self.nends
+        first = norm[nstarts]
+        digit = (first - first.dtype.type(48)) < 10
+        d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
+        if len(d) == 0:
+            return _NO_INT
+        # each digit token beside each of its neighbours: (the gap's first character, its end)
+        word = np.concatenate((d - 1, d + 1))
+        number = np.concatenate((d, d))
+        inside = (word >= 0) & (word < n)
+        word, number = word[inside], number[inside]
+        lo = np.minimum(nends[word], nends[number])
+        hi = np.maximum(nstarts[word], nstarts[number])
+        keep = ~digit[word] & (nends[word] - nstarts[word] >= GLUED_WORD) & (hi - lo <= ATTACHED_GAP)
+        return distinct(number[keep][_attached(norm, lo[keep], hi[keep])]).astype(np.int64, copy=False)
+
+    @cached_property
+    def citations(self) -> np.ndarray:
+        """Numbers in brackets that were read as citation marks (``[12]``; `_drop_citations`), for
+        the readers that need them as words too (a part number written ``BF [220]``): rows of
+        (the token after the mark, unkeyed hash of its number), computed on first use."""
+        norm = self.norm
+        opening = np.flatnonzero(norm == 91)
+        if len(opening) == 0:
+            return np.zeros((0, 2), dtype=np.uint64)
+        n = len(norm)
+
+        def at(i: np.ndarray) -> np.ndarray:  # the code point at each position, -1 past the end
+            return np.where(i < n, norm[np.minimum(i, n - 1)].astype(np.int64), -1)
+
+        a = opening + 1 + (at(opening + 1) == 32)
+        digits = np.zeros(len(opening), dtype=np.int64)
+        going = np.ones(len(opening), dtype=bool)
+        for k in range(4):
+            c = at(a + k)
+            going &= (c >= 48) & (c <= 57)
+            digits += going
+        e = a + digits
+        close = e + (at(e) == 32)
+        ok = (digits >= 1) & (digits <= 3) & (at(close) == 93)
+        if not ok.any():
+            return np.zeros((0, 2), dtype=np.uint64)
+        a, e, close = a[ok], e[ok], close[ok]
+        after = np.searchsorted(self.nstarts, close + 1).astype(np.uint64)
+        return np.stack([after, span_hashes(norm, a, e)], axis=1)
+
+    def without_marks(self) -> "Tokens":
+        """The other reading of a text whose words carry glued numbers (``the process1 of
+        cooling2``): the same tokens less the `marks`. Offsets still point at the source."""
+        if len(self.marks) == 0:
+            return self
+        keep = np.ones(len(self), dtype=bool)
+        keep[self.marks] = False
+        new_index = np.cumsum(keep) - 1
+        tampered = self.tampered[keep[self.tampered]] if len(self.tampered) else self.tampered
+        halves = self.halves[keep[self.halves[:, 0]]] if len(self.halves) else self.halves
+        return Tokens(self.hashes[keep], self.starts[keep], self.ends[keep], self.norm, self.nstarts[keep],
+                      self.nends[keep], new_index[tampered],
+                      np.stack([new_index[halves[:, 0]], halves[:, 1]], axis=1) if len(halves) else halves)
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves`."""
@@ -452,6 +530,28 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
 
 
 _AFTER_WORD = np.array([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
+ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
+
+
+def _attached(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Whether each gap norm[ends:starts] between two tokens (at most ATTACHED_GAP long) is empty or
+    punctuation, without a blank or a line break (``cooling2``, ``added.3``, ``word).4``)."""
+    gap = starts - ends
+    ok = np.ones(len(gap), dtype=bool)
+    for k in range(ATTACHED_GAP):
+        some = np.flatnonzero(ok & (gap > k))
+        if len(some) == 0:
+            break
+        c = norm[ends[some] + k]
+        if c.dtype != np.uint8:
+            c = np.minimum(c, len(_BLANK) - 1)
+        ok[some] = ~_BLANK[c]
+    return ok
+
+
+_BLANK = np.zeros(0x3002, dtype=bool)  # white space after NFKC, by code point (the last entry: anything above)
+_BLANK[:33] = True
+_BLANK[[0x85, 0x2028, 0x2029, 0x3000]] = True
 
 
 def _drop_footnotes(layout: _Layout) -> _Layout:

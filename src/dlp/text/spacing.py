@@ -157,3 +157,54 @@ def word_lengths(letters: str) -> tuple[int, ...]:
         out.append(stop - back[stop])
         stop = back[stop]
     return tuple(out[::-1])
+
+
+def is_word(letters: str) -> bool:
+    """Whether `letters` (one normalised token) is one of the WORDS most probable English words."""
+    from .normalise import tokenise
+
+    toks = tokenise(letters)
+    return len(toks) == 1 and bool(_known(toks.hashes)[0])
+
+
+def _known(hashes: np.ndarray) -> np.ndarray:
+    """Whether each unkeyed token hash is one of the WORDS most probable English words."""
+    table, _ = _table()
+    at = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
+    return table[at] == hashes
+
+
+def glued_forms(phrases: list[str]) -> list[str | None]:
+    """Each phrase of several words as written without spaces (``PROJECTHALCYON``,
+    ``#projecthalcyon`` for "Project Halcyon"), or None: a run of letters shorter than a glued
+    sentence is one token, and nothing in it says where its words end. Only phrases of words
+    of letters get one (glued digits would merge numbers: ``ZX-12-7B`` is not ``ZX-127-B``),
+    and none when the glued letters are cut into words again anyway (a run long enough) or
+    make an English word (``blue bell`` is ``bluebell``, a flower, not a code name). All
+    phrases are tokenised as one text, twice."""
+    from .normalise import tokenise
+
+    def words_of(texts: list[str]) -> list[list[str]]:
+        toks = tokenise("\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts))
+        line_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in texts])[:-1]))
+        line = np.searchsorted(line_starts, toks.starts, side="right") - 1
+        out: list[list[str]] = [[] for _ in texts]
+        for i, ln in enumerate(line.tolist()):
+            out[ln].append(toks.text_of(i))
+        return out
+
+    words = words_of(phrases)
+    wanted = [i for i, w in enumerate(words) if len(w) >= 2 and all(x.isalpha() for x in w)]
+    out: list[str | None] = [None] * len(phrases)
+    if not wanted:
+        return out
+    joined = ["".join(words[i]) for i in wanted]
+    again = words_of(joined)
+    single = [k for k, w in enumerate(again) if len(w) == 1]  # cut into words again: no glued form
+    if not single:
+        return out
+    known = _known(tokenise("\n".join(again[k][0] for k in single)).hashes)
+    for k, english in zip(single, known.tolist()):
+        if not english:
+            out[wanted[k]] = again[k][0]
+    return out
