@@ -38,19 +38,20 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .arrays import distinct, distinct_pairs
-from . import segments as seg
+from . import parallel, segments as seg
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
 from .errors import KeyMissing, UsageError
-from .fingerprint import Keyer, load_key, new_key_file, shingles, winnow
+from .fingerprint import Keyer, load_key, new_key_file, shingles
 from .fingerprint import bitmap, fields
+from .fingerprint.batch import Prepared, prepare
 from .fingerprint.lexicon import Lexicon
 from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import tokenise
 
-__all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
+__all__ = ["Registry", "Registered", "NewDocument", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
 NEAR_DUPLICATE = 0.8  # share of the smaller document's fingerprints the larger holds that makes them one family
 MERGE_FACTOR = 4  # segments of one size tier merged together
@@ -59,6 +60,19 @@ INLINE_MERGE_BYTES = 64 * 1024 * 1024  # larger merges wait for `dlp compact`
 MIN_RECORD_CHARS = 3  # field values shorter than this are not evidence
 BOILERPLATE_REPORT = 3  # fingerprints (a passage of about ten words) a registration must make boilerplate to say so
 SKETCH = 32  # smallest fingerprints that stand for a pending document when looking for near-duplicates
+BATCH_CHARS = 256 * 1024  # text fingerprinted in one vectorised pass (NumPy's per-call cost paid once per batch)
+BATCH_DOCS = 256
+POOL_CHARS = 4 << 20  # less text than this is fingerprinted in this process (starting workers costs more)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document to register: its text, its bytes (for the file digest), its file name and secret id."""
+
+    text: str
+    raw: bytes
+    source: str
+    secret_id: str
 
 
 @dataclass(frozen=True)
@@ -152,22 +166,57 @@ class Registry:
 
     def add_document(self, text: str, raw: bytes, source: str, *, secret_id: str, label: str = "",
                      classification: str | None = None, owner: str = "", tags: Sequence[str] = ()) -> Registered:
-        digest = self.keyer.digest(raw)
-        tokens = tokenise(text)
-        values = self.keyer.tokens(tokens)
+        return self.add_documents([NewDocument(text, raw, source, secret_id)], label=label,
+                                  classification=classification, owner=owner, tags=tags)[0]
+
+    def add_documents(self, documents: Sequence[NewDocument], *, label: str = "", classification: str | None = None,
+                      owner: str = "", tags: Sequence[str] = (), workers: int = 1) -> list[Registered]:
+        """Register documents, in order, as `add_document` one after the other would.
+
+        Their text is fingerprinted in batches (`fingerprint.batch`), in `workers` processes
+        when there is enough of it; what depends on the registry (versions, families, the
+        near-duplicates among them) is decided here, one document after the other.
+        """
+        digests = [self.keyer.digest(d.raw) for d in documents]
+        known = {(sid, v.digest) for sid, secret in self.secrets.items() for v in secret.versions}
+        todo = [i for i, (d, digest) in enumerate(zip(documents, digests)) if (d.secret_id, digest) not in known]
+        prepared = dict(zip(todo, self._prepare([documents[i].text for i in todo], workers)))
+        out = []
+        for i, (doc, digest) in enumerate(zip(documents, digests)):
+            existing = self.secrets.get(doc.secret_id)
+            if existing is not None and existing.kind != "document":
+                raise UsageError(f"id {doc.secret_id!r} is already a {existing.kind} secret")
+            match = next((v for v in existing.versions if v.digest == digest), None) if existing else None
+            if match is not None:
+                status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
+                out.append(Registered(doc.secret_id, match.version, status, doc.source, match.tokens))
+                continue
+            p = prepared.get(i)
+            if p is None:  # unchanged when asked, but its version was removed since in this edit
+                p = self._prepare([doc.text], 1)[0]
+            out.append(self._add_prepared(doc, digest, p, label, classification, owner, tags))
+        return out
+
+    def _prepare(self, texts: list[str], workers: int) -> list[Prepared]:
+        if not texts:
+            return []
+        lexicon = self.lexicon  # built here, before any fork: workers inherit it
+        pieces = [[texts[i] for i in r] for r in parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)]
+        if sum(len(t) for t in texts) < POOL_CHARS:
+            workers = 1
+        out: list[Prepared] = []
+        for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
+                                          state={"keyer": self.keyer, "lexicon": lexicon}):
+            out.extend(batch)
+        return out
+
+    def _add_prepared(self, doc: NewDocument, digest: str, p: Prepared, label, classification, owner,
+                      tags) -> Registered:
+        secret_id = doc.secret_id
         existing = self.secrets.get(secret_id)
-        if existing is not None and existing.kind != "document":
-            raise UsageError(f"id {secret_id!r} is already a {existing.kind} secret")
-        if existing is not None and any(v.digest == digest for v in existing.versions):
-            match = next(v for v in existing.versions if v.digest == digest)
-            status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
-            return Registered(secret_id, match.version, status, source, match.tokens)
-        sh = shingles(values)
-        picks = winnow(sh)
-        fp_hash, fp_pos = sh[picks], picks.astype(np.uint32)
         near = None
         if existing is None:
-            family, near = self._family_of_new(secret_id, fp_hash)
+            family, near = self._family_of_new(secret_id, p.fp_hash)
             existing = self.secrets[secret_id] = Secret(secret_id, "document", label or secret_id,
                                                         classification or DEFAULT_CLASSIFICATION, owner, tuple(tags))
             status = "new"
@@ -176,18 +225,16 @@ class Registry:
             existing.relabel(label, classification, owner, tags)
             status = "version"
         version = len(existing.versions) + 1
-        extra: dict[str, Any] = {"fingerprints": int(len(picks))}
+        extra: dict[str, Any] = {"fingerprints": int(len(p.fp_hash))}
         if near is not None:
             extra["near_duplicate_of"] = near
-        existing.versions.append(Version(version, digest, int(len(values)), time.time(), source, extra))
-        buckets, counts = hashed_counts(values)
-        for value in _sketch(distinct(fp_hash)).tolist():
+        existing.versions.append(Version(version, digest, p.tokens, time.time(), doc.source, extra))
+        for value in _sketch(distinct(p.fp_hash)).tolist():
             self._sketches.setdefault(value, []).append(len(self._pending))
         self._pending.append(seg.OwnerRecord(
-            secret_id, version, "document", int(len(values)), family, int(digest[:16], 16), fp_hash, fp_pos,
-            (sh >> np.uint64(32)).astype(np.uint32), rewrite_record(tokens, values, self.lexicon),
-            cl_bucket=buckets, cl_count=counts))
-        return Registered(secret_id, version, status, source, int(len(values)), near)
+            secret_id, version, "document", p.tokens, family, int(digest[:16], 16), p.fp_hash, p.fp_pos,
+            p.all_sh32, p.rewrite, cl_bucket=p.cl_bucket, cl_count=p.cl_count))
+        return Registered(secret_id, version, status, doc.source, p.tokens, near)
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:
         digest = self.keyer.digest(raw)
@@ -533,6 +580,11 @@ class Registry:
                 keep[local] = False
             records.extend(seg.decode(dict(segment.meta), dict(segment.arrays), keep))
         return records + list(self._pending)
+
+
+def _prepare_texts(texts: list[str]) -> list[Prepared]:
+    """Fingerprint a batch of texts (in a worker process, or here)."""
+    return prepare([tokenise(t) for t in texts], parallel.state("keyer"), parallel.state("lexicon"))
 
 
 def _sketch(fingerprints: np.ndarray) -> np.ndarray:

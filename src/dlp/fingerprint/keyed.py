@@ -90,7 +90,10 @@ class Keyer:
 
     def tokens(self, toks: Tokens) -> np.ndarray:
         """Keyed values of all tokens (uint64), through the cache."""
-        hashes = toks.hashes
+        return self.of_hashes(toks.hashes)
+
+    def of_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """Keyed values of unkeyed token hashes (of one text or of several), through the cache."""
         if len(hashes) == 0:
             return np.zeros(0, dtype=np.uint64)
         slots = (hashes & self._mask).astype(np.intp)

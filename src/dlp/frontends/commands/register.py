@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..output import plural
-from ... import sync
+from ... import parallel, sync
 from ...changes import registry_change
 from ...errors import UsageError
-from ...extract.documents import read_document
-from ...registry import Registry, slug
+from ...extract.documents import read_document, read_documents
+from ...registry import NewDocument, Registry, slug
 from .files import expand
 from ..status import Exit
 
@@ -54,7 +54,8 @@ def run(args, env) -> int:
     if args.secret_id and len(files) > 1:
         raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
     audit = env.audit(args)  # a trail that cannot be written stops us before the work, and before any change
-    extracted = [(f, *read_text(f)) for f in files]
+    workers = parallel.default_workers()
+    extracted = [(f, *read) for f, read in zip(files, read_documents(files, workers=workers))]
     failed = [(f, problems) for f, _, raw, problems in extracted if problems]
     empty = [f for f, _, raw, problems in extracted if not raw and not problems]
     if failed or empty:
@@ -69,13 +70,13 @@ def run(args, env) -> int:
     planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
     with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
                          public=bool(args.public)) as (reg, change):
-        results = []
-        for (path, text, raw, _), sid in zip(extracted, planned):
-            if args.public:
-                results.append(reg.add_public(text, raw, path.name))
-            else:
-                results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
-                                                classification=args.classification, owner=args.owner, tags=args.tag))
+        if args.public:
+            results = [reg.add_public(text, raw, path.name) for path, text, raw, _ in extracted]
+        else:
+            results = reg.add_documents([NewDocument(text, raw, path.name, sid)
+                                         for (path, text, raw, _), sid in zip(extracted, planned)],
+                                        label=args.label, classification=args.classification, owner=args.owner,
+                                        tags=args.tag, workers=workers)
         common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(),  # ids, versions and counts only: never text
                     results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
