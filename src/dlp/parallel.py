@@ -41,11 +41,14 @@ def state(name: str) -> Any:
     return _STATE[name]
 
 
-def ordered_map(fn: Callable[[T], R], pieces: Sequence[T], *, workers: int,
-                state: dict[str, Any] | None = None) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], pieces: Sequence[T], *, workers: int, state: dict[str, Any] | None = None,
+                meanwhile: Callable[[], Any] | None = None) -> Iterator[R]:
     """`fn(piece)` for every piece, in order; in `workers` forked processes when there are two or
-    more of both (else here). `fn` reads `state` through `parallel.state`."""
+    more of both (else here). `fn` reads `state` through `parallel.state`. `meanwhile` is work
+    of this process's own, done while the workers run (or first, without workers)."""
     if workers <= 1 or len(pieces) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if meanwhile is not None:
+            meanwhile()
         _STATE.clear()
         _STATE.update(state or {})
         try:
@@ -57,7 +60,10 @@ def ordered_map(fn: Callable[[T], R], pieces: Sequence[T], *, workers: int,
     with ProcessPoolExecutor(min(workers, len(pieces)), mp_context=context, initializer=_start,
                              initargs=(state or {},)) as pool:
         try:
-            yield from pool.map(fn, pieces)
+            results = pool.map(fn, pieces)  # the workers are forked here, before `meanwhile` runs
+            if meanwhile is not None:
+                meanwhile()
+            yield from results
         except BrokenProcessPool:
             raise WorkerDied("a worker process died (killed, or out of memory); nothing was changed") from None
 

@@ -50,6 +50,7 @@ from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import tokenise
+from .text.english import english
 
 __all__ = ["Registry", "Registered", "NewDocument", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
@@ -215,8 +216,9 @@ class Registry:
         secret_id = doc.secret_id
         existing = self.secrets.get(secret_id)
         near = None
+        fps = distinct(p.fp_hash)
         if existing is None:
-            family, near = self._family_of_new(secret_id, p.fp_hash)
+            family, near = self._family_of_new(secret_id, fps)
             existing = self.secrets[secret_id] = Secret(secret_id, "document", label or secret_id,
                                                         classification or DEFAULT_CLASSIFICATION, owner, tuple(tags))
             status = "new"
@@ -229,7 +231,7 @@ class Registry:
         if near is not None:
             extra["near_duplicate_of"] = near
         existing.versions.append(Version(version, digest, p.tokens, time.time(), doc.source, extra))
-        for value in _sketch(distinct(p.fp_hash)).tolist():
+        for value in fps[:SKETCH].tolist():  # a bottom-k sketch: near-identical documents share most
             self._sketches.setdefault(value, []).append(len(self._pending))
         self._pending.append(seg.OwnerRecord(
             secret_id, version, "document", p.tokens, family, int(digest[:16], 16), p.fp_hash, p.fp_pos,
@@ -484,11 +486,11 @@ class Registry:
                 return int(self.store.segment(found[0], self.keyer).get("owner_family")[found[1]])
         return self._family_key(sid)
 
-    def _family_of_new(self, sid: str, fingerprints: np.ndarray) -> tuple[int, str | None]:
-        """A new document's family: that of a registered document it nearly equals, else its own."""
-        if len(fingerprints) == 0:
+    def _family_of_new(self, sid: str, fps: np.ndarray) -> tuple[int, str | None]:
+        """A new document's family: that of a registered document it nearly equals, else its own
+        (`fps`: its distinct fingerprints, sorted)."""
+        if len(fps) == 0:
             return self._family_key(sid), None
-        fps = distinct(fingerprints)
         best: tuple[float, int, str] | None = None
         for segment, _, owner in self._stored(fps):
             owners, shared = np.unique(owner, return_counts=True)
@@ -499,7 +501,7 @@ class Registry:
                     family = int(segment.get("owner_family")[local])
                     best = (score, family, segment.owners[local][0])
         votes: dict[int, int] = {}
-        for value in _sketch(fps).tolist():  # pending documents: a bottom-k sketch proposes, counting decides
+        for value in fps[:SKETCH].tolist():  # pending documents: a bottom-k sketch proposes, counting decides
             for i in self._sketches.get(value, ()):
                 votes[i] = votes.get(i, 0) + 1
         for i, count in votes.items():
@@ -541,7 +543,7 @@ class Registry:
         needed = int(self.settings.get("boilerplate_docs", DEFAULT_BOILERPLATE_DOCS))
         values = [distinct(r.fp_hash) for r in docs]
         fps = np.concatenate(values)
-        families = np.concatenate([np.full(len(v), r.family, dtype=np.uint64) for v, r in zip(values, docs)])
+        families = np.repeat(np.array([r.family for r in docs], dtype=np.uint64), [len(v) for v in values])
         who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}
         wanted = distinct(fps)
         for segment, qidx, local in self._stored(wanted):
@@ -551,17 +553,18 @@ class Registry:
             for family, i in zip(found.tolist(), local.tolist()):
                 who.setdefault(family, segment.owners[i][0])
         pairs = distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
-        values_of, per_value = np.unique(pairs[0], return_counts=True)
-        common = values_of[per_value >= needed]
+        starts = np.flatnonzero(np.concatenate(([True], pairs[0][1:] != pairs[0][:-1])))
+        per_value = np.diff(np.append(starts, pairs.shape[1]))
+        common = pairs[0][starts][per_value >= needed]
         out: dict[str, tuple[int, tuple[str, ...]]] = {}
         if len(common) == 0:
             return out
         # one pass over every pending fingerprint, not one per document: which are common,
         # and per document how many (a registration of 10,000 documents spent 25 s here)
         offsets = np.cumsum([0] + [len(v) for v in values])
-        is_common = np.isin(np.concatenate(values), common)
+        is_common = _among(fps[: offsets[-1]], common)
         per_doc = np.add.reduceat(is_common.astype(np.int64), offsets[:-1]) if len(is_common) else offsets[1:] * 0
-        held = pairs[:, np.isin(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
+        held = pairs[:, _among(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
         for d in np.flatnonzero(per_doc >= BOILERPLATE_REPORT).tolist():
             record = docs[d]
             shared = values[d][is_common[offsets[d]:offsets[d + 1]]]
@@ -582,14 +585,25 @@ class Registry:
         return records + list(self._pending)
 
 
+def _among(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted set, by binary search (no sort of `values`)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+def warm_up(root: Path) -> None:
+    """Build, before the registry at `root` is opened, what registering documents into it will need:
+    the English table the lexicon of a new registry is keyed from (two seconds of JSON and
+    Python; `dlp register` does it while its workers read the files)."""
+    if not (Path(root) / "CURRENT").exists():
+        english()
+
+
 def _prepare_texts(texts: list[str]) -> list[Prepared]:
     """Fingerprint a batch of texts (in a worker process, or here)."""
     return prepare([tokenise(t) for t in texts], parallel.state("keyer"), parallel.state("lexicon"))
-
-
-def _sketch(fingerprints: np.ndarray) -> np.ndarray:
-    """The SKETCH smallest distinct fingerprints (a bottom-k sketch: near-identical documents share most)."""
-    return distinct(fingerprints)[:SKETCH]
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:

@@ -202,9 +202,11 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     first = np.flatnonzero(change)
     uniq = ph[first]
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
-    row_family = _row_families(arrays["rw_owner"], arrays["owner_family"], len(arrays["rw_ptr"]) - 1)
-    fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.uint64)
-    arrays["rp_fam"] = np.minimum(_families_per_run(change, fam), 65535).astype(np.uint16)
+    families = distinct(arrays["owner_family"])  # numbered 0.., so (pair, family) packs into one integer
+    owner_family = np.searchsorted(families, arrays["owner_family"]).astype(np.int64)
+    row_family = _row_families(arrays["rw_owner"], owner_family, len(arrays["rw_ptr"]) - 1)
+    fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.int64)
+    arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
     _sorted_pair(arrays, "rw_lemmas", "rw_lemma_owner",
                  [r.rewrite.lemmas if r.rewrite is not None and r.kind != "public" else _EMPTY_U64 for r in records])
@@ -220,16 +222,17 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
         arrays[name], arrays[owner_name] = values[order], who[order]
 
 
-def _families_per_run(change: np.ndarray, family: np.ndarray) -> np.ndarray:
-    """How many distinct families each run of entries holds (a run starts where `change` is True)."""
+def _families_per_run(change: np.ndarray, family: np.ndarray, families: int) -> np.ndarray:
+    """How many distinct families each run of entries holds (a run starts where `change` is True;
+    `family`: family numbers below `families`)."""
     if len(family) == 0:
         return np.zeros(0, dtype=np.int64)
     runs = np.cumsum(change, dtype=np.int64) - 1
-    families = distinct(family)
-    bits = max(1, int(len(families)).bit_length())
+    bits = max(1, int(families).bit_length())
     if int(runs[-1]).bit_length() + bits > 62:
-        return np.bincount(distinct_pairs(runs.astype(np.uint64), family)[0].astype(np.int64), minlength=int(runs[-1]) + 1)
-    keys = distinct((runs << bits) | np.searchsorted(families, family).astype(np.int64))
+        pairs = distinct_pairs(runs.astype(np.uint64), family.astype(np.uint64))
+        return np.bincount(pairs[0].astype(np.int64), minlength=int(runs[-1]) + 1)
+    keys = distinct((runs << bits) | family)
     return np.bincount(keys >> bits, minlength=int(runs[-1]) + 1)
 
 

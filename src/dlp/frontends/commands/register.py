@@ -16,7 +16,7 @@ from ... import parallel, sync
 from ...changes import registry_change
 from ...errors import UsageError
 from ...extract.documents import read_document, read_documents
-from ...registry import NewDocument, Registry, slug
+from ...registry import NewDocument, Registry, slug, warm_up
 from .files import expand
 from ..status import Exit
 
@@ -54,8 +54,9 @@ def run(args, env) -> int:
     if args.secret_id and len(files) > 1:
         raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
     audit = env.audit(args)  # a trail that cannot be written stops us before the work, and before any change
-    workers = parallel.default_workers()
-    extracted = [(f, *read) for f, read in zip(files, read_documents(files, workers=workers))]
+    workers, root = parallel.default_workers(), env.settings(args).registry
+    reads = read_documents(files, workers=workers, meanwhile=lambda: warm_up(root))
+    extracted = [(f, *read) for f, read in zip(files, reads)]
     failed = [(f, problems) for f, _, raw, problems in extracted if problems]
     empty = [f for f, _, raw, problems in extracted if not raw and not problems]
     if failed or empty:
@@ -66,7 +67,6 @@ def run(args, env) -> int:
             print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
         print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
         return Exit.USAGE
-    root = env.settings(args).registry
     planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
     with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
                          public=bool(args.public)) as (reg, change):
