@@ -13,6 +13,7 @@ Workers never write anything: the parent alone changes the registry, under its l
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +25,7 @@ from .errors import WorkerDied
 T = TypeVar("T")
 R = TypeVar("R")
 
+AHEAD = 32  # pieces per worker handed out ahead of the one whose result is awaited
 _STATE: dict[str, Any] = {}  # what a worker process was started with (set once per worker, by fork)
 
 
@@ -57,15 +59,26 @@ def ordered_map(fn: Callable[[T], R], pieces: Sequence[T], *, workers: int, stat
             _STATE.clear()
         return
     context = multiprocessing.get_context("fork")
+    ahead = AHEAD * workers  # pieces handed out before their results are taken: bounds what waits in memory
     with ProcessPoolExecutor(min(workers, len(pieces)), mp_context=context, initializer=_start,
                              initargs=(state or {},)) as pool:
+        waiting: collections.deque = collections.deque()
         try:
-            results = pool.map(fn, pieces)  # the workers are forked here, before `meanwhile` runs
+            waiting.extend(pool.submit(fn, piece) for piece in pieces[:ahead])
+            # the workers are forked at the first submit, before `meanwhile` runs (no fork beside a thread)
             if meanwhile is not None:
                 meanwhile()
-            yield from results
+            for piece in pieces[ahead:]:
+                result = waiting.popleft().result()
+                waiting.append(pool.submit(fn, piece))
+                yield result
+            while waiting:
+                yield waiting.popleft().result()
         except BrokenProcessPool:
             raise WorkerDied("a worker process died (killed, or out of memory); nothing was changed") from None
+        finally:
+            for future in waiting:
+                future.cancel()
 
 
 def _start(given: dict[str, Any]) -> None:

@@ -64,6 +64,7 @@ SKETCH = 32  # smallest fingerprints that stand for a pending document when look
 BATCH_CHARS = 256 * 1024  # text fingerprinted in one vectorised pass (NumPy's per-call cost paid once per batch)
 BATCH_DOCS = 256
 POOL_CHARS = 4 << 20  # less text than this is fingerprinted in this process (starting workers costs more)
+FLUSH_BYTES = 128 << 20  # pending records of this size are written as a segment of the edit (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,16 @@ class NewDocument:
     raw: bytes
     source: str
     secret_id: str
+
+
+@dataclass(frozen=True)
+class _Added:
+    """A document this edit added, as near-duplicate and boilerplate checks need it."""
+
+    secret: str
+    version: int
+    family: int
+    fps: np.ndarray  # its distinct fingerprints, sorted
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,10 @@ class Registry:
         self._pending: list[seg.OwnerRecord] = []
         self._index: Index | None = None
         self._where_cache: dict[tuple[str, int], tuple[str, int]] | None = None
-        self._sketches: dict[int, list[int]] = {}  # bottom-k fingerprints of pending documents -> their records
+        self._sketches: dict[int, list[int]] = {}  # bottom-k fingerprints of new documents -> `_added` numbers
+        self._added: list[_Added | None] = []  # the documents this edit added (None: removed again)
+        self._flushed: list[str] = []  # segments written by this edit, published with it (`FLUSH_BYTES`)
+        self._pending_bytes = 0
         if self.store.exists() or not create:
             peeked = self.store.peek()
             self.keyer = Keyer(load_key(self.key_path))
@@ -181,9 +195,11 @@ class Registry:
         digests = [self.keyer.digest(d.raw) for d in documents]
         known = {(sid, v.digest) for sid, secret in self.secrets.items() for v in secret.versions}
         todo = [i for i, (d, digest) in enumerate(zip(documents, digests)) if (d.secret_id, digest) not in known]
-        prepared = dict(zip(todo, self._prepare([documents[i].text for i in todo], workers)))
+        wanted = set(todo)
+        prepared = self._prepare([documents[i].text for i in todo], workers)  # in order, as they are ready
         out = []
         for i, (doc, digest) in enumerate(zip(documents, digests)):
+            p = next(prepared) if i in wanted else None
             existing = self.secrets.get(doc.secret_id)
             if existing is not None and existing.kind != "document":
                 raise UsageError(f"id {doc.secret_id!r} is already a {existing.kind} secret")
@@ -192,24 +208,22 @@ class Registry:
                 status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
                 out.append(Registered(doc.secret_id, match.version, status, doc.source, match.tokens))
                 continue
-            p = prepared.get(i)
             if p is None:  # unchanged when asked, but its version was removed since in this edit
-                p = self._prepare([doc.text], 1)[0]
+                p = next(self._prepare([doc.text], 1))
             out.append(self._add_prepared(doc, digest, p, label, classification, owner, tags))
         return out
 
-    def _prepare(self, texts: list[str], workers: int) -> list[Prepared]:
+    def _prepare(self, texts: list[str], workers: int) -> Iterator[Prepared]:
+        """The fingerprints of `texts`, in order, as the workers finish them."""
         if not texts:
-            return []
+            return
         lexicon = self.lexicon  # built here, before any fork: workers inherit it
         pieces = [[texts[i] for i in r] for r in parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)]
         if sum(len(t) for t in texts) < POOL_CHARS:
             workers = 1
-        out: list[Prepared] = []
         for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
                                           state={"keyer": self.keyer, "lexicon": lexicon}):
-            out.extend(batch)
-        return out
+            yield from batch
 
     def _add_prepared(self, doc: NewDocument, digest: str, p: Prepared, label, classification, owner,
                       tags) -> Registered:
@@ -232,10 +246,14 @@ class Registry:
             extra["near_duplicate_of"] = near
         existing.versions.append(Version(version, digest, p.tokens, time.time(), doc.source, extra))
         for value in fps[:SKETCH].tolist():  # a bottom-k sketch: near-identical documents share most
-            self._sketches.setdefault(value, []).append(len(self._pending))
+            self._sketches.setdefault(value, []).append(len(self._added))
+        self._added.append(_Added(secret_id, version, family, fps))
         self._pending.append(seg.OwnerRecord(
             secret_id, version, "document", p.tokens, family, int(digest[:16], 16), p.fp_hash, p.fp_pos,
             p.all_sh32, p.rewrite, cl_bucket=p.cl_bucket, cl_count=p.cl_count))
+        self._pending_bytes += p.nbytes
+        if self._pending_bytes >= FLUSH_BYTES:
+            self._flush()
         return Registered(secret_id, version, status, doc.source, p.tokens, near)
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:
@@ -370,7 +388,11 @@ class Registry:
     def _kill(self, sid: str, version: int) -> None:
         if any(r.key == (sid, version) for r in self._pending):
             self._pending = [r for r in self._pending if r.key != (sid, version)]
-            self._sketches = {}  # record numbers moved: near-duplicate proposals among pending restart
+            self._sketches = {}  # near-duplicate proposals among new documents restart
+        for i, added in enumerate(self._added):
+            if added is not None and (added.secret, added.version) == (sid, version):
+                self._added[i] = None
+                self._sketches = {}
         where = self._where().get((sid, version))
         if where is not None:
             self._dead.setdefault(where[0], set()).add(where[1])
@@ -391,14 +413,23 @@ class Registry:
         if self._lexicon_name is None:
             self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": []}, self.lexicon.arrays(),
                                                           self.keyer)
-        if self._pending:
-            meta, arrays = seg.build(self._pending, self.lexicon)
-            self._segments.append(self.store.write_segment(meta, arrays, self.keyer))
-            self._pending = []
-            self._sketches = {}
-            self._where_cache = None
+        self._flush()
         self._merge(self._merge_plan())
         return self._publish()
+
+    def _flush(self) -> None:
+        """Write the pending records as a segment of this edit (listed by no generation until
+        `commit` publishes one: a crash before leaves the old generation, and `Store.prune`
+        removes the segment). A bulk registration holds at most `FLUSH_BYTES` of records."""
+        if not self._pending:
+            return
+        meta, arrays = seg.build(self._pending, self.lexicon)
+        name = self.store.write_segment(meta, arrays, self.keyer)
+        self._segments.append(name)
+        self._flushed.append(name)
+        self._pending = []
+        self._pending_bytes = 0
+        self._where_cache = None
 
     def compact(self) -> int:
         """Merge every segment into one, leaving out removed and replaced versions."""
@@ -421,6 +452,7 @@ class Registry:
         }
         catalogue = {"secrets": [s.to_dict() for s in self.secrets.values()], "public": self.public}
         self._where_cache = None
+        self._sketches, self._added, self._flushed = {}, [], []
         self.generation = self.store.publish(manifest, catalogue, self.keyer)
         generation = self.store.read(self.keyer)
         self.manifest = generation.manifest
@@ -505,10 +537,10 @@ class Registry:
             for i in self._sketches.get(value, ()):
                 votes[i] = votes.get(i, 0) + 1
         for i, count in votes.items():
-            record = self._pending[i] if i < len(self._pending) else None
-            if record is None or record.kind != "document" or record.secret == sid or count * 4 < SKETCH:
+            record = self._added[i] if i < len(self._added) else None
+            if record is None or record.secret == sid or count * 4 < SKETCH:
                 continue
-            other = distinct(record.fp_hash)
+            other = record.fps
             n = int(np.isin(fps, other, assume_unique=True).sum())
             score = n / max(1, min(len(fps), len(other)))
             if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
@@ -518,8 +550,11 @@ class Registry:
         return best[1], best[2]
 
     def _stored(self, fps: np.ndarray) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
-        """(segment, index into `fps`, local owner) of every live registered fingerprint among `fps`."""
+        """(segment, index into `fps`, local owner) of every live registered fingerprint among `fps`
+        (in segments committed before this edit: its own documents are in `_added`)."""
         for name in self._segments:
+            if name in self._flushed:
+                continue
             segment = self.store.segment(name, self.keyer)
             cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), fps)
             if len(cand) == 0:
@@ -537,11 +572,11 @@ class Registry:
         it holds that `boilerplate_docs` or more families now store, and the other secrets that
         share them. A passage quoted in enough registered documents stops being evidence for
         all of them: registration says so, so nobody whitelists a passage without knowing."""
-        docs = [r for r in self._pending if r.kind == "document" and len(r.fp_hash)]
+        docs = [r for r in self._added if r is not None and len(r.fps)]
         if not docs:
             return {}
         needed = int(self.settings.get("boilerplate_docs", DEFAULT_BOILERPLATE_DOCS))
-        values = [distinct(r.fp_hash) for r in docs]
+        values = [r.fps for r in docs]
         fps = np.concatenate(values)
         families = np.repeat(np.array([r.family for r in docs], dtype=np.uint64), [len(v) for v in values])
         who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}

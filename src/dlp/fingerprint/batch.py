@@ -44,6 +44,14 @@ class Prepared:
     cl_bucket: np.ndarray  # uint32, sorted
     cl_count: np.ndarray  # float32
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays (what holding it costs)."""
+        rw = self.rewrite
+        return sum(a.nbytes for a in (self.fp_hash, self.fp_pos, self.all_sh32, self.cl_bucket, self.cl_count,
+                                      rw.vectors.ptr, rw.vectors.cols, rw.vectors.weights, rw.signatures,
+                                      rw.pair_hashes, rw.pair_rows, rw.lemmas))
+
 
 def prepare(toks: list[Tokens], keyer: Keyer, lexicon: Lexicon) -> list[Prepared]:
     """The registration arrays of each tokenised document (a batch of a few hundred KB is best:
