@@ -87,6 +87,7 @@ def test_a_document_removed_after_its_segment_was_written_is_gone(tmp_path, monk
     monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
     with editing(tmp_path / "reg") as reg:
         reg.add_documents(_documents()[:10])
+        reg.settle()
         assert reg._flushed  # written, not published
         reg.remove("d1")
         reg.commit()
@@ -106,6 +107,7 @@ def test_a_crash_after_segments_were_written_leaves_the_old_generation(tmp_path,
     with pytest.raises(RuntimeError):
         with editing(root) as reg:
             reg.add_documents(_documents()[2:12])
+            reg.settle()
             assert reg._flushed
             raise RuntimeError("killed before commit")
     assert Registry(root).generation == 1 and set(Registry(root).secrets) == {"d0", "d1"}
@@ -146,3 +148,20 @@ def _scaled(piece: int) -> int:
 ])
 def test_chunks(sizes, budget, most, expected):
     assert parallel.chunks(sizes, budget, most) == expected
+
+
+def test_a_segment_that_fails_to_build_in_the_background_fails_the_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
+
+    def broken(records, lexicon):
+        raise OSError("disk full")
+
+    with editing(tmp_path / "reg") as reg:
+        reg.add_documents(_documents()[:1])
+        reg.commit()
+    monkeypatch.setattr(seg, "build", broken)
+    with pytest.raises(OSError, match="disk full"):
+        with editing(tmp_path / "reg") as reg:
+            reg.add_documents(_documents()[1:10])
+            reg.commit()
+    assert set(Registry(tmp_path / "reg").secrets) == {"d0"}  # nothing half-registered

@@ -30,6 +30,7 @@ import csv
 import io
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from .arrays import distinct, distinct_pairs
 from . import parallel, segments as seg
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
-from .errors import KeyMissing, UsageError
+from .errors import KeyMissing, StoreError, UsageError
 from .fingerprint import Keyer, load_key, new_key_file, shingles
 from .fingerprint import bitmap, fields
 from .fingerprint.batch import Prepared, prepare
@@ -122,6 +123,7 @@ class Registry:
         self._sketches: dict[int, list[int]] = {}  # bottom-k fingerprints of new documents -> `_added` numbers
         self._added: list[_Added | None] = []  # the documents this edit added (None: removed again)
         self._flushed: list[str] = []  # segments written by this edit, published with it (`FLUSH_BYTES`)
+        self._flushing: tuple[threading.Thread, list] | None = None  # a segment being built and written
         self._pending_bytes = 0
         if self.store.exists() or not create:
             peeked = self.store.peek()
@@ -399,6 +401,7 @@ class Registry:
 
     def _where(self) -> dict[tuple[str, int], tuple[str, int]]:
         """(secret, version) -> (segment, local owner) of the committed owners."""
+        self.settle()
         if self._where_cache is None:
             out = {}
             for name in self._segments:
@@ -414,25 +417,51 @@ class Registry:
             self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": []}, self.lexicon.arrays(),
                                                           self.keyer)
         self._flush()
+        self.settle()
         self._merge(self._merge_plan())
         return self._publish()
 
     def _flush(self) -> None:
         """Write the pending records as a segment of this edit (listed by no generation until
         `commit` publishes one: a crash before leaves the old generation, and `Store.prune`
-        removes the segment). A bulk registration holds at most `FLUSH_BYTES` of records."""
+        removes the segment). A bulk registration holds at most `FLUSH_BYTES` of records.
+
+        The segment is built and written by a thread while registration goes on (NumPy's sorts
+        run outside the GIL): one at a time, and `settle` waits for it before anything reads
+        the list of segments."""
+        self.settle()
         if not self._pending:
             return
-        meta, arrays = seg.build(self._pending, self.lexicon)
-        name = self.store.write_segment(meta, arrays, self.keyer)
-        self._segments.append(name)
-        self._flushed.append(name)
-        self._pending = []
-        self._pending_bytes = 0
+        records, lexicon, outcome = self._pending, self.lexicon, []
+        self._pending, self._pending_bytes = [], 0
+
+        def build() -> None:
+            try:
+                meta, arrays = seg.build(records, lexicon)
+                outcome.append(self.store.write_segment(meta, arrays, self.keyer))
+            except BaseException as exc:  # handed to the thread that settles
+                outcome.append(exc)
+
+        thread = threading.Thread(target=build, name="dlp-segment", daemon=True)
+        thread.start()
+        self._flushing = (thread, outcome)
+
+    def settle(self) -> None:
+        """Wait for the segment being written in the background, and list it (or raise its error)."""
+        if self._flushing is None:
+            return
+        thread, outcome = self._flushing
+        thread.join()
+        self._flushing = None
+        if not outcome or isinstance(outcome[0], BaseException):
+            raise outcome[0] if outcome else StoreError(f"registry {self.root}: a segment was not written")
+        self._segments.append(outcome[0])
+        self._flushed.append(outcome[0])
         self._where_cache = None
 
     def compact(self) -> int:
         """Merge every segment into one, leaving out removed and replaced versions."""
+        self.settle()
         if self._pending:
             self.commit()
         if len(self._segments) > 1 or any(self._dead.get(name) for name in self._segments):
@@ -610,6 +639,7 @@ class Registry:
         return out
 
     def _live_records(self) -> list[seg.OwnerRecord]:
+        self.settle()
         records = []
         for name in self._segments:
             segment = self.store.segment(name, self.keyer)
@@ -675,4 +705,10 @@ def slug(name: str) -> str:
 def editing(root: Path, key_path: Path | None = None) -> Iterator[Registry]:
     """The registry at `root` (created if absent) under the writer lock; call `commit()` to keep changes."""
     with Store(Path(root), versions=store_versions()).lock():
-        yield Registry(root, key_path, create=True)
+        registry = Registry(root, key_path, create=True)
+        try:
+            yield registry
+        finally:  # no segment is written after the lock is let go
+            flushing, registry._flushing = registry._flushing, None
+            if flushing is not None:
+                flushing[0].join()

@@ -44,6 +44,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -86,6 +87,8 @@ class Store:
         self.root = Path(root)
         self.versions = dict(versions)  # e.g. {"normaliser": ..., "shingles": ...}
         self._segments: dict[str, Segment] = {}  # immutable: cached per store object
+        self._verifying = threading.Lock()  # one thread at a time reads and rewrites the `verified` file
+        self._naming = threading.Lock()  # one thread at a time numbers and writes a segment
 
     def exists(self) -> bool:
         return (self.root / "CURRENT").is_file()
@@ -204,13 +207,14 @@ class Store:
         if not isinstance(meta, dict) or keyer.mac(_canonical(meta), person=b"dlp-segment") != wrapped.get("mac"):
             raise StoreCorrupt(f"registry {self.root}: {name}/segment.json fails its keyed checksum")
         self._check_versions(meta)
-        verified = _Verified.load(self.root / VERIFIED, keyer)
-        arrays = {}
-        for array_name, info in meta.get("arrays", {}).items():
-            path = folder / f"{array_name}.npy"
-            arrays[array_name] = _map_verified(path, f"{name}/{array_name}.npy", info["mac"], keyer, verified,
-                                               self.root)
-        verified.save()
+        with self._verifying:
+            verified = _Verified.load(self.root / VERIFIED, keyer)
+            arrays = {}
+            for array_name, info in meta.get("arrays", {}).items():
+                path = folder / f"{array_name}.npy"
+                arrays[array_name] = _map_verified(path, f"{name}/{array_name}.npy", info["mac"], keyer, verified,
+                                                   self.root)
+            verified.save()
         segment = Segment(name, meta, arrays)
         self._segments[name] = segment
         return segment
@@ -252,11 +256,15 @@ class Store:
     # -- writing (call with lock() held) -----------------------------------------------------
 
     def write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
+        with self._naming:  # a registry writes segments from a second thread too (`Registry._flush`)
+            return self._write_segment(meta, arrays, keyer)
+
+    def _write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         number = self._latest("seg-") + 1
         name = f"seg-{number:06d}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
-        verified = _Verified.load(self.root / VERIFIED, keyer)
+        stamps = {}
         try:
             files = {}
             for array_name, array in arrays.items():
@@ -267,14 +275,18 @@ class Store:
                 files[array_name] = {"bytes": len(data), "mac": keyer.mac(data, person=b"dlp-array")}
                 # checked as written: opening the segment next need not hash it again (renaming the
                 # folder changes no stamp of the files in it; any later change of a file does)
-                verified.add(f"{name}/{array_name}.npy", _stamp(st), files[array_name]["mac"])
+                stamps[f"{name}/{array_name}.npy"] = (_stamp(st), files[array_name]["mac"])
             body = {"format": STORE_FORMAT, **self.versions, **meta, "name": name, "arrays": files}
             wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-segment")}
             _write_synced(staging / "segment.json", json.dumps(wrapped, sort_keys=True).encode())
             _fsync_dir(staging)
             os.rename(staging, self.root / name)
             _fsync_dir(self.root)
-            verified.save()
+            with self._verifying:
+                verified = _Verified.load(self.root / VERIFIED, keyer)
+                for rel, (stamp, mac) in stamps.items():
+                    verified.add(rel, stamp, mac)
+                verified.save()
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)

@@ -9,6 +9,7 @@ folder costs a directory walk and no change at all.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from ..output import plural
@@ -132,7 +133,10 @@ def run_sync(args, env) -> int:
         print(f"{summary}; {plan.unchanged} unchanged in {plan.folder}", file=env.stdout)
         return Exit.OK
     audit = env.audit(args)
-    reading = {c.path: read_document(Path(plan.folder) / c.path) for c in plan.changes if c.action in ("new", "version")}
+    workers = parallel.default_workers()
+    wanted = [c.path for c in plan.changes if c.action in ("new", "version")]
+    reading = dict(zip(wanted, read_documents([Path(plan.folder) / path for path in wanted], workers=workers,
+                                              meanwhile=lambda: warm_up(root))))
     broken = [(path, p) for path, (_, _, problems) in reading.items() for p in problems]
     empty = [path for path, (_, raw, problems) in reading.items() if not raw and not problems]
     if broken or empty:
@@ -149,18 +153,23 @@ def run_sync(args, env) -> int:
         if [(c.action, c.secret, c.path) for c in again.changes] != [(c.action, c.secret, c.path) for c in plan.changes]:
             raise UsageError("the registry or the folder changed while the sync was planned; run it again")
         results = []
-        for c in plan.changes:
-            if c.action == "remove":
-                reg.remove(c.secret)
-                results.append({"action": "remove", "secret": c.secret})
+        for adding, group in itertools.groupby(plan.changes, key=lambda c: c.action in ("new", "version")):
+            group = list(group)
+            if adding:  # a run of files to register: fingerprinted together (`Registry.add_documents`)
+                docs = [NewDocument(reading[c.path][0], reading[c.path][1], Path(c.path).name, c.secret) for c in group]
+                added = reg.add_documents(docs, label=args.label, classification=args.classification, owner=args.owner,
+                                          tags=args.tag, workers=workers)
+                for c, r in zip(group, added):
+                    results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
+                    _print_result(env, r, Path(plan.folder) / c.path)
+                    reg.secrets[c.secret].origin = sync.origin(plan, c)
                 continue
-            if c.action in ("new", "version"):
-                text, raw, _ = reading[c.path]
-                r = reg.add_document(text, raw, Path(c.path).name, secret_id=c.secret, label=args.label,
-                                     classification=args.classification, owner=args.owner, tags=args.tag)
-                results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
-                _print_result(env, r, Path(plan.folder) / c.path)
-            reg.secrets[c.secret].origin = sync.origin(plan, c)
+            for c in group:
+                if c.action == "remove":
+                    reg.remove(c.secret)
+                    results.append({"action": "remove", "secret": c.secret})
+                    continue
+                reg.secrets[c.secret].origin = sync.origin(plan, c)
         common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(), results=results, **common)
     for c in plan.changes:
