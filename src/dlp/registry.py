@@ -224,6 +224,8 @@ class Registry:
         pieces = [[texts[i] for i in r] for r in parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)]
         if sum(len(t) for t in texts) < POOL_CHARS:
             workers = 1
+        if workers > 1:
+            self.settle()  # no fork while a thread of ours writes a segment
         for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
                                           state={"keyer": self.keyer, "lexicon": lexicon}):
             yield from batch
