@@ -416,9 +416,7 @@ class Registry:
     # -- committing ---------------------------------------------------------------------------
 
     def commit(self) -> int:
-        if self._lexicon_name is None:
-            self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": []}, self.lexicon.arrays(),
-                                                          self.keyer)
+        self._write_lexicon()
         self._flush()
         self.settle()
         self._merge(self._merge_plan())
@@ -435,6 +433,7 @@ class Registry:
         self.settle()
         if not self._pending:
             return
+        self._write_lexicon()
         records, lexicon, outcome = self._pending, self.lexicon, []
         self._pending, self._pending_bytes = [], 0
 
@@ -448,6 +447,17 @@ class Registry:
         thread = threading.Thread(target=build, name="dlp-segment", daemon=True)
         thread.start()
         self._flushing = (thread, outcome)
+
+    def flush(self) -> None:
+        """Start writing what is pending as a segment of this edit, in the background: a bulk
+        registration does so before it looks for new boilerplate, so the two overlap. `commit`
+        waits for it."""
+        self._flush()
+
+    def _write_lexicon(self) -> None:
+        if self._lexicon_name is None:
+            self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": []}, self.lexicon.arrays(),
+                                                          self.keyer)
 
     def settle(self) -> None:
         """Wait for the segment being written in the background, and list it (or raise its error)."""

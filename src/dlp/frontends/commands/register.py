@@ -78,6 +78,7 @@ def run(args, env) -> int:
                                          for (path, text, raw, _), sid in zip(extracted, planned)],
                                         label=args.label, classification=args.classification, owner=args.owner,
                                         tags=args.tag, workers=workers)
+            reg.flush()  # the segment is built while boilerplate is looked for
         common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(),  # ids, versions and counts only: never text
                     results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
@@ -170,6 +171,7 @@ def run_sync(args, env) -> int:
                     results.append({"action": "remove", "secret": c.secret})
                     continue
                 reg.secrets[c.secret].origin = sync.origin(plan, c)
+        reg.flush()  # the segment is built while boilerplate is looked for
         common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(), results=results, **common)
     for c in plan.changes:
