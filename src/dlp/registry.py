@@ -45,7 +45,7 @@ from .classify.features import hashed_counts
 from .errors import KeyMissing, StoreError, UsageError
 from .fingerprint import Keyer, load_key, new_key_file, shingles
 from .fingerprint import bitmap, fields
-from .fingerprint.batch import Prepared, prepare
+from .fingerprint.batch import Prepared, pack, prepare, unpack
 from .fingerprint.lexicon import Lexicon
 from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
@@ -228,7 +228,7 @@ class Registry:
             self.settle()  # no fork while a thread of ours writes a segment
         for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
                                           state={"keyer": self.keyer, "lexicon": lexicon}):
-            yield from batch
+            yield from unpack(batch)
 
     def _add_prepared(self, doc: NewDocument, digest: str, p: Prepared, label, classification, owner,
                       tags) -> Registered:
@@ -679,9 +679,9 @@ def warm_up(root: Path) -> None:
         english()
 
 
-def _prepare_texts(texts: list[str]) -> list[Prepared]:
-    """Fingerprint a batch of texts (in a worker process, or here)."""
-    return prepare([tokenise(t) for t in texts], parallel.state("keyer"), parallel.state("lexicon"))
+def _prepare_texts(texts: list[str]) -> dict[str, np.ndarray]:
+    """Fingerprint a batch of texts (in a worker process, or here), packed to travel back."""
+    return pack(prepare([tokenise(t) for t in texts], parallel.state("keyer"), parallel.state("lexicon")))
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:

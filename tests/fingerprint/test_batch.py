@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from dlp.classify.features import hashed_counts
 from dlp.fingerprint import Keyer, shingles, winnow
-from dlp.fingerprint.batch import prepare
+from dlp.fingerprint.batch import pack, prepare, unpack
 from dlp.fingerprint.lexicon import Lexicon
 from dlp.fingerprint.rewrite import MAX_SENTENCE_TOKENS, rewrite_record
 from dlp.text import tokenise
@@ -94,3 +94,18 @@ def test_the_real_lexicon_too(tmp_path):
     _check(["The coating process was cured in the kiln at 1,200 degrees. The binder ratio is secret.",
             "Quarterly revenue of the Halcyon programme rose; pigments and binders were reformulated.", ""],
            lexicon)
+
+
+def test_a_packed_batch_unpacks_to_the_same_documents():
+    texts = ["", "pigment binder", LONG_SENTENCE, "A 2026 ratio of 42. 東京 kiln cure binder coating."]
+    batch = prepare([tokenise(t) for t in texts], KEYER, LEXICON)
+    again = unpack(pack(batch))
+    assert len(again) == len(batch) and unpack(pack([])) == []
+    for a, b in zip(batch, again):
+        assert a.tokens == b.tokens and a.nbytes == b.nbytes
+        for x, y in ((a.fp_hash, b.fp_hash), (a.fp_pos, b.fp_pos), (a.all_sh32, b.all_sh32),
+                     (a.cl_bucket, b.cl_bucket), (a.cl_count, b.cl_count), (a.rewrite.lemmas, b.rewrite.lemmas),
+                     (a.rewrite.vectors.ptr, b.rewrite.vectors.ptr), (a.rewrite.vectors.cols, b.rewrite.vectors.cols),
+                     (a.rewrite.vectors.weights, b.rewrite.vectors.weights), (a.rewrite.signatures, b.rewrite.signatures),
+                     (a.rewrite.pair_hashes, b.rewrite.pair_hashes), (a.rewrite.pair_rows, b.rewrite.pair_rows)):
+            assert _same(x, y)

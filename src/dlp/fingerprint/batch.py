@@ -264,3 +264,49 @@ def _pairs(sentences: np.ndarray, keys: np.ndarray, doc_sentence: np.ndarray) ->
     doc = np.searchsorted(doc_sentence, o, side="right") - 1
     order = np.argsort(doc, kind="stable")  # per document; the distance-then-position order stays
     return h[order], o[order]
+
+
+# -- across processes -------------------------------------------------------------------------
+
+_FIELDS = ("fp_hash", "fp_pos", "all_sh32", "cl_bucket", "cl_count")
+_REWRITE_FIELDS = ("signatures", "pair_hashes", "pair_rows", "lemmas")
+_VECTOR_FIELDS = ("ptr", "cols", "weights")
+
+
+def pack(prepared: list[Prepared]) -> dict[str, np.ndarray]:
+    """A batch as a few long arrays (a worker process sends these: pickling thirteen small arrays
+    per document cost more than fingerprinting it)."""
+    columns: dict[str, list[np.ndarray]] = {}
+    for p in prepared:
+        rw = p.rewrite
+        for name in _FIELDS:
+            columns.setdefault(name, []).append(getattr(p, name))
+        for name in _REWRITE_FIELDS:
+            columns.setdefault(name, []).append(getattr(rw, name))
+        for name in _VECTOR_FIELDS:
+            columns.setdefault("v_" + name, []).append(getattr(rw.vectors, name))
+    out = {"tokens": np.array([p.tokens for p in prepared], dtype=np.int64)}
+    for name, parts in columns.items():
+        out[name] = np.concatenate(parts)
+        out[name + "#"] = np.array([len(a) for a in parts], dtype=np.int64)
+    return out
+
+
+def unpack(packed: dict[str, np.ndarray]) -> list[Prepared]:
+    """The documents of a packed batch (their arrays are views of the batch's)."""
+    n = len(packed["tokens"])
+    if n == 0:
+        return []
+    cut = {name: np.concatenate(([0], np.cumsum(packed[name + "#"]))).tolist()
+           for name in (*_FIELDS, *_REWRITE_FIELDS, *("v_" + f for f in _VECTOR_FIELDS))}
+
+    def part(name: str, i: int) -> np.ndarray:
+        return packed[name][cut[name][i] : cut[name][i + 1]]
+
+    out = []
+    for i, tokens in enumerate(packed["tokens"].tolist()):
+        vectors = SentenceVectors(part("v_ptr", i), part("v_cols", i), part("v_weights", i))
+        rewrite = RewriteRecord(vectors, *(part(name, i) for name in _REWRITE_FIELDS))
+        out.append(Prepared(tokens, *(part(name, i) for name in _FIELDS[:3]), rewrite,
+                            *(part(name, i) for name in _FIELDS[3:])))
+    return out
