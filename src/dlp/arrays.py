@@ -22,14 +22,55 @@ def distinct(values) -> np.ndarray:
     return out[keep]
 
 
+def stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, several times faster on millions of integers.
+
+    NumPy sorts integers with SIMD quicksort (not stable) but falls back to timsort for a
+    stable order: 0.9 s against 0.2 s for 8 million uint64. So: sort unstably, then put
+    each run of equal values back in index order with a second unstable sort of distinct
+    keys (run number, index), which is the same thing as stable.
+    """
+    values = np.asarray(values)
+    n = len(values)
+    bits = max(1, int(n).bit_length())
+    if n < 2 or 2 * bits > 62:
+        return np.argsort(values, kind="stable")
+    order = np.argsort(values)
+    ranked = values[order]
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=change[1:])
+    if change.all():
+        return order
+    runs = np.cumsum(change, dtype=np.int64) - 1
+    keys = (runs << bits) | order.astype(np.int64)
+    keys.sort()
+    return keys & ((1 << bits) - 1)
+
+
 def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """The distinct (first, second) pairs of two uint64 arrays, sorted, as a (2, n) array: what
-    ``np.unique(np.stack([first, second]), axis=1)`` gives, by a two-key sort (several times
-    faster on millions of pairs than unique's structured view)."""
+    ``np.unique(np.stack([first, second]), axis=1)`` gives. One unstable sort by `first`, then
+    one sort of (run of equal `first`, rank of `second`) packed into one integer (several
+    times faster than a two-key lexsort on millions of pairs)."""
     if len(first) == 0:
         return np.zeros((2, 0), dtype=np.uint64)
-    order = np.lexsort((second, first))
-    a, b = first[order], second[order]
-    keep = np.ones(len(a), dtype=bool)
-    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return np.stack([a[keep], b[keep]]).astype(np.uint64)
+    first = np.asarray(first, dtype=np.uint64)
+    second = np.asarray(second, dtype=np.uint64)
+    order = np.argsort(first)
+    a = first[order]
+    change = np.empty(len(a), dtype=bool)
+    change[0] = True
+    np.not_equal(a[1:], a[:-1], out=change[1:])
+    runs = np.cumsum(change, dtype=np.int64) - 1
+    seconds = distinct(second)
+    rank = np.searchsorted(seconds, second[order]).astype(np.int64)
+    bits = max(1, int(len(seconds)).bit_length())
+    if int(runs[-1]).bit_length() + bits > 62:  # too many to pack: two keys
+        order = np.lexsort((second, first))
+        a, b = first[order], second[order]
+        keep = np.ones(len(a), dtype=bool)
+        keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        return np.stack([a[keep], b[keep]]).astype(np.uint64)
+    keys = distinct((runs << bits) | rank)
+    return np.stack([a[change][keys >> bits], seconds[keys & ((1 << bits) - 1)]]).astype(np.uint64)

@@ -71,3 +71,7 @@ class DeadlineExceeded(DlpError):
     def __init__(self, message: str, findings: tuple = ()) -> None:
         super().__init__(message)
         self.findings = tuple(findings)
+
+
+class WorkerDied(DlpError):
+    """A worker process of a batch command ended without an answer (killed, out of memory)."""

@@ -30,6 +30,7 @@ import csv
 import io
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,20 +39,22 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .arrays import distinct, distinct_pairs
-from . import segments as seg
+from . import parallel, segments as seg
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
-from .errors import KeyMissing, UsageError
-from .fingerprint import Keyer, load_key, new_key_file, shingles, winnow
+from .errors import KeyMissing, StoreError, UsageError
+from .fingerprint import Keyer, load_key, new_key_file, shingles
 from .fingerprint import bitmap, fields
+from .fingerprint.batch import Prepared, pack, prepare, unpack
 from .fingerprint.lexicon import Lexicon
 from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import spacing, tokenise
+from .text.english import english
 from .text.spacing import glued_forms
 
-__all__ = ["Registry", "Registered", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
+__all__ = ["Registry", "Registered", "NewDocument", "editing", "slug", "default_key_path", "KINDS", "Secret", "Version"]
 
 NEAR_DUPLICATE = 0.8  # share of the smaller document's fingerprints the larger holds that makes them one family
 MERGE_FACTOR = 4  # segments of one size tier merged together
@@ -60,6 +63,31 @@ INLINE_MERGE_BYTES = 64 * 1024 * 1024  # larger merges wait for `dlp compact`
 MIN_RECORD_CHARS = 3  # field values shorter than this are not evidence
 BOILERPLATE_REPORT = 3  # fingerprints (a passage of about ten words) a registration must make boilerplate to say so
 SKETCH = 32  # smallest fingerprints that stand for a pending document when looking for near-duplicates
+BATCH_CHARS = 256 * 1024  # text fingerprinted in one vectorised pass (NumPy's per-call cost paid once per batch)
+BATCH_DOCS = 256
+POOL_CHARS = 4 << 20  # less text than this is fingerprinted in this process (starting workers costs more)
+FLUSH_BYTES = 512 << 20  # pending records of this size are written as a segment of the edit (bounds memory;
+# a segment per 10,000 news articles: each segment more costs scans a lookup, about 10% of the fingerprint tier)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document to register: its text, its bytes (for the file digest), its file name and secret id."""
+
+    text: str
+    raw: bytes
+    source: str
+    secret_id: str
+
+
+@dataclass(frozen=True)
+class _Added:
+    """A document this edit added, as near-duplicate and boilerplate checks need it."""
+
+    secret: str
+    version: int
+    family: int
+    fps: np.ndarray  # its distinct fingerprints, sorted
 
 
 @dataclass(frozen=True)
@@ -94,7 +122,11 @@ class Registry:
         self._pending: list[seg.OwnerRecord] = []
         self._index: Index | None = None
         self._where_cache: dict[tuple[str, int], tuple[str, int]] | None = None
-        self._sketches: dict[int, list[int]] = {}  # bottom-k fingerprints of pending documents -> their records
+        self._sketches: dict[int, list[int]] = {}  # bottom-k fingerprints of new documents -> `_added` numbers
+        self._added: list[_Added | None] = []  # the documents this edit added (None: removed again)
+        self._flushed: list[str] = []  # segments written by this edit, published with it (`FLUSH_BYTES`)
+        self._flushing: tuple[threading.Thread, list] | None = None  # a segment being built and written
+        self._pending_bytes = 0
         if self.store.exists() or not create:
             peeked = self.store.peek()
             self.keyer = Keyer(load_key(self.key_path))
@@ -153,22 +185,60 @@ class Registry:
 
     def add_document(self, text: str, raw: bytes, source: str, *, secret_id: str, label: str = "",
                      classification: str | None = None, owner: str = "", tags: Sequence[str] = ()) -> Registered:
-        digest = self.keyer.digest(raw)
-        tokens = tokenise(text)
-        values = self.keyer.tokens(tokens)
+        return self.add_documents([NewDocument(text, raw, source, secret_id)], label=label,
+                                  classification=classification, owner=owner, tags=tags)[0]
+
+    def add_documents(self, documents: Sequence[NewDocument], *, label: str = "", classification: str | None = None,
+                      owner: str = "", tags: Sequence[str] = (), workers: int = 1) -> list[Registered]:
+        """Register documents, in order, as `add_document` one after the other would.
+
+        Their text is fingerprinted in batches (`fingerprint.batch`), in `workers` processes
+        when there is enough of it; what depends on the registry (versions, families, the
+        near-duplicates among them) is decided here, one document after the other.
+        """
+        digests = [self.keyer.digest(d.raw) for d in documents]
+        known = {(sid, v.digest) for sid, secret in self.secrets.items() for v in secret.versions}
+        todo = [i for i, (d, digest) in enumerate(zip(documents, digests)) if (d.secret_id, digest) not in known]
+        wanted = set(todo)
+        prepared = self._prepare([documents[i].text for i in todo], workers)  # in order, as they are ready
+        out = []
+        for i, (doc, digest) in enumerate(zip(documents, digests)):
+            p = next(prepared) if i in wanted else None
+            existing = self.secrets.get(doc.secret_id)
+            if existing is not None and existing.kind != "document":
+                raise UsageError(f"id {doc.secret_id!r} is already a {existing.kind} secret")
+            match = next((v for v in existing.versions if v.digest == digest), None) if existing else None
+            if match is not None:
+                status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
+                out.append(Registered(doc.secret_id, match.version, status, doc.source, match.tokens))
+                continue
+            if p is None:  # unchanged when asked, but its version was removed since in this edit
+                p = next(self._prepare([doc.text], 1))
+            out.append(self._add_prepared(doc, digest, p, label, classification, owner, tags))
+        return out
+
+    def _prepare(self, texts: list[str], workers: int) -> Iterator[Prepared]:
+        """The fingerprints of `texts`, in order, as the workers finish them."""
+        if not texts:
+            return
+        lexicon = self.lexicon  # built here, before any fork: workers inherit it
+        pieces = [[texts[i] for i in r] for r in parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)]
+        if sum(len(t) for t in texts) < POOL_CHARS:
+            workers = 1
+        if workers > 1:
+            self.settle()  # no fork while a thread of ours writes a segment
+        for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
+                                          state={"keyer": self.keyer, "lexicon": lexicon}):
+            yield from unpack(batch)
+
+    def _add_prepared(self, doc: NewDocument, digest: str, p: Prepared, label, classification, owner,
+                      tags) -> Registered:
+        secret_id = doc.secret_id
         existing = self.secrets.get(secret_id)
-        if existing is not None and existing.kind != "document":
-            raise UsageError(f"id {secret_id!r} is already a {existing.kind} secret")
-        if existing is not None and any(v.digest == digest for v in existing.versions):
-            match = next(v for v in existing.versions if v.digest == digest)
-            status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
-            return Registered(secret_id, match.version, status, source, match.tokens)
-        sh = shingles(values)
-        picks = winnow(sh)
-        fp_hash, fp_pos = sh[picks], picks.astype(np.uint32)
         near = None
+        fps = distinct(p.fp_hash)
         if existing is None:
-            family, near = self._family_of_new(secret_id, fp_hash)
+            family, near = self._family_of_new(secret_id, fps)
             existing = self.secrets[secret_id] = Secret(secret_id, "document", label or secret_id,
                                                         classification or DEFAULT_CLASSIFICATION, owner, tuple(tags))
             status = "new"
@@ -177,18 +247,20 @@ class Registry:
             existing.relabel(label, classification, owner, tags)
             status = "version"
         version = len(existing.versions) + 1
-        extra: dict[str, Any] = {"fingerprints": int(len(picks))}
+        extra: dict[str, Any] = {"fingerprints": int(len(p.fp_hash))}
         if near is not None:
             extra["near_duplicate_of"] = near
-        existing.versions.append(Version(version, digest, int(len(values)), time.time(), source, extra))
-        buckets, counts = hashed_counts(values)
-        for value in _sketch(distinct(fp_hash)).tolist():
-            self._sketches.setdefault(value, []).append(len(self._pending))
+        existing.versions.append(Version(version, digest, p.tokens, time.time(), doc.source, extra))
+        for value in fps[:SKETCH].tolist():  # a bottom-k sketch: near-identical documents share most
+            self._sketches.setdefault(value, []).append(len(self._added))
+        self._added.append(_Added(secret_id, version, family, fps))
         self._pending.append(seg.OwnerRecord(
-            secret_id, version, "document", int(len(values)), family, int(digest[:16], 16), fp_hash, fp_pos,
-            (sh >> np.uint64(32)).astype(np.uint32), rewrite_record(tokens, values, self.lexicon),
-            cl_bucket=buckets, cl_count=counts))
-        return Registered(secret_id, version, status, source, int(len(values)), near)
+            secret_id, version, "document", p.tokens, family, int(digest[:16], 16), p.fp_hash, p.fp_pos,
+            p.all_sh32, p.rewrite, cl_bucket=p.cl_bucket, cl_count=p.cl_count))
+        self._pending_bytes += p.nbytes
+        if self._pending_bytes >= FLUSH_BYTES:
+            self._flush()
+        return Registered(secret_id, version, status, doc.source, p.tokens, near)
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:
         digest = self.keyer.digest(raw)
@@ -328,13 +400,18 @@ class Registry:
     def _kill(self, sid: str, version: int) -> None:
         if any(r.key == (sid, version) for r in self._pending):
             self._pending = [r for r in self._pending if r.key != (sid, version)]
-            self._sketches = {}  # record numbers moved: near-duplicate proposals among pending restart
+            self._sketches = {}  # near-duplicate proposals among new documents restart
+        for i, added in enumerate(self._added):
+            if added is not None and (added.secret, added.version) == (sid, version):
+                self._added[i] = None
+                self._sketches = {}
         where = self._where().get((sid, version))
         if where is not None:
             self._dead.setdefault(where[0], set()).add(where[1])
 
     def _where(self) -> dict[tuple[str, int], tuple[str, int]]:
         """(secret, version) -> (segment, local owner) of the committed owners."""
+        self.settle()
         if self._where_cache is None:
             out = {}
             for name in self._segments:
@@ -346,21 +423,66 @@ class Registry:
     # -- committing ---------------------------------------------------------------------------
 
     def commit(self) -> int:
+        self._write_lexicon()
+        self._flush()
+        self.settle()
+        self._merge(self._merge_plan())
+        return self._publish()
+
+    def _flush(self) -> None:
+        """Write the pending records as a segment of this edit (listed by no generation until
+        `commit` publishes one: a crash before leaves the old generation, and `Store.prune`
+        removes the segment). A bulk registration holds at most `FLUSH_BYTES` of records.
+
+        The segment is built and written by a thread while registration goes on (NumPy's sorts
+        run outside the GIL): one at a time, and `settle` waits for it before anything reads
+        the list of segments."""
+        self.settle()
+        if not self._pending:
+            return
+        self._write_lexicon()
+        records, lexicon, outcome = self._pending, self.lexicon, []
+        self._pending, self._pending_bytes = [], 0
+
+        def build() -> None:
+            try:
+                meta, arrays = seg.build(records, lexicon)
+                outcome.append(self.store.write_segment(meta, arrays, self.keyer))
+            except BaseException as exc:  # handed to the thread that settles
+                outcome.append(exc)
+
+        thread = threading.Thread(target=build, name="dlp-segment", daemon=True)
+        thread.start()
+        self._flushing = (thread, outcome)
+
+    def flush(self) -> None:
+        """Start writing what is pending as a segment of this edit, in the background: a bulk
+        registration does so before it looks for new boilerplate, so the two overlap. `commit`
+        waits for it."""
+        self._flush()
+
+    def _write_lexicon(self) -> None:
         if self._lexicon_name is None:
             spacing_meta, spacing_arrays = spacing.stored()  # the word table of the tokeniser, parsed once here
             self._lexicon_name = self.store.write_segment({"kind": "lexicon", "owners": [], **spacing_meta},
                                                           {**self.lexicon.arrays(), **spacing_arrays}, self.keyer)
-        if self._pending:
-            meta, arrays = seg.build(self._pending, self.lexicon)
-            self._segments.append(self.store.write_segment(meta, arrays, self.keyer))
-            self._pending = []
-            self._sketches = {}
-            self._where_cache = None
-        self._merge(self._merge_plan())
-        return self._publish()
+
+    def settle(self) -> None:
+        """Wait for the segment being written in the background, and list it (or raise its error)."""
+        if self._flushing is None:
+            return
+        thread, outcome = self._flushing
+        thread.join()
+        self._flushing = None
+        if not outcome or isinstance(outcome[0], BaseException):
+            raise outcome[0] if outcome else StoreError(f"registry {self.root}: a segment was not written")
+        self._segments.append(outcome[0])
+        self._flushed.append(outcome[0])
+        self._where_cache = None
 
     def compact(self) -> int:
         """Merge every segment into one, leaving out removed and replaced versions."""
+        self.settle()
         if self._pending:
             self.commit()
         if len(self._segments) > 1 or any(self._dead.get(name) for name in self._segments):
@@ -380,6 +502,7 @@ class Registry:
         }
         catalogue = {"secrets": [s.to_dict() for s in self.secrets.values()], "public": self.public}
         self._where_cache = None
+        self._sketches, self._added, self._flushed = {}, [], []
         self.generation = self.store.publish(manifest, catalogue, self.keyer)
         generation = self.store.read(self.keyer)
         self.manifest = generation.manifest
@@ -445,11 +568,11 @@ class Registry:
                 return int(self.store.segment(found[0], self.keyer).get("owner_family")[found[1]])
         return self._family_key(sid)
 
-    def _family_of_new(self, sid: str, fingerprints: np.ndarray) -> tuple[int, str | None]:
-        """A new document's family: that of a registered document it nearly equals, else its own."""
-        if len(fingerprints) == 0:
+    def _family_of_new(self, sid: str, fps: np.ndarray) -> tuple[int, str | None]:
+        """A new document's family: that of a registered document it nearly equals, else its own
+        (`fps`: its distinct fingerprints, sorted)."""
+        if len(fps) == 0:
             return self._family_key(sid), None
-        fps = distinct(fingerprints)
         best: tuple[float, int, str] | None = None
         for segment, _, owner in self._stored(fps):
             owners, shared = np.unique(owner, return_counts=True)
@@ -460,14 +583,14 @@ class Registry:
                     family = int(segment.get("owner_family")[local])
                     best = (score, family, segment.owners[local][0])
         votes: dict[int, int] = {}
-        for value in _sketch(fps).tolist():  # pending documents: a bottom-k sketch proposes, counting decides
+        for value in fps[:SKETCH].tolist():  # pending documents: a bottom-k sketch proposes, counting decides
             for i in self._sketches.get(value, ()):
                 votes[i] = votes.get(i, 0) + 1
         for i, count in votes.items():
-            record = self._pending[i] if i < len(self._pending) else None
-            if record is None or record.kind != "document" or record.secret == sid or count * 4 < SKETCH:
+            record = self._added[i] if i < len(self._added) else None
+            if record is None or record.secret == sid or count * 4 < SKETCH:
                 continue
-            other = distinct(record.fp_hash)
+            other = record.fps
             n = int(np.isin(fps, other, assume_unique=True).sum())
             score = n / max(1, min(len(fps), len(other)))
             if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
@@ -477,8 +600,11 @@ class Registry:
         return best[1], best[2]
 
     def _stored(self, fps: np.ndarray) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
-        """(segment, index into `fps`, local owner) of every live registered fingerprint among `fps`."""
+        """(segment, index into `fps`, local owner) of every live registered fingerprint among `fps`
+        (in segments committed before this edit: its own documents are in `_added`)."""
         for name in self._segments:
+            if name in self._flushed:
+                continue
             segment = self.store.segment(name, self.keyer)
             cand, lo, counts = bitmap.lookup(segment.get("doc_hash"), segment.get("doc_bits", np.uint8), fps)
             if len(cand) == 0:
@@ -496,13 +622,13 @@ class Registry:
         it holds that `boilerplate_docs` or more families now store, and the other secrets that
         share them. A passage quoted in enough registered documents stops being evidence for
         all of them: registration says so, so nobody whitelists a passage without knowing."""
-        docs = [r for r in self._pending if r.kind == "document" and len(r.fp_hash)]
+        docs = [r for r in self._added if r is not None and len(r.fps)]
         if not docs:
             return {}
         needed = int(self.settings.get("boilerplate_docs", DEFAULT_BOILERPLATE_DOCS))
-        values = [distinct(r.fp_hash) for r in docs]
+        values = [r.fps for r in docs]
         fps = np.concatenate(values)
-        families = np.concatenate([np.full(len(v), r.family, dtype=np.uint64) for v, r in zip(values, docs)])
+        families = np.repeat(np.array([r.family for r in docs], dtype=np.uint64), [len(v) for v in values])
         who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}
         wanted = distinct(fps)
         for segment, qidx, local in self._stored(wanted):
@@ -512,17 +638,18 @@ class Registry:
             for family, i in zip(found.tolist(), local.tolist()):
                 who.setdefault(family, segment.owners[i][0])
         pairs = distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
-        values_of, per_value = np.unique(pairs[0], return_counts=True)
-        common = values_of[per_value >= needed]
+        starts = np.flatnonzero(np.concatenate(([True], pairs[0][1:] != pairs[0][:-1])))
+        per_value = np.diff(np.append(starts, pairs.shape[1]))
+        common = pairs[0][starts][per_value >= needed]
         out: dict[str, tuple[int, tuple[str, ...]]] = {}
         if len(common) == 0:
             return out
         # one pass over every pending fingerprint, not one per document: which are common,
         # and per document how many (a registration of 10,000 documents spent 25 s here)
         offsets = np.cumsum([0] + [len(v) for v in values])
-        is_common = np.isin(np.concatenate(values), common)
+        is_common = _among(fps[: offsets[-1]], common)
         per_doc = np.add.reduceat(is_common.astype(np.int64), offsets[:-1]) if len(is_common) else offsets[1:] * 0
-        held = pairs[:, np.isin(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
+        held = pairs[:, _among(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
         for d in np.flatnonzero(per_doc >= BOILERPLATE_REPORT).tolist():
             record = docs[d]
             shared = values[d][is_common[offsets[d]:offsets[d + 1]]]
@@ -533,6 +660,7 @@ class Registry:
         return out
 
     def _live_records(self) -> list[seg.OwnerRecord]:
+        self.settle()
         records = []
         for name in self._segments:
             segment = self.store.segment(name, self.keyer)
@@ -543,9 +671,26 @@ class Registry:
         return records + list(self._pending)
 
 
-def _sketch(fingerprints: np.ndarray) -> np.ndarray:
-    """The SKETCH smallest distinct fingerprints (a bottom-k sketch: near-identical documents share most)."""
-    return distinct(fingerprints)[:SKETCH]
+def _among(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted set, by binary search (no sort of `values`)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+def warm_up(root: Path) -> None:
+    """Build, before the registry at `root` is opened, what registering documents into it will need:
+    the English table the lexicon of a new registry is keyed from (two seconds of JSON and
+    Python; `dlp register` does it while its workers read the files)."""
+    if not (Path(root) / "CURRENT").exists():
+        english()
+        spacing.warm()  # the tokeniser's word table, parsed once here for every worker (and stored at commit)
+
+
+def _prepare_texts(texts: list[str]) -> dict[str, np.ndarray]:
+    """Fingerprint a batch of texts (in a worker process, or here), packed to travel back."""
+    return pack(prepare([tokenise(t) for t in texts], parallel.state("keyer"), parallel.state("lexicon")))
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:
@@ -582,4 +727,10 @@ def slug(name: str) -> str:
 def editing(root: Path, key_path: Path | None = None) -> Iterator[Registry]:
     """The registry at `root` (created if absent) under the writer lock; call `commit()` to keep changes."""
     with Store(Path(root), versions=store_versions()).lock():
-        yield Registry(root, key_path, create=True)
+        registry = Registry(root, key_path, create=True)
+        try:
+            yield registry
+        finally:  # no segment is written after the lock is let go
+            flushing, registry._flushing = registry._flushing, None
+            if flushing is not None:
+                flushing[0].join()

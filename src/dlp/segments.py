@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import distinct, distinct_pairs
+from .arrays import distinct, distinct_pairs, stable_argsort
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
 from .fingerprint import table
@@ -147,7 +147,7 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
     h = np.concatenate(docs) if docs else _EMPTY_U64
     pos = np.concatenate([r.fp_pos if r.kind == "document" else _zeros(np.uint32) for r in records]) if n else _zeros(np.uint32)
     own = owner_of(docs)
-    order = np.argsort(h, kind="stable")
+    order = stable_argsort(h)
     arrays.update(doc_hash=h[order].astype(np.uint64), doc_owner=own[order], doc_pos=pos[order].astype(np.uint32),
                   owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
@@ -183,7 +183,7 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
 def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.ndarray]) -> None:
     values = np.concatenate(parts).astype(np.uint64) if parts else _EMPTY_U64
     owners = np.concatenate([np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)]) if parts else _zeros(np.uint32)
-    order = np.argsort(values, kind="stable")
+    order = stable_argsort(values)
     arrays[value_name], arrays[owner_name] = values[order], owners[order]
 
 
@@ -216,17 +216,21 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else _zeros(dtype)  # noqa: E731
     arrays.update(rw_ptr=cat(ptrs, np.int64), rw_cols=cat(cols, np.uint32), rw_weights=cat(weights, np.float32),
                   rw_sig=cat(sigs, np.uint64), rw_owner=np.array(owner_rows, dtype=np.int64))
-    order = np.argsort(arrays["rw_sig"], kind="stable")  # sentence signatures, searchable (boilerplate)
+    order = stable_argsort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
     arrays.update(rw_sig_sorted=arrays["rw_sig"][order], rw_sig_row=order.astype(np.uint32))
     ph, pr = cat(pair_h, np.uint64), cat(pair_row, np.uint32)
-    order = np.argsort(ph, kind="stable")
+    order = stable_argsort(ph)
     ph, pr = ph[order], pr[order]
-    uniq, first, counts = np.unique(ph, return_index=True, return_counts=True)
+    change = np.ones(len(ph), dtype=bool)
+    np.not_equal(ph[1:], ph[:-1], out=change[1:])
+    first = np.flatnonzero(change)
+    uniq = ph[first]
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
-    row_family = _row_families(arrays["rw_owner"], arrays["owner_family"], len(arrays["rw_ptr"]) - 1)
-    fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.uint64)
-    pairs_fam = distinct_pairs(np.repeat(np.arange(len(uniq)), counts).astype(np.uint64), fam)
-    arrays["rp_fam"] = np.minimum(np.bincount(pairs_fam[0].astype(np.int64), minlength=len(uniq)), 65535).astype(np.uint16)
+    families = distinct(arrays["owner_family"])  # numbered 0.., so (pair, family) packs into one integer
+    owner_family = np.searchsorted(families, arrays["owner_family"]).astype(np.int64)
+    row_family = _row_families(arrays["rw_owner"], owner_family, len(arrays["rw_ptr"]) - 1)
+    fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.int64)
+    arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
     _sorted_pair(arrays, "rw_lemmas", "rw_lemma_owner",
                  [r.rewrite.lemmas if r.rewrite is not None and r.kind != "public" else _EMPTY_U64 for r in records])
@@ -238,8 +242,22 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     for name, owner_name, parts, owners in (("pub_sig", "pub_sig_owner", pub_sig, pub_sig_owner),
                                             ("pub_pair", "pub_pair_owner", pub_pair, pub_pair_owner)):
         values, who = cat(parts, np.uint64), cat(owners, np.uint32)
-        order = np.argsort(values, kind="stable")
+        order = stable_argsort(values)
         arrays[name], arrays[owner_name] = values[order], who[order]
+
+
+def _families_per_run(change: np.ndarray, family: np.ndarray, families: int) -> np.ndarray:
+    """How many distinct families each run of entries holds (a run starts where `change` is True;
+    `family`: family numbers below `families`)."""
+    if len(family) == 0:
+        return np.zeros(0, dtype=np.int64)
+    runs = np.cumsum(change, dtype=np.int64) - 1
+    bits = max(1, int(families).bit_length())
+    if int(runs[-1]).bit_length() + bits > 62:
+        pairs = distinct_pairs(runs.astype(np.uint64), family.astype(np.uint64))
+        return np.bincount(pairs[0].astype(np.int64), minlength=int(runs[-1]) + 1)
+    keys = distinct((runs << bits) | family)
+    return np.bincount(keys >> bits, minlength=int(runs[-1]) + 1)
 
 
 def _row_families(rw_owner: np.ndarray, owner_family: np.ndarray, rows: int) -> np.ndarray:
@@ -257,7 +275,7 @@ def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
     row = np.concatenate([r.ph_row for r in records]).astype(np.uint32)
     col = np.concatenate([r.ph_col for r in records]).astype(np.uint16)
     length = np.concatenate([r.ph_len for r in records]).astype(np.uint8)
-    order = np.argsort(h, kind="stable")
+    order = stable_argsort(h)
     arrays.update(ph_hash=h[order], ph_owner=owner[order], ph_row=row[order], ph_col=col[order], ph_len=length[order])
     arrays["ph_bits"] = bitmap.build(arrays["ph_hash"], bitmap.bits_for(len(h)))
     _sorted_pair(arrays, "ph_first", "ph_first_owner", [r.ph_first for r in records])
@@ -270,7 +288,7 @@ def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
     arrays["ph_first_bits"] = bitmap.build(first, bitmap.bits_for(len(first)))
     arrays["ph_lengths"] = distinct(length[length > 0]).astype(np.uint8)  # 0: typed values, no n-gram
     rowkey = (arrays["ph_owner"].astype(np.uint64) << np.uint64(32)) | arrays["ph_row"].astype(np.uint64)
-    order = np.argsort(rowkey, kind="stable")  # the fields of one record row, together
+    order = stable_argsort(rowkey)  # the fields of one record row, together
     arrays.update(ph_rowkey=rowkey[order], ph_rowentry=order.astype(np.uint32))
 
 
@@ -291,7 +309,7 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
     pairs_by_row = None
     if len(get("rp_hash")):
         per_entry = np.repeat(get("rp_hash"), np.diff(get("rp_ptr", np.int64)))
-        order = np.argsort(get("rp_sent", np.uint32), kind="stable")
+        order = stable_argsort(get("rp_sent", np.uint32))
         pairs_by_row = (get("rp_sent", np.uint32)[order].astype(np.int64), per_entry[order])
     cl_ptr = get("cl_ptr", np.int64)
     out = []
@@ -333,7 +351,7 @@ def _group(owner: np.ndarray, n: int) -> list[np.ndarray]:
     """Entry indices per owner."""
     if len(owner) == 0:
         return [np.zeros(0, dtype=np.int64)] * n
-    order = np.argsort(owner, kind="stable")
+    order = stable_argsort(owner)
     bounds = np.searchsorted(owner[order], np.arange(n + 1))
     return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
 

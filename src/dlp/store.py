@@ -44,6 +44,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -86,6 +87,8 @@ class Store:
         self.root = Path(root)
         self.versions = dict(versions)  # e.g. {"normaliser": ..., "shingles": ...}
         self._segments: dict[str, Segment] = {}  # immutable: cached per store object
+        self._verifying = threading.Lock()  # one thread at a time reads and rewrites the `verified` file
+        self._naming = threading.Lock()  # one thread at a time numbers and writes a segment
 
     def exists(self) -> bool:
         return (self.root / "CURRENT").is_file()
@@ -204,13 +207,14 @@ class Store:
         if not isinstance(meta, dict) or keyer.mac(_canonical(meta), person=b"dlp-segment") != wrapped.get("mac"):
             raise StoreCorrupt(f"registry {self.root}: {name}/segment.json fails its keyed checksum")
         self._check_versions(meta)
-        verified = _Verified.load(self.root / VERIFIED, keyer)
-        arrays = {}
-        for array_name, info in meta.get("arrays", {}).items():
-            path = folder / f"{array_name}.npy"
-            arrays[array_name] = _map_verified(path, f"{name}/{array_name}.npy", info["mac"], keyer, verified,
-                                               self.root)
-        verified.save()
+        with self._verifying:
+            verified = _Verified.load(self.root / VERIFIED, keyer)
+            arrays = {}
+            for array_name, info in meta.get("arrays", {}).items():
+                path = folder / f"{array_name}.npy"
+                arrays[array_name] = _map_verified(path, f"{name}/{array_name}.npy", info["mac"], keyer, verified,
+                                                   self.root)
+            verified.save()
         segment = Segment(name, meta, arrays)
         self._segments[name] = segment
         return segment
@@ -252,24 +256,37 @@ class Store:
     # -- writing (call with lock() held) -----------------------------------------------------
 
     def write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
+        with self._naming:  # a registry writes segments from a second thread too (`Registry._flush`)
+            return self._write_segment(meta, arrays, keyer)
+
+    def _write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         number = self._latest("seg-") + 1
         name = f"seg-{number:06d}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        stamps = {}
         try:
             files = {}
             for array_name, array in arrays.items():
                 buffer = io.BytesIO()
                 np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
                 data = buffer.getbuffer()
-                _write_synced(staging / f"{array_name}.npy", data)
+                st = _write_synced(staging / f"{array_name}.npy", data)
                 files[array_name] = {"bytes": len(data), "mac": keyer.mac(data, person=b"dlp-array")}
+                # checked as written: opening the segment next need not hash it again (renaming the
+                # folder changes no stamp of the files in it; any later change of a file does)
+                stamps[f"{name}/{array_name}.npy"] = (_stamp(st), files[array_name]["mac"])
             body = {"format": STORE_FORMAT, **self.versions, **meta, "name": name, "arrays": files}
             wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-segment")}
-            _write_synced(staging / "segment.json", json.dumps(wrapped, indent=1, sort_keys=True).encode())
+            _write_synced(staging / "segment.json", json.dumps(wrapped, sort_keys=True).encode())
             _fsync_dir(staging)
             os.rename(staging, self.root / name)
             _fsync_dir(self.root)
+            with self._verifying:
+                verified = _Verified.load(self.root / VERIFIED, keyer)
+                for rel, (stamp, mac) in stamps.items():
+                    verified.add(rel, stamp, mac)
+                verified.save()
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -279,13 +296,13 @@ class Store:
         """Write a generation (its metadata file, then its manifest) and make it current."""
         number = max(self._latest("gen-"), self._latest("meta-")) + 1
         meta_name = f"meta-{number:06d}.json"
-        meta_bytes = json.dumps(meta, indent=1, sort_keys=True).encode()
+        meta_bytes = json.dumps(meta, sort_keys=True).encode()  # one line: the C encoder (indent is 10x slower)
         _write_replace(self.root / meta_name, meta_bytes)
         body = {"format": STORE_FORMAT, **self.versions, **manifest, "generation": number,
                 "meta": {"file": meta_name, "mac": keyer.mac(meta_bytes, person=b"dlp-meta")}}
         wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-generation")}
         name = f"gen-{number:06d}"
-        _write_replace(self.root / f"{name}.json", json.dumps(wrapped, indent=1, sort_keys=True).encode())
+        _write_replace(self.root / f"{name}.json", json.dumps(wrapped, sort_keys=True).encode())
         _write_replace(self.root / "CURRENT", (name + "\n").encode())
         self.prune()
         return number
@@ -432,7 +449,7 @@ def _map_verified(path: Path, rel: str, mac: str, keyer, verified: _Verified, ro
         st = os.stat(path)
     except FileNotFoundError:
         raise StoreCorrupt(f"registry {root}: {rel} is missing") from None
-    stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    stamp = _stamp(st)
     if not verified.known(rel, stamp, mac):
         hasher = keyer.hasher(person=b"dlp-array")
         with open(path, "rb") as handle:
@@ -467,11 +484,16 @@ def _parse(raw: bytes, what: str) -> dict:
     return value
 
 
-def _write_synced(path: Path, data) -> None:
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _write_synced(path: Path, data) -> os.stat_result:
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+        return os.fstat(handle.fileno())
 
 
 def _write_replace(path: Path, data: bytes, *, sync: bool = True) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 from ..types import Item, Part, Problem
 from .base import Context, Limits, walk
@@ -31,3 +32,24 @@ def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tup
         elif out.kind != "binary":
             problems.append(out)
     return "\n\n".join(texts), raw, problems
+
+
+READ_BATCH = 64  # files per task
+READ_POOL_FILES = 256  # fewer files are read here (starting workers costs more)
+
+
+def read_documents(paths: list[Path], *, workers: int = 1,
+                   meanwhile: Callable[[], Any] | None = None) -> list[tuple[str, bytes, list[Problem]]]:
+    """`read_document` of each path, in order; in `workers` processes when there are many
+    (`meanwhile`: what this process does while they read; see `parallel.ordered_map`)."""
+    from .. import parallel
+
+    pieces = [paths[r.start : r.stop] for r in parallel.chunks((1 for _ in paths), READ_BATCH, READ_BATCH)]
+    if len(paths) < READ_POOL_FILES:
+        workers = 1
+    return [read for batch in parallel.ordered_map(_read_batch, pieces, workers=workers, meanwhile=meanwhile)
+            for read in batch]
+
+
+def _read_batch(paths: list[Path]) -> list[tuple[str, bytes, list[Problem]]]:
+    return [read_document(p) for p in paths]

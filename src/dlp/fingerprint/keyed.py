@@ -95,7 +95,7 @@ class Keyer:
         return self.cached(toks.hashes)
 
     def cached(self, hashes: np.ndarray) -> np.ndarray:
-        """Keyed values of unkeyed token hashes (uint64), through the cache."""
+        """Keyed values of unkeyed token hashes (of one text or of several), through the cache."""
         if len(hashes) == 0:
             return np.zeros(0, dtype=np.uint64)
         slots = (hashes & self._mask).astype(np.intp)

@@ -10,15 +10,18 @@ values of public English words; without the key they say nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
 
 from ..text.english import ENGLISH_VERSION, RARE_WEIGHT, STOP, english
+from . import table
 from .keyed import Keyer
 
 LEXICON_VERSION = f"{ENGLISH_VERSION}-keyed/1"
 ARRAYS = ("lx_key", "lx_lemma", "lx_weight", "lx_flags")
+TABLE_QUERIES = 1 << 14  # from this many values on, a lookup builds and probes a hash table (see `lookup`)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,27 @@ class Lexicon:
         if len(values) == 0 or len(self.keys) == 0:
             return (values.copy(), np.full(len(values), RARE_WEIGHT, dtype=np.float32),
                     np.zeros(len(values), dtype=np.uint8))
-        at = np.searchsorted(self.keys, values)
-        at[at >= len(self.keys)] = 0
-        found = self.keys[at] == values
+        if len(values) >= TABLE_QUERIES and self.keys[0] != 0:
+            # a batch of documents: two gathers from a hash table instead of a binary search each
+            # (a tenth of a second to build, once; 10,000 documents spent 1.5 s in binary searches)
+            asked, where = table.lookup(*self._table, values)
+            at = np.zeros(len(values), dtype=np.int64)
+            at[asked] = where
+            found = np.zeros(len(values), dtype=bool)
+            found[asked] = True
+        else:
+            at = np.searchsorted(self.keys, values)
+            at[at >= len(self.keys)] = 0
+            found = self.keys[at] == values
         lemmas = np.where(found, self.lemmas[at], values)
         weights = np.where(found, self.weights[at], np.float32(RARE_WEIGHT)).astype(np.float32)
         flags = np.where(found, self.flags[at], np.uint8(0)).astype(np.uint8)
         return lemmas, weights, flags
+
+    @cached_property
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keyed word -> its index in the arrays (`table`; 0 is never a key there, so 0 keys use search)."""
+        return table.build(self.keys, np.arange(len(self.keys), dtype=np.int64))
 
     def word_forms(self, lemmas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every word whose lemma is in `lemmas`: (keyed word values, their lemmas, the lemmas' weights).

@@ -62,7 +62,7 @@ def lookup(slots: np.ndarray, values: np.ndarray, queries: np.ndarray) -> tuple[
     found_q, found_at = [], []
     while len(todo):
         slot = slots[at]
-        hit = slot == queries[todo]
+        hit = (slot == queries[todo]) & (slot != 0)  # a query of 0 would "find" an empty slot
         if hit.any():
             found_q.append(todo[hit])
             found_at.append(at[hit])

@@ -18,10 +18,12 @@ this module runs on the scan path.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
+from pathlib import Path
 
 import numpy as np
 
@@ -123,9 +125,14 @@ def _lookups(table: str) -> dict:
 
 
 def _stop_words() -> frozenset[str]:
-    """spaCy's English stop words, read as data (importing spaCy itself takes seconds)."""
+    """spaCy's English stop words, read as data (importing spaCy itself takes a second or more:
+    the file is found without importing the package)."""
     try:
-        source = resources.files("spacy").joinpath("lang", "en", "stop_words.py").read_text(encoding="utf-8")
+        spec = importlib.util.find_spec("spacy")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError("spacy")
+        source = (Path(list(spec.submodule_search_locations)[0]) / "lang" / "en" / "stop_words.py").read_text(
+            encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         from ..errors import ConfigError
 

@@ -62,6 +62,11 @@ def stored() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return {"spacing_version": SPACING_VERSION}, {"sp_hash": hashes, "sp_cost": costs}
 
 
+def warm() -> None:
+    """Have the table ready (a process about to fork workers that tokenise)."""
+    _table()
+
+
 def _table() -> tuple[np.ndarray, np.ndarray]:
     return _PROVIDED[0] if _PROVIDED else _parsed()
 

@@ -9,14 +9,15 @@ folder costs a directory walk and no change at all.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from ..output import plural
-from ... import sync
+from ... import parallel, sync
 from ...changes import registry_change
 from ...errors import UsageError
-from ...extract.documents import read_document
-from ...registry import Registry, slug
+from ...extract.documents import read_document, read_documents
+from ...registry import NewDocument, Registry, slug, warm_up
 from .files import expand
 from ..status import Exit
 
@@ -54,7 +55,9 @@ def run(args, env) -> int:
     if args.secret_id and len(files) > 1:
         raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
     audit = env.audit(args)  # a trail that cannot be written stops us before the work, and before any change
-    extracted = [(f, *read_text(f)) for f in files]
+    workers, root = parallel.default_workers(), env.settings(args).registry
+    reads = read_documents(files, workers=workers, meanwhile=lambda: warm_up(root))
+    extracted = [(f, *read) for f, read in zip(files, reads)]
     failed = [(f, problems) for f, _, raw, problems in extracted if problems]
     empty = [f for f, _, raw, problems in extracted if not raw and not problems]
     if failed or empty:
@@ -65,17 +68,17 @@ def run(args, env) -> int:
             print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
         print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
         return Exit.USAGE
-    root = env.settings(args).registry
     planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
     with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
                          public=bool(args.public)) as (reg, change):
-        results = []
-        for (path, text, raw, _), sid in zip(extracted, planned):
-            if args.public:
-                results.append(reg.add_public(text, raw, path.name))
-            else:
-                results.append(reg.add_document(text, raw, path.name, secret_id=sid, label=args.label,
-                                                classification=args.classification, owner=args.owner, tags=args.tag))
+        if args.public:
+            results = [reg.add_public(text, raw, path.name) for path, text, raw, _ in extracted]
+        else:
+            results = reg.add_documents([NewDocument(text, raw, path.name, sid)
+                                         for (path, text, raw, _), sid in zip(extracted, planned)],
+                                        label=args.label, classification=args.classification, owner=args.owner,
+                                        tags=args.tag, workers=workers)
+            reg.flush()  # the segment is built while boilerplate is looked for
         common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(),  # ids, versions and counts only: never text
                     results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
@@ -131,7 +134,10 @@ def run_sync(args, env) -> int:
         print(f"{summary}; {plan.unchanged} unchanged in {plan.folder}", file=env.stdout)
         return Exit.OK
     audit = env.audit(args)
-    reading = {c.path: read_document(Path(plan.folder) / c.path) for c in plan.changes if c.action in ("new", "version")}
+    workers = parallel.default_workers()
+    wanted = [c.path for c in plan.changes if c.action in ("new", "version")]
+    reading = dict(zip(wanted, read_documents([Path(plan.folder) / path for path in wanted], workers=workers,
+                                              meanwhile=lambda: warm_up(root))))
     broken = [(path, p) for path, (_, _, problems) in reading.items() for p in problems]
     empty = [path for path, (_, raw, problems) in reading.items() if not raw and not problems]
     if broken or empty:
@@ -148,18 +154,24 @@ def run_sync(args, env) -> int:
         if [(c.action, c.secret, c.path) for c in again.changes] != [(c.action, c.secret, c.path) for c in plan.changes]:
             raise UsageError("the registry or the folder changed while the sync was planned; run it again")
         results = []
-        for c in plan.changes:
-            if c.action == "remove":
-                reg.remove(c.secret)
-                results.append({"action": "remove", "secret": c.secret})
+        for adding, group in itertools.groupby(plan.changes, key=lambda c: c.action in ("new", "version")):
+            group = list(group)
+            if adding:  # a run of files to register: fingerprinted together (`Registry.add_documents`)
+                docs = [NewDocument(reading[c.path][0], reading[c.path][1], Path(c.path).name, c.secret) for c in group]
+                added = reg.add_documents(docs, label=args.label, classification=args.classification, owner=args.owner,
+                                          tags=args.tag, workers=workers)
+                for c, r in zip(group, added):
+                    results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
+                    _print_result(env, r, Path(plan.folder) / c.path)
+                    reg.secrets[c.secret].origin = sync.origin(plan, c)
                 continue
-            if c.action in ("new", "version"):
-                text, raw, _ = reading[c.path]
-                r = reg.add_document(text, raw, Path(c.path).name, secret_id=c.secret, label=args.label,
-                                     classification=args.classification, owner=args.owner, tags=args.tag)
-                results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
-                _print_result(env, r, Path(plan.folder) / c.path)
-            reg.secrets[c.secret].origin = sync.origin(plan, c)
+            for c in group:
+                if c.action == "remove":
+                    reg.remove(c.secret)
+                    results.append({"action": "remove", "secret": c.secret})
+                    continue
+                reg.secrets[c.secret].origin = sync.origin(plan, c)
+        reg.flush()  # the segment is built while boilerplate is looked for
         common = _warn_boilerplate(env, reg)
         change.note(generation=reg.commit(), results=results, **common)
     for c in plan.changes:

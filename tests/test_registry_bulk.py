@@ -1,0 +1,167 @@
+"""Bulk registration: batches, worker processes and segments written mid-edit change nothing registered."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import pytest
+
+from dlp import parallel, registry as registry_module
+from dlp import segments as seg
+from dlp.errors import WorkerDied
+from dlp.registry import NewDocument, Registry, editing
+
+from helpers import prose
+
+QUOTE = prose(40, 999)  # a passage quoted in many documents: boilerplate
+
+
+@functools.cache
+def _made() -> tuple[NewDocument, ...]:
+    docs = []
+    for i in range(40):
+        text = prose(150 + 7 * i, i)
+        if i % 3 == 0:
+            text = text + " " + QUOTE
+        docs.append(NewDocument(text, text.encode(), f"d{i}.txt", f"d{i}"))
+    near = docs[5].text + " " + prose(10, 500)  # nearly doc 5: one family
+    docs.append(NewDocument(near, near.encode(), "near.txt", "near"))
+    docs.append(NewDocument(docs[7].text, docs[7].raw, "again.txt", "d7"))  # unchanged
+    changed = docs[8].text + " revised"
+    docs.append(NewDocument(changed, changed.encode(), "d8b.txt", "d8"))  # a second version
+    return tuple(docs)
+
+
+def _documents() -> list[NewDocument]:
+    return list(_made())
+
+
+def _register(root, key, monkeypatch, *, workers: int, flush: int):
+    monkeypatch.setattr(registry_module, "POOL_CHARS", 0)
+    monkeypatch.setattr(registry_module, "BATCH_CHARS", 3000)  # several batches of a few documents
+    monkeypatch.setattr(registry_module, "FLUSH_BYTES", flush)
+    with editing(root, key) as reg:
+        results = reg.add_documents(_documents(), label="L", workers=workers)
+        boilerplate = reg.new_boilerplate()
+        reg.commit()
+    return results, boilerplate, Registry(root, key)
+
+
+def _records(reg: Registry) -> dict:
+    """Every live registered version, as stored, by (secret, version)."""
+    out = {}
+    for name in reg._segments:
+        segment = reg.store.segment(name, reg.keyer)
+        keep = np.ones(len(segment.owners), dtype=bool)
+        for local in reg._dead.get(name, ()):
+            keep[local] = False
+        for r in seg.decode(dict(segment.meta), dict(segment.arrays), keep):
+            rw = r.rewrite
+            out[r.key] = (r.family, r.tokens, r.exact, r.fp_hash.tolist(), r.fp_pos.tolist(), r.all_sh32.tolist(),
+                          r.cl_bucket.tolist(), r.cl_count.tolist(), rw.vectors.ptr.tolist(), rw.vectors.cols.tolist(),
+                          rw.vectors.weights.tolist(), rw.signatures.tolist(), sorted(zip(rw.pair_hashes.tolist(),
+                                                                                          rw.pair_rows.tolist())),
+                          rw.lemmas.tolist())
+    return out
+
+
+@pytest.mark.parametrize("workers, flush", [(2, 1 << 30), (1, 150_000), (2, 150_000)],
+                         ids=["two-workers", "segments-mid-edit", "both"])
+def test_bulk_registration_stores_what_one_process_one_segment_stores(tmp_path, monkeypatch, workers, flush):
+    key = tmp_path / "k.key"
+    plain = _register(tmp_path / "plain", key, monkeypatch, workers=1, flush=1 << 30)
+    other = _register(tmp_path / "other", key, monkeypatch, workers=workers, flush=flush)
+    assert other[0] == plain[0]  # statuses, versions, near-duplicates
+    assert other[1] == plain[1] and plain[1]  # the boilerplate report, and there is one
+    assert any(r.near_duplicate == "d5" for r in plain[0])
+    assert [r.status for r in plain[0][-2:]] == ["unchanged", "version"]
+    if flush < 1 << 30:
+        assert len(other[2]._segments) > 1
+    assert _records(other[2]) == _records(plain[2])
+    assert other[2].index.statistics()["fingerprints"] == plain[2].index.statistics()["fingerprints"]
+
+
+def test_a_document_removed_after_its_segment_was_written_is_gone(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
+    with editing(tmp_path / "reg") as reg:
+        reg.add_documents(_documents()[:10])
+        reg.settle()
+        assert reg._flushed  # written, not published
+        reg.remove("d1")
+        reg.commit()
+    again = Registry(tmp_path / "reg")
+    assert "d1" not in again.secrets and "d2" in again.secrets
+    live = {key for key in _records(again)}
+    assert ("d1", 1) not in live and ("d2", 1) in live
+
+
+def test_a_crash_after_segments_were_written_leaves_the_old_generation(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
+    root = tmp_path / "reg"
+    with editing(root) as reg:
+        reg.add_documents(_documents()[:2])
+        reg.commit()
+    before = sorted(p.name for p in root.iterdir())
+    with pytest.raises(RuntimeError):
+        with editing(root) as reg:
+            reg.add_documents(_documents()[2:12])
+            reg.settle()
+            assert reg._flushed
+            raise RuntimeError("killed before commit")
+    assert Registry(root).generation == 1 and set(Registry(root).secrets) == {"d0", "d1"}
+    orphans = sorted(set(p.name for p in root.iterdir()) - set(before))
+    assert orphans and all(name.startswith("seg-") for name in orphans)
+    with editing(root) as reg:  # the next commit clears them
+        reg.add_documents(_documents()[2:3])
+        reg.commit()
+    assert not [name for name in orphans if (root / name).exists()]
+    assert set(Registry(root).secrets) == {"d0", "d1", "d2"}
+
+
+def _die(piece: int) -> int:
+    if piece == 3:
+        os._exit(9)  # a worker killed mid-batch
+    return piece
+
+
+def test_a_worker_that_dies_fails_the_command():
+    with pytest.raises(WorkerDied):
+        list(parallel.ordered_map(_die, list(range(8)), workers=2))
+
+
+def test_pieces_come_back_in_order_with_state():
+    got = list(parallel.ordered_map(_scaled, list(range(200)), workers=2, state={"factor": 3}))
+    assert got == [3 * i for i in range(200)]
+
+
+def _scaled(piece: int) -> int:
+    return piece * parallel.state("factor")
+
+
+@pytest.mark.parametrize("sizes, budget, most, expected", [
+    ([], 10, 5, []),
+    ([3, 3, 3, 3], 6, 5, [range(0, 2), range(2, 4)]),
+    ([20, 1, 1], 6, 5, [range(0, 1), range(1, 3)]),  # an oversized item is a chunk of its own
+    ([1] * 7, 100, 3, [range(0, 3), range(3, 6), range(6, 7)]),
+])
+def test_chunks(sizes, budget, most, expected):
+    assert parallel.chunks(sizes, budget, most) == expected
+
+
+def test_a_segment_that_fails_to_build_in_the_background_fails_the_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
+
+    def broken(records, lexicon):
+        raise OSError("disk full")
+
+    with editing(tmp_path / "reg") as reg:
+        reg.add_documents(_documents()[:1])
+        reg.commit()
+    monkeypatch.setattr(seg, "build", broken)
+    with pytest.raises(OSError, match="disk full"):
+        with editing(tmp_path / "reg") as reg:
+            reg.add_documents(_documents()[1:10])
+            reg.commit()
+    assert set(Registry(tmp_path / "reg").secrets) == {"d0"}  # nothing half-registered
