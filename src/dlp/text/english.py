@@ -69,7 +69,9 @@ def english() -> English:
     logprob = {w: p for w, p in _lookups("en_lexeme_prob").items() if p > COMMON_LOGPROB}
     stop = _stop_words()
     words: dict[str, tuple[str, float, int]] = {}
-    for word in set(lemmas) | set(logprob) | stop:
+    # in a fixed order, lower-case forms first: of "Apple" and "apple", the first seen gives the
+    # lemma, and iterating a set made that depend on the process's string hash seed
+    for word in sorted(set(lemmas) | set(logprob) | stop, key=lambda w: (w != w.lower(), w)):
         lower = word.lower()
         lemma = lemmas.get(word, lemmas.get(lower, lower)).lower()
         weight = weight_of_logprob(logprob.get(lemma, logprob.get(lower, COMMON_LOGPROB)))
