@@ -165,6 +165,8 @@ ATTACKS = {
     "upside down": lambda: screenshot(EXCERPT[:260]).rotate(180),
     "on its side": lambda: screenshot(EXCERPT[:260]).rotate(270, expand=True),
     "small text on a large screen": lambda: large_canvas(screenshot(EXCERPT[:260], size=13)),
+    "light text in the margin of a page, a dark logo elsewhere": lambda: margin_note(
+        screenshot(EXCERPT[:260], size=14, ink=(200, 200, 200, 255))),
 }
 
 
@@ -173,6 +175,16 @@ def large_canvas(picture: Image.Image) -> Image.Image:
     canvas = Image.new("RGB", (2560, 1440), "white")
     canvas.paste(picture, (1400, 900))
     return canvas
+
+
+def margin_note(picture: Image.Image) -> Image.Image:
+    """An A4 page at 150 dpi, blank but for a black logo in the middle and the note at its foot:
+    detection skips blank margins, and must not take the note for one (the logo keeps the page
+    from having its contrast stretched)."""
+    page = Image.new("RGB", (1241, 1754), "white")
+    page.paste((0, 0, 0), (500, 600, 800, 900))
+    page.paste(picture, (0, 1754 - picture.height))
+    return page
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
