@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +23,7 @@ from dlp.errors import ConfigError, ExtractionError
 from dlp.extract import EXTRACTORS, Context, Limits, walk
 from dlp.extract.images import ImageExtractor, image_kind, is_media
 from dlp.extract.ocr import (
-    DET_AREA, DET_LONGEST, OVERLAP, Line, Ocr, OcrSettings, RapidOcrEngine, _detect, arrange, assemble, content_box, join_boxes, ocr_location,
+    DET_AREA, DET_LONGEST, OVERLAP, Line, Ocr, OcrSettings, arrange, assemble, content_box, join_boxes, ocr_location,
     ocr_summary, prepare, tiles, _turn_back,
 )
 from dlp.destinations import parse_policy
@@ -312,47 +310,6 @@ JOINS = {
 def test_join_boxes(case):
     boxes, expected = JOINS[case]
     assert sorted(join_boxes(boxes)) == sorted(expected)
-
-
-@dataclass
-class FakeRapid:
-    """Stands in for rapidocr: detection 'finds' the boxes `found` gives for the size of the
-    picture it is shown (and logs that size); recognition reads every line as 'text'."""
-
-    found: Callable[[tuple[int, int]], list[tuple[int, int, int, int]]]
-    shown: list[tuple[int, int]] = field(default_factory=list)
-
-    def __call__(self, image, use_det=True, use_cls=False, use_rec=True):
-        if use_det:
-            self.shown.append(image.size)
-            quads = [[(x0, y0), (x1, y0), (x1, y1), (x0, y1)] for x0, y0, x1, y1 in self.found(image.size)]
-            return SimpleNamespace(boxes=quads)
-        return SimpleNamespace(txts=("text",), scores=(0.99,))
-
-
-def test_boxes_found_squeezed_are_stretched_back_and_their_ends_trimmed():
-    fake = FakeRapid(lambda size: [(100, 50, 300, 70)])  # in the squeezed picture, 500 pixels wide
-    assert _detect(fake, Image.new("RGB", (1000, 600)), 0.5) == [(203, 50, 597, 70)]  # 0.15 x 20 px trimmed
-    assert fake.shown == [(500, 600)]
-
-
-SQUEEZED = {  # what the squeezed pass finds: whether the picture is detected again as it is
-    "three lines": ([(10, 10, 300, 30), (10, 40, 300, 60), (10, 70, 300, 90)], False),
-    "two lines": ([(10, 10, 300, 30), (10, 40, 300, 60)], True),
-    "lines and one standing box (text on its side)": (
-        [(10, 10, 300, 30), (10, 40, 300, 60), (10, 70, 300, 90), (350, 10, 360, 300)], True),
-}
-
-
-@pytest.mark.parametrize("case", SQUEEZED)
-def test_detection_runs_again_unsqueezed_when_the_squeezed_pass_is_unsure(case):
-    found, again = SQUEEZED[case]
-    fake = FakeRapid(lambda size: found)
-    engine = RapidOcrEngine({}, "fake")
-    engine._ocr = fake
-    lines = engine.read(Image.new("RGB", (800, 400)))  # flat: shown whole, no margin cut
-    assert fake.shown == ([(400, 400), (800, 400)] if again else [(400, 400)])
-    assert lines and all(line.text == "text" for line in lines)
 
 
 @pytest.mark.parametrize("angle", [90, 180, 270])
