@@ -721,8 +721,6 @@ OVERLAP = 160         # pixels two detection tiles share: more than a line of te
 DET_PIXELS = 4_000_000  # detection looks at larger pictures scaled down to this many pixels:
                         # 14-pixel text of a 4K screenshot stays legible, a photo costs 3 tiles
 MARGIN_KEPT = 32      # pixels of blank margin left around what a picture shows, for detection
-SQUEEZE = 0.5         # detection sees pictures at this share of their width, and all their height
-END_TRIM = 0.15       # of a line's height, cut off each end of a box found squeezed (see _detect)
 
 
 class RapidOcrEngine:
@@ -791,23 +789,24 @@ class RapidOcrEngine:
 
     def read(self, image: Any) -> list[Line]:
         """Lines of an RGB picture. Detection looks at what the picture shows, without its blank
-        margins (a third of an A4 page), squeezed to half its width (`SQUEEZE`), in overlapping
-        tiles of at most `DET_AREA` pixels: a large picture is not shrunk whole (the 14-pixel
-        text of a 4K screenshot would vanish). The pieces of a line cut by a seam are joined,
-        and each line is recognised from the full picture, widest first: onnxruntime's arena
-        then reuses the memory of the first line for the others (narrowest first, as rapidocr
-        orders them, it grew past 1 GB on a screenshot of a mail)."""
+        margins (a third of an A4 page), in overlapping tiles of at most `DET_AREA` pixels: a
+        large picture is not shrunk whole (the 14-pixel text of a 4K screenshot would vanish).
+        The pieces of a line cut by a seam are joined, and each line is recognised from the
+        full picture, widest first: onnxruntime's arena then reuses the memory of the first
+        line for the others (narrowest first, as rapidocr orders them, it grew past 1 GB on a
+        screenshot of a mail)."""
         ocr = self._engine()
         width, height = image.size
         scale = min(1.0, math.sqrt(DET_PIXELS / (width * height)))
         seen = image if scale == 1.0 else image.resize((round(width * scale), round(height * scale)), 1)  # LANCZOS
         left, top, right, bottom = content_box(seen)
-        content = seen.crop((left, top, right, bottom))
-        boxes = _detect(ocr, content, SQUEEZE)
-        if len(boxes) < 3 or any(_standing(box) for box in boxes):
-            boxes = _detect(ocr, content, 1.0)  # text on its side is thin across: seen whole, it is found
-        boxes = [(round((x0 + left) / scale), round((y0 + top) / scale), round((x1 + left) / scale),
-                  round((y1 + top) / scale)) for x0, y0, x1, y1 in boxes]
+        boxes = []
+        for x0, y0, x1, y1 in tiles(right - left, bottom - top):
+            x0, y0, x1, y1 = x0 + left, y0 + top, x1 + left, y1 + top
+            found = ocr(seen.crop((x0, y0, x1, y1)), use_det=True, use_cls=False, use_rec=False)
+            boxes += [(round((bx0 + x0) / scale), round((by0 + y0) / scale),
+                       round((bx1 + x0) / scale), round((by1 + y0) / scale))
+                      for bx0, by0, bx1, by1 in _boxes(getattr(found, "boxes", None))]
         lines = []
         for x0, y0, x1, y1 in sorted(join_boxes(boxes), key=lambda b: -(b[2] - b[0]) / max(1, b[3] - b[1])):
             pad = max(2, (y1 - y0) // 8)
@@ -817,31 +816,6 @@ class RapidOcrEngine:
             # an unreadable line is kept, empty: its box still tells a picture lying on its side
             lines.append(Line(str(texts[0]), (x0, y0, x1, y1), float(scores[0])) if texts else Line("", (x0, y0, x1, y1), 0.0))
         return lines
-
-
-def _detect(ocr: Any, picture: Any, squeeze: float) -> list[tuple[int, int, int, int]]:
-    """Boxes of the lines in a picture, detected on it squeezed to `squeeze` of its width, in
-    tiles; boxes are in the picture's pixels. Text keeps its height, so small text is found as
-    well as on the picture as it is (better: lines 12 pixels apart are not run together), for half
-    the work. Stretched back, a box's ends carry twice the margin detection adds around a line
-    (about 0.3 of its height on each side); half the excess is cut off, so lines of two columns
-    30 pixels apart do not reach into each other (all of it clips the last letter of a tilted
-    line, whose box is higher than the line is thick)."""
-    squeezed = picture if squeeze == 1.0 else picture.resize((max(1, round(picture.width * squeeze)), picture.height), 1)
-    boxes = []
-    for x0, y0, x1, y1 in tiles(squeezed.width, squeezed.height):
-        found = ocr(squeezed.crop((x0, y0, x1, y1)), use_det=True, use_cls=False, use_rec=False)
-        for bx0, by0, bx1, by1 in _boxes(getattr(found, "boxes", None)):
-            box = (round((bx0 + x0) / squeeze), by0 + y0, round((bx1 + x0) / squeeze), by1 + y0)
-            if not _standing(box):
-                cut = min(round(END_TRIM * (box[3] - box[1]) * (1 / squeeze - 1)), (box[2] - box[0]) // 4)
-                box = (box[0] + cut, box[1], box[2] - cut, box[3])
-            boxes.append(box)
-    return boxes
-
-
-def _standing(box: tuple[int, int, int, int]) -> bool:
-    return box[3] - box[1] > box[2] - box[0]
 
 
 def content_box(picture: Any, keep: int = MARGIN_KEPT) -> tuple[int, int, int, int]:
