@@ -193,6 +193,23 @@ def test_hidden_and_turned_text_is_still_read(scanner, attack):
     assert report.action == Action.BLOCK, [f.matched_words for f in report.findings]
 
 
+def test_two_columns_close_together_are_read_column_by_column(scanner):
+    """Two columns 30 pixels apart (a fifth of an inch at 150 dpi) are read one after the other,
+    not line by line across, which would break every run of the secret's words."""
+    size, gap, width = 21, 30, 1241
+    column = (width - 200 - gap) // 2
+    left = textwrap.wrap(SPEC, int(column / (size * 0.6)))
+    right = textwrap.wrap((UNRELATED + " ") * 8, int(column / (size * 0.6)))
+    page = Image.new("RGB", (width, 200 + int(size * 1.35) * len(left)), "white")
+    draw = ImageDraw.Draw(page)
+    for i, line in enumerate(left):
+        draw.text((100, 100 + int(size * 1.35) * i), line, font=font(size), fill="black")
+        if i < len(right):
+            draw.text((100 + column + gap, 100 + int(size * 1.35) * i), right[i], font=font(size), fill="black")
+    report = scanner.scan_bytes(encoded(page), "columns.png", Destination(channel="mail"))
+    assert report.action == Action.BLOCK, [f.matched_words for f in report.findings]
+
+
 def test_unrelated_text_is_allowed_and_nothing_is_fetched(registry_root, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("OCR tried to open a network connection")
