@@ -15,8 +15,10 @@ excerpt of 60 to 120 consecutive words of a registered document and reports:
   whole scan per file, and the CPU seconds the scan took (this process and its OCR worker: on
   a machine shared with other work, the figure for one core), median and 90th percentile;
 
-then renders Enron mails (unrelated text) the same way and counts what they block. Peak RSS of
-this process and of the workers closes the report. Figures go to standard output and
+then renders Enron mails (unrelated text) the same way and counts what they block, and says
+where the seconds of an A4 page go (`--stages` pages at 150 dpi, 10 pt, read in this process:
+rendering, preparing, detection, recognition; CPU seconds). Peak RSS of this process and of the
+workers closes the report. Figures go to standard output and
 benchmarks/out/ocr.json. Uses ../shared/corpora when present (Reuters/BBC as secrets, Enron as
 unrelated text), synthetic text otherwise.
 """
@@ -129,6 +131,44 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
+def stages(engine, pages: list[bytes]) -> dict[str, float]:
+    """Median CPU seconds per page of each stage of reading a scanned page, in this process:
+    rendering with PDFium, `prepare`, then the engine's detection and recognition calls."""
+    import pypdfium2 as pdfium
+
+    from dlp.extract import ocr as ocr_module
+
+    inner = engine._engine()
+    spent: dict[str, list[float]] = {"render": [], "prepare": [], "detect": [], "recognise": [], "lines": []}
+    clock = {"detect": 0.0, "recognise": 0.0}
+
+    def timed(image, use_det=True, use_cls=False, use_rec=True):
+        started = time.process_time()
+        try:
+            return inner(image, use_det=use_det, use_cls=use_cls, use_rec=use_rec)
+        finally:
+            clock["detect" if use_det else "recognise"] += time.process_time() - started
+
+    engine._ocr = timed
+    try:
+        for data in pages:
+            started = time.process_time()
+            document = pdfium.PdfDocument(data)
+            picture = document[0].render(scale=150 / 72, grayscale=True).to_pil()
+            document.close()
+            spent["render"].append(time.process_time() - started)
+            started = time.process_time()
+            prepared = ocr_module.prepare(picture)
+            spent["prepare"].append(time.process_time() - started)
+            clock.update(detect=0.0, recognise=0.0)
+            spent["lines"].append(len(ocr_module._upright(engine, prepared)))
+            spent["detect"].append(clock["detect"])
+            spent["recognise"].append(clock["recognise"])
+    finally:
+        engine._ocr = inner
+    return {name: round(statistics.median(values), 3) for name, values in spent.items()}
+
+
 def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 3) if values else 0.0
 
@@ -149,6 +189,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30, help="excerpts per condition")
     ap.add_argument("--unrelated", type=int, default=40, help="Enron mails rendered as screenshots")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--stages", type=int, default=5, help="A4 pages timed stage by stage")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="dlp-bench-ocr-"))
@@ -240,6 +281,12 @@ def main() -> None:
         }
         results["load_average"] = os.getloadavg()
         print(f"peak RSS: {results['peak_rss_mb']} MB; load average {results['load_average']}")
+        pages = []  # read in this process, after its peak RSS was taken
+        for _ in range(args.stages):
+            words = " ".join(rng.choice(fillers) for _ in range(12)).split()
+            pages.append(scanned_pdf(" ".join(words[:700]), 150, 10, rng)[0])
+        results["stages_a4_150dpi_10pt"] = stages(scanner.ocr.engine(), pages) if pages else {}
+        print(f"A4 page at 150 dpi, 10 pt, CPU s by stage (median of {len(pages)}): {results['stages_a4_150dpi_10pt']}")
         OUT.mkdir(exist_ok=True)
         (OUT / "ocr.json").write_text(json.dumps(results, indent=2))
     finally:

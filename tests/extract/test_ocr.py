@@ -23,7 +23,8 @@ from dlp.errors import ConfigError, ExtractionError
 from dlp.extract import EXTRACTORS, Context, Limits, walk
 from dlp.extract.images import ImageExtractor, image_kind, is_media
 from dlp.extract.ocr import (
-    Line, Ocr, OcrSettings, arrange, assemble, join_boxes, ocr_location, ocr_summary, prepare, tile_spans, _turn_back,
+    DET_AREA, DET_LONGEST, OVERLAP, Line, Ocr, OcrSettings, arrange, assemble, content_box, join_boxes, ocr_location,
+    ocr_summary, prepare, tiles, _turn_back,
 )
 from dlp.destinations import parse_policy
 from dlp.registry import Registry
@@ -227,13 +228,73 @@ def test_arrange_keeps_every_line_once(boxes):
     assert sorted(arrange(lines), key=lambda line: int(line.text)) == lines
 
 
-@given(st.integers(1, 40_000), st.integers(256, 4096), st.integers(8, 200))
-@settings(max_examples=200, deadline=None)
-def test_tiles_cover_the_side_and_overlap(length, tile, overlap):
-    spans = tile_spans(length, tile, overlap)
-    assert spans[0][0] == 0 and spans[-1][1] == length
-    assert all(0 < e - s <= tile for s, e in spans)
-    assert all(e1 - s2 == overlap for (_, e1), (s2, _) in zip(spans, spans[1:]))  # a line up to `overlap` high is whole in one
+def spans_of(layout: list[tuple[int, int, int, int]], axis: int) -> list[tuple[int, int]]:
+    return sorted({(tile[axis], tile[axis + 2]) for tile in layout})
+
+
+@given(st.integers(1, 6000), st.integers(1, 6000))
+@settings(max_examples=300, deadline=None)
+def test_tiles_cover_the_picture_within_their_area_and_overlap(width, height):
+    layout = tiles(width, height)
+    columns, rows = spans_of(layout, 0), spans_of(layout, 1)
+    assert len(layout) == len(columns) * len(rows)  # a grid
+    for side, length in ((columns, width), (rows, height)):
+        assert side[0][0] == 0 and side[-1][1] == length
+        assert all(b0 - a1 <= -OVERLAP for (_, a1), (b0, _) in zip(side, side[1:])) or len(side) == 1
+    for x0, y0, x1, y1 in layout:  # never larger than detection may see at once
+        assert (x1 - x0) * (y1 - y0) <= DET_AREA
+        assert max(x1 - x0, y1 - y0) <= DET_LONGEST
+
+
+TILINGS = {  # (width, height): tiles
+    "an A4 page at 150 dpi, margins cut": ((996, 1440), 2),       # not 4 (a column of 960 and a sliver)
+    "a whole A4 page at 150 dpi": ((1241, 1754), 3),
+    "a screenshot": ((1100, 700), 1),
+    "a full HD screen": ((1920, 1080), 3),
+    "a long receipt": ((600, 5000), 4),
+}
+
+
+@pytest.mark.parametrize("case", TILINGS)
+def test_tiles_of_ordinary_pictures(case):
+    (width, height), count = TILINGS[case]
+    layout = tiles(width, height)
+    assert len(layout) == count
+    assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in layout) < 1.35 * width * height  # overlap costs little
+
+
+def page_with(*marks: tuple[tuple[int, int, int, int], int], size=(1000, 1400), paper: int = 255,
+              noise: float = 0.0) -> Image.Image:
+    page = Image.new("L", size, paper)
+    for box, grey in marks:
+        page.paste(grey, box)
+    if noise:
+        import numpy as np
+
+        grain = np.random.default_rng(3).normal(0, noise, (size[1], size[0]))
+        page = Image.fromarray(np.clip(np.asarray(page, dtype=np.float64) + grain, 0, 255).astype(np.uint8), "L")
+    return page.convert("RGB")
+
+
+TEXT = tuple(((150, y, 850, y + 14), 20) for y in range(140, 1200, 27))  # 40 "lines": 150..850 x 140..1207
+
+
+CONTENT = {  # picture: the box of what it shows (MARGIN_KEPT = 32 pixels of margin kept), or None: all of it
+    "a page of text": (lambda: page_with(*TEXT), (116, 108, 884, 1240)),
+    "the same page, a grainy scan": (lambda: page_with(*TEXT, noise=10), (116, 108, 884, 1240)),
+    "light text in a far corner, a black logo elsewhere": (
+        lambda: page_with(((400, 500, 600, 700), 0), ((900, 1350, 990, 1362), 215)), (368, 468, 1000, 1396)),
+    "light text on a dark screen": (lambda: page_with(((300, 300, 500, 320), 230), paper=30), (268, 268, 532, 352)),
+    "a photo (no flat background)": (lambda: Image.effect_noise((800, 600), 60).convert("RGB"), None),
+    "a flat picture": (lambda: page_with(), None),
+}
+
+
+@pytest.mark.parametrize("case", CONTENT)
+def test_content_box_cuts_blank_margins_only(case):
+    make, expected = CONTENT[case]
+    picture = make()
+    assert content_box(picture) == (expected or (0, 0, *picture.size))
 
 
 JOINS = {

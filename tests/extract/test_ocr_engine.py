@@ -165,6 +165,8 @@ ATTACKS = {
     "upside down": lambda: screenshot(EXCERPT[:260]).rotate(180),
     "on its side": lambda: screenshot(EXCERPT[:260]).rotate(270, expand=True),
     "small text on a large screen": lambda: large_canvas(screenshot(EXCERPT[:260], size=13)),
+    "light text in the margin of a page, a dark logo elsewhere": lambda: margin_note(
+        screenshot(EXCERPT[:260], size=14, ink=(200, 200, 200, 255))),
 }
 
 
@@ -175,9 +177,36 @@ def large_canvas(picture: Image.Image) -> Image.Image:
     return canvas
 
 
+def margin_note(picture: Image.Image) -> Image.Image:
+    """An A4 page at 150 dpi, blank but for a black logo in the middle and the note at its foot:
+    detection skips blank margins, and must not take the note for one (the logo keeps the page
+    from having its contrast stretched)."""
+    page = Image.new("RGB", (1241, 1754), "white")
+    page.paste((0, 0, 0), (500, 600, 800, 900))
+    page.paste(picture, (0, 1754 - picture.height))
+    return page
+
+
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_hidden_and_turned_text_is_still_read(scanner, attack):
     report = scanner.scan_bytes(encoded(ATTACKS[attack]()), "x.png", Destination(channel="mail"))
+    assert report.action == Action.BLOCK, [f.matched_words for f in report.findings]
+
+
+def test_two_columns_close_together_are_read_column_by_column(scanner):
+    """Two columns 30 pixels apart (a fifth of an inch at 150 dpi) are read one after the other,
+    not line by line across, which would break every run of the secret's words."""
+    size, gap, width = 21, 30, 1241
+    column = (width - 200 - gap) // 2
+    left = textwrap.wrap(SPEC, int(column / (size * 0.6)))
+    right = textwrap.wrap((UNRELATED + " ") * 8, int(column / (size * 0.6)))
+    page = Image.new("RGB", (width, 200 + int(size * 1.35) * len(left)), "white")
+    draw = ImageDraw.Draw(page)
+    for i, line in enumerate(left):
+        draw.text((100, 100 + int(size * 1.35) * i), line, font=font(size), fill="black")
+        if i < len(right):
+            draw.text((100 + column + gap, 100 + int(size * 1.35) * i), right[i], font=font(size), fill="black")
+    report = scanner.scan_bytes(encoded(page), "columns.png", Destination(channel="mail"))
     assert report.action == Action.BLOCK, [f.matched_words for f in report.findings]
 
 

@@ -714,11 +714,13 @@ def ocr_summary(metas: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 # -- the engine ---------------------------------------------------------------------------
 
-DET_SIDE = 960   # pixels along a side that detection sees at once: the worker adds 430 MB of
-                 # address space reading an A4 page (710 MB at 1280, 1.3 GB at 2048)
-OVERLAP = 160    # pixels two detection tiles share: more than a line of text is high
+DET_AREA = 960 * 960  # pixels detection sees at once: the worker adds 430 MB of address space
+                      # reading an A4 page this way (710 MB at 1280 x 1280, 1.3 GB at 2048 x 2048)
+DET_LONGEST = 1600    # a tile may be long and low, or tall and narrow, within that area
+OVERLAP = 160         # pixels two detection tiles share: more than a line of text is high
 DET_PIXELS = 4_000_000  # detection looks at larger pictures scaled down to this many pixels:
                         # 14-pixel text of a 4K screenshot stays legible, a photo costs 3 tiles
+MARGIN_KEPT = 32      # pixels of blank margin left around what a picture shows, for detection
 
 
 class RapidOcrEngine:
@@ -777,7 +779,7 @@ class RapidOcrEngine:
                 "Global.min_side_len": 30,
                 "Det.model_path": self.models["det"],
                 "Det.limit_type": "max",
-                "Det.limit_side_len": DET_SIDE,
+                "Det.limit_side_len": DET_LONGEST,
                 "Rec.model_path": self.models["rec"],
                 "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
@@ -786,23 +788,25 @@ class RapidOcrEngine:
         return self._ocr
 
     def read(self, image: Any) -> list[Line]:
-        """Lines of an RGB picture. A picture larger than `DET_SIDE` is not shrunk whole for
-        detection (the 14-pixel text of a 4K screenshot would vanish): lines are detected in
-        overlapping tiles, the pieces of a line cut by a seam are joined, and each line is
-        recognised from the full picture, widest first: onnxruntime's arena then reuses the
-        memory of the first line for the others (narrowest first, as rapidocr orders them,
-        it grew past 1 GB on a screenshot of a mail)."""
+        """Lines of an RGB picture. Detection looks at what the picture shows, without its blank
+        margins (a third of an A4 page), in overlapping tiles of at most `DET_AREA` pixels: a
+        large picture is not shrunk whole (the 14-pixel text of a 4K screenshot would vanish).
+        The pieces of a line cut by a seam are joined, and each line is recognised from the
+        full picture, widest first: onnxruntime's arena then reuses the memory of the first
+        line for the others (narrowest first, as rapidocr orders them, it grew past 1 GB on a
+        screenshot of a mail)."""
         ocr = self._engine()
         width, height = image.size
         scale = min(1.0, math.sqrt(DET_PIXELS / (width * height)))
         seen = image if scale == 1.0 else image.resize((round(width * scale), round(height * scale)), 1)  # LANCZOS
+        left, top, right, bottom = content_box(seen)
         boxes = []
-        for x0, x1 in tile_spans(seen.width, DET_SIDE, OVERLAP):
-            for y0, y1 in tile_spans(seen.height, DET_SIDE, OVERLAP):
-                found = ocr(seen.crop((x0, y0, x1, y1)), use_det=True, use_cls=False, use_rec=False)
-                boxes += [(round((bx0 + x0) / scale), round((by0 + y0) / scale),
-                           round((bx1 + x0) / scale), round((by1 + y0) / scale))
-                          for bx0, by0, bx1, by1 in _boxes(getattr(found, "boxes", None))]
+        for x0, y0, x1, y1 in tiles(right - left, bottom - top):
+            x0, y0, x1, y1 = x0 + left, y0 + top, x1 + left, y1 + top
+            found = ocr(seen.crop((x0, y0, x1, y1)), use_det=True, use_cls=False, use_rec=False)
+            boxes += [(round((bx0 + x0) / scale), round((by0 + y0) / scale),
+                       round((bx1 + x0) / scale), round((by1 + y0) / scale))
+                      for bx0, by0, bx1, by1 in _boxes(getattr(found, "boxes", None))]
         lines = []
         for x0, y0, x1, y1 in sorted(join_boxes(boxes), key=lambda b: -(b[2] - b[0]) / max(1, b[3] - b[1])):
             pad = max(2, (y1 - y0) // 8)
@@ -812,6 +816,67 @@ class RapidOcrEngine:
             # an unreadable line is kept, empty: its box still tells a picture lying on its side
             lines.append(Line(str(texts[0]), (x0, y0, x1, y1), float(scores[0])) if texts else Line("", (x0, y0, x1, y1), 0.0))
         return lines
+
+
+def content_box(picture: Any, keep: int = MARGIN_KEPT) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of what a picture shows: the blank margins around it cut off,
+    `keep` pixels of them left. Margins are judged on 4 x 4 blocks (averaging takes out most of
+    a scan's grain): a block is blank when it is within the noise of the background, the median
+    block; the noise is measured (median deviation) and the bar never rises above 24 grey levels,
+    so a picture without a flat background (a photo) is kept whole."""
+    import numpy as np
+
+    width, height = picture.size
+    if height < 8 or width < 8:
+        return (0, 0, width, height)
+    blocks = np.asarray(picture.convert("L").reduce(4), dtype=np.float32)  # means of 4 x 4 blocks, the last partial
+    deviation = np.abs(blocks - np.median(blocks))
+    bar = min(24.0, max(4.0, 6 * 1.4826 * float(np.median(deviation))))
+    shown = deviation > bar
+    rows, columns = np.flatnonzero(shown.any(axis=1)), np.flatnonzero(shown.any(axis=0))
+    if rows.size == 0:  # nothing stands out (prepare() has stretched faint pictures): read it all
+        return (0, 0, width, height)
+    return (max(0, int(columns[0]) * 4 - keep), max(0, int(rows[0]) * 4 - keep),
+            min(width, (int(columns[-1]) + 1) * 4 + keep), min(height, (int(rows[-1]) + 1) * 4 + keep))
+
+
+def tiles(width: int, height: int, area: int = DET_AREA, overlap: int = OVERLAP,
+          longest: int = DET_LONGEST) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) of overlapping tiles covering a width x height picture, each of at most
+    `area` pixels and `longest` pixels a side, neighbours sharing at least `overlap` pixels (a
+    line cut by one tile's edge is whole in the next): of the layouts that fit, the one that
+    makes detection look at the fewest pixels (a text 1,035 pixels wide is one column of tiles,
+    not a column 960 wide and a sliver that adds its overlap)."""
+    best: tuple[int, list[tuple[int, int]], list[tuple[int, int]]] | None = None
+    for columns in range(1, width + 1):
+        tile_w = _tile_length(width, columns, overlap)
+        if tile_w > longest or tile_w * 2 * overlap > area:
+            continue
+        if columns > 1 and tile_w <= 2 * overlap:
+            break  # narrower tiles only add seams
+        rows = 1
+        while True:
+            tile_h = _tile_length(height, rows, overlap)
+            if tile_h <= longest and tile_w * tile_h <= area:
+                break
+            rows += 1
+        cost = columns * tile_w * rows * tile_h
+        if best is None or cost < best[0]:
+            best = (cost, spans(width, columns, tile_w), spans(height, rows, tile_h))
+    assert best is not None, (width, height)
+    return [(x0, y0, x1, y1) for x0, x1 in best[1] for y0, y1 in best[2]]
+
+
+def _tile_length(length: int, count: int, overlap: int) -> int:
+    return length if count == 1 else min(length, math.ceil((length + (count - 1) * overlap) / count))
+
+
+def spans(length: int, count: int, tile: int) -> list[tuple[int, int]]:
+    """`count` spans `tile` long spread evenly over `length`: the first at 0, the last at the end."""
+    if count == 1:
+        return [(0, length)]
+    starts = [round(i * (length - tile) / (count - 1)) for i in range(count)]
+    return [(start, start + tile) for start in starts]
 
 
 def _boxes(quads: Any) -> list[tuple[int, int, int, int]]:
@@ -857,18 +922,3 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "?"
-
-
-def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """(start, end) of tiles at most `tile` long covering a side of `length` pixels, each
-    sharing `overlap` pixels with the next, so a line cut by one tile's edge is whole in the next."""
-    if length <= tile:
-        return [(0, length)]
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while True:
-        end = min(start + tile, length)
-        spans.append((start, end))
-        if end == length:
-            return spans
-        start = end - overlap
