@@ -24,7 +24,7 @@ from dlp.extract import EXTRACTORS, Context, Limits, walk
 from dlp.extract.images import ImageExtractor, image_kind, is_media
 from dlp.extract.ocr import (
     DET_AREA, DET_LONGEST, OVERLAP, Line, Ocr, OcrSettings, arrange, assemble, content_box, join_boxes, ocr_location,
-    ocr_summary, prepare, tiles, _turn_back,
+    ocr_summary, prepare, tiles, _slopes, _turn_back, _turner,
 )
 from dlp.destinations import parse_policy
 from dlp.registry import Registry
@@ -730,3 +730,28 @@ def test_the_cluster_shipment_carries_no_ocr(tmp_path, registry_root):
     assert shipment.ocr is False
     assert shipment.open(tmp_path / "worker").ocr.enabled is False
     assert pack(open_scanner(registry_root)).digest != shipment.digest
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(200, 3000), st.integers(200, 3000), st.floats(-20, 20), st.data())
+def test_a_box_read_on_the_levelled_picture_maps_back_around_the_same_place(width, height, angle, data):
+    """A box on the picture as given, turned as Pillow turns the picture (counter-clockwise,
+    expanded), then mapped back by `_turner`, surrounds the box it came from."""
+    import math
+
+    x0 = data.draw(st.integers(0, width - 20))
+    y0 = data.draw(st.integers(0, height - 20))
+    box = (x0, y0, data.draw(st.integers(x0 + 10, width)), data.draw(st.integers(y0 + 10, height)))
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    turned = (abs(width * cos) + abs(height * sin), abs(width * sin) + abs(height * cos))
+    corners = [(x - width / 2, y - height / 2) for x in (box[0], box[2]) for y in (box[1], box[3])]
+    us = [turned[0] / 2 + dx * cos + dy * sin for dx, dy in corners]
+    vs = [turned[1] / 2 - dx * sin + dy * cos for dx, dy in corners]
+    back = _turner((width, height), turned, angle)((min(us), min(vs), max(us), max(vs)))
+    assert back[0] <= box[0] + 1 and back[1] <= box[1] + 1 and back[2] >= box[2] - 1 and back[3] >= box[3] - 1
+
+
+def test_the_slant_of_detected_lines_is_measured_from_their_top_edges():
+    wide_down = [[0, 0], [1000, 35], [999, 60], [-1, 25]]  # 2 degrees clockwise
+    tall = [[0, 0], [20, 0], [20, 200], [0, 200]]  # a box standing on end says nothing
+    assert [round(a, 1) for a in _slopes([wide_down, tall])] == [2.0]

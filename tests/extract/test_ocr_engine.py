@@ -167,7 +167,17 @@ ATTACKS = {
     "small text on a large screen": lambda: large_canvas(screenshot(EXCERPT[:260], size=13)),
     "light text in the margin of a page, a dark logo elsewhere": lambda: margin_note(
         screenshot(EXCERPT[:260], size=14, ink=(200, 200, 200, 255))),
+    "a page scanned 2 degrees askew": lambda: askew(2),
+    "a page scanned 4 degrees askew the other way": lambda: askew(-4),
+    "a page scanned 8 degrees askew": lambda: askew(8),
 }
+
+
+def askew(degrees: float) -> Image.Image:
+    """Full-width lines of 10-pt text at 150 dpi, turned: the box around a slanting line holds
+    pieces of the lines above and below it (read as nothing from 1.5 degrees before levelling)."""
+    page = screenshot(EXCERPT, size=21, width=1240).convert("RGB")
+    return page.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=(255, 255, 255))
 
 
 def large_canvas(picture: Image.Image) -> Image.Image:
