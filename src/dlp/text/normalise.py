@@ -205,6 +205,10 @@ class Tokens:
             return self
         keep = np.ones(len(self), dtype=bool)
         keep[self.marks] = False
+        return self.kept(keep)
+
+    def kept(self, keep: np.ndarray) -> "Tokens":
+        """The tokens where `keep` (a mask) is true, in order. Offsets still point at the source."""
         new_index = np.cumsum(keep) - 1
         tampered = self.tampered[keep[self.tampered]] if len(self.tampered) else self.tampered
         halves = self.halves[keep[self.halves[:, 0]]] if len(self.halves) else self.halves
