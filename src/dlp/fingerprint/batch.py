@@ -25,7 +25,7 @@ from ..text.normalise import SENTENCE, Tokens
 from .keyed import Keyer
 from .lexicon import Lexicon
 from .rewrite import (COL_BITS, MAX_SENTENCE_TOKENS, PAIR_LEMMAS, PAIR_WEIGHT, RewriteRecord, SentenceVectors,
-                      _SIG_MIX, pack_lemma, pair_hash)
+                      _SIG_MIX, pack_lemma, pairs)
 from .shingles import K, W, fmix64, shingles
 
 _FEATURE_SHIFT = np.uint64(64 - 20)  # classify.features.FEATURE_BITS
@@ -237,30 +237,9 @@ def _pairs(sentences: np.ndarray, keys: np.ndarray, doc_sentence: np.ndarray) ->
 
     Within a document the pairs come in the order `rewrite.pairs` gives them (by distance
     between the two lemmas in the rarity order, then by position)."""
-    top = PAIR_LEMMAS
-    empty = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    if len(keys) < 2:
-        return empty
-    full = np.sort((sentences.astype(np.uint64) << np.uint64(40)) | keys)
-    full = full[np.concatenate(([True], full[1:] != full[:-1]))]
-    sent = (full >> np.uint64(40)).astype(np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], sent[1:] != sent[:-1])))
-    rank = np.arange(len(sent)) - np.repeat(starts, np.diff(np.append(starts, len(sent))))
-    keep = rank < top
-    sent, lemma = sent[keep], full[keep] & np.uint64(0xFFFFFFFF)
-    hashes, owners = [], []
-    for d in range(1, top):
-        if d >= len(sent):
-            break
-        same = sent[:-d] == sent[d:]
-        if not same.any():
-            break
-        a, b = lemma[:-d][same], lemma[d:][same]
-        hashes.append(pair_hash(np.minimum(a, b), np.maximum(a, b)))
-        owners.append(sent[:-d][same])
-    if not hashes:
-        return empty
-    h, o = np.concatenate(hashes), np.concatenate(owners)
+    h, o = pairs(sentences, keys, top=PAIR_LEMMAS)
+    if len(h) == 0:
+        return h, o
     doc = np.searchsorted(doc_sentence, o, side="right") - 1
     order = np.argsort(doc, kind="stable")  # per document; the distance-then-position order stays
     return h[order], o[order]
