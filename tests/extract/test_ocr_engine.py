@@ -170,6 +170,8 @@ ATTACKS = {
     "a page scanned 2 degrees askew": lambda: askew(2),
     "a page scanned 4 degrees askew the other way": lambda: askew(-4),
     "a page scanned 8 degrees askew": lambda: askew(8),
+    **{f"a page turned {degrees} degrees": (lambda degrees=degrees: askew(degrees))
+       for degrees in (30, -40, 50, 120, 200, 300)},
 }
 
 

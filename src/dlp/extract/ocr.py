@@ -718,7 +718,7 @@ def ocr_summary(metas: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 # -- the engine ---------------------------------------------------------------------------
 
 SKEW_LINES = 3        # detected lines that must agree before a picture is taken as askew
-SKEW_MIN, SKEW_MAX = 0.75, 20.0  # slant (median, degrees) that is levelled; more is a picture on its side
+SKEW_MIN, SKEW_MAX = 0.75, 89.0  # slant (median, degrees) that is levelled; lines standing on end are turned
 DET_AREA = 960 * 960  # pixels detection sees at once: the worker adds 430 MB of address space
                       # reading an A4 page this way (710 MB at 1280 x 1280, 1.3 GB at 2048 x 2048)
 DET_LONGEST = 1600    # a tile may be long and low, or tall and narrow, within that area
