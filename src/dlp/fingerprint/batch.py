@@ -25,8 +25,8 @@ from ..text.normalise import SENTENCE, Tokens
 from .keyed import Keyer
 from .lexicon import Lexicon
 from .rewrite import (COL_BITS, MAX_SENTENCE_TOKENS, PAIR_LEMMAS, PAIR_WEIGHT, RewriteRecord, SentenceVectors,
-                      _SIG_MIX, pack_lemma, pairs)
-from .shingles import K, W, fmix64, shingles
+                      pack_lemma, pairs, signatures)
+from .shingles import K, W, shingles
 
 _FEATURE_SHIFT = np.uint64(64 - 20)  # classify.features.FEATURE_BITS
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
@@ -181,11 +181,8 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     row_first = np.flatnonzero(new_row)  # into uniq: the first column of each row
     row_numbers = row_sentence[row_first]
     vcols = (uniq & ((1 << COL_BITS) - 1)).astype(np.uint32)
-    if len(vcols):
-        mixed = fmix64(vcols.astype(np.uint64) + _SIG_MIX)
-        sigs = np.add.reduceat(mixed, row_first).astype(np.uint64)
-    else:
-        sigs = _EMPTY_U64
+    row_ptr = np.append(row_first, len(uniq)).astype(np.int64)
+    sigs = signatures(SentenceVectors(row_ptr, vcols, vweights))  # of every row of the batch at once
     doc_rows = np.searchsorted(row_numbers, doc_sentence)  # first row of each document, and the end
 
     # pair signatures of the rarest lemmas of each sentence
@@ -206,7 +203,6 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     rare_doc, rare_lem = rare_doc[keep], rare_lem[keep]
     lemma_bounds = np.searchsorted(rare_doc, np.arange(n_docs + 1))
 
-    row_ptr = np.append(row_first, len(uniq)).astype(np.int64)
     out = []
     for i in range(n_docs):
         r0, r1 = int(doc_rows[i]), int(doc_rows[i + 1])
