@@ -13,9 +13,9 @@ words is reported as exactly L words. Winnowing guarantees a hit in every shared
 W + K - 1 = 10 words or more, so every such run is found and measured exactly.
 
 A part whose words carry footnote numbers written as plain digits (``the process1 of
-cooling2``, `Tokens.marks`) is read twice, as written and without them, when the other
-reading can make a difference (a run long enough to count, a fingerprint near a mark, or
-one over the gap a mark leaves); each secret keeps its stronger finding.
+cooling2``, `Tokens.marks`) is also read without them around the marks where that can make
+a difference (a fingerprint near a mark, or one over the gap a mark leaves); each secret
+keeps its stronger finding.
 
 A run counts only when it carries content: enough tokens that are neither English stop
 words nor programming keywords and idioms (`text.code`), nor numbers below 100 (the
@@ -130,7 +130,7 @@ class DocumentDetector:
         finding of each secret is kept. The other reading covers only the text around the
         marks that can change something (`_marks_that_matter`): read whole, a window of mail
         with a few dozen "ext3" and "2001.3" in it was fingerprinted twice."""
-        found, hits, _ = self._detect(scanned)
+        found, hits = self._detect(scanned)
         marks = scanned.tokens.marks
         if len(marks) == 0:
             return found
@@ -171,23 +171,23 @@ class DocumentDetector:
             matter[rows[registered]] = True
         return marks[matter]
 
-    def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray, bool]:
-        """(findings, where fingerprints were found, whether any may start a run long enough to count);
-        `total`: the part's tokens, when `scanned` holds only some of them (a second reading)."""
+    def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray]:
+        """(findings, where fingerprints were found); `total`: the part's tokens, when `scanned`
+        holds only some of them (a second reading)."""
         sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
         qpos, owner, spos = self.lookup(sh, aside)
         for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
-            return [], qpos, False
+            return [], qpos
         _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
         hits = qpos
         keep = self._may_be_long(qpos, owner, spos, scanned32)
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
-            return [], hits, False
+            return [], hits
         _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
@@ -206,7 +206,7 @@ class DocumentDetector:
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
-        return list(best.values()), hits, True
+        return list(best.values()), hits
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None):
@@ -420,7 +420,7 @@ def _distinct_passages(runs: list[list[int]], sh: np.ndarray) -> list[list[int]]
 
 
 def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
-    """One finding per secret from two readings of a part: the one with more matched words."""
+    """One finding per secret from two readings of a part: the stronger (score, then matched words)."""
     best = {f.secret: f for f in first}
     for f in second:
         current = best.get(f.secret)
