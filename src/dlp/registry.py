@@ -51,6 +51,7 @@ from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import spacing, tokenise
+from .text.normalise import tokenise_lines
 from .text.english import english
 from .text.spacing import glued_forms
 
@@ -700,11 +701,8 @@ def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndar
     """
     if not texts:
         return []
-    joined = "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts)
-    toks = tokenise(joined)
+    toks, line = tokenise_lines(texts)
     values = keyer.tokens(toks)
-    line_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in texts])[:-1]))
-    line = np.searchsorted(line_starts, toks.starts, side="right") - 1
     bounds = np.searchsorted(line, np.arange(len(texts) + 1))
     chars = np.concatenate(([0], np.cumsum(toks.lengths)))
     out = []

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text.normalise import DIGITS, Tokens, _P, _P_INV, _powers, fmix64, normalise_words, tokenise
+from ..text.normalise import DIGITS, Tokens, _P, _powers, fmix64, normalise_words, tokenise, tokenise_lines
 from ..errors import InvalidValue
 from ..arrays import distinct
 
@@ -116,9 +116,7 @@ def typed_column(kind: str, texts: list[str], keyer) -> TypedColumn:
             out.append([int(v) for v in keyed[i : i + len(ds)]])
             i += len(ds)
         return TypedColumn(out, empty, np.zeros(0, dtype=np.uint8))
-    toks = tokenise("\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts))
-    line_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in texts])[:-1])).astype(np.int64)
-    line = np.searchsorted(line_starts, toks.starts, side="right") - 1
+    toks, line = tokenise_lines(texts)
     bounds = np.searchsorted(line, np.arange(len(texts) + 1))
     first, count = bounds[:-1], np.diff(bounds)
     if kind in JOINED:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .code import code_words
-from .normalise import tokenise
+from .normalise import tokenise_lines
 
 COMMON_LOGPROB = -16.0  # words rarer than this all get the top weight
 WEIGHT_FLOOR = 6.0  # -logprob of the most common content words; weights are -logprob minus this
@@ -101,13 +101,10 @@ def _one_token_hashes(words: list[str]) -> np.ndarray:
     All words are tokenised as one text (a word per line), so this costs one
     tokeniser pass, not one per word.
     """
-    text = "\n".join(words)
-    toks = tokenise(text)
+    toks, line = tokenise_lines(words)
     out = np.zeros(len(words), dtype=np.uint64)
     if len(toks) == 0:
         return out
-    line_starts = np.concatenate(([0], np.cumsum([len(w) + 1 for w in words])[:-1]))
-    line = np.searchsorted(line_starts, toks.starts, side="right") - 1
     counts = np.bincount(line, minlength=len(words))
     single = counts == 1
     first = np.searchsorted(line, np.arange(len(words)))

@@ -187,12 +187,10 @@ def glued_forms(phrases: list[str]) -> list[str | None]:
     and none when the glued letters are cut into words again anyway (a run long enough) or
     make an English word (``blue bell`` is ``bluebell``, a flower, not a code name). All
     phrases are tokenised as one text, twice."""
-    from .normalise import tokenise
+    from .normalise import tokenise, tokenise_lines
 
     def words_of(texts: list[str]) -> list[list[str]]:
-        toks = tokenise("\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts))
-        line_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in texts])[:-1]))
-        line = np.searchsorted(line_starts, toks.starts, side="right") - 1
+        toks, line = tokenise_lines(texts)
         out: list[list[str]] = [[] for _ in texts]
         for i, ln in enumerate(line.tolist()):
             out[ln].append(toks.text_of(i))
