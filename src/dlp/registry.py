@@ -198,7 +198,10 @@ class Registry:
         near-duplicates among them) is decided here, one document after the other.
         """
         digests = [self.keyer.digest(d.raw) for d in documents]
-        known = {(sid, v.digest) for sid, secret in self.secrets.items() for v in secret.versions}
+        # versions already registered under the ids asked for (only theirs: a loop of add_document
+        # must not walk the whole catalogue each time)
+        known = {(d.secret_id, v.digest) for d in documents if d.secret_id in self.secrets
+                 for v in self.secrets[d.secret_id].versions}
         todo = [i for i, (d, digest) in enumerate(zip(documents, digests)) if (d.secret_id, digest) not in known]
         wanted = set(todo)
         prepared = self._prepare([documents[i].text for i in todo], workers)  # in order, as they are ready
