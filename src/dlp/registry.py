@@ -38,7 +38,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .arrays import distinct, distinct_pairs
+from .arrays import among, distinct, distinct_pairs
 from . import parallel, segments as seg
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
@@ -651,9 +651,9 @@ class Registry:
         # one pass over every pending fingerprint, not one per document: which are common,
         # and per document how many (a registration of 10,000 documents spent 25 s here)
         offsets = np.cumsum([0] + [len(v) for v in values])
-        is_common = _among(fps[: offsets[-1]], common)
+        is_common = among(fps[: offsets[-1]], common)
         per_doc = np.add.reduceat(is_common.astype(np.int64), offsets[:-1]) if len(is_common) else offsets[1:] * 0
-        held = pairs[:, _among(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
+        held = pairs[:, among(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
         for d in np.flatnonzero(per_doc >= BOILERPLATE_REPORT).tolist():
             record = docs[d]
             shared = values[d][is_common[offsets[d]:offsets[d + 1]]]
@@ -673,14 +673,6 @@ class Registry:
                 keep[local] = False
             records.extend(seg.decode(dict(segment.meta), dict(segment.arrays), keep))
         return records + list(self._pending)
-
-
-def _among(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """``np.isin(values, sorted_set)`` for a sorted set, by binary search (no sort of `values`)."""
-    if len(sorted_set) == 0:
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[at] == values
 
 
 def warm_up(root: Path) -> None:

@@ -27,6 +27,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..arrays import among
+
 try:
     _DATA_VERSION = metadata.version("spacy-lookups-data")
 except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
@@ -174,9 +176,7 @@ def is_word(letters: str) -> bool:
 
 def _known(hashes: np.ndarray) -> np.ndarray:
     """Whether each unkeyed token hash is one of the WORDS most probable English words."""
-    table, _ = _table()
-    at = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
-    return table[at] == hashes
+    return among(hashes, _table()[0])
 
 
 def glued_forms(phrases: list[str]) -> list[str | None]:
