@@ -164,29 +164,30 @@ def _siphash24_one(k0: int, k1: int, m: int) -> int:
     """`siphash24` of one word, in Python integers (the same function; tested against it)."""
     v0, v1 = k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D
     v2, v3 = k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573 ^ m
-
-    def rounds(v0: int, v1: int, v2: int, v3: int, count: int) -> tuple[int, int, int, int]:
-        for _ in range(count):
-            v0 = (v0 + v1) & _M64
-            v1 = ((v1 << 13) | (v1 >> 51)) & _M64 ^ v0
-            v0 = ((v0 << 32) | (v0 >> 32)) & _M64
-            v2 = (v2 + v3) & _M64
-            v3 = ((v3 << 16) | (v3 >> 48)) & _M64 ^ v2
-            v0 = (v0 + v3) & _M64
-            v3 = ((v3 << 21) | (v3 >> 43)) & _M64 ^ v0
-            v2 = (v2 + v1) & _M64
-            v1 = ((v1 << 17) | (v1 >> 47)) & _M64 ^ v2
-            v2 = ((v2 << 32) | (v2 >> 32)) & _M64
-        return v0, v1, v2, v3
-
-    v0, v1, v2, v3 = rounds(v0, v1, v2, v3, 2)
+    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)
     v0 ^= m
     v3 ^= 8 << 56
-    v0, v1, v2, v3 = rounds(v0, v1, v2, v3, 2)
+    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)
     v0 ^= 8 << 56
     v2 ^= 0xFF
-    v0, v1, v2, v3 = rounds(v0, v1, v2, v3, 4)
+    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 4)
     return v0 ^ v1 ^ v2 ^ v3
+
+
+def _sip_rounds(v0: int, v1: int, v2: int, v3: int, count: int) -> tuple[int, int, int, int]:
+    """`count` SipRounds on Python integers (`_rounds` on arrays)."""
+    for _ in range(count):
+        v0 = (v0 + v1) & _M64
+        v1 = ((v1 << 13) | (v1 >> 51)) & _M64 ^ v0
+        v0 = ((v0 << 32) | (v0 >> 32)) & _M64
+        v2 = (v2 + v3) & _M64
+        v3 = ((v3 << 16) | (v3 >> 48)) & _M64 ^ v2
+        v0 = (v0 + v3) & _M64
+        v3 = ((v3 << 21) | (v3 >> 43)) & _M64 ^ v0
+        v2 = (v2 + v1) & _M64
+        v1 = ((v1 << 17) | (v1 >> 47)) & _M64 ^ v2
+        v2 = ((v2 << 32) | (v2 >> 32)) & _M64
+    return v0, v1, v2, v3
 
 
 def _rotl(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
