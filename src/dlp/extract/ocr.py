@@ -799,7 +799,8 @@ class RapidOcrEngine:
         The pieces of a line cut by a seam are joined, and each line is recognised from the
         full picture, widest first: onnxruntime's arena then reuses the memory of the first
         line for the others (narrowest first, as rapidocr orders them, it grew past 1 GB on a
-        screenshot of a mail)."""
+        screenshot of a mail). A picture whose detected lines slant is read levelled
+        (`_levelled`); `level=False` reads it as given."""
         ocr = self._engine()
         width, height = image.size
         scale = min(1.0, math.sqrt(DET_PIXELS / (width * height)))
