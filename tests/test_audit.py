@@ -546,3 +546,25 @@ def test_find_reads_backwards_only_as_far_as_asked(log):
     assert log.find(seq, event="decision", record_key="j-1")["seq"] == seq + 1
     assert log.find(seq + 1, event="decision", record_key="j-1") is None
     assert log.find(0, event="decision", item="file3.txt")["seq"] == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")) | st.just(b"x" * 9000), max_size=6),
+       newline_last=st.booleans(), block=st.sampled_from([1, 2, 7, 4096]))
+def test_lines_read_backwards_are_the_lines_of_the_file(tmp_path_factory, lines, newline_last, block):
+    # the last entry of a bulk registration is one line of megabytes: it is read in growing
+    # blocks and joined once (re-joining it at every 4 KB block took seconds per command)
+    import dlp.audit as audit_module
+
+    data = b"\n".join(lines) + (b"\n" if newline_last and lines else b"")
+    path = tmp_path_factory.mktemp("log") / "lines"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(audit_module, "_TAIL_BLOCK", block)
+            got = list(audit_module._lines_backwards(fd, len(data)))
+    finally:
+        os.close(fd)
+    body = data[:-1] if data.endswith(b"\n") else data
+    assert got == (body.split(b"\n")[::-1] if data else [])

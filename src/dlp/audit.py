@@ -758,15 +758,20 @@ def _lines_backwards(fd: int, size: int) -> Iterator[bytes]:
     end = size - 1 if size and os.pread(fd, 1, size - 1) == b"\n" else size
     if end <= 0 and size == 0:
         return
-    carry = b""
+    carry: list[bytes] = []  # the pieces, last first, of a line longer than what has been read of it
+    block = _TAIL_BLOCK
     while end > 0:
-        start = max(0, end - _TAIL_BLOCK)
-        block = os.pread(fd, end - start, start) + carry
+        start = max(0, end - block)
+        parts = os.pread(fd, end - start, start).split(b"\n")
         end = start
-        parts = block.split(b"\n")
-        carry = parts[0]
-        yield from reversed(parts[1:])
-    yield carry
+        if len(parts) > 1:
+            yield b"".join([parts[-1], *reversed(carry)])
+            yield from reversed(parts[1:-1])
+            carry, block = [], _TAIL_BLOCK
+        else:  # a long line (a bulk registration's entry): read it in growing blocks, join it once
+            block = min(block * 2, 1 << 24)
+        carry.append(parts[0])
+    yield b"".join(reversed(carry))
 
 
 def _lines_of(fd: int, size: int) -> Iterator[bytes]:
