@@ -607,7 +607,8 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
         return None
     h = hyphens[layout.letters(hyphens - 1)]
     soft = norm[h] == _SOFT_HYPHEN
-    after_soft = _past(norm, h + 1, _SOFT_HYPHEN)  # soft hyphens come in runs too, of any length
+    # soft hyphens come in runs too, of any length (ASCII text has none)
+    after_soft = _past(norm, h + 1, _SOFT_HYPHEN) if soft.any() else h + 1
     p = _skip(norm, np.where(soft, after_soft, h + 1), _BLANKS, 8)
     c = norm[np.minimum(p, n - 1)]
     newline = ((c == 10) | (c == 13) | (c == 0x2028)) & (p < n)
