@@ -124,7 +124,8 @@ class RewriteDetector:
         looked = []
         families = np.zeros(len(hashes), dtype=np.int64)
         for (segment, offset, row_base), maybe in zip(self.parts, passed):
-            cand, lo, _ = bitmap.search(segment.arrays["rp_hash"], hashes, np.flatnonzero(maybe & possible))
+            cand, lo, _ = bitmap.search(segment.arrays["rp_hash"], hashes, np.flatnonzero(maybe & possible),
+                                         distinct=True)  # pair values are stored once, with a pointer
             if len(cand):
                 looked.append((segment, offset, row_base, cand, lo))
                 np.add.at(families, cand, segment.arrays["rp_fam"][lo].astype(np.int64))

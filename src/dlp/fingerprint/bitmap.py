@@ -55,8 +55,12 @@ def lookup(sorted_values: np.ndarray, bitmap: np.ndarray, queries: np.ndarray) -
     return search(sorted_values, queries, cand)
 
 
-def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`lookup` of the queries at indices `cand` (those that passed the probe, or some of them)."""
+def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
+           distinct: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`lookup` of the queries at indices `cand` (those that passed the probe, or some of them).
+
+    `distinct`: `sorted_values` holds each value once, so one binary search per query tells
+    whether it is there (half the searches, on an array too large for the cache)."""
     empty = np.zeros(0, dtype=np.int64)
     if len(sorted_values) == 0 or len(cand) == 0:
         return empty, empty, empty
@@ -64,6 +68,9 @@ def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray) -> 
     order = np.argsort(q, kind="stable")
     cand, q = cand[order], q[order]
     lo = np.searchsorted(sorted_values, q, side="left")
+    if distinct:
+        found = sorted_values[np.minimum(lo, len(sorted_values) - 1)] == q
+        return cand[found], lo[found], np.ones(int(found.sum()), dtype=np.int64)
     hi = np.searchsorted(sorted_values, q, side="right")
     found = hi > lo
     return cand[found], lo[found], (hi - lo)[found]
