@@ -64,7 +64,16 @@ def weight_of_logprob(logprob: float) -> float:
 
 @lru_cache(maxsize=1)
 def english() -> English:
-    """The English table (built once per process: about a second of JSON parsing)."""
+    """The English table: built once per machine (about a second of JSON parsing) and kept
+    in the cache folder of `text.derived`, then read once per process."""
+    from .derived import cached_arrays
+    from .normalise import NORMALISER_VERSION
+
+    return English(*cached_arrays("english", f"{ENGLISH_VERSION}+{NORMALISER_VERSION}",
+                                  ("words", "lemmas", "weights", "flags"), _build))
+
+
+def _build() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     lemmas = _lookups("en_lemma_lookup")
     logprob = {w: p for w, p in _lookups("en_lexeme_prob").items() if p > COMMON_LOGPROB}
     stop = _stop_words()
@@ -92,7 +101,7 @@ def english() -> English:
     keep = np.zeros(len(surface), dtype=bool)
     keep[first] = True
     keep &= surface_hashes != 0
-    return English(surface_hashes[keep], lemma_hashes[keep], weights[keep], flags[keep])
+    return surface_hashes[keep], lemma_hashes[keep], weights[keep], flags[keep]
 
 
 def _one_token_hashes(words: list[str]) -> np.ndarray:

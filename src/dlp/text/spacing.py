@@ -76,7 +76,14 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1)
 def _parsed() -> tuple[np.ndarray, np.ndarray]:
     """Sorted unkeyed hashes of the WORDS most probable lower-case English words and their costs
-    (minus the log-probability), read from the word list."""
+    (minus the log-probability), read from the word list (once per machine: `text.derived`)."""
+    from .derived import cached_arrays
+
+    hashes, costs = cached_arrays("spacing", SPACING_VERSION, ("hashes", "costs"), _parse)
+    return hashes, costs
+
+
+def _parse() -> tuple[np.ndarray, np.ndarray]:
     source = resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz")
     try:
         with gzip.open(source.open("rb")) as stream:
