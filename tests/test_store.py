@@ -36,6 +36,22 @@ def test_round_trip_and_generations(tmp_path):
     assert isinstance(segment.arrays["a"].base, np.memmap)  # mapped, not copied
 
 
+@pytest.mark.parametrize("array", [np.arange(5, dtype=np.uint64), np.zeros(0, dtype=np.uint32),
+                                   np.array([True, False]), np.linspace(0, 1, 9, dtype=np.float32),
+                                   np.arange(12, dtype=np.int64)[::2], np.arange(6, dtype=np.uint16).reshape(2, 3)])
+def test_arrays_are_written_as_numpy_saves_them_and_read_back_equal(tmp_path, array):
+    import io
+
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "one", {"a": array, "b": np.arange(3, dtype=np.uint8)})
+    generation, segment = read(Store(tmp_path / "s", versions=VERSIONS))
+    expected = io.BytesIO()
+    np.save(expected, np.ascontiguousarray(array), allow_pickle=False)
+    [folder] = generation.manifest["segments"]
+    assert (tmp_path / "s" / folder / "a.npy").read_bytes() == expected.getvalue()
+    assert segment.arrays["a"].dtype == array.dtype and segment.arrays["a"].tolist() == array.tolist()
+
+
 def test_old_generations_and_unlisted_segments_are_pruned(tmp_path):
     store = Store(tmp_path / "s", versions=VERSIONS)
     for i in range(KEEP + 3):

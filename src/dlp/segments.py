@@ -133,22 +133,56 @@ def phrase_hash(values: tuple[int, ...] | np.ndarray) -> int:
 # -- building ---------------------------------------------------------------------------------
 
 
+BUILD_THREADS = 2  # the parts of a segment are independent: NumPy sorts them outside the GIL
+
+
 def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Segment metadata and arrays for `records` (in owner order)."""
+    """Segment metadata and arrays for `records` (in owner order).
+
+    The parts (document fingerprints, sentence pairs, rare lemmas, phrases, classifier counts)
+    are built on `BUILD_THREADS` threads: a bulk registration builds its segment while the other
+    core is otherwise idle."""
     n = len(records)
     arrays: dict[str, np.ndarray] = {
         "owner_tokens": np.array([r.tokens for r in records], dtype=np.uint32),
         "owner_family": np.array([r.family for r in records], dtype=np.uint64),
     }
-    owner_of = lambda parts: np.concatenate(  # noqa: E731
-        [np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)]) if parts else _zeros(np.uint32)
+    parts = [lambda: _rewrite_arrays(records, arrays["owner_family"]), lambda: _doc_arrays(records),
+             lambda: _lemma_arrays(records, lexicon), lambda: _phrase_arrays(records),
+             lambda: _classifier_arrays(records)]
+    if sum(len(r.fp_hash) for r in records) < (1 << 16):  # small: threads would cost more than they save
+        built = [part() for part in parts]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
+        with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="dlp-build") as pool:
+            built = list(pool.map(lambda part: part(), parts))
+    for more in built:
+        arrays.update(more)
+    meta = {
+        "kind": "data",
+        "owners": [[r.secret, r.version, r.kind, list(r.field_types)] for r in records],
+        "field_types": sorted({t for r in records for t in r.field_types}),
+        "counts": {"owners": n, "fingerprints": int(len(arrays["doc_hash"])),
+                   "phrases": int(len(arrays.get("ph_hash", ()))),
+                   "sentences": int(len(arrays["rw_ptr"]) - 1), "pairs": int(len(arrays["rp_sent"]))},
+    }
+    return meta, {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner", "doc_all_ptr")}
+
+
+def _owner_of(parts: list[np.ndarray]) -> np.ndarray:
+    """The owner (index in `parts`) of every entry of the concatenated parts."""
+    return np.repeat(np.arange(len(parts), dtype=np.uint32), [len(p) for p in parts]) if parts else _zeros(np.uint32)
+
+
+def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
+    n = len(records)
     docs = [r.fp_hash if r.kind == "document" else _EMPTY_U64 for r in records]
     h = np.concatenate(docs) if docs else _EMPTY_U64
     pos = np.concatenate([r.fp_pos if r.kind == "document" else _zeros(np.uint32) for r in records]) if n else _zeros(np.uint32)
-    own = owner_of(docs)
+    own = _owner_of(docs)
     order = stable_argsort(h)
-    arrays.update(doc_hash=h[order].astype(np.uint64), doc_owner=own[order], doc_pos=pos[order].astype(np.uint32),
+    arrays = dict(doc_hash=h[order].astype(np.uint64), doc_owner=own[order], doc_pos=pos[order].astype(np.uint32),
                   owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
     every = [r.all_sh32 if r.kind == "document" else _zeros(np.uint32) for r in records]
@@ -162,32 +196,28 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
 
     pubs = [r.fp_hash if r.kind == "public" else _EMPTY_U64 for r in records]
     _sorted_pair(arrays, "pub_hash", "pub_owner", pubs)
+    return arrays
 
-    _rewrite_arrays(arrays, records, lexicon)
-    _phrase_arrays(arrays, records)
 
+def _classifier_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
+    n = len(records)
     buckets = [r.cl_bucket for r in records]
-    arrays.update(cl_bucket=np.concatenate(buckets).astype(np.uint32) if n else _zeros(np.uint32),
-                  cl_count=np.concatenate([r.cl_count for r in records]).astype(np.float32) if n else _zeros(np.float32),
-                  cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
-    meta = {
-        "kind": "data",
-        "owners": [[r.secret, r.version, r.kind, list(r.field_types)] for r in records],
-        "field_types": sorted({t for r in records for t in r.field_types}),
-        "counts": {"owners": n, "fingerprints": int(len(h)), "phrases": int(len(arrays.get("ph_hash", ()))),
-                   "sentences": int(len(arrays["rw_ptr"]) - 1), "pairs": int(len(arrays["rp_sent"]))},
-    }
-    return meta, {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner", "doc_all_ptr")}
+    return dict(cl_bucket=np.concatenate(buckets).astype(np.uint32) if n else _zeros(np.uint32),
+                cl_count=np.concatenate([r.cl_count for r in records]).astype(np.float32) if n else _zeros(np.float32),
+                cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
 
 
 def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.ndarray]) -> None:
     values = np.concatenate(parts).astype(np.uint64) if parts else _EMPTY_U64
-    owners = np.concatenate([np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)]) if parts else _zeros(np.uint32)
+    owners = _owner_of(parts)
     order = stable_argsort(values)
     arrays[value_name], arrays[owner_name] = values[order], owners[order]
 
 
-def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) -> None:
+def _rewrite_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[str, np.ndarray]:
+    """Sentence vectors, signatures and pair signatures of the registered versions, and the
+    public ones."""
+    arrays: dict[str, np.ndarray] = {}
     ptrs, cols, weights, sigs, pair_h, pair_row = [np.zeros(1, dtype=np.int64)], [], [], [], [], []
     owner_rows, base_row, base_col = [0], 0, 0
     pub_sig, pub_sig_owner, pub_pair, pub_pair_owner = [], [], [], []
@@ -226,12 +256,23 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
     first = np.flatnonzero(change)
     uniq = ph[first]
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
-    families = distinct(arrays["owner_family"])  # numbered 0.., so (pair, family) packs into one integer
-    owner_family = np.searchsorted(families, arrays["owner_family"]).astype(np.int64)
-    row_family = _row_families(arrays["rw_owner"], owner_family, len(arrays["rw_ptr"]) - 1)
+    families = distinct(owner_family)  # numbered 0.., so (pair, family) packs into one integer
+    family_number = np.searchsorted(families, owner_family).astype(np.int64)
+    row_family = _row_families(arrays["rw_owner"], family_number, len(arrays["rw_ptr"]) - 1)
     fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.int64)
     arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
+    for name, owner_name, parts, owners in (("pub_sig", "pub_sig_owner", pub_sig, pub_sig_owner),
+                                            ("pub_pair", "pub_pair_owner", pub_pair, pub_pair_owner)):
+        values, who = cat(parts, np.uint64), cat(owners, np.uint32)
+        order = stable_argsort(values)
+        arrays[name], arrays[owner_name] = values[order], who[order]
+    return arrays
+
+
+def _lemma_arrays(records: list[OwnerRecord], lexicon: Lexicon) -> dict[str, np.ndarray]:
+    """The rare lemmas of every registered version, and the table of their word forms."""
+    arrays: dict[str, np.ndarray] = {}
     _sorted_pair(arrays, "rw_lemmas", "rw_lemma_owner",
                  [r.rewrite.lemmas if r.rewrite is not None and r.kind != "public" else _EMPTY_U64 for r in records])
     rare = distinct(arrays["rw_lemmas"])
@@ -239,11 +280,7 @@ def _rewrite_arrays(arrays: dict, records: list[OwnerRecord], lexicon: Lexicon) 
         words, lemmas, weights = lexicon.word_forms(rare)
         arrays["rw_tab_key"], arrays["rw_tab_val"] = table.build(words, pack_lemma(lemmas, weights))
         arrays["rw_tab_bits"] = bitmap.build(words, bitmap.bits_for(len(words)))
-    for name, owner_name, parts, owners in (("pub_sig", "pub_sig_owner", pub_sig, pub_sig_owner),
-                                            ("pub_pair", "pub_pair_owner", pub_pair, pub_pair_owner)):
-        values, who = cat(parts, np.uint64), cat(owners, np.uint32)
-        order = stable_argsort(values)
-        arrays[name], arrays[owner_name] = values[order], who[order]
+    return arrays
 
 
 def _families_per_run(change: np.ndarray, family: np.ndarray, families: int) -> np.ndarray:
@@ -266,10 +303,12 @@ def _row_families(rw_owner: np.ndarray, owner_family: np.ndarray, rows: int) -> 
     return owner_family[owner_of_row] if rows else np.zeros(0, dtype=np.uint64)
 
 
-def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
+def _phrase_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
+    """Term and record phrases: their n-gram values, rows, first words and name words."""
+    arrays: dict[str, np.ndarray] = {}
     parts = [r.ph_hash for r in records]
     if not any(len(p) for p in parts):
-        return
+        return arrays
     h = np.concatenate(parts).astype(np.uint64)
     owner = np.concatenate([np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)])
     row = np.concatenate([r.ph_row for r in records]).astype(np.uint32)
@@ -290,6 +329,7 @@ def _phrase_arrays(arrays: dict, records: list[OwnerRecord]) -> None:
     rowkey = (arrays["ph_owner"].astype(np.uint64) << np.uint64(32)) | arrays["ph_row"].astype(np.uint64)
     order = stable_argsort(rowkey)  # the fields of one record row, together
     arrays.update(ph_rowkey=rowkey[order], ph_rowentry=order.astype(np.uint32))
+    return arrays
 
 
 # -- decoding ---------------------------------------------------------------------------------
