@@ -32,3 +32,15 @@ def test_few_and_many_misses_fill_the_cache_alike():
     hashes = np.arange(1, 4 * _FEW, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     one_by_one = np.concatenate([keyer.values(hashes[i : i + 1]) for i in range(len(hashes))])
     assert one_by_one.tolist() == keyer.values(hashes).tolist()
+
+
+def test_a_cold_cache_that_meets_words_many_times_keys_each_as_the_uncached_path():
+    # more misses than _DEDUPE: hashed once per distinct value, spread back to every position
+    from dlp.fingerprint.keyed import _DEDUPE
+
+    rng = np.random.default_rng(7)
+    vocabulary = rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    hashes = vocabulary[rng.integers(0, len(vocabulary), 3 * _DEDUPE)]
+    keyer = Keyer(b"k" * 32)
+    assert keyer.cached(hashes).tolist() == Keyer(b"k" * 32).values(hashes).tolist()
+    assert keyer.cached(hashes[::-1]).tolist() == keyer.values(hashes[::-1]).tolist()  # now from the cache

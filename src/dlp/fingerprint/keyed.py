@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import distinct
 from ..errors import KeyMissing, UsageError
 from ..text import Tokens, tokenise
 
@@ -67,9 +68,11 @@ class Keyer:
         self._k1 = int.from_bytes(sip[8:], "little")
         size = 1 << CACHE_BITS
         self._mask = np.uint64(size - 1)
-        # slot -> (unkeyed hash, keyed value) side by side: one cache line per lookup.
+        # slot -> unkeyed hash and keyed value, in two flat arrays (NumPy gathers from flat arrays
+        # several times faster than rows of a 2-D one, which outweighs the second cache line).
         # An empty slot has tag 0; a token whose unkeyed hash is 0 simply always misses.
-        self._table = np.zeros((size, 2), dtype=np.uint64)
+        self._keys = np.zeros(size, dtype=np.uint64)  # a slot's unkeyed hash, and its keyed value
+        self._values = np.zeros(size, dtype=np.uint64)
         self._lock = threading.Lock()  # scanners in threads share this cache: no torn entries
         self.check_value = self.digest(b"dlp registry key check", person=b"dlp-check")
 
@@ -98,17 +101,21 @@ class Keyer:
         """Keyed values of unkeyed token hashes (of one text or of several), through the cache."""
         if len(hashes) == 0:
             return np.zeros(0, dtype=np.uint64)
-        slots = (hashes & self._mask).astype(np.intp)
+        slots = (hashes & self._mask).view(np.int64)  # two flat arrays: 5x faster gathers than rows
         with self._lock:
-            entries = self._table[slots]
-            hit = entries[:, 0] == hashes
-            out = entries[:, 1]
+            hit = np.take(self._keys, slots) == hashes
+            out = np.take(self._values, slots)
             if hit.all():
                 return out
             missing = np.flatnonzero(~hit)
-            out[missing] = self.values(hashes[missing])
-            self._table[slots[missing], 0] = hashes[missing]
-            self._table[slots[missing], 1] = out[missing]
+            wanted = hashes[missing]
+            if len(wanted) > _DEDUPE:  # a cold cache meets a text's words many times over: each once
+                words = distinct(wanted)
+                out[missing] = self.values(words)[np.searchsorted(words, wanted)]
+            else:
+                out[missing] = self.values(wanted)
+            self._keys[slots[missing]] = wanted
+            self._values[slots[missing]] = out[missing]
         return out
 
     def word(self, word: str) -> int:
@@ -123,6 +130,8 @@ class Keyer:
 
 
 # -- SipHash-2-4 over one 64-bit word, vectorised ---------------------------------------------
+
+_DEDUPE = 4096  # more cache misses than this are hashed once per distinct value (a sort costs less)
 
 # Up to this many values are hashed one by one in Python: the vectorised rounds are some
 # 200 numpy calls whatever the length, and a mail's cache misses are mostly 2 or 3 tokens
