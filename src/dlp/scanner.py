@@ -33,7 +33,7 @@ from .extract import Context, Extractor, Limits, walk
 from .extract import extractors as installed_extractors
 from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .index import Index
-from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise
+from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise, tokenise_slice
 from .decide import Decider, Request
 from .rules import Policy
 from .settings import Settings, load_settings
@@ -228,10 +228,8 @@ def _windows(text: str) -> Iterator[Tokens]:
         nbase = len(carry.norm) if carry is not None else 0
         while base < len(text) and count < WINDOW_TOKENS:
             end = _cut(text, base + CHUNK_CHARS)
-            piece = tokenise(text[base:end])
-            pieces.append(replace(piece, starts=piece.starts + base, ends=piece.ends + base,
-                                  nstarts=piece.nstarts + nbase, nends=piece.nends + nbase,
-                                  halves=piece.halves + np.array([0, nbase], dtype=np.int64)))
+            piece = tokenise_slice(text[base:end], base, nbase)
+            pieces.append(piece)
             count += len(piece)
             nbase += len(piece.norm)
             base = end

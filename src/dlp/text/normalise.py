@@ -253,6 +253,13 @@ def tokenise(text: str) -> Tokens:
     return concatenate(pieces)
 
 
+def tokenise_slice(text: str, offset: int, norm_offset: int) -> Tokens:
+    """Tokens of one slice of a longer text, tokenised in one pass (the caller bounds its length),
+    with offsets counted from where the slice starts in the text (`offset`) and in the
+    normalised text of the slices before it (`norm_offset`): no copy to shift them after."""
+    return _tokenise(text, offset, norm_offset)
+
+
 def concatenate(pieces: list[Tokens]) -> Tokens:
     if not pieces:
         return EMPTY
