@@ -65,7 +65,9 @@ def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
     if len(sorted_values) == 0 or len(cand) == 0:
         return empty, empty, empty
     q = queries[cand]
-    order = np.argsort(q, kind="stable")
+    # (the queries of one value in index order; for distinct values the order of their answers
+    # does not matter and the faster unstable sort will do)
+    order = np.argsort(q) if distinct else np.argsort(q, kind="stable")
     cand, q = cand[order], q[order]
     lo = np.searchsorted(sorted_values, q, side="left")
     if distinct:

@@ -168,12 +168,12 @@ def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS) -> tu
     for d in range(1, top):
         if d >= len(sent):
             break
-        same = sent[:-d] == sent[d:]
-        if not same.any():
+        same = np.flatnonzero(sent[:-d] == sent[d:])  # indices, not a mask: gathers beat compressing
+        if len(same) == 0:
             break
-        a, b = lemma[:-d][same], lemma[d:][same]
+        a, b = lemma[same], lemma[same + d]
         hashes.append(pair_hash(np.minimum(a, b), np.maximum(a, b)))
-        owners.append(sent[:-d][same])
+        owners.append(sent[same])
     if not hashes:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     return np.concatenate(hashes), np.concatenate(owners)
