@@ -37,3 +37,14 @@ def test_winnowing_leaves_no_window_without_a_fingerprint(raw):
     picks = set(winnow(hashes).tolist())
     for start in range(len(hashes) - W + 1):
         assert picks & set(range(start, start + W))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=K, max_size=40), st.data())
+def test_windows_picked_out_of_a_text_have_the_shingles_of_the_text(words, data):
+    from dlp.fingerprint.shingles import shingles_of
+
+    values = np.array(words, dtype=np.uint64)
+    starts = np.array(data.draw(st.lists(st.integers(0, len(words) - K), max_size=10)), dtype=np.int64)
+    picked = shingles_of([values[starts + m] for m in range(K)])
+    assert picked.tolist() == shingles(values)[starts].tolist()

@@ -158,16 +158,22 @@ class DocumentDetector:
         lo = np.searchsorted(found, marks - K + 1 - MIN_RUN_WORDS, side="left")
         hi = np.searchsorted(found, marks + MIN_RUN_WORDS, side="right")
         matter = hi > lo
-        # the fingerprints of the other reading that span the gap each mark leaves
+        # the fingerprints of the other reading that span the gap each mark leaves: the K - 1
+        # windows that start up to K - 1 tokens before it, read from the 2K - 2 tokens around
+        # it (gathered once per mark; a token of the other reading at p is the text's token
+        # p + the number of marks before it)
         gap = marks - np.arange(len(marks))  # where the token after each mark stands without the marks
-        kept = np.delete(np.arange(len(values)), marks)
-        starts = gap[:, None] + np.arange(-K + 1, 0)[None, :]
-        valid = (starts >= 0) & (starts + K <= len(kept)) & ~matter[:, None]
-        rows, cols = np.nonzero(valid)
-        if len(rows):
-            first = starts[rows, cols]
-            queries = shingles_of(values[kept[first[:, None] + np.arange(K)]])
-            registered = self.lookup(queries)[0]
+        kept = len(values) - len(marks)
+        around = gap[:, None] + np.arange(-K + 1, K - 1)[None, :]
+        inside = np.clip(around, 0, max(0, kept - 1))
+        before = np.cumsum(np.bincount(gap, minlength=kept + 1))  # marks before each token of the other reading
+        near = values[inside + before[inside]] if kept else np.zeros(around.shape, dtype=np.uint64)
+        starts = around[:, : K - 1]
+        valid = (starts >= 0) & (starts + K <= kept) & ~matter[:, None]
+        if valid.any():
+            spans = shingles_of([near[:, m : m + K - 1] for m in range(K)])  # (marks, K - 1) shingles
+            rows = np.nonzero(valid)[0]
+            registered = self.lookup(spans[valid])[0]
             matter[rows[registered]] = True
         return marks[matter]
 
