@@ -158,15 +158,17 @@ class Tokens:
         d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
         if len(d) == 0:
             return _NO_INT
-        # each digit token beside each of its neighbours: (the gap's first character, its end)
-        word = np.concatenate((d - 1, d + 1))
-        number = np.concatenate((d, d))
-        inside = (word >= 0) & (word < n)
-        word, number = word[inside], number[inside]
-        lo = np.minimum(nends[word], nends[number])
-        hi = np.maximum(nstarts[word], nstarts[number])
-        keep = ~digit[word] & (nends[word] - nstarts[word] >= GLUED_WORD) & (hi - lo <= ATTACHED_GAP)
-        return distinct(number[keep][_attached(norm, lo[keep], hi[keep])]).astype(np.int64, copy=False)
+        # each digit token beside its neighbour on either side: (the gap's first character, its end)
+        d_start, d_end = nstarts[d], nends[d]
+        mark = np.zeros(len(d), dtype=bool)
+        for side in (-1, 1):
+            word = np.clip(d + side, 0, n - 1)
+            w_start, w_end = nstarts[word], nends[word]
+            lo, hi = np.minimum(w_end, d_end), np.maximum(w_start, d_start)
+            near = np.flatnonzero((d + side == word) & ~digit[word] & (w_end - w_start >= GLUED_WORD)
+                                  & (hi - lo <= ATTACHED_GAP))
+            mark[near[_attached(norm, lo[near], hi[near])]] = True
+        return d[mark].astype(np.int64, copy=False)  # in order, each once
 
     @cached_property
     def citations(self) -> np.ndarray:
