@@ -66,6 +66,22 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
     return keys, np.array([pairs[int(k)] for k in keys], dtype=np.uint32)
 
 
+_CODE_POINTS = 0x110000
+
+
+@lru_cache(maxsize=1)
+def _by_code_point() -> np.ndarray:
+    """The fold of every code point (0: none), for one gather per character instead of a binary search
+    (4.4 MB, built once per process)."""
+    keys, targets = _table()
+    out = np.zeros(_CODE_POINTS, dtype=np.uint32)
+    out[keys] = targets
+    return out
+
+
+_TABLE_FROM = 1 << 14  # non-ASCII characters from which folding reads the per-code-point table
+
+
 def fold_confusable_tokens(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray):
     """`norm` with lookalikes folded inside the tokens that mix scripts or are all lookalikes,
     and the indices of the tokens folded: (those that mixed scripts, those all lookalikes).
@@ -76,43 +92,42 @@ def fold_confusable_tokens(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndar
     wide = np.flatnonzero(norm >= 128)
     if len(wide) == 0 or len(nstarts) == 0:
         return norm, none
-    keys, targets = _table()
-    at = np.searchsorted(keys, norm[wide])
-    at[at >= len(keys)] = 0
-    foldable = keys[at] == norm[wide]
+    if len(wide) > _TABLE_FROM:
+        fold_of = _by_code_point()[norm[wide]]
+    else:  # a few characters: a binary search beats building the table
+        keys, targets = _table()
+        at = np.minimum(np.searchsorted(keys, norm[wide]), len(keys) - 1)
+        fold_of = np.where(keys[at] == norm[wide], targets[at], 0)
+    foldable = fold_of != 0
     if not foldable.any():
         return norm, none
-    # per token: foldable characters, other non-ASCII letters, ASCII letters
+    # per token: foldable characters, other non-ASCII letters, ASCII letters (running counts:
+    # a token's is the difference at its bounds; int32 halves what is written and read)
     n = len(norm)
-    fold_mask = np.zeros(n + 1, dtype=np.int64)
-    fold_mask[wide[foldable]] = 1
-    other_wide = np.zeros(n + 1, dtype=np.int64)
-    other_wide[wide[~foldable]] = 1
-    ascii_letter = np.zeros(n + 1, dtype=np.int64)
-    ascii_letter[:n] = ((norm | np.uint32(0x20)) - np.uint32(97)) < np.uint32(26)
-    count = lambda m: np.add.reduceat(m, _bounds(nstarts, nends))[0::2]  # noqa: E731
-    folds, others, latin = count(fold_mask), count(other_wide), count(ascii_letter)
+
+    def count(where: np.ndarray) -> np.ndarray:
+        running = np.zeros(n + 1, dtype=np.int32)
+        running[where + 1] = 1
+        np.cumsum(running, out=running)
+        return running[nends] - running[nstarts]
+
+    folds, others = count(wide[foldable]), count(wide[~foldable])
+    latin = count(np.flatnonzero(((norm | np.uint32(0x20)) - np.uint32(97)) < np.uint32(26)))
     chosen = (folds > 0) & ((latin > 0) | (others == 0))
     if not chosen.any():
         return norm, none
-    inside = np.zeros(n + 1, dtype=np.int8)  # +1 at chosen token starts, -1 at their ends
-    np.add.at(inside, nstarts[chosen], 1)
-    np.add.at(inside, nends[chosen], -1)
-    in_chosen = np.cumsum(inside[:n]) > 0
-    positions = wide[foldable]
-    positions = positions[in_chosen[positions]]
-    if len(positions) == 0:
+    # the characters inside chosen tokens: +1 at their starts, -1 at their ends, summed
+    inside = np.zeros(n + 1, dtype=np.int8)
+    inside[nstarts[chosen]] += 1  # (tokens do not overlap: no index twice in one statement)
+    inside[nends[chosen]] -= 1
+    in_chosen = np.cumsum(inside[:n], dtype=np.int8) > 0
+    at = np.flatnonzero(foldable)
+    at = at[in_chosen[wide[at]]]
+    if len(at) == 0:
         return norm, none
     out = norm.copy()
-    out[positions] = targets[np.searchsorted(keys, norm[positions])]
+    out[wide[at]] = fold_of[at]
     # folded tokens that mixed scripts first, then those made only of lookalikes
     mixed = np.flatnonzero(chosen & (latin > 0))
     pure = np.flatnonzero(chosen & (latin == 0))
     return out, (mixed, pure)
-
-
-def _bounds(nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
-    bounds = np.empty(2 * len(nstarts), dtype=np.int64)
-    bounds[0::2] = nstarts
-    bounds[1::2] = nends
-    return bounds

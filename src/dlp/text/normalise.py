@@ -55,7 +55,7 @@ import numpy as np
 
 from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
-from ..arrays import distinct
+from ..arrays import among, distinct
 
 NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
@@ -461,7 +461,7 @@ def _words(layout: _Layout, text: str | None) -> _Words:
         joined = distinct(np.concatenate(joined))
         # a word joined at one hyphenated line break may also be read as its two parts: its
         # first part keeps its place, so the second starts where the first ended
-        two = broken[~np.isin(broken, joined - 1) & ~np.isin(broken, joined + 1)] if broken is not None else _NO_INT
+        two = broken[~among(broken, joined - 1) & ~among(broken, joined + 1)] if broken is not None else _NO_INT
         hyphen_cuts = ends[two]
         norm, starts, ends, nends = _join(norm, starts, ends, joined)
         if len(half_cuts):  # a half inside a joined word is no longer one
@@ -1063,18 +1063,35 @@ def fmix64(h: np.ndarray, in_place: bool = False) -> np.ndarray:
 # -- normalisation of characters ------------------------------------------------------------
 
 
+_CODE_POINTS = 0x110000
+_RANK_FROM = 1 << 16  # characters from which code points are ranked through a table of every code point
+
+
+def _code_ranks(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct code points of `source`, all of ASCII first (0..127, then the others in order),
+    and each character's index among them. A long text is ranked through a table over all code
+    points (a text holds a few thousand distinct ones: no sort of its millions of characters)."""
+    if len(source) < _RANK_FROM:
+        wide = source >= 128
+        uniq_wide, inverse_wide = np.unique(source[wide], return_inverse=True)
+        inverse = source.astype(np.int64)
+        inverse[wide] = 128 + inverse_wide.ravel()
+        return np.concatenate((np.arange(128, dtype=np.uint32), uniq_wide.astype(np.uint32))), inverse
+    present = np.zeros(_CODE_POINTS, dtype=bool)
+    present[:128] = True
+    present[source] = True
+    rank = np.cumsum(present, dtype=np.int32) - 1
+    return np.flatnonzero(present).astype(np.uint32), rank[source].astype(np.int64)
+
+
 def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
     """Per-character normalisation of a code point array (`_char_table`), with the source index of
     each output character, and the source positions of the characters that hide (invisible ones,
     overlay marks).
 
-    Mostly-ASCII text (the common case) pays for sorting only its non-ASCII characters.
+    Each distinct code point is looked up once (`_code_ranks`), whatever the text's length.
     """
-    wide = source >= 128
-    uniq_wide, inverse_wide = np.unique(source[wide], return_inverse=True)
-    uniq = np.concatenate((np.arange(128, dtype=np.uint32), uniq_wide.astype(np.uint32)))
-    inverse = source.astype(np.int64)
-    inverse[wide] = 128 + inverse_wide
+    uniq, inverse = _code_ranks(source)
     table = [_char_table(int(c)) for c in uniq]
     lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
     flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
