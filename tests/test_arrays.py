@@ -32,3 +32,14 @@ def test_distinct_pairs_is_unique_along_columns(pairs):
 def test_stable_argsort_on_many_ties(n):
     values = (np.arange(n, dtype=np.uint64) * np.uint64(7919)) % np.uint64(1000)
     assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(small, wide), st.sampled_from([np.uint64, np.int64, np.uint32]))
+def test_distinct_first_is_numpys_unique_with_first_indices(raw, dtype):
+    from dlp.arrays import distinct_first
+
+    values = np.array(raw, dtype=np.uint64).astype(dtype)
+    expected_values, expected_first = np.unique(values, return_index=True)
+    got_values, got_first = distinct_first(values)
+    assert got_values.tolist() == expected_values.tolist() and got_first.tolist() == expected_first.tolist()

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import distinct
+from ..arrays import distinct, distinct_first
 from ..errors import DeadlineExceeded
 from ..fingerprint import bitmap, table
 from ..fingerprint.rewrite import COL_BITS, Sentences, SentenceVectors, analyse, pairs, vectors
@@ -106,7 +106,7 @@ class RewriteDetector:
             return {}
         pos, keys = np.concatenate(found_pos), np.concatenate(found_key)
         if len(self.parts) > 1:  # one token found in several segments counts once
-            uniq, first = np.unique(pos, return_index=True)
+            uniq, first = distinct_first(pos)
             pos, keys = uniq, keys[first]
         if len(pos) < 2:
             return {}

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import distinct_first
+
 MIN_BITS = 8
 
 
@@ -25,7 +27,7 @@ def build(keys: np.ndarray, payload: np.ndarray) -> tuple[np.ndarray, np.ndarray
     keys = np.asarray(keys, dtype=np.uint64)
     keep = keys != 0
     keys, payload = keys[keep], np.asarray(payload)[keep]
-    keys, first = np.unique(keys, return_index=True)
+    keys, first = distinct_first(keys)
     payload = payload[first]
     bits = bits_for(len(keys))
     size = 1 << bits
@@ -40,7 +42,7 @@ def build(keys: np.ndarray, payload: np.ndarray) -> tuple[np.ndarray, np.ndarray
         # of several keys wanting one free slot in this round, the first takes it
         cand = pending[free]
         where = where[free]
-        uniq, first = np.unique(where, return_index=True)
+        uniq, first = distinct_first(where)
         taken = cand[first]
         slots[uniq] = keys[taken]
         values[uniq] = payload[taken]
