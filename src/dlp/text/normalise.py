@@ -50,6 +50,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -382,6 +383,15 @@ def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[0::2], edges[1::2]
 
 
+def _one_of(codes) -> Callable[[np.ndarray], np.ndarray]:
+    """Membership in a small set of code points, by a table lookup: ``np.isin`` costs some 20 us
+    a call whatever the size, and the tokeniser calls it for every document it reads."""
+    table = np.zeros(max(codes) + 2, dtype=bool)  # the last entry: anything above the set
+    table[list(codes)] = True
+    top = len(table) - 1
+    return lambda values: table[np.minimum(values, top)]
+
+
 # -- from normalised characters to word bounds ----------------------------------------------
 
 LETTER, DIGIT = 1, 2  # character classes of a layout (0: anything else)
@@ -551,7 +561,7 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
     return replace(layout, kind=kind)
 
 
-_AFTER_WORD = np.array([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
+_after_word = _one_of([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
 ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
 
 
@@ -585,7 +595,7 @@ def _drop_footnotes(layout: _Layout) -> _Layout:
     last = at[np.append(at[1:] != at[:-1] + 1, True)]
     before = layout.norm[np.maximum(first - 1, 0)].astype(np.int64)
     mark = (last - first < 2) & (first > 0) & ((layout.kind[np.maximum(first - 1, 0)] == LETTER)
-                                                | np.isin(before, _AFTER_WORD))
+                                                | _after_word(before))
     if not mark.any():
         return layout
     kind = layout.kind.copy()
@@ -653,7 +663,7 @@ def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) ->
     return p
 
 
-_SPACERS = np.array([32, 46, 45, 95, 42, 0xB7, 0x2022])  # blank . - _ * · •: what letters are spaced out with
+_spacer = _one_of([32, 46, 45, 95, 42, 0xB7, 0x2022])  # blank . - _ * · •: what letters are spaced out with
 
 
 def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
@@ -674,7 +684,7 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     pairs = np.flatnonzero(link)
     norm = layout.norm
     spacer = norm[nends[a[pairs]]].astype(np.int64)
-    good = np.isin(spacer, _SPACERS) & layout.letters(nstarts[a[pairs]]) & layout.letters(nstarts[b[pairs]])
+    good = _spacer(spacer) & layout.letters(nstarts[a[pairs]]) & layout.letters(nstarts[b[pairs]])
     # one spacer all along a run: a blank beside dots is the gap between two dotted words
     chained = pairs[1:] == pairs[:-1] + 1
     dotted_before = np.append(False, chained & (spacer[:-1] != 32))
@@ -710,7 +720,7 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
 
 
 _SPACED_WORD = 12  # a spaced-out run this long or shorter, in a heading of such runs, is one word
-_LINE = np.array([9, 10, 13, 0x2028, 0x2029])
+_line = _one_of([9, 10, 13, 0x2028, 0x2029])
 
 
 def _wide(norm: np.ndarray, at: np.ndarray, step: int, blank: np.ndarray) -> np.ndarray:
@@ -720,8 +730,8 @@ def _wide(norm: np.ndarray, at: np.ndarray, step: int, blank: np.ndarray) -> np.
     c = norm[np.clip(at, 0, n - 1)].astype(np.int64)
     after = at + step
     d = norm[np.clip(after, 0, n - 1)].astype(np.int64)
-    return (at < 0) | (at >= n) | np.isin(c, _LINE) | ((c == 32) & ~blank) \
-        | ((c == 32) & ((after < 0) | (after >= n) | (d == 32) | np.isin(d, _LINE)))
+    return (at < 0) | (at >= n) | _line(c) | ((c == 32) & ~blank) \
+        | ((c == 32) & ((after < 0) | (after >= n) | (d == 32) | _line(d)))
 
 
 @lru_cache(maxsize=4096)
@@ -819,6 +829,7 @@ def _firsts(sorted_values: np.ndarray) -> np.ndarray:
 
 _OVERRIDE, _POP = 0x202E, (0x202C, 0x2069)  # right-to-left override; pop directional formatting / isolate
 _LINE_ENDS = (10, 13, 0x85, 0x2028, 0x2029)
+_pop_or_line_end = _one_of(_POP + _LINE_ENDS)
 
 
 def _visual_order(source: np.ndarray):
@@ -833,7 +844,7 @@ def _visual_order(source: np.ndarray):
     overrides = np.flatnonzero(source == _OVERRIDE)
     if len(overrides) == 0:
         return None, [], []
-    stops = np.flatnonzero(np.isin(source, _POP + _LINE_ENDS))
+    stops = np.flatnonzero(_pop_or_line_end(source))
     order = np.arange(len(source))
     closed: list[tuple[int, int]] = []
     open_: list[tuple[int, int]] = []
@@ -882,7 +893,7 @@ def _inside(starts: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
 
 # -- flags ---------------------------------------------------------------------------------
 
-_CJK_STOPS = (0x3002, 0x0964, 0x0965, 0x061F, 0x06D4)  # after NFKC: ideographic, Devanagari, Arabic stops
+_cjk_stop = _one_of((0x3002, 0x0964, 0x0965, 0x061F, 0x06D4))  # after NFKC: ideographic, Devanagari, Arabic stops
 
 
 def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
@@ -906,7 +917,7 @@ def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) ->
     if len(norm) and stop[-1]:
         parts.append(np.array([len(norm) - 1]))
     if norm.dtype != np.uint8:
-        parts.append(np.flatnonzero(np.isin(norm, _CJK_STOPS)))
+        parts.append(np.flatnonzero(_cjk_stop(norm)))
     marks = np.concatenate(parts)
     if len(marks):
         after = np.searchsorted(nstarts, marks, side="right")
