@@ -62,3 +62,17 @@ def test_the_english_table_read_from_the_cache_is_the_one_built(folder):
                               env={**env, "DLP_CACHE_DIR": ""}).stdout
     assert built == read == uncached
     assert int(built.split()[1]) > 50_000
+
+
+def test_a_table_others_could_have_written_is_not_read(folder):
+    import os
+
+    build = lambda: (np.arange(3, dtype=np.uint64),)  # noqa: E731
+    derived.cached_arrays("t", "v", ("a",), build)
+    [path] = folder.glob("t-*.npz")
+    np.savez(path, a=np.arange(99, dtype=np.uint64))  # planted, then made writable by others
+    os.chmod(path, 0o666)
+    assert derived.cached_arrays("t", "v", ("a",), build)[0].tolist() == [0, 1, 2]
+    os.chmod(path, 0o600)
+    os.chmod(folder, 0o777)  # a shared folder: nothing in it is trusted
+    assert derived.cached_arrays("t", "v", ("a",), build)[0].tolist() == [0, 1, 2]

@@ -47,6 +47,8 @@ def cached_arrays(name: str, version: str, names: tuple[str, ...],
         return build()
     path = folder / f"{name}-{_digest(version)}.npz"
     try:
+        if not _private(path):  # a table someone else could have written is not read
+            raise OSError(f"{path}: not the user's own, or writable by others")
         with np.load(path, allow_pickle=False) as stored:
             if set(stored.files) == set(names):
                 return tuple(np.array(stored[n]) for n in names)
@@ -54,7 +56,7 @@ def cached_arrays(name: str, version: str, names: tuple[str, ...],
         pass
     arrays = build()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".npz", dir=folder)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -66,6 +68,16 @@ def cached_arrays(name: str, version: str, names: tuple[str, ...],
     except OSError:  # a read-only or full cache folder: the table was built, that is enough
         pass
     return arrays
+
+
+def _private(path: Path) -> bool:
+    """Whether `path` and its folder belong to this user and nobody else may write them: the
+    tables decide how text is tokenised, so one planted in a shared folder could blind dlp."""
+    for where in (path, path.parent):
+        st = os.stat(where)
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return False
+    return True
 
 
 def _digest(version: str) -> str:
