@@ -44,3 +44,17 @@ def test_a_cold_cache_that_meets_words_many_times_keys_each_as_the_uncached_path
     keyer = Keyer(b"k" * 32)
     assert keyer.cached(hashes).tolist() == Keyer(b"k" * 32).values(hashes).tolist()
     assert keyer.cached(hashes[::-1]).tolist() == keyer.values(hashes[::-1]).tolist()  # now from the cache
+
+
+def test_words_of_one_text_that_share_a_cache_slot_are_keyed_right(monkeypatch):
+    # a cache of 16 slots: most of the 300 words of the text collide with another
+    import dlp.fingerprint.keyed as keyed_module
+
+    monkeypatch.setattr(keyed_module, "CACHE_BITS", 4)
+    rng = np.random.default_rng(11)
+    vocabulary = rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    hashes = vocabulary[rng.integers(0, len(vocabulary), 3 * keyed_module._DEDUPE)]
+    keyer = Keyer(b"k" * 32)
+    expected = keyer.values(hashes).tolist()
+    assert keyer.cached(hashes).tolist() == expected
+    assert keyer.cached(hashes).tolist() == expected  # again, from what the small cache holds

@@ -109,13 +109,24 @@ class Keyer:
                 return out
             missing = np.flatnonzero(~hit)
             wanted = hashes[missing]
-            if len(wanted) > _DEDUPE:  # a cold cache meets a text's words many times over: each once
-                words = distinct(wanted)
-                out[missing] = self.values(words)[np.searchsorted(words, wanted)]
-            else:
+            if len(wanted) <= _DEDUPE:
                 out[missing] = self.values(wanted)
-            self._keys[slots[missing]] = wanted
-            self._values[slots[missing]] = out[missing]
+                self._keys[slots[missing]] = wanted
+                self._values[slots[missing]] = out[missing]
+                return out
+            # a cold cache meets a text's words many times over: each is keyed once, stored,
+            # and every occurrence read back from the cache (words of this text that share a
+            # slot, the few the cache cannot hold at once, are looked up among the new ones)
+            words = distinct(wanted)
+            keyed = self.values(words)
+            at = (words & self._mask).view(np.int64)
+            self._keys[at] = words
+            self._values[at] = keyed
+            where = slots[missing]
+            out[missing] = np.take(self._values, where)
+            lost = np.flatnonzero(np.take(self._keys, where) != wanted)
+            if len(lost):
+                out[missing[lost]] = keyed[np.searchsorted(words, wanted[lost])]
         return out
 
     def word(self, word: str) -> int:
