@@ -38,18 +38,13 @@ def numbered(n: int, fmt: str) -> bytes:
     return (UNRELATED + "\n" + words + "\n" + UNRELATED).encode()
 
 
-ONE_LETTER = hole(
-    "a number glued to a one-letter word ('a3', '3a') is not one of Tokens.marks, so it splits the run "
-    "in both readings (14 and 22 of 25 words, in shorter runs: warn). Fix: GLUED_WORD = 1 in "
-    "text/normalise.py; the other reading only drops numbers, so it can only find words that are there")
-
 NUMBER_CASES = {
     "60 words, a number glued to every word": (numbered(60, "{w}{i}"), None),
     "60 words, a number in front of every word": (numbered(60, "{i}{w}"), None),
-    # "a3", "3a": a number touching a one-letter word is no mark (GLUED_WORD = 2, so that
-    # F16 keeps its number); the number stays between the words in both readings
-    "25 words, a number glued to every word": (numbered(25, "{w}{i}"), ONE_LETTER),
-    "25 words, a number in front of every word": (numbered(25, "{i}{w}"), ONE_LETTER),
+    # "a3", "3a": a number touching a one-letter word was no mark (GLUED_WORD was 2): it stayed
+    # between the words in both readings (14 and 22 of 25 words, in shorter runs: warn)
+    "25 words, a number glued to every word": (numbered(25, "{w}{i}"), None),
+    "25 words, a number in front of every word": (numbered(25, "{i}{w}"), None),
     # numbers that are not glued at all: no mark, nothing reads the text without them
     "25 words, a number after every word, a blank between": (numbered(25, "{w} {i}"), hole(
         "a number standing alone between every two words breaks every shingle; nothing reads the text "

@@ -72,7 +72,8 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 _NO_INT = np.zeros(0, dtype=np.int64)
-GLUED_WORD = 2  # a number touching a word this long or longer is one of `Tokens.marks`
+GLUED_WORD = 1  # a number touching a word this long or longer is one of `Tokens.marks`: any word (``a3``
+# too; at 2, a number glued to every word hid a 25-word excerpt behind its one-letter words)
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,12 @@ class Tokens:
         """Numbers glued to a word, computed on first use: footnote numbers written without
         superscript (``the process1 of cooling2``, ``was added.3``, as text copied out of a PDF
         reads), and numbers an evader glues to words or puts in place of spaces (``4process``,
-        ``the1process2of3cooling``). A digit token is one when a word of two letters or more
-        touches it on either side (or the punctuation that ends such a word does, on its left).
+        ``the1process2of3cooling``). A digit token is one when a word (``a3`` too) touches it on
+        either side (or the punctuation that ends such a word does, on its left).
         Such a token is a number all the same (``windows10``, ``sha256``, ``2nd``): the tokens
         keep it, and the fingerprint tier reads the text both ways (`without_marks`); as the
-        other reading only drops numbers, it can only find words that are there. ``F16``,
-        ``v2.1`` and ``10 am`` hold no mark. Like every cut, it depends on the words alone."""
+        other reading only drops numbers, it can only find words that are there (``F16`` is
+        read ``f`` as well). ``10 am`` holds no mark. Like every cut, it depends on the words alone."""
         n = len(self)
         if n < 2:
             return _NO_INT
