@@ -8,7 +8,7 @@ registry; prose scans at ~0.1 s per MB):
 
 - letter-spaced runs (``a b c d ...``) were split by the dictionary search without a
   budget: 3.4 s per MB, linear, past a 1 s item timeout, and no problem. Now a budget
-  (`SEGMENT_BUDGET` letters per slice) and a `truncated` problem: 0.34 s per MB.
+  (`SEGMENT_BUDGET` letters per slice) and a `truncated` problem: 0.3 s per MB at 16 MB.
 - glued runs past `GLUED_BUDGET` were left whole in silence: a glued excerpt after 64 K
   letters of glued junk was allowed without a problem. Now a `truncated` problem, and a
   single run larger than the budget no longer spends it.

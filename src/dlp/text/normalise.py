@@ -744,7 +744,8 @@ def _joins_in(letters: str) -> np.ndarray:
 
 GLUED_LETTERS = 25  # a run of letters this long is no word of the dictionary (words have 24 at most)
 GLUED_BUDGET = 1 << 16  # letters of such runs segmented per slice of text: the search costs ~10 us a letter
-SEGMENT_BUDGET = 1 << 16  # letters of letter-spaced runs segmented per slice of text, by the same search
+SEGMENT_BUDGET = 1 << 17  # letters of letter-spaced runs segmented per slice of text (~1.3 s): a letter-spaced
+# PDF of some 25,000 words is read whole
 
 
 def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
