@@ -849,24 +849,27 @@ def _visual_order(source: np.ndarray):
     overrides = np.flatnonzero(source == _OVERRIDE)
     if len(overrides) == 0:
         return None, [], []
+    n = len(source)
     stops = np.flatnonzero(np.isin(source, _POP + _LINE_ENDS))
-    order = np.arange(len(source))
-    closed: list[tuple[int, int]] = []
-    open_: list[tuple[int, int]] = []
-    done = 0
-    for at in overrides.tolist():
-        if at < done:
-            continue
-        k = int(np.searchsorted(stops, at))
-        end = int(stops[k]) if k < len(stops) else len(source)
-        done = end
-        if any(_right_to_left(int(c)) for c in distinct(source[at + 1 : end]).tolist()):
-            continue
-        if end < len(source) and int(source[end]) in _POP:
-            order[at + 1 : end] = order[at + 1 : end][::-1].copy()
-            closed.append((at + 1, end))
-        else:
-            open_.append((at + 1, end))
+    k = np.searchsorted(stops, overrides)
+    ends = np.where(k < len(stops), stops[np.minimum(k, len(stops) - 1)] if len(stops) else n, n)
+    # an override inside a span another one opened (the same end) adds nothing: the first stands
+    first = np.ones(len(overrides), dtype=bool)
+    first[1:] = ends[1:] != ends[:-1]
+    overrides, ends = overrides[first], ends[first]
+    # spans holding right-to-left letters are shown as stored (one test per distinct code point,
+    # not one per span: an override on every short line once cost seconds per MB)
+    rtl = [c for c in distinct(source).tolist() if _right_to_left(int(c))]
+    if rtl:
+        where = np.flatnonzero(np.isin(source, rtl))
+        shown = np.searchsorted(where, overrides + 1) == np.searchsorted(where, ends)
+        overrides, ends = overrides[shown], ends[shown]
+    popped = (ends < n) & np.isin(source[np.minimum(ends, n - 1)], _POP)
+    order = np.arange(n)
+    closed = list(zip((overrides[popped] + 1).tolist(), ends[popped].tolist()))
+    for a, b in closed:
+        order[a:b] = order[a:b][::-1].copy()
+    open_ = list(zip((overrides[~popped] + 1).tolist(), ends[~popped].tolist()))
     return (order if closed else None), closed, open_
 
 
