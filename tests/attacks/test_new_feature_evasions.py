@@ -1,5 +1,6 @@
 """Evasions of this round's newest features: numbers glued to words (read a second time
-without them), pictures levelled before OCR, PNG text chunks read joined.
+without them), pictures levelled before OCR, PNG text chunks read joined, text decoded by
+evidence (a UTF-8 byte-order mark before text that is not UTF-8 is doubtful).
 
 Each table is written as real files and scanned with one `dlp scan` call. A case that
 documents a hole carries ``xfail(strict=True)`` with the fix proposed in its reason.
@@ -7,6 +8,7 @@ documents a hole carries ``xfail(strict=True)`` with the fix proposed in its rea
 
 from __future__ import annotations
 
+import codecs
 import io
 import struct
 import textwrap
@@ -16,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from .conftest import action, hole, kinds
-from .texts import UNRELATED, excerpt
+from .texts import NEAR_TOPIC, UNRELATED, excerpt
 
 
 def _scan_table(dlp, folder, cases: dict[str, bytes], suffix: str) -> dict[str, dict]:
@@ -166,3 +168,39 @@ def png_reports(dlp, tmp_path_factory) -> dict[str, dict]:
 def test_an_excerpt_cut_into_png_text_chunks_is_read(png_reports, name):
     report = png_reports[name]
     assert blocks(report), (report["action"], report["findings"])
+
+
+# -- decoding by evidence -------------------------------------------------------------------------
+
+def soft_hyphens(every: int, padded: bool, bom: bytes = b"") -> bytes:
+    """The excerpt in ASCII with a Latin-1 soft hyphen (0xAD, shown as nothing) inside every
+    `every`-th word: not UTF-8, and a reader that shows it as Latin-1 sees the words whole."""
+    words = [w.encode() for w in excerpt(40, 120)]
+    words = [w[: len(w) // 2] + b"\xad" + w[len(w) // 2 :] if i % every == every - 1 and len(w) > 2 else w
+             for i, w in enumerate(words)]
+    pad = (UNRELATED + NEAR_TOPIC).encode() * 3 if padded else b""
+    return bom + pad + b" ".join(words) + b"\n" + pad
+
+
+# a few invalid bytes made the text "mostly UTF-8", each read as a replacement character that cut
+# its word; more of them made charset-normalizer guess Big5 or CP852, which cut them too: allowed
+DECODING_CASES = {
+    "soft hyphen in every 6th word, in a page of ASCII": soft_hyphens(6, True),
+    "soft hyphen in every 4th word, in a page of ASCII": soft_hyphens(4, True),
+    "soft hyphen in every 4th word, the excerpt alone": soft_hyphens(4, False),
+    "soft hyphen in every 6th word, the excerpt alone": soft_hyphens(6, False),
+    "soft hyphen in every 4th word, after a UTF-8 byte-order mark": soft_hyphens(4, True, codecs.BOM_UTF8),
+    "UTF-16-LE after a UTF-8 byte-order mark": codecs.BOM_UTF8 + (UNRELATED + " ".join(excerpt(40, 120))).encode("utf-16-le"),
+    "EBCDIC after a UTF-8 byte-order mark": codecs.BOM_UTF8 + (UNRELATED + " ".join(excerpt(40, 120))).encode("cp500"),
+}
+
+
+@pytest.fixture(scope="module")
+def decoding_reports(dlp, tmp_path_factory) -> dict[str, dict]:
+    return _scan_table(dlp, tmp_path_factory.mktemp("decoding"), DECODING_CASES, ".txt")
+
+
+@pytest.mark.parametrize("name", DECODING_CASES)
+def test_an_excerpt_in_bytes_that_are_not_utf8_is_read(decoding_reports, name):
+    report = decoding_reports[name]
+    assert blocks(report), (report["action"], report["findings"], report["problems"])
