@@ -5,7 +5,7 @@ verdict and problem kinds of text built to be costly, at several sizes.
 
 A registry is built as a user would (`dlp register` of BBC business articles from
 ../shared/corpora, or generated prose without it; `dlp terms add` of 5,000 part numbers
-like ``BX-4471-C``), then each case is written at each size and scanned by a fresh
+like ``BX-4471-C``; `dlp records add` of 5,000 customer rows), then each case is written at each size and scanned by a fresh
 `dlp scan --format json --no-record` (one process at a time). Ordinary mail text is the
 yardstick: a case far slower per MB than `enron` needs a budget, and a budget that cut
 work short must show as a problem (never `allow` without one).
@@ -16,6 +16,7 @@ Figures go to standard output and benchmarks/out/cost.json.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -63,6 +64,10 @@ def cases(words: list[str], registered: list[str], parts: list[str], mail: str) 
         "rewrite_candidates": lambda n: _filled(lambda: " ".join(r.sample(shuffled_registered, 15)) + ". ", n),
         "many_terms": lambda n: _filled(lambda: " ".join(r.sample(parts, 20)) + "\n", n),
         "repeated_excerpt": lambda n: _filled(lambda: " ".join(registered[5].split()[10:60]) + "\n", n),
+        "letter_digit": lambda n: "".join(r.choice("abcdefghij") + r.choice("0123456789") for _ in range(n // 2)),
+        "two_letters_digit": lambda n: "".join(r.choice("abcdefghij") + r.choice("klmnopqrst") + r.choice("0123456789")
+                                               for _ in range(n // 3)),
+        "base64_lines": lambda n: _filled(lambda: base64.b64encode(" ".join(r.sample(words, 6)).encode()).decode() + "\n", n),
     }
 
 
@@ -121,6 +126,11 @@ def main() -> None:
         (work / "parts.txt").write_text("\n".join(parts) + "\n")
         dlp("register", str(work / "docs"), registry=registry, state=state)
         dlp("terms", "add", "parts", str(work / "parts.txt"), registry=registry, state=state)
+        rows = [f"CUST-{i:05d},Company {r.randrange(10**6)} Ltd,user{i}@corp{i % 97}.example,+44 20 7{r.randrange(10**6):06d}"
+                for i in range(5000)]
+        (work / "customers.csv").write_text("id,company,email,phone\n" + "\n".join(rows) + "\n")
+        dlp("records", "add", "customers", str(work / "customers.csv"), "--columns", "id:id,company,email:email,phone:phone",
+            "--min-fields", "2", registry=registry, state=state)
         for name, make in cases(words, registered, parts, mail).items():
             if only and name not in only:
                 continue
