@@ -184,6 +184,10 @@ class Scanner:
         self.timings["keyed"] = self.timings.get("keyed", 0.0) + t1 - t0
         out: list[Finding] = []
         problems: list[Problem] = []
+        if tokens.unsegmented:  # glued or letter-spaced letters past the tokeniser's budgets: not read as words
+            problems.append(Problem(part.locator, "truncated",
+                                    f"{tokens.unsegmented} letters of glued or letter-spaced words past the "
+                                    "tokeniser's budget were not split into words"))
         for detector in self.detectors:
             try:
                 out.extend(detector.detect(scanned))
@@ -263,7 +267,7 @@ def _tail(tokens: Tokens, first: int) -> Tokens:
     halves = tokens.halves[tokens.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64)
     return replace(tokens, hashes=tokens.hashes[first:], starts=tokens.starts[first:], ends=tokens.ends[first:],
                    norm=tokens.norm[n0:], nstarts=tokens.nstarts[first:] - n0, nends=tokens.nends[first:] - n0,
-                   tampered=tampered, halves=halves)
+                   tampered=tampered, halves=halves, unsegmented=0)  # (reported with the window before)
 
 
 def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:

@@ -230,3 +230,16 @@ def test_printable_runs_of_a_long_word_with_high_bytes_around_stay_linear():
     data = b"\xe9\x00\x01" + b"A" * 1_000_000 + b" caf\xe9 na\xefve r\xe9sum\xe9"
     runs = printable_strings(data)  # the Latin-1 pattern restarted inside the word: quadratic, minutes
     assert "A" * 1_000_000 in runs and "résumé" in runs
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=9),
+                          st.sampled_from([b"", b"", b"", b"\xad", b"\xe9", b"\xfc"])), min_size=1, max_size=30))
+def test_single_latin1_bytes_in_ascii_text_read_as_windows_1252(pairs):
+    """A few non-ASCII bytes (here under 4% of the text), each alone inside an ASCII word, are a
+    Latin-1 character (a soft hyphen shows as nothing), never a replacement character or half
+    of a multi-byte script's character."""
+    pad = (EXCERPT + "\n") * 2
+    data = pad.encode() + b" ".join(w[:1].encode() + b + w[1:].encode() for w, b in pairs)
+    decoded = decode(data)
+    assert decoded is not None and decoded.text == data.decode("cp1252")

@@ -117,3 +117,19 @@ def test_compact_days_are_real_days_only():
     first, last, ymd = fields._compact_days(toks)
     assert ymd.tolist() == [19840307] and first.tolist() == last.tolist() == [4]
     assert np.all(fields._numbers(toks, 8, exactly=True) >= 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["ab1", "c2", "-", "44", " ", "(0)", "20", "7946", "/", "x", "0958", "EMP", "\n"]),
+                min_size=1, max_size=80))
+def test_joined_candidates_are_the_same_hashed_a_block_at_a_time(pieces):
+    """Joined (phone, id) candidates are hashed a block of start tokens at a time so that one long
+    chain of short tokens cannot take gigabytes: the blocks change nothing found."""
+    toks = tokenise("".join(pieces))
+    values = KEYER.tokens(toks)
+    whole = fields.candidates(toks, values, KEYER, {"phone"}, MONTHS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fields, "JOINED_BLOCK", 3)
+        blocks = fields.candidates(toks, values, KEYER, {"phone"}, MONTHS)
+    assert sorted(zip(whole.hashes.tolist(), whole.first.tolist(), whole.last.tolist())) == \
+        sorted(zip(blocks.hashes.tolist(), blocks.first.tolist(), blocks.last.tolist()))

@@ -247,7 +247,8 @@ MARKS = [
     ("Windows10 and sha256", "windows and sha"),  # the other reading only: the tokens keep the number
     ("4process the1batch2is3cooling", "process the batch is cooling"),  # numbers glued before, or for spaces
     ("HX4471B abc1234 foo12bar 2nd", "hx b abc foo bar nd"),
-    ("F16 x2 v2.1 10 am, 7 days", "f 16 x 2 v 2 1 10 am 7 days"),  # a letter alone, or nothing touching
+    ("F16 x2 v2.1 10 am, 7 days", "f x v 1 10 am 7 days"),  # a letter alone too; nothing touching: no mark
+    ("drops0 to1 a2 gentle3 and 4a stir", "drops to a gentle and a stir"),  # one-letter words hid an excerpt
     ("as said).4 and done,.5 or 6.so", "as said and done or so"),  # punctuation between, no blank
     ("cooling.\n2 then -3 again", "cooling 2 then 3 again"),
     ("prócess1 of cooling2", "process of cooling"),

@@ -44,6 +44,7 @@ BLOCK_WORDS = 20  # a verbatim run this long makes a finding score 1.0 (the defa
 REPORT_WORDS = 12  # smallest total of runs reported at all
 BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also score 1.0
 MIN_RUN_WORDS = 8  # shorter runs are chance
+MARK_BLOCK = 1 << 16  # marks whose gap shingles are looked up at a time
 SECOND_READING_REACH = 64  # tokens read again around a glued number that matters: a run through it
 # that goes on further is read in the text as written (64 words or more without a mark)
 MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
@@ -164,17 +165,20 @@ class DocumentDetector:
         # p + the number of marks before it)
         gap = marks - np.arange(len(marks))  # where the token after each mark stands without the marks
         kept = len(values) - len(marks)
-        around = gap[:, None] + np.arange(-K + 1, K - 1)[None, :]
-        inside = np.clip(around, 0, max(0, kept - 1))
         before = np.cumsum(np.bincount(gap, minlength=kept + 1))  # marks before each token of the other reading
-        near = values[inside + before[inside]] if kept else np.zeros(around.shape, dtype=np.uint64)
-        starts = around[:, : K - 1]
-        valid = (starts >= 0) & (starts + K <= kept) & ~matter[:, None]
-        if valid.any():
+        for at in range(0, len(marks), MARK_BLOCK):  # a block at a time: text that is all marks
+            block = slice(at, at + MARK_BLOCK)  # ("a1b2c3...") once took 700 MB for 4 MB here
+            around = gap[block, None] + np.arange(-K + 1, K - 1)[None, :]
+            starts = around[:, : K - 1]
+            valid = (starts >= 0) & (starts + K <= kept) & ~matter[block, None]
+            if not valid.any():
+                continue
+            inside = np.clip(around, 0, kept - 1)
+            near = values[inside + before[inside]]
             spans = shingles_of([near[:, m : m + K - 1] for m in range(K)])  # (marks, K - 1) shingles
             rows = np.nonzero(valid)[0]
             registered = self.lookup(spans[valid])[0]
-            matter[rows[registered]] = True
+            matter[at + rows[registered]] = True
         return marks[matter]
 
     def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray]:

@@ -116,6 +116,9 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
     if utf8 is not None:
         return _finish(data, utf8, "utf-8", doubts, nuls)
     guessed = _guess(body)
+    if guessed is None or not _windows_or_iso(guessed[0]):
+        latin = _latin_in_ascii(body)
+        guessed = ("cp1252", latin) if latin is not None else guessed
     if guessed is not None:
         if bom == "utf-8":  # a UTF-8 mark before text that is not UTF-8: which code page is a guess
             doubts.append(f"UTF-8 byte-order mark does not fit the data; read as {guessed[0]}")
@@ -403,13 +406,47 @@ def _wide_candidates(data: bytes) -> list[tuple[str, int]]:
     return out
 
 
+_STRAY = re.compile("[\udc80-\udcff]")  # an invalid byte, as Python's surrogateescape hands it out
+
+
 def _utf8_mostly(data: bytes) -> str | None:
-    """UTF-8 with a handful of invalid bytes (a stray prefix) is still UTF-8."""
-    text = data.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
-    if (bad <= 4 or bad <= len(text) // 1000) and _bad_share(text) <= 0.01:
-        return text
+    """UTF-8 with a handful of invalid bytes (a stray prefix, a Latin-1 character) is still
+    UTF-8. Each invalid byte reads as Windows-1252, as a viewer that gives up on UTF-8 shows
+    it, not as a replacement character that cuts the word it sits in: a Latin-1 soft hyphen
+    (0xAD) in every fifth word of an excerpt, invisible on screen, once hid the excerpt."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    bad = len(_STRAY.findall(text))
+    replaced = _STRAY.sub("\ufffd", text) if bad else text
+    if (bad <= 4 or bad <= len(text) // 1000) and _bad_share(replaced) <= 0.01:
+        return _STRAY.sub(lambda m: bytes([ord(m.group()) - 0xDC00]).decode("cp1252", errors="replace"), text) \
+            if bad else text
     return None
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+LATIN_IN_ASCII = 0.05  # at most this share of single non-ASCII bytes in ASCII text: Windows-1252, not a guess
+
+
+def _windows_or_iso(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-").startswith(("cp125", "windows-125", "iso8859", "iso-8859", "latin"))
+
+
+def _latin_in_ascii(data: bytes) -> str | None:
+    """ASCII text with a few non-ASCII bytes, each alone between ASCII characters, read as
+    Windows-1252 when charset-normalizer guessed no Windows or ISO code page: a Latin-1 letter
+    or soft hyphen here and there, not a multi-byte script (whose characters come in runs of
+    such bytes). It guessed Big5 or CP852 for such text, and either reading cut the words
+    round a Latin-1 soft hyphen (0xAD) that shows as nothing."""
+    most = max(1, int(len(data) * LATIN_IN_ASCII))
+    count = 0
+    for run in _HIGH_RUN.finditer(data):
+        count += 1
+        if run.end() - run.start() > 1 or count > most:
+            return None
+    if count == 0:
+        return None
+    text = data.decode("cp1252", errors="replace")
+    return text if _bad_share(text) <= 0.01 else None
 
 
 def _guess(data: bytes) -> tuple[str, str] | None:

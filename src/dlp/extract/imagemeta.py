@@ -51,16 +51,14 @@ def image_outputs(item: Item, ctx: Context) -> Iterator[Output]:
         end = reader(data, texts, inflate)
     # values first, in order, and the keywords after them all: a keyword between two
     # values would split an excerpt written across several chunks
-    lines = [" ".join(line.replace("\0", " ").split()) for line in texts + [" ".join(inflate.keywords)]]
+    lines = [" ".join(line.replace("\0", " ").split())
+             for line in texts + [" ".join(inflate.keywords), " ".join(inflate.translated)]]
     text = "\n".join(line for line in lines if line)
     if text:
         yield Part(f"{item.locator}!/metadata", text + "\n", "image-metadata")
-    values = [value.replace("\0", " ") for value in texts if value.strip()]
-    if len(values) > 1:
-        # the values run on, as a writer who cut a text at fixed lengths meant them to: a cut
-        # through a word is that word again (the reading above keeps values that end at a word)
-        yield Part(f"{item.locator}!/metadata#joined", "".join(values) + "\n", "image-metadata",
-                   meta={"reading": "joined"})
+    joined = _joined(texts, inflate)
+    if joined:
+        yield Part(f"{item.locator}!/metadata#joined", joined, "image-metadata", meta={"reading": "joined"})
     yield from problems
     if end is not None and end < len(data) and data[end:].strip(_PADDING):
         yield Item(locator=f"{item.locator}!/trailing", name="trailing", data=data[end:], depth=item.depth + 1)
@@ -75,6 +73,8 @@ class _Inflater:
         self.ctx = ctx
         self.problems = problems
         self.keywords: list[str] = []  # PNG chunk keywords, read after the values
+        self.translated: list[str] = []  # iTXt translated keywords
+        self.by_keyword: dict[str, list[str]] = {}  # PNG text chunk values, by keyword, in order
 
     def __call__(self, packed: bytes, what: str) -> bytes | None:
         limits = self.ctx.limits
@@ -98,26 +98,50 @@ class _Inflater:
 # --- PNG ------------------------------------------------------------------------------
 
 
+def _joined(texts: list[str], inflate: _Inflater) -> str:
+    """Text cut into pieces run on, as a writer who cut it at fixed lengths meant it to: a cut
+    through a word is that word again (the plain reading keeps the pieces that end at a word).
+    One line for all the values in order; one per PNG keyword whose values another keyword's
+    value interleaves (a ``Software`` chunk between two pieces of a ``Comment``); one for the
+    keywords and one for the translated keywords (each is a text a writer chooses)."""
+    lines = []
+    for pieces in (texts, *(inflate.by_keyword.values() if len(inflate.by_keyword) > 1 else ()),
+                   inflate.keywords, inflate.translated):
+        pieces = [piece.replace("\0", " ") for piece in pieces if piece.strip()]
+        if len(pieces) > 1:
+            lines.append("".join(pieces))
+    return "".join(line + "\n" for line in lines)
+
+
 def _png(data: bytes, texts: list[str], inflate: _Inflater) -> int | None:
+    """The text chunks of a PNG, also those after IEND (a reader that lists every chunk shows
+    them); returns where IEND ends, or None when the chunks run past the data."""
+    end = None
     position = 8
     while position + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[position:position + 8])
         body = data[position + 8:position + 8 + length]
         position += 12 + length
         if len(body) < length:
-            return None  # cut short: no end to read after
+            return end  # cut short: no end to read after (or the chunks after it end here)
         if kind == b"IEND":
-            return position
+            if end is None:
+                end = position
+            continue
+        if end is not None and not kind.isalpha():
+            return end  # after IEND, bytes that are no chunk: the trailing child reads them
         if kind == b"tEXt":
             key, _, value = body.partition(b"\0")
             inflate.keywords.append(_latin(key))
             texts.append(_latin(value))
+            inflate.by_keyword.setdefault(_latin(key), []).append(texts[-1])
         elif kind == b"zTXt":
             key, _, rest = body.partition(b"\0")
             inflate.keywords.append(_latin(key))
             value = inflate(rest[1:], f"zTXt chunk {_latin(key)!r}")
             if value is not None:
                 texts.append(_latin(value))
+                inflate.by_keyword.setdefault(_latin(key), []).append(texts[-1])
         elif kind == b"iTXt":
             key, _, rest = body.partition(b"\0")
             inflate.keywords.append(_latin(key))
@@ -128,11 +152,12 @@ def _png(data: bytes, texts: list[str], inflate: _Inflater) -> int | None:
                 value = inflate(value, f"iTXt chunk {_latin(key)!r}")
                 if value is None:
                     continue
-            inflate.keywords.append(_utf8(translated))
+            inflate.translated.append(_utf8(translated))
             texts.append(_xml_or_text(value))
+            inflate.by_keyword.setdefault(_latin(key), []).append(texts[-1])
         elif kind == b"eXIf":
             _tiff(body, texts, inflate)
-    return None
+    return end
 
 
 # --- JPEG -----------------------------------------------------------------------------

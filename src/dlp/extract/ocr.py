@@ -273,20 +273,33 @@ def _recognise(engine: Engine, picture: Any, page: int | None, started: float,
 def _upright(engine: Engine, picture: Any) -> list[Line]:
     """The lines of a picture in reading order. A picture lying on its side or upside down (most
     boxes stand on end, or the reading is poor) is read turned as well; the better reading is
-    put in order as it reads, then its boxes are mapped back onto the picture as given."""
+    put in order as it reads, then its boxes are mapped back onto the picture as given. A poor
+    reading may also be mirrored text (a picture flipped, to be read in a mirror or flipped back
+    by whoever receives it): the mirror image is read too, upright and upside down."""
+    from PIL import ImageOps
+
     read = engine.read(picture)
-    best, turn = _kept(read), 0
+    best, view = _kept(read), (0, False)
     turns = _turns_to_try(read)
     # On its side, lines come back in the wrong order even when each reads well (the engine
     # turns lines that stand on end): the better turned reading wins unless it is far worse.
-    # Upside down, the turned reading must be clearly better.
+    # Upside down or mirrored, the other reading must be clearly better.
     bar = 0.5 * _quality(best) if len(turns) == 2 else 1.2 * _quality(best)
-    for angle in turns:
-        candidate = _kept(engine.read(picture.rotate(angle, expand=True)))
+    views = [(angle, False) for angle in turns] + ([(0, True), (180, True)] if turns == (180,) else [])
+    for angle, mirrored in views:
+        seen = ImageOps.mirror(picture) if mirrored else picture
+        candidate = _kept(engine.read(seen.rotate(angle, expand=True) if angle else seen))
         if _quality(candidate) > bar:
-            best, turn, bar = candidate, angle, _quality(candidate)
+            best, view, bar = candidate, (angle, mirrored), _quality(candidate)
     ordered = arrange(best)
-    return ordered if turn == 0 else [_turn_back(line, turn, picture.size) for line in ordered]
+    angle, mirrored = view
+    if angle:
+        ordered = [_turn_back(line, angle, picture.size) for line in ordered]
+    if mirrored:
+        width = picture.size[0]
+        ordered = [Line(line.text, (width - line.box[2], line.box[1], width - line.box[0], line.box[3]), line.score)
+                   for line in ordered]
+    return ordered
 
 
 def _kept(lines: Sequence[Line]) -> list[Line]:

@@ -73,7 +73,8 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 _NO_INT = np.zeros(0, dtype=np.int64)
-GLUED_WORD = 2  # a number touching a word this long or longer is one of `Tokens.marks`
+GLUED_WORD = 1  # a number touching a word this long or longer is one of `Tokens.marks`: any word (``a3``
+# too; at 2, a number glued to every word hid a 25-word excerpt behind its one-letter words)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ class Tokens:
     points and `nstarts`/`nends` the token bounds in it; `text_of(i)` rebuilds one
     normalised token. `halves` lists the tokens that may also be read as two words (two
     glued CamelCase words, a word joined at a hyphenated line break): rows of (token,
-    offset in `norm` where the second word starts).
+    offset in `norm` where the second word starts). `unsegmented` counts the letters of
+    glued or letter-spaced runs that the tokeniser's budgets left as they stand (see
+    `SEGMENT_BUDGET`): text it did not fully read, which the scanner reports.
     """
 
     hashes: np.ndarray  # uint64
@@ -96,6 +99,7 @@ class Tokens:
     # tokens that hid behind invisible characters or lookalike letters (indices; see `tampered_tokens`)
     tampered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    unsegmented: int = 0
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -144,12 +148,12 @@ class Tokens:
         """Numbers glued to a word, computed on first use: footnote numbers written without
         superscript (``the process1 of cooling2``, ``was added.3``, as text copied out of a PDF
         reads), and numbers an evader glues to words or puts in place of spaces (``4process``,
-        ``the1process2of3cooling``). A digit token is one when a word of two letters or more
-        touches it on either side (or the punctuation that ends such a word does, on its left).
+        ``the1process2of3cooling``). A digit token is one when a word (``a3`` too) touches it on
+        either side (or the punctuation that ends such a word does, on its left).
         Such a token is a number all the same (``windows10``, ``sha256``, ``2nd``): the tokens
         keep it, and the fingerprint tier reads the text both ways (`without_marks`); as the
-        other reading only drops numbers, it can only find words that are there. ``F16``,
-        ``v2.1`` and ``10 am`` hold no mark. Like every cut, it depends on the words alone."""
+        other reading only drops numbers, it can only find words that are there (``F16`` is
+        read ``f`` as well). ``10 am`` holds no mark. Like every cut, it depends on the words alone."""
         n = len(self)
         if n < 2:
             return _NO_INT
@@ -217,7 +221,8 @@ class Tokens:
         halves = self.halves[keep[self.halves[:, 0]]] if len(self.halves) else self.halves
         return Tokens(self.hashes[keep], self.starts[keep], self.ends[keep], self.norm, self.nstarts[keep],
                       self.nends[keep], new_index[tampered],
-                      np.stack([new_index[halves[:, 0]], halves[:, 1]], axis=1) if len(halves) else halves)
+                      np.stack([new_index[halves[:, 0]], halves[:, 1]], axis=1) if len(halves) else halves,
+                      self.unsegmented)
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves`."""
@@ -279,6 +284,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         nends=np.concatenate([p.nends for p in pieces]),
         tampered=np.concatenate([p.tampered + first for p, first in zip(pieces, firsts)]),
         halves=np.concatenate([p.halves + np.array([first, 0]) for p, first in zip(pieces, firsts)]),
+        unsegmented=sum(p.unsegmented for p in pieces),
     )
 
 
@@ -307,7 +313,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         hashes = _ascii_hashes(norm, nstarts, nends)
         starts, ends = nstarts, words.ends
         return Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase,
-                      halves=_shift(words.halves, nbase))
+                      halves=_shift(words.halves, nbase), unsegmented=words.unsegmented)
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     order, reversed_spans, open_spans = _visual_order(source)
@@ -324,9 +330,9 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
-                  _shift(words.halves, nbase))
+                  _shift(words.halves, nbase), words.unsegmented)
     if open_spans:  # read as shown too, after the text as stored
-        return concatenate([toks, *_shown(text, open_spans, base, nbase + len(norm))])
+        return concatenate([toks, _shown(text, open_spans, base, nbase + len(norm))])
     return toks
 
 
@@ -433,6 +439,7 @@ class _Words:
     nends: np.ndarray
     ends: np.ndarray  # where each token ends in the layout's characters (after nends for joined words)
     halves: np.ndarray  # (token, offset in norm) of the tokens that are two CamelCase words
+    unsegmented: int  # letters of glued or letter-spaced runs past the budgets, left as they stand
 
 
 def _words(layout: _Layout, text: str | None) -> _Words:
@@ -459,12 +466,13 @@ def _words(layout: _Layout, text: str | None) -> _Words:
         half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
     if len(cuts):
         starts, ends = _insert(starts, cuts), _insert(ends, cuts)
-    glued = _glued_cuts(layout, starts, ends)
+    glued, unsegmented = _glued_cuts(layout, starts, ends)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
     if len(glued):
         starts, ends = _insert(starts, glued), _insert(ends, glued)
-    broken, spaced = _broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)
+    broken, (spaced, unspaced) = _broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)
+    unsegmented += unspaced
     joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
     if joined:
@@ -489,7 +497,7 @@ def _words(layout: _Layout, text: str | None) -> _Words:
     if len(half_cuts):
         halves = np.stack([np.searchsorted(starts, half_cuts, side="right") - 1, half_cuts], axis=1)
     return _Words(norm, starts.astype(np.int64, copy=False), nends.astype(np.int64, copy=False),
-                  ends.astype(np.int64, copy=False), halves.astype(np.int64))
+                  ends.astype(np.int64, copy=False), halves.astype(np.int64), unsegmented)
 
 
 def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -673,14 +681,17 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     same spacer all along; a run of two (``i s``) counts in letter-spaced text (a one-letter
     token beside it) when wide gaps set it apart. `spacing.word_lengths` finds where the words
     of a run end, unless the run is short and set apart by wide gaps (a heading's word).
+    That search costs ~10 us a letter: runs are searched in order within `SEGMENT_BUDGET`
+    letters per slice; a run past it stays one-letter tokens, and its letters are counted
+    (returned with the joins), so that megabytes of ``a b c d`` cost no more and are reported.
     """
     one = np.flatnonzero(nends - nstarts == 1)
     if len(one) < 3:
-        return None
+        return None, 0
     a, b = one[:-1], one[1:]
     link = (b == a + 1) & (nstarts[b] - nends[a] == 1)
     if not link.any():  # (not "no run of three": a pair's reading must not hang on text far away)
-        return None
+        return None, 0
     pairs = np.flatnonzero(link)
     norm = layout.norm
     spacer = norm[nends[a[pairs]]].astype(np.int64)
@@ -696,7 +707,7 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     link[pairs[~good]] = False
     first, last = _runs(link)  # run k: singles first[k] .. last[k]
     if len(first) == 0:
-        return None
+        return None, 0
     head, tail = one[first], one[last]
     blank = norm[nends[head]] == 32
     apart = _wide(norm, nstarts[head] - 1, -1, blank) & _wide(norm, nends[tail], 1, blank)
@@ -709,14 +720,23 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     joins = [np.repeat(first[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
              + np.arange(int(size[whole].sum()))]
     split = np.flatnonzero(~whole & (size > 1))
-    if len(split):  # the rest: where the words of a run end, from a dictionary
+    unsegmented = 0
+    if len(split):  # the rest: where the words of a run end, from a dictionary, within the budget
+        kept, budget = [], SEGMENT_BUDGET
+        for k, count in zip(split.tolist(), (size[split] + 1).tolist()):
+            if count > budget:  # passed over: one huge run cannot use up the budget of the runs after it
+                unsegmented += count
+                continue
+            budget -= count
+            kept.append(k)
+        split = np.array(kept, dtype=np.int64)
         if norm.dtype == np.uint8:
             letters = norm[nstarts[one]].tobytes().decode("ascii")
         else:
             letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
         joins += [_joins_in(letters[lo : hi + 1]) + lo for lo, hi in zip(first[split].tolist(), last[split].tolist())]
     joined = np.sort(np.concatenate(joins))
-    return one[joined] if len(joined) else None
+    return (one[joined] if len(joined) else None), unsegmented
 
 
 _SPACED_WORD = 12  # a spaced-out run this long or shorter, in a heading of such runs, is one word
@@ -743,7 +763,9 @@ def _joins_in(letters: str) -> np.ndarray:
 
 
 GLUED_LETTERS = 25  # a run of letters this long is no word of the dictionary (words have 24 at most)
-GLUED_BUDGET = 1 << 16  # letters of such runs segmented per slice of text: the search costs ~1 us a letter
+GLUED_BUDGET = 1 << 16  # letters of such runs segmented per slice of text: the search costs ~10 us a letter
+SEGMENT_BUDGET = 1 << 17  # letters of letter-spaced runs segmented per slice of text (~1.3 s): a letter-spaced
+# PDF of some 25,000 words is read whole
 
 
 def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
@@ -752,25 +774,29 @@ def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> np.n
     where the English word table says its words most probably end (`spacing.word_lengths`,
     the same search that rejoins letter-spaced words). The cut depends on the token alone,
     so an excerpt tokenises as its document does. Tokens in order, within the budget;
-    a token past it is left whole (hostile text of megabytes of letters costs no more)."""
+    a token past it is left whole (hostile text of megabytes of letters costs no more), and
+    its letters are counted (returned with the cuts): left whole is not read, and is reported.
+    A token longer than the whole budget is passed over, so it cannot use up the budget of
+    the glued words after it."""
     lengths = nends - nstarts
     long = np.flatnonzero(lengths >= GLUED_LETTERS)
     if len(long) == 0:
-        return _NO_INT
+        return _NO_INT, 0
     norm, kind = layout.norm, layout.kind
     long = long[kind[nstarts[long]] == LETTER]  # letters, not digits (a token is one or the other)
-    cuts, budget = [], GLUED_BUDGET
+    cuts, budget, unsegmented = [], GLUED_BUDGET, 0
     for i in long.tolist():
         lo, hi = int(nstarts[i]), int(nends[i])
         if hi - lo > budget:
-            break
+            unsegmented += hi - lo
+            continue
         chars = norm[lo:hi]
         if norm.dtype != np.uint8 and int(chars.max()) >= 128:
             continue  # the word table is English: other scripts are left whole
         budget -= hi - lo
         sizes = word_lengths(chars.astype(np.uint8).tobytes().decode("ascii"))
         cuts.append(lo + np.cumsum(sizes[:-1], dtype=np.int64))
-    return np.concatenate(cuts) if cuts else _NO_INT
+    return (np.concatenate(cuts) if cuts else _NO_INT), unsegmented
 
 
 def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -844,38 +870,42 @@ def _visual_order(source: np.ndarray):
     overrides = np.flatnonzero(source == _OVERRIDE)
     if len(overrides) == 0:
         return None, [], []
+    n = len(source)
     stops = np.flatnonzero(_pop_or_line_end(source))
-    order = np.arange(len(source))
-    closed: list[tuple[int, int]] = []
-    open_: list[tuple[int, int]] = []
-    done = 0
-    for at in overrides.tolist():
-        if at < done:
-            continue
-        k = int(np.searchsorted(stops, at))
-        end = int(stops[k]) if k < len(stops) else len(source)
-        done = end
-        if any(_right_to_left(int(c)) for c in distinct(source[at + 1 : end]).tolist()):
-            continue
-        if end < len(source) and int(source[end]) in _POP:
-            order[at + 1 : end] = order[at + 1 : end][::-1].copy()
-            closed.append((at + 1, end))
-        else:
-            open_.append((at + 1, end))
+    k = np.searchsorted(stops, overrides)
+    ends = np.where(k < len(stops), stops[np.minimum(k, len(stops) - 1)] if len(stops) else n, n)
+    # an override inside a span another one opened (the same end) adds nothing: the first stands
+    first = np.ones(len(overrides), dtype=bool)
+    first[1:] = ends[1:] != ends[:-1]
+    overrides, ends = overrides[first], ends[first]
+    # spans holding right-to-left letters are shown as stored (one test per distinct code point,
+    # not one per span: an override on every short line once cost seconds per MB)
+    rtl = [c for c in distinct(source).tolist() if _right_to_left(int(c))]
+    if rtl:
+        where = np.flatnonzero(np.isin(source, rtl))
+        shown = np.searchsorted(where, overrides + 1) == np.searchsorted(where, ends)
+        overrides, ends = overrides[shown], ends[shown]
+    popped = (ends < n) & np.isin(source[np.minimum(ends, n - 1)], _POP)
+    order = np.arange(n)
+    closed = list(zip((overrides[popped] + 1).tolist(), ends[popped].tolist()))
+    for a, b in closed:
+        order[a:b] = order[a:b][::-1].copy()
+    open_ = list(zip((overrides[~popped] + 1).tolist(), ends[~popped].tolist()))
     return (order if closed else None), closed, open_
 
 
-def _shown(text: str, spans: list[tuple[int, int]], base: int, nbase: int) -> list[Tokens]:
-    """Tokens of each open right-to-left span as shown (reversed), every one of them placed on
-    the whole span in the source and counted as disguised."""
-    pieces = []
-    for a, b in spans:
-        toks = _tokenise(text[a:b][::-1].replace(chr(_OVERRIDE), ""), 0, nbase)
-        nbase += len(toks.norm)
-        pieces.append(replace(toks, starts=np.full(len(toks), a + base, dtype=np.int64),
-                              ends=np.full(len(toks), b + base, dtype=np.int64),
-                              tampered=np.arange(len(toks), dtype=np.int64)))
-    return pieces
+def _shown(text: str, spans: list[tuple[int, int]], base: int, nbase: int) -> Tokens:
+    """Tokens of the open right-to-left spans as shown (reversed), every one of them placed on
+    its whole span in the source and counted as disguised. The spans are tokenised as one text,
+    a blank line between them (no word is joined across one): one pass, not one per span (an
+    override on every short line once cost ~9 s and 350 MB per MB of text)."""
+    shown = [text[a:b][::-1].replace(chr(_OVERRIDE), "") for a, b in spans]
+    firsts = np.cumsum([0] + [len(s) + 2 for s in shown[:-1]])
+    toks = _tokenise("\n\n".join(shown), 0, nbase)
+    span = np.searchsorted(firsts, toks.starts, side="right") - 1
+    lo = np.array([a for a, _ in spans], dtype=np.int64) + base
+    hi = np.array([b for _, b in spans], dtype=np.int64) + base
+    return replace(toks, starts=lo[span], ends=hi[span], tampered=np.arange(len(toks), dtype=np.int64))
 
 
 @lru_cache(maxsize=4096)
