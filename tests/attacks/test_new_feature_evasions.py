@@ -47,14 +47,10 @@ NUMBER_CASES = {
     # between the words in both readings (14 and 22 of 25 words, in shorter runs: warn)
     "25 words, a number glued to every word": (numbered(25, "{w}{i}"), None),
     "25 words, a number in front of every word": (numbered(25, "{i}{w}"), None),
-    # numbers that are not glued at all: no mark, nothing reads the text without them
-    "25 words, a number after every word, a blank between": (numbered(25, "{w} {i}"), hole(
-        "a number standing alone between every two words breaks every shingle; nothing reads the text "
-        "without them (allow, no problem). Fix: let the second reading drop every number of at most "
-        "a few digits that stands between two words (Tokens.marks), where it matters")),
-    "25 words, four punctuation marks then a number after every word": (numbered(25, "{w}.,;:{i}"), hole(
-        "a number 4 punctuation characters from its word is past ATTACHED_GAP = 3: not a mark, the "
-        "text is allowed. Same fix as for numbers standing alone")),
+    # numbers that are not glued at all, standing between the words (were allowed: now marks too)
+    "25 words, a number after every word, a blank between": (numbered(25, "{w} {i}"), None),
+    "25 words, four punctuation marks then a number after every word": (numbered(25, "{w}.,;:{i}"), None),
+    "25 words, a number on a line of its own after every word": (numbered(25, "{w}\n{i}\n"), None),
 }
 
 

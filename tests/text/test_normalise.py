@@ -247,10 +247,12 @@ MARKS = [
     ("Windows10 and sha256", "windows and sha"),  # the other reading only: the tokens keep the number
     ("4process the1batch2is3cooling", "process the batch is cooling"),  # numbers glued before, or for spaces
     ("HX4471B abc1234 foo12bar 2nd", "hx b abc foo bar nd"),
-    ("F16 x2 v2.1 10 am, 7 days", "f x v 1 10 am 7 days"),  # a letter alone too; nothing touching: no mark
+    ("F16 x2 v2.1 10 am, 7 days", "f x v 1 10 am days"),  # a letter alone too; a number after one: no mark
+    ("the 12 process.,;: 7 of\n3\ncooling", "the process of cooling"),  # numbers between words, on a line too
     ("drops0 to1 a2 gentle3 and 4a stir", "drops to a gentle and a stir"),  # one-letter words hid an excerpt
     ("as said).4 and done,.5 or 6.so", "as said and done or so"),  # punctuation between, no blank
-    ("cooling.\n2 then -3 again", "cooling 2 then 3 again"),
+    ("cooling.\n2 then -3 again", "cooling then again"),
+    ("call 713 853 0100 now", "call 713 853 0100 now"),  # a number beside a number stands between no words
     ("prócess1 of cooling2", "process of cooling"),
 ]
 

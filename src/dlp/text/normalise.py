@@ -153,7 +153,9 @@ class Tokens:
         Such a token is a number all the same (``windows10``, ``sha256``, ``2nd``): the tokens
         keep it, and the fingerprint tier reads the text both ways (`without_marks`); as the
         other reading only drops numbers, it can only find words that are there (``F16`` is
-        read ``f`` as well). ``10 am`` holds no mark. Like every cut, it depends on the words alone."""
+        read ``f`` as well). A number standing between two words is one too (``the 12 process``,
+        ``cooling.,;: 7 of``): one after every word leaves no shingle of the text. A number beside
+        another (``10 am``, ``713 853 0100``) is not. Like every cut, it depends on the words alone."""
         n = len(self)
         if n < 2:
             return _NO_INT
@@ -173,6 +175,14 @@ class Tokens:
             near = np.flatnonzero((d + side == word) & ~digit[word] & (w_end - w_start >= GLUED_WORD)
                                   & (hi - lo <= ATTACHED_GAP))
             mark[near[_attached(norm, lo[near], hi[near])]] = True
+        # a number standing between two words (``the 12 process``, ``cooling.,;: 7 of``): an
+        # evader can put one after every word, and no shingle of the text is left
+        inner = (d > 0) & (d < n - 1)
+        between = d[inner]
+        left, right = between - 1, between + 1
+        mark[np.flatnonzero(inner)[~digit[left] & ~digit[right]
+                                   & (nstarts[between] - nends[left] <= BETWEEN_GAP)
+                                   & (nstarts[right] - nends[between] <= BETWEEN_GAP)]] = True
         return d[mark].astype(np.int64, copy=False)  # in order, each once
 
     @cached_property
@@ -571,6 +581,7 @@ def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
 
 _after_word = _one_of([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
 ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
+BETWEEN_GAP = 8  # a number this many characters or fewer from a word on either side stands between them
 
 
 def _attached(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
