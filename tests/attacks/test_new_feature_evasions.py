@@ -17,7 +17,7 @@ import zlib
 import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .conftest import action, hole, kinds
+from .conftest import action, kinds
 from .texts import NEAR_TOPIC, UNRELATED, excerpt
 
 
