@@ -247,8 +247,9 @@ class DocumentDetector:
         secret_words = _union([(r[2], r[3] + K) for r in runs])
         scan_words = min(_union([(r[0], r[1] + K) for r in runs]), secret_words)
         if scan_words < REPORT_WORDS:
-            scanned.discard(self.name, self.index.owner(number).secret, "chance", words=int(scan_words),
-                            needed=REPORT_WORDS)
+            if scanned.explain is not None:  # (naming the secret reads the whole catalogue once)
+                scanned.discard(self.name, self.index.owner(number).secret, "chance", words=int(scan_words),
+                                needed=REPORT_WORDS)
             return None
         info = self.index.owner(number)
         longest = max(r[1] - r[0] + K for r in runs)
