@@ -27,7 +27,11 @@ def around(text: str, cuts: list[int], reach: int = REACH) -> str | None:
     for cut in sorted(cuts):
         if not first < cut < last:
             continue  # before all text or after it: splits nothing
-        start, end = _word_start(text, max(0, cut - reach)), _word_end(text, min(len(text), cut + reach))
+        end = _word_end(text, min(len(text), cut + reach))
+        if spans and max(0, cut - reach) <= spans[-1][1]:  # joins the stretch before: where it starts
+            spans[-1][1] = max(spans[-1][1], end)  # does not matter (cuts close together, by the thousand)
+            continue
+        start = _word_start(text, max(0, cut - reach))
         if spans and start <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
