@@ -490,3 +490,19 @@ def test_ole_object_of_unknown_type_is_not_read(scanner):
 def test_packaged_file_is_a_child_with_its_own_name(scanner):
     report = scanner.scan_bytes(docx_packaged_file(), "a.docx", MAIL)
     assert {f.locator for f in report.findings} == {"a.docx!/word/embeddings/oleObject1.bin!/notes.txt"}
+
+
+def test_a_data_uri_the_run_search_also_finds_is_read_once():
+    """A long base64 ``data:`` URI is a base64 run of the page's text as well: its bytes are
+    read once (the run, found first), not reported twice under two locators."""
+    import base64
+
+    from dlp.extract import EXTRACTORS, Context, walk
+    from dlp.types import Item, Part
+
+    payload = base64.b64encode(EXCERPT.encode()).decode()
+    data = page(head=f"<style>body {{ background: url(data:text/plain;base64,{payload}) }}</style>")
+    children = {o.locator.split("!/")[1] for o in walk(Item(locator="e.html", name="e.html", data=data), EXTRACTORS,
+                                                        Context())
+                if isinstance(o, Part) and "!/" in o.locator and EXCERPT in o.text}
+    assert len(children) == 1, children

@@ -191,6 +191,11 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
         for out in extractor.extract(item, ctx):
             if isinstance(out, Item):
                 produced = True
+                if out.name.startswith("data[") and out.data is not None:
+                    from .encoded import already_read
+
+                    if already_read(out.data, ctx):  # read as a base64 run of the page's text already
+                        continue
                 yield from walk(out, extractors, ctx)
             elif isinstance(out, Part):
                 produced = produced or bool(out.text.strip())

@@ -94,7 +94,7 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
         if count >= ctx.limits.max_members:
             yield Problem(part.locator, "too_many", f"more than {ctx.limits.max_members} encoded runs; the rest are not read")
             return
-        digest = hashlib.blake2b(data, digest_size=16).digest()
+        digest = _digest(data)
         if digest in ctx.decoded or not _readable(data):
             continue
         ctx.decoded.add(digest)
@@ -102,6 +102,20 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
         ctx.budget.charge(len(data))
         name = kind if number is None else f"{kind}[{number}]"
         yield Item(locator=f"{part.locator}!/{name}", name=name, data=data, depth=parent.depth + 1)
+
+
+def already_read(data: bytes, ctx: Context) -> bool:
+    """Whether these decoded bytes were read already in this scan (a run two readings of one
+    text share, a ``data:`` URI the run search found as base64 too); marks them read."""
+    digest = _digest(data)
+    if digest in ctx.decoded:
+        return True
+    ctx.decoded.add(digest)
+    return False
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
