@@ -266,3 +266,17 @@ def test_release_and_confirm_are_audited_changes_and_need_the_trail(run, tmp_pat
     assert steps == [("confirm", "intent"), ("confirm", "done"), ("release", "intent"), ("allow", None),
                      ("release", "done")]
     assert run("audit", "verify") == 0
+
+
+def test_incident_rows_keep_their_columns_whatever_the_secrets_they_name(run, tmp_path):
+    other = tmp_path / "second-plan-with-a-long-identifier.txt"
+    other.write_text(" ".join(SECRET.split()[::-1]))
+    assert run("register", str(other), "--id", "second-plan-with-a-long-identifier") == 0, run.err
+    both = tmp_path / "both.txt"
+    both.write_text(leak(tmp_path, "a.txt", 0).read_text() + "\n" + " ".join(SECRET.split()[::-1][:60]))
+    scan(run, leak(tmp_path, "one.txt", 200), "x@rival.de")
+    scan(run, both, "y@rival.de")
+    assert run("incidents", "list") == 0
+    rows = [line for line in run.out.splitlines() if line.startswith("INC-")]
+    assert len(rows) == 2 and {row.index(" to ") for row in rows} == {rows[0].index(" to ")}
+    assert run.out.splitlines()[-1] == "2 incidents"

@@ -15,6 +15,7 @@ from ... import siem
 from ...errors import UsageError
 from ...incidents import CSV_COLUMNS, IncidentFilter, flatten
 from ...types import Action
+from ..output import plural
 from .policy import add_policy_option  # noqa: F401 - older command modules import it from here
 from ..status import Exit
 
@@ -70,12 +71,14 @@ def run_list(args, env) -> int:
             writer.writeheader()
             writer.writerows(flatten(found))
         else:
-            for inc in found:
+            named = [",".join(inc.secrets) or "-" for inc in found]
+            width = min(48, max([24, *map(len, named)]))  # one column for all, however many secrets a row names
+            for inc, secrets in zip(found, named):
                 d = inc.to_dict()
                 to = ", ".join(r.get("address") or r.get("country") or "-" for r in d.get("recipients", []))
                 print(f"{inc.id}  {d['time']}  {inc.channel:7} {inc.action:10} {inc.status:14} "
-                      f"{','.join(inc.secrets) or '-':24} to {to or '-'}  {inc.item}", file=out)
-            print(f"{len(found)} incidents", file=out)
+                      f"{secrets:{width}} to {to or '-'}  {inc.item}", file=out)
+            print(plural(len(found), "incident"), file=out)
     finally:
         if stream is not None:
             stream.close()
