@@ -280,3 +280,14 @@ def test_incident_rows_keep_their_columns_whatever_the_secrets_they_name(run, tm
     rows = [line for line in run.out.splitlines() if line.startswith("INC-")]
     assert len(rows) == 2 and {row.index(" to ") for row in rows} == {rows[0].index(" to ")}
     assert run.out.splitlines()[-1] == "2 incidents"
+
+
+def test_the_json_listing_is_one_incident_a_line_and_parses_as_the_incidents(run, tmp_path):
+    scan(run, leak(tmp_path, "one.txt", 0), "x@rival.de")
+    scan(run, leak(tmp_path, "two.txt", 300), "y@rival.de")
+    assert run("incidents", "list", "--format", "json") == 0
+    listed = json.loads(run.out)
+    lines = run.out.splitlines()
+    assert len(listed) == 2 and lines[0] == "[" and lines[-1] == "]" and len(lines) == 4
+    assert {i["id"] for i in listed} == {json.loads(line.rstrip(","))["id"] for line in lines[1:3]}
+    assert run("incidents", "list", "--format", "json", "--status", "released") == 0 and json.loads(run.out) == []
