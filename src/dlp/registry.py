@@ -250,6 +250,11 @@ class Registry:
             family = self._family_of_secret(secret_id)
             existing.relabel(label, classification, owner, tags)
             status = "version"
+            # a new version that nearly equals another secret stays in its own family (a secret's
+            # versions are one family), so the two count twice for boilerplate: say so
+            other, near = self._family_of_new(secret_id, fps, exclude=secret_id)
+            if near is None or other == family:
+                near = None
         version = len(existing.versions) + 1
         extra: dict[str, Any] = {"fingerprints": int(len(p.fp_hash))}
         if near is not None:
@@ -572,9 +577,9 @@ class Registry:
                 return int(self.store.segment(found[0], self.keyer).get("owner_family")[found[1]])
         return self._family_key(sid)
 
-    def _family_of_new(self, sid: str, fps: np.ndarray) -> tuple[int, str | None]:
+    def _family_of_new(self, sid: str, fps: np.ndarray, exclude: str | None = None) -> tuple[int, str | None]:
         """A new document's family: that of a registered document it nearly equals, else its own
-        (`fps`: its distinct fingerprints, sorted)."""
+        (`fps`: its distinct fingerprints, sorted; `exclude`: a secret whose versions do not count)."""
         if len(fps) == 0:
             return self._family_key(sid), None
         best: tuple[float, int, str] | None = None
@@ -582,6 +587,8 @@ class Registry:
             owners, shared = np.unique(owner, return_counts=True)
             owner_fps = segment.get("owner_fps", np.uint32)
             for local, n in zip(owners.tolist(), shared.tolist()):
+                if exclude is not None and segment.owners[local][0] == exclude:
+                    continue
                 score = n / max(1, min(len(fps), int(owner_fps[local])))  # the smaller one, contained
                 if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
                     family = int(segment.get("owner_family")[local])

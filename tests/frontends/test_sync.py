@@ -191,3 +191,18 @@ def test_links_to_files_are_registered_and_links_to_folders_are_reported(tmp_pat
     assert "current-process" in run.out and "1 new" in run.out
     assert "archive: a link to a folder: not followed" in run.err and "gone.txt" in run.err
     assert blocked(run, excerpt_of(store / "process.txt"))
+
+
+def test_a_new_version_that_equals_another_secret_is_named(run):
+    # a version stays in its secret's family, so the two would count twice for boilerplate
+    (run.tmp / "plan.txt").write_text(prose(400, 61))
+    (run.tmp / "other.txt").write_text(prose(400, 62))
+    assert run("register", str(run.tmp / "plan.txt"), "--id", "plan") == 0
+    assert run("register", str(run.tmp / "other.txt"), "--id", "other") == 0 and "nearly" not in run.err
+    (run.tmp / "other.txt").write_text(prose(400, 61))  # its next version: the plan, word for word
+    assert run("register", str(run.tmp / "other.txt"), "--id", "other") == 0
+    assert "this version of 'other' is nearly the same document as 'plan'" in run.err
+    (run.tmp / "solo.txt").write_text(prose(400, 64))
+    assert run("register", str(run.tmp / "solo.txt"), "--id", "solo") == 0
+    (run.tmp / "solo.txt").write_text(prose(400, 64) + " " + prose(20, 63))  # near its own version only
+    assert run("register", str(run.tmp / "solo.txt"), "--id", "solo") == 0 and "nearly" not in run.err

@@ -93,7 +93,11 @@ def _print_result(env, r, path) -> None:
     print(f"{r.status:9} {what:28} {r.tokens:7} words  {path}", file=env.stdout)
     if r.tokens == 0:
         env.warn(f"{path}: no text found; only byte-identical copies will be recognised")
-    if r.near_duplicate:
+    if r.near_duplicate and r.status == "version":  # a secret's versions stay one family
+        env.warn(f"{path}: this version of {r.secret!r} is nearly the same document as {r.near_duplicate!r}, "
+                 f"registered under another id: the two count twice when deciding what is boilerplate "
+                 f"(register it as a version of {r.near_duplicate!r}, or remove one)")
+    elif r.near_duplicate:
         env.warn(f"{path}: nearly the same document as {r.near_duplicate!r}; the two count once when "
                  f"deciding what is boilerplate")
 
