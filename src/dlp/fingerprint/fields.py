@@ -360,8 +360,9 @@ def _joined_candidates(toks: Tokens, gaps, keyer, allowed: np.ndarray | None):
     link = gaps["join"]
     # chains of linked tokens; only those holding a digit can hold a phone or id
     chain = np.concatenate(([0], np.cumsum(~link))) if n > 1 else np.zeros(n, dtype=np.int64)
-    digit_chains = distinct(chain[has_digit])
-    where = np.flatnonzero(np.isin(chain, digit_chains))
+    holds_digit = np.zeros(int(chain[-1]) + 1 if n else 0, dtype=bool)  # per chain (numbered in order)
+    holds_digit[chain[has_digit]] = True
+    where = np.flatnonzero(holds_digit[chain])
     if len(where) == 0:
         return np.zeros(0, dtype=np.uint64), e, e
     lengths = toks.lengths.astype(np.int64)
