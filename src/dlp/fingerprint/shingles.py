@@ -25,19 +25,15 @@ def shingles(values: np.ndarray, k: int = K) -> np.ndarray:
     n = len(values) - k + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
-    # A polynomial over the (already keyed, uniformly distributed) token values, then one
-    # full avalanche: order-sensitive, and 2 array operations per word instead of 8.
-    h = values[:n].copy()
-    for m in range(1, k):
-        h *= _MIX
-        h += values[m : m + n]
-    return fmix64(h)
+    return shingles_of([values[m : m + n] for m in range(k)])
 
 
 def shingles_of(columns: list[np.ndarray]) -> np.ndarray:
     """The shingle of windows picked out of a text, given as k arrays: the first token value of
-    every window, then the second, ... (the same value `shingles` gives each window where it
-    stands). Flat arrays, not the rows of a 2-D one: NumPy gathers into them far faster."""
+    every window, then the second, ... (`shingles` is every window of a text). A polynomial over
+    the (already keyed, uniformly distributed) token values, then one full avalanche:
+    order-sensitive, and 2 array operations per word instead of 8. Flat arrays, not the rows
+    of a 2-D one: NumPy gathers into them far faster."""
     h = np.array(columns[0], dtype=np.uint64)  # a copy (the columns may be views of one 2-D array)
     for column in columns[1:]:
         h *= _MIX
