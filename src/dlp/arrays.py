@@ -11,15 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def run_starts(sorted_values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts (bool, one per value)."""
+    out = np.empty(len(sorted_values), dtype=bool)
+    out[:1] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=out[1:])
+    return out
+
+
 def distinct(values) -> np.ndarray:
     """The sorted distinct values of a 1-D array (what ``np.unique(values)`` returns)."""
     out = np.sort(np.asarray(values).ravel())
-    if len(out) < 2:
-        return out
-    keep = np.empty(len(out), dtype=bool)
-    keep[0] = True
-    np.not_equal(out[1:], out[:-1], out=keep[1:])
-    return out[keep]
+    return out if len(out) < 2 else out[run_starts(out)]
 
 
 def distinct_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,9 +31,7 @@ def distinct_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(values).ravel()
     order = stable_argsort(values)
     ranked = values[order]
-    first = np.empty(len(ranked), dtype=bool)
-    first[:1] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
+    first = run_starts(ranked)
     return ranked[first], order[first]
 
 
@@ -56,10 +57,7 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     if n < 2 or 2 * bits > 62:
         return np.argsort(values, kind="stable")
     order = np.argsort(values)
-    ranked = values[order]
-    change = np.empty(n, dtype=bool)
-    change[0] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=change[1:])
+    change = run_starts(values[order])
     if change.all():
         return order
     runs = np.cumsum(change, dtype=np.int64) - 1
@@ -79,9 +77,7 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     second = np.asarray(second, dtype=np.uint64)
     order = np.argsort(first)
     a = first[order]
-    change = np.empty(len(a), dtype=bool)
-    change[0] = True
-    np.not_equal(a[1:], a[:-1], out=change[1:])
+    change = run_starts(a)
     runs = np.cumsum(change, dtype=np.int64) - 1
     seconds = distinct(second)
     rank = np.searchsorted(seconds, second[order]).astype(np.int64)

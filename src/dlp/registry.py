@@ -38,7 +38,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .arrays import among, distinct, distinct_pairs
+from .arrays import among, distinct, distinct_pairs, run_starts
 from . import parallel, segments as seg
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
@@ -649,7 +649,7 @@ class Registry:
             for family, i in zip(found.tolist(), local.tolist()):
                 who.setdefault(family, segment.owners[i][0])
         pairs = distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
-        starts = np.flatnonzero(np.concatenate(([True], pairs[0][1:] != pairs[0][:-1])))
+        starts = np.flatnonzero(run_starts(pairs[0]))
         per_value = np.diff(np.append(starts, pairs.shape[1]))
         common = pairs[0][starts][per_value >= needed]
         out: dict[str, tuple[int, tuple[str, ...]]] = {}

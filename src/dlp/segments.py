@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import distinct, distinct_pairs, stable_argsort
+from .arrays import distinct, distinct_pairs, run_starts, stable_argsort
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
 from .fingerprint import table
@@ -251,8 +251,7 @@ def _rewrite_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dic
     ph, pr = cat(pair_h, np.uint64), cat(pair_row, np.uint32)
     order = stable_argsort(ph)
     ph, pr = ph[order], pr[order]
-    change = np.ones(len(ph), dtype=bool)
-    np.not_equal(ph[1:], ph[:-1], out=change[1:])
+    change = run_starts(ph)
     first = np.flatnonzero(change)
     uniq = ph[first]
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)

@@ -56,7 +56,7 @@ import numpy as np
 
 from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
-from ..arrays import among, distinct
+from ..arrays import among, distinct, run_starts
 
 NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
@@ -828,7 +828,7 @@ def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tupl
     # capitals before small letters, in a token with a hump (never "IDs" or "PDFs" alone):
     # the last capital starts a word (UnderABlanket)
     tok = np.searchsorted(nstarts, humps, side="right") - 1
-    falls = _falls(upper, small, nstarts, nends, tok[_firsts(tok)])
+    falls = _falls(upper, small, nstarts, nends, tok[run_starts(tok)])
     if len(falls):
         fall_tok = np.searchsorted(nstarts, falls, side="right") - 1
         at = np.minimum(np.searchsorted(tok, fall_tok), len(tok) - 1)
@@ -837,7 +837,7 @@ def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tupl
             order = np.argsort(np.concatenate((humps, falls[keep])), kind="stable")  # two sorted runs: a merge
             humps = np.concatenate((humps, falls[keep]))[order]
             tok = np.concatenate((tok, fall_tok[keep]))[order]
-    first = np.flatnonzero(_firsts(tok))
+    first = np.flatnonzero(run_starts(tok))
     segments = np.diff(np.append(first, len(tok))) + 1  # words of each token with a cut
     clean = nends[tok[first]] - nstarts[tok[first]] >= 3 * segments
     glued = np.repeat(clean & (segments >= 3), segments - 1)
@@ -855,13 +855,6 @@ def _falls(upper: np.ndarray, small: np.ndarray, nstarts: np.ndarray, nends: np.
     at = np.repeat(nstarts[tokens] - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
     at = at[at + 3 < np.repeat(nends[tokens], lengths)]
     return at[upper[at] & upper[at + 1] & small[at + 2] & small[at + 3]] + 1
-
-
-def _firsts(sorted_values: np.ndarray) -> np.ndarray:
-    """Where each value of a sorted array appears first (bool)."""
-    out = np.ones(len(sorted_values), dtype=bool)
-    out[1:] = sorted_values[1:] != sorted_values[:-1]
-    return out
 
 
 _OVERRIDE, _POP = 0x202E, (0x202C, 0x2069)  # right-to-left override; pop directional formatting / isolate
