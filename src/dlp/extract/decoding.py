@@ -406,7 +406,7 @@ def _wide_candidates(data: bytes) -> list[tuple[str, int]]:
     return out
 
 
-_STRAY = re.compile("[\udc80-\udcff]")  # an invalid byte, as Python's surrogateescape hands it out
+RAW_BYTE = re.compile("[\udc80-\udcff]")  # an invalid byte, as Python's surrogateescape hands it out
 
 
 def _utf8_mostly(data: bytes) -> str | None:
@@ -415,10 +415,10 @@ def _utf8_mostly(data: bytes) -> str | None:
     it, not as a replacement character that cuts the word it sits in: a Latin-1 soft hyphen
     (0xAD) in every fifth word of an excerpt, invisible on screen, once hid the excerpt."""
     text = data.decode("utf-8", errors="surrogateescape")
-    bad = len(_STRAY.findall(text))
-    replaced = _STRAY.sub("\ufffd", text) if bad else text
+    bad = len(RAW_BYTE.findall(text))
+    replaced = RAW_BYTE.sub("\ufffd", text) if bad else text
     if (bad <= 4 or bad <= len(text) // 1000) and _bad_share(replaced) <= 0.01:
-        return _STRAY.sub(lambda m: bytes([ord(m.group()) - 0xDC00]).decode("cp1252", errors="replace"), text) \
+        return RAW_BYTE.sub(lambda m: bytes([ord(m.group()) - 0xDC00]).decode("cp1252", errors="replace"), text) \
             if bad else text
     return None
 

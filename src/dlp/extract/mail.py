@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..types import Item, Part, Problem
 from .base import Context, Output, read_bytes
-from .decoding import Decoded, decode, decode_text, printable_runs
+from .decoding import RAW_BYTE, Decoded, decode, decode_text, printable_runs
 from .text import decoded_outputs, html_outputs
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.M)
@@ -129,7 +129,6 @@ _ADDRESS_HEADERS = frozenset(
     "x-original-from x-envelope-from x-envelope-to".split()
 )
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
-_RAW_BYTE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte the parser kept as a surrogate
 _ADDRESS = re.compile(r"<?[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+>?")
 
 
@@ -190,9 +189,9 @@ def _nodes(part: Message, depth: int) -> Iterator[Message]:
 
 
 def _raw_text(value: str) -> str:
-    """Text outside the MIME parts (a preamble or an epilogue), whose raw 8-bit bytes
-    the parser kept as surrogates, decoded by evidence."""
-    if _RAW_BYTE.search(value):
+    """Text whose raw 8-bit bytes the parser kept as surrogates (a header, a preamble or an
+    epilogue: outside the MIME parts), those bytes decoded by evidence."""
+    if RAW_BYTE.search(value):
         raw = value.encode("ascii", errors="surrogateescape")
         return decode_text(raw) or raw.decode("latin-1")
     return value
@@ -274,10 +273,7 @@ def _header_text(value: Any) -> str:
         return ""
     if isinstance(value, email.header.Header):
         value = str(value)
-    text = str(value)
-    if _RAW_BYTE.search(text):  # raw 8-bit bytes kept as surrogates
-        raw = text.encode("ascii", errors="surrogateescape")
-        text = decode_text(raw) or raw.decode("latin-1")
+    text = _raw_text(str(value))  # raw 8-bit bytes kept as surrogates, decoded
     try:
         pieces = email.header.decode_header(text)
         out = []
