@@ -66,7 +66,7 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
     return keys, np.array([pairs[int(k)] for k in keys], dtype=np.uint32)
 
 
-_CODE_POINTS = 0x110000
+_CODE_POINTS = 0x110000  # every Unicode code point (tables indexed by code point; the tokeniser's too)
 
 
 @lru_cache(maxsize=1)

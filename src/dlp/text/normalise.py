@@ -54,7 +54,7 @@ from typing import Callable
 
 import numpy as np
 
-from .confusables import CONFUSABLES_VERSION, fold_confusable_tokens
+from .confusables import _CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
 from ..arrays import among, distinct, run_starts
 
@@ -1108,7 +1108,6 @@ def fmix64(h: np.ndarray, in_place: bool = False) -> np.ndarray:
 # -- normalisation of characters ------------------------------------------------------------
 
 
-_CODE_POINTS = 0x110000
 _RANK_FROM = 1 << 16  # characters from which code points are ranked through a table of every code point
 
 
