@@ -66,7 +66,7 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
     return keys, np.array([pairs[int(k)] for k in keys], dtype=np.uint32)
 
 
-_CODE_POINTS = 0x110000  # every Unicode code point (tables indexed by code point; the tokeniser's too)
+CODE_POINTS = 0x110000  # every Unicode code point (tables indexed by code point; the tokeniser's too)
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +74,7 @@ def _by_code_point() -> np.ndarray:
     """The fold of every code point (0: none), for one gather per character instead of a binary search
     (4.4 MB, built once per process)."""
     keys, targets = _table()
-    out = np.zeros(_CODE_POINTS, dtype=np.uint32)
+    out = np.zeros(CODE_POINTS, dtype=np.uint32)
     out[keys] = targets
     return out
 

@@ -54,7 +54,7 @@ from typing import Callable
 
 import numpy as np
 
-from .confusables import _CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
+from .confusables import CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
 from ..arrays import among, distinct, run_starts
 
@@ -1121,7 +1121,7 @@ def _code_ranks(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inverse = source.astype(np.int64)
         inverse[wide] = 128 + inverse_wide.ravel()
         return np.concatenate((np.arange(128, dtype=np.uint32), uniq_wide.astype(np.uint32))), inverse
-    present = np.zeros(_CODE_POINTS, dtype=bool)
+    present = np.zeros(CODE_POINTS, dtype=bool)
     present[:128] = True
     present[source] = True
     rank = np.cumsum(present, dtype=np.int32) - 1
