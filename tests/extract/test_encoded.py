@@ -165,3 +165,77 @@ def test_random_bytes_encoded_make_no_child(data):
         return
     outputs = extract(in_text(base64.b64encode(data).decode()))
     assert list(parts(outputs)) == ["notes.txt"]
+
+
+# -- the run search, against the plain loop it replaced -------------------------------------
+
+def _reference_base64_starts(data: bytes) -> list[int]:
+    """Where the search tried the base64 regex before candidates came from two needles: at
+    every run of 16 or more characters of the alphabet, kept when MIN_RUN long or ending a line."""
+    from dlp.extract.encoded import _ALPHABET, _BASE64
+
+    mask = data.translate(bytes(ord("a") if b in _ALPHABET else ord(" ") for b in range(256)))
+    tried, position = [], mask.find(b"a" * 16)
+    while position >= 0:
+        stop = mask.find(b" ", position)
+        stop = len(mask) if stop < 0 else stop
+        if stop - position < MIN_RUN and data[stop:stop + 1] not in (b"\n", b"\r"):
+            position = mask.find(b"a" * 16, stop)
+            continue
+        tried.append(position)
+        position = mask.find(b"a" * 16, max(_BASE64.match(data, position).end(), position + 1))
+    return tried
+
+
+def _reference_escaped_words(text: str, pattern) -> list[bytes]:
+    import re
+
+    from dlp.extract.encoded import _ESCAPE, _ESCAPED_WORD, _MIN_ESCAPED_WORDS, _MIN_ESCAPES, _unescape
+
+    last_space, done, out = re.compile(r"\s\S*$"), 0, []
+    for escape in pattern.finditer(text):
+        if escape.start() < done:
+            continue
+        space = last_space.search(text, max(done, escape.start() - 4096), escape.start())
+        word = _ESCAPED_WORD.match(text, space.start() + 1 if space else max(done, escape.start() - 4096))
+        if word is None:
+            done = escape.end()
+            continue
+        done = word.end()
+        if len(_ESCAPE.findall(word.group())) >= _MIN_ESCAPES:
+            data = _unescape(word.group())
+            if len(data.split()) >= _MIN_ESCAPED_WORDS:
+                out.append(data)
+    return out
+
+
+_PIECES = st.one_of(
+    st.integers(1, 90).map(lambda n: "QmFzZTY0-_/+"[: n % 12 + 1] * (n // 12 + 1)),  # runs of the alphabet
+    st.integers(1, 90).map(lambda n: "x" * n),
+    st.sampled_from([" ", "\n", "\r\n", "\t", "=", "==", ".", ", ", "\u00a0", "\u2003", "é", "0x4f, ", "de:ad:",
+                     "%20", "%4A", "\\x41", "%zz", "%", "\\"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60))
+def test_the_base64_search_tries_exactly_where_the_plain_loop_did(pieces):
+    from dlp.extract.encoded import _BASE64, _BASE64_MASK, _Base64Starts
+
+    data = "".join(pieces).encode()
+    starts, tried = _Base64Starts(data.translate(_BASE64_MASK)), []
+    position = starts.next(0)
+    while position >= 0:
+        tried.append(position)
+        position = starts.next(max(_BASE64.match(data, position).end(), position + 1))
+    assert tried == _reference_base64_starts(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60), st.integers(0, 12))
+def test_escaped_words_are_the_words_the_plain_loop_found(pieces, repeat):
+    from dlp.extract.encoded import _BACKSLASH_X, _PERCENT, _escaped_words
+
+    text = "".join(pieces) + " " + "The%20Halcyon%20coating" * repeat
+    for pattern in (_PERCENT, _BACKSLASH_X):
+        assert [d for _, d in _escaped_words(text, pattern)] == _reference_escaped_words(text, pattern)

@@ -46,8 +46,11 @@ _CHUNK = 4 * 1024 * 1024  # characters of text searched at once (its bytes and m
 # `bytes.find` of a literal), several times faster than a character-class regex; the
 # regex then reads the run at each candidate only.
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
-_BASE64_MASK = bytes(ord("a") if byte in _ALPHABET else ord(" ") for byte in range(256))
-_BASE64_NEEDLE = b"a" * 16
+_BASE64_MASK = bytes(ord("a") if byte in _ALPHABET else ord("n") if byte in b"\r\n" else ord(" ")
+                     for byte in range(256))
+_BASE64_FIRST = 16  # characters of the alphabet a base64 run starts with ...
+_LONG_NEEDLE = b"a" * MIN_RUN  # ... then either MIN_RUN of them on one line,
+_LINE_NEEDLE = b"a" * _BASE64_FIRST + b"n"  # or a line of them that goes on (MIME and PEM wrap)
 _HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;\r\n-"
                   else ord("x") for byte in range(256))
 _HEX_NEEDLE = b"hhs" * 8
@@ -71,7 +74,7 @@ _SPACE = re.compile(rb"\s+")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
 _PERCENT, _BACKSLASH_X = re.compile(r"%[0-9A-Fa-f]{2}"), re.compile(r"\\x[0-9A-Fa-f]{2}")  # literal first: fast search
 _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
-_LAST_SPACE = re.compile(r"\s\S*$")
+_SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
 
 # magic numbers of formats dlp reads, which a decoded run may carry
@@ -124,7 +127,8 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
         if data:
             numbers[kind] += 1
             yield kind, numbers[kind], data
-    if "=" in text:
+    equals = text.count("=")  # as many escapes at most: counted only when there can be enough
+    if equals >= 4 and (equals + 1) * 80 >= len(text):
         escapes = sum(1 for _ in _QP.finditer(text))
         if escapes >= 4 and (escapes + 1) * 80 >= len(text):  # a soft break every line at least
             decoded = quopri.decodestring(text.encode("utf-8", errors="surrogatepass"))
@@ -158,14 +162,9 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
 def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     """(start, end, kind, decoded bytes) of the base64 and hex runs of `data`, in order."""
     found = []
-    mask = data.translate(_BASE64_MASK)
-    position = mask.find(_BASE64_NEEDLE)
+    starts = _Base64Starts(data.translate(_BASE64_MASK))
+    position = starts.next(0)
     while position >= 0:
-        stop = mask.find(b" ", position)
-        stop = len(mask) if stop < 0 else stop
-        if stop - position < MIN_RUN and data[stop:stop + 1] not in (b"\n", b"\r"):
-            position = mask.find(_BASE64_NEEDLE, stop)  # one long word (a link, a rule of dashes), no more
-            continue
         match = _BASE64.match(data, position)
         compact = _SPACE.sub(b"", match.group())
         if len(compact) >= MIN_RUN and len(set(compact[:256])) >= _MIN_DISTINCT:
@@ -173,7 +172,7 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
                 found.append((match.start(), match.end(), "hex", _unhex(compact)))
             else:
                 found.append((match.start(), match.end(), "base64", _unbase64(compact)))
-        position = mask.find(_BASE64_NEEDLE, max(match.end(), position + 1))
+        position = starts.next(max(match.end(), position + 1))
     mask = data.translate(_HEX_MASK)
     position = mask.find(_HEX_NEEDLE)
     while position >= 0:
@@ -182,10 +181,34 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
         position = mask.find(_HEX_NEEDLE, match.end() if match is not None else position + 1)
     # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
-    if _HEX_ARRAY_BYTE.search(data) and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
+    if data.count(b"0x") + data.count(b"0X") >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
+
+
+class _Base64Starts:
+    """Where the base64 regex is tried, on the `_BASE64_MASK` of some bytes: the start of each
+    run of the alphabet that is MIN_RUN long, or ends a line after `_BASE64_FIRST` characters
+    or more. Ordinary text has few: a long word (a link, a rule of dashes) is neither, and
+    `bytes.find` passes it by. Each needle's next hit is kept, so neither is searched twice."""
+
+    def __init__(self, mask: bytes) -> None:
+        self.mask = mask
+        self.long = self.line = -2  # the next run start each needle gives (-2: not searched, -1: none)
+
+    def next(self, position: int) -> int:
+        """The first start at or after `position` (a run boundary), or -1."""
+        mask = self.mask
+        if self.long == -2 or 0 <= self.long < position:
+            self.long = mask.find(_LONG_NEEDLE, position)  # leftmost hit: where a long run starts
+        if self.line == -2 or 0 <= self.line < position:
+            hit = mask.find(_LINE_NEEDLE, position)
+            self.line = -1 if hit < 0 else max(mask.rfind(b" ", position, hit), mask.rfind(b"n", position, hit),
+                                               position - 1) + 1
+        if self.long < 0:
+            return self.line
+        return self.line if 0 <= self.line < self.long else self.long
 
 
 def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
@@ -200,8 +223,9 @@ def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes 
     for escape in pattern.finditer(text):
         if escape.start() < done:
             continue
-        space = _LAST_SPACE.search(text, max(done, escape.start() - 4096), escape.start())
-        word = _ESCAPED_WORD.match(text, space.start() + 1 if space else max(done, escape.start() - 4096))
+        lo = max(done, escape.start() - 4096)
+        space = _SPACE_CHAR.search(text[lo:escape.start()][::-1])  # the last one before the escape
+        word = _ESCAPED_WORD.match(text, escape.start() - space.start() if space else lo)
         if word is None:
             done = escape.end()
             continue
