@@ -285,13 +285,14 @@ class _Readings:
         first = arrays["ph_first"]
         rows = np.arange(len(self.values) // self.width) * self.width
         lo = self.longest - 1  # the middle's first place in a window
+        may_start = bitmap.probe(arrays["ph_first_bits"], self.values)  # once per value, not per length
         out = []
         for length in arrays["ph_lengths"].tolist():
             if length > self.longest or length < self.shortest:
                 continue
             starts = np.arange(max(0, lo + 1 - length), min(lo + self.middle - 1, self.width - length) + 1)
             pos = (rows[:, None] + starts[None, :]).ravel()
-            pos = pos[self.invalid[pos + length] == self.invalid[pos]]
+            pos = pos[may_start[pos] & (self.invalid[pos + length] == self.invalid[pos])]
             at = np.minimum(np.searchsorted(first, self.values[pos]), len(first) - 1)
             pos = pos[first[at] == self.values[pos]]
             if len(pos):
