@@ -70,12 +70,13 @@ def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
     order = np.argsort(q) if distinct else np.argsort(q, kind="stable")
     cand, q = cand[order], q[order]
     lo = np.searchsorted(sorted_values, q, side="left")
+    found = sorted_values[np.minimum(lo, len(sorted_values) - 1)] == q
+    cand, lo = cand[found], lo[found]
     if distinct:
-        found = sorted_values[np.minimum(lo, len(sorted_values) - 1)] == q
-        return cand[found], lo[found], np.ones(int(found.sum()), dtype=np.int64)
-    hi = np.searchsorted(sorted_values, q, side="right")
-    found = hi > lo
-    return cand[found], lo[found], (hi - lo)[found]
+        return cand, lo, np.ones(len(cand), dtype=np.int64)
+    # where each run of equal values ends, for the found queries only: most that pass the
+    # bitmap are not in the array at all
+    return cand, lo, np.searchsorted(sorted_values, q[found], side="right") - lo
 
 
 def expand(cand: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
