@@ -37,6 +37,7 @@ from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, token
 from .decide import Decider, Request
 from .rules import Policy
 from .settings import Settings, load_settings
+from .memory import keep_freed_memory
 from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem
 
 SLICE_CHARS = CHUNK_CHARS - (1 << 13)  # longer parts are scanned in windows of tokens ...
@@ -315,7 +316,7 @@ def scanner_from(settings: Settings) -> Scanner:
     """The composition root for every front end: the registry, models, policy and limits the
     settings name, opened once."""
     _one_blas_thread()
-    _keep_freed_memory()
+    keep_freed_memory()
     index = Index.open(settings.registry, settings.key)
     trained = load_models(settings.models, index.key_check)
     policy = None
@@ -344,31 +345,6 @@ def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
-
-
-KEEP_FREED = 256 << 20  # bytes: arrays up to this size come from the heap, and this much free heap is kept
-
-
-def _keep_freed_memory() -> None:
-    """Let glibc reuse freed heap for large arrays instead of returning it to the system.
-
-    A scan makes and drops arrays of tens of megabytes for every slice of text. By default
-    glibc maps each such block fresh from the kernel and unmaps it when freed, so every slice
-    pays page faults and zeroing again: 0.1-0.3 s of system time per 40 MB scanned (6% of
-    the scan). With large blocks served from the heap and up to `KEEP_FREED` of free heap
-    kept, a long-running scanner's resident size stays near its peak instead of falling
-    back between items. Elsewhere than glibc this does nothing."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None)  # the symbols the interpreter is linked with: libc's among them
-    except OSError:
-        return
-    if not hasattr(libc, "gnu_get_libc_version"):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    libc.mallopt(m_mmap_threshold, KEEP_FREED)
-    libc.mallopt(m_trim_threshold, KEEP_FREED)
 
 
 def open_scanner(registry: str | os.PathLike | None = None, key_file: str | os.PathLike | None = None,

@@ -401,9 +401,9 @@ def _decode_rewrite(arrays, row0: int, row1: int, rw_ptr: np.ndarray, pairs_by_r
                               np.asarray(arrays["rw_weights"][p[0] : p[-1]]))
     sigs = np.asarray(arrays["rw_sig"][row0:row1])
     if pairs_by_row is None:
-        hashes, rows = _EMPTY_U64, np.zeros(0, dtype=np.int64)
+        hashes, rows = _EMPTY_U64, np.zeros(0, dtype=np.uint32)
     else:
         rows_all, hashes_all = pairs_by_row
         lo, hi = np.searchsorted(rows_all, [row0, row1])
-        hashes, rows = hashes_all[lo:hi], rows_all[lo:hi] - row0
+        hashes, rows = hashes_all[lo:hi], (rows_all[lo:hi] - row0).astype(np.uint32)
     return RewriteRecord(vectors, sigs, hashes, rows, distinct(lemmas))

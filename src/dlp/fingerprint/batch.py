@@ -188,7 +188,7 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     # pair signatures of the rarest lemmas of each sentence
     rare = wt >= PAIR_WEIGHT
     pair_h, pair_sent = _pairs(sent[rare], pack_lemma(lem[rare], wt[rare]), doc_sentence)
-    pair_rows = np.searchsorted(row_numbers, pair_sent)
+    pair_rows = np.searchsorted(row_numbers, pair_sent).astype(np.uint32)  # as the store keeps them: half the bytes sent back
     pair_doc = np.searchsorted(doc_sentence, pair_sent, side="right") - 1
     pair_bounds = np.searchsorted(pair_doc, np.arange(n_docs + 1))
 
@@ -209,7 +209,7 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
         p = row_ptr[r0 : r1 + 1]
         vectors = SentenceVectors(p - p[0], vcols[p[0] : p[-1]], vweights[p[0] : p[-1]])
         a, b = int(pair_bounds[i]), int(pair_bounds[i + 1])
-        out.append(RewriteRecord(vectors, sigs[r0:r1], pair_h[a:b], pair_rows[a:b] - r0,
+        out.append(RewriteRecord(vectors, sigs[r0:r1], pair_h[a:b], pair_rows[a:b] - np.uint32(r0),
                                  rare_lem[lemma_bounds[i] : lemma_bounds[i + 1]]))
     return out
 

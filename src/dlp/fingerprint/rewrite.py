@@ -201,7 +201,7 @@ class RewriteRecord:
     vectors: SentenceVectors
     signatures: np.ndarray  # uint64 per row
     pair_hashes: np.ndarray  # uint64
-    pair_rows: np.ndarray  # int64: the vector row each pair belongs to
+    pair_rows: np.ndarray  # uint32: the vector row each pair belongs to
     lemmas: np.ndarray  # uint64, sorted: the distinct lemmas that make its pairs
 
 
@@ -209,6 +209,6 @@ def rewrite_record(tokens: Tokens, values: np.ndarray, lexicon: Lexicon) -> Rewr
     analysis = analyse(tokens, values, lexicon)
     vecs, numbers = vectors(analysis)
     hashes, sentences = pairs(*rare_keys(analysis))
-    rows = np.searchsorted(numbers, sentences)  # each (pair, sentence) once: lemmas are distinct per sentence
+    rows = np.searchsorted(numbers, sentences).astype(np.uint32)  # each (pair, sentence) once: lemmas are distinct per sentence
     rare = analysis.lemmas[analysis.weights >= PAIR_WEIGHT]
     return RewriteRecord(vecs, signatures(vecs), hashes, rows, distinct(rare))
