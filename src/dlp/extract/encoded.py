@@ -25,12 +25,14 @@ beginning of a long word; the escape and quoted-printable patterns run only when
 from __future__ import annotations
 
 import binascii
+import bisect
 import hashlib
 import quopri
 import re
 import urllib.parse
 from typing import Iterator
 
+from .. import speedups
 from ..types import Item, Part, Problem
 from .base import Context
 from .decoding import decode
@@ -54,6 +56,7 @@ _LINE_NEEDLE = b"a" * _BASE64_FIRST + b"n"  # or a line of them that goes on (MI
 _HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;\r\n-"
                   else ord("x") for byte in range(256))
 _HEX_NEEDLE = b"hhs" * 8
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 # base64 (standard and URL-safe): a run of at least 16 characters, then whole lines of
 # the alphabet (as MIME and PEM wrap it at 64 or 76)
@@ -161,9 +164,9 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
 
 def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     """(start, end, kind, decoded bytes) of the base64 and hex runs of `data`, in order."""
-    found = []
-    starts = _Base64Starts(data.translate(_BASE64_MASK))
-    position = starts.next(0)
+    found: list[tuple[int, int, str, bytes | None]] = []
+    base64_starts, hex_starts = _starts(data)
+    position = base64_starts.next(0)
     while position >= 0:
         match = _BASE64.match(data, position)
         compact = _SPACE.sub(b"", match.group())
@@ -172,19 +175,50 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
                 found.append((match.start(), match.end(), "hex", _unhex(compact)))
             else:
                 found.append((match.start(), match.end(), "base64", _unbase64(compact)))
-        position = starts.next(max(match.end(), position + 1))
-    mask = data.translate(_HEX_MASK)
-    position = mask.find(_HEX_NEEDLE)
+        position = base64_starts.next(max(match.end(), position + 1))
+    position = hex_starts.next(0)
     while position >= 0:
-        match = _HEX_BYTES.match(data, position) if position == 0 or mask[position - 1] != ord("h") else None
+        match = _HEX_BYTES.match(data, position) if position == 0 or data[position - 1] not in _HEX_DIGITS else None
         if match is not None:
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
-        position = mask.find(_HEX_NEEDLE, match.end() if match is not None else position + 1)
+        position = hex_starts.next(match.end() if match is not None else position + 1)
     # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
     if data.count(b"0x") + data.count(b"0X") >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
+
+
+def _starts(data: bytes):
+    """Where runs may start in `data`: base64 (`_Base64Starts`) and hex bytes (`_HexStarts`),
+    each with `next(position)`, from one C pass where the speedups are built."""
+    native = speedups.native
+    if native is None:
+        return _Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK))
+    base64, hexes = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST)
+    return _Listed(base64), _Listed(hexes)
+
+
+class _Listed:
+    """`next` over offsets found beforehand (int64 bytes, in order)."""
+
+    def __init__(self, offsets: bytes) -> None:
+        self.offsets = memoryview(offsets).cast("q").tolist()
+        self.at = 0
+
+    def next(self, position: int) -> int:
+        self.at = bisect.bisect_left(self.offsets, position, self.at)
+        return self.offsets[self.at] if self.at < len(self.offsets) else -1
+
+
+class _HexStarts:
+    """Where eight (hex digit, hex digit, separator) triples start, on the `_HEX_MASK` of some bytes."""
+
+    def __init__(self, mask: bytes) -> None:
+        self.mask = mask
+
+    def next(self, position: int) -> int:
+        return self.mask.find(_HEX_NEEDLE, position)
 
 
 class _Base64Starts:

@@ -56,6 +56,7 @@ import numpy as np
 
 from .confusables import CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
+from .. import speedups
 from ..arrays import among, distinct, run_starts
 
 NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
@@ -942,6 +943,11 @@ def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) ->
     if n == 0:
         return flags
     flags[0] = SENTENCE
+    native = speedups.native
+    if native is not None and norm.dtype in (np.uint8, np.uint32):  # one C pass over the text
+        native.sentence_flags(np.ascontiguousarray(norm), np.ascontiguousarray(nstarts, dtype=np.int64), flags,
+                              SENTENCE)
+        return flags
     stop = (norm == 46) | (norm == 33) | (norm == 63)
     space = (norm == 32) | ((norm - norm.dtype.type(9)) < 5)  # space, \t \n \v \f \r
     marks = np.flatnonzero(stop[:-1] & space[1:])
@@ -998,10 +1004,29 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
 
     Tokens of up to 8 characters are their own bytes (plus length) before mixing, so
     they never collide; longer ones fold in further 8-byte words, and tokens longer
-    than 64 characters (encoded blobs) are hashed whole with BLAKE2b.
+    than 64 characters (encoded blobs) are hashed whole with BLAKE2b. In one C loop
+    where the speedups are built (`_ascii_hashes_numpy` otherwise).
     """
     if len(nstarts) == 0:
         return np.zeros(0, dtype=np.uint64)
+    native = speedups.native
+    if native is None:
+        return _ascii_hashes_numpy(norm, nstarts, nends)
+    h = np.empty(len(nstarts), dtype=np.uint64)
+    native.ascii_hashes(np.ascontiguousarray(norm, dtype=np.uint8), np.ascontiguousarray(nstarts, dtype=np.int64),
+                        np.ascontiguousarray(nends, dtype=np.int64), h)
+    long = np.flatnonzero(nends - nstarts > _LONG_TOKEN)
+    if len(long):
+        h[long] = fmix64(np.array([_blake64(norm[nstarts[i]:nends[i]]) for i in long.tolist()], dtype=np.uint64))
+    return h
+
+
+def _blake64(chars: np.ndarray) -> int:
+    return int.from_bytes(hashlib.blake2b(chars.tobytes(), digest_size=8).digest(), "little")
+
+
+def _ascii_hashes_numpy(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """`_ascii_hashes` in NumPy passes (a few per token, more for long tokens)."""
     n = len(norm)
     padded = np.zeros(n + 16, dtype=np.uint8)
     padded[:n] = norm
@@ -1022,8 +1047,7 @@ def _ascii_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> n
             todo = todo[sizes[todo] > offset]
         h[longer] = part
         for i in longer[sizes > _LONG_TOKEN].tolist():
-            digest = hashlib.blake2b(padded[nstarts[i] : nends[i]].tobytes(), digest_size=8).digest()
-            h[i] = np.uint64(int.from_bytes(digest, "little"))
+            h[i] = np.uint64(_blake64(padded[nstarts[i] : nends[i]]))
     return fmix64(h, in_place=True)
 
 

@@ -1,0 +1,299 @@
+/* Byte-level passes of the tokeniser and the encoded-run search, in C.
+ *
+ * Each function here does exactly what a NumPy or Python function of dlp does (named in
+ * its comment), in one pass over the data instead of a dozen: the tests compare both on
+ * random input. The extension is optional: built where a C compiler is at hand, and
+ * without it dlp runs the NumPy code. Buffers come through the buffer protocol (NumPy
+ * arrays, bytes), so nothing here depends on NumPy's headers.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint64_t fmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB93FE53EC34BULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Eight bytes of `p` from `at`, little-endian, zeros past `n`. */
+static inline uint64_t word_at(const uint8_t *p, Py_ssize_t n, Py_ssize_t at) {
+    uint64_t w = 0;
+    if (at + 8 <= n) {
+        memcpy(&w, p + at, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        return w;
+    }
+    for (Py_ssize_t k = 0; at + k < n && k < 8; k++)
+        w |= (uint64_t)p[at + k] << (8 * k);
+    return w;
+}
+
+static inline uint64_t low_bytes(Py_ssize_t k) {  /* a mask of the k (0..8) low bytes */
+    return k >= 8 ? ~0ULL : ((1ULL << (8 * k)) - 1);
+}
+
+static int get(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    if (itemsize && view->itemsize != itemsize) {
+        PyErr_Format(PyExc_TypeError, "%s: items of %zd bytes expected, got %zd", what, itemsize, view->itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* normalise._ascii_hashes before its last two steps: for each token norm[start:end] of an
+ * ASCII text, its first eight bytes (masked to its length) with the length in the top byte,
+ * then fmix64 and the next eight bytes folded in, up to offset 56; and fmix64 of the lot.
+ * (Tokens longer than 64 characters are hashed again with BLAKE2b by the caller.) */
+static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_ends, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_norm, &o_starts, &o_ends, &o_out))
+        return NULL;
+    Py_buffer norm, starts, ends, out;
+    if (get(o_norm, &norm, 1, 0, "norm") < 0)
+        return NULL;
+    if (get(o_starts, &starts, 8, 0, "starts") < 0) {
+        PyBuffer_Release(&norm);
+        return NULL;
+    }
+    if (get(o_ends, &ends, 8, 0, "ends") < 0) {
+        PyBuffer_Release(&norm);
+        PyBuffer_Release(&starts);
+        return NULL;
+    }
+    if (get(o_out, &out, 8, 1, "out") < 0) {
+        PyBuffer_Release(&norm);
+        PyBuffer_Release(&starts);
+        PyBuffer_Release(&ends);
+        return NULL;
+    }
+    Py_ssize_t m = starts.len / 8, n = norm.len;
+    int ok = ends.len / 8 == m && out.len / 8 == m;
+    if (ok) {
+        const uint8_t *p = norm.buf;
+        const int64_t *s = starts.buf, *e = ends.buf;
+        uint64_t *h = out.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            Py_ssize_t at = s[i], length = e[i] - s[i];
+            if (at < 0 || at > n || length < 0) {
+                ok = 0;
+                break;
+            }
+            uint64_t v = word_at(p, n, at) & low_bytes(length < 8 ? length : 8);
+            v ^= (uint64_t)length << 56;
+            for (Py_ssize_t off = 8; off < 64 && off < length; off += 8) {
+                Py_ssize_t rest = length - off;
+                v = fmix64(v) ^ (word_at(p, n, at + off) & low_bytes(rest < 8 ? rest : 8));
+            }
+            h[i] = fmix64(v);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&norm);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&out);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* normalise._sentence_flags after its first flag: `flag` on the token after each sentence end,
+ * where a token "after" position p is the first whose start is past p (searchsorted right).
+ * A sentence ends at . ! or ? followed by white space (space, \t \n \v \f \r), at a blank line
+ * (\n\n or \n\r\n), at a stop that is the text's last character, and, in text with code
+ * points beyond a byte, at an ideographic, Devanagari or Arabic stop. */
+static inline int is_stop(uint32_t c) { return c == 46 || c == 33 || c == 63; }
+static inline int is_space(uint32_t c) { return c == 32 || (c >= 9 && c <= 13); }
+static uint8_t END_CHAR[256];  /* . ! ? and \n: where a sentence may end */
+static inline int is_wide_stop(uint32_t c) {
+    return c == 0x3002 || c == 0x0964 || c == 0x0965 || c == 0x061F || c == 0x06D4;
+}
+
+static PyObject *sentence_flags(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_flags;
+    int flag;
+    if (!PyArg_ParseTuple(args, "OOOi", &o_norm, &o_starts, &o_flags, &flag))
+        return NULL;
+    Py_buffer norm, starts, flags;
+    if (get(o_norm, &norm, 0, 0, "norm") < 0)
+        return NULL;
+    if (norm.itemsize != 1 && norm.itemsize != 4) {
+        PyBuffer_Release(&norm);
+        PyErr_SetString(PyExc_TypeError, "norm: uint8 or uint32 code points expected");
+        return NULL;
+    }
+    if (get(o_starts, &starts, 8, 0, "starts") < 0) {
+        PyBuffer_Release(&norm);
+        return NULL;
+    }
+    if (get(o_flags, &flags, 1, 1, "flags") < 0) {
+        PyBuffer_Release(&norm);
+        PyBuffer_Release(&starts);
+        return NULL;
+    }
+    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8;
+    int ok = flags.len == m;
+    if (ok && m > 0) {
+        const int64_t *s = starts.buf;
+        uint8_t *f = flags.buf;
+        const uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
+        const uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
+        Py_BEGIN_ALLOW_THREADS
+        /* token i is flagged by an end at p when s[i - 1] <= p < s[i] (the text before the
+         * first token flags token 0, which is flagged anyway; after the last start, nothing) */
+        for (Py_ssize_t i = 1; i < m; i++) {
+            Py_ssize_t lo = s[i - 1] < 0 ? 0 : s[i - 1], hi = s[i] < n ? s[i] : n;
+            for (Py_ssize_t q = lo; q < hi; q++) {
+                uint32_t c = p8 ? p8[q] : p32[q];
+                if (c < 256 ? !END_CHAR[c] : !(p32 && is_wide_stop(c)))
+                    continue;
+                int mark;
+                if (c == 10) {
+                    uint32_t c1 = q + 1 < n ? (p8 ? p8[q + 1] : p32[q + 1]) : 0;
+                    uint32_t c2 = q + 2 < n ? (p8 ? p8[q + 2] : p32[q + 2]) : 0;
+                    mark = q + 2 < n && (c1 == 10 || (c1 == 13 && c2 == 10));
+                } else if (c >= 256)
+                    mark = 1;
+                else
+                    mark = q + 1 == n || is_space(p8 ? p8[q + 1] : p32[q + 1]);
+                if (mark) {
+                    f[i] = (uint8_t)flag;
+                    break;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&norm);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&flags);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "flags: one per token expected");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* encoded._Base64Starts and the hex needle of encoded._candidates, in one pass: the start of
+ * every run of the base64 alphabet (A-Z a-z 0-9 + / - _) that is `min_run` long or ends at a
+ * line break after `first` characters or more; and every position where eight (hex digit, hex
+ * digit, separator) triples begin (separators: space \t : , ; \r \n -). Two bytes objects of
+ * int64 offsets, each in order. */
+static uint8_t CLASS[256];  /* bit 0: hex digit; bit 1: separator of hex bytes; bit 2: base64 alphabet */
+
+static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t value) {
+    if (*count == *cap) {
+        int64_t *grown = PyMem_RawRealloc(*items, 2 * *cap * sizeof(int64_t));
+        if (grown == NULL)
+            return 0;
+        *items = grown;
+        *cap *= 2;
+    }
+    (*items)[(*count)++] = value;
+    return 1;
+}
+
+static PyObject *encoded_starts(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t min_run, first;
+    if (!PyArg_ParseTuple(args, "y*nn", &data, &min_run, &first))
+        return NULL;
+    const uint8_t *p = data.buf;
+    Py_ssize_t n = data.len;
+    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0;
+    int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
+    if (runs == NULL || hexes == NULL) {
+        PyMem_RawFree(runs);
+        PyMem_RawFree(hexes);
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* Runs of the alphabet `first` long or more, by skipping: a byte `first` - 1 on from where
+     * the search stands that is outside the alphabet rules out every run starting before it. */
+#define IN_RUN(at) (CLASS[p[at]] & 4)
+    Py_ssize_t j = 0;  /* the byte before j is outside the alphabet (or j is 0) */
+    while (first > 0 && j + first <= n) {
+        Py_ssize_t k = j + first - 1;
+        if (!IN_RUN(k)) {
+            j = k + 1;
+            continue;
+        }
+        Py_ssize_t s = k, e = k + 1;
+        while (s > j && IN_RUN(s - 1))
+            s--;
+        while (e < n && IN_RUN(e))
+            e++;
+        if (e - s >= first && (e - s >= min_run || (e < n && (p[e] == '\n' || p[e] == '\r')))) {
+            if (!push(&runs, &n64, &cap64, s)) {
+                failed = 1;
+                break;
+            }
+        }
+        j = e + 1;
+    }
+#undef IN_RUN
+    /* hex bytes: c0, c1, c2 count the valid triples (hex, hex, separator) that end, one after
+     * the other, at the last three positions (eight end at j when a needle starts at j - 23) */
+    Py_ssize_t c0 = 0, c1 = 0, c2 = 0;
+    unsigned two_back = 0, one_back = 0;  /* the classes of the two bytes before */
+    for (Py_ssize_t at = 0; at < n && !failed; at++) {
+        unsigned cls = CLASS[p[at]];
+        Py_ssize_t chain = (two_back & one_back & (cls >> 1) & 1) ? c0 + 1 : 0;
+        two_back = one_back;
+        one_back = cls;
+        c0 = c1;
+        c1 = c2;
+        c2 = chain;
+        if (chain >= 8 && !push(&hexes, &nhex, &cap_hex, at - 23))
+            failed = 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else
+        result = Py_BuildValue("(y#y#)", (const char *)runs, n64 * (Py_ssize_t)sizeof(int64_t),
+                               (const char *)hexes, nhex * (Py_ssize_t)sizeof(int64_t));
+    PyMem_RawFree(runs);
+    PyMem_RawFree(hexes);
+    return result;
+}
+
+static PyMethodDef METHODS[] = {
+    {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
+    {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
+    {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "dlp._speedups", NULL, -1, METHODS};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
+    const char *hex = "0123456789abcdefABCDEF", *sep = " \t:,;\r\n-";
+    for (const char *c = hex; *c; c++)
+        CLASS[(uint8_t)*c] |= 1;
+    for (const char *c = sep; *c; c++)
+        CLASS[(uint8_t)*c] |= 2;
+    for (const char *c = alphabet; *c; c++)
+        CLASS[(uint8_t)*c] |= 4;
+    for (const char *c = ".!?\n"; *c; c++)
+        END_CHAR[(uint8_t)*c] = 1;
+    return PyModule_Create(&MODULE);
+}

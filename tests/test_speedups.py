@@ -1,0 +1,136 @@
+"""The optional C speedups (src/dlp/_speedups.c) against the NumPy and Python code they stand
+in for: the same hashes, sentence starts and encoded-run candidates on random input, and a
+build that is really there wherever a C compiler is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlp import speedups
+from dlp.extract import encoded
+from dlp.text import normalise, tokenise
+
+native = speedups.native
+needs_native = pytest.mark.skipif(native is None, reason="the C speedups are not built here")
+
+
+@pytest.fixture
+def without_native(monkeypatch):
+    """Run the NumPy code (callers read `speedups.native` at each call)."""
+    monkeypatch.setattr(speedups, "native", None)
+
+
+def test_the_speedups_are_built_where_a_compiler_is():
+    """A failed build is only a warning at install time: a machine with a C compiler that ends up
+    without the extension (broken headers, a bad flag) is slower and should say so here."""
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine: dlp runs its NumPy code")
+    assert native is not None
+
+
+def test_dlp_speedups_0_switches_them_off():
+    code = "from dlp import speedups; print(speedups.native is None)"
+    env = dict(os.environ, DLP_SPEEDUPS="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+# -- token hashes ------------------------------------------------------------------------------
+
+ASCII_PIECES = st.one_of(
+    st.text(alphabet="abcxyz0129", min_size=1, max_size=90),  # short, 8-byte, long and over-64 tokens
+    st.sampled_from([" ", "  ", "\n", ".", "-", "Zz", "QUOTE", "x" * 64, "y" * 65, "z" * 200, "a1b2"]),
+)
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ASCII_PIECES, max_size=60))
+def test_ascii_token_hashes_are_the_numpy_hashes(pieces):
+    toks = tokenise("".join(pieces))
+    got = normalise._ascii_hashes(toks.norm, toks.nstarts, toks.nends)
+    assert np.array_equal(got, normalise._ascii_hashes_numpy(toks.norm, toks.nstarts, toks.nends))
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=300), st.data())
+def test_ascii_hashes_of_any_spans_are_the_numpy_hashes(raw, data):
+    """Spans anywhere, up to the last byte (the eight-byte reads past the end see zeros)."""
+    norm = np.frombuffer(raw, dtype=np.uint8)
+    bounds = sorted(data.draw(st.lists(st.integers(0, len(raw)), min_size=2, max_size=40)))
+    starts, ends = np.array(bounds[:-1], dtype=np.int64), np.array(bounds[1:], dtype=np.int64)
+    assert np.array_equal(normalise._ascii_hashes(norm, starts, ends), normalise._ascii_hashes_numpy(norm, starts, ends))
+
+
+@needs_native
+def test_bad_token_bounds_are_an_error_not_a_read_past_the_text():
+    norm = np.frombuffer(b"abc", dtype=np.uint8)
+    with pytest.raises(ValueError):
+        native.ascii_hashes(norm, np.array([0, 1], dtype=np.int64), np.array([1], dtype=np.int64),
+                            np.empty(2, dtype=np.uint64))  # bounds of different lengths
+    with pytest.raises(ValueError):
+        native.ascii_hashes(norm, np.array([5], dtype=np.int64), np.array([6], dtype=np.int64), np.empty(1, dtype=np.uint64))
+
+
+# -- sentence starts -----------------------------------------------------------------------------
+
+SENTENCE_PIECES = st.one_of(
+    st.text(alphabet="abc9", min_size=1, max_size=6),
+    st.sampled_from([" ", ". ", "! ", "?", ".", "\n", "\n\n", "\n\r\n", "\r", "\t", "3.5", "www.x.com", "。", "।",
+                     "؟", "\u06d4", "日本", "é", "\u00a0"]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SENTENCE_PIECES, max_size=60))
+def test_sentence_starts_are_the_numpy_ones(pieces):
+    toks = tokenise("".join(pieces))
+    got = normalise._sentence_flags(toks.norm, toks.nstarts, toks.nends)
+    saved, speedups.native = speedups.native, None
+    try:
+        expected = normalise._sentence_flags(toks.norm, toks.nstarts, toks.nends)
+    finally:
+        speedups.native = saved
+    assert np.array_equal(got, expected)
+
+
+# -- encoded-run candidates ----------------------------------------------------------------------
+
+RUN_PIECES = st.one_of(
+    st.integers(1, 90).map(lambda n: "QmFzZTY0-_/+"[: n % 12 + 1] * (n // 12 + 1)),
+    st.integers(1, 40).map(lambda n: "de ad:be,ef;01-"[: n % 15 + 1] * (n // 15 + 1)),
+    st.sampled_from([" ", "\n", "\r\n", "\t", "=", "==", ".", ", ", "é", "0x4f, ", "de:ad:", "ab cd ef ", "gh"]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(RUN_PIECES, max_size=80))
+def test_encoded_runs_found_are_the_python_ones(pieces):
+    data = "".join(pieces).encode()
+    got = encoded._candidates(data)
+    saved, speedups.native = speedups.native, None
+    try:
+        expected = encoded._candidates(data)
+    finally:
+        speedups.native = saved
+    assert got == expected
+
+
+def test_runs_are_found_without_the_speedups_too(without_native):
+    import base64
+
+    text = b"see " + base64.b64encode(b"The Halcyon coating process runs at 40 degrees " * 4) + b" and " + \
+        b" ".join(b"%02x" % b for b in b"The Halcyon coating process, step one") + b" end"
+    kinds = [kind for _, _, kind, _ in encoded._candidates(text)]
+    assert kinds == ["base64", "hex"]
