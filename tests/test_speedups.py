@@ -28,6 +28,17 @@ def without_native(monkeypatch):
     monkeypatch.setattr(speedups, "native", None)
 
 
+def _both(fn, *args):
+    """`fn(*args)` with the C speedups, then with the NumPy code (hypothesis tests cannot take
+    a function-scoped fixture)."""
+    with_c = fn(*args)
+    saved, speedups.native = speedups.native, None
+    try:
+        return with_c, fn(*args)
+    finally:
+        speedups.native = saved
+
+
 def test_the_speedups_are_built_where_a_compiler_is():
     """A failed build is only a warning at install time: a machine with a C compiler that ends up
     without the extension (broken headers, a bad flag) is slower and should say so here."""
@@ -95,13 +106,8 @@ SENTENCE_PIECES = st.one_of(
 @given(st.lists(SENTENCE_PIECES, max_size=60))
 def test_sentence_starts_are_the_numpy_ones(pieces):
     toks = tokenise("".join(pieces))
-    got = normalise._sentence_flags(toks.norm, toks.nstarts, toks.nends)
-    saved, speedups.native = speedups.native, None
-    try:
-        expected = normalise._sentence_flags(toks.norm, toks.nstarts, toks.nends)
-    finally:
-        speedups.native = saved
-    assert np.array_equal(got, expected)
+    flags = _both(normalise._sentence_flags, toks.norm, toks.nstarts, toks.nends)
+    assert np.array_equal(*flags)
 
 
 # -- encoded-run candidates ----------------------------------------------------------------------
@@ -117,14 +123,8 @@ RUN_PIECES = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(RUN_PIECES, max_size=80))
 def test_encoded_runs_found_are_the_python_ones(pieces):
-    data = "".join(pieces).encode()
-    got = encoded._candidates(data)
-    saved, speedups.native = speedups.native, None
-    try:
-        expected = encoded._candidates(data)
-    finally:
-        speedups.native = saved
-    assert got == expected
+    with_c, without = _both(encoded._candidates, "".join(pieces).encode())
+    assert with_c == without
 
 
 def test_runs_are_found_without_the_speedups_too(without_native):
