@@ -103,6 +103,7 @@ class Context:
     isolation: str | None = field(default_factory=lambda: default_isolation())
     ocr: Any = field(default_factory=lambda: default_ocr())  # an `ocr.Ocr`
     decoded: set[bytes] = field(default_factory=set)  # digests of encoded runs already read (extract.encoded)
+    unreadable: set[bytes] = field(default_factory=set)  # digests of runs that decoded to nothing readable
 
     def __post_init__(self) -> None:
         if self.budget is None:

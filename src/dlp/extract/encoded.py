@@ -101,7 +101,10 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
             yield Problem(part.locator, "too_many", f"more than {ctx.limits.max_members} encoded runs; the rest are not read")
             return
         digest = _digest(data)
-        if digest in ctx.decoded or not _readable(data):
+        if digest in ctx.decoded or digest in ctx.unreadable:
+            continue
+        if not _readable(data):  # the same run again (a signature quoted in every mail of a thread)
+            ctx.unreadable.add(digest)  # is judged once: charset detection costs a third of a millisecond
             continue
         ctx.decoded.add(digest)
         count += 1
