@@ -249,10 +249,11 @@ class _Base64Starts:
 
 
 def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
-    """Words with many percent or \\x escapes, unescaped, when they hold prose."""
-    for pattern, mark in ((_PERCENT, "%"), (_BACKSLASH_X, "\\x")):
-        if mark in text:
-            yield from _escaped_words(text, pattern)
+    """Words with many percent or \\x escapes, unescaped, when they hold prose. (No check for
+    the mark first: the regex finds its literal prefix as fast, and ``"\\x" in text`` read 40 MB
+    of mail at half that speed.)"""
+    for pattern in (_PERCENT, _BACKSLASH_X):
+        yield from _escaped_words(text, pattern)
 
 
 def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes | None]]:
