@@ -17,9 +17,12 @@ reads. Random bytes (hashes, keys, signatures, compressed data without a header)
 not a hiding place anyone can read back without a key, and are left alone: they
 would otherwise be a `binary` part of every mail with a DKIM signature.
 
-Cost on ordinary text: one compiled regular-expression pass that starts only at the
-beginning of a long word; the escape and quoted-printable patterns run only when a
-``%``, a ``\\x`` or a ``=`` is in the text at all.
+Cost on ordinary text: one pass that lists where runs could start (a run of the alphabet
+MIN_RUN long, or 16 long and ending a line; eight hex bytes with separators), in C where
+the speedups are built, else by `bytes.translate` and `bytes.find`; the regular expressions
+run only there. The escape patterns are one regex search each, and quoted-printable is
+read only when the text holds enough ``=`` to be it. A run that decodes to nothing readable
+is judged once per scanned item.
 """
 
 from __future__ import annotations
