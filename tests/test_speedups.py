@@ -134,3 +134,23 @@ def test_runs_are_found_without_the_speedups_too(without_native):
         b" ".join(b"%02x" % b for b in b"The Halcyon coating process, step one") + b" end"
     kinds = [kind for _, _, kind, _ in encoded._candidates(text)]
     assert kinds == ["base64", "hex"]
+
+
+# -- numbers glued to words ----------------------------------------------------------------------
+
+MARK_PIECES = st.one_of(
+    st.text(alphabet="ab", min_size=1, max_size=5),
+    st.text(alphabet="0179", min_size=1, max_size=4),
+    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]"]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MARK_PIECES, max_size=60))
+def test_glued_number_marks_are_the_numpy_ones(pieces):
+    def marks(text):
+        return tokenise(text).marks  # computed on first use, with or without the C code
+
+    with_c, without = _both(marks, "".join(pieces))
+    assert np.array_equal(with_c, without)

@@ -275,10 +275,98 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     return result;
 }
 
+
+/* normalise.Tokens.marks: the digit tokens (first character an ASCII digit) that touch a word
+ * on either side (a token not a digit token, `glued_word` characters or longer, with at most
+ * `attached_gap` characters between them and none of them blank), or that stand between two
+ * such tokens of any length with at most `between_gap` characters on each side. Blank: a code
+ * point below 33, U+0085, U+2028, U+2029 or U+3000. Int64 token numbers, in order, as bytes. */
+static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
+
+static PyObject *glued_marks(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_ends;
+    Py_ssize_t glued_word, attached_gap, between_gap;
+    if (!PyArg_ParseTuple(args, "OOOnnn", &o_norm, &o_starts, &o_ends, &glued_word, &attached_gap, &between_gap))
+        return NULL;
+    Py_buffer norm, starts, ends;
+    if (get(o_norm, &norm, 0, 0, "norm") < 0)
+        return NULL;
+    if (norm.itemsize != 1 && norm.itemsize != 4) {
+        PyBuffer_Release(&norm);
+        PyErr_SetString(PyExc_TypeError, "norm: uint8 or uint32 code points expected");
+        return NULL;
+    }
+    if (get(o_starts, &starts, 8, 0, "starts") < 0) {
+        PyBuffer_Release(&norm);
+        return NULL;
+    }
+    if (get(o_ends, &ends, 8, 0, "ends") < 0) {
+        PyBuffer_Release(&norm);
+        PyBuffer_Release(&starts);
+        return NULL;
+    }
+    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, count = 0, cap = 64;
+    int ok = ends.len / 8 == m, failed = 0;
+    int64_t *out = PyMem_RawMalloc(cap * sizeof(int64_t));
+    if (out == NULL)
+        failed = 1;
+    const int64_t *s = starts.buf, *e = ends.buf;
+    for (Py_ssize_t i = 0; ok && i < m; i++)
+        if (s[i] < 0 || s[i] >= n || e[i] < s[i] || e[i] > n)
+            ok = 0;
+    if (ok && !failed) {
+        const uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
+        const uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
+#define AT(k) (p8 ? (uint32_t)p8[k] : p32[k])
+#define DIGIT(t) (AT(s[t]) - 48u < 10u)
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            if (!DIGIT(i))
+                continue;
+            int mark = 0;
+            for (int side = -1; side <= 1 && !mark; side += 2) {
+                Py_ssize_t w = i + side;
+                if (w < 0 || w >= m || DIGIT(w) || e[w] - s[w] < glued_word)
+                    continue;
+                Py_ssize_t lo = e[w] < e[i] ? e[w] : e[i], hi = s[w] > s[i] ? s[w] : s[i];
+                if (hi - lo > attached_gap)
+                    continue;
+                int attached = 1;
+                for (Py_ssize_t k = lo; k < hi && attached; k++)
+                    attached = !is_blank(AT(k));
+                mark = attached;
+            }
+            if (!mark && i > 0 && i < m - 1 && !DIGIT(i - 1) && !DIGIT(i + 1)
+                && s[i] - e[i - 1] <= between_gap && s[i + 1] - e[i] <= between_gap)
+                mark = 1;
+            if (mark && !push(&out, &count, &cap, i)) {
+                failed = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+#undef DIGIT
+#undef AT
+    }
+    PyBuffer_Release(&norm);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    PyObject *result = NULL;
+    if (!ok)
+        PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
+    else if (failed)
+        PyErr_NoMemory();
+    else
+        result = PyBytes_FromStringAndSize((const char *)out, count * (Py_ssize_t)sizeof(int64_t));
+    PyMem_RawFree(out);
+    return result;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
+    {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -161,6 +161,11 @@ class Tokens:
         if n < 2:
             return _NO_INT
         norm, nstarts, nends = self.norm, self.nstarts, self.nends
+        native = speedups.native
+        if native is not None and norm.dtype in (np.uint8, np.uint32):  # one C pass over the tokens
+            return np.frombuffer(native.glued_marks(np.ascontiguousarray(norm), np.ascontiguousarray(nstarts, np.int64),
+                                                    np.ascontiguousarray(nends, np.int64), GLUED_WORD, ATTACHED_GAP,
+                                                    BETWEEN_GAP), dtype=np.int64)
         first = norm[nstarts]
         digit = (first - first.dtype.type(48)) < 10
         d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
