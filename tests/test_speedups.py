@@ -154,3 +154,25 @@ def test_glued_number_marks_are_the_numpy_ones(pieces):
 
     with_c, without = _both(marks, "".join(pieces))
     assert np.array_equal(with_c, without)
+
+
+# -- rare-lemma hits of the rewrite tier -----------------------------------------------------------
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3000), st.integers(0, 2**32 - 1))
+def test_rare_lemma_hits_are_the_probe_and_table_lookup(stored, seed):
+    from dlp.fingerprint import bitmap, table
+
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 2**64, stored, dtype=np.uint64, endpoint=False)
+    slots, payload = table.build(keys, rng.integers(0, 2**40, stored, dtype=np.uint64))
+    bits = bitmap.build(keys, bitmap.bits_for(stored))
+    queries = np.concatenate([rng.choice(keys, stored), rng.integers(0, 2**64, stored, dtype=np.uint64), np.zeros(1, dtype=np.uint64)])
+    rng.shuffle(queries)
+    at, packed = native.rare_hits(queries, bits, slots, payload)
+    maybe = np.flatnonzero(bitmap.probe(bits, queries))
+    q, expected = table.lookup(slots, payload, queries[maybe])
+    order = np.argsort(maybe[q], kind="stable")
+    assert np.array_equal(np.frombuffer(at, dtype=np.int64), maybe[q][order])
+    assert np.array_equal(np.frombuffer(packed, dtype=np.uint64), expected[order])

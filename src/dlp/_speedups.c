@@ -362,11 +362,93 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
     return result;
 }
 
+
+/* The first step of the rewrite tier's candidates (detectors.rewrite.candidates): the tokens
+ * whose keyed value may be a word form of a registered rare lemma (its bit is set in `bitmap`,
+ * as fingerprint.bitmap.probe reads it), looked up in the open-addressing table `slots` /
+ * `payload` (fingerprint.table.lookup: home slot from the top bits, linear probing, 0 empty).
+ * (positions int64, payloads uint64) as bytes, in token order. */
+static PyObject *rare_hits(PyObject *self, PyObject *args) {
+    PyObject *o_values, *o_bitmap, *o_slots, *o_payload;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_values, &o_bitmap, &o_slots, &o_payload))
+        return NULL;
+    Py_buffer values, bitmap, slots, payload;
+    if (get(o_values, &values, 8, 0, "values") < 0)
+        return NULL;
+    if (get(o_bitmap, &bitmap, 1, 0, "bitmap") < 0) {
+        PyBuffer_Release(&values);
+        return NULL;
+    }
+    if (get(o_slots, &slots, 8, 0, "slots") < 0) {
+        PyBuffer_Release(&values);
+        PyBuffer_Release(&bitmap);
+        return NULL;
+    }
+    if (get(o_payload, &payload, 8, 0, "payload") < 0) {
+        PyBuffer_Release(&values);
+        PyBuffer_Release(&bitmap);
+        PyBuffer_Release(&slots);
+        return NULL;
+    }
+    Py_ssize_t m = values.len / 8, size = slots.len / 8, nbits = bitmap.len * 8;
+    int table_bits = 0, map_bits = 0;
+    while (((Py_ssize_t)1 << (table_bits + 1)) <= size)
+        table_bits++;
+    while (((Py_ssize_t)1 << (map_bits + 1)) <= nbits)
+        map_bits++;
+    int ok = size > 0 && ((Py_ssize_t)1 << table_bits) == size && payload.len == slots.len && nbits > 0
+             && table_bits > 0 && map_bits > 0, failed = 0;
+    Py_ssize_t count = 0, cap = 64, cap2 = 64, count2 = 0;
+    int64_t *pos = PyMem_RawMalloc(cap * sizeof(int64_t)), *keys = PyMem_RawMalloc(cap2 * sizeof(int64_t));
+    if (pos == NULL || keys == NULL)
+        failed = 1;
+    if (ok && !failed) {
+        const uint64_t *v = values.buf, *k = slots.buf, *pay = payload.buf;
+        const uint8_t *b = bitmap.buf;
+        uint64_t mask = (uint64_t)size - 1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t q = v[i], bit = q >> (64 - map_bits);
+            if (!((b[bit >> 3] >> (bit & 7)) & 1) || q == 0)
+                continue;
+            for (uint64_t at = q >> (64 - table_bits);; at = (at + 1) & mask) {
+                uint64_t slot = k[at];
+                if (slot == q) {
+                    if (!push(&pos, &count, &cap, i) || !push(&keys, &count2, &cap2, (Py_ssize_t)pay[at]))
+                        failed = 1;
+                    break;
+                }
+                if (slot == 0)
+                    break;
+            }
+            if (failed)
+                break;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&bitmap);
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&payload);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else if (!ok)
+        PyErr_SetString(PyExc_ValueError, "the table's size is not a power of two, or the bitmap is empty");
+    else
+        result = Py_BuildValue("(y#y#)", (const char *)pos, count * (Py_ssize_t)sizeof(int64_t),
+                               (const char *)keys, count * (Py_ssize_t)sizeof(int64_t));
+    PyMem_RawFree(pos);
+    PyMem_RawFree(keys);
+    return result;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
     {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
+    {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import speedups
 from ..arrays import distinct, distinct_first
 from ..errors import DeadlineExceeded
 from ..fingerprint import bitmap, table
@@ -96,10 +97,18 @@ class RewriteDetector:
         """Global owner -> [(scanned sentence, global registered row)] of candidate couples."""
         values = scanned.values
         found_pos, found_key = [], []
+        native = speedups.native
         for segment, _, _ in self.parts:  # tokens that are a word form of a registered rare lemma
             if len(segment.get("rw_tab_key")):
-                maybe = np.flatnonzero(bitmap.probe(segment.arrays["rw_tab_bits"], values))
-                q, packed = table.lookup(segment.arrays["rw_tab_key"], segment.arrays["rw_tab_val"], values[maybe])
+                a = segment.arrays
+                if native is not None:  # probe and table in one C pass over the tokens
+                    at, packed = native.rare_hits(np.ascontiguousarray(values, dtype=np.uint64), a["rw_tab_bits"],
+                                                  a["rw_tab_key"], a["rw_tab_val"])
+                    found_pos.append(np.frombuffer(at, dtype=np.int64))
+                    found_key.append(np.frombuffer(packed, dtype=np.uint64))
+                    continue
+                maybe = np.flatnonzero(bitmap.probe(a["rw_tab_bits"], values))
+                q, packed = table.lookup(a["rw_tab_key"], a["rw_tab_val"], values[maybe])
                 found_pos.append(maybe[q])
                 found_key.append(packed)
         if not found_pos:
