@@ -176,3 +176,19 @@ def test_rare_lemma_hits_are_the_probe_and_table_lookup(stored, seed):
     order = np.argsort(maybe[q], kind="stable")
     assert np.array_equal(np.frombuffer(at, dtype=np.int64), maybe[q][order])
     assert np.array_equal(np.frombuffer(packed, dtype=np.uint64), expected[order])
+
+
+# -- sorted search -----------------------------------------------------------------------------------
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 60), max_size=300), st.lists(st.integers(0, 64), max_size=100), st.booleans(),
+       st.booleans())
+def test_sorted_search_is_numpys_searchsorted(values, queries, ascending, right):
+    """Repeated values, queries before, between and past them, in order or not."""
+    from dlp.fingerprint.bitmap import searchsorted
+
+    a = np.sort(np.array(values, dtype=np.uint64))
+    q = np.array(sorted(queries) if ascending else queries, dtype=np.uint64)
+    side = "right" if right else "left"
+    assert np.array_equal(searchsorted(a, q, side), np.searchsorted(a, q, side=side))

@@ -443,11 +443,78 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
     return result;
 }
 
+
+/* numpy.searchsorted(sorted, queries, side) for uint64 arrays, galloping from the previous
+ * answer when the queries come in ascending order (a binary search over the whole array
+ * otherwise): sorted queries a few dozen entries apart cost a few steps each, near each other
+ * in memory, instead of twenty-odd cache misses. `right`: 0 for side="left", 1 for "right".
+ * Writes the answers (int64) into `out`. */
+static PyObject *search_sorted(PyObject *self, PyObject *args) {
+    PyObject *o_sorted, *o_queries, *o_out;
+    int right;
+    if (!PyArg_ParseTuple(args, "OOOp", &o_sorted, &o_queries, &o_out, &right))
+        return NULL;
+    Py_buffer sorted, queries, out;
+    if (get(o_sorted, &sorted, 8, 0, "sorted") < 0)
+        return NULL;
+    if (get(o_queries, &queries, 8, 0, "queries") < 0) {
+        PyBuffer_Release(&sorted);
+        return NULL;
+    }
+    if (get(o_out, &out, 8, 1, "out") < 0) {
+        PyBuffer_Release(&sorted);
+        PyBuffer_Release(&queries);
+        return NULL;
+    }
+    Py_ssize_t n = sorted.len / 8, m = queries.len / 8;
+    int ok = out.len == queries.len;
+    if (ok) {
+        const uint64_t *a = sorted.buf, *q = queries.buf;
+        int64_t *o = out.buf;
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t lo = 0;
+        uint64_t last = 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t x = q[i];
+            if (i == 0 || x < last)
+                lo = 0;  /* not ascending: search from the start */
+            last = x;
+            /* the answer is the first index in [lo, n] whose value is >= x (> x for right) */
+            Py_ssize_t hi = lo, step = 1;
+            while (hi < n && (right ? a[hi] <= x : a[hi] < x)) {  /* gallop: lo..hi brackets it */
+                lo = hi + 1;
+                hi += step;
+                step *= 2;
+            }
+            if (hi > n)
+                hi = n;
+            while (lo < hi) {
+                Py_ssize_t mid = lo + (hi - lo) / 2;
+                if (right ? a[mid] <= x : a[mid] < x)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            o[i] = lo;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&sorted);
+    PyBuffer_Release(&queries);
+    PyBuffer_Release(&out);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "out: one answer per query expected");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
     {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
+    {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import speedups
 from ..arrays import distinct
 
 MIN_BITS = 16
@@ -69,14 +70,26 @@ def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
     # does not matter and the faster unstable sort will do)
     order = np.argsort(q) if distinct else np.argsort(q, kind="stable")
     cand, q = cand[order], q[order]
-    lo = np.searchsorted(sorted_values, q, side="left")
+    lo = searchsorted(sorted_values, q, "left")
     found = sorted_values[np.minimum(lo, len(sorted_values) - 1)] == q
     cand, lo = cand[found], lo[found]
     if distinct:
         return cand, lo, np.ones(len(cand), dtype=np.int64)
     # where each run of equal values ends, for the found queries only: most that pass the
     # bitmap are not in the array at all
-    return cand, lo, np.searchsorted(sorted_values, q[found], side="right") - lo
+    return cand, lo, searchsorted(sorted_values, q[found], "right") - lo
+
+
+def searchsorted(sorted_values: np.ndarray, queries: np.ndarray, side: str) -> np.ndarray:
+    """`np.searchsorted` of uint64 queries; where the C speedups are built, ascending queries
+    gallop on from the previous answer (those here are sorted, and a few dozen entries apart
+    in arrays of millions: a few steps each instead of twenty-odd cache misses)."""
+    native = speedups.native
+    if native is None or sorted_values.dtype != np.uint64 or queries.dtype != np.uint64:
+        return np.searchsorted(sorted_values, queries, side=side)
+    out = np.empty(len(queries), dtype=np.int64)
+    native.search_sorted(np.ascontiguousarray(sorted_values), np.ascontiguousarray(queries), out, side == "right")
+    return out
 
 
 def expand(cand: np.ndarray, lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
