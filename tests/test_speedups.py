@@ -192,3 +192,18 @@ def test_sorted_search_is_numpys_searchsorted(values, queries, ascending, right)
     q = np.array(sorted(queries) if ascending else queries, dtype=np.uint64)
     side = "right" if right else "left"
     assert np.array_equal(searchsorted(a, q, side), np.searchsorted(a, q, side=side))
+
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5000), st.integers(0, 2**32 - 1))
+def test_bitmap_probes_are_the_numpy_ones(stored, seed):
+    from dlp.fingerprint import bitmap
+
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 2**64, stored, dtype=np.uint64, endpoint=False)
+    bits = bitmap.build(keys, bitmap.bits_for(stored))
+    queries = np.concatenate([keys, rng.integers(0, 2**64, 3 * stored, dtype=np.uint64, endpoint=False)])
+    with_c, without = _both(bitmap.probe, bits, queries)
+    assert with_c[:stored].all()  # every stored key passes
+    assert np.array_equal(with_c, without)

@@ -509,11 +509,58 @@ static PyObject *search_sorted(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* fingerprint.bitmap.probe: for each uint64 query, whether the bit of its top `bits` bits is
+ * set in `bitmap` (bits = floor(log2(8 * its length in bytes))), written into `out` (one byte
+ * each, 0 or 1, as NumPy stores booleans). */
+static PyObject *probe(PyObject *self, PyObject *args) {
+    PyObject *o_bitmap, *o_queries, *o_out;
+    if (!PyArg_ParseTuple(args, "OOO", &o_bitmap, &o_queries, &o_out))
+        return NULL;
+    Py_buffer bitmap, queries, out;
+    if (get(o_bitmap, &bitmap, 1, 0, "bitmap") < 0)
+        return NULL;
+    if (get(o_queries, &queries, 8, 0, "queries") < 0) {
+        PyBuffer_Release(&bitmap);
+        return NULL;
+    }
+    if (get(o_out, &out, 1, 1, "out") < 0) {
+        PyBuffer_Release(&bitmap);
+        PyBuffer_Release(&queries);
+        return NULL;
+    }
+    Py_ssize_t m = queries.len / 8, nbits = bitmap.len * 8;
+    int bits = 0;
+    while (((Py_ssize_t)1 << (bits + 1)) <= nbits)
+        bits++;
+    int ok = out.len == m && bits > 0 && bits < 64;
+    if (ok) {
+        const uint8_t *b = bitmap.buf;
+        const uint64_t *q = queries.buf;
+        uint8_t *o = out.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t slot = q[i] >> (64 - bits);
+            o[i] = (b[slot >> 3] >> (slot & 7)) & 1;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&bitmap);
+    PyBuffer_Release(&queries);
+    PyBuffer_Release(&out);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "out: one byte per query; bitmap: at least one byte");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
     {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
+    {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},

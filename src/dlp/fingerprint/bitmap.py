@@ -38,6 +38,11 @@ def build(values: np.ndarray, bits: int) -> np.ndarray:
 
 def probe(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """True where a query may be present (its bit is set)."""
+    native = speedups.native
+    if native is not None and queries.dtype == np.uint64 and bitmap.dtype == np.uint8 and len(bitmap):
+        out = np.empty(len(queries), dtype=bool)
+        native.probe(np.ascontiguousarray(bitmap), np.ascontiguousarray(queries), out)
+        return out
     bits = int(len(bitmap) * 8).bit_length() - 1
     slots = queries >> np.uint64(64 - bits)
     return ((bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
