@@ -207,3 +207,13 @@ def test_bitmap_probes_are_the_numpy_ones(stored, seed):
     with_c, without = _both(bitmap.probe, bits, queries)
     assert with_c[:stored].all()  # every stored key passes
     assert np.array_equal(with_c, without)
+
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=60), st.integers(1, 6))
+def test_shingles_are_the_numpy_ones(values, k):
+    from dlp.fingerprint.shingles import shingles
+
+    with_c, without = _both(shingles, np.array(values, dtype=np.uint64), k)
+    assert np.array_equal(with_c, without)

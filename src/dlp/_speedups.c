@@ -555,11 +555,52 @@ static PyObject *probe(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* fingerprint.shingles.shingles: for every window of k consecutive uint64 values, the
+ * polynomial h = v0, h = h * MIX + v_j (mod 2**64) over the window, then fmix64; into `out`
+ * (len(values) - k + 1 entries). */
+static PyObject *shingles(PyObject *self, PyObject *args) {
+    PyObject *o_values, *o_out;
+    Py_ssize_t k;
+    unsigned long long mix;
+    if (!PyArg_ParseTuple(args, "OOnK", &o_values, &o_out, &k, &mix))
+        return NULL;
+    Py_buffer values, out;
+    if (get(o_values, &values, 8, 0, "values") < 0)
+        return NULL;
+    if (get(o_out, &out, 8, 1, "out") < 0) {
+        PyBuffer_Release(&values);
+        return NULL;
+    }
+    Py_ssize_t n = values.len / 8, m = n - k + 1;
+    int ok = k >= 1 && m >= 1 && out.len / 8 == m;
+    if (ok) {
+        const uint64_t *v = values.buf;
+        uint64_t *o = out.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t h = v[i];
+            for (Py_ssize_t j = 1; j < k; j++)
+                h = h * (uint64_t)mix + v[i + j];
+            o[i] = fmix64(h);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&out);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "out: one entry per window of k values expected");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
     {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
+    {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
