@@ -217,3 +217,23 @@ def test_shingles_are_the_numpy_ones(values, k):
 
     with_c, without = _both(shingles, np.array(values, dtype=np.uint64), k)
     assert np.array_equal(with_c, without)
+
+
+@needs_native
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(1, 2**64 - 1), min_size=1, max_size=400), st.integers(0, 3))
+def test_the_keyed_cache_gives_the_same_values_either_way(hashes, repeat):
+    """Cold and warm, with words that share a slot (the cache has 2**20 slots: the low bits)."""
+    from dlp.fingerprint import Keyer
+
+    h = np.array(hashes * (repeat + 1) + [x ^ (1 << 40) for x in hashes], dtype=np.uint64)
+    c_keyer, numpy_keyer = Keyer(b"k" * 32), Keyer(b"k" * 32)
+    for _ in range(2):  # cold, then warm
+        got = c_keyer.cached(h)
+        saved, speedups.native = speedups.native, None
+        try:
+            expected = numpy_keyer.cached(h)
+        finally:
+            speedups.native = saved
+        assert np.array_equal(got, expected)
+    assert np.array_equal(got, c_keyer.values(h))

@@ -595,11 +595,73 @@ static PyObject *shingles(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* The gathers of fingerprint.keyed.Keyer.cached: for each uint64 hash h, slot = h & mask;
+ * where keys[slot] == h, out = values[slot]; elsewhere out is left as it is. Returns the
+ * indices of the misses (int64, as bytes). */
+static PyObject *cache_gather(PyObject *self, PyObject *args) {
+    PyObject *o_hashes, *o_keys, *o_values, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_hashes, &o_keys, &o_values, &o_out))
+        return NULL;
+    Py_buffer hashes, keys, values, out;
+    if (get(o_hashes, &hashes, 8, 0, "hashes") < 0)
+        return NULL;
+    if (get(o_keys, &keys, 8, 0, "keys") < 0) {
+        PyBuffer_Release(&hashes);
+        return NULL;
+    }
+    if (get(o_values, &values, 8, 0, "values") < 0) {
+        PyBuffer_Release(&hashes);
+        PyBuffer_Release(&keys);
+        return NULL;
+    }
+    if (get(o_out, &out, 8, 1, "out") < 0) {
+        PyBuffer_Release(&hashes);
+        PyBuffer_Release(&keys);
+        PyBuffer_Release(&values);
+        return NULL;
+    }
+    Py_ssize_t m = hashes.len / 8, size = keys.len / 8, count = 0, cap = 64;
+    int ok = out.len == hashes.len && values.len == keys.len && size > 0 && (size & (size - 1)) == 0, failed = 0;
+    int64_t *missed = PyMem_RawMalloc(cap * sizeof(int64_t));
+    if (missed == NULL)
+        failed = 1;
+    if (ok && !failed) {
+        const uint64_t *h = hashes.buf, *k = keys.buf, *v = values.buf;
+        uint64_t *o = out.buf, mask = (uint64_t)size - 1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t slot = h[i] & mask;
+            if (k[slot] == h[i])
+                o[i] = v[slot];
+            else if (!push(&missed, &count, &cap, i)) {
+                failed = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&hashes);
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&out);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else if (!ok)
+        PyErr_SetString(PyExc_ValueError, "a cache of a power-of-two size and one output per hash expected");
+    else
+        result = PyBytes_FromStringAndSize((const char *)missed, count * (Py_ssize_t)sizeof(int64_t));
+    PyMem_RawFree(missed);
+    return result;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
     {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
+    {"cache_gather", cache_gather, METH_VARARGS, "The keyed-value cache's hits (see fingerprint.keyed.Keyer.cached)."},
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
