@@ -97,7 +97,11 @@ def test_bad_token_bounds_are_an_error_not_a_read_past_the_text():
 SENTENCE_PIECES = st.one_of(
     st.text(alphabet="abc9", min_size=1, max_size=6),
     st.sampled_from([" ", ". ", "! ", "?", ".", "\n", "\n\n", "\n\r\n", "\r", "\t", "3.5", "www.x.com", "。", "।",
-                     "؟", "\u06d4", "日本", "é", "\u00a0"]),
+                     "؟", "\u06d4", "日本", "é", "\u00a0",
+                     # what moves letters or hides characters: joins, letter spacing, CamelCase,
+                     # lookalikes, invisible and right-to-left characters, fullwidth stops
+                     "coat-\n", "ing", "a b c d e ", "Hello\u200bWorld", "рау", "\u00ad", "\u202e", "\u202c",
+                     "ＡＢ．", "x²", "[12]"]),
 )
 
 

@@ -123,11 +123,11 @@ static inline int is_wide_stop(uint32_t c) {
 }
 
 static PyObject *sentence_flags(PyObject *self, PyObject *args) {
-    PyObject *o_norm, *o_starts, *o_flags;
+    PyObject *o_norm, *o_starts, *o_ends, *o_flags;
     int flag;
-    if (!PyArg_ParseTuple(args, "OOOi", &o_norm, &o_starts, &o_flags, &flag))
+    if (!PyArg_ParseTuple(args, "OOOOi", &o_norm, &o_starts, &o_ends, &o_flags, &flag))
         return NULL;
-    Py_buffer norm, starts, flags;
+    Py_buffer norm, starts, ends, flags;
     if (get(o_norm, &norm, 0, 0, "norm") < 0)
         return NULL;
     if (norm.itemsize != 1 && norm.itemsize != 4) {
@@ -139,23 +139,32 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
         PyBuffer_Release(&norm);
         return NULL;
     }
-    if (get(o_flags, &flags, 1, 1, "flags") < 0) {
+    if (get(o_ends, &ends, 8, 0, "ends") < 0) {
         PyBuffer_Release(&norm);
         PyBuffer_Release(&starts);
         return NULL;
     }
+    if (get(o_flags, &flags, 1, 1, "flags") < 0) {
+        PyBuffer_Release(&norm);
+        PyBuffer_Release(&starts);
+        PyBuffer_Release(&ends);
+        return NULL;
+    }
     Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8;
-    int ok = flags.len == m;
+    int ok = flags.len == m && ends.len == starts.len;
     if (ok && m > 0) {
-        const int64_t *s = starts.buf;
+        const int64_t *s = starts.buf, *e = ends.buf;
         uint8_t *f = flags.buf;
         const uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
         const uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
         Py_BEGIN_ALLOW_THREADS
         /* token i is flagged by an end at p when s[i - 1] <= p < s[i] (the text before the
-         * first token flags token 0, which is flagged anyway; after the last start, nothing) */
+         * first token flags token 0, which is flagged anyway; after the last start, nothing).
+         * A token's own characters are letters or digits, never an end: only the gap from
+         * the end of token i - 1 is read. */
         for (Py_ssize_t i = 1; i < m; i++) {
-            Py_ssize_t lo = s[i - 1] < 0 ? 0 : s[i - 1], hi = s[i] < n ? s[i] : n;
+            Py_ssize_t from = e[i - 1] > s[i - 1] ? e[i - 1] : s[i - 1];
+            Py_ssize_t lo = from < 0 ? 0 : from, hi = s[i] < n ? s[i] : n;
             for (Py_ssize_t q = lo; q < hi; q++) {
                 uint32_t c = p8 ? p8[q] : p32[q];
                 if (c < 256 ? !END_CHAR[c] : !(p32 && is_wide_stop(c)))
@@ -179,6 +188,7 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
     }
     PyBuffer_Release(&norm);
     PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
     PyBuffer_Release(&flags);
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "flags: one per token expected");

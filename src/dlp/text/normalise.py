@@ -950,8 +950,8 @@ def _sentence_flags(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) ->
     flags[0] = SENTENCE
     native = speedups.native
     if native is not None and norm.dtype in (np.uint8, np.uint32):  # one C pass over the text
-        native.sentence_flags(np.ascontiguousarray(norm), np.ascontiguousarray(nstarts, dtype=np.int64), flags,
-                              SENTENCE)
+        native.sentence_flags(np.ascontiguousarray(norm), np.ascontiguousarray(nstarts, dtype=np.int64),
+                              np.ascontiguousarray(nends, dtype=np.int64), flags, SENTENCE)
         return flags
     stop = (norm == 46) | (norm == 33) | (norm == 63)
     space = (norm == 32) | ((norm - norm.dtype.type(9)) < 5)  # space, \t \n \v \f \r
