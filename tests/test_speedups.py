@@ -241,3 +241,28 @@ def test_the_keyed_cache_gives_the_same_values_either_way(hashes, repeat):
             speedups.native = saved
         assert np.array_equal(got, expected)
     assert np.array_equal(got, c_keyer.values(h))
+
+
+# -- the ASCII tokeniser as a whole --------------------------------------------------------------
+
+WORD_PIECES = st.one_of(
+    st.text(alphabet="abcXYZ019", min_size=1, max_size=12),
+    st.sampled_from([" ", "  ", "\n", ". ", ",", "-", "coat-\n", "ing", "[12]", "[3, 4]", "BF [220]", "a b c d e f ",
+                     "HTMLParser", "coatingProcess", "BlueFin", "the1process2of3", "x" * 70, "ID-4471-B", "''", "\t"]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WORD_PIECES, max_size=60))
+def test_ascii_tokens_are_the_numpy_tokens(pieces):
+    """Everything the tokeniser gives, with the C passes and without: offsets, the normalised
+    text, hashes, halves, marks and citations."""
+    def everything(text):
+        t = tokenise(text)
+        return [t.hashes, t.starts, t.ends, t.norm, t.nstarts, t.nends, t.halves, t.marks, t.citations,
+                t.sentence_flags]
+
+    with_c, without = _both(everything, "".join(pieces))
+    for a, b in zip(with_c, without):
+        assert np.array_equal(a, b)
