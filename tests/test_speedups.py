@@ -266,3 +266,17 @@ def test_ascii_tokens_are_the_numpy_tokens(pieces):
     with_c, without = _both(everything, "".join(pieces))
     for a, b in zip(with_c, without):
         assert np.array_equal(a, b)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.integers(0, 3)), max_size=120),
+       st.integers(1, 9))
+def test_lemma_pairs_are_the_numpy_ones(entries, top):
+    """Sentences of any length, repeated lemmas, lemmas of equal rarity, ties at the cut."""
+    from dlp.fingerprint.rewrite import pairs
+
+    sentences = np.array([s for s, _, _ in entries], dtype=np.int64)
+    keys = np.array([(r << 32) | (lemma * 7919) for _, lemma, r in entries], dtype=np.uint64)
+    (h, s), (h2, s2) = _both(pairs, sentences, keys, top)
+    assert np.array_equal(h, h2) and np.array_equal(s, s2)

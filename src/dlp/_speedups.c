@@ -666,6 +666,75 @@ static PyObject *cache_gather(PyObject *self, PyObject *args) {
     return result;
 }
 
+
+/* fingerprint.rewrite.pairs after its sort: `full` holds (sentence << 40 | packed lemma key),
+ * sorted. Each distinct value once; per sentence the first `top` (its rarest lemmas); then,
+ * for each distance d = 1 .. top - 1 in turn and each position in order, the pair of the
+ * lemmas d apart in one sentence: fmix64(smaller << 32 | larger) of their low 32 bits, and
+ * the sentence. (hashes uint64, sentences int64) as bytes, in NumPy's order. */
+static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
+    PyObject *o_full;
+    Py_ssize_t top;
+    if (!PyArg_ParseTuple(args, "On", &o_full, &top))
+        return NULL;
+    Py_buffer full;
+    if (get(o_full, &full, 8, 0, "full") < 0)
+        return NULL;
+    Py_ssize_t n = full.len / 8, kept = 0, count = 0, cap = 256, count2 = 0, cap2 = 256;
+    uint64_t *lemma = PyMem_RawMalloc((n + 1) * sizeof(uint64_t));
+    int64_t *sent = PyMem_RawMalloc((n + 1) * sizeof(int64_t));
+    int64_t *hashes = PyMem_RawMalloc(cap * sizeof(int64_t)), *owners = PyMem_RawMalloc(cap2 * sizeof(int64_t));
+    int failed = lemma == NULL || sent == NULL || hashes == NULL || owners == NULL;
+    if (!failed) {
+        const uint64_t *v = full.buf;
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t rank = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i > 0 && v[i] == v[i - 1])
+                continue;
+            int64_t sentence = (int64_t)(v[i] >> 40);
+            /* the rank among the sentence's distinct values (its first `top` are kept, so the
+             * last kept value is of this sentence whenever this is not its first) */
+            rank = (kept > 0 && sent[kept - 1] == sentence) ? rank + 1 : 0;
+            if (rank >= top)
+                continue;
+            sent[kept] = sentence;
+            lemma[kept] = v[i] & 0xFFFFFFFFULL;
+            kept++;
+        }
+        for (Py_ssize_t d = 1; d < top && d < kept && !failed; d++) {
+            Py_ssize_t found = 0;
+            for (Py_ssize_t i = 0; i + d < kept; i++) {
+                if (sent[i] != sent[i + d])
+                    continue;
+                uint64_t a = lemma[i], b = lemma[i + d];
+                uint64_t low = a < b ? a : b, high = a < b ? b : a;
+                if (!push(&hashes, &count, &cap, (int64_t)fmix64((low << 32) | high))
+                    || !push(&owners, &count2, &cap2, sent[i])) {
+                    failed = 1;
+                    break;
+                }
+                found++;
+            }
+            if (found == 0)
+                break;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&full);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else
+        result = Py_BuildValue("(y#y#)", (const char *)hashes, count * (Py_ssize_t)sizeof(int64_t),
+                               (const char *)owners, count2 * (Py_ssize_t)sizeof(int64_t));
+    PyMem_RawFree(lemma);
+    PyMem_RawFree(sent);
+    PyMem_RawFree(hashes);
+    PyMem_RawFree(owners);
+    return result;
+}
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
@@ -675,6 +744,7 @@ static PyMethodDef METHODS[] = {
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
+    {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };

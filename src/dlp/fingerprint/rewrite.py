@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import speedups
 from ..text.normalise import SENTENCE, Tokens, fmix64
 from .lexicon import LEXICON_VERSION, Lexicon
 from ..arrays import distinct
@@ -158,6 +159,10 @@ def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS) -> tu
     if len(keys) < 2:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     full = np.sort((sentences.astype(np.uint64) << np.uint64(40)) | keys)
+    native = speedups.native
+    if native is not None:  # the rest in one C pass, in the same order
+        hashes, owners = native.lemma_pairs(full, top)
+        return np.frombuffer(hashes, dtype=np.uint64), np.frombuffer(owners, dtype=np.int64)
     full = full[np.concatenate(([True], full[1:] != full[:-1]))]
     sent = (full >> np.uint64(40)).astype(np.int64)
     starts = np.flatnonzero(np.concatenate(([True], sent[1:] != sent[:-1])))
