@@ -239,3 +239,66 @@ def test_escaped_words_are_the_words_the_plain_loop_found(pieces, repeat):
     text = "".join(pieces) + " " + "The%20Halcyon%20coating" * repeat
     for pattern in (_PERCENT, _BACKSLASH_X):
         assert [d for _, d in _escaped_words(text, pattern)] == _reference_escaped_words(text, pattern)
+
+
+# -- evasions of the run search (attack4): each fails with the C candidate search and the Python
+# one alike, and with the search before them (6492a09); planted so that a fix shows here
+
+@pytest.fixture(params=["C speedups", "NumPy/Python"])
+def either_search(request, monkeypatch):
+    """The candidate search with the C speedups where built, then without them."""
+    from dlp import speedups
+    if request.param == "NumPy/Python":
+        monkeypatch.setattr(speedups, "native", None)
+    elif speedups.native is None:
+        pytest.skip("the C speedups are not built here")
+
+
+def _read_with_mark(outputs) -> dict[str, str]:
+    return {locator: text for locator, text in parts(outputs).items() if "!/" in locator and MARK in text}
+
+
+@pytest.mark.parametrize("before_edge", [10, 80])
+def test_a_base64_block_across_the_edge_of_a_search_chunk_is_read(either_search, before_edge):
+    """The text is searched 4 Mi characters at a time, and a run that reaches a chunk's end is
+    searched again from its start with the next chunk, but only when a candidate was found in
+    the chunk: a MIME block whose first line starts 10 characters before the edge (a fragment
+    too short to be a candidate), or whose second line does (the match in the first chunk ends
+    after line one, short of the edge), is read from the middle of a line in the next chunk,
+    out of step with base64's 4-character groups, and decodes to noise. `dlp scan` of such a
+    file (business-001 of bbc_news as MIME base64 at 4 Mi - 10 characters) says ALLOW; at
+    4 Mi - 0 or 4 Mi - 40 (a multiple of four) it blocks."""
+    from dlp.extract.encoded import _CHUNK
+    block = base64.encodebytes(SECRET.encode()).decode()  # lines of 76 and a line break
+    head = ("lorem ipsum dolor sit amet, " * (_CHUNK // 28 + 2))[: _CHUNK - before_edge - 1] + "\n"
+    text = head + block + "\nregards\n"
+    assert text.index(block) == _CHUNK - before_edge
+    assert _read_with_mark(extract(text.encode()))
+
+
+def _od(data: bytes) -> str:
+    """`od -A x -t x1`: an offset, then sixteen hex bytes, per line."""
+    return "\n".join(f"{i:06x} " + " ".join(f"{b:02x}" for b in data[i:i + 16]) for i in range(0, len(data), 16))
+
+
+EVASIONS = {
+    "base64 wrapped at 60 with CR line breaks": "\r".join(
+        base64.b64encode(SECRET.encode()).decode()[i:i + 60] for i in range(0, 600, 60)),
+    "base64 wrapped at 60, a blank at the end of each line": "\n".join(
+        base64.b64encode(SECRET.encode()).decode()[i:i + 60] + " " for i in range(0, 600, 60)),
+    "hex bytes with a comma and a space": hexdump(SECRET.encode(), ", "),
+    "hex bytes with CRLF between them": hexdump(SECRET.encode(), "\r\n"),
+    "an od -A x -t x1 dump (an offset before every sixteen bytes)": _od(SECRET.encode()),
+}
+
+
+@pytest.mark.parametrize("name", list(EVASIONS))
+def test_an_encoded_run_that_evades_the_candidate_search_is_read(either_search, name):
+    """None makes a child item today. Blanks before each line break, ", " and CRLF between hex
+    bytes: the regular expressions would read them (`_BASE64` allows blanks before a line
+    break, `_HEX_BYTES` one to three separators), but no candidate starts there (the base64
+    needles want a run MIN_RUN long or ending at the line break itself; the hex needle wants
+    exactly one separator after each of eight bytes). CR alone: a candidate starts the first
+    line, but `_BASE64` joins lines at LF or CRLF only, and one line of 60 is short of MIN_RUN.
+    od and hexdump: sixteen bytes a line, an offset between lines, and `_HEX_BYTES` wants 32."""
+    assert _read_with_mark(extract(in_text(EVASIONS[name])))
