@@ -119,7 +119,8 @@ def test_sentence_starts_are_the_numpy_ones(pieces):
 RUN_PIECES = st.one_of(
     st.integers(1, 90).map(lambda n: "QmFzZTY0-_/+"[: n % 12 + 1] * (n // 12 + 1)),
     st.integers(1, 40).map(lambda n: "de ad:be,ef;01-"[: n % 15 + 1] * (n // 15 + 1)),
-    st.sampled_from([" ", "\n", "\r\n", "\t", "=", "==", ".", ", ", "é", "0x4f, ", "de:ad:", "ab cd ef ", "gh"]),
+    st.sampled_from([" ", "\n", "\r\n", "\r", "\t", " \n", "\t\r\n", "=", "==", ".", ", ", "é", "0x4f, ", "de:ad:",
+                     "ab cd ef ", "gh", "de, ", "ad\r\n", "be :- ", "0a"]),
 )
 
 

@@ -197,12 +197,17 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* encoded._Base64Starts and the hex needle of encoded._candidates, in one pass: the start of
- * every run of the base64 alphabet (A-Z a-z 0-9 + / - _) that is `min_run` long or ends at a
- * line break after `first` characters or more; and every position where eight (hex digit, hex
- * digit, separator) triples begin (separators: space \t : , ; \r \n -). Two bytes objects of
- * int64 offsets, each in order. */
+/* encoded._Base64Starts and encoded._HexStarts: the start of every run of the base64
+ * alphabet (A-Z a-z 0-9 + / - _) that is `min_run` long or ends a line (blanks before the line
+ * break or not) after `first` characters or more; and every position where eight hex bytes
+ * begin, each followed by the same number, one to three, of separators (space \t : , ; \r \n -).
+ * Two bytes objects of int64 offsets, each in order. */
 static uint8_t CLASS[256];  /* bit 0: hex digit; bit 1: separator of hex bytes; bit 2: base64 alphabet */
+
+static int compare_offsets(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
 
 static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t value) {
     if (*count == *cap) {
@@ -248,7 +253,10 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
             s--;
         while (e < n && IN_RUN(e))
             e++;
-        if (e - s >= first && (e - s >= min_run || (e < n && (p[e] == '\n' || p[e] == '\r')))) {
+        Py_ssize_t after = e;  /* blanks may stand before the line break */
+        while (after < n && (p[after] == ' ' || p[after] == '\t'))
+            after++;
+        if (e - s >= first && (e - s >= min_run || (after < n && (p[after] == '\n' || p[after] == '\r')))) {
             if (!push(&runs, &n64, &cap64, s)) {
                 failed = 1;
                 break;
@@ -257,21 +265,25 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         j = e + 1;
     }
 #undef IN_RUN
-    /* hex bytes: c0, c1, c2 count the valid triples (hex, hex, separator) that end, one after
-     * the other, at the last three positions (eight end at j when a needle starts at j - 23) */
-    Py_ssize_t c0 = 0, c1 = 0, c2 = 0;
-    unsigned two_back = 0, one_back = 0;  /* the classes of the two bytes before */
+    /* hex bytes: eight in a row, each followed by the same number u - 2 (one to three) of
+     * separators. A unit of u bytes ends at `at` when the two bytes before its separators are
+     * hex digits and exactly u - 2 separators end at `at`; chain[u][r] counts the units that
+     * end one after the other at positions of residue r modulo u. */
+    Py_ssize_t chain[6][5] = {{0}}, seps = 0;
+    int residue[6] = {0, 0, 0, 0, 0, 0};
     for (Py_ssize_t at = 0; at < n && !failed; at++) {
-        unsigned cls = CLASS[p[at]];
-        Py_ssize_t chain = (two_back & one_back & (cls >> 1) & 1) ? c0 + 1 : 0;
-        two_back = one_back;
-        one_back = cls;
-        c0 = c1;
-        c1 = c2;
-        c2 = chain;
-        if (chain >= 8 && !push(&hexes, &nhex, &cap_hex, at - 23))
-            failed = 1;
+        seps = (CLASS[p[at]] & 2) ? seps + 1 : 0;
+        for (int u = 3; u <= 5; u++) {
+            Py_ssize_t *c = &chain[u][residue[u]];
+            int unit = seps == u - 2 && at >= u - 1 && (CLASS[p[at - u + 1]] & CLASS[p[at - u + 2]] & 1);
+            *c = unit ? *c + 1 : 0;
+            if (*c >= 8 && !push(&hexes, &nhex, &cap_hex, at - 8 * u + 1))
+                failed = 1;
+            residue[u] = residue[u] + 1 == u ? 0 : residue[u] + 1;
+        }
     }
+    if (!failed && nhex > 1)
+        qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;

@@ -171,7 +171,8 @@ def test_random_bytes_encoded_make_no_child(data):
 
 def _reference_base64_starts(data: bytes) -> list[int]:
     """Where the search tried the base64 regex before candidates came from two needles: at
-    every run of 16 or more characters of the alphabet, kept when MIN_RUN long or ending a line."""
+    every run of 16 or more characters of the alphabet, kept when MIN_RUN long or ending a line
+    (blanks before the line break or not: attack4)."""
     from dlp.extract.encoded import _ALPHABET, _BASE64
 
     mask = data.translate(bytes(ord("a") if b in _ALPHABET else ord(" ") for b in range(256)))
@@ -179,7 +180,8 @@ def _reference_base64_starts(data: bytes) -> list[int]:
     while position >= 0:
         stop = mask.find(b" ", position)
         stop = len(mask) if stop < 0 else stop
-        if stop - position < MIN_RUN and data[stop:stop + 1] not in (b"\n", b"\r"):
+        after = stop + len(data[stop:]) - len(data[stop:].lstrip(b" \t"))  # blanks before a line break
+        if stop - position < MIN_RUN and data[after:after + 1] not in (b"\n", b"\r"):
             position = mask.find(b"a" * 16, stop)
             continue
         tried.append(position)
@@ -266,8 +268,9 @@ def test_a_base64_block_across_the_edge_of_a_search_chunk_is_read(either_search,
     too short to be a candidate), or whose second line does (the match in the first chunk ends
     after line one, short of the edge), is read from the middle of a line in the next chunk,
     out of step with base64's 4-character groups, and decodes to noise. `dlp scan` of such a
-    file (business-001 of bbc_news as MIME base64 at 4 Mi - 10 characters) says ALLOW; at
-    4 Mi - 0 or 4 Mi - 40 (a multiple of four) it blocks."""
+    file (business-001 of bbc_news as MIME base64 at 4 Mi - 10 characters) said ALLOW; at
+    4 Mi - 0 or 4 Mi - 40 (a multiple of four) it blocked. (Read since: the next chunk starts
+    where the run the edge falls in starts, and a match ending near the edge is read again.)"""
     from dlp.extract.encoded import _CHUNK
     block = base64.encodebytes(SECRET.encode()).decode()  # lines of 76 and a line break
     head = ("lorem ipsum dolor sit amet, " * (_CHUNK // 28 + 2))[: _CHUNK - before_edge - 1] + "\n"
@@ -281,6 +284,15 @@ def _od(data: bytes) -> str:
     return "\n".join(f"{i:06x} " + " ".join(f"{b:02x}" for b in data[i:i + 16]) for i in range(0, len(data), 16))
 
 
+def _hexdump_c(data: bytes) -> str:
+    """`hexdump -C`: an offset, sixteen bytes in two groups of eight, and the bytes as text."""
+    def line(i: int) -> str:
+        chunk = data[i:i + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk[:8]) + "  " + " ".join(f"{b:02x}" for b in chunk[8:])
+        return f"{i:08x}  {hexes:<48}  |" + "".join(chr(b) if 32 <= b < 127 else "." for b in chunk) + "|"
+    return "\n".join(line(i) for i in range(0, len(data), 16)) + f"\n{len(data):08x}"
+
+
 EVASIONS = {
     "base64 wrapped at 60 with CR line breaks": "\r".join(
         base64.b64encode(SECRET.encode()).decode()[i:i + 60] for i in range(0, 600, 60)),
@@ -289,6 +301,7 @@ EVASIONS = {
     "hex bytes with a comma and a space": hexdump(SECRET.encode(), ", "),
     "hex bytes with CRLF between them": hexdump(SECRET.encode(), "\r\n"),
     "an od -A x -t x1 dump (an offset before every sixteen bytes)": _od(SECRET.encode()),
+    "a hexdump -C dump (offsets, two groups of eight, the text column)": _hexdump_c(SECRET.encode()),
 }
 
 
@@ -300,5 +313,7 @@ def test_an_encoded_run_that_evades_the_candidate_search_is_read(either_search, 
     needles want a run MIN_RUN long or ending at the line break itself; the hex needle wants
     exactly one separator after each of eight bytes). CR alone: a candidate starts the first
     line, but `_BASE64` joins lines at LF or CRLF only, and one line of 60 is short of MIN_RUN.
-    od and hexdump: sixteen bytes a line, an offset between lines, and `_HEX_BYTES` wants 32."""
+    od and hexdump: sixteen bytes a line, an offset between lines, and `_HEX_BYTES` wants 32.
+    (All read since: blanks and one to three separators in the candidate searches, CR alone in
+    `_BASE64`, dumps as `_DUMP`.)"""
     assert _read_with_mark(extract(in_text(EVASIONS[name])))

@@ -46,32 +46,43 @@ _MIN_UNSURE_BYTES = 64  # shorter decoded text must be UTF-8
 _MIN_ESCAPES = 11  # percent or \\x escapes in one word before it is decoded
 _MIN_ESCAPED_WORDS = 8  # words the decoded word must hold (a tracking link holds none)
 _CHUNK = 4 * 1024 * 1024  # characters of text searched at once (its bytes and mask are transient)
+_TAIL = 4096  # characters before a chunk's edge read again with the next chunk, at most
+_EDGE = 1024  # a run whose match ends this close to a chunk's edge is read again, whole, with the next
+_RUN_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \t\r\n:,;")
 
 # Candidates are found on a mask of the text's bytes (one `bytes.translate`, then
 # `bytes.find` of a literal), several times faster than a character-class regex; the
 # regex then reads the run at each candidate only.
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
-_BASE64_MASK = bytes(ord("a") if byte in _ALPHABET else ord("n") if byte in b"\r\n" else ord(" ")
-                     for byte in range(256))
+_BASE64_MASK = bytes(ord("a") if byte in _ALPHABET else ord("n") if byte in b"\r\n" else ord("t") if byte in b" \t"
+                     else ord(" ") for byte in range(256))
 _BASE64_FIRST = 16  # characters of the alphabet a base64 run starts with ...
 _LONG_NEEDLE = b"a" * MIN_RUN  # ... then either MIN_RUN of them on one line,
-_LINE_NEEDLE = b"a" * _BASE64_FIRST + b"n"  # or a line of them that goes on (MIME and PEM wrap)
+_LINE_NEEDLE = b"a" * _BASE64_FIRST + b"n"  # or a line of them that goes on (MIME and PEM wrap),
+_BLANK_NEEDLE = b"a" * _BASE64_FIRST + b"t"  # blanks before the line break or not
 _HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;\r\n-"
                   else ord("x") for byte in range(256))
-_HEX_NEEDLE = b"hhs" * 8
+_HEX_NEEDLES = (b"hhs" * 8, b"hhss" * 8, b"hhsss" * 8)  # eight bytes, one to three separators after each
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 # base64 (standard and URL-safe): a run of at least 16 characters, then whole lines of
 # the alphabet (as MIME and PEM wrap it at 64 or 76)
 _BASE64 = re.compile(  # padding ends a run: a line after it starts another
-    rb"[A-Za-z0-9+/_-]{16,}(?:[ \t]*\r?\n[ \t]*(?:[A-Za-z0-9+/_-]{4,}|[A-Za-z0-9+/_-]{2,3}(?==))"
-    rb"(?=={0,2}[ \t]*(?:\r?\n|$)))*={0,2}"
+    rb"[A-Za-z0-9+/_-]{16,}(?:[ \t]*(?:\r\n?|\n)[ \t]*(?:[A-Za-z0-9+/_-]{4,}|[A-Za-z0-9+/_-]{2,3}(?==))"
+    rb"(?=={0,2}[ \t]*(?:[\r\n]|$)))*={0,2}"
 )
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 # hex bytes with separators: "de ad be ef", "de:ad:be:ef", "0x48, 0x65, ...", hex dumps
 _HEX_BYTES = re.compile(
     rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
 )
+# a dump: lines of an offset, then up to 32 hex bytes (od -t x1, hexdump -C with its |text|
+# column), at least two lines of them
+_DUMP_LINE_PATTERN = (rb"[ \t]*[0-7][0-9A-Fa-f]{3,9}:?(?P<bytes>(?:[ \t]{1,2}[0-9A-Fa-f]{2}(?![0-9A-Za-z])){4,32})"
+                      rb"[ \t]*(?:\|[^\r\n]*\|)?[ \t]*(?:\r\n?|\n|$)")
+_DUMP_LINE = re.compile(_DUMP_LINE_PATTERN)
+_DUMP = re.compile(rb"(?:" + _DUMP_LINE_PATTERN.replace(b"(?P<bytes>", b"(?:") + rb"){2,}")
+_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
 _HEX_ARRAY = re.compile(rb"(?<![0-9A-Za-z])(?:0[xX][0-9A-Fa-f]{2}\s*[,;]?\s*){32,}")
 _HEX_ARRAY_BYTE = re.compile(rb"0[xX][0-9A-Fa-f]{2}")
 _NOT_HEX = re.compile(rb"0[xX]|[^0-9A-Fa-f]")
@@ -152,20 +163,36 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
     start, size = 0, _CHUNK
     while start < len(text):
         end = min(len(text), start + size)
+        following = _tail_start(text, start, end) if end < len(text) else end
         data = text[start:end].encode("utf-8", errors="surrogatepass")
+        cut = len(text[start:following].encode("utf-8", errors="surrogatepass"))  # `following` in `data`
         restart = None
         for first, last, kind, payload in _candidates(data):
-            if end < len(text) and last >= len(data) - 2:
+            if first >= cut:  # read with the next chunk, which starts there
+                break
+            if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
                 restart = first
                 break
             yield kind, payload
         if restart is None:
-            start, size = end, _CHUNK
+            start, size = following, _CHUNK
         elif restart == 0:
             size *= 2
         else:
             start += len(data[:restart].decode("utf-8", errors="surrogatepass"))
             size = _CHUNK
+
+
+def _tail_start(text: str, start: int, end: int) -> int:
+    """Where the chunk after text[start:end] starts: at the run of characters a base64 or hex
+    run can hold (its alphabet, padding, separators, blanks) that the edge falls in, at most
+    `_TAIL` back. A run that begins a few characters before the edge (a fragment too short to
+    be a candidate) or whose next line does (a match that ends short of the edge) is then read
+    whole with the next chunk, from a line or group boundary, not from the middle of a line."""
+    at = end
+    while at > max(start + 1, end - _TAIL) and text[at - 1] in _RUN_TEXT:
+        at -= 1
+    return at
 
 
 def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
@@ -185,9 +212,15 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     position = hex_starts.next(0)
     while position >= 0:
         match = _HEX_BYTES.match(data, position) if position == 0 or data[position - 1] not in _HEX_DIGITS else None
-        if match is not None:
+        if match is None:  # sixteen bytes a line between offsets: a dump (od, hexdump -C)
+            match = _DUMP.match(data, data.rfind(b"\n", 0, position) + 1)
+            if match is not None:
+                pairs = b"".join(pair for line in _DUMP_LINE.finditer(match.group())
+                                 for pair in _PAIR.findall(line.group("bytes")))
+                found.append((match.start(), match.end(), "hex", _unhex(pairs)))
+        elif match is not None:
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
-        position = hex_starts.next(match.end() if match is not None else position + 1)
+        position = hex_starts.next(max(match.end(), position + 1) if match is not None else position + 1)
     # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
     if data.count(b"0x") + data.count(b"0X") >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
@@ -218,19 +251,25 @@ class _Listed:
 
 
 class _HexStarts:
-    """Where eight (hex digit, hex digit, separator) triples start, on the `_HEX_MASK` of some bytes."""
+    """Where eight hex bytes start, each followed by the same number (one to three) of separators
+    (``de ad``, ``de, ad``, ``de\\r\\nad``), on the `_HEX_MASK` of some bytes."""
 
     def __init__(self, mask: bytes) -> None:
         self.mask = mask
+        self.hits = [-2] * len(_HEX_NEEDLES)  # the next hit of each needle (-2: not searched, -1: none)
 
     def next(self, position: int) -> int:
-        return self.mask.find(_HEX_NEEDLE, position)
+        for i, needle in enumerate(_HEX_NEEDLES):
+            if self.hits[i] == -2 or 0 <= self.hits[i] < position:
+                self.hits[i] = self.mask.find(needle, position)
+        found = [hit for hit in self.hits if hit >= 0]
+        return min(found) if found else -1
 
 
 class _Base64Starts:
     """Where the base64 regex is tried, on the `_BASE64_MASK` of some bytes: the start of each
-    run of the alphabet that is MIN_RUN long, or ends a line after `_BASE64_FIRST` characters
-    or more. Ordinary text has few: a long word (a link, a rule of dashes) is neither, and
+    run of the alphabet that is MIN_RUN long, or ends a line (blanks before the line break or
+    not) after `_BASE64_FIRST` characters or more. Ordinary text has few: a long word (a link, a rule of dashes) is neither, and
     `bytes.find` passes it by. Each needle's next hit is kept, so neither is searched twice."""
 
     def __init__(self, mask: bytes) -> None:
@@ -243,12 +282,27 @@ class _Base64Starts:
         if self.long == -2 or 0 <= self.long < position:
             self.long = mask.find(_LONG_NEEDLE, position)  # leftmost hit: where a long run starts
         if self.line == -2 or 0 <= self.line < position:
-            hit = mask.find(_LINE_NEEDLE, position)
+            hit = _line_end(mask, position)
             self.line = -1 if hit < 0 else max(mask.rfind(b" ", position, hit), mask.rfind(b"n", position, hit),
-                                               position - 1) + 1
+                                               mask.rfind(b"t", position, hit), position - 1) + 1
         if self.long < 0:
             return self.line
         return self.line if 0 <= self.line < self.long else self.long
+
+
+def _line_end(mask: bytes, position: int) -> int:
+    """The first place at or after `position` where `_BASE64_FIRST` characters of the alphabet end
+    a line, blanks before the line break or not; -1 when there is none."""
+    hit = mask.find(_LINE_NEEDLE, position)
+    blank = mask.find(_BLANK_NEEDLE, position)
+    while 0 <= blank and (hit < 0 or blank < hit):
+        after = blank + len(_BLANK_NEEDLE)
+        while after < len(mask) and mask[after] == ord("t"):
+            after += 1
+        if after < len(mask) and mask[after] == ord("n"):
+            return blank
+        blank = mask.find(_BLANK_NEEDLE, after)
+    return hit
 
 
 def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
