@@ -163,17 +163,25 @@ def test_glued_number_marks_are_the_numpy_ones(pieces):
 
 # -- rare-lemma hits of the rewrite tier -----------------------------------------------------------
 
+def _stored(stored: int, seed: int):
+    """(a random generator, `stored` random keyed values, their bitmap)."""
+    from dlp.fingerprint import bitmap
+
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 2**64, stored, dtype=np.uint64, endpoint=False)
+    return rng, keys, bitmap.build(keys, bitmap.bits_for(stored))
+
+
 @needs_native
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 3000), st.integers(0, 2**32 - 1))
 def test_rare_lemma_hits_are_the_probe_and_table_lookup(stored, seed):
     from dlp.fingerprint import bitmap, table
 
-    rng = np.random.default_rng(seed)
-    keys = rng.integers(0, 2**64, stored, dtype=np.uint64, endpoint=False)
+    rng, keys, bits = _stored(stored, seed)
     slots, payload = table.build(keys, rng.integers(0, 2**40, stored, dtype=np.uint64))
-    bits = bitmap.build(keys, bitmap.bits_for(stored))
-    queries = np.concatenate([rng.choice(keys, stored), rng.integers(0, 2**64, stored, dtype=np.uint64), np.zeros(1, dtype=np.uint64)])
+    queries = np.concatenate([rng.choice(keys, stored), rng.integers(0, 2**64, stored, dtype=np.uint64),
+                              np.zeros(1, dtype=np.uint64)])
     rng.shuffle(queries)
     at, packed = native.rare_hits(queries, bits, slots, payload)
     maybe = np.flatnonzero(bitmap.probe(bits, queries))
@@ -205,9 +213,7 @@ def test_sorted_search_is_numpys_searchsorted(values, queries, ascending, right)
 def test_bitmap_probes_are_the_numpy_ones(stored, seed):
     from dlp.fingerprint import bitmap
 
-    rng = np.random.default_rng(seed)
-    keys = rng.integers(0, 2**64, stored, dtype=np.uint64, endpoint=False)
-    bits = bitmap.build(keys, bitmap.bits_for(stored))
+    rng, keys, bits = _stored(stored, seed)
     queries = np.concatenate([keys, rng.integers(0, 2**64, 3 * stored, dtype=np.uint64, endpoint=False)])
     with_c, without = _both(bitmap.probe, bits, queries)
     assert with_c[:stored].all()  # every stored key passes

@@ -50,6 +50,49 @@ static int get(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable
     return 0;
 }
 
+typedef struct {
+    PyObject *obj;
+    Py_buffer *view;
+    Py_ssize_t itemsize;  /* 0: any */
+    int writable;
+    const char *what;
+} Want;
+
+/* The buffers of several objects (`get` each); on failure, none is held. */
+static int get_all(const Want *want, int n) {
+    for (int i = 0; i < n; i++)
+        if (get(want[i].obj, want[i].view, want[i].itemsize, want[i].writable, want[i].what) < 0) {
+            while (i-- > 0)
+                PyBuffer_Release(want[i].view);
+            return -1;
+        }
+    return 0;
+}
+
+static void release_all(const Want *want, int n) {
+    for (int i = 0; i < n; i++)
+        PyBuffer_Release(want[i].view);
+}
+
+/* The buffers released; None, or ValueError(`message`) when not `ok`. */
+static PyObject *done(const Want *want, int n, int ok, const char *message) {
+    release_all(want, n);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, message);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Whether the first buffer holds code points of one byte or four; if not, all are released. */
+static int code_points(const Want *want, int n) {
+    if (want[0].view->itemsize == 1 || want[0].view->itemsize == 4)
+        return 1;
+    release_all(want, n);
+    PyErr_SetString(PyExc_TypeError, "norm: uint8 or uint32 code points expected");
+    return 0;
+}
+
 /* normalise._ascii_hashes before its last two steps: for each token norm[start:end] of an
  * ASCII text, its first eight bytes (masked to its length) with the length in the top byte,
  * then fmix64 and the next eight bytes folded in, up to offset 56; and fmix64 of the lot.
@@ -59,23 +102,10 @@ static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOO", &o_norm, &o_starts, &o_ends, &o_out))
         return NULL;
     Py_buffer norm, starts, ends, out;
-    if (get(o_norm, &norm, 1, 0, "norm") < 0)
+    Want want[] = {{o_norm, &norm, 1, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+                   {o_out, &out, 8, 1, "out"}};
+    if (get_all(want, 4) < 0)
         return NULL;
-    if (get(o_starts, &starts, 8, 0, "starts") < 0) {
-        PyBuffer_Release(&norm);
-        return NULL;
-    }
-    if (get(o_ends, &ends, 8, 0, "ends") < 0) {
-        PyBuffer_Release(&norm);
-        PyBuffer_Release(&starts);
-        return NULL;
-    }
-    if (get(o_out, &out, 8, 1, "out") < 0) {
-        PyBuffer_Release(&norm);
-        PyBuffer_Release(&starts);
-        PyBuffer_Release(&ends);
-        return NULL;
-    }
     Py_ssize_t m = starts.len / 8, n = norm.len;
     int ok = ends.len / 8 == m && out.len / 8 == m;
     if (ok) {
@@ -99,15 +129,7 @@ static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&norm);
-    PyBuffer_Release(&starts);
-    PyBuffer_Release(&ends);
-    PyBuffer_Release(&out);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return done(want, 4, ok, "token bounds do not fit the text or each other");
 }
 
 /* normalise._sentence_flags after its first flag: `flag` on the token after each sentence end,
@@ -128,28 +150,10 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOi", &o_norm, &o_starts, &o_ends, &o_flags, &flag))
         return NULL;
     Py_buffer norm, starts, ends, flags;
-    if (get(o_norm, &norm, 0, 0, "norm") < 0)
+    Want want[] = {{o_norm, &norm, 0, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+                   {o_flags, &flags, 1, 1, "flags"}};
+    if (get_all(want, 4) < 0 || !code_points(want, 4))
         return NULL;
-    if (norm.itemsize != 1 && norm.itemsize != 4) {
-        PyBuffer_Release(&norm);
-        PyErr_SetString(PyExc_TypeError, "norm: uint8 or uint32 code points expected");
-        return NULL;
-    }
-    if (get(o_starts, &starts, 8, 0, "starts") < 0) {
-        PyBuffer_Release(&norm);
-        return NULL;
-    }
-    if (get(o_ends, &ends, 8, 0, "ends") < 0) {
-        PyBuffer_Release(&norm);
-        PyBuffer_Release(&starts);
-        return NULL;
-    }
-    if (get(o_flags, &flags, 1, 1, "flags") < 0) {
-        PyBuffer_Release(&norm);
-        PyBuffer_Release(&starts);
-        PyBuffer_Release(&ends);
-        return NULL;
-    }
     Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8;
     int ok = flags.len == m && ends.len == starts.len;
     if (ok && m > 0) {
@@ -186,15 +190,7 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&norm);
-    PyBuffer_Release(&starts);
-    PyBuffer_Release(&ends);
-    PyBuffer_Release(&flags);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "flags: one per token expected");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return done(want, 4, ok, "flags: one per token expected");
 }
 
 /* encoded._Base64Starts and encoded._HexStarts: the start of every run of the base64
@@ -311,22 +307,9 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOnnn", &o_norm, &o_starts, &o_ends, &glued_word, &attached_gap, &between_gap))
         return NULL;
     Py_buffer norm, starts, ends;
-    if (get(o_norm, &norm, 0, 0, "norm") < 0)
+    Want want[] = {{o_norm, &norm, 0, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"}};
+    if (get_all(want, 3) < 0 || !code_points(want, 3))
         return NULL;
-    if (norm.itemsize != 1 && norm.itemsize != 4) {
-        PyBuffer_Release(&norm);
-        PyErr_SetString(PyExc_TypeError, "norm: uint8 or uint32 code points expected");
-        return NULL;
-    }
-    if (get(o_starts, &starts, 8, 0, "starts") < 0) {
-        PyBuffer_Release(&norm);
-        return NULL;
-    }
-    if (get(o_ends, &ends, 8, 0, "ends") < 0) {
-        PyBuffer_Release(&norm);
-        PyBuffer_Release(&starts);
-        return NULL;
-    }
     Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, count = 0, cap = 64;
     int ok = ends.len / 8 == m, failed = 0;
     int64_t *out = PyMem_RawMalloc(cap * sizeof(int64_t));
@@ -370,9 +353,7 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
 #undef DIGIT
 #undef AT
     }
-    PyBuffer_Release(&norm);
-    PyBuffer_Release(&starts);
-    PyBuffer_Release(&ends);
+    release_all(want, 3);
     PyObject *result = NULL;
     if (!ok)
         PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
@@ -395,23 +376,10 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOO", &o_values, &o_bitmap, &o_slots, &o_payload))
         return NULL;
     Py_buffer values, bitmap, slots, payload;
-    if (get(o_values, &values, 8, 0, "values") < 0)
+    Want want[] = {{o_values, &values, 8, 0, "values"}, {o_bitmap, &bitmap, 1, 0, "bitmap"},
+                   {o_slots, &slots, 8, 0, "slots"}, {o_payload, &payload, 8, 0, "payload"}};
+    if (get_all(want, 4) < 0)
         return NULL;
-    if (get(o_bitmap, &bitmap, 1, 0, "bitmap") < 0) {
-        PyBuffer_Release(&values);
-        return NULL;
-    }
-    if (get(o_slots, &slots, 8, 0, "slots") < 0) {
-        PyBuffer_Release(&values);
-        PyBuffer_Release(&bitmap);
-        return NULL;
-    }
-    if (get(o_payload, &payload, 8, 0, "payload") < 0) {
-        PyBuffer_Release(&values);
-        PyBuffer_Release(&bitmap);
-        PyBuffer_Release(&slots);
-        return NULL;
-    }
     Py_ssize_t m = values.len / 8, size = slots.len / 8, nbits = bitmap.len * 8;
     int table_bits = 0, map_bits = 0;
     while (((Py_ssize_t)1 << (table_bits + 1)) <= size)
@@ -448,10 +416,7 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&values);
-    PyBuffer_Release(&bitmap);
-    PyBuffer_Release(&slots);
-    PyBuffer_Release(&payload);
+    release_all(want, 4);
     PyObject *result = NULL;
     if (failed)
         PyErr_NoMemory();
@@ -477,17 +442,10 @@ static PyObject *search_sorted(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOp", &o_sorted, &o_queries, &o_out, &right))
         return NULL;
     Py_buffer sorted, queries, out;
-    if (get(o_sorted, &sorted, 8, 0, "sorted") < 0)
+    Want want[] = {{o_sorted, &sorted, 8, 0, "sorted"}, {o_queries, &queries, 8, 0, "queries"},
+                   {o_out, &out, 8, 1, "out"}};
+    if (get_all(want, 3) < 0)
         return NULL;
-    if (get(o_queries, &queries, 8, 0, "queries") < 0) {
-        PyBuffer_Release(&sorted);
-        return NULL;
-    }
-    if (get(o_out, &out, 8, 1, "out") < 0) {
-        PyBuffer_Release(&sorted);
-        PyBuffer_Release(&queries);
-        return NULL;
-    }
     Py_ssize_t n = sorted.len / 8, m = queries.len / 8;
     int ok = out.len == queries.len;
     if (ok) {
@@ -521,14 +479,7 @@ static PyObject *search_sorted(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&sorted);
-    PyBuffer_Release(&queries);
-    PyBuffer_Release(&out);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "out: one answer per query expected");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return done(want, 3, ok, "out: one answer per query expected");
 }
 
 
@@ -540,17 +491,10 @@ static PyObject *probe(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOO", &o_bitmap, &o_queries, &o_out))
         return NULL;
     Py_buffer bitmap, queries, out;
-    if (get(o_bitmap, &bitmap, 1, 0, "bitmap") < 0)
+    Want want[] = {{o_bitmap, &bitmap, 1, 0, "bitmap"}, {o_queries, &queries, 8, 0, "queries"},
+                   {o_out, &out, 1, 1, "out"}};
+    if (get_all(want, 3) < 0)
         return NULL;
-    if (get(o_queries, &queries, 8, 0, "queries") < 0) {
-        PyBuffer_Release(&bitmap);
-        return NULL;
-    }
-    if (get(o_out, &out, 1, 1, "out") < 0) {
-        PyBuffer_Release(&bitmap);
-        PyBuffer_Release(&queries);
-        return NULL;
-    }
     Py_ssize_t m = queries.len / 8, nbits = bitmap.len * 8;
     int bits = 0;
     while (((Py_ssize_t)1 << (bits + 1)) <= nbits)
@@ -567,14 +511,7 @@ static PyObject *probe(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&bitmap);
-    PyBuffer_Release(&queries);
-    PyBuffer_Release(&out);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "out: one byte per query; bitmap: at least one byte");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return done(want, 3, ok, "out: one byte per query; bitmap: at least one byte");
 }
 
 
@@ -588,12 +525,9 @@ static PyObject *shingles(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOnK", &o_values, &o_out, &k, &mix))
         return NULL;
     Py_buffer values, out;
-    if (get(o_values, &values, 8, 0, "values") < 0)
+    Want want[] = {{o_values, &values, 8, 0, "values"}, {o_out, &out, 8, 1, "out"}};
+    if (get_all(want, 2) < 0)
         return NULL;
-    if (get(o_out, &out, 8, 1, "out") < 0) {
-        PyBuffer_Release(&values);
-        return NULL;
-    }
     Py_ssize_t n = values.len / 8, m = n - k + 1;
     int ok = k >= 1 && m >= 1 && out.len / 8 == m;
     if (ok) {
@@ -608,13 +542,7 @@ static PyObject *shingles(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&values);
-    PyBuffer_Release(&out);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "out: one entry per window of k values expected");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return done(want, 2, ok, "out: one entry per window of k values expected");
 }
 
 
@@ -626,23 +554,10 @@ static PyObject *cache_gather(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOO", &o_hashes, &o_keys, &o_values, &o_out))
         return NULL;
     Py_buffer hashes, keys, values, out;
-    if (get(o_hashes, &hashes, 8, 0, "hashes") < 0)
+    Want want[] = {{o_hashes, &hashes, 8, 0, "hashes"}, {o_keys, &keys, 8, 0, "keys"},
+                   {o_values, &values, 8, 0, "values"}, {o_out, &out, 8, 1, "out"}};
+    if (get_all(want, 4) < 0)
         return NULL;
-    if (get(o_keys, &keys, 8, 0, "keys") < 0) {
-        PyBuffer_Release(&hashes);
-        return NULL;
-    }
-    if (get(o_values, &values, 8, 0, "values") < 0) {
-        PyBuffer_Release(&hashes);
-        PyBuffer_Release(&keys);
-        return NULL;
-    }
-    if (get(o_out, &out, 8, 1, "out") < 0) {
-        PyBuffer_Release(&hashes);
-        PyBuffer_Release(&keys);
-        PyBuffer_Release(&values);
-        return NULL;
-    }
     Py_ssize_t m = hashes.len / 8, size = keys.len / 8, count = 0, cap = 64;
     int ok = out.len == hashes.len && values.len == keys.len && size > 0 && (size & (size - 1)) == 0, failed = 0;
     int64_t *missed = PyMem_RawMalloc(cap * sizeof(int64_t));
@@ -663,10 +578,7 @@ static PyObject *cache_gather(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&hashes);
-    PyBuffer_Release(&keys);
-    PyBuffer_Release(&values);
-    PyBuffer_Release(&out);
+    release_all(want, 4);
     PyObject *result = NULL;
     if (failed)
         PyErr_NoMemory();
