@@ -262,22 +262,44 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     }
 #undef IN_RUN
     /* hex bytes: eight in a row, each followed by the same number u - 2 (one to three) of
-     * separators. A unit of u bytes ends at `at` when the two bytes before its separators are
-     * hex digits and exactly u - 2 separators end at `at`; chain[u][r] counts the units that
-     * end one after the other at positions of residue r modulo u. */
-    Py_ssize_t chain[6][5] = {{0}}, seps = 0;
-    int residue[6] = {0, 0, 0, 0, 0, 0};
-    for (Py_ssize_t at = 0; at < n && !failed; at++) {
-        seps = (CLASS[p[at]] & 2) ? seps + 1 : 0;
-        for (int u = 3; u <= 5; u++) {
-            Py_ssize_t *c = &chain[u][residue[u]];
-            int unit = seps == u - 2 && at >= u - 1 && (CLASS[p[at - u + 1]] & CLASS[p[at - u + 2]] & 1);
-            *c = unit ? *c + 1 : 0;
-            if (*c >= 8 && !push(&hexes, &nhex, &cap_hex, at - 8 * u + 1))
-                failed = 1;
-            residue[u] = residue[u] + 1 == u ? 0 : residue[u] + 1;
+     * separators: 24 bytes or more, each a hex digit or a separator. Such stretches are found
+     * by skipping as above (a byte 23 on that is neither rules out every stretch before it);
+     * in each, a unit of u bytes ends at a separator `at` when exactly u - 2 separators end
+     * there and the two bytes before them are hex digits, and ring[u][at & 7] counts the units
+     * of width u that end one after the other at `at` (the count u bytes back is still there). */
+#define IN_HEX(at) (CLASS[p[at]] & 3)
+    j = 0;
+    while (!failed && j + 24 <= n) {
+        Py_ssize_t k = j + 23;
+        if (!IN_HEX(k)) {
+            j = k + 1;
+            continue;
         }
+        Py_ssize_t s = k, e = k + 1;
+        while (s > j && IN_HEX(s - 1))
+            s--;
+        while (e < n && IN_HEX(e))
+            e++;
+        Py_ssize_t ring[6][8] = {{0}}, seps = 0;
+        for (Py_ssize_t at = s; e - s >= 24 && at < e && !failed; at++) {
+            int slot = (int)(at & 7);
+            if (!(CLASS[p[at]] & 2)) {
+                seps = 0;
+                ring[3][slot] = ring[4][slot] = ring[5][slot] = 0;
+                continue;
+            }
+            seps++;
+            for (int u = 3; u <= 5; u++) {
+                int unit = seps == u - 2 && at - u + 1 >= s && (CLASS[p[at - u + 1]] & CLASS[p[at - u + 2]] & 1);
+                Py_ssize_t chain = unit ? ring[u][(at - u) & 7] + 1 : 0;
+                ring[u][slot] = chain;
+                if (chain >= 8 && !push(&hexes, &nhex, &cap_hex, at - 8 * u + 1))
+                    failed = 1;
+            }
+        }
+        j = e + 1;
     }
+#undef IN_HEX
     if (!failed && nhex > 1)
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
     Py_END_ALLOW_THREADS
