@@ -293,6 +293,15 @@ def _hexdump_c(data: bytes) -> str:
     return "\n".join(line(i) for i in range(0, len(data), 16)) + f"\n{len(data):08x}"
 
 
+def _xxd(data: bytes) -> str:
+    """`xxd`: an offset and a colon, eight groups of two bytes, two blanks, the bytes as text."""
+    def line(i: int) -> str:
+        chunk = data[i:i + 16]
+        groups = " ".join(chunk[j:j + 2].hex() for j in range(0, len(chunk), 2))
+        return f"{i:08x}: {groups:<39}  " + "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+    return "\n".join(line(i) for i in range(0, len(data), 16))
+
+
 EVASIONS = {
     "base64 wrapped at 60 with CR line breaks": "\r".join(
         base64.b64encode(SECRET.encode()).decode()[i:i + 60] for i in range(0, 600, 60)),
@@ -302,6 +311,7 @@ EVASIONS = {
     "hex bytes with CRLF between them": hexdump(SECRET.encode(), "\r\n"),
     "an od -A x -t x1 dump (an offset before every sixteen bytes)": _od(SECRET.encode()),
     "a hexdump -C dump (offsets, two groups of eight, the text column)": _hexdump_c(SECRET.encode()),
+    "an xxd dump (offsets, bytes in pairs, the text column)": _xxd(SECRET.encode()),
 }
 
 

@@ -76,10 +76,11 @@ _HEX = re.compile(rb"[0-9A-Fa-f]+")
 _HEX_BYTES = re.compile(
     rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
 )
-# a dump: lines of an offset, then up to 32 hex bytes (od -t x1, hexdump -C with its |text|
-# column), at least two lines of them
-_DUMP_LINE_PATTERN = (rb"[ \t]*[0-7][0-9A-Fa-f]{3,9}:?(?P<bytes>(?:[ \t]{1,2}[0-9A-Fa-f]{2}(?![0-9A-Za-z])){4,32})"
-                      rb"[ \t]*(?:\|[^\r\n]*\|)?[ \t]*(?:\r\n?|\n|$)")
+# a dump: lines of an offset, then groups of one to eight hex bytes in order (od -t x1,
+# hexdump -C, xxd), then perhaps the bytes as text; at least two lines of them
+_DUMP_LINE_PATTERN = (rb"[ \t]*[0-7][0-9A-Fa-f]{3,9}:?"
+                      rb"(?P<bytes>(?:[ \t]{1,2}(?:[0-9A-Fa-f]{2}){1,8}(?![0-9A-Za-z])){1,32})"
+                      rb"(?:[ \t]{2,}[^\r\n]*)?[ \t]*(?:\r\n?|\n|$)")
 _DUMP_LINE = re.compile(_DUMP_LINE_PATTERN)
 _DUMP = re.compile(rb"(?:" + _DUMP_LINE_PATTERN.replace(b"(?P<bytes>", b"(?:") + rb"){2,}")
 _PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
@@ -221,6 +222,19 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         elif match is not None:
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
         position = hex_starts.next(max(match.end(), position + 1) if match is not None else position + 1)
+    # dumps whose bytes come in groups of two or more (xxd: "00000000: 4865 6c6c ..."), which the hex
+    # search does not see: from the first line's offset, zero, at the start of a line
+    position = data.find(b"0000000")
+    while position >= 0:
+        line = data.rfind(b"\n", 0, position) + 1
+        match = None
+        if not data[line:position].strip(b" \t") and not any(s <= line < e for s, e, _, _ in found):
+            match = _DUMP.match(data, line)
+            if match is not None:
+                pairs = b"".join(pair for one in _DUMP_LINE.finditer(match.group())
+                                 for pair in _PAIR.findall(one.group("bytes")))
+                found.append((match.start(), match.end(), "hex", _unhex(pairs)))
+        position = data.find(b"0000000", match.end() if match is not None else position + 7)
     # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
     if data.count(b"0x") + data.count(b"0X") >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
