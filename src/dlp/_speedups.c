@@ -1,8 +1,10 @@
-/* Byte-level passes of the tokeniser and the encoded-run search, in C.
+/* Passes that NumPy makes many times over each token or byte, in C: the tokeniser's hashes,
+ * sentence starts and glued-number marks, the encoded-run search, bitmap probes, sorted
+ * searches, shingles, the keyed-value cache, and the rewrite tier's rare-lemma hits and pairs.
  *
  * Each function here does exactly what a NumPy or Python function of dlp does (named in
- * its comment), in one pass over the data instead of a dozen: the tests compare both on
- * random input. The extension is optional: built where a C compiler is at hand, and
+ * its comment), in one pass over the data instead of a dozen: tests/test_speedups.py
+ * compares both on random input. The extension is optional: built where a C compiler is at hand, and
  * without it dlp runs the NumPy code. Buffers come through the buffer protocol (NumPy
  * arrays, bytes), so nothing here depends on NumPy's headers.
  */
