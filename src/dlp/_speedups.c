@@ -76,6 +76,23 @@ static void release_all(const Want *want, int n) {
         PyBuffer_Release(want[i].view);
 }
 
+/* What a function that lists offsets returns: NULL with MemoryError when `failed`, with
+ * ValueError(`message`) when not `ok`; else the bytes of `a` (n entries), or of `a` and `b`
+ * as a pair when `b` is given. */
+static PyObject *listed(int failed, int ok, const char *message, const int64_t *a, Py_ssize_t n,
+                        const int64_t *b, Py_ssize_t nb) {
+    if (failed)
+        return PyErr_NoMemory();
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, message);
+        return NULL;
+    }
+    if (b == NULL)
+        return PyBytes_FromStringAndSize((const char *)a, n * (Py_ssize_t)sizeof(int64_t));
+    return Py_BuildValue("(y#y#)", (const char *)a, n * (Py_ssize_t)sizeof(int64_t), (const char *)b,
+                         nb * (Py_ssize_t)sizeof(int64_t));
+}
+
 /* The buffers released; None, or ValueError(`message`) when not `ok`. */
 static PyObject *done(const Want *want, int n, int ok, const char *message) {
     release_all(want, n);
@@ -306,12 +323,7 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
-    PyObject *result = NULL;
-    if (failed)
-        PyErr_NoMemory();
-    else
-        result = Py_BuildValue("(y#y#)", (const char *)runs, n64 * (Py_ssize_t)sizeof(int64_t),
-                               (const char *)hexes, nhex * (Py_ssize_t)sizeof(int64_t));
+    PyObject *result = listed(failed, 1, NULL, runs, n64, hexes, nhex);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
     return result;
@@ -378,13 +390,7 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
 #undef AT
     }
     release_all(want, 3);
-    PyObject *result = NULL;
-    if (!ok)
-        PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
-    else if (failed)
-        PyErr_NoMemory();
-    else
-        result = PyBytes_FromStringAndSize((const char *)out, count * (Py_ssize_t)sizeof(int64_t));
+    PyObject *result = listed(ok && failed, ok, "token bounds do not fit the text or each other", out, count, NULL, 0);
     PyMem_RawFree(out);
     return result;
 }
@@ -441,14 +447,8 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     release_all(want, 4);
-    PyObject *result = NULL;
-    if (failed)
-        PyErr_NoMemory();
-    else if (!ok)
-        PyErr_SetString(PyExc_ValueError, "the table's size is not a power of two, or the bitmap is empty");
-    else
-        result = Py_BuildValue("(y#y#)", (const char *)pos, count * (Py_ssize_t)sizeof(int64_t),
-                               (const char *)keys, count * (Py_ssize_t)sizeof(int64_t));
+    PyObject *result = listed(failed, ok, "the table's size is not a power of two, or the bitmap is empty", pos, count,
+                              keys, count);
     PyMem_RawFree(pos);
     PyMem_RawFree(keys);
     return result;
@@ -603,13 +603,8 @@ static PyObject *cache_gather(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     release_all(want, 4);
-    PyObject *result = NULL;
-    if (failed)
-        PyErr_NoMemory();
-    else if (!ok)
-        PyErr_SetString(PyExc_ValueError, "a cache of a power-of-two size and one output per hash expected");
-    else
-        result = PyBytes_FromStringAndSize((const char *)missed, count * (Py_ssize_t)sizeof(int64_t));
+    PyObject *result = listed(failed, ok, "a cache of a power-of-two size and one output per hash expected", missed,
+                              count, NULL, 0);
     PyMem_RawFree(missed);
     return result;
 }
@@ -670,12 +665,7 @@ static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&full);
-    PyObject *result = NULL;
-    if (failed)
-        PyErr_NoMemory();
-    else
-        result = Py_BuildValue("(y#y#)", (const char *)hashes, count * (Py_ssize_t)sizeof(int64_t),
-                               (const char *)owners, count2 * (Py_ssize_t)sizeof(int64_t));
+    PyObject *result = listed(failed, 1, NULL, hashes, count, owners, count2);
     PyMem_RawFree(lemma);
     PyMem_RawFree(sent);
     PyMem_RawFree(hashes);
