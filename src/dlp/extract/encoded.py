@@ -166,7 +166,7 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
         end = min(len(text), start + size)
         following = _tail_start(text, start, end) if end < len(text) else end
         data = text[start:end].encode("utf-8", errors="surrogatepass")
-        cut = len(text[start:following].encode("utf-8", errors="surrogatepass"))  # `following` in `data`
+        cut = len(data) if following == end else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
         for first, last, kind, payload in _candidates(data):
             if first >= cut:  # read with the next chunk, which starts there
@@ -236,7 +236,7 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
                 found.append((match.start(), match.end(), "hex", _unhex(pairs)))
         position = data.find(b"0000000", match.end() if match is not None else position + 7)
     # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
-    if data.count(b"0x") + data.count(b"0X") >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
+    if _HEX_ARRAY_BYTE.search(data) and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
@@ -283,12 +283,14 @@ class _HexStarts:
 class _Base64Starts:
     """Where the base64 regex is tried, on the `_BASE64_MASK` of some bytes: the start of each
     run of the alphabet that is MIN_RUN long, or ends a line (blanks before the line break or
-    not) after `_BASE64_FIRST` characters or more. Ordinary text has few: a long word (a link, a rule of dashes) is neither, and
-    `bytes.find` passes it by. Each needle's next hit is kept, so neither is searched twice."""
+    not) after `_BASE64_FIRST` characters or more. Ordinary text has few: a long word (a link,
+    a rule of dashes) is neither, and `bytes.find` passes it by. Each needle's next hit is
+    kept, so none is searched twice (one that has no more hits is not searched again)."""
 
     def __init__(self, mask: bytes) -> None:
         self.mask = mask
-        self.long = self.line = -2  # the next run start each needle gives (-2: not searched, -1: none)
+        # the next hit of each needle and the run start a line end gives (-2: not searched, -1: none)
+        self.long = self.line = self.line_end = self.blank_end = -2
 
     def next(self, position: int) -> int:
         """The first start at or after `position` (a run boundary), or -1."""
@@ -296,7 +298,12 @@ class _Base64Starts:
         if self.long == -2 or 0 <= self.long < position:
             self.long = mask.find(_LONG_NEEDLE, position)  # leftmost hit: where a long run starts
         if self.line == -2 or 0 <= self.line < position:
-            hit = _line_end(mask, position)
+            if self.line_end == -2 or 0 <= self.line_end < position:
+                self.line_end = mask.find(_LINE_NEEDLE, position)
+            if self.blank_end == -2 or 0 <= self.blank_end < position:
+                self.blank_end = _blank_line_end(mask, position)
+            ends = [end for end in (self.line_end, self.blank_end) if end >= 0]
+            hit = min(ends) if ends else -1
             self.line = -1 if hit < 0 else max(mask.rfind(b" ", position, hit), mask.rfind(b"n", position, hit),
                                                mask.rfind(b"t", position, hit), position - 1) + 1
         if self.long < 0:
@@ -304,19 +311,18 @@ class _Base64Starts:
         return self.line if 0 <= self.line < self.long else self.long
 
 
-def _line_end(mask: bytes, position: int) -> int:
-    """The first place at or after `position` where `_BASE64_FIRST` characters of the alphabet end
-    a line, blanks before the line break or not; -1 when there is none."""
-    hit = mask.find(_LINE_NEEDLE, position)
+def _blank_line_end(mask: bytes, position: int) -> int:
+    """The first place at or after `position` where `_BASE64_FIRST` characters of the alphabet
+    and blanks end a line; -1 when there is none."""
     blank = mask.find(_BLANK_NEEDLE, position)
-    while 0 <= blank and (hit < 0 or blank < hit):
+    while blank >= 0:
         after = blank + len(_BLANK_NEEDLE)
         while after < len(mask) and mask[after] == ord("t"):
             after += 1
         if after < len(mask) and mask[after] == ord("n"):
             return blank
         blank = mask.find(_BLANK_NEEDLE, after)
-    return hit
+    return -1
 
 
 def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
