@@ -213,14 +213,12 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     position = hex_starts.next(0)
     while position >= 0:
         match = _HEX_BYTES.match(data, position) if position == 0 or data[position - 1] not in _HEX_DIGITS else None
-        if match is None:  # sixteen bytes a line between offsets: a dump (od, hexdump -C)
+        if match is not None:
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+        else:  # sixteen bytes a line between offsets: a dump (od, hexdump -C)
             match = _DUMP.match(data, data.rfind(b"\n", 0, position) + 1)
             if match is not None:
-                pairs = b"".join(pair for line in _DUMP_LINE.finditer(match.group())
-                                 for pair in _PAIR.findall(line.group("bytes")))
-                found.append((match.start(), match.end(), "hex", _unhex(pairs)))
-        elif match is not None:
-            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+                found.append(_dumped(match))
         position = hex_starts.next(max(match.end(), position + 1) if match is not None else position + 1)
     # dumps whose bytes come in groups of two or more (xxd: "00000000: 4865 6c6c ..."), which the hex
     # search does not see: from the first line's offset, zero, at the start of a line
@@ -231,15 +229,19 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         if not data[line:position].strip(b" \t") and not any(s <= line < e for s, e, _, _ in found):
             match = _DUMP.match(data, line)
             if match is not None:
-                pairs = b"".join(pair for one in _DUMP_LINE.finditer(match.group())
-                                 for pair in _PAIR.findall(one.group("bytes")))
-                found.append((match.start(), match.end(), "hex", _unhex(pairs)))
+                found.append(_dumped(match))
         position = data.find(b"0000000", match.end() if match is not None else position + 7)
     # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
     if _HEX_ARRAY_BYTE.search(data) and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
+
+
+def _dumped(match: re.Match) -> tuple[int, int, str, bytes | None]:
+    """A `_candidates` entry for a dump: its hex bytes in order, offsets and text column left out."""
+    pairs = b"".join(pair for line in _DUMP_LINE.finditer(match.group()) for pair in _PAIR.findall(line.group("bytes")))
+    return match.start(), match.end(), "hex", _unhex(pairs)
 
 
 def _starts(data: bytes):
