@@ -236,6 +236,33 @@ static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t 
     return 1;
 }
 
+/* The next stretch at or after *j of `width` bytes or more whose class has one of `bits`, as
+ * [*s, *e), found by skipping: a byte `width` - 1 on that has none of them rules out every
+ * stretch before it. 0 when there is none. The byte before *j has none of the bits (or *j is
+ * 0), and so has the byte before the *j it leaves. */
+static int next_stretch(const uint8_t *p, Py_ssize_t n, Py_ssize_t *j, Py_ssize_t width, unsigned bits,
+                        Py_ssize_t *s, Py_ssize_t *e) {
+    while (*j + width <= n) {
+        Py_ssize_t k = *j + width - 1;
+        if (!(CLASS[p[k]] & bits)) {
+            *j = k + 1;
+            continue;
+        }
+        Py_ssize_t from = k, to = k + 1;
+        while (from > *j && (CLASS[p[from - 1]] & bits))
+            from--;
+        while (to < n && (CLASS[p[to]] & bits))
+            to++;
+        *j = to + 1;
+        if (to - from >= width) {
+            *s = from;
+            *e = to;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t min_run, first;
@@ -253,54 +280,24 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     }
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    /* Runs of the alphabet `first` long or more, by skipping: a byte `first` - 1 on from where
-     * the search stands that is outside the alphabet rules out every run starting before it. */
-#define IN_RUN(at) (CLASS[p[at]] & 4)
-    Py_ssize_t j = 0;  /* the byte before j is outside the alphabet (or j is 0) */
-    while (first > 0 && j + first <= n) {
-        Py_ssize_t k = j + first - 1;
-        if (!IN_RUN(k)) {
-            j = k + 1;
-            continue;
-        }
-        Py_ssize_t s = k, e = k + 1;
-        while (s > j && IN_RUN(s - 1))
-            s--;
-        while (e < n && IN_RUN(e))
-            e++;
+    /* base64: runs of the alphabet `first` long or more that are `min_run` long or end a line */
+    Py_ssize_t j = 0, s, e;
+    while (!failed && first > 0 && next_stretch(p, n, &j, first, 4, &s, &e)) {
         Py_ssize_t after = e;  /* blanks may stand before the line break */
         while (after < n && (p[after] == ' ' || p[after] == '\t'))
             after++;
-        if (e - s >= first && (e - s >= min_run || (after < n && (p[after] == '\n' || p[after] == '\r')))) {
-            if (!push(&runs, &n64, &cap64, s)) {
-                failed = 1;
-                break;
-            }
-        }
-        j = e + 1;
+        if ((e - s >= min_run || (after < n && (p[after] == '\n' || p[after] == '\r'))) && !push(&runs, &n64, &cap64, s))
+            failed = 1;
     }
-#undef IN_RUN
     /* hex bytes: eight in a row, each followed by the same number u - 2 (one to three) of
-     * separators: 24 bytes or more, each a hex digit or a separator. Such stretches are found
-     * by skipping as above (a byte 23 on that is neither rules out every stretch before it);
-     * in each, a unit of u bytes ends at a separator `at` when exactly u - 2 separators end
+     * separators, so within 24 bytes or more that are each a hex digit or a separator. In such
+     * a stretch a unit of u bytes ends at a separator `at` when exactly u - 2 separators end
      * there and the two bytes before them are hex digits, and ring[u][at & 7] counts the units
      * of width u that end one after the other at `at` (the count u bytes back is still there). */
-#define IN_HEX(at) (CLASS[p[at]] & 3)
     j = 0;
-    while (!failed && j + 24 <= n) {
-        Py_ssize_t k = j + 23;
-        if (!IN_HEX(k)) {
-            j = k + 1;
-            continue;
-        }
-        Py_ssize_t s = k, e = k + 1;
-        while (s > j && IN_HEX(s - 1))
-            s--;
-        while (e < n && IN_HEX(e))
-            e++;
+    while (!failed && next_stretch(p, n, &j, 24, 3, &s, &e)) {
         Py_ssize_t ring[6][8] = {{0}}, seps = 0;
-        for (Py_ssize_t at = s; e - s >= 24 && at < e && !failed; at++) {
+        for (Py_ssize_t at = s; at < e && !failed; at++) {
             int slot = (int)(at & 7);
             if (!(CLASS[p[at]] & 2)) {
                 seps = 0;
@@ -316,9 +313,7 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
                     failed = 1;
             }
         }
-        j = e + 1;
     }
-#undef IN_HEX
     if (!failed && nhex > 1)
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
     Py_END_ALLOW_THREADS
