@@ -117,6 +117,8 @@ def test_sentence_starts_are_the_numpy_ones(pieces):
     toks = tokenise("".join(pieces))
     flags = _both(normalise._sentence_flags, toks.norm, toks.nstarts, toks.nends)
     assert np.array_equal(*flags)
+    listed = tokenise("".join(pieces)).sentence_starts  # listed by C, no flag array
+    assert np.array_equal(listed, np.flatnonzero(flags[1] & normalise.SENTENCE))
 
 
 # -- encoded-run candidates ----------------------------------------------------------------------
@@ -291,4 +293,22 @@ def test_lemma_pairs_are_the_numpy_ones(entries, top):
     sentences = np.array([s for s, _, _ in entries], dtype=np.int64)
     keys = np.array([(r << 32) | (lemma * 7919) for _, lemma, r in entries], dtype=np.uint64)
     (h, s), (h2, s2) = _both(pairs, sentences, keys, top)
+    assert np.array_equal(h, h2) and np.array_equal(s, s2)
+    # in sentence order, as the rewrite tier gives them, C sorts each sentence's lemmas itself
+    order = np.argsort(sentences, kind="stable")
+    (h, s), (h2, s2) = _both(pairs, sentences[order], keys[order], top)
+    assert np.array_equal(h, h2) and np.array_equal(s, s2)
+    (h, s), (h2, s2) = _both(pairs, sentences[order], keys[order], top, True)  # in any order: the same pairs
+    assert sorted(zip(h.tolist(), s.tolist())) == sorted(zip(h2.tolist(), s2.tolist()))
+
+
+@needs_native
+def test_lemma_pairs_sort_long_sentences_too():
+    """A sentence of more lemmas than the insertion sort takes is sorted all the same."""
+    from dlp.fingerprint.rewrite import pairs
+
+    rng = np.random.default_rng(7)
+    sentences = np.repeat(np.arange(4, dtype=np.int64), [3, 80, 25, 200])
+    keys = (rng.integers(0, 8, len(sentences), dtype=np.uint64) << np.uint64(32)) | rng.integers(1, 5000, len(sentences), dtype=np.uint64)
+    (h, s), (h2, s2) = _both(pairs, sentences, keys, 12)
     assert np.array_equal(h, h2) and np.array_equal(s, s2)

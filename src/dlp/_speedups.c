@@ -112,6 +112,19 @@ static int code_points(const Want *want, int n) {
     return 0;
 }
 
+/* Appends `value` to a growing array (doubled when full); 0 when out of memory. */
+static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t value) {
+    if (*count == *cap) {
+        int64_t *grown = PyMem_RawRealloc(*items, 2 * *cap * sizeof(int64_t));
+        if (grown == NULL)
+            return 0;
+        *items = grown;
+        *cap *= 2;
+    }
+    (*items)[(*count)++] = value;
+    return 1;
+}
+
 /* normalise._ascii_hashes before its last two steps: for each token norm[start:end] of an
  * ASCII text, its first eight bytes (masked to its length) with the length in the top byte,
  * then fmix64 and the next eight bytes folded in, up to offset 56; and fmix64 of the lot.
@@ -155,7 +168,8 @@ static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
  * where a token "after" position p is the first whose start is past p (searchsorted right).
  * A sentence ends at . ! or ? followed by white space (space, \t \n \v \f \r), at a blank line
  * (\n\n or \n\r\n), at a stop that is the text's last character, and, in text with code
- * points beyond a byte, at an ideographic, Devanagari or Arabic stop. */
+ * points beyond a byte, at an ideographic, Devanagari or Arabic stop. With `flags` None, the
+ * flagged tokens instead, token 0 first (fingerprint.rewrite.Sentences wants only those). */
 static inline int is_stop(uint32_t c) { return c == 46 || c == 33 || c == 63; }
 static inline int is_space(uint32_t c) { return c == 32 || (c >= 9 && c <= 13); }
 static uint8_t END_CHAR[256];  /* . ! ? and \n: where a sentence may end */
@@ -169,15 +183,21 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOi", &o_norm, &o_starts, &o_ends, &o_flags, &flag))
         return NULL;
     Py_buffer norm, starts, ends, flags;
+    int listing = o_flags == Py_None;  /* None: list the flagged tokens instead (int64 bytes, 0 first) */
     Want want[] = {{o_norm, &norm, 0, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
                    {o_flags, &flags, 1, 1, "flags"}};
-    if (get_all(want, 4) < 0 || !code_points(want, 4))
+    if (get_all(want, listing ? 3 : 4) < 0 || !code_points(want, listing ? 3 : 4))
         return NULL;
-    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8;
-    int ok = flags.len == m && ends.len == starts.len;
-    if (ok && m > 0) {
+    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, count = 0, cap = 256;
+    int ok = (listing || flags.len == m) && ends.len == starts.len, failed = 0;
+    int64_t *first = NULL;
+    if (listing) {
+        first = PyMem_RawMalloc(cap * sizeof(int64_t));
+        failed = first == NULL || (m > 0 && !push(&first, &count, &cap, 0));
+    }
+    if (ok && !failed && m > 0) {
         const int64_t *s = starts.buf, *e = ends.buf;
-        uint8_t *f = flags.buf;
+        uint8_t *f = listing ? NULL : flags.buf;
         const uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
         const uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
         Py_BEGIN_ALLOW_THREADS
@@ -202,14 +222,24 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
                 else
                     mark = q + 1 == n || is_space(p8 ? p8[q + 1] : p32[q + 1]);
                 if (mark) {
-                    f[i] = (uint8_t)flag;
+                    if (f != NULL)
+                        f[i] = (uint8_t)flag;
+                    else if (!push(&first, &count, &cap, i))
+                        failed = 1;
                     break;
                 }
             }
+            if (failed)
+                break;
         }
         Py_END_ALLOW_THREADS
     }
-    return done(want, 4, ok, "flags: one per token expected");
+    if (!listing)
+        return done(want, 4, ok, "flags: one per token expected");
+    release_all(want, 3);
+    PyObject *result = listed(failed, ok, "token bounds: as many ends as starts expected", first, count, NULL, 0);
+    PyMem_RawFree(first);
+    return result;
 }
 
 /* encoded._Base64Starts and encoded._HexStarts: the start of every run of the base64
@@ -222,18 +252,6 @@ static uint8_t CLASS[256];  /* bit 0: hex digit; bit 1: separator of hex bytes; 
 static int compare_offsets(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
-}
-
-static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t value) {
-    if (*count == *cap) {
-        int64_t *grown = PyMem_RawRealloc(*items, 2 * *cap * sizeof(int64_t));
-        if (grown == NULL)
-            return 0;
-        *items = grown;
-        *cap *= 2;
-    }
-    (*items)[(*count)++] = value;
-    return 1;
 }
 
 /* The next stretch at or after *j of `width` bytes or more whose class has one of `bits`, as
@@ -605,67 +623,99 @@ static PyObject *cache_gather(PyObject *self, PyObject *args) {
 }
 
 
-/* fingerprint.rewrite.pairs after its sort: `full` holds (sentence << 40 | packed lemma key),
- * sorted. Each distinct value once; per sentence the first `top` (its rarest lemmas); then,
- * for each distance d = 1 .. top - 1 in turn and each position in order, the pair of the
- * lemmas d apart in one sentence: fmix64(smaller << 32 | larger) of their low 32 bits, and
- * the sentence. (hashes uint64, sentences int64) as bytes, in NumPy's order. */
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* fingerprint.rewrite.pairs after its sort: `full` holds (sentence << 40 | packed lemma key)
+ * in sentence order; the values of one sentence may come in any order (each sentence's run is
+ * sorted here, a few dozen values, instead of one sort of them all). Each distinct value once;
+ * per sentence the first `top` (its rarest lemmas); then, for each distance d = 1 .. top - 1 in
+ * turn and each position in order, the pair of the lemmas d apart in one sentence:
+ * fmix64(smaller << 32 | larger) of their low 32 bits, and the sentence. (hashes uint64,
+ * sentences int64) as bytes, in NumPy's order, or with `by_sentence` the pairs of each sentence
+ * together (the scan's candidates need no order, and one pass over the values is cheaper). */
 static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
     PyObject *o_full;
     Py_ssize_t top;
-    if (!PyArg_ParseTuple(args, "On", &o_full, &top))
+    int by_sentence = 0;
+    if (!PyArg_ParseTuple(args, "On|p", &o_full, &top, &by_sentence))
         return NULL;
     Py_buffer full;
     if (get(o_full, &full, 8, 0, "full") < 0)
         return NULL;
-    Py_ssize_t n = full.len / 8, kept = 0, count = 0, cap = 256, count2 = 0, cap2 = 256;
-    uint64_t *lemma = PyMem_RawMalloc((n + 1) * sizeof(uint64_t));
-    int64_t *sent = PyMem_RawMalloc((n + 1) * sizeof(int64_t));
-    int64_t *hashes = PyMem_RawMalloc(cap * sizeof(int64_t)), *owners = PyMem_RawMalloc(cap2 * sizeof(int64_t));
-    int failed = lemma == NULL || sent == NULL || hashes == NULL || owners == NULL;
-    if (!failed) {
-        const uint64_t *v = full.buf;
-        Py_BEGIN_ALLOW_THREADS
-        Py_ssize_t rank = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (i > 0 && v[i] == v[i - 1])
-                continue;
-            int64_t sentence = (int64_t)(v[i] >> 40);
-            /* the rank among the sentence's distinct values (its first `top` are kept, so the
-             * last kept value is of this sentence whenever this is not its first) */
-            rank = (kept > 0 && sent[kept - 1] == sentence) ? rank + 1 : 0;
-            if (rank >= top)
-                continue;
-            sent[kept] = sentence;
-            lemma[kept] = v[i] & 0xFFFFFFFFULL;
-            kept++;
-        }
-        for (Py_ssize_t d = 1; d < top && d < kept && !failed; d++) {
-            Py_ssize_t found = 0;
-            for (Py_ssize_t i = 0; i + d < kept; i++) {
-                if (sent[i] != sent[i + d])
-                    continue;
-                uint64_t a = lemma[i], b = lemma[i + d];
-                uint64_t low = a < b ? a : b, high = a < b ? b : a;
-                if (!push(&hashes, &count, &cap, (int64_t)fmix64((low << 32) | high))
-                    || !push(&owners, &count2, &cap2, sent[i])) {
-                    failed = 1;
-                    break;
-                }
-                found++;
-            }
-            if (found == 0)
-                break;
-        }
-        Py_END_ALLOW_THREADS
+    Py_ssize_t n = full.len / 8, kept = 0, total = 0;
+    uint64_t *v = PyMem_RawMalloc((n + 1) * sizeof(uint64_t));  /* sorted, then the kept values */
+    if (v == NULL) {
+        PyBuffer_Release(&full);
+        return PyErr_NoMemory();
     }
+    memcpy(v, full.buf, n * sizeof(uint64_t));
     PyBuffer_Release(&full);
-    PyObject *result = listed(failed, 1, NULL, hashes, count, owners, count2);
-    PyMem_RawFree(lemma);
-    PyMem_RawFree(sent);
-    PyMem_RawFree(hashes);
-    PyMem_RawFree(owners);
-    return result;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t lo = 0, hi; lo < n; lo = hi) {  /* each sentence's run, sorted */
+        for (hi = lo + 1; hi < n && (v[hi] >> 40) == (v[lo] >> 40); hi++)
+            ;
+        if (hi - lo > 24) {
+            qsort(v + lo, hi - lo, sizeof(uint64_t), compare_u64);
+            continue;
+        }
+        for (Py_ssize_t i = lo + 1; i < hi; i++) {  /* insertion sort: runs are short */
+            uint64_t x = v[i];
+            Py_ssize_t j = i;
+            for (; j > lo && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    Py_ssize_t rank = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* kept in place: each distinct value once, a sentence's first `top` */
+        if (i > 0 && v[i] == v[i - 1])
+            continue;
+        /* the rank among the sentence's distinct values (its first `top` are kept, so the last
+         * kept value is of this sentence whenever this is not its first) */
+        rank = (kept > 0 && (v[kept - 1] >> 40) == (v[i] >> 40)) ? rank + 1 : 0;
+        if (rank >= top)
+            continue;
+        v[kept++] = v[i];
+        total += rank;  /* pairs with the values kept before it in its sentence */
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *o_hashes = PyBytes_FromStringAndSize(NULL, total * 8), *o_owners = PyBytes_FromStringAndSize(NULL, total * 8);
+    if (o_hashes == NULL || o_owners == NULL) {
+        Py_XDECREF(o_hashes);
+        Py_XDECREF(o_owners);
+        PyMem_RawFree(v);
+        return NULL;
+    }
+    uint64_t *hashes = (uint64_t *)PyBytes_AS_STRING(o_hashes);
+    int64_t *owners = (int64_t *)PyBytes_AS_STRING(o_owners);
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+#define PAIR(i, j) do { \
+        uint64_t a = v[i] & 0xFFFFFFFFULL, b = v[j] & 0xFFFFFFFFULL; \
+        hashes[count] = fmix64(((a < b ? a : b) << 32) | (a < b ? b : a)); \
+        owners[count++] = (int64_t)(v[i] >> 40); \
+    } while (0)
+    if (by_sentence) {  /* sentence by sentence (each in NumPy's order within it) */
+        for (Py_ssize_t lo = 0, hi; lo < kept; lo = hi) {
+            for (hi = lo + 1; hi < kept && (v[hi] >> 40) == (v[lo] >> 40); hi++)
+                ;
+            for (Py_ssize_t d = 1; d < hi - lo; d++)
+                for (Py_ssize_t i = lo; i + d < hi; i++)
+                    PAIR(i, i + d);
+        }
+    } else {  /* NumPy's order: by distance, then position */
+        for (Py_ssize_t d = 1; d < top && d < kept; d++)
+            for (Py_ssize_t i = 0; i + d < kept; i++)
+                if ((v[i] >> 40) == (v[i + d] >> 40))
+                    PAIR(i, i + d);
+    }
+#undef PAIR
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(v);
+    return Py_BuildValue("(NN)", o_hashes, o_owners);
 }
 
 static PyMethodDef METHODS[] = {

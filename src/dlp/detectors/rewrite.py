@@ -119,7 +119,7 @@ class RewriteDetector:
             pos, keys = uniq, keys[first]
         if len(pos) < 2:
             return {}
-        hashes, sent = pairs(sentences.of(pos), keys, top=self.settings.scan_top)
+        hashes, sent = pairs(sentences.of(pos), keys, top=self.settings.scan_top, any_order=True)
         if len(hashes) == 0:
             return {}
         # A couple needs `min_pairs` signatures of one scanned sentence: a sentence with fewer that
@@ -143,7 +143,7 @@ class RewriteDetector:
             at = np.searchsorted(table_, hashes)
             at[at >= len(table_)] = 0
             keep_pair &= table_[at] != hashes
-        qs, rows, owners = [], [], []
+        qs, rows = [], []
         for segment, offset, row_base, cand, lo in looked:
             ok = keep_pair[cand]
             cand, lo = cand[ok], lo[ok]
@@ -152,24 +152,22 @@ class RewriteDetector:
             ptr = segment.arrays["rp_ptr"]
             start, count = ptr[lo], ptr[lo + 1] - ptr[lo]
             qidx, entry = bitmap.expand(cand, start, count)
-            row = segment.arrays["rp_sent"][entry].astype(np.int64)
             qs.append(qidx)
-            owners.append(np.searchsorted(segment.arrays["rw_owner"], row, side="right") - 1 + offset)
-            rows.append(row + row_base)
+            rows.append(segment.arrays["rp_sent"][entry].astype(np.int64) + row_base)
         if not qs:
             return {}
-        q, owner, row = np.concatenate(qs), np.concatenate(owners), np.concatenate(rows)
-        alive = self.live[owner]
-        q, owner, row = q[alive], owner[alive], row[alive]
-        if len(q) == 0:
-            return {}
+        q, row = np.concatenate(qs), np.concatenate(rows)
         couple, counts = np.unique((sent[q].astype(np.int64) << 32) | row, return_counts=True)
         chosen = counts >= self.settings.min_pairs
         couple, counts = couple[chosen], counts[chosen]
-        if len(couple) == 0:
-            return {}
         row_of = couple & 0xFFFFFFFF
         owner_of = self._owner_of_row(row_of)
+        # a couple counts the pairs of one registered sentence, so one owner: the owners that
+        # are gone are dropped here, after counting, for the few couples left
+        alive = self.live[owner_of]
+        couple, counts, row_of, owner_of = couple[alive], counts[alive], row_of[alive], owner_of[alive]
+        if len(couple) == 0:
+            return {}
         out: dict[int, list[tuple[int, int]]] = {}
         strong: set[int] = set()
         for s_, r, o, c in zip((couple >> 32).tolist(), row_of.tolist(), owner_of.tolist(), counts.tolist()):

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import speedups
-from ..text.normalise import SENTENCE, Tokens, fmix64
+from . import bitmap
+from ..text.normalise import Tokens, fmix64
 from .lexicon import LEXICON_VERSION, Lexicon
 from ..arrays import distinct
 
@@ -70,8 +71,7 @@ class Sentences:
 
     def __init__(self, tokens: Tokens) -> None:
         n = len(tokens)
-        flags = tokens.sentence_flags if n else np.zeros(0, dtype=np.uint8)
-        first = np.flatnonzero(flags & SENTENCE)
+        first = tokens.sentence_starts
         if n and (len(first) == 0 or first[0] != 0):
             first = np.concatenate(([0], first))
         self.first = first.astype(np.int64)
@@ -81,7 +81,8 @@ class Sentences:
 
     def of(self, positions: np.ndarray) -> np.ndarray:
         """Sentence number of the tokens at `positions`."""
-        s = np.searchsorted(self.first, positions, side="right") - 1
+        s = bitmap.searchsorted(self.first.view(np.uint64), positions.astype(np.int64, copy=False).view(np.uint64),
+                                "right") - 1  # ascending positions gallop (offsets are never negative)
         return self.base[s] + (positions - self.first[s]) // MAX_SENTENCE_TOKENS
 
     def span(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,20 +150,25 @@ def pack_lemma(lemmas: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return ((np.uint64(255) - quantised) << np.uint64(32)) | (lemmas >> np.uint64(32))
 
 
-def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS) -> tuple[np.ndarray, np.ndarray]:
+def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS,
+          any_order: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Pair signatures of every sentence from its `top` rarest distinct lemmas: (hashes, sentence numbers).
 
     `keys` are packed lemmas (`pack_lemma`). One integer sort orders the tokens by sentence,
     then rarity, then lemma: duplicates fall together, and the first `top` of each sentence
-    are its rarest.
+    are its rarest. The pairs come by distance in that order, then by position, unless
+    `any_order` (then the C speedups give each sentence's pairs together).
     """
     if len(keys) < 2:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    full = np.sort((sentences.astype(np.uint64) << np.uint64(40)) | keys)
+    full = (sentences.astype(np.uint64) << np.uint64(40)) | keys
     native = speedups.native
-    if native is not None:  # the rest in one C pass, in the same order
-        hashes, owners = native.lemma_pairs(full, top)
+    if native is not None:  # the rest in one C pass, in the same order; it sorts within sentences
+        if np.any(sentences[1:] < sentences[:-1]):
+            full = np.sort(full)
+        hashes, owners = native.lemma_pairs(full, top, any_order)
         return np.frombuffer(hashes, dtype=np.uint64), np.frombuffer(owners, dtype=np.int64)
+    full = np.sort(full)
     full = full[np.concatenate(([True], full[1:] != full[:-1]))]
     sent = (full >> np.uint64(40)).astype(np.int64)
     starts = np.flatnonzero(np.concatenate(([True], sent[1:] != sent[:-1])))
