@@ -282,6 +282,31 @@ def test_ascii_tokens_are_the_numpy_tokens(pieces):
         assert np.array_equal(a, b)
 
 
+UNICODE_PIECES = st.one_of(
+    WORD_PIECES,
+    st.text(alphabet="aZ9éÉßﬁǅ²①Ⅻİ\u0301\u200bрΣ日", min_size=1, max_size=8),
+    # one character that becomes several (ligatures, digraphs, circled numbers, fractions), beside
+    # letters, digits and capitals
+    st.sampled_from(["ﬁ", "ǅx", "a①b", "㎡", "5㎡x", "㏠", "ⅫV", "x½y", "Ǆa", "ﬃ2", "İs", "aßB", "ＡＢ１", "e\u0301X", "\u202e", "\u00ad"]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(UNICODE_PIECES, max_size=60))
+def test_tokens_of_any_text_are_the_numpy_tokens(pieces):
+    """The same beyond ASCII, where one source character can become several normalised ones
+    (and no cut falls between them)."""
+    def everything(text):
+        t = tokenise(text)
+        return [t.hashes, t.starts, t.ends, t.norm, t.nstarts, t.nends, t.halves, t.marks, t.tampered,
+                t.sentence_flags]
+
+    with_c, without = _both(everything, "".join(pieces))
+    for a, b in zip(with_c, without):
+        assert np.array_equal(a, b)
+
+
 @needs_native
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.integers(0, 3)), max_size=120),
