@@ -56,6 +56,10 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     bits = max(1, int(n).bit_length())
     if n < 2 or 2 * bits > 62:
         return np.argsort(values, kind="stable")
+    if values.dtype in (np.uint64, np.uint32) and n >= 1024:
+        order = _packed_argsort(values, bits)
+        if order is not None:
+            return order
     order = np.argsort(values)
     change = run_starts(values[order])
     if change.all():
@@ -64,6 +68,41 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     keys = (runs << bits) | order.astype(np.int64)
     keys.sort()
     return keys & ((1 << bits) - 1)
+
+
+def _packed_argsort(values: np.ndarray, bits: int) -> np.ndarray | None:
+    """`stable_argsort` of unsigned integers by one sort of plain integers, the fastest sort NumPy
+    has (an argsort of 8 million uint64 took 0.5 s, a sort 0.1 s): each value's top 64 - `bits`
+    bits over its index. That orders by value, ties in index order, except among values that
+    differ only in their low bits, which are put in order afterwards (keyed hashes: a handful
+    in millions). None when there are too many of those (low-entropy values): sort otherwise."""
+    wide = values.astype(np.uint64)
+    if values.dtype == np.uint32:
+        wide <<= np.uint64(32)  # the significant bits at the top
+    low = np.uint64((1 << bits) - 1)
+    keys = (wide & ~low) | np.arange(len(values), dtype=np.uint64)
+    keys.sort()
+    order = (keys & low).astype(np.int64)
+    ranked = wide[order]
+    bad = np.flatnonzero(ranked[1:] < ranked[:-1])
+    if len(bad) * 1024 > len(values):
+        return None
+    # each disorder is inside a run of equal top bits, a few entries long: sort each such run
+    # by (value, index)
+    shift, done = np.uint64(bits), -1
+    for b in bad.tolist():
+        if b < done:
+            continue
+        top = keys[b] >> shift
+        lo, hi = b, b + 2
+        while lo > 0 and keys[lo - 1] >> shift == top:
+            lo -= 1
+        while hi < len(keys) and keys[hi] >> shift == top:
+            hi += 1
+        run = sorted(zip(ranked[lo:hi].tolist(), order[lo:hi].tolist()))
+        order[lo:hi] = [i for _, i in run]
+        done = hi
+    return order
 
 
 def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
