@@ -641,14 +641,21 @@ class Registry:
         fps = np.concatenate(values)
         families = np.repeat(np.array([r.family for r in docs], dtype=np.uint64), [len(v) for v in values])
         who: dict[int, str] = {r.family: r.secret for r in reversed(docs)}
-        wanted = distinct(fps)
-        for segment, qidx, local in self._stored(wanted):
-            found = segment.get("owner_family")[local].astype(np.uint64)
-            fps = np.concatenate([fps, wanted[qidx]])
-            families = np.concatenate([families, found])
-            for family, i in zip(found.tolist(), local.tolist()):
-                who.setdefault(family, segment.owners[i][0])
-        pairs = distinct_pairs(fps, families)  # (fingerprint, family) once each, sorted
+        if any(name not in self._flushed for name in self._segments):  # stored before this edit
+            wanted = distinct(fps)
+            for segment, qidx, local in self._stored(wanted):
+                found = segment.get("owner_family")[local].astype(np.uint64)
+                fps = np.concatenate([fps, wanted[qidx]])
+                families = np.concatenate([families, found])
+                for family, i in zip(found.tolist(), local.tolist()):
+                    who.setdefault(family, segment.owners[i][0])
+        # a fingerprint held `needed` times or more, whatever the families, may be common: only
+        # those (a few in millions) are counted by family
+        ranked = np.sort(fps)
+        starts = np.flatnonzero(run_starts(ranked))
+        often = ranked[starts][np.diff(np.append(starts, len(ranked))) >= needed]
+        maybe = among(fps, often)
+        pairs = distinct_pairs(fps[maybe], families[maybe])  # (fingerprint, family) once each, sorted
         starts = np.flatnonzero(run_starts(pairs[0]))
         per_value = np.diff(np.append(starts, pairs.shape[1]))
         common = pairs[0][starts][per_value >= needed]

@@ -182,11 +182,11 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     pos = np.concatenate([r.fp_pos if r.kind == "document" else _zeros(np.uint32) for r in records]) if n else _zeros(np.uint32)
     own = _owner_of(docs)
     order = stable_argsort(h)
-    arrays = dict(doc_hash=h[order].astype(np.uint64), doc_owner=own[order], doc_pos=pos[order].astype(np.uint32),
-                  owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
+    arrays = dict(doc_hash=h[order].astype(np.uint64, copy=False), doc_owner=own[order],
+                  doc_pos=pos[order].astype(np.uint32, copy=False), owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
     every = [r.all_sh32 if r.kind == "document" else _zeros(np.uint32) for r in records]
-    arrays.update(doc_all=np.concatenate(every).astype(np.uint32) if n else _zeros(np.uint32),
+    arrays.update(doc_all=np.concatenate(every).astype(np.uint32, copy=False) if n else _zeros(np.uint32),
                   doc_all_ptr=np.concatenate(([0], np.cumsum([len(e) for e in every]))).astype(np.int64))
 
     exact = [(r.exact, i) for i, r in enumerate(records) if r.exact]
@@ -202,13 +202,13 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
 def _classifier_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     n = len(records)
     buckets = [r.cl_bucket for r in records]
-    return dict(cl_bucket=np.concatenate(buckets).astype(np.uint32) if n else _zeros(np.uint32),
-                cl_count=np.concatenate([r.cl_count for r in records]).astype(np.float32) if n else _zeros(np.float32),
+    return dict(cl_bucket=np.concatenate(buckets).astype(np.uint32, copy=False) if n else _zeros(np.uint32),
+                cl_count=np.concatenate([r.cl_count for r in records]).astype(np.float32, copy=False) if n else _zeros(np.float32),
                 cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
 
 
 def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.ndarray]) -> None:
-    values = np.concatenate(parts).astype(np.uint64) if parts else _EMPTY_U64
+    values = np.concatenate(parts).astype(np.uint64, copy=False) if parts else _EMPTY_U64
     owners = _owner_of(parts)
     order = stable_argsort(values)
     arrays[value_name], arrays[owner_name] = values[order], owners[order]
@@ -243,7 +243,7 @@ def _rewrite_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dic
         base_col += len(v.cols)
         base_row += len(v)
         owner_rows.append(base_row)
-    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else _zeros(dtype)  # noqa: E731
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype, copy=False) if parts else _zeros(dtype)  # noqa: E731
     arrays.update(rw_ptr=cat(ptrs, np.int64), rw_cols=cat(cols, np.uint32), rw_weights=cat(weights, np.float32),
                   rw_sig=cat(sigs, np.uint64), rw_owner=np.array(owner_rows, dtype=np.int64))
     order = stable_argsort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
@@ -308,11 +308,11 @@ def _phrase_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     parts = [r.ph_hash for r in records]
     if not any(len(p) for p in parts):
         return arrays
-    h = np.concatenate(parts).astype(np.uint64)
+    h = np.concatenate(parts).astype(np.uint64, copy=False)
     owner = np.concatenate([np.full(len(p), i, dtype=np.uint32) for i, p in enumerate(parts)])
-    row = np.concatenate([r.ph_row for r in records]).astype(np.uint32)
-    col = np.concatenate([r.ph_col for r in records]).astype(np.uint16)
-    length = np.concatenate([r.ph_len for r in records]).astype(np.uint8)
+    row = np.concatenate([r.ph_row for r in records]).astype(np.uint32, copy=False)
+    col = np.concatenate([r.ph_col for r in records]).astype(np.uint16, copy=False)
+    length = np.concatenate([r.ph_len for r in records]).astype(np.uint8, copy=False)
     order = stable_argsort(h)
     arrays.update(ph_hash=h[order], ph_owner=owner[order], ph_row=row[order], ph_col=col[order], ph_len=length[order])
     arrays["ph_bits"] = bitmap.build(arrays["ph_hash"], bitmap.bits_for(len(h)))
