@@ -1,6 +1,11 @@
-"""How a scanning or registering process asks its allocator to keep memory."""
+"""How a scanning or registering process asks its allocator to keep memory, and when it
+stops Python's cycle collector."""
 
 from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Iterator
 
 KEEP_FREED = 256 << 20  # bytes: arrays up to this size come from the heap, and this much free heap is kept
 
@@ -27,3 +32,18 @@ def keep_freed_memory() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
     libc.mallopt(m_mmap_threshold, KEEP_FREED)
     libc.mallopt(m_trim_threshold, KEEP_FREED)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: a bulk registration makes a few objects per document
+    and per batch that all live to its end, and the collector traversed them again and again
+    as they grew (0.25 s of CPU per 10,000 documents, 5% of the command). Reference counting
+    still frees everything without cycles; cycles wait for the collector, back on at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

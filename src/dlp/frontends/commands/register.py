@@ -17,7 +17,7 @@ from ... import parallel, sync
 from ...changes import registry_change
 from ...errors import UsageError
 from ...extract.documents import read_document, read_documents
-from ...memory import keep_freed_memory
+from ...memory import collector_paused, keep_freed_memory
 from ...registry import NewDocument, Registry, slug, warm_up
 from .files import expand
 from ..status import Exit
@@ -49,6 +49,11 @@ def register(sub) -> None:
 
 def run(args, env) -> int:
     keep_freed_memory()  # batches of documents, read and fingerprinted here and in forked workers
+    with collector_paused():
+        return _run(args, env)
+
+
+def _run(args, env) -> int:
     if args.sync:
         return run_sync(args, env)
     if args.dry_run:
