@@ -51,7 +51,7 @@ from .fingerprint.rewrite import rewrite_record
 from .index import DEFAULT_BOILERPLATE_DOCS, Index, default_key_path, store_versions
 from .store import Store
 from .text import spacing, tokenise
-from .text.normalise import tokenise_lines
+from .text.normalise import tokenise_lines, tokenise_many
 from .text.english import english
 from .text.spacing import glued_forms
 
@@ -700,7 +700,7 @@ def warm_up(root: Path) -> None:
 
 def _prepare_texts(texts: list[str]) -> dict[str, np.ndarray]:
     """Fingerprint a batch of texts (in a worker process, or here), packed to travel back."""
-    return pack(prepare([tokenise(t) for t in texts], parallel.state("keyer"), parallel.state("lexicon")))
+    return pack(prepare(tokenise_many(texts), parallel.state("keyer"), parallel.state("lexicon")))
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -300,3 +301,42 @@ def test_citation_marks_are_kept_apart_for_the_readers_that_need_them(text, mark
     toks = tokenise(text)
     assert all(not toks.text_of(i).isdigit() or len(toks.text_of(i)) > 3 for i in range(len(toks)))
     assert [(int(t), int(h)) for t, h in toks.citations] == [(t, int(tokenise(n).hashes[0])) for t, n in marks]
+
+
+# -- many texts at once ------------------------------------------------------------------------
+
+_EDGE_PIECES = st.one_of(
+    st.text(alphabet="abcXYZ019", min_size=1, max_size=10),
+    st.sampled_from([" ", "\n", "\n\n", ". ", "-", "coat-", "coat-\n", "ing", "a b c", "a b", " i s ", "x", "[12]",
+                     "[3, 4", "HTMLParser", "the1process2of3", "c.o.a.t", "PROJECTHALCYONCOATINGPROCESSX", "é",
+                     "a" * 30, "\t", "00", "Ab", "E X T R E M E   M A R K E T S"]),
+)
+
+
+def _everything(t):
+    return [t.hashes, t.starts, t.ends, t.norm, t.nstarts, t.nends, t.halves, t.tampered, t.marks, t.citations,
+            t.sentence_flags, t.flags, t.lengths, [t.unsegmented]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_EDGE_PIECES, max_size=12).map("".join), max_size=8))
+def test_texts_tokenised_together_give_the_tokens_of_each_alone(texts):
+    """Whatever stands at the end of one text and the start of the next (a hyphen, single
+    letters, a citation's start, letter spacing), each text's tokens are its own."""
+    from dlp.text.normalise import tokenise_many
+
+    for together, alone in zip(tokenise_many(texts), [tokenise(t) for t in texts]):
+        for a, b in zip(_everything(together), _everything(alone)):
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_batch_past_a_tokeniser_budget_is_tokenised_text_by_text(monkeypatch):
+    """Alone, each text has the whole budget for glued and letter-spaced words: a batch that
+    runs out of it is not cut apart, its texts are tokenised one by one."""
+    from dlp.text import normalise
+
+    monkeypatch.setattr(normalise, "GLUED_BUDGET", 40)
+    texts = ["PROJECTHALCYONCOATINGPROCESS is here", "and COATINGPROCESSHALCYONPROJECT too"]
+    for together, alone in zip(normalise.tokenise_many(texts), [tokenise(t) for t in texts]):
+        assert together.unsegmented == alone.unsegmented == 0
+        assert np.array_equal(together.hashes, alone.hashes)

@@ -50,7 +50,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -288,6 +288,64 @@ def tokenise(text: str) -> Tokens:
         nbase += len(piece.norm)
         base = end
     return concatenate(pieces)
+
+
+_BETWEEN = "\n\n00\n\n"  # between texts tokenised together: see `tokenise_many`
+
+
+def tokenise_many(texts: Sequence[str]) -> list[Tokens]:
+    """`tokenise` of each text, for many short ones (the documents of a registration batch).
+
+    ASCII texts are tokenised together, up to CHUNK_CHARS at a time, and the tokens cut apart:
+    NumPy's fixed cost per call, some forty calls per text, made tokenising 5 KB documents one
+    by one six times slower than tokenising their text in one piece. The tokens are exactly
+    those of each text alone: a blank line on each side of a two-digit token stands between two
+    texts, so no rule reaches across (a hyphenated line break needs a letter on the next line,
+    letter spacing single letters one character apart, and a letter-spaced run's neighbours
+    are tokens of one letter), and a batch in which a tokeniser budget ran out is tokenised
+    text by text (alone, each text has the whole budget)."""
+    out: list[Tokens | None] = [None] * len(texts)
+    group: list[int] = []
+    size = 0
+    for i, text in enumerate(texts):
+        if len(text) > CHUNK_CHARS // 4 or not text.isascii():
+            out[i] = tokenise(text)
+            continue
+        if group and size + len(text) > CHUNK_CHARS:
+            _tokenise_group(texts, group, out)
+            group, size = [], 0
+        group.append(i)
+        size += len(text) + len(_BETWEEN)
+    _tokenise_group(texts, group, out)
+    return out  # type: ignore[return-value]
+
+
+def _tokenise_group(texts: Sequence[str], group: list[int], out: list) -> None:
+    if len(group) < 2:
+        for i in group:
+            out[i] = tokenise(texts[i])
+        return
+    whole = _tokenise(_BETWEEN.join(texts[i] for i in group), 0, 0)
+    if whole.unsegmented:
+        for i in group:
+            out[i] = tokenise(texts[i])
+        return
+    lengths = np.array([len(texts[i]) for i in group], dtype=np.int64)
+    bases = np.concatenate(([0], np.cumsum(lengths[:-1] + len(_BETWEEN))))
+    first = np.searchsorted(whole.starts, bases).tolist()
+    end = np.searchsorted(whole.starts, bases + lengths).tolist()
+    halves = whole.halves
+    half_at = np.searchsorted(halves[:, 0], first).tolist() if len(halves) else [0] * len(group)
+    half_end = np.searchsorted(halves[:, 0], end).tolist() if len(halves) else [0] * len(group)
+    for k, i in enumerate(group):
+        a, b, base = first[k], end[k], int(bases[k])
+        own = halves[half_at[k]:half_end[k]] - np.array([a, base]) if half_end[k] > half_at[k] else _NO_HALVES
+        out[i] = Tokens(whole.hashes[a:b], whole.starts[a:b] - base, whole.ends[a:b] - base,
+                        whole.norm[base:base + int(lengths[k])], whole.nstarts[a:b] - base, whole.nends[a:b] - base,
+                        halves=own)
+
+
+_NO_HALVES = np.zeros((0, 2), dtype=np.int64)
 
 
 def tokenise_slice(text: str, offset: int, norm_offset: int) -> Tokens:
