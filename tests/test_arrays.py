@@ -47,12 +47,12 @@ def test_distinct_first_is_numpys_unique_with_first_indices(raw, dtype):
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1024, 6000), st.integers(0, 2**32), st.integers(1, 40), st.integers(1, 6),
-       st.sampled_from([np.uint64, np.uint32]))
+       st.sampled_from([np.uint64, np.uint32, np.int64]))
 def test_stable_argsort_of_values_that_differ_only_in_their_low_bits(n, seed, tops, lows, dtype):
     """Long arrays take the packed sort: values that share their top bits and differ below
     (put in order afterwards), equal values (kept in index order) and disorder in between."""
     rng = np.random.default_rng(seed)
-    width = 64 if dtype == np.uint64 else 32
+    width = {np.uint64: 64, np.uint32: 32, np.int64: 63}[dtype]
     top = rng.integers(0, 2**20, tops, dtype=np.uint64)[rng.integers(0, tops, n)] << np.uint64(width - 20)
     low = rng.integers(0, 2**12, lows, dtype=np.uint64)[rng.integers(0, lows, n)]
     values = (top | low).astype(dtype)
@@ -65,4 +65,14 @@ def test_stable_argsort_of_a_few_keyed_hashes_in_millions():
     values[rng.integers(0, len(values), 5000)] = values[:5000]  # some repeated
     near = rng.integers(0, len(values), (60, 2))  # and near neighbours: the same top bits, other low bits
     values[near[:, 0]] = values[near[:, 1]] ^ rng.integers(1, 2**20, 60, dtype=np.uint64)
+    assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1024, 5000), st.integers(0, 2**32), st.integers(0, 40), st.sampled_from([np.int64, np.int32]))
+def test_stable_argsort_of_small_numbers_in_long_arrays(n, seed, top, dtype):
+    """Sentence and column numbers, doc numbers, all zeros, and negative numbers (sorted the old way)."""
+    rng = np.random.default_rng(seed)
+    high = 2 ** min(top, 31 if dtype == np.int32 else 40)
+    values = rng.integers(-3 if seed % 5 == 0 else 0, high + 1, n).astype(dtype)
     assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))

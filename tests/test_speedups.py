@@ -198,6 +198,22 @@ def test_rare_lemma_hits_are_the_probe_and_table_lookup(stored, seed):
     assert np.array_equal(np.frombuffer(packed, dtype=np.uint64), expected[order])
 
 
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3000), st.integers(0, 2**32 - 1))
+def test_table_payloads_are_the_table_lookup(stored, seed):
+    from dlp.fingerprint import table
+
+    rng, keys, _ = _stored(stored, seed)
+    slots, payload = table.build(keys, np.arange(stored, dtype=np.int64) * 3)
+    queries = np.concatenate([rng.choice(keys, stored), rng.integers(0, 2**64, stored, dtype=np.uint64),
+                              np.zeros(1, dtype=np.uint64)])
+    rng.shuffle(queries)
+    with_c, without = _both(table.find, slots, payload, queries, -1)
+    assert np.array_equal(with_c, without)
+    assert (with_c >= 0).sum() >= stored  # the stored keys asked for are found
+
+
 # -- sorted search -----------------------------------------------------------------------------------
 
 @needs_native

@@ -468,6 +468,50 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
 }
 
 
+/* fingerprint.table.lookup as one array: for each uint64 query, the 8-byte payload of its slot
+ * in the open-addressing table `slots` / `payload` (home slot from the top bits, linear
+ * probing, 0 empty), or `missing` where it is not there (a query of 0 never is). Into `out`. */
+static PyObject *table_find(PyObject *self, PyObject *args) {
+    PyObject *o_slots, *o_payload, *o_queries, *o_out;
+    long long missing;
+    if (!PyArg_ParseTuple(args, "OOOOL", &o_slots, &o_payload, &o_queries, &o_out, &missing))
+        return NULL;
+    Py_buffer slots, payload, queries, out;
+    Want want[] = {{o_slots, &slots, 8, 0, "slots"}, {o_payload, &payload, 8, 0, "payload"},
+                   {o_queries, &queries, 8, 0, "queries"}, {o_out, &out, 8, 1, "out"}};
+    if (get_all(want, 4) < 0)
+        return NULL;
+    Py_ssize_t m = queries.len / 8, size = slots.len / 8;
+    int bits = 0;
+    while (((Py_ssize_t)1 << (bits + 1)) <= size)
+        bits++;
+    int ok = size > 0 && ((Py_ssize_t)1 << bits) == size && bits > 0 && payload.len == slots.len && out.len == queries.len;
+    if (ok) {
+        const uint64_t *k = slots.buf, *q = queries.buf;
+        const int64_t *pay = payload.buf;
+        int64_t *o = out.buf;
+        uint64_t mask = (uint64_t)size - 1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t x = q[i];
+            int64_t found = missing;
+            if (x != 0)
+                for (uint64_t at = x >> (64 - bits);; at = (at + 1) & mask) {
+                    if (k[at] == x) {
+                        found = pay[at];
+                        break;
+                    }
+                    if (k[at] == 0)
+                        break;
+                }
+            o[i] = found;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return done(want, 4, ok, "a table of a power-of-two size, a payload per slot and an output per query expected");
+}
+
+
 /* numpy.searchsorted(sorted, queries, side) for uint64 arrays, galloping from the previous
  * answer when the queries come in ascending order (a binary search over the whole array
  * otherwise): sorted queries a few dozen entries apart cost a few steps each, near each other
@@ -728,6 +772,7 @@ static PyMethodDef METHODS[] = {
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},
+    {"table_find", table_find, METH_VARARGS, "Payloads of queries in an open-addressing table (see fingerprint.table.lookup)."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };

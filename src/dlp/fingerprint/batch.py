@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import stable_argsort
 from ..classify.features import token_buckets
 from ..text.normalise import SENTENCE, Tokens
 from .keyed import Keyer
@@ -149,7 +150,7 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     pieces = (end - first + MAX_SENTENCE_TOKENS - 1) // MAX_SENTENCE_TOKENS
     base = np.concatenate(([0], np.cumsum(pieces))).astype(np.int64)
     positions = np.arange(total, dtype=np.int64)
-    s = np.searchsorted(first, positions, side="right") - 1
+    s = np.cumsum(starts, dtype=np.int64) - 1  # the sentence of every token (the first token starts one)
     numbers = base[s] + (positions - first[s]) // MAX_SENTENCE_TOKENS if total else positions
     # the first sentence number of each document (documents without tokens have none)
     doc_sentence = base[np.searchsorted(first, off[:-1])] if len(first) else np.zeros(n_docs, dtype=np.int64)
@@ -163,7 +164,7 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     # sentence vectors: rows sorted by sentence, columns within a row sorted
     cols = (lem >> np.uint64(64 - COL_BITS)).astype(np.int64)
     key = sent * (1 << COL_BITS) + cols
-    order = np.argsort(key, kind="stable")
+    order = stable_argsort(key)
     sorted_key = key[order]
     change = np.empty(len(key), dtype=bool)
     if len(key):
@@ -196,7 +197,7 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     rare_doc = np.searchsorted(doc_sentence, sent[rare], side="right") - 1
     rare_lem = lem[rare]
     order = np.argsort(rare_lem)
-    order = order[np.argsort(rare_doc[order].astype(np.int32), kind="stable")]  # by document, then lemma
+    order = order[stable_argsort(rare_doc[order])]  # by document, then lemma
     rare_doc, rare_lem = rare_doc[order], rare_lem[order]
     keep = np.ones(len(rare_lem), dtype=bool)
     keep[1:] = (rare_lem[1:] != rare_lem[:-1]) | (rare_doc[1:] != rare_doc[:-1])
@@ -237,7 +238,7 @@ def _pairs(sentences: np.ndarray, keys: np.ndarray, doc_sentence: np.ndarray) ->
     if len(h) == 0:
         return h, o
     doc = np.searchsorted(doc_sentence, o, side="right") - 1
-    order = np.argsort(doc, kind="stable")  # per document; the distance-then-position order stays
+    order = stable_argsort(doc)  # per document; the distance-then-position order stays
     return h[order], o[order]
 
 

@@ -61,11 +61,9 @@ class Lexicon:
         if len(values) >= TABLE_QUERIES and self.keys[0] != 0:
             # a batch of documents: two gathers from a hash table instead of a binary search each
             # (a tenth of a second to build, once; 10,000 documents spent 1.5 s in binary searches)
-            asked, where = table.lookup(*self._table, values)
-            at = np.zeros(len(values), dtype=np.int64)
-            at[asked] = where
-            found = np.zeros(len(values), dtype=bool)
-            found[asked] = True
+            at = table.find(*self._table, values, missing=-1)
+            found = at >= 0
+            at[~found] = 0
         else:
             at = np.searchsorted(self.keys, values)
             at[at >= len(self.keys)] = 0

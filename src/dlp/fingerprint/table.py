@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import speedups
 from ..arrays import distinct_first
 
 MIN_BITS = 8
@@ -74,3 +75,18 @@ def lookup(slots: np.ndarray, values: np.ndarray, queries: np.ndarray) -> tuple[
         return np.zeros(0, dtype=np.int64), values[:0]
     q = np.concatenate(found_q)
     return q, values[np.concatenate(found_at)]
+
+
+def find(slots: np.ndarray, values: np.ndarray, queries: np.ndarray, missing: int) -> np.ndarray:
+    """The payload (int64) of each query, `missing` where it is not in the table: `lookup` as one
+    array, in one C pass where the speedups are built."""
+    native = speedups.native
+    if native is not None and len(slots) > 1 and values.dtype.itemsize == 8 and queries.dtype == np.uint64:
+        out = np.empty(len(queries), dtype=np.int64)
+        native.table_find(np.ascontiguousarray(slots), np.ascontiguousarray(values), np.ascontiguousarray(queries),
+                          out, missing)
+        return out
+    out = np.full(len(queries), missing, dtype=np.int64)
+    asked, payload = lookup(slots, values, queries)
+    out[asked] = payload
+    return out
