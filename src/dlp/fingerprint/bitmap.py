@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import speedups
-from ..arrays import distinct
 
 MIN_BITS = 16
 MAX_BITS = 28
@@ -28,7 +27,9 @@ def build(values: np.ndarray, bits: int) -> np.ndarray:
     out = np.zeros(1 << (bits - 3), dtype=np.uint8)
     if len(values) == 0:
         return out
-    slots = distinct(np.asarray(values, dtype=np.uint64) >> np.uint64(64 - bits))
+    slots = np.asarray(values, dtype=np.uint64) >> np.uint64(64 - bits)
+    if len(slots) > 1 and not (slots[1:] >= slots[:-1]).all():  # stored values come sorted: no sort then
+        slots = np.sort(slots)
     index = (slots >> np.uint64(3)).astype(np.int64)
     bit = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
     starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
