@@ -214,6 +214,30 @@ def test_table_payloads_are_the_table_lookup(stored, seed):
     assert (with_c >= 0).sum() >= stored  # the stored keys asked for are found
 
 
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(2, 6))
+def test_gap_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k):
+    """Marks at the edges, marks in a row, texts too short for a window: every window of the
+    text less its marks that spans a mark's gap, hashed as the shingles are."""
+    from dlp.fingerprint.shingles import MIX, shingles
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(1, 2**64, n, dtype=np.uint64)
+    marks = np.flatnonzero(rng.random(n) < density).astype(np.int64)
+    skip = rng.random(len(marks)) < 0.2
+    which, spans = native.gap_shingles(values, marks, skip.view(np.uint8), k, int(MIX), 0, len(marks))
+    got = sorted(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
+    other = np.delete(values, marks)
+    expected = []
+    for j, mark in enumerate(marks.tolist()):
+        gap = mark - j  # where the token after the mark stands in the other reading
+        for start in range(gap - k + 1, gap):
+            if start >= 0 and start + k <= len(other) and not skip[j]:
+                expected.append((j, int(shingles(other[start : start + k], k)[0])))
+    assert got == sorted(expected)
+
+
 # -- sorted search -----------------------------------------------------------------------------------
 
 @needs_native

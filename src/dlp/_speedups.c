@@ -468,6 +468,79 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
 }
 
 
+/* The shingles DocumentDetector._marks_that_matter looks up: for each glued-number mark
+ * (sorted token indices, not flagged in `skip`), the k - 1 windows of k tokens of the other
+ * reading (the tokens less every mark) that span the gap it leaves, each hashed as
+ * fingerprint.shingles.shingles_of does (h = v0, h = h * mix + v_j, fmix64). Windows that
+ * would run past either end of the text are left out. Only the marks numbered [lo, hi) are read
+ * (a block at a time: the shingles of every mark of a hostile text would be large).
+ * (mark number int64, shingle uint64) as bytes, by mark, then by window. */
+static PyObject *gap_shingles(PyObject *self, PyObject *args) {
+    PyObject *o_values, *o_marks, *o_skip;
+    Py_ssize_t k, lo, hi;
+    unsigned long long mix;
+    if (!PyArg_ParseTuple(args, "OOOnKnn", &o_values, &o_marks, &o_skip, &k, &mix, &lo, &hi))
+        return NULL;
+    Py_buffer values, marks, skip;
+    Want want[] = {{o_values, &values, 8, 0, "values"}, {o_marks, &marks, 8, 0, "marks"}, {o_skip, &skip, 1, 0, "skip"}};
+    if (get_all(want, 3) < 0)
+        return NULL;
+    Py_ssize_t n = values.len / 8, m = marks.len / 8, count = 0, cap = 256, count2 = 0, cap2 = 256;
+    int ok = skip.len == m && k >= 2 && k <= 16 && lo >= 0 && lo <= hi && hi <= m, failed = 0;
+    const int64_t *mk = marks.buf;
+    for (Py_ssize_t j = 0; ok && j < m; j++)  /* ascending, distinct, inside the text */
+        ok = mk[j] >= 0 && mk[j] < n && (j == 0 || mk[j] > mk[j - 1]);
+    int64_t *which = PyMem_RawMalloc(cap * sizeof(int64_t)), *hashes = PyMem_RawMalloc(cap2 * sizeof(int64_t));
+    failed = which == NULL || hashes == NULL;
+    if (ok && !failed) {
+        const uint64_t *v = values.buf;
+        const uint8_t *sk = skip.buf;
+        Py_BEGIN_ALLOW_THREADS
+        uint64_t seq[32];
+        for (Py_ssize_t j = lo; j < hi && !failed; j++) {
+            if (sk[j])
+                continue;
+            /* seq[0 .. k-2]: the k - 1 tokens before the gap (last one at k - 2), seq[k-1 ..]: after */
+            Py_ssize_t nl = 0, nr = 0, o = mk[j] - 1, jj = j - 1;
+            while (nl < k - 1 && o >= 0) {
+                if (jj >= 0 && mk[jj] == o) {
+                    jj--;
+                    o--;
+                    continue;
+                }
+                seq[k - 2 - nl++] = v[o--];
+            }
+            o = mk[j] + 1;
+            jj = j + 1;
+            while (nr < k - 1 && o < n) {
+                if (jj < m && mk[jj] == o) {
+                    jj++;
+                    o++;
+                    continue;
+                }
+                seq[k - 1 + nr++] = v[o++];
+            }
+            for (Py_ssize_t w = k - 1 - nl; w < k - 1 && w <= nr - 1; w++) {  /* window w: seq[w .. w + k - 1] */
+                uint64_t h = seq[w];
+                for (Py_ssize_t i = 1; i < k; i++)
+                    h = h * (uint64_t)mix + seq[w + i];
+                if (!push(&which, &count, &cap, j) || !push(&hashes, &count2, &cap2, (int64_t)fmix64(h))) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_all(want, 3);
+    PyObject *result = listed(failed, ok, "marks: ascending token indices, one skip flag each, 2 <= k <= 16 and a block of them expected",
+                              which, count, hashes, count2);
+    PyMem_RawFree(which);
+    PyMem_RawFree(hashes);
+    return result;
+}
+
+
 /* fingerprint.table.lookup as one array: for each uint64 query, the 8-byte payload of its slot
  * in the open-addressing table `slots` / `payload` (home slot from the top bits, linear
  * probing, 0 empty), or `missing` where it is not there (a query of 0 never is). Into `out`. */
@@ -773,6 +846,7 @@ static PyMethodDef METHODS[] = {
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},
     {"table_find", table_find, METH_VARARGS, "Payloads of queries in an open-addressing table (see fingerprint.table.lookup)."},
+    {"gap_shingles", gap_shingles, METH_VARARGS, "Shingles spanning the gaps marks leave (see documents._marks_that_matter)."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };

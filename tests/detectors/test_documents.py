@@ -171,3 +171,25 @@ def test_a_table_of_figures_is_still_evidence(tmp_path):
     figures = " ".join(str(1000 + 37 * i) for i in range(40))
     sc = scanner_with(tmp_path, {"prices": prose(200, 5) + "\n" + figures + "\n" + prose(200, 6)})
     assert verdict(sc.scan_text(prose(80, 7) + "\n" + figures + "\n" + prose(80, 8))) is Action.BLOCK
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 1400), every=st.integers(1, 4), number=st.integers(1, 999), host_seed=st.integers(1000, 10**6))
+def test_numbers_glued_to_words_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start, every,
+                                                                                  number, host_seed):
+    """The marks whose removal joins registered words are found by a C pass or by NumPy: the
+    same marks, so the same findings either way."""
+    from dlp import speedups
+
+    excerpt = SECRET.split()[start : start + 40]
+    glued = " ".join(f"{w}{number + i}" if i % every == 0 else w for i, w in enumerate(excerpt))
+    text = prose(120, host_seed) + " " + glued + " " + prose(120, host_seed + 1)
+    sc = scanner(tmp_path_factory)
+    with_c = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
+    saved, speedups.native = speedups.native, None
+    try:
+        without = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
+    finally:
+        speedups.native = saved
+    assert with_c == without
+    assert any(secret == "plan" for secret, _, _ in with_c)

@@ -18,7 +18,8 @@ W = 6
 GUARANTEE_WORDS = W + K - 1
 SHINGLE_VERSION = f"k{K}-w{W}-blake2b-poly-fmix/1"
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+MIX = np.uint64(0x9E3779B97F4A7C15)  # the polynomial's multiplier (what the C passes are given too)
+_MIX = MIX
 
 
 def shingles(values: np.ndarray, k: int = K) -> np.ndarray:

@@ -245,12 +245,16 @@ class Tokens:
 
     def kept(self, keep: np.ndarray) -> "Tokens":
         """The tokens where `keep` (a mask) is true, in order. Offsets still point at the source."""
-        new_index = np.cumsum(keep) - 1
-        tampered = self.tampered[keep[self.tampered]] if len(self.tampered) else self.tampered
-        halves = self.halves[keep[self.halves[:, 0]]] if len(self.halves) else self.halves
-        return Tokens(self.hashes[keep], self.starts[keep], self.ends[keep], self.norm, self.nstarts[keep],
-                      self.nends[keep], new_index[tampered],
-                      np.stack([new_index[halves[:, 0]], halves[:, 1]], axis=1) if len(halves) else halves,
+        return self.taken(np.flatnonzero(keep))
+
+    def taken(self, at: np.ndarray) -> "Tokens":
+        """The tokens at the ascending distinct indices `at`, in order (a few of many: gathered,
+        not a mask over all of them). Offsets still point at the source."""
+        tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
+        halves = self.halves[among(self.halves[:, 0], at)] if len(self.halves) else self.halves
+        return Tokens(self.hashes[at], self.starts[at], self.ends[at], self.norm, self.nstarts[at], self.nends[at],
+                      np.searchsorted(at, tampered),
+                      np.stack([np.searchsorted(at, halves[:, 0]), halves[:, 1]], axis=1) if len(halves) else halves,
                       self.unsegmented)
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
