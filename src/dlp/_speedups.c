@@ -244,9 +244,10 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
 
 /* encoded._Base64Starts and encoded._HexStarts: the start of every run of the base64
  * alphabet (A-Z a-z 0-9 + / - _) that is `min_run` long or ends a line (blanks before the line
- * break or not) after `first` characters or more; and every position where eight hex bytes
- * begin, each followed by the same number, one to three, of separators (space \t : , ; \r \n -).
- * Two bytes objects of int64 offsets, each in order. */
+ * break or not) after `first` characters or more, less those encoded._candidates would read and
+ * turn down (see below); and every position where eight hex bytes begin, each followed by the
+ * same number, one to three, of separators (space \t : , ; \r \n -). Two bytes objects of int64
+ * offsets, each in order. */
 static uint8_t CLASS[256];  /* bit 0: hex digit; bit 1: separator of hex bytes; bit 2: base64 alphabet */
 
 static int compare_offsets(const void *a, const void *b) {
@@ -281,10 +282,57 @@ static int next_stretch(const uint8_t *p, Py_ssize_t n, Py_ssize_t *j, Py_ssize_
     return 0;
 }
 
+static inline int is_base64(uint8_t c) { return CLASS[c] & 4; }
+static inline int is_blank_or_tab(uint8_t c) { return c == ' ' || c == '\t'; }
+
+/* Whether `(?==*{0,2}[ \t]*(?:[\r\n]|$))` holds at r (what ends a line of encoded._BASE64). */
+static int line_ends(const uint8_t *p, Py_ssize_t n, Py_ssize_t r) {
+    for (int eq = 0; r < n && p[r] == '=' && eq < 2; eq++)
+        r++;
+    while (r < n && is_blank_or_tab(p[r]))
+        r++;
+    return r == n || p[r] == '\r' || p[r] == '\n';
+}
+
+/* The end of encoded._BASE64's match at s, where a run of 16 characters of the alphabet or more
+ * starts: that run, then each following line (blanks, one line break, blanks) that is a run of
+ * four or more characters of the alphabet, or of two or three before "=", ending the line
+ * (padding and blanks aside); then up to two "=". A line that is not stops the match before
+ * its line break. (With greedy runs no backtracking can do better: a shorter run is followed
+ * by a character of the alphabet, which neither ends a line nor is "=".) */
+static Py_ssize_t base64_match_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t s) {
+    Py_ssize_t e = s;
+    while (e < n && is_base64(p[e]))
+        e++;
+    for (;;) {
+        Py_ssize_t q = e;
+        while (q < n && is_blank_or_tab(p[q]))
+            q++;
+        if (q < n && p[q] == '\r')
+            q += (q + 1 < n && p[q + 1] == '\n') ? 2 : 1;
+        else if (q < n && p[q] == '\n')
+            q++;
+        else
+            break;
+        while (q < n && is_blank_or_tab(p[q]))
+            q++;
+        Py_ssize_t r = q;
+        while (r < n && is_base64(p[r]))
+            r++;
+        int ok = (r - q >= 4 || (r - q >= 2 && r < n && p[r] == '=')) && line_ends(p, n, r);
+        if (!ok)
+            break;
+        e = r;
+    }
+    for (int eq = 0; e < n && p[e] == '=' && eq < 2; eq++)
+        e++;
+    return e;
+}
+
 static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     Py_buffer data;
-    Py_ssize_t min_run, first;
-    if (!PyArg_ParseTuple(args, "y*nn", &data, &min_run, &first))
+    Py_ssize_t min_run, first, min_distinct;
+    if (!PyArg_ParseTuple(args, "y*nnn", &data, &min_run, &first, &min_distinct))
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len;
@@ -298,13 +346,32 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     }
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    /* base64: runs of the alphabet `first` long or more that are `min_run` long or end a line */
-    Py_ssize_t j = 0, s, e;
+    /* base64: runs of the alphabet `first` long or more that are `min_run` long or end a line;
+     * then, as encoded._candidates reads them (each match read from the end of the last one on),
+     * only those whose match holds `min_run` characters or more, white space aside, `min_distinct`
+     * of them different among the first 256: the rest (rules of dashes, short lines) are
+     * candidates the caller would only turn down */
+    Py_ssize_t j = 0, s, e, read_to = 0;
     while (!failed && first > 0 && next_stretch(p, n, &j, first, 4, &s, &e)) {
         Py_ssize_t after = e;  /* blanks may stand before the line break */
         while (after < n && (p[after] == ' ' || p[after] == '\t'))
             after++;
-        if ((e - s >= min_run || (after < n && (p[after] == '\n' || p[after] == '\r'))) && !push(&runs, &n64, &cap64, s))
+        if (!(e - s >= min_run || (after < n && (p[after] == '\n' || p[after] == '\r'))) || s < read_to)
+            continue;
+        Py_ssize_t end = base64_match_end(p, n, s), compact = 0;
+        uint8_t seen[256] = {0};
+        int distinct = 0;
+        for (Py_ssize_t i = s; i < end; i++) {
+            uint8_t c = p[i];
+            if (c == ' ' || (c >= 9 && c <= 13))
+                continue;
+            if (compact++ < 256 && !seen[c]) {
+                seen[c] = 1;
+                distinct++;
+            }
+        }
+        read_to = end > s + 1 ? end : s + 1;
+        if (compact >= min_run && distinct >= min_distinct && !push(&runs, &n64, &cap64, s))
             failed = 1;
     }
     /* hex bytes: eight in a row, each followed by the same number u - 2 (one to three) of
