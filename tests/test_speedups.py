@@ -129,7 +129,10 @@ RUN_PIECES = st.one_of(
     st.sampled_from([" ", "\n", "\r\n", "\r", "\t", " \n", "\t\r\n", "=", "==", "===", ".", ", ", "é", "0x4f, ",
                      "de:ad:", "ab cd ef ", "gh", "de, ", "ad\r\n", "be :- ", "0a",
                      # rules and short lines a base64 search reads and turns down
-                     "-" * 40, "_" * 30 + "\n", "-----Original Message-----", "abc\n", "QmFzZTY0QmFzZTY0\n"]),
+                     "-" * 40, "_" * 30 + "\n", "-----Original Message-----", "abc\n", "QmFzZTY0QmFzZTY0\n",
+                     # dump offsets at a line start or not, C-array bytes
+                     "0000000", " 0000000 ", "\n0000000", "x0000000", "00000000: 4865 6c6c 6f20 576f 726c 6421  Hello\n",
+                     "00000010: 2054 6865 2048 616c 6379 6f6e  The\n", "0x41, ", "0X7a,", "0x"]),
 )
 
 
@@ -139,6 +142,19 @@ RUN_PIECES = st.one_of(
 def test_encoded_runs_found_are_the_python_ones(pieces):
     with_c, without = _both(encoded._candidates, "".join(pieces).encode())
     assert with_c == without
+
+
+@needs_native
+@pytest.mark.parametrize("text", [
+    "see " + ", ".join(f"0x{b:02x}" for b in b"The Halcyon coating process, step one: heat") + " end",
+    "dump:\n" + "".join(f"{i * 16:08x}: " + " ".join(f"{a:02x}{b:02x}" for a, b in zip(chunk[::2], chunk[1::2]))
+                         + "\n" for i, chunk in enumerate([b"The Halcyon coat", b"ing process step"])),
+    "  0000000 and 0000000\n\t0000000 54 68 65 20 48 61 6c 63 79 6f 6e 20 63 6f 61 74\n"
+    "\t0000020 69 6e 67 20 70 72 6f 63 65 73 73 20 73 74 65 70\n",
+])
+def test_dumps_and_c_arrays_are_found_either_way(text):
+    with_c, without = _both(encoded._candidates, text.encode())
+    assert with_c == without and with_c
 
 
 def test_runs_are_found_without_the_speedups_too(without_native):

@@ -246,8 +246,9 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
  * alphabet (A-Z a-z 0-9 + / - _) that is `min_run` long or ends a line (blanks before the line
  * break or not) after `first` characters or more, less those encoded._candidates would read and
  * turn down (see below); and every position where eight hex bytes begin, each followed by the
- * same number, one to three, of separators (space \t : , ; \r \n -). Two bytes objects of int64
- * offsets, each in order. */
+ * same number, one to three, of separators (space \t : , ; \r \n -); where "0000000" starts a
+ * line, blanks aside (encoded._offsets); and how many "0x" or "0X" there are. Three bytes
+ * objects of int64 offsets, each in order, and the count. */
 static uint8_t CLASS[256];  /* bit 0: hex digit; bit 1: separator of hex bytes; bit 2: base64 alphabet */
 
 static int compare_offsets(const void *a, const void *b) {
@@ -336,11 +337,13 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len;
-    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0;
+    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, zero_x = 0;
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
-    if (runs == NULL || hexes == NULL) {
+    int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
+    if (runs == NULL || hexes == NULL || dumps == NULL) {
         PyMem_RawFree(runs);
         PyMem_RawFree(hexes);
+        PyMem_RawFree(dumps);
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
@@ -401,11 +404,30 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     }
     if (!failed && nhex > 1)
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
+    /* dump offsets: "0000000" at the start of a line, after blanks or not (encoded._offsets) */
+    for (Py_ssize_t line = 0; !failed && line < n;) {
+        Py_ssize_t q = line;
+        while (q < n && (p[q] == ' ' || p[q] == '\t'))
+            q++;
+        if (q + 7 <= n && memcmp(p + q, "0000000", 7) == 0 && !push(&dumps, &ndump, &cap_dump, q))
+            failed = 1;
+        const uint8_t *next = memchr(p + q, '\n', (size_t)(n - q));
+        line = next == NULL ? n : (Py_ssize_t)(next - p) + 1;
+    }
+    /* "0x" and "0X": as many C-array bytes (encoded._HEX_ARRAY_BYTE) at most */
+    for (const uint8_t *z = p; (z = memchr(z, '0', (size_t)(p + n - z))) != NULL; z++)
+        zero_x += z + 1 < p + n && (z[1] == 'x' || z[1] == 'X');
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
-    PyObject *result = listed(failed, 1, NULL, runs, n64, hexes, nhex);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else
+        result = Py_BuildValue("(y#y#y#n)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
+                               (const char *)dumps, ndump * 8, zero_x);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
+    PyMem_RawFree(dumps);
     return result;
 }
 

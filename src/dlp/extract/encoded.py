@@ -199,7 +199,7 @@ def _tail_start(text: str, start: int, end: int) -> int:
 def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     """(start, end, kind, decoded bytes) of the base64 and hex runs of `data`, in order."""
     found: list[tuple[int, int, str, bytes | None]] = []
-    base64_starts, hex_starts = _starts(data)
+    base64_starts, hex_starts, offsets, zero_x = _starts(data)
     position = base64_starts.next(0)
     while position >= 0:
         match = _BASE64.match(data, position)
@@ -222,17 +222,18 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         position = hex_starts.next(max(match.end(), position + 1) if match is not None else position + 1)
     # dumps whose bytes come in groups of two or more (xxd: "00000000: 4865 6c6c ..."), which the hex
     # search does not see: from the first line's offset, zero, at the start of a line
-    position = data.find(b"0000000")
-    while position >= 0:
+    read_to = 0
+    for position in offsets:
+        if position < read_to:
+            continue
         line = data.rfind(b"\n", 0, position) + 1
-        match = None
-        if not data[line:position].strip(b" \t") and not any(s <= line < e for s, e, _, _ in found):
+        if not any(s <= line < e for s, e, _, _ in found):
             match = _DUMP.match(data, line)
             if match is not None:
                 found.append(_dumped(match))
-        position = data.find(b"0000000", match.end() if match is not None else position + 7)
-    # C arrays: 0x48, 0x65, ... (a regex with a literal first byte finds "0x" faster than bytes.find)
-    if _HEX_ARRAY_BYTE.search(data) and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
+                read_to = match.end()
+    # C arrays: 0x48, 0x65, ... (as many as "0x" and "0X" at most)
+    if zero_x >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
     return sorted(found, key=lambda run: run[0])
@@ -246,14 +247,30 @@ def _dumped(match: re.Match) -> tuple[int, int, str, bytes | None]:
 
 def _starts(data: bytes):
     """Where runs may start in `data`: base64 (`_Base64Starts`) and hex bytes (`_HexStarts`),
-    each with `next(position)`, from one C pass where the speedups are built. That pass also
+    each with `next(position)`, where a dump's first offset may stand (`_offsets`), and how many
+    "0x" there are (32 or more, when not counted: a C array may be there), from one C pass
+    where the speedups are built. That pass also
     reads each base64 match as `_candidates` does and leaves out those it would turn down
     (too short or too few different characters: 94% of them in mail), in the same order."""
     native = speedups.native
     if native is None:
-        return _Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK))
-    base64, hexes = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
-    return _Listed(base64), _Listed(hexes)
+        return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
+                32 if _HEX_ARRAY_BYTE.search(data) else 0)
+    base64, hexes, offsets, zero_x = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
+    return _Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x
+
+
+def _offsets(data: bytes) -> list[int]:
+    """Where "0000000" stands at the start of a line, blanks before it aside: the first offset
+    of a dump, perhaps (a "0000000" elsewhere never is, and one cannot start within seven
+    characters of another at a line start)."""
+    out = []
+    position = data.find(b"0000000")
+    while position >= 0:
+        if not data[data.rfind(b"\n", 0, position) + 1 : position].strip(b" \t"):
+            out.append(position)
+        position = data.find(b"0000000", position + 7)
+    return out
 
 
 class _Listed:
