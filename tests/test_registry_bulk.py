@@ -153,7 +153,8 @@ def test_chunks(sizes, budget, most, expected):
 def test_a_segment_that_fails_to_build_in_the_background_fails_the_commit(tmp_path, monkeypatch):
     monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
 
-    def broken(records, lexicon):
+    def broken(records, lexicon, ready=None):
+        ready({"owner_tokens": np.zeros(3, dtype=np.uint32)})  # a part already handed to the writer
         raise OSError("disk full")
 
     with editing(tmp_path / "reg") as reg:
@@ -165,3 +166,4 @@ def test_a_segment_that_fails_to_build_in_the_background_fails_the_commit(tmp_pa
             reg.add_documents(_documents()[1:10])
             reg.commit()
     assert set(Registry(tmp_path / "reg").secrets) == {"d0"}  # nothing half-registered
+    assert not list((tmp_path / "reg").glob(".staging-*"))  # what was written of it is gone

@@ -455,8 +455,13 @@ class Registry:
 
         def build() -> None:
             try:
-                meta, arrays = seg.build(records, lexicon)
-                outcome.append(self.store.write_segment(meta, arrays, self.keyer))
+                writer = self.store.segment_writer(self.keyer)  # each part written as soon as it is built
+                try:
+                    meta, _ = seg.build(records, lexicon, ready=writer.add)
+                except BaseException:
+                    writer.abandon()
+                    raise
+                outcome.append(writer.finish(meta))
             except BaseException as exc:  # handed to the thread that settles
                 outcome.append(exc)
 

@@ -38,7 +38,7 @@ Arrays of a segment (all optional; absent when empty):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -136,29 +136,39 @@ def phrase_hash(values: tuple[int, ...] | np.ndarray) -> int:
 BUILD_THREADS = 2  # the parts of a segment are independent: NumPy sorts them outside the GIL
 
 
-def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def build(records: list[OwnerRecord], lexicon: Lexicon,
+          ready: Callable[[dict[str, np.ndarray]], None] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Segment metadata and arrays for `records` (in owner order).
 
     The parts (document fingerprints, sentence pairs, rare lemmas, phrases, classifier counts)
     are built on `BUILD_THREADS` threads: a bulk registration builds its segment while the other
-    core is otherwise idle."""
+    core is otherwise idle. `ready` is given the arrays of each part as soon as it is built (a
+    `SegmentWriter` writes them while the other parts are still being built)."""
     n = len(records)
     arrays: dict[str, np.ndarray] = {
         "owner_tokens": np.array([r.tokens for r in records], dtype=np.uint32),
         "owner_family": np.array([r.family for r in records], dtype=np.uint64),
     }
+    if ready is not None:
+        ready(_stored(arrays))
     parts = [lambda: _rewrite_arrays(records, arrays["owner_family"]), lambda: _doc_arrays(records),
              lambda: _lemma_arrays(records, lexicon), lambda: _phrase_arrays(records),
              lambda: _classifier_arrays(records)]
+
+    def part_built(more: dict[str, np.ndarray]) -> None:
+        if ready is not None:
+            ready(_stored(more))
+        arrays.update(more)
+
     if sum(len(r.fp_hash) for r in records) < (1 << 16):  # small: threads would cost more than they save
-        built = [part() for part in parts]
+        for part in parts:
+            part_built(part())
     else:
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
         with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="dlp-build") as pool:
-            built = list(pool.map(lambda part: part(), parts))
-    for more in built:
-        arrays.update(more)
+            for done in as_completed([pool.submit(part) for part in parts]):
+                part_built(done.result())
     meta = {
         "kind": "data",
         "owners": [[r.secret, r.version, r.kind, list(r.field_types)] for r in records],
@@ -167,7 +177,12 @@ def build(records: list[OwnerRecord], lexicon: Lexicon) -> tuple[dict[str, Any],
                    "phrases": int(len(arrays.get("ph_hash", ()))),
                    "sentences": int(len(arrays["rw_ptr"]) - 1), "pairs": int(len(arrays["rp_sent"]))},
     }
-    return meta, {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner", "doc_all_ptr")}
+    return meta, _stored(arrays)
+
+
+def _stored(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays a segment stores: empty ones are left out, but for the pointers readers index."""
+    return {k: v for k, v in arrays.items() if len(v) or k in ("cl_ptr", "rw_ptr", "rw_owner", "doc_all_ptr")}
 
 
 def _owner_of(parts: list[np.ndarray]) -> np.ndarray:

@@ -256,55 +256,13 @@ class Store:
     # -- writing (call with lock() held) -----------------------------------------------------
 
     def write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
-        with self._naming:  # a registry writes segments from a second thread too (`Registry._flush`)
-            return self._write_segment(meta, arrays, keyer)
+        writer = self.segment_writer(keyer)
+        writer.add(arrays)
+        return writer.finish(meta)
 
-    def _write_segment(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], keyer) -> str:
-        self.root.mkdir(parents=True, exist_ok=True)
-        number = self._latest("seg-") + 1
-        name = f"seg-{number:06d}"
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
-        stamps = {}
-        from concurrent.futures import ThreadPoolExecutor
-
-        from numpy.lib import format as np_format
-
-        try:
-            def write(item):  # on two threads: hashing and writing run outside the GIL
-                array_name, array = item
-                array = np.ascontiguousarray(array)
-                header = io.BytesIO()  # what np.save writes, without copying the array
-                np_format.write_array_header_1_0(header, np_format.header_data_from_array_1_0(array))
-                pieces = [header.getbuffer(), memoryview(array).cast("B")]
-                mac = keyer.hasher(person=b"dlp-array")
-                for piece in pieces:
-                    mac.update(piece)
-                st = _write_synced(staging / f"{array_name}.npy", *pieces)
-                return array_name, {"bytes": sum(len(p) for p in pieces), "mac": mac.hexdigest()}, st
-
-            with ThreadPoolExecutor(2, thread_name_prefix="dlp-write") as pool:
-                written = list(pool.map(write, arrays.items()))
-            files = {}
-            for array_name, entry, st in written:
-                files[array_name] = entry
-                # checked as written: opening the segment next need not hash it again (renaming the
-                # folder changes no stamp of the files in it; any later change of a file does)
-                stamps[f"{name}/{array_name}.npy"] = (_stamp(st), entry["mac"])
-            body = {"format": STORE_FORMAT, **self.versions, **meta, "name": name, "arrays": files}
-            wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-segment")}
-            _write_synced(staging / "segment.json", json.dumps(wrapped, sort_keys=True).encode())
-            _fsync_dir(staging)
-            os.rename(staging, self.root / name)
-            _fsync_dir(self.root)
-            with self._verifying:
-                verified = _Verified.load(self.root / VERIFIED, keyer)
-                for rel, (stamp, mac) in stamps.items():
-                    verified.add(rel, stamp, mac)
-                verified.save()
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        return name
+    def segment_writer(self, keyer) -> "SegmentWriter":
+        """A segment written array by array as its arrays are ready (see `SegmentWriter`)."""
+        return SegmentWriter(self, keyer)
 
     def publish(self, manifest: Mapping[str, Any], meta: Mapping[str, Any], keyer) -> int:
         """Write a generation (its metadata file, then its manifest) and make it current."""
@@ -500,6 +458,71 @@ def _parse(raw: bytes, what: str) -> dict:
 
 def _stamp(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+class SegmentWriter:
+    """A segment written as its parts are built: each array is hashed and written into a staging
+    folder by two threads as soon as it is `add`ed (beside the threads still building the others,
+    instead of after all of them), then `finish` numbers the segment, writes its metadata, fsyncs
+    and renames the folder into place, and records the stamps it checked as written. `abandon`
+    (or a failed `finish`) removes the staging folder; so does `Store.prune` after a crash."""
+
+    def __init__(self, store: Store, keyer) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        store.root.mkdir(parents=True, exist_ok=True)
+        self.store, self.keyer = store, keyer
+        self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=store.root))
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="dlp-write")  # hashing and writing release the GIL
+        self._written: list = []
+
+    def add(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self._written.extend(self._pool.submit(self._write, name, array) for name, array in arrays.items())
+
+    def _write(self, array_name: str, array: np.ndarray):
+        from numpy.lib import format as np_format
+
+        array = np.ascontiguousarray(array)
+        header = io.BytesIO()  # what np.save writes, without copying the array
+        np_format.write_array_header_1_0(header, np_format.header_data_from_array_1_0(array))
+        pieces = [header.getbuffer(), memoryview(array).cast("B")]
+        mac = self.keyer.hasher(person=b"dlp-array")
+        for piece in pieces:
+            mac.update(piece)
+        st = _write_synced(self.staging / f"{array_name}.npy", *pieces)
+        return array_name, {"bytes": sum(len(p) for p in pieces), "mac": mac.hexdigest()}, st
+
+    def finish(self, meta: Mapping[str, Any]) -> str:
+        store, keyer, staging = self.store, self.keyer, self.staging
+        try:
+            written = [future.result() for future in self._written]
+            with store._naming:  # a registry writes segments from a second thread too (`Registry._flush`)
+                name = f"seg-{store._latest('seg-') + 1:06d}"
+                files, stamps = {}, {}
+                for array_name, entry, st in written:
+                    files[array_name] = entry
+                    # checked as written: opening the segment next need not hash it again (renaming
+                    # the folder changes no stamp of the files in it; any later change of a file does)
+                    stamps[f"{name}/{array_name}.npy"] = (_stamp(st), entry["mac"])
+                body = {"format": STORE_FORMAT, **store.versions, **meta, "name": name, "arrays": files}
+                wrapped = {"body": body, "mac": keyer.mac(_canonical(body), person=b"dlp-segment")}
+                _write_synced(staging / "segment.json", json.dumps(wrapped, sort_keys=True).encode())
+                _fsync_dir(staging)
+                os.rename(staging, store.root / name)
+                _fsync_dir(store.root)
+            with store._verifying:
+                verified = _Verified.load(store.root / VERIFIED, keyer)
+                for rel, (stamp, mac) in stamps.items():
+                    verified.add(rel, stamp, mac)
+                verified.save()
+            return name
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def _write_synced(path: Path, *pieces) -> os.stat_result:
