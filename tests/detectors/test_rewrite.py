@@ -165,3 +165,19 @@ def test_settings_are_injectable(tmp_path):
     scanned = Scanned(Part("x", PARAPHRASE, "text"), toks, index.keyer.tokens(toks))
     assert strict.detect(scanned) == []
     assert [f.secret for f in loose.detect(scanned)] == ["hydra"]
+
+
+def test_registered_rows_kept_at_hand_give_the_same_findings(scanner, monkeypatch):
+    """The rows of the documents aligned last are kept (at most OWNERS_CACHED): findings are the
+    same the first time, again from the cache, and after the cache has let them go."""
+    import dlp.detectors.rewrite as rewrite_module
+
+    detector = next(d for d in scanner.detectors if d.name == "rewrite")
+    text = "Hello team,\n\n" + PARAPHRASE + "\n\nRegards, Bob"
+    first = [f.to_dict() for f in rewrites(scanner, text)]
+    assert first and detector._rows_cached  # found, and its document's rows kept
+    assert [f.to_dict() for f in rewrites(scanner, text)] == first
+    monkeypatch.setattr(rewrite_module, "OWNERS_CACHED", 0)
+    detector._rows_cached.clear()
+    assert [f.to_dict() for f in rewrites(scanner, text)] == first
+    assert not detector._rows_cached

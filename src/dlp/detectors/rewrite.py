@@ -26,7 +26,9 @@ Alignment stops at the scan's deadline (`Scanned.deadline`); the scanner reports
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +43,7 @@ from ..types import Finding
 from . import Scanned
 
 MAX_EVIDENCE_PAIRS = 20
+OWNERS_CACHED = 256  # registered documents whose sentence rows a detector keeps at hand
 EXPAND_CAP = 64  # a pair signature stored more often than this is boilerplate
 
 
@@ -90,6 +93,10 @@ class RewriteDetector:
         self.family = index.family
         self.boilerplate = index.boilerplate_docs
         self.stats = {"parts": 0, "tokens": 0, "candidate_sentences": 0, "aligned_tokens": 0, "candidate_parts": 0}
+        # a registered document's rows, as the index holds them: the same few documents come up
+        # again and again (103 alignments against 23 documents in 40 MB of mail)
+        self._rows_cached: OrderedDict[int, tuple[SentenceVectors, int, np.ndarray]] = OrderedDict()
+        self._rows_lock = threading.Lock()
 
     # -- stage 1: candidates ---------------------------------------------------------------
 
@@ -246,6 +253,21 @@ class RewriteDetector:
                              len(secret_vectors), len(scanned_vectors))
 
     def _owner_rows(self, owner: int) -> tuple[SentenceVectors, int, np.ndarray]:
+        """`_owner_rows_of`, the last OWNERS_CACHED asked for kept (not a cycle through `self`, so
+        a detector of an index that was replaced goes with it)."""
+        with self._rows_lock:
+            rows = self._rows_cached.get(owner)
+            if rows is not None:
+                self._rows_cached.move_to_end(owner)
+                return rows
+        rows = self._owner_rows_of(owner)
+        with self._rows_lock:
+            self._rows_cached[owner] = rows
+            if len(self._rows_cached) > OWNERS_CACHED:
+                self._rows_cached.popitem(last=False)
+        return rows
+
+    def _owner_rows_of(self, owner: int) -> tuple[SentenceVectors, int, np.ndarray]:
         """The registered document's sentence vectors, and which of its sentences may be evidence."""
         index = int(np.searchsorted(self.index.offsets, owner, side="right")) - 1
         segment = self.index.segments[index]
