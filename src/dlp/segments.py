@@ -151,9 +151,9 @@ def build(records: list[OwnerRecord], lexicon: Lexicon,
     }
     if ready is not None:
         ready(_stored(arrays))
-    parts = [lambda: _rewrite_arrays(records, arrays["owner_family"]), lambda: _doc_arrays(records),
-             lambda: _lemma_arrays(records, lexicon), lambda: _phrase_arrays(records),
-             lambda: _classifier_arrays(records)]
+    parts = [lambda: _pair_arrays(records, arrays["owner_family"]), lambda: _doc_arrays(records),  # longest first
+             lambda: _sentence_arrays(records), lambda: _lemma_arrays(records, lexicon),
+             lambda: _phrase_arrays(records), lambda: _classifier_arrays(records)]
 
     def part_built(more: dict[str, np.ndarray]) -> None:
         if ready is not None:
@@ -229,41 +229,58 @@ def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.
     arrays[value_name], arrays[owner_name] = values[order], owners[order]
 
 
-def _rewrite_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[str, np.ndarray]:
-    """Sentence vectors, signatures and pair signatures of the registered versions, and the
-    public ones."""
+def _owner_rows(records: list[OwnerRecord]) -> np.ndarray:
+    """The first sentence row of every owner, and the end (public and rewrite-less owners have none)."""
+    sizes = [len(r.rewrite.vectors) if r.rewrite is not None and r.kind != "public" else 0 for r in records]
+    return np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(np.int64)
+
+
+def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
+    """Sentence vectors and signatures of the registered versions, and the public signatures."""
     arrays: dict[str, np.ndarray] = {}
-    ptrs, cols, weights, sigs, pair_h, pair_row = [np.zeros(1, dtype=np.int64)], [], [], [], [], []
-    owner_rows, base_row, base_col = [0], 0, 0
-    pub_sig, pub_sig_owner, pub_pair, pub_pair_owner = [], [], [], []
+    ptrs, cols, weights, sigs, base_col = [np.zeros(1, dtype=np.int64)], [], [], [], 0
+    pub_sig, pub_sig_owner = [], []
     for i, r in enumerate(records):
         rw = r.rewrite
         if rw is None:
-            owner_rows.append(base_row)
             continue
         if r.kind == "public":
             pub_sig.append(rw.signatures)
             pub_sig_owner.append(np.full(len(rw.signatures), i, dtype=np.uint32))
-            pub_pair.append(rw.pair_hashes)
-            pub_pair_owner.append(np.full(len(rw.pair_hashes), i, dtype=np.uint32))
-            owner_rows.append(base_row)
             continue
         v = rw.vectors
         ptrs.append(v.ptr[1:] + base_col)
         cols.append(v.cols)
         weights.append(v.weights)
         sigs.append(rw.signatures)
-        pair_h.append(rw.pair_hashes)
-        pair_row.append(rw.pair_rows + base_row)
         base_col += len(v.cols)
-        base_row += len(v)
-        owner_rows.append(base_row)
-    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype, copy=False) if parts else _zeros(dtype)  # noqa: E731
-    arrays.update(rw_ptr=cat(ptrs, np.int64), rw_cols=cat(cols, np.uint32), rw_weights=cat(weights, np.float32),
-                  rw_sig=cat(sigs, np.uint64), rw_owner=np.array(owner_rows, dtype=np.int64))
+    arrays.update(rw_ptr=_cat(ptrs, np.int64), rw_cols=_cat(cols, np.uint32), rw_weights=_cat(weights, np.float32),
+                  rw_sig=_cat(sigs, np.uint64), rw_owner=_owner_rows(records))
     order = stable_argsort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
     arrays.update(rw_sig_sorted=arrays["rw_sig"][order], rw_sig_row=order.astype(np.uint32))
-    ph, pr = cat(pair_h, np.uint64), cat(pair_row, np.uint32)
+    values, who = _cat(pub_sig, np.uint64), _cat(pub_sig_owner, np.uint32)
+    order = stable_argsort(values)
+    arrays["pub_sig"], arrays["pub_sig_owner"] = values[order], who[order]
+    return arrays
+
+
+def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[str, np.ndarray]:
+    """Pair signatures of the registered versions (each pair value once, with its sentences and
+    how many families hold it), and the public ones."""
+    arrays: dict[str, np.ndarray] = {}
+    owner_rows = _owner_rows(records)
+    pair_h, pair_row, pub_pair, pub_pair_owner = [], [], [], []
+    for i, r in enumerate(records):
+        rw = r.rewrite
+        if rw is None:
+            continue
+        if r.kind == "public":
+            pub_pair.append(rw.pair_hashes)
+            pub_pair_owner.append(np.full(len(rw.pair_hashes), i, dtype=np.uint32))
+            continue
+        pair_h.append(rw.pair_hashes)
+        pair_row.append(rw.pair_rows + np.uint32(owner_rows[i]))
+    ph, pr = _cat(pair_h, np.uint64), _cat(pair_row, np.uint32)
     order = stable_argsort(ph)
     ph, pr = ph[order], pr[order]
     change = run_starts(ph)
@@ -272,16 +289,18 @@ def _rewrite_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dic
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
     families = distinct(owner_family)  # numbered 0.., so (pair, family) packs into one integer
     family_number = np.searchsorted(families, owner_family).astype(np.int64)
-    row_family = _row_families(arrays["rw_owner"], family_number, len(arrays["rw_ptr"]) - 1)
+    row_family = _row_families(owner_rows, family_number, int(owner_rows[-1]))
     fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.int64)
     arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
-    for name, owner_name, parts, owners in (("pub_sig", "pub_sig_owner", pub_sig, pub_sig_owner),
-                                            ("pub_pair", "pub_pair_owner", pub_pair, pub_pair_owner)):
-        values, who = cat(parts, np.uint64), cat(owners, np.uint32)
-        order = stable_argsort(values)
-        arrays[name], arrays[owner_name] = values[order], who[order]
+    values, who = _cat(pub_pair, np.uint64), _cat(pub_pair_owner, np.uint32)
+    order = stable_argsort(values)
+    arrays["pub_pair"], arrays["pub_pair_owner"] = values[order], who[order]
     return arrays
+
+
+def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else _zeros(dtype)
 
 
 def _lemma_arrays(records: list[OwnerRecord], lexicon: Lexicon) -> dict[str, np.ndarray]:
