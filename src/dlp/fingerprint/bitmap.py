@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import speedups
+from ..arrays import stable_argsort
 
 MIN_BITS = 16
 MAX_BITS = 28
@@ -72,9 +73,7 @@ def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
     if len(sorted_values) == 0 or len(cand) == 0:
         return empty, empty, empty
     q = queries[cand]
-    # (the queries of one value in index order; for distinct values the order of their answers
-    # does not matter and the faster unstable sort will do)
-    order = np.argsort(q) if distinct else np.argsort(q, kind="stable")
+    order = stable_argsort(q)  # the queries of one value in index order (one packed sort: `stable_argsort`)
     cand, q = cand[order], q[order]
     lo = searchsorted(sorted_values, q, "left")
     found = sorted_values[np.minimum(lo, len(sorted_values) - 1)] == q
