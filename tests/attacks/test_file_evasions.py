@@ -442,6 +442,19 @@ def text_base64(text: str) -> bytes:
     return (UNREL_LINE + base64.encodebytes(text.encode()).decode()).encode()
 
 
+def text_base64_glued_to_a_word(text: str) -> bytes:
+    """One letter glued in front of a base64 line ("Attachment: x<base64>"): the run is read from
+    the letter on, every group of four is shifted, and it decodes to noise. The reader drops
+    the letter by hand."""
+    return (UNREL_LINE + "Attachment: x" + base64.b64encode(text.encode()).decode() + "\n").encode()
+
+
+def text_base64_wrapped_two_letters_glued(text: str) -> bytes:
+    """MIME-wrapped base64 whose first line carries two extra letters in front."""
+    encoded = base64.b64encode(text.encode()).decode()
+    return (UNREL_LINE + "zz" + "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)) + "\n").encode()
+
+
 # -- found while attacking the readings as shown, the metadata and the encodings -----------------
 
 
@@ -669,6 +682,13 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "percent-encoded text": ("notes.txt", text_percent_encoded, None),
     "quoted-printable text file": ("notes.txt", text_quoted_printable, None),
     "tar member names": ("pack.tar", tar_member_names, None),
+    # found attacking the encoded-run speedups (attack5): missed with DLP_SPEEDUPS=0 too
+    "base64 with one letter glued in front": ("notes.txt", text_base64_glued_to_a_word,
+                                              "a base64 run is decoded only from its first character: "
+                                              "1-3 glued letters shift every group of four"),
+    "wrapped base64, two letters glued to its first line": ("notes.txt", text_base64_wrapped_two_letters_glued,
+                                                            "a base64 run is decoded only from its first character: "
+                                                            "1-3 glued letters shift every group of four"),
 }
 
 
