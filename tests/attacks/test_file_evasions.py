@@ -585,6 +585,16 @@ def text_hex_dump(text: str) -> bytes:
     return (UNREL_LINE + "\n".join(" ".join(f"{b:02x}" for b in raw[i:i + 16]) for i in range(0, len(raw), 16))).encode()
 
 
+def text_xxd_after_a_label(text: str) -> bytes:
+    """An xxd dump (bytes in groups of two, a text column) whose first line follows a label on the
+    same line ("Dump: 00000000: 5468 6520 ..."): its zero offset is not at a line start, and
+    groups of two bytes are no hex-byte run."""
+    raw = text.encode()
+    lines = [f"{i:08x}: " + " ".join(raw[i:i + 16][j:j + 2].hex() for j in range(0, len(raw[i:i + 16]), 2))
+             for i in range(0, len(raw), 16)]
+    return (UNREL_LINE + "Dump: " + "\n".join(lines) + "\n").encode()
+
+
 def text_percent_encoded(text: str) -> bytes:
     import urllib.parse
 
@@ -686,6 +696,8 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "base64 with one letter glued in front": ("notes.txt", text_base64_glued_to_a_word,
                                               "a base64 run is decoded only from its first character: "
                                               "1-3 glued letters shift every group of four"),
+    "xxd dump whose first line follows a label": ("notes.txt", text_xxd_after_a_label,
+                                                  "xxd dumps are found only from a zero offset at a line start"),
     "wrapped base64, two letters glued to its first line": ("notes.txt", text_base64_wrapped_two_letters_glued,
                                                             "a base64 run is decoded only from its first character: "
                                                             "1-3 glued letters shift every group of four"),
