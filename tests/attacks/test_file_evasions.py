@@ -589,10 +589,26 @@ def text_xxd_after_a_label(text: str) -> bytes:
     """An xxd dump (bytes in groups of two, a text column) whose first line follows a label on the
     same line ("Dump: 00000000: 5468 6520 ..."): its zero offset is not at a line start, and
     groups of two bytes are no hex-byte run."""
-    raw = text.encode()
-    lines = [f"{i:08x}: " + " ".join(raw[i:i + 16][j:j + 2].hex() for j in range(0, len(raw[i:i + 16]), 2))
-             for i in range(0, len(raw), 16)]
-    return (UNREL_LINE + "Dump: " + "\n".join(lines) + "\n").encode()
+    return (UNREL_LINE + "Dump: " + _xxd(text.encode()) + "\n").encode()
+
+
+def _xxd(raw: bytes, *, start: int = 0, group: int = 2) -> str:
+    """Lines as xxd writes them: the offset, then the line's sixteen bytes in groups of `group`."""
+    lines = []
+    for i in range(0, len(raw), 16):
+        chunk = raw[i:i + 16]
+        lines.append(f"{i + start:08x}: " + " ".join(chunk[j:j + group].hex() for j in range(0, len(chunk), group)))
+    return "\n".join(lines)
+
+
+def text_xxd_from_offset_16(text: str) -> bytes:
+    """`xxd -s 16`: a dump that does not start at offset zero (the offsets are the file's)."""
+    return (UNREL_LINE + _xxd(text.encode(), start=16) + "\n").encode()
+
+
+def text_xxd_groups_of_16(text: str) -> bytes:
+    """`xxd -g16`: each line's sixteen bytes as one group of 32 hex digits."""
+    return (UNREL_LINE + _xxd(text.encode(), group=16) + "\n").encode()
 
 
 def text_percent_encoded(text: str) -> bytes:
@@ -698,6 +714,10 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
                                               "1-3 glued letters shift every group of four"),
     "xxd dump whose first line follows a label": ("notes.txt", text_xxd_after_a_label,
                                                   "xxd dumps are found only from a zero offset at a line start"),
+    "xxd -s 16 dump (first offset not zero)": ("notes.txt", text_xxd_from_offset_16,
+                                               "xxd dumps are found only from a zero offset at a line start"),
+    "xxd -g16 dump (one group of 16 bytes a line)": ("notes.txt", text_xxd_groups_of_16,
+                                                     "a dump line's groups are one to eight bytes"),
     "wrapped base64, two letters glued to its first line": ("notes.txt", text_base64_wrapped_two_letters_glued,
                                                             "a base64 run is decoded only from its first character: "
                                                             "1-3 glued letters shift every group of four"),
