@@ -442,6 +442,19 @@ def text_base64(text: str) -> bytes:
     return (UNREL_LINE + base64.encodebytes(text.encode()).decode()).encode()
 
 
+def text_base64_glued_to_a_word(text: str) -> bytes:
+    """One letter glued in front of a base64 line ("Attachment: x<base64>"): the run is read from
+    the letter on, every group of four is shifted, and it decodes to noise. The reader drops
+    the letter by hand."""
+    return (UNREL_LINE + "Attachment: x" + base64.b64encode(text.encode()).decode() + "\n").encode()
+
+
+def text_base64_wrapped_two_letters_glued(text: str) -> bytes:
+    """MIME-wrapped base64 whose first line carries two extra letters in front."""
+    encoded = base64.b64encode(text.encode()).decode()
+    return (UNREL_LINE + "zz" + "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)) + "\n").encode()
+
+
 # -- found while attacking the readings as shown, the metadata and the encodings -----------------
 
 
@@ -572,6 +585,32 @@ def text_hex_dump(text: str) -> bytes:
     return (UNREL_LINE + "\n".join(" ".join(f"{b:02x}" for b in raw[i:i + 16]) for i in range(0, len(raw), 16))).encode()
 
 
+def text_xxd_after_a_label(text: str) -> bytes:
+    """An xxd dump (bytes in groups of two, a text column) whose first line follows a label on the
+    same line ("Dump: 00000000: 5468 6520 ..."): its zero offset is not at a line start, and
+    groups of two bytes are no hex-byte run."""
+    return (UNREL_LINE + "Dump: " + _xxd(text.encode()) + "\n").encode()
+
+
+def _xxd(raw: bytes, *, start: int = 0, group: int = 2) -> str:
+    """Lines as xxd writes them: the offset, then the line's sixteen bytes in groups of `group`."""
+    lines = []
+    for i in range(0, len(raw), 16):
+        chunk = raw[i:i + 16]
+        lines.append(f"{i + start:08x}: " + " ".join(chunk[j:j + group].hex() for j in range(0, len(chunk), group)))
+    return "\n".join(lines)
+
+
+def text_xxd_from_offset_16(text: str) -> bytes:
+    """`xxd -s 16`: a dump that does not start at offset zero (the offsets are the file's)."""
+    return (UNREL_LINE + _xxd(text.encode(), start=16) + "\n").encode()
+
+
+def text_xxd_groups_of_16(text: str) -> bytes:
+    """`xxd -g16`: each line's sixteen bytes as one group of 32 hex digits."""
+    return (UNREL_LINE + _xxd(text.encode(), group=16) + "\n").encode()
+
+
 def text_percent_encoded(text: str) -> bytes:
     import urllib.parse
 
@@ -669,6 +708,19 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "percent-encoded text": ("notes.txt", text_percent_encoded, None),
     "quoted-printable text file": ("notes.txt", text_quoted_printable, None),
     "tar member names": ("pack.tar", tar_member_names, None),
+    # found attacking the encoded-run speedups (attack5): missed with DLP_SPEEDUPS=0 too
+    "base64 with one letter glued in front": ("notes.txt", text_base64_glued_to_a_word,
+                                              "a base64 run is decoded only from its first character: "
+                                              "1-3 glued letters shift every group of four"),
+    "xxd dump whose first line follows a label": ("notes.txt", text_xxd_after_a_label,
+                                                  "xxd dumps are found only from a zero offset at a line start"),
+    "xxd -s 16 dump (first offset not zero)": ("notes.txt", text_xxd_from_offset_16,
+                                               "xxd dumps are found only from a zero offset at a line start"),
+    "xxd -g16 dump (one group of 16 bytes a line)": ("notes.txt", text_xxd_groups_of_16,
+                                                     "a dump line's groups are one to eight bytes"),
+    "wrapped base64, two letters glued to its first line": ("notes.txt", text_base64_wrapped_two_letters_glued,
+                                                            "a base64 run is decoded only from its first character: "
+                                                            "1-3 glued letters shift every group of four"),
 }
 
 

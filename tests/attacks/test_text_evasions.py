@@ -140,6 +140,15 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "a digit instead of every space": (lambda ws: "".join(f"{w}{i % 10}" for i, w in enumerate(ws)), None),
     "all capitals glued, no spaces": (lambda ws: "".join(w.upper() for w in ws), None),
     "a run of twenty soft hyphens in every word": (each_word(inside("\u00ad" * 20)), None),
+    # found attacking the glued-number speedups (attack5): missed with DLP_SPEEDUPS=0 too
+    "a digit in the middle of every 5th word": (
+        lambda ws: " ".join(inside(str(i % 10))(w) if i % 5 == 0 else w for i, w in enumerate(ws)),
+        "a digit inside a word cuts it in two (t4he: t, 4, he); the other reading drops the 4 but does "
+        "not join t and he"),
+    "a digit in the middle of every 3rd word": (
+        lambda ws: " ".join(inside(str(i % 10))(w) if i % 3 == 0 else w for i, w in enumerate(ws)),
+        "a digit inside a word cuts it in two (t4he: t, 4, he); the other reading drops the 4 but does "
+        "not join t and he"),
 }
 # cases that are a hole for one length only
 PARTIAL: dict[tuple[str, int], str] = {}

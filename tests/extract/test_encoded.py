@@ -327,3 +327,37 @@ def test_an_encoded_run_that_evades_the_candidate_search_is_read(either_search, 
     (All read since: blanks and one to three separators in the candidate searches, CR alone in
     `_BASE64`, dumps as `_DUMP`.)"""
     assert _read_with_mark(extract(in_text(EVASIONS[name])))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+# found attacking the encoded-run speedups (attack5); each missed with DLP_SPEEDUPS=0 too (dlp scan
+# of an excerpt of a registered document so encoded, in a text file: ALLOW)
+_SECRET_BYTES = SECRET.encode()
+UNREAD = {
+    "base64 wrapped at 12 (base64 -w 12)": "\n".join(
+        _b64(_SECRET_BYTES)[i:i + 12] for i in range(0, len(_b64(_SECRET_BYTES)), 12)),
+    "base64 in groups of eight characters with a blank between": " ".join(
+        _b64(_SECRET_BYTES)[i:i + 8] for i in range(0, len(_b64(_SECRET_BYTES)), 8)),
+    "each line of 46 bytes encoded on its own (padding ends every line)": "\n".join(
+        _b64(_SECRET_BYTES[i:i + 46]) for i in range(0, len(_SECRET_BYTES), 46)),
+    "one letter glued in front of a base64 run": "x" + _b64(_SECRET_BYTES),
+    "hex bytes separated by dots": hexdump(_SECRET_BYTES, "."),
+    "base32 (coreutils base32)": base64.b32encode(_SECRET_BYTES).decode(),
+    "an xxd dump whose first line follows a label": "Dump: " + _xxd(_SECRET_BYTES),
+    "an xxd -s 16 dump (its first offset is not zero)": "\n".join(
+        f"{int(line[:8], 16) + 16:08x}" + line[8:] for line in _xxd(_SECRET_BYTES).split("\n")),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="open holes (attack5): these shapes are not searched for yet")
+@pytest.mark.parametrize("name", list(UNREAD))
+def test_an_encoded_run_a_reader_decodes_by_hand_is_read(either_search, name):
+    """Open holes: what a hostile insider's colleague decodes with one command (or by dropping one
+    glued letter) is not read. base64 lines shorter than 16 or blank-separated groups are no
+    candidate; a run with padding on every line is cut into lines shorter than MIN_RUN; a
+    glued letter shifts every group of four; "." is not a hex-byte separator; base32 is not
+    searched; an xxd dump is found only from a zero offset at a line start."""
+    assert _read_with_mark(extract(in_text(UNREAD[name])))
