@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dlp.arrays import distinct_pairs, stable_argsort
+from dlp.arrays import distinct_pairs, stable_argsort, stable_sort
 
 small = st.lists(st.integers(0, 5), max_size=300)  # many ties
 wide = st.lists(st.integers(0, 2**64 - 1), max_size=300)
@@ -57,6 +57,8 @@ def test_stable_argsort_of_values_that_differ_only_in_their_low_bits(n, seed, to
     low = rng.integers(0, 2**12, lows, dtype=np.uint64)[rng.integers(0, lows, n)]
     values = (top | low).astype(dtype)
     assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+    ranked, order = stable_sort(values)
+    assert np.array_equal(order, np.argsort(values, kind="stable")) and np.array_equal(ranked, values[order])
 
 
 def test_stable_argsort_of_a_few_keyed_hashes_in_millions():
@@ -66,6 +68,8 @@ def test_stable_argsort_of_a_few_keyed_hashes_in_millions():
     near = rng.integers(0, len(values), (60, 2))  # and near neighbours: the same top bits, other low bits
     values[near[:, 0]] = values[near[:, 1]] ^ rng.integers(1, 2**20, 60, dtype=np.uint64)
     assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+    ranked, order = stable_sort(values)
+    assert np.array_equal(ranked, np.sort(values)) and np.array_equal(order, np.argsort(values, kind="stable"))
 
 
 @settings(max_examples=100, deadline=None)

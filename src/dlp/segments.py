@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arrays import distinct, distinct_pairs, run_starts, stable_argsort
+from .arrays import distinct, distinct_pairs, run_starts, stable_argsort, stable_sort
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
 from .fingerprint import table
@@ -196,8 +196,8 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     h = np.concatenate(docs) if docs else _EMPTY_U64
     pos = np.concatenate([r.fp_pos if r.kind == "document" else _zeros(np.uint32) for r in records]) if n else _zeros(np.uint32)
     own = _owner_of(docs)
-    order = stable_argsort(h)
-    arrays = dict(doc_hash=h[order].astype(np.uint64, copy=False), doc_owner=own[order],
+    ranked, order = stable_sort(h)
+    arrays = dict(doc_hash=ranked.astype(np.uint64, copy=False), doc_owner=own[order],
                   doc_pos=pos[order].astype(np.uint32, copy=False), owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
     every = [r.all_sh32 if r.kind == "document" else _zeros(np.uint32) for r in records]
@@ -225,8 +225,8 @@ def _classifier_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
 def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.ndarray]) -> None:
     values = np.concatenate(parts).astype(np.uint64, copy=False) if parts else _EMPTY_U64
     owners = _owner_of(parts)
-    order = stable_argsort(values)
-    arrays[value_name], arrays[owner_name] = values[order], owners[order]
+    ranked, order = stable_sort(values)
+    arrays[value_name], arrays[owner_name] = ranked, owners[order]
 
 
 def _owner_rows(records: list[OwnerRecord]) -> np.ndarray:
@@ -256,11 +256,11 @@ def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
         base_col += len(v.cols)
     arrays.update(rw_ptr=_cat(ptrs, np.int64), rw_cols=_cat(cols, np.uint32), rw_weights=_cat(weights, np.float32),
                   rw_sig=_cat(sigs, np.uint64), rw_owner=_owner_rows(records))
-    order = stable_argsort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
-    arrays.update(rw_sig_sorted=arrays["rw_sig"][order], rw_sig_row=order.astype(np.uint32))
+    ranked, order = stable_sort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
+    arrays.update(rw_sig_sorted=ranked, rw_sig_row=order.astype(np.uint32))
     values, who = _cat(pub_sig, np.uint64), _cat(pub_sig_owner, np.uint32)
-    order = stable_argsort(values)
-    arrays["pub_sig"], arrays["pub_sig_owner"] = values[order], who[order]
+    ranked, order = stable_sort(values)
+    arrays["pub_sig"], arrays["pub_sig_owner"] = ranked, who[order]
     return arrays
 
 
@@ -281,8 +281,8 @@ def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[s
         pair_h.append(rw.pair_hashes)
         pair_row.append(rw.pair_rows + np.uint32(owner_rows[i]))
     ph, pr = _cat(pair_h, np.uint64), _cat(pair_row, np.uint32)
-    order = stable_argsort(ph)
-    ph, pr = ph[order], pr[order]
+    ph, order = stable_sort(ph)
+    pr = pr[order]
     change = run_starts(ph)
     first = np.flatnonzero(change)
     uniq = ph[first]
@@ -294,8 +294,8 @@ def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[s
     arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
     values, who = _cat(pub_pair, np.uint64), _cat(pub_pair_owner, np.uint32)
-    order = stable_argsort(values)
-    arrays["pub_pair"], arrays["pub_pair_owner"] = values[order], who[order]
+    ranked, order = stable_sort(values)
+    arrays["pub_pair"], arrays["pub_pair_owner"] = ranked, who[order]
     return arrays
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import speedups
-from ..arrays import stable_argsort
+from ..arrays import stable_sort
 
 MIN_BITS = 16
 MAX_BITS = 28
@@ -73,8 +73,8 @@ def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
     if len(sorted_values) == 0 or len(cand) == 0:
         return empty, empty, empty
     q = queries[cand]
-    order = stable_argsort(q)  # the queries of one value in index order (one packed sort: `stable_argsort`)
-    cand, q = cand[order], q[order]
+    q, order = stable_sort(q)  # the queries of one value in index order (one packed sort: `stable_sort`)
+    cand = cand[order]
     lo = searchsorted(sorted_values, q, "left")
     found = sorted_values[np.minimum(lo, len(sorted_values) - 1)] == q
     cand, lo = cand[found], lo[found]
