@@ -80,3 +80,18 @@ def test_stable_argsort_of_small_numbers_in_long_arrays(n, seed, top, dtype):
     high = 2 ** min(top, 31 if dtype == np.int32 else 40)
     values = rng.integers(-3 if seed % 5 == 0 else 0, high + 1, n).astype(dtype)
     assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32), st.integers(0, 5000), st.booleans())
+def test_among_is_isin_for_many_values_too(seed, set_size, low_entropy):
+    """Past AMONG_TABLE_FROM values, a table of the set's top bits answers first: keyed hashes,
+    and small numbers (whose top bits are all zero, so the table passes every one)."""
+    from dlp.arrays import AMONG_TABLE_FROM, among
+
+    rng = np.random.default_rng(seed)
+    high = 5000 if low_entropy else 2**64 - 1
+    values = rng.integers(0, high, AMONG_TABLE_FROM + 100, dtype=np.uint64)
+    the_set = np.sort(np.concatenate([rng.choice(values, set_size // 2), rng.integers(0, high, set_size - set_size // 2,
+                                                                                      dtype=np.uint64)]))
+    assert np.array_equal(among(values, the_set), np.isin(values, the_set))

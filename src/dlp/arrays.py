@@ -36,9 +36,30 @@ def distinct_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def among(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """``np.isin(values, sorted_set)`` for a sorted set, by binary search (no sort of `values`)."""
+    """``np.isin(values, sorted_set)`` for a sorted set, by binary search (no sort of `values`).
+
+    Many uint64 values (keyed hashes) are first looked up in a table of the set's top bits:
+    a binary search per value of millions, in random order, cost 85 ns each (2.4 million
+    fingerprints against 30,000: 206 ms; 20 ms with the table), and most are not there."""
     if len(sorted_set) == 0:
         return np.zeros(len(values), dtype=bool)
+    if len(values) >= AMONG_TABLE_FROM and values.dtype == np.uint64 and sorted_set.dtype == np.uint64:
+        bits = max(10, min(26, (16 * len(sorted_set)).bit_length()))
+        shift = np.uint64(64 - bits)
+        table = np.zeros(1 << bits, dtype=bool)
+        table[(sorted_set >> shift).astype(np.intp)] = True
+        maybe = np.flatnonzero(table[(values >> shift).astype(np.intp)])
+        out = np.zeros(len(values), dtype=bool)
+        if len(maybe):
+            out[maybe] = _searched(values[maybe], sorted_set)
+        return out
+    return _searched(values, sorted_set)
+
+
+AMONG_TABLE_FROM = 1 << 16  # values from which `among` looks them up in a table first
+
+
+def _searched(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     return sorted_set[at] == values
 
