@@ -13,6 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address, write) __builtin_prefetch((address), (write))
+#else
+#define PREFETCH(address, write) ((void)0)
+#endif
+
 static inline uint64_t fmix64(uint64_t h) {
     h ^= h >> 33;
     h *= 0xFF51AFD7ED558CCDULL;
@@ -630,6 +636,135 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
 }
 
 
+/* A multimap of uint64 keys to int32 values in two arrays of a power-of-two size, `keys` (0: an
+ * empty slot) and `values`: home slot from the top bits of the key mixed (fmix64: winnowed
+ * fingerprints, the minima of their windows, are far from uniform), linear probing; a key may be there
+ * with several values (registry.PendingFingerprints: fingerprint -> the pending documents that
+ * hold it). multimap_add puts in each (new_keys[i], new_values[i]) whose key is not 0; the
+ * caller keeps the map at most half full. */
+static PyObject *multimap_add(PyObject *self, PyObject *args) {
+    PyObject *o_keys, *o_values, *o_new_keys, *o_new_values;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_keys, &o_values, &o_new_keys, &o_new_values))
+        return NULL;
+    Py_buffer keys, values, new_keys, new_values;
+    Want want[] = {{o_keys, &keys, 8, 1, "keys"}, {o_values, &values, 4, 1, "values"},
+                   {o_new_keys, &new_keys, 8, 0, "new_keys"}, {o_new_values, &new_values, 4, 0, "new_values"}};
+    if (get_all(want, 4) < 0)
+        return NULL;
+    Py_ssize_t size = keys.len / 8, m = new_keys.len / 8;
+    int bits = 0;
+    while (((Py_ssize_t)1 << (bits + 1)) <= size)
+        bits++;
+    int ok = size > 1 && ((Py_ssize_t)1 << bits) == size && values.len / 4 == size && new_values.len / 4 == m;
+    if (ok) {
+        uint64_t *k = keys.buf, mask = (uint64_t)size - 1;
+        int32_t *v = values.buf;
+        const uint64_t *nk = new_keys.buf;
+        const int32_t *nv = new_values.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; ok && i < m; i++) {
+            if (nk[i] == 0)
+                continue;
+            if ((i & 15) == 0)  /* the home slots of the next keys, fetched ahead: each is a cache miss */
+                for (Py_ssize_t j = i == 0 ? 0 : i + 16; j < i + 32 && j < m; j++) {
+                    uint64_t ahead = fmix64(nk[j]) >> (64 - bits);
+                    PREFETCH(&k[ahead], 1);
+                    PREFETCH(&v[ahead], 1);
+                }
+            uint64_t at = fmix64(nk[i]) >> (64 - bits);  /* winnowed fingerprints are small: mixed first */
+            Py_ssize_t probes = 0;
+            while (k[at] != 0 && ++probes < size)
+                at = (at + 1) & mask;
+            if (k[at] != 0) {  /* full: the caller grows it first */
+                ok = 0;
+                break;
+            }
+            k[at] = nk[i];
+            v[at] = nv[i];
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return done(want, 4, ok, "a map of a power-of-two size with room for the new keys expected");
+}
+
+/* For the distinct uint64 `queries`, how many of them each value holds in the multimap:
+ * (values int64, counts int64) as bytes, values ascending. `scratch` (int32, one zeroed entry
+ * per possible value) is left zeroed. */
+static PyObject *multimap_count(PyObject *self, PyObject *args) {
+    PyObject *o_keys, *o_values, *o_queries, *o_scratch;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_keys, &o_values, &o_queries, &o_scratch))
+        return NULL;
+    Py_buffer keys, values, queries, scratch;
+    Want want[] = {{o_keys, &keys, 8, 0, "keys"}, {o_values, &values, 4, 0, "values"},
+                   {o_queries, &queries, 8, 0, "queries"}, {o_scratch, &scratch, 4, 1, "scratch"}};
+    if (get_all(want, 4) < 0)
+        return NULL;
+    Py_ssize_t size = keys.len / 8, m = queries.len / 8, slots = scratch.len / 4, count = 0, cap = 64;
+    int bits = 0;
+    while (((Py_ssize_t)1 << (bits + 1)) <= size)
+        bits++;
+    int ok = size > 1 && ((Py_ssize_t)1 << bits) == size && values.len / 4 == size, failed = 0;
+    int64_t *seen = PyMem_RawMalloc(cap * sizeof(int64_t));
+    failed = seen == NULL;
+    if (ok && !failed) {
+        const uint64_t *k = keys.buf, *q = queries.buf, mask = (uint64_t)size - 1;
+        const int32_t *v = values.buf;
+        int32_t *c = scratch.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m && ok && !failed; i++) {
+            if (q[i] == 0)
+                continue;
+            if ((i & 15) == 0)  /* the home slots of the next keys, fetched ahead */
+                for (Py_ssize_t j = i == 0 ? 0 : i + 16; j < i + 32 && j < m; j++)
+                    PREFETCH(&k[fmix64(q[j]) >> (64 - bits)], 0);
+            Py_ssize_t probes = 0;
+            for (uint64_t at = fmix64(q[i]) >> (64 - bits); k[at] != 0 && probes++ < size; at = (at + 1) & mask) {
+                if (k[at] != q[i])
+                    continue;
+                int32_t d = v[at];
+                if (d < 0 || d >= slots) {
+                    ok = 0;
+                    break;
+                }
+                if (c[d]++ == 0 && !push(&seen, &count, &cap, d)) {
+                    c[d] = 0;  /* not listed, so not reset below */
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        if (count > 1)
+            qsort(seen, (size_t)count, sizeof(int64_t), compare_offsets);
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *result = NULL;
+    if (!failed && ok) {
+        int64_t *counts = PyMem_RawMalloc((count + 1) * sizeof(int64_t));
+        if (counts == NULL)
+            failed = 1;
+        else {
+            int32_t *c = scratch.buf;
+            for (Py_ssize_t i = 0; i < count; i++)
+                counts[i] = c[seen[i]];
+            result = listed(0, 1, NULL, seen, count, counts, count);
+            PyMem_RawFree(counts);
+        }
+    }
+    if (scratch.buf != NULL && seen != NULL)  /* left zeroed for the next call */
+        for (Py_ssize_t i = 0; i < count; i++)
+            ((int32_t *)scratch.buf)[seen[i]] = 0;
+    release_all(want, 4);
+    PyMem_RawFree(seen);
+    if (failed)
+        return PyErr_NoMemory();
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "a map of a power-of-two size, and a scratch entry for every value in it, expected");
+        return NULL;
+    }
+    return result;
+}
+
+
 /* fingerprint.table.lookup as one array: for each uint64 query, the 8-byte payload of its slot
  * in the open-addressing table `slots` / `payload` (home slot from the top bits, linear
  * probing, 0 empty), or `missing` where it is not there (a query of 0 never is). Into `out`. */
@@ -936,6 +1071,8 @@ static PyMethodDef METHODS[] = {
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},
     {"table_find", table_find, METH_VARARGS, "Payloads of queries in an open-addressing table (see fingerprint.table.lookup)."},
     {"gap_shingles", gap_shingles, METH_VARARGS, "Shingles spanning the gaps marks leave (see documents._marks_that_matter)."},
+    {"multimap_add", multimap_add, METH_VARARGS, "Keys and values into a multimap (see registry.PendingFingerprints)."},
+    {"multimap_count", multimap_count, METH_VARARGS, "How many of some keys each value holds (see registry.PendingFingerprints)."},
     {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };
