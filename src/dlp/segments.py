@@ -38,7 +38,7 @@ Arrays of a segment (all optional; absent when empty):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -239,14 +239,10 @@ def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     """Sentence vectors and signatures of the registered versions, and the public signatures."""
     arrays: dict[str, np.ndarray] = {}
     ptrs, cols, weights, sigs, base_col = [np.zeros(1, dtype=np.int64)], [], [], [], 0
-    pub_sig, pub_sig_owner = [], []
-    for i, r in enumerate(records):
-        rw = r.rewrite
-        if rw is None:
-            continue
-        if r.kind == "public":
-            pub_sig.append(rw.signatures)
-            pub_sig_owner.append(np.full(len(rw.signatures), i, dtype=np.uint32))
+    public: list[tuple[int, np.ndarray]] = []
+    for i, rw, is_public in _rewritten(records):
+        if is_public:
+            public.append((i, rw.signatures))
             continue
         v = rw.vectors
         ptrs.append(v.ptr[1:] + base_col)
@@ -258,9 +254,7 @@ def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
                   rw_sig=_cat(sigs, np.uint64), rw_owner=_owner_rows(records))
     ranked, order = stable_sort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
     arrays.update(rw_sig_sorted=ranked, rw_sig_row=order.astype(np.uint32))
-    values, who = _cat(pub_sig, np.uint64), _cat(pub_sig_owner, np.uint32)
-    ranked, order = stable_sort(values)
-    arrays["pub_sig"], arrays["pub_sig_owner"] = ranked, who[order]
+    arrays["pub_sig"], arrays["pub_sig_owner"] = _public_sorted(public)
     return arrays
 
 
@@ -269,14 +263,11 @@ def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[s
     how many families hold it), and the public ones."""
     arrays: dict[str, np.ndarray] = {}
     owner_rows = _owner_rows(records)
-    pair_h, pair_row, pub_pair, pub_pair_owner = [], [], [], []
-    for i, r in enumerate(records):
-        rw = r.rewrite
-        if rw is None:
-            continue
-        if r.kind == "public":
-            pub_pair.append(rw.pair_hashes)
-            pub_pair_owner.append(np.full(len(rw.pair_hashes), i, dtype=np.uint32))
+    pair_h, pair_row = [], []
+    public: list[tuple[int, np.ndarray]] = []
+    for i, rw, is_public in _rewritten(records):
+        if is_public:
+            public.append((i, rw.pair_hashes))
             continue
         pair_h.append(rw.pair_hashes)
         pair_row.append(rw.pair_rows + np.uint32(owner_rows[i]))
@@ -293,10 +284,23 @@ def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[s
     fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.int64)
     arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
-    values, who = _cat(pub_pair, np.uint64), _cat(pub_pair_owner, np.uint32)
-    ranked, order = stable_sort(values)
-    arrays["pub_pair"], arrays["pub_pair_owner"] = ranked, who[order]
+    arrays["pub_pair"], arrays["pub_pair_owner"] = _public_sorted(public)
     return arrays
+
+
+def _rewritten(records: list[OwnerRecord]) -> Iterator[tuple[int, RewriteRecord, bool]]:
+    """(owner number, rewrite record, whether it is public content) of the owners that have one."""
+    for i, r in enumerate(records):
+        if r.rewrite is not None:
+            yield i, r.rewrite, r.kind == "public"
+
+
+def _public_sorted(public: list[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The values of public content, sorted, and the owner of each."""
+    values = _cat([v for _, v in public], np.uint64)
+    owners = _cat([np.full(len(v), i, dtype=np.uint32) for i, v in public], np.uint32)
+    ranked, order = stable_sort(values)
+    return ranked, owners[order]
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
