@@ -8,6 +8,7 @@ here is a small test policy: a leak to partner.example is let through with a war
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -81,18 +82,29 @@ def mail(tmp_path_factory):
     scanner = Scanner(registry, policy=PartnerPolicy())
     warm_up(scanner)
     recorder = Recorder(registry.root.parent / "state", scanner.policy)  # what `dlp milter` records
-    port = free_port()
-    with SmtpSink() as sink, MilterThread(
-        scanner.detect_bytes, MilterSettings(scan_timeout=20), ListenAddress("inet", "127.0.0.1", port),
-        decider=recorder.decider(), record=recording(recorder),
-    ) as milter:
-        postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
-        try:
-            postfix.start()
-            yield MailSystem(postfix, sink, milter, scanner, recorder)
-        finally:
-            postfix.stop()
+    with SmtpSink() as sink:
+        port = free_port()  # once the sink holds its own: a port freed before could be handed to it
+        milter = MilterThread(scanner.detect_bytes, MilterSettings(scan_timeout=20),
+                              ListenAddress("inet", "127.0.0.1", port), decider=recorder.decider(),
+                              record=recording(recorder))
+        with milter:
+            postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
+            try:
+                postfix.start()
+                yield MailSystem(postfix, sink, milter, scanner, recorder)
+            finally:
+                postfix.stop()
     assert time.monotonic() - started < 60, "the Postfix integration tests should take under a minute"
+
+
+@contextlib.contextmanager
+def _milter_beside(sink, scanner, settings, recorder):
+    """A milter on a free port chosen once the sink holds its own (a port freed before could be
+    handed to the sink: "address already in use", seen once in a full run)."""
+    port = free_port()
+    with MilterThread(scanner.detect_bytes, settings, ListenAddress("inet", "127.0.0.1", port),
+                      decider=recorder.decider(), record=recording(recorder), on_unscanned=unscanned_recording(recorder)):
+        yield port
 
 
 def text_mail(subject: str, body: str, to: str) -> bytes:
@@ -186,11 +198,8 @@ def test_slow_mail_does_not_hold_the_gateway(tmp_path):
     scanner = Scanner(registry)
     warm_up(scanner)  # as `dlp milter` does before its workers fork: no worker loads spaCy on a deadline
     recorder = Recorder(tmp_path / "state", scanner.policy)
-    port = free_port()
     settings = MilterSettings(scan_timeout=4, workers=2, quantum=0.5)
-    with SmtpSink() as sink, MilterThread(scanner.detect_bytes, settings, ListenAddress("inet", "127.0.0.1", port),
-                                          decider=recorder.decider(), record=recording(recorder),
-                                          on_unscanned=unscanned_recording(recorder)):
+    with SmtpSink() as sink, _milter_beside(sink, scanner, settings, recorder) as port:
         postfix = PostfixInstance(sink.port, milter=f"inet:127.0.0.1:{port}")
         system = MailSystem(postfix, sink, None, scanner, recorder)
         try:
