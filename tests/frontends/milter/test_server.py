@@ -91,10 +91,10 @@ def tempfail(reason: str) -> p.Packet:
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead too
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):  # gone, or reaped between the two looks
         return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead too
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def eventually(predicate, timeout: float = 10.0) -> None:
