@@ -162,7 +162,7 @@ def test_runs_are_found_without_the_speedups_too(without_native):
 
     text = b"see " + base64.b64encode(b"The Halcyon coating process runs at 40 degrees " * 4) + b" and " + \
         b" ".join(b"%02x" % b for b in b"The Halcyon coating process, step one") + b" end"
-    kinds = [kind for _, _, kind, _ in encoded._candidates(text)]
+    kinds = [kind for _, _, kind, *_ in encoded._candidates(text)]
     assert kinds == ["base64", "hex"]
 
 

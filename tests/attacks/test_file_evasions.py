@@ -709,18 +709,16 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "quoted-printable text file": ("notes.txt", text_quoted_printable, None),
     "tar member names": ("pack.tar", tar_member_names, None),
     # found attacking the encoded-run speedups (attack5): missed with DLP_SPEEDUPS=0 too
-    "base64 with one letter glued in front": ("notes.txt", text_base64_glued_to_a_word,
-                                              "a base64 run is decoded only from its first character: "
-                                              "1-3 glued letters shift every group of four"),
+    # (a run that reads as noise is read again without the 1-3 characters its length has over a
+    # multiple of four)
+    "base64 with one letter glued in front": ("notes.txt", text_base64_glued_to_a_word, None),
     "xxd dump whose first line follows a label": ("notes.txt", text_xxd_after_a_label,
                                                   "xxd dumps are found only from a zero offset at a line start"),
     "xxd -s 16 dump (first offset not zero)": ("notes.txt", text_xxd_from_offset_16,
                                                "xxd dumps are found only from a zero offset at a line start"),
     "xxd -g16 dump (one group of 16 bytes a line)": ("notes.txt", text_xxd_groups_of_16,
                                                      "a dump line's groups are one to eight bytes"),
-    "wrapped base64, two letters glued to its first line": ("notes.txt", text_base64_wrapped_two_letters_glued,
-                                                            "a base64 run is decoded only from its first character: "
-                                                            "1-3 glued letters shift every group of four"),
+    "wrapped base64, two letters glued to its first line": ("notes.txt", text_base64_wrapped_two_letters_glued, None),
 }
 
 

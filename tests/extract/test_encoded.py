@@ -343,13 +343,25 @@ UNREAD = {
         _b64(_SECRET_BYTES)[i:i + 8] for i in range(0, len(_b64(_SECRET_BYTES)), 8)),
     "each line of 46 bytes encoded on its own (padding ends every line)": "\n".join(
         _b64(_SECRET_BYTES[i:i + 46]) for i in range(0, len(_SECRET_BYTES), 46)),
-    "one letter glued in front of a base64 run": "x" + _b64(_SECRET_BYTES),
     "hex bytes separated by dots": hexdump(_SECRET_BYTES, "."),
     "base32 (coreutils base32)": base64.b32encode(_SECRET_BYTES).decode(),
     "an xxd dump whose first line follows a label": "Dump: " + _xxd(_SECRET_BYTES),
     "an xxd -s 16 dump (its first offset is not zero)": "\n".join(
         f"{int(line[:8], 16) + 16:08x}" + line[8:] for line in _xxd(_SECRET_BYTES).split("\n")),
 }
+
+
+GLUED = {  # found by attack5 too; read since: a run that reads as noise is read again without the
+    # one to three characters its length has over a multiple of four
+    "one letter glued in front of a base64 run": "x" + _b64(_SECRET_BYTES),
+    "three letters glued in front of a wrapped base64 run": "zzz" + "\n".join(
+        _b64(_SECRET_BYTES)[i:i + 76] for i in range(0, len(_b64(_SECRET_BYTES)), 76)),
+}
+
+
+@pytest.mark.parametrize("name", list(GLUED))
+def test_a_base64_run_with_letters_glued_in_front_is_read(either_search, name):
+    assert _read_with_mark(extract(in_text(GLUED[name])))
 
 
 @pytest.mark.xfail(strict=True, reason="open holes (attack5): these shapes are not searched for yet")

@@ -110,17 +110,26 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
     if not text or part.meta.get("reading"):  # an extra reading holds no run its part lacks
         return
     count = 0
-    for kind, number, data in _decoded_runs(text):
+    for kind, number, data, shifted in _decoded_runs(text):
         ctx.budget.check_time()
         if count >= ctx.limits.max_members:
             yield Problem(part.locator, "too_many", f"more than {ctx.limits.max_members} encoded runs; the rest are not read")
             return
         digest = _digest(data)
-        if digest in ctx.decoded or digest in ctx.unreadable:
+        if digest in ctx.decoded:
             continue
-        if not _readable(data):  # the same run again (a signature quoted in every mail of a thread)
-            ctx.unreadable.add(digest)  # is judged once: charset detection costs a third of a millisecond
-            continue
+        if digest in ctx.unreadable or not _readable(data):  # the same run again (a signature quoted in
+            ctx.unreadable.add(digest)  # every mail of a thread) is judged once: charset detection costs
+            if not shifted:  # a third of a millisecond
+                continue
+            # base64 with one to three characters glued in front ("x<base64>") reads as noise:
+            # read without them
+            data, digest = shifted, _digest(shifted)
+            if digest in ctx.decoded or digest in ctx.unreadable:
+                continue
+            if not _readable(data):
+                ctx.unreadable.add(digest)
+                continue
         ctx.decoded.add(digest)
         count += 1
         ctx.budget.charge(len(data))
@@ -144,17 +153,17 @@ def _digest(data: bytes) -> bytes:
 
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    for kind, data in (*_runs(text), *_escaped(text)):
+    for kind, data, *shifted in (*_runs(text), *_escaped(text)):
         if data:
             numbers[kind] += 1
-            yield kind, numbers[kind], data
+            yield kind, numbers[kind], data, shifted[0] if shifted else None
     equals = text.count("=")  # as many escapes at most: counted only when there can be enough
     if equals >= 4 and (equals + 1) * 80 >= len(text):
         escapes = sum(1 for _ in _QP.finditer(text))
         if escapes >= 4 and (escapes + 1) * 80 >= len(text):  # a soft break every line at least
             decoded = quopri.decodestring(text.encode("utf-8", errors="surrogatepass"))
             if decoded:
-                yield "quoted-printable", None, decoded
+                yield "quoted-printable", None, decoded, None
 
 
 def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
@@ -168,13 +177,13 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
         data = text[start:end].encode("utf-8", errors="surrogatepass")
         cut = len(data) if following == end else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
-        for first, last, kind, payload in _candidates(data):
+        for first, last, kind, payload, *shifted in _candidates(data):
             if first >= cut:  # read with the next chunk, which starts there
                 break
             if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
                 restart = first
                 break
-            yield kind, payload
+            yield kind, payload, shifted[0] if shifted else None
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -207,8 +216,10 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         if len(compact) >= MIN_RUN and len(set(compact[:256])) >= _MIN_DISTINCT:
             if _HEX.fullmatch(compact):
                 found.append((match.start(), match.end(), "hex", _unhex(compact)))
-            else:
-                found.append((match.start(), match.end(), "base64", _unbase64(compact)))
+            else:  # (and, in case one to three characters were glued in front, the run without them)
+                glued = len(compact) % 4
+                found.append((match.start(), match.end(), "base64", _unbase64(compact),
+                              _unbase64(compact[glued:]) if glued else None))
         position = base64_starts.next(max(match.end(), position + 1))
     position = hex_starts.next(0)
     while position >= 0:
@@ -227,7 +238,7 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         if position < read_to:
             continue
         line = data.rfind(b"\n", 0, position) + 1
-        if not any(s <= line < e for s, e, _, _ in found):
+        if not any(s <= line < e for s, e, *_ in found):
             match = _DUMP.match(data, line)
             if match is not None:
                 found.append(_dumped(match))
