@@ -127,7 +127,7 @@ RUN_PIECES = st.one_of(
     st.integers(1, 90).map(lambda n: "QmFzZTY0-_/+"[: n % 12 + 1] * (n // 12 + 1)),
     st.integers(1, 40).map(lambda n: "de ad:be,ef;01-"[: n % 15 + 1] * (n // 15 + 1)),
     st.sampled_from([" ", "\n", "\r\n", "\r", "\t", " \n", "\t\r\n", "=", "==", "===", ".", ", ", "é", "0x4f, ",
-                     "de:ad:", "ab cd ef ", "gh", "de, ", "ad\r\n", "be :- ", "0a",
+                     "de:ad:", "ab cd ef ", "gh", "de, ", "ad\r\n", "be :- ", "0a", "de.ad.", "be. ", "3.14",
                      # rules and short lines a base64 search reads and turns down
                      "-" * 40, "_" * 30 + "\n", "-----Original Message-----", "abc\n", "QmFzZTY0QmFzZTY0\n",
                      # dump offsets at a line start or not, C-array bytes

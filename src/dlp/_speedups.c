@@ -252,7 +252,7 @@ static PyObject *sentence_flags(PyObject *self, PyObject *args) {
  * alphabet (A-Z a-z 0-9 + / - _) that is `min_run` long or ends a line (blanks before the line
  * break or not) after `first` characters or more, less those encoded._candidates would read and
  * turn down (see below); and every position where eight hex bytes begin, each followed by the
- * same number, one to three, of separators (space \t : , ; \r \n -); where "0000000" starts a
+ * same number, one to three, of separators (space \t : , ; . \r \n -); where "0000000" starts a
  * line, blanks aside (encoded._offsets); and how many "0x" or "0X" there are. Three bytes
  * objects of int64 offsets, each in order, and the count. */
 static uint8_t CLASS[256];  /* bit 0: hex digit; bit 1: separator of hex bytes; bit 2: base64 alphabet */
@@ -1081,7 +1081,7 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "dlp._speedups", NULL
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
-    const char *hex = "0123456789abcdefABCDEF", *sep = " \t:,;\r\n-";
+    const char *hex = "0123456789abcdefABCDEF", *sep = " \t:,;.\r\n-";
     for (const char *c = hex; *c; c++)
         CLASS[(uint8_t)*c] |= 1;
     for (const char *c = sep; *c; c++)

@@ -62,6 +62,7 @@ ENCODINGS = {
     "percent-encoded words": (urllib.parse.quote(SECRET), "escaped"),
     "quoted-printable soft breaks": (quopri.encodestring(SECRET.encode()).decode(), "quoted-printable"),
     "quoted-printable, every byte": ("".join(f"={b:02X}" for b in SECRET.encode()), "quoted-printable"),
+    "hex bytes separated by dots (found by attack5)": (hexdump(SECRET.encode(), "."), "hex"),
 }
 
 
@@ -343,7 +344,6 @@ UNREAD = {
         _b64(_SECRET_BYTES)[i:i + 8] for i in range(0, len(_b64(_SECRET_BYTES)), 8)),
     "each line of 46 bytes encoded on its own (padding ends every line)": "\n".join(
         _b64(_SECRET_BYTES[i:i + 46]) for i in range(0, len(_SECRET_BYTES), 46)),
-    "hex bytes separated by dots": hexdump(_SECRET_BYTES, "."),
     "base32 (coreutils base32)": base64.b32encode(_SECRET_BYTES).decode(),
     "an xxd dump whose first line follows a label": "Dump: " + _xxd(_SECRET_BYTES),
     "an xxd -s 16 dump (its first offset is not zero)": "\n".join(

@@ -48,7 +48,7 @@ _MIN_ESCAPED_WORDS = 8  # words the decoded word must hold (a tracking link hold
 _CHUNK = 4 * 1024 * 1024  # characters of text searched at once (its bytes and mask are transient)
 _TAIL = 4096  # characters before a chunk's edge read again with the next chunk, at most
 _EDGE = 1024  # a run whose match ends this close to a chunk's edge is read again, whole, with the next
-_RUN_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \t\r\n:,;")
+_RUN_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \t\r\n:,;.")
 
 # Candidates are found on a mask of the text's bytes (one `bytes.translate`, then
 # `bytes.find` of a literal), several times faster than a character-class regex; the
@@ -60,7 +60,7 @@ _BASE64_FIRST = 16  # characters of the alphabet a base64 run starts with ...
 _LONG_NEEDLE = b"a" * MIN_RUN  # ... then either MIN_RUN of them on one line,
 _LINE_NEEDLE = b"a" * _BASE64_FIRST + b"n"  # or a line of them that goes on (MIME and PEM wrap),
 _BLANK_NEEDLE = b"a" * _BASE64_FIRST + b"t"  # blanks before the line break or not
-_HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;\r\n-"
+_HEX_MASK = bytes(ord("h") if byte in b"0123456789abcdefABCDEF" else ord("s") if byte in b" \t:,;.\r\n-"
                   else ord("x") for byte in range(256))
 _HEX_NEEDLES = (b"hhs" * 8, b"hhss" * 8, b"hhsss" * 8)  # eight bytes, one to three separators after each
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -72,9 +72,9 @@ _BASE64 = re.compile(  # padding ends a run: a line after it starts another
     rb"(?=={0,2}[ \t]*(?:[\r\n]|$)))*={0,2}"
 )
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
-# hex bytes with separators: "de ad be ef", "de:ad:be:ef", "0x48, 0x65, ...", hex dumps
+# hex bytes with separators: "de ad be ef", "de:ad:be:ef", "de.ad.be.ef", "0x48, 0x65, ...", hex dumps
 _HEX_BYTES = re.compile(
-    rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
+    rb"(?:(?:0[xX])?[0-9A-Fa-f]{2}[ \t:,;.\r\n-]{1,3}){31,}(?:0[xX])?[0-9A-Fa-f]{2}(?![0-9A-Za-z])"
 )
 # a dump: lines of an offset, then groups of one to eight hex bytes in order (od -t x1,
 # hexdump -C, xxd), then perhaps the bytes as text; at least two lines of them
