@@ -47,6 +47,15 @@ static inline uint64_t low_bytes(Py_ssize_t k) {  /* a mask of the k (0..8) low 
     return k >= 8 ? ~0ULL : ((1ULL << (8 * k)) - 1);
 }
 
+/* floor(log2(n)), 0 for n < 2: the bits that index a table of n slots or a bitmap of n bits
+ * (which must then be exactly 1 << bits for a table). */
+static int log2_floor(Py_ssize_t n) {
+    int bits = 0;
+    while (((Py_ssize_t)1 << (bits + 1)) <= n)
+        bits++;
+    return bits;
+}
+
 static int get(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *what) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
         return -1;
@@ -519,11 +528,7 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
     if (get_all(want, 4) < 0)
         return NULL;
     Py_ssize_t m = values.len / 8, size = slots.len / 8, nbits = bitmap.len * 8;
-    int table_bits = 0, map_bits = 0;
-    while (((Py_ssize_t)1 << (table_bits + 1)) <= size)
-        table_bits++;
-    while (((Py_ssize_t)1 << (map_bits + 1)) <= nbits)
-        map_bits++;
+    int table_bits = log2_floor(size), map_bits = log2_floor(nbits);
     int ok = size > 0 && ((Py_ssize_t)1 << table_bits) == size && payload.len == slots.len && nbits > 0
              && table_bits > 0 && map_bits > 0, failed = 0;
     Py_ssize_t count = 0, cap = 64, cap2 = 64, count2 = 0;
@@ -652,9 +657,7 @@ static PyObject *multimap_add(PyObject *self, PyObject *args) {
     if (get_all(want, 4) < 0)
         return NULL;
     Py_ssize_t size = keys.len / 8, m = new_keys.len / 8;
-    int bits = 0;
-    while (((Py_ssize_t)1 << (bits + 1)) <= size)
-        bits++;
+    int bits = log2_floor(size);
     int ok = size > 1 && ((Py_ssize_t)1 << bits) == size && values.len / 4 == size && new_values.len / 4 == m;
     if (ok) {
         uint64_t *k = keys.buf, mask = (uint64_t)size - 1;
@@ -700,9 +703,7 @@ static PyObject *multimap_count(PyObject *self, PyObject *args) {
     if (get_all(want, 4) < 0)
         return NULL;
     Py_ssize_t size = keys.len / 8, m = queries.len / 8, slots = scratch.len / 4, count = 0, cap = 64;
-    int bits = 0;
-    while (((Py_ssize_t)1 << (bits + 1)) <= size)
-        bits++;
+    int bits = log2_floor(size);
     int ok = size > 1 && ((Py_ssize_t)1 << bits) == size && values.len / 4 == size, failed = 0;
     int64_t *seen = PyMem_RawMalloc(cap * sizeof(int64_t));
     failed = seen == NULL;
@@ -779,9 +780,7 @@ static PyObject *table_find(PyObject *self, PyObject *args) {
     if (get_all(want, 4) < 0)
         return NULL;
     Py_ssize_t m = queries.len / 8, size = slots.len / 8;
-    int bits = 0;
-    while (((Py_ssize_t)1 << (bits + 1)) <= size)
-        bits++;
+    int bits = log2_floor(size);
     int ok = size > 0 && ((Py_ssize_t)1 << bits) == size && bits > 0 && payload.len == slots.len && out.len == queries.len;
     if (ok) {
         const uint64_t *k = slots.buf, *q = queries.buf;
@@ -874,9 +873,7 @@ static PyObject *probe(PyObject *self, PyObject *args) {
     if (get_all(want, 3) < 0)
         return NULL;
     Py_ssize_t m = queries.len / 8, nbits = bitmap.len * 8;
-    int bits = 0;
-    while (((Py_ssize_t)1 << (bits + 1)) <= nbits)
-        bits++;
+    int bits = log2_floor(nbits);
     int ok = out.len == m && bits > 0 && bits < 64;
     if (ok) {
         const uint8_t *b = bitmap.buf;
