@@ -151,12 +151,13 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
+def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | None]]:
+    """(kind, number, decoded bytes, the bytes of another reading or None) of each run."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    for kind, data, *shifted in (*_runs(text), *_escaped(text)):
+    for kind, data, shifted in (*_runs(text), *_escaped(text)):
         if data:
             numbers[kind] += 1
-            yield kind, numbers[kind], data, shifted[0] if shifted else None
+            yield kind, numbers[kind], data, shifted
     equals = text.count("=")  # as many escapes at most: counted only when there can be enough
     if equals >= 4 and (equals + 1) * 80 >= len(text):
         escapes = sum(1 for _ in _QP.finditer(text))
@@ -166,7 +167,7 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes]]:
                 yield "quoted-printable", None, decoded, None
 
 
-def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
+def _runs(text: str) -> Iterator[tuple[str, bytes | None, bytes | None]]:
     """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
     reaches the end of a chunk is read again from its start with the next chunk (the
     chunk doubles when one run fills it)."""
@@ -177,13 +178,13 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None]]:
         data = text[start:end].encode("utf-8", errors="surrogatepass")
         cut = len(data) if following == end else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
-        for first, last, kind, payload, *shifted in _candidates(data):
+        for first, last, kind, payload, shifted in _candidates(data):
             if first >= cut:  # read with the next chunk, which starts there
                 break
             if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
                 restart = first
                 break
-            yield kind, payload, shifted[0] if shifted else None
+            yield kind, payload, shifted
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -205,9 +206,10 @@ def _tail_start(text: str, start: int, end: int) -> int:
     return at
 
 
-def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
-    """(start, end, kind, decoded bytes) of the base64 and hex runs of `data`, in order."""
-    found: list[tuple[int, int, str, bytes | None]] = []
+def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
+    """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
+    runs of `data`, in order."""
+    found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
     base64_starts, hex_starts, offsets, zero_x = _starts(data)
     position = base64_starts.next(0)
     while position >= 0:
@@ -215,7 +217,7 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         compact = _SPACE.sub(b"", match.group())
         if len(compact) >= MIN_RUN and len(set(compact[:256])) >= _MIN_DISTINCT:
             if _HEX.fullmatch(compact):
-                found.append((match.start(), match.end(), "hex", _unhex(compact)))
+                found.append((match.start(), match.end(), "hex", _unhex(compact), None))
             else:  # (and, in case one to three characters were glued in front, the run without them)
                 glued = len(compact) % 4
                 found.append((match.start(), match.end(), "base64", _unbase64(compact),
@@ -225,7 +227,7 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     while position >= 0:
         match = _HEX_BYTES.match(data, position) if position == 0 or data[position - 1] not in _HEX_DIGITS else None
         if match is not None:
-            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group())), None))
         else:  # sixteen bytes a line between offsets: a dump (od, hexdump -C)
             match = _DUMP.match(data, data.rfind(b"\n", 0, position) + 1)
             if match is not None:
@@ -238,7 +240,7 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
         if position < read_to:
             continue
         line = data.rfind(b"\n", 0, position) + 1
-        if not any(s <= line < e for s, e, *_ in found):
+        if not any(s <= line < e for s, e, _, _, _ in found):
             match = _DUMP.match(data, line)
             if match is not None:
                 found.append(_dumped(match))
@@ -246,23 +248,23 @@ def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None]]:
     # C arrays: 0x48, 0x65, ... (as many as "0x" and "0X" at most)
     if zero_x >= 32 and len(_HEX_ARRAY_BYTE.findall(data)) >= 32:
         for match in _HEX_ARRAY.finditer(data):
-            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group()))))
+            found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group())), None))
     return sorted(found, key=lambda run: run[0])
 
 
-def _dumped(match: re.Match) -> tuple[int, int, str, bytes | None]:
+def _dumped(match: re.Match) -> tuple[int, int, str, bytes | None, None]:
     """A `_candidates` entry for a dump: its hex bytes in order, offsets and text column left out."""
     pairs = b"".join(pair for line in _DUMP_LINE.finditer(match.group()) for pair in _PAIR.findall(line.group("bytes")))
-    return match.start(), match.end(), "hex", _unhex(pairs)
+    return match.start(), match.end(), "hex", _unhex(pairs), None
 
 
 def _starts(data: bytes):
     """Where runs may start in `data`: base64 (`_Base64Starts`) and hex bytes (`_HexStarts`),
     each with `next(position)`, where a dump's first offset may stand (`_offsets`), and how many
     "0x" there are (32 or more, when not counted: a C array may be there), from one C pass
-    where the speedups are built. That pass also
-    reads each base64 match as `_candidates` does and leaves out those it would turn down
-    (too short or too few different characters: 94% of them in mail), in the same order."""
+    where the speedups are built. That pass also reads each base64 match as `_candidates`
+    does and leaves out those it would turn down (too short or too few different characters:
+    94% of them in mail), in the same order."""
     native = speedups.native
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
@@ -357,12 +359,13 @@ def _blank_line_end(mask: bytes, position: int) -> int:
     return -1
 
 
-def _escaped(text: str) -> Iterator[tuple[str, bytes | None]]:
+def _escaped(text: str) -> Iterator[tuple[str, bytes | None, None]]:
     """Words with many percent or \\x escapes, unescaped, when they hold prose. (No check for
     the mark first: the regex finds its literal prefix as fast, and ``"\\x" in text`` read 40 MB
     of mail at half that speed.)"""
     for pattern in (_PERCENT, _BACKSLASH_X):
-        yield from _escaped_words(text, pattern)
+        for kind, data in _escaped_words(text, pattern):
+            yield kind, data, None  # (no other reading)
 
 
 def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes | None]]:
