@@ -19,7 +19,6 @@ GUARANTEE_WORDS = W + K - 1
 SHINGLE_VERSION = f"k{K}-w{W}-blake2b-poly-fmix/1"
 
 MIX = np.uint64(0x9E3779B97F4A7C15)  # the polynomial's multiplier (what the C passes are given too)
-_MIX = MIX
 
 
 def shingles(values: np.ndarray, k: int = K) -> np.ndarray:
@@ -30,7 +29,7 @@ def shingles(values: np.ndarray, k: int = K) -> np.ndarray:
     native = speedups.native
     if native is not None and values.dtype == np.uint64:  # one C pass instead of 2k + 6
         out = np.empty(n, dtype=np.uint64)
-        native.shingles(np.ascontiguousarray(values), out, k, int(_MIX))
+        native.shingles(np.ascontiguousarray(values), out, k, int(MIX))
         return out
     return shingles_of([values[m : m + n] for m in range(k)])
 
@@ -43,7 +42,7 @@ def shingles_of(columns: list[np.ndarray]) -> np.ndarray:
     of a 2-D one: NumPy gathers into them far faster."""
     h = np.array(columns[0], dtype=np.uint64)  # a copy (the columns may be views of one 2-D array)
     for column in columns[1:]:
-        h *= _MIX
+        h *= MIX
         h += column
     return fmix64(h)
 

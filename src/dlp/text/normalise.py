@@ -118,10 +118,9 @@ class Tokens:
     def sentence_starts(self) -> np.ndarray:
         """The tokens flagged SENTENCE (int64, ascending), without a flag array where the C
         speedups can list them."""
-        if "sentence_flags" in self.__dict__ or len(self) == 0:
-            return np.flatnonzero(self.sentence_flags & SENTENCE)
         native = speedups.native
-        if native is None or self.norm.dtype not in (np.uint8, np.uint32):
+        if "sentence_flags" in self.__dict__ or len(self) == 0 or native is None \
+                or self.norm.dtype not in (np.uint8, np.uint32):
             return np.flatnonzero(self.sentence_flags & SENTENCE)
         listed = native.sentence_flags(np.ascontiguousarray(self.norm), np.ascontiguousarray(self.nstarts, dtype=np.int64),
                                        np.ascontiguousarray(self.nends, dtype=np.int64), None, SENTENCE)
