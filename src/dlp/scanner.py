@@ -208,7 +208,12 @@ class Scanner:
         """A byte-identical copy of a registered file (also catches files without text)."""
         if not self._exact or size > self.limits.max_item_bytes:
             return None
-        number = self.index.exact(self.keyer.digest(item.read()))
+        if item.data is not None:
+            digest = self.keyer.digest(item.data)
+        else:
+            with open(item.path, "rb") as handle:
+                digest = self.keyer.digest_file(handle)
+        number = self.index.exact(digest)
         if number is None:
             return None
         info = self.index.owner(number)

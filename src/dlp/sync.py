@@ -76,7 +76,8 @@ def plan(registry: Registry | None, folder: Path) -> SyncPlan:
             unchanged += 1
             continue
         try:
-            digest = registry.keyer.digest((root / rel).read_bytes())
+            with open(root / rel, "rb") as handle:
+                digest = registry.keyer.digest_file(handle)
         except OSError as exc:
             unreadable.append((rel, exc.strerror or str(exc)))
             continue
