@@ -5,6 +5,7 @@ build that is really there wherever a C compiler is."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,6 +156,28 @@ def test_encoded_runs_found_are_the_python_ones(pieces):
 def test_dumps_and_c_arrays_are_found_either_way(text):
     with_c, without = _both(encoded._candidates, text.encode())
     assert with_c == without and with_c
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(st.lists(RUN_PIECES, min_size=40, max_size=600), st.integers(0, 63))
+def test_long_texts_are_searched_alike_64_bytes_at_a_time(pieces, shift):
+    """Texts of many 64-byte blocks (the SSE2 path), runs across block edges and in the last
+    partial block: the same candidates as the Python search."""
+    with_c, without = _both(encoded._candidates, ("x" * shift + "".join(pieces)).encode())
+    assert with_c == without
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["=", "%4", "%41", "%g1", "%%41", "\\x", "\\x4", "\\x41", "\\\\x41", "0x", "0X",
+                                 "00x", "a", " ", "\n", "f", "é", "=\n", "%"]), max_size=300), st.integers(0, 63))
+def test_the_c_pass_counts_marks_as_the_regexes_do(pieces, shift):
+    data = ("y" * shift + "".join(pieces)).encode()
+    *_, zero_x, counted = encoded._starts(data)
+    assert zero_x == len(re.findall(rb"0[xX]", data))
+    assert counted == [data.count(b"="), len(encoded._PERCENT.findall(data.decode())),
+                       len(encoded._BACKSLASH_X.findall(data.decode()))]
 
 
 def test_runs_are_found_without_the_speedups_too(without_native):

@@ -271,12 +271,133 @@ static int compare_offsets(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define WIDE_CLASSES 1
+
+/* SSE2 byte masks (0xFF where true) of 16 bytes: in [lo, hi], equal to c. */
+static inline __m128i bytes_within(__m128i v, int lo, int hi) {
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8((char)lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((char)(hi - lo))), d);
+}
+
+static inline __m128i bytes_equal(__m128i v, int c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8((char)c)); }
+
+
+/* Which of 16 bytes have CLASS bit 4 (`bits` 4: the base64 alphabet) or bit 0 or 1 (`bits` 3:
+ * a hex digit or a separator of hex bytes), computed without the table. */
+static inline __m128i class16(__m128i v, unsigned bits) {
+    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20)), digit = bytes_within(v, '0', '9');
+    if (bits == 4)
+        return _mm_or_si128(_mm_or_si128(_mm_or_si128(digit, bytes_within(lower, 'a', 'z')),
+                                         _mm_or_si128(bytes_equal(v, '+'), bytes_equal(v, '/'))),
+                            _mm_or_si128(bytes_equal(v, '-'), bytes_equal(v, '_')));
+    __m128i hex = _mm_or_si128(digit, bytes_within(lower, 'a', 'f'));
+    __m128i blank = _mm_or_si128(_mm_or_si128(bytes_within(v, '\t', '\n'), bytes_equal(v, '\r')), bytes_equal(v, ' '));
+    return _mm_or_si128(_mm_or_si128(hex, blank), _mm_or_si128(bytes_within(v, ',', '.'), bytes_within(v, ':', ';')));
+}
+
+/* Bit i: whether byte p[i] (0 <= i < 64) has the class (`class16`). */
+static inline uint64_t class64(const uint8_t *p, unsigned bits) {
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(class16(v, bits)) << (16 * k);
+    }
+    return m;
+}
+
+/* The bits of a stream of 64-bit blocks moved `s` (1..63) places up: the top ones of the block
+ * before come in at the bottom. */
+static inline uint64_t moved_up(uint64_t block, uint64_t before, int s) { return (block << s) | (before >> (64 - s)); }
+
+/* `next_stretch` 64 bytes at a time: from *j on, the first byte that ends `width` (at most 64)
+ * bytes in a row of the class (`class64`; bytes before *j count as not). Bit i of level k is
+ * whether the 2**k bytes up to i all have the class; `width` is made of the levels it holds.
+ * Returns that byte's offset, or -1 with *j moved to where the bytes that are left (fewer than
+ * 64, or a run that reaches them) must be read one by one. */
+static inline uint64_t run_ends(uint64_t block, uint64_t before[7], Py_ssize_t width) {
+    uint64_t level[7];
+    int top = log2_floor(width);
+    level[0] = block;
+    for (int k = 1; k <= top; k++)
+        level[k] = level[k - 1] & moved_up(level[k - 1], before[k - 1], 1 << (k - 1));
+    uint64_t ends = level[top];
+    Py_ssize_t have = (Py_ssize_t)1 << top;
+    for (int k = top - 1; k >= 0; k--)
+        if (width - have >= ((Py_ssize_t)1 << k)) {
+            ends &= moved_up(level[k], before[k], (int)have);
+            have += (Py_ssize_t)1 << k;
+        }
+    memcpy(before, level, sizeof(level));
+    return ends;
+}
+
+static Py_ssize_t first_run_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t *j, Py_ssize_t width, unsigned bits) {
+    uint64_t before[7] = {0};
+    Py_ssize_t at = *j;
+    for (; at + 64 <= n; at += 64) {
+        uint64_t ends = run_ends(class64(p + at, bits), before, width);
+        if (ends)
+            return at + __builtin_ctzll(ends);
+    }
+    while (at > *j && (CLASS[p[at - 1]] & bits))  /* a run that goes on past the blocks: from its start */
+        at--;
+    *j = at;
+    return -1;
+}
+
+/* How many bits are set: a few at most, here (without -mpopcnt, __builtin_popcountll is a call). */
+static inline int bits_set(uint64_t m) {
+    int count = 0;
+    for (; m; m &= m - 1)
+        count++;
+    return count;
+}
+
+/* Bit i: whether p[i] == c, for 64 bytes. */
+static inline uint64_t equal64(const uint8_t *p, int c) {
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++)
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(_mm_loadu_si128((const __m128i *)(p + 16 * k)), c))
+             << (16 * k);
+    return m;
+}
+
+/* Bit i: whether p[i] is a hex digit, for 64 bytes. */
+static inline uint64_t hex64(const uint8_t *p) {
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i hex = _mm_or_si128(bytes_within(v, '0', '9'), bytes_within(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'f'));
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(hex) << (16 * k);
+    }
+    return m;
+}
+#endif
+
 /* The next stretch at or after *j of `width` bytes or more whose class has one of `bits`, as
  * [*s, *e), found by skipping: a byte `width` - 1 on that has none of them rules out every
- * stretch before it. 0 when there is none. The byte before *j has none of the bits (or *j is
- * 0), and so has the byte before the *j it leaves. */
+ * stretch before it (where SSE2 is at hand, 64 bytes at a time). 0 when there is none. The
+ * byte before *j has none of the bits (or *j is 0), and so has the byte before the *j it leaves. */
 static int next_stretch(const uint8_t *p, Py_ssize_t n, Py_ssize_t *j, Py_ssize_t width, unsigned bits,
                         Py_ssize_t *s, Py_ssize_t *e) {
+#ifdef WIDE_CLASSES
+    if (width <= 64 && (bits == 4 || bits == 3)) {
+        Py_ssize_t end = first_run_end(p, n, j, width, bits);
+        if (end >= 0) {
+            Py_ssize_t from = end - width + 1, to = end + 1;
+            while (from > *j && (CLASS[p[from - 1]] & bits))
+                from--;
+            while (to < n && (CLASS[p[to]] & bits))
+                to++;
+            *j = to + 1;
+            *s = from;
+            *e = to;
+            return 1;
+        }
+    }
+#endif
     while (*j + width <= n) {
         Py_ssize_t k = *j + width - 1;
         if (!(CLASS[p[k]] & bits)) {
@@ -345,6 +466,71 @@ static Py_ssize_t base64_match_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t s)
     return e;
 }
 
+#ifdef WIDE_CLASSES
+/* Whether "0000000" at q starts a line, blanks before it aside (encoded._offsets). */
+static int starts_line(const uint8_t *p, Py_ssize_t q) {
+    while (q > 0 && (p[q - 1] == ' ' || p[q - 1] == '\t'))
+        q--;
+    return q == 0 || p[q - 1] == '\n';
+}
+#endif
+
+/* Where "0000000" starts a line, blanks aside (encoded._offsets), appended to `dumps`; and
+ * counts[0..3]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
+ * (as many quoted-printable escapes at most), and the escapes "%" and "\x" followed by two hex
+ * digits (encoded._PERCENT, encoded._BACKSLASH_X). 0 when out of memory. */
+static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssize_t *ndump, Py_ssize_t *cap,
+                         Py_ssize_t counts[4]) {
+#ifdef WIDE_CLASSES
+    uint64_t before[7] = {0};
+    uint8_t last[64 + 3];  /* the last bytes, less than 64, and zeros after them */
+    for (Py_ssize_t at = 0; at < n; at += 64) {
+        const uint8_t *b = p + at;
+        if (at + 64 + 3 > n) {  /* (the three bytes after a block decide escapes at its end) */
+            memset(last, 0, sizeof(last));
+            memcpy(last, b, (size_t)(n - at < (Py_ssize_t)sizeof(last) ? n - at : (Py_ssize_t)sizeof(last)));
+            b = last;
+        }
+        /* bit i of `hex1`, `hex2`, `hex3`: whether p[i + 1], p[i + 2], p[i + 3] is a hex digit */
+        uint64_t zero = equal64(b, '0'), hex = hex64(b);
+        uint64_t h64 = CLASS[b[64]] & 1, h65 = CLASS[b[65]] & 1, h66 = CLASS[b[66]] & 1;
+        uint64_t hex1 = (hex >> 1) | (h64 << 63), hex2 = (hex >> 2) | (h64 << 62) | (h65 << 63);
+        uint64_t hex3 = (hex >> 3) | (h64 << 61) | (h65 << 62) | (h66 << 63);
+        uint64_t x = equal64(b, 'x');
+        uint64_t x_next = (x >> 1) | ((uint64_t)(b[64] == 'x') << 63);
+        uint64_t big_x = (equal64(b, 'X') >> 1) | ((uint64_t)(b[64] == 'X') << 63);
+        counts[0] += bits_set(zero & (x_next | big_x));
+        counts[1] += bits_set(equal64(b, '='));
+        counts[2] += bits_set(equal64(b, '%') & hex1 & hex2);
+        counts[3] += bits_set(equal64(b, '\\') & x_next & hex2 & hex3);
+        for (uint64_t ends = run_ends(zero, before, 7); ends; ends &= ends - 1) {
+            Py_ssize_t q = at + __builtin_ctzll(ends) - 6;
+            if (starts_line(p, q) && !push(dumps, ndump, cap, q))
+                return 0;
+        }
+    }
+    return 1;
+#else
+    for (Py_ssize_t line = 0; line < n;) {
+        Py_ssize_t q = line;
+        while (q < n && (p[q] == ' ' || p[q] == '\t'))
+            q++;
+        if (q + 7 <= n && memcmp(p + q, "0000000", 7) == 0 && !push(dumps, ndump, cap, q))
+            return 0;
+        const uint8_t *next = memchr(p + q, '\n', (size_t)(n - q));
+        line = next == NULL ? n : (Py_ssize_t)(next - p) + 1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        counts[0] += c == '0' && i + 1 < n && (p[i + 1] == 'x' || p[i + 1] == 'X');
+        counts[1] += c == '=';
+        counts[2] += c == '%' && i + 2 < n && (CLASS[p[i + 1]] & CLASS[p[i + 2]] & 1);
+        counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
+    }
+    return 1;
+#endif
+}
+
 static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t min_run, first, min_distinct;
@@ -352,7 +538,7 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len;
-    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, zero_x = 0;
+    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[4] = {0};
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
     int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
     if (runs == NULL || hexes == NULL || dumps == NULL) {
@@ -399,6 +585,11 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
      * of width u that end one after the other at `at` (the count u bytes back is still there). */
     j = 0;
     while (!failed && next_stretch(p, n, &j, 24, 3, &s, &e)) {
+        Py_ssize_t digits = 0;  /* eight bytes need sixteen digits: rules and runs of blanks have none */
+        for (Py_ssize_t at = s; at < e && digits < 16; at++)
+            digits += CLASS[p[at]] & 1;
+        if (digits < 16)
+            continue;
         Py_ssize_t ring[6][8] = {{0}}, seps = 0;
         for (Py_ssize_t at = s; at < e && !failed; at++) {
             int slot = (int)(at & 7);
@@ -419,27 +610,17 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     }
     if (!failed && nhex > 1)
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
-    /* dump offsets: "0000000" at the start of a line, after blanks or not (encoded._offsets) */
-    for (Py_ssize_t line = 0; !failed && line < n;) {
-        Py_ssize_t q = line;
-        while (q < n && (p[q] == ' ' || p[q] == '\t'))
-            q++;
-        if (q + 7 <= n && memcmp(p + q, "0000000", 7) == 0 && !push(&dumps, &ndump, &cap_dump, q))
-            failed = 1;
-        const uint8_t *next = memchr(p + q, '\n', (size_t)(n - q));
-        line = next == NULL ? n : (Py_ssize_t)(next - p) + 1;
-    }
-    /* "0x" and "0X": as many C-array bytes (encoded._HEX_ARRAY_BYTE) at most */
-    for (const uint8_t *z = p; (z = memchr(z, '0', (size_t)(p + n - z))) != NULL; z++)
-        zero_x += z + 1 < p + n && (z[1] == 'x' || z[1] == 'X');
+    /* dump offsets, "0x", and the counts of "=" and escapes: `encoded_marks` */
+    if (!failed)
+        failed = !encoded_marks(p, n, &dumps, &ndump, &cap_dump, counts);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
     if (failed)
         PyErr_NoMemory();
     else
-        result = Py_BuildValue("(y#y#y#n)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
-                               (const char *)dumps, ndump * 8, zero_x);
+        result = Py_BuildValue("(y#y#y#nnnn)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
+                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3]);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
     PyMem_RawFree(dumps);

@@ -234,6 +234,20 @@ def test_the_base64_search_tries_exactly_where_the_plain_loop_did(pieces):
     assert tried == _reference_base64_starts(data)
 
 
+@pytest.mark.parametrize("percent", [0, 1, 5, 6, 10, 11])
+def test_a_word_of_both_kinds_of_escapes_is_read_however_many_of_each(either_search, percent):
+    """Eleven escapes make a word worth reading, whichever kinds they are: counting the escapes
+    first (the C pass) must not skip a word whose kinds are each too few on their own."""
+    sentence = "The Halcyon coating process runs at forty degrees for two hours"
+    escaped = [i for i, c in enumerate(sentence) if c == " "] + [1]  # eleven characters
+    assert len(escaped) == 11
+    kind = {at: ("%" if k < percent else "\\x") for k, at in enumerate(escaped)}
+    word = "".join(f"{kind[i]}{ord(c):02x}" if i in kind else c for i, c in enumerate(sentence))
+    from dlp.extract.encoded import _decoded_runs
+    decoded = [data for k, _, data, _ in _decoded_runs(f"see {word} end") if k == "escaped"]
+    assert set(decoded) == {sentence.encode()}  # (found from either kind: read once, by its digest)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_PIECES, max_size=60), st.integers(0, 12))
 def test_escaped_words_are_the_words_the_plain_loop_found(pieces, repeat):

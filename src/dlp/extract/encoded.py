@@ -154,11 +154,15 @@ def _digest(data: bytes) -> bytes:
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | None]]:
     """(kind, number, decoded bytes, the bytes of another reading or None) of each run."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    for kind, data, shifted in (*_runs(text), *_escaped(text)):
+    # "=", "%" escapes and "\\x" escapes, counted by the C pass over the chunks (chunks overlap a
+    # little: at least as many as the text holds); None without the speedups
+    marks: list[int] | None = [0, 0, 0] if speedups.native is not None else None
+    runs = list(_runs(text, marks))
+    for kind, data, shifted in (*runs, *_escaped(text, marks)):
         if data:
             numbers[kind] += 1
             yield kind, numbers[kind], data, shifted
-    equals = text.count("=")  # as many escapes at most: counted only when there can be enough
+    equals = text.count("=") if marks is None else marks[0]  # as many escapes at most: counted only when there can be enough
     if equals >= 4 and (equals + 1) * 80 >= len(text):
         escapes = sum(1 for _ in _QP.finditer(text))
         if escapes >= 4 and (escapes + 1) * 80 >= len(text):  # a soft break every line at least
@@ -167,10 +171,10 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | N
                 yield "quoted-printable", None, decoded, None
 
 
-def _runs(text: str) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+def _runs(text: str, marks: list[int] | None = None) -> Iterator[tuple[str, bytes | None, bytes | None]]:
     """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
     reaches the end of a chunk is read again from its start with the next chunk (the
-    chunk doubles when one run fills it)."""
+    chunk doubles when one run fills it). `marks`: see `_candidates`."""
     start, size = 0, _CHUNK
     while start < len(text):
         end = min(len(text), start + size)
@@ -178,7 +182,7 @@ def _runs(text: str) -> Iterator[tuple[str, bytes | None, bytes | None]]:
         data = text[start:end].encode("utf-8", errors="surrogatepass")
         cut = len(data) if following == end else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
-        for first, last, kind, payload, shifted in _candidates(data):
+        for first, last, kind, payload, shifted in _candidates(data, marks):
             if first >= cut:  # read with the next chunk, which starts there
                 break
             if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
@@ -206,11 +210,15 @@ def _tail_start(text: str, start: int, end: int) -> int:
     return at
 
 
-def _candidates(data: bytes) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
+def _candidates(data: bytes, marks: list[int] | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
     """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
-    runs of `data`, in order."""
+    runs of `data`, in order. The counts of "=", "%" escapes and "\\x" escapes in `data` are
+    added to `marks` (where the C pass counted them)."""
     found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
-    base64_starts, hex_starts, offsets, zero_x = _starts(data)
+    base64_starts, hex_starts, offsets, zero_x, counted = _starts(data)
+    if marks is not None and counted is not None:
+        for i, count in enumerate(counted):
+            marks[i] += count
     position = base64_starts.next(0)
     while position >= 0:
         match = _BASE64.match(data, position)
@@ -260,17 +268,18 @@ def _dumped(match: re.Match) -> tuple[int, int, str, bytes | None, None]:
 
 def _starts(data: bytes):
     """Where runs may start in `data`: base64 (`_Base64Starts`) and hex bytes (`_HexStarts`),
-    each with `next(position)`, where a dump's first offset may stand (`_offsets`), and how many
-    "0x" there are (32 or more, when not counted: a C array may be there), from one C pass
-    where the speedups are built. That pass also reads each base64 match as `_candidates`
-    does and leaves out those it would turn down (too short or too few different characters:
-    94% of them in mail), in the same order."""
+    each with `next(position)`, where a dump's first offset may stand (`_offsets`), how many
+    "0x" there are (32 or more, when not counted: a C array may be there), and the counts of
+    "=", "%" escapes and "\\x" escapes (None when not counted), from one C pass where the
+    speedups are built (64 bytes at a time where SSE2 is at hand). That pass also reads each
+    base64 match as `_candidates` does and leaves out those it would turn down (too short or
+    too few different characters: 94% of them in mail), in the same order."""
     native = speedups.native
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
-                32 if _HEX_ARRAY_BYTE.search(data) else 0)
-    base64, hexes, offsets, zero_x = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
-    return _Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x
+                32 if _HEX_ARRAY_BYTE.search(data) else 0, None)
+    base64, hexes, offsets, zero_x, *counted = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
+    return _Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x, counted
 
 
 def _offsets(data: bytes) -> list[int]:
@@ -359,11 +368,18 @@ def _blank_line_end(mask: bytes, position: int) -> int:
     return -1
 
 
-def _escaped(text: str) -> Iterator[tuple[str, bytes | None, None]]:
-    """Words with many percent or \\x escapes, unescaped, when they hold prose. (No check for
-    the mark first: the regex finds its literal prefix as fast, and ``"\\x" in text`` read 40 MB
-    of mail at half that speed.)"""
-    for pattern in (_PERCENT, _BACKSLASH_X):
+def _escaped(text: str, marks: list[int] | None = None) -> Iterator[tuple[str, bytes | None, None]]:
+    """Words with many percent or \\x escapes, unescaped, when they hold prose. Where the C pass
+    counted the escapes (`marks`), a kind the text has none of is not searched (a word with
+    both kinds is found from either), nor any when there are too few for one word. (Else no
+    check for the mark first: the regex finds its literal prefix as fast, and ``"\\x" in text``
+    read 40 MB of mail at half that speed.)"""
+    if marks is not None and marks[1] + marks[2] < _MIN_ESCAPES:
+        return
+    for pattern, count in ((_PERCENT, None if marks is None else marks[1]),
+                           (_BACKSLASH_X, None if marks is None else marks[2])):
+        if count == 0:
+            continue
         for kind, data in _escaped_words(text, pattern):
             yield kind, data, None  # (no other reading)
 
