@@ -356,6 +356,22 @@ def test_ascii_tokens_are_the_numpy_tokens(pieces):
     _same_tokens_both_ways("".join(pieces))
 
 
+@needs_native
+@settings(max_examples=40, deadline=None)
+@given(st.lists(WORD_PIECES, min_size=50, max_size=800), st.integers(0, 63))
+def test_long_ascii_texts_are_cut_alike_64_bytes_at_a_time(pieces, shift):
+    """Texts of many 64-byte blocks (the C pass `ascii_runs` reads them 64 bytes at a time):
+    tokens, humps and citations across block edges, and in the last partial block."""
+    _same_tokens_both_ways("x" * shift + "".join(pieces))
+
+
+@needs_native
+@pytest.mark.parametrize("text", ["", "a", "9", "aB", "abcDef", "x" * 64, "x" * 63 + "Y", "ab" * 32 + "Cd",
+                                  "1" * 64 + "a", "a" * 128, "[1]", "ab[12]cd", "aB" * 100])
+def test_the_c_runs_of_edge_cases_are_the_numpy_ones(text):
+    _same_tokens_both_ways(text)
+
+
 def _same_tokens_both_ways(text: str) -> None:
     def everything(text):
         t = tokenise(text)

@@ -271,6 +271,14 @@ static int compare_offsets(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* How many bits are set: a few at most, here (without -mpopcnt, __builtin_popcountll is a call). */
+static inline int bits_set(uint64_t m) {
+    int count = 0;
+    for (; m; m &= m - 1)
+        count++;
+    return count;
+}
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define WIDE_CLASSES 1
@@ -305,6 +313,17 @@ static inline uint64_t class64(const uint8_t *p, unsigned bits) {
         m |= (uint64_t)(uint16_t)_mm_movemask_epi8(class16(v, bits)) << (16 * k);
     }
     return m;
+}
+
+/* Bits of 64 bytes: capitals A-Z (`upper`), small letters a-z (`small`), digits 0-9 (`digit`). */
+static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *small, uint64_t *digit) {
+    *upper = *small = *digit = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        *upper |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_within(v, 'A', 'Z')) << (16 * k);
+        *small |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_within(v, 'a', 'z')) << (16 * k);
+        *digit |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_within(v, '0', '9')) << (16 * k);
+    }
 }
 
 /* The bits of a stream of 64-bit blocks moved `s` (1..63) places up: the top ones of the block
@@ -345,14 +364,6 @@ static Py_ssize_t first_run_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t *j, P
         at--;
     *j = at;
     return -1;
-}
-
-/* How many bits are set: a few at most, here (without -mpopcnt, __builtin_popcountll is a call). */
-static inline int bits_set(uint64_t m) {
-    int count = 0;
-    for (; m; m &= m - 1)
-        count++;
-    return count;
 }
 
 /* Bit i: whether p[i] == c, for 64 bytes. */
@@ -465,6 +476,108 @@ static Py_ssize_t base64_match_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t s)
         e++;
     return e;
 }
+
+/* normalise._words' first cuts, for ASCII text: where its tokens start and end (runs of
+ * letters A-Z a-z, or of digits 0-9: a letter next to a digit is a cut), and its CamelCase
+ * humps (a capital right after a small letter) with the bounds of the run of letters and
+ * digits each lies in (the token `_camel_cuts` reads them in). Returns five bytearrays of
+ * int64: starts, ends, humps, hump_starts, hump_ends. Counted first, then written (where
+ * SSE2 is at hand, 64 bytes at a time), so each array is allocated once at its size. */
+static inline int ascii_is_alnum(uint8_t c) { return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10; }
+
+#ifndef WIDE_CLASSES
+static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *small, uint64_t *digit) {
+    *upper = *small = *digit = 0;
+    for (int i = 0; i < 64; i++) {
+        *upper |= (uint64_t)((uint8_t)(p[i] - 'A') < 26) << i;
+        *small |= (uint64_t)((uint8_t)(p[i] - 'a') < 26) << i;
+        *digit |= (uint64_t)((uint8_t)(p[i] - '0') < 10) << i;
+    }
+}
+#endif
+
+/* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
+ * that ends at byte i shows at bit i: the first byte after it) and humps; `carry` holds the
+ * last bit of the block before for letters, digits and small letters. */
+static inline void ascii_cuts64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint8_t pad[64], uint64_t carry[3],
+                                uint64_t *starts, uint64_t *ends, uint64_t *humps) {
+    const uint8_t *b = p + at;
+    if (at + 64 > n) {
+        memset(pad, 0, 64);
+        memcpy(pad, b, (size_t)(n - at));
+        b = pad;
+    }
+    uint64_t upper, small, digit;
+    ascii_kinds64(b, &upper, &small, &digit);
+    uint64_t letter = upper | small;
+    uint64_t letter_before = (letter << 1) | carry[0], digit_before = (digit << 1) | carry[1];
+    uint64_t small_before = (small << 1) | carry[2];
+    *starts = (letter & ~letter_before) | (digit & ~digit_before);
+    *ends = (letter_before & ~letter) | (digit_before & ~digit);
+    *humps = upper & small_before;
+    carry[0] = letter >> 63;
+    carry[1] = digit >> 63;
+    carry[2] = small >> 63;
+}
+
+static PyObject *ascii_runs(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data))
+        return NULL;
+    const uint8_t *p = data.buf;
+    Py_ssize_t n = data.len, tokens = 0, humps = 0;
+    uint8_t pad[64];
+    uint64_t carry[3] = {0, 0, 0}, starts, ends, hump;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t at = 0; at < n; at += 64) {
+        ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump);
+        tokens += __builtin_popcountll(starts);
+        humps += bits_set(hump);
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *out[5] = {NULL};
+    Py_ssize_t sizes[5] = {tokens, tokens, humps, humps, humps};
+    for (int k = 0; k < 5; k++)
+        if ((out[k] = PyByteArray_FromStringAndSize(NULL, sizes[k] * 8)) == NULL) {
+            for (int i = 0; i < k; i++)
+                Py_DECREF(out[i]);
+            PyBuffer_Release(&data);
+            return NULL;
+        }
+    int64_t *s = (int64_t *)PyByteArray_AS_STRING(out[0]), *e = (int64_t *)PyByteArray_AS_STRING(out[1]);
+    int64_t *h = (int64_t *)PyByteArray_AS_STRING(out[2]), *hs = (int64_t *)PyByteArray_AS_STRING(out[3]);
+    int64_t *he = (int64_t *)PyByteArray_AS_STRING(out[4]);
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t ns = 0, ne = 0, nh = 0, run_start = 0, run_end = -1;
+    carry[0] = carry[1] = carry[2] = 0;
+    for (Py_ssize_t at = 0; at < n; at += 64) {
+        ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump);
+        for (; ends; ends &= ends - 1)
+            e[ne++] = at + __builtin_ctzll(ends);
+        for (; starts; starts &= starts - 1)
+            s[ns++] = at + __builtin_ctzll(starts);
+        for (; hump; hump &= hump - 1) {
+            Py_ssize_t at_hump = at + __builtin_ctzll(hump);
+            if (at_hump >= run_end) {  /* the run of letters and digits it lies in (humps in one run share it) */
+                run_start = at_hump;
+                while (run_start > 0 && ascii_is_alnum(p[run_start - 1]))
+                    run_start--;
+                run_end = at_hump + 1;
+                while (run_end < n && ascii_is_alnum(p[run_end]))
+                    run_end++;
+            }
+            h[nh] = at_hump;
+            hs[nh] = run_start;
+            he[nh++] = run_end;
+        }
+    }
+    if (ne < ns)  /* a run that goes on to the end */
+        e[ne++] = n;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(NNNNN)", out[0], out[1], out[2], out[3], out[4]);
+}
+
 
 #ifdef WIDE_CLASSES
 /* Whether "0000000" at q starts a line, blanks before it aside (encoded._offsets). */
@@ -1245,6 +1358,7 @@ static PyMethodDef METHODS[] = {
     {"cache_gather", cache_gather, METH_VARARGS, "The keyed-value cache's hits (see fingerprint.keyed.Keyer.cached)."},
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
+    {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},
     {"table_find", table_find, METH_VARARGS, "Payloads of queries in an open-addressing table (see fingerprint.table.lookup)."},

@@ -398,7 +398,9 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if text.isascii():
         raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         norm, kind, upper, small = _ascii_lower(raw)
-        words = _words(_Layout(norm, kind, upper, None, None, small), text)
+        native = speedups.native
+        runs = native.ascii_runs(raw) if native is not None else None
+        words = _words(_Layout(norm, kind, upper, None, None, small), text, runs)
         norm, nstarts, nends = words.norm, words.nstarts, words.nends
         hashes = _ascii_hashes(norm, nstarts, nends)
         starts, ends = nstarts, words.ends
@@ -532,30 +534,20 @@ class _Words:
     unsegmented: int  # letters of glued or letter-spaced runs past the budgets, left as they stand
 
 
-def _words(layout: _Layout, text: str | None) -> _Words:
+def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Words:
     """Token bounds in the normalised text: runs of letters or of digits, glued CamelCase cut,
     then words the writer broke joined (citations dropped, hyphenated line breaks and
     letter-spaced words). `text` is the source when it is character for character the
-    normalised text (ASCII), else None.
+    normalised text (ASCII), else None; `runs`, what the C pass `ascii_runs` listed for
+    that text, if it ran.
 
     A joined word keeps its place: its letters are moved to the front of its span and the
     characters that separated them become blanks behind it, so no other token moves.
     """
-    layout = _drop_citations(layout, text)
-    if layout.superscripts is not None:
-        layout = _drop_footnotes(layout)
-    kind = layout.kind
-    starts, ends = _runs(kind != 0)
-    # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
-    cuts = np.flatnonzero(kind[1:] * kind[:-1] == LETTER * DIGIT) + 1
-    camel, half_cuts = _camel_cuts(layout, starts, ends)
-    if len(camel):  # never where letters meet digits: a merge of two sorted runs
-        cuts = np.sort(np.concatenate((cuts, camel)), kind="stable")
-    if layout.source_of is not None and len(cuts) + len(half_cuts):  # never inside what one character became
-        cuts = cuts[layout.source_of[cuts] != layout.source_of[cuts - 1]]
-        half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
-    if len(cuts):
-        starts, ends = _insert(starts, cuts), _insert(ends, cuts)
+    if runs is None:
+        layout, starts, ends, half_cuts = _first_cuts(layout, text)
+    else:
+        layout, starts, ends, half_cuts = _first_cuts_listed(layout, text, runs)
     glued, unsegmented = _glued_cuts(layout, starts, ends)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
@@ -588,6 +580,57 @@ def _words(layout: _Layout, text: str | None) -> _Words:
         halves = np.stack([np.searchsorted(starts, half_cuts, side="right") - 1, half_cuts], axis=1)
     return _Words(norm, starts.astype(np.int64, copy=False), nends.astype(np.int64, copy=False),
                   ends.astype(np.int64, copy=False), halves.astype(np.int64), unsegmented)
+
+
+def _first_cuts(layout: _Layout, text: str | None):
+    """(layout without citations and footnote marks, token starts, token ends, cuts of the tokens
+    that are two CamelCase words): runs of letters or of digits, glued CamelCase cut."""
+    layout = _drop_citations(layout, text)
+    if layout.superscripts is not None:
+        layout = _drop_footnotes(layout)
+    kind = layout.kind
+    starts, ends = _runs(kind != 0)
+    # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
+    cuts = np.flatnonzero(kind[1:] * kind[:-1] == LETTER * DIGIT) + 1
+    camel, half_cuts = _camel_cuts(layout, starts, ends)
+    if len(camel):  # never where letters meet digits: a merge of two sorted runs
+        cuts = np.sort(np.concatenate((cuts, camel)), kind="stable")
+    if layout.source_of is not None and len(cuts) + len(half_cuts):  # never inside what one character became
+        cuts = cuts[layout.source_of[cuts] != layout.source_of[cuts - 1]]
+        half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
+    if len(cuts):
+        starts, ends = _insert(starts, cuts), _insert(ends, cuts)
+    return layout, starts, ends, half_cuts
+
+
+def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
+    """`_first_cuts` of ASCII text from what the C pass listed (`ascii_runs`: tokens already cut
+    where letters meet digits, and the CamelCase humps with the bounds of their runs of letters
+    and digits): what is left is a few cuts to make, not passes over every character."""
+    starts, ends, humps, hump_starts, hump_ends = (np.frombuffer(r, dtype=np.int64) for r in runs)
+    spans = []
+    at = text.find("[")  # a few thousand in 40 MB of mail: found by memchr, matched one by one
+    while at >= 0:
+        match = _CITATION.match(text, at)
+        if match is not None:
+            spans.append(match.span())
+        at = text.find("[", at + 1)
+    if spans:  # their digits are no tokens (brackets, blanks, commas and dashes around them are none anyway)
+        kind = layout.kind.copy()
+        for a, b in spans:
+            kind[a:b] = 0
+        layout = replace(layout, kind=kind)
+        bounds = np.array(spans, dtype=np.int64)
+        first, last = np.searchsorted(starts, bounds[:, 0]), np.searchsorted(starts, bounds[:, 1])
+        keep = np.ones(len(starts), dtype=bool)
+        for a, b in zip(first.tolist(), last.tolist()):
+            keep[a:b] = False
+        starts, ends = starts[keep], ends[keep]
+    small = layout.small if layout.small is not None else (layout.kind == LETTER) & ~layout.upper
+    camel, half_cuts = _camel_cuts_in(layout.upper, small, humps, hump_starts, hump_ends)
+    if len(camel):
+        starts, ends = _insert(starts, camel), _insert(ends, camel)
+    return layout, starts, ends, half_cuts
 
 
 def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -905,36 +948,50 @@ def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tupl
     humps = np.flatnonzero(small[:-1] & upper[1:]) + 1
     if len(humps) == 0:
         return _NO_INT, _NO_INT
+    tok = np.searchsorted(nstarts, humps, side="right") - 1
+    return _camel_cuts_in(upper, small, humps, nstarts[tok], nends[tok])
+
+
+def _camel_cuts_in(upper: np.ndarray, small: np.ndarray, humps: np.ndarray, tok_starts: np.ndarray,
+                   tok_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_camel_cuts` from the humps (a capital after a small letter), each with the bounds of
+    the token (run of letters and digits) it lies in."""
+    if len(humps) == 0:
+        return _NO_INT, _NO_INT
     # capitals before small letters, in a token with a hump (never "IDs" or "PDFs" alone):
     # the last capital starts a word (UnderABlanket)
-    tok = np.searchsorted(nstarts, humps, side="right") - 1
-    falls = _falls(upper, small, nstarts, nends, tok[run_starts(tok)])
+    heads = run_starts(tok_starts)
+    falls, fall_tok = _falls(upper, small, tok_starts[heads], tok_ends[heads])
     if len(falls):
-        fall_tok = np.searchsorted(nstarts, falls, side="right") - 1
-        at = np.minimum(np.searchsorted(tok, fall_tok), len(tok) - 1)
-        keep = tok[at] == fall_tok
-        if keep.any():
-            order = np.argsort(np.concatenate((humps, falls[keep])), kind="stable")  # two sorted runs: a merge
-            humps = np.concatenate((humps, falls[keep]))[order]
-            tok = np.concatenate((tok, fall_tok[keep]))[order]
-    first = np.flatnonzero(run_starts(tok))
-    segments = np.diff(np.append(first, len(tok))) + 1  # words of each token with a cut
-    clean = nends[tok[first]] - nstarts[tok[first]] >= 3 * segments
+        order = np.argsort(np.concatenate((humps, falls)), kind="stable")  # two sorted runs: a merge
+        humps = np.concatenate((humps, falls))[order]
+        tok_starts = np.concatenate((tok_starts, tok_starts[heads][fall_tok]))[order]
+        tok_ends = np.concatenate((tok_ends, tok_ends[heads][fall_tok]))[order]
+    first = np.flatnonzero(run_starts(tok_starts))
+    segments = np.diff(np.append(first, len(tok_starts))) + 1  # words of each token with a cut
+    clean = tok_ends[first] - tok_starts[first] >= 3 * segments
     glued = np.repeat(clean & (segments >= 3), segments - 1)
     pairs = np.repeat(clean & (segments == 2), segments - 1)
     return humps[glued], humps[pairs]
 
 
-def _falls(upper: np.ndarray, small: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, tokens: np.ndarray):
-    """Positions after two capitals or more and before two small letters (the B of UnderABlanket),
-    read in `tokens` only when they are short, else in the whole text."""
-    lengths = nends[tokens] - nstarts[tokens]
+def _falls(upper: np.ndarray, small: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """Positions after two capitals or more and before two small letters (the B of UnderABlanket)
+    in the tokens starts[i]:ends[i] (sorted, apart), and the token each lies in; read in the
+    tokens when they are short, else in the whole text."""
+    lengths = ends - starts
     total = int(lengths.sum())
     if total * 16 > len(upper):
-        return np.flatnonzero(upper[:-3] & upper[1:-2] & small[2:-1] & small[3:]) + 1
-    at = np.repeat(nstarts[tokens] - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    at = at[at + 3 < np.repeat(nends[tokens], lengths)]
-    return at[upper[at] & upper[at + 1] & small[at + 2] & small[at + 3]] + 1
+        at = np.flatnonzero(upper[:-3] & upper[1:-2] & small[2:-1] & small[3:])
+        tok = np.searchsorted(starts, at, side="right") - 1
+        inside = (tok >= 0) & (at + 3 < ends[np.maximum(tok, 0)])
+        return at[inside] + 1, tok[inside]
+    tok = np.repeat(np.arange(len(starts)), lengths)
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    inside = at + 3 < ends[tok]
+    at, tok = at[inside], tok[inside]
+    chosen = upper[at] & upper[at + 1] & small[at + 2] & small[at + 3]
+    return at[chosen] + 1, tok[chosen]
 
 
 _OVERRIDE, _POP = 0x202E, (0x202C, 0x2069)  # right-to-left override; pop directional formatting / isolate
