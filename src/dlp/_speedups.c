@@ -477,6 +477,50 @@ static Py_ssize_t base64_match_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t s)
     return e;
 }
 
+/* normalise._ascii_lower: of each byte of ASCII text, the byte lower-cased (`norm`), its class
+ * (`kind`: 1 a letter, 2 a digit, 0 anything else) and whether it is a capital (`upper`) or a
+ * small letter (`small`), 0 or 1: one pass instead of a dozen NumPy ones (16 bytes at a time
+ * where SSE2 is at hand). */
+static PyObject *ascii_lower(PyObject *self, PyObject *args) {
+    PyObject *o_raw, *o_norm, *o_kind, *o_upper, *o_small;
+    if (!PyArg_ParseTuple(args, "OOOOO", &o_raw, &o_norm, &o_kind, &o_upper, &o_small))
+        return NULL;
+    Py_buffer raw, norm, kind, upper, small;
+    Want want[] = {{o_raw, &raw, 1, 0, "raw"}, {o_norm, &norm, 1, 1, "norm"}, {o_kind, &kind, 1, 1, "kind"},
+                   {o_upper, &upper, 1, 1, "upper"}, {o_small, &small, 1, 1, "small"}};
+    if (get_all(want, 5) < 0)
+        return NULL;
+    Py_ssize_t n = raw.len, i = 0;
+    int ok = norm.len == n && kind.len == n && upper.len == n && small.len == n;
+    if (ok) {
+        const uint8_t *r = raw.buf;
+        uint8_t *o = norm.buf, *k = kind.buf, *u = upper.buf, *sm = small.buf;
+        Py_BEGIN_ALLOW_THREADS
+#ifdef WIDE_CLASSES
+        const __m128i one = _mm_set1_epi8(1), two = _mm_set1_epi8(2), case_bit = _mm_set1_epi8(0x20);
+        for (; i + 16 <= n; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(r + i));
+            __m128i cap = bytes_within(v, 'A', 'Z'), low = bytes_within(v, 'a', 'z'), digit = bytes_within(v, '0', '9');
+            _mm_storeu_si128((__m128i *)(o + i), _mm_add_epi8(v, _mm_and_si128(cap, case_bit)));
+            _mm_storeu_si128((__m128i *)(k + i), _mm_or_si128(_mm_and_si128(_mm_or_si128(cap, low), one),
+                                                              _mm_and_si128(digit, two)));
+            _mm_storeu_si128((__m128i *)(u + i), _mm_and_si128(cap, one));
+            _mm_storeu_si128((__m128i *)(sm + i), _mm_and_si128(low, one));
+        }
+#endif
+        for (; i < n; i++) {
+            uint8_t c = r[i], is_cap = (uint8_t)(c - 'A') < 26, is_low = (uint8_t)(c - 'a') < 26;
+            o[i] = (uint8_t)(c + (is_cap ? 0x20 : 0));
+            k[i] = (uint8_t)((is_cap | is_low) | ((uint8_t)(c - '0') < 10 ? 2 : 0));
+            u[i] = is_cap;
+            sm[i] = is_low;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return done(want, 5, ok, "norm, kind, upper, small: one byte per byte of raw expected");
+}
+
+
 /* normalise._words' first cuts, for ASCII text: where its tokens start and end (runs of
  * letters A-Z a-z, or of digits 0-9: a letter next to a digit is a cut), and its CamelCase
  * humps (a capital right after a small letter) with the bounds of the run of letters and
@@ -1358,6 +1402,7 @@ static PyMethodDef METHODS[] = {
     {"cache_gather", cache_gather, METH_VARARGS, "The keyed-value cache's hits (see fingerprint.keyed.Keyer.cached)."},
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
+    {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},

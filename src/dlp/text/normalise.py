@@ -1117,7 +1117,14 @@ _U8 = np.uint8
 
 def _ascii_lower(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lower-cased bytes, the class of each (LETTER, DIGIT or 0), the capitals and the small
-    letters, by arithmetic rather than table lookups (reusing one scratch array)."""
+    letters: in one C pass where the speedups are built, else by arithmetic rather than table
+    lookups (reusing one scratch array)."""
+    native = speedups.native
+    if native is not None:
+        norm, kind = np.empty_like(raw), np.empty_like(raw)
+        upper, small = np.empty(len(raw), dtype=bool), np.empty(len(raw), dtype=bool)
+        native.ascii_lower(raw, norm, kind, upper, small)
+        return norm, kind, upper, small
     scratch = raw - _U8(65)
     upper = scratch < _U8(26)
     np.subtract(raw, _U8(97), out=scratch)
