@@ -422,6 +422,27 @@ def test_lemma_pairs_are_the_numpy_ones(entries, top):
 
 
 @needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.integers(0, 3)), max_size=120),
+       st.sampled_from([1, 2, 8, 9, 200]), st.integers(1, 3), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_passing_pairs_are_the_numpy_ones(entries, top, segments, min_pairs, seed):
+    """The rewrite tier's first stage in one C pass: the same pairs pass the same bitmaps, in
+    the same sentences (bitmaps dense enough that some sentences pass and some do not)."""
+    from dlp.fingerprint.rewrite import passing_pairs
+
+    entries = sorted(entries)
+    sentences = np.array([s for s, _, _ in entries], dtype=np.int64)
+    keys = np.array([(r << 32) | (lemma * 7919) for _, lemma, r in entries], dtype=np.uint64)
+    rng = np.random.default_rng(seed)
+    bitmaps = [(rng.random(1 << 7) < 0.3).astype(np.uint8) * rng.integers(1, 256, 1 << 7, dtype=np.uint8)
+               for _ in range(segments)]
+    (h, s, p), (h2, s2, p2) = _both(passing_pairs, sentences, keys, top, bitmaps, min_pairs)
+    got = sorted(zip(h.tolist(), s.tolist(), *[x.tolist() for x in p]))
+    expected = sorted(zip(h2.tolist(), s2.tolist(), *[x.tolist() for x in p2]))
+    assert got == expected
+
+
+@needs_native
 def test_lemma_pairs_sort_long_sentences_too():
     """A sentence of more lemmas than the insertion sort takes is sorted all the same."""
     from dlp.fingerprint.rewrite import pairs

@@ -1304,32 +1304,12 @@ static int compare_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* fingerprint.rewrite.pairs after its sort: `full` holds (sentence << 40 | packed lemma key)
- * in sentence order; the values of one sentence may come in any order (each sentence's run is
- * sorted here, a few dozen values, instead of one sort of them all). Each distinct value once;
- * per sentence the first `top` (its rarest lemmas); then, for each distance d = 1 .. top - 1 in
- * turn and each position in order, the pair of the lemmas d apart in one sentence:
- * fmix64(smaller << 32 | larger) of their low 32 bits, and the sentence. (hashes uint64,
- * sentences int64) as bytes, in NumPy's order, or with `by_sentence` the pairs of each sentence
- * together (the scan's candidates need no order, and one pass over the values is cheaper). */
-static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
-    PyObject *o_full;
-    Py_ssize_t top;
-    int by_sentence = 0;
-    if (!PyArg_ParseTuple(args, "On|p", &o_full, &top, &by_sentence))
-        return NULL;
-    Py_buffer full;
-    if (get(o_full, &full, 8, 0, "full") < 0)
-        return NULL;
-    Py_ssize_t n = full.len / 8, kept = 0, total = 0;
-    uint64_t *v = PyMem_RawMalloc((n + 1) * sizeof(uint64_t));  /* sorted, then the kept values */
-    if (v == NULL) {
-        PyBuffer_Release(&full);
-        return PyErr_NoMemory();
-    }
-    memcpy(v, full.buf, n * sizeof(uint64_t));
-    PyBuffer_Release(&full);
-    Py_BEGIN_ALLOW_THREADS
+/* What fingerprint.rewrite.pairs keeps of `v` (n values: sentence << 40 | packed lemma key, in
+ * sentence order, any order within a sentence), in place: each sentence's run sorted, each
+ * distinct value once, a sentence's first `top`. Returns how many are kept; *pairs: how many
+ * pairs they make. */
+static Py_ssize_t rarest_per_sentence(uint64_t *v, Py_ssize_t n, Py_ssize_t top, Py_ssize_t *pairs) {
+    Py_ssize_t kept = 0, total = 0;
     for (Py_ssize_t lo = 0, hi; lo < n; lo = hi) {  /* each sentence's run, sorted */
         for (hi = lo + 1; hi < n && (v[hi] >> 40) == (v[lo] >> 40); hi++)
             ;
@@ -1357,6 +1337,37 @@ static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
         v[kept++] = v[i];
         total += rank;  /* pairs with the values kept before it in its sentence */
     }
+    *pairs = total;
+    return kept;
+}
+
+/* fingerprint.rewrite.pairs after its sort: `full` holds (sentence << 40 | packed lemma key)
+ * in sentence order; the values of one sentence may come in any order (each sentence's run is
+ * sorted here, a few dozen values, instead of one sort of them all). Each distinct value once;
+ * per sentence the first `top` (its rarest lemmas); then, for each distance d = 1 .. top - 1 in
+ * turn and each position in order, the pair of the lemmas d apart in one sentence:
+ * fmix64(smaller << 32 | larger) of their low 32 bits, and the sentence. (hashes uint64,
+ * sentences int64) as bytes, in NumPy's order, or with `by_sentence` the pairs of each sentence
+ * together (the scan's candidates need no order, and one pass over the values is cheaper). */
+static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
+    PyObject *o_full;
+    Py_ssize_t top;
+    int by_sentence = 0;
+    if (!PyArg_ParseTuple(args, "On|p", &o_full, &top, &by_sentence))
+        return NULL;
+    Py_buffer full;
+    if (get(o_full, &full, 8, 0, "full") < 0)
+        return NULL;
+    Py_ssize_t n = full.len / 8, kept = 0, total = 0;
+    uint64_t *v = PyMem_RawMalloc((n + 1) * sizeof(uint64_t));  /* sorted, then the kept values */
+    if (v == NULL) {
+        PyBuffer_Release(&full);
+        return PyErr_NoMemory();
+    }
+    memcpy(v, full.buf, n * sizeof(uint64_t));
+    PyBuffer_Release(&full);
+    Py_BEGIN_ALLOW_THREADS
+    kept = rarest_per_sentence(v, n, top, &total);
     Py_END_ALLOW_THREADS
     PyObject *o_hashes = PyBytes_FromStringAndSize(NULL, total * 8), *o_owners = PyBytes_FromStringAndSize(NULL, total * 8);
     if (o_hashes == NULL || o_owners == NULL) {
@@ -1394,6 +1405,148 @@ static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NN)", o_hashes, o_owners);
 }
 
+/* rewrite.RewriteDetector.candidates' first stage: the pairs `lemma_pairs` makes (by sentence),
+ * each probed in every bitmap of `bitmaps` (a sequence of at most 64 uint8 buffers, bits as
+ * fingerprint.bitmap.probe reads them); of the sentences where `min_pairs` pairs or more pass
+ * some bitmap, the pairs that do. (hashes uint64, sentences int64, masks uint64: bit k set
+ * when the pair passed bitmap k) as bytes. A sentence with fewer passing pairs cannot make a
+ * candidate, and most pairs are in such sentences: they are never written out. */
+static PyObject *pair_candidates(PyObject *self, PyObject *args) {
+    PyObject *o_full, *o_bitmaps;
+    Py_ssize_t top, min_pairs;
+    if (!PyArg_ParseTuple(args, "OnOn", &o_full, &top, &o_bitmaps, &min_pairs))
+        return NULL;
+    PyObject *seq = PySequence_Fast(o_bitmaps, "bitmaps: a sequence expected");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
+    if (nb > 64 || top < 1) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "at most 64 bitmaps, and top >= 1");
+        return NULL;
+    }
+    Py_buffer views[64], full;
+    int bits[64];
+    Py_ssize_t got = 0;
+    for (; got < nb; got++) {
+        if (get(PySequence_Fast_GET_ITEM(seq, got), &views[got], 1, 0, "bitmap") < 0)
+            break;
+        bits[got] = log2_floor(views[got].len * 8);
+        if (bits[got] < 1 || bits[got] > 63) {
+            PyBuffer_Release(&views[got]);
+            PyErr_SetString(PyExc_ValueError, "bitmap: at least one byte");
+            break;
+        }
+    }
+    int ok = got == nb && get(o_full, &full, 8, 0, "full") == 0;
+    uint64_t *v = NULL, *hashes = NULL, *masks = NULL, *local = NULL, *local_mask = NULL;
+    int64_t *sentences = NULL, *sentence_end = NULL, *sentence_of = NULL;
+    Py_ssize_t n = 0, count = 0, cap = 0, most = top * (top - 1) / 2 + 1;
+    Py_ssize_t room = most > (1 << 13) ? most : (1 << 13);  /* pairs probed at a time: a sentence's fit */
+    if (ok) {
+        n = full.len / 8;
+        cap = 1024;
+        v = PyMem_RawMalloc((n + 1) * sizeof(uint64_t));
+        hashes = PyMem_RawMalloc(cap * sizeof(uint64_t));
+        masks = PyMem_RawMalloc(cap * sizeof(uint64_t));
+        sentences = PyMem_RawMalloc(cap * sizeof(int64_t));
+        local = PyMem_RawMalloc(room * sizeof(uint64_t));
+        local_mask = PyMem_RawMalloc(room * sizeof(uint64_t));
+        sentence_end = PyMem_RawMalloc(room * sizeof(int64_t));
+        sentence_of = PyMem_RawMalloc(room * sizeof(int64_t));
+        if (v != NULL)
+            memcpy(v, full.buf, n * sizeof(uint64_t));
+        PyBuffer_Release(&full);
+        if (!v || !hashes || !masks || !sentences || !local || !local_mask || !sentence_end || !sentence_of) {
+            ok = 0;
+            PyErr_NoMemory();
+        }
+    }
+    int failed = 0;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t total, kept = rarest_per_sentence(v, n, top, &total);
+        /* a batch of sentences' pairs at a time: made, then probed in one tight loop (independent
+         * loads in flight together: the bitmaps are larger than the cache), then kept or not */
+        for (Py_ssize_t lo = 0; lo < kept && !failed;) {
+            Py_ssize_t made = 0, ends = 0;
+            while (lo < kept && made + most <= room) {
+                Py_ssize_t hi = lo + 1;
+                while (hi < kept && (v[hi] >> 40) == (v[lo] >> 40))
+                    hi++;
+                for (Py_ssize_t d = 1; d < hi - lo; d++)
+                    for (Py_ssize_t i = lo; i + d < hi; i++) {
+                        uint64_t x = v[i] & 0xFFFFFFFFULL, y = v[i + d] & 0xFFFFFFFFULL;
+                        local[made++] = fmix64(((x < y ? x : y) << 32) | (x < y ? y : x));
+                    }
+                sentence_end[ends] = made;
+                sentence_of[ends++] = (int64_t)(v[lo] >> 40);
+                lo = hi;
+            }
+            for (Py_ssize_t j = 0; j < made; j++)
+                local_mask[j] = 0;
+            for (Py_ssize_t k = 0; k < nb; k++) {
+                const uint8_t *map = views[k].buf;
+                int shift = 64 - bits[k];
+                for (Py_ssize_t j = 0; j < made; j++) {
+                    uint64_t slot = local[j] >> shift;
+                    local_mask[j] |= (uint64_t)((map[slot >> 3] >> (slot & 7)) & 1) << k;
+                }
+            }
+            for (Py_ssize_t e = 0, from = 0; e < ends && !failed; from = sentence_end[e++]) {
+                Py_ssize_t to = sentence_end[e], passing = 0;
+                for (Py_ssize_t j = from; j < to; j++)
+                    passing += local_mask[j] != 0;
+                if (passing < min_pairs)
+                    continue;
+                if (count + passing > cap) {
+                    while (count + passing > cap)
+                        cap *= 2;
+                    uint64_t *h2 = PyMem_RawRealloc(hashes, cap * sizeof(uint64_t));
+                    if (h2 != NULL)
+                        hashes = h2;
+                    uint64_t *m2 = PyMem_RawRealloc(masks, cap * sizeof(uint64_t));
+                    if (m2 != NULL)
+                        masks = m2;
+                    int64_t *s2 = PyMem_RawRealloc(sentences, cap * sizeof(int64_t));
+                    if (s2 != NULL)
+                        sentences = s2;
+                    if (h2 == NULL || m2 == NULL || s2 == NULL) {
+                        failed = 1;
+                        break;
+                    }
+                }
+                for (Py_ssize_t j = from; j < to; j++)
+                    if (local_mask[j]) {
+                        hashes[count] = local[j];
+                        masks[count] = local_mask[j];
+                        sentences[count++] = sentence_of[e];
+                    }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t k = 0; k < got; k++)
+        PyBuffer_Release(&views[k]);
+    Py_DECREF(seq);
+    PyObject *result = NULL;
+    if (ok && failed)
+        PyErr_NoMemory();
+    else if (ok)
+        result = Py_BuildValue("(y#y#y#)", (const char *)hashes, count * 8, (const char *)sentences, count * 8,
+                               (const char *)masks, count * 8);
+    PyMem_RawFree(v);
+    PyMem_RawFree(hashes);
+    PyMem_RawFree(masks);
+    PyMem_RawFree(sentences);
+    PyMem_RawFree(local);
+    PyMem_RawFree(local_mask);
+    PyMem_RawFree(sentence_end);
+    PyMem_RawFree(sentence_of);
+    return result;
+}
+
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
@@ -1402,6 +1555,7 @@ static PyMethodDef METHODS[] = {
     {"cache_gather", cache_gather, METH_VARARGS, "The keyed-value cache's hits (see fingerprint.keyed.Keyer.cached)."},
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
+    {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},

@@ -37,7 +37,7 @@ from .. import speedups
 from ..arrays import distinct, distinct_first
 from ..errors import DeadlineExceeded
 from ..fingerprint import bitmap, table
-from ..fingerprint.rewrite import COL_BITS, Sentences, SentenceVectors, analyse, pairs, vectors
+from ..fingerprint.rewrite import COL_BITS, Sentences, SentenceVectors, analyse, passing_pairs, vectors
 from ..evidence import RewriteEvidence, SentencePair
 from ..types import Finding
 from . import Scanned
@@ -126,21 +126,18 @@ class RewriteDetector:
             pos, keys = uniq, keys[first]
         if len(pos) < 2:
             return {}
-        hashes, sent = pairs(sentences.of(pos), keys, top=self.settings.scan_top, any_order=True)
-        if len(hashes) == 0:
-            return {}
         # A couple needs `min_pairs` signatures of one scanned sentence: a sentence with fewer that
         # pass the bitmaps of all segments cannot make one, and its signatures are not searched
         # (most false passes of the bitmaps are alone in their sentence).
-        passed = [bitmap.probe(segment.arrays["rp_bits"], hashes) for segment, _, _ in self.parts]
-        anywhere = np.logical_or.reduce(passed)
-        first = int(sent.min())
-        per_sentence = np.bincount(sent[anywhere] - first, minlength=int(sent.max()) - first + 1)
-        possible = per_sentence[sent - first] >= self.settings.min_pairs
+        hashes, sent, passed = passing_pairs(sentences.of(pos), keys, self.settings.scan_top,
+                                             [segment.arrays["rp_bits"] for segment, _, _ in self.parts],
+                                             self.settings.min_pairs)
+        if len(hashes) == 0:
+            return {}
         looked = []
         families = np.zeros(len(hashes), dtype=np.int64)
         for (segment, offset, row_base), maybe in zip(self.parts, passed):
-            cand, lo, _ = bitmap.search(segment.arrays["rp_hash"], hashes, np.flatnonzero(maybe & possible),
+            cand, lo, _ = bitmap.search(segment.arrays["rp_hash"], hashes, np.flatnonzero(maybe),
                                          distinct=True)  # pair values are stored once, with a pointer
             if len(cand):
                 looked.append((segment, offset, row_base, cand, lo))

@@ -190,6 +190,36 @@ def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS,
     return np.concatenate(hashes), np.concatenate(owners)
 
 
+def passing_pairs(sentences: np.ndarray, keys: np.ndarray, top: int, bitmaps: list[np.ndarray],
+                  min_pairs: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The pairs of `pairs` (in any order) that pass at least one of `bitmaps`, of the sentences
+    where `min_pairs` pairs or more do: (hashes, sentence numbers, and for each bitmap whether
+    each passed it). A sentence with fewer passing pairs shares fewer than `min_pairs` with
+    any registered sentence; in mail, most are such. In one C pass where the speedups are built."""
+    none = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), [np.zeros(0, dtype=bool) for _ in bitmaps]
+    if len(keys) < 2 or not bitmaps:
+        return none
+    native = speedups.native
+    if native is not None and len(bitmaps) <= 64:
+        full = (sentences.astype(np.uint64) << np.uint64(40)) | keys
+        if np.any(sentences[1:] < sentences[:-1]):
+            full = np.sort(full)
+        hashes, owners, masks = native.pair_candidates(full, top, [np.ascontiguousarray(b) for b in bitmaps], min_pairs)
+        masks = np.frombuffer(masks, dtype=np.uint64)
+        passed = [masks & np.uint64(1 << k) != 0 for k in range(len(bitmaps))] if len(bitmaps) > 1 else \
+            [np.ones(len(masks), dtype=bool)]
+        return np.frombuffer(hashes, dtype=np.uint64), np.frombuffer(owners, dtype=np.int64), passed
+    hashes, sent = pairs(sentences, keys, top, any_order=True)
+    if len(hashes) == 0:
+        return none
+    passed = [bitmap.probe(b, hashes) for b in bitmaps]
+    anywhere = np.logical_or.reduce(passed)
+    first = int(sent.min())
+    per_sentence = np.bincount(sent[anywhere] - first, minlength=int(sent.max()) - first + 1)
+    keep = anywhere & (per_sentence[sent - first] >= min_pairs)
+    return hashes[keep], sent[keep], [p[keep] for p in passed]
+
+
 def pair_hash(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Order-free value of two distinct 32-bit lemma keys given as (smaller, larger)."""
     return fmix64((low << np.uint64(32)) | high)
