@@ -296,6 +296,25 @@ def test_sorted_search_is_numpys_searchsorted(values, queries, ascending, right)
 
 
 @needs_native
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1 << 16, (1 << 16) + 1, 100_003]), st.integers(0, 3),
+       st.booleans(), st.booleans())
+def test_sorted_search_through_a_sample_is_numpys_searchsorted(seed, n, spread, ascending, right):
+    """Arrays long enough to be searched through every 16th entry: runs of repeated values
+    across block edges, queries before, inside and past the array, in order or not."""
+    from dlp.fingerprint import bitmap
+
+    rng = np.random.default_rng(seed)
+    a = np.sort(rng.integers(0, [1 << 20, 1 << 40, 1 << 63, 50][spread], n, dtype=np.uint64))
+    q = np.concatenate((rng.choice(a, 3000), rng.integers(0, 1 << 63, 2000, dtype=np.uint64), a[:2], a[-2:],
+                        np.array([0, 2**64 - 1], dtype=np.uint64)))
+    q = np.sort(q) if ascending else q
+    side = "right" if right else "left"
+    assert bitmap._sample(a) is not None  # (the path under test)
+    assert np.array_equal(bitmap.searchsorted(a, q, side), np.searchsorted(a, q, side=side))
+
+
+@needs_native
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 5000), st.integers(0, 2**32 - 1))
 def test_bitmap_probes_are_the_numpy_ones(stored, seed):
