@@ -325,8 +325,8 @@ class Registry:
         self._pending_fps.add(fps, len(self._added))
         self._added.append(_Added(secret_id, version, family, fps))
         self._pending.append(seg.OwnerRecord(
-            secret_id, version, "document", p.tokens, family, int(digest[:16], 16), p.fp_hash, p.fp_pos,
-            p.all_sh32, p.rewrite, cl_bucket=p.cl_bucket, cl_count=p.cl_count))
+            secret_id, version, "document", p.tokens, family, int(digest[:16], 16), len(doc.raw), p.fp_hash,
+            p.fp_pos, p.all_sh32, p.rewrite, cl_bucket=p.cl_bucket, cl_count=p.cl_count))
         self._pending_bytes += p.nbytes
         if self._pending_bytes >= FLUSH_BYTES:
             self._flush()

@@ -206,7 +206,7 @@ class Scanner:
 
     def _exact_copy(self, item: Item, size: int) -> Finding | None:
         """A byte-identical copy of a registered file (also catches files without text)."""
-        if not self._exact or size > self.limits.max_item_bytes:
+        if not self._exact or size > self.limits.max_item_bytes or not self.index.may_be_exact(size):
             return None
         if item.data is not None:
             digest = self.keyer.digest(item.data)

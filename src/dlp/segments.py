@@ -15,6 +15,7 @@ Arrays of a segment (all optional; absent when empty):
 ``doc_all``           every shingle of every document (top 32 bits, CSR ``doc_all_ptr``):
                       runs are extended to their true ends, never guessed from picks
 ``exact_key/owner``   keyed file digests (first 64 bits), for byte-identical copies
+``exact_size``        the length of each of those files (no digest is computed for an item of another length)
 ``pub_hash/owner``    every shingle of public content
 ``rw_*``              sentence vectors (CSR: ``rw_ptr``, ``rw_cols``, ``rw_weights``),
                       rows per owner ``rw_owner``, sentence signatures ``rw_sig`` (and
@@ -65,6 +66,7 @@ class OwnerRecord:
     tokens: int = 0
     family: int = 0
     exact: int = 0  # first 64 bits of the keyed digest of the registered file (documents)
+    exact_size: int = 0  # its length in bytes (a scanned item of another length is no copy of it)
     fp_hash: np.ndarray = field(default_factory=lambda: _zeros(np.uint64))  # documents: winnowed; public: all
     fp_pos: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))
     all_sh32: np.ndarray = field(default_factory=lambda: _zeros(np.uint32))  # documents: every shingle, 32 bits
@@ -207,7 +209,8 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     exact = [(r.exact, i) for i, r in enumerate(records) if r.exact]
     exact.sort()
     arrays.update(exact_key=np.array([e for e, _ in exact], dtype=np.uint64),
-                  exact_owner=np.array([i for _, i in exact], dtype=np.uint32))
+                  exact_owner=np.array([i for _, i in exact], dtype=np.uint32),
+                  exact_size=np.array([records[i].exact_size for _, i in exact], dtype=np.uint64))
 
     pubs = [r.fp_hash if r.kind == "public" else _EMPTY_U64 for r in records]
     _sorted_pair(arrays, "pub_hash", "pub_owner", pubs)
@@ -382,6 +385,7 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
                ("ppair", "pub_pair_owner"), ("lemma", "rw_lemma_owner"), ("first", "ph_first_owner"),
                ("names", "nm_owner"), ("joined", "jc_owner"))}
     exact = dict(zip(get("exact_owner", np.uint32).tolist(), get("exact_key").tolist()))
+    exact_size = dict(zip(get("exact_owner", np.uint32).tolist(), get("exact_size").tolist()))
     rw_owner, rw_ptr = get("rw_owner", np.int64), get("rw_ptr", np.int64)
     pairs_by_row = None
     if len(get("rp_hash")):
@@ -394,7 +398,7 @@ def decode(meta: dict[str, Any], arrays: dict[str, np.ndarray], keep: np.ndarray
         if not keep[i]:
             continue
         r = OwnerRecord(sid, int(version), kind, int(tokens[i]) if len(tokens) else 0,
-                        int(family[i]) if len(family) else 0, int(exact.get(i, 0)),
+                        int(family[i]) if len(family) else 0, int(exact.get(i, 0)), int(exact_size.get(i, 0)),
                         field_types=tuple(rest[0]) if rest else ())
         if kind == "document":
             sel = groups["doc"][i]
