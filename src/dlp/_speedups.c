@@ -524,12 +524,21 @@ static PyObject *ascii_lower(PyObject *self, PyObject *args) {
 /* normalise._words' first cuts, for ASCII text: where its tokens start and end (runs of
  * letters A-Z a-z, or of digits 0-9: a letter next to a digit is a cut), and its CamelCase
  * humps (a capital right after a small letter) with the bounds of the run of letters and
- * digits each lies in (the token `_camel_cuts` reads them in). Returns five bytearrays of
- * int64: starts, ends, humps, hump_starts, hump_ends. Counted first, then written (where
- * SSE2 is at hand, 64 bytes at a time), so each array is allocated once at its size. */
+ * digits each lies in (the token `_camel_cuts` reads them in), and the hyphens after a letter
+ * and before a blank or a line break (those `_broken_words` reads). Returns five bytearrays of
+ * int64: starts, ends, humps, hump_starts, hump_ends, and the hyphens as bytes of int64.
+ * Counted first, then written (where SSE2 is at hand, 64 bytes at a time), so each array is
+ * allocated once at its size. */
 static inline int ascii_is_alnum(uint8_t c) { return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10; }
 
 #ifndef WIDE_CLASSES
+static inline uint64_t equal64(const uint8_t *p, int c) {
+    uint64_t m = 0;
+    for (int i = 0; i < 64; i++)
+        m |= (uint64_t)(p[i] == c) << i;
+    return m;
+}
+
 static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *small, uint64_t *digit) {
     *upper = *small = *digit = 0;
     for (int i = 0; i < 64; i++) {
@@ -591,11 +600,24 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     int64_t *s = (int64_t *)PyByteArray_AS_STRING(out[0]), *e = (int64_t *)PyByteArray_AS_STRING(out[1]);
     int64_t *h = (int64_t *)PyByteArray_AS_STRING(out[2]), *hs = (int64_t *)PyByteArray_AS_STRING(out[3]);
     int64_t *he = (int64_t *)PyByteArray_AS_STRING(out[4]);
+    Py_ssize_t nd = 0, cap_dash = 64;
+    int64_t *dashes = PyMem_RawMalloc(cap_dash * sizeof(int64_t));
+    int failed = dashes == NULL;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t ns = 0, ne = 0, nh = 0, run_start = 0, run_end = -1;
     carry[0] = carry[1] = carry[2] = 0;
-    for (Py_ssize_t at = 0; at < n; at += 64) {
+    for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump);
+        /* a hyphen after a letter and before a blank or a line break (where _broken_words looks) */
+        for (uint64_t dash = equal64(at + 64 <= n ? p + at : pad, '-'); dash; dash &= dash - 1) {
+            Py_ssize_t d = at + __builtin_ctzll(dash);
+            uint8_t next = d + 1 < n ? p[d + 1] : 0, before = d > 0 ? p[d - 1] : 0;
+            if ((next == ' ' || next == '\t' || next == '\n' || next == '\r') && (uint8_t)((before | 0x20) - 'a') < 26
+                    && !push(&dashes, &nd, &cap_dash, d)) {
+                failed = 1;
+                break;
+            }
+        }
         for (; ends; ends &= ends - 1)
             e[ne++] = at + __builtin_ctzll(ends);
         for (; starts; starts &= starts - 1)
@@ -619,7 +641,15 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
         e[ne++] = n;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
-    return Py_BuildValue("(NNNNN)", out[0], out[1], out[2], out[3], out[4]);
+    if (failed) {
+        for (int k = 0; k < 5; k++)
+            Py_DECREF(out[k]);
+        PyMem_RawFree(dashes);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = Py_BuildValue("(NNNNNy#)", out[0], out[1], out[2], out[3], out[4], (const char *)dashes, nd * 8);
+    PyMem_RawFree(dashes);
+    return result;
 }
 
 

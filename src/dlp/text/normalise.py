@@ -544,16 +544,18 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     A joined word keeps its place: its letters are moved to the front of its span and the
     characters that separated them become blanks behind it, so no other token moves.
     """
+    hyphens = None  # where words may be broken at line ends, when the C pass listed them
     if runs is None:
         layout, starts, ends, half_cuts = _first_cuts(layout, text)
     else:
         layout, starts, ends, half_cuts = _first_cuts_listed(layout, text, runs)
+        hyphens = np.frombuffer(runs[5], dtype=np.int64)
     glued, unsegmented = _glued_cuts(layout, starts, ends)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
     if len(glued):
         starts, ends = _insert(starts, glued), _insert(ends, glued)
-    broken, (spaced, unspaced) = _broken_words(layout, starts, ends), _letter_spacing(layout, starts, ends)
+    broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends)
     unsegmented += unspaced
     joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
@@ -607,7 +609,7 @@ def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
     """`_first_cuts` of ASCII text from what the C pass listed (`ascii_runs`: tokens already cut
     where letters meet digits, and the CamelCase humps with the bounds of their runs of letters
     and digits): what is left is a few cuts to make, not passes over every character."""
-    starts, ends, humps, hump_starts, hump_ends = (np.frombuffer(r, dtype=np.int64) for r in runs)
+    starts, ends, humps, hump_starts, hump_ends = (np.frombuffer(r, dtype=np.int64) for r in runs[:5])
     spans = []
     at = text.find("[")  # a few thousand in 40 MB of mail: found by memchr, matched one by one
     while at >= 0:
@@ -749,24 +751,21 @@ def _drop_footnotes(layout: _Layout) -> _Layout:
 _BLANKS = (32, 9)
 
 
-def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
+def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, listed: np.ndarray | None = None):
     """Words the writer broke: a hyphen at the end of a line between letters when the next line
     goes on with a small letter (``pig-\\n  ment``; not ``pig-\\nMent``), and a soft hyphen
     between two parts of a word, at the end of a line or not. Returns the tokens to join to the
-    next one (the hyphen, the line break and the blanks around it are dropped)."""
+    next one (the hyphen, the line break and the blanks around it are dropped). `listed`: in
+    ASCII text, the hyphens after a letter and before a blank or a line break, as the C pass
+    `ascii_runs` found them (else they are looked for here)."""
     norm = layout.norm
     n = len(norm)
-    if norm.dtype == np.uint8:
-        hyphens = np.flatnonzero(norm == 45)
+    if listed is not None:
+        h = listed
     else:
-        hyphens = np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == _SOFT_HYPHEN))
-    hyphens = hyphens[(hyphens > 0) & (hyphens + 1 < n)]
-    after = norm[hyphens + 1]
-    hyphens = hyphens[(after == 32) | (after == 9) | (after == 10) | (after == 13) | (after == 0x2028)
-                      | (norm[hyphens] == _SOFT_HYPHEN)]
-    if len(hyphens) == 0:
+        h = _hyphens(layout)
+    if len(h) == 0:
         return None
-    h = hyphens[layout.letters(hyphens - 1)]
     soft = norm[h] == _SOFT_HYPHEN
     # soft hyphens come in runs too, of any length (ASCII text has none)
     after_soft = _past(norm, h + 1, _SOFT_HYPHEN) if soft.any() else h + 1
@@ -782,6 +781,22 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     if len(h) == 0:
         return None
     return np.searchsorted(nends, h)  # the tokens that end at the hyphen (the next one starts at p)
+
+
+def _hyphens(layout: _Layout) -> np.ndarray:
+    """Hyphens (and soft hyphens) after a letter that may break a word: before a blank or a line
+    break (a soft hyphen anywhere)."""
+    norm = layout.norm
+    n = len(norm)
+    if norm.dtype == np.uint8:
+        hyphens = np.flatnonzero(norm == 45)
+    else:
+        hyphens = np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == _SOFT_HYPHEN))
+    hyphens = hyphens[(hyphens > 0) & (hyphens + 1 < n)]
+    after = norm[hyphens + 1]
+    hyphens = hyphens[(after == 32) | (after == 9) | (after == 10) | (after == 13) | (after == 0x2028)
+                      | (norm[hyphens] == _SOFT_HYPHEN)]
+    return hyphens[layout.letters(hyphens - 1)]
 
 
 def _past(norm: np.ndarray, p: np.ndarray, char: int) -> np.ndarray:
