@@ -908,22 +908,32 @@ static PyObject *rare_hits(PyObject *self, PyObject *args) {
         const uint8_t *b = bitmap.buf;
         uint64_t mask = (uint64_t)size - 1;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < m; i++) {
-            uint64_t q = v[i], bit = q >> (64 - map_bits);
-            if (!((b[bit >> 3] >> (bit & 7)) & 1) || q == 0)
-                continue;
-            for (uint64_t at = q >> (64 - table_bits);; at = (at + 1) & mask) {
-                uint64_t slot = k[at];
-                if (slot == q) {
-                    if (!push(&pos, &count, &cap, i) || !push(&keys, &count2, &cap2, (Py_ssize_t)pay[at]))
-                        failed = 1;
-                    break;
-                }
-                if (slot == 0)
-                    break;
+        /* a block of tokens at a time: first which pass the bitmap, without a branch (a quarter of
+         * the tokens of mail do, at random: a branch on it is mispredicted every few tokens),
+         * then the table for those only */
+        enum { BLOCK = 1024 };
+        int64_t passed[BLOCK];
+        for (Py_ssize_t from = 0; from < m && !failed; from += BLOCK) {
+            Py_ssize_t to = from + BLOCK < m ? from + BLOCK : m, np_ = 0;
+            for (Py_ssize_t i = from; i < to; i++) {
+                uint64_t bit = v[i] >> (64 - map_bits);
+                passed[np_] = i;
+                np_ += ((b[bit >> 3] >> (bit & 7)) & 1) & (v[i] != 0);
             }
-            if (failed)
-                break;
+            for (Py_ssize_t j = 0; j < np_ && !failed; j++) {
+                Py_ssize_t i = passed[j];
+                uint64_t q = v[i];
+                for (uint64_t at = q >> (64 - table_bits);; at = (at + 1) & mask) {
+                    uint64_t slot = k[at];
+                    if (slot == q) {
+                        if (!push(&pos, &count, &cap, i) || !push(&keys, &count2, &cap2, (Py_ssize_t)pay[at]))
+                            failed = 1;
+                        break;
+                    }
+                    if (slot == 0)
+                        break;
+                }
+            }
         }
         Py_END_ALLOW_THREADS
     }
