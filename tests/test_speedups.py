@@ -357,6 +357,26 @@ def test_the_keyed_cache_gives_the_same_values_either_way(hashes, repeat):
     assert np.array_equal(got, c_keyer.values(h))
 
 
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 500), max_size=200), st.lists(st.integers(0, 500), max_size=40))
+def test_merged_cuts_are_numpys_insert(array, values):
+    """`_insert` merges token cuts into sorted bounds in C: where numpy.insert puts them, ties too."""
+    a, v = np.sort(np.array(array, dtype=np.int64)), np.sort(np.array(values, dtype=np.int64))
+    with_c, without = _both(normalise._insert, a, v)
+    assert np.array_equal(with_c, without) and np.array_equal(with_c, np.insert(a, np.searchsorted(a, v), v))
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 40)), max_size=200))
+def test_short_and_long_tokens_are_the_numpy_ones(bounds):
+    starts = np.array([a for a, _ in bounds], dtype=np.int64)
+    ends = starts + np.array([n for _, n in bounds], dtype=np.int64)
+    (o, l), (o2, l2) = _both(normalise._short_and_long, starts, ends)
+    assert np.array_equal(o, o2) and np.array_equal(l, l2)
+
+
 # -- the ASCII tokeniser as a whole --------------------------------------------------------------
 
 WORD_PIECES = st.one_of(

@@ -477,6 +477,86 @@ static Py_ssize_t base64_match_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t s)
     return e;
 }
 
+/* normalise._insert: the sorted int64 `array` with the sorted int64 `values` merged in (each
+ * value before the entries equal to it, as numpy.insert at numpy.searchsorted puts it), in one
+ * pass; as a bytearray of int64. */
+static PyObject *merge_sorted(PyObject *self, PyObject *args) {
+    PyObject *o_array, *o_values;
+    if (!PyArg_ParseTuple(args, "OO", &o_array, &o_values))
+        return NULL;
+    Py_buffer array, values;
+    Want want[] = {{o_array, &array, 8, 0, "array"}, {o_values, &values, 8, 0, "values"}};
+    if (get_all(want, 2) < 0)
+        return NULL;
+    Py_ssize_t n = array.len / 8, k = values.len / 8;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, (n + k) * 8);
+    if (out != NULL) {
+        const int64_t *a = array.buf, *v = values.buf;
+        int64_t *o = (int64_t *)PyByteArray_AS_STRING(out);
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t i = 0, j = 0, w = 0;
+        while (j < k) {  /* few values: the entries before each copied as one block */
+            Py_ssize_t lo = i, hi = n;
+            while (lo < hi) {
+                Py_ssize_t mid = lo + (hi - lo) / 2;
+                if (a[mid] < v[j])
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            memcpy(o + w, a + i, (size_t)(lo - i) * 8);
+            w += lo - i;
+            i = lo;
+            o[w++] = v[j++];
+        }
+        memcpy(o + w, a + i, (size_t)(n - i) * 8);
+        Py_END_ALLOW_THREADS
+    }
+    release_all(want, 2);
+    return out;
+}
+
+
+/* normalise._glued_cuts and _letter_spacing: the tokens one character long, and those
+ * `long_at` characters long or longer, from their bounds (int64 bytes each). */
+static PyObject *short_and_long(PyObject *self, PyObject *args) {
+    PyObject *o_starts, *o_ends;
+    Py_ssize_t long_at;
+    if (!PyArg_ParseTuple(args, "OOn", &o_starts, &o_ends, &long_at))
+        return NULL;
+    Py_buffer starts, ends;
+    Want want[] = {{o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"}};
+    if (get_all(want, 2) < 0)
+        return NULL;
+    Py_ssize_t m = starts.len / 8, n1 = 0, cap1 = 1024, nl = 0, capl = 64;
+    int ok = ends.len == starts.len;
+    int64_t *ones = PyMem_RawMalloc(cap1 * sizeof(int64_t)), *longs = PyMem_RawMalloc(capl * sizeof(int64_t));
+    int failed = ones == NULL || longs == NULL;
+    if (ok && !failed) {
+        const int64_t *s = starts.buf, *e = ends.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int64_t length = e[i] - s[i];
+            if (length == 1) {
+                if (!push(&ones, &n1, &cap1, i)) {
+                    failed = 1;
+                    break;
+                }
+            } else if (length >= long_at && !push(&longs, &nl, &capl, i)) {
+                failed = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_all(want, 2);
+    PyObject *result = listed(failed, ok, "as many ends as starts expected", ones, n1, longs, nl);
+    PyMem_RawFree(ones);
+    PyMem_RawFree(longs);
+    return result;
+}
+
+
 /* normalise._ascii_lower: of each byte of ASCII text, the byte lower-cased (`norm`), its class
  * (`kind`: 1 a letter, 2 a digit, 0 anything else) and whether it is a capital (`upper`) or a
  * small letter (`small`), 0 or 1: one pass instead of a dozen NumPy ones (16 bytes at a time
@@ -1640,6 +1720,8 @@ static PyMethodDef METHODS[] = {
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
+    {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see normalise._insert)."},
+    {"short_and_long", short_and_long, METH_VARARGS, "Tokens of one character, and long ones (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},

@@ -550,12 +550,14 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     else:
         layout, starts, ends, half_cuts = _first_cuts_listed(layout, text, runs)
         hyphens = np.frombuffer(runs[5], dtype=np.int64)
-    glued, unsegmented = _glued_cuts(layout, starts, ends)
+    ones, longs = _short_and_long(starts, ends)
+    glued, unsegmented = _glued_cuts(layout, starts, ends, longs)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
     if len(glued):
         starts, ends = _insert(starts, glued), _insert(ends, glued)
-    broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends)
+        ones = None  # (tokens cut: counted again)
+    broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends, ones)
     unsegmented += unspaced
     joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
@@ -635,8 +637,24 @@ def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
     return layout, starts, ends, half_cuts
 
 
+def _short_and_long(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens one character long (`_letter_spacing` reads them) and those of GLUED_LETTERS
+    or more (`_glued_cuts`), in one C pass where the speedups are built."""
+    native = speedups.native
+    if native is not None and starts.dtype == np.int64 and ends.dtype == np.int64:
+        ones, longs = native.short_and_long(np.ascontiguousarray(starts), np.ascontiguousarray(ends), GLUED_LETTERS)
+        return np.frombuffer(ones, dtype=np.int64), np.frombuffer(longs, dtype=np.int64)
+    lengths = ends - starts
+    return np.flatnonzero(lengths == 1), np.flatnonzero(lengths >= GLUED_LETTERS)
+
+
 def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The sorted `array` with the sorted `values` merged in."""
+    """The sorted `array` with the sorted `values` merged in (in one C pass where the speedups
+    are built)."""
+    native = speedups.native
+    if native is not None and array.dtype == np.int64 and values.dtype == np.int64:
+        merged = native.merge_sorted(np.ascontiguousarray(array), np.ascontiguousarray(values))
+        return np.frombuffer(merged, dtype=np.int64)
     if len(values) > 5000:  # many: one merge of two sorted runs beats moving every element by index
         return np.sort(np.concatenate((array, values)), kind="stable")
     return np.insert(array, np.searchsorted(array, values), values)
@@ -823,7 +841,7 @@ def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) ->
 _spacer = _one_of([32, 46, 45, 95, 42, 0xB7, 0x2022])  # blank . - _ * · •: what letters are spaced out with
 
 
-def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
+def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, ones: np.ndarray | None = None):
     """Letter-spaced runs read as words: the tokens to join to the next one.
 
     A run is three or more one-letter tokens one spacer apart (``c o a t``, ``c.o.a.t``), the
@@ -834,7 +852,7 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray):
     letters per slice; a run past it stays one-letter tokens, and its letters are counted
     (returned with the joins), so that megabytes of ``a b c d`` cost no more and are reported.
     """
-    one = np.flatnonzero(nends - nstarts == 1)
+    one = np.flatnonzero(nends - nstarts == 1) if ones is None else ones
     if len(one) < 3:
         return None, 0
     a, b = one[:-1], one[1:]
@@ -917,7 +935,7 @@ SEGMENT_BUDGET = 1 << 17  # letters of letter-spaced runs segmented per slice of
 # PDF of some 25,000 words is read whole
 
 
-def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, longs: np.ndarray | None = None) -> np.ndarray:
     """Where the words of glued text begin: a token of GLUED_LETTERS or more ASCII letters is
     no word, but words written without spaces (``PROJECTHALCYONCOATINGPROCESS``), and is cut
     where the English word table says its words most probably end (`spacing.word_lengths`,
@@ -927,8 +945,7 @@ def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> np.n
     its letters are counted (returned with the cuts): left whole is not read, and is reported.
     A token longer than the whole budget is passed over, so it cannot use up the budget of
     the glued words after it."""
-    lengths = nends - nstarts
-    long = np.flatnonzero(lengths >= GLUED_LETTERS)
+    long = np.flatnonzero(nends - nstarts >= GLUED_LETTERS) if longs is None else longs
     if len(long) == 0:
         return _NO_INT, 0
     norm, kind = layout.norm, layout.kind
