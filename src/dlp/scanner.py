@@ -145,6 +145,7 @@ class Scanner:
                     part_findings = _strongest(findings, part_findings)
                 findings.extend(part_findings)
                 problems.extend(part_problems)
+                out = None  # noqa: PLW2901 (a streamed chunk's text is freed before the next is read)
         if read_by_ocr:
             meta["ocr"] = ocr_summary(read_by_ocr)
         if discarded is not None:
@@ -169,6 +170,7 @@ class Scanner:
         problems: list[Problem] = []
         for window in _windows(part.text):
             found, trouble = self._scan_slice(part, window, deadline, discarded)
+            window = None  # noqa: PLW2901 (freed before the next window is read: its memory serves that one)
             problems.extend(trouble)
             for f in found:  # a secret found in several windows: the strongest finding stands for it
                 key = (f.secret, f.kind)
@@ -245,8 +247,12 @@ def _windows(text: str) -> Iterator[Tokens]:
             nbase += len(piece.norm)
             base = end
         window = concatenate(pieces)
+        pieces = []
         yield window
-        carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
+        # the tail copied, so that nothing holds the window while the next one is read (the
+        # arrays of two windows at once were a third of a scan's memory, and its page faults)
+        carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS), copy=True) if base < len(text) else None
+        window = None
 
 
 def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:
@@ -263,18 +269,21 @@ def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:
     return out
 
 
-def _tail(tokens: Tokens, first: int) -> Tokens:
-    """The tokens from `first` on, their normalised text re-based to start at 0."""
-    if first == 0:
+def _tail(tokens: Tokens, first: int, copy: bool = False) -> Tokens:
+    """The tokens from `first` on, their normalised text re-based to start at 0 (`copy`: in
+    arrays of their own, not views that keep the whole of `tokens` alive)."""
+    if first == 0 and not copy:
         return tokens
     if first >= len(tokens):
         return EMPTY
     n0 = int(tokens.nstarts[first])
     tampered = tokens.tampered[tokens.tampered >= first] - first
     halves = tokens.halves[tokens.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64)
-    return replace(tokens, hashes=tokens.hashes[first:], starts=tokens.starts[first:], ends=tokens.ends[first:],
-                   norm=tokens.norm[n0:], nstarts=tokens.nstarts[first:] - n0, nends=tokens.nends[first:] - n0,
-                   tampered=tampered, halves=halves, unsegmented=0)  # (reported with the window before)
+    kept = (lambda a: a.copy()) if copy else (lambda a: a)  # noqa: E731
+    return replace(tokens, hashes=kept(tokens.hashes[first:]), starts=kept(tokens.starts[first:]),
+                   ends=kept(tokens.ends[first:]), norm=kept(tokens.norm[n0:]), nstarts=tokens.nstarts[first:] - n0,
+                   nends=tokens.nends[first:] - n0, tampered=tampered, halves=halves,
+                   unsegmented=0)  # (reported with the window before)
 
 
 def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:
