@@ -199,12 +199,13 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
                         continue
                 yield from walk(out, extractors, ctx)
             elif isinstance(out, Part):
-                produced = produced or bool(out.text.strip())
+                produced = produced or (bool(out.text) and not out.text.isspace())
                 if len(out.text) > ctx.limits.max_text_chars:
                     yield Problem(out.locator, "truncated", f"text cut at {ctx.limits.max_text_chars} characters")
                     out = Part(out.locator, out.text[: ctx.limits.max_text_chars], out.format, out.pages, out.meta, out.binary)
                 yield out
                 yield from _encoded_runs(out, item, extractors, ctx)
+                out = None  # noqa: PLW2901 (a streamed chunk's text is freed before the next is read)
             else:
                 yield out
     except ExtractionError as exc:

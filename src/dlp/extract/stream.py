@@ -53,15 +53,19 @@ def stream_text(item: Item, ctx: Context) -> Iterator[Output]:
             return
         pieces = (_each_on_its_own(item, handle, first, ctx) if decoded.doubt
                   else _incremental(decoded.encoding, handle, first, ctx))
+        first = decoded = None  # (the first chunk's bytes and reading: 16 MB held to the end else)
         yield from _carried(item, pieces, ctx)
 
 
 def _incremental(encoding: str, handle: BinaryIO, first: bytes, ctx: Context) -> Iterator[str]:
     """The text of a file whose first chunk decodes soundly, a chunk at a time."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    block = first
+    block, first = first, None
     while block:
-        yield decoder.decode(block)
+        text = decoder.decode(block)
+        block = None
+        yield text
+        text = None
         ctx.budget.check_time()
         block = _read(handle, ctx)
     yield decoder.decode(b"", final=True)
@@ -77,8 +81,11 @@ def _carried(item: Item, pieces: Iterator[str | Output], ctx: Context) -> Iterat
             yield piece
             continue
         fresh, fresh_gaps = _compact(piece, len(carry), carry_gaps[-1][1] if carry_gaps else 0)
+        piece = None  # noqa: PLW2901 (only `text` is kept while the part is scanned)
         text, gaps = carry + fresh, carry_gaps + fresh_gaps
-        if fresh.strip():
+        words = bool(fresh) and not fresh.isspace()  # (not fresh.strip(): a copy of megabytes)
+        fresh = None
+        if words:
             meta = {"char_offset": start, "streamed": True}
             if gaps:
                 meta["gaps"] = tuple(gaps)
@@ -87,6 +94,7 @@ def _carried(item: Item, pieces: Iterator[str | Output], ctx: Context) -> Iterat
         before = _removed_before(gaps, cut)
         carry, start = text[cut:], start + cut + before
         carry_gaps = [(p - cut, r - before) for p, r in gaps if p > cut]
+        text = None  # (freed before the next piece is read, once the scanner has let go of its part)
 
 
 def _compact(text: str, base: int, removed: int) -> tuple[str, list[tuple[int, int]]]:
