@@ -109,3 +109,16 @@ def test_a_packed_batch_unpacks_to_the_same_documents():
                      (a.rewrite.vectors.weights, b.rewrite.vectors.weights), (a.rewrite.signatures, b.rewrite.signatures),
                      (a.rewrite.pair_hashes, b.rewrite.pair_hashes), (a.rewrite.pair_rows, b.rewrite.pair_rows)):
             assert _same(x, y)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["coat", "ING", "12", "4471", "a1b2", "x9", "HTMLParser", "coatingProcess", "c o a t ",
+                                 "coat-\n", "ing", "[12]", "BF [220]", "é", "日本", "٣", "1٣", " ", "\n", ". ", "-"]),
+                max_size=60))
+def test_digit_tokens_of_a_batch_are_those_the_scanner_sees(pieces):
+    """Registration reads a token's first character only in ASCII text (a token is a run of
+    letters or of digits); the scanner reads all of them: the same answer."""
+    from dlp.fingerprint.batch import _digits_only
+
+    toks = tokenise("".join(pieces))
+    assert np.array_equal(_digits_only([toks], toks.lengths), toks.digits_only(np.arange(len(toks))))

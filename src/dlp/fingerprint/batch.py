@@ -219,14 +219,17 @@ def _digits_only(toks: list[Tokens], lengths: np.ndarray) -> np.ndarray:
     """Whether each token is made of ASCII digits only (`Tokens.digits_only` over every token)."""
     if len(lengths) == 0:
         return np.zeros(0, dtype=bool)
-    counts = []
+    out = []
     for t in toks:
         if len(t) == 0:
             continue
+        if t.norm.dtype == np.uint8:  # ASCII: a token is a run of letters or of digits (joined words are
+            out.append((t.norm[t.nstarts] - np.uint8(48)) < 10)  # letters): its first character says which
+            continue
         digit = (t.norm - t.norm.dtype.type(48)) < 10
         nondigit = np.concatenate(([0], np.cumsum(~digit, dtype=np.int64)))
-        counts.append(nondigit[t.nends] - nondigit[t.nstarts])
-    return np.concatenate(counts) == 0 if counts else np.zeros(len(lengths), dtype=bool)
+        out.append(nondigit[t.nends] - nondigit[t.nstarts] == 0)
+    return np.concatenate(out) if out else np.zeros(len(lengths), dtype=bool)
 
 
 def _pairs(sentences: np.ndarray, keys: np.ndarray, doc_sentence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
