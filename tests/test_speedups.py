@@ -491,3 +491,19 @@ def test_lemma_pairs_sort_long_sentences_too():
     keys = (rng.integers(0, 8, len(sentences), dtype=np.uint64) << np.uint64(32)) | rng.integers(1, 5000, len(sentences), dtype=np.uint64)
     (h, s), (h2, s2) = _both(pairs, sentences, keys, 12)
     assert np.array_equal(h, h2) and np.array_equal(s, s2)
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(0, 6)), max_size=60), st.integers(0, 2**32 - 1))
+def test_families_per_run_are_the_numpy_counts(runs, seed):
+    """Runs short and long (past the pairwise comparison), values repeated or not."""
+    from dlp.segments import _families_per_run
+
+    rng = np.random.default_rng(seed)
+    change = np.concatenate([[True] + [False] * (length - 1) for length, _ in runs]).astype(bool) if runs else \
+        np.zeros(0, dtype=bool)
+    family = np.concatenate([rng.integers(0, spread + 1, length) for length, spread in runs]).astype(np.int64) \
+        if runs else np.zeros(0, dtype=np.int64)
+    with_c, without = _both(_families_per_run, change, family, 8)
+    assert np.array_equal(with_c, without)

@@ -1711,6 +1711,70 @@ static PyObject *pair_candidates(PyObject *self, PyObject *args) {
 }
 
 
+/* segments._families_per_run: how many distinct values each run values[ptr[r]:ptr[r + 1]]
+ * holds (int64 values; ptr int64, ascending, ptr[0] = 0, last = len(values)), into `out`
+ * (int64, one per run). Runs of pair signatures are short (2.6 entries on average): compared
+ * pairwise up to 16 entries, a longer run sorted on its own, instead of one sort of every
+ * (run, value) key. */
+static PyObject *distinct_per_run(PyObject *self, PyObject *args) {
+    PyObject *o_ptr, *o_values, *o_out;
+    if (!PyArg_ParseTuple(args, "OOO", &o_ptr, &o_values, &o_out))
+        return NULL;
+    Py_buffer ptr, values, out;
+    Want want[] = {{o_ptr, &ptr, 8, 0, "ptr"}, {o_values, &values, 8, 0, "values"}, {o_out, &out, 8, 1, "out"}};
+    if (get_all(want, 3) < 0)
+        return NULL;
+    Py_ssize_t runs = ptr.len / 8 - 1, n = values.len / 8;
+    const int64_t *p = ptr.buf, *v = values.buf;
+    int ok = runs >= 0 && out.len / 8 == runs && p[0] == 0 && p[runs] == n, failed = 0;
+    for (Py_ssize_t r = 0; ok && r < runs; r++)
+        ok = p[r] <= p[r + 1];
+    if (ok) {
+        int64_t *o = out.buf;
+        Py_ssize_t cap = 0;
+        uint64_t *scratch = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t r = 0; r < runs && !failed; r++) {
+            Py_ssize_t lo = p[r], hi = p[r + 1], count = 0;
+            if (hi - lo <= 16) {
+                for (Py_ssize_t i = lo; i < hi; i++) {
+                    Py_ssize_t j = lo;
+                    while (j < i && v[j] != v[i])
+                        j++;
+                    count += j == i;
+                }
+            } else {
+                if (hi - lo > cap) {
+                    uint64_t *grown = PyMem_RawRealloc(scratch, (size_t)(hi - lo) * sizeof(uint64_t));
+                    if (grown == NULL) {
+                        failed = 1;
+                        break;
+                    }
+                    scratch = grown;
+                    cap = hi - lo;
+                }
+                for (Py_ssize_t i = lo; i < hi; i++)  /* (order-preserving: signed to unsigned) */
+                    scratch[i - lo] = (uint64_t)v[i] ^ 0x8000000000000000ULL;
+                qsort(scratch, (size_t)(hi - lo), sizeof(uint64_t), compare_u64);
+                for (Py_ssize_t i = 0; i < hi - lo; i++)
+                    count += i == 0 || scratch[i] != scratch[i - 1];
+            }
+            o[r] = count;
+        }
+        Py_END_ALLOW_THREADS
+        PyMem_RawFree(scratch);
+    }
+    release_all(want, 3);
+    if (failed)
+        return PyErr_NoMemory();
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "ptr: ascending run bounds from 0 to len(values); out: one per run");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
@@ -1720,6 +1784,7 @@ static PyMethodDef METHODS[] = {
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
+    {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
     {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see normalise._insert)."},
     {"short_and_long", short_and_long, METH_VARARGS, "Tokens of one character, and long ones (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},

@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import speedups
 from .arrays import distinct, distinct_pairs, run_starts, stable_argsort, stable_sort
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
@@ -328,6 +329,12 @@ def _families_per_run(change: np.ndarray, family: np.ndarray, families: int) -> 
     `family`: family numbers below `families`)."""
     if len(family) == 0:
         return np.zeros(0, dtype=np.int64)
+    native = speedups.native
+    if native is not None:  # run by run in C: runs are short, no sort of every (run, family) key
+        ptr = np.append(np.flatnonzero(change), len(family)).astype(np.int64)
+        out = np.empty(len(ptr) - 1, dtype=np.int64)
+        native.distinct_per_run(ptr, np.ascontiguousarray(family, dtype=np.int64), out)
+        return out
     runs = np.cumsum(change, dtype=np.int64) - 1
     bits = max(1, int(families).bit_length())
     if int(runs[-1]).bit_length() + bits > 62:
