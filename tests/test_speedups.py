@@ -221,6 +221,53 @@ def _stored(stored: int, seed: int):
 
 
 @needs_native
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 2000), min_size=2, max_size=4), st.integers(0, 2**32 - 1))
+def test_rare_lemma_hits_of_several_segments_are_the_first_segments_hits(sizes, seed):
+    """One pass over the tokens for every segment: a token held by several segments (with
+    other payloads) counts once, as the first segment holds it."""
+    from dlp.arrays import distinct_first
+    from dlp.fingerprint import bitmap, table
+
+    rng = np.random.default_rng(seed)
+    shared = rng.integers(1, 2**64, 50, dtype=np.uint64, endpoint=False)
+    segments, all_keys = [], [shared]
+    for n in sizes:
+        keys = np.unique(np.concatenate([shared, rng.integers(1, 2**64, n, dtype=np.uint64, endpoint=False)]))
+        slots, payload = table.build(keys, rng.integers(0, 2**40, len(keys), dtype=np.uint64))
+        segments.append((bitmap.build(np.sort(keys), bitmap.bits_for(len(keys))), slots, payload))
+        all_keys.append(keys)
+    queries = np.concatenate([rng.choice(np.concatenate(all_keys), 3000), rng.integers(0, 2**64, 3000, dtype=np.uint64),
+                              np.zeros(1, dtype=np.uint64)])
+    at, packed = native.rare_hits_many(queries, [b for b, _, _ in segments], [s for _, s, _ in segments],
+                                       [p for _, _, p in segments])
+    pos, keys = zip(*[native.rare_hits(queries, *segment) for segment in segments])
+    pos = np.concatenate([np.frombuffer(p, dtype=np.int64) for p in pos])
+    keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k in keys])
+    uniq, first = distinct_first(pos)
+    assert np.array_equal(np.frombuffer(at, dtype=np.int64), uniq)
+    assert np.array_equal(np.frombuffer(packed, dtype=np.uint64), keys[first])
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 3000), min_size=2, max_size=4), st.integers(0, 2**32 - 1))
+def test_lookups_in_several_segments_are_each_segments_lookup(sizes, seed):
+    from dlp.fingerprint import bitmap
+
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for n in sizes:
+        values = np.sort(rng.integers(0, 2**64, n, dtype=np.uint64, endpoint=False))
+        pairs.append((values, bitmap.build(values, bitmap.bits_for(max(1, n)))))
+    queries = np.concatenate([rng.choice(np.concatenate([v for v, _ in pairs] + [np.zeros(1, np.uint64)]), 2000),
+                              rng.integers(0, 2**64, 2000, dtype=np.uint64)])
+    for got, (values, bits) in zip(bitmap.lookup_many(pairs, queries), pairs):
+        for a, b in zip(got, bitmap.lookup(values, bits, queries)):
+            assert np.array_equal(a, b)
+
+
+@needs_native
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 3000), st.integers(0, 2**32 - 1))
 def test_rare_lemma_hits_are_the_probe_and_table_lookup(stored, seed):

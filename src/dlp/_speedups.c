@@ -1775,6 +1775,190 @@ static PyObject *distinct_per_run(PyObject *self, PyObject *args) {
 }
 
 
+/* Buffers of a sequence of at most 64 objects (`get` each, `itemsize` bytes per item), into
+ * views[]; their count, or -1 with an exception set (none held then). */
+static Py_ssize_t get_sequence(PyObject *o, Py_buffer *views, Py_ssize_t itemsize, const char *what) {
+    PyObject *seq = PySequence_Fast(o, "a sequence of buffers expected");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), got = 0;
+    if (n > 64) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "at most 64 buffers");
+        return -1;
+    }
+    for (; got < n; got++)
+        if (get(PySequence_Fast_GET_ITEM(seq, got), &views[got], itemsize, 0, what) < 0)
+            break;
+    Py_DECREF(seq);
+    if (got < n) {
+        while (got-- > 0)
+            PyBuffer_Release(&views[got]);
+        return -1;
+    }
+    return n;
+}
+
+/* fingerprint.bitmap.probe of the same uint64 queries in several bitmaps, in one pass over the
+ * queries: for each bitmap, the indices of the queries whose bit is set (int64, as bytes). A
+ * registry of several segments probes every shingle of a part in each. */
+static PyObject *probe_lists(PyObject *self, PyObject *args) {
+    PyObject *o_bitmaps, *o_queries;
+    if (!PyArg_ParseTuple(args, "OO", &o_bitmaps, &o_queries))
+        return NULL;
+    Py_buffer maps[64], queries;
+    Py_ssize_t nb = get_sequence(o_bitmaps, maps, 1, "bitmap");
+    if (nb < 0)
+        return NULL;
+    if (get(o_queries, &queries, 8, 0, "queries") < 0) {
+        for (Py_ssize_t k = 0; k < nb; k++)
+            PyBuffer_Release(&maps[k]);
+        return NULL;
+    }
+    int bits[64], ok = 1, failed = 0;
+    int64_t *lists[64] = {NULL};
+    Py_ssize_t counts[64] = {0}, caps[64] = {0};
+    for (Py_ssize_t k = 0; k < nb; k++) {
+        bits[k] = log2_floor(maps[k].len * 8);
+        ok = ok && bits[k] > 0 && bits[k] < 64;
+        caps[k] = 1024;
+        lists[k] = PyMem_RawMalloc(caps[k] * sizeof(int64_t));
+        failed = failed || lists[k] == NULL;
+    }
+    if (ok && !failed) {
+        const uint64_t *q = queries.buf;
+        Py_ssize_t m = queries.len / 8;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m && !failed; i++) {
+            for (Py_ssize_t k = 0; k < nb; k++) {
+                const uint8_t *b = maps[k].buf;
+                if (i + 16 < m)
+                    PREFETCH(b + ((q[i + 16] >> (64 - bits[k])) >> 3), 0);
+                uint64_t slot = q[i] >> (64 - bits[k]);
+                if (((b[slot >> 3] >> (slot & 7)) & 1) && !push(&lists[k], &counts[k], &caps[k], i)) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t k = 0; k < nb; k++)
+        PyBuffer_Release(&maps[k]);
+    PyBuffer_Release(&queries);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else if (!ok)
+        PyErr_SetString(PyExc_ValueError, "bitmap: at least one byte");
+    else if ((result = PyTuple_New(nb)) != NULL)
+        for (Py_ssize_t k = 0; k < nb; k++) {
+            PyObject *listed_k = PyBytes_FromStringAndSize((const char *)lists[k], counts[k] * 8);
+            if (listed_k == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyTuple_SET_ITEM(result, k, listed_k);
+        }
+    for (Py_ssize_t k = 0; k < nb; k++)
+        PyMem_RawFree(lists[k]);
+    return result;
+}
+
+
+/* rare_hits over several segments in one pass over the tokens: for each token, the first
+ * segment (in the order given) whose table holds its value, as rewrite.candidates keeps it
+ * (`distinct_first` of the segments' hits). (positions, payloads) as int64 bytes, in order. */
+static PyObject *rare_hits_many(PyObject *self, PyObject *args) {
+    PyObject *o_values, *o_bitmaps, *o_slots, *o_payloads;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_values, &o_bitmaps, &o_slots, &o_payloads))
+        return NULL;
+    Py_buffer values, maps[64], slots[64], payloads[64];
+    Py_ssize_t nb = -1, ns = -1, np_ = -1;
+    if (get(o_values, &values, 8, 0, "values") < 0)
+        return NULL;
+    nb = get_sequence(o_bitmaps, maps, 1, "bitmap");
+    if (nb >= 0)
+        ns = get_sequence(o_slots, slots, 8, "slots");
+    if (ns >= 0)
+        np_ = get_sequence(o_payloads, payloads, 8, "payload");
+    int ok = nb >= 0 && ns == nb && np_ == nb, failed = 0;
+    int map_bits[64], table_bits[64];
+    uint64_t masks[64];
+    for (Py_ssize_t k = 0; ok && k < nb; k++) {
+        Py_ssize_t size = slots[k].len / 8;
+        map_bits[k] = log2_floor(maps[k].len * 8);
+        table_bits[k] = log2_floor(size);
+        masks[k] = (uint64_t)size - 1;
+        ok = size > 0 && ((Py_ssize_t)1 << table_bits[k]) == size && payloads[k].len == slots[k].len
+             && map_bits[k] > 0 && map_bits[k] < 64 && table_bits[k] > 0;
+    }
+    Py_ssize_t count = 0, cap = 1024, count2 = 0, cap2 = 1024;
+    int64_t *pos = PyMem_RawMalloc(cap * sizeof(int64_t)), *keys = PyMem_RawMalloc(cap2 * sizeof(int64_t));
+    failed = pos == NULL || keys == NULL;
+    if (ok && !failed) {
+        const uint64_t *v = values.buf;
+        Py_ssize_t m = values.len / 8;
+        Py_BEGIN_ALLOW_THREADS
+        enum { BLOCK = 1024 };
+        int64_t passed[BLOCK];
+        uint64_t which[BLOCK];
+        for (Py_ssize_t from = 0; from < m && !failed; from += BLOCK) {
+            Py_ssize_t to = from + BLOCK < m ? from + BLOCK : m, n_passed = 0;
+            for (Py_ssize_t i = from; i < to; i++) {  /* which bitmaps each token passes, without a branch */
+                uint64_t mask = 0;
+                for (Py_ssize_t k = 0; k < nb; k++) {
+                    uint64_t bit = v[i] >> (64 - map_bits[k]);
+                    mask |= (uint64_t)((((const uint8_t *)maps[k].buf)[bit >> 3] >> (bit & 7)) & 1) << k;
+                }
+                mask = v[i] != 0 ? mask : 0;
+                passed[n_passed] = i;
+                which[n_passed] = mask;
+                n_passed += mask != 0;
+            }
+            for (Py_ssize_t j = 0; j < n_passed && !failed; j++) {
+                uint64_t q = v[passed[j]];
+                for (uint64_t mask = which[j]; mask; mask &= mask - 1) {  /* the first segment that holds it */
+                    int k = __builtin_ctzll(mask);
+                    const uint64_t *table = slots[k].buf, *pay = payloads[k].buf;
+                    int found = 0;
+                    for (uint64_t at = q >> (64 - table_bits[k]);; at = (at + 1) & masks[k]) {
+                        if (table[at] == q) {
+                            if (!push(&pos, &count, &cap, passed[j]) || !push(&keys, &count2, &cap2, (Py_ssize_t)pay[at]))
+                                failed = 1;
+                            found = 1;
+                            break;
+                        }
+                        if (table[at] == 0)
+                            break;
+                    }
+                    if (found || failed)
+                        break;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&values);
+    for (Py_ssize_t k = 0; k < nb; k++)
+        PyBuffer_Release(&maps[k]);
+    for (Py_ssize_t k = 0; k < ns; k++)
+        PyBuffer_Release(&slots[k]);
+    for (Py_ssize_t k = 0; k < np_; k++)
+        PyBuffer_Release(&payloads[k]);
+    if (PyErr_Occurred()) {
+        PyMem_RawFree(pos);
+        PyMem_RawFree(keys);
+        return NULL;
+    }
+    PyObject *result = listed(failed, ok, "tables of a power-of-two size, one bitmap, table and payload per segment",
+                              pos, count, keys, count);
+    PyMem_RawFree(pos);
+    PyMem_RawFree(keys);
+    return result;
+}
+
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
@@ -1784,6 +1968,8 @@ static PyMethodDef METHODS[] = {
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
+    {"rare_hits_many", rare_hits_many, METH_VARARGS, "rare_hits over several segments, the first holding a token winning."},
+    {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
     {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see normalise._insert)."},
     {"short_and_long", short_and_long, METH_VARARGS, "Tokens of one character, and long ones (see normalise._words)."},

@@ -80,8 +80,8 @@ class DocumentDetector:
         (owner, matches) of what was boilerplate appended to `set_aside` when one is given."""
         found = []
         totals = np.zeros(len(queries), dtype=np.int64)
-        for segment, offset in self.parts:
-            cand, lo, counts = bitmap.lookup(segment.arrays["doc_hash"], segment.arrays["doc_bits"], queries)
+        looked = bitmap.lookup_many([(s.arrays["doc_hash"], s.arrays["doc_bits"]) for s, _ in self.parts], queries)
+        for (segment, offset), (cand, lo, counts) in zip(self.parts, looked):
             if len(cand):
                 found.append((segment, offset, cand, lo, counts))
                 np.add.at(totals, cand, counts)

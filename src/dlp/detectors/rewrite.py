@@ -105,6 +105,13 @@ class RewriteDetector:
         values = scanned.values
         found_pos, found_key = [], []
         native = speedups.native
+        tables = [segment.arrays for segment, _, _ in self.parts if len(segment.get("rw_tab_key"))]
+        if native is not None and 1 < len(tables) <= 64:  # every segment in one C pass over the tokens
+            at, packed = native.rare_hits_many(np.ascontiguousarray(values, dtype=np.uint64),
+                                               [a["rw_tab_bits"] for a in tables], [a["rw_tab_key"] for a in tables],
+                                               [a["rw_tab_val"] for a in tables])
+            pos, keys = np.frombuffer(at, dtype=np.int64), np.frombuffer(packed, dtype=np.uint64)
+            return self._couples(sentences, pos, keys)
         for segment, _, _ in self.parts:  # tokens that are a word form of a registered rare lemma
             if len(segment.get("rw_tab_key")):
                 a = segment.arrays
@@ -124,6 +131,11 @@ class RewriteDetector:
         if len(self.parts) > 1:  # one token found in several segments counts once
             uniq, first = distinct_first(pos)
             pos, keys = uniq, keys[first]
+        return self._couples(sentences, pos, keys)
+
+    def _couples(self, sentences: Sentences, pos: np.ndarray, keys: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+        """`candidates` from the tokens that are word forms of registered rare lemmas (positions,
+        packed lemma keys)."""
         if len(pos) < 2:
             return {}
         # A couple needs `min_pairs` signatures of one scanned sentence: a sentence with fewer that

@@ -67,6 +67,17 @@ def lookup(sorted_values: np.ndarray, bitmap: np.ndarray, queries: np.ndarray) -
     return search(sorted_values, queries, cand)
 
 
+def lookup_many(pairs: list[tuple[np.ndarray, np.ndarray]], queries: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`lookup` of the same queries in several (sorted values, bitmap) pairs (a registry's
+    segments), the bitmaps probed in one pass over the queries where the C speedups are built."""
+    native = speedups.native
+    probed = [len(b) and len(v) for v, b in pairs]
+    if native is None or len(pairs) < 2 or len(pairs) > 64 or not all(probed) or queries.dtype != np.uint64:
+        return [lookup(v, b, queries) for v, b in pairs]
+    lists = native.probe_lists([np.ascontiguousarray(b) for _, b in pairs], np.ascontiguousarray(queries))
+    return [search(v, queries, np.frombuffer(listed, dtype=np.int64)) for (v, _), listed in zip(pairs, lists)]
+
+
 def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
            distinct: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`lookup` of the queries at indices `cand` (those that passed the probe, or some of them).
