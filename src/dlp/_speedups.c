@@ -18,6 +18,10 @@
 #else
 #define PREFETCH(address, write) ((void)0)
 #endif
+/* How many queries ahead a probe of a large bitmap asks for its byte: a bitmap of megabytes is
+ * seldom cached mid-scan, and on this virtual machine a miss takes long enough that 16 ahead
+ * hid a third of it and 256 nearly all (fingerprint probes of 40 MB of mail: 37 -> 10 ms). */
+#define AHEAD 256
 
 static inline uint64_t fmix64(uint64_t h) {
     h ^= h >> 33;
@@ -1334,7 +1338,7 @@ static PyObject *search_sorted(PyObject *self, PyObject *args) {
         }
         if (sampled)  /* then each block, the one `ahead` queries on asked for early: misses overlap */
             for (Py_ssize_t i = 0; i < m; i++) {
-                enum { ahead = 8 };
+                enum { ahead = 32 };
                 if (i + ahead < m) {
                     Py_ssize_t j = o[i + ahead], first = j > 0 ? (j - 1) * step + 1 : 0, last = j * step;
                     PREFETCH(a + (first < n ? first : n - 1), 0);  /* (a block spans two or three lines) */
@@ -1379,8 +1383,8 @@ static PyObject *probe(PyObject *self, PyObject *args) {
         uint8_t *o = out.buf;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < m; i++) {
-            if (i + 16 < m)  /* a bitmap of megabytes is seldom cached: its bytes asked for early */
-                PREFETCH(b + ((q[i + 16] >> (64 - bits)) >> 3), 0);
+            if (i + AHEAD < m)  /* a bitmap of megabytes is seldom cached: its bytes asked for early */
+                PREFETCH(b + ((q[i + AHEAD] >> (64 - bits)) >> 3), 0);
             uint64_t slot = q[i] >> (64 - bits);
             o[i] = (b[slot >> 3] >> (slot & 7)) & 1;
         }
@@ -1651,8 +1655,8 @@ static PyObject *pair_candidates(PyObject *self, PyObject *args) {
                 const uint8_t *map = views[k].buf;
                 int shift = 64 - bits[k];
                 for (Py_ssize_t j = 0; j < made; j++) {
-                    if (j + 16 < made)
-                        PREFETCH(map + ((local[j + 16] >> shift) >> 3), 0);
+                    if (j + AHEAD / 2 < made)
+                        PREFETCH(map + ((local[j + AHEAD / 2] >> shift) >> 3), 0);
                     uint64_t slot = local[j] >> shift;
                     local_mask[j] |= (uint64_t)((map[slot >> 3] >> (slot & 7)) & 1) << k;
                 }
@@ -1832,8 +1836,8 @@ static PyObject *probe_lists(PyObject *self, PyObject *args) {
         for (Py_ssize_t i = 0; i < m && !failed; i++) {
             for (Py_ssize_t k = 0; k < nb; k++) {
                 const uint8_t *b = maps[k].buf;
-                if (i + 16 < m)
-                    PREFETCH(b + ((q[i + 16] >> (64 - bits[k])) >> 3), 0);
+                if (i + AHEAD < m)
+                    PREFETCH(b + ((q[i + AHEAD] >> (64 - bits[k])) >> 3), 0);
                 uint64_t slot = q[i] >> (64 - bits[k]);
                 if (((b[slot >> 3] >> (slot & 7)) & 1) && !push(&lists[k], &counts[k], &caps[k], i)) {
                     failed = 1;
