@@ -1447,6 +1447,10 @@ static PyObject *cache_gather(PyObject *self, PyObject *args) {
         uint64_t *o = out.buf, mask = (uint64_t)size - 1;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < m; i++) {
+            if (i + AHEAD < m) {  /* the cache is megabytes: its slots asked for early */
+                PREFETCH(k + (h[i + AHEAD] & mask), 0);
+                PREFETCH(v + (h[i + AHEAD] & mask), 0);
+            }
             uint64_t slot = h[i] & mask;
             if (k[slot] == h[i])
                 o[i] = v[slot];
