@@ -1483,11 +1483,11 @@ static Py_ssize_t rarest_per_sentence(uint64_t *v, Py_ssize_t n, Py_ssize_t top,
     for (Py_ssize_t lo = 0, hi; lo < n; lo = hi) {  /* each sentence's run, sorted */
         for (hi = lo + 1; hi < n && (v[hi] >> 40) == (v[lo] >> 40); hi++)
             ;
-        if (hi - lo > 24) {
+        if (hi - lo > 128) {  /* (a sentence is cut in pieces of 80 tokens: not in practice) */
             qsort(v + lo, hi - lo, sizeof(uint64_t), compare_u64);
             continue;
         }
-        for (Py_ssize_t i = lo + 1; i < hi; i++) {  /* insertion sort: runs are short */
+        for (Py_ssize_t i = lo + 1; i < hi; i++) {  /* insertion sort: runs are short (glibc's qsort allocates) */
             uint64_t x = v[i];
             Py_ssize_t j = i;
             for (; j > lo && v[j - 1] > x; j--)
