@@ -1281,16 +1281,8 @@ static PyObject *table_find(PyObject *self, PyObject *args) {
  * Writes the answers (int64) into `out`. */
 static inline int before(uint64_t value, uint64_t x, int right) { return right ? value <= x : value < x; }
 
-/* The first index in [lo, n] of `a` whose value is not `before` x, galloping from lo. */
-static Py_ssize_t gallop(const uint64_t *a, Py_ssize_t n, Py_ssize_t lo, uint64_t x, int right) {
-    Py_ssize_t hi = lo, step = 1;
-    while (hi < n && before(a[hi], x, right)) {  /* lo..hi brackets it */
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > n)
-        hi = n;
+/* The first index in [lo, hi] of `a` whose value is not `before` x (binary search). */
+static Py_ssize_t bisect(const uint64_t *a, Py_ssize_t lo, Py_ssize_t hi, uint64_t x, int right) {
     while (lo < hi) {
         Py_ssize_t mid = lo + (hi - lo) / 2;
         if (before(a[mid], x, right))
@@ -1299,6 +1291,17 @@ static Py_ssize_t gallop(const uint64_t *a, Py_ssize_t n, Py_ssize_t lo, uint64_
             hi = mid;
     }
     return lo;
+}
+
+/* The first index in [lo, n] of `a` whose value is not `before` x, galloping from lo. */
+static Py_ssize_t gallop(const uint64_t *a, Py_ssize_t n, Py_ssize_t lo, uint64_t x, int right) {
+    Py_ssize_t hi = lo, step = 1;
+    while (hi < n && before(a[hi], x, right)) {  /* lo..hi brackets it */
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    return bisect(a, lo, hi > n ? n : hi, x, right);
 }
 
 static PyObject *search_sorted(PyObject *self, PyObject *args) {
@@ -1345,16 +1348,8 @@ static PyObject *search_sorted(PyObject *self, PyObject *args) {
                     PREFETCH(a + ((first + last) / 2 < n ? (first + last) / 2 : n - 1), 0);
                     PREFETCH(a + (last < n ? last : n - 1), 0);
                 }
-                Py_ssize_t j = o[i], from = j > 0 ? (j - 1) * step + 1 : 0, to = j * step < n ? j * step : n;
-                uint64_t x = q[i];
-                while (from < to) {
-                    Py_ssize_t mid = from + (to - from) / 2;
-                    if (before(a[mid], x, right))
-                        from = mid + 1;
-                    else
-                        to = mid;
-                }
-                o[i] = from;
+                Py_ssize_t j = o[i];
+                o[i] = bisect(a, j > 0 ? (j - 1) * step + 1 : 0, j * step < n ? j * step : n, q[i], right);
             }
         Py_END_ALLOW_THREADS
     }
