@@ -554,3 +554,20 @@ def test_families_per_run_are_the_numpy_counts(runs, seed):
         if runs else np.zeros(0, dtype=np.int64)
     with_c, without = _both(_families_per_run, change, family, 8)
     assert np.array_equal(with_c, without)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64, np.float64, np.uint32, np.int32, np.float32])
+def test_long_gathers_are_numpys(dtype):
+    """`arrays.gather` in C (past its threshold) gives NumPy's answer; an index out of range or
+    negative is NumPy's business (its error, or its reading of a negative index)."""
+    from dlp.arrays import GATHERED_IN_C, gather
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 1 << 30, 100_000).astype(dtype)
+    order = rng.permutation(np.concatenate([np.arange(len(values)), rng.integers(0, len(values), GATHERED_IN_C)]))
+    assert np.array_equal(gather(values, order.astype(np.int64)), values[order])
+    negative = order.astype(np.int64) - len(values) // 2
+    assert np.array_equal(gather(values, negative), values[negative])
+    with pytest.raises(IndexError):
+        gather(values, np.full(GATHERED_IN_C, len(values), dtype=np.int64))

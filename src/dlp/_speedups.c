@@ -1962,6 +1962,47 @@ static PyObject *rare_hits_many(PyObject *self, PyObject *args) {
 }
 
 
+/* values[order] for 4- or 8-byte values and int64 indices, into `out`: a gather in a random
+ * order (after a sort), each entry asked for AHEAD on, so that the misses overlap (NumPy's
+ * gather waits on each). Indices are checked: ValueError when one is out of range. */
+static PyObject *gather(PyObject *self, PyObject *args) {
+    PyObject *o_values, *o_order, *o_out;
+    if (!PyArg_ParseTuple(args, "OOO", &o_values, &o_order, &o_out))
+        return NULL;
+    Py_buffer values, order, out;
+    Want want[] = {{o_values, &values, 0, 0, "values"}, {o_order, &order, 8, 0, "order"}, {o_out, &out, 0, 1, "out"}};
+    if (get_all(want, 3) < 0)
+        return NULL;
+    Py_ssize_t size = values.itemsize, n = values.len / (size ? size : 1), m = order.len / 8;
+    int ok = (size == 4 || size == 8) && out.itemsize == size && out.len == m * size;
+    if (ok) {
+        const int64_t *o = order.buf;
+        Py_BEGIN_ALLOW_THREADS
+        if (size == 8) {
+            const uint64_t *v = values.buf;
+            uint64_t *w = out.buf;
+            for (Py_ssize_t i = 0; i < m && ok; i++) {
+                if (i + AHEAD < m && (uint64_t)o[i + AHEAD] < (uint64_t)n)
+                    PREFETCH(v + o[i + AHEAD], 0);
+                ok = (uint64_t)o[i] < (uint64_t)n;
+                w[i] = ok ? v[o[i]] : 0;
+            }
+        } else {
+            const uint32_t *v = values.buf;
+            uint32_t *w = out.buf;
+            for (Py_ssize_t i = 0; i < m && ok; i++) {
+                if (i + AHEAD < m && (uint64_t)o[i + AHEAD] < (uint64_t)n)
+                    PREFETCH(v + o[i + AHEAD], 0);
+                ok = (uint64_t)o[i] < (uint64_t)n;
+                w[i] = ok ? v[o[i]] : 0;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return done(want, 3, ok, "4- or 8-byte values, out like them, one per index; indices within the values");
+}
+
+
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
@@ -1971,6 +2012,7 @@ static PyMethodDef METHODS[] = {
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
+    {"gather", gather, METH_VARARGS, "values[order] of 8-byte values, prefetched ahead (see arrays.gather)."},
     {"rare_hits_many", rare_hits_many, METH_VARARGS, "rare_hits over several segments, the first holding a token winning."},
     {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},

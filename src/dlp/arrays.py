@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import speedups
+
 
 def run_starts(sorted_values: np.ndarray) -> np.ndarray:
     """Where each run of equal values of a sorted array starts (bool, one per value)."""
@@ -29,8 +31,7 @@ def distinct_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct values and where each first appears: what ``np.unique(values,
     return_index=True)`` gives, four times faster on millions (NumPy 2.4 sorts indices for it)."""
     values = np.asarray(values).ravel()
-    order = stable_argsort(values)
-    ranked = values[order]
+    ranked, order = stable_sort(values)
     first = run_starts(ranked)
     return ranked[first], order[first]
 
@@ -89,7 +90,7 @@ def stable_sort(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         packed = _packed_argsort(values, bits)
         if packed is not None:
             order, ranked = packed
-            return (ranked if ranked is not None else values[order]), order
+            return (ranked if ranked is not None else gather(values, order)), order
     order = np.argsort(values)
     ranked = values[order]
     change = run_starts(ranked)
@@ -124,7 +125,7 @@ def _packed_argsort(values: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarr
     keys.sort()
     keys &= low
     order = keys.view(np.int64)  # (the index is all that is left of each key)
-    ranked = wide[order]
+    ranked = gather(wide, order)
     bad = np.flatnonzero(ranked[1:] < ranked[:-1])
     if len(bad) * 1024 > len(values):
         return None
@@ -145,6 +146,28 @@ def _packed_argsort(values: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarr
         order[lo:hi] = [i for _, i in run]
         done = hi
     return order, (ranked if as_is else None)
+
+
+GATHERED_IN_C = 1 << 16  # gathers this long or longer of 8-byte values go through the C pass
+
+
+def gather(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``values[order]`` for a 1-D array of 4- or 8-byte values and int64 indices; a long gather
+    in random order (after a sort) in one C pass that asks for each entry far ahead where the
+    speedups are built: 24 ms for 10 million where NumPy's gather, which waits on every cache
+    miss, took 100-270 ms."""
+    native = speedups.native
+    size = values.dtype.itemsize
+    if (native is None or len(order) < GATHERED_IN_C or size not in (4, 8) or values.ndim != 1
+            or order.dtype != np.int64 or not values.flags.c_contiguous or not order.flags.c_contiguous):
+        return values[order]
+    view = np.uint64 if size == 8 else np.uint32
+    out = np.empty(len(order), dtype=values.dtype)
+    try:
+        native.gather(values.view(view), order, out.view(view))
+    except ValueError:  # an index out of range (or negative): NumPy's answer, or its error
+        return values[order]
+    return out
 
 
 def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import speedups
-from .arrays import distinct, distinct_pairs, run_starts, stable_argsort, stable_sort
+from .arrays import distinct, distinct_pairs, gather, run_starts, stable_argsort, stable_sort
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
 from .fingerprint import table
@@ -200,8 +200,8 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     pos = np.concatenate([r.fp_pos if r.kind == "document" else _zeros(np.uint32) for r in records]) if n else _zeros(np.uint32)
     own = _owner_of(docs)
     ranked, order = stable_sort(h)
-    arrays = dict(doc_hash=ranked.astype(np.uint64, copy=False), doc_owner=own[order],
-                  doc_pos=pos[order].astype(np.uint32, copy=False), owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
+    arrays = dict(doc_hash=ranked.astype(np.uint64, copy=False), doc_owner=gather(own, order),
+                  doc_pos=gather(pos, order).astype(np.uint32, copy=False), owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
     every = [r.all_sh32 if r.kind == "document" else _zeros(np.uint32) for r in records]
     arrays.update(doc_all=np.concatenate(every).astype(np.uint32, copy=False) if n else _zeros(np.uint32),
@@ -230,7 +230,7 @@ def _sorted_pair(arrays: dict, value_name: str, owner_name: str, parts: list[np.
     values = np.concatenate(parts).astype(np.uint64, copy=False) if parts else _EMPTY_U64
     owners = _owner_of(parts)
     ranked, order = stable_sort(values)
-    arrays[value_name], arrays[owner_name] = ranked, owners[order]
+    arrays[value_name], arrays[owner_name] = ranked, gather(owners, order)
 
 
 def _owner_rows(records: list[OwnerRecord]) -> np.ndarray:
@@ -277,7 +277,7 @@ def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[s
         pair_row.append(rw.pair_rows + np.uint32(owner_rows[i]))
     ph, pr = _cat(pair_h, np.uint64), _cat(pair_row, np.uint32)
     ph, order = stable_sort(ph)
-    pr = pr[order]
+    pr = gather(pr, order)
     change = run_starts(ph)
     first = np.flatnonzero(change)
     uniq = ph[first]
@@ -304,7 +304,7 @@ def _public_sorted(public: list[tuple[int, np.ndarray]]) -> tuple[np.ndarray, np
     values = _cat([v for _, v in public], np.uint64)
     owners = _cat([np.full(len(v), i, dtype=np.uint32) for i, v in public], np.uint32)
     ranked, order = stable_sort(values)
-    return ranked, owners[order]
+    return ranked, gather(owners, order)
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
