@@ -241,7 +241,7 @@ def test_rare_lemma_hits_of_several_segments_are_the_first_segments_hits(sizes, 
                               np.zeros(1, dtype=np.uint64)])
     at, packed = native.rare_hits_many(queries, [b for b, _, _ in segments], [s for _, s, _ in segments],
                                        [p for _, _, p in segments])
-    pos, keys = zip(*[native.rare_hits(queries, *segment) for segment in segments])
+    pos, keys = zip(*[native.rare_hits_many(queries, [b], [s], [p]) for b, s, p in segments])
     pos = np.concatenate([np.frombuffer(p, dtype=np.int64) for p in pos])
     keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k in keys])
     uniq, first = distinct_first(pos)
@@ -278,7 +278,7 @@ def test_rare_lemma_hits_are_the_probe_and_table_lookup(stored, seed):
     queries = np.concatenate([rng.choice(keys, stored), rng.integers(0, 2**64, stored, dtype=np.uint64),
                               np.zeros(1, dtype=np.uint64)])
     rng.shuffle(queries)
-    at, packed = native.rare_hits(queries, bits, slots, payload)
+    at, packed = native.rare_hits_many(queries, [bits], [slots], [payload])
     maybe = np.flatnonzero(bitmap.probe(bits, queries))
     q, expected = table.lookup(slots, payload, queries[maybe])
     order = np.argsort(maybe[q], kind="stable")

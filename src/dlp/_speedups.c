@@ -965,71 +965,6 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
 }
 
 
-/* The first step of the rewrite tier's candidates (detectors.rewrite.candidates): the tokens
- * whose keyed value may be a word form of a registered rare lemma (its bit is set in `bitmap`,
- * as fingerprint.bitmap.probe reads it), looked up in the open-addressing table `slots` /
- * `payload` (fingerprint.table.lookup: home slot from the top bits, linear probing, 0 empty).
- * (positions int64, payloads uint64) as bytes, in token order. */
-static PyObject *rare_hits(PyObject *self, PyObject *args) {
-    PyObject *o_values, *o_bitmap, *o_slots, *o_payload;
-    if (!PyArg_ParseTuple(args, "OOOO", &o_values, &o_bitmap, &o_slots, &o_payload))
-        return NULL;
-    Py_buffer values, bitmap, slots, payload;
-    Want want[] = {{o_values, &values, 8, 0, "values"}, {o_bitmap, &bitmap, 1, 0, "bitmap"},
-                   {o_slots, &slots, 8, 0, "slots"}, {o_payload, &payload, 8, 0, "payload"}};
-    if (get_all(want, 4) < 0)
-        return NULL;
-    Py_ssize_t m = values.len / 8, size = slots.len / 8, nbits = bitmap.len * 8;
-    int table_bits = log2_floor(size), map_bits = log2_floor(nbits);
-    int ok = size > 0 && ((Py_ssize_t)1 << table_bits) == size && payload.len == slots.len && nbits > 0
-             && table_bits > 0 && map_bits > 0, failed = 0;
-    Py_ssize_t count = 0, cap = 64, cap2 = 64, count2 = 0;
-    int64_t *pos = PyMem_RawMalloc(cap * sizeof(int64_t)), *keys = PyMem_RawMalloc(cap2 * sizeof(int64_t));
-    if (pos == NULL || keys == NULL)
-        failed = 1;
-    if (ok && !failed) {
-        const uint64_t *v = values.buf, *k = slots.buf, *pay = payload.buf;
-        const uint8_t *b = bitmap.buf;
-        uint64_t mask = (uint64_t)size - 1;
-        Py_BEGIN_ALLOW_THREADS
-        /* a block of tokens at a time: first which pass the bitmap, without a branch (a quarter of
-         * the tokens of mail do, at random: a branch on it is mispredicted every few tokens),
-         * then the table for those only */
-        enum { BLOCK = 1024 };
-        int64_t passed[BLOCK];
-        for (Py_ssize_t from = 0; from < m && !failed; from += BLOCK) {
-            Py_ssize_t to = from + BLOCK < m ? from + BLOCK : m, np_ = 0;
-            for (Py_ssize_t i = from; i < to; i++) {
-                uint64_t bit = v[i] >> (64 - map_bits);
-                passed[np_] = i;
-                np_ += ((b[bit >> 3] >> (bit & 7)) & 1) & (v[i] != 0);
-            }
-            for (Py_ssize_t j = 0; j < np_ && !failed; j++) {
-                Py_ssize_t i = passed[j];
-                uint64_t q = v[i];
-                for (uint64_t at = q >> (64 - table_bits);; at = (at + 1) & mask) {
-                    uint64_t slot = k[at];
-                    if (slot == q) {
-                        if (!push(&pos, &count, &cap, i) || !push(&keys, &count2, &cap2, (Py_ssize_t)pay[at]))
-                            failed = 1;
-                        break;
-                    }
-                    if (slot == 0)
-                        break;
-                }
-            }
-        }
-        Py_END_ALLOW_THREADS
-    }
-    release_all(want, 4);
-    PyObject *result = listed(failed, ok, "the table's size is not a power of two, or the bitmap is empty", pos, count,
-                              keys, count);
-    PyMem_RawFree(pos);
-    PyMem_RawFree(keys);
-    return result;
-}
-
-
 /* The shingles DocumentDetector._marks_that_matter looks up: for each glued-number mark
  * (sorted token indices, not flagged in `skip`), the k - 1 windows of k tokens of the other
  * reading (the tokens less every mark) that span the gap it leaves, each hashed as
@@ -1869,9 +1804,65 @@ static PyObject *probe_lists(PyObject *self, PyObject *args) {
 }
 
 
-/* rare_hits over several segments in one pass over the tokens: for each token, the first
- * segment (in the order given) whose table holds its value, as rewrite.candidates keeps it
- * (`distinct_first` of the segments' hits). (positions, payloads) as int64 bytes, in order. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* `rare_hits_many`'s pass over the tokens, a block at a time: first which segments' bitmaps
+ * each token passes, without a branch (a quarter of the tokens of mail pass, at random: a
+ * branch on it was mispredicted every few tokens), then the tables of those only, the first
+ * segment that holds the token winning. Appends (position, payload) to *pos and *keys (grown
+ * together, *count entries of *cap); 0 when out of memory. */
+static ALWAYS_INLINE int rare_pass(const uint64_t *v, Py_ssize_t m, Py_ssize_t nb, const Py_buffer *maps,
+                                   const int *map_bits, const Py_buffer *slots, const Py_buffer *payloads,
+                                   const int *table_bits, const uint64_t *masks, int64_t **pos, Py_ssize_t *count,
+                                   Py_ssize_t *cap, int64_t **keys) {
+    enum { BLOCK = 1024 };
+    int64_t passed[BLOCK];
+    uint64_t which[BLOCK];
+    for (Py_ssize_t from = 0; from < m; from += BLOCK) {
+        Py_ssize_t to = from + BLOCK < m ? from + BLOCK : m, n_passed = 0;
+        for (Py_ssize_t i = from; i < to; i++) {
+            uint64_t mask = 0;
+            for (Py_ssize_t k = 0; k < nb; k++) {
+                uint64_t bit = v[i] >> (64 - map_bits[k]);
+                mask |= (uint64_t)((((const uint8_t *)maps[k].buf)[bit >> 3] >> (bit & 7)) & 1) << k;
+            }
+            mask = v[i] != 0 ? mask : 0;
+            passed[n_passed] = i;
+            which[n_passed] = mask;
+            n_passed += mask != 0;
+        }
+        for (Py_ssize_t j = 0; j < n_passed; j++) {
+            uint64_t q = v[passed[j]];
+            for (uint64_t mask = which[j]; mask; mask &= mask - 1) {
+                int k = __builtin_ctzll(mask);
+                const uint64_t *table = slots[k].buf, *pay = payloads[k].buf;
+                uint64_t at = q >> (64 - table_bits[k]);
+                while (table[at] != q && table[at] != 0)
+                    at = (at + 1) & masks[k];
+                if (table[at] != q)
+                    continue;  /* not in this segment's table: the next segment that passed */
+                Py_ssize_t n = *count, c = *cap;  /* (the two arrays grow together: one count, one capacity) */
+                if (!push(pos, count, cap, passed[j]) || !push(keys, &n, &c, (Py_ssize_t)pay[at]))
+                    return 0;
+                break;
+            }
+        }
+    }
+    return 1;
+}
+
+/* The first step of the rewrite tier's candidates (detectors.rewrite.candidates), over the
+ * segments of a registry (at most 64) in one pass over the tokens: the tokens whose keyed
+ * value may be a word form of a registered rare lemma (its bit is set in a segment's bitmap,
+ * as fingerprint.bitmap.probe reads it), looked up in that segment's open-addressing table
+ * `slots` / `payload` (fingerprint.table.lookup: home slot from the top bits, linear probing,
+ * 0 empty); for each token, the first segment (in the order given) whose table holds it, as
+ * `distinct_first` of the segments' hits keeps it. (positions, payloads) as int64 bytes, in
+ * token order. The terms detector finds the first tokens of terms the same way. */
 static PyObject *rare_hits_many(PyObject *self, PyObject *args) {
     PyObject *o_values, *o_bitmaps, *o_slots, *o_payloads;
     if (!PyArg_ParseTuple(args, "OOOO", &o_values, &o_bitmaps, &o_slots, &o_payloads))
@@ -1896,50 +1887,16 @@ static PyObject *rare_hits_many(PyObject *self, PyObject *args) {
         ok = size > 0 && ((Py_ssize_t)1 << table_bits[k]) == size && payloads[k].len == slots[k].len
              && map_bits[k] > 0 && map_bits[k] < 64 && table_bits[k] > 0;
     }
-    Py_ssize_t count = 0, cap = 1024, count2 = 0, cap2 = 1024;
-    int64_t *pos = PyMem_RawMalloc(cap * sizeof(int64_t)), *keys = PyMem_RawMalloc(cap2 * sizeof(int64_t));
+    Py_ssize_t count = 0, cap = 1024;
+    int64_t *pos = PyMem_RawMalloc(cap * sizeof(int64_t)), *keys = PyMem_RawMalloc(cap * sizeof(int64_t));
     failed = pos == NULL || keys == NULL;
     if (ok && !failed) {
         const uint64_t *v = values.buf;
         Py_ssize_t m = values.len / 8;
         Py_BEGIN_ALLOW_THREADS
-        enum { BLOCK = 1024 };
-        int64_t passed[BLOCK];
-        uint64_t which[BLOCK];
-        for (Py_ssize_t from = 0; from < m && !failed; from += BLOCK) {
-            Py_ssize_t to = from + BLOCK < m ? from + BLOCK : m, n_passed = 0;
-            for (Py_ssize_t i = from; i < to; i++) {  /* which bitmaps each token passes, without a branch */
-                uint64_t mask = 0;
-                for (Py_ssize_t k = 0; k < nb; k++) {
-                    uint64_t bit = v[i] >> (64 - map_bits[k]);
-                    mask |= (uint64_t)((((const uint8_t *)maps[k].buf)[bit >> 3] >> (bit & 7)) & 1) << k;
-                }
-                mask = v[i] != 0 ? mask : 0;
-                passed[n_passed] = i;
-                which[n_passed] = mask;
-                n_passed += mask != 0;
-            }
-            for (Py_ssize_t j = 0; j < n_passed && !failed; j++) {
-                uint64_t q = v[passed[j]];
-                for (uint64_t mask = which[j]; mask; mask &= mask - 1) {  /* the first segment that holds it */
-                    int k = __builtin_ctzll(mask);
-                    const uint64_t *table = slots[k].buf, *pay = payloads[k].buf;
-                    int found = 0;
-                    for (uint64_t at = q >> (64 - table_bits[k]);; at = (at + 1) & masks[k]) {
-                        if (table[at] == q) {
-                            if (!push(&pos, &count, &cap, passed[j]) || !push(&keys, &count2, &cap2, (Py_ssize_t)pay[at]))
-                                failed = 1;
-                            found = 1;
-                            break;
-                        }
-                        if (table[at] == 0)
-                            break;
-                    }
-                    if (found || failed)
-                        break;
-                }
-            }
-        }
+        /* (one segment, the usual registry, gets its own copy of the loop with the count known) */
+        failed = nb == 1 ? !rare_pass(v, m, 1, maps, map_bits, slots, payloads, table_bits, masks, &pos, &count, &cap, &keys)
+                         : !rare_pass(v, m, nb, maps, map_bits, slots, payloads, table_bits, masks, &pos, &count, &cap, &keys);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&values);
@@ -2013,7 +1970,7 @@ static PyMethodDef METHODS[] = {
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
     {"gather", gather, METH_VARARGS, "values[order] of 8-byte values, prefetched ahead (see arrays.gather)."},
-    {"rare_hits_many", rare_hits_many, METH_VARARGS, "rare_hits over several segments, the first holding a token winning."},
+    {"rare_hits_many", rare_hits_many, METH_VARARGS, "Tokens that are word forms of registered rare lemmas, the first segment holding one winning."},
     {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
     {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see normalise._insert)."},
@@ -2026,7 +1983,6 @@ static PyMethodDef METHODS[] = {
     {"gap_shingles", gap_shingles, METH_VARARGS, "Shingles spanning the gaps marks leave (see documents._marks_that_matter)."},
     {"multimap_add", multimap_add, METH_VARARGS, "Keys and values into a multimap (see registry.PendingFingerprints)."},
     {"multimap_count", multimap_count, METH_VARARGS, "How many of some keys each value holds (see registry.PendingFingerprints)."},
-    {"rare_hits", rare_hits, METH_VARARGS, "Tokens that are word forms of registered rare lemmas (see rewrite.candidates)."},
     {NULL, NULL, 0, NULL},
 };
 

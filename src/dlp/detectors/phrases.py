@@ -58,7 +58,7 @@ class PhraseDetector:
         self.joined_chars = distinct(np.concatenate(
             [s.get("jc_chars") for s, _ in self.parts] + [np.zeros(0, dtype=np.uint64)])).astype(np.int64)
         # the first tokens of each segment's terms as a hash table (a few thousand: built here in
-        # a fraction of a millisecond), so the C pass `rare_hits` probes and confirms them at once
+        # a fraction of a millisecond), so the C pass `rare_hits_many` probes and confirms them at once
         self._first_tables = {id(s): table.build(s.arrays["ph_first"], np.zeros(len(s.arrays["ph_first"]), np.uint64))
                               for s, _ in self.parts if "ph_first" in s.arrays and len(s.arrays["ph_first"])}
 
@@ -68,7 +68,7 @@ class PhraseDetector:
         native = speedups.native
         slots = self._first_tables.get(id(segment))
         if native is not None and slots is not None and values.dtype == np.uint64:
-            at, _ = native.rare_hits(np.ascontiguousarray(values), a["ph_first_bits"], *slots)
+            at, _ = native.rare_hits_many(np.ascontiguousarray(values), [a["ph_first_bits"]], [slots[0]], [slots[1]])
             return np.frombuffer(at, dtype=np.int64)
         starts = np.flatnonzero(bitmap.probe(a["ph_first_bits"], values))
         first = a["ph_first"]

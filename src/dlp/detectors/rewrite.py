@@ -106,21 +106,16 @@ class RewriteDetector:
         found_pos, found_key = [], []
         native = speedups.native
         tables = [segment.arrays for segment, _, _ in self.parts if len(segment.get("rw_tab_key"))]
-        if native is not None and 1 < len(tables) <= 64:  # every segment in one C pass over the tokens
-            at, packed = native.rare_hits_many(np.ascontiguousarray(values, dtype=np.uint64),
-                                               [a["rw_tab_bits"] for a in tables], [a["rw_tab_key"] for a in tables],
-                                               [a["rw_tab_val"] for a in tables])
-            pos, keys = np.frombuffer(at, dtype=np.int64), np.frombuffer(packed, dtype=np.uint64)
-            return self._couples(sentences, pos, keys)
-        for segment, _, _ in self.parts:  # tokens that are a word form of a registered rare lemma
-            if len(segment.get("rw_tab_key")):
-                a = segment.arrays
-                if native is not None:  # probe and table in one C pass over the tokens
-                    at, packed = native.rare_hits(np.ascontiguousarray(values, dtype=np.uint64), a["rw_tab_bits"],
-                                                  a["rw_tab_key"], a["rw_tab_val"])
-                    found_pos.append(np.frombuffer(at, dtype=np.int64))
-                    found_key.append(np.frombuffer(packed, dtype=np.uint64))
-                    continue
+        if native is not None:  # tokens that are a word form of a registered rare lemma: every segment
+            for group in range(0, len(tables), 64):  # in one C pass over the tokens (64 at a time)
+                some = tables[group : group + 64]
+                at, packed = native.rare_hits_many(np.ascontiguousarray(values, dtype=np.uint64),
+                                                   [a["rw_tab_bits"] for a in some], [a["rw_tab_key"] for a in some],
+                                                   [a["rw_tab_val"] for a in some])
+                found_pos.append(np.frombuffer(at, dtype=np.int64))
+                found_key.append(np.frombuffer(packed, dtype=np.uint64))
+        else:
+            for a in tables:
                 maybe = np.flatnonzero(bitmap.probe(a["rw_tab_bits"], values))
                 q, packed = table.lookup(a["rw_tab_key"], a["rw_tab_val"], values[maybe])
                 found_pos.append(maybe[q])
@@ -128,14 +123,9 @@ class RewriteDetector:
         if not found_pos:
             return {}
         pos, keys = np.concatenate(found_pos), np.concatenate(found_key)
-        if len(self.parts) > 1:  # one token found in several segments counts once
+        if len(found_pos) > 1:  # one token found in several segments counts once, as the first holds it
             uniq, first = distinct_first(pos)
             pos, keys = uniq, keys[first]
-        return self._couples(sentences, pos, keys)
-
-    def _couples(self, sentences: Sentences, pos: np.ndarray, keys: np.ndarray) -> dict[int, list[tuple[int, int]]]:
-        """`candidates` from the tokens that are word forms of registered rare lemmas (positions,
-        packed lemma keys)."""
         if len(pos) < 2:
             return {}
         # A couple needs `min_pairs` signatures of one scanned sentence: a sentence with fewer that
