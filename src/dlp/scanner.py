@@ -251,7 +251,7 @@ def _windows(text: str) -> Iterator[Tokens]:
         yield window
         # the tail copied, so that nothing holds the window while the next one is read (the
         # arrays of two windows at once were a third of a scan's memory, and its page faults)
-        carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS), copy=True) if base < len(text) else None
+        carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
         window = None
 
 
@@ -269,19 +269,16 @@ def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:
     return out
 
 
-def _tail(tokens: Tokens, first: int, copy: bool = False) -> Tokens:
-    """The tokens from `first` on, their normalised text re-based to start at 0 (`copy`: in
-    arrays of their own, not views that keep the whole of `tokens` alive)."""
-    if first == 0 and not copy:
-        return tokens
+def _tail(tokens: Tokens, first: int) -> Tokens:
+    """The tokens from `first` on, their normalised text re-based to start at 0, in arrays of
+    their own (not views that would keep the whole of `tokens` alive)."""
     if first >= len(tokens):
         return EMPTY
     n0 = int(tokens.nstarts[first])
     tampered = tokens.tampered[tokens.tampered >= first] - first
     halves = tokens.halves[tokens.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64)
-    kept = (lambda a: a.copy()) if copy else (lambda a: a)  # noqa: E731
-    return replace(tokens, hashes=kept(tokens.hashes[first:]), starts=kept(tokens.starts[first:]),
-                   ends=kept(tokens.ends[first:]), norm=kept(tokens.norm[n0:]), nstarts=tokens.nstarts[first:] - n0,
+    return replace(tokens, hashes=tokens.hashes[first:].copy(), starts=tokens.starts[first:].copy(),
+                   ends=tokens.ends[first:].copy(), norm=tokens.norm[n0:].copy(), nstarts=tokens.nstarts[first:] - n0,
                    nends=tokens.nends[first:] - n0, tampered=tampered, halves=halves,
                    unsegmented=0)  # (reported with the window before)
 

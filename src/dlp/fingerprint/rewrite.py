@@ -206,8 +206,7 @@ def passing_pairs(sentences: np.ndarray, keys: np.ndarray, top: int, bitmaps: li
             full = np.sort(full)
         hashes, owners, masks = native.pair_candidates(full, top, [np.ascontiguousarray(b) for b in bitmaps], min_pairs)
         masks = np.frombuffer(masks, dtype=np.uint64)
-        passed = [masks & np.uint64(1 << k) != 0 for k in range(len(bitmaps))] if len(bitmaps) > 1 else \
-            [np.ones(len(masks), dtype=bool)]
+        passed = [masks & np.uint64(1 << k) != 0 for k in range(len(bitmaps))]
         return np.frombuffer(hashes, dtype=np.uint64), np.frombuffer(owners, dtype=np.int64), passed
     hashes, sent = pairs(sentences, keys, top, any_order=True)
     if len(hashes) == 0:
