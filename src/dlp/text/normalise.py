@@ -589,7 +589,7 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
 def _first_cuts(layout: _Layout, text: str | None):
     """(layout without citations and footnote marks, token starts, token ends, cuts of the tokens
     that are two CamelCase words): runs of letters or of digits, glued CamelCase cut."""
-    layout = _drop_citations(layout, text)
+    layout, _ = _drop_citations(layout, text)
     if layout.superscripts is not None:
         layout = _drop_footnotes(layout)
     kind = layout.kind
@@ -612,18 +612,8 @@ def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
     where letters meet digits, and the CamelCase humps with the bounds of their runs of letters
     and digits): what is left is a few cuts to make, not passes over every character."""
     starts, ends, humps, hump_starts, hump_ends = (np.frombuffer(r, dtype=np.int64) for r in runs[:5])
-    spans = []
-    at = text.find("[")  # a few thousand in 40 MB of mail: found by memchr, matched one by one
-    while at >= 0:
-        match = _CITATION.match(text, at)
-        if match is not None:
-            spans.append(match.span())
-        at = text.find("[", at + 1)
+    layout, spans = _drop_citations(layout, text)
     if spans:  # their digits are no tokens (brackets, blanks, commas and dashes around them are none anyway)
-        kind = layout.kind.copy()
-        for a, b in spans:
-            kind[a:b] = 0
-        layout = replace(layout, kind=kind)
         bounds = np.array(spans, dtype=np.int64)
         first, last = np.searchsorted(starts, bounds[:, 0]), np.searchsorted(starts, bounds[:, 1])
         keep = np.ones(len(starts), dtype=bool)
@@ -693,33 +683,34 @@ def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.nda
 _CITATION = re.compile(r"\[ ?\d{1,3}(?: ?[,\u2013-] ?\d{1,3})* ?\]")
 
 
-def _drop_citations(layout: _Layout, text: str | None) -> _Layout:
+def _drop_citations(layout: _Layout, text: str | None) -> tuple[_Layout, list[tuple[int, int]]]:
     """Citation marks (``[3]``, ``[1, 4]``, ``[2-5]``) are not words: a number every few words
     would break every shingle of a quoted passage. Wherever they stand (how many a text holds
     must not matter: an excerpt with one of them must tokenise as its document does), so a
-    number of up to three digits in brackets is never part of a term (``BF [220]``)."""
-    if text is not None and "[" not in text:
-        return layout
-    norm = layout.norm
-    opening = np.flatnonzero(norm == 91)
-    if len(opening) == 0:
-        return layout
-    after = norm[np.minimum(opening + 1, len(norm) - 1)]
-    opening = opening[((after - after.dtype.type(48)) < 10) | (after == 32)].tolist()
+    number of up to three digits in brackets is never part of a term (``BF [220]``). Returns
+    the layout with their characters of no class, and their spans."""
     spans = []
-    for at in opening:  # "[" before a digit: few, matched one by one
-        if text is not None:
+    if text is not None:  # ASCII: each "[" found by str.find (a few thousand in 40 MB of mail)
+        at = text.find("[")
+        while at >= 0:
             match = _CITATION.match(text, at)
-        else:
+            if match is not None:
+                spans.append(match.span())
+            at = text.find("[", at + 1)
+    else:
+        norm = layout.norm
+        opening = np.flatnonzero(norm == 91)
+        after = norm[np.minimum(opening + 1, len(norm) - 1)]
+        for at in opening[((after - after.dtype.type(48)) < 10) | (after == 32)].tolist():  # before a digit: few
             match = _CITATION.match(norm[at : at + 40].astype(np.uint32).tobytes().decode("utf-32-le", "replace"))
-        if match is not None:
-            spans.append((at, at + match.end() - match.start()))
+            if match is not None:
+                spans.append((at, at + match.end() - match.start()))
     if not spans:
-        return layout
+        return layout, spans
     kind = layout.kind.copy()
     for a, b in spans:
         kind[a:b] = 0
-    return replace(layout, kind=kind)
+    return replace(layout, kind=kind), spans
 
 
 _after_word = _one_of([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
