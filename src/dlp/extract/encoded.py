@@ -91,6 +91,7 @@ _SPACE = re.compile(rb"\s+")
 # a word holding percent or \x escapes: "The%20Halcyon%20coating", "\x54\x68\x65"
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
 _PERCENT, _BACKSLASH_X = re.compile(r"%[0-9A-Fa-f]{2}"), re.compile(r"\\x[0-9A-Fa-f]{2}")  # literal first: fast search
+_PERCENT_BYTES, _BACKSLASH_X_BYTES = re.compile(_PERCENT.pattern.encode()), re.compile(_BACKSLASH_X.pattern.encode())
 _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
 _SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
@@ -154,15 +155,15 @@ def _digest(data: bytes) -> bytes:
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | None]]:
     """(kind, number, decoded bytes, the bytes of another reading or None) of each run."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    # "=", "%" escapes and "\\x" escapes, counted by the C pass over the chunks (chunks overlap a
-    # little: at least as many as the text holds); None without the speedups
-    marks: list[int] | None = [0, 0, 0] if speedups.native is not None else None
+    # "=", "%" escapes and "\\x" escapes, counted as the chunks are searched (chunks overlap a
+    # little: at least as many as the text holds)
+    marks = [0, 0, 0]
     runs = list(_runs(text, marks))
     for kind, data, shifted in (*runs, *_escaped(text, marks)):
         if data:
             numbers[kind] += 1
             yield kind, numbers[kind], data, shifted
-    equals = text.count("=") if marks is None else marks[0]  # as many escapes at most: counted only when there can be enough
+    equals = marks[0]  # as many escapes at most: the escapes are counted only when there can be enough
     if equals >= 4 and (equals + 1) * 80 >= len(text):
         escapes = sum(1 for _ in _QP.finditer(text))
         if escapes >= 4 and (escapes + 1) * 80 >= len(text):  # a soft break every line at least
@@ -171,7 +172,7 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | N
                 yield "quoted-printable", None, decoded, None
 
 
-def _runs(text: str, marks: list[int] | None = None) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+def _runs(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
     """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
     reaches the end of a chunk is read again from its start with the next chunk (the
     chunk doubles when one run fills it). `marks`: see `_candidates`."""
@@ -213,10 +214,10 @@ def _tail_start(text: str, start: int, end: int) -> int:
 def _candidates(data: bytes, marks: list[int] | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
     """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
     runs of `data`, in order. The counts of "=", "%" escapes and "\\x" escapes in `data` are
-    added to `marks` (where the C pass counted them)."""
+    added to `marks` when given."""
     found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
     base64_starts, hex_starts, offsets, zero_x, counted = _starts(data)
-    if marks is not None and counted is not None:
+    if marks is not None:
         for i, count in enumerate(counted):
             marks[i] += count
     position = base64_starts.next(0)
@@ -270,14 +271,15 @@ def _starts(data: bytes):
     """Where runs may start in `data`: base64 (`_Base64Starts`) and hex bytes (`_HexStarts`),
     each with `next(position)`, where a dump's first offset may stand (`_offsets`), how many
     "0x" there are (32 or more, when not counted: a C array may be there), and the counts of
-    "=", "%" escapes and "\\x" escapes (None when not counted), from one C pass where the
+    "=", "%" escapes and "\\x" escapes, from one C pass where the
     speedups are built (64 bytes at a time where SSE2 is at hand). That pass also reads each
     base64 match as `_candidates` does and leaves out those it would turn down (too short or
     too few different characters: 94% of them in mail), in the same order."""
     native = speedups.native
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
-                32 if _HEX_ARRAY_BYTE.search(data) else 0, None)
+                32 if _HEX_ARRAY_BYTE.search(data) else 0,
+                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data))])
     base64, hexes, offsets, zero_x, *counted = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
     return _Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x, counted
 
@@ -368,16 +370,13 @@ def _blank_line_end(mask: bytes, position: int) -> int:
     return -1
 
 
-def _escaped(text: str, marks: list[int] | None = None) -> Iterator[tuple[str, bytes | None, None]]:
-    """Words with many percent or \\x escapes, unescaped, when they hold prose. Where the C pass
-    counted the escapes (`marks`), a kind the text has none of is not searched (a word with
-    both kinds is found from either), nor any when there are too few for one word. (Else no
-    check for the mark first: the regex finds its literal prefix as fast, and ``"\\x" in text``
-    read 40 MB of mail at half that speed.)"""
-    if marks is not None and marks[1] + marks[2] < _MIN_ESCAPES:
+def _escaped(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, None]]:
+    """Words with many percent or \\x escapes, unescaped, when they hold prose. From the counts
+    of escapes the run search made (`marks`): a kind the text has none of is not searched (a
+    word with both kinds is found from either), nor any when there are too few for one word."""
+    if marks[1] + marks[2] < _MIN_ESCAPES:
         return
-    for pattern, count in ((_PERCENT, None if marks is None else marks[1]),
-                           (_BACKSLASH_X, None if marks is None else marks[2])):
+    for pattern, count in ((_PERCENT, marks[1]), (_BACKSLASH_X, marks[2])):
         if count == 0:
             continue
         for kind, data in _escaped_words(text, pattern):
