@@ -60,22 +60,20 @@ def lookup(sorted_values: np.ndarray, bitmap: np.ndarray, queries: np.ndarray) -
     Queries are probed in the bitmap, then the survivors are searched in sorted order,
     so the binary searches walk the array in one direction (fewer cache misses).
     """
-    empty = np.zeros(0, dtype=np.int64)
-    if len(sorted_values) == 0 or len(queries) == 0:
-        return empty, empty, empty
-    cand = np.flatnonzero(probe(bitmap, queries)) if len(bitmap) else np.arange(len(queries))
-    return search(sorted_values, queries, cand)
+    return lookup_many([(sorted_values, bitmap)], queries)[0]
 
 
 def lookup_many(pairs: list[tuple[np.ndarray, np.ndarray]], queries: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """`lookup` of the same queries in several (sorted values, bitmap) pairs (a registry's
-    segments), the bitmaps probed in one pass over the queries where the C speedups are built."""
+    """`lookup` of the same queries in each of several (sorted values, bitmap) pairs (a
+    registry's segments), the bitmaps probed in one pass over the queries where the C speedups
+    are built (an empty bitmap passes every query)."""
     native = speedups.native
-    probed = [len(b) and len(v) for v, b in pairs]
-    if native is None or len(pairs) < 2 or len(pairs) > 64 or not all(probed) or queries.dtype != np.uint64:
-        return [lookup(v, b, queries) for v, b in pairs]
-    lists = native.probe_lists([np.ascontiguousarray(b) for _, b in pairs], np.ascontiguousarray(queries))
-    return [search(v, queries, np.frombuffer(listed, dtype=np.int64)) for (v, _), listed in zip(pairs, lists)]
+    if native is not None and queries.dtype == np.uint64 and len(pairs) <= 64 and all(len(b) for _, b in pairs):
+        lists = native.probe_lists([np.ascontiguousarray(b) for _, b in pairs], np.ascontiguousarray(queries))
+        cands = [np.frombuffer(listed, dtype=np.int64) for listed in lists]
+    else:
+        cands = [np.flatnonzero(probe(b, queries)) if len(b) else np.arange(len(queries)) for _, b in pairs]
+    return [search(v, queries, cand) for (v, _), cand in zip(pairs, cands)]
 
 
 def search(sorted_values: np.ndarray, queries: np.ndarray, cand: np.ndarray,
