@@ -503,8 +503,7 @@ def test_lemma_pairs_are_the_numpy_ones(entries, top):
     order = np.argsort(sentences, kind="stable")
     (h, s), (h2, s2) = _both(pairs, sentences[order], keys[order], top)
     assert np.array_equal(h, h2) and np.array_equal(s, s2)
-    (h, s), (h2, s2) = _both(pairs, sentences[order], keys[order], top, True)  # in any order: the same pairs
-    assert sorted(zip(h.tolist(), s.tolist())) == sorted(zip(h2.tolist(), s2.tolist()))
+    assert np.all(s[1:] >= s[:-1])  # sentence by sentence: a batch's documents each get theirs together
 
 
 @needs_native

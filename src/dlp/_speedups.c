@@ -1444,16 +1444,14 @@ static Py_ssize_t rarest_per_sentence(uint64_t *v, Py_ssize_t n, Py_ssize_t top,
 /* fingerprint.rewrite.pairs after its sort: `full` holds (sentence << 40 | packed lemma key)
  * in sentence order; the values of one sentence may come in any order (each sentence's run is
  * sorted here, a few dozen values, instead of one sort of them all). Each distinct value once;
- * per sentence the first `top` (its rarest lemmas); then, for each distance d = 1 .. top - 1 in
- * turn and each position in order, the pair of the lemmas d apart in one sentence:
+ * per sentence the first `top` (its rarest lemmas); then, sentence by sentence, for each distance
+ * d = 1 .. top - 1 in turn and each position in order, the pair of the lemmas d apart:
  * fmix64(smaller << 32 | larger) of their low 32 bits, and the sentence. (hashes uint64,
- * sentences int64) as bytes, in NumPy's order, or with `by_sentence` the pairs of each sentence
- * together (the scan's candidates need no order, and one pass over the values is cheaper). */
+ * sentences int64) as bytes. */
 static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
     PyObject *o_full;
     Py_ssize_t top;
-    int by_sentence = 0;
-    if (!PyArg_ParseTuple(args, "On|p", &o_full, &top, &by_sentence))
+    if (!PyArg_ParseTuple(args, "On", &o_full, &top))
         return NULL;
     Py_buffer full;
     if (get(o_full, &full, 8, 0, "full") < 0)
@@ -1485,19 +1483,12 @@ static PyObject *lemma_pairs(PyObject *self, PyObject *args) {
         hashes[count] = fmix64(((a < b ? a : b) << 32) | (a < b ? b : a)); \
         owners[count++] = (int64_t)(v[i] >> 40); \
     } while (0)
-    if (by_sentence) {  /* sentence by sentence (each in NumPy's order within it) */
-        for (Py_ssize_t lo = 0, hi; lo < kept; lo = hi) {
-            for (hi = lo + 1; hi < kept && (v[hi] >> 40) == (v[lo] >> 40); hi++)
-                ;
-            for (Py_ssize_t d = 1; d < hi - lo; d++)
-                for (Py_ssize_t i = lo; i + d < hi; i++)
-                    PAIR(i, i + d);
-        }
-    } else {  /* NumPy's order: by distance, then position */
-        for (Py_ssize_t d = 1; d < top && d < kept; d++)
-            for (Py_ssize_t i = 0; i + d < kept; i++)
-                if ((v[i] >> 40) == (v[i + d] >> 40))
-                    PAIR(i, i + d);
+    for (Py_ssize_t lo = 0, hi; lo < kept; lo = hi) {
+        for (hi = lo + 1; hi < kept && (v[hi] >> 40) == (v[lo] >> 40); hi++)
+            ;
+        for (Py_ssize_t d = 1; d < hi - lo; d++)
+            for (Py_ssize_t i = lo; i + d < hi; i++)
+                PAIR(i, i + d);
     }
 #undef PAIR
     Py_END_ALLOW_THREADS

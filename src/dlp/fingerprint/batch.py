@@ -188,15 +188,14 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
 
     # pair signatures of the rarest lemmas of each sentence
     rare = wt >= PAIR_WEIGHT
-    pair_h, pair_sent = _pairs(sent[rare], pack_lemma(lem[rare], wt[rare]), doc_sentence)
+    pair_h, pair_sent = pairs(sent[rare], pack_lemma(lem[rare], wt[rare]), top=PAIR_LEMMAS)  # by sentence
     pair_rows = np.searchsorted(row_numbers, pair_sent).astype(np.uint32)  # as the store keeps them: half the bytes sent back
-    pair_doc = np.searchsorted(doc_sentence, pair_sent, side="right") - 1
-    pair_bounds = np.searchsorted(pair_doc, np.arange(n_docs + 1))
+    pair_bounds = np.searchsorted(pair_sent, doc_sentence)  # so each document's pairs are together
 
     # distinct rare lemmas of each document
     rare_doc = np.searchsorted(doc_sentence, sent[rare], side="right") - 1
     rare_lem = lem[rare]
-    order = np.argsort(rare_lem)
+    order = stable_argsort(rare_lem)  # (stable: the packed sort, cheaper than an argsort)
     order = order[stable_argsort(rare_doc[order])]  # by document, then lemma
     rare_doc, rare_lem = rare_doc[order], rare_lem[order]
     keep = np.ones(len(rare_lem), dtype=bool)
@@ -230,19 +229,6 @@ def _digits_only(toks: list[Tokens], lengths: np.ndarray) -> np.ndarray:
         nondigit = np.concatenate(([0], np.cumsum(~digit, dtype=np.int64)))
         out.append(nondigit[t.nends] - nondigit[t.nstarts] == 0)
     return np.concatenate(out) if out else np.zeros(len(lengths), dtype=bool)
-
-
-def _pairs(sentences: np.ndarray, keys: np.ndarray, doc_sentence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`rewrite.pairs` of each document, concatenated in document order: (hashes, sentence numbers).
-
-    Within a document the pairs come in the order `rewrite.pairs` gives them (by distance
-    between the two lemmas in the rarity order, then by position)."""
-    h, o = pairs(sentences, keys, top=PAIR_LEMMAS)
-    if len(h) == 0:
-        return h, o
-    doc = np.searchsorted(doc_sentence, o, side="right") - 1
-    order = stable_argsort(doc)  # per document; the distance-then-position order stays
-    return h[order], o[order]
 
 
 # -- across processes -------------------------------------------------------------------------

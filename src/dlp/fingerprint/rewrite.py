@@ -150,14 +150,14 @@ def pack_lemma(lemmas: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return ((np.uint64(255) - quantised) << np.uint64(32)) | (lemmas >> np.uint64(32))
 
 
-def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS,
-          any_order: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS) -> tuple[np.ndarray, np.ndarray]:
     """Pair signatures of every sentence from its `top` rarest distinct lemmas: (hashes, sentence numbers).
 
     `keys` are packed lemmas (`pack_lemma`). One integer sort orders the tokens by sentence,
     then rarity, then lemma: duplicates fall together, and the first `top` of each sentence
-    are its rarest. The pairs come by distance in that order, then by position, unless
-    `any_order` (then the C speedups give each sentence's pairs together).
+    are its rarest. The pairs come sentence by sentence, ascending (a batch of documents
+    numbered in order gives each document's pairs together), and within a sentence by
+    distance in that order, then by position.
     """
     if len(keys) < 2:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
@@ -166,7 +166,7 @@ def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS,
     if native is not None:  # the rest in one C pass, in the same order; it sorts within sentences
         if np.any(sentences[1:] < sentences[:-1]):
             full = np.sort(full)
-        hashes, owners = native.lemma_pairs(full, top, any_order)
+        hashes, owners = native.lemma_pairs(full, top)
         return np.frombuffer(hashes, dtype=np.uint64), np.frombuffer(owners, dtype=np.int64)
     full = np.sort(full)
     full = full[np.concatenate(([True], full[1:] != full[:-1]))]
@@ -187,7 +187,9 @@ def pairs(sentences: np.ndarray, keys: np.ndarray, top: int = PAIR_LEMMAS,
         owners.append(sent[same])
     if not hashes:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(hashes), np.concatenate(owners)
+    hashes, owners = np.concatenate(hashes), np.concatenate(owners)
+    order = np.argsort(owners, kind="stable")  # by distance, then position: within each sentence
+    return hashes[order], owners[order]
 
 
 def passing_pairs(sentences: np.ndarray, keys: np.ndarray, top: int, bitmaps: list[np.ndarray],
@@ -208,7 +210,7 @@ def passing_pairs(sentences: np.ndarray, keys: np.ndarray, top: int, bitmaps: li
         masks = np.frombuffer(masks, dtype=np.uint64)
         passed = [masks & np.uint64(1 << k) != 0 for k in range(len(bitmaps))]
         return np.frombuffer(hashes, dtype=np.uint64), np.frombuffer(owners, dtype=np.int64), passed
-    hashes, sent = pairs(sentences, keys, top, any_order=True)
+    hashes, sent = pairs(sentences, keys, top)
     if len(hashes) == 0:
         return none
     passed = [bitmap.probe(b, hashes) for b in bitmaps]
