@@ -217,3 +217,31 @@ def test_pending_fingerprints_count_what_each_document_shares(native, monkeypatc
         expected = {i: int(np.isin(fps, d).sum()) for i, d in enumerate(docs) if np.isin(fps, d).any()}
         got = index.shared(fps)
         assert dict(zip(*got)) == expected and got[0] == sorted(got[0])
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
+def test_pending_fingerprints_count_then_add_in_one_walk(native, monkeypatch):
+    """`shared(fps, then_add=i)` (one walk over the map in C) counts what `shared(fps)` counts,
+    before the document is in, and leaves the map as `add(fps, i)` would, growing it as needed."""
+    from dlp import speedups
+    from dlp.registry import PendingFingerprints
+
+    if native and speedups.native is None:
+        pytest.skip("the C speedups are not built here")
+    if not native:
+        monkeypatch.setattr(speedups, "native", None)
+    rng = np.random.default_rng(5)
+    docs = [np.unique(rng.integers(1, 2**64 - 1, rng.integers(1, 3000), dtype=np.uint64)) for _ in range(30)]
+    for i in (7, 12, 20):  # some share with earlier ones, one is a copy
+        docs[i] = np.unique(np.concatenate([docs[i - 4][: 400 * (i % 3 + 1)], docs[i]]))
+    docs[25] = docs[2].copy()
+    walked, apart = PendingFingerprints(), PendingFingerprints()
+    for i, fps in enumerate(docs):
+        got = walked.shared(fps, then_add=i)
+        expected = apart.shared(fps)
+        apart.add(fps, i)
+        assert got == expected
+        assert bool(got[0]) == (i in (7, 12, 20, 25))  # random 64-bit values share nothing else
+    for fps in (docs[3], docs[25], docs[29][:10], np.zeros(0, dtype=np.uint64)):
+        assert walked.shared(fps) == apart.shared(fps)
+        assert bool(walked.shared(fps)[0]) == bool(len(fps))  # each held by itself at least

@@ -1089,13 +1089,16 @@ static PyObject *multimap_add(PyObject *self, PyObject *args) {
 
 /* For the distinct uint64 `queries`, how many of them each value holds in the multimap:
  * (values int64, counts int64) as bytes, values ascending. `scratch` (int32, one zeroed entry
- * per possible value) is left zeroed. */
+ * per possible value) is left zeroed. With `add` (a value, not negative), each query is then
+ * put in the map with that value, in the empty slot its walk ended on (one walk for both: the
+ * slots are cache misses); the caller keeps the map at most half full. */
 static PyObject *multimap_count(PyObject *self, PyObject *args) {
     PyObject *o_keys, *o_values, *o_queries, *o_scratch;
-    if (!PyArg_ParseTuple(args, "OOOO", &o_keys, &o_values, &o_queries, &o_scratch))
+    int add = -1;
+    if (!PyArg_ParseTuple(args, "OOOO|i", &o_keys, &o_values, &o_queries, &o_scratch, &add))
         return NULL;
     Py_buffer keys, values, queries, scratch;
-    Want want[] = {{o_keys, &keys, 8, 0, "keys"}, {o_values, &values, 4, 0, "values"},
+    Want want[] = {{o_keys, &keys, 8, add >= 0, "keys"}, {o_values, &values, 4, add >= 0, "values"},
                    {o_queries, &queries, 8, 0, "queries"}, {o_scratch, &scratch, 4, 1, "scratch"}};
     if (get_all(want, 4) < 0)
         return NULL;
@@ -1105,18 +1108,24 @@ static PyObject *multimap_count(PyObject *self, PyObject *args) {
     int64_t *seen = PyMem_RawMalloc(cap * sizeof(int64_t));
     failed = seen == NULL;
     if (ok && !failed) {
-        const uint64_t *k = keys.buf, *q = queries.buf, mask = (uint64_t)size - 1;
-        const int32_t *v = values.buf;
+        uint64_t *k = keys.buf, mask = (uint64_t)size - 1;
+        const uint64_t *q = queries.buf;
+        int32_t *v = values.buf;
         int32_t *c = scratch.buf;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < m && ok && !failed; i++) {
             if (q[i] == 0)
                 continue;
             if ((i & 15) == 0)  /* the home slots of the next keys, fetched ahead */
-                for (Py_ssize_t j = i == 0 ? 0 : i + 16; j < i + 32 && j < m; j++)
-                    PREFETCH(&k[fmix64(q[j]) >> (64 - bits)], 0);
+                for (Py_ssize_t j = i == 0 ? 0 : i + 16; j < i + 32 && j < m; j++) {
+                    uint64_t ahead = fmix64(q[j]) >> (64 - bits);
+                    PREFETCH(&k[ahead], 1);
+                    if (add >= 0)
+                        PREFETCH(&v[ahead], 1);
+                }
             Py_ssize_t probes = 0;
-            for (uint64_t at = fmix64(q[i]) >> (64 - bits); k[at] != 0 && probes++ < size; at = (at + 1) & mask) {
+            uint64_t at = fmix64(q[i]) >> (64 - bits);
+            for (; k[at] != 0 && probes++ < size; at = (at + 1) & mask) {
                 if (k[at] != q[i])
                     continue;
                 int32_t d = v[at];
@@ -1129,6 +1138,14 @@ static PyObject *multimap_count(PyObject *self, PyObject *args) {
                     failed = 1;
                     break;
                 }
+            }
+            if (add >= 0 && ok && !failed) {
+                if (k[at] != 0) {  /* full: the caller grows it first */
+                    ok = 0;
+                    break;
+                }
+                k[at] = q[i];
+                v[at] = add;
             }
         }
         if (count > 1)
@@ -1156,7 +1173,8 @@ static PyObject *multimap_count(PyObject *self, PyObject *args) {
     if (failed)
         return PyErr_NoMemory();
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "a map of a power-of-two size, and a scratch entry for every value in it, expected");
+        PyErr_SetString(PyExc_ValueError, "a map of a power-of-two size (with room for the queries, to add them), "
+                                          "and a scratch entry for every value in it, expected");
         return NULL;
     }
     return result;
@@ -1641,63 +1659,53 @@ static PyObject *pair_candidates(PyObject *self, PyObject *args) {
 
 
 /* segments._families_per_run: how many distinct values each run values[ptr[r]:ptr[r + 1]]
- * holds (int64 values; ptr int64, ascending, ptr[0] = 0, last = len(values)), into `out`
- * (int64, one per run). Runs of pair signatures are short (2.6 entries on average): compared
- * pairwise up to 16 entries, a longer run sorted on its own, instead of one sort of every
- * (run, value) key. */
+ * holds (uint32 values below `bound`; ptr int64, ascending, ptr[0] = 0, last = len(values)),
+ * into `out` (int64, one per run). One pass: a value counts when the run it was last seen in
+ * (a table of `bound` entries, family numbers: it stays in the cache) is not this one; runs of
+ * pair signatures are short (2.6 entries on average), so no sort of each, or of them all. */
 static PyObject *distinct_per_run(PyObject *self, PyObject *args) {
     PyObject *o_ptr, *o_values, *o_out;
-    if (!PyArg_ParseTuple(args, "OOO", &o_ptr, &o_values, &o_out))
+    Py_ssize_t bound;
+    if (!PyArg_ParseTuple(args, "OOnO", &o_ptr, &o_values, &bound, &o_out))
         return NULL;
     Py_buffer ptr, values, out;
-    Want want[] = {{o_ptr, &ptr, 8, 0, "ptr"}, {o_values, &values, 8, 0, "values"}, {o_out, &out, 8, 1, "out"}};
+    Want want[] = {{o_ptr, &ptr, 8, 0, "ptr"}, {o_values, &values, 4, 0, "values"}, {o_out, &out, 8, 1, "out"}};
     if (get_all(want, 3) < 0)
         return NULL;
-    Py_ssize_t runs = ptr.len / 8 - 1, n = values.len / 8;
-    const int64_t *p = ptr.buf, *v = values.buf;
-    int ok = runs >= 0 && out.len / 8 == runs && p[0] == 0 && p[runs] == n, failed = 0;
+    Py_ssize_t runs = ptr.len / 8 - 1, n = values.len / 4;
+    const int64_t *p = ptr.buf;
+    const uint32_t *v = values.buf;
+    int ok = runs >= 0 && out.len / 8 == runs && p[0] == 0 && p[runs] == n && bound >= 0, failed = 0;
     for (Py_ssize_t r = 0; ok && r < runs; r++)
         ok = p[r] <= p[r + 1];
+    for (Py_ssize_t i = 0; ok && i < n; i++)
+        ok = v[i] < (uint64_t)bound;
     if (ok) {
-        int64_t *o = out.buf;
-        Py_ssize_t cap = 0;
-        uint64_t *scratch = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t r = 0; r < runs && !failed; r++) {
-            Py_ssize_t lo = p[r], hi = p[r + 1], count = 0;
-            if (hi - lo <= 16) {
-                for (Py_ssize_t i = lo; i < hi; i++) {
-                    Py_ssize_t j = lo;
-                    while (j < i && v[j] != v[i])
-                        j++;
-                    count += j == i;
+        Py_ssize_t *last = PyMem_RawMalloc((size_t)(bound + 1) * sizeof(Py_ssize_t));
+        failed = last == NULL;
+        if (!failed) {
+            int64_t *o = out.buf;
+            Py_BEGIN_ALLOW_THREADS
+            for (Py_ssize_t f = 0; f < bound; f++)
+                last[f] = -1;
+            for (Py_ssize_t r = 0; r < runs; r++) {
+                Py_ssize_t count = 0;
+                for (Py_ssize_t i = p[r]; i < p[r + 1]; i++) {
+                    count += last[v[i]] != r;
+                    last[v[i]] = r;
                 }
-            } else {
-                if (hi - lo > cap) {
-                    uint64_t *grown = PyMem_RawRealloc(scratch, (size_t)(hi - lo) * sizeof(uint64_t));
-                    if (grown == NULL) {
-                        failed = 1;
-                        break;
-                    }
-                    scratch = grown;
-                    cap = hi - lo;
-                }
-                for (Py_ssize_t i = lo; i < hi; i++)  /* (order-preserving: signed to unsigned) */
-                    scratch[i - lo] = (uint64_t)v[i] ^ 0x8000000000000000ULL;
-                qsort(scratch, (size_t)(hi - lo), sizeof(uint64_t), compare_u64);
-                for (Py_ssize_t i = 0; i < hi - lo; i++)
-                    count += i == 0 || scratch[i] != scratch[i - 1];
+                o[r] = count;
             }
-            o[r] = count;
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(last);
         }
-        Py_END_ALLOW_THREADS
-        PyMem_RawFree(scratch);
     }
     release_all(want, 3);
     if (failed)
         return PyErr_NoMemory();
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "ptr: ascending run bounds from 0 to len(values); out: one per run");
+        PyErr_SetString(PyExc_ValueError, "ptr: ascending run bounds from 0 to len(values); values below bound; "
+                                          "out: one per run");
         return NULL;
     }
     Py_RETURN_NONE;

@@ -116,19 +116,29 @@ class PendingFingerprints:
         if speedups.native is not None and 2 * (self.used + more) > len(self.keys):
             self._grow(self.used + more)
 
-    def shared(self, fps: np.ndarray) -> tuple[list[int], list[int]]:
-        """(pending documents, how many of the distinct `fps` each holds), documents ascending."""
+    def shared(self, fps: np.ndarray, then_add: int | None = None) -> tuple[list[int], list[int]]:
+        """(pending documents, how many of the distinct `fps` each holds), documents ascending;
+        then, with `then_add`, `add(fps, then_add)` (in the same walk over the map, in C)."""
         native = speedups.native
         if native is None:
             counts: dict[int, int] = {}
             for value in fps.tolist():
                 for d in self._lists.get(value, ()):
                     counts[d] = counts.get(d, 0) + 1
+            if then_add is not None:
+                self.add(fps, then_add)
             return sorted(counts), [counts[d] for d in sorted(counts)]
         if len(self._scratch) < self.documents:
             self._scratch = np.zeros(max(self.documents, 2 * len(self._scratch)), dtype=np.int32)
-        documents, counts = native.multimap_count(self.keys, self.values, np.ascontiguousarray(fps, dtype=np.uint64),
-                                                  self._scratch)
+        fps = np.ascontiguousarray(fps, dtype=np.uint64)
+        if then_add is None:
+            documents, counts = native.multimap_count(self.keys, self.values, fps, self._scratch)
+        else:
+            if 2 * (self.used + len(fps)) > len(self.keys):
+                self._grow(self.used + len(fps))
+            documents, counts = native.multimap_count(self.keys, self.values, fps, self._scratch, then_add)
+            self.used += len(fps)
+            self.documents = max(self.documents, then_add + 1)
         return memoryview(documents).cast("q").tolist(), memoryview(counts).cast("q").tolist()
 
     def _grow(self, needed: int) -> None:
@@ -322,7 +332,6 @@ class Registry:
         if near is not None:
             extra["near_duplicate_of"] = near
         existing.versions.append(Version(version, digest, p.tokens, time.time(), doc.source, extra))
-        self._pending_fps.add(fps, len(self._added))
         self._added.append(_Added(secret_id, version, family, fps))
         self._pending.append(seg.OwnerRecord(
             secret_id, version, "document", p.tokens, family, int(digest[:16], 16), len(doc.raw), p.fp_hash,
@@ -643,7 +652,8 @@ class Registry:
 
     def _family_of_new(self, sid: str, fps: np.ndarray, exclude: str | None = None) -> tuple[int, str | None]:
         """A new document's family: that of a registered document it nearly equals, else its own
-        (`fps`: its distinct fingerprints, sorted; `exclude`: a secret whose versions do not count)."""
+        (`fps`: its distinct fingerprints, sorted; `exclude`: a secret whose versions do not count).
+        Its fingerprints are then pending, as those of the next document added (`_added`)."""
         if len(fps) == 0:
             return self._family_key(sid), None
         best: tuple[float, int, str] | None = None
@@ -659,7 +669,7 @@ class Registry:
                     best = (score, family, segment.owners[local][0])
         # the documents this edit added, compared the same way (the first of equal scores wins, as
         # among committed documents: the oldest)
-        for i, n in zip(*self._pending_fps.shared(fps)):
+        for i, n in zip(*self._pending_fps.shared(fps, then_add=len(self._added))):
             record = self._added[i] if i < len(self._added) else None
             if record is None or record.secret == sid:
                 continue

@@ -267,25 +267,27 @@ def _pair_arrays(records: list[OwnerRecord], owner_family: np.ndarray) -> dict[s
     how many families hold it), and the public ones."""
     arrays: dict[str, np.ndarray] = {}
     owner_rows = _owner_rows(records)
-    pair_h, pair_row = [], []
+    families = distinct(owner_family)  # numbered 0..
+    family_number = np.searchsorted(families, owner_family).astype(np.uint32)
+    pair_h, pair_row, owners = [], [], []
     public: list[tuple[int, np.ndarray]] = []
     for i, rw, is_public in _rewritten(records):
         if is_public:
             public.append((i, rw.pair_hashes))
             continue
         pair_h.append(rw.pair_hashes)
-        pair_row.append(rw.pair_rows + np.uint32(owner_rows[i]))
+        pair_row.append(rw.pair_rows)
+        owners.append(i)
     ph, pr = _cat(pair_h, np.uint64), _cat(pair_row, np.uint32)
+    counts = [len(h) for h in pair_h]
+    pr += np.repeat(owner_rows[owners].astype(np.uint32), counts)  # rows of the segment, not of each owner
+    fam = np.repeat(family_number[owners], counts)
     ph, order = stable_sort(ph)
-    pr = gather(pr, order)
+    pr, fam = gather(pr, order), gather(fam, order)
     change = run_starts(ph)
     first = np.flatnonzero(change)
     uniq = ph[first]
     arrays.update(rp_hash=uniq, rp_ptr=np.append(first, len(ph)).astype(np.int64), rp_sent=pr)
-    families = distinct(owner_family)  # numbered 0.., so (pair, family) packs into one integer
-    family_number = np.searchsorted(families, owner_family).astype(np.int64)
-    row_family = _row_families(owner_rows, family_number, int(owner_rows[-1]))
-    fam = row_family[pr.astype(np.int64)] if len(pr) else np.zeros(0, dtype=np.int64)
     arrays["rp_fam"] = np.minimum(_families_per_run(change, fam, len(families)), 65535).astype(np.uint16)
     arrays["rp_bits"] = bitmap.build(uniq, bitmap.bits_for(len(uniq)))
     arrays["pub_pair"], arrays["pub_pair_owner"] = _public_sorted(public)
@@ -333,21 +335,16 @@ def _families_per_run(change: np.ndarray, family: np.ndarray, families: int) -> 
     if native is not None:  # run by run in C: runs are short, no sort of every (run, family) key
         ptr = np.append(np.flatnonzero(change), len(family)).astype(np.int64)
         out = np.empty(len(ptr) - 1, dtype=np.int64)
-        native.distinct_per_run(ptr, np.ascontiguousarray(family, dtype=np.int64), out)
+        native.distinct_per_run(ptr, np.ascontiguousarray(family, dtype=np.uint32), families, out)
         return out
     runs = np.cumsum(change, dtype=np.int64) - 1
+    family = family.astype(np.int64)
     bits = max(1, int(families).bit_length())
     if int(runs[-1]).bit_length() + bits > 62:
         pairs = distinct_pairs(runs.astype(np.uint64), family.astype(np.uint64))
         return np.bincount(pairs[0].astype(np.int64), minlength=int(runs[-1]) + 1)
     keys = distinct((runs << bits) | family)
     return np.bincount(keys >> bits, minlength=int(runs[-1]) + 1)
-
-
-def _row_families(rw_owner: np.ndarray, owner_family: np.ndarray, rows: int) -> np.ndarray:
-    """The family of the owner of every sentence row."""
-    owner_of_row = np.searchsorted(rw_owner, np.arange(rows), side="right") - 1
-    return owner_family[owner_of_row] if rows else np.zeros(0, dtype=np.uint64)
 
 
 def _phrase_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
