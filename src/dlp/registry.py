@@ -298,13 +298,14 @@ class Registry:
         if not texts:
             return
         lexicon = self.lexicon  # built here, before any fork: workers inherit it
-        pieces = [[texts[i] for i in r] for r in parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)]
+        pieces = parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)
         if sum(len(t) for t in texts) < POOL_CHARS:
             workers = 1
         if workers > 1:
             self.settle()  # no fork while a thread of ours writes a segment
+        # the texts too: a worker is sent the numbers of its batch, not tens of megabytes of text
         for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
-                                          state={"keyer": self.keyer, "lexicon": lexicon}):
+                                          state={"keyer": self.keyer, "lexicon": lexicon, "texts": texts}):
             yield from unpack(batch)
 
     def _add_prepared(self, doc: NewDocument, digest: str, p: Prepared, label, classification, owner,
@@ -768,9 +769,10 @@ def warm_up(root: Path) -> None:
         spacing.warm()  # the tokeniser's word table, parsed once here for every worker (and stored at commit)
 
 
-def _prepare_texts(texts: list[str]) -> dict[str, np.ndarray]:
-    """Fingerprint a batch of texts (in a worker process, or here), packed to travel back."""
-    return pack(prepare(tokenise_many(texts), parallel.state("keyer"), parallel.state("lexicon")))
+def _prepare_texts(batch: range) -> dict[str, np.ndarray]:
+    """Fingerprint a batch of the texts (in a worker process, or here), packed to travel back."""
+    texts = parallel.state("texts")
+    return pack(prepare(tokenise_many([texts[i] for i in batch]), parallel.state("keyer"), parallel.state("lexicon")))
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:
