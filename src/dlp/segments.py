@@ -154,9 +154,11 @@ def build(records: list[OwnerRecord], lexicon: Lexicon,
     }
     if ready is not None:
         ready(_stored(arrays))
-    parts = [lambda: _pair_arrays(records, arrays["owner_family"]), lambda: _doc_arrays(records),  # longest first
-             lambda: _sentence_arrays(records), lambda: _lemma_arrays(records, lexicon),
-             lambda: _phrase_arrays(records), lambda: _classifier_arrays(records)]
+    # the longest first; then the classifier's counts, quick to join but the most bytes to hash
+    # and write, so the writer has them while the rest are still sorted
+    parts = [lambda: _pair_arrays(records, arrays["owner_family"]), lambda: _classifier_arrays(records),
+             lambda: _doc_arrays(records), lambda: _sentence_arrays(records),
+             lambda: _lemma_arrays(records, lexicon), lambda: _phrase_arrays(records)]
 
     def part_built(more: dict[str, np.ndarray]) -> None:
         if ready is not None:
