@@ -187,14 +187,16 @@ def _rewrite_records(toks: list[Tokens], values: np.ndarray, off: np.ndarray, le
     doc_rows = np.searchsorted(row_numbers, doc_sentence)  # first row of each document, and the end
 
     # pair signatures of the rarest lemmas of each sentence
-    rare = wt >= PAIR_WEIGHT
-    pair_h, pair_sent = pairs(sent[rare], pack_lemma(lem[rare], wt[rare]), top=PAIR_LEMMAS)  # by sentence
-    pair_rows = np.searchsorted(row_numbers, pair_sent).astype(np.uint32)  # as the store keeps them: half the bytes sent back
+    rare = np.flatnonzero(wt >= PAIR_WEIGHT)
+    rare_sent, rare_lem = sent[rare], lem[rare]
+    pair_h, pair_sent = pairs(rare_sent, pack_lemma(rare_lem, wt[rare]), top=PAIR_LEMMAS)  # by sentence
+    row_of = np.zeros(int(base[-1]) + 1, dtype=np.uint32)  # the row of each sentence that has one
+    row_of[row_numbers] = np.arange(len(row_numbers), dtype=np.uint32)
+    pair_rows = row_of[pair_sent]  # as the store keeps them: half the bytes sent back
     pair_bounds = np.searchsorted(pair_sent, doc_sentence)  # so each document's pairs are together
 
     # distinct rare lemmas of each document
-    rare_doc = np.searchsorted(doc_sentence, sent[rare], side="right") - 1
-    rare_lem = lem[rare]
+    rare_doc = np.searchsorted(doc_sentence, rare_sent, side="right") - 1
     order = stable_argsort(rare_lem)  # (stable: the packed sort, cheaper than an argsort)
     order = order[stable_argsort(rare_doc[order])]  # by document, then lemma
     rare_doc, rare_lem = rare_doc[order], rare_lem[order]
