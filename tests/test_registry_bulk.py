@@ -83,6 +83,74 @@ def test_bulk_registration_stores_what_one_process_one_segment_stores(tmp_path, 
     assert other[2].index.statistics()["fingerprints"] == plain[2].index.statistics()["fingerprints"]
 
 
+def _read(path):
+    """What `dlp register` reads a file with, for these tests: plain text (and a corrupt marker)."""
+    from dlp.types import Problem
+
+    raw = path.read_bytes()
+    if raw.startswith(b"%CORRUPT"):
+        return "", raw, [Problem(str(path), "corrupt", "made so by the test")]
+    return raw.decode(), raw, []
+
+
+def _on_disk(folder, docs) -> list:
+    folder.mkdir()
+    paths = []
+    for i, d in enumerate(docs):  # the same file name twice would be one file: numbered
+        paths.append(folder / f"{i:03d}-{d.source}")
+        paths[-1].write_bytes(d.raw)
+    return paths
+
+
+@pytest.mark.parametrize("workers, flush", [(1, 1 << 30), (2, 1 << 30), (2, 150_000)],
+                         ids=["one-process", "two-workers", "segments-mid-edit"])
+def test_files_read_where_they_are_fingerprinted_store_what_add_documents_stores(tmp_path, monkeypatch, workers,
+                                                                                 flush):
+    """`add_files` (each file read in the worker that fingerprints it) gives the statuses, versions,
+    near-duplicates, boilerplate and stored records of `add_documents` with the texts in hand."""
+    key = tmp_path / "k.key"
+    plain = _register(tmp_path / "plain", key, monkeypatch, workers=1, flush=1 << 30)
+    docs = _documents()
+    paths = _on_disk(tmp_path / "files", docs)
+    monkeypatch.setattr(registry_module, "POOL_FILES", 0)
+    monkeypatch.setattr(registry_module, "FLUSH_BYTES", flush)
+    with editing(tmp_path / "read", key) as reg:
+        results = reg.add_files(paths, [d.secret_id for d in docs], _read, label="L", workers=workers)
+        boilerplate = reg.new_boilerplate()
+        reg.commit()
+    assert [(r.secret, r.version, r.status, r.tokens, r.near_duplicate) for r in results] == \
+        [(r.secret, r.version, r.status, r.tokens, r.near_duplicate) for r in plain[0]]
+    assert [r.source for r in results] == [p.name for p in paths]
+    assert boilerplate == plain[1] and boilerplate
+    assert _records(Registry(tmp_path / "read", key)) == _records(plain[2])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_files_that_cannot_be_read_or_are_empty_refuse_the_whole_registration(tmp_path, monkeypatch, workers):
+    """Every unreadable or empty file is named, once all were read, and nothing is kept: the
+    documents before them were fingerprinted, but the edit is never committed."""
+    from dlp.errors import FilesRefused
+
+    docs = _documents()[:30]
+    paths = _on_disk(tmp_path / "files", docs)
+    paths[4].write_bytes(b"")
+    paths[17].write_bytes(b"%CORRUPT not what it claims")
+    monkeypatch.setattr(registry_module, "POOL_FILES", 0)
+    monkeypatch.setattr(registry_module, "BATCH_CHARS", 3000)
+    root = tmp_path / "reg"
+    with editing(root) as reg:
+        reg.add_documents(_documents()[30:32])
+        reg.commit()
+    with pytest.raises(FilesRefused) as refused:
+        with editing(root) as reg:
+            reg.add_files(paths, [d.secret_id for d in docs], _read, workers=workers)
+            reg.commit()  # never reached
+    assert [(p, [x.kind for x in problems]) for p, problems in refused.value.files] == \
+        [(paths[4], []), (paths[17], ["corrupt"])]
+    again = Registry(root)
+    assert again.generation == 1 and set(again.secrets) == {d.secret_id for d in _documents()[30:32]}
+
+
 def test_a_document_removed_after_its_segment_was_written_is_gone(tmp_path, monkeypatch):
     monkeypatch.setattr(registry_module, "FLUSH_BYTES", 20_000)
     with editing(tmp_path / "reg") as reg:

@@ -22,6 +22,16 @@ class InvalidValue(UsageError, ValueError):
     """
 
 
+class FilesRefused(UsageError):
+    """Files a registration could not read, or empty ones: nothing of that registration is kept.
+    `files`: (path, the problems met reading it; none for an empty file)."""
+
+    def __init__(self, files: list) -> None:
+        self.files = files
+        super().__init__(f"{len(files)} of the files could not be registered (unreadable or empty): "
+                         f"nothing registered")
+
+
 class ConfigError(DlpError):
     """A configuration or policy file is invalid; the message names file and key."""
 

@@ -29,12 +29,13 @@ import contextlib
 import csv
 import io
 import math
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from .arrays import among, distinct, distinct_pairs, run_starts
 from . import parallel, segments as seg, speedups
 from .catalogue import DEFAULT_CLASSIFICATION, KINDS, Secret, Version
 from .classify.features import hashed_counts
-from .errors import KeyMissing, StoreError, UsageError
+from .errors import FilesRefused, KeyMissing, StoreError, UsageError
 from .fingerprint import Keyer, load_key, new_key_file, shingles
 from .fingerprint import bitmap, fields
 from .fingerprint.batch import Prepared, pack, prepare, unpack
@@ -66,6 +67,7 @@ BOILERPLATE_REPORT = 3  # fingerprints (a passage of about ten words) a registra
 BATCH_CHARS = 256 * 1024  # text fingerprinted in one vectorised pass (NumPy's per-call cost paid once per batch)
 BATCH_DOCS = 256
 POOL_CHARS = 4 << 20  # less text than this is fingerprinted in this process (starting workers costs more)
+POOL_FILES = 256  # and fewer files than this are read in this process (`add_files`), unless they are large
 FLUSH_BYTES = 512 << 20  # pending records of this size are written as a segment of the edit (bounds memory;
 # a segment per 10,000 news articles: each segment more costs scans a lookup, about 10% of the fingerprint tier)
 
@@ -268,30 +270,75 @@ class Registry:
         near-duplicates among them) is decided here, one document after the other.
         """
         digests = [self.keyer.digest(d.raw) for d in documents]
-        # versions already registered under the ids asked for (only theirs: a loop of add_document
-        # must not walk the whole catalogue each time)
-        known = {(d.secret_id, v.digest) for d in documents if d.secret_id in self.secrets
-                 for v in self.secrets[d.secret_id].versions}
+        known = self._known(d.secret_id for d in documents)
         todo = [i for i, (d, digest) in enumerate(zip(documents, digests)) if (d.secret_id, digest) not in known]
         wanted = set(todo)
         # the fingerprints they will add (winnowing keeps about one in 3.5 of some 6-character words)
         self._pending_fps.reserve(sum(len(documents[i].text) for i in todo) // 20)
         prepared = self._prepare([documents[i].text for i in todo], workers)  # in order, as they are ready
-        out = []
-        for i, (doc, digest) in enumerate(zip(documents, digests)):
-            p = next(prepared) if i in wanted else None
-            existing = self.secrets.get(doc.secret_id)
-            if existing is not None and existing.kind != "document":
-                raise UsageError(f"id {doc.secret_id!r} is already a {existing.kind} secret")
-            match = next((v for v in existing.versions if v.digest == digest), None) if existing else None
-            if match is not None:
-                status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
-                out.append(Registered(doc.secret_id, match.version, status, doc.source, match.tokens))
-                continue
-            if p is None:  # unchanged when asked, but its version was removed since in this edit
-                p = next(self._prepare([doc.text], 1))
-            out.append(self._add_prepared(doc, digest, p, label, classification, owner, tags))
+        asked = (label, classification, owner, tags)
+        return [self._add_one(doc.secret_id, doc.source, len(doc.raw), digest, next(prepared) if i in wanted else None,
+                              lambda: doc.text, *asked)
+                for i, (doc, digest) in enumerate(zip(documents, digests))]
+
+    def add_files(self, paths: Sequence[Path], secret_ids: Sequence[str],
+                  read: Callable[[Path], tuple[str, bytes, list[Any]]], *, label: str = "",
+                  classification: str | None = None, owner: str = "", tags: Sequence[str] = (),
+                  workers: int = 1) -> list[Registered]:
+        """`add_documents` of the files at `paths` under `secret_ids`, each read by `read` (its text,
+        its bytes, the problems met) in the worker process that fingerprints it: text and bytes
+        stay where they were read, only fingerprints, digests and sizes come here (reading in
+        one pool and fingerprinting in another sent every text across processes twice).
+
+        A file with problems, or an empty one, is not registered, and neither is any other:
+        `FilesRefused` names them all, once every file was read.
+        """
+        known = self._known(secret_ids)
+        sizes = [_file_size(path) for path in paths]
+        pieces = parallel.chunks(sizes, BATCH_CHARS, BATCH_DOCS)
+        if sum(sizes) < POOL_CHARS and len(paths) < POOL_FILES:
+            workers = 1
+        lexicon = self.lexicon  # built here, before any fork: workers inherit it
+        if workers > 1:
+            self.settle()  # no fork while a thread of ours writes a segment
+        self._pending_fps.reserve(sum(sizes) // 20)
+        state = {"keyer": self.keyer, "lexicon": lexicon, "read": read, "paths": paths, "ids": secret_ids, "known": known}
+        asked = (label, classification, owner, tags)
+        out: list[Registered] = []
+        refused: list[tuple[Path, list[Any]]] = []
+        for piece, (heads, packed) in zip(pieces, parallel.ordered_map(_read_and_prepare, pieces, workers=workers,
+                                                                       state=state)):
+            prepared = iter(unpack(packed) if packed is not None else ())
+            for i, (digest, size, problems, wanted) in zip(piece, heads):
+                if problems or not size:
+                    refused.append((paths[i], problems))
+                elif not refused:  # (else nothing of this edit is kept: the files are only read)
+                    p = next(prepared) if wanted else None
+                    out.append(self._add_one(secret_ids[i], paths[i].name, size, digest, p,
+                                             lambda: read(paths[i])[0], *asked))
+        if refused:
+            raise FilesRefused(refused)
         return out
+
+    def _known(self, secret_ids: Iterable[str]) -> set[tuple[str, str]]:
+        """(id, digest) of the versions already registered under `secret_ids` (only theirs: a loop
+        of add_document must not walk the whole catalogue each time)."""
+        return {(sid, v.digest) for sid in set(secret_ids) if sid in self.secrets for v in self.secrets[sid].versions}
+
+    def _add_one(self, secret_id: str, source: str, size: int, digest: str, p: Prepared | None,
+                 text: Callable[[], str], label, classification, owner, tags) -> Registered:
+        """One document of `add_documents` (`p`: its fingerprints, None when it was registered
+        already; `text`: its text, should it need fingerprinting after all)."""
+        existing = self.secrets.get(secret_id)
+        if existing is not None and existing.kind != "document":
+            raise UsageError(f"id {secret_id!r} is already a {existing.kind} secret")
+        match = next((v for v in existing.versions if v.digest == digest), None) if existing else None
+        if match is not None:
+            status = "updated" if existing.relabel(label, classification, owner, tags) else "unchanged"
+            return Registered(secret_id, match.version, status, source, match.tokens)
+        if p is None:  # unchanged when asked, but its version was removed since in this edit
+            p = next(self._prepare([text()], 1))
+        return self._add_prepared(secret_id, source, size, digest, p, label, classification, owner, tags)
 
     def _prepare(self, texts: list[str], workers: int) -> Iterator[Prepared]:
         """The fingerprints of `texts`, in order, as the workers finish them."""
@@ -308,9 +355,8 @@ class Registry:
                                           state={"keyer": self.keyer, "lexicon": lexicon, "texts": texts}):
             yield from unpack(batch)
 
-    def _add_prepared(self, doc: NewDocument, digest: str, p: Prepared, label, classification, owner,
-                      tags) -> Registered:
-        secret_id = doc.secret_id
+    def _add_prepared(self, secret_id: str, source: str, size: int, digest: str, p: Prepared, label, classification,
+                      owner, tags) -> Registered:
         existing = self.secrets.get(secret_id)
         near = None
         fps = distinct(p.fp_hash)
@@ -332,15 +378,15 @@ class Registry:
         extra: dict[str, Any] = {"fingerprints": int(len(p.fp_hash))}
         if near is not None:
             extra["near_duplicate_of"] = near
-        existing.versions.append(Version(version, digest, p.tokens, time.time(), doc.source, extra))
+        existing.versions.append(Version(version, digest, p.tokens, time.time(), source, extra))
         self._added.append(_Added(secret_id, version, family, fps))
         self._pending.append(seg.OwnerRecord(
-            secret_id, version, "document", p.tokens, family, int(digest[:16], 16), len(doc.raw), p.fp_hash,
+            secret_id, version, "document", p.tokens, family, int(digest[:16], 16), size, p.fp_hash,
             p.fp_pos, p.all_sh32, p.rewrite, cl_bucket=p.cl_bucket, cl_count=p.cl_count))
         self._pending_bytes += p.nbytes
         if self._pending_bytes >= FLUSH_BYTES:
             self._flush()
-        return Registered(secret_id, version, status, doc.source, p.tokens, near)
+        return Registered(secret_id, version, status, source, p.tokens, near)
 
     def add_public(self, text: str, raw: bytes, source: str) -> Registered:
         digest = self.keyer.digest(raw)
@@ -767,6 +813,31 @@ def warm_up(root: Path) -> None:
     if not (Path(root) / "CURRENT").exists():
         english()
         spacing.warm()  # the tokeniser's word table, parsed once here for every worker (and stored at commit)
+
+
+def _read_and_prepare(batch: range) -> tuple[list[tuple[str, int, list[Any], bool]], dict[str, np.ndarray] | None]:
+    """Read a batch of the files of `Registry.add_files` and fingerprint those to register (in a
+    worker process, or here): per file (digest, size, problems, whether fingerprinted), and the
+    fingerprints packed to travel back."""
+    read, paths, ids, known, keyer = (parallel.state(name) for name in ("read", "paths", "ids", "known", "keyer"))
+    heads, texts = [], []
+    for i in batch:
+        text, raw, problems = read(paths[i])
+        usable = bool(raw) and not problems
+        digest = keyer.digest(raw) if usable else ""
+        wanted = usable and (ids[i], digest) not in known
+        heads.append((digest, len(raw), list(problems), wanted))
+        if wanted:
+            texts.append(text)
+    return heads, (pack(prepare(tokenise_many(texts), keyer, parallel.state("lexicon"))) if texts else None)
+
+
+def _file_size(path: Path) -> int:
+    """Bytes of a file, to make batches of (0 if it cannot be asked: reading it will say why)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _prepare_texts(batch: range) -> dict[str, np.ndarray]:

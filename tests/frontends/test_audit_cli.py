@@ -235,3 +235,26 @@ def test_an_admin_command_with_a_state_directory_of_its_own_is_refused(admin, tm
     code = Run.__call__(admin, "--state", str(tmp_path / "mine"), "remove", "plan")
     assert code == cli.EXIT_USAGE and f"give --state {admin.state.resolve()}" in admin.err
     assert admin.live() == before
+
+
+def test_a_registration_refused_for_unreadable_files_is_audited_as_failed(admin):
+    """Files are read where they are fingerprinted, inside the audited change: one that cannot be
+    read, or an empty one, fails the change (intent, then failed, both naming no text), every
+    such file is named, and nothing is registered."""
+    folder = admin.tmp / "batch"
+    folder.mkdir()
+    (folder / "a-good.txt").write_text("The kiln schedule for the new glaze stays inside the plant. " * 5)
+    (folder / "b-broken.pdf").write_bytes(b"%PDF-1.4 not a PDF at all")
+    (folder / "c-empty.txt").write_bytes(b"")
+    before = admin.live()
+    assert admin("register", str(folder)) == cli.EXIT_USAGE
+    errors = admin.err.splitlines()
+    assert errors[0].startswith(f"dlp: error: cannot register {folder / 'b-broken.pdf'}: corrupt: ")
+    assert errors[1:] == [f"dlp: error: cannot register {folder / 'c-empty.txt'}: the file is empty (no text and no bytes)",
+                          "dlp: error: nothing registered; fix or leave out the files above"]
+    assert admin.live() == before
+    assert admin("audit", "show", "--format", "json", "--last", "2") == 0
+    intent, failed = [json.loads(line) for line in admin.out.splitlines()]
+    assert (intent["phase"], intent["secrets"], failed["phase"]) == ("intent", ["a-good", "b-broken", "c-empty"], "failed")
+    assert failed["change"] == intent["change"] and "nothing registered" in failed["error"]
+    assert "kiln" not in admin.out

@@ -1,8 +1,10 @@
 """`dlp register`: documents (or public content) into the registry; `--sync` mirrors a folder.
 
 One audited change for the whole command (see `dlp.changes`): the intent names every
-id before the registry changes, the completion every version after; a file that
-cannot be read, or an empty one, stops the command before anything is registered.
+id before the registry changes, the completion every version after. Files are read in
+the worker processes that fingerprint them (`Registry.add_files`), inside the change: a
+file that cannot be read, or an empty one, fails it (a ``failed`` entry) once all were
+read, every such file named, nothing registered. `--public` content is read first.
 A sync (`dlp.sync`) is planned first, so `--dry-run` can list it and an unchanged
 folder costs a directory walk and no change at all.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 from ..output import plural
 from ... import parallel, sync
 from ...changes import registry_change
-from ...errors import UsageError
+from ...errors import FilesRefused, UsageError
 from ...extract.documents import read_document, read_documents
 from ...memory import collector_paused, keep_freed_memory
 from ...registry import NewDocument, Registry, slug, warm_up
@@ -63,36 +65,60 @@ def _run(args, env) -> int:
         raise UsageError(f"--id names one secret but {len(files)} files were given; register them separately")
     audit = env.audit(args)  # a trail that cannot be written stops us before the work, and before any change
     workers, root = parallel.default_workers(), env.settings(args).registry
+    if args.public:
+        return _register_public(args, env, audit, files, workers, root)
+    planned = [args.secret_id or slug(path.name) for path in files]
+    warm_up(root)  # before the workers are forked: they inherit it
+    try:
+        with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
+                             public=False) as (reg, change):
+            # read where they are fingerprinted; a file that cannot be read, or an empty one,
+            # fails the change (audited as failed) with nothing registered
+            results = reg.add_files(files, planned, read_document, label=args.label,
+                                    classification=args.classification, owner=args.owner, tags=args.tag,
+                                    workers=workers)
+            reg.flush()  # the segment is built while boilerplate is looked for
+            common = _warn_boilerplate(env, reg)
+            change.note(generation=reg.commit(),  # ids, versions and counts only: never text
+                        results=[{"secret": r.secret, "version": r.version, "status": r.status, "words": r.tokens}
+                                 for r in results], **common)
+    except FilesRefused as refused:
+        return _refused(env, [(path, problems) for path, problems in refused.files if problems],
+                        [path for path, problems in refused.files if not problems])
+    for path, r in zip(files, results):
+        _print_result(env, r, path)
+    return Exit.OK
+
+
+def _register_public(args, env, audit, files, workers, root) -> int:
+    """`register --public`: known-public content, read first, then registered one file after the other."""
     reads = read_documents(files, workers=workers, meanwhile=lambda: warm_up(root))
     extracted = [(f, *read) for f, read in zip(files, reads)]
     failed = [(f, problems) for f, _, raw, problems in extracted if problems]
     empty = [f for f, _, raw, problems in extracted if not raw and not problems]
     if failed or empty:
-        for f, problems in failed:
-            for p in problems:
-                print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
-        for f in empty:  # its digest would match every empty file and empty input
-            print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
-        print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
-        return Exit.USAGE
-    planned = ["public" if args.public else (args.secret_id or slug(path.name)) for path, *_ in extracted]
-    with registry_change(audit, root, env.settings(args).key, "register", secrets=planned,
-                         public=bool(args.public)) as (reg, change):
-        if args.public:
-            results = [reg.add_public(text, raw, path.name) for path, text, raw, _ in extracted]
-        else:
-            results = reg.add_documents([NewDocument(text, raw, path.name, sid)
-                                         for (path, text, raw, _), sid in zip(extracted, planned)],
-                                        label=args.label, classification=args.classification, owner=args.owner,
-                                        tags=args.tag, workers=workers)
-            reg.flush()  # the segment is built while boilerplate is looked for
+        return _refused(env, failed, empty)
+    with registry_change(audit, root, env.settings(args).key, "register", secrets=["public"] * len(files),
+                         public=True) as (reg, change):
+        results = [reg.add_public(text, raw, path.name) for path, text, raw, _ in extracted]
         common = _warn_boilerplate(env, reg)
-        change.note(generation=reg.commit(),  # ids, versions and counts only: never text
-                    results=[{"secret": r.secret if r.status != "public" else None, "version": r.version,
-                              "status": r.status, "words": r.tokens} for r in results], **common)
+        change.note(generation=reg.commit(),
+                    results=[{"secret": None, "version": r.version, "status": r.status, "words": r.tokens}
+                             for r in results], **common)
     for path, r in zip(files, results):
         _print_result(env, r, path)
     return Exit.OK
+
+
+def _refused(env, failed, empty) -> int:
+    """Say which files could not be registered, and that nothing was."""
+    for f, problems in failed:
+        for p in problems:
+            print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
+    for f in empty:  # its digest would match every empty file and empty input
+        print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
+    print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
+    return Exit.USAGE
 
 
 def _print_result(env, r, path) -> None:
