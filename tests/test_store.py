@@ -1,5 +1,6 @@
 """The segment store: keyed integrity, atomic generations, pruning, crash safety, concurrent readers."""
 
+import json
 import os
 import threading
 
@@ -50,6 +51,38 @@ def test_arrays_are_written_as_numpy_saves_them_and_read_back_equal(tmp_path, ar
     [folder] = generation.manifest["segments"]
     assert (tmp_path / "s" / folder / "a.npy").read_bytes() == expected.getvalue()
     assert segment.arrays["a"].dtype == array.dtype and segment.arrays["a"].tolist() == array.tolist()
+
+
+@pytest.mark.parametrize("parts, dtype", [
+    ([np.arange(5, dtype=np.uint32), np.zeros(0, dtype=np.uint32), np.arange(7, 70_007, dtype=np.uint32)], np.uint32),
+    ([np.linspace(0, 1, 9, dtype=np.float32)] * 3, np.float32),
+    ([np.arange(4, dtype=np.int64), np.arange(3, dtype=np.uint16)], np.uint32),  # each part in the dtype asked
+    ([np.arange(12, dtype=np.uint32)[::3]], np.uint32),  # a part that is not contiguous
+    ([], np.float32), ([np.zeros(0, dtype=np.uint32)], np.uint32),
+])
+def test_an_array_written_part_by_part_is_the_one_joined(tmp_path, parts, dtype):
+    """A `Joined` array (a segment's plain concatenations, never joined in memory) is written,
+    MAC'd and read back byte for byte as its concatenation would be."""
+    import io
+
+    from dlp.arrays import Joined
+
+    whole = np.concatenate([p.astype(dtype) for p in parts]) if parts else np.zeros(0, dtype=dtype)
+    joined = Joined(parts, dtype)
+    assert len(joined) == len(whole) and joined.joined().tobytes() == whole.tobytes()
+    store = Store(tmp_path / "s", versions=VERSIONS)
+    publish(store, "one", {"a": joined})
+    generation, segment = read(Store(tmp_path / "s", versions=VERSIONS))
+    expected = io.BytesIO()
+    np.save(expected, whole, allow_pickle=False)
+    [folder] = generation.manifest["segments"]
+    assert (tmp_path / "s" / folder / "a.npy").read_bytes() == expected.getvalue()
+    assert segment.arrays["a"].dtype == whole.dtype and segment.arrays["a"].tolist() == whole.tolist()
+    other = Store(tmp_path / "t", versions=VERSIONS)  # the same MAC as the array written whole
+    publish(other, "one", {"a": whole})
+    mine, theirs = (json.loads((root / f / "segment.json").read_text())["body"]["arrays"]["a"]
+                    for root, f in ((tmp_path / "s", folder), (tmp_path / "t", other.read(KEYER).manifest["segments"][0])))
+    assert mine == theirs
 
 
 def test_old_generations_and_unlisted_segments_are_pruned(tmp_path):

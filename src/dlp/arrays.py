@@ -194,3 +194,23 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return np.stack([a[keep], b[keep]]).astype(np.uint64)
     keys = distinct((runs << bits) | rank)
     return np.stack([a[change][keys >> bits], seconds[keys & ((1 << bits) - 1)]]).astype(np.uint64)
+
+
+class Joined:
+    """A 1-D array held as its parts, in order, never joined in memory: what a segment stores
+    as the plain concatenation of every owner's values (classifier counts, sentence vectors,
+    shingle lists), written part after part (`store.SegmentWriter`). Joining them first cost
+    a registration of 10,000 documents 190 MB of copies and their page faults."""
+
+    def __init__(self, parts: list[np.ndarray], dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        self.parts = [np.ascontiguousarray(p, dtype=self.dtype) for p in parts if len(p)]
+        self._len = sum(len(p) for p in self.parts)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def joined(self) -> np.ndarray:
+        """The array itself (for a reader that needs it whole)."""
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=self.dtype)
+

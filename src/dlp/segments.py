@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import speedups
-from .arrays import distinct, distinct_pairs, gather, run_starts, stable_argsort, stable_sort
+from .arrays import Joined, distinct, distinct_pairs, gather, run_starts, stable_argsort, stable_sort
 from .fingerprint import bitmap
 from .fingerprint.lexicon import Lexicon
 from .fingerprint import table
@@ -146,7 +146,9 @@ def build(records: list[OwnerRecord], lexicon: Lexicon,
     The parts (document fingerprints, sentence pairs, rare lemmas, phrases, classifier counts)
     are built on `BUILD_THREADS` threads: a bulk registration builds its segment while the other
     core is otherwise idle. `ready` is given the arrays of each part as soon as it is built (a
-    `SegmentWriter` writes them while the other parts are still being built)."""
+    `SegmentWriter` writes them while the other parts are still being built). Arrays that
+    are only every owner's values one after the other are `Joined`: written part by part,
+    never copied into one."""
     n = len(records)
     arrays: dict[str, np.ndarray] = {
         "owner_tokens": np.array([r.tokens for r in records], dtype=np.uint32),
@@ -154,8 +156,8 @@ def build(records: list[OwnerRecord], lexicon: Lexicon,
     }
     if ready is not None:
         ready(_stored(arrays))
-    # the longest first; then the classifier's counts, quick to join but the most bytes to hash
-    # and write, so the writer has them while the rest are still sorted
+    # the longest first; then the classifier's counts, nothing to build but the most bytes to
+    # hash and write, so the writer has them while the rest are still sorted
     parts = [lambda: _pair_arrays(records, arrays["owner_family"]), lambda: _classifier_arrays(records),
              lambda: _doc_arrays(records), lambda: _sentence_arrays(records),
              lambda: _lemma_arrays(records, lexicon), lambda: _phrase_arrays(records)]
@@ -195,7 +197,7 @@ def _owner_of(parts: list[np.ndarray]) -> np.ndarray:
     return np.repeat(np.arange(len(parts), dtype=np.uint32), [len(p) for p in parts]) if parts else _zeros(np.uint32)
 
 
-def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
+def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray | Joined]:
     n = len(records)
     docs = [r.fp_hash if r.kind == "document" else _EMPTY_U64 for r in records]
     h = np.concatenate(docs) if docs else _EMPTY_U64
@@ -206,7 +208,7 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
                   doc_pos=gather(pos, order).astype(np.uint32, copy=False), owner_fps=np.array([len(d) for d in docs], dtype=np.uint32))
     arrays["doc_bits"] = bitmap.build(arrays["doc_hash"], bitmap.bits_for(len(h)))
     every = [r.all_sh32 if r.kind == "document" else _zeros(np.uint32) for r in records]
-    arrays.update(doc_all=np.concatenate(every).astype(np.uint32, copy=False) if n else _zeros(np.uint32),
+    arrays.update(doc_all=Joined(every, np.uint32),
                   doc_all_ptr=np.concatenate(([0], np.cumsum([len(e) for e in every]))).astype(np.int64))
 
     exact = [(r.exact, i) for i, r in enumerate(records) if r.exact]
@@ -220,11 +222,9 @@ def _doc_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _classifier_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
-    n = len(records)
+def _classifier_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray | Joined]:
     buckets = [r.cl_bucket for r in records]
-    return dict(cl_bucket=np.concatenate(buckets).astype(np.uint32, copy=False) if n else _zeros(np.uint32),
-                cl_count=np.concatenate([r.cl_count for r in records]).astype(np.float32, copy=False) if n else _zeros(np.float32),
+    return dict(cl_bucket=Joined(buckets, np.uint32), cl_count=Joined([r.cl_count for r in records], np.float32),
                 cl_ptr=np.concatenate(([0], np.cumsum([len(b) for b in buckets]))).astype(np.int64))
 
 
@@ -241,7 +241,7 @@ def _owner_rows(records: list[OwnerRecord]) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(np.int64)
 
 
-def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
+def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray | Joined]:
     """Sentence vectors and signatures of the registered versions, and the public signatures."""
     arrays: dict[str, np.ndarray] = {}
     ptrs, cols, weights, sigs, base_col = [np.zeros(1, dtype=np.int64)], [], [], [], 0
@@ -256,7 +256,7 @@ def _sentence_arrays(records: list[OwnerRecord]) -> dict[str, np.ndarray]:
         weights.append(v.weights)
         sigs.append(rw.signatures)
         base_col += len(v.cols)
-    arrays.update(rw_ptr=_cat(ptrs, np.int64), rw_cols=_cat(cols, np.uint32), rw_weights=_cat(weights, np.float32),
+    arrays.update(rw_ptr=_cat(ptrs, np.int64), rw_cols=Joined(cols, np.uint32), rw_weights=Joined(weights, np.float32),
                   rw_sig=_cat(sigs, np.uint64), rw_owner=_owner_rows(records))
     ranked, order = stable_sort(arrays["rw_sig"])  # sentence signatures, searchable (boilerplate)
     arrays.update(rw_sig_sorted=ranked, rw_sig_row=order.astype(np.uint32))

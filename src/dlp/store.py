@@ -51,6 +51,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from .arrays import Joined
 from .errors import KeyMissing, StoreCorrupt, StoreError, StoreMissing, StoreVersionMismatch
 
 STORE_FORMAT = "dlp.store/2"
@@ -479,13 +480,18 @@ class SegmentWriter:
     def add(self, arrays: Mapping[str, np.ndarray]) -> None:
         self._written.extend(self._pool.submit(self._write, name, array) for name, array in arrays.items())
 
-    def _write(self, array_name: str, array: np.ndarray):
+    def _write(self, array_name: str, array: np.ndarray | Joined):
         from numpy.lib import format as np_format
 
-        array = np.ascontiguousarray(array)
         header = io.BytesIO()  # what np.save writes, without copying the array
-        np_format.write_array_header_1_0(header, np_format.header_data_from_array_1_0(array))
-        pieces = [header.getbuffer(), memoryview(array).cast("B")]
+        if isinstance(array, Joined):  # the header of the whole, then each part
+            parts = array.parts
+            np_format.write_array_header_1_0(header, {"descr": np_format.dtype_to_descr(array.dtype),
+                                                      "fortran_order": False, "shape": (len(array),)})
+        else:
+            parts = [np.ascontiguousarray(array)]
+            np_format.write_array_header_1_0(header, np_format.header_data_from_array_1_0(parts[0]))
+        pieces = [header.getbuffer(), *(memoryview(p).cast("B") for p in parts)]
         mac = self.keyer.hasher(person=b"dlp-array")
         for piece in pieces:
             mac.update(piece)
@@ -526,7 +532,7 @@ class SegmentWriter:
 
 
 def _write_synced(path: Path, *pieces) -> os.stat_result:
-    with open(path, "wb") as handle:
+    with open(path, "wb", buffering=1 << 20) as handle:  # (many small pieces: a `Joined` array)
         for data in pieces:
             handle.write(data)
         handle.flush()
