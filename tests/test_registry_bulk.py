@@ -313,3 +313,32 @@ def test_pending_fingerprints_count_then_add_in_one_walk(native, monkeypatch):
     for fps in (docs[3], docs[25], docs[29][:10], np.zeros(0, dtype=np.uint64)):
         assert walked.shared(fps) == apart.shared(fps)
         assert bool(walked.shared(fps)[0]) == bool(len(fps))  # each held by itself at least
+
+
+def test_the_boilerplate_report_names_what_a_brute_force_count_names(tmp_path):
+    """`new_boilerplate` (one vectorised pass) against counting by hand: per document, the
+    fingerprints held by `boilerplate_docs` or more families, and every other secret sharing one."""
+    from dlp.registry import BOILERPLATE_REPORT
+
+    quotes = [prose(30, 700 + k) for k in range(4)]
+    docs = []
+    for i in range(24):  # quotes shared by overlapping groups of documents, some by too few
+        text = prose(60 + i, 300 + i) + "".join(" " + q for k, q in enumerate(quotes) if i % (k + 2) == 0)
+        docs.append(NewDocument(text, text.encode(), f"s{i}.txt", f"s{i}"))
+    with editing(tmp_path / "reg") as reg:
+        reg.add_documents(docs)
+        got = reg.new_boilerplate()
+        needed = int(reg.settings["boilerplate_docs"])
+        added = [r for r in reg._added if r is not None]
+    holders: dict[int, set] = {}
+    for r in added:
+        for f in r.fps.tolist():
+            holders.setdefault(f, set()).add(r.family)
+    name = {r.family: r.secret for r in reversed(added)}
+    expected = {}
+    for r in added:
+        common = [f for f in r.fps.tolist() if len(holders[f]) >= needed]
+        if len(common) >= BOILERPLATE_REPORT:
+            others = {name[fam] for f in common for fam in holders[f] if fam != r.family}
+            expected[r.secret] = (len(common), tuple(sorted(others)))
+    assert got == expected and len(expected) >= 6

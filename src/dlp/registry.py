@@ -785,13 +785,28 @@ class Registry:
         is_common = among(fps[: offsets[-1]], common)
         per_doc = np.add.reduceat(is_common.astype(np.int64), offsets[:-1]) if len(is_common) else offsets[1:] * 0
         held = pairs[:, among(pairs[0], common)]  # sorted by fingerprint (np.unique along axis 1)
-        for d in np.flatnonzero(per_doc >= BOILERPLATE_REPORT).tolist():
-            record = docs[d]
-            shared = values[d][is_common[offsets[d]:offsets[d + 1]]]
-            lo, hi = np.searchsorted(held[0], shared, "left"), np.searchsorted(held[0], shared, "right")
-            sharing = distinct(np.concatenate([held[1][a:b] for a, b in zip(lo.tolist(), hi.tolist())]))
-            others = sorted({who.get(f, "?") for f in sharing.tolist() if f != record.family})
-            out[record.secret] = (int(per_doc[d]), tuple(others))
+        # every (document reported, family holding one of its common fingerprints) at once, the
+        # families numbered in the order of their secrets' names
+        reported = np.flatnonzero(per_doc >= BOILERPLATE_REPORT)
+        at = np.flatnonzero(is_common & np.repeat(per_doc >= BOILERPLATE_REPORT, np.diff(offsets)))
+        doc = np.searchsorted(offsets, at, side="right") - 1
+        lo, hi = np.searchsorted(held[0], fps[at], "left"), np.searchsorted(held[0], fps[at], "right")
+        which, entry = bitmap.expand(np.arange(len(at)), lo, hi - lo)
+        holders, number = np.unique(held[1], return_inverse=True)
+        names = [who.get(f, "?") for f in holders.tolist()]
+        ordered = sorted(set(names))  # two families may show one name: it is said once
+        name_number = {name: i for i, name in enumerate(ordered)}
+        by_name = np.array([name_number[name] for name in names], dtype=np.int64)
+        ordered = np.array(ordered, dtype=object)
+        own_family = np.array([r.family for r in docs], dtype=np.uint64)
+        own = np.minimum(np.searchsorted(holders, own_family), max(len(holders) - 1, 0))
+        own = np.where(holders[own] == own_family, own, -1) if len(holders) else np.full(len(docs), -1)
+        other = number[entry] != own[doc[which]]
+        couples = distinct((doc[which][other].astype(np.int64) << 32) | by_name[number[entry][other]])
+        bounds = np.searchsorted(couples >> 32, reported)
+        ends = np.append(bounds[1:], len(couples))
+        for d, a, b in zip(reported.tolist(), bounds.tolist(), ends.tolist()):
+            out[docs[d].secret] = (int(per_doc[d]), tuple(ordered[couples[a:b] & 0xFFFFFFFF].tolist()))
         return out
 
     def _live_records(self) -> list[seg.OwnerRecord]:
