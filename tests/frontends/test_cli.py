@@ -49,6 +49,32 @@ def test_register_prints_ids_and_creates_a_private_key(run, tmp_path):
     assert run("list") == 0 and "secret" in run.out and "Plan" in run.out
 
 
+def test_register_refuses_what_is_not_a_regular_file_without_waiting_on_it(run, tmp_path):
+    """A named pipe in a folder being registered is named and not read: opening it to read
+    waited for a writer forever, holding the registry's lock (found attacking `register`)."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(prose(80, 21))
+    os.mkfifo(folder / "b-pipe")
+    before = (run("list"), run.out)[1]
+    assert run("register", str(folder)) == 2
+    assert run.err.splitlines() == [f"dlp: error: cannot register {folder / 'b-pipe'}: unreadable: not a regular file "
+                                    f"(named pipe): not read",
+                                    "dlp: error: nothing registered; fix or leave out the files above"]
+    assert run("list") == 0 and run.out == before
+
+
+def test_a_file_larger_than_an_item_may_be_is_not_read_whole(tmp_path):
+    from dlp.extract.base import Limits
+    from dlp.extract.documents import read_document
+
+    big = tmp_path / "big.txt"
+    big.write_text(prose(3000, 22))
+    text, raw, problems = read_document(big, limits=Limits(max_item_bytes=1000))
+    assert (text, raw, [p.kind for p in problems]) == ("", b"", ["too_large"])
+    assert read_document(big)[0].split()[:5] == prose(3000, 22).split()[:5]
+
+
 def test_clean_file_exits_0_and_leak_exits_1(run, tmp_path):
     clean = tmp_path / "clean.txt"
     clean.write_text(prose(500, 11))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,10 +22,9 @@ def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tup
         from . import extractors as installed
 
         extractors = installed()
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return "", b"", [Problem(str(path), "unreadable", exc.strerror or str(exc))]
+    raw, problem = _read_file(Path(path), limits)
+    if problem is not None:
+        return "", b"", [problem]
     texts, problems = [], []
     for out in walk(Item(locator=str(path), name=Path(path).name, data=raw), extractors, Context(limits)):
         if isinstance(out, Part):
@@ -32,6 +33,40 @@ def read_document(path: Path, extractors=None, limits: Limits = Limits()) -> tup
         elif out.kind != "binary":
             problems.append(out)
     return "\n\n".join(texts), raw, problems
+
+
+def _read_file(path: Path, limits: Limits) -> tuple[bytes, Problem | None]:
+    """The bytes of a regular file (a symbolic link to one is followed). A named pipe, a device
+    or a socket is not read (one would hang the command, holding the registry's lock, until
+    someone wrote to it), nor a file larger than `limits.max_item_bytes`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        return b"", Problem(str(path), "unreadable", exc.strerror or str(exc))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return b"", Problem(str(path), "unreadable", f"not a regular file ({_kind(st.st_mode)}): not read")
+        if st.st_size > limits.max_item_bytes:
+            return b"", Problem(str(path), "too_large", f"{st.st_size} bytes, more than the {limits.max_item_bytes} "
+                                                       f"one item may have")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(limits.max_item_bytes + 1)  # (it may have grown since)
+        if len(raw) > limits.max_item_bytes:
+            return b"", Problem(str(path), "too_large", f"more than the {limits.max_item_bytes} bytes one item may have")
+        return raw, None
+    except OSError as exc:
+        return b"", Problem(str(path), "unreadable", exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return kind
+    return "unknown type"
 
 
 READ_BATCH = 64  # files per task
