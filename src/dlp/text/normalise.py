@@ -888,11 +888,11 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, one
             budget -= count
             kept.append(k)
         split = np.array(kept, dtype=np.int64)
-        if norm.dtype == np.uint8:
-            letters = norm[nstarts[one]].tobytes().decode("ascii")
-        else:
-            letters = norm[nstarts[one]].astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-        joins += [_joins_in(letters[lo : hi + 1]) + lo for lo, hi in zip(first[split].tolist(), last[split].tolist())]
+        for lo, hi in zip(first[split].tolist(), last[split].tolist()):  # the letters of these runs only
+            run = norm[nstarts[one[lo : hi + 1]]]
+            letters = run.tobytes().decode("ascii") if norm.dtype == np.uint8 else \
+                run.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+            joins.append(_joins_in(letters) + lo)
     joined = np.sort(np.concatenate(joins))
     return (one[joined] if len(joined) else None), unsegmented
 
