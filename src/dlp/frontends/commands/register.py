@@ -4,7 +4,8 @@ One audited change for the whole command (see `dlp.changes`): the intent names e
 id before the registry changes, the completion every version after. Files are read in
 the worker processes that fingerprint them (`Registry.add_files`), inside the change: a
 file that cannot be read, or an empty one, fails it (a ``failed`` entry) once all were
-read, every such file named, nothing registered. `--public` content is read first.
+read, every such file named, nothing registered (a sync too: nothing changed). `--public`
+content is read first.
 A sync (`dlp.sync`) is planned first, so `--dry-run` can list it and an unchanged
 folder costs a directory walk and no change at all.
 """
@@ -20,7 +21,7 @@ from ...changes import registry_change
 from ...errors import FilesRefused, UsageError
 from ...extract.documents import read_document, read_documents
 from ...memory import collector_paused, keep_freed_memory
-from ...registry import NewDocument, Registry, slug, warm_up
+from ...registry import Registry, slug, warm_up
 from .files import expand
 from ..status import Exit
 
@@ -172,45 +173,43 @@ def run_sync(args, env) -> int:
         return Exit.OK
     audit = env.audit(args)
     workers = parallel.default_workers()
-    wanted = [c.path for c in plan.changes if c.action in ("new", "version")]
-    reading = dict(zip(wanted, read_documents([Path(plan.folder) / path for path in wanted], workers=workers,
-                                              meanwhile=lambda: warm_up(root))))
-    broken = [(path, p) for path, (_, _, problems) in reading.items() for p in problems]
-    empty = [path for path, (_, raw, problems) in reading.items() if not raw and not problems]
-    if broken or empty:
-        for path, p in broken:
-            print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
-        for path in empty:
-            print(f"dlp: error: cannot register {folder / path}: the file is empty", file=env.stderr)
+    warm_up(root)  # before the workers are forked: they inherit it
+    try:
+        with registry_change(audit, root, key, "register", sync=plan.folder,
+                             **{action: [c.secret for c in plan.changes if c.action == action]
+                                for action in ("new", "version", "touch", "remove")}) as (reg, change):
+            again = sync.plan(reg, folder)
+            if [(c.action, c.secret, c.path) for c in again.changes] != [(c.action, c.secret, c.path) for c in plan.changes]:
+                raise UsageError("the registry or the folder changed while the sync was planned; run it again")
+            results = []
+            for adding, group in itertools.groupby(plan.changes, key=lambda c: c.action in ("new", "version")):
+                group = list(group)
+                if adding:  # a run of files to register: read and fingerprinted together (`Registry.add_files`)
+                    added = reg.add_files([Path(plan.folder) / c.path for c in group], [c.secret for c in group],
+                                          read_document, label=args.label, classification=args.classification,
+                                          owner=args.owner, tags=args.tag, workers=workers)
+                    for c, r in zip(group, added):
+                        results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
+                        _print_result(env, r, Path(plan.folder) / c.path)
+                        reg.secrets[c.secret].origin = sync.origin(plan, c)
+                    continue
+                for c in group:
+                    if c.action == "remove":
+                        reg.remove(c.secret)
+                        results.append({"action": "remove", "secret": c.secret})
+                        continue
+                    reg.secrets[c.secret].origin = sync.origin(plan, c)
+            reg.flush()  # the segment is built while boilerplate is looked for
+            common = _warn_boilerplate(env, reg)
+            change.note(generation=reg.commit(), results=results, **common)
+    except FilesRefused as refused:
+        for path, problems in refused.files:
+            for p in problems:
+                print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
+            if not problems:
+                print(f"dlp: error: cannot register {path}: the file is empty", file=env.stderr)
         print("dlp: error: nothing changed; fix or remove the files above", file=env.stderr)
         return Exit.USAGE
-    with registry_change(audit, root, key, "register", sync=plan.folder,
-                         **{action: [c.secret for c in plan.changes if c.action == action]
-                            for action in ("new", "version", "touch", "remove")}) as (reg, change):
-        again = sync.plan(reg, folder)
-        if [(c.action, c.secret, c.path) for c in again.changes] != [(c.action, c.secret, c.path) for c in plan.changes]:
-            raise UsageError("the registry or the folder changed while the sync was planned; run it again")
-        results = []
-        for adding, group in itertools.groupby(plan.changes, key=lambda c: c.action in ("new", "version")):
-            group = list(group)
-            if adding:  # a run of files to register: fingerprinted together (`Registry.add_documents`)
-                docs = [NewDocument(reading[c.path][0], reading[c.path][1], Path(c.path).name, c.secret) for c in group]
-                added = reg.add_documents(docs, label=args.label, classification=args.classification, owner=args.owner,
-                                          tags=args.tag, workers=workers)
-                for c, r in zip(group, added):
-                    results.append({"action": c.action, "secret": r.secret, "version": r.version, "words": r.tokens})
-                    _print_result(env, r, Path(plan.folder) / c.path)
-                    reg.secrets[c.secret].origin = sync.origin(plan, c)
-                continue
-            for c in group:
-                if c.action == "remove":
-                    reg.remove(c.secret)
-                    results.append({"action": "remove", "secret": c.secret})
-                    continue
-                reg.secrets[c.secret].origin = sync.origin(plan, c)
-        reg.flush()  # the segment is built while boilerplate is looked for
-        common = _warn_boilerplate(env, reg)
-        change.note(generation=reg.commit(), results=results, **common)
     for c in plan.changes:
         if c.action in ("touch", "remove"):
             print(f"{'removed' if c.action == 'remove' else 'unchanged':9} {c.secret:28} {c.path}", file=env.stdout)
