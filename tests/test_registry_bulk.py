@@ -263,22 +263,32 @@ def test_a_document_quoting_a_shorter_one_is_its_family_in_one_edit_as_in_two(tm
     assert _records(Registry(tmp_path / "bulk", key)) == _records(Registry(tmp_path / "apart", key))
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
-def test_pending_fingerprints_count_what_each_document_shares(native, monkeypatch):
-    """The multimap behind the comparison of new documents, with the C speedups and without:
-    every fingerprint a document shares is counted, whatever else holds it, and it grows."""
+@pytest.fixture(params=[True, False], ids=["c", "python"])
+def pending_map(request, monkeypatch):
+    """`PendingFingerprints`, with the C speedups and without."""
     from dlp import speedups
     from dlp.registry import PendingFingerprints
 
-    if native and speedups.native is None:
+    if request.param and speedups.native is None:
         pytest.skip("the C speedups are not built here")
-    if not native:
+    if not request.param:
         monkeypatch.setattr(speedups, "native", None)
-    rng = np.random.default_rng(4)
-    docs = [np.unique(rng.integers(1, 2**64 - 1, rng.integers(1, 3000), dtype=np.uint64)) for _ in range(30)]
+    return PendingFingerprints
+
+
+def _fingerprint_sets(seed: int) -> list[np.ndarray]:
+    """30 documents' distinct fingerprints, random (so they share nothing unless told to)."""
+    rng = np.random.default_rng(seed)
+    return [np.unique(rng.integers(1, 2**64 - 1, rng.integers(1, 3000), dtype=np.uint64)) for _ in range(30)]
+
+
+def test_pending_fingerprints_count_what_each_document_shares(pending_map):
+    """The multimap behind the comparison of new documents, with the C speedups and without:
+    every fingerprint a document shares is counted, whatever else holds it, and it grows."""
+    docs = _fingerprint_sets(4)
     docs[7] = np.unique(np.concatenate([docs[3][:500], docs[7]]))  # shares with earlier ones
     docs[9] = docs[3].copy()
-    index = PendingFingerprints()
+    index = pending_map()
     for i, fps in enumerate(docs):
         index.add(fps, i)
     for fps in (docs[3], docs[7], docs[29][:10], np.zeros(0, dtype=np.uint64)):
@@ -287,23 +297,14 @@ def test_pending_fingerprints_count_what_each_document_shares(native, monkeypatc
         assert dict(zip(*got)) == expected and got[0] == sorted(got[0])
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
-def test_pending_fingerprints_count_then_add_in_one_walk(native, monkeypatch):
+def test_pending_fingerprints_count_then_add_in_one_walk(pending_map):
     """`shared(fps, then_add=i)` (one walk over the map in C) counts what `shared(fps)` counts,
     before the document is in, and leaves the map as `add(fps, i)` would, growing it as needed."""
-    from dlp import speedups
-    from dlp.registry import PendingFingerprints
-
-    if native and speedups.native is None:
-        pytest.skip("the C speedups are not built here")
-    if not native:
-        monkeypatch.setattr(speedups, "native", None)
-    rng = np.random.default_rng(5)
-    docs = [np.unique(rng.integers(1, 2**64 - 1, rng.integers(1, 3000), dtype=np.uint64)) for _ in range(30)]
+    docs = _fingerprint_sets(5)
     for i in (7, 12, 20):  # some share with earlier ones, one is a copy
         docs[i] = np.unique(np.concatenate([docs[i - 4][: 400 * (i % 3 + 1)], docs[i]]))
     docs[25] = docs[2].copy()
-    walked, apart = PendingFingerprints(), PendingFingerprints()
+    walked, apart = pending_map(), pending_map()
     for i, fps in enumerate(docs):
         got = walked.shared(fps, then_add=i)
         expected = apart.shared(fps)
