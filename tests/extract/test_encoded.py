@@ -254,8 +254,19 @@ def test_escaped_words_are_the_words_the_plain_loop_found(pieces, repeat):
     from dlp.extract.encoded import _BACKSLASH_X, _PERCENT, _escaped_words
 
     text = "".join(pieces) + " " + "The%20Halcyon%20coating" * repeat
-    for pattern in (_PERCENT, _BACKSLASH_X):
-        assert [d for _, d in _escaped_words(text, pattern)] == _reference_escaped_words(text, pattern)
+    for pattern, first in ((_PERCENT, "%"), (_BACKSLASH_X, "\\")):
+        assert [d for _, d in _escaped_words(text, pattern, first)] == _reference_escaped_words(text, pattern)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["%", "%2", "%20", "%zz", "\\", "\\x", "\\x4", "\\x41", "\\x4g", "a", " ", "%%41",
+                                 "\\\\x41", "é", "%E9"]), max_size=80))
+def test_escapes_found_by_their_first_character_are_those_finditer_finds(pieces):
+    from dlp.extract.encoded import _BACKSLASH_X, _PERCENT, _found
+
+    text = "".join(pieces)
+    for pattern, first in ((_PERCENT, "%"), (_BACKSLASH_X, "\\")):
+        assert [m.span() for m in _found(text, pattern, first)] == [m.span() for m in pattern.finditer(text)]
 
 
 # -- evasions of the run search (attack4): each fails with the C candidate search and the Python

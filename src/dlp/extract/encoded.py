@@ -376,16 +376,16 @@ def _escaped(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, N
     word with both kinds is found from either), nor any when there are too few for one word."""
     if marks[1] + marks[2] < _MIN_ESCAPES:
         return
-    for pattern, count in ((_PERCENT, marks[1]), (_BACKSLASH_X, marks[2])):
+    for pattern, first, count in ((_PERCENT, "%", marks[1]), (_BACKSLASH_X, "\\", marks[2])):
         if count == 0:
             continue
-        for kind, data in _escaped_words(text, pattern):
+        for kind, data in _escaped_words(text, pattern, first):
             yield kind, data, None  # (no other reading)
 
 
-def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes | None]]:
+def _escaped_words(text: str, pattern: re.Pattern, first: str) -> Iterator[tuple[str, bytes | None]]:
     done = 0
-    for escape in pattern.finditer(text):
+    for escape in _found(text, pattern, first):
         if escape.start() < done:
             continue
         lo = max(done, escape.start() - 4096)
@@ -400,6 +400,23 @@ def _escaped_words(text: str, pattern: re.Pattern) -> Iterator[tuple[str, bytes 
             data = _unescape(run)
             if len(data.split()) >= _MIN_ESCAPED_WORDS:  # prose, not a long link
                 yield "escaped", data
+
+
+def _found(text: str, pattern: re.Pattern, first: str) -> Iterator[re.Match]:
+    """`pattern.finditer(text)` for a pattern whose matches start with the character `first`:
+    that is looked for with `str.find`, the pattern tried only there (the regular expression
+    engine walked 40 MB of mail at 3 GB/s to find its 991 percent escapes)."""
+    at = 0
+    while True:
+        at = text.find(first, at)
+        if at < 0:
+            return
+        escape = pattern.match(text, at)
+        if escape is not None:
+            yield escape
+            at = escape.end()
+        else:
+            at += 1
 
 
 def _unhex(digits: bytes) -> bytes | None:
