@@ -293,8 +293,8 @@ def test_pending_fingerprints_count_what_each_document_shares(pending_map):
         index.add(fps, i)
     for fps in (docs[3], docs[7], docs[29][:10], np.zeros(0, dtype=np.uint64)):
         expected = {i: int(np.isin(fps, d).sum()) for i, d in enumerate(docs) if np.isin(fps, d).any()}
-        got = index.shared(fps)
-        assert dict(zip(*got)) == expected and got[0] == sorted(got[0])
+        documents, counts = (a.tolist() for a in index.shared(fps))
+        assert dict(zip(documents, counts)) == expected and documents == sorted(documents)
 
 
 def test_pending_fingerprints_count_then_add_in_one_walk(pending_map):
@@ -305,15 +305,19 @@ def test_pending_fingerprints_count_then_add_in_one_walk(pending_map):
         docs[i] = np.unique(np.concatenate([docs[i - 4][: 400 * (i % 3 + 1)], docs[i]]))
     docs[25] = docs[2].copy()
     walked, apart = pending_map(), pending_map()
+    def shared(index, fps, **then):
+        return tuple(a.tolist() for a in index.shared(fps, **then))
+
     for i, fps in enumerate(docs):
-        got = walked.shared(fps, then_add=i)
-        expected = apart.shared(fps)
+        got = shared(walked, fps, then_add=i)
+        expected = shared(apart, fps)
         apart.add(fps, i)
         assert got == expected
         assert bool(got[0]) == (i in (7, 12, 20, 25))  # random 64-bit values share nothing else
+    assert walked.sizes[: len(docs)].tolist() == apart.sizes[: len(docs)].tolist() == [len(d) for d in docs]
     for fps in (docs[3], docs[25], docs[29][:10], np.zeros(0, dtype=np.uint64)):
-        assert walked.shared(fps) == apart.shared(fps)
-        assert bool(walked.shared(fps)[0]) == bool(len(fps))  # each held by itself at least
+        assert shared(walked, fps) == shared(apart, fps)
+        assert bool(shared(walked, fps)[0]) == bool(len(fps))  # each held by itself at least
 
 
 def test_the_boilerplate_report_names_what_a_brute_force_count_names(tmp_path):

@@ -95,12 +95,13 @@ class PendingFingerprints:
         self.values = np.zeros(1 << 12, dtype=np.int32)
         self.used = 0
         self.documents = 0
+        self.sizes = np.zeros(64, dtype=np.int64)  # how many fingerprints each document added holds
         self._scratch = np.zeros(0, dtype=np.int32)
         self._lists: dict[int, list[int]] = {}
 
     def add(self, fps: np.ndarray, document: int) -> None:
         """Record the distinct fingerprints `fps` of pending document number `document`."""
-        self.documents = max(self.documents, document + 1)
+        self._sized(fps, document)
         native = speedups.native
         if native is None:
             for value in fps.tolist():
@@ -118,9 +119,15 @@ class PendingFingerprints:
         if speedups.native is not None and 2 * (self.used + more) > len(self.keys):
             self._grow(self.used + more)
 
-    def shared(self, fps: np.ndarray, then_add: int | None = None) -> tuple[list[int], list[int]]:
-        """(pending documents, how many of the distinct `fps` each holds), documents ascending;
-        then, with `then_add`, `add(fps, then_add)` (in the same walk over the map, in C)."""
+    def _sized(self, fps: np.ndarray, document: int) -> None:
+        self.documents = max(self.documents, document + 1)
+        if document >= len(self.sizes):
+            self.sizes = np.concatenate((self.sizes, np.zeros(max(document + 1, len(self.sizes)), dtype=np.int64)))
+        self.sizes[document] = len(fps)
+
+    def shared(self, fps: np.ndarray, then_add: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(pending documents, how many of the distinct `fps` each holds), int64, documents
+        ascending; then, with `then_add`, `add(fps, then_add)` (in the same walk over the map, in C)."""
         native = speedups.native
         if native is None:
             counts: dict[int, int] = {}
@@ -129,7 +136,8 @@ class PendingFingerprints:
                     counts[d] = counts.get(d, 0) + 1
             if then_add is not None:
                 self.add(fps, then_add)
-            return sorted(counts), [counts[d] for d in sorted(counts)]
+            return (np.array(sorted(counts), dtype=np.int64),
+                    np.array([counts[d] for d in sorted(counts)], dtype=np.int64))
         if len(self._scratch) < self.documents:
             self._scratch = np.zeros(max(self.documents, 2 * len(self._scratch)), dtype=np.int32)
         fps = np.ascontiguousarray(fps, dtype=np.uint64)
@@ -140,8 +148,8 @@ class PendingFingerprints:
                 self._grow(self.used + len(fps))
             documents, counts = native.multimap_count(self.keys, self.values, fps, self._scratch, then_add)
             self.used += len(fps)
-            self.documents = max(self.documents, then_add + 1)
-        return memoryview(documents).cast("q").tolist(), memoryview(counts).cast("q").tolist()
+            self._sized(fps, then_add)
+        return np.frombuffer(documents, dtype=np.int64), np.frombuffer(counts, dtype=np.int64)
 
     def _grow(self, needed: int) -> None:
         size = len(self.keys)
@@ -715,13 +723,15 @@ class Registry:
                     family = int(segment.get("owner_family")[local])
                     best = (score, family, segment.owners[local][0])
         # the documents this edit added, compared the same way (the first of equal scores wins, as
-        # among committed documents: the oldest)
-        for i, n in zip(*self._pending_fps.shared(fps, then_add=len(self._added))):
+        # among committed documents: the oldest); scored at once, only those near enough looked at
+        pending = self._pending_fps
+        documents, counts = pending.shared(fps, then_add=len(self._added))
+        scores = counts / np.maximum(1, np.minimum(len(fps), pending.sizes[documents]))
+        for i, score in zip(documents[scores >= NEAR_DUPLICATE].tolist(), scores[scores >= NEAR_DUPLICATE].tolist()):
             record = self._added[i] if i < len(self._added) else None
             if record is None or record.secret == sid:
                 continue
-            score = n / max(1, min(len(fps), len(record.fps)))
-            if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
+            if best is None or score > best[0]:
                 best = (score, record.family, record.secret)
         if best is None:
             return self._family_key(sid), None
