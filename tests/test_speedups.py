@@ -451,6 +451,22 @@ def test_long_ascii_texts_are_cut_alike_64_bytes_at_a_time(pieces, shift):
     _same_tokens_both_ways("x" * shift + "".join(pieces))
 
 
+CAMEL_PIECES = st.one_of(
+    st.text(alphabet="abcdeABCDE", min_size=1, max_size=30),
+    st.sampled_from(["UnderABlanket", "XMLHttpRequestFactory", "IDs", "PDFs", "aBcDeF", "McDonald", "iPhone12Pro",
+                     "ABCdefGHIjkl", "coatingProcessRatio", "HTMLParser", " ", "\n", "-", "7", "x" * 40]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CAMEL_PIECES, max_size=40), st.integers(0, 63))
+def test_camel_case_cuts_made_in_c_are_the_numpy_ones(pieces, shift):
+    """Glued CamelCase words (humps, runs of capitals before small letters, three words or two,
+    short or long) are cut by the C pass `ascii_runs` where `_camel_cuts` cuts them."""
+    _same_tokens_both_ways("x" * shift + "".join(pieces))
+
+
 @needs_native
 @pytest.mark.parametrize("text", ["", "a", "9", "aB", "abcDef", "x" * 64, "x" * 63 + "Y", "ab" * 32 + "Cd",
                                   "1" * 64 + "a", "a" * 128, "[1]", "ab[12]cd", "aB" * 100])

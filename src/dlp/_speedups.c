@@ -606,13 +606,13 @@ static PyObject *ascii_lower(PyObject *self, PyObject *args) {
 
 
 /* normalise._words' first cuts, for ASCII text: where its tokens start and end (runs of
- * letters A-Z a-z, or of digits 0-9: a letter next to a digit is a cut), and its CamelCase
- * humps (a capital right after a small letter) with the bounds of the run of letters and
- * digits each lies in (the token `_camel_cuts` reads them in), and the hyphens after a letter
- * and before a blank or a line break (those `_broken_words` reads). Returns five bytearrays of
- * int64: starts, ends, humps, hump_starts, hump_ends, and the hyphens as bytes of int64.
- * Counted first, then written (where SSE2 is at hand, 64 bytes at a time), so each array is
- * allocated once at its size. */
+ * letters A-Z a-z, or of digits 0-9: a letter next to a digit is a cut), cut again where
+ * glued CamelCase words begin (`camel_cuts` below: normalise._camel_cuts, which reads the
+ * same text when the speedups are not built), and the hyphens after a letter and before a
+ * blank or a line break (those `_broken_words` reads). Returns (starts, ends) as bytearrays
+ * of int64, and the half cuts (the CamelCase cut of each token of exactly two words) and the
+ * hyphens as bytes of int64. Counted first, then written (where SSE2 is at hand, 64 bytes at
+ * a time), so each array is allocated once at its size. */
 static inline int ascii_is_alnum(uint8_t c) { return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10; }
 
 #ifndef WIDE_CLASSES
@@ -657,38 +657,83 @@ static inline void ascii_cuts64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, u
     carry[2] = small >> 63;
 }
 
+static inline int ascii_upper(uint8_t c) { return (uint8_t)(c - 'A') < 26; }
+static inline int ascii_small(uint8_t c) { return (uint8_t)(c - 'a') < 26; }
+
+/* normalise._camel_cuts_in for ASCII text: of each run of letters and digits p[rs:re] that
+ * holds humps h[0..nh) (a capital after a small letter, ascending), the falls too (the last of
+ * two capitals or more before two small letters: the B of UnderABlanket); the run is cut at
+ * all of them when it makes three words or more that average three letters or more (appended
+ * to `glued`), and its one cut is a half cut when it makes exactly two such words. 0 when out
+ * of memory. */
+static inline int ascii_fall(const uint8_t *p, Py_ssize_t at) {
+    return ascii_upper(p[at]) && ascii_upper(p[at + 1]) && ascii_small(p[at + 2]) && ascii_small(p[at + 3]);
+}
+
+static int camel_cuts(const uint8_t *p, Py_ssize_t rs, Py_ssize_t re, const int64_t *h, Py_ssize_t nh,
+                      int64_t **glued, Py_ssize_t *nglued, Py_ssize_t *cap_glued,
+                      int64_t **halves, Py_ssize_t *nhalves, Py_ssize_t *cap_halves) {
+    Py_ssize_t falls = 0;
+    for (Py_ssize_t at = rs; at + 3 < re; at++)
+        falls += ascii_fall(p, at);
+    Py_ssize_t segments = nh + falls + 1;  /* (nh is 1 or more) */
+    if (re - rs < 3 * segments)
+        return 1;
+    if (segments == 2)  /* one hump, no fall */
+        return push(halves, nhalves, cap_halves, h[0]);
+    /* humps and falls in order (never at one place: a fall follows a capital, a hump a small letter) */
+    Py_ssize_t k = 0;
+    for (Py_ssize_t at = rs; at + 3 < re; at++) {
+        if (!ascii_fall(p, at))
+            continue;
+        for (; k < nh && h[k] < at + 1; k++)
+            if (!push(glued, nglued, cap_glued, h[k]))
+                return 0;
+        if (!push(glued, nglued, cap_glued, at + 1))
+            return 0;
+    }
+    for (; k < nh; k++)
+        if (!push(glued, nglued, cap_glued, h[k]))
+            return 0;
+    return 1;
+}
+
+/* The sorted values[0..n) merged with the sorted more[0..m) in place, from the back (values has
+ * room for n + m). */
+static void merge_back(int64_t *values, Py_ssize_t n, const int64_t *more, Py_ssize_t m) {
+    Py_ssize_t i = n - 1, k = m - 1, out = n + m - 1;
+    while (k >= 0)
+        values[out--] = i >= 0 && values[i] > more[k] ? values[i--] : more[k--];
+}
+
 static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data))
         return NULL;
     const uint8_t *p = data.buf;
-    Py_ssize_t n = data.len, tokens = 0, humps = 0;
+    Py_ssize_t n = data.len, tokens = 0;
     uint8_t pad[64];
     uint64_t carry[3] = {0, 0, 0}, starts, ends, hump;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t at = 0; at < n; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump);
         tokens += __builtin_popcountll(starts);
-        humps += bits_set(hump);
     }
     Py_END_ALLOW_THREADS
-    PyObject *out[5] = {NULL};
-    Py_ssize_t sizes[5] = {tokens, tokens, humps, humps, humps};
-    for (int k = 0; k < 5; k++)
-        if ((out[k] = PyByteArray_FromStringAndSize(NULL, sizes[k] * 8)) == NULL) {
-            for (int i = 0; i < k; i++)
-                Py_DECREF(out[i]);
-            PyBuffer_Release(&data);
-            return NULL;
-        }
-    int64_t *s = (int64_t *)PyByteArray_AS_STRING(out[0]), *e = (int64_t *)PyByteArray_AS_STRING(out[1]);
-    int64_t *h = (int64_t *)PyByteArray_AS_STRING(out[2]), *hs = (int64_t *)PyByteArray_AS_STRING(out[3]);
-    int64_t *he = (int64_t *)PyByteArray_AS_STRING(out[4]);
-    Py_ssize_t nd = 0, cap_dash = 64;
-    int64_t *dashes = PyMem_RawMalloc(cap_dash * sizeof(int64_t));
-    int failed = dashes == NULL;
+    PyObject *o_starts = PyByteArray_FromStringAndSize(NULL, tokens * 8);
+    PyObject *o_ends = o_starts == NULL ? NULL : PyByteArray_FromStringAndSize(NULL, tokens * 8);
+    if (o_ends == NULL) {
+        Py_XDECREF(o_starts);
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    int64_t *s = (int64_t *)PyByteArray_AS_STRING(o_starts), *e = (int64_t *)PyByteArray_AS_STRING(o_ends);
+    Py_ssize_t nd = 0, cap_dash = 64, nglued = 0, cap_glued = 64, nhalves = 0, cap_halves = 64, nh = 0, cap_h = 64;
+    int64_t *dashes = PyMem_RawMalloc(cap_dash * sizeof(int64_t)), *glued = PyMem_RawMalloc(cap_glued * sizeof(int64_t));
+    int64_t *halves = PyMem_RawMalloc(cap_halves * sizeof(int64_t)), *h = PyMem_RawMalloc(cap_h * sizeof(int64_t));
+    int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL;
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t ns = 0, ne = 0, nh = 0, run_start = 0, run_end = -1;
+    Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1;
     carry[0] = carry[1] = carry[2] = 0;
     for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump);
@@ -706,9 +751,13 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
             e[ne++] = at + __builtin_ctzll(ends);
         for (; starts; starts &= starts - 1)
             s[ns++] = at + __builtin_ctzll(starts);
-        for (; hump; hump &= hump - 1) {
+        for (; hump && !failed; hump &= hump - 1) {
             Py_ssize_t at_hump = at + __builtin_ctzll(hump);
-            if (at_hump >= run_end) {  /* the run of letters and digits it lies in (humps in one run share it) */
+            if (at_hump >= run_end) {  /* a new run of letters and digits: the humps of the last one decided */
+                if (nh && !camel_cuts(p, run_start, run_end, h, nh, &glued, &nglued, &cap_glued, &halves, &nhalves,
+                                      &cap_halves))
+                    failed = 1;
+                nh = 0;
                 run_start = at_hump;
                 while (run_start > 0 && ascii_is_alnum(p[run_start - 1]))
                     run_start--;
@@ -716,23 +765,39 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
                 while (run_end < n && ascii_is_alnum(p[run_end]))
                     run_end++;
             }
-            h[nh] = at_hump;
-            hs[nh] = run_start;
-            he[nh++] = run_end;
+            if (!push(&h, &nh, &cap_h, at_hump))
+                failed = 1;
         }
     }
+    if (nh && !failed && !camel_cuts(p, run_start, run_end, h, nh, &glued, &nglued, &cap_glued, &halves, &nhalves,
+                                     &cap_halves))
+        failed = 1;
     if (ne < ns)  /* a run that goes on to the end */
         e[ne++] = n;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
-    if (failed) {
-        for (int k = 0; k < 5; k++)
-            Py_DECREF(out[k]);
-        PyMem_RawFree(dashes);
-        return PyErr_NoMemory();
+    PyMem_RawFree(h);
+    /* the glued cuts merged into the bounds (each cut ends a token and starts the next), from the back */
+    if (!failed && nglued && (PyByteArray_Resize(o_starts, (tokens + nglued) * 8) < 0
+                              || PyByteArray_Resize(o_ends, (tokens + nglued) * 8) < 0)) {
+        PyErr_Clear();
+        failed = 1;
     }
-    PyObject *result = Py_BuildValue("(NNNNNy#)", out[0], out[1], out[2], out[3], out[4], (const char *)dashes, nd * 8);
+    if (!failed && nglued) {
+        merge_back((int64_t *)PyByteArray_AS_STRING(o_starts), tokens, glued, nglued);
+        merge_back((int64_t *)PyByteArray_AS_STRING(o_ends), tokens, glued, nglued);
+    }
+    PyObject *result = NULL;
+    if (!failed)
+        result = Py_BuildValue("(OOy#y#)", o_starts, o_ends, (const char *)halves, nhalves * 8, (const char *)dashes,
+                               nd * 8);
+    Py_DECREF(o_starts);
+    Py_DECREF(o_ends);
     PyMem_RawFree(dashes);
+    PyMem_RawFree(glued);
+    PyMem_RawFree(halves);
+    if (failed)
+        return PyErr_NoMemory();
     return result;
 }
 

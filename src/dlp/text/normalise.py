@@ -549,7 +549,7 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
         layout, starts, ends, half_cuts = _first_cuts(layout, text)
     else:
         layout, starts, ends, half_cuts = _first_cuts_listed(layout, text, runs)
-        hyphens = np.frombuffer(runs[5], dtype=np.int64)
+        hyphens = np.frombuffer(runs[3], dtype=np.int64)
     ones, longs = _short_and_long(starts, ends)
     glued, unsegmented = _glued_cuts(layout, starts, ends, longs)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
@@ -609,9 +609,9 @@ def _first_cuts(layout: _Layout, text: str | None):
 
 def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
     """`_first_cuts` of ASCII text from what the C pass listed (`ascii_runs`: tokens already cut
-    where letters meet digits, and the CamelCase humps with the bounds of their runs of letters
-    and digits): what is left is a few cuts to make, not passes over every character."""
-    starts, ends, humps, hump_starts, hump_ends = (np.frombuffer(r, dtype=np.int64) for r in runs[:5])
+    where letters meet digits and where glued CamelCase words begin, and the half cuts): what
+    is left is dropping citation marks, not passes over every character."""
+    starts, ends, half_cuts = (np.frombuffer(r, dtype=np.int64) for r in runs[:3])
     layout, spans = _drop_citations(layout, text)
     if spans:  # their digits are no tokens (brackets, blanks, commas and dashes around them are none anyway)
         bounds = np.array(spans, dtype=np.int64)
@@ -620,10 +620,6 @@ def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
         for a, b in zip(first.tolist(), last.tolist()):
             keep[a:b] = False
         starts, ends = starts[keep], ends[keep]
-    small = layout.small if layout.small is not None else (layout.kind == LETTER) & ~layout.upper
-    camel, half_cuts = _camel_cuts_in(layout.upper, small, humps, hump_starts, hump_ends)
-    if len(camel):
-        starts, ends = _insert(starts, camel), _insert(ends, camel)
     return layout, starts, ends, half_cuts
 
 
