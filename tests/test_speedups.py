@@ -468,6 +468,20 @@ def test_camel_case_cuts_made_in_c_are_the_numpy_ones(pieces, shift):
 
 
 @needs_native
+def test_ascii_runs_can_leave_camel_case_alone():
+    """`ascii_runs(data, False)` (what bench_evasion_share.py measures without the word rules)
+    cuts where letters meet digits only: no CamelCase cut, no half cut."""
+    from dlp import speedups
+
+    data = b"coatingProcessRatio HTMLParser BlueFin ab12cd"  # (capitals before small letters are cut only
+    # in a token with a hump: HTMLParser is left whole; BlueFin is two words, a half cut)
+    def listed(*flag):
+        return [np.frombuffer(r, dtype=np.int64).tolist() for r in speedups.native.ascii_runs(data, *flag)[:3]]
+    assert listed(False) == [[0, 20, 31, 39, 41, 43], [19, 30, 38, 41, 43, 45], []]
+    assert listed() == listed(True) == [[0, 7, 14, 20, 31, 39, 41, 43], [7, 14, 19, 30, 38, 41, 43, 45], [35]]
+
+
+@needs_native
 @pytest.mark.parametrize("text", ["", "a", "9", "aB", "abcDef", "x" * 64, "x" * 63 + "Y", "ab" * 32 + "Cd",
                                   "1" * 64 + "a", "a" * 128, "[1]", "ab[12]cd", "aB" * 100])
 def test_the_c_runs_of_edge_cases_are_the_numpy_ones(text):

@@ -708,7 +708,8 @@ static void merge_back(int64_t *values, Py_ssize_t n, const int64_t *more, Py_ss
 
 static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data))
+    int camel = 1;  /* 0: no CamelCase cuts (benchmarks/bench_evasion_share.py measures what they cost) */
+    if (!PyArg_ParseTuple(args, "y*|p", &data, &camel))
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len, tokens = 0;
@@ -751,7 +752,7 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
             e[ne++] = at + __builtin_ctzll(ends);
         for (; starts; starts &= starts - 1)
             s[ns++] = at + __builtin_ctzll(starts);
-        for (; hump && !failed; hump &= hump - 1) {
+        for (hump = camel ? hump : 0; hump && !failed; hump &= hump - 1) {
             Py_ssize_t at_hump = at + __builtin_ctzll(hump);
             if (at_hump >= run_end) {  /* a new run of letters and digits: the humps of the last one decided */
                 if (nh && !camel_cuts(p, run_start, run_end, h, nh, &glued, &nglued, &cap_glued, &halves, &nhalves,

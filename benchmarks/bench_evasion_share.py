@@ -1,0 +1,129 @@
+"""What the evasion work costs a scan (issue 20's goal: the core within 10%), run by hand.
+
+    python benchmarks/bench_evasion_share.py [--docs 10000] [--scan-mb 40] [--runs 3]
+
+A registry of --docs documents (bench_core's: Reuters-21578 and BBC articles topped up with
+synthetic text) is registered with `dlp register`; then one process per reading scans the
+same --scan-mb of Enron mail bodies in-process (after a 4 MB warm-up; the best of five
+scans) with the evasion work as it is, and with each part of it left out:
+
+- words: CamelCase, glued and letter-spaced words, words broken at line ends, citation marks;
+- marks: numbers glued to words or standing between them, and the second reading without them;
+- encoded: base64, hex, escaped and quoted-printable runs decoded and read;
+- all three.
+
+A part is left out by replacing the functions that do it with ones that find nothing (so
+the rest of the scan is what it would be on text without such things). The share is
+(seconds with everything - seconds without all three) / seconds with everything. The
+modes are run --runs times, alternating, and the median of each is reported (timings on
+this virtual machine drift by 10% within minutes). Figures go to standard output and
+benchmarks/out/evasion_share.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+
+SRC = HERE.parent / "src"
+OUT = HERE / "out"
+MODES = ("everything", "without words", "without marks", "without encoded", "without all three")
+
+# run in a fresh process per mode: the parts left out are replaced before the scanner is opened
+_SCAN = r"""
+import sys, time
+import numpy as np
+mode, registry, path = sys.argv[1], sys.argv[2], sys.argv[3]
+import dlp.text.normalise as N
+if mode in ("without words", "without all three"):
+    N._drop_citations = lambda layout, text: (layout, [])
+    N._camel_cuts = lambda layout, s, e: (N._NO_INT, N._NO_INT)
+    N._camel_cuts_in = lambda *a: (N._NO_INT, N._NO_INT)
+    N._glued_cuts = lambda *a: (N._NO_INT, 0)
+    N._broken_words = lambda *a: None
+    N._letter_spacing = lambda *a: (None, 0)
+    from dlp import speedups
+    if speedups.native is not None:  # the C pass cuts CamelCase words itself: asked not to
+        class WithoutCamel:
+            def __getattr__(self, name, native=speedups.native):
+                return getattr(native, name)
+            def ascii_runs(self, data, native=speedups.native):
+                return native.ascii_runs(data, False)
+        speedups.native = WithoutCamel()
+if mode in ("without marks", "without all three"):
+    N.Tokens.marks = property(lambda self: N._NO_INT)
+if mode in ("without encoded", "without all three"):
+    import dlp.extract.encoded as E
+    E._decoded_runs = lambda text: iter(())
+from dlp.scanner import open_scanner
+scanner = open_scanner(registry, None)
+data = open(path, "rb").read()
+scanner.scan_bytes(data[:4_000_000], "warm.txt")
+best = float("inf")
+for _ in range(5):
+    started = time.process_time()
+    scanner.scan_bytes(data, "mail.txt")
+    best = min(best, time.process_time() - started)
+print(best)
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--scan-mb", type=float, default=40)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dlp-bench-evasion-"))
+    try:
+        docs, source = corpus.secret_documents(args.docs)
+        (work / "docs").mkdir()
+        for i, d in enumerate(docs):
+            (work / "docs" / f"doc{i:05d}.txt").write_text(d)
+        traffic = corpus.enron_bodies() if corpus.have_corpora() else corpus.synthetic(2000, 800, 9)
+        text, i = [], 0
+        while sum(len(t) for t in text) < args.scan_mb * 1e6:
+            text.append(traffic[i % len(traffic)])
+            i += 1
+        (work / "mail.txt").write_text("\n\n".join(text)[: int(args.scan_mb * 1e6)])
+        env = dict(os.environ, DLP_REGISTRY=str(work / "reg"), PYTHONPATH=str(SRC))
+        subprocess.run([sys.executable, "-m", "dlp", "register", str(work / "docs")], env=env, check=True,
+                       capture_output=True)
+        seconds: dict[str, list[float]] = {m: [] for m in MODES}
+        for _ in range(args.runs):
+            for mode in MODES:
+                out = subprocess.run([sys.executable, "-c", _SCAN, mode, str(work / "reg"), str(work / "mail.txt")],
+                                     env=env, check=True, capture_output=True, text=True).stdout
+                seconds[mode].append(float(out.strip().splitlines()[-1]))
+        median = {m: sorted(v)[len(v) // 2] for m, v in seconds.items()}
+        full, core = median["everything"], median["without all three"]
+        results = {"documents": len(docs), "source": source, "scan_mb": args.scan_mb, "runs": seconds,
+                   "median_seconds": median,
+                   "share_of_everything": round((full - core) / full, 3),
+                   "each_part_seconds": {m.removeprefix("without "): round(full - median[m], 3)
+                                         for m in MODES[1:4]}}
+        for mode in MODES:
+            print(f"{mode:18} {median[mode]:.3f} s  ({args.scan_mb / median[mode]:.1f} MB/s)  runs "
+                  + " ".join(f"{s:.3f}" for s in seconds[mode]))
+        print(f"the evasion work: {results['share_of_everything']:.0%} of the scan "
+              f"(words {results['each_part_seconds']['words']:.3f} s, marks {results['each_part_seconds']['marks']:.3f} s, "
+              f"encoded {results['each_part_seconds']['encoded']:.3f} s)")
+        OUT.mkdir(exist_ok=True)
+        (OUT / "evasion_share.json").write_text(json.dumps(results, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
