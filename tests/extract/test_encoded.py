@@ -272,6 +272,30 @@ def test_escapes_found_by_their_first_character_are_those_finditer_finds(pieces)
 # -- evasions of the run search (attack4): each fails with the C candidate search and the Python
 # one alike, and with the search before them (6492a09); planted so that a fix shows here
 
+@pytest.mark.parametrize("shift", range(0, 140, 3))
+def test_runs_across_the_edges_of_64_byte_blocks_are_found_as_without_the_speedups(shift, monkeypatch):
+    """The C search reads 64 bytes at a time and carries how many bytes of a class end one block
+    into the next: short hex runs, dump offsets and base64 lines that straddle a block edge are
+    candidates exactly where the Python search finds them (found when the carry was dropped)."""
+    from dlp import speedups
+    from dlp.extract.encoded import _candidates, _offsets, _starts
+
+    if speedups.native is None:
+        pytest.skip("the C speedups are not built here")
+    payload = SECRET.encode()[:48]
+    dump = "\n".join(f"{i:07o} " + " ".join(f"{b:02x}" for b in payload[i:i + 16]) for i in range(0, 48, 16))
+    line = base64.b64encode(payload).decode()
+    data = ("x" * shift + "\n" + hexdump(payload[:12], " ") + "\n" + "y" * (shift % 61) + "\n" + dump + "\n"
+            + "z" * (shift % 37) + "\n" + line + "\n" + line + "\n" + "q" * 30).encode()
+    assert _starts(data)[2] == _offsets(data) == [data.index(b"0000000")]  # the dump's first offset, wherever it falls
+    marks_c, marks_py = [0, 0, 0], [0, 0, 0]
+    with_c = _candidates(data, marks_c)
+    monkeypatch.setattr(speedups, "native", None)
+    without = _candidates(data, marks_py)
+    assert with_c == without and marks_c == marks_py
+    assert {kind for _, _, kind, _, _ in with_c} >= {"hex", "base64"}
+
+
 @pytest.fixture(params=["C speedups", "NumPy/Python"])
 def either_search(request, monkeypatch):
     """The candidate search with the C speedups where built, then without them."""
