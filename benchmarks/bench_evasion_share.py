@@ -29,7 +29,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import shutil
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -89,44 +88,44 @@ def main() -> None:
     ap.add_argument("--scan-mb", type=float, default=40)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="dlp-bench-evasion-"))
-    try:
-        docs, source = corpus.secret_documents(args.docs)
-        (work / "docs").mkdir()
-        for i, d in enumerate(docs):
-            (work / "docs" / f"doc{i:05d}.txt").write_text(d)
-        traffic = corpus.enron_bodies() if corpus.have_corpora() else corpus.synthetic(2000, 800, 9)
-        text, i = [], 0
-        while sum(len(t) for t in text) < args.scan_mb * 1e6:
-            text.append(traffic[i % len(traffic)])
-            i += 1
-        (work / "mail.txt").write_text("\n\n".join(text)[: int(args.scan_mb * 1e6)])
-        env = dict(os.environ, DLP_REGISTRY=str(work / "reg"), PYTHONPATH=os.environ.get("PYTHONPATH") or str(SRC))
-        subprocess.run([sys.executable, "-m", "dlp", "register", str(work / "docs")], env=env, check=True,
-                       capture_output=True)
-        seconds: dict[str, list[float]] = {m: [] for m in MODES}
-        for _ in range(args.runs):
-            for mode in MODES:
-                out = subprocess.run([sys.executable, "-c", _SCAN, mode, str(work / "reg"), str(work / "mail.txt")],
-                                     env=env, check=True, capture_output=True, text=True).stdout
-                seconds[mode].append(float(out.strip().splitlines()[-1]))
-        median = {m: sorted(v)[len(v) // 2] for m, v in seconds.items()}
-        full, core = median["everything"], median["without all three"]
-        results = {"documents": len(docs), "source": source, "scan_mb": args.scan_mb, "runs": seconds,
-                   "median_seconds": median,
-                   "share_of_everything": round((full - core) / full, 3),
-                   "each_part_seconds": {m.removeprefix("without "): round(full - median[m], 3)
-                                         for m in MODES[1:4]}}
+    with tempfile.TemporaryDirectory(prefix="dlp-bench-evasion-") as folder:
+        results = _measured(Path(folder), args)
+    for mode in MODES:
+        print(f"{mode:18} {results['median_seconds'][mode]:.3f} s  ({args.scan_mb / results['median_seconds'][mode]:.1f} MB/s)"
+              "  runs " + " ".join(f"{s:.3f}" for s in results["runs"][mode]))
+    part = results["each_part_seconds"]
+    print(f"the evasion work: {results['share_of_everything']:.0%} of the scan (words {part['words']:.3f} s, "
+          f"marks {part['marks']:.3f} s, encoded {part['encoded']:.3f} s)")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "evasion_share.json").write_text(json.dumps(results, indent=2))
+
+
+def _measured(work: Path, args) -> dict:
+    """Register the documents, write the mail, and time each mode --runs times, alternating."""
+    docs, source = corpus.secret_documents(args.docs)
+    (work / "docs").mkdir()
+    for i, d in enumerate(docs):
+        (work / "docs" / f"doc{i:05d}.txt").write_text(d)
+    traffic = corpus.enron_bodies() if corpus.have_corpora() else corpus.synthetic(2000, 800, 9)
+    text, i = [], 0
+    while sum(len(t) for t in text) < args.scan_mb * 1e6:
+        text.append(traffic[i % len(traffic)])
+        i += 1
+    (work / "mail.txt").write_text("\n\n".join(text)[: int(args.scan_mb * 1e6)])
+    env = dict(os.environ, DLP_REGISTRY=str(work / "reg"), PYTHONPATH=os.environ.get("PYTHONPATH") or str(SRC))
+    subprocess.run([sys.executable, "-m", "dlp", "register", str(work / "docs")], env=env, check=True,
+                   capture_output=True)
+    seconds: dict[str, list[float]] = {m: [] for m in MODES}
+    for _ in range(args.runs):
         for mode in MODES:
-            print(f"{mode:18} {median[mode]:.3f} s  ({args.scan_mb / median[mode]:.1f} MB/s)  runs "
-                  + " ".join(f"{s:.3f}" for s in seconds[mode]))
-        print(f"the evasion work: {results['share_of_everything']:.0%} of the scan "
-              f"(words {results['each_part_seconds']['words']:.3f} s, marks {results['each_part_seconds']['marks']:.3f} s, "
-              f"encoded {results['each_part_seconds']['encoded']:.3f} s)")
-        OUT.mkdir(exist_ok=True)
-        (OUT / "evasion_share.json").write_text(json.dumps(results, indent=2))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            out = subprocess.run([sys.executable, "-c", _SCAN, mode, str(work / "reg"), str(work / "mail.txt")],
+                                 env=env, check=True, capture_output=True, text=True).stdout
+            seconds[mode].append(float(out.strip().splitlines()[-1]))
+    median = {m: sorted(v)[len(v) // 2] for m, v in seconds.items()}
+    full, core = median["everything"], median["without all three"]
+    return {"documents": len(docs), "source": source, "scan_mb": args.scan_mb, "runs": seconds,
+            "median_seconds": median, "share_of_everything": round((full - core) / full, 3),
+            "each_part_seconds": {m.removeprefix("without "): round(full - median[m], 3) for m in MODES[1:4]}}
 
 
 if __name__ == "__main__":
