@@ -112,7 +112,7 @@ def test_files_read_where_they_are_fingerprinted_store_what_add_documents_stores
     plain = _register(tmp_path / "plain", key, monkeypatch, workers=1, flush=1 << 30)
     docs = _documents()
     paths = _on_disk(tmp_path / "files", docs)
-    monkeypatch.setattr(registry_module, "POOL_FILES", 0)
+    monkeypatch.setattr(parallel, "FEW_FILES", 0)
     monkeypatch.setattr(registry_module, "FLUSH_BYTES", flush)
     with editing(tmp_path / "read", key) as reg:
         results = reg.add_files(paths, [d.secret_id for d in docs], _read, label="L", workers=workers)
@@ -135,7 +135,7 @@ def test_files_that_cannot_be_read_or_are_empty_refuse_the_whole_registration(tm
     paths = _on_disk(tmp_path / "files", docs)
     paths[4].write_bytes(b"")
     paths[17].write_bytes(b"%CORRUPT not what it claims")
-    monkeypatch.setattr(registry_module, "POOL_FILES", 0)
+    monkeypatch.setattr(parallel, "FEW_FILES", 0)
     monkeypatch.setattr(registry_module, "BATCH_CHARS", 3000)
     root = tmp_path / "reg"
     with editing(root) as reg:

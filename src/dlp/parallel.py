@@ -26,6 +26,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 AHEAD = 32  # pieces per worker handed out ahead of the one whose result is awaited
+FEW_FILES = 256  # fewer files than this (and little text) are read in the calling process: starting workers costs more
 _STATE: dict[str, Any] = {}  # what a worker process was started with (set once per worker, by fork)
 
 

@@ -67,7 +67,6 @@ BOILERPLATE_REPORT = 3  # fingerprints (a passage of about ten words) a registra
 BATCH_CHARS = 256 * 1024  # text fingerprinted in one vectorised pass (NumPy's per-call cost paid once per batch)
 BATCH_DOCS = 256
 POOL_CHARS = 4 << 20  # less text than this is fingerprinted in this process (starting workers costs more)
-POOL_FILES = 256  # and fewer files than this are read in this process (`add_files`), unless they are large
 FLUSH_BYTES = 512 << 20  # pending records of this size are written as a segment of the edit (bounds memory;
 # a segment per 10,000 news articles: each segment more costs scans a lookup, about 10% of the fingerprint tier)
 
@@ -107,8 +106,7 @@ class PendingFingerprints:
             for value in fps.tolist():
                 self._lists.setdefault(value, []).append(document)
             return
-        if 2 * (self.used + len(fps)) > len(self.keys):
-            self._grow(self.used + len(fps))
+        self._room(len(fps))
         native.multimap_add(self.keys, self.values, np.ascontiguousarray(fps, dtype=np.uint64),
                             np.full(len(fps), document, dtype=np.int32))
         self.used += len(fps)
@@ -116,7 +114,11 @@ class PendingFingerprints:
     def reserve(self, more: int) -> None:
         """Room for `more` fingerprints, made at once (growing the map as they come rehashes it
         a dozen times: 0.45 s for 10,000 documents, against 0.1 s for adding them)."""
-        if speedups.native is not None and 2 * (self.used + more) > len(self.keys):
+        if speedups.native is not None:
+            self._room(more)
+
+    def _room(self, more: int) -> None:
+        if 2 * (self.used + more) > len(self.keys):
             self._grow(self.used + more)
 
     def _sized(self, fps: np.ndarray, document: int) -> None:
@@ -144,8 +146,7 @@ class PendingFingerprints:
         if then_add is None:
             documents, counts = native.multimap_count(self.keys, self.values, fps, self._scratch)
         else:
-            if 2 * (self.used + len(fps)) > len(self.keys):
-                self._grow(self.used + len(fps))
+            self._room(len(fps))
             documents, counts = native.multimap_count(self.keys, self.values, fps, self._scratch, then_add)
             self.used += len(fps)
             self._sized(fps, then_add)
@@ -304,18 +305,15 @@ class Registry:
         known = self._known(secret_ids)
         sizes = [_file_size(path) for path in paths]
         pieces = parallel.chunks(sizes, BATCH_CHARS, BATCH_DOCS)
-        if sum(sizes) < POOL_CHARS and len(paths) < POOL_FILES:
+        if sum(sizes) < POOL_CHARS and len(paths) < parallel.FEW_FILES:
             workers = 1
-        lexicon = self.lexicon  # built here, before any fork: workers inherit it
-        if workers > 1:
-            self.settle()  # no fork while a thread of ours writes a segment
         self._pending_fps.reserve(sum(sizes) // 20)
-        state = {"keyer": self.keyer, "lexicon": lexicon, "read": read, "paths": paths, "ids": secret_ids, "known": known}
         asked = (label, classification, owner, tags)
         out: list[Registered] = []
         refused: list[tuple[Path, list[Any]]] = []
-        for piece, (heads, packed) in zip(pieces, parallel.ordered_map(_read_and_prepare, pieces, workers=workers,
-                                                                       state=state)):
+        batches = self._in_workers(_read_and_prepare, pieces, workers, read=read, paths=paths, ids=secret_ids,
+                                   known=known)
+        for piece, (heads, packed) in zip(pieces, batches):
             prepared = iter(unpack(packed) if packed is not None else ())
             for i, (digest, size, problems, wanted) in zip(piece, heads):
                 if problems or not size:
@@ -352,16 +350,20 @@ class Registry:
         """The fingerprints of `texts`, in order, as the workers finish them."""
         if not texts:
             return
-        lexicon = self.lexicon  # built here, before any fork: workers inherit it
         pieces = parallel.chunks((len(t) for t in texts), BATCH_CHARS, BATCH_DOCS)
         if sum(len(t) for t in texts) < POOL_CHARS:
             workers = 1
+        # the texts too: a worker is sent the numbers of its batch, not tens of megabytes of text
+        for batch in self._in_workers(_prepare_texts, pieces, workers, texts=texts):
+            yield from unpack(batch)
+
+    def _in_workers(self, fn, pieces: list[range], workers: int, **state: Any) -> Iterator[Any]:
+        """`parallel.ordered_map(fn, pieces)` with this registry's key and lexicon in the workers'
+        state beside `state` (built here, before any fork: the workers inherit them)."""
+        lexicon = self.lexicon
         if workers > 1:
             self.settle()  # no fork while a thread of ours writes a segment
-        # the texts too: a worker is sent the numbers of its batch, not tens of megabytes of text
-        for batch in parallel.ordered_map(_prepare_texts, pieces, workers=workers,
-                                          state={"keyer": self.keyer, "lexicon": lexicon, "texts": texts}):
-            yield from unpack(batch)
+        return parallel.ordered_map(fn, pieces, workers=workers, state={"keyer": self.keyer, "lexicon": lexicon, **state})
 
     def _add_prepared(self, secret_id: str, source: str, size: int, digest: str, p: Prepared, label, classification,
                       owner, tags) -> Registered:
@@ -727,7 +729,8 @@ class Registry:
         pending = self._pending_fps
         documents, counts = pending.shared(fps, then_add=len(self._added))
         scores = counts / np.maximum(1, np.minimum(len(fps), pending.sizes[documents]))
-        for i, score in zip(documents[scores >= NEAR_DUPLICATE].tolist(), scores[scores >= NEAR_DUPLICATE].tolist()):
+        near = scores >= NEAR_DUPLICATE
+        for i, score in zip(documents[near].tolist(), scores[near].tolist()):
             record = self._added[i] if i < len(self._added) else None
             if record is None or record.secret == sid:
                 continue
@@ -854,7 +857,7 @@ def _read_and_prepare(batch: range) -> tuple[list[tuple[str, int, list[Any], boo
         heads.append((digest, len(raw), list(problems), wanted))
         if wanted:
             texts.append(text)
-    return heads, (pack(prepare(tokenise_many(texts), keyer, parallel.state("lexicon"))) if texts else None)
+    return heads, (_fingerprinted(texts) if texts else None)
 
 
 def _file_size(path: Path) -> int:
@@ -868,7 +871,12 @@ def _file_size(path: Path) -> int:
 def _prepare_texts(batch: range) -> dict[str, np.ndarray]:
     """Fingerprint a batch of the texts (in a worker process, or here), packed to travel back."""
     texts = parallel.state("texts")
-    return pack(prepare(tokenise_many([texts[i] for i in batch]), parallel.state("keyer"), parallel.state("lexicon")))
+    return _fingerprinted([texts[i] for i in batch])
+
+
+def _fingerprinted(texts: list[str]) -> dict[str, np.ndarray]:
+    """`prepare` of texts under the workers' key and lexicon, packed to travel back."""
+    return pack(prepare(tokenise_many(texts), parallel.state("keyer"), parallel.state("lexicon")))
 
 
 def _phrases(texts: list[str], keyer: Keyer, min_chars: int = 0) -> list[np.ndarray]:

@@ -70,7 +70,6 @@ def _kind(mode: int) -> str:
 
 
 READ_BATCH = 64  # files per task
-READ_POOL_FILES = 256  # fewer files are read here (starting workers costs more)
 
 
 def read_documents(paths: list[Path], *, workers: int = 1,
@@ -80,7 +79,7 @@ def read_documents(paths: list[Path], *, workers: int = 1,
     from .. import parallel
 
     pieces = [paths[r.start : r.stop] for r in parallel.chunks((1 for _ in paths), READ_BATCH, READ_BATCH)]
-    if len(paths) < READ_POOL_FILES:
+    if len(paths) < parallel.FEW_FILES:
         workers = 1
     return [read for batch in parallel.ordered_map(_read_batch, pieces, workers=workers, meanwhile=meanwhile)
             for read in batch]
