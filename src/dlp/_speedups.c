@@ -1745,31 +1745,28 @@ static PyObject *distinct_per_run(PyObject *self, PyObject *args) {
     Py_ssize_t runs = ptr.len / 8 - 1, n = values.len / 4;
     const int64_t *p = ptr.buf;
     const uint32_t *v = values.buf;
-    int ok = runs >= 0 && out.len / 8 == runs && p[0] == 0 && p[runs] == n && bound >= 0, failed = 0;
-    for (Py_ssize_t r = 0; ok && r < runs; r++)
-        ok = p[r] <= p[r + 1];
-    for (Py_ssize_t i = 0; ok && i < n; i++)
-        ok = v[i] < (uint64_t)bound;
-    if (ok) {
-        Py_ssize_t *last = PyMem_RawMalloc((size_t)(bound + 1) * sizeof(Py_ssize_t));
-        failed = last == NULL;
-        if (!failed) {
-            int64_t *o = out.buf;
-            Py_BEGIN_ALLOW_THREADS
-            for (Py_ssize_t f = 0; f < bound; f++)
-                last[f] = -1;
-            for (Py_ssize_t r = 0; r < runs; r++) {
-                Py_ssize_t count = 0;
-                for (Py_ssize_t i = p[r]; i < p[r + 1]; i++) {
-                    count += last[v[i]] != r;
+    int ok = runs >= 0 && out.len / 8 == runs && p[0] == 0 && p[runs] == n && bound >= 0;
+    Py_ssize_t *last = ok ? PyMem_RawMalloc((size_t)(bound + 1) * sizeof(Py_ssize_t)) : NULL;
+    int failed = ok && last == NULL;
+    if (ok && !failed) {
+        int64_t *o = out.buf;
+        Py_BEGIN_ALLOW_THREADS  /* (the bounds and values checked on the way: a build thread holds no lock) */
+        for (Py_ssize_t f = 0; f < bound; f++)
+            last[f] = -1;
+        for (Py_ssize_t r = 0; ok && r < runs; r++) {
+            Py_ssize_t count = 0;
+            ok = p[r] <= p[r + 1] && p[r + 1] <= n;
+            for (Py_ssize_t i = p[r]; ok && i < p[r + 1]; i++) {
+                ok = v[i] < (uint64_t)bound;
+                count += ok && last[v[i]] != r;
+                if (ok)
                     last[v[i]] = r;
-                }
-                o[r] = count;
             }
-            Py_END_ALLOW_THREADS
-            PyMem_RawFree(last);
+            o[r] = count;
         }
+        Py_END_ALLOW_THREADS
     }
+    PyMem_RawFree(last);
     release_all(want, 3);
     if (failed)
         return PyErr_NoMemory();

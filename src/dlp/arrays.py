@@ -210,7 +210,3 @@ class Joined:
     def __len__(self) -> int:
         return self._len
 
-    def joined(self) -> np.ndarray:
-        """The array itself (for a reader that needs it whole)."""
-        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=self.dtype)
-
