@@ -84,8 +84,7 @@ def _run(args, env) -> int:
                         results=[{"secret": r.secret, "version": r.version, "status": r.status, "words": r.tokens}
                                  for r in results], **common)
     except FilesRefused as refused:
-        return _refused(env, [(path, problems) for path, problems in refused.files if problems],
-                        [path for path, problems in refused.files if not problems])
+        return _refused(env, refused.files)
     for path, r in zip(files, results):
         _print_result(env, r, path)
     return Exit.OK
@@ -95,10 +94,9 @@ def _register_public(args, env, audit, files, workers, root) -> int:
     """`register --public`: known-public content, read first, then registered one file after the other."""
     reads = read_documents(files, workers=workers, meanwhile=lambda: warm_up(root))
     extracted = [(f, *read) for f, read in zip(files, reads)]
-    failed = [(f, problems) for f, _, raw, problems in extracted if problems]
-    empty = [f for f, _, raw, problems in extracted if not raw and not problems]
-    if failed or empty:
-        return _refused(env, failed, empty)
+    refused = [(f, problems) for f, _, raw, problems in extracted if problems or not raw]
+    if refused:
+        return _refused(env, refused)
     with registry_change(audit, root, env.settings(args).key, "register", secrets=["public"] * len(files),
                          public=True) as (reg, change):
         results = [reg.add_public(text, raw, path.name) for path, text, raw, _ in extracted]
@@ -111,14 +109,17 @@ def _register_public(args, env, audit, files, workers, root) -> int:
     return Exit.OK
 
 
-def _refused(env, failed, empty) -> int:
-    """Say which files could not be registered, and that nothing was."""
-    for f, problems in failed:
+def _refused(env, files, *, empty: str = " (no text and no bytes)",
+             ending: str = "nothing registered; fix or leave out the files above") -> int:
+    """Say which files could not be registered ((path, problems): none for an empty file), the
+    unreadable ones first, and that nothing was."""
+    for f, problems in files:
         for p in problems:
             print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
-    for f in empty:  # its digest would match every empty file and empty input
-        print(f"dlp: error: cannot register {f}: the file is empty (no text and no bytes)", file=env.stderr)
-    print("dlp: error: nothing registered; fix or leave out the files above", file=env.stderr)
+    for f, problems in files:
+        if not problems:  # its digest would match every empty file and empty input
+            print(f"dlp: error: cannot register {f}: the file is empty{empty}", file=env.stderr)
+    print(f"dlp: error: {ending}", file=env.stderr)
     return Exit.USAGE
 
 
@@ -203,13 +204,7 @@ def run_sync(args, env) -> int:
             common = _warn_boilerplate(env, reg)
             change.note(generation=reg.commit(), results=results, **common)
     except FilesRefused as refused:
-        for path, problems in refused.files:
-            for p in problems:
-                print(f"dlp: error: cannot register {p.locator}: {p.kind}: {p.detail}", file=env.stderr)
-            if not problems:
-                print(f"dlp: error: cannot register {path}: the file is empty", file=env.stderr)
-        print("dlp: error: nothing changed; fix or remove the files above", file=env.stderr)
-        return Exit.USAGE
+        return _refused(env, refused.files, empty="", ending="nothing changed; fix or remove the files above")
     for c in plan.changes:
         if c.action in ("touch", "remove"):
             print(f"{'removed' if c.action == 'remove' else 'unchanged':9} {c.secret:28} {c.path}", file=env.stdout)
