@@ -326,6 +326,51 @@ def test_gap_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k)
     assert got == sorted(expected)
 
 
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(1, 3), st.integers(1, 7))
+def test_gap_shingles_in_blocks_through_bitmaps_are_those_whose_bit_is_set(n, seed, density, maps, block):
+    """Listed a block of marks at a time and through bitmaps (of several sizes, as a registry's
+    segments): exactly the shingles of the whole listing whose bit is set in one of them."""
+    from dlp.fingerprint import bitmap
+    from dlp.fingerprint.shingles import MIX
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(1, 2**64, n, dtype=np.uint64)
+    marks = np.flatnonzero(rng.random(n) < density).astype(np.int64)
+    skip = (rng.random(len(marks)) < 0.2).view(np.uint8)
+    which, spans = native.gap_shingles(values, marks, skip, 3, int(MIX), 0, len(marks))
+    whole = list(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
+    # each bitmap holds some of the listed shingles and some values of its own
+    listed = np.frombuffer(spans, dtype=np.uint64)
+    bitmaps = [bitmap.build(np.sort(np.concatenate([listed[rng.random(len(listed)) < 0.3],
+                                                    rng.integers(0, 2**64, 5, dtype=np.uint64)])), bits)
+               for bits in (8, 12, 16)[:maps]]
+    got = []
+    for at in range(0, len(marks), block):
+        which, spans = native.gap_shingles(values, marks, skip, 3, int(MIX), at, min(at + block, len(marks)), bitmaps)
+        got += zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist())
+    passes = lambda h: any(bitmap.probe(b, np.array([h], dtype=np.uint64))[0] for b in bitmaps)
+    assert got == [(j, h) for j, h in whole if passes(h)]
+
+
+@needs_native
+def test_gap_shingles_and_glued_marks_refuse_bounds_outside_the_text():
+    from dlp.fingerprint.shingles import MIX
+
+    values = np.arange(1, 11, dtype=np.uint64)
+    for marks, lo, hi in (([2, 5, 10], 0, 3), ([2, 5, 10], 2, 3), ([5, 2], 0, 2), ([-1], 0, 1)):
+        marks = np.array(marks, dtype=np.int64)
+        with pytest.raises(ValueError):
+            native.gap_shingles(values, marks, np.zeros(len(marks), np.uint8), 3, int(MIX), lo, hi)
+    norm = np.frombuffer(b"ab 12 cd", dtype=np.uint8)
+    for starts, ends in (([0, 3, 6], [2, 5, 9]), ([0, 3, 9], [2, 5, 9]), ([0, 3, 6], [2, 2, 8])):
+        with pytest.raises(ValueError):
+            native.glued_marks(norm, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), 2, 3, 8)
+    got = native.glued_marks(norm, np.array([0, 3, 6], dtype=np.int64), np.array([2, 5, 8], dtype=np.int64), 2, 3, 8)
+    assert np.frombuffer(got, dtype=np.int64).tolist() == [1]  # "12" stands between two words
+
+
 # -- sorted search -----------------------------------------------------------------------------------
 
 @needs_native

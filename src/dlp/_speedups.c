@@ -976,6 +976,50 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
  * point below 33, U+0085, U+2028, U+2029 or U+3000. Int64 token numbers, in order, as bytes. */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
 
+/* glued_marks over code points of `width` bytes (a constant where it is called, so each width
+ * gets its own loop): the marks pushed; 0 when a token's bounds do not fit, -1 out of memory.
+ * Bounds are checked as the tokens are read (a token is read before its neighbour's check
+ * reads it, but for the one after it, checked there). */
+static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, const int64_t *s, const int64_t *e,
+                                 Py_ssize_t m, Py_ssize_t glued_word, Py_ssize_t attached_gap,
+                                 Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
+    const uint8_t *p8 = text;
+    const uint32_t *p32 = text;
+#define AT(k) (width == 1 ? (uint32_t)p8[k] : p32[k])
+#define FITS(t) (s[t] >= 0 && s[t] < n && e[t] >= s[t] && e[t] <= n)
+#define DIGIT(t) (AT(s[t]) - 48u < 10u)
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (!FITS(i))
+            return 0;
+        if (!DIGIT(i))
+            continue;
+        if (i + 1 < m && !FITS(i + 1))
+            return 0;
+        int mark = 0;
+        for (int side = -1; side <= 1 && !mark; side += 2) {
+            Py_ssize_t w = i + side;
+            if (w < 0 || w >= m || DIGIT(w) || e[w] - s[w] < glued_word)
+                continue;
+            Py_ssize_t lo = e[w] < e[i] ? e[w] : e[i], hi = s[w] > s[i] ? s[w] : s[i];
+            if (hi - lo > attached_gap)
+                continue;
+            int attached = 1;
+            for (Py_ssize_t k = lo; k < hi && attached; k++)
+                attached = !is_blank(AT(k));
+            mark = attached;
+        }
+        if (!mark && i > 0 && i < m - 1 && !DIGIT(i - 1) && !DIGIT(i + 1)
+            && s[i] - e[i - 1] <= between_gap && s[i + 1] - e[i] <= between_gap)
+            mark = 1;
+        if (mark && !push(out, count, cap, i))
+            return -1;
+    }
+    return 1;
+#undef DIGIT
+#undef FITS
+#undef AT
+}
+
 static PyObject *glued_marks(PyObject *self, PyObject *args) {
     PyObject *o_norm, *o_starts, *o_ends;
     Py_ssize_t glued_word, attached_gap, between_gap;
@@ -990,43 +1034,15 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
     int64_t *out = PyMem_RawMalloc(cap * sizeof(int64_t));
     if (out == NULL)
         failed = 1;
-    const int64_t *s = starts.buf, *e = ends.buf;
-    for (Py_ssize_t i = 0; ok && i < m; i++)
-        if (s[i] < 0 || s[i] >= n || e[i] < s[i] || e[i] > n)
-            ok = 0;
     if (ok && !failed) {
-        const uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
-        const uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
-#define AT(k) (p8 ? (uint32_t)p8[k] : p32[k])
-#define DIGIT(t) (AT(s[t]) - 48u < 10u)
+        int got;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < m; i++) {
-            if (!DIGIT(i))
-                continue;
-            int mark = 0;
-            for (int side = -1; side <= 1 && !mark; side += 2) {
-                Py_ssize_t w = i + side;
-                if (w < 0 || w >= m || DIGIT(w) || e[w] - s[w] < glued_word)
-                    continue;
-                Py_ssize_t lo = e[w] < e[i] ? e[w] : e[i], hi = s[w] > s[i] ? s[w] : s[i];
-                if (hi - lo > attached_gap)
-                    continue;
-                int attached = 1;
-                for (Py_ssize_t k = lo; k < hi && attached; k++)
-                    attached = !is_blank(AT(k));
-                mark = attached;
-            }
-            if (!mark && i > 0 && i < m - 1 && !DIGIT(i - 1) && !DIGIT(i + 1)
-                && s[i] - e[i - 1] <= between_gap && s[i + 1] - e[i] <= between_gap)
-                mark = 1;
-            if (mark && !push(&out, &count, &cap, i)) {
-                failed = 1;
-                break;
-            }
-        }
+        got = norm.itemsize == 1
+            ? glued_marks_in(norm.buf, 1, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count, &cap)
+            : glued_marks_in(norm.buf, 4, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count, &cap);
         Py_END_ALLOW_THREADS
-#undef DIGIT
-#undef AT
+        ok = got != 0;
+        failed = got < 0;
     }
     release_all(want, 3);
     PyObject *result = listed(ok && failed, ok, "token bounds do not fit the text or each other", out, count, NULL, 0);
@@ -1035,36 +1051,95 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
 }
 
 
+static Py_ssize_t get_sequence(PyObject *o, Py_buffer *views, Py_ssize_t itemsize, const char *what);
+
 /* The shingles DocumentDetector._marks_that_matter looks up: for each glued-number mark
  * (sorted token indices, not flagged in `skip`), the k - 1 windows of k tokens of the other
  * reading (the tokens less every mark) that span the gap it leaves, each hashed as
  * fingerprint.shingles.shingles_of does (h = v0, h = h * mix + v_j, fmix64). Windows that
  * would run past either end of the text are left out. Only the marks numbered [lo, hi) are read
- * (a block at a time: the shingles of every mark of a hostile text would be large).
- * (mark number int64, shingle uint64) as bytes, by mark, then by window. */
+ * (a block at a time: the shingles of every mark of a hostile text would be large); the marks
+ * are checked (ascending, inside the text) with the first block, lo = 0. With `bitmaps` (a
+ * sequence of fingerprint.bitmap bitmaps, each at least a byte), only the shingles whose bit is
+ * set in one of them are listed: the others are in no segment (in mail, 94% of them), and
+ * their lists of megabytes were most of the cost. (mark number int64, shingle uint64) as
+ * bytes, by mark, then by window. */
+#define GAP_BATCH 256  /* shingles hashed before their bitmap bytes are read: asked for together */
+
+typedef struct {
+    Py_buffer *maps;
+    int bits[64];
+    Py_ssize_t nb;
+    int64_t *which, *hashes;
+    Py_ssize_t count, cap, count2, cap2;
+    int64_t batch_which[GAP_BATCH];
+    uint64_t batch[GAP_BATCH];
+    int nbatch;
+} GapOut;
+
+/* The batch's shingles listed (those whose bit is set in a bitmap, when there are bitmaps). */
+static int gap_flush(GapOut *o) {
+    if (o->nb) {
+        for (int i = 0; i < o->nbatch; i++)
+            for (Py_ssize_t b = 0; b < o->nb; b++)
+                PREFETCH((const uint8_t *)o->maps[b].buf + ((o->batch[i] >> (64 - o->bits[b])) >> 3), 0);
+    }
+    for (int i = 0; i < o->nbatch; i++) {
+        uint64_t h = o->batch[i];
+        int keep = o->nb == 0;
+        for (Py_ssize_t b = 0; b < o->nb && !keep; b++) {
+            uint64_t slot = h >> (64 - o->bits[b]);
+            keep = (((const uint8_t *)o->maps[b].buf)[slot >> 3] >> (slot & 7)) & 1;
+        }
+        if (keep && (!push(&o->which, &o->count, &o->cap, o->batch_which[i])
+                     || !push(&o->hashes, &o->count2, &o->cap2, (int64_t)h)))
+            return 0;
+    }
+    o->nbatch = 0;
+    return 1;
+}
+
 static PyObject *gap_shingles(PyObject *self, PyObject *args) {
-    PyObject *o_values, *o_marks, *o_skip;
+    PyObject *o_values, *o_marks, *o_skip, *o_bitmaps = Py_None;
     Py_ssize_t k, lo, hi;
     unsigned long long mix;
-    if (!PyArg_ParseTuple(args, "OOOnKnn", &o_values, &o_marks, &o_skip, &k, &mix, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "OOOnKnn|O", &o_values, &o_marks, &o_skip, &k, &mix, &lo, &hi, &o_bitmaps))
         return NULL;
-    Py_buffer values, marks, skip;
+    Py_buffer values, marks, skip, maps[64];
+    GapOut out = {.maps = maps, .nb = 0, .count = 0, .cap = 256, .count2 = 0, .cap2 = 256, .nbatch = 0};
+    if (o_bitmaps != Py_None && (out.nb = get_sequence(o_bitmaps, maps, 1, "bitmap")) < 0)
+        return NULL;
     Want want[] = {{o_values, &values, 8, 0, "values"}, {o_marks, &marks, 8, 0, "marks"}, {o_skip, &skip, 1, 0, "skip"}};
-    if (get_all(want, 3) < 0)
+    if (get_all(want, 3) < 0) {
+        for (Py_ssize_t b = 0; b < out.nb; b++)
+            PyBuffer_Release(&maps[b]);
         return NULL;
-    Py_ssize_t n = values.len / 8, m = marks.len / 8, count = 0, cap = 256, count2 = 0, cap2 = 256;
+    }
+    Py_ssize_t n = values.len / 8, m = marks.len / 8;
     int ok = skip.len == m && k >= 2 && k <= 16 && lo >= 0 && lo <= hi && hi <= m, failed = 0;
+    for (Py_ssize_t b = 0; b < out.nb; b++) {
+        out.bits[b] = log2_floor(maps[b].len * 8);
+        ok = ok && out.bits[b] > 0 && out.bits[b] < 64;
+    }
     const int64_t *mk = marks.buf;
-    for (Py_ssize_t j = 0; ok && j < m; j++)  /* ascending, distinct, inside the text */
+    for (Py_ssize_t j = 0; ok && lo == 0 && j < m; j++)  /* ascending, distinct, inside the text */
         ok = mk[j] >= 0 && mk[j] < n && (j == 0 || mk[j] > mk[j - 1]);
-    int64_t *which = PyMem_RawMalloc(cap * sizeof(int64_t)), *hashes = PyMem_RawMalloc(cap2 * sizeof(int64_t));
-    failed = which == NULL || hashes == NULL;
+    for (Py_ssize_t j = lo; ok && j < hi; j++)  /* (inside the text, whatever the block) */
+        ok = mk[j] >= 0 && mk[j] < n;
+    out.which = PyMem_RawMalloc(out.cap * sizeof(int64_t));
+    out.hashes = PyMem_RawMalloc(out.cap2 * sizeof(int64_t));
+    failed = out.which == NULL || out.hashes == NULL;
     if (ok && !failed) {
         const uint64_t *v = values.buf;
         const uint8_t *sk = skip.buf;
         Py_BEGIN_ALLOW_THREADS
         uint64_t seq[32];
         for (Py_ssize_t j = lo; j < hi && !failed; j++) {
+            if (j + 8 < hi) {  /* the tokens around a mark further on, asked for early: marks are far apart */
+                PREFETCH(v + (mk[j + 8] >= k ? mk[j + 8] - k : 0), 0);
+                PREFETCH(v + mk[j + 8], 0);
+                PREFETCH(v + (mk[j + 8] + k < n ? mk[j + 8] + k : n - 1), 0);
+            }
             if (sk[j])
                 continue;
             /* seq[0 .. k-2]: the k - 1 tokens before the gap (last one at k - 2), seq[k-1 ..]: after */
@@ -1091,19 +1166,26 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
                 uint64_t h = seq[w];
                 for (Py_ssize_t i = 1; i < k; i++)
                     h = h * (uint64_t)mix + seq[w + i];
-                if (!push(&which, &count, &cap, j) || !push(&hashes, &count2, &cap2, (int64_t)fmix64(h))) {
+                out.batch_which[out.nbatch] = j;
+                out.batch[out.nbatch++] = fmix64(h);
+                if (out.nbatch == GAP_BATCH && !gap_flush(&out)) {
                     failed = 1;
                     break;
                 }
             }
         }
+        if (!failed && !gap_flush(&out))
+            failed = 1;
         Py_END_ALLOW_THREADS
     }
     release_all(want, 3);
-    PyObject *result = listed(failed, ok, "marks: ascending token indices, one skip flag each, 2 <= k <= 16 and a block of them expected",
-                              which, count, hashes, count2);
-    PyMem_RawFree(which);
-    PyMem_RawFree(hashes);
+    for (Py_ssize_t b = 0; b < out.nb; b++)
+        PyBuffer_Release(&maps[b]);
+    PyObject *result = listed(failed, ok, "marks: ascending token indices inside the text, one skip flag each, "
+                              "2 <= k <= 16, a block of them and bitmaps of a byte or more expected",
+                              out.which, out.count, out.hashes, out.count2);
+    PyMem_RawFree(out.which);
+    PyMem_RawFree(out.hashes);
     return result;
 }
 

@@ -167,11 +167,22 @@ class DocumentDetector:
         native = speedups.native
         if native is not None and values.dtype == np.uint64:  # the same shingles, gathered in one C pass
             skip = matter.view(np.uint8)
+            # only those that pass a segment's bitmap come back (the lookup's own first step)
+            bitmaps = [s.arrays["doc_bits"] for s, _ in self.parts]
+            bitmaps = [np.ascontiguousarray(b) for b in bitmaps] if 0 < len(bitmaps) <= 64 and all(map(len, bitmaps)) \
+                else None
+            values, marks = np.ascontiguousarray(values), np.ascontiguousarray(marks, np.int64)
             for at in range(0, len(marks), MARK_BLOCK):
-                which, spans = native.gap_shingles(np.ascontiguousarray(values), np.ascontiguousarray(marks, np.int64),
-                                                   skip, K, int(MIX), at, min(at + MARK_BLOCK, len(marks)))
-                registered = self.lookup(np.frombuffer(spans, dtype=np.uint64))[0]
-                matter[np.frombuffer(which, dtype=np.int64)[registered]] = True
+                which, spans = native.gap_shingles(values, marks, skip, K, int(MIX), at, min(at + MARK_BLOCK, len(marks)),
+                                                   bitmaps)
+                which, spans = np.frombuffer(which, dtype=np.int64), np.frombuffer(spans, dtype=np.uint64)
+                if bitmaps is not None:  # the few that pass are mostly a handful repeated (mail quoting mail)
+                    spans, again = np.unique(spans, return_inverse=True)
+                    registered = np.zeros(len(spans), dtype=bool)
+                    registered[self.lookup(spans)[0]] = True
+                    matter[which[registered[again]]] = True
+                else:
+                    matter[which[self.lookup(spans)[0]]] = True
             return marks[matter]
         gap = marks - np.arange(len(marks))  # where the token after each mark stands without the marks
         kept = len(values) - len(marks)
