@@ -461,12 +461,52 @@ def test_merged_cuts_are_numpys_insert(array, values):
 
 @needs_native
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 40)), max_size=200))
-def test_short_and_long_tokens_are_the_numpy_ones(bounds):
-    starts = np.array([a for a, _ in bounds], dtype=np.int64)
-    ends = starts + np.array([n for _, n in bounds], dtype=np.int64)
-    (o, l), (o2, l2) = _both(normalise._short_and_long, starts, ends)
-    assert np.array_equal(o, o2) and np.array_equal(l, l2)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([1, 1, 1, 2, 5, 24, 25, 40])), max_size=200))
+def test_links_and_long_tokens_are_the_numpy_ones(bounds):
+    """Tokens in order (gaps of 0 to 3 characters), many of one character: the links between
+    one-character tokens one apart, and the long tokens, as NumPy lists them."""
+    gaps = np.array([g for g, _ in bounds], dtype=np.int64)
+    lengths = np.array([n for _, n in bounds], dtype=np.int64)
+    starts = np.cumsum(gaps) + np.cumsum(lengths) - lengths
+    ends = starts + lengths
+    (links, longs), (links2, longs2) = _both(normalise._links_and_long, starts, ends)
+    assert np.array_equal(links, links2) and np.array_equal(longs, longs2)
+    expected = [i for i in range(len(starts) - 1) if lengths[i] == lengths[i + 1] == 1 and gaps[i + 1] == 1]
+    assert links.tolist() == expected
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.booleans()), min_size=1, max_size=60),
+       st.booleans())
+def test_joined_tokens_are_the_numpy_ones(tokens, wide):
+    """Tokens (gaps of 0 to 3 characters, 0 to 4 letters), any of them run on through the next,
+    in chains too, in ASCII and in code points of four bytes: the same characters moved in
+    place, the same bounds as NumPy makes them."""
+    gaps = np.array([g for g, _, _ in tokens], dtype=np.int64)
+    lengths = np.array([n for _, n, _ in tokens], dtype=np.int64)
+    starts = np.cumsum(gaps) + np.cumsum(lengths) - lengths
+    ends = starts + lengths
+    joined = np.array([i for i, (_, _, j) in enumerate(tokens[:-1]) if j], dtype=np.int64)
+    text = np.frombuffer(bytes(97 + i % 26 for i in range(int(ends[-1]) + 2)), dtype=np.uint8)
+    norm = text.astype(np.uint32) + 0x400 if wide else text.copy()
+    if len(joined) == 0:
+        return
+    (n1, *c), (n2, *p) = _both(lambda: normalise._join(norm.copy(), starts, ends, joined))
+    assert np.array_equal(n1, n2) and all(np.array_equal(a, b) for a, b in zip(c, p))
+
+
+@needs_native
+def test_joined_tokens_refuse_what_does_not_fit():
+    norm = np.frombuffer(bytearray(b"ab cd ef"), dtype=np.uint8)
+    starts, ends = np.array([0, 3, 6], dtype=np.int64), np.array([2, 5, 8], dtype=np.int64)
+    for joined in ([2], [1, 0], [-1], [1, 1]):
+        with pytest.raises(ValueError):
+            native.join_tokens(norm, starts, ends, np.array(joined, dtype=np.int64))
+    with pytest.raises(ValueError):  # out of order
+        native.join_tokens(norm, np.array([3, 0, 6], dtype=np.int64), ends, np.array([0], dtype=np.int64))
+    got = native.join_tokens(norm, starts, ends, np.array([0, 1], dtype=np.int64))
+    assert norm.tobytes() == b"abcdef  " and [np.frombuffer(b, dtype=np.int64).tolist() for b in got] == [[0], [8], [6]]
 
 
 # -- the ASCII tokeniser as a whole --------------------------------------------------------------

@@ -525,9 +525,96 @@ static PyObject *merge_sorted(PyObject *self, PyObject *args) {
 }
 
 
-/* normalise._glued_cuts and _letter_spacing: the tokens one character long, and those
- * `long_at` characters long or longer, from their bounds (int64 bytes each). */
-static PyObject *short_and_long(PyObject *self, PyObject *args) {
+/* normalise._join: each token numbered in `joined` (ascending, distinct, each but the last
+ * token) runs on through the next one. In `norm` (written in place: code points of 1 or 4
+ * bytes), the letters of every joined word are moved to the front of its span and blanks fill
+ * the rest of it; returned, as three bytearrays of int64, the starts and ends of the tokens
+ * once joined and the ends of their words in norm (the end of a joined word's letters, else
+ * its end): one pass, where NumPy took a mask and a copy of every bound for each. */
+static PyObject *join_tokens(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_ends, *o_joined;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_norm, &o_starts, &o_ends, &o_joined))
+        return NULL;
+    Py_buffer norm, starts, ends, joined;
+    Want want[] = {{o_norm, &norm, 0, 1, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+                   {o_joined, &joined, 8, 0, "joined"}};
+    if (get_all(want, 4) < 0 || !code_points(want, 4))
+        return NULL;
+    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, k = joined.len / 8;
+    const int64_t *s = starts.buf, *e = ends.buf, *j = joined.buf;
+    int ok = ends.len == starts.len;
+    for (Py_ssize_t i = 0; ok && i < k; i++)  /* ascending, distinct, each with a token after it */
+        ok = j[i] >= 0 && j[i] + 1 < m && (i == 0 || j[i] > j[i - 1]);
+    for (Py_ssize_t i = 0; ok && i < k; i++) {  /* the tokens of each joined word in order, inside the text */
+        Py_ssize_t t = j[i];
+        ok = s[t] >= 0 && s[t] <= e[t] && e[t] <= s[t + 1] && s[t + 1] <= e[t + 1] && e[t + 1] <= n;
+    }
+    PyObject *result = NULL;
+    if (!ok) {
+        release_all(want, 4);
+        PyErr_SetString(PyExc_ValueError, "joined: ascending token numbers, each before another token, and token "
+                        "bounds in order inside the text expected");
+        return NULL;
+    }
+    PyObject *o_s = PyByteArray_FromStringAndSize(NULL, (m - k) * 8);
+    PyObject *o_e = o_s ? PyByteArray_FromStringAndSize(NULL, (m - k) * 8) : NULL;
+    PyObject *o_w = o_e ? PyByteArray_FromStringAndSize(NULL, (m - k) * 8) : NULL;
+    if (o_w != NULL) {
+        int64_t *os = (int64_t *)PyByteArray_AS_STRING(o_s), *oe = (int64_t *)PyByteArray_AS_STRING(o_e),
+                *ow = (int64_t *)PyByteArray_AS_STRING(o_w);
+        uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
+        uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t t = 0, w = 0, i = 0;  /* next token to copy, next entry written, next joined */
+        while (i < k) {
+            Py_ssize_t head = j[i], tail = head + 1;
+            while (i + 1 < k && j[i + 1] == j[i] + 1)
+                i++;
+            tail = j[i++] + 1;
+            /* the tokens before the word as they are, then the word */
+            memcpy(os + w, s + t, (size_t)(head - t) * 8);
+            memcpy(oe + w, e + t, (size_t)(head - t) * 8);
+            memcpy(ow + w, e + t, (size_t)(head - t) * 8);
+            w += head - t;
+            Py_ssize_t at = s[head];
+            for (Py_ssize_t u = head; u <= tail; u++) {  /* letters move left, never past their own */
+                Py_ssize_t length = e[u] - s[u];
+                if (p8)
+                    memmove(p8 + at, p8 + s[u], (size_t)length);
+                else
+                    memmove(p32 + at, p32 + s[u], (size_t)length * 4);
+                at += length;
+            }
+            for (Py_ssize_t c = at; c < e[tail]; c++) {
+                if (p8)
+                    p8[c] = 32;
+                else
+                    p32[c] = 32;
+            }
+            os[w] = s[head];
+            oe[w] = e[tail];
+            ow[w++] = at;
+            t = tail + 1;
+        }
+        memcpy(os + w, s + t, (size_t)(m - t) * 8);
+        memcpy(oe + w, e + t, (size_t)(m - t) * 8);
+        memcpy(ow + w, e + t, (size_t)(m - t) * 8);
+        Py_END_ALLOW_THREADS
+        result = Py_BuildValue("(OOO)", o_s, o_e, o_w);
+    }
+    Py_XDECREF(o_s);
+    Py_XDECREF(o_e);
+    Py_XDECREF(o_w);
+    release_all(want, 4);
+    return result;
+}
+
+
+/* normalise._letter_spacing and _glued_cuts: the tokens one character long followed, one
+ * character further on, by another one (the links of letter-spaced runs, before their
+ * spacers are read), and the tokens `long_at` characters long or longer, from their bounds
+ * (int64 bytes each). */
+static PyObject *links_and_long(PyObject *self, PyObject *args) {
     PyObject *o_starts, *o_ends;
     Py_ssize_t long_at;
     if (!PyArg_ParseTuple(args, "OOn", &o_starts, &o_ends, &long_at))
@@ -538,15 +625,15 @@ static PyObject *short_and_long(PyObject *self, PyObject *args) {
         return NULL;
     Py_ssize_t m = starts.len / 8, n1 = 0, cap1 = 1024, nl = 0, capl = 64;
     int ok = ends.len == starts.len;
-    int64_t *ones = PyMem_RawMalloc(cap1 * sizeof(int64_t)), *longs = PyMem_RawMalloc(capl * sizeof(int64_t));
-    int failed = ones == NULL || longs == NULL;
+    int64_t *links = PyMem_RawMalloc(cap1 * sizeof(int64_t)), *longs = PyMem_RawMalloc(capl * sizeof(int64_t));
+    int failed = links == NULL || longs == NULL;
     if (ok && !failed) {
         const int64_t *s = starts.buf, *e = ends.buf;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < m; i++) {
             int64_t length = e[i] - s[i];
             if (length == 1) {
-                if (!push(&ones, &n1, &cap1, i)) {
+                if (i + 1 < m && e[i + 1] - s[i + 1] == 1 && s[i + 1] - e[i] == 1 && !push(&links, &n1, &cap1, i)) {
                     failed = 1;
                     break;
                 }
@@ -558,8 +645,8 @@ static PyObject *short_and_long(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     release_all(want, 2);
-    PyObject *result = listed(failed, ok, "as many ends as starts expected", ones, n1, longs, nl);
-    PyMem_RawFree(ones);
+    PyObject *result = listed(failed, ok, "as many ends as starts expected", links, n1, longs, nl);
+    PyMem_RawFree(links);
     PyMem_RawFree(longs);
     return result;
 }
@@ -2122,7 +2209,8 @@ static PyMethodDef METHODS[] = {
     {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
     {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see normalise._insert)."},
-    {"short_and_long", short_and_long, METH_VARARGS, "Tokens of one character, and long ones (see normalise._words)."},
+    {"join_tokens", join_tokens, METH_VARARGS, "Tokens run on through the next ones (see normalise._join)."},
+    {"links_and_long", links_and_long, METH_VARARGS, "One-character tokens one apart, and long tokens (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},

@@ -550,14 +550,14 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     else:
         layout, starts, ends, half_cuts = _first_cuts_listed(layout, text, runs)
         hyphens = np.frombuffer(runs[3], dtype=np.int64)
-    ones, longs = _short_and_long(starts, ends)
+    links, longs = _links_and_long(starts, ends)
     glued, unsegmented = _glued_cuts(layout, starts, ends, longs)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
     if len(glued):
         starts, ends = _insert(starts, glued), _insert(ends, glued)
-        ones = None  # (tokens cut: counted again)
-    broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends, ones)
+        links = None  # (tokens cut: read again)
+    broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends, links)
     unsegmented += unspaced
     joined = [j for j in (broken, spaced) if j is not None]
     norm, nends = layout.norm, ends
@@ -623,15 +623,19 @@ def _first_cuts_listed(layout: _Layout, text: str, runs: tuple):
     return layout, starts, ends, half_cuts
 
 
-def _short_and_long(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The tokens one character long (`_letter_spacing` reads them) and those of GLUED_LETTERS
-    or more (`_glued_cuts`), in one C pass where the speedups are built."""
+def _links_and_long(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens one character long followed, one character further on, by another such
+    token (`_letter_spacing` reads them: the links of letter-spaced runs, spacers not yet
+    read) and the tokens of GLUED_LETTERS or more (`_glued_cuts`), in one C pass where the
+    speedups are built."""
     native = speedups.native
     if native is not None and starts.dtype == np.int64 and ends.dtype == np.int64:
-        ones, longs = native.short_and_long(np.ascontiguousarray(starts), np.ascontiguousarray(ends), GLUED_LETTERS)
-        return np.frombuffer(ones, dtype=np.int64), np.frombuffer(longs, dtype=np.int64)
+        links, longs = native.links_and_long(np.ascontiguousarray(starts), np.ascontiguousarray(ends), GLUED_LETTERS)
+        return np.frombuffer(links, dtype=np.int64), np.frombuffer(longs, dtype=np.int64)
     lengths = ends - starts
-    return np.flatnonzero(lengths == 1), np.flatnonzero(lengths >= GLUED_LETTERS)
+    one = np.flatnonzero(lengths == 1)
+    a, b = one[:-1], one[1:]
+    return a[(b == a + 1) & (starts[b] - ends[a] == 1)], np.flatnonzero(lengths >= GLUED_LETTERS)
 
 
 def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -650,6 +654,11 @@ def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.nda
     """Each token in `joined` (sorted indices) runs on through the next one: (norm with the
     letters of every joined word moved to the front of its span and blanks behind them,
     starts, ends of the spans, ends of the words in norm)."""
+    native = speedups.native
+    if native is not None and starts.dtype == np.int64 and ends.dtype == np.int64 and norm.dtype in (np.uint8, np.uint32):
+        starts, ends, nends = native.join_tokens(norm, np.ascontiguousarray(starts), np.ascontiguousarray(ends),
+                                                 np.ascontiguousarray(joined, dtype=np.int64))
+        return norm, *(np.frombuffer(b, dtype=np.int64) for b in (starts, ends, nends))
     chained = joined[1:] == joined[:-1] + 1  # token i + 1 runs on too
     heads = joined[np.append(True, ~chained)]
     tails = joined[np.append(~chained, True)] + 1
@@ -828,7 +837,7 @@ def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) ->
 _spacer = _one_of([32, 46, 45, 95, 42, 0xB7, 0x2022])  # blank . - _ * · •: what letters are spaced out with
 
 
-def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, ones: np.ndarray | None = None):
+def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, links: np.ndarray | None = None):
     """Letter-spaced runs read as words: the tokens to join to the next one.
 
     A run is three or more one-letter tokens one spacer apart (``c o a t``, ``c.o.a.t``), the
@@ -838,40 +847,38 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, one
     That search costs ~10 us a letter: runs are searched in order within `SEGMENT_BUDGET`
     letters per slice; a run past it stays one-letter tokens, and its letters are counted
     (returned with the joins), so that megabytes of ``a b c d`` cost no more and are reported.
+    `links`: the one-character tokens one character before another (`_links_and_long`), if
+    at hand. Everything here is read at those tokens only.
     """
-    one = np.flatnonzero(nends - nstarts == 1) if ones is None else ones
-    if len(one) < 3:
+    t = _links_and_long(nstarts, nends)[0] if links is None else links  # token t and t + 1, one apart
+    if len(t) == 0:
         return None, 0
-    a, b = one[:-1], one[1:]
-    link = (b == a + 1) & (nstarts[b] - nends[a] == 1)
-    if not link.any():  # (not "no run of three": a pair's reading must not hang on text far away)
-        return None, 0
-    pairs = np.flatnonzero(link)
     norm = layout.norm
-    spacer = norm[nends[a[pairs]]].astype(np.int64)
-    good = _spacer(spacer) & layout.letters(nstarts[a[pairs]]) & layout.letters(nstarts[b[pairs]])
+    spacer = norm[nends[t]].astype(np.int64)
+    good = _spacer(spacer) & layout.letters(nstarts[t]) & layout.letters(nstarts[t + 1])
     # one spacer all along a run: a blank beside dots is the gap between two dotted words
-    chained = pairs[1:] == pairs[:-1] + 1
+    chained = t[1:] == t[:-1] + 1
     dotted_before = np.append(False, chained & (spacer[:-1] != 32))
     dotted_after = np.append(chained & (spacer[1:] != 32), False)
     good &= ~((spacer == 32) & (dotted_before | dotted_after))
-    link[pairs[~good]] = False
-    good = link[pairs]
     good[1:] &= ~(chained & good[:-1] & (spacer[1:] != spacer[:-1]))
-    link[pairs[~good]] = False
-    first, last = _runs(link)  # run k: singles first[k] .. last[k]
-    if len(first) == 0:
+    t = t[good]
+    if len(t) == 0:
         return None, 0
-    head, tail = one[first], one[last]
+    # runs of links: tokens head .. tail, size = tail - head links (letters - 1)
+    new_run = np.append(True, t[1:] != t[:-1] + 1)
+    head = t[new_run]
+    size = np.diff(np.append(np.flatnonzero(new_run), len(t)))
+    tail = head + size
     blank = norm[nends[head]] == 32
     apart = _wide(norm, nstarts[head] - 1, -1, blank) & _wide(norm, nends[tail], 1, blank)
-    # spaced-out words beside it, with only a wide gap between
-    beside = ((first > 0) & (one[np.maximum(first - 1, 0)] == head - 1)) \
-        | ((last + 1 < len(one)) & (one[np.minimum(last + 1, len(one) - 1)] == tail + 1))
-    size = last - first  # letters - 1
+    # spaced-out words beside it, with only a wide gap between: a one-character token next to it
+    before, after = np.maximum(head - 1, 0), np.minimum(tail + 1, len(nstarts) - 1)
+    beside = ((head > 0) & (nends[before] - nstarts[before] == 1)) \
+        | ((tail + 1 < len(nstarts)) & (nends[after] - nstarts[after] == 1))
     whole = ((size == 1) & apart & beside) \
         | ((size > 1) & (size < _SPACED_WORD) & apart & (beside | ~blank))  # "E X T R E M E   M A R K E T S"
-    joins = [np.repeat(first[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
+    joins = [np.repeat(head[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
              + np.arange(int(size[whole].sum()))]
     split = np.flatnonzero(~whole & (size > 1))
     unsegmented = 0
@@ -884,13 +891,13 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, one
             budget -= count
             kept.append(k)
         split = np.array(kept, dtype=np.int64)
-        for lo, hi in zip(first[split].tolist(), last[split].tolist()):  # the letters of these runs only
-            run = norm[nstarts[one[lo : hi + 1]]]
+        for lo, hi in zip(head[split].tolist(), tail[split].tolist()):  # the letters of these runs only
+            run = norm[nstarts[lo : hi + 1]]
             letters = run.tobytes().decode("ascii") if norm.dtype == np.uint8 else \
                 run.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
             joins.append(_joins_in(letters) + lo)
     joined = np.sort(np.concatenate(joins))
-    return (one[joined] if len(joined) else None), unsegmented
+    return (joined if len(joined) else None), unsegmented
 
 
 _SPACED_WORD = 12  # a spaced-out run this long or shorter, in a heading of such runs, is one word
