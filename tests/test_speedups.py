@@ -492,8 +492,14 @@ def test_joined_tokens_are_the_numpy_ones(tokens, wide):
     norm = text.astype(np.uint32) + 0x400 if wide else text.copy()
     if len(joined) == 0:
         return
-    (n1, *c), (n2, *p) = _both(lambda: normalise._join(norm.copy(), starts, ends, joined))
-    assert np.array_equal(n1, n2) and all(np.array_equal(a, b) for a, b in zip(c, p))
+    (n1, s1, e1, (a1, b1)), (n2, s2, e2, (a2, b2)) = _both(lambda: normalise._join(norm.copy(), starts.copy(),
+                                                                                  ends.copy(), joined))
+    assert all(np.array_equal(x, y) for x, y in ((n1, n2), (s1, s2), (e1, e2), (a1, a2), (b1, b2)))
+    # every token but the joined words ends where its word does; those end their spans where the last part did
+    heads = joined[np.append(True, joined[1:] != joined[:-1] + 1)]
+    tails = joined[np.append(joined[1:] != joined[:-1] + 1, True)] + 1
+    assert b1.tolist() == ends[tails].tolist() and s1[a1].tolist() == starts[heads].tolist()
+    assert len(s1) == len(starts) - len(joined)
 
 
 @needs_native
@@ -505,8 +511,11 @@ def test_joined_tokens_refuse_what_does_not_fit():
             native.join_tokens(norm, starts, ends, np.array(joined, dtype=np.int64))
     with pytest.raises(ValueError):  # out of order
         native.join_tokens(norm, np.array([3, 0, 6], dtype=np.int64), ends, np.array([0], dtype=np.int64))
-    got = native.join_tokens(norm, starts, ends, np.array([0, 1], dtype=np.int64))
-    assert norm.tobytes() == b"abcdef  " and [np.frombuffer(b, dtype=np.int64).tolist() for b in got] == [[0], [8], [6]]
+    left, at, span = native.join_tokens(norm, starts, ends, np.array([0, 1], dtype=np.int64))
+    assert norm.tobytes() == b"abcdef  " and left == 1 and starts[:1].tolist() == [0] and ends[:1].tolist() == [6]
+    assert np.frombuffer(at, dtype=np.int64).tolist() == [0] and np.frombuffer(span, dtype=np.int64).tolist() == [8]
+    with pytest.raises((BufferError, ValueError)):  # written in place: a read-only array is refused
+        native.join_tokens(norm, np.frombuffer(bytes(24), dtype=np.int64), ends, np.array([0], dtype=np.int64))
 
 
 # -- the ASCII tokeniser as a whole --------------------------------------------------------------

@@ -526,85 +526,87 @@ static PyObject *merge_sorted(PyObject *self, PyObject *args) {
 
 
 /* normalise._join: each token numbered in `joined` (ascending, distinct, each but the last
- * token) runs on through the next one. In `norm` (written in place: code points of 1 or 4
- * bytes), the letters of every joined word are moved to the front of its span and blanks fill
- * the rest of it; returned, as three bytearrays of int64, the starts and ends of the tokens
- * once joined and the ends of their words in norm (the end of a joined word's letters, else
- * its end): one pass, where NumPy took a mask and a copy of every bound for each. */
+ * token) runs on through the next one. Everything is written in place: in `norm` (code points
+ * of 1 or 4 bytes) the letters of every joined word move to the front of its span and blanks
+ * fill the rest of it; `starts` and `ends` (int64) lose the entries of the tokens run into,
+ * and a joined word's entry in `ends` becomes the end of its letters. Returns (tokens left,
+ * the joined words' numbers among them, where their spans end), the last two as int64 bytes:
+ * no array of every token is made (NumPy made three, and each was a mask and a copy). */
 static PyObject *join_tokens(PyObject *self, PyObject *args) {
     PyObject *o_norm, *o_starts, *o_ends, *o_joined;
     if (!PyArg_ParseTuple(args, "OOOO", &o_norm, &o_starts, &o_ends, &o_joined))
         return NULL;
     Py_buffer norm, starts, ends, joined;
-    Want want[] = {{o_norm, &norm, 0, 1, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+    Want want[] = {{o_norm, &norm, 0, 1, "norm"}, {o_starts, &starts, 8, 1, "starts"}, {o_ends, &ends, 8, 1, "ends"},
                    {o_joined, &joined, 8, 0, "joined"}};
     if (get_all(want, 4) < 0 || !code_points(want, 4))
         return NULL;
-    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, k = joined.len / 8;
-    const int64_t *s = starts.buf, *e = ends.buf, *j = joined.buf;
+    Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, k = joined.len / 8, words = 0;
+    int64_t *s = starts.buf, *e = ends.buf;
+    const int64_t *j = joined.buf;
     int ok = ends.len == starts.len;
-    for (Py_ssize_t i = 0; ok && i < k; i++)  /* ascending, distinct, each with a token after it */
+    for (Py_ssize_t i = 0; ok && i < k; i++) {  /* ascending, distinct, each with a token after it */
         ok = j[i] >= 0 && j[i] + 1 < m && (i == 0 || j[i] > j[i - 1]);
+        words += i == 0 || j[i] != j[i - 1] + 1;
+    }
     for (Py_ssize_t i = 0; ok && i < k; i++) {  /* the tokens of each joined word in order, inside the text */
         Py_ssize_t t = j[i];
         ok = s[t] >= 0 && s[t] <= e[t] && e[t] <= s[t + 1] && s[t + 1] <= e[t + 1] && e[t + 1] <= n;
     }
-    PyObject *result = NULL;
     if (!ok) {
         release_all(want, 4);
         PyErr_SetString(PyExc_ValueError, "joined: ascending token numbers, each before another token, and token "
                         "bounds in order inside the text expected");
         return NULL;
     }
-    PyObject *o_s = PyByteArray_FromStringAndSize(NULL, (m - k) * 8);
-    PyObject *o_e = o_s ? PyByteArray_FromStringAndSize(NULL, (m - k) * 8) : NULL;
-    PyObject *o_w = o_e ? PyByteArray_FromStringAndSize(NULL, (m - k) * 8) : NULL;
-    if (o_w != NULL) {
-        int64_t *os = (int64_t *)PyByteArray_AS_STRING(o_s), *oe = (int64_t *)PyByteArray_AS_STRING(o_e),
-                *ow = (int64_t *)PyByteArray_AS_STRING(o_w);
+    PyObject *o_at = PyBytes_FromStringAndSize(NULL, words * 8);
+    PyObject *o_span = o_at ? PyBytes_FromStringAndSize(NULL, words * 8) : NULL;
+    PyObject *result = NULL;
+    if (o_span != NULL) {
+        int64_t *at_out = (int64_t *)PyBytes_AS_STRING(o_at), *span_out = (int64_t *)PyBytes_AS_STRING(o_span);
         uint8_t *p8 = norm.itemsize == 1 ? norm.buf : NULL;
         uint32_t *p32 = norm.itemsize == 4 ? norm.buf : NULL;
+        Py_ssize_t t = 0, w = 0, i = 0, g = 0;  /* next token to read, next entry written (w <= t), next joined */
         Py_BEGIN_ALLOW_THREADS
-        Py_ssize_t t = 0, w = 0, i = 0;  /* next token to copy, next entry written, next joined */
         while (i < k) {
-            Py_ssize_t head = j[i], tail = head + 1;
+            Py_ssize_t head = j[i];
             while (i + 1 < k && j[i + 1] == j[i] + 1)
                 i++;
-            tail = j[i++] + 1;
-            /* the tokens before the word as they are, then the word */
-            memcpy(os + w, s + t, (size_t)(head - t) * 8);
-            memcpy(oe + w, e + t, (size_t)(head - t) * 8);
-            memcpy(ow + w, e + t, (size_t)(head - t) * 8);
+            Py_ssize_t tail = j[i++] + 1;
+            /* the tokens before the word as they are (moved left), then the word */
+            memmove(s + w, s + t, (size_t)(head - t) * 8);
+            memmove(e + w, e + t, (size_t)(head - t) * 8);
             w += head - t;
-            Py_ssize_t at = s[head];
+            Py_ssize_t to = s[head];
             for (Py_ssize_t u = head; u <= tail; u++) {  /* letters move left, never past their own */
                 Py_ssize_t length = e[u] - s[u];
                 if (p8)
-                    memmove(p8 + at, p8 + s[u], (size_t)length);
+                    memmove(p8 + to, p8 + s[u], (size_t)length);
                 else
-                    memmove(p32 + at, p32 + s[u], (size_t)length * 4);
-                at += length;
+                    memmove(p32 + to, p32 + s[u], (size_t)length * 4);
+                to += length;
             }
-            for (Py_ssize_t c = at; c < e[tail]; c++) {
+            Py_ssize_t span = e[tail];
+            for (Py_ssize_t c = to; c < span; c++) {
                 if (p8)
                     p8[c] = 32;
                 else
                     p32[c] = 32;
             }
-            os[w] = s[head];
-            oe[w] = e[tail];
-            ow[w++] = at;
+            s[w] = s[head];
+            e[w] = to;
+            at_out[g] = w++;
+            span_out[g++] = span;
             t = tail + 1;
         }
-        memcpy(os + w, s + t, (size_t)(m - t) * 8);
-        memcpy(oe + w, e + t, (size_t)(m - t) * 8);
-        memcpy(ow + w, e + t, (size_t)(m - t) * 8);
+        memmove(s + w, s + t, (size_t)(m - t) * 8);
+        memmove(e + w, e + t, (size_t)(m - t) * 8);
+        w += m - t;
         Py_END_ALLOW_THREADS
-        result = Py_BuildValue("(OOO)", o_s, o_e, o_w);
+        result = Py_BuildValue("(nOO)", w, o_at, o_span);
     }
-    Py_XDECREF(o_s);
-    Py_XDECREF(o_e);
-    Py_XDECREF(o_w);
+    Py_XDECREF(o_at);
+    Py_XDECREF(o_span);
     release_all(want, 4);
     return result;
 }

@@ -89,6 +89,9 @@ class Tokens:
     offset in `norm` where the second word starts). `unsegmented` counts the letters of
     glued or letter-spaced runs that the tokeniser's budgets left as they stand (see
     `SEGMENT_BUDGET`): text it did not fully read, which the scanner reports.
+
+    The arrays are never changed in place: source and normalised bounds of ASCII text are
+    often the same array (`starts is nstarts`).
     """
 
     hashes: np.ndarray  # uint64
@@ -343,9 +346,10 @@ def _tokenise_group(texts: Sequence[str], group: list[int], out: list) -> None:
     for k, i in enumerate(group):
         a, b, base = first[k], end[k], int(bases[k])
         own = halves[half_at[k]:half_end[k]] - np.array([a, base]) if half_end[k] > half_at[k] else _NO_HALVES
-        out[i] = Tokens(whole.hashes[a:b], whole.starts[a:b] - base, whole.ends[a:b] - base,
-                        whole.norm[base:base + int(lengths[k])], whole.nstarts[a:b] - base, whole.nends[a:b] - base,
-                        halves=own)
+        starts, ends = whole.starts[a:b] - base, whole.ends[a:b] - base
+        out[i] = Tokens(whole.hashes[a:b], starts, ends, whole.norm[base:base + int(lengths[k])],
+                        starts if whole.nstarts is whole.starts else whole.nstarts[a:b] - base,
+                        ends if whole.nends is whole.ends else whole.nends[a:b] - base, halves=own)
 
 
 _NO_HALVES = np.zeros((0, 2), dtype=np.int64)
@@ -365,13 +369,15 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         return pieces[0]
     norm_dtype = np.uint32 if any(p.norm.dtype == np.uint32 for p in pieces) else np.uint8
     firsts = np.cumsum([0] + [len(p) for p in pieces[:-1]])
+    starts, ends = np.concatenate([p.starts for p in pieces]), np.concatenate([p.ends for p in pieces])
     return Tokens(
         hashes=np.concatenate([p.hashes for p in pieces]),
-        starts=np.concatenate([p.starts for p in pieces]),
-        ends=np.concatenate([p.ends for p in pieces]),
+        starts=starts,
+        ends=ends,
         norm=np.concatenate([p.norm.astype(norm_dtype, copy=False) for p in pieces]),
-        nstarts=np.concatenate([p.nstarts for p in pieces]),
-        nends=np.concatenate([p.nends for p in pieces]),
+        # the same arrays where every piece's are (ASCII text: see _tokenise)
+        nstarts=starts if all(p.nstarts is p.starts for p in pieces) else np.concatenate([p.nstarts for p in pieces]),
+        nends=ends if all(p.nends is p.ends for p in pieces) else np.concatenate([p.nends for p in pieces]),
         tampered=np.concatenate([p.tampered + first for p, first in zip(pieces, firsts)]),
         halves=np.concatenate([p.halves + np.array([first, 0]) for p, first in zip(pieces, firsts)]),
         unsegmented=sum(p.unsegmented for p in pieces),
@@ -403,8 +409,12 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         words = _words(_Layout(norm, kind, upper, None, None, small), text, runs)
         norm, nstarts, nends = words.norm, words.nstarts, words.nends
         hashes = _ascii_hashes(norm, nstarts, nends)
-        starts, ends = nstarts, words.ends
-        return Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase,
+        # ASCII text is its own normalised text: where the offsets agree too (text that was
+        # ASCII up to here), source and normalised bounds are the same arrays, made once
+        starts, shifted_nends = _shifted(nstarts, base), _shifted(nends, nbase)
+        same = base == nbase
+        ends = shifted_nends if same and len(words.spans[0]) == 0 else words.ends(base)
+        return Tokens(hashes, starts, ends, norm, starts if same else _shifted(nstarts, nbase), shifted_nends,
                       halves=_shift(words.halves, nbase), unsegmented=words.unsegmented)
 
     source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -417,7 +427,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     norm, nstarts, nends = words.norm, words.nstarts, words.nends
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes = _unified_hashes(norm, nstarts, nends)
-    starts, ends = _source_spans(layout.source_of, nstarts, words.ends, order is not None)
+    starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
     tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(source), folded)
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
@@ -426,6 +436,10 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if open_spans:  # read as shown too, after the text as stored
         return concatenate([toks, _shown(text, open_spans, base, nbase + len(norm))])
     return toks
+
+
+def _shifted(bounds: np.ndarray, by: int) -> np.ndarray:
+    return bounds + by if by else bounds
 
 
 def _shift(halves: np.ndarray, nbase: int) -> np.ndarray:
@@ -529,9 +543,17 @@ class _Words:
     norm: np.ndarray  # the normalised characters, joined words made contiguous
     nstarts: np.ndarray  # token bounds in norm
     nends: np.ndarray
-    ends: np.ndarray  # where each token ends in the layout's characters (after nends for joined words)
+    # (tokens, where each ends in the layout's characters) of the tokens whose span ends after
+    # their word in norm (joined words: blanks fill the rest); every other token ends where its word does
+    spans: tuple[np.ndarray, np.ndarray]
     halves: np.ndarray  # (token, offset in norm) of the tokens that are two CamelCase words
     unsegmented: int  # letters of glued or letter-spaced runs past the budgets, left as they stand
+
+    def ends(self, shift: int = 0) -> np.ndarray:
+        """Where each token ends in the layout's characters, plus `shift` (a new array)."""
+        ends = self.nends + shift
+        ends[self.spans[0]] = self.spans[1] + shift
+        return ends
 
 
 def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Words:
@@ -560,14 +582,14 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends, links)
     unsegmented += unspaced
     joined = [j for j in (broken, spaced) if j is not None]
-    norm, nends = layout.norm, ends
+    norm, nends, spans = layout.norm, ends, (_NO_INT, _NO_INT)
     if joined:
         joined = distinct(np.concatenate(joined))
         # a word joined at one hyphenated line break may also be read as its two parts: its
         # first part keeps its place, so the second starts where the first ended
         two = broken[~among(broken, joined - 1) & ~among(broken, joined + 1)] if broken is not None else _NO_INT
         hyphen_cuts = ends[two]
-        norm, starts, ends, nends = _join(norm, starts, ends, joined)
+        norm, starts, nends, spans = _join(norm, starts, ends, joined)
         if len(half_cuts):  # a half inside a joined word is no longer one
             at = np.searchsorted(starts, half_cuts, side="right") - 1
             half_cuts = half_cuts[half_cuts < nends[at]]
@@ -577,13 +599,15 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
         singles = np.flatnonzero(layout.singles)
         order = np.argsort(np.concatenate((starts, singles)), kind="stable")
         starts = np.concatenate((starts, singles))[order]
-        ends = np.concatenate((ends, singles + 1))[order]
         nends = np.concatenate((nends, singles + 1))[order]
+        if len(spans[0]):  # the joined words' tokens moved too
+            spans = (np.argsort(order)[spans[0]], spans[1])
     halves = np.zeros((0, 2), dtype=np.int64)
     if len(half_cuts):
         halves = np.stack([np.searchsorted(starts, half_cuts, side="right") - 1, half_cuts], axis=1)
     return _Words(norm, starts.astype(np.int64, copy=False), nends.astype(np.int64, copy=False),
-                  ends.astype(np.int64, copy=False), halves.astype(np.int64), unsegmented)
+                  (spans[0].astype(np.int64, copy=False), spans[1].astype(np.int64, copy=False)),
+                  halves.astype(np.int64), unsegmented)
 
 
 def _first_cuts(layout: _Layout, text: str | None):
@@ -653,12 +677,15 @@ def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.ndarray):
     """Each token in `joined` (sorted indices) runs on through the next one: (norm with the
     letters of every joined word moved to the front of its span and blanks behind them,
-    starts, ends of the spans, ends of the words in norm)."""
+    starts, ends of the words in norm, (the joined words, where their spans end)). `norm`,
+    and where the C speedups are built `starts` and `ends`, are changed in place (they are
+    this slice's own arrays)."""
     native = speedups.native
-    if native is not None and starts.dtype == np.int64 and ends.dtype == np.int64 and norm.dtype in (np.uint8, np.uint32):
-        starts, ends, nends = native.join_tokens(norm, np.ascontiguousarray(starts), np.ascontiguousarray(ends),
-                                                 np.ascontiguousarray(joined, dtype=np.int64))
-        return norm, *(np.frombuffer(b, dtype=np.int64) for b in (starts, ends, nends))
+    if native is not None and starts.dtype == np.int64 and ends.dtype == np.int64 \
+            and norm.dtype in (np.uint8, np.uint32) and starts.flags.writeable and ends.flags.writeable \
+            and starts.flags.c_contiguous and ends.flags.c_contiguous:
+        left, at, span = native.join_tokens(norm, starts, ends, np.ascontiguousarray(joined, dtype=np.int64))
+        return norm, starts[:left], ends[:left], (np.frombuffer(at, dtype=np.int64), np.frombuffer(span, dtype=np.int64))
     chained = joined[1:] == joined[:-1] + 1  # token i + 1 runs on too
     heads = joined[np.append(True, ~chained)]
     tails = joined[np.append(~chained, True)] + 1
@@ -679,10 +706,11 @@ def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.nda
     norm[span] = 32
     norm[target] = letters
     word_end = starts[heads] + words
-    starts, ends = _remove(starts, joined + 1), _remove(ends, joined)
-    nends = ends.copy()
-    nends[heads - np.searchsorted(joined, heads)] = word_end
-    return norm, starts, ends, nends
+    at = heads - np.searchsorted(joined, heads)  # the joined words' numbers once the tokens run into are gone
+    span = ends[tails]
+    starts, nends = _remove(starts, joined + 1), _remove(ends, joined)
+    nends[at] = word_end
+    return norm, starts, nends, (at, span)
 
 
 _CITATION = re.compile(r"\[ ?\d{1,3}(?: ?[,\u2013-] ?\d{1,3})* ?\]")
