@@ -95,3 +95,19 @@ def test_among_is_isin_for_many_values_too(seed, set_size, low_entropy):
     the_set = np.sort(np.concatenate([rng.choice(values, set_size // 2), rng.integers(0, high, set_size - set_size // 2,
                                                                                       dtype=np.uint64)]))
     assert np.array_equal(among(values, the_set), np.isin(values, the_set))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 300), max_size=80), st.lists(st.integers(-5, 320), max_size=80), st.booleans(),
+       st.sampled_from(["left", "right"]))
+def test_positions_are_searched_and_found_as_numpy_does(stored, queries, ascending, side):
+    """Token positions (non-negative int64) searched galloping from the previous answer, queries
+    in ascending order or not, negative ones too (in `among`): numpy.searchsorted's answers."""
+    from dlp.arrays import among, ascending_searchsorted
+
+    stored = np.sort(np.array(stored, dtype=np.int64))
+    queries = np.array(sorted(queries) if ascending else queries, dtype=np.int64)
+    if len(stored) and (queries >= 0).all():
+        assert np.array_equal(ascending_searchsorted(stored, queries, side), np.searchsorted(stored, queries, side=side))
+    if len(stored):
+        assert np.array_equal(among(queries, stored), np.isin(queries, stored))

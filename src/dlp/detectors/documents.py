@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import speedups
-from ..arrays import among, distinct
+from ..arrays import among, ascending_searchsorted, distinct
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, MIX, shingles, shingles_of
 from ..errors import DeadlineExceeded
@@ -141,9 +141,12 @@ class DocumentDetector:
             return found
         n = len(scanned.values)
         # the tokens within SECOND_READING_REACH of such a mark, less the marks (a few of many)
-        lo = np.maximum(matter - SECOND_READING_REACH, 0)
-        size = np.minimum(matter + SECOND_READING_REACH + 1, n) - lo
-        near = distinct(np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum())))
+        lo = np.maximum(matter - SECOND_READING_REACH, 0)  # (ascending, as the marks are: overlapping reaches
+        hi = np.minimum(matter + SECOND_READING_REACH + 1, n)  # merge into one, no sort of their tokens)
+        first = np.append(True, lo[1:] > hi[:-1])
+        lo, hi = lo[first], hi[np.append(first[1:], True)]
+        size = hi - lo
+        near = np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
         at = near[~among(near, marks)]
         other = replace(scanned, tokens=scanned.tokens.taken(at), values=scanned.values[at])
         try:
@@ -157,8 +160,8 @@ class DocumentDetector:
         whose removal joins words into a registered fingerprint (marks every few words leave no
         fingerprint of their own in the text as written)."""
         found = distinct(hits)
-        lo = np.searchsorted(found, marks - K + 1 - MIN_RUN_WORDS, side="left")
-        hi = np.searchsorted(found, marks + MIN_RUN_WORDS, side="right")
+        lo = ascending_searchsorted(found, np.maximum(marks - K + 1 - MIN_RUN_WORDS, 0), "left")  # (no hit is < 0)
+        hi = ascending_searchsorted(found, marks + MIN_RUN_WORDS, "right")
         matter = hi > lo
         # the fingerprints of the other reading that span the gap each mark leaves: the K - 1
         # windows that start up to K - 1 tokens before it, read from the 2K - 2 tokens around
@@ -177,7 +180,8 @@ class DocumentDetector:
                                                    bitmaps)
                 which, spans = np.frombuffer(which, dtype=np.int64), np.frombuffer(spans, dtype=np.uint64)
                 if bitmaps is not None:  # the few that pass are mostly a handful repeated (mail quoting mail)
-                    spans, again = np.unique(spans, return_inverse=True)
+                    spans, again = distinct(spans), spans
+                    again = np.searchsorted(spans, again)
                     registered = np.zeros(len(spans), dtype=bool)
                     registered[self.lookup(spans)[0]] = True
                     matter[which[registered[again]]] = True

@@ -57,7 +57,7 @@ import numpy as np
 from .confusables import CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
 from .. import speedups
-from ..arrays import among, distinct, run_starts
+from ..arrays import among, ascending_searchsorted, distinct, run_starts
 
 NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
@@ -254,7 +254,9 @@ class Tokens:
         not a mask over all of them). Offsets still point at the source."""
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         halves = self.halves[among(self.halves[:, 0], at)] if len(self.halves) else self.halves
-        return Tokens(self.hashes[at], self.starts[at], self.ends[at], self.norm, self.nstarts[at], self.nends[at],
+        starts, ends = self.starts[at], self.ends[at]  # (gathered once where they are one array: ASCII)
+        return Tokens(self.hashes[at], starts, ends, self.norm, starts if self.nstarts is self.starts else self.nstarts[at],
+                      ends if self.nends is self.ends else self.nends[at],
                       np.searchsorted(at, tampered),
                       np.stack([np.searchsorted(at, halves[:, 0]), halves[:, 1]], axis=1) if len(halves) else halves,
                       self.unsegmented)
@@ -611,16 +613,8 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
 
 
 def _token_of(starts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The token each offset (in norm) lies in or after: the last one starting at or before it.
-    Ascending offsets gallop on from the previous answer in C (a few steps each, not twenty
-    cache misses into the bounds of half a million tokens)."""
-    native = speedups.native
-    if native is None or starts.dtype != np.int64 or offsets.dtype != np.int64 or len(offsets) == 0:
-        return np.searchsorted(starts, offsets, side="right") - 1
-    out = np.empty(len(offsets), dtype=np.int64)  # (bounds are never negative: compared as uint64 alike)
-    native.search_sorted(np.ascontiguousarray(starts).view(np.uint64), np.ascontiguousarray(offsets).view(np.uint64),
-                         out, True)
-    return out - 1
+    """The token each offset (in norm) lies in or after: the last one starting at or before it."""
+    return ascending_searchsorted(starts, offsets, "right") - 1
 
 
 def _first_cuts(layout: _Layout, text: str | None):
