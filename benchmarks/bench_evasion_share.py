@@ -47,7 +47,7 @@ import numpy as np
 mode, registry, path = sys.argv[1], sys.argv[2], sys.argv[3]
 import dlp.text.normalise as N
 if mode in ("without words", "without all three"):
-    N._drop_citations = lambda layout, text: (layout, [])
+    N._drop_citations = lambda layout, text, *listed: (layout, [])
     N._camel_cuts = lambda layout, s, e: (N._NO_INT, N._NO_INT)
     N._camel_cuts_in = lambda *a: (N._NO_INT, N._NO_INT)
     N._glued_cuts = lambda *a: (N._NO_INT, 0)

@@ -523,7 +523,8 @@ def test_joined_tokens_refuse_what_does_not_fit():
 WORD_PIECES = st.one_of(
     st.text(alphabet="abcXYZ019", min_size=1, max_size=12),
     st.sampled_from([" ", "  ", "\n", ". ", ",", "-", "coat-\n", "ing", "[12]", "[3, 4]", "BF [220]", "a b c d e f ",
-                     "HTMLParser", "coatingProcess", "BlueFin", "the1process2of3", "x" * 70, "ID-4471-B", "''", "\t"]),
+                     "HTMLParser", "coatingProcess", "BlueFin", "the1process2of3", "x" * 70, "ID-4471-B", "''", "\t",
+                     "[ 5]", "[", "[ ", "[7", "[x]", "[2-5]", "[ 1, 4 ]"]),
 )
 
 

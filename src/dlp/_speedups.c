@@ -701,11 +701,13 @@ static PyObject *ascii_lower(PyObject *self, PyObject *args) {
 /* normalise._words' first cuts, for ASCII text: where its tokens start and end (runs of
  * letters A-Z a-z, or of digits 0-9: a letter next to a digit is a cut), cut again where
  * glued CamelCase words begin (`camel_cuts` below: normalise._camel_cuts, which reads the
- * same text when the speedups are not built), and the hyphens after a letter and before a
- * blank or a line break (those `_broken_words` reads). Returns (starts, ends) as bytearrays
- * of int64, and the half cuts (the CamelCase cut of each token of exactly two words) and the
- * hyphens as bytes of int64. Counted first, then written (where SSE2 is at hand, 64 bytes at
- * a time), so each array is allocated once at its size. */
+ * same text when the speedups are not built), the hyphens after a letter and before a
+ * blank or a line break (those `_broken_words` reads), and the "[" before a digit or a blank
+ * and a digit (where `_drop_citations` looks for citation marks). Returns (starts, ends) as
+ * bytearrays of int64, and the half cuts (the CamelCase cut of each token of exactly two
+ * words), the hyphens and the brackets as bytes of int64. Counted first, then written (where
+ * SSE2 is at hand, 64 bytes at a time), so each array is allocated once, with room for the
+ * CamelCase cuts. */
 static inline int ascii_is_alnum(uint8_t c) { return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10; }
 
 #ifndef WIDE_CLASSES
@@ -726,9 +728,6 @@ static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *sm
 }
 #endif
 
-/* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
- * that ends at byte i shows at bit i: the first byte after it) and humps; `carry` holds the
- * last bit of the block before for letters, digits and small letters. */
 /* Where a fall may be in the 64 bytes at p + at (bit i: p[at + i], p[at + i + 1] capitals, the two
  * bytes after small letters; the bytes past the text read as neither): the glued CamelCase cuts
  * of a text are at most its humps and these. */
@@ -745,6 +744,9 @@ static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t 
     return upper & u1 & s2 & s3;
 }
 
+/* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
+ * that ends at byte i shows at bit i: the first byte after it), humps, capitals and small
+ * letters; `carry` holds the last bit of the block before for letters, digits and small letters. */
 static inline void ascii_cuts64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint8_t pad[64], uint64_t carry[3],
                                 uint64_t *starts, uint64_t *ends, uint64_t *humps, uint64_t *capitals, uint64_t *smalls) {
     const uint8_t *b = p + at;
@@ -867,9 +869,11 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     }
     int64_t *s = (int64_t *)PyByteArray_AS_STRING(o_starts), *e = (int64_t *)PyByteArray_AS_STRING(o_ends);
     Py_ssize_t nd = 0, cap_dash = 64, nglued = 0, cap_glued = 64, nhalves = 0, cap_halves = 64, nh = 0, cap_h = 64;
+    Py_ssize_t nb = 0, cap_b = 64;
+    int64_t *brackets = PyMem_RawMalloc(cap_b * sizeof(int64_t));
     int64_t *dashes = PyMem_RawMalloc(cap_dash * sizeof(int64_t)), *glued = PyMem_RawMalloc(cap_glued * sizeof(int64_t));
     int64_t *halves = PyMem_RawMalloc(cap_halves * sizeof(int64_t)), *h = PyMem_RawMalloc(cap_h * sizeof(int64_t));
-    int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL;
+    int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL || brackets == NULL;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1;
     carry[0] = carry[1] = carry[2] = 0;
@@ -881,6 +885,15 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
             uint8_t next = d + 1 < n ? p[d + 1] : 0, before = d > 0 ? p[d - 1] : 0;
             if ((next == ' ' || next == '\t' || next == '\n' || next == '\r') && (uint8_t)((before | 0x20) - 'a') < 26
                     && !push(&dashes, &nd, &cap_dash, d)) {
+                failed = 1;
+                break;
+            }
+        }
+        /* a "[" before a digit, or before a blank and a digit (where a citation mark may be) */
+        for (uint64_t open = equal64(at + 64 <= n ? p + at : pad, '['); open; open &= open - 1) {
+            Py_ssize_t d = at + __builtin_ctzll(open);
+            Py_ssize_t digit_at = d + 1 < n && p[d + 1] == ' ' ? d + 2 : d + 1;
+            if (digit_at < n && (uint8_t)(p[digit_at] - '0') < 10 && !push(&brackets, &nb, &cap_b, d)) {
                 failed = 1;
                 break;
             }
@@ -932,11 +945,12 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     }
     PyObject *result = NULL;
     if (!failed)
-        result = Py_BuildValue("(OOy#y#)", o_starts, o_ends, (const char *)halves, nhalves * 8, (const char *)dashes,
-                               nd * 8);
+        result = Py_BuildValue("(OOy#y#y#)", o_starts, o_ends, (const char *)halves, nhalves * 8, (const char *)dashes,
+                               nd * 8, (const char *)brackets, nb * 8);
     Py_DECREF(o_starts);
     Py_DECREF(o_ends);
     PyMem_RawFree(dashes);
+    PyMem_RawFree(brackets);
     PyMem_RawFree(glued);
     PyMem_RawFree(halves);
     if (failed)
