@@ -25,6 +25,12 @@ RUSSIAN = ("Технология покрытия предусматривает
            "чашкой после чего партия поступает на линию розлива где вёдра запаиваются под азотом")
 GREEK = ("Η επίστρωση προσθέτει τέσσερα μέρη φωσφορικού ψευδαργύρου σε κάθε εκατό μέρη της εποξικής βάσης "
          "πριν ο αναμικτήρας φτάσει στη δεύτερη ταχύτητα και ο χειριστής περιμένει ενενήντα δευτερόλεπτα")
+CHINESE = ("本公司的涂层工艺配方包括以下成分和比例，这些信息属于商业秘密，不得向第三方披露。"
+           "第一步将基础树脂在八十度下加热四十分钟，然后按照三比一的比例加入固化剂和特殊添加剂，持续搅拌直到混合物变得均匀透明。"
+           "第二步在无尘环境中喷涂两层，每层厚度控制在十五微米以内，两层之间需要静置二十分钟，最后在一百二十度下烘烤一小时完成固化。")
+JAPANESE = ("当社のコーティング工程では、エポキシ樹脂に亜鉛リン酸塩を加え、ミキサーが二段目の速度に達する前に混合します。"
+            "オペレーターは九十秒待ってからカップで粘度を確認し、その後バッチを充填ラインに送ります。"
+            "カップ試験に不合格となったバッチは、シンナーを半分加えてミキサーに戻し、再度試験を行います。")
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u202e", "\ufe0f", "\u180e"]
 LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
 
@@ -32,7 +38,8 @@ LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
 @pytest.fixture(scope="module")
 def scanner(tmp_path_factory) -> Scanner:
     reg = registry_with(tmp_path_factory.mktemp("ev"),
-                        {"halcyon": SECRET, "ru": RUSSIAN, "el": GREEK, "other": prose(400, 5)})
+                        {"halcyon": SECRET, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE,
+                         "other": prose(400, 5)})
     return Scanner(reg)
 
 
@@ -92,6 +99,31 @@ def test_registered_russian_and_greek_documents_are_found_in_their_own_scripts(s
         words = text.split()
         report, decision = verdict(scanner, "Коллеги, пересылаю. " + " ".join(words[2:28]) + " Спасибо.")
         assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {sid}
+
+
+@pytest.mark.parametrize("sid,text", [("zh", CHINESE), ("ja", JAPANESE)])
+def test_registered_chinese_and_japanese_documents_are_found_and_counted_in_words(scanner, sid, text):
+    """Their characters are tokens of their own and were never "content" (words of one letter are
+    not), so no excerpt of them was reported. A character counts as half a word: 80 characters
+    block as some 40 English words do, and are reported as half their number of characters."""
+    excerpt = text[30:110]
+    report, decision = verdict(scanner, "各位同事，请查收。\n" + excerpt + "\n谢谢。")
+    found = [f for f in report.findings if f.secret == sid]
+    characters = sum(1 for c in excerpt if "\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff")  # (not ，。)
+    assert decision.action is Action.BLOCK and found and abs(found[0].matched_words - characters / 2) <= 1
+
+
+def test_a_short_common_phrase_in_chinese_does_not_block(scanner):
+    """Twenty characters shared with a registered document (some ten words) are not an excerpt."""
+    report, decision = verdict(scanner, "会议纪要：" + CHINESE[43:63] + "。其他事项下周再议，请大家准时参加。")
+    assert decision.action is not Action.BLOCK
+
+
+def test_unrelated_chinese_text_on_the_same_subject_is_not_a_finding(scanner):
+    other = ("我们公司今年在华东地区新建了一条涂装生产线，主要用于汽车零部件的表面处理，预计明年第二季度投产。"
+             "项目总投资约三千万元，由设备部负责采购和安装调试，质量部负责验收标准的制定。")
+    report, _ = verdict(scanner, other * 2)
+    assert not [f for f in report.findings if f.secret in ("zh", "ja")]
 
 
 def test_hard_wrapped_hyphenated_all_caps_text_still_blocks(scanner):

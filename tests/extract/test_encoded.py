@@ -422,3 +422,34 @@ def test_an_encoded_run_a_reader_decodes_by_hand_is_read(either_search, name):
     glued letter shifts every group of four; "." is not a hex-byte separator; base32 is not
     searched; an xxd dump is found only from a zero offset at a line start."""
     assert _read_with_mark(extract(in_text(UNREAD[name])))
+
+
+# -- Chinese and Japanese in code pages without spaces, and in UTF-16 without a mark ---------------
+
+CHINESE = ("本公司的涂层工艺配方包括以下成分和比例，这些信息属于商业秘密，不得向第三方披露。"
+           "我们的研发团队经过多年努力才完成了这一配方的优化工作，任何泄露都将造成重大损失。")
+JAPANESE = ("当社のコーティング工程では、エポキシ樹脂に亜鉛リン酸塩を加え、ミキサーが二段目の速度に"
+            "達する前に混合します。この情報は営業秘密であり、第三者への開示を禁じます。")
+
+
+@pytest.mark.parametrize("text,codec", [(CHINESE, "gbk"), (CHINESE, "gb18030"), (CHINESE, "utf-16-le"),
+                                        (CHINESE, "utf-16-be"), (JAPANESE, "shift_jis"), (JAPANESE, "euc_jp"),
+                                        (JAPANESE, "utf-16-le"), (CHINESE, "utf-8")])
+def test_base64_of_chinese_or_japanese_in_any_common_encoding_is_read_as_its_text(text, codec):
+    """Such text has no blank between its words (a legacy code page's text had to have them) and,
+    in UTF-16, no NUL to tell it by: it was judged noise and never read."""
+    encoded = base64.encodebytes(text.encode(codec)).decode()
+    found = parts(extract(in_text(encoded)))
+    assert any(t.strip() == text for loc, t in found.items() if "!/base64[" in loc), (codec, found.keys())
+
+
+def test_random_bytes_in_base64_are_still_noise():
+    """The same rules leave random runs unread (about one in 25,000 of 64 to 100 bytes reads
+    as UTF-16 Chinese by chance; none of these)."""
+    rng = __import__("random").Random(20)
+    readable = 0
+    for size in (64, 70, 80, 100, 160, 300) * 200:
+        data = bytes(rng.randrange(256) for _ in range(size))
+        found = parts(extract(in_text(base64.b64encode(data).decode())))
+        readable += any("!/base64[" in loc for loc in found)
+    assert readable == 0

@@ -36,6 +36,7 @@ from .. import speedups
 from ..arrays import among, ascending_searchsorted, distinct
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, MIX, shingles, shingles_of
+from ..text.normalise import single_characters
 from ..errors import DeadlineExceeded
 from ..evidence import DocumentEvidence, Run
 from ..types import Finding
@@ -230,11 +231,12 @@ class DocumentDetector:
         bounds = np.flatnonzero(np.diff(owner)) + 1
         best: dict[str, Finding] = {}
         total_tokens = max(1, total if total is not None else len(scanned.values))
+        words = Words(scanned)
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(owner)]))):
             number = int(owner[lo])
             _check(scanned, f"after {len(best)} of {len(bounds) + 1} candidate secrets", best.values())
             finding = self._judge(scanned, number, qpos[lo:hi], spos[lo:hi], scanned32, total_tokens, sh,
-                                  scanned.deadline)
+                                  scanned.deadline, words)
             if finding is None:
                 continue
             current = best.get(finding.secret)
@@ -244,13 +246,14 @@ class DocumentDetector:
         return list(best.values()), hits
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
-               total_tokens: int, sh: np.ndarray, deadline: float | None = None):
+               total_tokens: int, sh: np.ndarray, deadline: float | None = None, words: "Words | None" = None):
+        words = words or Words(scanned)
         every = exact_runs(qpos, spos, scanned32, self._shingles_of(number), deadline)
-        runs = [r for r in every if r[1] - r[0] + K >= MIN_RUN_WORDS]
-        if not runs or _union([(r[0], r[1] + K) for r in runs]) < REPORT_WORDS:  # cheap checks first
+        runs = [r for r in every if words(r[0], r[1] + K) >= MIN_RUN_WORDS]
+        if not runs or words.union([(r[0], r[1] + K) for r in runs]) < REPORT_WORDS:  # cheap checks first
             if scanned.explain is not None and every:
                 scanned.discard(self.name, self.index.owner(number).secret, "chance",
-                                longest_run=int(max(r[1] - r[0] + K for r in every)), runs=len(every),
+                                longest_run=int(max(words(r[0], r[1] + K) for r in every)), runs=len(every),
                                 needed=REPORT_WORDS)
             return None
         memo: dict = {}
@@ -262,30 +265,34 @@ class DocumentDetector:
                                  (BOILERPLATE, [r for r in plain if r not in kept])):
                 if dropped:
                     scanned.discard(self.name, secret, why, runs=len(dropped),
-                                    longest_run=int(max(r[1] - r[0] + K for r in dropped)))
+                                    longest_run=int(max(words(r[0], r[1] + K) for r in dropped)))
         runs = _distinct_passages(kept, sh)
         if not runs:
             return None
         # words matched: distinct on both sides, so a part that repeats one short chance
         # overlap (a signature, a quoted line in every mail of a long thread) does not add
         # up to an excerpt the secret never gave
-        secret_words = _union([(r[2], r[3] + K) for r in runs])
-        scan_words = min(_union([(r[0], r[1] + K) for r in runs]), secret_words)
+        secret_tokens = _union([(r[2], r[3] + K) for r in runs])
+        scan_tokens = _union([(r[0], r[1] + K) for r in runs])
+        scan_words = words.union([(r[0], r[1] + K) for r in runs])
+        # the secret's side in words as the scanned side reads them (its runs are the same text)
+        secret_words = secret_tokens if scan_words == scan_tokens else secret_tokens * scan_words // max(1, scan_tokens)
+        scan_words = min(scan_words, secret_words)
         if scan_words < REPORT_WORDS:
             if scanned.explain is not None:  # (naming the secret reads the whole catalogue once)
                 scanned.discard(self.name, self.index.owner(number).secret, "chance", words=int(scan_words),
                                 needed=REPORT_WORDS)
             return None
         info = self.index.owner(number)
-        longest = max(r[1] - r[0] + K for r in runs)
+        longest = max(words(r[0], r[1] + K) for r in runs)
         score = min(1.0, max(longest / BLOCK_WORDS, scan_words / BLOCK_TOTAL))
         runs.sort(key=lambda r: r[0] - r[1])  # longest first
-        evidence_runs = sorted((Run(**scanned.span(q0, q1 + K - 1), words=int(q1 - q0 + K),
+        evidence_runs = sorted((Run(**scanned.span(q0, q1 + K - 1), words=int(words(q0, q1 + K)),
                                     secret_words=(int(s0), int(s1 + K)), hits=int(hits))
                                 for q0, q1, s0, s1, hits in runs[:MAX_EVIDENCE_RUNS]), key=lambda r: r.start)
         return Finding(
             secret=info.secret, version=info.version, label=info.label, kind="document",
-            score=score, matched_words=int(scan_words), coverage=min(1.0, secret_words / max(1, info.tokens)),
+            score=score, matched_words=int(scan_words), coverage=min(1.0, secret_tokens / max(1, info.tokens)),
             locator=scanned.part.locator, classification=info.classification, tags=info.tags,
             density=min(1.0, scan_words / total_tokens), detector=self.name,
             evidence=DocumentEvidence(int(longest), tuple(evidence_runs), len(runs), int(total_tokens),
@@ -374,10 +381,13 @@ class DocumentDetector:
         return segment.arrays["doc_all"][ptr[local] : ptr[local + 1]]
 
     def _has_content(self, scanned: Scanned, first: int, end: int) -> bool:
-        """Whether tokens first..end-1 say more than stop words, keywords and code idioms."""
+        """Whether tokens first..end-1 say more than stop words, keywords and code idioms. A
+        character of Chinese or Japanese (a token of its own) is content as any word is."""
         lemmas, weights, flags = self.index.lexicon.lookup(scanned.values[first:end])
         lengths = scanned.tokens.lengths[first:end]
         content = (flags == 0) & (lengths > 1)
+        if scanned.tokens.norm.dtype != np.uint8:
+            content |= (flags == 0) & (lengths == 1) & single_characters(scanned.tokens.norm[scanned.tokens.nstarts[first:end]])
         small = content & (lengths <= SMALL_NUMBER_DIGITS)
         if small.any():  # counting and indexing numbers (0 1 2 ... 24, [[1., 2.], [3., 4.]]) say nothing
             content[small] = ~scanned.tokens.digits_only(np.flatnonzero(small) + first)
@@ -469,6 +479,38 @@ def _check(scanned: Scanned, where: str, found=()) -> None:
     """Past the item's deadline: stop, keeping what was `found` (findings are evidence all the same)."""
     if scanned.deadline is not None and time.monotonic() > scanned.deadline:
         raise DeadlineExceeded(f"fingerprint tier stopped at the item's deadline {where}", tuple(found))
+
+
+class Words:
+    """How many words token spans of a part hold: a character of a script written without
+    spaces (Chinese, Japanese: a token each) counts as half a word, every other token as one,
+    so that a run of Chinese blocks at about as much text as a run of English does (twenty
+    words, some forty characters), not at twenty characters."""
+
+    def __init__(self, scanned: Scanned) -> None:
+        toks = scanned.tokens
+        self.halves = None  # prefix sums of half-words, when the part has such characters
+        if toks.norm.dtype != np.uint8 and len(toks):
+            single = single_characters(toks.norm[toks.nstarts]) & (toks.lengths == 1)
+            if single.any():
+                self.halves = np.concatenate(([0], np.cumsum(2 - single.view(np.uint8), dtype=np.int64)))
+
+    def __call__(self, first: int, end: int) -> int:
+        """Words in tokens first..end-1."""
+        return end - first if self.halves is None else int(self.halves[end] - self.halves[first]) // 2
+
+    def union(self, intervals: list[tuple[int, int]]) -> int:
+        """Words in the union of token spans [a, b)."""
+        if self.halves is None:
+            return _union(intervals)
+        total, end = 0, None
+        for a, b in sorted(intervals):
+            if end is not None and a < end:
+                a = end
+            if b > a:
+                total += int(self.halves[b] - self.halves[a])
+                end = b
+        return total // 2
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:

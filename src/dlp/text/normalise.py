@@ -1500,10 +1500,22 @@ def _letterlike() -> dict[int, str]:
     return out
 
 
+# scripts written without spaces between words, whose characters are tokens of their own: kana,
+# CJK ideographs (extension A, the unified block, compatibility ideographs, the planes above)
+_SINGLE_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+
+
+def single_characters(codes: np.ndarray) -> np.ndarray:
+    """Whether each code point is of a script whose characters are tokens of their own."""
+    out = np.zeros(len(codes), dtype=bool)
+    for lo, hi in _SINGLE_RANGES:
+        out |= (codes >= lo) & (codes <= hi)
+    return out
+
+
 def _kind(ch: str) -> int:
     code = ord(ch)
-    if (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
-            or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF):
+    if any(lo <= code <= hi for lo, hi in _SINGLE_RANGES):
         return SINGLE
     if ch.isalnum() or unicodedata.category(ch).startswith("M"):
         return WORD
