@@ -113,6 +113,14 @@ def test_registered_chinese_and_japanese_documents_are_found_and_counted_in_word
     assert decision.action is Action.BLOCK and found and abs(found[0].matched_words - characters / 2) <= 1
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "gb18030"])
+def test_a_chinese_excerpt_saved_in_another_encoding_still_blocks(scanner, codec):
+    """UTF-16 without a byte-order mark passed for binary; GBK has no blanks between words."""
+    report = scanner.scan_bytes(CHINESE[30:110].encode(codec), "notes.txt")
+    decision = DefaultPolicy().decide([f for f in report.findings if f.kind == "document"], (), Destination())
+    assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {"zh"}
+
+
 def test_a_short_common_phrase_in_chinese_does_not_block(scanner):
     """Twenty characters shared with a registered document (some ten words) are not an excerpt."""
     report, decision = verdict(scanner, "会议纪要：" + CHINESE[43:63] + "。其他事项下周再议，请大家准时参加。")

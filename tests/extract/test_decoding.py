@@ -243,3 +243,37 @@ def test_single_latin1_bytes_in_ascii_text_read_as_windows_1252(pairs):
     data = pad.encode() + b" ".join(w[:1].encode() + b + w[1:].encode() for w, b in pairs)
     decoded = decode(data)
     assert decoded is not None and decoded.text == data.decode("cp1252")
+
+
+CHINESE = ("本公司的涂层工艺配方包括以下成分和比例，这些信息属于商业秘密，不得向第三方披露。"
+           "我们的研发团队经过多年努力才完成了这一配方的优化工作，任何泄露都将造成重大损失。")
+JAPANESE = ("当社のコーティング工程では、エポキシ樹脂に亜鉛リン酸塩を加え、ミキサーが二段目の速度に"
+            "達する前に混合します。この情報は営業秘密であり、第三者への開示を禁じます。")
+
+
+@pytest.mark.parametrize("text", [CHINESE, JAPANESE])
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_chinese_and_japanese_in_utf16_without_a_mark_are_text(text, codec):
+    """No NUL byte points at them (their characters are not Latin) and no blank: they were read
+    as binary, their printable runs (none) scanned, and an excerpt of a registered Chinese
+    document saved as UTF-16 left unread."""
+    decoded = decode(text.encode(codec))
+    assert decoded is not None and decoded.text == text and not decoded.doubt
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["cp1252", "latin-1", "ascii"]), st.integers(0, 1))
+def test_text_in_a_byte_encoding_is_never_read_as_utf16(seed, codec, shift):
+    """English read two bytes at a time makes "ideographs" (four fifths of its code units are
+    U+2000 to U+7EFF): it must be read as what it is, or as binary, never as Chinese."""
+    text = ("x" * shift + prose(200, seed) + " café naïve déjà").encode(codec, errors="replace")
+    text = text[: len(text) // 2 * 2]
+    decoded = decode(text)
+    assert decoded is None or not decoded.encoding.lower().replace("_", "-").startswith("utf-16")
+
+
+def test_random_bytes_are_not_read_as_utf16_chinese():
+    rng = __import__("random").Random(7)
+    for size in (64, 80, 128, 1024) * 500:
+        decoded = decode(bytes(rng.randrange(256) for _ in range(size)))
+        assert decoded is None or not decoded.encoding.lower().startswith("utf-16"), size

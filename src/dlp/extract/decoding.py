@@ -18,6 +18,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 _SAMPLE = 65536
 # Control bytes that do not occur in text (tab, newlines, form feed and escape do).
 _CONTROL_BYTES = bytes(sorted(set(range(0, 32)) - {9, 10, 12, 13, 27}))
@@ -111,7 +113,9 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
         if _bad_share(text) <= 0.01:
             return _finish(data, text, encoding, doubts, nuls)
     if _control_share(_without_wide_runs(body[:_SAMPLE])) > 0.01:
-        return None  # binary, whatever its first bytes claim: the caller scans its printable runs
+        # binary, whatever its first bytes claim: the caller scans its printable runs (unless it
+        # is Chinese or Japanese in UTF-16, whose code units hold control bytes by the hundred)
+        return None if bom is not None else _spaceless(data, doubts, nuls)
     utf8 = _utf8_mostly(body)
     if utf8 is not None:
         return _finish(data, utf8, "utf-8", doubts, nuls)
@@ -129,7 +133,52 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
         if decoded.doubt:
             return decoded
         return Decoded(decoded.text, "utf-8", "no encoding decodes it cleanly", printable_runs(data, known=decoded.text))
+    return None if bom is not None else _spaceless(data, doubts, nuls)
+
+
+def _spaceless(data: bytes, doubts: list[str], nuls: int) -> Decoded | None:
+    found = spaceless_utf16(data)
+    return None if found is None else _finish(data, found[1], found[0], doubts, nuls)
+
+
+SPACELESS_SAMPLE = 4096  # bytes of a candidate read before the whole is decoded
+
+
+def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
+    """(encoding, text) when `data` is UTF-16 (either end) without a byte-order mark that reads
+    as Chinese or Japanese: such text has no NUL byte and no blank to tell it by (the NULs point
+    at UTF-16 only when its letters are Latin), so it passed for binary. Four fifths of its
+    characters must be ideographs or kana, four fifths of what is not white space letters,
+    and one in seven or more have a low byte of 0x80 or above (half of them have, in Chinese):
+    text in a byte encoding read two bytes at a time makes ideographs too (English read as
+    UTF-16 is four fifths "ideographs"), but from bytes below 0x80, or nearly all. Random bytes
+    fail the strict decoding or the shares."""
+    if len(data) < 64 or len(data) % 2:
+        return None
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            sample = data[:SPACELESS_SAMPLE].decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if _reads_as_spaceless(sample):
+            try:
+                return codec, data.decode(codec)
+            except UnicodeDecodeError:
+                continue
     return None
+
+
+def _reads_as_spaceless(text: str) -> bool:
+    from ..text.normalise import single_characters  # (the tokeniser's notion of such characters)
+
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if len(codes) == 0:
+        return False
+    single = single_characters(codes)
+    high = single & ((codes & 0xFF) >= 0x80)
+    visible = "".join(ch for ch in text if not ch.isspace())
+    letters = sum(ch.isalpha() for ch in visible)
+    return single.sum() * 5 >= len(codes) * 4 and high.sum() * 7 >= len(codes) and letters * 5 >= len(visible) * 4
 
 
 def decode_text(data: bytes) -> str | None:

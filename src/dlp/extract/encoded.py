@@ -35,10 +35,7 @@ import re
 import urllib.parse
 from typing import Iterator
 
-import numpy as np
-
 from .. import speedups
-from ..text.normalise import single_characters
 from ..types import Item, Part, Problem
 from .base import Context
 from .decoding import decode
@@ -122,21 +119,18 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
         digest = _digest(data)
         if digest in ctx.decoded:
             continue
-        reading = None if digest in ctx.unreadable else _reading(data)  # the same run again (a signature
-        if reading is None:  # quoted in every mail of a thread) is judged once: charset detection costs
-            ctx.unreadable.add(digest)  # a third of a millisecond
-            if not shifted:
+        if digest in ctx.unreadable or not _readable(data):  # the same run again (a signature quoted in
+            ctx.unreadable.add(digest)  # every mail of a thread) is judged once: charset detection costs
+            if not shifted:  # a third of a millisecond
                 continue
             # base64 with one to three characters glued in front ("x<base64>") reads as noise:
             # read without them
             data, digest = shifted, _digest(shifted)
             if digest in ctx.decoded or digest in ctx.unreadable:
                 continue
-            reading = _reading(data)
-            if reading is None:
+            if not _readable(data):
                 ctx.unreadable.add(digest)
                 continue
-        data = reading
         ctx.decoded.add(digest)
         count += 1
         ctx.budget.charge(len(data))
@@ -449,32 +443,29 @@ def _unescape(run: str) -> bytes:
     return urllib.parse.unquote_to_bytes(raw)
 
 
-def _reading(data: bytes) -> bytes | None:
-    """The bytes to read of a decoded run, or None when it is not worth reading: a format dlp
-    reads, or text without doubt (UTF-8 when short; in a legacy code page, text with spaces
-    between its words, as random bytes that decode in one have none to speak of, unless the
-    code page is one of Chinese, Japanese or Thai, written without spaces; UTF-16 without a
-    byte-order mark and with no NUL to tell it, as Chinese or Japanese in UTF-16 is, when it
-    reads as words: then with the mark put in front, so that the run is read as such)."""
+def _readable(data: bytes) -> bool:
+    """Whether decoded bytes are worth reading: a format dlp reads, or text without doubt
+    (UTF-8 when short; in a legacy code page, text with spaces between its words, as random
+    bytes that decode in one have none to speak of, unless the code page is one of Chinese,
+    Japanese or Thai, written without spaces, and the text mostly letters; Chinese or Japanese
+    in UTF-16 without a byte-order mark, which `decode` reads too)."""
     if data.startswith(_MAGICS) or data[257:262] == b"ustar":
-        return data
+        return True
     if len(data) < _MIN_UNSURE_BYTES:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            return None
+            return False
     decoded = decode(data)
-    if decoded is None:
-        return _utf16_words(data)
-    if decoded.doubt or not decoded.text.strip():
-        return None
+    if decoded is None or decoded.doubt or not decoded.text.strip():
+        return False
     encoding = decoded.encoding.lower().replace("_", "-")
     if encoding.startswith(("utf-8", "ascii", "utf-16", "utf-32")):
-        return data
+        return True
     sample = decoded.text[:4096]
     if encoding in _SPACELESS:
-        return data if _mostly_letters(sample) else None
-    return data if sample.count(" ") * 40 >= len(sample) else None
+        return _mostly_letters(sample)
+    return sample.count(" ") * 40 >= len(sample)
 
 
 # code pages of scripts written without spaces between words (as charset_normalizer names them,
@@ -488,21 +479,3 @@ def _mostly_letters(text: str) -> bool:
     text = "".join(text.split())
     letters = sum(ch.isalpha() for ch in text)
     return len(text) > 0 and letters * 10 >= len(text) * 8
-
-
-def _utf16_words(data: bytes) -> bytes | None:
-    """`data` with a byte-order mark in front when it is UTF-16 (little or big end) that reads
-    as words of a script written without spaces, Chinese or Japanese: such text has no NUL and
-    no blank to tell it by, and random bytes seldom decode to it (one code unit in 32 is a
-    surrogate, which must come in pairs, and fewer than half of the rest are such letters)."""
-    if len(data) < _MIN_UNSURE_BYTES or len(data) % 2:
-        return None
-    for codec, mark in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")):
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        if single_characters(codes).sum() * 10 >= len(codes) * 8 and _mostly_letters(text):
-            return mark + data
-    return None
