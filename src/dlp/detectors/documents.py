@@ -488,16 +488,24 @@ class Words:
     words, some forty characters), not at twenty characters."""
 
     def __init__(self, scanned: Scanned) -> None:
-        toks = scanned.tokens
-        self.halves = None  # prefix sums of half-words, when the part has such characters
-        if toks.norm.dtype != np.uint8 and len(toks):
-            single = single_characters(toks.norm[toks.nstarts]) & (toks.lengths == 1)
-            if single.any():
-                self.halves = np.concatenate(([0], np.cumsum(2 - single.view(np.uint8), dtype=np.int64)))
+        self.tokens = scanned.tokens
+        self._halves: np.ndarray | None | bool = False  # (read on first use: most parts have no candidate run)
+
+    @property
+    def halves(self) -> np.ndarray | None:
+        """Prefix sums of half-words over the tokens, when the part has such characters."""
+        if self._halves is False:
+            toks, self._halves = self.tokens, None
+            if toks.norm.dtype != np.uint8 and len(toks):
+                single = single_characters(toks.norm[toks.nstarts]) & (toks.lengths == 1)
+                if single.any():
+                    self._halves = np.concatenate(([0], np.cumsum(2 - single.view(np.uint8), dtype=np.int64)))
+        return self._halves
 
     def __call__(self, first: int, end: int) -> int:
         """Words in tokens first..end-1."""
-        return end - first if self.halves is None else int(self.halves[end] - self.halves[first]) // 2
+        halves = self.halves
+        return end - first if halves is None else int(halves[end] - halves[first]) // 2
 
     def union(self, intervals: list[tuple[int, int]]) -> int:
         """Words in the union of token spans [a, b)."""
