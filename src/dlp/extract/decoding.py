@@ -155,9 +155,14 @@ def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
     fail the strict decoding or the shares."""
     if len(data) < 64 or len(data) % 2:
         return None
-    for codec in ("utf-16-le", "utf-16-be"):
+    head = data[:SPACELESS_SAMPLE]
+    for codec, high in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        # first by bytes alone: the high byte of four code units in five must be one of such
+        # characters' (random bytes have two in five)
+        if (len(high) - len(high.translate(None, _SPACELESS_HIGH))) * 5 < len(high) * 4:
+            continue
         try:
-            sample = data[:SPACELESS_SAMPLE].decode(codec)
+            sample = head.decode(codec)
         except UnicodeDecodeError:
             continue
         if _reads_as_spaceless(sample):
@@ -166,6 +171,9 @@ def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
             except UnicodeDecodeError:
                 continue
     return None
+
+
+_SPACELESS_HIGH = bytes([0x30, *range(0x34, 0xA0), 0xF9, 0xFA])  # high bytes of kana and ideographs (BMP)
 
 
 def _reads_as_spaceless(text: str) -> bool:
