@@ -31,6 +31,9 @@ CHINESE = ("本公司的涂层工艺配方包括以下成分和比例，这些�
 JAPANESE = ("当社のコーティング工程では、エポキシ樹脂に亜鉛リン酸塩を加え、ミキサーが二段目の速度に達する前に混合します。"
             "オペレーターは九十秒待ってからカップで粘度を確認し、その後バッチを充填ラインに送ります。"
             "カップ試験に不合格となったバッチは、シンナーを半分加えてミキサーに戻し、再度試験を行います。")
+THAI = ("บริษัทของเราได้พัฒนาสูตรการเคลือบผิวแบบพิเศษซึ่งเป็นความลับทางการค้าและห้ามเปิดเผยต่อบุคคลภายนอกโดยเด็ดขาด "
+        "ขั้นตอนแรกคือการให้ความร้อนเรซินพื้นฐานที่แปดสิบองศาเป็นเวลาสี่สิบนาที "
+        "จากนั้นเติมสารทำให้แข็งตัวในอัตราส่วนสามต่อหนึ่งและคนอย่างต่อเนื่องจนกว่าส่วนผสมจะใสและเป็นเนื้อเดียวกัน")
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u202e", "\ufe0f", "\u180e"]
 LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
 
@@ -38,7 +41,7 @@ LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
 @pytest.fixture(scope="module")
 def scanner(tmp_path_factory) -> Scanner:
     reg = registry_with(tmp_path_factory.mktemp("ev"),
-                        {"halcyon": SECRET, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE,
+                        {"halcyon": SECRET, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE, "th": THAI,
                          "other": prose(400, 5)})
     return Scanner(reg)
 
@@ -111,6 +114,16 @@ def test_registered_chinese_and_japanese_documents_are_found_and_counted_in_word
     found = [f for f in report.findings if f.secret == sid]
     characters = sum(1 for c in excerpt if "\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff")  # (not ，。)
     assert decision.action is Action.BLOCK and found and abs(found[0].matched_words - characters / 2) <= 1
+
+
+def test_a_thai_excerpt_blocks_and_unrelated_thai_does_not(scanner):
+    """Thai is written without spaces between words: a sentence was one token, so an excerpt
+    matched only where its edges fell on the document's spaces. Its letters are tokens now."""
+    report, decision = verdict(scanner, "เรียนทีม\n" + THAI[40:200] + "\nขอบคุณ")
+    assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {"th"}
+    other = "วันนี้ฝนตกหนักมากในกรุงเทพและการจราจรติดขัดเป็นเวลานานหลายชั่วโมงทำให้พนักงานหลายคนมาทำงานสาย"
+    report, _ = verdict(scanner, other * 3)
+    assert not [f for f in report.findings if f.secret == "th"]
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "gb18030"])

@@ -21,6 +21,12 @@ def test_cjk_characters_are_single_tokens():
     assert normalise_words("東京タワー and 서울") == ["東", "京", "タ", "ワ", "ー", "and", "서울"]
 
 
+def test_thai_letters_are_single_tokens_its_marks_dropped_its_digits_ascii():
+    """Thai, Lao, Khmer and Myanmar are written without spaces between words, as Chinese is."""
+    assert normalise_words("บริษัท ๑๒๓ ok") == ["บ", "ร", "ษ", "ท", "123", "ok"]
+    assert normalise_words("ជំរាប។") == ["ជ", "រ", "ា", "ប"]  # (the full stop is no token)
+
+
 def test_offsets_point_into_the_original_text():
     text = "Ａｌｐｈａ  ß-Beta\ufb01ne ok"
     toks = tokenise(text)

@@ -382,7 +382,8 @@ class DocumentDetector:
 
     def _has_content(self, scanned: Scanned, first: int, end: int) -> bool:
         """Whether tokens first..end-1 say more than stop words, keywords and code idioms. A
-        character of Chinese or Japanese (a token of its own) is content as any word is."""
+        character of a script written without spaces (a token of its own) is content as any
+        word is."""
         lemmas, weights, flags = self.index.lexicon.lookup(scanned.values[first:end])
         lengths = scanned.tokens.lengths[first:end]
         content = (flags == 0) & (lengths > 1)
@@ -483,9 +484,9 @@ def _check(scanned: Scanned, where: str, found=()) -> None:
 
 class Words:
     """How many words token spans of a part hold: a character of a script written without
-    spaces (Chinese, Japanese: a token each) counts as half a word, every other token as one,
-    so that a run of Chinese blocks at about as much text as a run of English does (twenty
-    words, some forty characters), not at twenty characters."""
+    spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar: a token each) counts as half a word,
+    every other token as one, so that a run of Chinese blocks at about as much text as a run
+    of English does (twenty words, some forty characters), not at twenty characters."""
 
     def __init__(self, scanned: Scanned) -> None:
         self.tokens = scanned.tokens

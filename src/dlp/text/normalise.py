@@ -59,7 +59,7 @@ from .spacing import SPACING_VERSION, word_lengths
 from .. import speedups
 from ..arrays import among, ascending_searchsorted, distinct, run_starts
 
-NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/4+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
+NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/5+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
 CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temporaries
@@ -1501,21 +1501,26 @@ def _letterlike() -> dict[int, str]:
 
 
 # scripts written without spaces between words, whose characters are tokens of their own: kana,
-# CJK ideographs (extension A, the unified block, compatibility ideographs, the planes above)
+# CJK ideographs (extension A, the unified block, compatibility ideographs, the planes above) ...
 _SINGLE_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+# ... and the letters of Thai, Lao, Myanmar and Khmer (their blocks hold punctuation and digits too:
+# punctuation stays a separator, digits were made ASCII before)
+_SINGLE_LETTER_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF))
 
 
 def single_characters(codes: np.ndarray) -> np.ndarray:
-    """Whether each code point is of a script whose characters are tokens of their own."""
+    """Whether each code point is of a script whose characters are tokens of their own (for the
+    letter ranges, any code point of the block: callers read the characters of tokens)."""
     out = np.zeros(len(codes), dtype=bool)
-    for lo, hi in _SINGLE_RANGES:
+    for lo, hi in _SINGLE_RANGES + _SINGLE_LETTER_RANGES:
         out |= (codes >= lo) & (codes <= hi)
     return out
 
 
 def _kind(ch: str) -> int:
     code = ord(ch)
-    if any(lo <= code <= hi for lo, hi in _SINGLE_RANGES):
+    if any(lo <= code <= hi for lo, hi in _SINGLE_RANGES) \
+            or (ch.isalpha() and any(lo <= code <= hi for lo, hi in _SINGLE_LETTER_RANGES)):
         return SINGLE
     if ch.isalnum() or unicodedata.category(ch).startswith("M"):
         return WORD
