@@ -124,6 +124,10 @@ def test_a_thai_excerpt_blocks_and_unrelated_thai_does_not(scanner):
     other = "วันนี้ฝนตกหนักมากในกรุงเทพและการจราจรติดขัดเป็นเวลานานหลายชั่วโมงทำให้พนักงานหลายคนมาทำงานสาย"
     report, _ = verdict(scanner, other * 3)
     assert not [f for f in report.findings if f.secret == "th"]
+    for codec in ("utf-16-le", "utf-16-be", "cp874"):  # saved without a byte-order mark, or in the Thai code page
+        report = scanner.scan_bytes(THAI[40:200].encode(codec), "notes.txt")
+        decision = DefaultPolicy().decide([f for f in report.findings if f.kind == "document"], (), Destination())
+        assert decision.action is Action.BLOCK, codec
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "gb18030"])

@@ -251,7 +251,11 @@ JAPANESE = ("当社のコーティング工程では、エポキシ樹脂に亜�
             "達する前に混合します。この情報は営業秘密であり、第三者への開示を禁じます。")
 
 
-@pytest.mark.parametrize("text", [CHINESE, JAPANESE])
+THAI = "บริษัทของเราได้พัฒนาสูตรการเคลือบผิวแบบพิเศษซึ่งเป็นความลับทางการค้าและห้ามเปิดเผยต่อบุคคลภายนอกโดยเด็ดขาด"
+KHMER = "ក្រុមហ៊ុនរបស់យើងបានអភិវឌ្ឍរូបមន្តពិសេសដែលជាអាថ៌កំបាំងពាណិជ្ជកម្ម"
+
+
+@pytest.mark.parametrize("text", [CHINESE, JAPANESE, THAI, KHMER])
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
 def test_chinese_and_japanese_in_utf16_without_a_mark_are_text(text, codec):
     """No NUL byte points at them (their characters are not Latin) and no blank: they were read

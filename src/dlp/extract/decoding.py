@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,13 +147,14 @@ SPACELESS_SAMPLE = 4096  # bytes of a candidate read before the whole is decoded
 
 def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
     """(encoding, text) when `data` is UTF-16 (either end) without a byte-order mark that reads
-    as Chinese or Japanese: such text has no NUL byte and no blank to tell it by (the NULs point
-    at UTF-16 only when its letters are Latin), so it passed for binary. Four fifths of its
-    characters must be ideographs or kana, four fifths of what is not white space letters,
-    and one in seven or more have a low byte of 0x80 or above (half of them have, in Chinese):
-    text in a byte encoding read two bytes at a time makes ideographs too (English read as
-    UTF-16 is four fifths "ideographs"), but from bytes below 0x80, or nearly all. Random bytes
-    fail the strict decoding or the shares."""
+    as Chinese, Japanese, Thai, Lao, Khmer or Myanmar: such text has no NUL byte and no blank
+    to tell it by (the NULs point at UTF-16 only when its letters are Latin), so it passed for
+    binary. Four fifths of its characters must be of those scripts (ideographs, kana, letters),
+    four fifths of what is not white space letters, and one in seven or more a code unit that
+    text in a byte encoding read two bytes at a time does not make: one with a low byte of 0x80
+    or above (half of Chinese has), or with a high byte below 0x20 (Thai, Lao, Myanmar, Khmer:
+    U+0E00, U+1000, U+1700). English read as UTF-16 is four fifths "ideographs", but from
+    printable bytes below 0x80. Random bytes fail the strict decoding or the shares."""
     if len(data) < 64 or len(data) % 2:
         return None
     head = data[:SPACELESS_SAMPLE]
@@ -173,7 +175,8 @@ def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-_SPACELESS_HIGH = bytes([0x30, *range(0x34, 0xA0), 0xF9, 0xFA])  # high bytes of kana and ideographs (BMP)
+# high bytes of kana and ideographs (BMP), and of Thai and Lao, Myanmar, Khmer
+_SPACELESS_HIGH = bytes([0x0E, 0x10, 0x17, 0x30, *range(0x34, 0xA0), 0xF9, 0xFA])
 
 
 def _reads_as_spaceless(text: str) -> bool:
@@ -183,9 +186,9 @@ def _reads_as_spaceless(text: str) -> bool:
     if len(codes) == 0:
         return False
     single = single_characters(codes)
-    high = single & ((codes & 0xFF) >= 0x80)
+    high = single & (((codes & 0xFF) >= 0x80) | (codes < 0x2000))
     visible = "".join(ch for ch in text if not ch.isspace())
-    letters = sum(ch.isalpha() for ch in visible)
+    letters = sum(ch.isalpha() or unicodedata.category(ch)[0] == "M" for ch in visible)  # (vowel signs too)
     return single.sum() * 5 >= len(codes) * 4 and high.sum() * 7 >= len(codes) and letters * 5 >= len(visible) * 4
 
 
