@@ -102,6 +102,9 @@ def test_registered_russian_and_greek_documents_are_found_in_their_own_scripts(s
         words = text.split()
         report, decision = verdict(scanner, "Коллеги, пересылаю. " + " ".join(words[2:28]) + " Спасибо.")
         assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {sid}
+        for codec in ("utf-16-le", "utf-16-be"):  # saved without a byte-order mark: no NUL tells it
+            report = scanner.scan_bytes(" ".join(words[2:28]).encode(codec), "notes.txt")
+            assert {f.secret for f in report.findings} >= {sid}, codec
 
 
 @pytest.mark.parametrize("sid,text", [("zh", CHINESE), ("ja", JAPANESE)])

@@ -255,12 +255,17 @@ THAI = "บริษัทของเราได้พัฒนาสูตร
 KHMER = "ក្រុមហ៊ុនរបស់យើងបានអភិវឌ្ឍរូបមន្តពិសេសដែលជាអាថ៌កំបាំងពាណិជ្ជកម្ម"
 
 
-@pytest.mark.parametrize("text", [CHINESE, JAPANESE, THAI, KHMER])
+RUSSIAN = "Технология покрытия предусматривает добавление фосфата цинка к эпоксидной основе до того как смеситель"
+ARABIC = "تتضمن تقنية الطلاء إضافة فوسفات الزنك إلى قاعدة الإيبوكسي قبل أن يصل الخلاط إلى السرعة الثانية"
+KOREAN = "우리 회사의 코팅 공정 배합은 영업 비밀이며 제3자에게 공개해서는 안 됩니다. 연구 개발 팀이 노력했습니다."
+
+
+@pytest.mark.parametrize("text", [CHINESE, JAPANESE, THAI, KHMER, RUSSIAN, ARABIC, KOREAN])
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
-def test_chinese_and_japanese_in_utf16_without_a_mark_are_text(text, codec):
-    """No NUL byte points at them (their characters are not Latin) and no blank: they were read
-    as binary, their printable runs (none) scanned, and an excerpt of a registered Chinese
-    document saved as UTF-16 left unread."""
+def test_non_latin_text_in_utf16_without_a_mark_is_text(text, codec):
+    """No NUL byte points at them (NULs come with Latin letters; the blanks of Russian or Korean
+    are too few) and, for Chinese, no blank: they were read as binary, their printable runs
+    (none) scanned, and an excerpt of a registered document saved as UTF-16 left unread."""
     decoded = decode(text.encode(codec))
     assert decoded is not None and decoded.text == text and not decoded.doubt
 

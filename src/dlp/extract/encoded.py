@@ -447,8 +447,8 @@ def _readable(data: bytes) -> bool:
     """Whether decoded bytes are worth reading: a format dlp reads, or text without doubt
     (UTF-8 when short; in a legacy code page, text with spaces between its words, as random
     bytes that decode in one have none to speak of, unless the code page is one of Chinese,
-    Japanese or Thai, written without spaces, and the text mostly letters; Chinese or Japanese
-    in UTF-16 without a byte-order mark, which `decode` reads too)."""
+    Japanese or Thai, written without spaces, and the text mostly letters; text of a script
+    other than Latin in UTF-16 without a byte-order mark, which `decode` reads too)."""
     if data.startswith(_MAGICS) or data[257:262] == b"ustar":
         return True
     if len(data) < _MIN_UNSURE_BYTES:
