@@ -510,25 +510,15 @@ class Words:
 
     def union(self, intervals: list[tuple[int, int]]) -> int:
         """Words in the union of token spans [a, b)."""
-        if self.halves is None:
-            return _union(intervals)
-        total, end = 0, None
-        for a, b in sorted(intervals):
-            if end is not None and a < end:
-                a = end
-            if b > a:
-                total += int(self.halves[b] - self.halves[a])
-                end = b
-        return total // 2
+        return _union(intervals, self.halves)
 
 
-def _union(intervals: list[tuple[int, int]]) -> int:
+def _union(intervals: list[tuple[int, int]], halves: np.ndarray | None = None) -> int:
+    """Tokens in the union of spans [a, b); with `halves` (prefix sums of half-words), words."""
     total, end = 0, None
     for a, b in sorted(intervals):
-        if end is None or a > end:
-            total += b - a
+        a = a if end is None else max(a, end)
+        if b > a:
+            total += b - a if halves is None else int(halves[b] - halves[a])
             end = b
-        elif b > end:
-            total += b - end
-            end = b
-    return total
+    return total if halves is None else total // 2
