@@ -117,7 +117,7 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
     if _control_share(_without_wide_runs(body[:_SAMPLE])) > 0.01:
         # binary, whatever its first bytes claim: the caller scans its printable runs (unless it
         # is Chinese or Japanese in UTF-16, whose code units hold control bytes by the hundred)
-        return None if bom is not None else _spaceless(data, doubts, nuls)
+        return None if bom is not None else _non_latin(data, doubts, nuls)
     utf8 = _utf8_mostly(body)
     if utf8 is not None:
         return _finish(data, utf8, "utf-8", doubts, nuls)
@@ -135,18 +135,18 @@ def decode(data: bytes, declared: str | None = None) -> Decoded | None:
         if decoded.doubt:
             return decoded
         return Decoded(decoded.text, "utf-8", "no encoding decodes it cleanly", printable_runs(data, known=decoded.text))
-    return None if bom is not None else _spaceless(data, doubts, nuls)
+    return None if bom is not None else _non_latin(data, doubts, nuls)
 
 
-def _spaceless(data: bytes, doubts: list[str], nuls: int) -> Decoded | None:
-    found = spaceless_utf16(data)
+def _non_latin(data: bytes, doubts: list[str], nuls: int) -> Decoded | None:
+    found = non_latin_utf16(data)
     return None if found is None else _finish(data, found[1], found[0], doubts, nuls)
 
 
-SPACELESS_SAMPLE = 4096  # bytes of a candidate read before the whole is decoded
+NON_LATIN_SAMPLE = 4096  # bytes of a candidate read before the whole is decoded
 
 
-def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
+def non_latin_utf16(data: bytes) -> tuple[str, str] | None:
     """(encoding, text) when `data` is UTF-16 (either end) without a byte-order mark in a script
     other than Latin: Chinese, Japanese, Korean, Thai, Cyrillic, Greek, Arabic, Hebrew, Indic...
     The NULs that point at UTF-16 are there only when its letters are Latin (Chinese has no
@@ -165,9 +165,9 @@ def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
     for codec in ("utf-16-le", "utf-16-be"):
         # a few code units first (random bytes seldom read as letters), then a sample, cut
         # before a pair of surrogates its edge would split
-        if not _mostly_letters(data[:256].decode(codec, errors="replace"), 7):
+        if not mostly_letters(data[:256].decode(codec, errors="replace"), 7):
             continue
-        head = data[:SPACELESS_SAMPLE]
+        head = data[:NON_LATIN_SAMPLE]
         last = head[-2:] if codec == "utf-16-le" else head[-2:][::-1]
         if len(head) < len(data) and 0xD8 <= last[1] <= 0xDB:
             head = head[:-2]
@@ -183,8 +183,9 @@ def spaceless_utf16(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _mostly_letters(text: str, tenths: int = 8) -> bool:
-    """Whether `tenths` tenths or more of what is not white space are letters or marks."""
+def mostly_letters(text: str, tenths: int = 8) -> bool:
+    """Whether `tenths` tenths or more of what is not white space are letters, vowel signs and
+    other marks with them (the text reads as words, not as noise a decoding made)."""
     visible = "".join(text.split())
     letters = sum(ch.isalpha() or unicodedata.category(ch)[0] == "M" for ch in visible)
     return len(visible) > 0 and letters * 10 >= len(visible) * tenths
@@ -197,7 +198,7 @@ def _script(ch: str) -> str:
 
 
 def _reads_as_script(text: str) -> bool:
-    if not _mostly_letters(text):
+    if not mostly_letters(text):
         return False
     if any(unicodedata.category(ch) in ("Co", "Cn", "Cs", "Cc") for ch in "".join(text.split())):
         return False  # text has no private-use, unassigned or control characters (random units have many)

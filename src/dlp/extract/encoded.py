@@ -38,7 +38,7 @@ from typing import Iterator
 from .. import speedups
 from ..types import Item, Part, Problem
 from .base import Context
-from .decoding import decode
+from .decoding import decode, mostly_letters
 
 MIN_RUN = 64  # characters of the alphabet, white space aside, before a run is decoded
 _MIN_DISTINCT = 10  # different characters a base64 run shows ("-----" and "_____" lines are not base64)
@@ -464,7 +464,7 @@ def _readable(data: bytes) -> bool:
         return True
     sample = decoded.text[:4096]
     if encoding in _SPACELESS:
-        return _mostly_letters(sample)
+        return mostly_letters(sample)
     return sample.count(" ") * 40 >= len(sample)
 
 
@@ -472,10 +472,3 @@ def _readable(data: bytes) -> bool:
 # "_" as "-"): Chinese, Japanese, Thai
 _SPACELESS = frozenset({"gb2312", "gbk", "gb18030", "hz", "big5", "big5hkscs", "cp950", "shift-jis", "cp932",
                         "euc-jp", "euc-jis-2004", "shift-jis-2004", "iso2022-jp", "tis-620", "cp874", "iso8859-11"})
-
-
-def _mostly_letters(text: str) -> bool:
-    """Whether text reads as words: letters are most of what is not white space or punctuation."""
-    text = "".join(text.split())
-    letters = sum(ch.isalpha() for ch in text)
-    return len(text) > 0 and letters * 10 >= len(text) * 8
