@@ -71,16 +71,24 @@ def _searched(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values
 
 
-def ascending_searchsorted(sorted_values: np.ndarray, queries: np.ndarray, side: str = "left") -> np.ndarray:
-    """``np.searchsorted`` of non-negative int64 positions (token numbers, offsets) that come in
-    ascending order: in C each search gallops on from the previous answer, a few steps near it
-    instead of a binary search of twenty-odd cache misses into an array of half a million."""
+def ascending_searchsorted(sorted_values: np.ndarray, queries: np.ndarray, side: str = "left",
+                           sample: tuple[np.ndarray, int] | None = None) -> np.ndarray:
+    """``np.searchsorted`` of queries that come in ascending order, uint64 values or non-negative
+    int64 positions (token numbers, offsets; compared as uint64 alike): in C each search gallops
+    on from the previous answer, a few steps near it instead of a binary search of twenty-odd
+    cache misses into an array of half a million. `sample`: (every step-th entry, step) of a
+    large array, galloped over instead (`fingerprint.bitmap.searchsorted`)."""
     native = speedups.native
-    if native is None or sorted_values.dtype != np.int64 or queries.dtype != np.int64 or len(queries) == 0:
+    if native is None or sorted_values.dtype != queries.dtype or queries.dtype not in (np.int64, np.uint64) \
+            or len(queries) == 0:
         return np.searchsorted(sorted_values, queries, side=side)
-    out = np.empty(len(queries), dtype=np.int64)  # (never negative: compared as uint64 alike)
-    native.search_sorted(np.ascontiguousarray(sorted_values).view(np.uint64),
-                         np.ascontiguousarray(queries).view(np.uint64), out, side == "right")
+    out = np.empty(len(queries), dtype=np.int64)
+    sorted_values = np.ascontiguousarray(sorted_values).view(np.uint64)
+    queries = np.ascontiguousarray(queries).view(np.uint64)
+    if sample is None:
+        native.search_sorted(sorted_values, queries, out, side == "right")
+    else:
+        native.search_sorted(sorted_values, queries, out, side == "right", sample[0], sample[1])
     return out
 
 
