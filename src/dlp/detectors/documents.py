@@ -181,11 +181,10 @@ class DocumentDetector:
                                                    bitmaps)
                 which, spans = np.frombuffer(which, dtype=np.int64), np.frombuffer(spans, dtype=np.uint64)
                 if bitmaps is not None:  # the few that pass are mostly a handful repeated (mail quoting mail)
-                    spans, again = distinct(spans), spans
-                    again = np.searchsorted(spans, again)
-                    registered = np.zeros(len(spans), dtype=bool)
-                    registered[self.lookup(spans)[0]] = True
-                    matter[which[registered[again]]] = True
+                    unique = distinct(spans)
+                    registered = np.zeros(len(unique), dtype=bool)
+                    registered[self.lookup(unique)[0]] = True
+                    matter[which[registered[np.searchsorted(unique, spans)]]] = True
                 else:
                     matter[which[self.lookup(spans)[0]]] = True
             return marks[matter]
