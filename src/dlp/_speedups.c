@@ -1205,6 +1205,9 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
 
 static Py_ssize_t get_sequence(PyObject *o, Py_buffer *views, Py_ssize_t itemsize, const char *what);
 
+/* Whether bit `slot` of a fingerprint.bitmap bitmap is set (bit i of byte i / 8, low bit first). */
+static inline int bit_at(const uint8_t *map, uint64_t slot) { return (map[slot >> 3] >> (slot & 7)) & 1; }
+
 /* The shingles DocumentDetector._marks_that_matter looks up: for each glued-number mark
  * (sorted token indices, not flagged in `skip`), the k - 1 windows of k tokens of the other
  * reading (the tokens less every mark) that span the gap it leaves, each hashed as
@@ -1241,7 +1244,7 @@ static int gap_flush(GapOut *o) {
         int keep = o->nb == 0;
         for (Py_ssize_t b = 0; b < o->nb && !keep; b++) {
             uint64_t slot = h >> (64 - o->bits[b]);
-            keep = (((const uint8_t *)o->maps[b].buf)[slot >> 3] >> (slot & 7)) & 1;
+            keep = bit_at(o->maps[b].buf, slot);
         }
         if (keep && (!push(&o->which, &o->count, &o->cap, o->batch_which[i])
                      || !push(&o->hashes, &o->count2, &o->cap2, (int64_t)h)))
@@ -1638,7 +1641,7 @@ static PyObject *probe(PyObject *self, PyObject *args) {
             if (i + AHEAD < m)  /* a bitmap of megabytes is seldom cached: its bytes asked for early */
                 PREFETCH(b + ((q[i + AHEAD] >> (64 - bits)) >> 3), 0);
             uint64_t slot = q[i] >> (64 - bits);
-            o[i] = (b[slot >> 3] >> (slot & 7)) & 1;
+            o[i] = bit_at(b, slot);
         }
         Py_END_ALLOW_THREADS
     }
@@ -1905,7 +1908,7 @@ static PyObject *pair_candidates(PyObject *self, PyObject *args) {
                     if (j + AHEAD / 2 < made)
                         PREFETCH(map + ((local[j + AHEAD / 2] >> shift) >> 3), 0);
                     uint64_t slot = local[j] >> shift;
-                    local_mask[j] |= (uint64_t)((map[slot >> 3] >> (slot & 7)) & 1) << k;
+                    local_mask[j] |= (uint64_t)bit_at(map, slot) << k;
                 }
             }
             for (Py_ssize_t e = 0, from = 0; e < ends && !failed; from = sentence_end[e++]) {
@@ -2073,7 +2076,7 @@ static PyObject *probe_lists(PyObject *self, PyObject *args) {
                 if (i + AHEAD < m)
                     PREFETCH(b + ((q[i + AHEAD] >> (64 - bits[k])) >> 3), 0);
                 uint64_t slot = q[i] >> (64 - bits[k]);
-                if (((b[slot >> 3] >> (slot & 7)) & 1) && !push(&lists[k], &counts[k], &caps[k], i)) {
+                if (bit_at(b, slot) && !push(&lists[k], &counts[k], &caps[k], i)) {
                     failed = 1;
                     break;
                 }
