@@ -453,3 +453,81 @@ def test_random_bytes_in_base64_are_still_noise():
         found = parts(extract(in_text(base64.b64encode(data).decode())))
         readable += any("!/base64[" in loc for loc in found)
     assert readable == 0
+
+
+# -- what is worth a charset guess (encoded._may_be_code_page_text) --------------------------------
+
+KOREAN = ("당사의 코팅 공정에서는 에폭시 수지에 인산아연을 첨가하고 믹서가 두 번째 속도에 도달하기 전에 "
+          "혼합합니다. 이 정보는 영업 비밀이며 제3자에게 공개하는 것을 금지합니다.")
+THAI = "กระบวนการเคลือบของบริษัทใช้อีพ็อกซีเรซินผสมกับสังกะสีฟอสเฟตก่อนที่เครื่องผสมจะถึงความเร็วขั้นที่สอง"
+
+
+TRADITIONAL = "本公司的塗層工藝配方包括以下成分和比例，這些資訊屬於商業機密，不得向第三方披露。"
+RUSSIAN = "Процесс нанесения покрытия остаётся коммерческой тайной компании. "
+
+
+@pytest.mark.parametrize("text,codec", [(KOREAN, "euc_kr"), (KOREAN, "cp949"), (KOREAN, "johab"), (JAPANESE, "cp932"),
+                                        (THAI, "cp874"), (TRADITIONAL, "big5"), (RUSSIAN * 2, "cp1251")])
+def test_text_in_a_code_page_is_guessed_and_read_as_before(text, codec):
+    """Runs that cannot be text in any code page are turned down before the charset guess;
+    text in one, with blanks or in a script written without them, still gets to it."""
+    from dlp.extract.encoded import _may_be_code_page_text
+    data = text.encode(codec)
+    assert _may_be_code_page_text(data)
+    found = parts(extract(in_text(base64.encodebytes(data).decode())))
+    assert any(t.strip() == text.strip() for loc, t in found.items() if "!/base64[" in loc), (codec, found.keys())
+
+
+def test_turning_runs_down_before_the_guess_changes_no_judgement(monkeypatch):
+    """`_readable` says the same with the check before the guess and without it, on text in
+    every code page the guess knows that can write it, and on noise."""
+    import random
+    import dlp.extract.encoded as encoded
+    rng = random.Random(7)
+    samples = [t.encode(c) for t in (KOREAN, JAPANESE, THAI, TRADITIONAL, CHINESE, RUSSIAN, prose(40, 3), "Ünïcödé façade " * 9)
+               for c in ("euc_kr", "cp949", "johab", "iso2022_kr", "cp932", "shift_jis", "euc_jp", "iso2022_jp_2",
+                         "cp874", "tis_620", "big5", "gbk", "gb18030", "hz", "cp1251", "koi8_r", "cp1252", "cp437",
+                         "mac_roman", "cp037", "utf_7") if _encodes(t, c)]
+    samples += [bytes(rng.randrange(256) for _ in range(rng.choice((64, 70, 90, 200)))) for _ in range(300)]
+    samples += [bytes(rng.randrange(128, 256) for _ in range(20)) + b"\xff" * rng.randrange(30, 60) for _ in range(100)]
+    gated = [encoded._readable(d) for d in samples]
+    monkeypatch.setattr(encoded, "_may_be_code_page_text", lambda data: True)
+    assert gated == [encoded._readable(d) for d in samples]
+    assert sum(gated) > 20  # (the text in the list is read)
+
+
+def _encodes(text: str, codec: str) -> bool:
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_runs_of_slashes_read_as_base64_are_turned_down_without_a_guess(monkeypatch):
+    """Mail has lines of "/" after a few letters (a URL, a rule): as base64, dozens of 0xFF bytes."""
+    import random
+    import dlp.extract.decoding as decoding
+    guessed = []
+    monkeypatch.setattr(decoding, "_guess", lambda data: guessed.append(data))
+    rng = random.Random(3)
+    runs = [base64.b64encode(bytes(rng.randrange(128, 255) for _ in range(size)) + b"\xff" * slashes).decode()
+            for size in (15, 20, 30) for slashes in (45, 60, 150)]
+    assert all("/" * 40 in run for run in runs)
+    found = parts(extract(in_text("\n".join(runs))))
+    assert not any("!/base64[" in loc for loc in found) and guessed == []
+
+
+def test_every_multi_byte_code_page_the_guess_knows_is_judged_by_one_rule():
+    """A code page of more than one byte a character that charset-normalizer may name is either
+    one written without blanks (`_SPACELESS`) or read with blanks (`_SPACED_WIDE`); otherwise
+    `_may_be_code_page_text` would turn its text down unread (UTF-8, -16, -32: `decode`'s own)."""
+    constant = pytest.importorskip("charset_normalizer.constant")
+    from charset_normalizer.utils import is_multi_byte_encoding
+
+    import codecs
+    from dlp.extract.encoded import _SPACED_WIDE, _SPACELESS
+    known = {codecs.lookup(name).name for name in (*_SPACELESS, *_SPACED_WIDE)}
+    wide = {codecs.lookup(name).name for name in constant.IANA_SUPPORTED if is_multi_byte_encoding(name)}
+    assert wide - known == {codecs.lookup(n).name for n in ("utf_8", "utf_16", "utf_16_be", "utf_16_le", "utf_32",
+                                                            "utf_32_be", "utf_32_le")}
