@@ -169,6 +169,21 @@ def test_long_texts_are_searched_alike_64_bytes_at_a_time(pieces, shift):
 
 
 @needs_native
+@pytest.mark.parametrize("byte", range(256))
+def test_every_byte_breaks_or_continues_a_run_as_without_the_speedups(byte):
+    """The C pass tells the alphabets apart without a table (ranges and exceptions): each byte
+    inside a base64 run and inside hex bytes, at every place in a 64-byte block."""
+    b = bytes([byte])
+    for shift in (0, 13, 31, 47, 63):
+        # a run only where the byte is of the alphabet: no 16 characters in a row of it without it
+        base64 = b + b.join([b"QmFzZTY0QmFz", b"ZTY0QmFzZTY0", b"VGhlIEhhbGN5", b"b24gcHJvY2Vz", b"cyBydW5zIGF0"] * 2) + b
+        hex_bytes = b"g" + b.join(b"%02x" % i for i in range(0x90, 0xe0)) + b" "  # (separated by it alone)
+        for data in (b"x" * shift + base64 + b"\n" + b"!" * 140, b"x" * shift + hex_bytes + b"\n" + b"!" * 140):
+            with_c, without = _both(encoded._candidates, data)
+            assert with_c == without, (byte, shift)
+
+
+@needs_native
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["=", "%4", "%41", "%g1", "%%41", "\\x", "\\x4", "\\x41", "\\\\x41", "0x", "0X",
                                  "00x", "a", " ", "\n", "f", "é", "=\n", "%"]), max_size=300), st.integers(0, 63))
