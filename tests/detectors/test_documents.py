@@ -193,3 +193,36 @@ def test_numbers_glued_to_words_are_seen_through_with_and_without_the_c_speedups
         speedups.native = saved
     assert with_c == without
     assert any(secret == "plan" for secret, _, _ in with_c)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 1400), where=st.lists(st.integers(1, 38), min_size=1, max_size=3), number=st.integers(1, 999),
+       host_seed=st.integers(1000, 10**6))
+def test_a_few_glued_numbers_leave_the_excerpt_one_run(tmp_path_factory, start, where, number, host_seed):
+    """A glued number stops the run as written where it stands: the text around it is read
+    again without it (the run's fingerprints stop right there), so a 40-word excerpt with a
+    few such numbers is one run of 40 words, not runs of what lies between them."""
+    excerpt = SECRET.split()[start : start + 40]
+    glued = " ".join(f"{w}{number}" if i in where else w for i, w in enumerate(excerpt))
+    text = prose(120, host_seed) + " " + glued + " " + prose(120, host_seed + 1)
+    found = [f for f in scanner(tmp_path_factory).scan_text(text) if f.secret == "plan"]
+    assert found and abs(found[0].matched_words - 40) <= 1, [(f.matched_words, f.evidence) for f in found]
+
+
+def test_a_glued_number_where_no_run_stops_is_not_read_again(tmp_path_factory, monkeypatch):
+    """Chance phrases of a registered document in mail, and numbers glued to words near them
+    ("ext3", "page2"): the text is read again only where a run stops at such a number."""
+    from dlp.detectors.documents import SECOND_READING_REACH, DocumentDetector
+
+    words = SECRET.split()
+    phrase = " ".join(words[100:110])  # ten words of the secret: a fingerprint found, a run that stops where they end
+    far = prose(160, 99)  # (reads again around two marks further apart than this are two reads)
+    text = f"see page2 and {phrase} then call ext3 tomorrow. {far} Or {phrase}4 next. {far} And {phrase} item5"
+    again = []
+    real = DocumentDetector._detect
+    monkeypatch.setattr(DocumentDetector, "_detect",
+                        lambda self, scanned, total=None: again.append((total, len(scanned.values)))
+                        or real(self, scanned, total))
+    scanner(tmp_path_factory).scan_text(text)
+    read_again = [size for total, size in again if total is not None]
+    assert read_again and sum(read_again) <= 2 * SECOND_READING_REACH + 1  # at the "4" only: where the phrase's run stops

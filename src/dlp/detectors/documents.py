@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import speedups
-from ..arrays import among, ascending_searchsorted, distinct
+from ..arrays import among, distinct
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, MIX, shingles, shingles_of
 from ..text.normalise import single_characters
@@ -47,6 +47,7 @@ REPORT_WORDS = 12  # smallest total of runs reported at all
 BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also score 1.0
 MIN_RUN_WORDS = 8  # shorter runs are chance
 MARK_BLOCK = 1 << 16  # marks whose gap shingles are looked up at a time
+MARK_REACH = 8  # shingles after and before a fingerprint found within which a glued number may stop its run
 SECOND_READING_REACH = 64  # tokens read again around a glued number that matters: a run through it
 # that goes on further is read in the text as written (64 words or more without a mark)
 MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
@@ -133,11 +134,11 @@ class DocumentDetector:
         finding of each secret is kept. The other reading covers only the text around the
         marks that can change something (`_marks_that_matter`): read whole, a window of mail
         with a few dozen "ext3" and "2001.3" in it was fingerprinted twice."""
-        found, hits = self._detect(scanned)
+        found, stops = self._detect(scanned)
         marks = scanned.tokens.marks
         if len(marks) == 0:
             return found
-        matter = self._marks_that_matter(scanned.values, marks, hits)
+        matter = self._marks_that_matter(scanned.values, marks, stops)
         if len(matter) == 0:
             return found
         n = len(scanned.values)
@@ -155,15 +156,12 @@ class DocumentDetector:
         except DeadlineExceeded as exc:
             raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
 
-    def _marks_that_matter(self, values: np.ndarray, marks: np.ndarray, hits: np.ndarray) -> np.ndarray:
-        """The marks the other reading can make a difference at: one close to a fingerprint found
-        (the run through it may have ended at the mark, not where the texts differ), and one
+    def _marks_that_matter(self, values: np.ndarray, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """The marks the other reading can make a difference at: one where the run of a
+        fingerprint found stops (`stops`: the secret goes on past the mark, perhaps), and one
         whose removal joins words into a registered fingerprint (marks every few words leave no
         fingerprint of their own in the text as written)."""
-        found = distinct(hits)
-        lo = ascending_searchsorted(found, np.maximum(marks - K + 1 - MIN_RUN_WORDS, 0), "left")  # (no hit is < 0)
-        hi = ascending_searchsorted(found, marks + MIN_RUN_WORDS, "right")
-        matter = hi > lo
+        matter = among(marks, stops)
         # the fingerprints of the other reading that span the gap each mark leaves: the K - 1
         # windows that start up to K - 1 tokens before it, read from the 2K - 2 tokens around
         # it (gathered once per mark; a token of the other reading at p is the text's token
@@ -207,8 +205,9 @@ class DocumentDetector:
         return marks[matter]
 
     def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray]:
-        """(findings, where fingerprints were found); `total`: the part's tokens, when `scanned`
-        holds only some of them (a second reading)."""
+        """(findings, the tokens where runs of fingerprints found stop within MARK_REACH
+        shingles, ascending); `total`: the part's tokens, when `scanned` holds only some of
+        them (a second reading)."""
         sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
         qpos, owner, spos = self.lookup(sh, aside)
@@ -218,11 +217,18 @@ class DocumentDetector:
             return [], qpos
         _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
-        hits = qpos
-        keep = self._may_be_long(qpos, owner, spos, scanned32)
+        # hits whose run reaches MIN_RUN_WORDS (most chance hits are a phrase of five or six
+        # words; only the others are extended one by one, `exact_runs`), and the tokens where
+        # the runs of the others stop a few shingles on: a glued number there may be what
+        # stopped one (`_marks_that_matter`)
+        after, before = self._agreement(qpos, owner, spos, scanned32, MARK_REACH)
+        need = MIN_RUN_WORDS - K  # further shingles a run needs besides its hit
+        keep = np.minimum(after, need) + np.minimum(before, need) >= need
+        stops = distinct(np.concatenate((qpos[after < MARK_REACH] + after[after < MARK_REACH] + K,
+                                         qpos[before < MARK_REACH] - before[before < MARK_REACH] - 1)))
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
-            return [], hits
+            return [], stops
         _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
@@ -242,7 +248,7 @@ class DocumentDetector:
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
-        return list(best.values()), hits
+        return list(best.values()), stops
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None, words: "Words | None" = None):
@@ -335,39 +341,35 @@ class DocumentDetector:
             memo[key] = shared
         return shared
 
-    def _may_be_long(self, qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, scanned32: np.ndarray) -> np.ndarray:
-        """Hits whose run reaches MIN_RUN_WORDS: compared a few shingles each way for all hits at once.
-
-        Most chance hits are a phrase of five or six words; only the others are extended one
-        by one (`exact_runs`).
-        """
-        need = MIN_RUN_WORDS - K  # further shingles a run needs besides its hit
-        keep = np.zeros(len(qpos), dtype=bool)
+    def _agreement(self, qpos: np.ndarray, owner: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
+                   steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """(after, before): how many shingles in a row after each hit, and before it, are the
+        secret's there too, counted up to `steps` (all hits at once, a shingle a step; a
+        segment without the secret's every shingle counts `steps` both ways)."""
+        after, before = np.zeros(len(qpos), dtype=np.int64), np.zeros(len(qpos), dtype=np.int64)
         for i, segment in enumerate(self.index.segments):
             lo, hi = int(self.index.offsets[i]), int(self.index.offsets[i + 1])
             mine = np.flatnonzero((owner >= lo) & (owner < hi))
             ptr = segment.get("doc_all_ptr", np.int64)
             if len(mine) == 0 or len(ptr) == 0:
-                keep[mine] = True  # no shingles to extend with: judged one by one
+                after[mine] = before[mine] = steps  # no shingles to extend with: judged one by one
                 continue
             local = owner[mine] - lo
             first, end = ptr[local], ptr[local + 1]
             at = first + spos[mine]
             q = qpos[mine]
             every = segment.arrays["doc_all"]
-            agree = np.zeros(len(mine), dtype=np.int64)
-            for step in (1, -1):
-                going = np.ones(len(mine), dtype=bool)
-                for k in range(1, need + 1):
-                    qk, sk = q + step * k, at + step * k
-                    inside = (qk >= 0) & (qk < len(scanned32)) & (sk >= first) & (sk < end)
-                    same = np.zeros(len(mine), dtype=bool)
-                    ok = np.flatnonzero(inside & going)
-                    same[ok] = scanned32[qk[ok]] == every[sk[ok]]
-                    going &= same
-                    agree += going
-            keep[mine] = agree >= need
-        return keep
+            for step, agree in ((1, after), (-1, before)):
+                going = np.arange(len(mine))  # the hits whose run goes on (most stop within a shingle or two)
+                for k in range(1, steps + 1):
+                    qk, sk = q[going] + step * k, at[going] + step * k
+                    inside = (qk >= 0) & (qk < len(scanned32)) & (sk >= first[going]) & (sk < end[going])
+                    going, qk, sk = going[inside], qk[inside], sk[inside]
+                    going = going[scanned32[qk] == every[sk]]
+                    if len(going) == 0:
+                        break
+                    agree[mine[going]] += 1
+        return after, before
 
     def _shingles_of(self, number: int) -> np.ndarray:
         """Every shingle (top 32 bits) of the registered version behind global owner `number`."""
