@@ -181,7 +181,8 @@ def _runs(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, byte
         end = min(len(text), start + size)
         following = _tail_start(text, start, end) if end < len(text) else end
         data = text[start:end].encode("utf-8", errors="surrogatepass")
-        cut = len(data) if following == end else len(text[start:following].encode("utf-8", errors="surrogatepass"))
+        ascii = len(data) == end - start  # (bytes and characters one for one: no offset to convert)
+        cut = following - start if ascii else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
         for first, last, kind, payload, shifted in _candidates(data, marks):
             if first >= cut:  # read with the next chunk, which starts there
@@ -195,7 +196,7 @@ def _runs(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, byte
         elif restart == 0:
             size *= 2
         else:
-            start += len(data[:restart].decode("utf-8", errors="surrogatepass"))
+            start += restart if ascii else len(data[:restart].decode("utf-8", errors="surrogatepass"))
             size = _CHUNK
 
 
