@@ -186,13 +186,16 @@ def test_every_byte_breaks_or_continues_a_run_as_without_the_speedups(byte):
 @needs_native
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["=", "%4", "%41", "%g1", "%%41", "\\x", "\\x4", "\\x41", "\\\\x41", "0x", "0X",
-                                 "00x", "a", " ", "\n", "f", "é", "=\n", "%"]), max_size=300), st.integers(0, 63))
+                                 "00x", "a", " ", "\n", "f", "é", "=\n", "%", "+", "+a", "+ab", "+abc", "++", "+-b",
+                                 "+_bc", "~", "~{", "\x1b", "\x1b$B"]), max_size=300), st.integers(0, 63))
 def test_the_c_pass_counts_marks_as_the_regexes_do(pieces, shift):
     data = ("y" * shift + "".join(pieces)).encode()
-    *_, zero_x, counted = encoded._starts(data)
+    *_, zero_x, counted, lines = encoded._starts(data)
     assert zero_x == len(re.findall(rb"0[xX]", data))
+    assert lines == encoded._marked_lines(data)  # (the lines of 7-bit marks, as the Python search has them)
     assert counted == [data.count(b"="), len(encoded._PERCENT.findall(data.decode())),
-                       len(encoded._BACKSLASH_X.findall(data.decode()))]
+                       len(encoded._BACKSLASH_X.findall(data.decode())), data.count(b"\x1b"), data.count(b"~{"),
+                       len(encoded._UTF7_SHIFT.findall(data))]
 
 
 def test_runs_are_found_without_the_speedups_too(without_native):
@@ -710,3 +713,11 @@ def test_long_gathers_are_numpys(dtype):
     assert np.array_equal(gather(values, negative), values[negative])
     with pytest.raises(IndexError):
         gather(values, np.full(GATHERED_IN_C, len(values), dtype=np.int64))
+
+
+@needs_native
+@pytest.mark.parametrize("at", [0, 100, 40_000, 70_000])
+def test_the_lines_of_seven_bit_marks_are_cut_alike_in_long_lines(at):
+    """A line is taken 32 KiB each way from its mark at most (a file of one line of 70 KB)."""
+    data = b"x" * at + b"+BB8EQAQ- and \x1b$B" + b"y" * 50_000 + b"\n~{x~}\n" + b"z" * 10
+    assert encoded._starts(data)[-1] == encoded._marked_lines(data)

@@ -962,12 +962,44 @@ static int starts_line(const uint8_t *p, Py_ssize_t q) {
 }
 #endif
 
+/* Whether the three bytes at q are of standard base64 (not "-", which ends a UTF-7 shift, nor "_"). */
+static inline int utf7_shift(const uint8_t *q) {
+    return (CLASS[q[0]] & CLASS[q[1]] & CLASS[q[2]] & 4) && q[0] != '-' && q[0] != '_' && q[1] != '-' && q[1] != '_'
+           && q[2] != '-' && q[2] != '_';
+}
+
+#define LINE_REACH 32768  /* bytes of a marked line taken each way from its mark at most */
+
+/* The line of a mark of a 7-bit encoding at q (kind 1: an escape byte, ISO-2022; 2: "~{", HZ;
+ * 4: a UTF-7 shift), appended to `lines` as (start, end, kinds) once: a later mark in the
+ * line recorded last adds its kind there. 0 when out of memory. */
+static int mark_line(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, int kind, int64_t **lines, Py_ssize_t *nlines,
+                     Py_ssize_t *cap) {
+    Py_ssize_t floor = q > LINE_REACH ? q - LINE_REACH : 0;
+    if (*nlines) {
+        if (q < (*lines)[*nlines - 2]) {
+            (*lines)[*nlines - 1] |= kind;
+            return 1;
+        }
+        if (floor < (*lines)[*nlines - 2])
+            floor = (*lines)[*nlines - 2];
+    }
+    Py_ssize_t start = q, reach = n - q < LINE_REACH ? n - q : LINE_REACH;
+    while (start > floor && p[start - 1] != '\n')
+        start--;
+    const uint8_t *newline = memchr(p + q, '\n', (size_t)reach);
+    Py_ssize_t end = newline == NULL ? q + reach : (Py_ssize_t)(newline - p);
+    return push(lines, nlines, cap, start) && push(lines, nlines, cap, end) && push(lines, nlines, cap, kind);
+}
+
 /* Where "0000000" starts a line, blanks aside (encoded._offsets), appended to `dumps`; and
- * counts[0..3]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
- * (as many quoted-printable escapes at most), and the escapes "%" and "\x" followed by two hex
- * digits (encoded._PERCENT, encoded._BACKSLASH_X). 0 when out of memory. */
+ * counts[0..6]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
+ * (as many quoted-printable escapes at most), the escapes "%" and "\x" followed by two hex
+ * digits (encoded._PERCENT, encoded._BACKSLASH_X), and the marks of text in a 7-bit encoding:
+ * escape bytes (ISO-2022), "~{" (HZ), "+" before three characters of base64 (UTF-7), whose
+ * lines go to `lines` (`mark_line`: encoded._seven_bit reads them). 0 when out of memory. */
 static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssize_t *ndump, Py_ssize_t *cap,
-                         Py_ssize_t counts[4]) {
+                         Py_ssize_t counts[7], int64_t **lines, Py_ssize_t *nlines, Py_ssize_t *cap_lines) {
 #ifdef WIDE_CLASSES
     Py_ssize_t zeros = 0;  /* "0" bytes that end what was read */
     uint8_t last[64 + 3];  /* the last bytes, less than 64, and zeros after them */
@@ -985,6 +1017,8 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
             __m128i v = _mm_loadu_si128((const __m128i *)(b + 16 * k));
             __m128i odd = _mm_or_si128(_mm_or_si128(bytes_equal(v, '%'), bytes_equal(v, '\\')),
                                        bytes_equal(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'x'));
+            odd = _mm_or_si128(odd, _mm_or_si128(_mm_or_si128(bytes_equal(v, '+'), bytes_equal(v, '~')),
+                                                 bytes_equal(v, 0x1B)));
             zero |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '0')) << (16 * k);
             equals |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '=')) << (16 * k);
             rare |= (uint64_t)(uint16_t)_mm_movemask_epi8(odd) << (16 * k);
@@ -996,6 +1030,14 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
                 counts[2] += CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1;
             else if (b[i] == '\\')
                 counts[3] += b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1);
+            else if (b[i] == 0x1B || (b[i] == '~' && b[i + 1] == '{') || (b[i] == '+' && utf7_shift(b + i + 1))) {
+                int kind = b[i] == 0x1B ? 1 : b[i] == '~' ? 2 : 4;
+                counts[kind == 4 ? 6 : 3 + kind]++;
+                if (!mark_line(p, n, at + i, kind, lines, nlines, cap_lines))
+                    return 0;
+            }
+            else if (b[i] == '~' || b[i] == '+')
+                continue;
             else  /* "0x" or "0X", counted at its "x" */
                 counts[0] += i > 0 ? b[i - 1] == '0' : at > 0 && p[at - 1] == '0';
         }
@@ -1026,6 +1068,13 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         counts[1] += c == '=';
         counts[2] += c == '%' && i + 2 < n && (CLASS[p[i + 1]] & CLASS[p[i + 2]] & 1);
         counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
+        int kind = c == 0x1B ? 1 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
+                   : c == '+' && i + 3 < n && utf7_shift(p + i + 1) ? 4 : 0;
+        if (kind) {
+            counts[kind == 4 ? 6 : 3 + kind]++;
+            if (!mark_line(p, n, i, kind, lines, nlines, cap_lines))
+                return 0;
+        }
     }
     return 1;
 #endif
@@ -1038,13 +1087,16 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len;
-    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[4] = {0};
+    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[7] = {0};
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
     int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
-    if (runs == NULL || hexes == NULL || dumps == NULL) {
+    Py_ssize_t nlines = 0, cap_lines = 48;
+    int64_t *lines = PyMem_RawMalloc(cap_lines * sizeof(int64_t));
+    if (runs == NULL || hexes == NULL || dumps == NULL || lines == NULL) {
         PyMem_RawFree(runs);
         PyMem_RawFree(hexes);
         PyMem_RawFree(dumps);
+        PyMem_RawFree(lines);
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
@@ -1112,18 +1164,20 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
     /* dump offsets, "0x", and the counts of "=" and escapes: `encoded_marks` */
     if (!failed)
-        failed = !encoded_marks(p, n, &dumps, &ndump, &cap_dump, counts);
+        failed = !encoded_marks(p, n, &dumps, &ndump, &cap_dump, counts, &lines, &nlines, &cap_lines);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
     if (failed)
         PyErr_NoMemory();
     else
-        result = Py_BuildValue("(y#y#y#nnnn)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
-                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3]);
+        result = Py_BuildValue("(y#y#y#nnnnnnny#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
+                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3], counts[4],
+                               counts[5], counts[6], (const char *)lines, nlines * 8);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
     PyMem_RawFree(dumps);
+    PyMem_RawFree(lines);
     return result;
 }
 

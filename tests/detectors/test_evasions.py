@@ -141,6 +141,18 @@ def test_a_chinese_excerpt_saved_in_another_encoding_still_blocks(scanner, codec
     assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {"zh"}
 
 
+@pytest.mark.parametrize("sid,codec", [("ja", "iso2022_jp"), ("ja", "utf-7"), ("zh", "hz"), ("zh", "utf-7"),
+                                       ("ru", "utf-7"), ("el", "utf-7")])
+def test_an_excerpt_saved_in_a_seven_bit_encoding_still_blocks(scanner, sid, codec):
+    """ISO-2022-JP (Japanese mail's own), HZ and UTF-7 write every character in ASCII bytes: a
+    file so saved read as ASCII (``$BEv<R$N...``, ``+BB8EQAQ-``) and the excerpt went unread."""
+    text = {"ja": JAPANESE[30:110], "zh": CHINESE[30:110], "ru": " ".join(RUSSIAN.split()[2:28]),
+            "el": " ".join(GREEK.split()[2:28])}[sid]
+    report = scanner.scan_bytes(("Regards,\n" + text + "\n").encode(codec), "notes.txt")
+    decision = DefaultPolicy().decide([f for f in report.findings if f.kind == "document"], (), Destination())
+    assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {sid}, codec
+
+
 def test_a_short_common_phrase_in_chinese_does_not_block(scanner):
     """Twenty characters shared with a registered document (some ten words) are not an excerpt."""
     report, decision = verdict(scanner, "会议纪要：" + CHINESE[43:63] + "。其他事项下周再议，请大家准时参加。")

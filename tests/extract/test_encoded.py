@@ -288,7 +288,7 @@ def test_runs_across_the_edges_of_64_byte_blocks_are_found_as_without_the_speedu
     data = ("x" * shift + "\n" + hexdump(payload[:12], " ") + "\n" + "y" * (shift % 61) + "\n" + dump + "\n"
             + "z" * (shift % 37) + "\n" + line + "\n" + line + "\n" + "q" * 30).encode()
     assert _starts(data)[2] == _offsets(data) == [data.index(b"0000000")]  # the dump's first offset, wherever it falls
-    marks_c, marks_py = [0, 0, 0], [0, 0, 0]
+    marks_c, marks_py = [0] * 6, [0] * 6
     with_c = _candidates(data, marks_c)
     monkeypatch.setattr(speedups, "native", None)
     without = _candidates(data, marks_py)
@@ -532,3 +532,43 @@ def test_every_multi_byte_code_page_the_guess_knows_is_judged_by_one_rule():
     wide = {codecs.lookup(name).name for name in constant.IANA_SUPPORTED if is_multi_byte_encoding(name)}
     assert wide - known == {codecs.lookup(n).name for n in ("utf_8", "utf_16", "utf_16_be", "utf_16_le", "utf_32",
                                                             "utf_32_be", "utf_32_le")}
+
+
+# -- text in a 7-bit encoding (encoded._seven_bit) ------------------------------------------------
+
+FRENCH = "Le procédé de revêtement reste confidentiel : la température du four et la durée du séchage. "
+
+
+@pytest.mark.parametrize("text,codec", [(JAPANESE, "iso2022_jp"), (JAPANESE, "iso2022_jp_2"), (JAPANESE, "utf-7"),
+                                        (CHINESE, "hz"), (CHINESE, "utf-7"), (KOREAN, "utf-7"), (RUSSIAN * 2, "utf-7"),
+                                        (FRENCH * 2, "utf-7")])
+def test_text_in_a_seven_bit_encoding_is_read_as_its_text(text, codec):
+    """Every byte is ASCII: the file read as ASCII, and its words were escape sequences and base64."""
+    data = ("Notes du jour\n" + text + "\nfin\n").encode(codec)
+    assert data.isascii()
+    found = parts(extract(data))
+    readings = [t for loc, t in found.items() if loc.startswith("notes.txt!/")]
+    assert len(readings) == 1 and text.strip() in readings[0], found.keys()
+
+
+@pytest.mark.parametrize("text", [
+    "call +1 713 555 0100 or +44 20 7946 0000, C++ and +more- on a+b-c " * 20,
+    '<Default Extension="xml" ContentType="application/vnd.openxmlformats+xml"/> ' * 40,
+    "\x1b[1;31mERROR\x1b[0m\x1b(B build failed at step +abc " * 30,
+    base64.b64encode(bytes(range(256)) * 8).decode(),
+    base64.encodebytes(("<label>Reference</label><span class=editable>Defroster</span>" * 40).encode()).decode(),
+    "see http://example.com/~user/a~{b}c and $x = ~{1,2}; in Perl ~{ } " * 30,
+])
+def test_ascii_text_with_the_marks_of_seven_bit_encodings_is_not_read_again(text):
+    found = parts(extract(text.encode()))
+    assert not [loc for loc in found if loc.endswith(("!/utf-7", "!/hz")) or "!/iso2022" in loc], found.keys()
+
+
+def test_a_seven_bit_paragraph_among_many_lines_with_the_same_marks_is_read():
+    """Lines are judged one by one: many "+xml" and "+40ENRON" around a UTF-7 paragraph do not
+    hide it, and are not read with it."""
+    noise = '<Override ContentType="application/vnd.ms-excel.sheet+xml"/> IMCEANOTES-+22Emery+2C+20Henry+22+40ENRON\n'
+    data = (noise * 300).encode() + (RUSSIAN * 2).encode("utf-7") + b"\n" + (noise * 300).encode()
+    found = parts(extract(data))
+    readings = [t for loc, t in found.items() if loc.endswith("!/utf-7")]
+    assert len(readings) == 1 and readings[0].strip() == (RUSSIAN * 2).strip()

@@ -203,23 +203,38 @@ def _script(ch: str) -> str:
     return "CJK" if word in ("HIRAGANA", "KATAKANA", "CJK", "HALFWIDTH") else word
 
 
-def _reads_as_script(text: str) -> bool:
+def reads_as_letters(text: str) -> bool:
+    """Four fifths letters (`mostly_letters`), no private-use, unassigned or control character
+    (random code units make many), and one symbol in fifty at most (random units: box drawing,
+    control pictures...): words, not what a wrong decoding makes of bytes."""
     if not mostly_letters(text):
         return False
     categories = [unicodedata.category(ch) for ch in "".join(text.split())]
-    if any(c in ("Co", "Cn", "Cs", "Cc") for c in categories):
-        return False  # text has no private-use, unassigned or control characters (random units have many)
-    if sum(c[0] == "S" for c in categories) * 50 > len(categories):
-        return False  # nor symbols beyond one in fifty (random units: box drawing, control pictures...)
+    symbols = sum(c[0] == "S" for c in categories)
+    return not any(c in ("Co", "Cn", "Cs", "Cc") for c in categories) and symbols * 50 <= len(categories)
+
+
+def main_script(text: str) -> str | None:
+    """The script of four fifths of the letters of `text` or more (kana and ideographs are one),
+    or None (no letters; or many scripts, as random code units make: Hangul, ideographs, Yi...)."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
-        return False
+        return None
     script, count = Counter(map(_script, letters)).most_common(1)[0]
-    if script == "LATIN" or count * 5 < len(letters) * 4:
-        return False
+    return script if count * 5 >= len(letters) * 4 else None
+
+
+def _reads_as_script(text: str) -> bool:
+    return reads_as_letters(text) and main_script(text) not in (None, "LATIN") and not byte_pairs(text)
+
+
+def byte_pairs(text: str) -> bool:
+    """Whether `text` may be text in a byte encoding read two bytes a character (ASCII read as
+    UTF-16 is four fifths "ideographs"): fewer than one character in seven with a low byte of
+    0x80 or above (half of Chinese and Korean) or below U+2000 (the scripts from U+0370 on)."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    unusual = ((codes & 0xFF) >= 0x80) | (codes < 0x2000)  # (bytes of text read two at a time make neither)
-    return int(unusual.sum()) * 7 >= len(codes)
+    unusual = ((codes & 0xFF) >= 0x80) | (codes < 0x2000)
+    return int(unusual.sum()) * 7 < len(codes)
 
 
 def decode_text(data: bytes) -> str | None:

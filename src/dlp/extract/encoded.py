@@ -35,10 +35,12 @@ import re
 import urllib.parse
 from typing import Iterator
 
+import numpy as np
+
 from .. import speedups
 from ..types import Item, Part, Problem
 from .base import Context
-from .decoding import clean_readings, decode, mostly_letters
+from .decoding import byte_pairs, clean_readings, decode, main_script, mostly_letters, reads_as_letters
 
 MIN_RUN = 64  # characters of the alphabet, white space aside, before a run is decoded
 _MIN_DISTINCT = 10  # different characters a base64 run shows ("-----" and "_____" lines are not base64)
@@ -95,6 +97,8 @@ _PERCENT_BYTES, _BACKSLASH_X_BYTES = re.compile(_PERCENT.pattern.encode()), re.c
 _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
 _SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
+_WIDE_RUN = re.compile("[^\x00-\x7f\ufffd]+")
+_UTF7_SHIFT = re.compile(rb"\+(?=[A-Za-z0-9+/]{3})")  # a "+" before three characters of base64: UTF-7 perhaps
 
 # magic numbers of formats dlp reads, which a decoded run may carry
 _MAGICS = (
@@ -155,10 +159,11 @@ def _digest(data: bytes) -> bytes:
 def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | None]]:
     """(kind, number, decoded bytes, the bytes of another reading or None) of each run."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    # "=", "%" escapes and "\\x" escapes, counted as the chunks are searched (chunks overlap a
-    # little: at least as many as the text holds)
-    marks = [0, 0, 0]
-    runs = list(_runs(text, marks))
+    # "=", "%" escapes, "\\x" escapes and the marks of 7-bit encodings (escape bytes, "~{", "+"
+    # before base64), counted as the chunks are searched (chunks overlap a little: at least as
+    # many as the text holds)
+    marks, seven = [0, 0, 0, 0, 0, 0], []
+    runs = list(_runs(text, marks, seven))
     for kind, data, shifted in (*runs, *_escaped(text, marks)):
         if data:
             numbers[kind] += 1
@@ -170,12 +175,15 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | N
             decoded = quopri.decodestring(text.encode("utf-8", errors="surrogatepass"))
             if decoded:
                 yield "quoted-printable", None, decoded, None
+    if seven:
+        yield from _seven_bit(seven)
 
 
-def _runs(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tuple[str, bytes | None, bytes | None]]:
     """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
     reaches the end of a chunk is read again from its start with the next chunk (the
-    chunk doubles when one run fills it). `marks`: see `_candidates`."""
+    chunk doubles when one run fills it). `marks`: see `_candidates`; the lines that hold
+    marks of 7-bit encodings are appended to `seven` as (bytes, kinds), each once."""
     start, size = 0, _CHUNK
     while start < len(text):
         end = min(len(text), start + size)
@@ -184,13 +192,16 @@ def _runs(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, byte
         ascii = len(data) == end - start  # (bytes and characters one for one: no offset to convert)
         cut = following - start if ascii else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
-        for first, last, kind, payload, shifted in _candidates(data, marks):
+        lines: list[tuple[int, int, int]] = []
+        for first, last, kind, payload, shifted in _candidates(data, marks, lines):
             if first >= cut:  # read with the next chunk, which starts there
                 break
             if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
                 restart = first
                 break
             yield kind, payload, shifted
+        if seven is not None:  # (what the next chunk reads again is left to it)
+            seven.extend((data[a:b], kinds) for a, b, kinds in lines if a < (cut if restart is None else restart))
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -212,15 +223,19 @@ def _tail_start(text: str, start: int, end: int) -> int:
     return at
 
 
-def _candidates(data: bytes, marks: list[int] | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
+def _candidates(data: bytes, marks: list[int] | None = None,
+                lines: list | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
     """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
-    runs of `data`, in order. The counts of "=", "%" escapes and "\\x" escapes in `data` are
-    added to `marks` when given."""
+    runs of `data`, in order. The counts of "=", "%" escapes, "\\x" escapes and marks of 7-bit
+    encodings in `data` are added to `marks`, and the lines of such marks as (start, end,
+    kinds) to `lines`, when given."""
     found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
-    base64_starts, hex_starts, offsets, zero_x, counted = _starts(data)
+    base64_starts, hex_starts, offsets, zero_x, counted, marked = _starts(data)
     if marks is not None:
         for i, count in enumerate(counted):
             marks[i] += count
+    if lines is not None:
+        lines.extend(marked)
     position = base64_starts.next(0)
     while position >= 0:
         match = _BASE64.match(data, position)
@@ -280,9 +295,32 @@ def _starts(data: bytes):
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
                 32 if _HEX_ARRAY_BYTE.search(data) else 0,
-                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data))])
-    base64, hexes, offsets, zero_x, *counted = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
-    return _Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x, counted
+                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data)),
+                 data.count(b"\x1b"), data.count(b"~{"), len(_UTF7_SHIFT.findall(data))], _marked_lines(data))
+    base64, hexes, offsets, zero_x, *counted, lines = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
+    lines = memoryview(lines).cast("q").tolist()
+    return (_Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x, counted,
+            list(zip(lines[0::3], lines[1::3], lines[2::3])))
+
+
+_SEVEN_BIT_MARK = re.compile(rb"\x1b|~\{|\+(?=[A-Za-z0-9+/]{3})")
+_LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at most
+
+
+def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
+    """(start, end, kinds) of the lines that hold marks of 7-bit encodings (kind 1: an escape
+    byte, ISO-2022; 2: "~{", HZ; 4: "+" before three characters of base64, UTF-7), each once."""
+    lines: list[list[int]] = []
+    for mark in _SEVEN_BIT_MARK.finditer(data):
+        q, kind = mark.start(), {0x1B: 1, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
+        if lines and q < lines[-1][1]:
+            lines[-1][2] |= kind
+            continue
+        floor = max(q - _LINE_REACH, lines[-1][1] if lines else 0)
+        start = max(data.rfind(b"\n", floor, q) + 1, floor)
+        end = data.find(b"\n", q, q + _LINE_REACH)
+        lines.append([start, end if end >= 0 else min(len(data), q + _LINE_REACH), kind])
+    return [tuple(line) for line in lines]
 
 
 def _offsets(data: bytes) -> list[int]:
@@ -436,6 +474,63 @@ def _unbase64(compact: bytes) -> bytes | None:
         return binascii.a2b_base64(body + b"=" * (-len(body) % 4), strict_mode=False)
     except (binascii.Error, ValueError):
         return None
+
+
+def _seven_bit(lines: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, bytes, None]]:
+    """The lines that hold marks of a 7-bit encoding (`_marked_lines`) read in it, those that
+    it makes words of: ISO-2022-JP (Japanese mail; escape bytes switch the character set), HZ
+    (Chinese, between "~{" and "~}"), UTF-7 (any script, in base64 after "+"). Their bytes are
+    all ASCII, so a file in one read as ASCII (``$BEv<R$N...``, ``+BB8EQAQ-``) and a registered
+    Japanese, Chinese or Russian text saved so went unread. Read a line at a time, so that the
+    marks of other lines (an address's "+40ENRON", a content type's "+xml") neither dilute nor
+    stand in for the real thing: see `_worded`. As UTF-8, the lines kept one per line."""
+    for kind, codecs in ((1, ("iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_ext")), (2, ("hz",)), (4, ("utf-7",))):
+        marked = [line for line, kinds in lines if kinds & kind]
+        for codec in codecs if marked else ():
+            # each line on its own: a decoder that fails on a line's end ("+40ENRON") takes the
+            # line break into what it replaces; a stray "+1" is one replacement character
+            kept = _worded("\n".join(line.decode(codec, errors="replace").replace("\n", " ") for line in marked))
+            if kept:
+                yield codec.replace("_", "-"), None, "\n".join(kept).encode("utf-8", errors="surrogatepass"), None
+                break
+
+
+# where scripts start, and which (0: none: symbols, controls, surrogates, private use); kana and
+# ideographs are one, as `decoding.main_script` has them
+_SCRIPT_STARTS = np.array([0x0000, 0x00C0, 0x0250, 0x0370, 0x0400, 0x0530, 0x0590, 0x0600, 0x0700, 0x0900, 0x0E00,
+                           0x0F00, 0x10A0, 0x1100, 0x1200, 0x1E00, 0x1F00, 0x2000, 0x3040, 0x3100, 0x3400, 0x4DC0,
+                           0x4E00, 0xA000, 0xAC00, 0xD7B0, 0xF900, 0xFB00, 0xFF66, 0xFFA0], dtype=np.uint32)
+_SCRIPT_OF = np.array([0, 1, 0, 2, 3, 4, 5, 6, 0, 7, 8, 0, 9, 10, 0, 1, 2, 0, 11, 0, 11, 0, 11, 0, 10, 0, 11, 0, 11, 0])
+_SCRIPTS = 12
+
+
+def _worded(reading: str) -> list[str]:
+    """The lines of `reading` whose characters beyond ASCII are words: eight or more, four
+    fifths letters and of one script, without private-use, unassigned or control characters,
+    in runs of three on average unless Latin (an accented Latin letter stands alone in its
+    word; the "+22Emery+2C+20Henry" of an address read as UTF-7 is a run of random characters
+    of every script), not ASCII read two bytes a character (a base64 line of a mail part read
+    as UTF-7: `decoding.byte_pairs`), and fewer than one for eight replaced for bytes the
+    encoding does not decode (the printable runs of a binary file: hundreds). Counted for
+    every line at once first (eight of one script), judged one by one after that."""
+    codes = np.frombuffer(reading.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    line = np.cumsum(codes == 10)
+    wide = np.flatnonzero((codes >= 0xC0) & (codes != 0xFFFD))
+    script = _SCRIPT_OF[np.searchsorted(_SCRIPT_STARTS, codes[wide], side="right") - 1]
+    count = np.bincount(line[wide], minlength=int(line[-1]) + 1 if len(line) else 0)
+    same = np.bincount(line[wide] * _SCRIPTS + script, minlength=len(count) * _SCRIPTS).reshape(-1, _SCRIPTS)
+    same[:, 0] = 0
+    lines = reading.split("\n")
+    kept = []
+    for i in np.flatnonzero((count >= 8) & (same.max(axis=1) * 5 >= count * 4)).tolist():
+        pieces = _WIDE_RUN.findall(lines[i])
+        wide_text = "".join(pieces)[:4096]
+        script_name = main_script(wide_text)
+        if script_name is not None and (script_name == "LATIN" or 3 * len(pieces) <= len(wide_text)) \
+                and lines[i].count("\ufffd") * 8 <= len(wide_text) and reads_as_letters(wide_text) \
+                and not byte_pairs(wide_text):
+            kept.append(lines[i])
+    return kept
 
 
 def _unescape(run: str) -> bytes:
