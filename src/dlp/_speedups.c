@@ -962,6 +962,13 @@ static int starts_line(const uint8_t *p, Py_ssize_t q) {
 }
 #endif
 
+/* Whether q holds an ISO-2022 escape that designates a set other than ASCII: "ESC $" (two-byte
+ * sets: JIS X 0208, GB 2312, KS X 1001...), "ESC ( I" (half-width katakana), "ESC ." (a set
+ * for single shifts), not the escapes of terminal colours ("ESC [") or "ESC ( B" back to ASCII. */
+static inline int iso2022_shift(const uint8_t *q) {
+    return q[0] == 0x1B && (q[1] == '$' || q[1] == '.' || (q[1] == '(' && q[2] == 'I'));
+}
+
 /* Whether the three bytes at q are of standard base64 (not "-", which ends a UTF-7 shift, nor "_"). */
 static inline int utf7_shift(const uint8_t *q) {
     return (CLASS[q[0]] & CLASS[q[1]] & CLASS[q[2]] & 4) && q[0] != '-' && q[0] != '_' && q[1] != '-' && q[1] != '_'
@@ -970,7 +977,7 @@ static inline int utf7_shift(const uint8_t *q) {
 
 #define LINE_REACH 32768  /* bytes of a marked line taken each way from its mark at most */
 
-/* The line of a mark of a 7-bit encoding at q (kind 1: an escape byte, ISO-2022; 2: "~{", HZ;
+/* The line of a mark of a 7-bit encoding at q (kind 1: an ISO-2022 escape; 2: "~{", HZ;
  * 4: a UTF-7 shift), appended to `lines` as (start, end, kinds) once: a later mark in the
  * line recorded last adds its kind there. 0 when out of memory. */
 static int mark_line(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, int kind, int64_t **lines, Py_ssize_t *nlines,
@@ -996,7 +1003,8 @@ static int mark_line(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, int kind, int
  * counts[0..6]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
  * (as many quoted-printable escapes at most), the escapes "%" and "\x" followed by two hex
  * digits (encoded._PERCENT, encoded._BACKSLASH_X), and the marks of text in a 7-bit encoding:
- * escape bytes (ISO-2022), "~{" (HZ), "+" before three characters of base64 (UTF-7), whose
+ * escapes to sets other than ASCII (ISO-2022: `iso2022_shift`), "~{" (HZ), "+" before three
+ * characters of base64 (UTF-7), whose
  * lines go to `lines` (`mark_line`: encoded._seven_bit reads them). 0 when out of memory. */
 static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssize_t *ndump, Py_ssize_t *cap,
                          Py_ssize_t counts[7], int64_t **lines, Py_ssize_t *nlines, Py_ssize_t *cap_lines) {
@@ -1030,13 +1038,14 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
                 counts[2] += CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1;
             else if (b[i] == '\\')
                 counts[3] += b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1);
-            else if (b[i] == 0x1B || (b[i] == '~' && b[i + 1] == '{') || (b[i] == '+' && utf7_shift(b + i + 1))) {
+            else if (iso2022_shift(b + i) || (b[i] == '~' && b[i + 1] == '{')
+                     || (b[i] == '+' && utf7_shift(b + i + 1))) {
                 int kind = b[i] == 0x1B ? 1 : b[i] == '~' ? 2 : 4;
                 counts[kind == 4 ? 6 : 3 + kind]++;
                 if (!mark_line(p, n, at + i, kind, lines, nlines, cap_lines))
                     return 0;
             }
-            else if (b[i] == '~' || b[i] == '+')
+            else if (b[i] == '~' || b[i] == '+' || b[i] == 0x1B)
                 continue;
             else  /* "0x" or "0X", counted at its "x" */
                 counts[0] += i > 0 ? b[i - 1] == '0' : at > 0 && p[at - 1] == '0';
@@ -1068,7 +1077,8 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         counts[1] += c == '=';
         counts[2] += c == '%' && i + 2 < n && (CLASS[p[i + 1]] & CLASS[p[i + 2]] & 1);
         counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
-        int kind = c == 0x1B ? 1 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
+        uint8_t after[3] = {c, i + 1 < n ? p[i + 1] : 0, i + 2 < n ? p[i + 2] : 0};  /* (zeros past the end) */
+        int kind = iso2022_shift(after) ? 1 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
                    : c == '+' && i + 3 < n && utf7_shift(p + i + 1) ? 4 : 0;
         if (kind) {
             counts[kind == 4 ? 6 : 3 + kind]++;

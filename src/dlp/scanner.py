@@ -31,6 +31,7 @@ from .errors import DeadlineExceeded
 from .evidence import ExactEvidence, RewriteSummary
 from .extract import Context, Extractor, Limits, walk
 from .extract import extractors as installed_extractors
+from .extract.encoded import seven_bit_parent
 from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .index import Index
 from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise, tokenise_slice
@@ -146,6 +147,7 @@ class Scanner:
                 findings.extend(part_findings)
                 problems.extend(part_problems)
                 out = None  # noqa: PLW2901 (a streamed chunk's text is freed before the next is read)
+        findings = _without_repeats(findings)
         if read_by_ocr:
             meta["ocr"] = ocr_summary(read_by_ocr)
         if discarded is not None:
@@ -253,6 +255,16 @@ def _windows(text: str) -> Iterator[Tokens]:
         # arrays of two windows at once were a third of a scan's memory, and its page faults)
         carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
         window = None
+
+
+def _without_repeats(findings: list[Finding]) -> list[Finding]:
+    """`findings` less those of a 7-bit reading of a part (``mail.txt!/utf-7``) that the part
+    itself has as strong: its lines are read whole, and an excerpt in plain ASCII on a line
+    with a "+" in it (a phone number, an address) is found in both."""
+    parents = {(f.locator, f.secret, f.kind): f.matched_words for f in findings}
+    return [f for f in findings
+            if (parent := seven_bit_parent(f.locator)) is None
+            or parents.get((parent, f.secret, f.kind), -1) < f.matched_words]
 
 
 def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:

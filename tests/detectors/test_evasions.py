@@ -153,6 +153,15 @@ def test_an_excerpt_saved_in_a_seven_bit_encoding_still_blocks(scanner, sid, cod
     assert decision.action is Action.BLOCK and {f.secret for f in report.findings} >= {sid}, codec
 
 
+def test_an_excerpt_on_a_line_also_read_as_utf7_is_one_finding(scanner):
+    """A 7-bit reading holds its lines whole: an English excerpt on a line with a real UTF-7 word
+    is in both readings, and is reported once, where it stands."""
+    line = "Заметки".encode("utf-7").decode() + " " + " ".join(excerpt(40, 0))
+    report, decision = verdict(scanner, "Hello,\n" + line + "\nBye\n")
+    found = [f for f in report.findings if f.kind == "document"]
+    assert decision.action is Action.BLOCK and [f.locator for f in found] == ["mail.txt"]
+
+
 def test_a_short_common_phrase_in_chinese_does_not_block(scanner):
     """Twenty characters shared with a registered document (some ten words) are not an excerpt."""
     report, decision = verdict(scanner, "会议纪要：" + CHINESE[43:63] + "。其他事项下周再议，请大家准时参加。")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from dlp.extract import EXTRACTORS, Context, walk
 from dlp.extract.base import Limits
-from dlp.extract.encoded import MIN_RUN, encoded_items
+from dlp.extract.encoded import MIN_RUN, encoded_items, seven_bit_parent
 from dlp.types import Item, Part, Problem
 
 from helpers import prose
@@ -165,7 +165,9 @@ def test_random_bytes_encoded_make_no_child(data):
     if data[:2] in (b"PK", b"%P", b"\x1f\x8b", b"\xff\xd8", b"\x89P", b"GI", b"{\\", b"II", b"MM", b"7z", b"\xfd7"):
         return
     outputs = extract(in_text(base64.b64encode(data).decode()))
-    assert list(parts(outputs)) == ["notes.txt"]
+    # (a "+" in the base64 may start a UTF-7 shift that makes two letters by chance: read as such,
+    # noise that finds nothing; `test_ascii_text_without_seven_bit_text_is_not_read_again`)
+    assert [loc for loc in parts(outputs) if not loc.endswith("!/utf-7")] == ["notes.txt"]
 
 
 # -- the run search, against the plain loop it replaced -------------------------------------
@@ -552,16 +554,19 @@ def test_text_in_a_seven_bit_encoding_is_read_as_its_text(text, codec):
 
 
 @pytest.mark.parametrize("text", [
-    "call +1 713 555 0100 or +44 20 7946 0000, C++ and +more- on a+b-c " * 20,
+    "call +1 713 555 0100 or +44 20 7946 0000, C++ and +-1 on a+b-c " * 20,
     '<Default Extension="xml" ContentType="application/vnd.openxmlformats+xml"/> ' * 40,
-    "\x1b[1;31mERROR\x1b[0m\x1b(B build failed at step +abc " * 30,
-    base64.b64encode(bytes(range(256)) * 8).decode(),
+    "IMCEANOTES-+22Emery+2C+20Henry+22+20+3Chenry+2Eemery+40ubspainewebber+2Ecom+3E+40ENRON@ENRON.com\n" * 30,
     base64.encodebytes(("<label>Reference</label><span class=editable>Defroster</span>" * 40).encode()).decode(),
-    "see http://example.com/~user/a~{b}c and $x = ~{1,2}; in Perl ~{ } " * 30,
+    "\x1b[1;31mERROR\x1b[0m\x1b(B build failed at step 12 " * 30,  # (terminal colours: no escape to another set)
+    "see http://example.com/~user/a~b/c and $x = ~1; in Perl ~ " * 30,
 ])
-def test_ascii_text_with_the_marks_of_seven_bit_encodings_is_not_read_again(text):
+def test_ascii_text_without_seven_bit_text_is_not_read_again(text):
+    """Each shift is judged by itself: "+xml", "+40ENRON" or a base64 line read as UTF-7 make
+    replacement, private-use and surrogate characters, or ASCII two bytes a character, and stay
+    as they were."""
     found = parts(extract(text.encode()))
-    assert not [loc for loc in found if loc.endswith(("!/utf-7", "!/hz")) or "!/iso2022" in loc], found.keys()
+    assert not [loc for loc in found if seven_bit_parent(loc)], list(found)
 
 
 def test_a_seven_bit_paragraph_among_many_lines_with_the_same_marks_is_read():
@@ -571,4 +576,60 @@ def test_a_seven_bit_paragraph_among_many_lines_with_the_same_marks_is_read():
     data = (noise * 300).encode() + (RUSSIAN * 2).encode("utf-7") + b"\n" + (noise * 300).encode()
     found = parts(extract(data))
     readings = [t for loc, t in found.items() if loc.endswith("!/utf-7")]
-    assert len(readings) == 1 and readings[0].strip() == (RUSSIAN * 2).strip()
+    assert len(readings) == 1 and (RUSSIAN * 2).strip() in readings[0]
+
+
+def test_a_shift_that_makes_no_text_takes_nothing_from_its_neighbours():
+    """An evader puts a shift of noise ("+4AA-", private use) after every word: each shift is
+    judged by itself, and the blank after one that stays as it was stays too."""
+    words = (RUSSIAN * 2).split()
+    data = b" ".join(w.encode("utf-7") + b"+4AA- +xml" for w in words)
+    reading = [t for loc, t in parts(extract(data)).items() if loc.endswith("!/utf-7")]
+    assert reading and " ".join(w + "+4AA- +xml" for w in words) in reading[0]
+
+
+def _lines(text: str, width: int) -> list[str]:
+    return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+def _jis_without_return(text: str) -> bytes:
+    """ISO-2022-JP whose lines do not shift back to ASCII at their ends (the next one goes on)."""
+    lines = [line.encode("iso2022_jp") for line in _lines(text, 30)]
+    lines = [line[:-3] if line.endswith(b"\x1b(B") else line for line in lines]
+    return b"\n".join([lines[0]] + [line[3:] if line.startswith(b"\x1b$B") else line for line in lines[1:]]) + b"\x1b(B"
+
+
+def _alternating(text: str) -> str:
+    """Six characters in UTF-8, six in UTF-7, and so on."""
+    pieces = [text[i : i + 6] for i in range(0, len(text), 6)]
+    return "".join(p if k % 2 == 0 else p.encode("utf-7").decode() for k, p in enumerate(pieces))
+
+
+SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out of it) -- found by attacking it
+    "Korean in UTF-7 (words of two or three syllables)": ((KOREAN * 2).encode("utf-7"), KOREAN),
+    "French in UTF-7, lines of 60 characters": ("\n".join(_lines(FRENCH * 2, 60)).encode("utf-7"), FRENCH[:50]),
+    "a row of stars after each line": ("\n".join(l + " " + "★" * 12 for l in _lines(RUSSIAN * 2, 60)).encode("utf-7"),
+                                       RUSSIAN[:40]),
+    "Greek words in each line": (
+        "\n".join(l + " καλημέρα σας φίλοι" for l in _lines(JAPANESE, 30)).encode("utf-7"), JAPANESE[:25]),
+    "three stray bytes after each line": (b"\n".join(l.encode("utf-7") + b" \xc3\xa9\xc3\xa8\xc3\xa0"
+                                                     for l in _lines(JAPANESE, 30)), JAPANESE[:25]),
+    "UTF-8 and UTF-7 every six characters": (_alternating(JAPANESE).encode(), JAPANESE),
+    "ISO-2022-JP lines that do not shift back": (_jis_without_return(JAPANESE), JAPANESE[:25]),
+    "JIS X 0213 escapes after a JIS X 0208 line": (
+        "よろしくお願いいたします。".encode("iso2022_jp") + b"\n\n"
+        + JAPANESE.encode("iso2022_jp").replace(b"\x1b$B", b"\x1b$(Q"), JAPANESE),
+    "HZ with soft line breaks": (b"~\n".join(l.encode("hz") for l in _lines(CHINESE, 20)), CHINESE[:15]),
+    "UTF-7 folded at 76 columns": ("\n".join(_lines(JAPANESE.encode("utf-7").decode(), 76)).encode(), JAPANESE),
+    "a 100 KB line, the excerpt 32 KiB after a '+'": (
+        ("call +17135550100 " + "x" * (32768 - 30) + " ").encode() + JAPANESE.encode("utf-7") + b" " + b"y" * 60_000,
+        JAPANESE),
+}
+
+
+@pytest.mark.parametrize("name", list(SEVEN_BIT_EVASIONS))
+def test_seven_bit_text_is_read_however_it_is_dressed(name):
+    data, text = SEVEN_BIT_EVASIONS[name]
+    readings = "".join(t for loc, t in parts(extract(data)).items()
+                       if set(loc.rsplit("!/", 1)[-1].split("+")) <= {"utf-7", "hz", "iso-2022-jp"})
+    assert "".join(text.split()) in "".join(readings.split()), name

@@ -203,7 +203,7 @@ def _script(ch: str) -> str:
     return "CJK" if word in ("HIRAGANA", "KATAKANA", "CJK", "HALFWIDTH") else word
 
 
-def reads_as_letters(text: str) -> bool:
+def _reads_as_letters(text: str) -> bool:
     """Four fifths letters (`mostly_letters`), no private-use, unassigned or control character
     (random code units make many), and one symbol in fifty at most (random units: box drawing,
     control pictures...): words, not what a wrong decoding makes of bytes."""
@@ -214,7 +214,7 @@ def reads_as_letters(text: str) -> bool:
     return not any(c in ("Co", "Cn", "Cs", "Cc") for c in categories) and symbols * 50 <= len(categories)
 
 
-def main_script(text: str) -> str | None:
+def _main_script(text: str) -> str | None:
     """The script of four fifths of the letters of `text` or more (kana and ideographs are one),
     or None (no letters; or many scripts, as random code units make: Hangul, ideographs, Yi...)."""
     letters = [ch for ch in text if ch.isalpha()]
@@ -225,10 +225,10 @@ def main_script(text: str) -> str | None:
 
 
 def _reads_as_script(text: str) -> bool:
-    return reads_as_letters(text) and main_script(text) not in (None, "LATIN") and not byte_pairs(text)
+    return _reads_as_letters(text) and _main_script(text) not in (None, "LATIN") and not _byte_pairs(text)
 
 
-def byte_pairs(text: str) -> bool:
+def _byte_pairs(text: str) -> bool:
     """Whether `text` may be text in a byte encoding read two bytes a character (ASCII read as
     UTF-16 is four fifths "ideographs"): fewer than one character in seven with a low byte of
     0x80 or above (half of Chinese and Korean) or below U+2000 (the scripts from U+0370 on)."""

@@ -29,18 +29,17 @@ from __future__ import annotations
 
 import binascii
 import bisect
+import codecs
 import hashlib
 import quopri
 import re
 import urllib.parse
 from typing import Iterator
 
-import numpy as np
-
 from .. import speedups
 from ..types import Item, Part, Problem
 from .base import Context
-from .decoding import byte_pairs, clean_readings, decode, main_script, mostly_letters, reads_as_letters
+from .decoding import clean_readings, decode, mostly_letters
 
 MIN_RUN = 64  # characters of the alphabet, white space aside, before a run is decoded
 _MIN_DISTINCT = 10  # different characters a base64 run shows ("-----" and "_____" lines are not base64)
@@ -97,7 +96,7 @@ _PERCENT_BYTES, _BACKSLASH_X_BYTES = re.compile(_PERCENT.pattern.encode()), re.c
 _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
 _SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
-_WIDE_RUN = re.compile("[^\x00-\x7f\ufffd]+")
+_ISO2022_SHIFT = re.compile(rb"\x1b(?:\$|\.|\(I)")  # an escape to a set other than ASCII
 _UTF7_SHIFT = re.compile(rb"\+(?=[A-Za-z0-9+/]{3})")  # a "+" before three characters of base64: UTF-7 perhaps
 
 # magic numbers of formats dlp reads, which a decoded run may carry
@@ -115,7 +114,10 @@ def encoded_items(part: Part, parent: Item, ctx: Context) -> Iterator[Item | Pro
     if not text or part.meta.get("reading"):  # an extra reading holds no run its part lacks
         return
     count = 0
-    for kind, number, data, shifted in _decoded_runs(text):
+    # (a 7-bit reading is not read as 7-bit text again: what its encodings left as they were,
+    # "C++" and "+1", would make another reading of it, and another, to the depth limit)
+    seven_bit = seven_bit_parent(part.locator.split("#", 1)[0]) is None
+    for kind, number, data, shifted in _decoded_runs(text, seven_bit):
         ctx.budget.check_time()
         if count >= ctx.limits.max_members:
             yield Problem(part.locator, "too_many", f"more than {ctx.limits.max_members} encoded runs; the rest are not read")
@@ -156,14 +158,15 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _decoded_runs(text: str) -> Iterator[tuple[str, int | None, bytes, bytes | None]]:
-    """(kind, number, decoded bytes, the bytes of another reading or None) of each run."""
+def _decoded_runs(text: str, seven_bit: bool = True) -> Iterator[tuple[str, int | None, bytes, bytes | None]]:
+    """(kind, number, decoded bytes, the bytes of another reading or None) of each run, and of
+    the text's lines in 7-bit encodings when `seven_bit`."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
     # "=", "%" escapes, "\\x" escapes and the marks of 7-bit encodings (escape bytes, "~{", "+"
     # before base64), counted as the chunks are searched (chunks overlap a little: at least as
     # many as the text holds)
     marks, seven = [0, 0, 0, 0, 0, 0], []
-    runs = list(_runs(text, marks, seven))
+    runs = list(_runs(text, marks, seven if seven_bit else None))
     for kind, data, shifted in (*runs, *_escaped(text, marks)):
         if data:
             numbers[kind] += 1
@@ -201,7 +204,7 @@ def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tu
                 break
             yield kind, payload, shifted
         if seven is not None:  # (what the next chunk reads again is left to it)
-            seven.extend((data[a:b], kinds) for a, b, kinds in lines if a < (cut if restart is None else restart))
+            seven.extend(_seven_bit_spans(data, lines, cut if restart is None else restart))
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -296,20 +299,22 @@ def _starts(data: bytes):
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
                 32 if _HEX_ARRAY_BYTE.search(data) else 0,
                 [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data)),
-                 data.count(b"\x1b"), data.count(b"~{"), len(_UTF7_SHIFT.findall(data))], _marked_lines(data))
+                 len(_ISO2022_SHIFT.findall(data)), data.count(b"~{"), len(_UTF7_SHIFT.findall(data))],
+                _marked_lines(data))
     base64, hexes, offsets, zero_x, *counted, lines = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
     lines = memoryview(lines).cast("q").tolist()
     return (_Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x, counted,
             list(zip(lines[0::3], lines[1::3], lines[2::3])))
 
 
-_SEVEN_BIT_MARK = re.compile(rb"\x1b|~\{|\+(?=[A-Za-z0-9+/]{3})")
+_SEVEN_BIT_MARK = re.compile(rb"\x1b(?:\$|\.|\(I)|~\{|\+(?=[A-Za-z0-9+/]{3})")
 _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at most
 
 
 def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
-    """(start, end, kinds) of the lines that hold marks of 7-bit encodings (kind 1: an escape
-    byte, ISO-2022; 2: "~{", HZ; 4: "+" before three characters of base64, UTF-7), each once."""
+    """(start, end, kinds) of the lines that hold marks of 7-bit encodings (kind 1: an escape to
+    a set other than ASCII, ISO-2022; 2: "~{", HZ; 4: "+" before three characters of base64,
+    UTF-7), each once, at most _LINE_REACH bytes each way from the mark."""
     lines: list[list[int]] = []
     for mark in _SEVEN_BIT_MARK.finditer(data):
         q, kind = mark.start(), {0x1B: 1, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
@@ -476,61 +481,185 @@ def _unbase64(compact: bytes) -> bytes | None:
         return None
 
 
-def _seven_bit(lines: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, bytes, None]]:
-    """The lines that hold marks of a 7-bit encoding (`_marked_lines`) read in it, those that
-    it makes words of: ISO-2022-JP (Japanese mail; escape bytes switch the character set), HZ
-    (Chinese, between "~{" and "~}"), UTF-7 (any script, in base64 after "+"). Their bytes are
-    all ASCII, so a file in one read as ASCII (``$BEv<R$N...``, ``+BB8EQAQ-``) and a registered
-    Japanese, Chinese or Russian text saved so went unread. Read a line at a time, so that the
-    marks of other lines (an address's "+40ENRON", a content type's "+xml") neither dilute nor
-    stand in for the real thing: see `_worded`. As UTF-8, the lines kept one per line."""
-    for kind, codecs in ((1, ("iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_ext")), (2, ("hz",)), (4, ("utf-7",))):
-        marked = [line for line, kinds in lines if kinds & kind]
-        for codec in codecs if marked else ():
-            # each line on its own: a decoder that fails on a line's end ("+40ENRON") takes the
-            # line break into what it replaces; a stray "+1" is one replacement character
-            kept = _worded("\n".join(line.decode(codec, errors="replace").replace("\n", " ") for line in marked))
-            if kept:
-                yield codec.replace("_", "-"), None, "\n".join(kept).encode("utf-8", errors="surrogatepass"), None
+def seven_bit_parent(locator: str) -> str | None:
+    """The part a 7-bit reading's locator (``mail.txt!/utf-7``) was read from, or None."""
+    parent, _, name = locator.rpartition("!/")
+    return parent if parent and set(name.split("+")) <= set(_SEVEN_BIT_NAMES) else None
+
+
+def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int) -> list[tuple[bytes, int]]:
+    """The marked lines of `data` that start before `limit` (`_marked_lines`) as (bytes, kinds):
+    a line whose ISO-2022 or HZ text does not shift back to ASCII at its end goes on into the
+    next lines (to the next escape, 64 lines at most), and the pieces of one long line are one."""
+    spans: list[list[int]] = []
+    for start, end, kinds in lines:
+        if start >= limit:
+            break
+        for _ in range(64):
+            if end >= len(data) or not _goes_on(data[start:end], kinds, data[end + 1 : end + 2]):
                 break
+            following = data.find(b"\n", end + 1)
+            end = len(data) if following < 0 else following
+        if spans and start <= spans[-1][1]:
+            spans[-1][1], spans[-1][2] = max(end, spans[-1][1]), spans[-1][2] | kinds
+        else:
+            spans.append([start, end, kinds])
+    return [(data[start:end], kinds) for start, end, kinds in spans]
 
 
-# where scripts start, and which (0: none: symbols, controls, surrogates, private use); kana and
-# ideographs are one, as `decoding.main_script` has them
-_SCRIPT_STARTS = np.array([0x0000, 0x00C0, 0x0250, 0x0370, 0x0400, 0x0530, 0x0590, 0x0600, 0x0700, 0x0900, 0x0E00,
-                           0x0F00, 0x10A0, 0x1100, 0x1200, 0x1E00, 0x1F00, 0x2000, 0x3040, 0x3100, 0x3400, 0x4DC0,
-                           0x4E00, 0xA000, 0xAC00, 0xD7B0, 0xF900, 0xFB00, 0xFF66, 0xFFA0], dtype=np.uint32)
-_SCRIPT_OF = np.array([0, 1, 0, 2, 3, 4, 5, 6, 0, 7, 8, 0, 9, 10, 0, 1, 2, 0, 11, 0, 11, 0, 11, 0, 10, 0, 11, 0, 11, 0])
-_SCRIPTS = 12
+def _goes_on(line: bytes, kinds: int, following: bytes) -> bool:
+    """Whether the text of `line` goes on at the next line, which starts with `following`:
+    ISO-2022 or HZ text still in another set than ASCII where it ends, or a UTF-7 shift cut
+    short at its end (folded at 76 columns) before a line that starts in base64."""
+    escape = line.rfind(b"\x1b") if kinds & 1 else -1
+    if escape >= 0 and _ISO2022_SHIFT.match(line, escape):
+        return True
+    if kinds & 2 and (line.rfind(b"~{") > line.rfind(b"~}") or line.endswith((b"~", b"~\r"))):
+        return True
+    return bool(kinds & 4) and _BASE64_HEAD.match(following) is not None \
+        and _folded(_unfolded(line) if b"\n" in line else line)
 
 
-def _worded(reading: str) -> list[str]:
-    """The lines of `reading` whose characters beyond ASCII are words: eight or more, four
-    fifths letters and of one script, without private-use, unassigned or control characters,
-    in runs of three on average unless Latin (an accented Latin letter stands alone in its
-    word; the "+22Emery+2C+20Henry" of an address read as UTF-7 is a run of random characters
-    of every script), not ASCII read two bytes a character (a base64 line of a mail part read
-    as UTF-7: `decoding.byte_pairs`), and fewer than one for eight replaced for bytes the
-    encoding does not decode (the printable runs of a binary file: hundreds). Counted for
-    every line at once first (eight of one script), judged one by one after that."""
-    codes = np.frombuffer(reading.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
-    line = np.cumsum(codes == 10)
-    wide = np.flatnonzero((codes >= 0xC0) & (codes != 0xFFFD))
-    script = _SCRIPT_OF[np.searchsorted(_SCRIPT_STARTS, codes[wide], side="right") - 1]
-    count = np.bincount(line[wide], minlength=int(line[-1]) + 1 if len(line) else 0)
-    same = np.bincount(line[wide] * _SCRIPTS + script, minlength=len(count) * _SCRIPTS).reshape(-1, _SCRIPTS)
-    same[:, 0] = 0
-    lines = reading.split("\n")
-    kept = []
-    for i in np.flatnonzero((count >= 8) & (same.max(axis=1) * 5 >= count * 4)).tolist():
-        pieces = _WIDE_RUN.findall(lines[i])
-        wide_text = "".join(pieces)[:4096]
-        script_name = main_script(wide_text)
-        if script_name is not None and (script_name == "LATIN" or 3 * len(pieces) <= len(wide_text)) \
-                and lines[i].count("\ufffd") * 8 <= len(wide_text) and reads_as_letters(wide_text) \
-                and not byte_pairs(wide_text):
-            kept.append(lines[i])
-    return kept
+def _folded(text: bytes) -> bool:
+    """Whether `text` ends in a UTF-7 shift of 16 characters or more that is cut short (the
+    line was folded in it: it goes on at the next line's start)."""
+    shift = _FOLDED_SHIFT.search(text[-4096:])
+    return shift is not None and not _whole_shift(shift.group(1))
+
+
+def _unfolded(data: bytes) -> bytes:
+    """`data` with the line breaks that fold UTF-7 shifts taken out."""
+    lines = data.split(b"\n")
+    out = lines[:1]
+    for line in lines[1:]:
+        if _BASE64_HEAD.match(line) and _folded(out[-1].rstrip(b"\r")):
+            out[-1] = out[-1].rstrip(b"\r") + line
+        else:
+            out.append(line)
+    return b"\n".join(out)
+
+
+def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, bytes, None]]:
+    """The marked lines (`_seven_bit_spans`) read in the 7-bit encodings their marks point at, in
+    turn: ISO-2022-JP (Japanese mail's own; escapes switch the set), HZ (Chinese, between "~{"
+    and "~}"), UTF-7 (any script, base64 after "+"). Their bytes are all ASCII, so a file in
+    one read as ASCII (``$BEv<R$N...``, ``+BB8EQAQ-``) and a registered Japanese, Chinese,
+    Korean, Russian or French text saved so went unread. What an encoding does not decode
+    stays as it was (other text on the line, UTF-8 between the encoded pieces), and no line is
+    judged by what else it holds: an evader adds symbols or other scripts at will (UTF-7 is
+    judged a shift at a time: `_utf7`). A line is left out only when the encodings made fewer
+    than two letters of it (a "+1" or a "C++")."""
+    readings, names = [], set()
+    for span, kinds in spans:
+        if kinds == 4 and b"\n" not in span:  # (most: one line with "+" in it)
+            text = _utf7(span)
+            if _beyond_ascii(text) - _beyond_ascii(span.decode("utf-8", errors="surrogateescape")) >= 2:
+                readings.append(text)
+                names.add("utf-7")
+            continue
+        text, used = span.decode("utf-8", errors="surrogateescape"), []
+        if kinds & 1:  # the variant that makes the most of the line (JIS X 0213, or GB 2312 and KS X 1001)
+            text = max((_decoded(span, codec) for codec in _ISO2022), key=_beyond_ascii)
+            used.append("iso-2022-jp")
+        for bit, codec in ((2, "hz"), (4, "utf-7")):
+            if kinds & bit:
+                data = text.encode("utf-8", errors="surrogateescape")
+                if bit == 4:  # a shift folded onto the next line goes on there; each line on its own
+                    # (a decoder that fails at a line's end takes its break with it)
+                    text = "\n".join(_utf7(line) for line in _unfolded(data).split(b"\n"))
+                else:
+                    text = _decoded(data, codec)
+                used.append(codec)
+        if _beyond_ascii(text) - _beyond_ascii(span.decode("utf-8", errors="surrogateescape")) >= 2:
+            readings.append(text)
+            names.update(used)
+    if readings:  # (as UTF-8 text: the controls and lone surrogates random code units make, blanks)
+        name = "+".join(n for n in _SEVEN_BIT_NAMES if n in names)
+        yield name, None, _NOT_TEXT.sub(" ", "\n".join(readings)).encode("utf-8"), None
+
+
+def _utf7(line: bytes) -> str:
+    """`line` read as UTF-7 a shift at a time: a shift that makes what no text holds (a
+    replacement for bits it cannot decode, a surrogate, a private-use character, a control:
+    "+40ENRON", "+xml", each of the "+22Emery+2C+20Henry" of an Exchange address) or ASCII
+    read two bytes a character (a line of base64 after a "+" in it) stays as it was. Each is
+    judged by itself, so that no shift an evader adds can take another's reading away."""
+    shifts = _SHIFT.findall(line)
+    # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
+    # decoder that fails on a shift takes the character that ends it with it: a blank)
+    pieces = _decoded(_SHIFT_BODY.sub(b"\x1f\\1-", line), "utf-7").split("\x1f")
+    if len(pieces) != len(shifts) + 1:  # a shift made the mark itself: one at a time, then
+        pieces = [_decoded(piece, "utf-7") for piece in _SHIFT_BODY.sub(b"\x1f\\1-", line).split(b"\x1f")]
+    out = [pieces[0]]
+    for shift, piece in zip(shifts, pieces[1:]):
+        # what the shift made: a character for 16 of its bits, and a replacement for bits left over
+        made = len(shift[1:].rstrip(b"-")) * 6 // 16
+        made += piece[made : made + 1] == "\ufffd"
+        noise = _NOT_MADE_BY_TEXT.search(piece, 0, made) is not None or (made >= 2 and _ascii_pairs(piece[:made]))
+        out.append(shift.decode("ascii") + piece[made:] if noise else piece)
+    return "".join(out)
+
+
+def _ascii_pairs(text: str) -> bool:
+    """Whether every character of `text` is two printable ASCII bytes (ASCII read as UTF-16)."""
+    return all(0x20 <= ord(ch) >> 8 <= 0x7E and 0x20 <= ord(ch) & 0xFF <= 0x7E for ch in text)
+
+
+_SHIFT = re.compile(rb"\+[A-Za-z0-9+/]*-?")
+_SHIFT_BODY = re.compile(rb"(\+[A-Za-z0-9+/]*)-?")
+_NOT_MADE_BY_TEXT = re.compile("[\ufffd\ud800-\udfff\ue000-\uf8ff\x00-\x08\x0b-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def _decoded(data: bytes, codec: str) -> str:
+    """`data` decoded in `codec`, what it does not decode left as it was (`_as_is`); in a line of
+    ASCII that is noise, replaced without a call of the handler for each piece."""
+    return data.decode(codec, errors="replace" if data.isascii() else _AS_IS)
+
+
+def _beyond_ascii(text: str) -> int:
+    """Letters beyond ASCII in `text` (word characters but digits and "_")."""
+    return len(_LETTER_BEYOND_ASCII.findall(text))
+
+
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_LETTER_BEYOND_ASCII = re.compile("[^\\W\\d_\x00-\x7f]")
+# a UTF-7 shift of 16 characters or more that runs to a line's end; a line that may go on with one
+_FOLDED_SHIFT = re.compile(rb"(\+[A-Za-z0-9+/]{16,})\r?$")
+_BASE64_HEAD = re.compile(rb"[A-Za-z0-9/]")
+
+
+def _whole_shift(shift: bytes) -> bool:
+    """Whether a UTF-7 shift that a line break ends holds whole characters (its last bits are
+    zero padding): one an encoder ended there, not one a line was folded in the middle of."""
+    try:
+        (shift + b"-").decode("utf-7")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_ISO2022 = ("iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3", "iso2022_jp_ext")
+_SEVEN_BIT_NAMES = ("iso-2022-jp", "hz", "utf-7")  # (a reading's name: those it was read in, joined by "+")
+_AS_IS = "dlp-as-is"
+
+
+def _as_is(error: UnicodeDecodeError) -> tuple[str, int]:
+    """A decoding error handler: what the encoding does not decode stays as it was, ASCII as
+    ASCII and UTF-8 as its character (one replacement character for a byte of neither)."""
+    data, start = error.object, error.start
+    if data[start] < 0x80:
+        end = start + 1
+        while end < error.end and data[end] < 0x80:
+            end += 1
+        return data[start:end].decode("ascii"), end
+    size = 2 if data[start] < 0xE0 else 3 if data[start] < 0xF0 else 4
+    try:
+        return data[start : start + size].decode("utf-8"), start + size
+    except UnicodeDecodeError:
+        return "\ufffd", start + 1
+
+
+codecs.register_error(_AS_IS, _as_is)
 
 
 def _unescape(run: str) -> bytes:
