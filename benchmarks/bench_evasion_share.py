@@ -68,7 +68,7 @@ if mode in ("without marks", "without all three"):
     N.Tokens.marks = property(lambda self: N._NO_INT)
 if mode in ("without encoded", "without all three"):
     import dlp.extract.encoded as E
-    E._decoded_runs = lambda text: iter(())
+    E._decoded_runs = lambda text, *rest: iter(())
 from dlp.scanner import open_scanner
 scanner = open_scanner(registry, None)
 data = open(path, "rb").read()
