@@ -286,3 +286,22 @@ def test_random_bytes_are_not_read_as_utf16_chinese():
     for size in (64, 80, 128, 1024) * 500:
         decoded = decode(bytes(rng.randrange(256) for _ in range(size)))
         assert decoded is None or not decoded.encoding.lower().startswith("utf-16"), size
+
+
+KOREAN_NOTE = ("당사의 코팅 공정에서는 에폭시 수지에 인산아연을 첨가하고 믹서가 두 번째 속도에 도달하기 전에 "
+               "혼합합니다. 이 정보는 영업 비밀이며 제3자에게 공개하는 것을 금지합니다.")
+
+
+@pytest.mark.parametrize("text", [KOREAN_NOTE, "Hello team,\n" + KOREAN_NOTE + "\nThanks, John 2024-05-01 +1 555 0100\n"])
+def test_iso_2022_kr_is_read_as_korean(text):
+    """ISO-2022-KR shifts in and out of KS X 1001 with SO and SI: the control bytes made the
+    file binary, and a Korean excerpt saved so went unread."""
+    decoded = decode(text.encode("iso2022_kr"))
+    assert decoded is not None and decoded.encoding == "iso2022_kr" and decoded.text == text and not decoded.doubt
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=0, max_size=300), st.binary(min_size=0, max_size=300))
+def test_random_bytes_with_the_iso_2022_kr_marks_stay_binary(before, after):
+    decoded = decode(before + b"\x1b$)C" + after[:50] + b"\x0e" + after[50:])
+    assert decoded is None or decoded.encoding != "iso2022_kr"

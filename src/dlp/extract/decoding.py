@@ -144,8 +144,21 @@ def decode(data: bytes, declared: str | None = None,
 
 
 def _non_latin(data: bytes, doubts: list[str], nuls: int) -> Decoded | None:
-    found = non_latin_utf16(data)
+    found = non_latin_utf16(data) or _iso2022_kr(data)
     return None if found is None else _finish(data, found[1], found[0], doubts, nuls)
+
+
+def _iso2022_kr(data: bytes) -> tuple[str, str] | None:
+    """("iso2022_kr", text) for ISO-2022-KR: ASCII bytes where "ESC $ ) C" designates KS X 1001
+    once and SO and SI shift in and out of it, so the control bytes made such a file binary
+    and a Korean excerpt saved so went unread. Read when it decodes cleanly and what the shifts
+    made is letters."""
+    if b"\x1b$)C" not in data or b"\x0e" not in data or not data.isascii():  # (a 7-bit encoding)
+        return None
+    text = data.decode("iso2022_kr", errors="replace")
+    shifted = "".join(ch for ch in text if ord(ch) > 0x7F)  # (what KS X 1001 made: Hangul and Hanja)
+    return ("iso2022_kr", text) if len(shifted) >= 2 and _reads_as_letters(shifted) and _bad_share(text) <= 0.01 \
+        else None
 
 
 NON_LATIN_SAMPLE = 4096  # bytes of a candidate read before the whole is decoded
