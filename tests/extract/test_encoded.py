@@ -633,3 +633,22 @@ def test_seven_bit_text_is_read_however_it_is_dressed(name):
     readings = "".join(t for loc, t in parts(extract(data)).items()
                        if set(loc.rsplit("!/", 1)[-1].split("+")) <= {"utf-7", "hz", "iso-2022-jp"})
     assert "".join(text.split()) in "".join(readings.split()), name
+
+
+_SCRIPT_TEXT = st.text(alphabet="абвгдежзийклмнопрстуфхцчшщыэюяΑΒΓΔαβγδεζηθ日本語中文字東京漢字あいうえおカタナàéèêçôü ",
+                       min_size=8, max_size=120)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SCRIPT_TEXT, st.lists(st.sampled_from(["+xml", "+4AA-", "+22Emery+2C+20Henry", "C++", "+1", "+-", "a+b",
+                                               "+AAAA-", "★", "ü"]), max_size=8), st.randoms(use_true_random=False))
+def test_utf7_text_with_noise_between_its_words_reads_back(text, noise, rng):
+    """Whatever noise stands between the words of a UTF-7 text (shifts that make no text,
+    plain "+", other characters), each word reads back as it was written."""
+    from dlp.extract.encoded import _utf7
+    words = text.split()
+    pieces = [w.encode("utf-7") for w in words]
+    for n in noise:
+        pieces.insert(rng.randrange(len(pieces) + 1), n.encode("utf-8"))
+    reading = iter(_utf7(b" ".join(pieces)).split())
+    assert all(w in reading for w in words), pieces  # (the words, in order, among what was read)
