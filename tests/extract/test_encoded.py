@@ -621,6 +621,9 @@ SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out o
         + JAPANESE.encode("iso2022_jp").replace(b"\x1b$B", b"\x1b$(Q"), JAPANESE),
     "HZ with soft line breaks": (b"~\n".join(l.encode("hz") for l in _lines(CHINESE, 20)), CHINESE[:15]),
     "UTF-7 folded at 76 columns": ("\n".join(_lines(JAPANESE.encode("utf-7").decode(), 76)).encode(), JAPANESE),
+    "English, each word in a UTF-7 shift of its own": (
+        b" ".join(b"+" + base64.b64encode(w.encode("utf-16-be")).rstrip(b"=") + b"-" for w in SECRET.split()[:40]),
+        " ".join(SECRET.split()[:40])),
     "a 100 KB line, the excerpt 32 KiB after a '+'": (
         ("call +17135550100 " + "x" * (32768 - 30) + " ").encode() + JAPANESE.encode("utf-7") + b" " + b"y" * 60_000,
         JAPANESE),
@@ -650,5 +653,5 @@ def test_utf7_text_with_noise_between_its_words_reads_back(text, noise, rng):
     pieces = [w.encode("utf-7") for w in words]
     for n in noise:
         pieces.insert(rng.randrange(len(pieces) + 1), n.encode("utf-8"))
-    reading = iter(_utf7(b" ".join(pieces)).split())
+    reading = iter(_utf7(b" ".join(pieces))[0].split())
     assert all(w in reading for w in words), pieces  # (the words, in order, among what was read)

@@ -548,16 +548,16 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
     stays as it was (other text on the line, UTF-8 between the encoded pieces), and no line is
     judged by what else it holds: an evader adds symbols or other scripts at will (UTF-7 is
     judged a shift at a time: `_utf7`). A line is left out only when the encodings made fewer
-    than two letters of it (a "+1" or a "C++")."""
+    than two letters of it (a "+1" or a "C++"), ASCII letters counted for UTF-7."""
     readings, names = [], set()
     for span, kinds in spans:
         if kinds == 4 and b"\n" not in span:  # (most: one line with "+" in it)
-            text = _utf7(span)
-            if _beyond_ascii(text) - _beyond_ascii(span.decode("utf-8", errors="surrogateescape")) >= 2:
+            text, letters = _utf7(span)
+            if letters >= 2:
                 readings.append(text)
                 names.add("utf-7")
             continue
-        text, used = span.decode("utf-8", errors="surrogateescape"), []
+        text, used, letters = span.decode("utf-8", errors="surrogateescape"), [], 0
         if kinds & 1:  # the variant that makes the most of the line (JIS X 0213, or GB 2312 and KS X 1001)
             text = max((_decoded(span, codec) for codec in _ISO2022), key=_beyond_ascii)
             used.append("iso-2022-jp")
@@ -566,11 +566,12 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
                 data = text.encode("utf-8", errors="surrogateescape")
                 if bit == 4:  # a shift folded onto the next line goes on there; each line on its own
                     # (a decoder that fails at a line's end takes its break with it)
-                    text = "\n".join(_utf7(line) for line in _unfolded(data).split(b"\n"))
+                    read = [_utf7(line) for line in _unfolded(data).split(b"\n")]
+                    text, letters = "\n".join(t for t, _ in read), sum(n for _, n in read)
                 else:
                     text = _decoded(data, codec)
                 used.append(codec)
-        if _beyond_ascii(text) - _beyond_ascii(span.decode("utf-8", errors="surrogateescape")) >= 2:
+        if letters >= 2 or _beyond_ascii(text) - _beyond_ascii(span.decode("utf-8", errors="surrogateescape")) >= 2:
             readings.append(text)
             names.update(used)
     if readings:  # (as UTF-8 text: the controls and lone surrogates random code units make, blanks)
@@ -578,26 +579,28 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
         yield name, None, _NOT_TEXT.sub(" ", "\n".join(readings)).encode("utf-8"), None
 
 
-def _utf7(line: bytes) -> str:
-    """`line` read as UTF-7 a shift at a time: a shift that makes what no text holds (a
-    replacement for bits it cannot decode, a surrogate, a private-use character, a control:
-    "+40ENRON", "+xml", each of the "+22Emery+2C+20Henry" of an Exchange address) or ASCII
-    read two bytes a character (a line of base64 after a "+" in it) stays as it was. Each is
-    judged by itself, so that no shift an evader adds can take another's reading away."""
+def _utf7(line: bytes) -> tuple[str, int]:
+    """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift that makes
+    what no text holds (a replacement for bits it cannot decode, a surrogate, a private-use
+    character, a control: "+40ENRON", "+xml", each of the "+22Emery+2C+20Henry" of an Exchange
+    address) or ASCII read two bytes a character (a line of base64 after a "+" in it) stays as
+    it was. Each is judged by itself, so that no shift an evader adds can take another's
+    reading away. (The letters are counted ASCII or not: English can be written in shifts.)"""
     shifts = _SHIFT.findall(line)
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
     pieces = _decoded(_SHIFT_BODY.sub(b"\x1f\\1-", line), "utf-7").split("\x1f")
     if len(pieces) != len(shifts) + 1:  # a shift made the mark itself: one at a time, then
         pieces = [_decoded(piece, "utf-7") for piece in _SHIFT_BODY.sub(b"\x1f\\1-", line).split(b"\x1f")]
-    out = [pieces[0]]
+    out, letters = [pieces[0]], 0
     for shift, piece in zip(shifts, pieces[1:]):
         # what the shift made: a character for 16 of its bits, and a replacement for bits left over
         made = len(shift[1:].rstrip(b"-")) * 6 // 16
         made += piece[made : made + 1] == "\ufffd"
         noise = _NOT_MADE_BY_TEXT.search(piece, 0, made) is not None or (made >= 2 and _ascii_pairs(piece[:made]))
         out.append(shift.decode("ascii") + piece[made:] if noise else piece)
-    return "".join(out)
+        letters += 0 if noise else len(_LETTER.findall(piece, 0, made))
+    return "".join(out), letters
 
 
 def _ascii_pairs(text: str) -> bool:
@@ -621,6 +624,7 @@ def _beyond_ascii(text: str) -> int:
     return len(_LETTER_BEYOND_ASCII.findall(text))
 
 
+_LETTER = re.compile("[^\\W\\d_]")
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LETTER_BEYOND_ASCII = re.compile("[^\\W\\d_\x00-\x7f]")
 # a UTF-7 shift of 16 characters or more that runs to a line's end; a line that may go on with one
