@@ -188,15 +188,15 @@ def test_every_byte_breaks_or_continues_a_run_as_without_the_speedups(byte):
 @given(st.lists(st.sampled_from(["=", "%4", "%41", "%g1", "%%41", "\\x", "\\x4", "\\x41", "\\\\x41", "0x", "0X",
                                  "00x", "a", " ", "\n", "f", "é", "=\n", "%", "+", "+a", "+ab", "+abc", "++", "+-b",
                                  "+_bc", "~", "~{", "\x1b", "\x1b$B", "\x1b$", "\x1b(", "\x1b(I", "\x1b(B", "\x1b.A",
-                                 "\x1b["]), max_size=300), st.integers(0, 63))
+                                 "\x1b[", "\x1bN", "\x0e", "\x0f"]), max_size=300), st.integers(0, 63))
 def test_the_c_pass_counts_marks_as_the_regexes_do(pieces, shift):
     data = ("y" * shift + "".join(pieces)).encode()
     *_, zero_x, counted, lines = encoded._starts(data)
     assert zero_x == len(re.findall(rb"0[xX]", data))
     assert lines == encoded._marked_lines(data)  # (the lines of 7-bit marks, as the Python search has them)
     assert counted == [data.count(b"="), len(encoded._PERCENT.findall(data.decode())),
-                       len(encoded._BACKSLASH_X.findall(data.decode())), len(encoded._ISO2022_SHIFT.findall(data)),
-                       data.count(b"~{"),
+                       len(encoded._BACKSLASH_X.findall(data.decode())), len(encoded._ISO2022_SHIFT.findall(data))
+                       + data.count(b"\x0e"), data.count(b"~{"),
                        len(encoded._UTF7_SHIFT.findall(data))]
 
 

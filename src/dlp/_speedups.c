@@ -964,9 +964,10 @@ static int starts_line(const uint8_t *p, Py_ssize_t q) {
 
 /* Whether q holds an ISO-2022 escape that designates a set other than ASCII: "ESC $" (two-byte
  * sets: JIS X 0208, GB 2312, KS X 1001...), "ESC ( I" (half-width katakana), "ESC ." (a set
- * for single shifts), not the escapes of terminal colours ("ESC [") or "ESC ( B" back to ASCII. */
+ * for single shifts) and the single shifts "ESC N", "ESC O", not the escapes of terminal colours
+ * ("ESC [") or "ESC ( B" back to ASCII. */
 static inline int iso2022_shift(const uint8_t *q) {
-    return q[0] == 0x1B && (q[1] == '$' || q[1] == '.' || (q[1] == '(' && q[2] == 'I'));
+    return q[0] == 0x1B && (q[1] == '$' || q[1] == '.' || q[1] == 'N' || q[1] == 'O' || (q[1] == '(' && q[2] == 'I'));
 }
 
 /* Whether the three bytes at q are of standard base64 (not "-", which ends a UTF-7 shift, nor "_"). */
@@ -977,7 +978,7 @@ static inline int utf7_shift(const uint8_t *q) {
 
 #define LINE_REACH 32768  /* bytes of a marked line taken each way from its mark at most */
 
-/* The line of a mark of a 7-bit encoding at q (kind 1: an ISO-2022 escape; 2: "~{", HZ;
+/* The line of a mark of a 7-bit encoding at q (kind 1: an ISO-2022 escape; 8: SO, ISO-2022-KR; 2: "~{", HZ;
  * 4: a UTF-7 shift), appended to `lines` as (start, end, kinds) once: a later mark in the
  * line recorded last adds its kind there. 0 when out of memory. */
 static int mark_line(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, int kind, int64_t **lines, Py_ssize_t *nlines,
@@ -1026,7 +1027,7 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
             __m128i odd = _mm_or_si128(_mm_or_si128(bytes_equal(v, '%'), bytes_equal(v, '\\')),
                                        bytes_equal(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'x'));
             odd = _mm_or_si128(odd, _mm_or_si128(_mm_or_si128(bytes_equal(v, '+'), bytes_equal(v, '~')),
-                                                 bytes_equal(v, 0x1B)));
+                                                 _mm_or_si128(bytes_equal(v, 0x1B), bytes_equal(v, 0x0E))));
             zero |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '0')) << (16 * k);
             equals |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '=')) << (16 * k);
             rare |= (uint64_t)(uint16_t)_mm_movemask_epi8(odd) << (16 * k);
@@ -1038,10 +1039,10 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
                 counts[2] += CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1;
             else if (b[i] == '\\')
                 counts[3] += b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1);
-            else if (iso2022_shift(b + i) || (b[i] == '~' && b[i + 1] == '{')
+            else if (iso2022_shift(b + i) || b[i] == 0x0E || (b[i] == '~' && b[i + 1] == '{')
                      || (b[i] == '+' && utf7_shift(b + i + 1))) {
-                int kind = b[i] == 0x1B ? 1 : b[i] == '~' ? 2 : 4;
-                counts[kind == 4 ? 6 : 3 + kind]++;
+                int kind = b[i] == 0x1B ? 1 : b[i] == 0x0E ? 8 : b[i] == '~' ? 2 : 4;
+                counts[kind == 4 ? 6 : kind == 2 ? 5 : 4]++;
                 if (!mark_line(p, n, at + i, kind, lines, nlines, cap_lines))
                     return 0;
             }
@@ -1078,10 +1079,10 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         counts[2] += c == '%' && i + 2 < n && (CLASS[p[i + 1]] & CLASS[p[i + 2]] & 1);
         counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
         uint8_t after[3] = {c, i + 1 < n ? p[i + 1] : 0, i + 2 < n ? p[i + 2] : 0};  /* (zeros past the end) */
-        int kind = iso2022_shift(after) ? 1 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
+        int kind = iso2022_shift(after) ? 1 : c == 0x0E ? 8 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
                    : c == '+' && i + 3 < n && utf7_shift(p + i + 1) ? 4 : 0;
         if (kind) {
-            counts[kind == 4 ? 6 : 3 + kind]++;
+            counts[kind == 4 ? 6 : kind == 2 ? 5 : 4]++;
             if (!mark_line(p, n, i, kind, lines, nlines, cap_lines))
                 return 0;
         }

@@ -259,12 +259,12 @@ def _windows(text: str) -> Iterator[Tokens]:
 
 def _without_repeats(findings: list[Finding]) -> list[Finding]:
     """`findings` less those of a 7-bit reading of a part (``mail.txt!/utf-7``) that the part
-    itself has as strong: its lines are read whole, and an excerpt in plain ASCII on a line
-    with a "+" in it (a phone number, an address) is found in both."""
-    parents = {(f.locator, f.secret, f.kind): f.matched_words for f in findings}
+    itself has as strong, score first, then words: its lines are read whole, and an excerpt in
+    plain ASCII on a line with a "+" in it (a phone number, an address) is found in both."""
+    parents = {(f.locator, f.secret, f.kind): (f.score, f.matched_words) for f in findings}
     return [f for f in findings
             if (parent := seven_bit_parent(f.locator)) is None
-            or parents.get((parent, f.secret, f.kind), -1) < f.matched_words]
+            or parents.get((parent, f.secret, f.kind), (-1.0, -1)) < (f.score, f.matched_words)]
 
 
 def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:

@@ -162,6 +162,17 @@ def test_an_excerpt_on_a_line_also_read_as_utf7_is_one_finding(scanner):
     assert decision.action is Action.BLOCK and [f.locator for f in found] == ["mail.txt"]
 
 
+def test_a_weak_finding_in_the_text_hides_no_strong_one_in_its_7_bit_reading(scanner):
+    """Two runs of 15 words in plain text (30 words, a warning) and 25 words in UTF-7 (a block by
+    themselves): the reading's finding scores higher, so it stands, though it has fewer words
+    (found by attacking 7dce06f)."""
+    words = RUSSIAN.split()
+    body = " ".join(words[0:15]) + "\n\nsee also\n\n" + " ".join(words[20:35]) + "\n\n" \
+        + " ".join(words[5:30]).encode("utf-7").decode()
+    report, decision = verdict(scanner, body)
+    assert decision.action is Action.BLOCK, [(f.locator, f.matched_words, f.score) for f in report.findings]
+
+
 def test_a_short_common_phrase_in_chinese_does_not_block(scanner):
     """Twenty characters shared with a registered document (some ten words) are not an excerpt."""
     report, decision = verdict(scanner, "会议纪要：" + CHINESE[43:63] + "。其他事项下周再议，请大家准时参加。")

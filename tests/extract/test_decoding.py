@@ -305,3 +305,14 @@ def test_iso_2022_kr_is_read_as_korean(text):
 def test_random_bytes_with_the_iso_2022_kr_marks_stay_binary(before, after):
     decoded = decode(before + b"\x1b$)C" + after[:50] + b"\x0e" + after[50:])
     assert decoded is None or decoded.encoding != "iso2022_kr"
+
+
+@pytest.mark.parametrize("mark,encoding", [(codecs.BOM_UTF16_BE, "utf-16-le"), (codecs.BOM_UTF16_LE, "utf-16-be")])
+def test_a_mark_of_the_other_byte_order_is_not_believed(scanner, mark, encoding):
+    """Little-endian text behind a big-endian mark read cleanly as ideographs ("瀀漀渀" for
+    "pon"): no doubt, no finding, allowed (found by a property test of this stop). The NULs say
+    which order it is; the mark is a doubt."""
+    excerpt = " ".join(SECRET.split()[10:50])
+    decoded = decode(mark + excerpt.encode(encoding))
+    assert decoded.encoding == encoding and decoded.text == excerpt and decoded.doubt
+    assert scanner.scan_bytes(mark + excerpt.encode(encoding), "leak.txt").action is Action.BLOCK

@@ -90,7 +90,9 @@ NOT_ENCODED = {
 @pytest.mark.parametrize("name", list(NOT_ENCODED))
 def test_what_only_looks_encoded_makes_no_child_and_no_problem(name):
     outputs = extract(in_text(NOT_ENCODED[name]))
-    assert list(parts(outputs)) == ["notes.txt"]
+    # (random base64 has "+" in it, and one UTF-7 shift in six or so of random base64 is whole:
+    # read as such, noise that finds nothing; no line is judged by what else it holds)
+    assert [loc for loc in parts(outputs) if not loc.endswith("!/utf-7")] == ["notes.txt"]
     assert not [o for o in outputs if isinstance(o, Problem)]
 
 
@@ -557,14 +559,12 @@ def test_text_in_a_seven_bit_encoding_is_read_as_its_text(text, codec):
     "call +1 713 555 0100 or +44 20 7946 0000, C++ and +-1 on a+b-c " * 20,
     '<Default Extension="xml" ContentType="application/vnd.openxmlformats+xml"/> ' * 40,
     "IMCEANOTES-+22Emery+2C+20Henry+22+20+3Chenry+2Eemery+40ubspainewebber+2Ecom+3E+40ENRON@ENRON.com\n" * 30,
-    base64.encodebytes(("<label>Reference</label><span class=editable>Defroster</span>" * 40).encode()).decode(),
     "\x1b[1;31mERROR\x1b[0m\x1b(B build failed at step 12 " * 30,  # (terminal colours: no escape to another set)
     "see http://example.com/~user/a~b/c and $x = ~1; in Perl ~ " * 30,
 ])
 def test_ascii_text_without_seven_bit_text_is_not_read_again(text):
-    """Each shift is judged by itself: "+xml", "+40ENRON" or a base64 line read as UTF-7 make
-    replacement, private-use and surrogate characters, or ASCII two bytes a character, and stay
-    as they were."""
+    """Each shift is judged by itself: "+xml", "+40ENRON" leave bits over (no encoder writes
+    such a shift), and stay as they were."""
     found = parts(extract(text.encode()))
     assert not [loc for loc in found if seven_bit_parent(loc)], list(found)
 
@@ -579,13 +579,15 @@ def test_a_seven_bit_paragraph_among_many_lines_with_the_same_marks_is_read():
     assert len(readings) == 1 and (RUSSIAN * 2).strip() in readings[0]
 
 
-def test_a_shift_that_makes_no_text_takes_nothing_from_its_neighbours():
-    """An evader puts a shift of noise ("+4AA-", private use) after every word: each shift is
-    judged by itself, and the blank after one that stays as it was stays too."""
+@pytest.mark.parametrize("mark", ["\ue000", "\x1f", "\ufffd", "\ufdd0", "\x85"])
+def test_a_character_no_text_holds_hides_no_shift(mark):
+    """An evader puts a private-use character or a control in every shift, or a shift of
+    noise after every word ("+4AA-", "+xml"): what no text holds is dropped, the rest read, and
+    the blank after a shift that stays as it was stays too (found by attacking 7dce06f)."""
     words = (RUSSIAN * 2).split()
-    data = b" ".join(w.encode("utf-7") + b"+4AA- +xml" for w in words)
+    data = b" ".join((w + mark).encode("utf-7") + b"+4AA- +xml" for w in words)
     reading = [t for loc, t in parts(extract(data)).items() if loc.endswith("!/utf-7")]
-    assert reading and " ".join(w + "+4AA- +xml" for w in words) in reading[0]
+    assert reading and set(words) <= set(reading[0].replace("+xml", " ").split())
 
 
 def _lines(text: str, width: int) -> list[str]:
@@ -597,6 +599,16 @@ def _jis_without_return(text: str) -> bytes:
     lines = [line.encode("iso2022_jp") for line in _lines(text, 30)]
     lines = [line[:-3] if line.endswith(b"\x1b(B") else line for line in lines]
     return b"\n".join([lines[0]] + [line[3:] if line.startswith(b"\x1b$B") else line for line in lines[1:]]) + b"\x1b(B"
+
+
+def _jis_body(line: str) -> bytes:
+    """A line of ISO-2022-JP without the escapes into and out of JIS X 0208 (the set stays on)."""
+    return line.encode("iso2022_jp").replace(b"\x1b$B", b"").replace(b"\x1b(B", b"")
+
+
+def _single_shifted(text: str) -> bytes:
+    """Latin-1 letters by ISO-2022-JP-2's single shift: "ESC . A" once, "ESC N" before each."""
+    return b"\x1b.A" + b"".join(b"\x1bN" + bytes([ord(c) - 0x80]) if ord(c) > 0x7F else c.encode() for c in text)
 
 
 def _alternating(text: str) -> str:
@@ -624,6 +636,17 @@ SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out o
     "English, each word in a UTF-7 shift of its own": (
         b" ".join(b"+" + base64.b64encode(w.encode("utf-16-be")).rstrip(b"=") + b"-" for w in SECRET.split()[:40]),
         " ".join(SECRET.split()[:40])),
+    "ISO-2022-JP shifted once, seventy lines before the excerpt": (
+        b"\x1b$B" + b"\n".join(_jis_body(line) for line in ["明日の会議は午後三時からです。"] * 70 + _lines(JAPANESE, 30))
+        + b"\x1b(B", JAPANESE[:25]),
+    "HZ shifted once, seventy lines before the excerpt": (
+        b"~{" + b"\n".join(line.encode("hz")[2:-2] for line in ["明天的会议在下午三点开始。"] * 70 + _lines(CHINESE, 20))
+        + b"~}", CHINESE[:15]),
+    "ISO-2022-JP-2, accents by single shifts": (_single_shifted(FRENCH * 2), FRENCH[:50]),
+    "ISO-2022-KR in the middle of ASCII text": (
+        KOREAN.encode("iso2022_kr")[:4] + b"Status report for the quarter, see below.\n" * 300
+        + KOREAN.encode("iso2022_kr")[4:], KOREAN),
+    "ISO-2022-KR and a UTF-8 dash": (KOREAN.encode("iso2022_kr") + "\n\u2014 Alice\n".encode(), KOREAN),
     "a 100 KB line, the excerpt 32 KiB after a '+'": (
         ("call +17135550100 " + "x" * (32768 - 30) + " ").encode() + JAPANESE.encode("utf-7") + b" " + b"y" * 60_000,
         JAPANESE),
@@ -634,7 +657,8 @@ SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out o
 def test_seven_bit_text_is_read_however_it_is_dressed(name):
     data, text = SEVEN_BIT_EVASIONS[name]
     readings = "".join(t for loc, t in parts(extract(data)).items()
-                       if set(loc.rsplit("!/", 1)[-1].split("+")) <= {"utf-7", "hz", "iso-2022-jp"})
+                       if set(loc.rsplit("!/", 1)[-1].split("+")) <= {"utf-7", "hz", "iso-2022-jp", "iso-2022-kr"}
+                       or loc == "notes.txt")  # (ISO-2022-KR that reads as binary: `decode` reads it whole)
     assert "".join(text.split()) in "".join(readings.split()), name
 
 

@@ -110,7 +110,7 @@ def decode(data: bytes, declared: str | None = None,
     body, bom = _strip_bom(data)
     if bom is not None:
         claimed = _clean(body, bom)
-        if claimed is not None and not _ascii_pairs(body, bom):
+        if claimed is not None and not _ascii_pairs(body, bom) and not _other_order(body, bom):
             return _finish(data, claimed, bom, doubts, nuls)
         if bom != "utf-8":
             doubts.append(f"{bom.upper()} byte-order mark does not fit the data; ignored")
@@ -148,16 +148,20 @@ def _non_latin(data: bytes, doubts: list[str], nuls: int) -> Decoded | None:
     return None if found is None else _finish(data, found[1], found[0], doubts, nuls)
 
 
+_KS_X_1001 = re.compile("[\u3131-\u318e\uac00-\ud7a3\u4e00-\u9fff]")
+
+
 def _iso2022_kr(data: bytes) -> tuple[str, str] | None:
     """("iso2022_kr", text) for ISO-2022-KR: ASCII bytes where "ESC $ ) C" designates KS X 1001
     once and SO and SI shift in and out of it, so the control bytes made such a file binary
     and a Korean excerpt saved so went unread. Read when it decodes cleanly and what the shifts
     made is letters."""
-    if b"\x1b$)C" not in data or b"\x0e" not in data or not data.isascii():  # (a 7-bit encoding)
+    if b"\x1b$)C" not in data or b"\x0e" not in data:
         return None
     text = data.decode("iso2022_kr", errors="replace")
-    shifted = "".join(ch for ch in text if ord(ch) > 0x7F)  # (what KS X 1001 made: Hangul and Hanja)
-    return ("iso2022_kr", text) if len(shifted) >= 2 and _reads_as_letters(shifted) and _bad_share(text) <= 0.01 \
+    shifted = "".join(_KS_X_1001.findall(text))  # (what the shifts made: Hangul, its letters, Hanja)
+    bad = len(_BAD_CHARS.findall(text, 0, _SAMPLE))  # (controls and replacements: one for eight letters at most)
+    return ("iso2022_kr", text) if len(shifted) >= 4 and bad * 8 <= len(shifted) and _reads_as_letters(shifted) \
         else None
 
 
@@ -500,6 +504,14 @@ def _declared(data: bytes, declared: str, fast: Decoded | None) -> Decoded | Non
     if text is None:
         return None
     return _finish(data, text, encoding, [], data.count(0))
+
+
+def _other_order(body: bytes, bom: str) -> bool:
+    """Whether the NUL bytes of `body` point at a UTF-16 or UTF-32 reading other than the one
+    its byte-order mark claims: little-endian text behind a big-endian mark (two bytes a sender
+    can add) read cleanly as ideographs ("瀀漀渀" for "pon"), and the excerpt went unread."""
+    candidates = [encoding for encoding, _ in _wide_candidates(body)]
+    return bom.startswith("utf-") and bom != "utf-8" and bool(candidates) and bom not in candidates
 
 
 def _wide_candidates(data: bytes) -> list[tuple[str, int]]:

@@ -96,7 +96,7 @@ _PERCENT_BYTES, _BACKSLASH_X_BYTES = re.compile(_PERCENT.pattern.encode()), re.c
 _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+[^\s%\\]*")
 _SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
-_ISO2022_SHIFT = re.compile(rb"\x1b(?:\$|\.|\(I)")  # an escape to a set other than ASCII
+_ISO2022_SHIFT = re.compile(rb"\x1b(?:\$|\.|N|O|\(I)")  # an escape to a set other than ASCII, a single shift
 _UTF7_SHIFT = re.compile(rb"\+(?=[A-Za-z0-9+/]{3})")  # a "+" before three characters of base64: UTF-7 perhaps
 
 # magic numbers of formats dlp reads, which a decoded run may carry
@@ -299,7 +299,7 @@ def _starts(data: bytes):
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
                 32 if _HEX_ARRAY_BYTE.search(data) else 0,
                 [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data)),
-                 len(_ISO2022_SHIFT.findall(data)), data.count(b"~{"), len(_UTF7_SHIFT.findall(data))],
+                 len(_ISO2022_SHIFT.findall(data)) + data.count(b"\x0e"), data.count(b"~{"), len(_UTF7_SHIFT.findall(data))],
                 _marked_lines(data))
     base64, hexes, offsets, zero_x, *counted, lines = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
     lines = memoryview(lines).cast("q").tolist()
@@ -307,7 +307,7 @@ def _starts(data: bytes):
             list(zip(lines[0::3], lines[1::3], lines[2::3])))
 
 
-_SEVEN_BIT_MARK = re.compile(rb"\x1b(?:\$|\.|\(I)|~\{|\+(?=[A-Za-z0-9+/]{3})")
+_SEVEN_BIT_MARK = re.compile(rb"\x1b(?:\$|\.|N|O|\(I)|\x0e|~\{|\+(?=[A-Za-z0-9+/]{3})")
 _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at most
 
 
@@ -317,7 +317,7 @@ def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
     UTF-7), each once, at most _LINE_REACH bytes each way from the mark."""
     lines: list[list[int]] = []
     for mark in _SEVEN_BIT_MARK.finditer(data):
-        q, kind = mark.start(), {0x1B: 1, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
+        q, kind = mark.start(), {0x1B: 1, 0x0E: 8, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
         if lines and q < lines[-1][1]:
             lines[-1][2] |= kind
             continue
@@ -489,16 +489,19 @@ def seven_bit_parent(locator: str) -> str | None:
 
 def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int) -> list[tuple[bytes, int]]:
     """The marked lines of `data` that start before `limit` (`_marked_lines`) as (bytes, kinds):
-    a line whose ISO-2022 or HZ text does not shift back to ASCII at its end goes on into the
-    next lines (to the next escape, 64 lines at most), and the pieces of one long line are one."""
+    a line whose ISO-2022 or HZ text does not shift back to ASCII at its end goes on to the line
+    of the next escape or "~}" (a mebibyte at most, and so on while still shifted), and the
+    pieces of one long line are one."""
     spans: list[list[int]] = []
     for start, end, kinds in lines:
         if start >= limit:
             break
         for _ in range(64):
-            if end >= len(data) or not _goes_on(data[start:end], kinds, data[end + 1 : end + 2]):
+            if end >= len(data) or not _goes_on(data[max(start, end - 4096) : end], kinds, data[end + 1 : end + 2]):
                 break
-            following = data.find(b"\n", end + 1)
+            # on to the line of the next escape or "~}" (which may shift back), 1 MiB at most
+            back = min((i for i in (data.find(b"\x1b", end), data.find(b"~}", end)) if i >= 0), default=-1)
+            following = data.find(b"\n", back if kinds & 3 and 0 <= back < end + (1 << 20) else end + 1)
             end = len(data) if following < 0 else following
         if spans and start <= spans[-1][1]:
             spans[-1][1], spans[-1][2] = max(end, spans[-1][1]), spans[-1][2] | kinds
@@ -512,7 +515,9 @@ def _goes_on(line: bytes, kinds: int, following: bytes) -> bool:
     ISO-2022 or HZ text still in another set than ASCII where it ends, or a UTF-7 shift cut
     short at its end (folded at 76 columns) before a line that starts in base64."""
     escape = line.rfind(b"\x1b") if kinds & 1 else -1
-    if escape >= 0 and _ISO2022_SHIFT.match(line, escape):
+    if escape >= 0 and _ISO2022_SHIFT.match(line, escape) and line[escape + 1 : escape + 2] not in (b"N", b"O"):
+        return True
+    if kinds & 8 and line.rfind(b"\x0e") > line.rfind(b"\x0f"):  # ISO-2022-KR shifted out, not back in
         return True
     if kinds & 2 and (line.rfind(b"~{") > line.rfind(b"~}") or line.endswith((b"~", b"~\r"))):
         return True
@@ -561,6 +566,9 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
         if kinds & 1:  # the variant that makes the most of the line (JIS X 0213, or GB 2312 and KS X 1001)
             text = max((_decoded(span, codec) for codec in _ISO2022), key=_beyond_ascii)
             used.append("iso-2022-jp")
+        if kinds & 8:  # SO and SI into and out of KS X 1001, designated once at the top of the file
+            text = _decoded(b"\x1b$)C" + text.encode("utf-8", errors="surrogateescape"), "iso2022_kr")
+            used.append("iso-2022-kr")
         for bit, codec in ((2, "hz"), (4, "utf-7")):
             if kinds & bit:
                 data = text.encode("utf-8", errors="surrogateescape")
@@ -580,12 +588,13 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
 
 
 def _utf7(line: bytes) -> tuple[str, int]:
-    """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift that makes
-    what no text holds (a replacement for bits it cannot decode, a surrogate, a private-use
-    character, a control: "+40ENRON", "+xml", each of the "+22Emery+2C+20Henry" of an Exchange
-    address) or ASCII read two bytes a character (a line of base64 after a "+" in it) stays as
-    it was. Each is judged by itself, so that no shift an evader adds can take another's
-    reading away. (The letters are counted ASCII or not: English can be written in shifts.)"""
+    """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift with bits
+    left over (which no encoder writes: "+40ENRON", "+xml", most of the "+22Emery+2C+20Henry" of
+    an Exchange address) or that makes ASCII read two bytes a character (a line of base64 after
+    a "+" in it) stays as it was; in the others what no text holds (a surrogate, a private-use
+    character, a control) is dropped and the rest kept. Each is judged by itself, so that no
+    shift an evader adds, nor a character put in one, takes a reading away. (The letters are
+    counted ASCII or not: English can be written in shifts.)"""
     shifts = _SHIFT.findall(line)
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
@@ -596,10 +605,12 @@ def _utf7(line: bytes) -> tuple[str, int]:
     for shift, piece in zip(shifts, pieces[1:]):
         # what the shift made: a character for 16 of its bits, and a replacement for bits left over
         made = len(shift[1:].rstrip(b"-")) * 6 // 16
-        made += piece[made : made + 1] == "\ufffd"
-        noise = _NOT_MADE_BY_TEXT.search(piece, 0, made) is not None or (made >= 2 and _ascii_pairs(piece[:made]))
-        out.append(shift.decode("ascii") + piece[made:] if noise else piece)
-        letters += 0 if noise else len(_LETTER.findall(piece, 0, made))
+        cut = piece[made : made + 1] == "\ufffd"  # (bits left over: no encoder ends a shift so)
+        if cut or (made >= 8 and _ascii_pairs(piece[:made])):  # (eight: two CJK characters can be so)
+            out.append(shift.decode("ascii") + piece[made + cut :])
+        else:  # what no text holds is dropped, the rest kept: one such character cannot hide a shift
+            out.append(_NOT_MADE_BY_TEXT.sub("", piece[:made]) + piece[made:])
+            letters += len(_LETTER.findall(piece, 0, made))
     return "".join(out), letters
 
 
@@ -643,7 +654,7 @@ def _whole_shift(shift: bytes) -> bool:
 
 
 _ISO2022 = ("iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3", "iso2022_jp_ext")
-_SEVEN_BIT_NAMES = ("iso-2022-jp", "hz", "utf-7")  # (a reading's name: those it was read in, joined by "+")
+_SEVEN_BIT_NAMES = ("iso-2022-jp", "iso-2022-kr", "hz", "utf-7")  # (a reading's name: those it was read in, joined by "+")
 _AS_IS = "dlp-as-is"
 
 
