@@ -643,6 +643,10 @@ SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out o
         b"~{" + b"\n".join(line.encode("hz")[2:-2] for line in ["明天的会议在下午三点开始。"] * 70 + _lines(CHINESE, 20))
         + b"~}", CHINESE[:15]),
     "ISO-2022-JP-2, accents by single shifts": (_single_shifted(FRENCH * 2), FRENCH[:50]),
+    "ISO-2022-JP shifted once at the start of a line of 40 KB": (
+        b"\x1b$B" + _jis_body("明日の会議は午後三時からです。" * 1400) + b"\n" + _jis_body(JAPANESE) + b"\x1b(B",
+        JAPANESE[:25]),
+    "Russian in ISO-2022-KR": ((RUSSIAN * 2).encode("iso2022_kr"), RUSSIAN[:40]),
     "ISO-2022-KR in the middle of ASCII text": (
         KOREAN.encode("iso2022_kr")[:4] + b"Status report for the quarter, see below.\n" * 300
         + KOREAN.encode("iso2022_kr")[4:], KOREAN),

@@ -148,7 +148,7 @@ def _non_latin(data: bytes, doubts: list[str], nuls: int) -> Decoded | None:
     return None if found is None else _finish(data, found[1], found[0], doubts, nuls)
 
 
-_KS_X_1001 = re.compile("[\u3131-\u318e\uac00-\ud7a3\u4e00-\u9fff]")
+_KS_X_1001 = re.compile("[^\x00-\xff\ufffd]")  # (beyond Latin-1: the decoder hands other 8-bit bytes on as Latin-1)
 
 
 def _iso2022_kr(data: bytes) -> tuple[str, str] | None:
@@ -159,7 +159,7 @@ def _iso2022_kr(data: bytes) -> tuple[str, str] | None:
     if b"\x1b$)C" not in data or b"\x0e" not in data:
         return None
     text = data.decode("iso2022_kr", errors="replace")
-    shifted = "".join(_KS_X_1001.findall(text))  # (what the shifts made: Hangul, its letters, Hanja)
+    shifted = "".join(_KS_X_1001.findall(text))  # (what the shifts made: Hangul, Hanja, Cyrillic, Greek...)
     bad = len(_BAD_CHARS.findall(text, 0, _SAMPLE))  # (controls and replacements: one for eight letters at most)
     return ("iso2022_kr", text) if len(shifted) >= 4 and bad * 8 <= len(shifted) and _reads_as_letters(shifted) \
         else None

@@ -497,7 +497,7 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
         if start >= limit:
             break
         for _ in range(64):
-            if end >= len(data) or not _goes_on(data[max(start, end - 4096) : end], kinds, data[end + 1 : end + 2]):
+            if end >= len(data) or not _goes_on(data, start, end, kinds):
                 break
             # on to the line of the next escape or "~}" (which may shift back), 1 MiB at most
             back = min((i for i in (data.find(b"\x1b", end), data.find(b"~}", end)) if i >= 0), default=-1)
@@ -510,19 +510,21 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
     return [(data[start:end], kinds) for start, end, kinds in spans]
 
 
-def _goes_on(line: bytes, kinds: int, following: bytes) -> bool:
-    """Whether the text of `line` goes on at the next line, which starts with `following`:
-    ISO-2022 or HZ text still in another set than ASCII where it ends, or a UTF-7 shift cut
-    short at its end (folded at 76 columns) before a line that starts in base64."""
-    escape = line.rfind(b"\x1b") if kinds & 1 else -1
-    if escape >= 0 and _ISO2022_SHIFT.match(line, escape) and line[escape + 1 : escape + 2] not in (b"N", b"O"):
+def _goes_on(data: bytes, start: int, end: int, kinds: int) -> bool:
+    """Whether the text of data[start:end] goes on at the next line: ISO-2022 or HZ text still
+    in another set than ASCII where it ends, or a UTF-7 shift cut short at its end (folded at
+    76 columns) before a line that starts in base64. (Searched in place: a span may be long.)"""
+    escape = data.rfind(b"\x1b", start, end) if kinds & 1 else -1
+    if escape >= 0 and _ISO2022_SHIFT.match(data, escape) and data[escape + 1 : escape + 2] not in (b"N", b"O"):
         return True
-    if kinds & 8 and line.rfind(b"\x0e") > line.rfind(b"\x0f"):  # ISO-2022-KR shifted out, not back in
+    if kinds & 8 and data.rfind(b"\x0e", start, end) > data.rfind(b"\x0f", start, end):  # KR shifted out
         return True
-    if kinds & 2 and (line.rfind(b"~{") > line.rfind(b"~}") or line.endswith((b"~", b"~\r"))):
+    if kinds & 2 and (data.rfind(b"~{", start, end) > data.rfind(b"~}", start, end)
+                      or data[end - 2 : end] in (b"~\r",) or data[end - 1 : end] == b"~"):
         return True
-    return bool(kinds & 4) and _BASE64_HEAD.match(following) is not None \
-        and _folded(_unfolded(line) if b"\n" in line else line)
+    tail = data[max(start, end - 4096) : end]
+    return bool(kinds & 4) and _BASE64_HEAD.match(data, end + 1) is not None \
+        and _folded(_unfolded(tail) if b"\n" in tail else tail)
 
 
 def _folded(text: bytes) -> bool:
