@@ -489,19 +489,29 @@ def seven_bit_parent(locator: str) -> str | None:
 
 def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int) -> list[tuple[bytes, int]]:
     """The marked lines of `data` that start before `limit` (`_marked_lines`) as (bytes, kinds):
-    a line whose ISO-2022 or HZ text does not shift back to ASCII at its end goes on to the line
-    of the next escape or "~}" (a mebibyte at most, and so on while still shifted), and the
-    pieces of one long line are one."""
+    a line whose ISO-2022, ISO-2022-KR or HZ text does not shift back to ASCII at its end goes on
+    to the line of the next escape, SI or "~}" (a mebibyte on at most, 64 times while still
+    shifted), a folded UTF-7 shift to the next line, and the pieces of one long line are one.
+    An SO is a mark only where ISO-2022-KR's designation is in `data` (mail has stray ones)."""
     spans: list[list[int]] = []
+    designated = None  # (whether ISO-2022-KR's designation is in `data`: a lone SO is no mark)
     for start, end, kinds in lines:
         if start >= limit:
             break
+        if kinds & 8:
+            designated = b"\x1b$)C" in data if designated is None else designated
+            kinds &= ~0 if designated else ~8
+            if not kinds:
+                continue
         for _ in range(64):
             if end >= len(data) or not _goes_on(data, start, end, kinds):
                 break
-            # on to the line of the next escape or "~}" (which may shift back), 1 MiB at most
-            back = min((i for i in (data.find(b"\x1b", end), data.find(b"~}", end)) if i >= 0), default=-1)
-            following = data.find(b"\n", back if kinds & 3 and 0 <= back < end + (1 << 20) else end + 1)
+            # on to the line of the next escape, "~}" or SI (which may shift back), 1 MiB at most
+            reach = min(len(data), end + (1 << 20))
+            back = min((i for i in (data.find(b"\x1b", end, reach) if kinds & 1 else -1,
+                                    data.find(b"~}", end, reach) if kinds & 2 else -1,
+                                    data.find(b"\x0f", end, reach) if kinds & 8 else -1) if i >= 0), default=-1)
+            following = data.find(b"\n", back if back >= 0 else end + 1 if kinds & 4 else reach - 1)
             end = len(data) if following < 0 else following
         if spans and start <= spans[-1][1]:
             spans[-1][1], spans[-1][2] = max(end, spans[-1][1]), spans[-1][2] | kinds
