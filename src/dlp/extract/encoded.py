@@ -307,14 +307,14 @@ def _starts(data: bytes):
             list(zip(lines[0::3], lines[1::3], lines[2::3])))
 
 
-_SEVEN_BIT_MARK = re.compile(rb"\x1b(?:\$|\.|N|O|\(I)|\x0e|~\{|\+(?=[A-Za-z0-9+/]{3})")
+_SEVEN_BIT_MARK = re.compile(rb"|".join((_ISO2022_SHIFT.pattern, rb"\x0e", rb"~\{", _UTF7_SHIFT.pattern)))
 _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at most
 
 
 def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
     """(start, end, kinds) of the lines that hold marks of 7-bit encodings (kind 1: an escape to
-    a set other than ASCII, ISO-2022; 2: "~{", HZ; 4: "+" before three characters of base64,
-    UTF-7), each once, at most _LINE_REACH bytes each way from the mark."""
+    a set other than ASCII, ISO-2022; 8: SO, ISO-2022-KR; 2: "~{", HZ; 4: "+" before three
+    characters of base64, UTF-7), each once, at most _LINE_REACH bytes each way from the mark."""
     lines: list[list[int]] = []
     for mark in _SEVEN_BIT_MARK.finditer(data):
         q, kind = mark.start(), {0x1B: 1, 0x0E: 8, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
@@ -500,9 +500,10 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
             break
         if kinds & 8:
             designated = b"\x1b$)C" in data if designated is None else designated
-            kinds &= ~0 if designated else ~8
-            if not kinds:
-                continue
+            if not designated:
+                kinds &= ~8
+                if not kinds:
+                    continue
         for _ in range(64):
             if end >= len(data) or not _goes_on(data, start, end, kinds):
                 break
@@ -607,12 +608,12 @@ def _utf7(line: bytes) -> tuple[str, int]:
     character, a control) is dropped and the rest kept. Each is judged by itself, so that no
     shift an evader adds, nor a character put in one, takes a reading away. (The letters are
     counted ASCII or not: English can be written in shifts.)"""
-    shifts = _SHIFT.findall(line)
+    shifts = [shift.group() for shift in _SHIFT.finditer(line)]
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
-    pieces = _decoded(_SHIFT_BODY.sub(b"\x1f\\1-", line), "utf-7").split("\x1f")
+    pieces = _decoded(_SHIFT.sub(b"\x1f\\1-", line), "utf-7").split("\x1f")
     if len(pieces) != len(shifts) + 1:  # a shift made the mark itself: one at a time, then
-        pieces = [_decoded(piece, "utf-7") for piece in _SHIFT_BODY.sub(b"\x1f\\1-", line).split(b"\x1f")]
+        pieces = [_decoded(piece, "utf-7") for piece in _SHIFT.sub(b"\x1f\\1-", line).split(b"\x1f")]
     out, letters = [pieces[0]], 0
     for shift, piece in zip(shifts, pieces[1:]):
         # what the shift made: a character for 16 of its bits, and a replacement for bits left over
@@ -631,8 +632,7 @@ def _ascii_pairs(text: str) -> bool:
     return all(0x20 <= ord(ch) >> 8 <= 0x7E and 0x20 <= ord(ch) & 0xFF <= 0x7E for ch in text)
 
 
-_SHIFT = re.compile(rb"\+[A-Za-z0-9+/]*-?")
-_SHIFT_BODY = re.compile(rb"(\+[A-Za-z0-9+/]*)-?")
+_SHIFT = re.compile(rb"(\+[A-Za-z0-9+/]*)-?")  # a UTF-7 shift (group 1: without the "-" that may end it)
 _NOT_MADE_BY_TEXT = re.compile("[\ufffd\ud800-\udfff\ue000-\uf8ff\x00-\x08\x0b-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
 
 
