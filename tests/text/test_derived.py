@@ -49,19 +49,28 @@ def test_an_unwritable_folder_only_costs_the_build(tmp_path, monkeypatch):
     assert derived.cached_arrays("t", "v", ("a",), lambda: (np.ones(2),))[0].tolist() == [1.0, 1.0]
 
 
-def test_the_english_table_read_from_the_cache_is_the_one_built(folder):
+_TABLES = {
+    # (module attribute giving the arrays, file name, a floor on the first array's length)
+    "english": ("e = english.english(); arrays = (e.words, e.lemmas, e.weights, e.flags)", 50_000),
+    "confusables": ("arrays = confusables._table()", 1_000),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TABLES))
+def test_a_table_read_from_the_cache_is_the_one_built(folder, name):
     # in fresh interpreters: the first builds and writes it, the second reads it
-    code = ("import hashlib, numpy as np; from dlp.text.english import english; e = english(); "
-            "print(hashlib.sha256(b''.join(np.ascontiguousarray(a).tobytes() for a in "
-            "(e.words, e.lemmas, e.weights, e.flags))).hexdigest(), len(e.words))")
+    made, floor = _TABLES[name]
+    code = ("import hashlib, numpy as np; from dlp.text import english, confusables; " + made + "; "
+            "print(hashlib.sha256(b''.join(np.ascontiguousarray(a).tobytes() + str(a.dtype).encode() "
+            "for a in arrays)).hexdigest(), len(arrays[0]))")
     env = {"DLP_CACHE_DIR": str(folder), "PATH": "/usr/bin:/bin"}
     built = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    assert list(folder.glob("english-*.npz"))
+    assert list(folder.glob(f"{name}-*.npz"))
     read = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     uncached = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               env={**env, "DLP_CACHE_DIR": ""}).stdout
     assert built == read == uncached
-    assert int(built.split()[1]) > 50_000
+    assert int(built.split()[1]) > floor
 
 
 def test_a_table_others_could_have_written_is_not_read(folder):

@@ -37,7 +37,16 @@ CONFUSABLES_VERSION = f"skeleton-confusable-homoglyphs-{_DATA_VERSION}/2"
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[np.ndarray, np.ndarray]:
-    """Sorted non-ASCII code points and the ASCII code point each folds to."""
+    """Sorted non-ASCII code points and the ASCII code point each folds to (parsing the data costs
+    20 ms, paid by the first scan of a process that meets non-ASCII text: kept in the cache folder
+    of derived tables)."""
+    from .derived import cached_arrays
+
+    keys, targets = cached_arrays("confusables", CONFUSABLES_VERSION, ("keys", "targets"), _parsed)
+    return keys, targets
+
+
+def _parsed() -> tuple[np.ndarray, np.ndarray]:
     try:
         raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - a declared dependency

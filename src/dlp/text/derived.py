@@ -3,7 +3,8 @@
 The English table of the rewrite tier and the word table of the tokeniser are computed
 from `spacy-lookups-data` and spaCy's stop list: public English words, unkeyed. Building
 them costs 1.6 s of JSON parsing and tokenising, paid by every command that creates a
-registry (and by every test that does). They are the same for every registry on a
+registry (and by every test that does). The confusables table (`text.confusables`) is parsed
+from Unicode's data in 20 ms, paid by every scan that meets non-ASCII text. They are the same for every registry on a
 machine until the word lists or the code that reads them change, so they are kept in a
 per-user cache folder, under a name that digests both: the versions of the data
 packages, the normaliser's version and the source of the modules that compute them.
