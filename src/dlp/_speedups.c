@@ -970,45 +970,69 @@ static inline int iso2022_shift(const uint8_t *q) {
     return q[0] == 0x1B && (q[1] == '$' || q[1] == '.' || q[1] == 'N' || q[1] == 'O' || (q[1] == '(' && q[2] == 'I'));
 }
 
-/* Whether the three bytes at q are of standard base64 (not "-", which ends a UTF-7 shift, nor "_"). */
-static inline int utf7_shift(const uint8_t *q) {
-    return (CLASS[q[0]] & CLASS[q[1]] & CLASS[q[2]] & 4) && q[0] != '-' && q[0] != '_' && q[1] != '-' && q[1] != '_'
-           && q[2] != '-' && q[2] != '_';
+/* A byte of standard base64 (not "-", which ends a UTF-7 shift, nor "_"). */
+static inline int utf7_base64(uint8_t c) { return (CLASS[c] & 4) && c != '-' && c != '_'; }
+
+/* Whether the "+" at q starts a UTF-7 shift worth reading (encoded._utf7_mark): one that holds whole
+ * UTF-16 code units (its length 8k, 8k + 3 or 8k + 6, the bits past the last unit zero), or one
+ * of 16 characters or more cut at the end of its line (folded: it goes on at the next line).
+ * Any other (most "+" in mail: "+1", "+random+", "+22Emery+2C+20Henry") makes nothing: a decoder
+ * fails on it. *until: where the shift's characters end ("+" among them start no shift). */
+static int utf7_mark(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, Py_ssize_t *until) {
+    Py_ssize_t r = q + 1;
+    while (r < n && utf7_base64(p[r]))
+        r++;
+    *until = r;
+    Py_ssize_t length = r - q - 1;
+    if (length < 3)
+        return 0;
+    if (length >= 16 && (r == n || p[r] == '\n' || (p[r] == '\r' && (r + 1 == n || p[r + 1] == '\n'))))
+        return 1;
+    uint8_t c = p[r - 1];
+    int value = c >= 'a' ? c - 'a' + 26 : c >= 'A' ? c - 'A' : c >= '0' ? c - '0' + 52 : c == '+' ? 62 : 63;
+    return length % 8 == 0 || (length % 8 == 3 && !(value & 3)) || (length % 8 == 6 && !(value & 15));
 }
 
 #define LINE_REACH 32768  /* bytes of a marked line taken each way from its mark at most */
 
 /* The line of a mark of a 7-bit encoding at q (kind 1: an ISO-2022 escape; 8: SO, ISO-2022-KR; 2: "~{", HZ;
  * 4: a UTF-7 shift), appended to `lines` as (start, end, kinds) once: a later mark in the
- * line recorded last adds its kind there. 0 when out of memory. */
+ * line recorded last adds its kind there, and takes the line on LINE_REACH bytes past itself
+ * where the line was cut short (a shift that starts near the cut is read whole). 0 when out of
+ * memory. */
 static int mark_line(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, int kind, int64_t **lines, Py_ssize_t *nlines,
                      Py_ssize_t *cap) {
-    Py_ssize_t floor = q > LINE_REACH ? q - LINE_REACH : 0;
+    Py_ssize_t floor = q > LINE_REACH ? q - LINE_REACH : 0, reach = n - q < LINE_REACH ? n - q : LINE_REACH;
     if (*nlines) {
-        if (q < (*lines)[*nlines - 2]) {
-            (*lines)[*nlines - 1] |= kind;
+        int64_t *last = *lines + *nlines - 3;
+        if (q < last[1]) {
+            last[2] |= kind;
+            if (last[1] < q + reach && p[last[1]] != '\n') {  /* (searched from the cut on: each byte once) */
+                const uint8_t *newline = memchr(p + last[1], '\n', (size_t)(q + reach - last[1]));
+                last[1] = newline == NULL ? q + reach : (Py_ssize_t)(newline - p);
+            }
             return 1;
         }
-        if (floor < (*lines)[*nlines - 2])
-            floor = (*lines)[*nlines - 2];
+        if (floor < last[1])
+            floor = last[1];
     }
-    Py_ssize_t start = q, reach = n - q < LINE_REACH ? n - q : LINE_REACH;
+    const uint8_t *newline = memchr(p + q, '\n', (size_t)reach);
+    Py_ssize_t start = q, end = newline == NULL ? q + reach : (Py_ssize_t)(newline - p);
     while (start > floor && p[start - 1] != '\n')
         start--;
-    const uint8_t *newline = memchr(p + q, '\n', (size_t)reach);
-    Py_ssize_t end = newline == NULL ? q + reach : (Py_ssize_t)(newline - p);
     return push(lines, nlines, cap, start) && push(lines, nlines, cap, end) && push(lines, nlines, cap, kind);
 }
 
-/* Where "0000000" starts a line, blanks aside (encoded._offsets), appended to `dumps`; and
- * counts[0..6]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
+/* Where "0000000" starts a line, blanks aside (encoded._offsets), appended to `dumps`;
+ * counts[0..3]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
  * (as many quoted-printable escapes at most), the escapes "%" and "\x" followed by two hex
- * digits (encoded._PERCENT, encoded._BACKSLASH_X), and the marks of text in a 7-bit encoding:
- * escapes to sets other than ASCII (ISO-2022: `iso2022_shift`), "~{" (HZ), "+" before three
- * characters of base64 (UTF-7), whose
- * lines go to `lines` (`mark_line`: encoded._seven_bit reads them). 0 when out of memory. */
+ * digits (encoded._PERCENT, encoded._BACKSLASH_X); and the lines of the marks of text in a 7-bit
+ * encoding: escapes to sets other than ASCII (ISO-2022: `iso2022_shift`), SO (ISO-2022-KR), "~{"
+ * (HZ), UTF-7 shifts worth reading (`utf7_mark`), to `lines` (`mark_line`: encoded._seven_bit
+ * reads them). 0 when out of memory. */
 static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssize_t *ndump, Py_ssize_t *cap,
-                         Py_ssize_t counts[7], int64_t **lines, Py_ssize_t *nlines, Py_ssize_t *cap_lines) {
+                         Py_ssize_t counts[4], int64_t **lines, Py_ssize_t *nlines, Py_ssize_t *cap_lines) {
+    Py_ssize_t utf7_until = 0;  /* where the last UTF-7 shift measured ends */
 #ifdef WIDE_CLASSES
     Py_ssize_t zeros = 0;  /* "0" bytes that end what was read */
     uint8_t last[64 + 3];  /* the last bytes, less than 64, and zeros after them */
@@ -1039,14 +1063,16 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
                 counts[2] += CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1;
             else if (b[i] == '\\')
                 counts[3] += b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1);
-            else if (iso2022_shift(b + i) || b[i] == 0x0E || (b[i] == '~' && b[i + 1] == '{')
-                     || (b[i] == '+' && utf7_shift(b + i + 1))) {
-                int kind = b[i] == 0x1B ? 1 : b[i] == 0x0E ? 8 : b[i] == '~' ? 2 : 4;
-                counts[kind == 4 ? 6 : kind == 2 ? 5 : 4]++;
-                if (!mark_line(p, n, at + i, kind, lines, nlines, cap_lines))
+            else if (b[i] == '+') {
+                if (at + i >= utf7_until && utf7_mark(p, n, at + i, &utf7_until)
+                    && !mark_line(p, n, at + i, 4, lines, nlines, cap_lines))
                     return 0;
             }
-            else if (b[i] == '~' || b[i] == '+' || b[i] == 0x1B)
+            else if (iso2022_shift(b + i) || b[i] == 0x0E || (b[i] == '~' && b[i + 1] == '{')) {
+                if (!mark_line(p, n, at + i, b[i] == 0x1B ? 1 : b[i] == 0x0E ? 8 : 2, lines, nlines, cap_lines))
+                    return 0;
+            }
+            else if (b[i] == '~' || b[i] == 0x1B)
                 continue;
             else  /* "0x" or "0X", counted at its "x" */
                 counts[0] += i > 0 ? b[i - 1] == '0' : at > 0 && p[at - 1] == '0';
@@ -1080,12 +1106,9 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
         uint8_t after[3] = {c, i + 1 < n ? p[i + 1] : 0, i + 2 < n ? p[i + 2] : 0};  /* (zeros past the end) */
         int kind = iso2022_shift(after) ? 1 : c == 0x0E ? 8 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
-                   : c == '+' && i + 3 < n && utf7_shift(p + i + 1) ? 4 : 0;
-        if (kind) {
-            counts[kind == 4 ? 6 : kind == 2 ? 5 : 4]++;
-            if (!mark_line(p, n, i, kind, lines, nlines, cap_lines))
-                return 0;
-        }
+                   : c == '+' && i >= utf7_until && utf7_mark(p, n, i, &utf7_until) ? 4 : 0;
+        if (kind && !mark_line(p, n, i, kind, lines, nlines, cap_lines))
+            return 0;
     }
     return 1;
 #endif
@@ -1098,7 +1121,7 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len;
-    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[7] = {0};
+    Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[4] = {0};
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
     int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
     Py_ssize_t nlines = 0, cap_lines = 48;
@@ -1182,9 +1205,9 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     if (failed)
         PyErr_NoMemory();
     else
-        result = Py_BuildValue("(y#y#y#nnnnnnny#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
-                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3], counts[4],
-                               counts[5], counts[6], (const char *)lines, nlines * 8);
+        result = Py_BuildValue("(y#y#y#nnnny#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
+                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3],
+                               (const char *)lines, nlines * 8);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
     PyMem_RawFree(dumps);

@@ -97,7 +97,7 @@ _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+
 _SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
 _ISO2022_SHIFT = re.compile(rb"\x1b(?:\$|\.|N|O|\(I)")  # an escape to a set other than ASCII, a single shift
-_UTF7_SHIFT = re.compile(rb"\+(?=[A-Za-z0-9+/]{3})")  # a "+" before three characters of base64: UTF-7 perhaps
+_UTF7_SHIFT = re.compile(rb"\+[A-Za-z0-9+/]*")  # a "+" and the base64 after it: a UTF-7 shift perhaps (`_utf7_mark`)
 
 # magic numbers of formats dlp reads, which a decoded run may carry
 _MAGICS = (
@@ -162,10 +162,9 @@ def _decoded_runs(text: str, seven_bit: bool = True) -> Iterator[tuple[str, int 
     """(kind, number, decoded bytes, the bytes of another reading or None) of each run, and of
     the text's lines in 7-bit encodings when `seven_bit`."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    # "=", "%" escapes, "\\x" escapes and the marks of 7-bit encodings (escape bytes, "~{", "+"
-    # before base64), counted as the chunks are searched (chunks overlap a little: at least as
-    # many as the text holds)
-    marks, seven = [0, 0, 0, 0, 0, 0], []
+    # "=", "%" escapes and "\\x" escapes, counted as the chunks are searched (chunks overlap a
+    # little: at least as many as the text holds)
+    marks, seven = [0, 0, 0], []
     runs = list(_runs(text, marks, seven if seven_bit else None))
     for kind, data, shifted in (*runs, *_escaped(text, marks)):
         if data:
@@ -229,8 +228,8 @@ def _tail_start(text: str, start: int, end: int) -> int:
 def _candidates(data: bytes, marks: list[int] | None = None,
                 lines: list | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
     """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
-    runs of `data`, in order. The counts of "=", "%" escapes, "\\x" escapes and marks of 7-bit
-    encodings in `data` are added to `marks`, and the lines of such marks as (start, end,
+    runs of `data`, in order. The counts of "=", "%" escapes and "\\x" escapes in `data` are
+    added to `marks`, and the lines of such marks as (start, end,
     kinds) to `lines`, when given."""
     found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
     base64_starts, hex_starts, offsets, zero_x, counted, marked = _starts(data)
@@ -298,8 +297,7 @@ def _starts(data: bytes):
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
                 32 if _HEX_ARRAY_BYTE.search(data) else 0,
-                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data)),
-                 len(_ISO2022_SHIFT.findall(data)) + data.count(b"\x0e"), data.count(b"~{"), len(_UTF7_SHIFT.findall(data))],
+                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data))],
                 _marked_lines(data))
     base64, hexes, offsets, zero_x, *counted, lines = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT)
     lines = memoryview(lines).cast("q").tolist()
@@ -313,19 +311,44 @@ _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at mo
 
 def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
     """(start, end, kinds) of the lines that hold marks of 7-bit encodings (kind 1: an escape to
-    a set other than ASCII, ISO-2022; 8: SO, ISO-2022-KR; 2: "~{", HZ; 4: "+" before three
-    characters of base64, UTF-7), each once, at most _LINE_REACH bytes each way from the mark."""
+    a set other than ASCII, ISO-2022; 8: SO, ISO-2022-KR; 2: "~{", HZ; 4: a UTF-7 shift worth
+    reading, `_utf7_mark`), each once, at most _LINE_REACH bytes each way from a mark in it."""
     lines: list[list[int]] = []
     for mark in _SEVEN_BIT_MARK.finditer(data):
         q, kind = mark.start(), {0x1B: 1, 0x0E: 8, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
+        if kind == 4 and not _utf7_mark(data, mark.end() - q - 1, mark.end()):
+            continue
+        reach = min(len(data), q + _LINE_REACH)
         if lines and q < lines[-1][1]:
-            lines[-1][2] |= kind
+            last = lines[-1]
+            last[2] |= kind
+            if last[1] < reach and data[last[1]] != 0x0A:  # a line cut short goes on past a mark near the cut
+                end = data.find(b"\n", last[1], reach)  # (searched from the cut on: each byte once)
+                last[1] = end if end >= 0 else reach
             continue
         floor = max(q - _LINE_REACH, lines[-1][1] if lines else 0)
         start = max(data.rfind(b"\n", floor, q) + 1, floor)
-        end = data.find(b"\n", q, q + _LINE_REACH)
-        lines.append([start, end if end >= 0 else min(len(data), q + _LINE_REACH), kind])
+        end = data.find(b"\n", q, reach)
+        lines.append([start, end if end >= 0 else reach, kind])
     return [tuple(line) for line in lines]
+
+
+def _utf7_mark(data: bytes, length: int, end: int) -> bool:
+    """Whether the UTF-7 shift of `length` base64 characters that ends at data[end] is worth
+    reading: it holds whole UTF-16 code units (8k, 8k + 3 or 8k + 6 characters, the bits past the
+    last unit zero), or it is 16 characters or more and cut at the end of its line (folded: it
+    goes on at the next line). Any other (most "+" in mail: "+1", "+random+", the
+    "+22Emery+2C+20Henry" of an Exchange address) makes nothing: a decoder fails on it. As the
+    C pass judges them (`utf7_mark`)."""
+    if length < 3:
+        return False
+    if length >= 16 and (data[end : end + 1] in (b"", b"\n") or data[end : end + 2] in (b"\r", b"\r\n")):
+        return True
+    value = _BASE64_VALUE[data[end - 1]]
+    return length % 8 == 0 or (length % 8 == 3 and not value & 3) or (length % 8 == 6 and not value & 15)
+
+
+_BASE64_VALUE = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 
 
 def _offsets(data: bytes) -> list[int]:
@@ -498,8 +521,9 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
     for start, end, kinds in lines:
         if start >= limit:
             break
-        if kinds & 8:
-            designated = b"\x1b$)C" in data if designated is None else designated
+        if kinds & 8:  # (the designation is an escape: on a line marked 1; searching all of `data` cost 2 ms)
+            if designated is None:
+                designated = any(k & 1 and data.find(b"\x1b$)C", s, e) >= 0 for s, e, k in lines)
             if not designated:
                 kinds &= ~8
                 if not kinds:
