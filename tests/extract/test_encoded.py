@@ -10,11 +10,12 @@ import gzip
 import io
 import os
 import quopri
+import re
 import urllib.parse
 import zipfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dlp.extract import EXTRACTORS, Context, walk
@@ -617,6 +618,11 @@ def _alternating(text: str) -> str:
     return "".join(p if k % 2 == 0 else p.encode("utf-7").decode() for k, p in enumerate(pieces))
 
 
+def _junk_after_shifts(encoded: bytes, junk: bytes) -> bytes:
+    """UTF-7 with `junk` (base64 characters) added at the end of each shift of two characters or more."""
+    return re.sub(rb"(\+[A-Za-z0-9+/]{6,})(-?)", lambda m: m.group(1) + junk + m.group(2), encoded)
+
+
 SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out of it) -- found by attacking it
     "Korean in UTF-7 (words of two or three syllables)": ((KOREAN * 2).encode("utf-7"), KOREAN),
     "French in UTF-7, lines of 60 characters": ("\n".join(_lines(FRENCH * 2, 60)).encode("utf-7"), FRENCH[:50]),
@@ -651,6 +657,12 @@ SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out o
         KOREAN.encode("iso2022_kr")[:4] + b"Status report for the quarter, see below.\n" * 300
         + KOREAN.encode("iso2022_kr")[4:], KOREAN),
     "ISO-2022-KR and a UTF-8 dash": (KOREAN.encode("iso2022_kr") + "\n\u2014 Alice\n".encode(), KOREAN),
+    # decoders read a shift to its last whole code unit: an extra base64 character before each
+    # shift ends (bits left over, which no encoder writes) left the text readable and unread
+    **{f"{name}: a junk character at the end of each UTF-7 shift": (_junk_after_shifts(text.encode("utf-7"), junk),
+                                                                   text[:40])
+       for name, text, junk in (("Russian", RUSSIAN * 3, b"Z"), ("Japanese", JAPANESE, b"A"),
+                                ("Korean", KOREAN, b"x"), ("French", FRENCH * 2, b"AB"))},
     "a 100 KB line, the excerpt 32 KiB after a '+'": (
         ("call +17135550100 " + "x" * (32768 - 30) + " ").encode() + JAPANESE.encode("utf-7") + b" " + b"y" * 60_000,
         JAPANESE),
@@ -683,6 +695,24 @@ def test_utf7_text_with_noise_between_its_words_reads_back(text, noise, rng):
         pieces.insert(rng.randrange(len(pieces) + 1), n.encode("utf-8"))
     reading = iter(_utf7(b" ".join(pieces))[0].split())
     assert all(w in reading for w in words), pieces  # (the words, in order, among what was read)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SCRIPT_TEXT, st.sampled_from([b"A", b"Z", b"x", b"9", b"+", b"/"]))
+def test_utf7_text_with_junk_at_the_end_of_its_shifts_is_read(text, junk):
+    """A junk base64 character after the last whole code unit of each shift (bits left over: no
+    encoder writes them, but decoders read past them): every word of two letters or more reads
+    back, and the line is read. (Two junk characters or more can make one more unit, which a
+    decoder shows too: a junk letter glued to the word.)"""
+    from dlp.extract.encoded import _decoded_runs
+
+    words = [w for w in text.split() if len(w) >= 2]
+    assume(words)
+    data = re.sub(rb"(\+[A-Za-z0-9+/]{3,})(-?)", lambda m: m.group(1) + junk + m.group(2), " ".join(words).encode("utf-7"))
+    read = [run for kind, _, run, _ in _decoded_runs(data.decode("ascii")) if kind == "utf-7"]
+    assert read, data
+    reading = iter(read[0].decode().split())
+    assert all(w in reading for w in words), data
 
 
 def test_a_stray_shift_out_byte_is_no_iso_2022_kr_mark():
