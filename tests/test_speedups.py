@@ -583,6 +583,18 @@ def test_camel_case_cuts_made_in_c_are_the_numpy_ones(pieces, shift):
 
 
 @needs_native
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["ProcessRatio" * 12, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcd" * 3 + "Xy", "sTV1aBcDef2GhIj",
+                                 "a" * 70 + "BcdEfg", "XMLHTTPRequest" * 6, "UnderABlanket", "x", " ", "7", "\n"]),
+                max_size=30), st.integers(0, 63))
+def test_camel_case_cuts_of_runs_over_many_blocks_are_the_numpy_ones(pieces, shift):
+    """A run of letters and digits longer than a 64-byte block, its falls before its first hump,
+    its humps in later blocks: the C pass puts each cut among the bounds as soon as those before
+    it are written (`insert_near_end`), where `_camel_cuts` has it."""
+    _same_tokens_both_ways("x" * shift + "".join(pieces))
+
+
+@needs_native
 def test_ascii_runs_can_leave_camel_case_alone():
     """`ascii_runs(data, False)` (what bench_evasion_share.py measures without the word rules)
     cuts where letters meet digits only: no CamelCase cut, no half cut."""

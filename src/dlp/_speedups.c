@@ -805,34 +805,16 @@ static int camel_cuts(const uint8_t *p, Py_ssize_t rs, Py_ssize_t re, const int6
     return 1;
 }
 
-/* The sorted values[0..n) merged with the sorted more[0..m) in place, from the back (values has
- * room for n + m; a value of `more` goes after the values equal to it). A few cuts among half a
- * million bounds: the values between two of them are moved as one block, found by galloping back
- * from the last (an element-by-element merge was a quarter of the tokeniser's pass). */
-static void merge_back(int64_t *values, Py_ssize_t n, const int64_t *more, Py_ssize_t m) {
-    Py_ssize_t i = n, out = n + m;  /* values[i..n) are placed, at values[out..) on */
-    for (Py_ssize_t k = m - 1; k >= 0; k--) {
-        int64_t x = more[k];
-        /* j: the first of values[0..i) above x; gallop back to bracket it, then bisect */
-        Py_ssize_t hi = i, step = 1, lo = i;
-        while (lo > 0 && values[lo - 1] > x) {
-            hi = lo - 1;
-            lo = lo > step ? lo - step : 0;
-            step *= 2;
-        }
-        /* values[hi..i) are above x, values[lo - 1] (if any) is not: the first above x is in [lo, hi] */
-        while (lo < hi) {
-            Py_ssize_t mid = lo + (hi - lo) / 2;
-            if (values[mid] > x)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-        out -= i - lo;
-        memmove(values + out, values + lo, (size_t)(i - lo) * 8);
-        i = lo;
-        values[--out] = x;
-    }
+/* x inserted into the sorted values[0..*n) (room for one more), after the values equal to it: a
+ * CamelCase cut, put among the bounds as soon as those before it are written (it falls among the
+ * last few: a merge of all the cuts at the end moved nearly every bound once). */
+static inline void insert_near_end(int64_t *values, Py_ssize_t *n, int64_t x) {
+    Py_ssize_t j = *n;
+    while (j > 0 && values[j - 1] > x)
+        j--;
+    memmove(values + j + 1, values + j, (size_t)(*n - j) * 8);
+    values[j] = x;
+    (*n)++;
 }
 
 static PyObject *ascii_runs(PyObject *self, PyObject *args) {
@@ -850,8 +832,13 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     for (Py_ssize_t at = 0; at < n; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small);
         tokens += __builtin_popcountll(starts);
-        if (camel)
-            most_cuts += __builtin_popcountll(hump) + __builtin_popcountll(ascii_falls64(p, n, at, upper, small));
+        if (camel && hump)  /* (most blocks have neither humps nor two capitals in a row: no count) */
+            most_cuts += __builtin_popcountll(hump);
+        if (camel && ((upper & (upper >> 1)) | (upper >> 63))) {
+            uint64_t falls = ascii_falls64(p, n, at, upper, small);
+            if (falls)
+                most_cuts += __builtin_popcountll(falls);
+        }
     }
     Py_END_ALLOW_THREADS
     PyObject *o_starts = PyByteArray_FromStringAndSize(NULL, (tokens + most_cuts) * 8);
@@ -869,7 +856,7 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     int64_t *halves = PyMem_RawMalloc(cap_halves * sizeof(int64_t)), *h = PyMem_RawMalloc(cap_h * sizeof(int64_t));
     int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL || brackets == NULL;
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1;
+    Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1, placed = 0, room = tokens + most_cuts;
     carry[0] = carry[1] = carry[2] = 0;
     for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small);
@@ -898,40 +885,37 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
             s[ns++] = at + __builtin_ctzll(starts);
         for (hump = camel ? hump : 0; hump && !failed; hump &= hump - 1) {
             Py_ssize_t at_hump = at + __builtin_ctzll(hump);
-            if (at_hump >= run_end) {  /* a new run of letters and digits: the humps of the last one decided */
-                if (nh && !camel_cuts(p, run_start, run_end, h, nh, &glued, &nglued, &cap_glued, &halves, &nhalves,
-                                      &cap_halves))
+            if (at_hump < run_end)  /* (a run of letters and digits is decided at its first hump) */
+                continue;
+            run_start = at_hump;
+            while (run_start > 0 && ascii_is_alnum(p[run_start - 1]))
+                run_start--;
+            run_end = at_hump + 1;
+            while (run_end < n && ascii_is_alnum(p[run_end]))
+                run_end++;
+            nh = 0;  /* its humps, read from its bytes (it may go on past this block) */
+            for (Py_ssize_t i = at_hump; i < run_end && !failed; i++)
+                if (ascii_upper(p[i]) && ascii_small(p[i - 1]) && !push(&h, &nh, &cap_h, i))
                     failed = 1;
-                nh = 0;
-                run_start = at_hump;
-                while (run_start > 0 && ascii_is_alnum(p[run_start - 1]))
-                    run_start--;
-                run_end = at_hump + 1;
-                while (run_end < n && ascii_is_alnum(p[run_end]))
-                    run_end++;
-            }
-            if (!push(&h, &nh, &cap_h, at_hump))
+            if (!failed && !camel_cuts(p, run_start, run_end, h, nh, &glued, &nglued, &cap_glued, &halves, &nhalves,
+                                       &cap_halves))
                 failed = 1;
         }
+        /* the cuts among the bounds written: those before the next block (cuts never fall on a bound) */
+        for (; placed < nglued && glued[placed] < at + 64 && !failed; placed++) {
+            if (ns == room || ne == room) {  /* (never: the room was counted) */
+                failed = 1;
+                break;
+            }
+            insert_near_end(s, &ns, glued[placed]);
+            insert_near_end(e, &ne, glued[placed]);
+        }
     }
-    if (nh && !failed && !camel_cuts(p, run_start, run_end, h, nh, &glued, &nglued, &cap_glued, &halves, &nhalves,
-                                     &cap_halves))
-        failed = 1;
     if (ne < ns)  /* a run that goes on to the end */
         e[ne++] = n;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyMem_RawFree(h);
-    /* the glued cuts merged into the bounds (each cut ends a token and starts the next), from the back */
-    if (!failed && nglued > most_cuts && (PyByteArray_Resize(o_starts, (tokens + nglued) * 8) < 0
-                                          || PyByteArray_Resize(o_ends, (tokens + nglued) * 8) < 0)) {
-        PyErr_Clear();  /* (never: the room was counted; grown all the same if it was not) */
-        failed = 1;
-    }
-    if (!failed && nglued) {
-        merge_back((int64_t *)PyByteArray_AS_STRING(o_starts), tokens, glued, nglued);
-        merge_back((int64_t *)PyByteArray_AS_STRING(o_ends), tokens, glued, nglued);
-    }
     if (!failed && nglued < most_cuts && (PyByteArray_Resize(o_starts, (tokens + nglued) * 8) < 0
                                           || PyByteArray_Resize(o_ends, (tokens + nglued) * 8) < 0)) {
         PyErr_Clear();
