@@ -757,9 +757,10 @@ def test_every_shift_an_encoder_writes_marks_its_line(text, before, after):
 
 @needs_native
 def test_the_sse2_and_avx2_passes_find_the_same_runs():
-    """Where the processor has AVX2 the stretch search reads 32 bytes a step; DLP_SPEEDUPS_AVX2=0
-    keeps the SSE2 pass (what a processor without AVX2 runs): both give the same starts, on text
-    with every byte value at every place of a block and on base64, hex and dumps."""
+    """Where the processor has AVX2 the stretch search and the marks pass read 32 bytes a step;
+    DLP_SPEEDUPS_AVX2=0 keeps the SSE2 passes (what a processor without AVX2 runs): both give the
+    same starts, counts and marked lines, on text with every byte value at every place of a block,
+    on base64, hex and dumps, and on escapes and 7-bit marks of every length."""
     import base64
     import subprocess
     import sys
@@ -770,6 +771,9 @@ def test_the_sse2_and_avx2_passes_find_the_same_runs():
                b"".join(b"%08x: " % (16 * i) + b" ".join(b"%02x" % (i * 16 + k & 255) for k in range(16)) + b"\n"
                         for i in range(64))]
     samples += [bytes([b]) * 17 + b"QmFzZTY0QmFzZTY0VGhlIEhhbGN5b24gcHJvY2Vz" * 3 + bytes([b]) for b in range(256)]
+    marks = ("Процесс".encode("utf-7") + b" %41%42 \\x41\\x42 0x41 ~{<:Q~} " + "日本語".encode("iso2022_jp")
+             + "한국".encode("iso2022_kr") + b" 0000000 = +abc")  # (every kind of the marks pass, all lengths)
+    samples += [(marks * 3)[:size] for size in range(0, len(marks) * 3, 5)] + [marks * 200]
     code = ("import sys, json; from dlp.extract import encoded; from dlp import speedups; "
             "data = [bytes.fromhex(h) for h in json.load(sys.stdin)]; "
             "print(json.dumps([[list(x) if isinstance(x, (bytes, bytearray)) else x for x in "

@@ -1062,6 +1062,60 @@ static int mark_line(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, int kind, int
     return push(lines, nlines, cap, start) && push(lines, nlines, cap, end) && push(lines, nlines, cap, kind);
 }
 
+#ifdef WIDE_CLASSES
+#define MARK_BATCH 128  /* blocks whose masks `encoded_marks` computes at a time */
+
+/* The masks of the 64 bytes at b for `encoded_marks`: "0", "=", and the bytes rare in text that
+ * it checks one by one: "%", "\\", "x" or "X" (escapes), "+", "~", ESC and SO (7-bit encodings). */
+static inline void marks64(const uint8_t *b, uint64_t *zero, uint64_t *equals, uint64_t *rare) {
+    *zero = *equals = *rare = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(b + 16 * k));
+        __m128i odd = _mm_or_si128(_mm_or_si128(bytes_equal(v, '%'), bytes_equal(v, '\\')),
+                                   bytes_equal(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'x'));
+        odd = _mm_or_si128(odd, _mm_or_si128(_mm_or_si128(bytes_equal(v, '+'), bytes_equal(v, '~')),
+                                             _mm_or_si128(bytes_equal(v, 0x1B), bytes_equal(v, 0x0E))));
+        *zero |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '0')) << (16 * k);
+        *equals |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '=')) << (16 * k);
+        *rare |= (uint64_t)(uint16_t)_mm_movemask_epi8(odd) << (16 * k);
+    }
+}
+
+#ifdef AVX2_AT_HAND
+static AVX2 void marks_blocks_avx2(const uint8_t *p, Py_ssize_t blocks, uint64_t *zero, uint64_t *equals,
+                                   uint64_t *rare) {
+    for (Py_ssize_t k = 0; k < blocks; k++) {
+        uint64_t z = 0, e = 0, r = 0;
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * k + 32 * h));
+            __m256i odd = _mm256_or_si256(_mm256_or_si256(bytes_equal32(v, '%'), bytes_equal32(v, '\\')),
+                                          bytes_equal32(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 'x'));
+            odd = _mm256_or_si256(odd, _mm256_or_si256(_mm256_or_si256(bytes_equal32(v, '+'), bytes_equal32(v, '~')),
+                                                       _mm256_or_si256(bytes_equal32(v, 0x1B), bytes_equal32(v, 0x0E))));
+            z |= (uint64_t)(uint32_t)_mm256_movemask_epi8(bytes_equal32(v, '0')) << (32 * h);
+            e |= (uint64_t)(uint32_t)_mm256_movemask_epi8(bytes_equal32(v, '=')) << (32 * h);
+            r |= (uint64_t)(uint32_t)_mm256_movemask_epi8(odd) << (32 * h);
+        }
+        zero[k] = z;
+        equals[k] = e;
+        rare[k] = r;
+    }
+}
+#endif
+
+/* `marks64` of `blocks` blocks from p on (32 bytes a step where the processor has AVX2). */
+static void marks_blocks(const uint8_t *p, Py_ssize_t blocks, uint64_t *zero, uint64_t *equals, uint64_t *rare) {
+#ifdef AVX2_AT_HAND
+    if (use_avx2) {
+        marks_blocks_avx2(p, blocks, zero, equals, rare);
+        return;
+    }
+#endif
+    for (Py_ssize_t k = 0; k < blocks; k++)
+        marks64(p + 64 * k, zero + k, equals + k, rare + k);
+}
+#endif
+
 /* Where "0000000" starts a line, blanks aside (encoded._offsets), appended to `dumps`;
  * counts[0..3]: "0x" or "0X" (as many C-array bytes, encoded._HEX_ARRAY_BYTE, at most), "="
  * (as many quoted-printable escapes at most), the escapes "%" and "\x" followed by two hex
@@ -1075,26 +1129,28 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
 #ifdef WIDE_CLASSES
     Py_ssize_t zeros = 0;  /* "0" bytes that end what was read */
     uint8_t last[64 + 3];  /* the last bytes, less than 64, and zeros after them */
-    for (Py_ssize_t at = 0; at < n; at += 64) {
+    uint64_t zeros64[MARK_BATCH], equals64[MARK_BATCH], rare64[MARK_BATCH];
+    /* blocks whose three bytes after them are in the text (those decide escapes at a block's end):
+     * their masks a batch at a time; the rest from a copy with zeros after it */
+    Py_ssize_t full = n >= 64 + 3 ? (n - 64 - 3) / 64 + 1 : 0, batch = 0, t = 0;
+    for (Py_ssize_t at = 0; at < n; at += 64, t++) {
         const uint8_t *b = p + at;
-        if (at + 64 + 3 > n) {  /* (the three bytes after a block decide escapes at its end) */
-            memset(last, 0, sizeof(last));
-            memcpy(last, b, (size_t)(n - at < (Py_ssize_t)sizeof(last) ? n - at : (Py_ssize_t)sizeof(last)));
+        if (t == batch) {
+            t = 0;
+            if (at / 64 < full) {
+                batch = full - at / 64 < MARK_BATCH ? full - at / 64 : MARK_BATCH;
+                marks_blocks(b, batch, zeros64, equals64, rare64);
+            }
+            else {
+                batch = 1;
+                memset(last, 0, sizeof(last));
+                memcpy(last, b, (size_t)(n - at < (Py_ssize_t)sizeof(last) ? n - at : (Py_ssize_t)sizeof(last)));
+                marks64(last, zeros64, equals64, rare64);
+            }
+        }
+        if (at / 64 >= full)
             b = last;
-        }
-        /* "0" and "=" by the bit; "%", "\\" and "x" or "X" are rare in text: each is checked by
-         * itself (two hex digits after "%", "x" and two after "\\", "0" before "x") */
-        uint64_t zero = 0, equals = 0, rare = 0;
-        for (int k = 0; k < 4; k++) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(b + 16 * k));
-            __m128i odd = _mm_or_si128(_mm_or_si128(bytes_equal(v, '%'), bytes_equal(v, '\\')),
-                                       bytes_equal(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'x'));
-            odd = _mm_or_si128(odd, _mm_or_si128(_mm_or_si128(bytes_equal(v, '+'), bytes_equal(v, '~')),
-                                                 _mm_or_si128(bytes_equal(v, 0x1B), bytes_equal(v, 0x0E))));
-            zero |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '0')) << (16 * k);
-            equals |= (uint64_t)(uint16_t)_mm_movemask_epi8(bytes_equal(v, '=')) << (16 * k);
-            rare |= (uint64_t)(uint16_t)_mm_movemask_epi8(odd) << (16 * k);
-        }
+        uint64_t zero = zeros64[t], equals = equals64[t], rare = rare64[t];
         counts[1] += bits_set(equals);
         for (; rare; rare &= rare - 1) {
             int i = __builtin_ctzll(rare);
