@@ -724,3 +724,19 @@ def test_a_stray_shift_out_byte_is_no_iso_2022_kr_mark():
     assert _marked_lines(data) and _seven_bit_spans(data, _marked_lines(data), len(data)) == []
     korean = b"\x1b$)C" + data + KOREAN.encode("iso2022_kr")[4:]
     assert [kinds for _, kinds in _seven_bit_spans(korean, _marked_lines(korean), len(korean))] != []
+
+
+@pytest.mark.parametrize("line", [b"~{xx\n", b"\x1b$Bxx\n", b"\x1b$)C\x0exx\n", b"~{xx\n\x1b$Bxx\n"])
+def test_lines_that_never_shift_back_are_searched_once(line, monkeypatch):
+    """A file of lines that each shift out of ASCII and never back (a cost bomb found by attack:
+    each line went on up to 64 times, each time a mebibyte on to the next "~}": 18 s for 80 KB of
+    HZ, hours for 4 MB): a line inside the span of the one before goes with it, searched no
+    further. The span goes on a line at a time where each line has an escape, at most once a line."""
+    from dlp.extract import encoded
+
+    calls = []
+    goes_on = encoded._goes_on
+    monkeypatch.setattr(encoded, "_goes_on", lambda *a: calls.append(1) or goes_on(*a))
+    data = (line * (200_000 // len(line))).decode("latin-1")
+    list(encoded._decoded_runs(data))
+    assert len(calls) <= len(data) // len(line) + 10, len(calls)  # (was up to 64 a line)

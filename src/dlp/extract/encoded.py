@@ -538,6 +538,11 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
                 kinds &= ~8
                 if not kinds:
                     continue
+        if spans and start <= spans[-1][1]:  # inside the span before, which went on past it already
+            kinds, spans[-1][2] = kinds & ~spans[-1][2], spans[-1][2] | kinds
+            if not kinds:  # (each line of a file of "~{" lines searched a mebibyte on: hours for 4 MB)
+                continue
+            start, end = spans[-1][0], max(end, spans[-1][1])  # a kind new to it goes on from its end
         for _ in range(64):
             if end >= len(data) or not _goes_on(data, start, end, kinds):
                 break
