@@ -670,12 +670,17 @@ def _utf7(line: bytes) -> tuple[str, int]:
     character, a control) is dropped and the rest kept. Each is judged by itself, so that no
     shift an evader adds, nor a character put in one, takes a reading away. (The letters are
     counted ASCII or not: English can be written in shifts.)"""
-    shifts = [shift.group() for shift in _SHIFT.finditer(line)]
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
-    pieces = _decoded(_SHIFT.sub(b"\x1f\\1-", line), "utf-7").split("\x1f")
+    shifts, marked, at = [], [], 0
+    for shift in _SHIFT.finditer(line):
+        shifts.append(shift.group())
+        marked += (line[at : shift.start()], b"\x1f", shift.group(1), b"-")
+        at = shift.end()
+    marked.append(line[at:])
+    pieces = _decoded(b"".join(marked), "utf-7").split("\x1f")
     if len(pieces) != len(shifts) + 1:  # a shift made the mark itself: one at a time, then
-        pieces = [_decoded(piece, "utf-7") for piece in _SHIFT.sub(b"\x1f\\1-", line).split(b"\x1f")]
+        pieces = [_decoded(piece, "utf-7") for piece in b"".join(marked).split(b"\x1f")]
     out, letters = [pieces[0]], 0
     for shift, piece in zip(shifts, pieces[1:]):
         # what the shift made: a character for 16 of its bits, and a replacement for bits left over
