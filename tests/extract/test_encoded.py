@@ -470,6 +470,7 @@ THAI = "กระบวนการเคลือบของบริษัท
 
 TRADITIONAL = "本公司的塗層工藝配方包括以下成分和比例，這些資訊屬於商業機密，不得向第三方披露。"
 RUSSIAN = "Процесс нанесения покрытия остаётся коммерческой тайной компании. "
+GREEK = "Η διαδικασία επικάλυψης της εταιρείας παραμένει εμπορικό απόρρητο. "
 
 
 @pytest.mark.parametrize("text,codec", [(KOREAN, "euc_kr"), (KOREAN, "cp949"), (KOREAN, "johab"), (JAPANESE, "cp932"),
@@ -618,9 +619,10 @@ def _alternating(text: str) -> str:
     return "".join(p if k % 2 == 0 else p.encode("utf-7").decode() for k, p in enumerate(pieces))
 
 
-def _junk_after_shifts(encoded: bytes, junk: bytes) -> bytes:
-    """UTF-7 with `junk` (base64 characters) added at the end of each shift of two characters or more."""
-    return re.sub(rb"(\+[A-Za-z0-9+/]{6,})(-?)", lambda m: m.group(1) + junk + m.group(2), encoded)
+def _junk_after_shifts(encoded: bytes, junk: bytes, shortest: int = 6) -> bytes:
+    """UTF-7 with `junk` (base64 characters) added at the end of each shift of `shortest` base64
+    characters or more (6: two characters or more)."""
+    return re.sub(rb"(\+[A-Za-z0-9+/]{%d,})(-?)" % shortest, lambda m: m.group(1) + junk + m.group(2), encoded)
 
 
 SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out of it) -- found by attacking it
@@ -663,6 +665,21 @@ SEVEN_BIT_EVASIONS = {  # (what the file holds, the text that must be read out o
                                                                    text[:40])
        for name, text, junk in (("Russian", RUSSIAN * 3, b"Z"), ("Japanese", JAPANESE, b"A"),
                                 ("Korean", KOREAN, b"x"), ("French", FRENCH * 2, b"AB"))},
+    # found by attacking the reading of shifts cut short (helper, attack 9)
+    "a middle dot and a junk character at the end of each UTF-7 shift": (
+        _junk_after_shifts(" ".join(w + "\u00b7" for w in (RUSSIAN * 2).split()).encode("utf-7"), b"A", 3),
+        " ".join(w + "\u00b7" for w in RUSSIAN.split())),  # (the dots are read: they are text)
+    "a letter a UTF-7 shift, a junk character after each": (
+        b" ".join(b"".join(_junk_after_shifts(ch.encode("utf-7"), b"Z", 3) for ch in w) for w in (GREEK * 2).split()),
+        GREEK),
+    "a shift of NUL cut short between the words": (b" +AAAA- ".join(w.encode("utf-7") for w in (RUSSIAN * 2).split()),
+                                                   RUSSIAN),
+    "ISO-2022-KR designated more than 4 MiB before its text": (
+        b"\x1b$)C" + b"Status report for the quarter, see below.\n" * 110_000 + KOREAN.encode("iso2022_kr")[4:],
+        KOREAN),
+    "a line of 80 KB, a whole shift at its start, the excerpt 40 KB on": (
+        b"+AGEAYg- " + b"lorem ipsum dolor sit amet " * 1500 + (RUSSIAN * 2).encode("utf-7") + b" " + b"y" * 30_000,
+        RUSSIAN),
     "a 100 KB line, the excerpt 32 KiB after a '+'": (
         ("call +17135550100 " + "x" * (32768 - 30) + " ").encode() + JAPANESE.encode("utf-7") + b" " + b"y" * 60_000,
         JAPANESE),
@@ -698,16 +715,25 @@ def test_utf7_text_with_noise_between_its_words_reads_back(text, noise, rng):
 
 
 @settings(max_examples=200, deadline=None)
-@given(_SCRIPT_TEXT, st.sampled_from([b"A", b"Z", b"x", b"9", b"+", b"/"]))
+@given(st.sampled_from(["абвгдежзийклмнопрстуфхцчшщыэюя ΑΒΓΔαβγδεζηθ", "日本語中文字東京漢字あいうえおカタナ ",
+                        "àéèêçôü abcdef", "가나다라마바사아자차카타파하 "]).flatmap(
+           lambda alphabet: st.text(alphabet=alphabet, min_size=8, max_size=120)),
+       st.sampled_from([b"A", b"Z", b"x", b"9", b"+", b"/"]))
 def test_utf7_text_with_junk_at_the_end_of_its_shifts_is_read(text, junk):
     """A junk base64 character after the last whole code unit of each shift (bits left over: no
-    encoder writes them, but decoders read past them): every word of two letters or more reads
+    encoder writes them, but decoders read past them): every word of two letters or more of a
+    text in one script (Latin, Greek and Cyrillic count as one: they share lookalikes) reads
     back, and the line is read. (Two junk characters or more can make one more unit, which a
     decoder shows too: a junk letter glued to the word.)"""
-    from dlp.extract.encoded import _decoded_runs
+    from dlp.extract.encoded import _ascii_pairs, _decoded_runs
 
     words = [w for w in text.split() if len(w) >= 2]
-    assume(words)
+    # (eight characters or more each of two printable ASCII bytes, "ああああああああ", read as ASCII
+    # read two bytes a character: a line of base64 after a "+")
+    # (a word of ASCII letters and one accented one, "procède", is not enough for a line to be read
+    # for shifts cut short: "+xml" in content types makes one letter between ASCII letters too)
+    assume(words and any(sum(ord(c) > 127 for c in w) >= 2 for w in words)
+           and not any(len(w) >= 8 and _ascii_pairs(w) for w in words))
     data = re.sub(rb"(\+[A-Za-z0-9+/]{3,})(-?)", lambda m: m.group(1) + junk + m.group(2), " ".join(words).encode("utf-7"))
     read = [run for kind, _, run, _ in _decoded_runs(data.decode("ascii")) if kind == "utf-7"]
     assert read, data

@@ -186,7 +186,7 @@ def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tu
     reaches the end of a chunk is read again from its start with the next chunk (the
     chunk doubles when one run fills it). `marks`: see `_candidates`; the lines that hold
     marks of 7-bit encodings are appended to `seven` as (bytes, kinds), each once."""
-    start, size = 0, _CHUNK
+    start, size, seen = 0, _CHUNK, {}
     while start < len(text):
         end = min(len(text), start + size)
         following = _tail_start(text, start, end) if end < len(text) else end
@@ -203,7 +203,7 @@ def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tu
                 break
             yield kind, payload, shifted
         if seven is not None:  # (what the next chunk reads again is left to it)
-            seven.extend(_seven_bit_spans(data, lines, cut if restart is None else restart))
+            seven.extend(_seven_bit_spans(data, lines, cut if restart is None else restart, seen))
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -514,14 +514,18 @@ def seven_bit_parent(locator: str) -> str | None:
     return parent if parent and set(name.split("+")) <= set(_SEVEN_BIT_NAMES) else None
 
 
-def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int) -> list[tuple[bytes, int]]:
+def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int,
+                     seen: dict | None = None) -> list[tuple[bytes, int]]:
     """The marked lines of `data` that start before `limit` (`_marked_lines`) as (bytes, kinds):
     a line whose ISO-2022, ISO-2022-KR or HZ text does not shift back to ASCII at its end goes on
     to the line of the next escape, SI or "~}" (a mebibyte on at most, 64 times while still
     shifted), a folded UTF-7 shift to the next line, and the pieces of one long line are one.
-    An SO is a mark only where ISO-2022-KR's designation is in `data` (mail has stray ones)."""
+    An SO is a mark only where ISO-2022-KR's designation is in `data` or was in the chunks of the
+    text before (`seen`, kept from one chunk to the next: mail has stray SO bytes)."""
     spans: list[list[int]] = []
-    designated = None  # (whether ISO-2022-KR's designation is in `data`: a lone SO is no mark)
+    seen = {} if seen is None else seen
+    # (the designation is an escape, on a line marked 1: searching all of `data` for it cost 2 ms)
+    seen["kr"] = seen.get("kr") or any(k & 1 and data.find(b"\x1b$)C", s, e) >= 0 for s, e, k in lines)
     for start, end, kinds in lines:
         if start >= limit:
             break
@@ -531,18 +535,16 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
                 kinds |= 4
             if not kinds:
                 continue
-        if kinds & 8:  # (the designation is an escape: on a line marked 1; searching all of `data` cost 2 ms)
-            if designated is None:
-                designated = any(k & 1 and data.find(b"\x1b$)C", s, e) >= 0 for s, e, k in lines)
-            if not designated:
+        if kinds & 8:
+            if not seen["kr"]:
                 kinds &= ~8
                 if not kinds:
                     continue
-        if spans and start <= spans[-1][1]:  # inside the span before, which went on past it already
-            kinds, spans[-1][2] = kinds & ~spans[-1][2], spans[-1][2] | kinds
+        if spans and start <= spans[-1][1] and end <= spans[-1][1]:  # inside the span before, which went
+            kinds, spans[-1][2] = kinds & ~spans[-1][2], spans[-1][2] | kinds  # on past it already
             if not kinds:  # (each line of a file of "~{" lines searched a mebibyte on: hours for 4 MB)
                 continue
-            start, end = spans[-1][0], max(end, spans[-1][1])  # a kind new to it goes on from its end
+            start, end = spans[-1][0], spans[-1][1]  # a kind new to it goes on from its end
         for _ in range(64):
             if end >= len(data) or not _goes_on(data, start, end, kinds):
                 break
@@ -561,26 +563,53 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int)
 
 
 def _cut_shifts_make_letters(data: bytes, start: int, end: int) -> bool:
-    """Whether a UTF-7 shift in data[start:end] cut short (bits left over) makes two letters or
-    more of its whole code units (`_cut_letters`)."""
+    """Whether the UTF-7 shifts cut short (bits left over) in data[start:end] make two letters or
+    more of one script in a word: one shift, or shifts with nothing or ASCII letters between
+    them (a letter a shift, or the accents of a French word); or whether two shifts or more make
+    only what no text holds (NUL between the words: they vanish when read). Decoders read such a shift to its
+    last whole unit, so a junk character after each shift hid a text that any lenient decoder
+    showed; but most cut shifts are noise, of one unit between ASCII words ("+xml" in content
+    types) or of random letters of many scripts (the "+22Emery+2C+20Henry" of an Exchange
+    address): 1,268 in 40 MB of Enron mail."""
+    letters, family, after, vanished = 0, None, -1, 0
     for shift in _SHIFT.finditer(data, start, end):
+        if after < 0 or _IN_WORD.fullmatch(data, after, shift.start()) is None:
+            letters, family = 0, None  # (a new word)
+        after = shift.end()
         made = (len(shift.group(1)) - 1) * 6 // 16
-        units = (shift.group(1) + b"-").decode("utf-7", errors="replace")[:made] if made >= 2 else ""
-        if len(_LETTER.findall(units)) >= 2 and _cut_letters(units):
+        units = (shift.group(1) + b"-").decode("utf-7", errors="replace")[:made] if made else ""
+        if made >= 8 and _ascii_pairs(units):
+            continue
+        if made and not _NOT_MADE_BY_TEXT.sub("", units):  # (what no text holds: "+AAAA-" between
+            vanished += 1  # words hides them from a reader of the text as written, not from a decoder)
+            if vanished >= 2:
+                return True
+        for letter in _LETTER.findall(units):
+            script = _script(ord(letter))
+            if family is None:
+                family = script
+            elif script != family:  # (letters of many scripts: noise, this word is done)
+                letters = -len(data)
+            letters += 1
+        if letters >= 2:
             return True
     return False
 
 
-def _cut_letters(units: str) -> bool:
-    """Whether the code units of a UTF-7 shift cut short are read: letters (of any script), with
-    blanks, digits and the punctuation of text between them, and not ASCII read two bytes a
-    character. Decoders read such a shift to its last whole unit (a
-    junk character after each shift of a Russian text left it readable, and hid it); noise seldom
-    makes only letters (106 of the 1,268 such shifts in 40 MB of Enron mail, all but 4 of them
-    one unit: "+xml", "+Memo"), so a line is read for such shifts only where one makes two
-    letters or more (`_cut_shifts_make_letters`); in a line read, the words of one letter too."""
-    return (_TEXT_UNITS.fullmatch(units) is not None and _LETTER.search(units) is not None
-            and not (len(units) >= 8 and _ascii_pairs(units)))
+_IN_WORD = re.compile(rb"[A-Za-z0-9]*")
+
+
+def _script(code: int) -> int:
+    """A rough script of a letter: Latin, Greek and Cyrillic one (their lookalikes are mixed at
+    will), Japanese kana, the ideographs and full-width forms one, Hangul one, any other its
+    128-character block."""
+    if code < 0x530 or 0x1E00 <= code < 0x2000:
+        return 0
+    if 0x3040 <= code < 0x3100 or 0x3400 <= code < 0xA000 or 0xF900 <= code < 0xFB00 or 0xFF00 <= code < 0xFFF0:
+        return 1
+    if 0xAC00 <= code < 0xD7B0 or 0x1100 <= code < 0x1200 or 0x3130 <= code < 0x3190:
+        return 2
+    return 16 + (code >> 7)
 
 
 def _goes_on(data: bytes, start: int, end: int, kinds: int) -> bool:
@@ -663,13 +692,15 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
 
 
 def _utf7(line: bytes) -> tuple[str, int]:
-    """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift with bits
-    left over (which no encoder writes: "+40ENRON", "+xml", most of the "+22Emery+2C+20Henry" of
-    an Exchange address) or that makes ASCII read two bytes a character (a line of base64 after
-    a "+" in it) stays as it was; in the others what no text holds (a surrogate, a private-use
-    character, a control) is dropped and the rest kept. Each is judged by itself, so that no
+    """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift that makes
+    no code unit ("+1") or ASCII read two bytes a character (a line of base64 after a "+" in it)
+    stays as it was; in
+    the others what no text holds (a surrogate, a private-use character, a control, and the
+    bits left over where a shift was cut short, which decoders read past) is dropped and the
+    rest kept. Each is judged by itself, so that no
     shift an evader adds, nor a character put in one, takes a reading away. (The letters are
-    counted ASCII or not: English can be written in shifts.)"""
+    counted ASCII or not: English can be written in shifts; a shift that makes nothing kept
+    counts as one.)"""
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
     shifts, marked, at = [], [], 0
@@ -685,15 +716,16 @@ def _utf7(line: bytes) -> tuple[str, int]:
     for shift, piece in zip(shifts, pieces[1:]):
         # what the shift made: a character for 16 of its bits, and a replacement for bits left over
         made = len(shift[1:].rstrip(b"-")) * 6 // 16
-        cut = piece[made : made + 1] == "\ufffd"  # (bits left over: no encoder ends a shift so)
-        if cut and made and _cut_letters(piece[:made]):  # (but an evader can: decoders read on)
-            out.append(piece[:made] + piece[made + 1 :])
-            letters += made
-        elif cut or (made >= 8 and _ascii_pairs(piece[:made])):  # (eight: two CJK characters can be so)
+        # (bits left over, which no encoder writes: decoders read past them, and so does this)
+        cut = piece[made : made + 1] == "\ufffd"
+        if not made or (made >= 8 and _ascii_pairs(piece[:made])):  # (eight: two CJK characters can be so)
             out.append(shift.decode("ascii") + piece[made + cut :])
         else:  # what no text holds is dropped, the rest kept: one such character cannot hide a shift
-            out.append(_NOT_MADE_BY_TEXT.sub("", piece[:made]) + piece[made:])
-            letters += len(_LETTER.findall(piece, 0, made))
+            kept = _NOT_MADE_BY_TEXT.sub("", piece[:made])
+            out.append(kept + piece[made + cut :])
+            # (a shift that vanishes counts as one: such shifts between words hide them from a
+            # reader of the text as written)
+            letters += len(_LETTER.findall(kept)) if kept else 1
     return "".join(out), letters
 
 
@@ -718,7 +750,6 @@ def _beyond_ascii(text: str) -> int:
 
 
 _LETTER = re.compile("[^\\W\\d_]")
-_TEXT_UNITS = re.compile("(?:[^\\W\\d_]|[\\s\\d.,;:!?'\"()\\-\u2013\u2014\u2026\u3001\u3002\u300c-\u300f\u30fb\u30fc\uff01\uff08\uff09\uff0c\uff0e\uff1a\uff1b\uff1f])+")
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LETTER_BEYOND_ASCII = re.compile("[^\\W\\d_\x00-\x7f]")
 # a UTF-7 shift of 16 characters or more that runs to a line's end; a line that may go on with one
