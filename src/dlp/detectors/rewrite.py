@@ -311,7 +311,11 @@ class RewriteDetector:
         strength = sum(p.cosine for p in pairs_)
         evidence_pairs = sorted((SentencePair(**scanned.span(*spans[p.scanned]), secret_sentence=p.secret,
                                               cosine=round(p.cosine, 3), dice=round(p.dice, 3), shared_lemmas=p.shared)
-                                 for p in sorted(pairs_, key=lambda p: -p.cosine)[:MAX_EVIDENCE_PAIRS]),
+                                 # (the closest first; of equal ones, those sharing more lemmas, then the
+                                 # first in the text: not the order the pairs came in, which a NumPy
+                                 # release changed for the demo's report)
+                                 for p in sorted(pairs_, key=lambda p: (-round(p.cosine, 3), -p.shared,
+                                                                        spans[p.scanned], p.secret))[:MAX_EVIDENCE_PAIRS]),
                                 key=lambda e: e.start)
         words = int(sum(b - a + 1 for a, b in (spans[p.scanned] for p in pairs_)))
         return Finding(
