@@ -529,7 +529,7 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int,
     for start, end, kinds in lines:
         if start >= limit:
             break
-        if kinds & 16:  # UTF-7 shifts cut short: read where one makes letters (most make noise)
+        if kinds & 16:  # UTF-7 shifts cut short: read where they make a word (most make noise)
             kinds &= ~16
             if not kinds & 4 and _cut_shifts_make_letters(data, start, end):
                 kinds |= 4
@@ -565,12 +565,12 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int,
 def _cut_shifts_make_letters(data: bytes, start: int, end: int) -> bool:
     """Whether the UTF-7 shifts cut short (bits left over) in data[start:end] make two letters or
     more of one script in a word: one shift, or shifts with nothing or ASCII letters between
-    them (a letter a shift, or the accents of a French word); or whether two shifts or more make
-    only what no text holds (NUL between the words: they vanish when read). Decoders read such a shift to its
-    last whole unit, so a junk character after each shift hid a text that any lenient decoder
-    showed; but most cut shifts are noise, of one unit between ASCII words ("+xml" in content
-    types) or of random letters of many scripts (the "+22Emery+2C+20Henry" of an Exchange
-    address): 1,268 in 40 MB of Enron mail."""
+    them (a letter a shift, or the accents of a French word); or whether two shifts or more
+    make only what no text holds (NUL between the words: they vanish when read). Decoders read
+    such a shift to its last whole unit, so a junk character after each shift hid a text that
+    any lenient decoder showed; but most cut shifts are noise, of one unit between ASCII words
+    ("+xml" in content types) or of random letters of many scripts (the "+22Emery+2C+20Henry"
+    of an Exchange address): 1,268 in 40 MB of Enron mail."""
     letters, family, after, vanished = 0, None, -1, 0
     for shift in _SHIFT.finditer(data, start, end):
         if after < 0 or _IN_WORD.fullmatch(data, after, shift.start()) is None:
@@ -694,13 +694,11 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
 def _utf7(line: bytes) -> tuple[str, int]:
     """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift that makes
     no code unit ("+1") or ASCII read two bytes a character (a line of base64 after a "+" in it)
-    stays as it was; in
-    the others what no text holds (a surrogate, a private-use character, a control, and the
-    bits left over where a shift was cut short, which decoders read past) is dropped and the
-    rest kept. Each is judged by itself, so that no
-    shift an evader adds, nor a character put in one, takes a reading away. (The letters are
-    counted ASCII or not: English can be written in shifts; a shift that makes nothing kept
-    counts as one.)"""
+    stays as it was; in the others what no text holds (a surrogate, a private-use character, a
+    control, and the bits left over where a shift was cut short, which decoders read past) is
+    dropped and the rest kept. Each is judged by itself, so that no shift an evader adds, nor a
+    character put in one, takes a reading away. (The letters are counted ASCII or not: English
+    can be written in shifts; a shift that makes nothing kept counts as one.)"""
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
     shifts, marked, at = [], [], 0
