@@ -741,10 +741,9 @@ def test_the_lines_of_seven_bit_marks_are_cut_alike_in_long_lines(at):
 @given(st.text(min_size=1, max_size=60), st.sampled_from([b"", b"see ", b"x+1 ", b"C++ ", b"+random+ ", b"+abc\n"]),
        st.sampled_from([b"", b" end", b"-", b"\r\n", b" +abc", b"\n+A"]))
 def test_every_shift_an_encoder_writes_marks_its_line(text, before, after):
-    """A UTF-7 shift is read only where it holds whole code units or is cut at a line's end
-    (`encoded._utf7_mark`: most "+" in mail hold neither, and cost a decoding each); every shift a
-    UTF-7 encoder writes holds whole units, so whatever the text, its line is marked, by the C
-    pass and the Python search alike."""
+    """Every shift a UTF-7 encoder writes marks its line, whatever the text and what is around
+    it, by the C pass and the Python search alike (a "+" inside a shift starts none: the C pass
+    measures each shift and skips to its end)."""
     encoded_text = text.encode("utf-7")
     data = before + encoded_text + after
     lines = encoded._marked_lines(data)

@@ -1009,33 +1009,23 @@ static inline int iso2022_shift(const uint8_t *q) {
 /* A byte of standard base64 (not "-", which ends a UTF-7 shift, nor "_"). */
 static inline int utf7_base64(uint8_t c) { return (CLASS[c] & 4) && c != '-' && c != '_'; }
 
-/* The kind of mark of the UTF-7 shift the "+" at q starts (encoded._utf7_mark): 4 when it holds whole
- * UTF-16 code units (its length 8k, 8k + 3 or 8k + 6, the bits past the last unit zero) or is
- * 16 characters or more cut at the end of its line (folded: it goes on at the next line); 16
- * when it is cut, with bits left over that no encoder writes (most "+" in mail: "+random+",
- * "+22Emery+2C+20Henry"; but also an evader's junk character at the end of each shift, which
- * decoders read past: encoded._seven_bit_spans reads its code units, for letters); 0 when it
- * holds no code unit ("+1"). *until: where the shift's characters end ("+" among them start no
- * shift). */
+/* Whether the "+" at q starts a UTF-7 shift that makes a character: three base64 characters or
+ * more (encoded._UTF7_SHIFT). Whole or cut short (bits left over, which no encoder writes but
+ * every lenient decoder reads past), a shift is read: an evader's junk character after each
+ * shift, or a mark in each, hid text that decoders show. *until: where the shift's characters
+ * end ("+" among them start no shift). */
 static int utf7_mark(const uint8_t *p, Py_ssize_t n, Py_ssize_t q, Py_ssize_t *until) {
     Py_ssize_t r = q + 1;
     while (r < n && utf7_base64(p[r]))
         r++;
     *until = r;
-    Py_ssize_t length = r - q - 1;
-    if (length < 3)
-        return 0;
-    if (length >= 16 && (r == n || p[r] == '\n' || (p[r] == '\r' && (r + 1 == n || p[r + 1] == '\n'))))
-        return 4;
-    uint8_t c = p[r - 1];
-    int value = c >= 'a' ? c - 'a' + 26 : c >= 'A' ? c - 'A' : c >= '0' ? c - '0' + 52 : c == '+' ? 62 : 63;
-    return length % 8 == 0 || (length % 8 == 3 && !(value & 3)) || (length % 8 == 6 && !(value & 15)) ? 4 : 16;
+    return r - q - 1 >= 3;
 }
 
 #define LINE_REACH 32768  /* bytes of a marked line taken each way from its mark at most */
 
 /* The line of a mark of a 7-bit encoding at q (kind 1: an ISO-2022 escape; 8: SO, ISO-2022-KR; 2: "~{", HZ;
- * 4: a UTF-7 shift; 16: a UTF-7 shift cut short), appended to `lines` as (start, end, kinds) once: a later mark in the
+ * 4: a UTF-7 shift), appended to `lines` as (start, end, kinds) once: a later mark in the
  * line recorded last adds its kind there, and takes the line on LINE_REACH bytes past itself
  * where the line was cut short (a shift that starts near the cut is read whole). 0 when out of
  * memory. */
@@ -1159,8 +1149,8 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
             else if (b[i] == '\\')
                 counts[3] += b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1);
             else if (b[i] == '+') {
-                int kind = at + i >= utf7_until ? utf7_mark(p, n, at + i, &utf7_until) : 0;
-                if (kind && !mark_line(p, n, at + i, kind, lines, nlines, cap_lines))
+                if (at + i >= utf7_until && utf7_mark(p, n, at + i, &utf7_until)
+                    && !mark_line(p, n, at + i, 4, lines, nlines, cap_lines))
                     return 0;
             }
             else if (iso2022_shift(b + i) || b[i] == 0x0E || (b[i] == '~' && b[i + 1] == '{')) {
@@ -1201,7 +1191,7 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
         uint8_t after[3] = {c, i + 1 < n ? p[i + 1] : 0, i + 2 < n ? p[i + 2] : 0};  /* (zeros past the end) */
         int kind = iso2022_shift(after) ? 1 : c == 0x0E ? 8 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
-                   : c == '+' && i >= utf7_until ? utf7_mark(p, n, i, &utf7_until) : 0;
+                   : c == '+' && i >= utf7_until && utf7_mark(p, n, i, &utf7_until) ? 4 : 0;
         if (kind && !mark_line(p, n, i, kind, lines, nlines, cap_lines))
             return 0;
     }

@@ -97,7 +97,7 @@ _ESCAPED_WORD = re.compile(r"(?:[^\s%\\]*(?:%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}))+
 _SPACE_CHAR = re.compile(r"\s")
 _QP = re.compile(r"=(?:[0-9A-F]{2}|\r?\n)")
 _ISO2022_SHIFT = re.compile(rb"\x1b(?:\$|\.|N|O|\(I)")  # an escape to a set other than ASCII, a single shift
-_UTF7_SHIFT = re.compile(rb"\+[A-Za-z0-9+/]*")  # a "+" and the base64 after it: a UTF-7 shift perhaps (`_utf7_mark`)
+_UTF7_SHIFT = re.compile(rb"\+[A-Za-z0-9+/]*")  # a "+" and the base64 after it: a UTF-7 shift perhaps
 
 # magic numbers of formats dlp reads, which a decoded run may carry
 _MAGICS = (
@@ -311,15 +311,14 @@ _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at mo
 
 def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
     """(start, end, kinds) of the lines that hold marks of 7-bit encodings (kind 1: an escape to
-    a set other than ASCII, ISO-2022; 8: SO, ISO-2022-KR; 2: "~{", HZ; 4: a UTF-7 shift, 16: one
-    cut short, `_utf7_mark`), each once, at most _LINE_REACH bytes each way from a mark in it."""
+    a set other than ASCII, ISO-2022; 8: SO, ISO-2022-KR; 2: "~{", HZ; 4: a UTF-7 shift of three
+    characters of base64 or more, whole or cut short, `_utf7`), each once, at most _LINE_REACH
+    bytes each way from a mark in it."""
     lines: list[list[int]] = []
     for mark in _SEVEN_BIT_MARK.finditer(data):
         q, kind = mark.start(), {0x1B: 1, 0x0E: 8, 0x7E: 2, 0x2B: 4}[data[mark.start()]]
-        if kind == 4:
-            kind = _utf7_mark(data, mark.end() - q - 1, mark.end())
-            if not kind:
-                continue
+        if kind == 4 and mark.end() - q < 4:  # (fewer than three characters of base64: no character)
+            continue
         reach = min(len(data), q + _LINE_REACH)
         if lines and q < lines[-1][1]:
             last = lines[-1]
@@ -333,26 +332,6 @@ def _marked_lines(data: bytes) -> list[tuple[int, int, int]]:
         end = data.find(b"\n", q, reach)
         lines.append([start, end if end >= 0 else reach, kind])
     return [tuple(line) for line in lines]
-
-
-def _utf7_mark(data: bytes, length: int, end: int) -> int:
-    """The kind of mark of the UTF-7 shift of `length` base64 characters that ends at data[end]:
-    4 when it holds whole UTF-16 code units (8k, 8k + 3 or 8k + 6 characters, the bits past the
-    last unit zero: as encoders write them) or is 16 characters or more and cut at the end of its
-    line (folded: it goes on at the next line); 16 when it is cut, bits left over (most "+" in
-    mail: "+random+", the "+22Emery+2C+20Henry" of an Exchange address; but also an evader's junk
-    character after each shift, which decoders read past: `_seven_bit_spans` looks at its code
-    units); 0 when it holds no code unit ("+1"). As the C pass judges them (`utf7_mark`)."""
-    if length < 3:
-        return 0
-    if length >= 16 and (data[end : end + 1] in (b"", b"\n") or data[end : end + 2] in (b"\r", b"\r\n")):
-        return 4
-    value = _BASE64_VALUE[data[end - 1]]
-    whole = length % 8 == 0 or (length % 8 == 3 and not value & 3) or (length % 8 == 6 and not value & 15)
-    return 4 if whole else 16
-
-
-_BASE64_VALUE = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 
 
 def _offsets(data: bytes) -> list[int]:
@@ -529,12 +508,6 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int,
     for start, end, kinds in lines:
         if start >= limit:
             break
-        if kinds & 16:  # UTF-7 shifts cut short: read where they make a word (most make noise)
-            kinds &= ~16
-            if not kinds & 4 and _cut_shifts_make_letters(data, start, end):
-                kinds |= 4
-            if not kinds:
-                continue
         if kinds & 8:
             if not seen["kr"]:
                 kinds &= ~8
@@ -562,56 +535,6 @@ def _seven_bit_spans(data: bytes, lines: list[tuple[int, int, int]], limit: int,
     return [(data[start:end], kinds) for start, end, kinds in spans]
 
 
-def _cut_shifts_make_letters(data: bytes, start: int, end: int) -> bool:
-    """Whether the UTF-7 shifts cut short (bits left over) in data[start:end] make two letters or
-    more of one script in a word: one shift, or shifts with nothing or ASCII letters between
-    them (a letter a shift, or the accents of a French word); or whether two shifts or more
-    make only what no text holds (NUL between the words: they vanish when read). Decoders read
-    such a shift to its last whole unit, so a junk character after each shift hid a text that
-    any lenient decoder showed; but most cut shifts are noise, of one unit between ASCII words
-    ("+xml" in content types) or of random letters of many scripts (the "+22Emery+2C+20Henry"
-    of an Exchange address): 1,268 in 40 MB of Enron mail."""
-    letters, family, after, vanished = 0, None, -1, 0
-    for shift in _SHIFT.finditer(data, start, end):
-        if after < 0 or _IN_WORD.fullmatch(data, after, shift.start()) is None:
-            letters, family = 0, None  # (a new word)
-        after = shift.end()
-        made = (len(shift.group(1)) - 1) * 6 // 16
-        units = (shift.group(1) + b"-").decode("utf-7", errors="replace")[:made] if made else ""
-        if made >= 8 and _ascii_pairs(units):
-            continue
-        if made and not _NOT_MADE_BY_TEXT.sub("", units):  # (what no text holds: "+AAAA-" between
-            vanished += 1  # words hides them from a reader of the text as written, not from a decoder)
-            if vanished >= 2:
-                return True
-        for letter in _LETTER.findall(units):
-            script = _script(ord(letter))
-            if family is None:
-                family = script
-            elif script != family:  # (letters of many scripts: noise, this word is done)
-                letters = -len(data)
-            letters += 1
-        if letters >= 2:
-            return True
-    return False
-
-
-_IN_WORD = re.compile(rb"[A-Za-z0-9]*")
-
-
-def _script(code: int) -> int:
-    """A rough script of a letter: Latin, Greek and Cyrillic one (their lookalikes are mixed at
-    will), Japanese kana, the ideographs and full-width forms one, Hangul one, any other its
-    128-character block."""
-    if code < 0x530 or 0x1E00 <= code < 0x2000:
-        return 0
-    if 0x3040 <= code < 0x3100 or 0x3400 <= code < 0xA000 or 0xF900 <= code < 0xFB00 or 0xFF00 <= code < 0xFFF0:
-        return 1
-    if 0xAC00 <= code < 0xD7B0 or 0x1100 <= code < 0x1200 or 0x3130 <= code < 0x3190:
-        return 2
-    return 16 + (code >> 7)
-
-
 def _goes_on(data: bytes, start: int, end: int, kinds: int) -> bool:
     """Whether the text of data[start:end] goes on at the next line: ISO-2022 or HZ text still
     in another set than ASCII where it ends, or a UTF-7 shift cut short at its end (folded at
@@ -624,9 +547,15 @@ def _goes_on(data: bytes, start: int, end: int, kinds: int) -> bool:
     if kinds & 2 and (data.rfind(b"~{", start, end) > data.rfind(b"~}", start, end)
                       or data[end - 2 : end] in (b"~\r",) or data[end - 1 : end] == b"~"):
         return True
+    if not kinds & 4 or _BASE64_HEAD.match(data, end + 1) is None:
+        return False
+    # the shift the span ends in, folded over lines perhaps: from the first "+" of the run of base64
+    # and line breaks that ends it (found from the end: unfolding the last 4 KB of lines at each
+    # of 64 steps cost 23 s for 4 MB of short folded lines)
     tail = data[max(start, end - 4096) : end]
-    return bool(kinds & 4) and _BASE64_HEAD.match(data, end + 1) is not None \
-        and _folded(_unfolded(tail) if b"\n" in tail else tail)
+    run = tail[len(tail.rstrip(_BASE64_OR_BREAK)) :]
+    plus = run.find(b"+")
+    return plus >= 0 and _folded(run[plus:].replace(b"\r", b"").replace(b"\n", b""))
 
 
 def _folded(text: bytes) -> bool:
@@ -656,17 +585,22 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
     Korean, Russian or French text saved so went unread. What an encoding does not decode
     stays as it was (other text on the line, UTF-8 between the encoded pieces), and no line is
     judged by what else it holds: an evader adds symbols or other scripts at will (UTF-7 is
-    judged a shift at a time: `_utf7`). A line is left out only when the encodings made fewer
-    than two letters of it (a "+1" or a "C++"), ASCII letters counted for UTF-7."""
+    judged a shift at a time: `_utf7`). A line is left out only when its encodings changed
+    nothing in it (a "+1" or a "C++"): one character a line, a mark or an invisible character
+    in a word is enough to hide a text from a reader of the line as written (attack 10). Where
+    UTF-7 shares a line with another 7-bit encoding, the line is read in UTF-7 alone as well
+    (ISO-2022 read first turns the base64 of UTF-7 into ideographs: a lone escape before a UTF-7
+    text hid it)."""
     readings, names = [], set()
     for span, kinds in spans:
         if kinds == 4 and b"\n" not in span:  # (most: one line with "+" in it)
-            text, letters = _utf7(span)
-            if letters >= 2:
+            text, made = _utf7(span)
+            if made:
                 readings.append(text)
                 names.add("utf-7")
             continue
-        text, used, letters = span.decode("utf-8", errors="surrogateescape"), [], 0
+        raw = span.decode("utf-8", errors="surrogateescape")
+        text, used, made = raw, [], 0
         if kinds & 1:  # the variant that makes the most of the line (JIS X 0213, or GB 2312 and KS X 1001)
             text = max((_decoded(span, codec) for codec in _ISO2022), key=_beyond_ascii)
             used.append("iso-2022-jp")
@@ -676,29 +610,39 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
         for bit, codec in ((2, "hz"), (4, "utf-7")):
             if kinds & bit:
                 data = text.encode("utf-8", errors="surrogateescape")
-                if bit == 4:  # a shift folded onto the next line goes on there; each line on its own
-                    # (a decoder that fails at a line's end takes its break with it)
-                    read = [_utf7(line) for line in _unfolded(data).split(b"\n")]
-                    text, letters = "\n".join(t for t, _ in read), sum(n for _, n in read)
+                if bit == 4:
+                    text, made = _utf7_lines(data)
                 else:
                     text = _decoded(data, codec)
                 used.append(codec)
-        if letters >= 2 or _beyond_ascii(text) - _beyond_ascii(span.decode("utf-8", errors="surrogateescape")) >= 2:
+        if made or len(_NOT_ASCII.findall(text)) > len(_NOT_ASCII.findall(raw)):  # (a "、" a line too)
             readings.append(text)
             names.update(used)
+        if kinds & 4 and kinds != 4:  # (UTF-7 alone too: see above)
+            text, made = _utf7_lines(span)
+            if made:
+                readings.append(text)
+                names.add("utf-7")
     if readings:  # (as UTF-8 text: the controls and lone surrogates random code units make, blanks)
         name = "+".join(n for n in _SEVEN_BIT_NAMES if n in names)
         yield name, None, _NOT_TEXT.sub(" ", "\n".join(readings)).encode("utf-8"), None
 
 
+def _utf7_lines(data: bytes) -> tuple[str, int]:
+    """`_utf7` of each line of `data`, a shift folded onto the next line read there (a decoder that
+    fails at a line's end takes its break with it)."""
+    read = [_utf7(line) for line in _unfolded(data).split(b"\n")]
+    return "\n".join(t for t, _ in read), sum(n for _, n in read)
+
+
 def _utf7(line: bytes) -> tuple[str, int]:
-    """(`line` read as UTF-7 a shift at a time, the letters its shifts made): a shift that makes
-    no code unit ("+1") or ASCII read two bytes a character (a line of base64 after a "+" in it)
+    """(`line` read as UTF-7 a shift at a time, how many shifts were read): a shift that makes no
+    code unit ("+1") or ASCII read two bytes a character (a line of base64 after a "+" in it)
     stays as it was; in the others what no text holds (a surrogate, a private-use character, a
-    control, and the bits left over where a shift was cut short, which decoders read past) is
-    dropped and the rest kept. Each is judged by itself, so that no shift an evader adds, nor a
-    character put in one, takes a reading away. (The letters are counted ASCII or not: English
-    can be written in shifts; a shift that makes nothing kept counts as one.)"""
+    control, and the bits left over where a shift was cut short, which no encoder writes but
+    every lenient decoder reads past: a junk character after each shift) is dropped and the
+    rest kept. Each is judged by itself, so that no shift an evader adds, nor a character put
+    in one, takes a reading away."""
     # each shift marked (by a control: a shift that makes one is noise), and ended by "-" (a
     # decoder that fails on a shift takes the character that ends it with it: a blank)
     shifts, marked, at = [], [], 0
@@ -710,7 +654,7 @@ def _utf7(line: bytes) -> tuple[str, int]:
     pieces = _decoded(b"".join(marked), "utf-7").split("\x1f")
     if len(pieces) != len(shifts) + 1:  # a shift made the mark itself: one at a time, then
         pieces = [_decoded(piece, "utf-7") for piece in b"".join(marked).split(b"\x1f")]
-    out, letters = [pieces[0]], 0
+    out, decoded = [pieces[0]], 0
     for shift, piece in zip(shifts, pieces[1:]):
         # what the shift made: a character for 16 of its bits, and a replacement for bits left over
         made = len(shift[1:].rstrip(b"-")) * 6 // 16
@@ -719,12 +663,9 @@ def _utf7(line: bytes) -> tuple[str, int]:
         if not made or (made >= 8 and _ascii_pairs(piece[:made])):  # (eight: two CJK characters can be so)
             out.append(shift.decode("ascii") + piece[made + cut :])
         else:  # what no text holds is dropped, the rest kept: one such character cannot hide a shift
-            kept = _NOT_MADE_BY_TEXT.sub("", piece[:made])
-            out.append(kept + piece[made + cut :])
-            # (a shift that vanishes counts as one: such shifts between words hide them from a
-            # reader of the text as written)
-            letters += len(_LETTER.findall(kept)) if kept else 1
-    return "".join(out), letters
+            out.append(_NOT_MADE_BY_TEXT.sub("", piece[:made]) + piece[made + cut :])
+            decoded += 1
+    return "".join(out), decoded
 
 
 def _ascii_pairs(text: str) -> bool:
@@ -747,12 +688,13 @@ def _beyond_ascii(text: str) -> int:
     return len(_LETTER_BEYOND_ASCII.findall(text))
 
 
-_LETTER = re.compile("[^\\W\\d_]")
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LETTER_BEYOND_ASCII = re.compile("[^\\W\\d_\x00-\x7f]")
+_NOT_ASCII = re.compile("[^\x00-\x7f]")
 # a UTF-7 shift of 16 characters or more that runs to a line's end; a line that may go on with one
 _FOLDED_SHIFT = re.compile(rb"(\+[A-Za-z0-9+/]{16,})\r?$")
 _BASE64_HEAD = re.compile(rb"[A-Za-z0-9/]")
+_BASE64_OR_BREAK = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n"
 
 
 def _whole_shift(shift: bytes) -> bool:
