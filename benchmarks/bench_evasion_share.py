@@ -1,6 +1,6 @@
 """What the evasion work costs a scan (issue 20's goal: the core within 10%), run by hand.
 
-    python benchmarks/bench_evasion_share.py [--docs 10000] [--scan-mb 40] [--runs 3]
+    python benchmarks/bench_evasion_share.py [--docs 10000] [--scan-mb 40] [--runs 3] [--interleaved]
 
 A registry of --docs documents (bench_core's: Reuters-21578 and BBC articles topped up with
 synthetic text) is registered with `dlp register`; then one process per reading scans the
@@ -16,7 +16,8 @@ A part is left out by replacing the functions that do it with ones that find not
 the rest of the scan is what it would be on text without such things). The share is
 (seconds with everything - seconds without all three) / seconds with everything. The
 modes are run --runs times, alternating, and the median of each is reported (timings on
-this virtual machine drift by 10% within minutes). Figures go to standard output and
+this virtual machine drift by 10% within minutes); with --interleaved, every mode runs in one
+process, a scan each in turn, --runs rounds (steadier when the machine is noisy). Figures go to standard output and
 benchmarks/out/evasion_share.json. With PYTHONPATH pointing at the `src/` of an earlier
 commit, every process it starts runs that code ("before", on the same machine).
 """
@@ -40,45 +41,80 @@ SRC = HERE.parent / "src"
 OUT = HERE / "out"
 MODES = ("everything", "without words", "without marks", "without encoded", "without all three")
 
-# run in a fresh process per mode: the parts left out are replaced before the scanner is opened
+# run in a fresh process per mode (the parts left out are replaced before the scanner is
+# opened), or, with "interleaved", every mode in one process, a scan each in turn
 _SCAN = r"""
-import sys, time
-import numpy as np
+import json, sys, time
 mode, registry, path = sys.argv[1], sys.argv[2], sys.argv[3]
 import dlp.text.normalise as N
-if mode in ("without words", "without all three"):
-    N._drop_citations = lambda layout, text, *listed: (layout, [])
-    N._camel_cuts = lambda layout, s, e: (N._NO_INT, N._NO_INT)
-    N._camel_cuts_in = lambda *a: (N._NO_INT, N._NO_INT)
-    N._glued_cuts = lambda *a: (N._NO_INT, 0)
-    N._broken_words = lambda *a: None
-    N._letter_spacing = lambda *a: (None, 0)
-    from dlp import speedups
-    if speedups.native is not None:  # the C pass cuts CamelCase words itself: asked not to
-        class WithoutCamel:
-            def __getattr__(self, name, native=speedups.native):
-                return getattr(native, name)
-            def ascii_runs(self, data, native=speedups.native):
-                try:
-                    return native.ascii_runs(data, False)
-                except TypeError:  # an older build, whose C pass leaves CamelCase to _camel_cuts_in
-                    return native.ascii_runs(data)
-        speedups.native = WithoutCamel()
-if mode in ("without marks", "without all three"):
-    N.Tokens.marks = property(lambda self: N._NO_INT)
-if mode in ("without encoded", "without all three"):
-    import dlp.extract.encoded as E
-    E._decoded_runs = lambda text, *rest: iter(())
-from dlp.scanner import open_scanner
-scanner = open_scanner(registry, None)
-data = open(path, "rb").read()
-scanner.scan_bytes(data[:4_000_000], "warm.txt")
-best = float("inf")
-for _ in range(5):
+import dlp.extract.encoded as E
+from dlp import speedups
+
+
+def leave_out(mode):
+    # replace the functions that do the parts `mode` leaves out; returns what puts them back
+    saved = [(N, k, getattr(N, k)) for k in ("_drop_citations", "_camel_cuts", "_camel_cuts_in", "_glued_cuts",
+                                             "_broken_words", "_letter_spacing")]
+    saved += [(speedups, "native", speedups.native), (E, "_decoded_runs", E._decoded_runs)]
+    marks = N.Tokens.marks
+    if mode in ("without words", "without all three"):
+        N._drop_citations = lambda layout, text, *listed: (layout, [])
+        N._camel_cuts = lambda layout, s, e: (N._NO_INT, N._NO_INT)
+        N._camel_cuts_in = lambda *a: (N._NO_INT, N._NO_INT)
+        N._glued_cuts = lambda *a: (N._NO_INT, 0)
+        N._broken_words = lambda *a: None
+        N._letter_spacing = lambda *a: (None, 0)
+        if speedups.native is not None:  # the C pass cuts CamelCase words itself: asked not to
+            class WithoutCamel:
+                def __getattr__(self, name, native=speedups.native):
+                    return getattr(native, name)
+                def ascii_runs(self, data, native=speedups.native):
+                    try:
+                        return native.ascii_runs(data, False)
+                    except TypeError:  # an older build, whose C pass leaves CamelCase to _camel_cuts_in
+                        return native.ascii_runs(data)
+            speedups.native = WithoutCamel()
+    if mode in ("without marks", "without all three"):
+        N.Tokens.marks = property(lambda self: N._NO_INT)
+    if mode in ("without encoded", "without all three"):
+        E._decoded_runs = lambda text, *rest: iter(())
+
+    def undo():
+        for module, name, value in saved:
+            setattr(module, name, value)
+        N.Tokens.marks = marks
+    return undo
+
+
+def scanned(scanner, data):
     started = time.process_time()
     scanner.scan_bytes(data, "mail.txt")
-    best = min(best, time.process_time() - started)
-print(best)
+    return time.process_time() - started
+
+
+if mode == "interleaved":
+    from dlp.scanner import open_scanner
+    scanner = open_scanner(registry, None)
+    data = open(path, "rb").read()
+    modes = sys.argv[4].split(",")
+    for m in modes:  # (a warm-up scan in each mode)
+        undo = leave_out(m)
+        scanner.scan_bytes(data[:4_000_000], "warm.txt")
+        undo()
+    seconds = {m: [] for m in modes}
+    for _ in range(int(sys.argv[5])):
+        for m in modes:
+            undo = leave_out(m)
+            seconds[m].append(scanned(scanner, data))
+            undo()
+    print(json.dumps(seconds))
+else:
+    leave_out(mode)
+    from dlp.scanner import open_scanner
+    scanner = open_scanner(registry, None)
+    data = open(path, "rb").read()
+    scanner.scan_bytes(data[:4_000_000], "warm.txt")
+    print(min(scanned(scanner, data) for _ in range(5)))
 """
 
 
@@ -87,6 +123,9 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--scan-mb", type=float, default=40)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--interleaved", action="store_true",
+                    help="every mode in one process, a scan each in turn, --runs rounds (the steady measure on a "
+                         "noisy machine: one mode's runs in separate processes differed by a quarter on a bad day)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="dlp-bench-evasion-") as folder:
         results = _measured(Path(folder), args)
@@ -119,7 +158,11 @@ def _measured(work: Path, args) -> dict:
     subprocess.run([sys.executable, "-m", "dlp", "register", str(work / "docs")], env=env, check=True,
                    capture_output=True)
     seconds: dict[str, list[float]] = {m: [] for m in MODES}
-    for _ in range(args.runs):
+    if args.interleaved:
+        out = subprocess.run([sys.executable, "-c", _SCAN, "interleaved", str(work / "reg"), str(work / "mail.txt"),
+                              ",".join(MODES), str(args.runs)], env=env, check=True, capture_output=True, text=True)
+        seconds = json.loads(out.stdout.strip().splitlines()[-1])
+    for _ in range(0 if args.interleaved else args.runs):
         for mode in MODES:
             out = subprocess.run([sys.executable, "-c", _SCAN, mode, str(work / "reg"), str(work / "mail.txt")],
                                  env=env, check=True, capture_output=True, text=True).stdout
@@ -128,6 +171,7 @@ def _measured(work: Path, args) -> dict:
     full, core = median["everything"], median["without all three"]
     return {"documents": len(docs), "source": source, "scan_mb": args.scan_mb,
             "traffic": f"{args.scan_mb:g} MB of " + ("Enron mail bodies" if real else "synthetic text"), "runs": seconds,
+            "interleaved": args.interleaved,
             "median_seconds": median, "share_of_everything": round((full - core) / full, 3),
             "each_part_seconds": {m.removeprefix("without "): round(full - median[m], 3) for m in MODES[1:4]}}
 
