@@ -381,8 +381,8 @@ static Py_ssize_t first_run_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t *j, P
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define AVX2_AT_HAND 1
-/* `first_run_end` 32 bytes a step where the processor has AVX2 (chosen once, at import:
- * `use_avx2`): the same ranges and exceptions as `class16`, half the instructions. */
+/* `first_run_end` and `encoded_marks`' masks 32 bytes a step where the processor has AVX2 (chosen
+ * once, at import: `use_avx2`): the same ranges and exceptions as `class16`, half the instructions. */
 #define AVX2 __attribute__((target("avx2")))
 static AVX2 inline __m256i bytes_within32(__m256i v, int lo, int hi) {
     __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8((char)lo));

@@ -593,8 +593,8 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
     text hid it)."""
     readings, names = [], set()
     for span, kinds in spans:
-        if kinds == 4 and b"\n" not in span:  # (most: one line with "+" in it)
-            text, made = _utf7(span)
+        if kinds == 4:  # (most: a line with "+" in it; UTF-7 alone)
+            text, made = _utf7(span) if b"\n" not in span else _utf7_lines(span)
             if made:
                 readings.append(text)
                 names.add("utf-7")
@@ -618,7 +618,7 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
         if made or len(_NOT_ASCII.findall(text)) > len(_NOT_ASCII.findall(raw)):  # (a "、" a line too)
             readings.append(text)
             names.update(used)
-        if kinds & 4 and kinds != 4:  # (UTF-7 alone too: see above)
+        if kinds & 4:  # (UTF-7 alone too: see above)
             text, made = _utf7_lines(span)
             if made:
                 readings.append(text)
