@@ -346,3 +346,36 @@ def test_a_batch_past_a_tokeniser_budget_is_tokenised_text_by_text(monkeypatch):
     for together, alone in zip(normalise.tokenise_many(texts), [tokenise(t) for t in texts]):
         assert together.unsegmented == alone.unsegmented == 0
         assert np.array_equal(together.hashes, alone.hashes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=4), st.text(min_size=1, max_size=80))
+def test_a_text_normalises_the_same_whatever_was_normalised_before(earlier, text):
+    """The tables of the code points met so far grow as texts come (`_CharTables`): a text's
+    tokens do not depend on which texts came before it in the process."""
+    from dlp.text import normalise as N
+
+    saved = N._CHARS
+    try:
+        N._CHARS = N._CharTables()
+        fresh = tokenise(text)
+        for other in earlier:
+            tokenise(other)
+        again = tokenise(text)
+    finally:
+        N._CHARS = saved
+    for name in ("hashes", "starts", "ends", "norm", "nstarts", "nends", "tampered"):
+        assert np.array_equal(getattr(fresh, name), getattr(again, name)), name
+
+
+def test_the_tables_of_code_points_met_are_those_of_each_code_point():
+    from dlp.text import normalise as N
+
+    tables = N._CharTables()
+    for codes in ([0x41, 0x3B1, 0xFB01], [0x3B1, 0x200B, 0x1D400, 0xC4], list(range(0x400, 0x460))):
+        uniq = np.array(sorted(codes), dtype=np.uint32)
+        flat, kind, starts, lengths, flags = tables.of(uniq)
+        for code, start, length, flag in zip(uniq.tolist(), starts.tolist(), lengths.tolist(), flags.tolist()):
+            chars, kinds, expected_flags = N._char_table(code)
+            assert tuple(flat[start : start + length].tolist()) == chars
+            assert tuple(kind[start : start + length].tolist()) == kinds and flag == expected_flags

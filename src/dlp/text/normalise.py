@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -1372,12 +1373,7 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
     Each distinct code point is looked up once (`_code_ranks`), whatever the text's length.
     """
     uniq, inverse = _code_ranks(source)
-    table = [_char_table(int(c)) for c in uniq]
-    lengths = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
-    flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(lengths.sum()))
-    flat_kind = np.fromiter((k for t in table for k in t[1]), dtype=np.uint8, count=int(lengths.sum()))
-    char_flags = np.fromiter((t[2] for t in table), dtype=np.uint8, count=len(table))
-    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    flat, flat_kind, offsets, lengths, char_flags = _CHARS.of(uniq)
 
     hides = (char_flags & HIDDEN) != 0
     hidden = np.flatnonzero(hides[inverse]) if hides.any() else _NO_INT
@@ -1402,6 +1398,55 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
     return _Layout(norm, kind, upper, source_of, singles if singles.any() else None,
                    superscripts=superscripts), hidden
 
+
+
+class _CharTables:
+    """`_char_table` of every code point met so far in this process, as arrays: the normalised
+    characters of all of them end to end (`flat`, `kind`), and per code point (ascending
+    `codes`) where its characters start, how many there are, and its flags. A text's
+    distinct code points are looked up in one vector search; only those never met are read
+    through `_char_table` (the tables of a few thousand code points were built again per
+    slice of text, in Python: 2 ms for each of the readings of decoded noise a mail makes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        none8, none32, none64 = (np.zeros(0, dtype=t) for t in (np.uint8, np.uint32, np.int64))
+        # (codes, starts, lengths, flags, flat, kind): replaced whole, never changed in place
+        self._tables = (none32, none64, none64, none8, none32, none8)
+
+    def of(self, uniq: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(flat, kind, starts, lengths, flags) for the code points `uniq` (distinct): `flat`
+        and `kind` are shared by all of them, the others have one entry per code point."""
+        codes, starts, lengths, flags, flat, kind = tables = self._tables
+        at = np.searchsorted(codes, uniq)
+        met = at < len(codes)
+        met[met] = codes[at[met]] == uniq[met]
+        if not met.all():
+            tables = self._add(uniq[~met])
+            codes, starts, lengths, flags, flat, kind = tables
+            at = np.searchsorted(codes, uniq)
+        return flat, kind, starts[at], lengths[at], flags[at]
+
+    def _add(self, new: np.ndarray) -> tuple[np.ndarray, ...]:
+        with self._lock:  # (another thread may have added some meanwhile: added again, harmless)
+            codes, starts, lengths, flags, flat, kind = self._tables
+            table = [_char_table(int(c)) for c in new]
+            more = np.fromiter((len(t[0]) for t in table), dtype=np.int64, count=len(table))
+            more_flat = np.fromiter((c for t in table for c in t[0]), dtype=np.uint32, count=int(more.sum()))
+            more_kind = np.fromiter((k for t in table for k in t[1]), dtype=np.uint8, count=int(more.sum()))
+            more_flags = np.fromiter((t[2] for t in table), dtype=np.uint8, count=len(table))
+            more_starts = len(flat) + np.concatenate(([0], np.cumsum(more)[:-1])).astype(np.int64)
+            all_codes = np.concatenate((codes, new.astype(np.uint32)))
+            order = np.argsort(all_codes, kind="stable")
+            keep = np.append(True, all_codes[order][1:] != all_codes[order][:-1])  # (each code point once)
+            order = order[keep]
+            self._tables = (all_codes[order], np.concatenate((starts, more_starts))[order],
+                            np.concatenate((lengths, more))[order], np.concatenate((flags, more_flags))[order],
+                            np.concatenate((flat, more_flat)), np.concatenate((kind, more_kind)))
+            return self._tables
+
+
+_CHARS = _CharTables()
 
 # Format characters that are *not* default-ignorable (Unicode DerivedCoreProperties):
 # prepended concatenation marks and interlinear annotation controls are visible.
