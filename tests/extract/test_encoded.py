@@ -813,3 +813,16 @@ def test_a_span_of_folded_shifts_is_not_unfolded_again_at_each_step(monkeypatch)
     data = (b"ab+" + b"A" * 21 + b"\n") * 5_000
     list(encoded._decoded_runs(data.decode("ascii")))
     assert len(calls) <= 3 * 5_000, len(calls)  # (was some 33 a line)
+
+
+def test_a_run_of_equal_noisy_lines_is_read_once_and_lines_further_up_again():
+    """The same script line of an HTML mail a hundred times over (each "+Math" makes a
+    character) is read once; a line equal to one further up, not the one before it, is read
+    again, so copies of an excerpt's lines planted earlier in another order take nothing away."""
+    noise = b"document.write('<IMG SRC=\"http://ad.example.com/ad;ord='+Math.random()+'?\" WIDTH=1>');\n"
+    lines = [w.encode("utf-7") for w in RUSSIAN.split()]
+    planted = b"\n".join(lines[::-1]) + b"\n" + noise * 100 + b"\n".join(lines) + b"\n" + noise * 100
+    reading = "".join(t for loc, t in parts(extract(planted)).items() if loc.endswith("!/utf-7"))
+    assert reading.count("document.write") == 2
+    assert "\n".join(RUSSIAN.split()) in reading  # the excerpt's lines in their order, each read
+    assert "\n".join(RUSSIAN.split()[::-1]) in reading  # and the copies before it
