@@ -180,8 +180,7 @@ class DocumentDetector:
                 which, spans = np.frombuffer(which, dtype=np.int64), np.frombuffer(spans, dtype=np.uint64)
                 if bitmaps is not None:  # the few that pass are mostly a handful repeated (mail quoting mail)
                     unique = distinct(spans)
-                    registered = np.zeros(len(unique), dtype=bool)
-                    registered[self.lookup(unique)[0]] = True
+                    registered = self._stored(unique)
                     matter[which[registered[np.searchsorted(unique, spans)]]] = True
                 else:
                     matter[which[self.lookup(spans)[0]]] = True
@@ -203,6 +202,18 @@ class DocumentDetector:
             registered = self.lookup(spans[valid])[0]
             matter[at + rows[registered]] = True
         return marks[matter]
+
+    def _stored(self, unique: np.ndarray) -> np.ndarray:
+        """Whether each of the distinct, ascending shingles `unique` is stored in a segment, of
+        a live secret or not, boilerplate or not: only which marks may matter is asked here (the
+        other reading they lead to is looked up in full), and one search each is enough (`lookup`
+        of the ~10,000 shingles of 40 MB of mail that pass a bitmap took 6 ms, most of it listing
+        and sifting entries that were not needed)."""
+        stored = np.zeros(len(unique), dtype=bool)
+        everyone = np.arange(len(unique))
+        for segment, _ in self.parts:
+            stored[bitmap.search(segment.arrays["doc_hash"], unique, everyone, distinct=True)[0]] = True
+        return stored
 
     def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray]:
         """(findings, the tokens where runs of fingerprints found stop within MARK_REACH
