@@ -608,6 +608,28 @@ def test_ascii_runs_can_leave_camel_case_alone():
     assert listed() == listed(True) == [[0, 7, 14, 20, 31, 39, 41, 43], [7, 14, 19, 30, 38, 41, 43, 45], [35]]
 
 
+LINK_PIECES = st.one_of(CAMEL_PIECES, st.sampled_from(["a b c", "c o a t", "I a", "1 2 3", "x" * 25, "y" * 24, "a",
+                                                         "Q" * 30 + "rs", "ab" * 13 + "Cd" * 13, "1a2b3c", "a.b.c"]))
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINK_PIECES, max_size=60), st.integers(0, 63))
+def test_links_and_long_tokens_listed_by_the_c_pass_are_those_of_its_bounds(pieces, shift):
+    """`ascii_runs` lists the links and long tokens (`_links_and_long`) as it writes the bounds,
+    CamelCase cuts among them, whatever block a run starts or is cut in: the same as a pass of
+    `links_and_long` over the bounds it returns."""
+    from dlp import speedups
+    from dlp.text.normalise import GLUED_LETTERS
+
+    data = ("x" * shift + "".join(pieces)).encode()
+    runs = speedups.native.ascii_runs(data, True, GLUED_LETTERS)
+    starts, ends = (np.frombuffer(r, dtype=np.int64) for r in runs[:2])
+    links, longs = speedups.native.links_and_long(starts, ends, GLUED_LETTERS)
+    assert runs[5] == links and runs[6] == longs
+    assert speedups.native.ascii_runs(data)[:5] == runs[:5]
+
+
 @needs_native
 @pytest.mark.parametrize("text", ["", "a", "9", "aB", "abcDef", "x" * 64, "x" * 63 + "Y", "ab" * 32 + "Cd",
                                   "1" * 64 + "a", "a" * 128, "[1]", "ab[12]cd", "aB" * 100])

@@ -662,6 +662,18 @@ static PyObject *join_tokens(PyObject *self, PyObject *args) {
  * character further on, by another one (the links of letter-spaced runs, before their
  * spacers are read), and the tokens `long_at` characters long or longer, from their bounds
  * (int64 bytes each). */
+/* normalise._links_and_long of token i of m (bounds s, e): a link (one character, the next token
+ * one character too and one character on) or a long token (long_at characters or more) listed.
+ * 0 when out of memory. */
+static inline int link_or_long(const int64_t *s, const int64_t *e, Py_ssize_t i, Py_ssize_t m, Py_ssize_t long_at,
+                               int64_t **links, Py_ssize_t *nlinks, Py_ssize_t *cap_links, int64_t **longs,
+                               Py_ssize_t *nlongs, Py_ssize_t *cap_longs) {
+    int64_t length = e[i] - s[i];
+    if (length == 1)
+        return !(i + 1 < m && e[i + 1] - s[i + 1] == 1 && s[i + 1] - e[i] == 1) || push(links, nlinks, cap_links, i);
+    return length < long_at || push(longs, nlongs, cap_longs, i);
+}
+
 static PyObject *links_and_long(PyObject *self, PyObject *args) {
     PyObject *o_starts, *o_ends;
     Py_ssize_t long_at;
@@ -678,18 +690,8 @@ static PyObject *links_and_long(PyObject *self, PyObject *args) {
     if (ok && !failed) {
         const int64_t *s = starts.buf, *e = ends.buf;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < m; i++) {
-            int64_t length = e[i] - s[i];
-            if (length == 1) {
-                if (i + 1 < m && e[i + 1] - s[i + 1] == 1 && s[i + 1] - e[i] == 1 && !push(&links, &n1, &cap1, i)) {
-                    failed = 1;
-                    break;
-                }
-            } else if (length >= long_at && !push(&longs, &nl, &capl, i)) {
-                failed = 1;
-                break;
-            }
-        }
+        for (Py_ssize_t i = 0; i < m && !failed; i++)
+            failed = !link_or_long(s, e, i, m, long_at, &links, &n1, &cap1, &longs, &nl, &capl);
         Py_END_ALLOW_THREADS
     }
     release_all(want, 2);
@@ -872,7 +874,9 @@ static inline void insert_near_end(int64_t *values, Py_ssize_t *n, int64_t x) {
 static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     Py_buffer data;
     int camel = 1;  /* 0: no CamelCase cuts (benchmarks/bench_evasion_share.py measures what they cost) */
-    if (!PyArg_ParseTuple(args, "y*|p", &data, &camel))
+    Py_ssize_t long_at = 0;  /* > 0: the links and long tokens of links_and_long listed too, as the bounds are
+                              * written (a pass of its own over the bounds of 40 MB of mail took 11 ms) */
+    if (!PyArg_ParseTuple(args, "y*|pn", &data, &camel, &long_at))
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len, tokens = 0;
@@ -906,7 +910,16 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     int64_t *brackets = PyMem_RawMalloc(cap_b * sizeof(int64_t));
     int64_t *dashes = PyMem_RawMalloc(cap_dash * sizeof(int64_t)), *glued = PyMem_RawMalloc(cap_glued * sizeof(int64_t));
     int64_t *halves = PyMem_RawMalloc(cap_halves * sizeof(int64_t)), *h = PyMem_RawMalloc(cap_h * sizeof(int64_t));
-    int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL || brackets == NULL;
+    Py_ssize_t nlinks = 0, cap_links = 64, nlongs = 0, cap_longs = 64;
+    int64_t *links = PyMem_RawMalloc(cap_links * sizeof(int64_t)), *longs = PyMem_RawMalloc(cap_longs * sizeof(int64_t));
+    int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL || brackets == NULL || links == NULL
+        || longs == NULL;
+    /* A token is listed (link_or_long) once it and the next are final: before `chain`, the first
+     * token of the run of touching tokens (letters, digits) the text has reached, as a CamelCase
+     * cut falls inside such a run and the runs before it are cut already. `again`: a cut fell
+     * before it after all (never, by the above): the bounds are read once more at the end. */
+    Py_ssize_t chain = 0, listed = 0;
+    int again = 0;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1, placed = 0, room = tokens + most_cuts;
     carry[0] = carry[1] = carry[2] = 0;
@@ -933,8 +946,12 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
         }
         for (; ends; ends &= ends - 1)
             e[ne++] = at + __builtin_ctzll(ends);
-        for (; starts; starts &= starts - 1)
-            s[ns++] = at + __builtin_ctzll(starts);
+        for (; starts; starts &= starts - 1) {
+            int64_t start = at + __builtin_ctzll(starts);
+            if (ns == 0 || e[ns - 1] != start)  /* (the ends of a block are written before its starts) */
+                chain = ns;
+            s[ns++] = start;
+        }
         for (hump = camel ? hump : 0; hump && !failed; hump &= hump - 1) {
             Py_ssize_t at_hump = at + __builtin_ctzll(hump);
             if (at_hump < run_end)  /* (a run of letters and digits is decided at its first hump) */
@@ -959,12 +976,20 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
                 failed = 1;
                 break;
             }
+            if (chain >= ns || glued[placed] <= s[chain])
+                again = 1;
             insert_near_end(s, &ns, glued[placed]);
             insert_near_end(e, &ne, glued[placed]);
         }
+        for (; long_at > 0 && !again && !failed && listed + 1 < chain; listed++)
+            failed = !link_or_long(s, e, listed, ns, long_at, &links, &nlinks, &cap_links, &longs, &nlongs, &cap_longs);
     }
     if (ne < ns)  /* a run that goes on to the end */
         e[ne++] = n;
+    if (again)
+        listed = nlinks = nlongs = 0;
+    for (; long_at > 0 && !failed && listed < ns; listed++)
+        failed = !link_or_long(s, e, listed, ns, long_at, &links, &nlinks, &cap_links, &longs, &nlongs, &cap_longs);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyMem_RawFree(h);
@@ -974,7 +999,11 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
         failed = 1;
     }
     PyObject *result = NULL;
-    if (!failed)
+    if (!failed && long_at > 0)
+        result = Py_BuildValue("(OOy#y#y#y#y#)", o_starts, o_ends, (const char *)halves, nhalves * 8,
+                               (const char *)dashes, nd * 8, (const char *)brackets, nb * 8, (const char *)links,
+                               nlinks * 8, (const char *)longs, nlongs * 8);
+    else if (!failed)
         result = Py_BuildValue("(OOy#y#y#)", o_starts, o_ends, (const char *)halves, nhalves * 8, (const char *)dashes,
                                nd * 8, (const char *)brackets, nb * 8);
     Py_DECREF(o_starts);
@@ -983,6 +1012,8 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     PyMem_RawFree(brackets);
     PyMem_RawFree(glued);
     PyMem_RawFree(halves);
+    PyMem_RawFree(links);
+    PyMem_RawFree(longs);
     if (failed)
         return PyErr_NoMemory();
     return result;

@@ -408,7 +408,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         norm, kind, upper, small = _ascii_lower(raw)
         native = speedups.native
-        runs = native.ascii_runs(raw) if native is not None else None
+        runs = native.ascii_runs(raw, True, GLUED_LETTERS) if native is not None else None
         words = _words(_Layout(norm, kind, upper, None, None, small), text, runs)
         norm, nstarts, nends = words.norm, words.nstarts, words.nends
         hashes = _ascii_hashes(norm, nstarts, nends)
@@ -575,7 +575,10 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     else:
         layout, starts, ends, half_cuts = _first_cuts_listed(layout, text, runs)
         hyphens = np.frombuffer(runs[3], dtype=np.int64)
-    links, longs = _links_and_long(starts, ends)
+    if runs is not None and len(runs) > 5 and len(starts) * 8 == len(runs[0]):  # (listed by the C pass, whose
+        links, longs = (np.frombuffer(r, dtype=np.int64) for r in runs[5:7])  # tokens these still are: no citation
+    else:  # dropped)
+        links, longs = _links_and_long(starts, ends)
     glued, unsegmented = _glued_cuts(layout, starts, ends, longs)
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
