@@ -7,7 +7,8 @@ synthetic text) is registered with `dlp register`; then one process per reading 
 same --scan-mb of Enron mail bodies in-process (after a 4 MB warm-up; the best of five
 scans) with the evasion work as it is, and with each part of it left out:
 
-- words: CamelCase, glued and letter-spaced words, words broken at line ends, citation marks;
+- words: CamelCase, glued and letter-spaced words (and the listing of the tokens they start
+  from), words broken at line ends, citation marks;
 - marks: numbers glued to words or standing between them, and the second reading without them;
 - encoded: base64, hex, escaped and quoted-printable runs decoded and read;
 - all three.
@@ -54,7 +55,7 @@ from dlp import speedups
 def leave_out(mode):
     # replace the functions that do the parts `mode` leaves out; returns what puts them back
     saved = [(N, k, getattr(N, k)) for k in ("_drop_citations", "_camel_cuts", "_camel_cuts_in", "_glued_cuts",
-                                             "_broken_words", "_letter_spacing")]
+                                             "_broken_words", "_letter_spacing", "_links_and_long")]
     saved += [(speedups, "native", speedups.native), (E, "_decoded_runs", E._decoded_runs)]
     marks = N.Tokens.marks
     if mode in ("without words", "without all three"):
@@ -64,11 +65,12 @@ def leave_out(mode):
         N._glued_cuts = lambda *a: (N._NO_INT, 0)
         N._broken_words = lambda *a: None
         N._letter_spacing = lambda *a: (None, 0)
+        N._links_and_long = lambda *a: (N._NO_INT, N._NO_INT)  # (what the two above read: nothing else does)
         if speedups.native is not None:  # the C pass cuts CamelCase words itself: asked not to
             class WithoutCamel:
                 def __getattr__(self, name, native=speedups.native):
                     return getattr(native, name)
-                def ascii_runs(self, data, native=speedups.native):
+                def ascii_runs(self, data, *asked, native=speedups.native):  # (nor the links and long tokens)
                     try:
                         return native.ascii_runs(data, False)
                     except TypeError:  # an older build, whose C pass leaves CamelCase to _camel_cuts_in
