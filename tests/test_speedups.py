@@ -197,7 +197,35 @@ def test_the_c_pass_counts_marks_as_the_regexes_do(pieces, shift):
     assert zero_x == len(re.findall(rb"0[xX]", data))
     assert lines == encoded._marked_lines(data)  # (the lines of 7-bit marks, as the Python search has them)
     assert counted == [data.count(b"="), len(encoded._PERCENT.findall(data.decode())),
-                       len(encoded._BACKSLASH_X.findall(data.decode()))]
+                       len(encoded._BACKSLASH_X.findall(data.decode())), _escape_words(data)]
+
+
+def _escape_words(data: bytes) -> int:
+    """encoded._escape_words, the plain way: each word between ASCII blanks, its escapes counted."""
+    words = 0
+    for word in re.finditer(rb"[^ \t\n\r\x0b\x0c]+", data):
+        held = len(re.findall(rb"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}", word.group()))
+        edge = word.start() == 0 or word.end() == len(data)
+        words += held >= encoded._MIN_ESCAPES or (edge and held > 0)
+    return words
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["%41", "\\x41", "%4", "%%41", "\\x4", "a", "é", " ", "\n", "\t", "\x0b", "\x1c",
+                                 "%41" * 11, "\\x41" * 6 + "%41" * 5, "%41" * 10]), max_size=60), st.integers(0, 63),
+       st.booleans())
+def test_words_that_may_hold_an_escaped_word_are_counted_alike(pieces, shift, with_c):
+    """The words of a chunk that may hold a word of eleven escapes (or run on past its ends,
+    holding one), as the C pass counts them and `_escape_words`, and as read word by word."""
+    data = ("y" * shift + "".join(pieces)).encode()
+    if with_c and speedups.native is None:
+        pytest.skip("the C speedups are not built here")
+    if with_c:
+        counted = speedups.native.encoded_starts(data, encoded.MIN_RUN, encoded._BASE64_FIRST, encoded._MIN_DISTINCT,
+                                                 encoded._MIN_ESCAPES)[7]
+    else:
+        counted = encoded._escape_words(data)
+    assert counted == _escape_words(data)
 
 
 def test_runs_are_found_without_the_speedups_too(without_native):
@@ -798,7 +826,8 @@ def test_the_sse2_and_avx2_passes_find_the_same_runs():
     code = ("import sys, json; from dlp.extract import encoded; from dlp import speedups; "
             "data = [bytes.fromhex(h) for h in json.load(sys.stdin)]; "
             "print(json.dumps([[list(x) if isinstance(x, (bytes, bytearray)) else x for x in "
-            "speedups.native.encoded_starts(d, encoded.MIN_RUN, encoded._BASE64_FIRST, encoded._MIN_DISTINCT)] "
+            "speedups.native.encoded_starts(d, encoded.MIN_RUN, encoded._BASE64_FIRST, encoded._MIN_DISTINCT, "
+            "encoded._MIN_ESCAPES)] "
             "for d in data]))")
     import json
 

@@ -1145,7 +1145,8 @@ static void marks_blocks(const uint8_t *p, Py_ssize_t blocks, uint64_t *zero, ui
  * (HZ), UTF-7 shifts (`utf7_mark`), to `lines` (`mark_line`: encoded._seven_bit
  * reads them). 0 when out of memory. */
 static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssize_t *ndump, Py_ssize_t *cap,
-                         Py_ssize_t counts[4], int64_t **lines, Py_ssize_t *nlines, Py_ssize_t *cap_lines) {
+                         Py_ssize_t counts[4], int64_t **lines, Py_ssize_t *nlines, Py_ssize_t *cap_lines,
+                         int64_t **escapes, Py_ssize_t *nescapes, Py_ssize_t *cap_escapes) {
     Py_ssize_t utf7_until = 0;  /* where the last UTF-7 shift measured ends */
 #ifdef WIDE_CLASSES
     Py_ssize_t zeros = 0;  /* "0" bytes that end what was read */
@@ -1175,10 +1176,14 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         counts[1] += bits_set(equals);
         for (; rare; rare &= rare - 1) {
             int i = __builtin_ctzll(rare);
-            if (b[i] == '%')
-                counts[2] += CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1;
-            else if (b[i] == '\\')
-                counts[3] += b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1);
+            if (b[i] == '%' || b[i] == '\\') {
+                int percent = b[i] == '%';
+                if (percent ? CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1 : b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1)) {
+                    counts[percent ? 2 : 3]++;
+                    if (!push(escapes, nescapes, cap_escapes, at + i))
+                        return 0;
+                }
+            }
             else if (b[i] == '+') {
                 if (at + i >= utf7_until && utf7_mark(p, n, at + i, &utf7_until)
                     && !mark_line(p, n, at + i, 4, lines, nlines, cap_lines))
@@ -1218,8 +1223,12 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
         uint8_t c = p[i];
         counts[0] += c == '0' && i + 1 < n && (p[i + 1] == 'x' || p[i + 1] == 'X');
         counts[1] += c == '=';
-        counts[2] += c == '%' && i + 2 < n && (CLASS[p[i + 1]] & CLASS[p[i + 2]] & 1);
-        counts[3] += c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
+        int percent = c == '%' && i + 2 < n && (CLASS[p[i + 1]] & CLASS[p[i + 2]] & 1);
+        int backslash = c == '\\' && i + 3 < n && p[i + 1] == 'x' && (CLASS[p[i + 2]] & CLASS[p[i + 3]] & 1);
+        counts[2] += percent;
+        counts[3] += backslash;
+        if ((percent || backslash) && !push(escapes, nescapes, cap_escapes, i))
+            return 0;
         uint8_t after[3] = {c, i + 1 < n ? p[i + 1] : 0, i + 2 < n ? p[i + 2] : 0};  /* (zeros past the end) */
         int kind = iso2022_shift(after) ? 1 : c == 0x0E ? 8 : c == '~' && i + 1 < n && p[i + 1] == '{' ? 2
                    : c == '+' && i >= utf7_until && utf7_mark(p, n, i, &utf7_until) ? 4 : 0;
@@ -1230,23 +1239,63 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
 #endif
 }
 
+static inline int blank_byte(uint8_t c) { return c == ' ' || (c >= 9 && c <= 13); }
+
+/* How many words of p[0:n] (runs of bytes between ASCII blanks) may hold an escaped word of
+ * encoded._escaped: those holding `least` of the escapes at esc[0..m) (ascending) or more, and
+ * those holding one or more that run on past either end of p (the rest of them is in the text
+ * before or after, which another chunk reads). Each byte is read once at most. */
+static Py_ssize_t escape_words(const uint8_t *p, Py_ssize_t n, const int64_t *esc, Py_ssize_t m, Py_ssize_t least) {
+    Py_ssize_t words = 0, held = 0;
+    int edge = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int first = i == 0;
+        if (first) {  /* the first word: does it start at p's start? */
+            Py_ssize_t q = esc[0];
+            while (q > 0 && !blank_byte(p[q - 1]))
+                q--;
+            edge = q == 0;
+        }
+        else {  /* a blank between the last escape and this one: another word */
+            Py_ssize_t q = esc[i - 1] + 1;
+            while (q < esc[i] && !blank_byte(p[q]))
+                q++;
+            if (q < esc[i]) {
+                words += held >= least || (edge && held > 0);
+                held = 0;
+                edge = 0;
+            }
+        }
+        held++;
+    }
+    if (m > 0) {  /* the last word: does it run on to p's end? */
+        Py_ssize_t q = esc[m - 1] + 1;
+        while (q < n && !blank_byte(p[q]))
+            q++;
+        edge |= q == n;
+        words += held >= least || (edge && held > 0);
+    }
+    return words;
+}
+
 static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     Py_buffer data;
-    Py_ssize_t min_run, first, min_distinct;
-    if (!PyArg_ParseTuple(args, "y*nnn", &data, &min_run, &first, &min_distinct))
+    Py_ssize_t min_run, first, min_distinct, min_escapes;
+    if (!PyArg_ParseTuple(args, "y*nnnn", &data, &min_run, &first, &min_distinct, &min_escapes))
         return NULL;
     const uint8_t *p = data.buf;
     Py_ssize_t n = data.len;
     Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[4] = {0};
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
     int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
-    Py_ssize_t nlines = 0, cap_lines = 48;
-    int64_t *lines = PyMem_RawMalloc(cap_lines * sizeof(int64_t));
-    if (runs == NULL || hexes == NULL || dumps == NULL || lines == NULL) {
+    Py_ssize_t nlines = 0, cap_lines = 48, nescapes = 0, cap_escapes = 64, words = 0;
+    int64_t *lines = PyMem_RawMalloc(cap_lines * sizeof(int64_t)), *escapes = PyMem_RawMalloc(cap_escapes * sizeof(int64_t));
+    if (runs == NULL || hexes == NULL || dumps == NULL || lines == NULL || escapes == NULL) {
         PyMem_RawFree(runs);
         PyMem_RawFree(hexes);
         PyMem_RawFree(dumps);
         PyMem_RawFree(lines);
+        PyMem_RawFree(escapes);
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
@@ -1314,16 +1363,20 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
         qsort(hexes, (size_t)nhex, sizeof(int64_t), compare_offsets);  /* the three widths, in order */
     /* dump offsets, "0x", and the counts of "=" and escapes: `encoded_marks` */
     if (!failed)
-        failed = !encoded_marks(p, n, &dumps, &ndump, &cap_dump, counts, &lines, &nlines, &cap_lines);
+        failed = !encoded_marks(p, n, &dumps, &ndump, &cap_dump, counts, &lines, &nlines, &cap_lines, &escapes,
+                                &nescapes, &cap_escapes);
+    if (!failed)  /* (mail has some hundred escapes, each a link's "%20": no word of them to read) */
+        words = escape_words(p, n, escapes, nescapes, min_escapes);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
     if (failed)
         PyErr_NoMemory();
     else
-        result = Py_BuildValue("(y#y#y#nnnny#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
-                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3],
+        result = Py_BuildValue("(y#y#y#nnnnny#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
+                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3], words,
                                (const char *)lines, nlines * 8);
+    PyMem_RawFree(escapes);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
     PyMem_RawFree(dumps);

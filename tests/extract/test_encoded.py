@@ -170,8 +170,9 @@ def test_random_bytes_encoded_make_no_child(data):
         return
     outputs = extract(in_text(base64.b64encode(data).decode()))
     # (a "+" in the base64 may start a UTF-7 shift that makes two letters by chance: read as such,
-    # noise that finds nothing; `test_ascii_text_without_seven_bit_text_is_not_read_again`)
-    assert [loc for loc in parts(outputs) if not loc.endswith("!/utf-7")] == ["notes.txt"]
+    # noise that finds nothing; `test_ascii_text_without_seven_bit_text_is_not_read_again`; and
+    # if the noise holds a right-to-left override, read in the order shown too, "#visual")
+    assert [loc for loc in parts(outputs) if not loc.split("#")[0].endswith("!/utf-7")] == ["notes.txt"]
 
 
 # -- the run search, against the plain loop it replaced -------------------------------------
@@ -826,3 +827,34 @@ def test_a_run_of_equal_noisy_lines_is_read_once_and_lines_further_up_again():
     assert reading.count("document.write") == 2
     assert "\n".join(RUSSIAN.split()) in reading  # the excerpt's lines in their order, each read
     assert "\n".join(RUSSIAN.split()[::-1]) in reading  # and the copies before it
+
+
+@pytest.mark.parametrize("shift", range(0, 700, 53))
+def test_an_escaped_word_across_the_edges_of_search_chunks_is_read(either_search, shift, monkeypatch):
+    """The text is searched for escaped words only when a chunk's search saw a word that may
+    hold one (`_escape_words`): a word longer than a chunk, or cut by a chunk's edge anywhere,
+    with its escapes on either side of the edge, is still read."""
+    from dlp.extract import encoded
+
+    monkeypatch.setattr(encoded, "_CHUNK", 256)
+    dense = "The Halcyon coating process runs at forty degrees for two hours and then cools"
+    sparse = " ".join(f"{w}{'x' * 300}" for w in dense.split()[:12])  # (one escape in a chunk at most)
+    for sentence in (dense * 4, sparse):
+        word = "".join(f"%{ord(c):02x}" if c == " " or (k % 9 == 0 and sentence is not sparse) else c
+                       for k, c in enumerate(sentence))
+        text = prose(30, 8)[:shift] + " " + word + " " + prose(30, 9)
+        decoded = [data for kind, _, data, _ in encoded._decoded_runs(text) if kind == "escaped"]
+        assert decoded == [sentence.encode()]
+
+
+def test_a_text_whose_escapes_are_a_few_in_each_link_is_not_searched_for_escaped_words(monkeypatch):
+    from dlp.extract import encoded
+
+    searched = []
+    monkeypatch.setattr(encoded, "_escaped_words", lambda *a: searched.append(a) or iter(()))
+    links = " ".join(f"see http://example.com/a%20b%20c/{i}?q=x%2Fy%3Dz%26w%3D{i} now" for i in range(300))
+    list(encoded._decoded_runs(links))
+    assert not searched
+    list(encoded._decoded_runs(links + " " + "%41" * 11))
+    assert searched
+
