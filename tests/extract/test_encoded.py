@@ -858,3 +858,19 @@ def test_a_text_whose_escapes_are_a_few_in_each_link_is_not_searched_for_escaped
     list(encoded._decoded_runs(links + " " + "%41" * 11))
     assert searched
 
+
+def _utf7_all(text: str) -> bytes:
+    """`text` in UTF-7 with every character in a shift (as an evader writes it; Python's encoder
+    leaves ASCII letters as they are)."""
+    return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
+
+
+def test_a_text_written_a_letter_a_line_keeps_its_doubled_letters():
+    """One letter a line, each but a word's last ending in "-" (which joins it to the next), in
+    UTF-7: "s-" twice in "process" is two equal lines, and both are read (attack 11: dropping
+    the second of two equal lines read "proces", "kep", "asets")."""
+    words = "the coating process keeps all assets sealed".split()
+    lines = [letter + ("-" if k < len(word) - 1 else "") for word in words for k, letter in enumerate(word)]
+    data = b"\n".join(_utf7_all(line) for line in lines)
+    reading = "".join(t for loc, t in parts(extract(data)).items() if loc.endswith("!/utf-7"))
+    assert reading.split("\n") == lines

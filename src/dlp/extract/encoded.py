@@ -656,13 +656,21 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
 
 
 def _once_a_run(text: str) -> str:
-    """`text` with each run of equal lines read once: mail repeats the lines that make this
+    """`text` with each run of equal long lines read once: mail repeats the lines that make this
     reading's noise (a script line of an HTML mail, ``ord='+Math.random()+'``, some hundred
     times over: the readings of 40 MB of mail shrank by a third, a third of their cost). Only a
     line equal to the one before it goes: a line that was read earlier, further up, is read
-    again, so copies of an excerpt's lines put before it, in another order, take none of it away."""
+    again, so copies of an excerpt's lines put before it, in another order, take none of it away.
+    And only a line of `_RUN_LINE` characters or more that does not end in a hyphen: a text
+    written a letter or a syllable a line, each but the last of a word ending in "-" (which
+    joins it to the next), has equal lines wherever a word doubles a letter ("ke-", "e-", "p"),
+    and lost one of them (attack 11); long lines are equal only where the text repeats itself."""
     lines = text.split("\n")
-    return "\n".join([line for line, before in zip(lines, ["\0", *lines]) if line != before])
+    return "\n".join([line for line, before in zip(lines, ["\0", *lines])
+                      if line != before or len(line) < _RUN_LINE or line.rstrip().endswith("-")])
+
+
+_RUN_LINE = 24  # characters a line needs before an equal line after it is left out (`_once_a_run`)
 
 
 def _utf7_lines(data: bytes) -> tuple[str, int]:
