@@ -193,20 +193,23 @@ def test_every_byte_breaks_or_continues_a_run_as_without_the_speedups(byte):
        st.integers(0, 63))
 def test_the_c_pass_counts_marks_as_the_regexes_do(pieces, shift):
     data = ("y" * shift + "".join(pieces)).encode()
-    *_, zero_x, counted, lines = encoded._starts(data)
+    *_, zero_x, counted, lines, words = encoded._starts(data)
     assert zero_x == len(re.findall(rb"0[xX]", data))
     assert lines == encoded._marked_lines(data)  # (the lines of 7-bit marks, as the Python search has them)
     assert counted == [data.count(b"="), len(encoded._PERCENT.findall(data.decode())),
-                       len(encoded._BACKSLASH_X.findall(data.decode())), _escape_words(data)]
+                       len(encoded._BACKSLASH_X.findall(data.decode()))]
+    assert words == _escape_words(data)
 
 
-def _escape_words(data: bytes) -> int:
-    """encoded._escape_words, the plain way: each word between ASCII blanks, its escapes counted."""
-    words = 0
+def _escape_words(data: bytes) -> list[tuple[int, int]]:
+    """encoded._escape_words, the plain way: each word between ASCII blanks, its escapes counted
+    one at a time."""
+    words = []
     for word in re.finditer(rb"[^ \t\n\r\x0b\x0c]+", data):
         held = len(re.findall(rb"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}", word.group()))
         edge = word.start() == 0 or word.end() == len(data)
-        words += held >= encoded._MIN_ESCAPES or (edge and held > 0)
+        if held >= encoded._MIN_ESCAPES or (edge and held > 0):
+            words.append(word.span())
     return words
 
 
@@ -214,18 +217,20 @@ def _escape_words(data: bytes) -> int:
 @given(st.lists(st.sampled_from(["%41", "\\x41", "%4", "%%41", "\\x4", "a", "é", " ", "\n", "\t", "\x0b", "\x1c",
                                  "%41" * 11, "\\x41" * 6 + "%41" * 5, "%41" * 10]), max_size=60), st.integers(0, 63),
        st.booleans())
-def test_words_that_may_hold_an_escaped_word_are_counted_alike(pieces, shift, with_c):
+def test_words_that_may_hold_an_escaped_word_are_listed_alike(pieces, shift, with_c):
     """The words of a chunk that may hold a word of eleven escapes (or run on past its ends,
-    holding one), as the C pass counts them and `_escape_words`, and as read word by word."""
+    holding one), as the C pass lists them and `_escape_words`, and as read word by word."""
     data = ("y" * shift + "".join(pieces)).encode()
     if with_c and speedups.native is None:
         pytest.skip("the C speedups are not built here")
     if with_c:
-        counted = speedups.native.encoded_starts(data, encoded.MIN_RUN, encoded._BASE64_FIRST, encoded._MIN_DISTINCT,
-                                                 encoded._MIN_ESCAPES)[7]
+        listed = speedups.native.encoded_starts(data, encoded.MIN_RUN, encoded._BASE64_FIRST, encoded._MIN_DISTINCT,
+                                                encoded._MIN_ESCAPES)[-1]
+        listed = np.frombuffer(listed, dtype=np.int64).tolist()
+        found = list(zip(listed[0::2], listed[1::2]))
     else:
-        counted = encoded._escape_words(data)
-    assert counted == _escape_words(data)
+        found = encoded._escape_words(data)
+    assert found == _escape_words(data)
 
 
 def test_runs_are_found_without_the_speedups_too(without_native):
@@ -784,7 +789,7 @@ def test_long_gathers_are_numpys(dtype):
 def test_the_lines_of_seven_bit_marks_are_cut_alike_in_long_lines(at):
     """A line is taken 32 KiB each way from its mark at most (a file of one line of 70 KB)."""
     data = b"x" * at + b"+BB8EQAQ- and \x1b$B" + b"y" * 50_000 + b"\n~{x~}\n" + b"z" * 10
-    assert encoded._starts(data)[-1] == encoded._marked_lines(data)
+    assert encoded._starts(data)[5] == encoded._marked_lines(data)
 
 
 @settings(max_examples=300, deadline=None)
@@ -798,7 +803,7 @@ def test_every_shift_an_encoder_writes_marks_its_line(text, before, after):
     data = before + encoded_text + after
     lines = encoded._marked_lines(data)
     if native is not None:
-        assert encoded._starts(data)[-1] == lines
+        assert encoded._starts(data)[5] == lines
     for shift in re.finditer(rb"\+[A-Za-z0-9+/]{3,}", encoded_text):
         at = len(before) + shift.start()
         assert any(start <= at < end and kinds & 4 for start, end, kinds in lines), (data, at)

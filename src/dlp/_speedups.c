@@ -1241,41 +1241,30 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
 
 static inline int blank_byte(uint8_t c) { return c == ' ' || (c >= 9 && c <= 13); }
 
-/* How many words of p[0:n] (runs of bytes between ASCII blanks) may hold an escaped word of
- * encoded._escaped: those holding `least` of the escapes at esc[0..m) (ascending) or more, and
- * those holding one or more that run on past either end of p (the rest of them is in the text
- * before or after, which another chunk reads). Each byte is read once at most. */
-static Py_ssize_t escape_words(const uint8_t *p, Py_ssize_t n, const int64_t *esc, Py_ssize_t m, Py_ssize_t least) {
-    Py_ssize_t words = 0, held = 0;
-    int edge = 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        int first = i == 0;
-        if (first) {  /* the first word: does it start at p's start? */
-            Py_ssize_t q = esc[0];
-            while (q > 0 && !blank_byte(p[q - 1]))
-                q--;
-            edge = q == 0;
+/* The words of p[0:n] (runs of bytes between ASCII blanks) that may hold an escaped word of
+ * encoded._escaped, as (start, end) pairs appended to `spans`: those holding `least` of the
+ * escapes at esc[0..m) (ascending) or more, and those holding one or more that run on past either
+ * end of p (the rest of them is in the text before or after, which another chunk reads). Each
+ * byte is read twice at most. 0 when out of memory. */
+static int escape_words(const uint8_t *p, Py_ssize_t n, const int64_t *esc, Py_ssize_t m, Py_ssize_t least,
+                        int64_t **spans, Py_ssize_t *nspans, Py_ssize_t *cap_spans) {
+    for (Py_ssize_t i = 0; i < m;) {
+        Py_ssize_t start = esc[i], end, held = 0;
+        while (start > 0 && !blank_byte(p[start - 1]))  /* (back to where the word before ended, at most) */
+            start--;
+        for (;;) {  /* the escapes of this word: until a blank comes before the next one */
+            Py_ssize_t limit = i + 1 < m ? esc[i + 1] : n;
+            held++;
+            for (end = esc[i++] + 1; end < limit && !blank_byte(p[end]); end++)
+                ;
+            if (end < limit || i >= m)
+                break;
         }
-        else {  /* a blank between the last escape and this one: another word */
-            Py_ssize_t q = esc[i - 1] + 1;
-            while (q < esc[i] && !blank_byte(p[q]))
-                q++;
-            if (q < esc[i]) {
-                words += held >= least || (edge && held > 0);
-                held = 0;
-                edge = 0;
-            }
-        }
-        held++;
+        if ((held >= least || ((start == 0 || end == n) && held > 0))
+                && !(push(spans, nspans, cap_spans, start) && push(spans, nspans, cap_spans, end)))
+            return 0;
     }
-    if (m > 0) {  /* the last word: does it run on to p's end? */
-        Py_ssize_t q = esc[m - 1] + 1;
-        while (q < n && !blank_byte(p[q]))
-            q++;
-        edge |= q == n;
-        words += held >= least || (edge && held > 0);
-    }
-    return words;
+    return 1;
 }
 
 static PyObject *encoded_starts(PyObject *self, PyObject *args) {
@@ -1288,14 +1277,16 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     Py_ssize_t cap64 = 64, cap_hex = 64, n64 = 0, nhex = 0, cap_dump = 64, ndump = 0, counts[4] = {0};
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
     int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
-    Py_ssize_t nlines = 0, cap_lines = 48, nescapes = 0, cap_escapes = 64, words = 0;
+    Py_ssize_t nlines = 0, cap_lines = 48, nescapes = 0, cap_escapes = 64, nwords = 0, cap_words = 64;
     int64_t *lines = PyMem_RawMalloc(cap_lines * sizeof(int64_t)), *escapes = PyMem_RawMalloc(cap_escapes * sizeof(int64_t));
-    if (runs == NULL || hexes == NULL || dumps == NULL || lines == NULL || escapes == NULL) {
+    int64_t *words = PyMem_RawMalloc(cap_words * sizeof(int64_t));
+    if (runs == NULL || hexes == NULL || dumps == NULL || lines == NULL || escapes == NULL || words == NULL) {
         PyMem_RawFree(runs);
         PyMem_RawFree(hexes);
         PyMem_RawFree(dumps);
         PyMem_RawFree(lines);
         PyMem_RawFree(escapes);
+        PyMem_RawFree(words);
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
@@ -1365,18 +1356,19 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     if (!failed)
         failed = !encoded_marks(p, n, &dumps, &ndump, &cap_dump, counts, &lines, &nlines, &cap_lines, &escapes,
                                 &nescapes, &cap_escapes);
-    if (!failed)  /* (mail has some hundred escapes, each a link's "%20": no word of them to read) */
-        words = escape_words(p, n, escapes, nescapes, min_escapes);
+    if (!failed)  /* (most of mail's escapes are the few "%20" of a link: in no word to read) */
+        failed = !escape_words(p, n, escapes, nescapes, min_escapes, &words, &nwords, &cap_words);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyObject *result = NULL;
     if (failed)
         PyErr_NoMemory();
     else
-        result = Py_BuildValue("(y#y#y#nnnnny#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
-                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3], words,
-                               (const char *)lines, nlines * 8);
+        result = Py_BuildValue("(y#y#y#nnnny#y#)", (const char *)runs, n64 * 8, (const char *)hexes, nhex * 8,
+                               (const char *)dumps, ndump * 8, counts[0], counts[1], counts[2], counts[3],
+                               (const char *)lines, nlines * 8, (const char *)words, nwords * 8);
     PyMem_RawFree(escapes);
+    PyMem_RawFree(words);
     PyMem_RawFree(runs);
     PyMem_RawFree(hexes);
     PyMem_RawFree(dumps);

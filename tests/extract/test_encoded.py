@@ -847,16 +847,16 @@ def test_an_escaped_word_across_the_edges_of_search_chunks_is_read(either_search
         assert decoded == [sentence.encode()]
 
 
-def test_a_text_whose_escapes_are_a_few_in_each_link_is_not_searched_for_escaped_words(monkeypatch):
+def test_only_words_with_enough_escapes_are_searched_for_escaped_words(monkeypatch):
     from dlp.extract import encoded
 
     searched = []
-    monkeypatch.setattr(encoded, "_escaped_words", lambda *a: searched.append(a) or iter(()))
+    monkeypatch.setattr(encoded, "_escaped_words", lambda *a: searched.append(a[3:]) or iter(()))
     links = " ".join(f"see http://example.com/a%20b%20c/{i}?q=x%2Fy%3Dz%26w%3D{i} now" for i in range(300))
     list(encoded._decoded_runs(links))
     assert not searched
-    list(encoded._decoded_runs(links + " " + "%41" * 11))
-    assert searched
+    list(encoded._decoded_runs(links + " " + "%41" * 11 + " " + links))
+    assert searched == [(len(links) + 1, len(links) + 34)]  # (that word only)
 
 
 def _utf7_all(text: str) -> bytes:
@@ -874,3 +874,40 @@ def test_a_text_written_a_letter_a_line_keeps_its_doubled_letters():
     data = b"\n".join(_utf7_all(line) for line in lines)
     reading = "".join(t for loc, t in parts(extract(data)).items() if loc.endswith("!/utf-7"))
     assert reading.split("\n") == lines
+
+
+_ESCAPE_PIECES = st.one_of(
+    st.sampled_from([" ", "\n", "\t", "\x0b", "\x1c", "\u00a0", "\u2003", "é", "日", "%", "\\", "%%41", "%zz", "\\x4g",
+                     "The%20Halcyon%20coating", "%54%68%65", "\\x54\\x68\\x65", "%20", "\\x20", "word", "%e9",
+                     "%20process%20runs%20at%20forty%20degrees%20for%20two%20hours%20and%20then",
+                     "\\x20the\\x20coating\\x20cools\\x20for\\x20an\\x20hour\\x20or\\x20two\\x20more"]),
+    st.integers(1, 300).map(lambda n: "y" * n),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ESCAPE_PIECES, max_size=80), st.sampled_from([64, 256, 4 << 20]), st.booleans())
+def test_escaped_words_read_in_the_words_listed_are_those_of_the_whole_text(pieces, chunk, with_c):
+    """Searched only in the words the run search listed (`_escape_words`), chunks small or large,
+    with the C pass or without, the escaped words read are those a search of the whole text finds."""
+    from dlp import speedups
+    from dlp.extract import encoded
+
+    if with_c and speedups.native is None:
+        return
+    text = "".join(pieces)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(encoded, "_CHUNK", chunk)
+        patch.setattr(speedups, "native", speedups.native if with_c else None)
+        read = [data for kind, _, data, _ in encoded._decoded_runs(text) if kind == "escaped"]
+    assert read == [w for p in (encoded._PERCENT, encoded._BACKSLASH_X) for w in _reference_escaped_words(text, p)]
+
+
+def test_escaped_words_far_apart_are_each_read():
+    from dlp.extract.encoded import _decoded_runs
+
+    first = "The Halcyon coating process runs at forty degrees for two hours and no more"
+    second = "then the coating cools for an hour or two more in the dark room"
+    links = " ".join(f"see http://example.com/a%20b/{i}?q=x%2Fy now" for i in range(200))
+    text = f"{links} {first.replace(' ', '%20')} {links}\n{second.replace(' ', '%20')} {links}"
+    assert [data for kind, _, data, _ in _decoded_runs(text) if kind == "escaped"] == [first.encode(), second.encode()]

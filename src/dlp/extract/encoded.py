@@ -162,11 +162,12 @@ def _decoded_runs(text: str, seven_bit: bool = True) -> Iterator[tuple[str, int 
     """(kind, number, decoded bytes, the bytes of another reading or None) of each run, and of
     the text's lines in 7-bit encodings when `seven_bit`."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    # "=", "%" escapes and "\\x" escapes, and words that may hold an escaped word, counted as the
-    # chunks are searched (chunks overlap a little: at least as many as the text holds)
-    marks, seven = [0, 0, 0, 0], []
-    runs = list(_runs(text, marks, seven if seven_bit else None))
-    for kind, data, shifted in (*runs, *_escaped(text, marks)):
+    # "=", "%" escapes and "\\x" escapes, counted as the chunks are searched (chunks overlap a
+    # little: at least as many as the text holds, but for an escape cut by a chunk's edge), and
+    # the words that may hold an escaped word (`_escape_words`)
+    marks, seven, words = [0, 0, 0], [], []
+    runs = list(_runs(text, marks, seven if seven_bit else None, words))
+    for kind, data, shifted in (*runs, *_escaped(text, marks, words)):
         if data:
             numbers[kind] += 1
             yield kind, numbers[kind], data, shifted
@@ -181,11 +182,14 @@ def _decoded_runs(text: str, seven_bit: bool = True) -> Iterator[tuple[str, int 
         yield from _seven_bit(seven)
 
 
-def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+def _runs(text: str, marks: list[int], seven: list | None = None,
+          words: list | None = None) -> Iterator[tuple[str, bytes | None, bytes | None]]:
     """Decoded base64 and hex runs, the text searched a chunk at a time. A run that
     reaches the end of a chunk is read again from its start with the next chunk (the
     chunk doubles when one run fills it). `marks`: see `_candidates`; the lines that hold
-    marks of 7-bit encodings are appended to `seven` as (bytes, kinds), each once."""
+    marks of 7-bit encodings are appended to `seven` as (bytes, kinds), each once; the words
+    that may hold an escaped word (`_escape_words`) to `words`, as (start, end) in the text (a
+    word may be there twice, or in part where a chunk's edge cut it)."""
     start, size, seen = 0, _CHUNK, {}
     while start < len(text):
         end = min(len(text), start + size)
@@ -195,7 +199,8 @@ def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tu
         cut = following - start if ascii else len(text[start:following].encode("utf-8", errors="surrogatepass"))
         restart = None
         lines: list[tuple[int, int, int]] = []
-        for first, last, kind, payload, shifted in _candidates(data, marks, lines):
+        escaped: list[tuple[int, int]] = []
+        for first, last, kind, payload, shifted in _candidates(data, marks, lines, escaped):
             if first >= cut:  # read with the next chunk, which starts there
                 break
             if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
@@ -204,6 +209,11 @@ def _runs(text: str, marks: list[int], seven: list | None = None) -> Iterator[tu
             yield kind, payload, shifted
         if seven is not None:  # (what the next chunk reads again is left to it)
             seven.extend(_seven_bit_spans(data, lines, cut if restart is None else restart, seen))
+        if words is not None:  # (their bounds fall next to ASCII blanks or at the chunk's ends: no
+            for a, b in escaped:  # character is cut)
+                words.append((start + a, start + b) if ascii else
+                             (start + len(data[:a].decode("utf-8", errors="surrogatepass")),
+                              start + len(data[:b].decode("utf-8", errors="surrogatepass"))))
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -225,19 +235,21 @@ def _tail_start(text: str, start: int, end: int) -> int:
     return at
 
 
-def _candidates(data: bytes, marks: list[int] | None = None,
-                lines: list | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
+def _candidates(data: bytes, marks: list[int] | None = None, lines: list | None = None,
+                words: list | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
     """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
     runs of `data`, in order. The counts of "=", "%" escapes and "\\x" escapes in `data` are
-    added to `marks`, and the lines of such marks as (start, end,
-    kinds) to `lines`, when given."""
+    added to `marks`, the lines of 7-bit marks as (start, end, kinds) to `lines`, and the words
+    that may hold an escaped word as (start, end) to `words`, when given."""
     found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
-    base64_starts, hex_starts, offsets, zero_x, counted, marked = _starts(data)
+    base64_starts, hex_starts, offsets, zero_x, counted, marked, escaped = _starts(data)
     if marks is not None:
         for i, count in enumerate(counted):
             marks[i] += count
     if lines is not None:
         lines.extend(marked)
+    if words is not None:
+        words.extend(escaped)
     position = base64_starts.next(0)
     while position >= 0:
         match = _BASE64.match(data, position)
@@ -289,8 +301,8 @@ def _starts(data: bytes):
     """Where runs may start in `data`: base64 (`_Base64Starts`) and hex bytes (`_HexStarts`),
     each with `next(position)`, where a dump's first offset may stand (`_offsets`), how many
     "0x" there are (32 or more, when not counted: a C array may be there), and the counts of
-    "=", "%" escapes and "\\x" escapes and of the words that may hold an escaped word
-    (`_escape_words`), from one C pass where the speedups are built (64 bytes at a time where
+    "=", "%" escapes and "\\x" escapes, the lines of 7-bit marks and the words that may hold an
+    escaped word (`_escape_words`), from one C pass where the speedups are built (64 bytes at a time where
     SSE2 is at hand). That pass also reads each base64 match as `_candidates` does and leaves
     out those it would turn down (too short or too few different characters: 94% of them in
     mail), in the same order."""
@@ -298,38 +310,32 @@ def _starts(data: bytes):
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
                 32 if _HEX_ARRAY_BYTE.search(data) else 0,
-                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data)),
-                 _escape_words(data)], _marked_lines(data))
-    base64, hexes, offsets, zero_x, *counted, lines = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST, _MIN_DISTINCT,
-                                                                            _MIN_ESCAPES)
-    lines = memoryview(lines).cast("q").tolist()
+                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data))],
+                _marked_lines(data), _escape_words(data))
+    base64, hexes, offsets, zero_x, *counted, lines, words = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST,
+                                                                                   _MIN_DISTINCT, _MIN_ESCAPES)
+    lines, words = memoryview(lines).cast("q").tolist(), memoryview(words).cast("q").tolist()
     return (_Listed(base64), _Listed(hexes), memoryview(offsets).cast("q").tolist(), zero_x, counted,
-            list(zip(lines[0::3], lines[1::3], lines[2::3])))
+            list(zip(lines[0::3], lines[1::3], lines[2::3])), list(zip(words[0::2], words[1::2])))
 
 
-def _escape_words(data: bytes) -> int:
-    """How many words of `data` (runs of bytes between ASCII blanks) may hold a word `_escaped`
-    reads: those with _MIN_ESCAPES percent or \\x escapes or more, and those with one or more
-    that run on past either end of `data` (a chunk of the text: the rest of such a word is in
-    the chunk before or after). An escaped word has no blank in it, so it lies in one of them;
-    in mail, whose escapes are the few "%20" of links, there are none, and the text is not
-    searched for escaped words at all (8 ms per 40 MB)."""
-    escapes = sorted(m.start() for pattern in (_PERCENT_BYTES, _BACKSLASH_X_BYTES) for m in pattern.finditer(data))
-    words, held, edge = 0, 0, False
-    for i, at in enumerate(escapes):
-        if i == 0:
-            edge = _BLANK_BYTE.search(data, 0, at) is None
-        elif _BLANK_BYTE.search(data, escapes[i - 1] + 1, at) is not None:
-            words += held >= _MIN_ESCAPES or (edge and held > 0)
-            held, edge = 0, False
-        held += 1
-    if escapes:
-        edge = edge or _BLANK_BYTE.search(data, escapes[-1] + 1) is None
-        words += held >= _MIN_ESCAPES or (edge and held > 0)
+def _escape_words(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each word of `data` (a run of bytes between ASCII blanks) that may hold a
+    word `_escaped` reads: one with _MIN_ESCAPES percent or \\x escapes or more, or with one or
+    more and running on past either end of `data` (a chunk of the text: the rest of it is in the
+    chunk before or after). An escaped word has no blank in it, so it lies in one of them. Most
+    escapes in mail are the few "%20" of a link; the words read for escaped words are these only
+    (mail's thousands of "%" each read back for its word took 8 ms per 40 MB)."""
+    words = []
+    for word in _NOT_BLANK_BYTES.finditer(data):
+        held = sum(len(pattern.findall(word.group())) for pattern in (_PERCENT_BYTES, _BACKSLASH_X_BYTES))
+        if held >= _MIN_ESCAPES or (held and (word.start() == 0 or word.end() == len(data))):
+            words.append(word.span())
     return words
 
 
-_BLANK_BYTE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+_NOT_BLANK_BYTES = re.compile(rb"[^ \t\n\r\x0b\x0c]+")
+_BLANKS = " \t\n\r\x0b\x0c"
 _SEVEN_BIT_MARK = re.compile(rb"|".join((_ISO2022_SHIFT.pattern, rb"\x0e", rb"~\{", _UTF7_SHIFT.pattern)))
 _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at most
 
@@ -445,24 +451,50 @@ def _blank_line_end(mask: bytes, position: int) -> int:
     return -1
 
 
-def _escaped(text: str, marks: list[int]) -> Iterator[tuple[str, bytes | None, None]]:
-    """Words with many percent or \\x escapes, unescaped, when they hold prose. From the counts
-    of escapes the run search made (`marks`): a kind the text has none of is not searched (a
-    word with both kinds is found from either), nor any when no chunk had a word that may hold
-    enough (`_escape_words`). (Not the sum of the counts: an escape cut by a chunk's edge is
-    counted in neither chunk, and a word of exactly eleven was left unread so.)"""
-    if not marks[3]:
+def _escaped(text: str, marks: list[int], words: list[tuple[int, int]]) -> Iterator[tuple[str, bytes | None, None]]:
+    """Words with many percent or \\x escapes, unescaped, when they hold prose: searched for in
+    the words between ASCII blanks that the run search found may hold one (`words`, each taken
+    whole: a chunk's edge may have cut it), a kind at a time; a kind the text has none of
+    (`marks`, the counts) is not searched (a word with both kinds is found from either). (Not
+    when there are too few of both for one word: an escape cut by a chunk's edge is counted in
+    neither chunk, and a word of exactly eleven was left unread so.)"""
+    if not words:
         return
+    spans: list[tuple[int, int]] = []
+    for a, b in sorted(_whole_word(text, a, b) for a, b in words):
+        if spans and a <= spans[-1][1]:  # (the same word, read by two chunks)
+            spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+        else:
+            spans.append((a, b))
     for pattern, first, count in ((_PERCENT, "%", marks[1]), (_BACKSLASH_X, "\\", marks[2])):
         if count == 0:
             continue
-        for kind, data in _escaped_words(text, pattern, first):
-            yield kind, data, None  # (no other reading)
+        for a, b in spans:  # (what a word's search leaves behind ends before the next blank, so each starts afresh)
+            for kind, data in _escaped_words(text, pattern, first, a, b):
+                yield kind, data, None  # (no other reading)
 
 
-def _escaped_words(text: str, pattern: re.Pattern, first: str) -> Iterator[tuple[str, bytes | None]]:
+def _whole_word(text: str, a: int, b: int) -> tuple[int, int]:
+    """text[a:b] (part of a word between ASCII blanks) widened to the whole word."""
+    after = _BLANK_TEXT.search(text, b)
+    b = after.start() if after is not None else len(text)
+    while a > 0:
+        lo = max(0, a - 4096)
+        before = max(text.rfind(blank, lo, a) for blank in _BLANKS)
+        if before >= 0:
+            return before + 1, b
+        a = lo
+    return 0, b
+
+
+_BLANK_TEXT = re.compile("[" + _BLANKS + "]")
+
+
+def _escaped_words(text: str, pattern: re.Pattern, first: str, lo: int = 0,
+                   hi: int | None = None) -> Iterator[tuple[str, bytes | None]]:
+    """The escaped words of `text` whose first escape (of `pattern`) lies in text[lo:hi]."""
     done = 0
-    for escape in _found(text, pattern, first):
+    for escape in _found(text, pattern, first, lo, hi):
         if escape.start() < done:
             continue
         lo = max(done, escape.start() - 4096)
@@ -479,13 +511,14 @@ def _escaped_words(text: str, pattern: re.Pattern, first: str) -> Iterator[tuple
                 yield "escaped", data
 
 
-def _found(text: str, pattern: re.Pattern, first: str) -> Iterator[re.Match]:
-    """`pattern.finditer(text)` for a pattern whose matches start with the character `first`:
-    that is looked for with `str.find`, the pattern tried only there (the regular expression
-    engine walked 40 MB of mail at 3 GB/s to find its 991 percent escapes)."""
-    at = 0
+def _found(text: str, pattern: re.Pattern, first: str, lo: int = 0, hi: int | None = None) -> Iterator[re.Match]:
+    """`pattern.finditer(text)` for a pattern whose matches start with the character `first`
+    (those that start in text[lo:hi]): that is looked for with `str.find`, the pattern tried
+    only there (the regular expression engine walked 40 MB of mail at 3 GB/s to find its 991
+    percent escapes)."""
+    at, hi = lo, len(text) if hi is None else hi
     while True:
-        at = text.find(first, at)
+        at = text.find(first, at, hi)
         if at < 0:
             return
         escape = pattern.match(text, at)
