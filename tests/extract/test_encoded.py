@@ -203,7 +203,7 @@ def _reference_escaped_words(text: str, pattern) -> list[bytes]:
 
     from dlp.extract.encoded import _ESCAPE, _ESCAPED_WORD, _MIN_ESCAPED_WORDS, _MIN_ESCAPES, _unescape
 
-    last_space, done, out = re.compile(r"\s\S*$"), 0, []
+    last_space, done, out = re.compile(r"\s\S*\Z"), 0, []
     for escape in pattern.finditer(text):
         if escape.start() < done:
             continue
@@ -857,7 +857,7 @@ def test_only_words_with_enough_escapes_are_searched_for_escaped_words(monkeypat
     list(encoded._decoded_runs(links))
     assert not searched
     list(encoded._decoded_runs(links + " " + "%41" * 11 + " " + links))
-    assert searched == [(len(links) + 1, len(links) + 34)]  # (that word only)
+    assert searched == [(len(links) + 1, len(links) + 34)] * 2  # (that word only, for each kind of escape)
 
 
 def _utf7_all(text: str) -> bytes:
@@ -901,7 +901,9 @@ def test_escaped_words_read_in_the_words_listed_are_those_of_the_whole_text(piec
         patch.setattr(encoded, "_CHUNK", chunk)
         patch.setattr(speedups, "native", speedups.native if with_c else None)
         read = [data for kind, _, data, _ in encoded._decoded_runs(text) if kind == "escaped"]
-    assert read == [w for p in (encoded._PERCENT, encoded._BACKSLASH_X) for w in _reference_escaped_words(text, p)]
+    whole = [data for pattern, first in ((encoded._PERCENT, "%"), (encoded._BACKSLASH_X, "\\"))
+             for _, data in encoded._escaped_words(text, pattern, first)]
+    assert read == whole
 
 
 def test_escaped_words_far_apart_are_each_read():

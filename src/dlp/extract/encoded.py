@@ -167,7 +167,7 @@ def _decoded_runs(text: str, seven_bit: bool = True) -> Iterator[tuple[str, int 
     # the words that may hold an escaped word (`_escape_words`)
     marks, seven, words = [0, 0, 0], [], []
     runs = list(_runs(text, marks, seven if seven_bit else None, words))
-    for kind, data, shifted in (*runs, *_escaped(text, marks, words)):
+    for kind, data, shifted in (*runs, *_escaped(text, words)):
         if data:
             numbers[kind] += 1
             yield kind, numbers[kind], data, shifted
@@ -451,13 +451,13 @@ def _blank_line_end(mask: bytes, position: int) -> int:
     return -1
 
 
-def _escaped(text: str, marks: list[int], words: list[tuple[int, int]]) -> Iterator[tuple[str, bytes | None, None]]:
+def _escaped(text: str, words: list[tuple[int, int]]) -> Iterator[tuple[str, bytes | None, None]]:
     """Words with many percent or \\x escapes, unescaped, when they hold prose: searched for in
     the words between ASCII blanks that the run search found may hold one (`words`, each taken
-    whole: a chunk's edge may have cut it), a kind at a time; a kind the text has none of
-    (`marks`, the counts) is not searched (a word with both kinds is found from either). (Not
-    when there are too few of both for one word: an escape cut by a chunk's edge is counted in
-    neither chunk, and a word of exactly eleven was left unread so.)"""
+    whole: a chunk's edge may have cut it), a kind at a time (a word with both kinds is found
+    from either). (Not by the counts of escapes, `marks`: an escape cut by a chunk's edge is
+    counted in neither chunk, and a word of exactly eleven, or the one escape of a kind, was
+    left unread so.)"""
     if not words:
         return
     spans: list[tuple[int, int]] = []
@@ -466,9 +466,7 @@ def _escaped(text: str, marks: list[int], words: list[tuple[int, int]]) -> Itera
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
         else:
             spans.append((a, b))
-    for pattern, first, count in ((_PERCENT, "%", marks[1]), (_BACKSLASH_X, "\\", marks[2])):
-        if count == 0:
-            continue
+    for pattern, first in ((_PERCENT, "%"), (_BACKSLASH_X, "\\")):
         for a, b in spans:  # (what a word's search leaves behind ends before the next blank, so each starts afresh)
             for kind, data in _escaped_words(text, pattern, first, a, b):
                 yield kind, data, None  # (no other reading)
