@@ -911,7 +911,8 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     int64_t *dashes = PyMem_RawMalloc(cap_dash * sizeof(int64_t)), *glued = PyMem_RawMalloc(cap_glued * sizeof(int64_t));
     int64_t *halves = PyMem_RawMalloc(cap_halves * sizeof(int64_t)), *h = PyMem_RawMalloc(cap_h * sizeof(int64_t));
     Py_ssize_t nlinks = 0, cap_links = 64, nlongs = 0, cap_longs = 64;
-    int64_t *links = PyMem_RawMalloc(cap_links * sizeof(int64_t)), *longs = PyMem_RawMalloc(cap_longs * sizeof(int64_t));
+    int64_t *links = PyMem_RawMalloc(cap_links * sizeof(int64_t));
+    int64_t *longs = PyMem_RawMalloc(cap_longs * sizeof(int64_t));
     int failed = dashes == NULL || glued == NULL || halves == NULL || h == NULL || brackets == NULL || links == NULL
         || longs == NULL;
     /* A token is listed (link_or_long) once it and the next are final: before `chain`, the first
@@ -1178,7 +1179,8 @@ static int encoded_marks(const uint8_t *p, Py_ssize_t n, int64_t **dumps, Py_ssi
             int i = __builtin_ctzll(rare);
             if (b[i] == '%' || b[i] == '\\') {
                 int percent = b[i] == '%';
-                if (percent ? CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1 : b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1)) {
+                if (percent ? CLASS[b[i + 1]] & CLASS[b[i + 2]] & 1
+                            : b[i + 1] == 'x' && (CLASS[b[i + 2]] & CLASS[b[i + 3]] & 1)) {
                     counts[percent ? 2 : 3]++;
                     if (!push(escapes, nescapes, cap_escapes, at + i))
                         return 0;
@@ -1278,8 +1280,8 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
     int64_t *runs = PyMem_RawMalloc(cap64 * sizeof(int64_t)), *hexes = PyMem_RawMalloc(cap_hex * sizeof(int64_t));
     int64_t *dumps = PyMem_RawMalloc(cap_dump * sizeof(int64_t));
     Py_ssize_t nlines = 0, cap_lines = 48, nescapes = 0, cap_escapes = 64, nwords = 0, cap_words = 64;
-    int64_t *lines = PyMem_RawMalloc(cap_lines * sizeof(int64_t)), *escapes = PyMem_RawMalloc(cap_escapes * sizeof(int64_t));
-    int64_t *words = PyMem_RawMalloc(cap_words * sizeof(int64_t));
+    int64_t *lines = PyMem_RawMalloc(cap_lines * sizeof(int64_t));
+    int64_t *escapes = PyMem_RawMalloc(cap_escapes * sizeof(int64_t)), *words = PyMem_RawMalloc(cap_words * sizeof(int64_t));
     if (runs == NULL || hexes == NULL || dumps == NULL || lines == NULL || escapes == NULL || words == NULL) {
         PyMem_RawFree(runs);
         PyMem_RawFree(hexes);

@@ -878,8 +878,8 @@ def test_a_text_written_a_letter_a_line_keeps_its_doubled_letters():
 
 
 _ESCAPE_PIECES = st.one_of(
-    st.sampled_from([" ", "\n", "\t", "\x0b", "\x1c", "\u00a0", "\u2003", "é", "日", "%", "\\", "%%41", "%zz", "\\x4g",
-                     "The%20Halcyon%20coating", "%54%68%65", "\\x54\\x68\\x65", "%20", "\\x20", "word", "%e9",
+    st.sampled_from([" ", "\n", "\t", "\x0b", "\x1c", "\u00a0", "\u2003", "é", "日", "%", "\\", "%%41", "%zz",
+                     "\\x4g", "The%20Halcyon%20coating", "%54%68%65", "\\x54\\x68\\x65", "%20", "\\x20", "word", "%e9",
                      "%20process%20runs%20at%20forty%20degrees%20for%20two%20hours%20and%20then",
                      "\\x20the\\x20coating\\x20cools\\x20for\\x20an\\x20hour\\x20or\\x20two\\x20more"]),
     st.integers(1, 300).map(lambda n: "y" * n),

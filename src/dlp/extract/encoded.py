@@ -302,10 +302,10 @@ def _starts(data: bytes):
     each with `next(position)`, where a dump's first offset may stand (`_offsets`), how many
     "0x" there are (32 or more, when not counted: a C array may be there), and the counts of
     "=", "%" escapes and "\\x" escapes, the lines of 7-bit marks and the words that may hold an
-    escaped word (`_escape_words`), from one C pass where the speedups are built (64 bytes at a time where
-    SSE2 is at hand). That pass also reads each base64 match as `_candidates` does and leaves
-    out those it would turn down (too short or too few different characters: 94% of them in
-    mail), in the same order."""
+    escaped word (`_escape_words`), from one C pass where the speedups are built (64 bytes at a
+    time where SSE2 is at hand). That pass also reads each base64 match as `_candidates` does
+    and leaves out those it would turn down (too short or too few different characters: 94% of
+    them in mail), in the same order."""
     native = speedups.native
     if native is None:
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
@@ -488,11 +488,11 @@ def _whole_word(text: str, a: int, b: int) -> tuple[int, int]:
 _BLANK_TEXT = re.compile("[" + _BLANKS + "]")
 
 
-def _escaped_words(text: str, pattern: re.Pattern, first: str, lo: int = 0,
-                   hi: int | None = None) -> Iterator[tuple[str, bytes | None]]:
-    """The escaped words of `text` whose first escape (of `pattern`) lies in text[lo:hi]."""
+def _escaped_words(text: str, pattern: re.Pattern, first: str, start: int = 0,
+                   stop: int | None = None) -> Iterator[tuple[str, bytes | None]]:
+    """The escaped words of `text` found from its escapes (of `pattern`) in text[start:stop]."""
     done = 0
-    for escape in _found(text, pattern, first, lo, hi):
+    for escape in _found(text, pattern, first, start, stop):
         if escape.start() < done:
             continue
         lo = max(done, escape.start() - 4096)
