@@ -821,7 +821,7 @@ def test_a_run_of_equal_noisy_lines_is_read_once_and_lines_further_up_again():
     """The same script line of an HTML mail a hundred times over (each "+Math" makes a
     character) is read once; a line equal to one further up, not the one before it, is read
     again, so copies of an excerpt's lines planted earlier in another order take nothing away."""
-    noise = b"document.write('<IMG SRC=\"http://ad.example.com/ad;ord='+Math.random()+'?\" WIDTH=1>');\n"
+    noise = b"document.write('<IMG SRC=\"http://ad.example.com/ad;ord='+Math.random()+'?\" WIDTH=1 HEIGHT=1>');\n"
     lines = [w.encode("utf-7") for w in RUSSIAN.split()]
     planted = b"\n".join(lines[::-1]) + b"\n" + noise * 100 + b"\n".join(lines) + b"\n" + noise * 100
     reading = "".join(t for loc, t in parts(extract(planted)).items() if loc.endswith("!/utf-7"))
@@ -866,12 +866,17 @@ def _utf7_all(text: str) -> bytes:
     return b"+" + base64.b64encode(text.encode("utf-16-be")).rstrip(b"=") + b"-"
 
 
-def test_a_text_written_a_letter_a_line_keeps_its_doubled_letters():
-    """One letter a line, each but a word's last ending in "-" (which joins it to the next), in
-    UTF-7: "s-" twice in "process" is two equal lines, and both are read (attack 11: dropping
-    the second of two equal lines read "proces", "kep", "asets")."""
+@pytest.mark.parametrize("hyphen", ["-", "\u2010", "\u00ad", "\uff0d", "\u2011", "\ufe63", "-\u200b", "-\u2060",
+                                    "- _ _ _ _", "- \u3164 \u3164 \u3164 \u3164", "- \u115f \u115f \u115f"])
+@pytest.mark.parametrize("pad", [0, 16])
+def test_a_text_written_a_letter_a_line_keeps_its_doubled_letters(hyphen, pad):
+    """One letter a line, each but a word's last ending in a hyphen of some kind (which joins it
+    to the next; blanks around it or not), in UTF-7: "s-" twice in "process" is two equal lines,
+    and both are read (attack 11: dropping the second of two equal lines read "proces", "kep",
+    "asets"; attack 12, with lines padded to 24 characters and hyphens other than "-")."""
     words = "the coating process keeps all assets sealed".split()
-    lines = [letter + ("-" if k < len(word) - 1 else "") for word in words for k, letter in enumerate(word)]
+    lines = [" " * pad + letter + (hyphen if k < len(word) - 1 else "") + " " * (pad // 2)
+             for word in words for k, letter in enumerate(word)]
     data = b"\n".join(_utf7_all(line) for line in lines)
     reading = "".join(t for loc, t in parts(extract(data)).items() if loc.endswith("!/utf-7"))
     assert reading.split("\n") == lines

@@ -36,6 +36,8 @@ import re
 import urllib.parse
 from typing import Iterator
 
+import numpy as np
+
 from .. import speedups
 from ..types import Item, Part, Problem
 from .base import Context
@@ -687,21 +689,33 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
 
 
 def _once_a_run(text: str) -> str:
-    """`text` with each run of equal long lines read once: mail repeats the lines that make this
-    reading's noise (a script line of an HTML mail, ``ord='+Math.random()+'``, some hundred
+    """`text` with each run of equal lines of words read once: mail repeats the lines that make
+    this reading's noise (a script line of an HTML mail, ``ord='+Math.random()+'``, some hundred
     times over: the readings of 40 MB of mail shrank by a third, a third of their cost). Only a
     line equal to the one before it goes: a line that was read earlier, further up, is read
     again, so copies of an excerpt's lines put before it, in another order, take none of it away.
-    And only a line of `_RUN_LINE` characters or more that does not end in a hyphen: a text
-    written a letter or a syllable a line, each but the last of a word ending in "-" (which
-    joins it to the next), has equal lines wherever a word doubles a letter ("ke-", "e-", "p"),
-    and lost one of them (attack 11); long lines are equal only where the text repeats itself."""
+    And only a line of `_RUN_WORDS` words or more as the tokeniser reads them: a text written a
+    letter or a syllable a line, joined across the lines by a hyphen of any kind (blanks or
+    invisible characters after it) or spaced out, has equal lines wherever a word doubles a
+    letter, and lost one of them (attacks 11 and 12, against rules on the line's length and last
+    character; blanks, "_" or a Hangul filler between the letters make no word either). Only the
+    first and the last word of a line are joined to the lines around it: equal lines of more
+    words are a repeat of the text's own."""
     lines = text.split("\n")
-    return "\n".join([line for line, before in zip(lines, ["\0", *lines])
-                      if line != before or len(line) < _RUN_LINE or line.rstrip().endswith("-")])
+    repeats = [i for i in range(1, len(lines)) if lines[i] == lines[i - 1]]
+    if not repeats:
+        return text
+    from ..text.normalise import tokenise_lines
+
+    repeated = list(dict.fromkeys(lines[i] for i in repeats))  # (each once: tokenised in one call)
+    _, line_of = tokenise_lines(repeated)
+    words = np.bincount(line_of, minlength=len(repeated))  # (a word joined across these lines counts for the first)
+    long = {line for line, count in zip(repeated, words.tolist()) if count >= _RUN_WORDS}
+    dropped = {i for i in repeats if lines[i] in long}
+    return "\n".join([line for i, line in enumerate(lines) if i not in dropped])
 
 
-_RUN_LINE = 24  # characters a line needs before an equal line after it is left out (`_once_a_run`)
+_RUN_WORDS = 4  # words a line needs before an equal line after it is left out (`_once_a_run`)
 
 
 def _utf7_lines(data: bytes) -> tuple[str, int]:
