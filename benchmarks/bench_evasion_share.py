@@ -18,8 +18,8 @@ the rest of the scan is what it would be on text without such things). The share
 (seconds with everything - seconds without all three) / seconds with everything. The
 modes are run --runs times, alternating, and the median of each is reported (timings on
 this virtual machine drift by 10% within minutes); with --interleaved, every mode runs in one
-process, a scan each in turn, --runs rounds (steadier when the machine is noisy). Figures go to standard output and
-benchmarks/out/evasion_share.json. With PYTHONPATH pointing at the `src/` of an earlier
+process, a scan each in turn, --runs rounds (steadier when the machine is noisy). Figures go to
+standard output and benchmarks/out/evasion_share.json. With PYTHONPATH pointing at the `src/` of an earlier
 commit, every process it starts runs that code ("before", on the same machine).
 """
 

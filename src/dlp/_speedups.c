@@ -658,10 +658,6 @@ static PyObject *join_tokens(PyObject *self, PyObject *args) {
 }
 
 
-/* normalise._letter_spacing and _glued_cuts: the tokens one character long followed, one
- * character further on, by another one (the links of letter-spaced runs, before their
- * spacers are read), and the tokens `long_at` characters long or longer, from their bounds
- * (int64 bytes each). */
 /* normalise._links_and_long of token i of m (bounds s, e): a link (one character, the next token
  * one character too and one character on) or a long token (long_at characters or more) listed.
  * 0 when out of memory. */
@@ -674,6 +670,10 @@ static inline int link_or_long(const int64_t *s, const int64_t *e, Py_ssize_t i,
     return length < long_at || push(longs, nlongs, cap_longs, i);
 }
 
+/* normalise._letter_spacing and _glued_cuts: the tokens one character long followed, one
+ * character further on, by another one (the links of letter-spaced runs, before their
+ * spacers are read), and the tokens `long_at` characters long or longer, from their bounds
+ * (int64 bytes each). */
 static PyObject *links_and_long(PyObject *self, PyObject *args) {
     PyObject *o_starts, *o_ends;
     Py_ssize_t long_at;

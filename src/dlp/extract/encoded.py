@@ -164,9 +164,9 @@ def _decoded_runs(text: str, seven_bit: bool = True) -> Iterator[tuple[str, int 
     """(kind, number, decoded bytes, the bytes of another reading or None) of each run, and of
     the text's lines in 7-bit encodings when `seven_bit`."""
     numbers = {"base64": 0, "hex": 0, "escaped": 0}
-    # "=", "%" escapes and "\\x" escapes, counted as the chunks are searched (chunks overlap a
-    # little: at least as many as the text holds, but for an escape cut by a chunk's edge), and
-    # the words that may hold an escaped word (`_escape_words`)
+    # "=" (and escapes), counted as the chunks are searched (chunks overlap a little: at least as
+    # many as the text holds, but for one cut by a chunk's edge), and the words that may hold an
+    # escaped word (`_escape_words`), which decide where escaped words are looked for
     marks, seven, words = [0, 0, 0], [], []
     runs = list(_runs(text, marks, seven if seven_bit else None, words))
     for kind, data, shifted in (*runs, *_escaped(text, words)):
@@ -310,10 +310,10 @@ def _starts(data: bytes):
     them in mail), in the same order."""
     native = speedups.native
     if native is None:
+        percent, backslash = ([m.start() for m in kind.finditer(data)] for kind in (_PERCENT_BYTES, _BACKSLASH_X_BYTES))
         return (_Base64Starts(data.translate(_BASE64_MASK)), _HexStarts(data.translate(_HEX_MASK)), _offsets(data),
-                32 if _HEX_ARRAY_BYTE.search(data) else 0,
-                [data.count(b"="), len(_PERCENT_BYTES.findall(data)), len(_BACKSLASH_X_BYTES.findall(data))],
-                _marked_lines(data), _escape_words(data))
+                32 if _HEX_ARRAY_BYTE.search(data) else 0, [data.count(b"="), len(percent), len(backslash)],
+                _marked_lines(data), _escape_words(data, sorted(percent + backslash)))
     base64, hexes, offsets, zero_x, *counted, lines, words = native.encoded_starts(data, MIN_RUN, _BASE64_FIRST,
                                                                                    _MIN_DISTINCT, _MIN_ESCAPES)
     lines, words = memoryview(lines).cast("q").tolist(), memoryview(words).cast("q").tolist()
@@ -321,21 +321,19 @@ def _starts(data: bytes):
             list(zip(lines[0::3], lines[1::3], lines[2::3])), list(zip(words[0::2], words[1::2])))
 
 
-def _escape_words(data: bytes) -> list[tuple[int, int]]:
+def _escape_words(data: bytes, escapes: list[int] | None = None) -> list[tuple[int, int]]:
     """(start, end) of each word of `data` (a run of bytes between ASCII blanks) that may hold a
     word `_escaped` reads: one with _MIN_ESCAPES percent or \\x escapes or more, or with one or
     more and running on past either end of `data` (a chunk of the text: the rest of it is in the
     chunk before or after). An escaped word has no blank in it, so it lies in one of them. Most
     escapes in mail are the few "%20" of a link; the words read for escaped words are these only
-    (mail's thousands of "%" each read back for its word took 8 ms per 40 MB)."""
-    escapes = sorted(m.start() for pattern in (_PERCENT_BYTES, _BACKSLASH_X_BYTES) for m in pattern.finditer(data))
+    (mail's thousands of "%" each read back for its word took 8 ms per 40 MB). `escapes`: where
+    the escapes start, ascending, when they were found already."""
+    if escapes is None:
+        escapes = sorted(m.start() for pattern in (_PERCENT_BYTES, _BACKSLASH_X_BYTES) for m in pattern.finditer(data))
     words, i, done = [], 0, 0  # (read around the escapes only, as the C pass does)
     while i < len(escapes):
-        start, reach = -1, 256
-        while start < 0:  # the last blank before the escape, in windows that double (words are short)
-            lo = max(done, escapes[i] - reach)
-            start = max(data.rfind(blank, lo, escapes[i]) for blank in _BLANK_BYTES) + 1 or (lo if lo == done else -1)
-            reach *= 2
+        start = _word_start(data, done, escapes[i], _BLANK_BYTES)
         after = _BLANK_BYTE.search(data, escapes[i])
         end = after.start() if after is not None else len(data)
         held = i
@@ -345,6 +343,21 @@ def _escape_words(data: bytes) -> list[tuple[int, int]]:
             words.append((start, end))
         done = end
     return words
+
+
+def _word_start(text: str | bytes, floor: int, at: int, blanks: list) -> int:
+    """Where the word (a run between ASCII blanks, `blanks` in the type of `text`) that holds
+    text[at] starts, not before `floor`: after the last blank before `at`, looked for in windows
+    that double (words are short; a blank that is not there is not looked for back to the start)."""
+    reach = 256
+    while True:
+        lo = max(floor, at - reach)
+        before = max(text.rfind(blank, lo, at) for blank in blanks)
+        if before >= 0:
+            return before + 1
+        if lo == floor:
+            return floor
+        reach *= 2
 
 
 _BLANKS = " \t\n\r\x0b\x0c"
@@ -488,17 +501,10 @@ def _escaped(text: str, words: list[tuple[int, int]]) -> Iterator[tuple[str, byt
 def _whole_word(text: str, a: int, b: int) -> tuple[int, int]:
     """text[a:b] (part of a word between ASCII blanks) widened to the whole word."""
     after = _BLANK_TEXT.search(text, b)
-    b = after.start() if after is not None else len(text)
-    while a > 0:
-        lo = max(0, a - 4096)
-        before = max(text.rfind(blank, lo, a) for blank in _BLANKS)
-        if before >= 0:
-            return before + 1, b
-        a = lo
-    return 0, b
+    return _word_start(text, 0, a, _BLANK_CHARS), after.start() if after is not None else len(text)
 
 
-_BLANK_TEXT = re.compile("[" + _BLANKS + "]")
+_BLANK_TEXT, _BLANK_CHARS = re.compile("[" + _BLANKS + "]"), list(_BLANKS)
 
 
 def _escaped_words(text: str, pattern: re.Pattern, first: str, start: int = 0,

@@ -1402,7 +1402,6 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
                    superscripts=superscripts), hidden
 
 
-
 class _CharTables:
     """`_char_table` of every code point met so far in this process, as arrays: the normalised
     characters of all of them end to end (`flat`, `kind`), and per code point (ascending
@@ -1420,13 +1419,12 @@ class _CharTables:
     def of(self, uniq: np.ndarray) -> tuple[np.ndarray, ...]:
         """(flat, kind, starts, lengths, flags) for the code points `uniq` (distinct): `flat`
         and `kind` are shared by all of them, the others have one entry per code point."""
-        codes, starts, lengths, flags, flat, kind = tables = self._tables
+        codes, starts, lengths, flags, flat, kind = self._tables
         at = np.searchsorted(codes, uniq)
         met = at < len(codes)
         met[met] = codes[at[met]] == uniq[met]
         if not met.all():
-            tables = self._add(uniq[~met])
-            codes, starts, lengths, flags, flat, kind = tables
+            codes, starts, lengths, flags, flat, kind = self._add(uniq[~met])
             at = np.searchsorted(codes, uniq)
         return flat, kind, starts[at], lengths[at], flags[at]
 
