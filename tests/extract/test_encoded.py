@@ -776,6 +776,27 @@ def test_utf7_text_with_junk_at_the_end_of_its_shifts_is_read(text, junk):
     assert all(w in reading for w in words), data
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([b"document.write('<IMG SRC=\"x;ord='+random+'?\">');", b"+22Emery+2C+20Henry+22 wrote",
+                                 "Привет мир".encode("utf-7"), b"C++ and +1", "東京 x".encode("utf-7") + b"+A",
+                                 b"~{<:Ky2;S{#,NpJ)l6HK!#~} +AGEAYgBj-", b"+AGEAYgBj-", b"+AGEAYgBjZ-\r"]),
+                min_size=1, max_size=12))
+def test_the_lines_of_a_seven_bit_reading_read_as_each_alone(lines):
+    """Each different line of a part is read in UTF-7 once and its reading reused: the reading of
+    lines repeated in any order is the one each line read again makes."""
+    from dlp.extract import encoded
+
+    text = b"\n".join(lines).decode("ascii")
+    once = list(encoded._decoded_runs(text))
+    saved = encoded._utf7_read
+    encoded._utf7_read = lambda line, read: encoded._utf7(line)  # (nothing kept: every line read)
+    try:
+        again = list(encoded._decoded_runs(text))
+    finally:
+        encoded._utf7_read = saved
+    assert once == again
+
+
 def test_a_stray_shift_out_byte_is_no_iso_2022_kr_mark():
     """Mail holds stray SO bytes ("From: \\x0e" in Enron's forwarded headers): without ISO-2022-KR's
     designation in the text they mark nothing, so nothing is read again, nor searched for the SI

@@ -669,9 +669,10 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
     (ISO-2022 read first turns the base64 of UTF-7 into ideographs: a lone escape before a UTF-7
     text hid it)."""
     readings, names = [], set()
+    read: dict[bytes, tuple[str, int]] = {}  # (each distinct line read in UTF-7 once: `_utf7_lines`)
     for span, kinds in spans:
         if kinds == 4:  # (most: a line with "+" in it; UTF-7 alone)
-            text, made = _utf7(span) if b"\n" not in span else _utf7_lines(span)
+            text, made = (read.get(span) or _utf7_read(span, read)) if b"\n" not in span else _utf7_lines(span, read)
             if made:
                 readings.append(text)
                 names.add("utf-7")
@@ -688,7 +689,7 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
             if kinds & bit:
                 data = text.encode("utf-8", errors="surrogateescape")
                 if bit == 4:
-                    text, made = _utf7_lines(data)
+                    text, made = _utf7_lines(data, read)
                 else:
                     text = _decoded(data, codec)
                 used.append(codec)
@@ -696,7 +697,7 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
             readings.append(text)
             names.update(used)
         if kinds & 4:  # (UTF-7 alone too: see above)
-            text, made = _utf7_lines(span)
+            text, made = _utf7_lines(span, read)
             if made:
                 readings.append(text)
                 names.add("utf-7")
@@ -735,11 +736,20 @@ def _once_a_run(text: str) -> str:
 _RUN_WORDS = 4  # words a line needs before an equal line after it is left out (`_once_a_run`)
 
 
-def _utf7_lines(data: bytes) -> tuple[str, int]:
+def _utf7_lines(data: bytes, read: dict[bytes, tuple[str, int]] | None = None) -> tuple[str, int]:
     """`_utf7` of each line of `data`, a shift folded onto the next line read there (a decoder that
-    fails at a line's end takes its break with it)."""
-    read = [_utf7(line) for line in _unfolded(data).split(b"\n")]
-    return "\n".join(t for t, _ in read), sum(n for _, n in read)
+    fails at a line's end takes its break with it). `read`: the lines read so far and what they
+    read as, taken from and added to (a part's marked lines are mostly a few lines over and over:
+    the script line of an HTML mail, a sender's address of "+20" escapes in every header of a
+    thread; 1,512 lines of 40 MB of mail were 201 different ones)."""
+    read = {} if read is None else read
+    out = [read.get(line) or _utf7_read(line, read) for line in _unfolded(data).split(b"\n")]
+    return "\n".join(t for t, _ in out), sum(n for _, n in out)
+
+
+def _utf7_read(line: bytes, read: dict[bytes, tuple[str, int]]) -> tuple[str, int]:
+    read[line] = done = _utf7(line)
+    return done
 
 
 def _utf7(line: bytes) -> tuple[str, int]:
