@@ -627,6 +627,46 @@ def test_camel_case_cuts_of_runs_over_many_blocks_are_the_numpy_ones(pieces, shi
     _same_tokens_both_ways("x" * shift + "".join(pieces))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([1, 1, 1, 2, 5, 25, 40])), max_size=120), st.data())
+def test_links_after_glued_cuts_are_those_of_the_cut_bounds(bounds, data):
+    """Long tokens cut into words (one character long too, at either end): the links `_links_cut`
+    makes of those before are those a pass over the cut bounds lists."""
+    gaps = np.array([g for g, _ in bounds], dtype=np.int64)
+    lengths = np.array([n for _, n in bounds], dtype=np.int64)
+    starts = np.cumsum(gaps) + np.cumsum(lengths) - lengths
+    ends = starts + lengths
+    cuts = sorted({int(starts[i]) + data.draw(st.integers(1, int(lengths[i]) - 1))
+                   for i in np.flatnonzero(lengths >= 25).tolist() for _ in range(data.draw(st.integers(0, 4)))})
+    cuts = np.array(cuts, dtype=np.int64)
+    if len(cuts) == 0:
+        return
+    cut_starts, cut_ends = normalise._insert(starts, cuts), normalise._insert(ends, cuts)
+    links = normalise._links_and_long(starts, ends)[0]
+    expected = normalise._links_and_long(cut_starts, cut_ends)[0]
+    assert normalise._links_cut(links, starts, cuts, cut_starts, cut_ends).tolist() == expected.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b c", "x y z", " ", "  ", "\n", "thequickbrownfoxjumpsoverthelazydog",
+                                 "aquickbrownfoxjumpsoverthelazydoga", "interestingmaterialsandcoatings", "c o a t",
+                                 "Ia", "1 2", "q"]), max_size=30))
+def test_tokens_of_glued_words_among_letters_are_those_of_a_second_pass(pieces):
+    """Glued words beside spaced-out letters tokenise as they did when the links were listed again
+    over the cut bounds."""
+    text = "".join(pieces)
+    got = tokenise(text)
+    saved = normalise._links_cut
+    normalise._links_cut = lambda links, starts, cuts, cut_starts, cut_ends: normalise._links_and_long(cut_starts,
+                                                                                                     cut_ends)[0]
+    try:
+        expected = tokenise(text)
+    finally:
+        normalise._links_cut = saved
+    assert np.array_equal(got.hashes, expected.hashes) and np.array_equal(got.starts, expected.starts) \
+        and np.array_equal(got.ends, expected.ends)
+
+
 @needs_native
 def test_ascii_runs_can_leave_camel_case_alone():
     """`ascii_runs(data, False)` (what bench_evasion_share.py measures without the word rules)

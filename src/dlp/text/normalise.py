@@ -583,8 +583,9 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
     if len(glued):
-        starts, ends = _insert(starts, glued), _insert(ends, glued)
-        links = None  # (tokens cut: read again)
+        cut_starts, cut_ends = _insert(starts, glued), _insert(ends, glued)
+        links = _links_cut(links, starts, glued, cut_starts, cut_ends)
+        starts, ends = cut_starts, cut_ends
     broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends, links)
     unsegmented += unspaced
     joined = [j for j in (broken, spaced) if j is not None]
@@ -671,6 +672,26 @@ def _links_and_long(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, n
     one = np.flatnonzero(lengths == 1)
     a, b = one[:-1], one[1:]
     return a[(b == a + 1) & (starts[b] - ends[a] == 1)], np.flatnonzero(lengths >= GLUED_LETTERS)
+
+
+def _links_cut(links: np.ndarray, starts: np.ndarray, cuts: np.ndarray, cut_starts: np.ndarray,
+               cut_ends: np.ndarray) -> np.ndarray:
+    """The links of `_links_and_long` once long tokens are cut into words at `cuts` (ascending,
+    each inside a token of `starts`; `cut_starts`, `cut_ends`: the bounds after): a link and the
+    token after it are one character long, never cut, so each stays a link, numbered on by the cuts
+    before it; only the words of a cut token and the token before them are read again (a word cut
+    off may be a letter one character from another). A pass over all the bounds again cost ~3 ms
+    per 40 MB of mail."""
+    cut = _token_of(starts, cuts)  # (ascending, as the cuts are)
+    moved = links + np.searchsorted(cut, links, "left")
+    tokens, count = np.unique(cut, return_counts=True)
+    first = tokens + np.searchsorted(cut, tokens, "left")  # the first word of each cut token, after
+    lo, size = np.maximum(first - 1, 0), count + np.minimum(first, 1) + 1  # (from the token before, to its last word)
+    near = np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
+    near = near[near + 1 < len(cut_starts)]
+    one = (cut_ends[near] - cut_starts[near] == 1) & (cut_ends[near + 1] - cut_starts[near + 1] == 1) \
+        & (cut_starts[near + 1] - cut_ends[near] == 1)
+    return distinct(np.concatenate((moved, near[one])))
 
 
 def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
