@@ -797,6 +797,46 @@ def test_the_lines_of_a_seven_bit_reading_read_as_each_alone(lines):
     assert once == again
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([base64.b64encode(prose(12, 1).encode()).decode(), "x" + base64.b64encode(b"%PDF-1.4 " * 9).decode(),
+                                 "Zm9v" * 20, "-" * 70, "0123456789abcdef" * 5, "some words in between",
+                                 base64.b64encode(bytes(range(7, 250, 4))).decode()]), max_size=12))
+def test_base64_runs_repeated_in_a_part_read_as_each_alone(pieces):
+    """What a base64 match reads as is kept for its repeats in the part: the runs decoded are those
+    decoding each again gives."""
+    from dlp.extract import encoded
+
+    text = "\n\n".join(pieces)
+    once = list(encoded._decoded_runs(text))
+    saved, encoded._KEPT_RUNS = encoded._KEPT_RUNS, 0  # (nothing kept)
+    try:
+        again = list(encoded._decoded_runs(text))
+    finally:
+        encoded._KEPT_RUNS = saved
+    assert once == again
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab+/=- \n:.%é日", max_size=60), st.integers(0, 60), st.integers(0, 60), st.integers(1, 70))
+def test_the_next_chunk_starts_where_the_run_at_the_edge_starts(text, start, length, tail):
+    """`_tail_start` backs off over the characters a run can hold, `_TAIL` at most, as a loop over
+    them one by one does."""
+    from dlp.extract import encoded
+
+    start = min(start, len(text))
+    end = min(len(text), start + max(length, 1))
+    if end <= start:
+        return
+    at = end
+    while at > max(start + 1, end - tail) and text[at - 1] in encoded._RUN_TEXT:
+        at -= 1
+    saved, encoded._TAIL = encoded._TAIL, tail
+    try:
+        assert encoded._tail_start(text, start, end) == at
+    finally:
+        encoded._TAIL = saved
+
+
 def test_a_stray_shift_out_byte_is_no_iso_2022_kr_mark():
     """Mail holds stray SO bytes ("From: \\x0e" in Enron's forwarded headers): without ISO-2022-KR's
     designation in the text they mark nothing, so nothing is read again, nor searched for the SI

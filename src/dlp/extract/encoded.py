@@ -51,7 +51,8 @@ _MIN_ESCAPED_WORDS = 8  # words the decoded word must hold (a tracking link hold
 _CHUNK = 4 * 1024 * 1024  # characters of text searched at once (its bytes and mask are transient)
 _TAIL = 4096  # characters before a chunk's edge read again with the next chunk, at most
 _EDGE = 1024  # a run whose match ends this close to a chunk's edge is read again, whole, with the next
-_RUN_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \t\r\n:,;.")
+_KEPT_RUN, _KEPT_RUNS = 1024, 4096  # base64 matches this long at most are kept, decoded, for their repeats in a part
+_RUN_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= \t\r\n:,;."
 
 # Candidates are found on a mask of the text's bytes (one `bytes.translate`, then
 # `bytes.find` of a literal), several times faster than a character-class regex; the
@@ -192,7 +193,7 @@ def _runs(text: str, marks: list[int], seven: list | None = None,
     marks of 7-bit encodings are appended to `seven` as (bytes, kinds), each once; the words
     that may hold an escaped word (`_escape_words`) to `words`, as (start, end) in the text (a
     word may be there twice, or in part where a chunk's edge cut it)."""
-    start, size, seen = 0, _CHUNK, {}
+    start, size, seen, decoded = 0, _CHUNK, {}, {}
     while start < len(text):
         end = min(len(text), start + size)
         following = _tail_start(text, start, end) if end < len(text) else end
@@ -202,7 +203,7 @@ def _runs(text: str, marks: list[int], seven: list | None = None,
         restart = None
         lines: list[tuple[int, int, int]] = []
         escaped: list[tuple[int, int]] = []
-        for first, last, kind, payload, shifted in _candidates(data, marks, lines, escaped):
+        for first, last, kind, payload, shifted in _candidates(data, marks, lines, escaped, decoded):
             if first >= cut:  # read with the next chunk, which starts there
                 break
             if end < len(text) and last >= len(data) - _EDGE:  # may go on past the edge: read it whole
@@ -231,18 +232,18 @@ def _tail_start(text: str, start: int, end: int) -> int:
     `_TAIL` back. A run that begins a few characters before the edge (a fragment too short to
     be a candidate) or whose next line does (a match that ends short of the edge) is then read
     whole with the next chunk, from a line or group boundary, not from the middle of a line."""
-    at = end
-    while at > max(start + 1, end - _TAIL) and text[at - 1] in _RUN_TEXT:
-        at -= 1
-    return at
+    floor = max(start + 1, end - _TAIL)
+    return floor + len(text[floor:end].rstrip(_RUN_TEXT))
 
 
 def _candidates(data: bytes, marks: list[int] | None = None, lines: list | None = None,
-                words: list | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
+                words: list | None = None, decoded: dict | None = None) -> list[tuple[int, int, str, bytes | None, bytes | None]]:
     """(start, end, kind, decoded bytes, another reading's bytes or None) of the base64 and hex
     runs of `data`, in order. The counts of "=", "%" escapes and "\\x" escapes in `data` are
     added to `marks`, the lines of 7-bit marks as (start, end, kinds) to `lines`, and the words
-    that may hold an escaped word as (start, end) to `words`, when given."""
+    that may hold an escaped word as (start, end) to `words`, when given. `decoded`: what each
+    base64 match read as (`_base64_run`), taken from and added to (mail quotes mail: 40 MB of it
+    held 612 runs, a quarter of them different; short ones only, and so many)."""
     found: list[tuple[int, int, str, bytes | None, bytes | None]] = []
     base64_starts, hex_starts, offsets, zero_x, counted, marked, escaped = _starts(data)
     if marks is not None:
@@ -255,14 +256,14 @@ def _candidates(data: bytes, marks: list[int] | None = None, lines: list | None 
     position = base64_starts.next(0)
     while position >= 0:
         match = _BASE64.match(data, position)
-        compact = _SPACE.sub(b"", match.group())
-        if len(compact) >= MIN_RUN and len(set(compact[:256])) >= _MIN_DISTINCT:
-            if _HEX.fullmatch(compact):
-                found.append((match.start(), match.end(), "hex", _unhex(compact), None))
-            else:  # (and, in case one to three characters were glued in front, the run without them)
-                glued = len(compact) % 4
-                found.append((match.start(), match.end(), "base64", _unbase64(compact),
-                              _unbase64(compact[glued:]) if glued else None))
+        run = match.group()
+        read = decoded.get(run, False) if decoded is not None else False
+        if read is False:
+            read = _base64_run(run)
+            if decoded is not None and len(run) <= _KEPT_RUN and len(decoded) < _KEPT_RUNS:
+                decoded[run] = read
+        if read is not None:
+            found.append((match.start(), match.end(), *read))
         position = base64_starts.next(max(match.end(), position + 1))
     position = hex_starts.next(0)
     while position >= 0:
@@ -291,6 +292,18 @@ def _candidates(data: bytes, marks: list[int] | None = None, lines: list | None 
         for match in _HEX_ARRAY.finditer(data):
             found.append((match.start(), match.end(), "hex", _unhex(_NOT_HEX.sub(b"", match.group())), None))
     return sorted(found, key=lambda run: run[0])
+
+
+def _base64_run(run: bytes) -> tuple[str, bytes | None, bytes | None] | None:
+    """(kind, decoded bytes, another reading's bytes or None) of what `_BASE64` matched, or None
+    when it is too short or shows too few different characters."""
+    compact = _SPACE.sub(b"", run)
+    if len(compact) < MIN_RUN or len(set(compact[:256])) < _MIN_DISTINCT:
+        return None
+    if _HEX.fullmatch(compact):
+        return "hex", _unhex(compact), None
+    glued = len(compact) % 4  # (and, in case one to three characters were glued in front, the run without them)
+    return "base64", _unbase64(compact), _unbase64(compact[glued:]) if glued else None
 
 
 def _dumped(match: re.Match) -> tuple[int, int, str, bytes | None, None]:
