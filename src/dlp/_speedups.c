@@ -1546,7 +1546,19 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
         const uint64_t *v = values.buf;
         const uint8_t *sk = skip.buf;
         Py_BEGIN_ALLOW_THREADS
-        uint64_t seq[32];
+        /* Marks come in clusters (a date, a price and a time in one line: half of mail's marks are
+         * six tokens or fewer apart), and the windows of neighbouring marks overlap: each window
+         * of the other reading is hashed once, rolled on from the one before where it can be (the
+         * polynomial less its first token's term, times mix, plus the next token: what hashing the
+         * window whole gives, modulo 2^64), and kept in a ring for the marks whose gaps it spans. */
+        Py_ssize_t total = n - m;  /* tokens of the other reading */
+        uint64_t top = 1;  /* mix^(k - 1): the first token's factor */
+        for (Py_ssize_t i = 1; i < k; i++)
+            top *= (uint64_t)mix;
+        uint64_t tokens[64], hashes[64];  /* rings of the other reading's tokens and windows, by position & 63 */
+        uint64_t h = 0;  /* the polynomial of the window at `hashed` */
+        Py_ssize_t hashed = -1;  /* the last window hashed (where it starts in the other reading; -1: none) */
+        Py_ssize_t next_o = 0, next_mark = 0;  /* the stream: the next token of the text, the next mark at or after it */
         for (Py_ssize_t j = lo; j < hi && !failed; j++) {
             if (j + 8 < hi) {  /* the tokens around a mark further on, asked for early: marks are far apart */
                 PREFETCH(v + (mk[j + 8] >= k ? mk[j + 8] - k : 0), 0);
@@ -1555,32 +1567,51 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
             }
             if (sk[j])
                 continue;
-            /* seq[0 .. k-2]: the k - 1 tokens before the gap (last one at k - 2), seq[k-1 ..]: after */
-            Py_ssize_t nl = 0, nr = 0, o = mk[j] - 1, jj = j - 1;
-            while (nl < k - 1 && o >= 0) {
-                if (jj >= 0 && mk[jj] == o) {
-                    jj--;
-                    o--;
-                    continue;
+            Py_ssize_t gap = mk[j] - j;  /* the token after the mark, in the other reading */
+            Py_ssize_t first = gap - (k - 1) > 0 ? gap - (k - 1) : 0, last = gap - 1 < total - k ? gap - 1 : total - k;
+            if (first > last)
+                continue;
+            if (hashed < 0 || first > hashed + k) {  /* far from the windows before: its tokens read afresh */
+                /* the first window's tokens before the gap (marks skipped, walking back from the mark) */
+                Py_ssize_t o = mk[j] - 1, jj = j - 1;
+                for (Py_ssize_t got = 0; got < gap - first;) {
+                    if (jj >= 0 && mk[jj] == o) {
+                        jj--;
+                        o--;
+                        continue;
+                    }
+                    tokens[(gap - 1 - got++) & 63] = v[o--];
                 }
-                seq[k - 2 - nl++] = v[o--];
-            }
-            o = mk[j] + 1;
-            jj = j + 1;
-            while (nr < k - 1 && o < n) {
-                if (jj < m && mk[jj] == o) {
-                    jj++;
-                    o++;
-                    continue;
+                next_o = mk[j] + 1;  /* then the stream, from after the mark */
+                next_mark = j + 1;
+                for (Py_ssize_t p = gap; p < first + k; p++) {
+                    while (next_mark < m && mk[next_mark] == next_o) {
+                        next_mark++;
+                        next_o++;
+                    }
+                    tokens[p & 63] = v[next_o++];
                 }
-                seq[k - 1 + nr++] = v[o++];
-            }
-            for (Py_ssize_t w = k - 1 - nl; w < k - 1 && w <= nr - 1; w++) {  /* window w: seq[w .. w + k - 1] */
-                uint64_t h = seq[w];
+                h = tokens[first & 63];
                 for (Py_ssize_t i = 1; i < k; i++)
-                    h = h * (uint64_t)mix + seq[w + i];
+                    h = h * (uint64_t)mix + tokens[(first + i) & 63];
+                hashed = first;
+                hashes[first & 63] = fmix64(h);
+            }
+            while (hashed < last) {  /* rolled on to the last window this mark needs */
+                Py_ssize_t p = hashed + k;  /* the token that comes in */
+                while (next_mark < m && mk[next_mark] == next_o) {
+                    next_mark++;
+                    next_o++;
+                }
+                tokens[p & 63] = v[next_o++];
+                h = (h - tokens[hashed & 63] * top) * (uint64_t)mix + tokens[p & 63];
+                hashed++;
+                hashes[hashed & 63] = fmix64(h);
+            }
+            /* (its windows end at the last one hashed, k - 2 before it at most: all still in the ring) */
+            for (Py_ssize_t st = first; st <= last; st++) {
                 out.batch_which[out.nbatch] = j;
-                out.batch[out.nbatch++] = fmix64(h);
+                out.batch[out.nbatch++] = hashes[st & 63];
                 if (out.nbatch == GAP_BATCH && !gap_flush(&out)) {
                     failed = 1;
                     break;
