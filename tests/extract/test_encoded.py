@@ -786,15 +786,21 @@ def test_the_lines_of_a_seven_bit_reading_read_as_each_alone(lines):
     lines repeated in any order is the one each line read again makes."""
     from dlp.extract import encoded
 
-    text = b"\n".join(lines).decode("ascii")
-    once = list(encoded._decoded_runs(text))
-    saved = encoded._utf7_read
-    encoded._utf7_read = lambda line, read: encoded._utf7(line)  # (nothing kept: every line read)
+    text = b"\n".join(lines).decode("ascii")  # (nothing kept: every line read)
+    assert list(encoded._decoded_runs(text)) == _decoded_runs_with(text, "_utf7_read",
+                                                                   lambda line, read: encoded._utf7(line))
+
+
+def _decoded_runs_with(text: str, name: str, value) -> list:
+    """`encoded._decoded_runs` of `text` with encoded.<name> set to `value` meanwhile."""
+    from dlp.extract import encoded
+
+    saved = getattr(encoded, name)
+    setattr(encoded, name, value)
     try:
-        again = list(encoded._decoded_runs(text))
+        return list(encoded._decoded_runs(text))
     finally:
-        encoded._utf7_read = saved
-    assert once == again
+        setattr(encoded, name, saved)
 
 
 @settings(max_examples=100, deadline=None)
@@ -807,13 +813,7 @@ def test_base64_runs_repeated_in_a_part_read_as_each_alone(pieces):
     from dlp.extract import encoded
 
     text = "\n\n".join(pieces)
-    once = list(encoded._decoded_runs(text))
-    saved, encoded._KEPT_RUNS = encoded._KEPT_RUNS, 0  # (nothing kept)
-    try:
-        again = list(encoded._decoded_runs(text))
-    finally:
-        encoded._KEPT_RUNS = saved
-    assert once == again
+    assert list(encoded._decoded_runs(text)) == _decoded_runs_with(text, "_KEPT_RUNS", 0)  # (nothing kept)
 
 
 @settings(max_examples=300, deadline=None)
