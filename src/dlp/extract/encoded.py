@@ -761,6 +761,7 @@ def _utf7_lines(data: bytes, read: dict[bytes, tuple[str, int]] | None = None) -
 
 
 def _utf7_read(line: bytes, read: dict[bytes, tuple[str, int]]) -> tuple[str, int]:
+    """`_utf7` of a line not read yet, kept in `read`."""
     read[line] = done = _utf7(line)
     return done
 
