@@ -149,7 +149,32 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         lambda ws: " ".join(inside(str(i % 10))(w) if i % 3 == 0 else w for i, w in enumerate(ws)),
         "a digit inside a word cuts it in two (t4he: t, 4, he); the other reading drops the 4 but does "
         "not join t and he"),
+    # found attacking the speedups of stop 33 (attack 13): missed by the code before them too
+    "a time between every two words": (
+        lambda ws: " ".join(f"{w} {8 + i % 10}:{7 * i % 60:02d}" for i, w in enumerate(ws)),
+        "two numbers side by side are no mark (a phone number, a date), so a time between every two "
+        "words is read as words and leaves no shingle of the text"),
+    "base64 in groups of four characters, a blank between": (
+        lambda ws: "\n".join(" ".join(line[k:k + 4] for k in range(0, len(line), 4))
+                             for line in _lines_of(_base64(" ".join(ws)), 64)),
+        "a base64 run is one word of the alphabet: groups with blanks between are no run"),
+    "UTF-7, a line a shift without its closing '-', folded at 76 columns": (
+        lambda ws: "\n".join("\n".join(_lines_of("+" + _base64(" ".join(ws[i:i + 12]), "utf-16-be").rstrip("="), 76))
+                             for i in range(0, len(ws), 12)),
+        "the folded lines read as one base64 run, and the 7-bit reading decodes the first line of each shift"),
 }
+
+
+def _base64(text: str, encoding: str = "utf-8") -> str:
+    import base64
+
+    return base64.b64encode(text.encode(encoding)).decode("ascii")
+
+
+def _lines_of(text: str, width: int) -> list[str]:
+    return [text[i:i + width] for i in range(0, len(text), width)]
+
+
 # cases that are a hole for one length only
 PARTIAL: dict[tuple[str, int], str] = {}
 
