@@ -375,6 +375,7 @@ def _word_start(text: str | bytes, floor: int, at: int, blanks: list) -> int:
 
 _BLANKS = " \t\n\r\x0b\x0c"
 _BLANK_BYTE, _BLANK_BYTES = re.compile(rb"[ \t\n\r\x0b\x0c]"), [bytes([ord(c)]) for c in _BLANKS]
+_BLANK_TEXT, _BLANK_CHARS = re.compile("[" + _BLANKS + "]"), list(_BLANKS)
 _SEVEN_BIT_MARK = re.compile(rb"|".join((_ISO2022_SHIFT.pattern, rb"\x0e", rb"~\{", _UTF7_SHIFT.pattern)))
 _LINE_REACH = 32768  # bytes of a marked line taken each way from its mark at most
 
@@ -515,9 +516,6 @@ def _whole_word(text: str, a: int, b: int) -> tuple[int, int]:
     """text[a:b] (part of a word between ASCII blanks) widened to the whole word."""
     after = _BLANK_TEXT.search(text, b)
     return _word_start(text, 0, a, _BLANK_CHARS), after.start() if after is not None else len(text)
-
-
-_BLANK_TEXT, _BLANK_CHARS = re.compile("[" + _BLANKS + "]"), list(_BLANKS)
 
 
 def _escaped_words(text: str, pattern: re.Pattern, first: str, start: int = 0,
@@ -685,7 +683,7 @@ def _seven_bit(spans: list[tuple[bytes, int]]) -> Iterator[tuple[str, None, byte
     read: dict[bytes, tuple[str, int]] = {}  # (each distinct line read in UTF-7 once: `_utf7_lines`)
     for span, kinds in spans:
         if kinds == 4:  # (most: a line with "+" in it; UTF-7 alone)
-            text, made = (read.get(span) or _utf7_read(span, read)) if b"\n" not in span else _utf7_lines(span, read)
+            text, made = _utf7_lines(span, read)
             if made:
                 readings.append(text)
                 names.add("utf-7")
@@ -756,6 +754,8 @@ def _utf7_lines(data: bytes, read: dict[bytes, tuple[str, int]] | None = None) -
     the script line of an HTML mail, a sender's address of "+20" escapes in every header of a
     thread; 1,512 lines of 40 MB of mail were 201 different ones)."""
     read = {} if read is None else read
+    if b"\n" not in data:  # (most: one line, read as it is)
+        return read.get(data) or _utf7_read(data, read)
     out = [read.get(line) or _utf7_read(line, read) for line in _unfolded(data).split(b"\n")]
     return "\n".join(t for t, _ in out), sum(n for _, n in out)
 
