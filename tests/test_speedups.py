@@ -98,6 +98,60 @@ def test_bad_token_bounds_are_an_error_not_a_read_past_the_text():
         native.ascii_hashes(norm, np.array([5], dtype=np.int64), np.array([6], dtype=np.int64), np.empty(1, dtype=np.uint64))
 
 
+# -- text beyond ASCII: characters replaced, token hashes --------------------------------------------
+
+# ASCII runs of eight and more (read eight at a time), and characters that make one character, several
+# (ellipsis, ligatures, fractions, a Roman numeral), none (invisible ones, an accent alone), a capital, a
+# digit, a superscript digit, a token of their own (CJK), a blank (Hangul filler), a lone surrogate, a
+# right-to-left override, a character beyond the first plane, lookalikes, and long tokens either way
+WIDE_PIECES = st.one_of(
+    st.text(alphabet="abcXYZ0189 .-", min_size=1, max_size=40),
+    st.text(alphabet="aé’“”–…ﬁ½Ⅻ\u200b\u0301ÉİßΣσ日本語カ²\u3164\u00ad\U0001d400ж\u00a0", min_size=1, max_size=12),
+    st.sampled_from(["\ud800", "\u202e", "\u202c", "рау", "Ǆemal", "a" * 70, "é" * 70, "x" * 64 + "é",
+                     "ＡＢＣ", "№5", "㎏", "\U0001f600", "TheCoatingProcess", "c o a t", "pig-\nment"]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WIDE_PIECES, max_size=40))
+def test_characters_beyond_ascii_are_replaced_as_by_numpy(pieces):
+    source = np.frombuffer("".join(pieces).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    (layout, hidden), (want, want_hidden) = _both(normalise._normalise, source)
+    for name in ("norm", "kind", "upper", "source_of", "singles", "superscripts"):
+        got, expected = getattr(layout, name), getattr(want, name)
+        assert (got is None) == (expected is None), name
+        if got is not None:
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), name
+    assert np.array_equal(hidden, want_hidden) and hidden.dtype == want_hidden.dtype
+    assert layout.norm.flags.writeable  # (joined words are written into it)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WIDE_PIECES, max_size=40))
+def test_tokens_beyond_ascii_hash_as_with_numpy(pieces):
+    text = "".join(pieces)
+    with_c, without = _both(tokenise, text)
+    for name in ("hashes", "starts", "ends", "norm", "nstarts", "nends", "tampered", "halves"):
+        assert np.array_equal(getattr(with_c, name), getattr(without, name)), name
+    assert with_c.unsegmented == without.unsegmented
+
+
+@needs_native
+def test_a_character_table_that_does_not_fit_is_an_error():
+    source = np.array([97, 233], dtype=np.uint32)
+    flat, kind = np.array([97], dtype=np.uint32), np.array([1], dtype=np.uint8)
+    rows = np.zeros(129, dtype=np.int64), np.ones(129, dtype=np.int64), np.zeros(129, dtype=np.uint8)
+    with pytest.raises(ValueError):  # 233 is not among the wide code points
+        native.normalise_chars(source, np.array([234], dtype=np.uint32), *rows, flat, kind)
+    with pytest.raises(ValueError):  # a row past the flat table
+        native.normalise_chars(source, np.array([233], dtype=np.uint32), rows[0] + 1, rows[1], rows[2], flat, kind)
+    with pytest.raises(ValueError):  # token bounds past the text
+        native.code_point_hashes(source, np.array([1], dtype=np.int64), np.array([3], dtype=np.int64),
+                                 np.empty(1, dtype=np.uint64), np.empty(1, dtype=np.uint8), 3, 0)
+
+
 # -- sentence starts -----------------------------------------------------------------------------
 
 SENTENCE_PIECES = st.one_of(

@@ -183,6 +183,66 @@ static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
     return done(want, 4, ok, "token bounds do not fit the text or each other");
 }
 
+/* normalise._unified_hashes before the BLAKE2b of long tokens, for text of code points (uint32):
+ * each token norm[start:end] of ASCII characters hashed as `ascii_hashes` hashes its bytes, each
+ * token with a code point of 128 or more as fmix64(sum of c_j * P^j + length) ^ WIDE (j from 0
+ * at its start, modulo 2^64: normalise._token_hashes), into `out`; wide[i] set to 1 for the
+ * latter, 0 for the others (bytes). */
+static PyObject *code_point_hashes(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_ends, *o_out, *o_wide;
+    unsigned long long base, mark;
+    if (!PyArg_ParseTuple(args, "OOOOOKK", &o_norm, &o_starts, &o_ends, &o_out, &o_wide, &base, &mark))
+        return NULL;
+    Py_buffer norm, starts, ends, out, wide;
+    Want want[] = {{o_norm, &norm, 4, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+                   {o_out, &out, 8, 1, "out"}, {o_wide, &wide, 1, 1, "wide"}};
+    if (get_all(want, 5) < 0)
+        return NULL;
+    Py_ssize_t m = starts.len / 8, n = norm.len / 4;
+    int ok = ends.len / 8 == m && out.len / 8 == m && wide.len == m;
+    if (ok) {
+        const uint32_t *p = norm.buf;
+        const int64_t *s = starts.buf, *e = ends.buf;
+        uint64_t *h = out.buf;
+        uint8_t *w = wide.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            Py_ssize_t at = s[i], length = e[i] - s[i];
+            if (at < 0 || length < 0 || at + length > n) {
+                ok = 0;
+                break;
+            }
+            uint32_t any = 0;
+            uint64_t v = 0;  /* (the first eight characters as bytes, read as they are checked) */
+            Py_ssize_t j = 0;
+            for (; j < 8 && j < length; j++) {
+                any |= p[at + j];
+                v |= (uint64_t)(p[at + j] & 0xFF) << (8 * j);
+            }
+            for (; j < length; j++)
+                any |= p[at + j];
+            w[i] = any >= 128;
+            if (any >= 128) {
+                uint64_t sum = 0, power = 1;
+                for (j = 0; j < length; j++, power *= base)
+                    sum += (uint64_t)p[at + j] * power;
+                h[i] = fmix64(sum + (uint64_t)length) ^ mark;
+                continue;
+            }
+            v ^= (uint64_t)length << 56;
+            for (Py_ssize_t off = 8; off < 64 && off < length; off += 8) {
+                uint64_t next = 0;
+                for (Py_ssize_t k = 0; k < 8 && off + k < length; k++)
+                    next |= (uint64_t)p[at + off + k] << (8 * k);
+                v = fmix64(v) ^ next;
+            }
+            h[i] = fmix64(v);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return done(want, 5, ok, "token bounds do not fit the text or each other");
+}
+
 /* normalise._sentence_flags after its first flag: `flag` on the token after each sentence end,
  * where a token "after" position p is the first whose start is past p (searchsorted right).
  * A sentence ends at . ! or ? followed by white space (space, \t \n \v \f \r), at a blank line
@@ -743,6 +803,288 @@ static PyObject *ascii_lower(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     return done(want, 5, ok, "norm, kind, upper, small: one byte per byte of raw expected");
+}
+
+
+/* An open-addressing map from code points beyond ASCII (never 0) to small numbers: the distinct
+ * code points of a text (a few thousand at most, as a rule) found or numbered one probe or two
+ * apiece. */
+typedef struct {
+    uint32_t *keys;  /* 0: an empty slot */
+    int32_t *values;
+    Py_ssize_t mask, count;
+} CodeMap;
+
+static inline Py_ssize_t code_slot(const CodeMap *m, uint32_t c) {
+    Py_ssize_t at = (Py_ssize_t)((c * 0x9E3779B1u) >> 7) & m->mask;
+    while (m->keys[at] != 0 && m->keys[at] != c)
+        at = (at + 1) & m->mask;
+    return at;
+}
+
+static int code_map_init(CodeMap *m, Py_ssize_t least) {
+    Py_ssize_t size = 1024;
+    while (size < 2 * least)
+        size *= 2;
+    m->keys = PyMem_RawCalloc((size_t)size, sizeof(uint32_t));
+    m->values = PyMem_RawMalloc((size_t)size * sizeof(int32_t));
+    m->mask = size - 1;
+    m->count = 0;
+    return m->keys != NULL && m->values != NULL;
+}
+
+static void code_map_free(CodeMap *m) {
+    PyMem_RawFree(m->keys);
+    PyMem_RawFree(m->values);
+}
+
+/* c put in the map (numbered by arrival) if it is not there; 0 when out of memory. Doubles at half full. */
+static int code_map_add(CodeMap *m, uint32_t c) {
+    Py_ssize_t at = code_slot(m, c);
+    if (m->keys[at] == c)
+        return 1;
+    if (2 * (m->count + 1) > m->mask + 1) {
+        CodeMap grown;
+        if (!code_map_init(&grown, m->mask + 1)) {
+            code_map_free(&grown);
+            return 0;
+        }
+        for (Py_ssize_t i = 0; i <= m->mask; i++)
+            if (m->keys[i] != 0) {
+                Py_ssize_t to = code_slot(&grown, m->keys[i]);
+                grown.keys[to] = m->keys[i];
+                grown.values[to] = m->values[i];
+            }
+        grown.count = m->count;
+        code_map_free(m);
+        *m = grown;
+        at = code_slot(m, c);
+    }
+    m->keys[at] = c;
+    m->values[at] = (int32_t)m->count++;
+    return 1;
+}
+
+/* The number of code point c: c itself below 128, else 128 + its number in the map; -1 when
+ * the map does not hold it. */
+static inline int32_t code_rank(const CodeMap *m, uint32_t c) {
+    if (c < 128)
+        return (int32_t)c;
+    Py_ssize_t at = code_slot(m, c);
+    return m->keys[at] == c ? 128 + m->values[at] : -1;
+}
+
+static int compare_codes(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* normalise._code_ranks' look-up list: the distinct code points of 128 or more of a uint32 text,
+ * ascending, as bytes of uint32 (one pass and a sort of the few, not a sort of the text or a
+ * table of every code point). */
+static PyObject *wide_codes(PyObject *self, PyObject *args) {
+    Py_buffer source;
+    if (!PyArg_ParseTuple(args, "y*", &source))
+        return NULL;
+    if (source.len % 4 != 0) {
+        PyBuffer_Release(&source);
+        PyErr_SetString(PyExc_TypeError, "source: uint32 code points expected");
+        return NULL;
+    }
+    const uint32_t *p = source.buf;
+    Py_ssize_t n = source.len / 4;
+    CodeMap map;
+    int failed = !code_map_init(&map, 0);
+    uint32_t *codes = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !failed; i++)
+        if (p[i] >= 128 && !code_map_add(&map, p[i]))
+            failed = 1;
+    if (!failed) {
+        codes = PyMem_RawMalloc((size_t)(map.count ? map.count : 1) * sizeof(uint32_t));
+        failed = codes == NULL;
+    }
+    if (!failed) {
+        for (Py_ssize_t i = 0, k = 0; i <= map.mask; i++)
+            if (map.keys[i] != 0)
+                codes[k++] = map.keys[i];
+        qsort(codes, (size_t)map.count, sizeof(uint32_t), compare_codes);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&source);
+    PyObject *result = failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize((const char *)codes, map.count * 4);
+    code_map_free(&map);
+    PyMem_RawFree(codes);
+    return result;
+}
+
+#ifdef WIDE_CLASSES
+/* Eight ASCII code points (uint32) at p lower-cased into norm, their classes (1 a letter, 2 a digit)
+ * into kind and whether each is a capital into upper: `ascii_lower` for code points. */
+static inline void ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind, uint8_t *upper) {
+    __m128i k[2], u[2];
+    for (int h = 0; h < 2; h++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 4 * h));
+        __m128i cap = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('A' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('Z' + 1)));
+        __m128i low = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('a' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('z' + 1)));
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('0' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('9' + 1)));
+        _mm_storeu_si128((__m128i *)(norm + 4 * h), _mm_add_epi32(v, _mm_and_si128(cap, _mm_set1_epi32(32))));
+        k[h] = _mm_or_si128(_mm_and_si128(_mm_or_si128(cap, low), _mm_set1_epi32(1)), _mm_and_si128(dig, _mm_set1_epi32(2)));
+        u[h] = _mm_and_si128(cap, _mm_set1_epi32(1));
+    }
+    __m128i k16 = _mm_packs_epi32(k[0], k[1]), u16 = _mm_packs_epi32(u[0], u[1]);
+    _mm_storel_epi64((__m128i *)kind, _mm_packus_epi16(k16, k16));
+    _mm_storel_epi64((__m128i *)upper, _mm_packus_epi16(u16, u16));
+}
+#endif
+
+/* normalise._normalise after the character table: each character of the uint32 text `source`
+ * replaced by what the table makes of it. The table is given per code point, for the code points
+ * 0..127 and then `wide` (the text's others, ascending: `wide_codes`): where each one's characters
+ * start in `flat` (uint32) and `flat_kind` (uint8: 1 a word character, 2 a token of its own), how
+ * many there are (both int64), and its flags (uint8: 1 upper case, 2 hides, 4 a superscript
+ * digit). Returns (norm: uint32; kind: uint8, 1 a letter, 2 a digit 0-9, 0 anything else, of the
+ * word characters; upper: 0 or 1; source_of: int64, the source offset of each character, or None
+ * where every source character makes one; singles: 0 or 1, or None where none is; hidden: int64
+ * source offsets of the characters that hide; superscripts: int64 offsets in norm, or None where
+ * none is), each a bytearray (the caller's to change). Two passes: the first finds each
+ * character's code (kept) and counts, so each array is allocated once. */
+static PyObject *normalise_chars(PyObject *self, PyObject *args) {
+    PyObject *o_source, *o_wide, *o_starts, *o_lengths, *o_flags, *o_flat, *o_flat_kind;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &o_source, &o_wide, &o_starts, &o_lengths, &o_flags, &o_flat, &o_flat_kind))
+        return NULL;
+    Py_buffer source, wide, starts, lengths, flags, flat, flat_kind;
+    Want want[] = {{o_source, &source, 4, 0, "source"}, {o_wide, &wide, 4, 0, "wide"},
+                   {o_starts, &starts, 8, 0, "starts"}, {o_lengths, &lengths, 8, 0, "lengths"},
+                   {o_flags, &flags, 1, 0, "flags"}, {o_flat, &flat, 4, 0, "flat"},
+                   {o_flat_kind, &flat_kind, 1, 0, "flat_kind"}};
+    if (get_all(want, 7) < 0)
+        return NULL;
+    const uint32_t *p = source.buf, *w = wide.buf, *fl = flat.buf;
+    const int64_t *st = starts.buf, *len = lengths.buf;
+    const uint8_t *fg = flags.buf, *fk = flat_kind.buf;
+    Py_ssize_t n = source.len / 4, nw = wide.len / 4, codes = 128 + nw, nflat = flat.len / 4;
+    int ok = starts.len / 8 == codes && lengths.len / 8 == codes && flags.len == codes && flat_kind.len == nflat
+             && (nw == 0 || w[0] >= 128);
+    for (Py_ssize_t r = 0; ok && r < codes; r++)
+        ok = st[r] >= 0 && len[r] >= 0 && st[r] + len[r] <= nflat;
+    for (Py_ssize_t k = 1; ok && k < nw; k++)
+        ok = w[k - 1] < w[k];
+    CodeMap map = {NULL, NULL, 0, 0};
+    int failed = 0, multi = 0, any_single = 0, plain = 0;
+    Py_ssize_t total = 0, nhidden = 0, nsup = 0;
+    if (ok)
+        failed = !code_map_init(&map, nw);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; ok && !failed && k < nw; k++)  /* numbered in order: the k-th is code 128 + k */
+        failed = !code_map_add(&map, w[k]);
+    for (Py_ssize_t r = 0; ok && !failed && r < codes; r++)
+        for (Py_ssize_t j = st[r]; j < st[r] + len[r]; j++)
+            any_single |= fk[j] == 2;
+    /* where the table's rows of 0..127 are ASCII's own (lower case, one character each, letters
+     * and digits words; so they are unless the table changed), eight ASCII characters in a row
+     * are counted and written at once, without looking their rows up */
+    plain = 1;
+    for (Py_ssize_t r = 0; r < 128 && ok; r++) {
+        uint32_t lower = (uint32_t)r + ((uint32_t)(r - 'A') < 26u ? 32u : 0u);
+        int word = (uint32_t)((r | 32) - 'a') < 26u || (uint32_t)(r - '0') < 10u;
+        plain &= len[r] == 1 && fl[st[r]] == lower && fk[st[r]] == word && fg[r] == ((uint32_t)(r - 'A') < 26u);
+    }
+    for (Py_ssize_t i = 0; ok && !failed && i < n; i++) {
+        if (plain && i + 8 <= n && (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) < 128) {
+            total += 8;
+            i += 7;
+            continue;
+        }
+        int32_t r = code_rank(&map, p[i]);
+        if (r < 0) {  /* a code point `wide` does not hold */
+            ok = 0;
+            break;
+        }
+        total += len[r];
+        multi |= len[r] != 1;
+        nhidden += (fg[r] & 2) != 0;
+        nsup += (fg[r] & 4) != 0;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *o_norm = NULL, *o_kind = NULL, *o_upper = NULL, *o_source_of = NULL, *o_singles = NULL;
+    PyObject *o_hidden = NULL, *o_sup = NULL, *result = NULL;
+    if (ok && !failed) {
+        o_norm = PyByteArray_FromStringAndSize(NULL, total * 4);
+        o_kind = PyByteArray_FromStringAndSize(NULL, total);
+        o_upper = PyByteArray_FromStringAndSize(NULL, total);
+        o_singles = PyByteArray_FromStringAndSize(NULL, any_single ? total : 0);
+        o_source_of = PyByteArray_FromStringAndSize(NULL, multi ? total * 8 : 0);
+        o_hidden = PyByteArray_FromStringAndSize(NULL, nhidden * 8);
+        o_sup = PyByteArray_FromStringAndSize(NULL, nsup * 8);
+    }
+    if (ok && !failed && o_norm && o_kind && o_upper && o_singles && o_source_of && o_hidden && o_sup) {
+        uint32_t *norm = (uint32_t *)PyByteArray_AS_STRING(o_norm);
+        uint8_t *kind = (uint8_t *)PyByteArray_AS_STRING(o_kind), *upper = (uint8_t *)PyByteArray_AS_STRING(o_upper);
+        uint8_t *singles = (uint8_t *)PyByteArray_AS_STRING(o_singles);
+        int64_t *source_of = (int64_t *)PyByteArray_AS_STRING(o_source_of);
+        int64_t *hidden = (int64_t *)PyByteArray_AS_STRING(o_hidden), *sup = (int64_t *)PyByteArray_AS_STRING(o_sup);
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t out = 0, h = 0, s = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (plain && i + 8 <= n && (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) < 128) {
+#ifdef WIDE_CLASSES
+                if (!multi && !any_single) {  /* (most text: four characters a step) */
+                    ascii_chars8(p + i, norm + out, kind + out, upper + out);
+                    out += 8;
+                    i += 7;
+                    continue;
+                }
+#endif
+                for (int k = 0; k < 8; k++, out++) {
+                    uint32_t ch = p[i + k];
+                    int capital = ch - 'A' < 26u;
+                    norm[out] = ch + (capital ? 32u : 0u);
+                    kind[out] = ((ch | 32u) - 'a' < 26u) ? 1 : (ch - '0' < 10u) ? 2 : 0;
+                    upper[out] = (uint8_t)capital;
+                    if (any_single)
+                        singles[out] = 0;
+                    if (multi)
+                        source_of[out] = i + k;
+                }
+                i += 7;
+                continue;
+            }
+            int32_t r = code_rank(&map, p[i]);
+            uint8_t f = fg[r];
+            if (f & 2)
+                hidden[h++] = i;
+            if (f & 4)
+                sup[s++] = out;  /* (a superscript digit makes one character) */
+            for (Py_ssize_t j = st[r], end = st[r] + len[r]; j < end; j++, out++) {
+                uint32_t c = fl[j];
+                norm[out] = c;
+                kind[out] = fk[j] == 1 ? (c - 48u < 10u ? 2 : 1) : 0;
+                upper[out] = f & 1;
+                if (any_single)
+                    singles[out] = fk[j] == 2;
+                if (multi)
+                    source_of[out] = i;
+            }
+        }
+        Py_END_ALLOW_THREADS
+        result = Py_BuildValue("(OOOOOOO)", o_norm, o_kind, o_upper, multi ? o_source_of : Py_None,
+                               any_single ? o_singles : Py_None, o_hidden, nsup ? o_sup : Py_None);
+    }
+    else if (ok)
+        PyErr_NoMemory();
+    else
+        PyErr_SetString(PyExc_ValueError, "the character table does not fit the code points");
+    Py_XDECREF(o_norm);
+    Py_XDECREF(o_kind);
+    Py_XDECREF(o_upper);
+    Py_XDECREF(o_source_of);
+    Py_XDECREF(o_singles);
+    Py_XDECREF(o_hidden);
+    Py_XDECREF(o_sup);
+    release_all(want, 7);
+    code_map_free(&map);
+    return result;
 }
 
 
@@ -2554,6 +2896,7 @@ static PyObject *gather(PyObject *self, PyObject *args) {
 
 static PyMethodDef METHODS[] = {
     {"ascii_hashes", ascii_hashes, METH_VARARGS, "Hashes of the tokens of an ASCII text (see normalise._ascii_hashes)."},
+    {"code_point_hashes", code_point_hashes, METH_VARARGS, "Hashes of the tokens of a text of code points (see normalise._unified_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
     {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
@@ -2569,6 +2912,8 @@ static PyMethodDef METHODS[] = {
     {"join_tokens", join_tokens, METH_VARARGS, "Tokens run on through the next ones (see normalise._join)."},
     {"links_and_long", links_and_long, METH_VARARGS, "One-character tokens one apart, and long tokens (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
+    {"wide_codes", wide_codes, METH_VARARGS, "The distinct code points of 128 or more of a uint32 text (see normalise._normalise)."},
+    {"normalise_chars", normalise_chars, METH_VARARGS, "Characters replaced by what the character table makes of them (see normalise._normalise)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},

@@ -510,9 +510,12 @@ class Words:
         if self._halves is False:
             toks, self._halves = self.tokens, None
             if toks.norm.dtype != np.uint8 and len(toks):
-                single = single_characters(toks.norm[toks.nstarts]) & (toks.lengths == 1)
-                if single.any():
-                    self._halves = np.concatenate(([0], np.cumsum(2 - single.view(np.uint8), dtype=np.int64)))
+                one = np.flatnonzero(toks.lengths == 1)  # (the code points of those only)
+                single = one[single_characters(toks.norm[toks.nstarts[one]])]
+                if len(single):
+                    halves = np.full(len(toks), 2, dtype=np.int64)
+                    halves[single] = 1
+                    self._halves = np.concatenate(([0], np.cumsum(halves)))
         return self._halves
 
     def __call__(self, first: int, end: int) -> int:
