@@ -139,6 +139,19 @@ def test_tokens_beyond_ascii_hash_as_with_numpy(pieces):
 
 
 @needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 2]), max_size=300), st.integers(0, 3))
+def test_runs_and_cuts_of_classes_are_the_numpy_ones(kinds, repeat):
+    """Runs of letters and digits, and where a letter meets a digit, 64 classes at a time: at every
+    length around a block's edge (a run to the end of the text included)."""
+    kind = np.repeat(np.array(kinds, dtype=np.uint8), repeat + 1)
+    starts, ends, cuts = (np.frombuffer(r, dtype=np.int64) for r in native.kind_runs(kind))
+    want_starts, want_ends = normalise._runs(kind != 0)
+    assert np.array_equal(starts, want_starts) and np.array_equal(ends, want_ends)
+    assert np.array_equal(cuts, np.flatnonzero(kind[1:] * kind[:-1] == 2) + 1)
+
+
+@needs_native
 def test_a_character_table_that_does_not_fit_is_an_error():
     source = np.array([97, 233], dtype=np.uint32)
     flat, kind = np.array([97], dtype=np.uint32), np.array([1], dtype=np.uint8)

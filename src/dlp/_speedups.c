@@ -938,6 +938,73 @@ static inline void ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind
 }
 #endif
 
+/* normalise._first_cuts' runs and cuts, for a layout's classes (`kind`: 1 a letter, 2 a digit, 0
+ * anything else, uint8): where runs of letters and digits start and end, and the cuts inside them
+ * where a letter meets a digit, as bytes of int64 (three arrays). */
+/* Bits of the 64 classes at k (bit i: k[i]) that are 1 (`letter`) and 2 (`digit`). */
+static inline void kind_bits64(const uint8_t *k, uint64_t *letter, uint64_t *digit) {
+#ifdef WIDE_CLASSES
+    *letter = *digit = 0;
+    for (int q = 0; q < 4; q++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(k + 16 * q));
+        *letter |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(1))) << (16 * q);
+        *digit |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(2))) << (16 * q);
+    }
+#else
+    *letter = *digit = 0;
+    for (int i = 0; i < 64; i++) {
+        *letter |= (uint64_t)(k[i] == 1) << i;
+        *digit |= (uint64_t)(k[i] == 2) << i;
+    }
+#endif
+}
+
+static PyObject *kind_runs(PyObject *self, PyObject *args) {
+    Py_buffer kind;
+    if (!PyArg_ParseTuple(args, "y*", &kind))
+        return NULL;
+    const uint8_t *k = kind.buf;
+    Py_ssize_t n = kind.len, ns = 0, ne = 0, nc = 0, cap_s = 64, cap_e = 64, cap_c = 64;
+    int64_t *s = PyMem_RawMalloc(cap_s * sizeof(int64_t)), *e = PyMem_RawMalloc(cap_e * sizeof(int64_t));
+    int64_t *cuts = PyMem_RawMalloc(cap_c * sizeof(int64_t));
+    int failed = s == NULL || e == NULL || cuts == NULL;
+    Py_BEGIN_ALLOW_THREADS
+    uint64_t letter_carry = 0, digit_carry = 0;  /* the last class of the block before */
+    uint8_t pad[64];
+    for (Py_ssize_t at = 0; at < n && !failed; at += 64) {  /* 64 classes a step, as bits */
+        const uint8_t *b = k + at;
+        if (at + 64 > n) {
+            memset(pad, 0, 64);
+            memcpy(pad, b, (size_t)(n - at));
+            b = pad;
+        }
+        uint64_t letter, digit;
+        kind_bits64(b, &letter, &digit);
+        uint64_t word = letter | digit, letter_before = (letter << 1) | letter_carry;
+        uint64_t digit_before = (digit << 1) | digit_carry, word_before = letter_before | digit_before;
+        uint64_t starts = word & ~word_before, ends = word_before & ~word;
+        uint64_t between = (letter & digit_before) | (digit & letter_before);
+        for (; starts && !failed; starts &= starts - 1)
+            failed = !push(&s, &ns, &cap_s, at + __builtin_ctzll(starts));
+        for (; ends && !failed; ends &= ends - 1)
+            failed = !push(&e, &ne, &cap_e, at + __builtin_ctzll(ends));
+        for (; between && !failed; between &= between - 1)
+            failed = !push(&cuts, &nc, &cap_c, at + __builtin_ctzll(between));
+        letter_carry = letter >> 63;
+        digit_carry = digit >> 63;
+    }
+    if (!failed && ne < ns)  /* a run that goes on to the end (past it, the padding has no class) */
+        failed = !push(&e, &ne, &cap_e, n);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&kind);
+    PyObject *result = failed ? PyErr_NoMemory()
+        : Py_BuildValue("(y#y#y#)", (const char *)s, ns * 8, (const char *)e, ne * 8, (const char *)cuts, nc * 8);
+    PyMem_RawFree(s);
+    PyMem_RawFree(e);
+    PyMem_RawFree(cuts);
+    return result;
+}
+
 /* normalise._normalise after the character table: each character of the uint32 text `source`
  * replaced by what the table makes of it. The table is given per code point, for the code points
  * 0..127 and then `wide` (the text's others, ascending: `wide_codes`): where each one's characters
@@ -2913,6 +2980,7 @@ static PyMethodDef METHODS[] = {
     {"links_and_long", links_and_long, METH_VARARGS, "One-character tokens one apart, and long tokens (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
     {"wide_codes", wide_codes, METH_VARARGS, "The distinct code points of 128 or more of a uint32 text (see normalise._normalise)."},
+    {"kind_runs", kind_runs, METH_VARARGS, "Runs of letters and digits and the cuts between them (see normalise._first_cuts)."},
     {"normalise_chars", normalise_chars, METH_VARARGS, "Characters replaced by what the character table makes of them (see normalise._normalise)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},
     {"search_sorted", search_sorted, METH_VARARGS, "numpy.searchsorted for uint64, galloping over ascending queries."},

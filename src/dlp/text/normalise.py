@@ -631,9 +631,13 @@ def _first_cuts(layout: _Layout, text: str | None):
     if layout.superscripts is not None:
         layout = _drop_footnotes(layout)
     kind = layout.kind
-    starts, ends = _runs(kind != 0)
-    # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
-    cuts = np.flatnonzero(kind[1:] * kind[:-1] == LETTER * DIGIT) + 1
+    native = speedups.native
+    if native is not None and kind.dtype == np.uint8:  # (one C pass for the runs and the cuts)
+        starts, ends, cuts = (np.frombuffer(r, dtype=np.int64) for r in native.kind_runs(np.ascontiguousarray(kind)))
+    else:
+        starts, ends = _runs(kind != 0)
+        # cuts: where letters meet digits (a letter class 1 next to a digit class 2), and CamelCase
+        cuts = np.flatnonzero(kind[1:] * kind[:-1] == LETTER * DIGIT) + 1
     camel, half_cuts = _camel_cuts(layout, starts, ends)
     if len(camel):  # never where letters meet digits: a merge of two sorted runs
         cuts = np.sort(np.concatenate((cuts, camel)), kind="stable")
