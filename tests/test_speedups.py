@@ -107,7 +107,8 @@ def test_bad_token_bounds_are_an_error_not_a_read_past_the_text():
 WIDE_PIECES = st.one_of(
     st.text(alphabet="abcXYZ0189 .-", min_size=1, max_size=40),
     st.text(alphabet="aé’“”–…ﬁ½Ⅻ\u200b\u0301ÉİßΣσ日本語カ²\u3164\u00ad\U0001d400ж\u00a0", min_size=1, max_size=12),
-    st.sampled_from(["\ud800", "\u202e", "\u202c", "рау", "Ǆemal", "a" * 70, "é" * 70, "x" * 64 + "é",
+    st.sampled_from(["\ud800", "\u202e", "\u202c", "рау", "Ǆemal", "a" * 70, "é" * 70, "x" * 64 + "é", "[12]", "[ 3, 4–5 ]",
+                     "coat-\n", "a\u2010 b", "\u2011", "－", "［7］", "co\u00adat",
                      "ＡＢＣ", "№5", "㎏", "\U0001f600", "TheCoatingProcess", "c o a t", "pig-\nment"]),
 )
 
@@ -125,6 +126,9 @@ def test_characters_beyond_ascii_are_replaced_as_by_numpy(pieces):
             assert got.dtype == expected.dtype and np.array_equal(got, expected), name
     assert np.array_equal(hidden, want_hidden) and hidden.dtype == want_hidden.dtype
     assert layout.norm.flags.writeable  # (joined words are written into it)
+    norm = want.norm  # (and where the C pass listed "[" and the hyphens, NumPy finds them)
+    assert np.array_equal(layout.brackets, np.flatnonzero(norm == 91))
+    assert np.array_equal(layout.dashes, np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == 0xAD)))
 
 
 @needs_native

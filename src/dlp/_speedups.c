@@ -920,11 +920,14 @@ static PyObject *wide_codes(PyObject *self, PyObject *args) {
 
 #ifdef WIDE_CLASSES
 /* Eight ASCII code points (uint32) at p lower-cased into norm, their classes (1 a letter, 2 a digit)
- * into kind and whether each is a capital into upper: `ascii_lower` for code points. */
-static inline void ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind, uint8_t *upper) {
+ * into kind and whether each is a capital into upper: `ascii_lower` for code points. Nonzero when
+ * one of them is "[" or "-" (`normalise_chars` lists those). */
+static inline int ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind, uint8_t *upper) {
     __m128i k[2], u[2];
+    int marks = 0;
     for (int h = 0; h < 2; h++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + 4 * h));
+        marks |= _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi32(v, _mm_set1_epi32('[')), _mm_cmpeq_epi32(v, _mm_set1_epi32('-'))));
         __m128i cap = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('A' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('Z' + 1)));
         __m128i low = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('a' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('z' + 1)));
         __m128i dig = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('0' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('9' + 1)));
@@ -935,6 +938,7 @@ static inline void ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind
     __m128i k16 = _mm_packs_epi32(k[0], k[1]), u16 = _mm_packs_epi32(u[0], u[1]);
     _mm_storel_epi64((__m128i *)kind, _mm_packus_epi16(k16, k16));
     _mm_storel_epi64((__m128i *)upper, _mm_packus_epi16(u16, u16));
+    return marks;
 }
 #endif
 
@@ -1005,6 +1009,18 @@ static PyObject *kind_runs(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* Where a normalised character c at `at` is "[" (appended to brackets) or a hyphen: "-", U+2010 or a
+ * soft hyphen (to dashes); the citation marks and broken words of text beyond ASCII are looked
+ * for at those only. 0 when out of memory. */
+static inline int list_mark(uint32_t c, Py_ssize_t at, int64_t **brackets, Py_ssize_t *nb, Py_ssize_t *cap_b,
+                            int64_t **dashes, Py_ssize_t *nd, Py_ssize_t *cap_d) {
+    if (c == '[')
+        return push(brackets, nb, cap_b, at);
+    if (c == '-' || c == 0x2010 || c == 0xAD)
+        return push(dashes, nd, cap_d, at);
+    return 1;
+}
+
 /* normalise._normalise after the character table: each character of the uint32 text `source`
  * replaced by what the table makes of it. The table is given per code point, for the code points
  * 0..127 and then `wide` (the text's others, ascending: `wide_codes`): where each one's characters
@@ -1014,8 +1030,9 @@ static PyObject *kind_runs(PyObject *self, PyObject *args) {
  * word characters; upper: 0 or 1; source_of: int64, the source offset of each character, or None
  * where every source character makes one; singles: 0 or 1, or None where none is; hidden: int64
  * source offsets of the characters that hide; superscripts: int64 offsets in norm, or None where
- * none is), each a bytearray (the caller's to change). Two passes: the first finds each
- * character's code (kept) and counts, so each array is allocated once. */
+ * none is), each a bytearray (the caller's to change); and, as bytes of int64, where norm holds "["
+ * and where it holds a hyphen (`list_mark`). Two passes: the first counts, so each array but those
+ * two lists is allocated once. */
 static PyObject *normalise_chars(PyObject *self, PyObject *args) {
     PyObject *o_source, *o_wide, *o_starts, *o_lengths, *o_flags, *o_flat, *o_flat_kind;
     if (!PyArg_ParseTuple(args, "OOOOOOO", &o_source, &o_wide, &o_starts, &o_lengths, &o_flags, &o_flat, &o_flat_kind))
@@ -1085,6 +1102,10 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
         o_hidden = PyByteArray_FromStringAndSize(NULL, nhidden * 8);
         o_sup = PyByteArray_FromStringAndSize(NULL, nsup * 8);
     }
+    Py_ssize_t nb = 0, nd = 0, cap_b = 64, cap_d = 64;
+    int64_t *brackets = PyMem_RawMalloc(cap_b * sizeof(int64_t)), *dashes = PyMem_RawMalloc(cap_d * sizeof(int64_t));
+    if (brackets == NULL || dashes == NULL)
+        failed = 1;
     if (ok && !failed && o_norm && o_kind && o_upper && o_singles && o_source_of && o_hidden && o_sup) {
         uint32_t *norm = (uint32_t *)PyByteArray_AS_STRING(o_norm);
         uint8_t *kind = (uint8_t *)PyByteArray_AS_STRING(o_kind), *upper = (uint8_t *)PyByteArray_AS_STRING(o_upper);
@@ -1097,7 +1118,9 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
             if (plain && i + 8 <= n && (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) < 128) {
 #ifdef WIDE_CLASSES
                 if (!multi && !any_single) {  /* (most text: four characters a step) */
-                    ascii_chars8(p + i, norm + out, kind + out, upper + out);
+                    if (ascii_chars8(p + i, norm + out, kind + out, upper + out))
+                        for (int q = 0; q < 8 && !failed; q++)
+                            failed = !list_mark(p[i + q], out + q, &brackets, &nb, &cap_b, &dashes, &nd, &cap_d);
                     out += 8;
                     i += 7;
                     continue;
@@ -1113,6 +1136,8 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
                         singles[out] = 0;
                     if (multi)
                         source_of[out] = i + k;
+                    if (!failed)
+                        failed = !list_mark(norm[out], out, &brackets, &nb, &cap_b, &dashes, &nd, &cap_d);
                 }
                 i += 7;
                 continue;
@@ -1132,11 +1157,17 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
                     singles[out] = fk[j] == 2;
                 if (multi)
                     source_of[out] = i;
+                if (!failed)
+                    failed = !list_mark(c, out, &brackets, &nb, &cap_b, &dashes, &nd, &cap_d);
             }
         }
         Py_END_ALLOW_THREADS
-        result = Py_BuildValue("(OOOOOOO)", o_norm, o_kind, o_upper, multi ? o_source_of : Py_None,
-                               any_single ? o_singles : Py_None, o_hidden, nsup ? o_sup : Py_None);
+        if (!failed)
+            result = Py_BuildValue("(OOOOOOOy#y#)", o_norm, o_kind, o_upper, multi ? o_source_of : Py_None,
+                                   any_single ? o_singles : Py_None, o_hidden, nsup ? o_sup : Py_None,
+                                   (const char *)brackets, nb * 8, (const char *)dashes, nd * 8);
+        else
+            PyErr_NoMemory();
     }
     else if (ok)
         PyErr_NoMemory();
@@ -1151,6 +1182,8 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
     Py_XDECREF(o_sup);
     release_all(want, 7);
     code_map_free(&map);
+    PyMem_RawFree(brackets);
+    PyMem_RawFree(dashes);
     return result;
 }
 

@@ -199,7 +199,8 @@ def _runs(text: str, marks: list[int], seven: list | None = None,
         following = _tail_start(text, start, end) if end < len(text) else end
         data = text[start:end].encode("utf-8", errors="surrogatepass")
         ascii = len(data) == end - start  # (bytes and characters one for one: no offset to convert)
-        cut = following - start if ascii else len(text[start:following].encode("utf-8", errors="surrogatepass"))
+        # (else the bytes of what the next chunk reads again, at most _TAIL characters, come off the end)
+        cut = following - start if ascii else len(data) - len(text[following:end].encode("utf-8", errors="surrogatepass"))
         restart = None
         lines: list[tuple[int, int, int]] = []
         escaped: list[tuple[int, int]] = []
@@ -213,10 +214,10 @@ def _runs(text: str, marks: list[int], seven: list | None = None,
         if seven is not None:  # (what the next chunk reads again is left to it)
             seven.extend(_seven_bit_spans(data, lines, cut if restart is None else restart, seen))
         if words is not None:  # (their bounds fall next to ASCII blanks or at the chunk's ends: no
-            for a, b in escaped:  # character is cut)
-                words.append((start + a, start + b) if ascii else
-                             (start + len(data[:a].decode("utf-8", errors="surrogatepass")),
-                              start + len(data[:b].decode("utf-8", errors="surrogatepass"))))
+            bounds = [x for pair in escaped for x in pair]  # character is cut)
+            if not ascii:
+                bounds = _char_offsets(data, bounds)
+            words.extend((start + a, start + b) for a, b in zip(bounds[0::2], bounds[1::2]))
         if restart is None:
             start, size = following, _CHUNK
         elif restart == 0:
@@ -224,6 +225,19 @@ def _runs(text: str, marks: list[int], seven: list | None = None,
         else:
             start += restart if ascii else len(data[:restart].decode("utf-8", errors="surrogatepass"))
             size = _CHUNK
+
+
+def _char_offsets(data: bytes, offsets: list[int]) -> list[int]:
+    """The character offsets of the byte offsets `offsets` of the UTF-8 text `data` (each at a
+    character's start), the pieces between them decoded once each, in order: decoding the chunk
+    up to each offset read a chunk of text beyond ASCII again for every escaped word in it (33 ms
+    of a 40 MB scan of mail written with typographic quotes)."""
+    chars, at, count = {}, 0, 0
+    for x in sorted(set(offsets)):
+        count += len(data[at:x].decode("utf-8", errors="surrogatepass"))
+        chars[x] = count
+        at = x
+    return [chars[x] for x in offsets]
 
 
 def _tail_start(text: str, start: int, end: int) -> int:

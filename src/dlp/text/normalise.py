@@ -525,6 +525,10 @@ class _Layout:
     singles: np.ndarray | None  # bool: characters that are tokens of their own (CJK), or None
     small: np.ndarray | None = None  # bool: small letters, when the caller has them at hand
     superscripts: np.ndarray | None = None  # positions of superscript digits, if any
+    # where norm holds "[" and where a hyphen ("-", U+2010, a soft hyphen), when the pass that made
+    # it listed them (`_normalised`): the citation marks and broken words are looked for there only
+    brackets: np.ndarray | None = None
+    dashes: np.ndarray | None = None
 
     def letters(self, at: np.ndarray) -> np.ndarray:
         return self.kind[at] == LETTER
@@ -778,7 +782,7 @@ def _drop_citations(layout: _Layout, text: str | None, listed: np.ndarray | None
             at = text.find("[", at + 1)
     else:
         norm = layout.norm
-        opening = np.flatnonzero(norm == 91)
+        opening = layout.brackets if layout.brackets is not None else np.flatnonzero(norm == 91)
         after = norm[np.minimum(opening + 1, len(norm) - 1)]
         for at in opening[((after - after.dtype.type(48)) < 10) | (after == 32)].tolist():  # before a digit: few
             match = _CITATION.match(norm[at : at + 40].astype(np.uint32).tobytes().decode("utf-32-le", "replace"))
@@ -876,7 +880,9 @@ def _hyphens(layout: _Layout) -> np.ndarray:
     break (a soft hyphen anywhere)."""
     norm = layout.norm
     n = len(norm)
-    if norm.dtype == np.uint8:
+    if layout.dashes is not None:  # (listed as the characters were made)
+        hyphens = layout.dashes
+    elif norm.dtype == np.uint8:
         hyphens = np.flatnonzero(norm == 45)
     else:
         hyphens = np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == _SOFT_HYPHEN))
@@ -1460,14 +1466,15 @@ def _normalised(native, source: np.ndarray) -> tuple[_Layout, np.ndarray]:
     gathered a dozen arrays over the characters: 80 ms for 4 MB of mail with curly quotes)."""
     wide = np.frombuffer(native.wide_codes(source), dtype=np.uint32)
     flat, flat_kind, offsets, lengths, char_flags = _CHARS.of(np.concatenate((_ASCII_CODES, wide)))
-    norm, kind, upper, source_of, singles, hidden, superscripts = native.normalise_chars(
+    norm, kind, upper, source_of, singles, hidden, superscripts, brackets, dashes = native.normalise_chars(
         source, wide, np.ascontiguousarray(offsets, dtype=np.int64), np.ascontiguousarray(lengths, dtype=np.int64),
         np.ascontiguousarray(char_flags, dtype=np.uint8), np.ascontiguousarray(flat, dtype=np.uint32),
         np.ascontiguousarray(flat_kind, dtype=np.uint8))
     return _Layout(np.frombuffer(norm, dtype=np.uint32), np.frombuffer(kind, dtype=np.uint8),
                    np.frombuffer(upper, dtype=np.bool_), None if source_of is None else np.frombuffer(source_of, dtype=np.int64),
                    None if singles is None else np.frombuffer(singles, dtype=np.bool_),
-                   superscripts=None if superscripts is None else np.frombuffer(superscripts, dtype=np.int64)), \
+                   superscripts=None if superscripts is None else np.frombuffer(superscripts, dtype=np.int64),
+                   brackets=np.frombuffer(brackets, dtype=np.int64), dashes=np.frombuffer(dashes, dtype=np.int64)), \
         np.frombuffer(hidden, dtype=np.int64) if len(hidden) else _NO_INT
 
 
