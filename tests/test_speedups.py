@@ -156,6 +156,20 @@ def test_runs_and_cuts_of_classes_are_the_numpy_ones(kinds, repeat):
 
 
 @needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "A", "B", "C", "É", "é", "Σ", "σ", "1", " ", "-", "'", "Ǆ", "ǅ"]),
+                max_size=200))
+def test_camel_case_cuts_beyond_ascii_are_the_numpy_ones(chars):
+    """Humps and falls of runs with capitals beyond ASCII (and title-case digraphs), every run
+    length and place around a 64-character block."""
+    source = np.frombuffer(("é" + "".join(chars)).encode("utf-32-le"), dtype=np.uint32)
+    layout, _ = normalise._normalise(source)
+    starts, ends = normalise._runs(layout.kind != 0)
+    (glued, halves), (want_glued, want_halves) = _both(normalise._camel_cuts, layout, starts, ends)
+    assert np.array_equal(glued, want_glued) and np.array_equal(halves, want_halves)
+
+
+@needs_native
 def test_a_character_table_that_does_not_fit_is_an_error():
     source = np.array([97, 233], dtype=np.uint32)
     flat, kind = np.array([97], dtype=np.uint32), np.array([1], dtype=np.uint8)

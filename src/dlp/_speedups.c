@@ -1021,6 +1021,132 @@ static inline int list_mark(uint32_t c, Py_ssize_t at, int64_t **brackets, Py_ss
     return 1;
 }
 
+/* encoded._char_offsets: the character offset of each byte offset of the UTF-8 text `data` (each at
+ * a character's start; ascending, int64), as bytes of int64: the bytes before it that are not a
+ * continuation byte (10xxxxxx), counted eight at a time. */
+static PyObject *utf8_offsets(PyObject *self, PyObject *args) {
+    Py_buffer data, offsets;
+    if (!PyArg_ParseTuple(args, "y*y*", &data, &offsets))
+        return NULL;
+    const uint8_t *p = data.buf;
+    const int64_t *x = offsets.buf;
+    Py_ssize_t n = data.len, m = offsets.len / 8;
+    int ok = offsets.len % 8 == 0;
+    for (Py_ssize_t k = 0; ok && k < m; k++)
+        ok = x[k] >= 0 && x[k] <= n && (k == 0 || x[k - 1] <= x[k]);
+    int64_t *out = ok ? PyMem_RawMalloc((size_t)(m ? m : 1) * sizeof(int64_t)) : NULL;
+    if (ok && out != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t at = 0, continuation = 0;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            for (; at + 8 <= x[k]; at += 8) {
+                uint64_t w;
+                memcpy(&w, p + at, 8);
+                uint64_t marked = w & ~(w << 1) & 0x8080808080808080ULL;  /* bit 7 set, bit 6 clear */
+                continuation += (Py_ssize_t)(((marked >> 7) * 0x0101010101010101ULL) >> 56);
+            }
+            for (; at < x[k]; at++)
+                continuation += (p[at] & 0xC0) == 0x80;
+            out[k] = x[k] - continuation;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
+    PyObject *result = listed(ok && out == NULL, ok, "offsets: ascending, within the data", out, m, NULL, 0);
+    PyMem_RawFree(out);
+    return result;
+}
+
+/* normalise._camel_cuts for a layout's classes (`kind`: 1 a letter) and capitals (`upper`, 0 or 1),
+ * with its runs of letters and digits (`starts`, `ends`: ascending, apart): in each run that holds a
+ * hump (a capital after a small letter), the humps and the falls (the last of two capitals or more
+ * before two small letters), cut when they make three words or more that average three characters
+ * or more (the first list), or kept as a half cut when they make exactly two (the second), as bytes
+ * of int64. The humps are found 64 characters at a time; only the runs that hold one are read. */
+static PyObject *camel_cuts_of(PyObject *self, PyObject *args) {
+    PyObject *o_kind, *o_upper, *o_starts, *o_ends;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_kind, &o_upper, &o_starts, &o_ends))
+        return NULL;
+    Py_buffer kind, upper, starts, ends;
+    Want want[] = {{o_kind, &kind, 1, 0, "kind"}, {o_upper, &upper, 1, 0, "upper"}, {o_starts, &starts, 8, 0, "starts"},
+                   {o_ends, &ends, 8, 0, "ends"}};
+    if (get_all(want, 4) < 0)
+        return NULL;
+    const uint8_t *k = kind.buf, *u = upper.buf;
+    const int64_t *s = starts.buf, *e = ends.buf;
+    Py_ssize_t n = kind.len, m = starts.len / 8;
+    int ok = upper.len == n && ends.len / 8 == m;
+    for (Py_ssize_t t = 0; ok && t < m; t++)
+        ok = s[t] >= 0 && s[t] < e[t] && e[t] <= n && (t == 0 || e[t - 1] <= s[t]);
+    Py_ssize_t ng = 0, nh = 0, cap_g = 64, cap_h = 64, nw = 0, cap_w = 64;
+    int64_t *glued = PyMem_RawMalloc(cap_g * sizeof(int64_t)), *halves = PyMem_RawMalloc(cap_h * sizeof(int64_t));
+    int64_t *words = PyMem_RawMalloc(cap_w * sizeof(int64_t));  /* the cuts of the run being read */
+    int failed = glued == NULL || halves == NULL || words == NULL;
+#define SMALL(i) (k[i] == 1 && !u[i])
+    if (ok && !failed) {
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t t = 0, read_to = 0;  /* the run cursor; where the runs read so far end */
+        uint64_t small_carry = 0;
+        uint8_t pad_k[64], pad_u[64];
+        for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
+            const uint8_t *bk = k + at, *bu = u + at;
+            if (at + 64 > n) {
+                memset(pad_k, 0, 64);
+                memset(pad_u, 0, 64);
+                memcpy(pad_k, bk, (size_t)(n - at));
+                memcpy(pad_u, bu, (size_t)(n - at));
+                bk = pad_k;
+                bu = pad_u;
+            }
+            uint64_t letter, digit, capital = 0;
+            kind_bits64(bk, &letter, &digit);
+            for (int i = 0; i < 64; i++)
+                capital |= (uint64_t)(bu[i] != 0) << i;
+            uint64_t small = letter & ~capital;
+            uint64_t humps = capital & ((small << 1) | small_carry);
+            small_carry = small >> 63;
+            for (; humps && !failed; humps &= humps - 1) {
+                Py_ssize_t h = at + __builtin_ctzll(humps);
+                if (h < read_to)
+                    continue;
+                while (t < m && e[t] <= h)
+                    t++;
+                if (t >= m || s[t] > h)  /* (a capital outside a run of letters and digits) */
+                    continue;
+                Py_ssize_t rs = s[t], re = e[t];
+                read_to = re;
+                nw = 0;
+                for (Py_ssize_t i = rs + 1; i < re && !failed; i++) {  /* humps and falls, in order */
+                    if (u[i] && SMALL(i - 1))
+                        failed = !push(&words, &nw, &cap_w, i);
+                    else if (i + 2 < re && u[i - 1] && u[i] && SMALL(i + 1) && SMALL(i + 2))
+                        failed = !push(&words, &nw, &cap_w, i);
+                }
+                Py_ssize_t segments = nw + 1;
+                if (failed || re - rs < 3 * segments || segments < 2)
+                    continue;
+                for (Py_ssize_t q = 0; q < nw && !failed; q++)
+                    failed = segments == 2 ? !push(&halves, &nh, &cap_h, words[q]) : !push(&glued, &ng, &cap_g, words[q]);
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+#undef SMALL
+    release_all(want, 4);
+    PyObject *result = NULL;
+    if (!ok)
+        PyErr_SetString(PyExc_ValueError, "runs do not fit the classes or each other");
+    else if (failed)
+        PyErr_NoMemory();
+    else
+        result = Py_BuildValue("(y#y#)", (const char *)glued, ng * 8, (const char *)halves, nh * 8);
+    PyMem_RawFree(glued);
+    PyMem_RawFree(halves);
+    PyMem_RawFree(words);
+    return result;
+}
+
 /* normalise._normalise after the character table: each character of the uint32 text `source`
  * replaced by what the table makes of it. The table is given per code point, for the code points
  * 0..127 and then `wide` (the text's others, ascending: `wide_codes`): where each one's characters
@@ -3013,6 +3139,8 @@ static PyMethodDef METHODS[] = {
     {"links_and_long", links_and_long, METH_VARARGS, "One-character tokens one apart, and long tokens (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},
     {"wide_codes", wide_codes, METH_VARARGS, "The distinct code points of 128 or more of a uint32 text (see normalise._normalise)."},
+    {"utf8_offsets", utf8_offsets, METH_VARARGS, "Character offsets of byte offsets of UTF-8 text (see encoded._char_offsets)."},
+    {"camel_cuts_of", camel_cuts_of, METH_VARARGS, "Glued CamelCase cuts of runs of letters and digits (see normalise._camel_cuts)."},
     {"kind_runs", kind_runs, METH_VARARGS, "Runs of letters and digits and the cuts between them (see normalise._first_cuts)."},
     {"normalise_chars", normalise_chars, METH_VARARGS, "Characters replaced by what the character table makes of them (see normalise._normalise)."},
     {"ascii_runs", ascii_runs, METH_VARARGS, "Token bounds and CamelCase humps of ASCII text (see normalise._words)."},

@@ -232,11 +232,17 @@ def _char_offsets(data: bytes, offsets: list[int]) -> list[int]:
     character's start), the pieces between them decoded once each, in order: decoding the chunk
     up to each offset read a chunk of text beyond ASCII again for every escaped word in it (33 ms
     of a 40 MB scan of mail written with typographic quotes)."""
-    chars, at, count = {}, 0, 0
-    for x in sorted(set(offsets)):
-        count += len(data[at:x].decode("utf-8", errors="surrogatepass"))
-        chars[x] = count
-        at = x
+    ordered = sorted(set(offsets))
+    native = speedups.native
+    if native is not None:  # (the bytes that are not continuation bytes, counted in C)
+        counted = np.frombuffer(native.utf8_offsets(data, np.array(ordered, dtype=np.int64)), dtype=np.int64).tolist()
+        chars = dict(zip(ordered, counted))
+    else:
+        chars, at, count = {}, 0, 0
+        for x in ordered:
+            count += len(data[at:x].decode("utf-8", errors="surrogatepass"))
+            chars[x] = count
+            at = x
     return [chars[x] for x in offsets]
 
 
