@@ -945,6 +945,30 @@ static inline int ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind,
 /* normalise._first_cuts' runs and cuts, for a layout's classes (`kind`: 1 a letter, 2 a digit, 0
  * anything else, uint8): where runs of letters and digits start and end, and the cuts inside them
  * where a letter meets a digit, as bytes of int64 (three arrays). */
+/* `camel_cuts` of a run of `length` characters (1..64) at rs from its bits (bit i: its character i):
+ * capitals `cap`, small letters `small`. The humps are cap & small << 1, the falls the capitals
+ * after a capital and before two small letters (at most `length` - 3 on); a run of 64 characters
+ * or fewer (nearly all) is read from a few masks, not a character at a time. 0 when out of memory. */
+static int camel_cuts64(Py_ssize_t rs, Py_ssize_t length, uint64_t cap, uint64_t small, int64_t **glued,
+                        Py_ssize_t *nglued, Py_ssize_t *cap_glued, int64_t **halves, Py_ssize_t *nhalves,
+                        Py_ssize_t *cap_halves) {
+    uint64_t keep = length >= 64 ? ~0ULL : (1ULL << length) - 1;
+    cap &= keep;
+    small &= keep;
+    uint64_t cuts = cap & (small << 1);
+    if (length >= 3)
+        cuts |= (cap << 1) & cap & (small >> 1) & (small >> 2) & ((1ULL << (length - 2)) - 1);
+    Py_ssize_t segments = bits_set(cuts) + 1;
+    if (segments < 2 || length < 3 * segments)
+        return 1;
+    if (segments == 2)
+        return push(halves, nhalves, cap_halves, rs + __builtin_ctzll(cuts));
+    for (; cuts; cuts &= cuts - 1)
+        if (!push(glued, nglued, cap_glued, rs + __builtin_ctzll(cuts)))
+            return 0;
+    return 1;
+}
+
 /* Bits of the 64 classes at k (bit i: k[i]) that are 1 (`letter`) and 2 (`digit`). */
 static inline void kind_bits64(const uint8_t *k, uint64_t *letter, uint64_t *digit) {
 #ifdef WIDE_CLASSES
@@ -1058,7 +1082,7 @@ static PyObject *utf8_offsets(PyObject *self, PyObject *args) {
     return result;
 }
 
-/* normalise._camel_cuts for a layout's classes (`kind`: 1 a letter) and capitals (`upper`, 0 or 1),
+/* normalise._camel_cuts for a layout's classes (`kind`: 1 a letter) and capitals (`upper`: 1, else 0),
  * with its runs of letters and digits (`starts`, `ends`: ascending, apart): in each run that holds a
  * hump (a capital after a small letter), the humps and the falls (the last of two capitals or more
  * before two small letters), cut when they make three words or more that average three characters
@@ -1099,10 +1123,9 @@ static PyObject *camel_cuts_of(PyObject *self, PyObject *args) {
                 bk = pad_k;
                 bu = pad_u;
             }
-            uint64_t letter, digit, capital = 0;
+            uint64_t letter, digit, capital, zero;
             kind_bits64(bk, &letter, &digit);
-            for (int i = 0; i < 64; i++)
-                capital |= (uint64_t)(bu[i] != 0) << i;
+            kind_bits64(bu, &capital, &zero);  /* (upper is 0 or 1: its 1s) */
             uint64_t small = letter & ~capital;
             uint64_t humps = capital & ((small << 1) | small_carry);
             small_carry = small >> 63;
@@ -1116,6 +1139,24 @@ static PyObject *camel_cuts_of(PyObject *self, PyObject *args) {
                     continue;
                 Py_ssize_t rs = s[t], re = e[t];
                 read_to = re;
+                if (re - rs <= 64) {  /* (nearly all: read from the masks of its 64 characters) */
+                    uint8_t run_k[64], run_u[64];
+                    const uint8_t *rk = k + rs, *ru = u + rs;
+                    if (rs + 64 > n) {
+                        memset(run_k, 0, 64);
+                        memset(run_u, 0, 64);
+                        memcpy(run_k, rk, (size_t)(n - rs));
+                        memcpy(run_u, ru, (size_t)(n - rs));
+                        rk = run_k;
+                        ru = run_u;
+                    }
+                    uint64_t run_letter, run_digit, run_cap, run_zero;
+                    kind_bits64(rk, &run_letter, &run_digit);
+                    kind_bits64(ru, &run_cap, &run_zero);
+                    failed = !camel_cuts64(rs, re - rs, run_cap, run_letter & ~run_cap, &glued, &ng, &cap_g, &halves, &nh,
+                                           &cap_h);
+                    continue;
+                }
                 nw = 0;
                 for (Py_ssize_t i = rs + 1; i < re && !failed; i++) {  /* humps and falls, in order */
                     if (u[i] && SMALL(i - 1))
@@ -1344,27 +1385,13 @@ static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *sm
 }
 #endif
 
-/* Where a fall may be in the 64 bytes at p + at (bit i: p[at + i], p[at + i + 1] capitals, the two
- * bytes after small letters; the bytes past the text read as neither): the glued CamelCase cuts
- * of a text are at most its humps and these. */
-static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t upper, uint64_t small) {
-    uint64_t next_upper = 0, next_small = 0;  /* bits 0..2: the three bytes after the block */
-    for (int k = 0; k < 3; k++)
-        if (at + 64 + k < n) {
-            next_upper |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'A') < 26) << k;
-            next_small |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'a') < 26) << k;
-        }
-    uint64_t u1 = (upper >> 1) | (next_upper << 63);
-    uint64_t s2 = (small >> 2) | (next_small << 62);
-    uint64_t s3 = (small >> 3) | (next_small << 61);
-    return upper & u1 & s2 & s3;
-}
-
 /* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
- * that ends at byte i shows at bit i: the first byte after it), humps, capitals and small
- * letters; `carry` holds the last bit of the block before for letters, digits and small letters. */
+ * that ends at byte i shows at bit i: the first byte after it), humps, capitals, small letters,
+ * and letters and digits; `carry` holds the last bit of the block before for letters, digits and
+ * small letters. */
 static inline void ascii_cuts64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint8_t pad[64], uint64_t carry[3],
-                                uint64_t *starts, uint64_t *ends, uint64_t *humps, uint64_t *capitals, uint64_t *smalls) {
+                                uint64_t *starts, uint64_t *ends, uint64_t *humps, uint64_t *capitals, uint64_t *smalls,
+                                uint64_t *alnums) {
     const uint8_t *b = p + at;
     if (at + 64 > n) {
         memset(pad, 0, 64);
@@ -1381,6 +1408,7 @@ static inline void ascii_cuts64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, u
     *humps = upper & small_before;
     *capitals = upper;
     *smalls = small;
+    *alnums = letter | digit;
     carry[0] = letter >> 63;
     carry[1] = digit >> 63;
     carry[2] = small >> 63;
@@ -1451,18 +1479,16 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     /* room for the glued cuts (humps and falls at most), so that the bounds are never grown (copied) for them */
     Py_ssize_t most_cuts = 0;
     uint8_t pad[64];
-    uint64_t carry[3] = {0, 0, 0}, starts, ends, hump, upper, small;
+    uint64_t carry[3] = {0, 0, 0}, starts, ends, hump, upper, small, alnum;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t at = 0; at < n; at += 64) {
-        ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small);
+        ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small, &alnum);
         tokens += __builtin_popcountll(starts);
-        if (camel && hump)  /* (most blocks have neither humps nor two capitals in a row: no count) */
-            most_cuts += __builtin_popcountll(hump);
-        if (camel && ((upper & (upper >> 1)) | (upper >> 63))) {
-            uint64_t falls = ascii_falls64(p, n, at, upper, small);
-            if (falls)
-                most_cuts += __builtin_popcountll(falls);
-        }
+        /* a run is cut at its humps and falls, and only with a hump in it; between two falls of a
+         * run (two capitals, then two small letters) a small letter is followed by a capital: a
+         * run has one fall more than humps at most, so three cuts a hump at most */
+        if (camel && hump)  /* (most blocks have no hump) */
+            most_cuts += 3 * __builtin_popcountll(hump);
     }
     Py_END_ALLOW_THREADS
     PyObject *o_starts = PyByteArray_FromStringAndSize(NULL, (tokens + most_cuts) * 8);
@@ -1485,15 +1511,19 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
         || longs == NULL;
     /* A token is listed (link_or_long) once it and the next are final: before `chain`, the first
      * token of the run of touching tokens (letters, digits) the text has reached, as a CamelCase
-     * cut falls inside such a run and the runs before it are cut already. `again`: a cut fell
-     * before it after all (never, by the above): the bounds are read once more at the end. */
+     * cut falls inside such a run and the runs before it are cut already (the cuts a block makes
+     * fall in runs that reach into it: the one at `chain` when the block before ended, or later
+     * ones). `again`: a cut fell in a token listed, or in the token read to list the one before
+     * it, after all (never, by the above): the bounds are read once more at the end. (Asking
+     * instead whether a cut fell before `chain`, true of every run cut before the block's last,
+     * read the bounds of 40 MB of mail twice.) */
     Py_ssize_t chain = 0, listed = 0;
     int again = 0;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1, placed = 0, room = tokens + most_cuts;
     carry[0] = carry[1] = carry[2] = 0;
     for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
-        ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small);
+        ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small, &alnum);
         /* a hyphen after a letter and before a blank or a line break (where _broken_words looks) */
         for (uint64_t dash = equal64(at + 64 <= n ? p + at : pad, '-'); dash; dash &= dash - 1) {
             Py_ssize_t d = at + __builtin_ctzll(dash);
@@ -1522,15 +1552,37 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
             s[ns++] = start;
         }
         for (hump = camel ? hump : 0; hump && !failed; hump &= hump - 1) {
-            Py_ssize_t at_hump = at + __builtin_ctzll(hump);
+            int bit = __builtin_ctzll(hump);
+            Py_ssize_t at_hump = at + bit;
             if (at_hump < run_end)  /* (a run of letters and digits is decided at its first hump) */
                 continue;
-            run_start = at_hump;
-            while (run_start > 0 && ascii_is_alnum(p[run_start - 1]))
+            /* its bounds from the block's letters and digits, read on byte by byte where it goes on past them */
+            uint64_t below = ~alnum & ((1ULL << bit) - 1), above = ~alnum & ~((2ULL << bit) - 1);
+            run_start = below ? at + 64 - __builtin_clzll(below) : at;
+            while (!below && run_start > 0 && ascii_is_alnum(p[run_start - 1]))
                 run_start--;
-            run_end = at_hump + 1;
-            while (run_end < n && ascii_is_alnum(p[run_end]))
+            run_end = above ? at + __builtin_ctzll(above) : at + 64;
+            while (!above && run_end < n && ascii_is_alnum(p[run_end]))
                 run_end++;
+            if (run_start >= at && run_end <= at + 64) {  /* (most: its bits are the block's) */
+                failed = !camel_cuts64(run_start, run_end - run_start, upper >> (run_start - at), small >> (run_start - at),
+                                       &glued, &nglued, &cap_glued, &halves, &nhalves, &cap_halves);
+                continue;
+            }
+            if (run_end - run_start <= 64) {  /* (else the masks of its own 64 bytes) */
+                uint8_t run[64];
+                const uint8_t *r = p + run_start;
+                if (run_start + 64 > n) {
+                    memset(run, 0, 64);
+                    memcpy(run, r, (size_t)(n - run_start));
+                    r = run;
+                }
+                uint64_t run_upper, run_small, run_digit;
+                ascii_kinds64(r, &run_upper, &run_small, &run_digit);
+                failed = !camel_cuts64(run_start, run_end - run_start, run_upper, run_small, &glued, &nglued, &cap_glued,
+                                       &halves, &nhalves, &cap_halves);
+                continue;
+            }
             nh = 0;  /* its humps, read from its bytes (it may go on past this block) */
             for (Py_ssize_t i = at_hump; i < run_end && !failed; i++)
                 if (ascii_upper(p[i]) && ascii_small(p[i - 1]) && !push(&h, &nh, &cap_h, i))
@@ -1545,7 +1597,7 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
                 failed = 1;
                 break;
             }
-            if (chain >= ns || glued[placed] <= s[chain])
+            if (listed >= ne || glued[placed] < e[listed])  /* (in a token listed, or read to list the one before) */
                 again = 1;
             insert_near_end(s, &ns, glued[placed]);
             insert_near_end(e, &ne, glued[placed]);
