@@ -43,6 +43,21 @@ def enron_bodies() -> list[str]:
     return bodies
 
 
+# what a word processor makes of typed punctuation (its "smart quotes" and dashes), in order
+_TYPOGRAPHIC = ((re.compile(r"(\w)'(\w)"), "\\1\u2019\\2"),  # it's
+                (re.compile(r"(^|[\s(\[])'", re.M), "\\1\u2018"), (re.compile(r"'"), "\u2019"),  # 'quoted'
+                (re.compile(r'(^|[\s(\[])"', re.M), "\\1\u201c"), (re.compile(r'"'), "\u201d"),  # "quoted"
+                (re.compile(r" - "), " \u2013 "), (re.compile(r"--"), "\u2014"), (re.compile(r"\.\.\."), "\u2026"))
+
+
+def typographic(text: str) -> str:
+    """`text` as office software writes what was typed: curly quotes and apostrophes, en and em
+    dashes, ellipses (what every DOCX and most PDFs and HTML mail hold: text beyond ASCII)."""
+    for pattern, replacement in _TYPOGRAPHIC:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def synthetic(n_docs: int, words_per_doc: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     lexicon = ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(20000)]
