@@ -183,66 +183,6 @@ static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
     return done(want, 4, ok, "token bounds do not fit the text or each other");
 }
 
-/* normalise._unified_hashes before the BLAKE2b of long tokens, for text of code points (uint32):
- * each token norm[start:end] of ASCII characters hashed as `ascii_hashes` hashes its bytes, each
- * token with a code point of 128 or more as fmix64(sum of c_j * P^j + length) ^ WIDE (j from 0
- * at its start, modulo 2^64: normalise._token_hashes), into `out`; wide[i] set to 1 for the
- * latter, 0 for the others (bytes). */
-static PyObject *code_point_hashes(PyObject *self, PyObject *args) {
-    PyObject *o_norm, *o_starts, *o_ends, *o_out, *o_wide;
-    unsigned long long base, mark;
-    if (!PyArg_ParseTuple(args, "OOOOOKK", &o_norm, &o_starts, &o_ends, &o_out, &o_wide, &base, &mark))
-        return NULL;
-    Py_buffer norm, starts, ends, out, wide;
-    Want want[] = {{o_norm, &norm, 4, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
-                   {o_out, &out, 8, 1, "out"}, {o_wide, &wide, 1, 1, "wide"}};
-    if (get_all(want, 5) < 0)
-        return NULL;
-    Py_ssize_t m = starts.len / 8, n = norm.len / 4;
-    int ok = ends.len / 8 == m && out.len / 8 == m && wide.len == m;
-    if (ok) {
-        const uint32_t *p = norm.buf;
-        const int64_t *s = starts.buf, *e = ends.buf;
-        uint64_t *h = out.buf;
-        uint8_t *w = wide.buf;
-        Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < m; i++) {
-            Py_ssize_t at = s[i], length = e[i] - s[i];
-            if (at < 0 || length < 0 || at + length > n) {
-                ok = 0;
-                break;
-            }
-            uint32_t any = 0;
-            uint64_t v = 0;  /* (the first eight characters as bytes, read as they are checked) */
-            Py_ssize_t j = 0;
-            for (; j < 8 && j < length; j++) {
-                any |= p[at + j];
-                v |= (uint64_t)(p[at + j] & 0xFF) << (8 * j);
-            }
-            for (; j < length; j++)
-                any |= p[at + j];
-            w[i] = any >= 128;
-            if (any >= 128) {
-                uint64_t sum = 0, power = 1;
-                for (j = 0; j < length; j++, power *= base)
-                    sum += (uint64_t)p[at + j] * power;
-                h[i] = fmix64(sum + (uint64_t)length) ^ mark;
-                continue;
-            }
-            v ^= (uint64_t)length << 56;
-            for (Py_ssize_t off = 8; off < 64 && off < length; off += 8) {
-                uint64_t next = 0;
-                for (Py_ssize_t k = 0; k < 8 && off + k < length; k++)
-                    next |= (uint64_t)p[at + off + k] << (8 * k);
-                v = fmix64(v) ^ next;
-            }
-            h[i] = fmix64(v);
-        }
-        Py_END_ALLOW_THREADS
-    }
-    return done(want, 5, ok, "token bounds do not fit the text or each other");
-}
-
 /* normalise._sentence_flags after its first flag: `flag` on the token after each sentence end,
  * where a token "after" position p is the first whose start is past p (searchsorted right).
  * A sentence ends at . ! or ? followed by white space (space, \t \n \v \f \r), at a blank line
@@ -1186,6 +1126,78 @@ static PyObject *camel_cuts_of(PyObject *self, PyObject *args) {
     PyMem_RawFree(halves);
     PyMem_RawFree(words);
     return result;
+}
+
+/* normalise._unified_hashes before the BLAKE2b of long tokens, for text of code points (uint32):
+ * each token norm[start:end] of ASCII characters hashed as `ascii_hashes` hashes its bytes, each
+ * token with a code point of 128 or more as fmix64(sum of c_j * P^j + length) ^ WIDE (j from 0
+ * at its start, modulo 2^64: normalise._token_hashes), into `out`; wide[i] set to 1 for the
+ * latter, 0 for the others (bytes). */
+static PyObject *code_point_hashes(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_ends, *o_out, *o_wide;
+    unsigned long long base, mark;
+    if (!PyArg_ParseTuple(args, "OOOOOKK", &o_norm, &o_starts, &o_ends, &o_out, &o_wide, &base, &mark))
+        return NULL;
+    Py_buffer norm, starts, ends, out, wide;
+    Want want[] = {{o_norm, &norm, 4, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+                   {o_out, &out, 8, 1, "out"}, {o_wide, &wide, 1, 1, "wide"}};
+    if (get_all(want, 5) < 0)
+        return NULL;
+    Py_ssize_t m = starts.len / 8, n = norm.len / 4;
+    int ok = ends.len / 8 == m && out.len / 8 == m && wide.len == m;
+    if (ok) {
+        const uint32_t *p = norm.buf;
+        const int64_t *s = starts.buf, *e = ends.buf;
+        uint64_t *h = out.buf;
+        uint8_t *w = wide.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            Py_ssize_t at = s[i], length = e[i] - s[i];
+            if (at < 0 || length < 0 || at + length > n) {
+                ok = 0;
+                break;
+            }
+            uint32_t any = 0;
+            uint64_t v = 0;  /* (the first eight characters as bytes, read as they are checked) */
+            Py_ssize_t j = 0;
+#ifdef WIDE_CLASSES
+            if (at + 8 <= n) {  /* (most: eight code points packed into eight bytes at once, each of 256 or
+                                 * more as 255: beyond ASCII either way) */
+                __m128i lo = _mm_loadu_si128((const __m128i *)(p + at)), hi = _mm_loadu_si128((const __m128i *)(p + at + 4));
+                __m128i words = _mm_packs_epi32(lo, hi);  /* (signed: code points up to 0x10FFFF stay positive) */
+                uint64_t packed;
+                _mm_storel_epi64((__m128i *)&packed, _mm_packus_epi16(words, words));
+                j = length < 8 ? length : 8;
+                v = packed & low_bytes(j);
+                any = (v & 0x8080808080808080ULL) ? 128 : 0;
+            }
+#endif
+            for (; j < 8 && j < length; j++) {
+                any |= p[at + j];
+                v |= (uint64_t)(p[at + j] & 0xFF) << (8 * j);
+            }
+            for (; j < length; j++)
+                any |= p[at + j];
+            w[i] = any >= 128;
+            if (any >= 128) {
+                uint64_t sum = 0, power = 1;
+                for (j = 0; j < length; j++, power *= base)
+                    sum += (uint64_t)p[at + j] * power;
+                h[i] = fmix64(sum + (uint64_t)length) ^ mark;
+                continue;
+            }
+            v ^= (uint64_t)length << 56;
+            for (Py_ssize_t off = 8; off < 64 && off < length; off += 8) {
+                uint64_t next = 0;
+                for (Py_ssize_t k = 0; k < 8 && off + k < length; k++)
+                    next |= (uint64_t)p[at + off + k] << (8 * k);
+                v = fmix64(v) ^ next;
+            }
+            h[i] = fmix64(v);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return done(want, 5, ok, "token bounds do not fit the text or each other");
 }
 
 /* normalise._normalise after the character table: each character of the uint32 text `source`
