@@ -106,6 +106,7 @@ def test_bad_token_bounds_are_an_error_not_a_read_past_the_text():
 # right-to-left override, a character beyond the first plane, lookalikes, and long tokens either way
 WIDE_PIECES = st.one_of(
     st.text(alphabet="abcXYZ0189 .-", min_size=1, max_size=40),
+    st.text(alphabet="aéÉßøÆ\u00a0\u00ad²½", min_size=1, max_size=12),  # (Latin-1 alone: a str of one byte a character)
     st.text(alphabet="aé’“”–…ﬁ½Ⅻ\u200b\u0301ÉİßΣσ日本語カ²\u3164\u00ad\U0001d400ж\u00a0", min_size=1, max_size=12),
     st.sampled_from(["\ud800", "\u202e", "\u202c", "рау", "Ǆemal", "a" * 70, "é" * 70, "x" * 64 + "é", "[12]", "[ 3, 4–5 ]",
                      "coat-\n", "a\u2010 b", "\u2011", "－", "［7］", "co\u00adat",
@@ -129,6 +130,12 @@ def test_characters_beyond_ascii_are_replaced_as_by_numpy(pieces):
     norm = want.norm  # (and where the C pass listed "[" and the hyphens, NumPy finds them)
     assert np.array_equal(layout.brackets, np.flatnonzero(norm == 91))
     assert np.array_equal(layout.dashes, np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == 0xAD)))
+    # read from the str itself (one, two or four bytes a character, as CPython holds it): the same
+    from_str, str_hidden = normalise._normalised(native, "".join(pieces))
+    for name in ("norm", "kind", "upper", "source_of", "singles", "superscripts", "brackets", "dashes"):
+        got, expected = getattr(from_str, name), getattr(layout, name)
+        assert (got is None) == (expected is None) and (got is None or np.array_equal(got, expected)), name
+    assert np.array_equal(str_hidden, hidden)
 
 
 @needs_native
@@ -167,6 +174,14 @@ def test_camel_case_cuts_beyond_ascii_are_the_numpy_ones(chars):
     starts, ends = normalise._runs(layout.kind != 0)
     (glued, halves), (want_glued, want_halves) = _both(normalise._camel_cuts, layout, starts, ends)
     assert np.array_equal(glued, want_glued) and np.array_equal(halves, want_halves)
+
+
+@needs_native
+@pytest.mark.parametrize("text", ["aXXaa0XXaa0XXaa", "aXXaa0XXaa0XXaa0XXaa0XXaa " * 40, "xYZab1CDef2GHij3KLmn"])
+def test_runs_with_more_falls_than_humps_are_cut_as_with_numpy(text):
+    """Digits between them, a run's falls (the B of UnderABlanket) need no hump beside them: the
+    room the C pass counts for cuts must hold them (a bound of three cuts a hump ran out)."""
+    _same_tokens_both_ways(text)
 
 
 @needs_native

@@ -23,6 +23,12 @@
  * hid a third of it and 256 nearly all (fingerprint probes of 40 MB of mail: 37 -> 10 ms). */
 #define AHEAD 256
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 static inline uint64_t fmix64(uint64_t h) {
     h ^= h >> 33;
     h *= 0xFF51AFD7ED558CCDULL;
@@ -819,27 +825,103 @@ static int compare_codes(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* normalise._code_ranks' look-up list: the distinct code points of 128 or more of a uint32 text,
- * ascending, as bytes of uint32 (one pass and a sort of the few, not a sort of the text or a
- * table of every code point). */
-static PyObject *wide_codes(PyObject *self, PyObject *args) {
-    Py_buffer source;
-    if (!PyArg_ParseTuple(args, "y*", &source))
-        return NULL;
-    if (source.len % 4 != 0) {
-        PyBuffer_Release(&source);
-        PyErr_SetString(PyExc_TypeError, "source: uint32 code points expected");
-        return NULL;
+/* The code points of a text: a str (any of CPython's three widths: read where it lies, not copied
+ * out as UTF-32) or a buffer of uint32. */
+typedef struct {
+    const void *data;
+    int width;  /* bytes a code point: 1, 2 or 4 */
+    Py_ssize_t n;
+    Py_buffer view;
+    int viewed;
+} CodePoints;
+
+static int code_points_of(PyObject *o, CodePoints *t) {
+    t->viewed = 0;
+    if (PyUnicode_Check(o)) {
+        t->data = PyUnicode_DATA(o);
+        t->width = PyUnicode_KIND(o);
+        t->n = PyUnicode_GET_LENGTH(o);
+        return 0;
     }
-    const uint32_t *p = source.buf;
-    Py_ssize_t n = source.len / 4;
+    if (get(o, &t->view, 4, 0, "source") < 0)
+        return -1;
+    t->data = t->view.buf;
+    t->width = 4;
+    t->n = t->view.len / 4;
+    t->viewed = 1;
+    return 0;
+}
+
+static void code_points_release(CodePoints *t) {
+    if (t->viewed)
+        PyBuffer_Release(&t->view);
+}
+
+static ALWAYS_INLINE uint32_t code_at(const void *data, int width, Py_ssize_t i) {
+    return width == 1 ? ((const uint8_t *)data)[i] : width == 2 ? ((const uint16_t *)data)[i] : ((const uint32_t *)data)[i];
+}
+
+#ifdef WIDE_CLASSES
+/* Code points i..i+7 of a text as two vectors of four uint32. */
+static ALWAYS_INLINE void code_points8(const void *data, int width, Py_ssize_t i, __m128i *lo, __m128i *hi) {
+    __m128i zero = _mm_setzero_si128();
+    if (width == 4) {
+        *lo = _mm_loadu_si128((const __m128i *)((const uint32_t *)data + i));
+        *hi = _mm_loadu_si128((const __m128i *)((const uint32_t *)data + i + 4));
+    }
+    else {
+        __m128i v = width == 2 ? _mm_loadu_si128((const __m128i *)((const uint16_t *)data + i))
+                               : _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)((const uint8_t *)data + i)), zero);
+        *lo = _mm_unpacklo_epi16(v, zero);
+        *hi = _mm_unpackhi_epi16(v, zero);
+    }
+}
+
+/* Whether code points i..i+7 (i + 8 <= n) are all ASCII. */
+static ALWAYS_INLINE int ascii8(const void *data, int width, Py_ssize_t i) {
+    __m128i lo, hi;
+    code_points8(data, width, i, &lo, &hi);
+    return _mm_movemask_epi8(_mm_cmpgt_epi32(_mm_or_si128(lo, hi), _mm_set1_epi32(127))) == 0;
+}
+#else
+static ALWAYS_INLINE int ascii8(const void *data, int width, Py_ssize_t i) {
+    uint32_t any = 0;
+    for (int k = 0; k < 8; k++)
+        any |= code_at(data, width, i + k);
+    return any < 128;
+}
+#endif
+
+static ALWAYS_INLINE int wide_pass(const void *data, int width, Py_ssize_t n, CodeMap *map) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 8 <= n && ascii8(data, width, i)) {
+            i += 7;
+            continue;
+        }
+        uint32_t c = code_at(data, width, i);
+        if (c >= 128 && !code_map_add(map, c))
+            return 0;
+    }
+    return 1;
+}
+
+/* normalise._code_ranks' look-up list: the distinct code points of 128 or more of a text (a str,
+ * or a buffer of uint32), ascending, as bytes of uint32 (one pass and a sort of the few, not a
+ * sort of the text or a table of every code point). */
+static PyObject *wide_codes(PyObject *self, PyObject *args) {
+    PyObject *o_source;
+    if (!PyArg_ParseTuple(args, "O", &o_source))
+        return NULL;
+    CodePoints text;
+    if (code_points_of(o_source, &text) < 0)
+        return NULL;
     CodeMap map;
     int failed = !code_map_init(&map, 0);
     uint32_t *codes = NULL;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n && !failed; i++)
-        if (p[i] >= 128 && !code_map_add(&map, p[i]))
-            failed = 1;
+    if (!failed)
+        failed = !(text.width == 1 ? wide_pass(text.data, 1, text.n, &map)
+                   : text.width == 2 ? wide_pass(text.data, 2, text.n, &map) : wide_pass(text.data, 4, text.n, &map));
     if (!failed) {
         codes = PyMem_RawMalloc((size_t)(map.count ? map.count : 1) * sizeof(uint32_t));
         failed = codes == NULL;
@@ -851,7 +933,7 @@ static PyObject *wide_codes(PyObject *self, PyObject *args) {
         qsort(codes, (size_t)map.count, sizeof(uint32_t), compare_codes);
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&source);
+    code_points_release(&text);
     PyObject *result = failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize((const char *)codes, map.count * 4);
     code_map_free(&map);
     PyMem_RawFree(codes);
@@ -859,19 +941,19 @@ static PyObject *wide_codes(PyObject *self, PyObject *args) {
 }
 
 #ifdef WIDE_CLASSES
-/* Eight ASCII code points (uint32) at p lower-cased into norm, their classes (1 a letter, 2 a digit)
- * into kind and whether each is a capital into upper: `ascii_lower` for code points. Nonzero when
- * one of them is "[" or "-" (`normalise_chars` lists those). */
-static inline int ascii_chars8(const uint32_t *p, uint32_t *norm, uint8_t *kind, uint8_t *upper) {
-    __m128i k[2], u[2];
+/* Eight ASCII code points (`lo`, `hi`: four uint32 each) lower-cased into norm, their classes (1 a
+ * letter, 2 a digit) into kind and whether each is a capital into upper: `ascii_lower` for code
+ * points. Nonzero when one of them is "[" or "-" (`normalise_chars` lists those). */
+static inline int ascii_chars8(__m128i lo, __m128i hi, uint32_t *norm, uint8_t *kind, uint8_t *upper) {
+    __m128i k[2], u[2], v[2] = {lo, hi};
     int marks = 0;
     for (int h = 0; h < 2; h++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + 4 * h));
-        marks |= _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi32(v, _mm_set1_epi32('[')), _mm_cmpeq_epi32(v, _mm_set1_epi32('-'))));
-        __m128i cap = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('A' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('Z' + 1)));
-        __m128i low = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('a' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('z' + 1)));
-        __m128i dig = _mm_and_si128(_mm_cmpgt_epi32(v, _mm_set1_epi32('0' - 1)), _mm_cmplt_epi32(v, _mm_set1_epi32('9' + 1)));
-        _mm_storeu_si128((__m128i *)(norm + 4 * h), _mm_add_epi32(v, _mm_and_si128(cap, _mm_set1_epi32(32))));
+        marks |= _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi32(v[h], _mm_set1_epi32('[')),
+                                                _mm_cmpeq_epi32(v[h], _mm_set1_epi32('-'))));
+        __m128i cap = _mm_and_si128(_mm_cmpgt_epi32(v[h], _mm_set1_epi32('A' - 1)), _mm_cmplt_epi32(v[h], _mm_set1_epi32('Z' + 1)));
+        __m128i low = _mm_and_si128(_mm_cmpgt_epi32(v[h], _mm_set1_epi32('a' - 1)), _mm_cmplt_epi32(v[h], _mm_set1_epi32('z' + 1)));
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi32(v[h], _mm_set1_epi32('0' - 1)), _mm_cmplt_epi32(v[h], _mm_set1_epi32('9' + 1)));
+        _mm_storeu_si128((__m128i *)(norm + 4 * h), _mm_add_epi32(v[h], _mm_and_si128(cap, _mm_set1_epi32(32))));
         k[h] = _mm_or_si128(_mm_and_si128(_mm_or_si128(cap, low), _mm_set1_epi32(1)), _mm_and_si128(dig, _mm_set1_epi32(2)));
         u[h] = _mm_and_si128(cap, _mm_set1_epi32(1));
     }
@@ -1200,91 +1282,175 @@ static PyObject *code_point_hashes(PyObject *self, PyObject *args) {
     return done(want, 5, ok, "token bounds do not fit the text or each other");
 }
 
-/* normalise._normalise after the character table: each character of the uint32 text `source`
- * replaced by what the table makes of it. The table is given per code point, for the code points
- * 0..127 and then `wide` (the text's others, ascending: `wide_codes`): where each one's characters
- * start in `flat` (uint32) and `flat_kind` (uint8: 1 a word character, 2 a token of its own), how
- * many there are (both int64), and its flags (uint8: 1 upper case, 2 hides, 4 a superscript
- * digit). Returns (norm: uint32; kind: uint8, 1 a letter, 2 a digit 0-9, 0 anything else, of the
- * word characters; upper: 0 or 1; source_of: int64, the source offset of each character, or None
- * where every source character makes one; singles: 0 or 1, or None where none is; hidden: int64
- * source offsets of the characters that hide; superscripts: int64 offsets in norm, or None where
- * none is), each a bytearray (the caller's to change); and, as bytes of int64, where norm holds "["
- * and where it holds a hyphen (`list_mark`). Two passes: the first counts, so each array but those
- * two lists is allocated once. */
+/* What `normalise_chars` counts in its first pass and lists in its second. */
+typedef struct {
+    Py_ssize_t total, nhidden, nsup, nb, nd, cap_b, cap_d;
+    int multi, any_single, plain;
+    int64_t *brackets, *dashes;
+} Normalised;
+
+/* The table's arrays (see `normalise_chars`). */
+typedef struct {
+    const uint32_t *flat;
+    const int64_t *starts, *lengths;
+    const uint8_t *flags, *kinds;
+} CharTable;
+
+/* `normalise_chars`' first pass: every character's code found (0 when one is not in the map) and
+ * the output counted. Eight ASCII characters in a row are counted at once. */
+static ALWAYS_INLINE int normalise_count(const void *data, int width, Py_ssize_t n, const CodeMap *map,
+                                         const CharTable *t, Normalised *o) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (o->plain && i + 8 <= n && ascii8(data, width, i)) {
+            o->total += 8;
+            i += 7;
+            continue;
+        }
+        int32_t r = code_rank(map, code_at(data, width, i));
+        if (r < 0)
+            return 0;
+        o->total += t->lengths[r];
+        o->multi |= t->lengths[r] != 1;
+        o->nhidden += (t->flags[r] & 2) != 0;
+        o->nsup += (t->flags[r] & 4) != 0;
+    }
+    return 1;
+}
+
+/* `normalise_chars`' second pass: the arrays written (0 when out of memory). */
+static ALWAYS_INLINE int normalise_write(const void *data, int width, Py_ssize_t n, const CodeMap *map,
+                                         const CharTable *t, Normalised *o, uint32_t *norm, uint8_t *kind,
+                                         uint8_t *upper, uint8_t *singles, int64_t *source_of, int64_t *hidden,
+                                         int64_t *sup) {
+    Py_ssize_t out = 0, h = 0, s = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (o->plain && i + 8 <= n && ascii8(data, width, i)) {
+#ifdef WIDE_CLASSES
+            if (!o->multi && !o->any_single) {  /* (most text: four characters a step) */
+                __m128i lo, hi;
+                code_points8(data, width, i, &lo, &hi);
+                if (ascii_chars8(lo, hi, norm + out, kind + out, upper + out))
+                    for (int q = 0; q < 8; q++)
+                        if (!list_mark(norm[out + q], out + q, &o->brackets, &o->nb, &o->cap_b, &o->dashes, &o->nd,
+                                       &o->cap_d))
+                            return 0;
+                out += 8;
+                i += 7;
+                continue;
+            }
+#endif
+            for (int k = 0; k < 8; k++, out++) {
+                uint32_t ch = code_at(data, width, i + k);
+                int capital = ch - 'A' < 26u;
+                norm[out] = ch + (capital ? 32u : 0u);
+                kind[out] = ((ch | 32u) - 'a' < 26u) ? 1 : (ch - '0' < 10u) ? 2 : 0;
+                upper[out] = (uint8_t)capital;
+                if (o->any_single)
+                    singles[out] = 0;
+                if (o->multi)
+                    source_of[out] = i + k;
+                if (!list_mark(norm[out], out, &o->brackets, &o->nb, &o->cap_b, &o->dashes, &o->nd, &o->cap_d))
+                    return 0;
+            }
+            i += 7;
+            continue;
+        }
+        int32_t r = code_rank(map, code_at(data, width, i));
+        uint8_t f = t->flags[r];
+        if (f & 2)
+            hidden[h++] = i;
+        if (f & 4)
+            sup[s++] = out;  /* (a superscript digit makes one character) */
+        for (Py_ssize_t j = t->starts[r], end = t->starts[r] + t->lengths[r]; j < end; j++, out++) {
+            uint32_t ch = t->flat[j];
+            norm[out] = ch;
+            kind[out] = t->kinds[j] == 1 ? (ch - 48u < 10u ? 2 : 1) : 0;
+            upper[out] = f & 1;
+            if (o->any_single)
+                singles[out] = t->kinds[j] == 2;
+            if (o->multi)
+                source_of[out] = i;
+            if (!list_mark(ch, out, &o->brackets, &o->nb, &o->cap_b, &o->dashes, &o->nd, &o->cap_d))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* normalise._normalise after the character table: each character of the text `source` (a str, or
+ * a buffer of uint32) replaced by what the table makes of it. The table is given per code point,
+ * for the code points 0..127 and then `wide` (the text's others, ascending: `wide_codes`): where
+ * each one's characters start in `flat` (uint32) and `flat_kind` (uint8: 1 a word character, 2 a
+ * token of its own), how many there are (both int64), and its flags (uint8: 1 upper case, 2
+ * hides, 4 a superscript digit). Returns (norm: uint32; kind: uint8, 1 a letter, 2 a digit 0-9, 0
+ * anything else, of the word characters; upper: 0 or 1; source_of: int64, the source offset of
+ * each character, or None where every source character makes one; singles: 0 or 1, or None where
+ * none is; hidden: int64 source offsets of the characters that hide; superscripts: int64 offsets
+ * in norm, or None where none is), each a bytearray (the caller's to change); and, as bytes of
+ * int64, where norm holds "[" and where it holds a hyphen (`list_mark`). Two passes: the first
+ * counts, so each array but those two lists is allocated once. */
 static PyObject *normalise_chars(PyObject *self, PyObject *args) {
     PyObject *o_source, *o_wide, *o_starts, *o_lengths, *o_flags, *o_flat, *o_flat_kind;
     if (!PyArg_ParseTuple(args, "OOOOOOO", &o_source, &o_wide, &o_starts, &o_lengths, &o_flags, &o_flat, &o_flat_kind))
         return NULL;
-    Py_buffer source, wide, starts, lengths, flags, flat, flat_kind;
-    Want want[] = {{o_source, &source, 4, 0, "source"}, {o_wide, &wide, 4, 0, "wide"},
-                   {o_starts, &starts, 8, 0, "starts"}, {o_lengths, &lengths, 8, 0, "lengths"},
-                   {o_flags, &flags, 1, 0, "flags"}, {o_flat, &flat, 4, 0, "flat"},
-                   {o_flat_kind, &flat_kind, 1, 0, "flat_kind"}};
-    if (get_all(want, 7) < 0)
+    CodePoints text;
+    if (code_points_of(o_source, &text) < 0)
         return NULL;
-    const uint32_t *p = source.buf, *w = wide.buf, *fl = flat.buf;
-    const int64_t *st = starts.buf, *len = lengths.buf;
-    const uint8_t *fg = flags.buf, *fk = flat_kind.buf;
-    Py_ssize_t n = source.len / 4, nw = wide.len / 4, codes = 128 + nw, nflat = flat.len / 4;
+    Py_buffer wide, starts, lengths, flags, flat, flat_kind;
+    Want want[] = {{o_wide, &wide, 4, 0, "wide"}, {o_starts, &starts, 8, 0, "starts"}, {o_lengths, &lengths, 8, 0, "lengths"},
+                   {o_flags, &flags, 1, 0, "flags"}, {o_flat, &flat, 4, 0, "flat"}, {o_flat_kind, &flat_kind, 1, 0, "flat_kind"}};
+    if (get_all(want, 6) < 0) {
+        code_points_release(&text);
+        return NULL;
+    }
+    const uint32_t *w = wide.buf;
+    CharTable t = {flat.buf, starts.buf, lengths.buf, flags.buf, flat_kind.buf};
+    Py_ssize_t n = text.n, nw = wide.len / 4, codes = 128 + nw, nflat = flat.len / 4;
     int ok = starts.len / 8 == codes && lengths.len / 8 == codes && flags.len == codes && flat_kind.len == nflat
              && (nw == 0 || w[0] >= 128);
     for (Py_ssize_t r = 0; ok && r < codes; r++)
-        ok = st[r] >= 0 && len[r] >= 0 && st[r] + len[r] <= nflat;
+        ok = t.starts[r] >= 0 && t.lengths[r] >= 0 && t.starts[r] + t.lengths[r] <= nflat;
     for (Py_ssize_t k = 1; ok && k < nw; k++)
         ok = w[k - 1] < w[k];
     CodeMap map = {NULL, NULL, 0, 0};
-    int failed = 0, multi = 0, any_single = 0, plain = 0;
-    Py_ssize_t total = 0, nhidden = 0, nsup = 0;
-    if (ok)
-        failed = !code_map_init(&map, nw);
+    Normalised o = {0, 0, 0, 0, 0, 64, 64, 0, 0, 0, NULL, NULL};
+    int failed = 0;
+    if (ok) {
+        o.brackets = PyMem_RawMalloc(o.cap_b * sizeof(int64_t));
+        o.dashes = PyMem_RawMalloc(o.cap_d * sizeof(int64_t));
+        failed = !code_map_init(&map, nw) || o.brackets == NULL || o.dashes == NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; ok && !failed && k < nw; k++)  /* numbered in order: the k-th is code 128 + k */
         failed = !code_map_add(&map, w[k]);
     for (Py_ssize_t r = 0; ok && !failed && r < codes; r++)
-        for (Py_ssize_t j = st[r]; j < st[r] + len[r]; j++)
-            any_single |= fk[j] == 2;
+        for (Py_ssize_t j = t.starts[r]; j < t.starts[r] + t.lengths[r]; j++)
+            o.any_single |= t.kinds[j] == 2;
     /* where the table's rows of 0..127 are ASCII's own (lower case, one character each, letters
      * and digits words; so they are unless the table changed), eight ASCII characters in a row
      * are counted and written at once, without looking their rows up */
-    plain = 1;
+    o.plain = ok;
     for (Py_ssize_t r = 0; r < 128 && ok; r++) {
         uint32_t lower = (uint32_t)r + ((uint32_t)(r - 'A') < 26u ? 32u : 0u);
         int word = (uint32_t)((r | 32) - 'a') < 26u || (uint32_t)(r - '0') < 10u;
-        plain &= len[r] == 1 && fl[st[r]] == lower && fk[st[r]] == word && fg[r] == ((uint32_t)(r - 'A') < 26u);
+        o.plain &= t.lengths[r] == 1 && t.flat[t.starts[r]] == lower && t.kinds[t.starts[r]] == word
+                   && t.flags[r] == ((uint32_t)(r - 'A') < 26u);
     }
-    for (Py_ssize_t i = 0; ok && !failed && i < n; i++) {
-        if (plain && i + 8 <= n && (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) < 128) {
-            total += 8;
-            i += 7;
-            continue;
-        }
-        int32_t r = code_rank(&map, p[i]);
-        if (r < 0) {  /* a code point `wide` does not hold */
-            ok = 0;
-            break;
-        }
-        total += len[r];
-        multi |= len[r] != 1;
-        nhidden += (fg[r] & 2) != 0;
-        nsup += (fg[r] & 4) != 0;
-    }
+    if (ok && !failed)  /* (a code point `wide` does not hold: not ok) */
+        ok = text.width == 1 ? normalise_count(text.data, 1, n, &map, &t, &o)
+             : text.width == 2 ? normalise_count(text.data, 2, n, &map, &t, &o) : normalise_count(text.data, 4, n, &map, &t, &o);
     Py_END_ALLOW_THREADS
     PyObject *o_norm = NULL, *o_kind = NULL, *o_upper = NULL, *o_source_of = NULL, *o_singles = NULL;
     PyObject *o_hidden = NULL, *o_sup = NULL, *result = NULL;
     if (ok && !failed) {
-        o_norm = PyByteArray_FromStringAndSize(NULL, total * 4);
-        o_kind = PyByteArray_FromStringAndSize(NULL, total);
-        o_upper = PyByteArray_FromStringAndSize(NULL, total);
-        o_singles = PyByteArray_FromStringAndSize(NULL, any_single ? total : 0);
-        o_source_of = PyByteArray_FromStringAndSize(NULL, multi ? total * 8 : 0);
-        o_hidden = PyByteArray_FromStringAndSize(NULL, nhidden * 8);
-        o_sup = PyByteArray_FromStringAndSize(NULL, nsup * 8);
+        o_norm = PyByteArray_FromStringAndSize(NULL, o.total * 4);
+        o_kind = PyByteArray_FromStringAndSize(NULL, o.total);
+        o_upper = PyByteArray_FromStringAndSize(NULL, o.total);
+        o_singles = PyByteArray_FromStringAndSize(NULL, o.any_single ? o.total : 0);
+        o_source_of = PyByteArray_FromStringAndSize(NULL, o.multi ? o.total * 8 : 0);
+        o_hidden = PyByteArray_FromStringAndSize(NULL, o.nhidden * 8);
+        o_sup = PyByteArray_FromStringAndSize(NULL, o.nsup * 8);
     }
-    Py_ssize_t nb = 0, nd = 0, cap_b = 64, cap_d = 64;
-    int64_t *brackets = PyMem_RawMalloc(cap_b * sizeof(int64_t)), *dashes = PyMem_RawMalloc(cap_d * sizeof(int64_t));
-    if (brackets == NULL || dashes == NULL)
-        failed = 1;
     if (ok && !failed && o_norm && o_kind && o_upper && o_singles && o_source_of && o_hidden && o_sup) {
         uint32_t *norm = (uint32_t *)PyByteArray_AS_STRING(o_norm);
         uint8_t *kind = (uint8_t *)PyByteArray_AS_STRING(o_kind), *upper = (uint8_t *)PyByteArray_AS_STRING(o_upper);
@@ -1292,59 +1458,16 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
         int64_t *source_of = (int64_t *)PyByteArray_AS_STRING(o_source_of);
         int64_t *hidden = (int64_t *)PyByteArray_AS_STRING(o_hidden), *sup = (int64_t *)PyByteArray_AS_STRING(o_sup);
         Py_BEGIN_ALLOW_THREADS
-        Py_ssize_t out = 0, h = 0, s = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (plain && i + 8 <= n && (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7]) < 128) {
-#ifdef WIDE_CLASSES
-                if (!multi && !any_single) {  /* (most text: four characters a step) */
-                    if (ascii_chars8(p + i, norm + out, kind + out, upper + out))
-                        for (int q = 0; q < 8 && !failed; q++)
-                            failed = !list_mark(p[i + q], out + q, &brackets, &nb, &cap_b, &dashes, &nd, &cap_d);
-                    out += 8;
-                    i += 7;
-                    continue;
-                }
-#endif
-                for (int k = 0; k < 8; k++, out++) {
-                    uint32_t ch = p[i + k];
-                    int capital = ch - 'A' < 26u;
-                    norm[out] = ch + (capital ? 32u : 0u);
-                    kind[out] = ((ch | 32u) - 'a' < 26u) ? 1 : (ch - '0' < 10u) ? 2 : 0;
-                    upper[out] = (uint8_t)capital;
-                    if (any_single)
-                        singles[out] = 0;
-                    if (multi)
-                        source_of[out] = i + k;
-                    if (!failed)
-                        failed = !list_mark(norm[out], out, &brackets, &nb, &cap_b, &dashes, &nd, &cap_d);
-                }
-                i += 7;
-                continue;
-            }
-            int32_t r = code_rank(&map, p[i]);
-            uint8_t f = fg[r];
-            if (f & 2)
-                hidden[h++] = i;
-            if (f & 4)
-                sup[s++] = out;  /* (a superscript digit makes one character) */
-            for (Py_ssize_t j = st[r], end = st[r] + len[r]; j < end; j++, out++) {
-                uint32_t c = fl[j];
-                norm[out] = c;
-                kind[out] = fk[j] == 1 ? (c - 48u < 10u ? 2 : 1) : 0;
-                upper[out] = f & 1;
-                if (any_single)
-                    singles[out] = fk[j] == 2;
-                if (multi)
-                    source_of[out] = i;
-                if (!failed)
-                    failed = !list_mark(c, out, &brackets, &nb, &cap_b, &dashes, &nd, &cap_d);
-            }
-        }
+        failed = !(text.width == 1 ? normalise_write(text.data, 1, n, &map, &t, &o, norm, kind, upper, singles, source_of,
+                                                     hidden, sup)
+                   : text.width == 2 ? normalise_write(text.data, 2, n, &map, &t, &o, norm, kind, upper, singles,
+                                                       source_of, hidden, sup)
+                   : normalise_write(text.data, 4, n, &map, &t, &o, norm, kind, upper, singles, source_of, hidden, sup));
         Py_END_ALLOW_THREADS
         if (!failed)
-            result = Py_BuildValue("(OOOOOOOy#y#)", o_norm, o_kind, o_upper, multi ? o_source_of : Py_None,
-                                   any_single ? o_singles : Py_None, o_hidden, nsup ? o_sup : Py_None,
-                                   (const char *)brackets, nb * 8, (const char *)dashes, nd * 8);
+            result = Py_BuildValue("(OOOOOOOy#y#)", o_norm, o_kind, o_upper, o.multi ? o_source_of : Py_None,
+                                   o.any_single ? o_singles : Py_None, o_hidden, o.nsup ? o_sup : Py_None,
+                                   (const char *)o.brackets, o.nb * 8, (const char *)o.dashes, o.nd * 8);
         else
             PyErr_NoMemory();
     }
@@ -1359,10 +1482,11 @@ static PyObject *normalise_chars(PyObject *self, PyObject *args) {
     Py_XDECREF(o_singles);
     Py_XDECREF(o_hidden);
     Py_XDECREF(o_sup);
-    release_all(want, 7);
+    release_all(want, 6);
+    code_points_release(&text);
     code_map_free(&map);
-    PyMem_RawFree(brackets);
-    PyMem_RawFree(dashes);
+    PyMem_RawFree(o.brackets);
+    PyMem_RawFree(o.dashes);
     return result;
 }
 
@@ -1396,6 +1520,23 @@ static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *sm
     }
 }
 #endif
+
+/* Where a fall may be in the 64 bytes at p + at (bit i: p[at + i], p[at + i + 1] capitals, the two
+ * bytes after small letters; the bytes past the text read as neither): the glued CamelCase cuts
+ * of a text are at most its humps and these. */
+static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t upper, uint64_t small) {
+    uint64_t next_upper = 0, next_small = 0;  /* bits 0..2: the three bytes after the block */
+    for (int k = 0; k < 3; k++)
+        if (at + 64 + k < n) {
+            next_upper |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'A') < 26) << k;
+            next_small |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'a') < 26) << k;
+        }
+    uint64_t u1 = (upper >> 1) | (next_upper << 63);
+    uint64_t s2 = (small >> 2) | (next_small << 62);
+    uint64_t s3 = (small >> 3) | (next_small << 61);
+    return upper & u1 & s2 & s3;
+}
+
 
 /* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
  * that ends at byte i shows at bit i: the first byte after it), humps, capitals, small letters,
@@ -1496,11 +1637,15 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     for (Py_ssize_t at = 0; at < n; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small, &alnum);
         tokens += __builtin_popcountll(starts);
-        /* a run is cut at its humps and falls, and only with a hump in it; between two falls of a
-         * run (two capitals, then two small letters) a small letter is followed by a capital: a
-         * run has one fall more than humps at most, so three cuts a hump at most */
-        if (camel && hump)  /* (most blocks have no hump) */
-            most_cuts += 3 * __builtin_popcountll(hump);
+        if (camel && hump)  /* (most blocks have neither humps nor two capitals in a row: no count) */
+            most_cuts += __builtin_popcountll(hump);
+        /* (falls counted apart: a run's falls need no hump beside them, "aXXaa0XXaa0XXaa" has one
+         * hump and three falls) */
+        if (camel && ((upper & (upper >> 1)) | (upper >> 63))) {
+            uint64_t falls = ascii_falls64(p, n, at, upper, small);
+            if (falls)
+                most_cuts += __builtin_popcountll(falls);
+        }
     }
     Py_END_ALLOW_THREADS
     PyObject *o_starts = PyByteArray_FromStringAndSize(NULL, (tokens + most_cuts) * 8);
@@ -3028,11 +3173,6 @@ static PyObject *probe_lists(PyObject *self, PyObject *args) {
 }
 
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
 
 /* `rare_hits_many`'s pass over the tokens, a block at a time: first which segments' bitmaps
  * each token passes, without a branch (a quarter of the tokens of mail pass, at random: a

@@ -420,18 +420,26 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         return Tokens(hashes, starts, ends, norm, starts if same else _shifted(nstarts, nbase), shifted_nends,
                       halves=_shift(words.halves, nbase), unsegmented=words.unsegmented)
 
-    source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    order, reversed_spans, open_spans = _visual_order(source)
-    layout, hidden = _normalise(source if order is None else source[order])
-    if order is not None:
-        layout = replace(layout, source_of=order if layout.source_of is None else order[layout.source_of])
-        hidden = order[hidden]
+    native = speedups.native
+    wide_codes = None if native is None else np.frombuffer(native.wide_codes(text), dtype=np.uint32)
+    if wide_codes is not None and not (wide_codes == _OVERRIDE).any():
+        # (no right-to-left override, so nothing is shown in another order: the characters are
+        # read from the str where it lies, not from a copy of it as UTF-32)
+        order, reversed_spans, open_spans = None, [], []
+        layout, hidden = _normalised(native, text, wide_codes)
+    else:
+        source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        order, reversed_spans, open_spans = _visual_order(source)
+        layout, hidden = _normalise(source if order is None else source[order])
+        if order is not None:
+            layout = replace(layout, source_of=order if layout.source_of is None else order[layout.source_of])
+            hidden = order[hidden]
     words = _words(layout, None)
     norm, nstarts, nends = words.norm, words.nstarts, words.nends
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes, wide = _hashes_and_wide(norm, nstarts, nends)
     starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
-    tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(source), folded, wide)
+    tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(text), folded, wide)
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
@@ -1466,11 +1474,13 @@ def _normalise(source: np.ndarray) -> tuple[_Layout, np.ndarray]:
 _ASCII_CODES = np.arange(128, dtype=np.uint32)
 
 
-def _normalised(native, source: np.ndarray) -> tuple[_Layout, np.ndarray]:
-    """`_normalise` in C: the text's distinct code points beyond ASCII listed in one pass, their
-    table rows taken (`_CHARS`), and every character replaced in another (the NumPy passes
-    gathered a dozen arrays over the characters: 80 ms for 4 MB of mail with curly quotes)."""
-    wide = np.frombuffer(native.wide_codes(source), dtype=np.uint32)
+def _normalised(native, source: np.ndarray | str, wide: np.ndarray | None = None) -> tuple[_Layout, np.ndarray]:
+    """`_normalise` in C, of code points or of a str: the text's distinct code points beyond ASCII
+    listed in one pass (unless given: `wide`), their table rows taken (`_CHARS`), and every
+    character replaced in another (the NumPy passes gathered a dozen arrays over the characters:
+    80 ms for 4 MB of mail with curly quotes)."""
+    if wide is None:
+        wide = np.frombuffer(native.wide_codes(source), dtype=np.uint32)
     flat, flat_kind, offsets, lengths, char_flags = _CHARS.of(np.concatenate((_ASCII_CODES, wide)))
     norm, kind, upper, source_of, singles, hidden, superscripts, brackets, dashes = native.normalise_chars(
         source, wide, np.ascontiguousarray(offsets, dtype=np.int64), np.ascontiguousarray(lengths, dtype=np.int64),
