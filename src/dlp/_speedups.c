@@ -838,6 +838,8 @@ typedef struct {
 static int code_points_of(PyObject *o, CodePoints *t) {
     t->viewed = 0;
     if (PyUnicode_Check(o)) {
+        if (PyUnicode_READY(o) < 0)  /* (a no-op on every str made since Python 3.3's API) */
+            return -1;
         t->data = PyUnicode_DATA(o);
         t->width = PyUnicode_KIND(o);
         t->n = PyUnicode_GET_LENGTH(o);
@@ -964,9 +966,6 @@ static inline int ascii_chars8(__m128i lo, __m128i hi, uint32_t *norm, uint8_t *
 }
 #endif
 
-/* normalise._first_cuts' runs and cuts, for a layout's classes (`kind`: 1 a letter, 2 a digit, 0
- * anything else, uint8): where runs of letters and digits start and end, and the cuts inside them
- * where a letter meets a digit, as bytes of int64 (three arrays). */
 /* `camel_cuts` of a run of `length` characters (1..64) at rs from its bits (bit i: its character i):
  * capitals `cap`, small letters `small`. The humps are cap & small << 1, the falls the capitals
  * after a capital and before two small letters (at most `length` - 3 on); a run of 64 characters
@@ -1009,6 +1008,9 @@ static inline void kind_bits64(const uint8_t *k, uint64_t *letter, uint64_t *dig
 #endif
 }
 
+/* normalise._first_cuts' runs and cuts, for a layout's classes (`kind`: 1 a letter, 2 a digit, 0
+ * anything else, uint8): where runs of letters and digits start and end, and the cuts inside them
+ * where a letter meets a digit, as bytes of int64 (three arrays). */
 static PyObject *kind_runs(PyObject *self, PyObject *args) {
     Py_buffer kind;
     if (!PyArg_ParseTuple(args, "y*", &kind))
@@ -1537,7 +1539,6 @@ static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t 
     return upper & u1 & s2 & s3;
 }
 
-
 /* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
  * that ends at byte i shows at bit i: the first byte after it), humps, capitals, small letters,
  * and letters and digits; `carry` holds the last bit of the block before for letters, digits and
@@ -1672,8 +1673,8 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
      * fall in runs that reach into it: the one at `chain` when the block before ended, or later
      * ones). `again`: a cut fell in a token listed, or in the token read to list the one before
      * it, after all (never, by the above): the bounds are read once more at the end. (Asking
-     * instead whether a cut fell before `chain`, true of every run cut before the block's last,
-     * read the bounds of 40 MB of mail twice.) */
+     * instead whether a cut fell before `chain`, true whenever a run cut is not the block's last,
+     * left the listing of most of 40 MB of mail to that pass at the end.) */
     Py_ssize_t chain = 0, listed = 0;
     int again = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -3171,7 +3172,6 @@ static PyObject *probe_lists(PyObject *self, PyObject *args) {
         PyMem_RawFree(lists[k]);
     return result;
 }
-
 
 
 /* `rare_hits_many`'s pass over the tokens, a block at a time: first which segments' bitmaps
