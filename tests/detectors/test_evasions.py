@@ -97,6 +97,30 @@ def test_genuine_text_in_other_scripts_is_not_disguise(scanner, text):
     assert report.action is Action.ALLOW
 
 
+@pytest.mark.parametrize("quoted", [
+    "Η συνάντηση αναβλήθηκε λόγω της απεργίας στα μέσα μεταφοράς της Αθήνας.",
+    "Встреча с партнёрами из Новосибирска прошла в дружеской обстановке, много снега на дорогах.",
+    "Ο πελάτης στην Πάτρα ζητά νέα τιμή. Клиент в Самаре просит новую цену на детали.",
+])
+def test_a_sentence_of_another_script_quoted_in_english_mail_is_not_disguise(scanner, quoted):
+    """A cross-border mail quotes its partner's own words: Greek and Cyrillic share most small
+    letters' shapes with Latin, so many of their words are made only of lookalikes (``της``,
+    ``στα``, ``много``), but they stand among words with letters Latin lacks."""
+    report, _ = verdict(scanner, prose(120, 7) + "\n\n" + quoted + "\n\n" + prose(80, 8) + "\n" + quoted)
+    assert not [f for f in report.findings if f.kind == "obfuscation"]
+    assert report.action is Action.ALLOW
+
+
+def test_english_words_written_in_lookalikes_among_english_ones_are_still_a_disguise(scanner):
+    """No registered secret behind them: every second word of English prose in Cyrillic lookalikes,
+    and a quoted Russian sentence elsewhere in the same text that must not excuse them."""
+    words = prose(80, 9).split()
+    text = " ".join(w.translate(LOOKALIKE) if i % 2 else w for i, w in enumerate(words))
+    report, _ = verdict(scanner, text + "\n\nВстреча с партнёрами прошла в дружеской обстановке.\n\n" + prose(40, 10))
+    found = [f for f in report.findings if f.kind == "obfuscation"]
+    assert len(found) == 1 and found[0].matched_words >= 15
+
+
 def test_registered_russian_and_greek_documents_are_found_in_their_own_scripts(scanner):
     for sid, text in (("ru", RUSSIAN), ("el", GREEK)):
         words = text.split()

@@ -489,6 +489,8 @@ def tampered_tokens(norm, nstarts, nends, starts, ends, hidden, n_source, folded
     ascii_token = ~wide
     if len(pure) and ascii_token.mean() < 0.8:
         pure = pure[:0]
+    if len(pure):  # a word of another script quoted in English stands among words of its own script
+        pure = pure[~_near(np.flatnonzero(wide), pure, _OWN_SCRIPT_REACH)]
     folded = np.union1d(mixed, pure)
     if len(nstarts) == 0 or len(hidden) == 0:
         return folded.astype(np.int64)
@@ -498,6 +500,28 @@ def tampered_tokens(norm, nstarts, nends, starts, ends, hidden, n_source, folded
     inside = marks[ends] - marks[starts] > 0
     chosen = np.flatnonzero(inside & ascii_token)
     return np.union1d(chosen, folded).astype(np.int64)
+
+
+_OWN_SCRIPT_REACH = 2  # words either side of a word made only of lookalikes in which one of its own script
+# (a letter with no Latin lookalike) makes it a word of that script, not a disguise
+
+
+def _near(anchors: np.ndarray, at: np.ndarray, reach: int) -> np.ndarray:
+    """Whether each of the positions `at` has one of the ascending `anchors` within `reach` of it.
+
+    `tampered_tokens` reads a word made only of lookalike letters (``рау``, ``της``) as disguise
+    in mostly English text; but a Greek or Russian sentence quoted in an English mail is made
+    of such words too (``της``, ``στα``, ``μέσα``, ``много``: Greek and Cyrillic share most
+    small letters' shapes with Latin), between words with letters Latin lacks (``λόγω``,
+    ``απεργίας``, ``дружеской``): next to those, a lookalike word is one of them (every such
+    sentence of a cross-border mail was a disguise warning). A disguised English word stands
+    between English ones, and a writer who puts a word of another script within two words of
+    every disguised one writes two languages; the text folds to its Latin skeleton for matching
+    all the same."""
+    if len(anchors) == 0 or len(at) == 0:
+        return np.zeros(len(at), dtype=bool)
+    first = np.searchsorted(anchors, at - reach)  # the first anchor at or after at - reach
+    return (first < len(anchors)) & (anchors[np.minimum(first, len(anchors) - 1)] <= at + reach)
 
 
 def _runs(is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
