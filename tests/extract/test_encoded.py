@@ -982,6 +982,25 @@ def test_escaped_words_far_apart_are_each_read():
     assert [data for kind, _, data, _ in _decoded_runs(text) if kind == "escaped"] == [first.encode(), second.encode()]
 
 
+@pytest.mark.parametrize("space", ["%C2%A0", "%A0", "%E2%80%AF", "%E3%80%80", "%E2%80%89", "%20"])
+def test_an_escaped_word_whose_spaces_are_escaped_blanks_of_another_kind_is_read(space):
+    """A sentence in a link with its spaces escaped as no-break or other Unicode spaces (in
+    UTF-8 or Latin-1) is prose all the same: its words are counted between any blank."""
+    from dlp.extract.encoded import _decoded_runs
+
+    sentence = "The Halcyon coating process runs at forty degrees for two hours and no more"
+    text = f"Lien : https://exemple.fr/partage?texte={sentence.replace(' ', space)} merci"
+    read = [data for kind, _, data, _ in _decoded_runs(text) if kind == "escaped"]
+    assert len(read) == 1 and read[0].replace(urllib.parse.unquote_to_bytes(space), b" ").endswith(sentence.encode())
+
+
+def test_a_tracking_link_of_escaped_no_break_spaces_alone_is_not_prose():
+    from dlp.extract.encoded import _decoded_runs
+
+    text = "see https://t.example.com/c?u=" + "%C2%A0" * 40 + "x%2Fy%3Dz now"
+    assert not [data for kind, _, data, _ in _decoded_runs(text) if kind == "escaped"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(["\ud800", "\udcff", "’", "日", "\U0001f600"]),
                max_size=200), st.data())

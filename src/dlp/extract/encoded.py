@@ -555,8 +555,20 @@ def _escaped_words(text: str, pattern: re.Pattern, first: str, start: int = 0,
         run = word.group()
         if len(_ESCAPE.findall(run)) >= _MIN_ESCAPES:
             data = _unescape(run)
-            if len(data.split()) >= _MIN_ESCAPED_WORDS:  # prose, not a long link
+            if _words_in(data) >= _MIN_ESCAPED_WORDS:  # prose, not a long link
                 yield "escaped", data
+
+
+def _words_in(data: bytes) -> int:
+    """Words of unescaped bytes, between blanks of any kind: ASCII ones, and the no-break and other
+    Unicode spaces, read in UTF-8, or as Latin-1 where the bytes are not UTF-8 (an excerpt whose
+    spaces were escaped as ``%C2%A0`` or ``%A0`` counted as one word of bytes and was left
+    unread: attack 14)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # (a legacy code page: Latin-1's no-break space is A0)
+        text = data.decode("latin-1")
+    return len(text.split())
 
 
 def _found(text: str, pattern: re.Pattern, first: str, lo: int = 0, hi: int | None = None) -> Iterator[re.Match]:
