@@ -439,7 +439,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes, wide = _hashes_and_wide(norm, nstarts, nends)
     starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
-    tampered = tampered_tokens(norm, nstarts, nends, starts, ends, hidden, len(text), folded, wide)
+    tampered = tampered_tokens(starts, ends, hidden, len(text), folded, wide)
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
@@ -473,7 +473,7 @@ def _source_spans(source_of: np.ndarray | None, starts: np.ndarray, ends: np.nda
     return lo.astype(np.int64), hi.astype(np.int64) + 1
 
 
-def tampered_tokens(norm, nstarts, nends, starts, ends, hidden, n_source, folded, wide=None) -> np.ndarray:
+def tampered_tokens(starts, ends, hidden, n_source, folded, wide) -> np.ndarray:
     """Tokens whose letters are ASCII once invisible characters are dropped or lookalikes folded.
 
     Persian, Indic or emoji text uses zero-width joiners legitimately, but inside their
@@ -483,16 +483,13 @@ def tampered_tokens(norm, nstarts, nends, starts, ends, hidden, n_source, folded
     ASCII: in Russian or Greek text, "на" or "τα" are simply words.
     """
     mixed, pure = folded
-    if wide is None:  # (whether each token holds a character beyond ASCII, after folding, when not given)
-        counts = np.concatenate(([0], np.cumsum(norm >= 128, dtype=np.int64)))
-        wide = counts[nends] - counts[nstarts] > 0
-    ascii_token = ~wide
+    ascii_token = ~wide  # (`wide`: whether each token holds a character beyond ASCII, after folding)
     if len(pure) and ascii_token.mean() < 0.8:
         pure = pure[:0]
     if len(pure):  # a word of another script quoted in English stands among words of its own script
         pure = pure[~_near(np.flatnonzero(wide), pure, _OWN_SCRIPT_REACH)]
     folded = np.union1d(mixed, pure)
-    if len(nstarts) == 0 or len(hidden) == 0:
+    if len(wide) == 0 or len(hidden) == 0:
         return folded.astype(np.int64)
     marks = np.zeros(n_source + 1, dtype=np.int64)
     marks[hidden] = 1
