@@ -96,9 +96,7 @@ def main() -> None:
 def run(work: Path, args, results: dict) -> None:
     # -- material ---------------------------------------------------------------------------
     docs, source = corpus.secret_documents(args.docs)
-    (work / "docs").mkdir()
-    for i, d in enumerate(docs):
-        (work / "docs" / f"doc{i:05d}.txt").write_text(d)
+    corpus.write_documents(work / "docs", docs)
     small = work / "docs-small"
     small.mkdir()
     for i in range(min(args.small_docs, len(docs))):
@@ -106,12 +104,8 @@ def run(work: Path, args, results: dict) -> None:
     mb_docs = sum(len(d.encode()) for d in docs) / 1e6
     terms = corpus.part_numbers(args.terms)
     (work / "terms.txt").write_text("\n".join(terms) + "\n")
-    traffic = corpus.enron_bodies() if corpus.have_corpora() else corpus.synthetic(2000, 800, 9)
-    text, i = [], 0
-    while sum(len(t) for t in text) < args.scan_mb * 1e6:
-        text.append(traffic[i % len(traffic)])
-        i += 1
-    joined = "\n\n".join(text)
+    traffic = corpus.traffic()
+    joined = corpus.mail_text(args.scan_mb, traffic)
     (work / "mail.txt").write_text(joined[: int(args.scan_mb * 1e6)])
     (work / "mail4.txt").write_text(joined[:4_000_000])
     (work / "tiny.txt").write_text("hello\n")

@@ -151,16 +151,9 @@ def main() -> None:
 def _measured(work: Path, args) -> dict:
     """Register the documents, write the mail, and time each mode --runs times, alternating."""
     docs, source = corpus.secret_documents(args.docs)
-    (work / "docs").mkdir()
-    for i, d in enumerate(docs):
-        (work / "docs" / f"doc{i:05d}.txt").write_text(d)
+    corpus.write_documents(work / "docs", docs)
     real = corpus.have_corpora()
-    traffic = corpus.enron_bodies() if real else corpus.synthetic(2000, 800, 9)
-    text, i = [], 0
-    while sum(len(t) for t in text) < args.scan_mb * 1e6:
-        text.append(traffic[i % len(traffic)])
-        i += 1
-    mail = "\n\n".join(text)[: int(args.scan_mb * 1e6)]
+    mail = corpus.mail_text(args.scan_mb, corpus.traffic())[: int(args.scan_mb * 1e6)]
     (work / "mail.txt").write_text(corpus.typographic(mail) if args.typographic else mail, encoding="utf-8")
     env = dict(os.environ, DLP_REGISTRY=str(work / "reg"), PYTHONPATH=os.environ.get("PYTHONPATH") or str(SRC))
     subprocess.run([sys.executable, "-m", "dlp", "register", str(work / "docs")], env=env, check=True,

@@ -64,15 +64,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dlp-bench-typographic-") as folder:
         work = Path(folder)
         docs, source = corpus.secret_documents(args.docs)
-        (work / "docs").mkdir()
-        for i, d in enumerate(docs):
-            (work / "docs" / f"doc{i:05d}.txt").write_text(d)
-        traffic = corpus.enron_bodies() if corpus.have_corpora() else corpus.synthetic(2000, 800, 9)
-        text, i = [], 0
-        while sum(len(t) for t in text) < args.scan_mb * 1e6:
-            text.append(traffic[i % len(traffic)])
-            i += 1
-        plain = "\n\n".join(text)[: int(args.scan_mb * 1e6)]
+        corpus.write_documents(work / "docs", docs)
+        plain = corpus.mail_text(args.scan_mb, corpus.traffic())[: int(args.scan_mb * 1e6)]
         fancy = corpus.typographic(plain)
         (work / "plain.txt").write_text(plain, encoding="utf-8")
         (work / "typographic.txt").write_text(fancy, encoding="utf-8")

@@ -58,6 +58,28 @@ def typographic(text: str) -> str:
     return text
 
 
+def traffic() -> list[str]:
+    """Unrelated outbound text: the Enron mail bodies, or synthetic text where ../shared is absent."""
+    return enron_bodies() if have_corpora() else synthetic(2000, 800, 9)
+
+
+def mail_text(mb: float, bodies: list[str]) -> str:
+    """`bodies` over and over, joined by blank lines, until they hold `mb` million characters
+    (one body past it at most: callers cut)."""
+    text, i = [], 0
+    while sum(len(t) for t in text) < mb * 1e6:
+        text.append(bodies[i % len(bodies)])
+        i += 1
+    return "\n\n".join(text)
+
+
+def write_documents(folder: Path, docs: list[str]) -> None:
+    """`docs` as doc00000.txt, doc00001.txt ... in a new `folder` (what `dlp register` reads)."""
+    folder.mkdir()
+    for i, d in enumerate(docs):
+        (folder / f"doc{i:05d}.txt").write_text(d)
+
+
 def synthetic(n_docs: int, words_per_doc: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     lexicon = ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(20000)]
