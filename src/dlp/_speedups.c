@@ -137,6 +137,10 @@ static int code_points(const Want *want, int n) {
     return 0;
 }
 
+/* Two glued CamelCase words are read as both (a half cut) from this many characters on (ToIts,
+ * OfThe: normalise.HALF_CHARS); a run cut into three words or more needs three a word. */
+#define HALF_CHARS 4
+
 /* Appends `value` to a growing array (doubled when full); 0 when out of memory. */
 static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t value) {
     if (*count == *cap) {
@@ -147,6 +151,20 @@ static int push(int64_t **items, Py_ssize_t *count, Py_ssize_t *cap, Py_ssize_t 
         *cap *= 2;
     }
     (*items)[(*count)++] = value;
+    return 1;
+}
+
+/* A half cut at `cut`, kept in order among those pushed before it (the cuts of a block come from
+ * two passes, its humps' and its falls'). 0 when out of memory. */
+static int push_half(int64_t **halves, Py_ssize_t *nhalves, Py_ssize_t *cap_halves, int64_t cut) {
+    if (!push(halves, nhalves, cap_halves, cut))
+        return 0;
+    int64_t *v = *halves;
+    for (Py_ssize_t j = *nhalves - 1; j > 0 && v[j - 1] > v[j]; j--) {
+        int64_t x = v[j];
+        v[j] = v[j - 1];
+        v[j - 1] = x;
+    }
     return 1;
 }
 
@@ -980,7 +998,7 @@ static int camel_cuts64(Py_ssize_t rs, Py_ssize_t length, uint64_t cap, uint64_t
     if (length >= 3)
         cuts |= (cap << 1) & cap & (small >> 1) & (small >> 2) & ((1ULL << (length - 2)) - 1);
     Py_ssize_t segments = bits_set(cuts) + 1;
-    if (segments < 2 || length < 3 * segments)
+    if (segments < 2 || length < (segments == 2 ? HALF_CHARS : 3 * segments))
         return 1;
     if (segments == 2)
         return push(halves, nhalves, cap_halves, rs + __builtin_ctzll(cuts));
@@ -1135,7 +1153,8 @@ static PyObject *camel_cuts_of(PyObject *self, PyObject *args) {
     if (ok && !failed) {
         Py_BEGIN_ALLOW_THREADS
         Py_ssize_t t = 0, read_to = 0;  /* the run cursor; where the runs read so far end */
-        uint64_t small_carry = 0;
+        Py_ssize_t tf = 0, fall_read = 0;  /* the same for the falls of runs without a hump */
+        uint64_t small_carry = 0, cap_carry = 0;
         uint8_t pad_k[64], pad_u[64];
         for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
             const uint8_t *bk = k + at, *bu = u + at;
@@ -1189,10 +1208,37 @@ static PyObject *camel_cuts_of(PyObject *self, PyObject *args) {
                         failed = !push(&words, &nw, &cap_w, i);
                 }
                 Py_ssize_t segments = nw + 1;
-                if (failed || re - rs < 3 * segments || segments < 2)
+                if (failed || segments < 2 || re - rs < (segments == 2 ? HALF_CHARS : 3 * segments))
                     continue;
                 for (Py_ssize_t q = 0; q < nw && !failed; q++)
                     failed = segments == 2 ? !push(&halves, &nh, &cap_h, words[q]) : !push(&glued, &ng, &cap_g, words[q]);
+            }
+            /* the falls of runs without a hump (USTrade): two words, a half cut (normalise._lone_falls) */
+            uint64_t next_small = 0, next_cap = 0;
+            for (int q = 0; q < 2; q++)
+                if (at + 64 + q < n) {
+                    next_small |= (uint64_t)SMALL(at + 64 + q) << q;
+                    next_cap |= (uint64_t)(u[at + 64 + q] != 0) << q;
+                }
+            uint64_t falls = capital & ((capital << 1) | cap_carry) & ((small >> 1) | (next_small << 63))
+                             & ~((capital >> 2) | (next_cap << 62));
+            cap_carry = capital >> 63;
+            for (; falls && !failed; falls &= falls - 1) {
+                Py_ssize_t f = at + __builtin_ctzll(falls);
+                if (f < fall_read)
+                    continue;
+                while (tf < m && e[tf] <= f)
+                    tf++;
+                if (tf >= m || s[tf] > f)
+                    continue;
+                Py_ssize_t rs = s[tf], re = e[tf];
+                fall_read = re;
+                int lone = re - rs >= HALF_CHARS;
+                for (Py_ssize_t i = rs + 1; i < re && lone; i++)
+                    lone = !(u[i] && SMALL(i - 1))
+                        && !(i != f && i + 1 < re && u[i - 1] && u[i] && SMALL(i + 1) && (i + 2 == re || !u[i + 2]));
+                if (lone)
+                    failed = !push_half(&halves, &nh, &cap_h, f);
             }
         }
         Py_END_ALLOW_THREADS
@@ -1527,6 +1573,23 @@ static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t 
     return upper & u1 & s2 & s3;
 }
 
+/* Where a fall of a run without a hump may be in the 64 bytes at p + at (bit i: p[at + i],
+ * p[at + i + 1] capitals, the byte after them a small letter and the next no capital: USTrade,
+ * PIGMENTIs; the bytes past the text read as neither). */
+static inline uint64_t ascii_lone_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t upper,
+                                          uint64_t small) {
+    uint64_t next_upper = 0, next_small = 0;  /* bits 0..2: the three bytes after the block */
+    for (int k = 0; k < 3; k++)
+        if (at + 64 + k < n) {
+            next_upper |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'A') < 26) << k;
+            next_small |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'a') < 26) << k;
+        }
+    uint64_t u1 = (upper >> 1) | (next_upper << 63);
+    uint64_t s2 = (small >> 2) | (next_small << 62);
+    uint64_t u3 = (upper >> 3) | (next_upper << 61);
+    return upper & u1 & s2 & ~u3;
+}
+
 /* Bits of the 64 bytes at `at` (zeros past n, from `pad`): token starts, token ends (a run
  * that ends at byte i shows at bit i: the first byte after it), humps, capitals and small
  * letters; `carry` holds the last bit of the block before for letters, digits and small letters. */
@@ -1573,7 +1636,7 @@ static int camel_cuts(const uint8_t *p, Py_ssize_t rs, Py_ssize_t re, const int6
     for (Py_ssize_t at = rs; at + 3 < re; at++)
         falls += ascii_fall(p, at);
     Py_ssize_t segments = nh + falls + 1;  /* (nh is 1 or more) */
-    if (re - rs < 3 * segments)
+    if (re - rs < (segments == 2 ? HALF_CHARS : 3 * segments))
         return 1;
     if (segments == 2)  /* one hump, no fall */
         return push(halves, nhalves, cap_halves, h[0]);
@@ -1592,6 +1655,31 @@ static int camel_cuts(const uint8_t *p, Py_ssize_t rs, Py_ssize_t re, const int6
         if (!push(glued, nglued, cap_glued, h[k]))
             return 0;
     return 1;
+}
+
+/* normalise._lone_falls for ASCII text: the run of letters and digits around the fall at `cut` (two
+ * capitals, the second before a small letter that no capital follows: the T of USTrade, IThink, the
+ * I of PIGMENTIs), when it holds no hump and no other such fall (digits may stand between two:
+ * ABcd12EFgh), is two words: a half cut when it has HALF_CHARS characters or more. `read_to` is set
+ * to the end of the run (never read again). 0 when out of memory. */
+static int lone_fall(const uint8_t *p, Py_ssize_t n, Py_ssize_t cut, Py_ssize_t *read_to, int64_t **halves,
+                     Py_ssize_t *nhalves, Py_ssize_t *cap_halves) {
+    Py_ssize_t rs = cut, re = cut;
+    while (rs > 0 && ascii_is_alnum(p[rs - 1]))
+        rs--;
+    while (re < n && ascii_is_alnum(p[re]))
+        re++;
+    *read_to = re;
+    if (re - rs < HALF_CHARS)
+        return 1;
+    for (Py_ssize_t i = rs + 1; i < re; i++) {
+        if (ascii_upper(p[i]) && ascii_small(p[i - 1]))
+            return 1;  /* (a hump: camel_cuts reads the run) */
+        if (i != cut && i + 1 < re && ascii_upper(p[i - 1]) && ascii_upper(p[i]) && ascii_small(p[i + 1])
+                && (i + 2 == re || !ascii_upper(p[i + 2])))
+            return 1;
+    }
+    return push_half(halves, nhalves, cap_halves, cut);
 }
 
 /* x inserted into the sorted values[0..*n) (room for one more), after the values equal to it: a
@@ -1662,6 +1750,7 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
     int again = 0;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t ns = 0, ne = 0, run_start = 0, run_end = -1, placed = 0, room = tokens + most_cuts;
+    Py_ssize_t fall_read = 0;  /* where the runs read for a fall without a hump end */
     carry[0] = carry[1] = carry[2] = 0;
     for (Py_ssize_t at = 0; at < n && !failed; at += 64) {
         ascii_cuts64(p, n, at, pad, carry, &starts, &ends, &hump, &upper, &small);
@@ -1710,6 +1799,13 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
                                        &cap_halves))
                 failed = 1;
         }
+        /* the falls of runs without a hump (USTrade): two words, a half cut */
+        if (camel && ((upper & (upper >> 1)) | (upper >> 63)))
+            for (uint64_t falls = ascii_lone_falls64(p, n, at, upper, small); falls && !failed; falls &= falls - 1) {
+                Py_ssize_t cut = at + __builtin_ctzll(falls) + 1;
+                if (cut >= fall_read)
+                    failed = !lone_fall(p, n, cut, &fall_read, &halves, &nhalves, &cap_halves);
+            }
         /* the cuts among the bounds written: those before the next block (cuts never fall on a bound) */
         for (; placed < nglued && glued[placed] < at + 64 && !failed; placed++) {
             if (ns == room || ne == room) {  /* (never: the room was counted) */

@@ -178,6 +178,24 @@ def test_two_glued_camelcase_words_record_where_they_could_be_cut():
     assert second.tolist() == [tokenise("halcyon").hashes[0], tokenise("phone").hashes[0]]
 
 
+
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_two_words_glued_without_a_hump_record_where_they_could_be_cut(speedups_on, monkeypatch):
+    """Capitals before a word (``USTrade``, ``IThink``, ``OFThe``, ``PIGMENTIs``) are two words
+    as ``ProjectHalcyon`` is, and so are short pairs (``ToIts``); ``IDs``, ``ATe`` and a run
+    with two such places between digits are not."""
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    for text in ("USTrade IThink OFThe PIGMENTIs ToIts PDFs IDs ATe ABcd12EFgh eBay",
+                 "é USTrade IThink OFThe PIGMENTIs ToIts PDFs IDs ATe ABcd12EFgh eBay"):  # (and beyond ASCII)
+        toks = tokenise(text)
+        assert [(toks.text_of(int(t)), int(c) - int(toks.nstarts[t])) for t, c in toks.halves] == \
+            [("ustrade", 2), ("ithink", 1), ("ofthe", 2), ("pigmentis", 7), ("toits", 2), ("pdfs", 2), ("ebay", 1)]
+        assert "ustrade" in [toks.text_of(i) for i in range(len(toks))]  # (the tokens stay whole)
+
+
 def test_disguise_is_counted_for_words_shown_out_of_storage_order():
     assert tokenise("\u202egnitaoc eht\u202c plain").tampered.tolist() == [0, 1]
     assert len(tokenise("x \u202eenil ehT").tampered) == 2  # the reading as shown

@@ -20,8 +20,9 @@ table altogether.
   Han, Hiragana or Katakana character is a token of its own (those scripts do not
   separate words with spaces). A glued CamelCase run of three words or more is cut into
   its words (``TheCoatingProcess``; not ``iPhone``, ``McDonald``, ``pRoCeSs``). A token of
-  exactly two CamelCase words (``ProjectHalcyon``) stays whole, both sides alike, and
-  records where it could be cut (`Tokens.halves`): term matching reads it both ways.
+  exactly two CamelCase words (``ProjectHalcyon``, ``ToIts``; ``USTrade``, ``IThink``,
+  ``PIGMENTIs`` too) stays whole, both sides alike, and records where it could be cut
+  (`Tokens.halves`): term matching and the fingerprint tier read it both ways.
 - Footnote marks (one or two superscript digits after a word: ``process¹``) and citation
   marks (``[12]``) are not words (term matching reads the number in brackets as a word too:
   `Tokens.citations`). Numbers glued to words (footnotes written as plain digits,
@@ -75,6 +76,9 @@ _P = np.uint64(0x100000001B3)  # odd, so it has an inverse modulo 2**64
 _P_INV = np.uint64(pow(int(_P), -1, 1 << 64))
 _WIDE = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # separates hashes of tokens with non-ASCII letters
 _NO_INT = np.zeros(0, dtype=np.int64)
+HALF_CHARS = 4  # two glued CamelCase words (`Tokens.halves`) are read as both from this many characters
+# on: ``ToIts``, ``OfThe`` (words of three letters or more on average are asked of a run cut in three or
+# more, so that random case such as ``pRoCeSs`` is never cut; reading two words as both only adds a reading)
 GLUED_WORD = 1  # a number touching a word this long or longer is one of `Tokens.marks`: any word (``a3``
 # too; at 2, a number glued to every word hid a 25-word excerpt behind its one-letter words)
 
@@ -1071,12 +1075,14 @@ def _glued_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, longs: 
 def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where glued CamelCase words begin: a capital after a small letter (``coatingProcess``),
     and, in such tokens, the last capital of a run of capitals before small letters
-    (``UnderABlanket``, ``HTMLParser``). Returns the cuts to make and, apart, the cut of the
-    tokens that are exactly two words.
+    (``UnderABlanket``). Returns the cuts to make and, apart, the cut of the tokens that are
+    exactly two words (of HALF_CHARS characters or more), those without a hump among them
+    (``HTMLParser``, `_lone_falls`).
 
     A token is cut only when its words average three letters or more, so alternating or
     random case (``pRoCeSs``) never is; a token of two words is left whole (a code name
-    such as ``BlueFin`` must still match ``BLUEFIN``; term matching reads it both ways).
+    such as ``BlueFin`` must still match ``BLUEFIN``; term matching and the fingerprint tier
+    read it both ways).
     """
     upper = layout.upper
     native = speedups.native
@@ -1087,10 +1093,28 @@ def _camel_cuts(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray) -> tupl
         return np.frombuffer(glued, dtype=np.int64), np.frombuffer(halves, dtype=np.int64)
     small = layout.small if layout.small is not None else (layout.kind == LETTER) & ~upper
     humps = np.flatnonzero(small[:-1] & upper[1:]) + 1
-    if len(humps) == 0:
-        return _NO_INT, _NO_INT
     tok = np.searchsorted(nstarts, humps, side="right") - 1
-    return _camel_cuts_in(upper, small, humps, nstarts[tok], nends[tok])
+    glued, halves = _camel_cuts_in(upper, small, humps, nstarts[tok], nends[tok])
+    lone = _lone_falls(upper, small, tok, nstarts, nends)
+    return glued, np.sort(np.concatenate((halves, lone))) if len(lone) else halves
+
+
+def _lone_falls(upper: np.ndarray, small: np.ndarray, hump_tokens: np.ndarray, nstarts: np.ndarray,
+                nends: np.ndarray) -> np.ndarray:
+    """Half cuts of the runs of letters and digits without a hump (`hump_tokens`: the runs that
+    have one) of HALF_CHARS characters or more, at their one fall: two capitals, the second
+    before a small letter that no capital follows (``USTrade``, ``IThink``, ``HTMLParser``,
+    ``OFThe``, ``PIGMENTIs``; ``PDFs`` too, which reading both ways does no harm; with digits
+    between them a run may hold two: ``ABcd12EFgh`` is no two words)."""
+    if len(upper) < 3:
+        return _NO_INT
+    at = np.flatnonzero(upper[:-2] & upper[1:-1] & small[2:] & ~np.append(upper[3:], False)) + 1
+    if len(at) == 0:
+        return _NO_INT
+    tok = np.searchsorted(nstarts, at, side="right") - 1  # (the letters around a fall are in its run)
+    alone = np.append(True, tok[1:] != tok[:-1]) & np.append(tok[1:] != tok[:-1], True)
+    alone &= (nends[tok] - nstarts[tok] >= HALF_CHARS) & ~among(tok, distinct(hump_tokens))
+    return at[alone]
 
 
 def _camel_cuts_in(upper: np.ndarray, small: np.ndarray, humps: np.ndarray, tok_starts: np.ndarray,
@@ -1110,9 +1134,9 @@ def _camel_cuts_in(upper: np.ndarray, small: np.ndarray, humps: np.ndarray, tok_
         tok_ends = np.concatenate((tok_ends, tok_ends[heads][fall_tok]))[order]
     first = np.flatnonzero(run_starts(tok_starts))
     segments = np.diff(np.append(first, len(tok_starts))) + 1  # words of each token with a cut
-    clean = tok_ends[first] - tok_starts[first] >= 3 * segments
-    glued = np.repeat(clean & (segments >= 3), segments - 1)
-    pairs = np.repeat(clean & (segments == 2), segments - 1)
+    length = tok_ends[first] - tok_starts[first]
+    glued = np.repeat((length >= 3 * segments) & (segments >= 3), segments - 1)
+    pairs = np.repeat((length >= HALF_CHARS) & (segments == 2), segments - 1)
     return humps[glued], humps[pairs]
 
 
