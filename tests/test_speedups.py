@@ -524,6 +524,78 @@ def test_gap_shingles_and_glued_marks_refuse_bounds_outside_the_text():
     assert np.frombuffer(got, dtype=np.int64).tolist() == [1]  # "12" stands between two words
 
 
+
+def _halves_and_marks(rng, n, density):
+    """Token values of a text, its glued CamelCase pairs (the words of each) and its marks: apart."""
+    values = rng.integers(1, 2**64, n, dtype=np.uint64)
+    kind = rng.random(n)
+    halves = np.flatnonzero(kind < density).astype(np.int64)
+    marks = np.flatnonzero((kind >= density) & (kind < density + (1 - density) * 0.3)).astype(np.int64)
+    first, second = (rng.integers(1, 2**64, len(halves), dtype=np.uint64) for _ in range(2))
+    return values, halves, first, second, marks
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(2, 6))
+def test_half_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k):
+    """Pairs at the edges, pairs and marks in a row, texts too short for a window: every window
+    of the text less its marks, each pair read as its two words, that holds a word of a pair."""
+    from dlp.fingerprint.shingles import MIX, shingles
+
+    values, halves, first, second, marks = _halves_and_marks(np.random.default_rng(seed), n, density)
+    which, spans = native.half_shingles(values, halves, first, second, marks, k, int(MIX))
+    got = sorted(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
+    reading, at = [], {}
+    for t in range(n):
+        if t in marks:
+            continue
+        j = int(np.searchsorted(halves, t))
+        if j < len(halves) and halves[j] == t:
+            at[j] = len(reading)
+            reading += [first[j], second[j]]
+        else:
+            reading.append(values[t])
+    reading = np.array(reading, dtype=np.uint64)
+    expected = [(j, int(shingles(reading[start : start + k], k)[0]))
+                for j, p in at.items() for start in range(p - k + 1, p + 2) if start >= 0 and start + k <= len(reading)]
+    assert got == sorted(expected)
+
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(1, 3))
+def test_half_shingles_through_bitmaps_are_those_whose_bit_is_set(n, seed, density, maps):
+    from dlp.fingerprint import bitmap
+    from dlp.fingerprint.shingles import MIX
+
+    rng = np.random.default_rng(seed)
+    values, halves, first, second, marks = _halves_and_marks(rng, n, density)
+    which, spans = native.half_shingles(values, halves, first, second, marks, 5, int(MIX))
+    whole = list(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
+    listed = np.frombuffer(spans, dtype=np.uint64)
+    bitmaps = [bitmap.build(np.sort(np.concatenate([listed[rng.random(len(listed)) < 0.3],
+                                                    rng.integers(0, 2**64, 5, dtype=np.uint64)])), bits)
+               for bits in (8, 12, 16)[:maps]]
+    which, spans = native.half_shingles(values, halves, first, second, marks, 5, int(MIX), bitmaps)
+    got = list(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
+    passes = lambda h: any(bitmap.probe(b, np.array([h], dtype=np.uint64))[0] for b in bitmaps)
+    assert got == [(j, h) for j, h in whole if passes(h)]
+
+
+@needs_native
+def test_half_shingles_refuse_pairs_outside_the_text_or_out_of_order():
+    from dlp.fingerprint.shingles import MIX
+
+    values, words = np.arange(1, 11, dtype=np.uint64), np.ones(2, dtype=np.uint64)
+    for halves, marks in (([2, 10], []), ([5, 2], []), ([-1, 3], []), ([2, 5], [7, 3]), ([2, 5], [10])):
+        with pytest.raises(ValueError):
+            native.half_shingles(values, np.array(halves, dtype=np.int64), words, words,
+                                 np.array(marks, dtype=np.int64), 3, int(MIX))
+    with pytest.raises(ValueError):  # a first and a second word for each pair
+        native.half_shingles(values, np.array([2, 5], dtype=np.int64), words[:1], words, np.zeros(0, np.int64), 3,
+                             int(MIX))
+
 # -- sorted search -----------------------------------------------------------------------------------
 
 @needs_native

@@ -2469,6 +2469,131 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
 }
 
 
+/* The shingles DocumentDetector._halves_that_matter looks up: for each token of two glued
+ * CamelCase words (`halves`: ascending token indices, their words' keyed values in `first` and
+ * `second`), the windows of k tokens of the other reading that hold one of its words: the
+ * text less its marks (ascending token indices), every such token read as its two words. Each
+ * window is hashed as fingerprint.shingles.shingles_of does; windows past either end of the
+ * text are left out. With `bitmaps`, only the shingles whose bit is set in one of them are
+ * listed (see gap_shingles). (half number int64, shingle uint64) as bytes, by half, then by
+ * window. */
+static PyObject *half_shingles(PyObject *self, PyObject *args) {
+    PyObject *o_values, *o_halves, *o_first, *o_second, *o_marks, *o_bitmaps = Py_None;
+    Py_ssize_t k;
+    unsigned long long mix;
+    if (!PyArg_ParseTuple(args, "OOOOOnK|O", &o_values, &o_halves, &o_first, &o_second, &o_marks, &k, &mix,
+                          &o_bitmaps))
+        return NULL;
+    Py_buffer values, halves, first, second, marks, maps[64];
+    GapOut out = {.maps = maps, .nb = 0, .count = 0, .cap = 256, .count2 = 0, .cap2 = 256, .nbatch = 0};
+    if (o_bitmaps != Py_None && (out.nb = get_sequence(o_bitmaps, maps, 1, "bitmap")) < 0)
+        return NULL;
+    Want want[] = {{o_values, &values, 8, 0, "values"}, {o_halves, &halves, 8, 0, "halves"},
+                   {o_first, &first, 8, 0, "first"}, {o_second, &second, 8, 0, "second"},
+                   {o_marks, &marks, 8, 0, "marks"}};
+    if (get_all(want, 5) < 0) {
+        for (Py_ssize_t b = 0; b < out.nb; b++)
+            PyBuffer_Release(&maps[b]);
+        return NULL;
+    }
+    Py_ssize_t n = values.len / 8, nh = halves.len / 8, m = marks.len / 8;
+    int ok = first.len / 8 == nh && second.len / 8 == nh && k >= 2 && k <= 16, failed = 0;
+    for (Py_ssize_t b = 0; b < out.nb; b++) {
+        out.bits[b] = log2_floor(maps[b].len * 8);
+        ok = ok && out.bits[b] > 0 && out.bits[b] < 64;
+    }
+    const int64_t *hv = halves.buf, *mk = marks.buf;
+    for (Py_ssize_t j = 0; ok && j < nh; j++)  /* ascending, distinct, inside the text */
+        ok = hv[j] >= 0 && hv[j] < n && (j == 0 || hv[j] > hv[j - 1]);
+    for (Py_ssize_t j = 0; ok && j < m; j++)
+        ok = mk[j] >= 0 && mk[j] < n && (j == 0 || mk[j] > mk[j - 1]);
+    out.which = PyMem_RawMalloc(out.cap * sizeof(int64_t));
+    out.hashes = PyMem_RawMalloc(out.cap2 * sizeof(int64_t));
+    failed = out.which == NULL || out.hashes == NULL;
+    if (ok && !failed) {
+        const uint64_t *v = values.buf, *w1 = first.buf, *w2 = second.buf;
+        Py_BEGIN_ALLOW_THREADS
+        uint64_t seq[34];  /* k - 1 tokens of the other reading before the half, its two words, k - 1 after */
+        Py_ssize_t mark_after = 0;  /* the first mark after the half */
+        for (Py_ssize_t j = 0; j < nh && !failed; j++) {
+            Py_ssize_t t = hv[j];
+            while (mark_after < m && mk[mark_after] <= t)
+                mark_after++;
+            /* before it, walking back (marks skipped, halves read as their two words) */
+            Py_ssize_t before = 0, o = t - 1, mi = mark_after - 1, hj = j - 1;
+            uint64_t back[16];
+            while (before < k - 1 && o >= 0) {
+                while (mi >= 0 && mk[mi] > o)
+                    mi--;
+                if (mi >= 0 && mk[mi] == o) {
+                    o--;
+                    continue;
+                }
+                while (hj >= 0 && hv[hj] > o)
+                    hj--;
+                if (hj >= 0 && hv[hj] == o) {
+                    back[before++] = w2[hj];
+                    if (before < k - 1)
+                        back[before++] = w1[hj];
+                } else {
+                    back[before++] = v[o];
+                }
+                o--;
+            }
+            Py_ssize_t len = 0;
+            for (Py_ssize_t i = before - 1; i >= 0; i--)
+                seq[len++] = back[i];
+            seq[len++] = w1[j];
+            seq[len++] = w2[j];
+            /* after it */
+            Py_ssize_t after = 0, ma = mark_after, ha = j + 1;
+            for (o = t + 1; after < k - 1 && o < n; o++) {
+                while (ma < m && mk[ma] < o)
+                    ma++;
+                if (ma < m && mk[ma] == o)
+                    continue;
+                while (ha < nh && hv[ha] < o)
+                    ha++;
+                if (ha < nh && hv[ha] == o) {
+                    seq[len++] = w1[ha];
+                    after++;
+                    if (after < k - 1) {
+                        seq[len++] = w2[ha];
+                        after++;
+                    }
+                } else {
+                    seq[len++] = v[o];
+                    after++;
+                }
+            }
+            /* the windows that hold one of its words: starting k - 1 before the first to at the second */
+            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0; st <= before + 1 && st + k <= len; st++) {
+                uint64_t h = seq[st];
+                for (Py_ssize_t i = 1; i < k; i++)
+                    h = h * (uint64_t)mix + seq[st + i];
+                out.batch_which[out.nbatch] = j;
+                out.batch[out.nbatch++] = fmix64(h);
+                if (out.nbatch == GAP_BATCH && !gap_flush(&out)) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        if (!failed && !gap_flush(&out))
+            failed = 1;
+        Py_END_ALLOW_THREADS
+    }
+    release_all(want, 5);
+    for (Py_ssize_t b = 0; b < out.nb; b++)
+        PyBuffer_Release(&maps[b]);
+    PyObject *result = listed(failed, ok, "halves and marks: ascending token indices inside the text, a first and "
+                              "a second word for each half, 2 <= k <= 16 and bitmaps of a byte or more expected",
+                              out.which, out.count, out.hashes, out.count2);
+    PyMem_RawFree(out.which);
+    PyMem_RawFree(out.hashes);
+    return result;
+}
+
 /* A multimap of uint64 keys to int32 values in two arrays of a power-of-two size, `keys` (0: an
  * empty slot) and `values`: home slot from the top bits of the key mixed (fmix64: winnowed
  * fingerprints, the minima of their windows, are far from uniform), linear probing; a key may be there
@@ -3409,6 +3534,8 @@ static PyMethodDef METHODS[] = {
     {"lemma_pairs", lemma_pairs, METH_VARARGS, "Pair signatures of sorted (sentence, lemma) keys (see rewrite.pairs)."},
     {"table_find", table_find, METH_VARARGS, "Payloads of queries in an open-addressing table (see fingerprint.table.lookup)."},
     {"gap_shingles", gap_shingles, METH_VARARGS, "Shingles spanning the gaps marks leave (see documents._marks_that_matter)."},
+    {"half_shingles", half_shingles, METH_VARARGS,
+     "Shingles holding the words of glued CamelCase pairs (see documents._halves_that_matter)."},
     {"multimap_add", multimap_add, METH_VARARGS, "Keys and values into a multimap (see registry.PendingFingerprints)."},
     {"multimap_count", multimap_count, METH_VARARGS, "How many of some keys each value holds (see registry.PendingFingerprints)."},
     {NULL, NULL, 0, NULL},

@@ -162,7 +162,22 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         lambda ws: "\n".join("\n".join(_lines_of("+" + _base64(" ".join(ws[i:i + 12]), "utf-16-be").rstrip("="), 76))
                              for i in range(0, len(ws), 12)),
         "the folded lines read as one base64 run, and the 7-bit reading decodes the first line of each shift"),
+    # found attacking stop 34's tokeniser (attack 14): two words glued in CamelCase stay one token
+    "CamelCase pairs: every second space left out": (lambda ws: " ".join(pairs(ws, str.capitalize, str.capitalize)), None),
+    "camelCase pairs, the first word small": (lambda ws: " ".join(pairs(ws, str.lower, str.capitalize)), None),
+    "pairs of a word in capitals and a capitalised one": (lambda ws: " ".join(pairs(ws, str.upper, str.capitalize)),
+                                                          None),
+    "CamelCase pairs, a number glued to every 3rd pair": (
+        lambda ws: " ".join(f"{p}{i}" if i % 3 == 0 else p for i, p in enumerate(pairs(ws, str.capitalize, str.capitalize))),
+        None),
+    "CamelCase pairs, no blank after a full stop": (
+        lambda ws: " ".join(pairs(ws, str.capitalize, str.capitalize)).replace(". ", "."), None),
 }
+
+
+def pairs(words: list[str], first: Callable[[str], str], second: Callable[[str], str]) -> list[str]:
+    """Each two words glued into one, written `first` and `second` (``TheHalcyon CoatingProcess``)."""
+    return [first(words[i]) + (second(words[i + 1]) if i + 1 < len(words) else "") for i in range(0, len(words), 2)]
 
 
 def _base64(text: str, encoding: str = "utf-8") -> str:

@@ -226,3 +226,53 @@ def test_a_glued_number_where_no_run_stops_is_not_read_again(tmp_path_factory, m
     scanner(tmp_path_factory).scan_text(text)
     read_again = [size for total, size in again if total is not None]
     assert read_again and sum(read_again) <= 2 * SECOND_READING_REACH + 1  # at the "4" only: where the phrase's run stops
+
+
+def _pairs(words, style):
+    """Each two words glued into one: ``TheBatch``, ``theBatch`` or ``THEBatch``."""
+    first = {"camel": str.capitalize, "lower": str.lower, "capitals": str.upper}[style]
+    return [first(words[i]) + (words[i + 1].capitalize() if i + 1 < len(words) else "") for i in range(0, len(words), 2)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 1400), style=st.sampled_from(["camel", "lower", "capitals"]), every=st.integers(0, 4),
+       host_seed=st.integers(1000, 10**6))
+def test_words_glued_in_pairs_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start, style, every,
+                                                                                host_seed):
+    """Every second blank left out (``TheBatch IsHeld ForTwenty``), a number glued to every few
+    pairs or none: the pairs are read as their words around where a fingerprint of that
+    reading is registered, found by a C pass or by NumPy, and the 40 words are one run."""
+    from dlp import speedups
+
+    excerpt = SECRET.split()[start : start + 40]
+    pairs = [f"{p}{7 + i}" if every and i % every == 0 else p for i, p in enumerate(_pairs(excerpt, style))]
+    text = prose(120, host_seed) + " " + " ".join(pairs) + " " + prose(120, host_seed + 1)
+    sc = scanner(tmp_path_factory)
+    with_c = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
+    saved, speedups.native = speedups.native, None
+    try:
+        without = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
+    finally:
+        speedups.native = saved
+    assert with_c == without
+    found = [words for secret, words, _ in with_c if secret == "plan"]
+    assert found and abs(found[0] - 40) <= 1, with_c
+
+
+def test_glued_pairs_in_mail_are_read_again_only_near_a_registered_fingerprint(tmp_path_factory, monkeypatch):
+    """``JavaScript``, ``McDonald``: most pairs in mail are no evasion, and the text around them
+    is read again only where a fingerprint of the secret holds their words."""
+    from dlp.detectors.documents import SECOND_READING_REACH, DocumentDetector
+
+    far = prose(160, 98)
+    glued = " ".join(_pairs(SECRET.split()[200:230], "camel"))
+    text = f"Our JavaScript team met McDonald and the BlackBerry people. {far} {glued}. {far} Ask McNair."
+    again = []
+    real = DocumentDetector._detect
+    monkeypatch.setattr(DocumentDetector, "_detect",
+                        lambda self, scanned, total=None: again.append((total, len(scanned.values)))
+                        or real(self, scanned, total))
+    found = [f for f in scanner(tmp_path_factory).scan_text(text) if f.secret == "plan"]
+    read_again = [size for total, size in again if total is not None]
+    assert found and abs(found[0].matched_words - 30) <= 1
+    assert len(read_again) == 1 and read_again[0] <= 2 * SECOND_READING_REACH + 30  # around the pairs only

@@ -196,6 +196,21 @@ def test_two_words_glued_without_a_hump_record_where_they_could_be_cut(speedups_
         assert "ustrade" in [toks.text_of(i) for i in range(len(toks))]  # (the tokens stay whole)
 
 
+def test_split_reads_each_pair_as_its_two_words():
+    text = "see TheFederal ReserveHead 12 said, pig-\nment"
+    toks = tokenise(text)
+    split, origin = toks.split(np.arange(len(toks)))
+    assert [split.text_of(i) for i in range(len(split))] == ["see", "the", "federal", "reserve", "head", "12", "said",
+                                                             "pig", "ment"]
+    assert origin.tolist() == [0, 1, 1, 2, 2, 3, 4, 5, 5]
+    assert split.hashes.tolist() == tokenise("see the federal reserve head 12 said pig ment").hashes.tolist()
+    assert [text[a:b] for a, b in zip(split.starts, split.ends)] == \
+        ["see", "The", "Federal", "Reserve", "Head", "12", "said", "pig-\nment", "pig-\nment"]  # (a joined word: whole)
+    some, origin = toks.split(np.array([2, 4]))
+    assert [some.text_of(i) for i in range(len(some))] == ["reserve", "head", "said"] and origin.tolist() == [2, 2, 4]
+    assert len(some.halves) == 0
+
+
 def test_disguise_is_counted_for_words_shown_out_of_storage_order():
     assert tokenise("\u202egnitaoc eht\u202c plain").tampered.tolist() == [0, 1]
     assert len(tokenise("x \u202eenil ehT").tampered) == 2  # the reading as shown

@@ -129,32 +129,58 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
-        """Findings of the part as written and, where words carry glued numbers
-        (``the process1 of cooling2``, `Tokens.marks`), as read without them: the stronger
-        finding of each secret is kept. The other reading covers only the text around the
-        marks that can change something (`_marks_that_matter`): read whole, a window of mail
-        with a few dozen "ext3" and "2001.3" in it was fingerprinted twice."""
+        """Findings of the part as written and, where words carry glued numbers (``the process1
+        of cooling2``, `Tokens.marks`) or two words are glued in CamelCase (``TheFederal
+        ReserveHead``, `Tokens.halves`), as read without the numbers and with such words
+        apart: the stronger finding of each secret is kept. The other reading covers only the
+        text around the marks and glued words that can change something (`_marks_that_matter`,
+        `_halves_that_matter`): read whole, a window of mail with a few dozen "ext3" and
+        "2001.3" in it was fingerprinted twice."""
         found, stops = self._detect(scanned)
-        marks = scanned.tokens.marks
-        if len(marks) == 0:
-            return found
-        matter = self._marks_that_matter(scanned.values, marks, stops)
+        tokens = scanned.tokens
+        marks = tokens.marks
+        matter = self._marks_that_matter(scanned.values, marks, stops) if len(marks) else _EMPTY
+        words = self._half_words(scanned) if len(tokens.halves) else None
+        halves = self._halves_that_matter(scanned, marks, stops, words) if words is not None else _EMPTY
+        if len(halves):
+            matter = distinct(np.concatenate((matter, halves)))
         if len(matter) == 0:
             return found
-        n = len(scanned.values)
-        # the tokens within SECOND_READING_REACH of such a mark, less the marks (a few of many)
-        lo = np.maximum(matter - SECOND_READING_REACH, 0)  # (ascending, as the marks are: overlapping reaches
-        hi = np.minimum(matter + SECOND_READING_REACH + 1, n)  # merge into one, no sort of their tokens)
-        first = np.append(True, lo[1:] > hi[:-1])
-        lo, hi = lo[first], hi[np.append(first[1:], True)]
-        size = hi - lo
-        near = np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
+        # the tokens within SECOND_READING_REACH of those, less the marks (a few of many), every
+        # pair among them read apart (the gate finds the pairs in a winnowed fingerprint, one
+        # shingle in W or so: the run must go on through the others)
+        near = _around(matter, SECOND_READING_REACH, len(scanned.values))
         at = near[~among(near, marks)]
-        other = replace(scanned, tokens=scanned.tokens.taken(at), values=scanned.values[at])
+        tokens, origin = tokens.split(at)
+        other = replace(scanned, tokens=tokens, values=_split_values(scanned, at, origin, words))
         try:
-            return _stronger(found, self._detect(other, total=n)[0])
+            return _stronger(found, self._detect(other, total=len(scanned.values))[0])
         except DeadlineExceeded as exc:
             raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+
+    def _half_words(self, scanned: Scanned) -> tuple[np.ndarray, np.ndarray]:
+        """The keyed values of the first and of the second word of each of `Tokens.halves`."""
+        _, first, second = scanned.tokens.half_hashes()
+        keyed = self.index.keyer.cached(np.concatenate((first, second)))  # (the cache: the same words recur)
+        return keyed[: len(first)], keyed[len(first):]
+
+    def _bitmaps(self) -> list[np.ndarray] | None:
+        """The segments' bitmaps for the C passes that list only the shingles passing one (the
+        lookup's own first step), or None when there are none or too many."""
+        bitmaps = [s.arrays["doc_bits"] for s, _ in self.parts]
+        return [np.ascontiguousarray(b) for b in bitmaps] if 0 < len(bitmaps) <= 64 and all(map(len, bitmaps)) \
+            else None
+
+    def _found(self, matter: np.ndarray, listed: tuple[bytes, bytes], bitmaps: list | None) -> None:
+        """Sets `matter` at the number listed with each shingle (the C passes' (which, shingle)
+        pairs) that is stored."""
+        which, spans = np.frombuffer(listed[0], dtype=np.int64), np.frombuffer(listed[1], dtype=np.uint64)
+        if bitmaps is not None:  # the few that pass are mostly a handful repeated (mail quoting mail)
+            unique = distinct(spans)
+            registered = self._stored(unique)
+            matter[which[registered[np.searchsorted(unique, spans)]]] = True
+        else:
+            matter[which[self.lookup(spans)[0]]] = True
 
     def _marks_that_matter(self, values: np.ndarray, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
         """The marks the other reading can make a difference at: one where the run of a
@@ -169,21 +195,11 @@ class DocumentDetector:
         native = speedups.native
         if native is not None and values.dtype == np.uint64:  # the same shingles, gathered in one C pass
             skip = matter.view(np.uint8)
-            # only those that pass a segment's bitmap come back (the lookup's own first step)
-            bitmaps = [s.arrays["doc_bits"] for s, _ in self.parts]
-            bitmaps = [np.ascontiguousarray(b) for b in bitmaps] if 0 < len(bitmaps) <= 64 and all(map(len, bitmaps)) \
-                else None
+            bitmaps = self._bitmaps()
             values, marks = np.ascontiguousarray(values), np.ascontiguousarray(marks, np.int64)
             for at in range(0, len(marks), MARK_BLOCK):
-                which, spans = native.gap_shingles(values, marks, skip, K, int(MIX), at, min(at + MARK_BLOCK, len(marks)),
-                                                   bitmaps)
-                which, spans = np.frombuffer(which, dtype=np.int64), np.frombuffer(spans, dtype=np.uint64)
-                if bitmaps is not None:  # the few that pass are mostly a handful repeated (mail quoting mail)
-                    unique = distinct(spans)
-                    registered = self._stored(unique)
-                    matter[which[registered[np.searchsorted(unique, spans)]]] = True
-                else:
-                    matter[which[self.lookup(spans)[0]]] = True
+                self._found(matter, native.gap_shingles(values, marks, skip, K, int(MIX), at,
+                                                        min(at + MARK_BLOCK, len(marks)), bitmaps), bitmaps)
             return marks[matter]
         gap = marks - np.arange(len(marks))  # where the token after each mark stands without the marks
         kept = len(values) - len(marks)
@@ -202,6 +218,41 @@ class DocumentDetector:
             registered = self.lookup(spans[valid])[0]
             matter[at + rows[registered]] = True
         return marks[matter]
+
+    def _halves_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray,
+                            words: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The tokens of two glued CamelCase words (`Tokens.halves`) that reading them apart can
+        make a difference at: one where the run of a fingerprint found stops, and one whose
+        words are in a registered fingerprint of the text read around it without the marks and
+        with such words apart (a text of nothing but word pairs, ``TheFederal ReserveHead
+        SaidThe``, has no fingerprint of its own). Such tokens are rare in mail (some 800 a MB:
+        ``McMahon``, ``JavaScript``, tags of calendar exports), and only the K - 1 words either
+        side of each are read."""
+        halves = np.ascontiguousarray(scanned.tokens.halves[:, 0])
+        matter = among(halves, stops)
+        native = speedups.native
+        values = scanned.values
+        if native is not None and values.dtype == np.uint64:  # each half's shingles, in one C pass
+            bitmaps = self._bitmaps()
+            self._found(matter, native.half_shingles(np.ascontiguousarray(values), halves, words[0], words[1],
+                                                     np.ascontiguousarray(marks, np.int64), K, int(MIX), bitmaps),
+                        bitmaps)
+            return halves[matter]
+        # the same from 2(K - 1) tokens either side (as marks never stand side by side, K - 1 words
+        # are left), read as one text (a few shingles span two windows' seam: chance, a reading more)
+        near = _around(halves, 2 * (K - 1), len(values))
+        at = near[~among(near, marks)] if len(marks) else near
+        split = np.zeros(len(at), dtype=np.int64)
+        split[np.searchsorted(at, halves)] = 1
+        origin = np.repeat(at, 1 + split)
+        looked = self.lookup(shingles(_split_values(scanned, at, origin, words)))[0]
+        if len(looked):
+            hits = distinct(looked)
+            first = np.flatnonzero(origin[1:] == origin[:-1])  # a split token's first word: in the shingles
+            lo = np.searchsorted(hits, first - K + 1)  # that start K - 1 before it to one after it
+            hi = np.searchsorted(hits, first + 1, side="right")
+            matter[np.searchsorted(halves, origin[first[hi > lo]])] = True
+        return halves[matter]
 
     def _stored(self, unique: np.ndarray) -> np.ndarray:
         """Whether each of the distinct, ascending shingles `unique` is stored in a segment, of
@@ -486,6 +537,28 @@ def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
         if current is None or (f.score, f.matched_words) > (current.score, current.matched_words):
             best[f.secret] = f
     return list(best.values())
+
+
+def _split_values(scanned: Scanned, at: np.ndarray, origin: np.ndarray,
+                  words: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The keyed values of the tokens at `at` with the halves among them read as their two
+    words (`words`; `origin`: the token each comes from, a split one twice: `Tokens.split`)."""
+    values = scanned.values[origin]
+    if len(origin) > len(at):
+        second = np.flatnonzero(origin[1:] == origin[:-1]) + 1
+        row = np.searchsorted(scanned.tokens.halves[:, 0], origin[second])
+        values[second - 1], values[second] = words[0][row], words[1][row]
+    return values
+
+
+def _around(centres: np.ndarray, reach: int, n: int) -> np.ndarray:
+    """The tokens within `reach` of the ascending `centres`, of `n`, ascending and each once
+    (overlapping reaches merge into one: no sort of their tokens)."""
+    lo, hi = np.maximum(centres - reach, 0), np.minimum(centres + reach + 1, n)
+    first = np.append(True, lo[1:] > hi[:-1])
+    lo, hi = lo[first], hi[np.append(first[1:], True)]
+    size = hi - lo
+    return np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
 
 
 def _check(scanned: Scanned, where: str, found=()) -> None:

@@ -266,6 +266,32 @@ class Tokens:
                       np.stack([np.searchsorted(at, halves[:, 0]), halves[:, 1]], axis=1) if len(halves) else halves,
                       self.unsegmented)
 
+    def split(self, at: np.ndarray) -> tuple["Tokens", np.ndarray]:
+        """The tokens at the ascending distinct indices `at`, each of them that is one of the
+        `halves` read as its two words (``TheFederal ReserveHead`` as four), and the token of
+        this text each comes from (int64, ascending: a split token's two words repeat it). A
+        half's source bounds are its own where the token's source and normalised lengths agree,
+        the whole token's otherwise (a word joined at a line break)."""
+        rows = self.halves[among(self.halves[:, 0], at)]
+        if len(rows) == 0:
+            return self.taken(at), at
+        split = among(at, rows[:, 0])
+        origin = np.repeat(at, 1 + split)
+        first = np.flatnonzero(split) + np.arange(int(split.sum()))  # where each split token's first word lands
+        hashes, starts, ends = self.hashes[origin], self.starts[origin], self.ends[origin]
+        nstarts, nends = self.nstarts[origin], self.nends[origin]
+        cut = rows[:, 1]
+        nends[first], nstarts[first + 1] = cut, cut
+        halves = span_hashes(self.norm, np.stack([self.nstarts[rows[:, 0]], cut]).T.ravel(),
+                             np.stack([cut, self.nends[rows[:, 0]]]).T.ravel())
+        hashes[first], hashes[first + 1] = halves[0::2], halves[1::2]
+        exact = (ends[first] - starts[first]) == (self.nends[rows[:, 0]] - self.nstarts[rows[:, 0]])
+        source_cut = starts[first] + (cut - self.nstarts[rows[:, 0]])
+        ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
+        tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
+        tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
+        return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented), origin
+
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves`."""
         if len(self.halves) == 0:
@@ -1361,6 +1387,8 @@ def _ascii_hashes_numpy(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray
 
 def span_hashes(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Hashes of a few spans of a normalised text, exactly as tokens with those characters hash."""
+    if norm.dtype == np.uint8 and speedups.native is not None:  # (read where they are, not gathered)
+        return _ascii_hashes(norm, starts, ends)
     lengths = (ends - starts).astype(np.int64)
     firsts = np.cumsum(lengths) - lengths
     chars = norm[np.repeat(starts, lengths) + (np.arange(int(lengths.sum())) - np.repeat(firsts, lengths))]
