@@ -347,14 +347,15 @@ def test_runs_are_found_without_the_speedups_too(without_native):
 MARK_PIECES = st.one_of(
     st.text(alphabet="ab", min_size=1, max_size=5),
     st.text(alphabet="0179", min_size=1, max_size=4),
-    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]"]),
+    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]",
+                     "日", "ж", "жж", "жжж", "한", "ب", "α", "ǅ", "ɐ"]),  # (strays beyond Latin, and the edge of Latin)
 )
 
 
 @needs_native
 @settings(max_examples=300, deadline=None)
 @given(st.lists(MARK_PIECES, max_size=60))
-def test_glued_number_marks_are_the_numpy_ones(pieces):
+def test_glued_number_and_stray_marks_are_the_numpy_ones(pieces):
     def marks(text):
         return tokenise(text).marks  # computed on first use, with or without the C code
 
@@ -896,7 +897,7 @@ def _same_tokens_both_ways(text: str) -> None:
 
 UNICODE_PIECES = st.one_of(
     WORD_PIECES,
-    st.text(alphabet="aZ9éÉßﬁǅ²①Ⅻİ\u0301\u200bрΣ日", min_size=1, max_size=8),
+    st.text(alphabet="aZ9éÉßﬁǅ²①Ⅻİ\u0301\u200bрΣ日жب", min_size=1, max_size=8),
     # one character that becomes several (ligatures, digraphs, circled numbers, fractions), beside
     # letters, digits and capitals
     st.sampled_from(["ﬁ", "ǅx", "a①b", "㎡", "5㎡x", "㏠", "ⅫV", "x½y", "Ǆa", "ﬃ2", "İs", "aßB", "ＡＢ１", "e\u0301X", "\u202e", "\u00ad"]),

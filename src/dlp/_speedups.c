@@ -2217,8 +2217,10 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
 /* normalise.Tokens.marks: the digit tokens (first character an ASCII digit) that touch a word
  * on either side (a token not a digit token, `glued_word` characters or longer, with at most
  * `attached_gap` characters between them and none of them blank), or that stand between two
- * such tokens of any length with at most `between_gap` characters on each side. Blank: a code
- * point below 33, U+0085, U+2028, U+2029 or U+3000. Int64 token numbers, in order, as bytes. */
+ * such tokens of any length with at most `between_gap` characters on each side; in text of code
+ * points, the strays too: tokens of at most `stray_chars` characters whose first is `latin_end` or
+ * above, between two tokens whose first is a letter below it, as close. Blank: a code point below
+ * 33, U+0085, U+2028, U+2029 or U+3000. Int64 token numbers, in order, as bytes. */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
 
 /* glued_marks over code points of `width` bytes (a constant where it is called, so each width
@@ -2227,17 +2229,27 @@ static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x20
  * reads it, but for the one after it, checked there). */
 static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, const int64_t *s, const int64_t *e,
                                  Py_ssize_t m, Py_ssize_t glued_word, Py_ssize_t attached_gap,
-                                 Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
+                                 Py_ssize_t between_gap, Py_ssize_t stray_chars, uint32_t latin_end,
+                                 int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
     const uint8_t *p8 = text;
     const uint32_t *p32 = text;
 #define AT(k) (width == 1 ? (uint32_t)p8[k] : p32[k])
 #define FITS(t) (s[t] >= 0 && s[t] < n && e[t] >= s[t] && e[t] <= n)
 #define DIGIT(t) (AT(s[t]) - 48u < 10u)
+#define LATIN(t) (AT(s[t]) < latin_end && !DIGIT(t))
     for (Py_ssize_t i = 0; i < m; i++) {
         if (!FITS(i))
             return 0;
-        if (!DIGIT(i))
+        if (!DIGIT(i)) {  /* (text beyond ASCII) a stray between two Latin words (normalise._strays) */
+            if (width == 4 && i > 0 && i + 1 < m && AT(s[i]) >= latin_end && e[i] - s[i] <= stray_chars) {
+                if (!FITS(i + 1))
+                    return 0;
+                if (LATIN(i - 1) && LATIN(i + 1) && s[i] - e[i - 1] <= between_gap && s[i + 1] - e[i] <= between_gap
+                        && !push(out, count, cap, i))
+                    return -1;
+            }
             continue;
+        }
         if (i + 1 < m && !FITS(i + 1))
             return 0;
         int mark = 0;
@@ -2260,6 +2272,7 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
             return -1;
     }
     return 1;
+#undef LATIN
 #undef DIGIT
 #undef FITS
 #undef AT
@@ -2267,8 +2280,10 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
 
 static PyObject *glued_marks(PyObject *self, PyObject *args) {
     PyObject *o_norm, *o_starts, *o_ends;
-    Py_ssize_t glued_word, attached_gap, between_gap;
-    if (!PyArg_ParseTuple(args, "OOOnnn", &o_norm, &o_starts, &o_ends, &glued_word, &attached_gap, &between_gap))
+    Py_ssize_t glued_word, attached_gap, between_gap, stray_chars = 0;
+    unsigned int latin_end = 0x250;
+    if (!PyArg_ParseTuple(args, "OOOnnn|nI", &o_norm, &o_starts, &o_ends, &glued_word, &attached_gap, &between_gap,
+                          &stray_chars, &latin_end))
         return NULL;
     Py_buffer norm, starts, ends;
     Want want[] = {{o_norm, &norm, 0, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"}};
@@ -2283,8 +2298,10 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
         int got;
         Py_BEGIN_ALLOW_THREADS
         got = norm.itemsize == 1
-            ? glued_marks_in(norm.buf, 1, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count, &cap)
-            : glued_marks_in(norm.buf, 4, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count, &cap);
+            ? glued_marks_in(norm.buf, 1, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, stray_chars,
+                             latin_end, &out, &count, &cap)
+            : glued_marks_in(norm.buf, 4, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, stray_chars,
+                             latin_end, &out, &count, &cap);
         Py_END_ALLOW_THREADS
         ok = got != 0;
         failed = got < 0;
@@ -3511,7 +3528,7 @@ static PyMethodDef METHODS[] = {
     {"code_point_hashes", code_point_hashes, METH_VARARGS, "Hashes of the tokens of a text of code points (see normalise._unified_hashes)."},
     {"sentence_flags", sentence_flags, METH_VARARGS, "Sentence starts (see normalise._sentence_flags)."},
     {"encoded_starts", encoded_starts, METH_VARARGS, "Where base64 and hex runs may start (see encoded._candidates)."},
-    {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words (see normalise.Tokens.marks)."},
+    {"glued_marks", glued_marks, METH_VARARGS, "Numbers glued to words and strays (see normalise.Tokens.marks)."},
     {"cache_gather", cache_gather, METH_VARARGS, "The keyed-value cache's hits (see fingerprint.keyed.Keyer.cached)."},
     {"shingles", shingles, METH_VARARGS, "Shingles of k consecutive values (see fingerprint.shingles.shingles)."},
     {"probe", probe, METH_VARARGS, "Bits of uint64 queries in a bitmap (see fingerprint.bitmap.probe)."},

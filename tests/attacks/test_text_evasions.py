@@ -41,6 +41,10 @@ def hyphenate(every: int) -> Disguise:
     return disguise
 
 
+def strays(char: str, glued: bool) -> Disguise:
+    """`char` after every third word, a blank before it or none."""
+    return lambda ws: " ".join((w + ("" if glued else " ") + char) if i % 3 == 2 else w for i, w in enumerate(ws))
+
 def alternate_case(w: str) -> str:
     return "".join(c.upper() if i % 2 else c for i, c in enumerate(w))
 
@@ -172,7 +176,19 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         None),
     "CamelCase pairs, no blank after a full stop": (
         lambda ws: " ".join(pairs(ws, str.capitalize, str.capitalize)).replace(". ", "."), None),
+    # found attacking the pairs above: one character of another script after every 3rd word
+    **{f"{what} after every 3rd word{', glued' if glued else ''}": (strays(char, glued), None)
+       for what, char in (("a CJK character", "日"), ("a CJK character beyond U+FFFF", "\U00020000"),
+                          ("a kana", "あ"), ("a Thai letter", "ก"), ("a Hangul syllable", "한"),
+                          ("an Arabic letter", "ب"), ("a Hebrew letter", "ש"), ("a Cyrillic letter without lookalike", "ж"),
+                          ("two Cyrillic letters", "жш"))
+       for glued in (False, True)},
+    "a Greek lookalike letter after every 3rd word": (strays("α", False), None),
+    "a flag after every 3rd word": (
+        strays("🇬🇧", False), "regional-indicator letters read as Latin letters (fancy text is written in them): a "
+                              "flag between words is the word gb"),
 }
+
 
 
 def pairs(words: list[str], first: Callable[[str], str], second: Callable[[str], str]) -> list[str]:

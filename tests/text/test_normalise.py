@@ -211,6 +211,32 @@ def test_split_reads_each_pair_as_its_two_words():
     assert len(some.halves) == 0
 
 
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_a_stray_of_another_script_between_latin_words_is_a_mark(speedups_on, monkeypatch):
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    text = "held α for the resin and then 日 for together\U00020000 into the ж batch"
+    toks = tokenise(text)
+    assert [toks.text_of(int(i)) for i in toks.marks] == ["a", "日", "\U00020000", "ж"]  # (α: a lookalike)
+    # not Japanese beside Japanese, Greek or Russian beside their own words, nor a stray of three
+    # characters (a word of nothing but lookalikes reads Latin: ``το ξ είναι`` has one, a reading more)
+    for text in ("東京 Tokyo 本社 and", "the resin 東京 for", "λόγος ξ γάμμα", "слово ж дело", "the жжж batch"):
+        assert len(tokenise(text).marks) == 0, text
+
+
+def test_a_latin_word_with_a_stray_glued_to_it_records_where_the_word_is():
+    text = "heldж for 한batch Samsung은 café жж ab ж"
+    toks = tokenise(text)
+    assert [(toks.text_of(int(t)), toks.norm[a:b].tobytes().decode("utf-32-le")) for t, a, b in toks.tails] == \
+        [("heldж", "held"), ("한batch", "batch"), ("samsung은", "samsung")]
+    split, origin = toks.split(np.arange(len(toks)))
+    assert [split.text_of(i) for i in range(len(split))] == ["held", "for", "batch", "samsung", "cafe", "жж", "ab", "ж"]
+    assert split.hashes[:3].tolist() == tokenise("held for batch").hashes.tolist()
+    assert len(tokenise("the held batch").tails) == 0
+
+
 def test_disguise_is_counted_for_words_shown_out_of_storage_order():
     assert tokenise("\u202egnitaoc eht\u202c plain").tampered.tolist() == [0, 1]
     assert len(tokenise("x \u202eenil ehT").tampered) == 2  # the reading as shown

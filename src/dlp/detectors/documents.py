@@ -13,9 +13,12 @@ words is reported as exactly L words. Winnowing guarantees a hit in every shared
 W + K - 1 = 10 words or more, so every such run is found and measured exactly.
 
 A part whose words carry footnote numbers written as plain digits (``the process1 of
-cooling2``, `Tokens.marks`) is also read without them around the marks where that can make
-a difference (a fingerprint near a mark, or one over the gap a mark leaves); each secret
-keeps its stronger finding.
+cooling2``) or strays of another script (``held 日 for``: `Tokens.marks`), words glued in
+pairs (``TheBatch IsHeld``: `Tokens.halves`) or a stray glued to a word (``heldж``:
+`Tokens.tails`) is also read without the marks, with the pairs apart and the words alone
+around them, where that can make a difference (a fingerprint near one, or one over the gap a
+mark leaves or of the pair's words; every glued stray); each secret keeps its stronger
+finding.
 
 A run counts only when it carries content: enough tokens that are neither English stop
 words nor programming keywords and idioms (`text.code`), nor numbers below 100 (the
@@ -142,8 +145,9 @@ class DocumentDetector:
         matter = self._marks_that_matter(scanned.values, marks, stops) if len(marks) else _EMPTY
         words = self._half_words(scanned) if len(tokens.halves) else None
         halves = self._halves_that_matter(scanned, marks, stops, words) if words is not None else _EMPTY
-        if len(halves):
-            matter = distinct(np.concatenate((matter, halves)))
+        tails = tokens.tails[:, 0]  # (rare but in evasions and Korean: all of them are read again)
+        if len(halves) or len(tails):
+            matter = distinct(np.concatenate((matter, halves, tails)))
         if len(matter) == 0:
             return found
         # the tokens within SECOND_READING_REACH of those, less the marks (a few of many), every
@@ -152,7 +156,14 @@ class DocumentDetector:
         near = _around(matter, SECOND_READING_REACH, len(scanned.values))
         at = near[~among(near, marks)]
         tokens, origin = tokens.split(at)
-        other = replace(scanned, tokens=tokens, values=_split_values(scanned, at, origin, words))
+        values = _split_values(scanned, at, origin, words)
+        tails = tails[among(tails, at)]
+        if len(tails) and words is not None:  # (a pair with a stray glued to it is read as a pair)
+            tails = tails[~among(tails, scanned.tokens.halves[:, 0])]
+        if len(tails):  # each one token of the other reading, read as its word alone
+            place = np.searchsorted(origin, tails)
+            values[place] = self.index.keyer.cached(tokens.hashes[place])
+        other = replace(scanned, tokens=tokens, values=values)
         try:
             return _stronger(found, self._detect(other, total=len(scanned.values))[0])
         except DeadlineExceeded as exc:

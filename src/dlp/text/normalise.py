@@ -109,6 +109,11 @@ class Tokens:
     tampered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     unsegmented: int = 0
+    # Latin words with a stray glued to their start or end (``heldж``, ``한batch``: at most STRAY_CHARS
+    # characters of a script beyond Latin, a word of two Latin letters or more): rows of (token, where
+    # the word starts in `norm`, where it ends). The fingerprint tier reads the text around them with
+    # the word alone as well (Korean particles glued to a brand name, ``Samsung은``, are read so too)
+    tails: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -176,21 +181,46 @@ class Tokens:
         other reading only drops numbers, it can only find words that are there (``F16`` is
         read ``f`` as well). A number standing between two words is one too (``the 12 process``,
         ``cooling.,;: 7 of``): one after every word leaves no shingle of the text. A number beside
-        another (``10 am``, ``713 853 0100``) is not. Like every cut, it depends on the words alone."""
+        another (``10 am``, ``713 853 0100``) is not. So is a stray: a token of STRAY_CHARS
+        characters or fewer of a script beyond Latin between two Latin words (``the 日 batch``,
+        ``together𠀀 into``, ``held ж for``), or one that hid behind lookalikes there (``held α
+        for``: α reads a), which an evader can put after every word as well (quoted Greek or
+        Japanese stands beside words of its own script). Like every cut, it depends on the
+        words alone."""
         n = len(self)
         if n < 2:
             return _NO_INT
+        marks = self._numbers_and_strays()
+        tampered = self.tampered[(self.tampered > 0) & (self.tampered < n - 1)]
+        if len(tampered) == 0:
+            return marks
+        first = self.norm[self.nstarts[tampered + np.array([[-1], [1]])]]  # (the words on either side)
+        latin = ((first < LATIN_END) & ((first - first.dtype.type(48)) >= 10)).all(axis=0)
+        latin &= ~among(tampered - 1, self.tampered) & ~among(tampered + 1, self.tampered)
+        disguised = tampered[latin & (self.nends[tampered] - self.nstarts[tampered] <= STRAY_CHARS)
+                             & (self.nstarts[tampered] - self.nends[tampered - 1] <= BETWEEN_GAP)
+                             & (self.nstarts[tampered + 1] - self.nends[tampered] <= BETWEEN_GAP)]
+        return np.union1d(marks, disguised).astype(np.int64, copy=False) if len(disguised) else marks
+
+    def _numbers_and_strays(self) -> np.ndarray:
+        """`marks` but those that hid behind lookalikes."""
         norm, nstarts, nends = self.norm, self.nstarts, self.nends
         native = speedups.native
         if native is not None and norm.dtype in (np.uint8, np.uint32):  # one C pass over the tokens
             return np.frombuffer(native.glued_marks(np.ascontiguousarray(norm), np.ascontiguousarray(nstarts, np.int64),
                                                     np.ascontiguousarray(nends, np.int64), GLUED_WORD, ATTACHED_GAP,
-                                                    BETWEEN_GAP), dtype=np.int64)
+                                                    BETWEEN_GAP, STRAY_CHARS, LATIN_END), dtype=np.int64)
         first = norm[nstarts]
         digit = (first - first.dtype.type(48)) < 10
         d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
-        if len(d) == 0:
-            return _NO_INT
+        strays = _strays(first, digit, nstarts, nends) if norm.dtype != np.uint8 else _NO_INT
+        if len(strays):
+            return np.union1d(self._number_marks(digit, d), strays)
+        return self._number_marks(digit, d) if len(d) else _NO_INT
+
+    def _number_marks(self, digit: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """`marks` that are numbers, from whether each token is one (`digit`) and which (`d`)."""
+        n, norm, nstarts, nends = len(self), self.norm, self.nstarts, self.nends
         # each digit token beside its neighbour on either side: (the gap's first character, its end)
         d_start, d_end = nstarts[d], nends[d]
         mark = np.zeros(len(d), dtype=bool)
@@ -259,35 +289,45 @@ class Tokens:
         not a mask over all of them). Offsets still point at the source."""
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         halves = self.halves[among(self.halves[:, 0], at)] if len(self.halves) else self.halves
+        tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
         starts, ends = self.starts[at], self.ends[at]  # (gathered once where they are one array: ASCII)
         return Tokens(self.hashes[at], starts, ends, self.norm, starts if self.nstarts is self.starts else self.nstarts[at],
                       ends if self.nends is self.ends else self.nends[at],
                       np.searchsorted(at, tampered),
                       np.stack([np.searchsorted(at, halves[:, 0]), halves[:, 1]], axis=1) if len(halves) else halves,
-                      self.unsegmented)
+                      self.unsegmented,
+                      np.column_stack([np.searchsorted(at, tails[:, 0]), tails[:, 1:]]) if len(tails) else tails)
 
     def split(self, at: np.ndarray) -> tuple["Tokens", np.ndarray]:
         """The tokens at the ascending distinct indices `at`, each of them that is one of the
-        `halves` read as its two words (``TheFederal ReserveHead`` as four), and the token of
-        this text each comes from (int64, ascending: a split token's two words repeat it). A
-        half's source bounds are its own where the token's source and normalised lengths agree,
-        the whole token's otherwise (a word joined at a line break)."""
+        `halves` read as its two words (``TheFederal ReserveHead`` as four) and each of the
+        `tails` as its word alone (``heldж`` as held), and the token of this text each comes
+        from (int64, ascending: a split token's two words repeat it). A half's source bounds are
+        its own where the token's source and normalised lengths agree, the whole token's
+        otherwise (a word joined at a line break); a tail keeps the whole token's."""
         rows = self.halves[among(self.halves[:, 0], at)]
-        if len(rows) == 0:
+        tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
+        if len(tails) and len(rows):  # (a pair with a stray glued to it is read as a pair)
+            tails = tails[~among(tails[:, 0], rows[:, 0])]
+        if len(rows) == 0 and len(tails) == 0:
             return self.taken(at), at
         split = among(at, rows[:, 0])
         origin = np.repeat(at, 1 + split)
-        first = np.flatnonzero(split) + np.arange(int(split.sum()))  # where each split token's first word lands
         hashes, starts, ends = self.hashes[origin], self.starts[origin], self.ends[origin]
         nstarts, nends = self.nstarts[origin], self.nends[origin]
-        cut = rows[:, 1]
-        nends[first], nstarts[first + 1] = cut, cut
-        halves = span_hashes(self.norm, np.stack([self.nstarts[rows[:, 0]], cut]).T.ravel(),
-                             np.stack([cut, self.nends[rows[:, 0]]]).T.ravel())
-        hashes[first], hashes[first + 1] = halves[0::2], halves[1::2]
-        exact = (ends[first] - starts[first]) == (self.nends[rows[:, 0]] - self.nstarts[rows[:, 0]])
-        source_cut = starts[first] + (cut - self.nstarts[rows[:, 0]])
-        ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
+        if len(tails):
+            place = np.searchsorted(origin, tails[:, 0])
+            hashes[place] = span_hashes(self.norm, tails[:, 1], tails[:, 2])
+            nstarts[place], nends[place] = tails[:, 1], tails[:, 2]
+        if len(rows):
+            first = np.flatnonzero(split) + np.arange(len(rows))  # where each split token's first word lands
+            cut, word_starts, word_ends = rows[:, 1], self.nstarts[rows[:, 0]], self.nends[rows[:, 0]]
+            nends[first], nstarts[first + 1] = cut, cut
+            halves = span_hashes(self.norm, np.stack([word_starts, cut]).T.ravel(), np.stack([cut, word_ends]).T.ravel())
+            hashes[first], hashes[first + 1] = halves[0::2], halves[1::2]
+            exact = (ends[first] - starts[first]) == (word_ends - word_starts)
+            source_cut = starts[first] + (cut - word_starts)
+            ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
         return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented), origin
@@ -373,19 +413,21 @@ def _tokenise_group(texts: Sequence[str], group: list[int], out: list) -> None:
     bases = np.concatenate(([0], np.cumsum(lengths[:-1] + len(_BETWEEN))))
     first = np.searchsorted(whole.starts, bases).tolist()
     end = np.searchsorted(whole.starts, bases + lengths).tolist()
-    halves = whole.halves
-    half_at = np.searchsorted(halves[:, 0], first).tolist() if len(halves) else [0] * len(group)
-    half_end = np.searchsorted(halves[:, 0], end).tolist() if len(halves) else [0] * len(group)
+    halves, tails = whole.halves, whole.tails
+    half_at, half_end = np.searchsorted(halves[:, 0], first).tolist(), np.searchsorted(halves[:, 0], end).tolist()
+    tail_at, tail_end = np.searchsorted(tails[:, 0], first).tolist(), np.searchsorted(tails[:, 0], end).tolist()
     for k, i in enumerate(group):
         a, b, base = first[k], end[k], int(bases[k])
         own = halves[half_at[k]:half_end[k]] - np.array([a, base]) if half_end[k] > half_at[k] else _NO_HALVES
+        own_tails = tails[tail_at[k]:tail_end[k]] - np.array([a, base, base]) if tail_end[k] > tail_at[k] else _NO_TAILS
         starts, ends = whole.starts[a:b] - base, whole.ends[a:b] - base
         out[i] = Tokens(whole.hashes[a:b], starts, ends, whole.norm[base:base + int(lengths[k])],
                         starts if whole.nstarts is whole.starts else whole.nstarts[a:b] - base,
-                        ends if whole.nends is whole.ends else whole.nends[a:b] - base, halves=own)
+                        ends if whole.nends is whole.ends else whole.nends[a:b] - base, halves=own, tails=own_tails)
 
 
 _NO_HALVES = np.zeros((0, 2), dtype=np.int64)
+_NO_TAILS = np.zeros((0, 3), dtype=np.int64)
 
 
 def tokenise_slice(text: str, offset: int, norm_offset: int) -> Tokens:
@@ -414,6 +456,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         tampered=np.concatenate([p.tampered + first for p, first in zip(pieces, firsts)]),
         halves=np.concatenate([p.halves + np.array([first, 0]) for p, first in zip(pieces, firsts)]),
         unsegmented=sum(p.unsegmented for p in pieces),
+        tails=np.concatenate([p.tails + np.array([first, 0, 0]) for p, first in zip(pieces, firsts)]),
     )
 
 
@@ -472,8 +515,9 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     tampered = tampered_tokens(starts, ends, hidden, len(text), folded, wide)
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
+    tails = _tails(norm, nstarts, nends, wide)
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
-                  _shift(words.halves, nbase), words.unsegmented)
+                  _shift(words.halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails)
     if open_spans:  # read as shown too, after the text as stored
         return concatenate([toks, _shown(text, open_spans, base, nbase + len(norm))])
     return toks
@@ -858,6 +902,42 @@ def _drop_citations(layout: _Layout, text: str | None, listed: np.ndarray | None
 _after_word = _one_of([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
 ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
 BETWEEN_GAP = 8  # a number this many characters or fewer from a word on either side stands between them
+STRAY_CHARS = 2  # a token of a script beyond Latin this short between two Latin words is a stray (`Tokens.marks`)
+LATIN_END = 0x250  # code points below this are Latin (and ASCII): the words strays stand between
+
+
+def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:
+    """`Tokens.tails` of tokens of code points, read only in the tokens with a character beyond
+    ASCII (`wide`, a flag each): rows of (token, where its word starts, where it ends)."""
+    which = np.flatnonzero(wide)
+    if len(which) == 0:
+        return _NO_TAILS
+    lengths = nends[which] - nstarts[which]
+    offsets = np.cumsum(lengths) - lengths
+    chars = norm[np.repeat(nstarts[which] - offsets, lengths) + np.arange(int(lengths.sum()))]
+    beyond = np.flatnonzero(chars >= LATIN_END)
+    if len(beyond) == 0:
+        return _NO_TAILS
+    tok = np.searchsorted(offsets, beyond, side="right") - 1  # (of `which`)
+    listed, first, counts = np.unique(tok, return_index=True, return_counts=True)
+    lo, hi = beyond[first] - offsets[listed], beyond[first + counts - 1] + 1 - offsets[listed]
+    size = lengths[listed]
+    run = (hi - lo == counts) & (counts <= STRAY_CHARS) & (size - counts >= 2)
+    head, tail = run & (lo == 0), run & (hi == size)
+    start = nstarts[which[listed]]
+    rows = np.stack([which[listed], start + np.where(head, hi, 0), start + np.where(head, size, lo)], axis=1)
+    return rows[head | tail].astype(np.int64, copy=False)
+
+
+def _strays(first: np.ndarray, digit: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """The tokens (indices) of at most STRAY_CHARS characters of a script beyond Latin between two
+    Latin words, each BETWEEN_GAP characters or fewer away (`Tokens.marks`), from the first code
+    point of every token (`first`) and whether it is a number (`digit`)."""
+    latin = (first < LATIN_END) & ~digit
+    inner = np.flatnonzero((first[1:-1] >= LATIN_END) & (nends[1:-1] - nstarts[1:-1] <= STRAY_CHARS)
+                           & latin[:-2] & latin[2:]) + 1
+    near = (nstarts[inner] - nends[inner - 1] <= BETWEEN_GAP) & (nstarts[inner + 1] - nends[inner] <= BETWEEN_GAP)
+    return inner[near].astype(np.int64, copy=False)
 
 
 def _attached(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
