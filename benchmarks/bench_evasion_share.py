@@ -9,7 +9,8 @@ scans) with the evasion work as it is, and with each part of it left out:
 
 - words: CamelCase, glued and letter-spaced words (and the listing of the tokens they start
   from), words broken at line ends, citation marks;
-- marks: numbers glued to words or standing between them, and the second reading without them;
+- marks: numbers glued to words or standing between them, strays of another script between or
+  glued to words, and the second reading without them;
 - encoded: base64, hex, escaped and quoted-printable runs decoded and read;
 - all three.
 
@@ -80,6 +81,9 @@ def leave_out(mode):
             speedups.native = WithoutCamel()
     if mode in ("without marks", "without all three"):
         N.Tokens.marks = property(lambda self: N._NO_INT)
+        if hasattr(N, "_tails"):  # (code from before strays glued to words were read)
+            saved.append((N, "_tails", N._tails))
+            N._tails = lambda *a: N._NO_TAILS
     if mode in ("without encoded", "without all three"):
         E._decoded_runs = lambda text, *rest: iter(())
 
