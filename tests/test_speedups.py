@@ -954,6 +954,24 @@ def test_passing_pairs_are_the_numpy_ones(entries, top, segments, min_pairs, see
 
 
 @needs_native
+def test_passing_pairs_of_many_sentences_without_a_pair_are_the_numpy_ones():
+    """Sentences of one lemma make no pair, so a batch of them is bounded by the room for
+    sentences, not for pairs: 100,000 of them once wrote past it and corrupted the heap (a
+    2 MB mail of short sentences with a registered word in each)."""
+    from dlp.fingerprint.rewrite import passing_pairs
+
+    rng = np.random.default_rng(11)
+    sentences = np.concatenate([np.arange(100_000), np.repeat(np.arange(100_000, 100_040), 4)]).astype(np.int64)
+    rng.shuffle(sentences[:100_000])
+    sentences.sort()
+    keys = (rng.integers(0, 4, len(sentences), dtype=np.uint64) << np.uint64(32)) | rng.integers(1, 50, len(sentences),
+                                                                                                   dtype=np.uint64)
+    bitmaps = [np.full(1 << 7, 255, dtype=np.uint8)]  # (every pair passes)
+    (h, s, p), (h2, s2, p2) = _both(passing_pairs, sentences, keys, 8, bitmaps, 1)
+    assert sorted(zip(h.tolist(), s.tolist())) == sorted(zip(h2.tolist(), s2.tolist())) and len(h) > 0
+
+
+@needs_native
 def test_lemma_pairs_sort_long_sentences_too():
     """A sentence of more lemmas than the insertion sort takes is sorted all the same."""
     from dlp.fingerprint.rewrite import pairs

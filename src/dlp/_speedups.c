@@ -3152,7 +3152,7 @@ static PyObject *pair_candidates(PyObject *self, PyObject *args) {
          * loads in flight together: the bitmaps are larger than the cache), then kept or not */
         for (Py_ssize_t lo = 0; lo < kept && !failed;) {
             Py_ssize_t made = 0, ends = 0;
-            while (lo < kept && made + most <= room) {
+            while (lo < kept && made + most <= room && ends < room) {  /* (a sentence of one lemma makes no pair) */
                 Py_ssize_t hi = lo + 1;
                 while (hi < kept && (v[hi] >> 40) == (v[lo] >> 40))
                     hi++;

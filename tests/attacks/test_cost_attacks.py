@@ -150,3 +150,13 @@ def test_marks_looked_up_a_block_at_a_time_find_the_same(dlp, monkeypatch):
     monkeypatch.setattr(documents, "MARK_BLOCK", 7)
     assert [(f.secret, f.kind, f.matched_words) for f in scanner.scan_text(text)] == whole
     assert ("halcyon", "document", 40) in whole
+
+
+def test_a_mail_of_many_short_sentences_with_a_registered_word_is_scanned(dlp, tmp_path):
+    """20,000 one-lemma sentences ("Coating today.") make no rewrite pairs, and a batch of them
+    once overran the C pass's room for sentences: the heap was corrupted and the scan aborted
+    (any 2 MB of mail did it with a small registry). Then the excerpt after them still blocks."""
+    path = tmp_path / "short.txt"
+    path.write_text("Coating today.\n" * 20_000 + "\n" + " ".join(excerpt(30)) + "\n", encoding="utf-8")
+    report = dlp.scan(path)[str(path)]
+    assert action(report) == "block" and "document" in kinds(report, "halcyon")
