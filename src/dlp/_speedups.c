@@ -2364,6 +2364,33 @@ static int gap_flush(GapOut *o) {
     return 1;
 }
 
+/* A shingle listed for `which` (through the batch: flushed when full); 0 when out of memory. */
+static inline int gap_add(GapOut *o, int64_t which, uint64_t h) {
+    o->batch_which[o->nbatch] = which;
+    o->batch[o->nbatch++] = h;
+    return o->nbatch < GAP_BATCH || gap_flush(o);
+}
+
+/* Whether every bitmap is a byte or more (their bits set from their sizes). */
+static int gap_bits(GapOut *o) {
+    int ok = 1;
+    for (Py_ssize_t b = 0; b < o->nb; b++) {
+        o->bits[b] = log2_floor(o->maps[b].len * 8);
+        ok = ok && o->bits[b] > 0 && o->bits[b] < 64;
+    }
+    return ok;
+}
+
+/* The bitmaps released, and the (which, shingle) pairs listed as bytes (see `listed`). */
+static PyObject *gap_result(GapOut *o, int failed, int ok, const char *message) {
+    for (Py_ssize_t b = 0; b < o->nb; b++)
+        PyBuffer_Release(&o->maps[b]);
+    PyObject *result = listed(failed, ok, message, o->which, o->count, o->hashes, o->count2);
+    PyMem_RawFree(o->which);
+    PyMem_RawFree(o->hashes);
+    return result;
+}
+
 static PyObject *gap_shingles(PyObject *self, PyObject *args) {
     PyObject *o_values, *o_marks, *o_skip, *o_bitmaps = Py_None;
     Py_ssize_t k, lo, hi;
@@ -2381,11 +2408,7 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = values.len / 8, m = marks.len / 8;
-    int ok = skip.len == m && k >= 2 && k <= 16 && lo >= 0 && lo <= hi && hi <= m, failed = 0;
-    for (Py_ssize_t b = 0; b < out.nb; b++) {
-        out.bits[b] = log2_floor(maps[b].len * 8);
-        ok = ok && out.bits[b] > 0 && out.bits[b] < 64;
-    }
+    int ok = skip.len == m && k >= 2 && k <= 16 && lo >= 0 && lo <= hi && hi <= m && gap_bits(&out), failed = 0;
     const int64_t *mk = marks.buf;
     for (Py_ssize_t j = 0; ok && lo == 0 && j < m; j++)  /* ascending, distinct, inside the text */
         ok = mk[j] >= 0 && mk[j] < n && (j == 0 || mk[j] > mk[j - 1]);
@@ -2461,28 +2484,16 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
                 hashes[hashed & 63] = fmix64(h);
             }
             /* (its windows end at the last one hashed, k - 2 before it at most: all still in the ring) */
-            for (Py_ssize_t st = first; st <= last; st++) {
-                out.batch_which[out.nbatch] = j;
-                out.batch[out.nbatch++] = hashes[st & 63];
-                if (out.nbatch == GAP_BATCH && !gap_flush(&out)) {
-                    failed = 1;
-                    break;
-                }
-            }
+            for (Py_ssize_t st = first; st <= last && !failed; st++)
+                failed = !gap_add(&out, j, hashes[st & 63]);
         }
         if (!failed && !gap_flush(&out))
             failed = 1;
         Py_END_ALLOW_THREADS
     }
     release_all(want, 3);
-    for (Py_ssize_t b = 0; b < out.nb; b++)
-        PyBuffer_Release(&maps[b]);
-    PyObject *result = listed(failed, ok, "marks: ascending token indices inside the text, one skip flag each, "
-                              "2 <= k <= 16, a block of them and bitmaps of a byte or more expected",
-                              out.which, out.count, out.hashes, out.count2);
-    PyMem_RawFree(out.which);
-    PyMem_RawFree(out.hashes);
-    return result;
+    return gap_result(&out, failed, ok, "marks: ascending token indices inside the text, one skip flag each, "
+                      "2 <= k <= 16, a block of them and bitmaps of a byte or more expected");
 }
 
 
@@ -2514,11 +2525,7 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = values.len / 8, nh = halves.len / 8, m = marks.len / 8;
-    int ok = first.len / 8 == nh && second.len / 8 == nh && k >= 2 && k <= 16, failed = 0;
-    for (Py_ssize_t b = 0; b < out.nb; b++) {
-        out.bits[b] = log2_floor(maps[b].len * 8);
-        ok = ok && out.bits[b] > 0 && out.bits[b] < 64;
-    }
+    int ok = first.len / 8 == nh && second.len / 8 == nh && k >= 2 && k <= 16 && gap_bits(&out), failed = 0;
     const int64_t *hv = halves.buf, *mk = marks.buf;
     for (Py_ssize_t j = 0; ok && j < nh; j++)  /* ascending, distinct, inside the text */
         ok = hv[j] >= 0 && hv[j] < n && (j == 0 || hv[j] > hv[j - 1]);
@@ -2584,16 +2591,12 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
                 }
             }
             /* the windows that hold one of its words: starting k - 1 before the first to at the second */
-            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0; st <= before + 1 && st + k <= len; st++) {
+            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0; st <= before + 1 && st + k <= len && !failed;
+                 st++) {
                 uint64_t h = seq[st];
                 for (Py_ssize_t i = 1; i < k; i++)
                     h = h * (uint64_t)mix + seq[st + i];
-                out.batch_which[out.nbatch] = j;
-                out.batch[out.nbatch++] = fmix64(h);
-                if (out.nbatch == GAP_BATCH && !gap_flush(&out)) {
-                    failed = 1;
-                    break;
-                }
+                failed = !gap_add(&out, j, fmix64(h));
             }
         }
         if (!failed && !gap_flush(&out))
@@ -2601,14 +2604,8 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     release_all(want, 5);
-    for (Py_ssize_t b = 0; b < out.nb; b++)
-        PyBuffer_Release(&maps[b]);
-    PyObject *result = listed(failed, ok, "halves and marks: ascending token indices inside the text, a first and "
-                              "a second word for each half, 2 <= k <= 16 and bitmaps of a byte or more expected",
-                              out.which, out.count, out.hashes, out.count2);
-    PyMem_RawFree(out.which);
-    PyMem_RawFree(out.hashes);
-    return result;
+    return gap_result(&out, failed, ok, "halves and marks: ascending token indices inside the text, a first and a "
+                      "second word for each half, 2 <= k <= 16 and bitmaps of a byte or more expected");
 }
 
 /* A multimap of uint64 keys to int32 values in two arrays of a power-of-two size, `keys` (0: an

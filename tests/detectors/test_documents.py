@@ -173,24 +173,28 @@ def test_a_table_of_figures_is_still_evidence(tmp_path):
     assert verdict(sc.scan_text(prose(80, 7) + "\n" + figures + "\n" + prose(80, 8))) is Action.BLOCK
 
 
+def _with_and_without_c(sc, text):
+    """(secret, matched words, score) of each finding of `text`, with the C speedups and without."""
+    from dlp import speedups
+
+    with_c = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
+    saved, speedups.native = speedups.native, None
+    try:
+        return with_c, [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
+    finally:
+        speedups.native = saved
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=st.integers(0, 1400), every=st.integers(1, 4), number=st.integers(1, 999), host_seed=st.integers(1000, 10**6))
 def test_numbers_glued_to_words_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start, every,
                                                                                   number, host_seed):
     """The marks whose removal joins registered words are found by a C pass or by NumPy: the
     same marks, so the same findings either way."""
-    from dlp import speedups
-
     excerpt = SECRET.split()[start : start + 40]
     glued = " ".join(f"{w}{number + i}" if i % every == 0 else w for i, w in enumerate(excerpt))
     text = prose(120, host_seed) + " " + glued + " " + prose(120, host_seed + 1)
-    sc = scanner(tmp_path_factory)
-    with_c = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
-    saved, speedups.native = speedups.native, None
-    try:
-        without = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
-    finally:
-        speedups.native = saved
+    with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
     assert with_c == without
     assert any(secret == "plan" for secret, _, _ in with_c)
 
@@ -242,18 +246,10 @@ def test_words_glued_in_pairs_are_seen_through_with_and_without_the_c_speedups(t
     """Every second blank left out (``TheBatch IsHeld ForTwenty``), a number glued to every few
     pairs or none: the pairs are read as their words around where a fingerprint of that
     reading is registered, found by a C pass or by NumPy, and the 40 words are one run."""
-    from dlp import speedups
-
     excerpt = SECRET.split()[start : start + 40]
     pairs = [f"{p}{7 + i}" if every and i % every == 0 else p for i, p in enumerate(_pairs(excerpt, style))]
     text = prose(120, host_seed) + " " + " ".join(pairs) + " " + prose(120, host_seed + 1)
-    sc = scanner(tmp_path_factory)
-    with_c = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
-    saved, speedups.native = speedups.native, None
-    try:
-        without = [(f.secret, f.matched_words, f.score) for f in sc.scan_text(text)]
-    finally:
-        speedups.native = saved
+    with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
     assert with_c == without
     found = [words for secret, words, _ in with_c if secret == "plan"]
     assert found and abs(found[0] - 40) <= 1, with_c
