@@ -2218,8 +2218,9 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
  * on either side (a token not a digit token, `glued_word` characters or longer, with at most
  * `attached_gap` characters between them and none of them blank), or that stand between two
  * such tokens of any length with at most `between_gap` characters on each side; in text of code
- * points, the strays too: tokens of at most `stray_chars` characters whose first is `latin_end` or
- * above, between two tokens whose first is a letter below it, as close. Blank: a code point below
+ * points, the strays too: tokens of at most `stray_chars` characters whose first and last are
+ * `latin_end` or above, alone or two side by side, between two tokens that start or end with a letter below it (a
+ * word with a stray glued to it too), as close. Blank: a code point below
  * 33, U+0085, U+2028, U+2029 or U+3000. Int64 token numbers, in order, as bytes. */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
 
@@ -2236,16 +2237,23 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
 #define AT(k) (width == 1 ? (uint32_t)p8[k] : p32[k])
 #define FITS(t) (s[t] >= 0 && s[t] < n && e[t] >= s[t] && e[t] <= n)
 #define DIGIT(t) (AT(s[t]) - 48u < 10u)
-#define LATIN(t) (AT(s[t]) < latin_end && !DIGIT(t))
+#define LATIN(t) ((t) >= 0 && (t) < m && !DIGIT(t) && (AT(s[t]) < latin_end || AT(e[t] - 1) < latin_end))
+#define STRAY(t) ((t) >= 0 && (t) < m && AT(s[t]) >= latin_end && AT(e[t] - 1) >= latin_end && e[t] - s[t] <= stray_chars)
+#define NEAR(t) (s[(t) + 1] - e[t] <= between_gap)  /* the gap after token t */
     for (Py_ssize_t i = 0; i < m; i++) {
         if (!FITS(i))
             return 0;
-        if (!DIGIT(i)) {  /* (text beyond ASCII) a stray between two Latin words (normalise._strays) */
-            if (width == 4 && i > 0 && i + 1 < m && AT(s[i]) >= latin_end && e[i] - s[i] <= stray_chars) {
-                if (!FITS(i + 1))
-                    return 0;
-                if (LATIN(i - 1) && LATIN(i + 1) && s[i] - e[i - 1] <= between_gap && s[i + 1] - e[i] <= between_gap
-                        && !push(out, count, cap, i))
+        if (!DIGIT(i)) {  /* (text beyond ASCII) a stray, or one of two, between two Latin words (normalise._strays) */
+            if (width == 4 && i > 0 && i + 1 < m && STRAY(i)) {
+                for (Py_ssize_t t = i + 1; t <= i + 2 && t < m; t++)
+                    if (!FITS(t))
+                        return 0;
+                int before = STRAY(i - 1), after = STRAY(i + 1);
+                Py_ssize_t l = before ? i - 2 : i - 1, r = after ? i + 2 : i + 1;  /* the words around them */
+                int stray = !(before && after) && !STRAY(l) && !STRAY(r) && LATIN(l) && LATIN(r);
+                for (Py_ssize_t t = l; t < r && stray; t++)
+                    stray = NEAR(t);
+                if (stray && !push(out, count, cap, i))
                     return -1;
             }
             continue;
@@ -2272,6 +2280,8 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
             return -1;
     }
     return 1;
+#undef NEAR
+#undef STRAY
 #undef LATIN
 #undef DIGIT
 #undef FITS

@@ -184,6 +184,20 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
                           ("two Cyrillic letters", "жш"))
        for glued in (False, True)},
     "a Greek lookalike letter after every 3rd word": (strays("α", False), None),
+    # found by attack 15
+    "two Cyrillic letters apart after every 3rd word": (strays("ж ж", False), None),
+    "two CJK characters after every 3rd word": (strays("日本", False), None),
+    "three Cyrillic letters after every 3rd word": (strays("жшщ", False), None),
+    "a Cyrillic letter glued on both sides of every 3rd word": (each_word(lambda w: f"ж{w}ж", every=3), None),
+    "a Cyrillic letter glued before every 3rd word, capitalised": (each_word(lambda w: "ж" + w.capitalize(), every=3),
+                                                                   None),
+    "a Cyrillic letter glued after every 3rd word, in capitals": (each_word(lambda w: w.upper() + "ж", every=3), None),
+    "CamelCase pairs, a Cyrillic letter glued to each": (
+        lambda ws: " ".join(p + "ж" for p in pairs(ws, str.capitalize, str.capitalize)), None),
+    "random case and a Cyrillic letter glued to every word": (
+        each_word(lambda w: "".join(c.upper() if hash_letter(c, i) else c for i, c in enumerate(w)) + "ж"),
+        "the letter glued on makes a random-case word long enough for the CamelCase cut (rEsiDUAL is one word, "
+        "rEsiDUALж is r esi dualж), and the tokens themselves do not change without a new normaliser version"),
     "a flag after every 3rd word": (
         strays("🇬🇧", False), "regional-indicator letters read as Latin letters (fancy text is written in them): a "
                               "flag between words is the word gb"),

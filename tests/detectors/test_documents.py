@@ -272,3 +272,15 @@ def test_glued_pairs_in_mail_are_read_again_only_near_a_registered_fingerprint(t
     read_again = [size for total, size in again if total is not None]
     assert found and abs(found[0].matched_words - 30) <= 1
     assert len(read_again) == 1 and read_again[0] <= 2 * SECOND_READING_REACH + 30  # around the pairs only
+
+
+def test_a_secret_with_capitals_inside_words_is_found_through_glued_numbers(tmp_path):
+    """The reading without glued numbers keeps a registered ``PowerPoint`` whole: only the
+    reading for pairs reads it apart (attack 15: one reading for both lost such excerpts)."""
+    secret = ("Our sales team keeps the PowerPoint decks for every partner in SharePoint and exports the "
+              "figures to JavaScript dashboards that the McKinsey auditors read each quarter. " + prose(60, 3))
+    sc = scanner_with(tmp_path, {"decks": secret})
+    words = secret.split()[:40]
+    glued = " ".join(f"{w}{i}" if i % 3 == 0 else w for i, w in enumerate(words))
+    found = [f for f in sc.scan_text(prose(80, 4) + " " + glued + " " + prose(80, 5)) if f.secret == "decks"]
+    assert found and abs(found[0].matched_words - 40) <= 1, [(f.matched_words, f.evidence) for f in found]

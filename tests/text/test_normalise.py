@@ -220,21 +220,39 @@ def test_a_stray_of_another_script_between_latin_words_is_a_mark(speedups_on, mo
     text = "held α for the resin and then 日 for together\U00020000 into the ж batch"
     toks = tokenise(text)
     assert [toks.text_of(int(i)) for i in toks.marks] == ["a", "日", "\U00020000", "ж"]  # (α: a lookalike)
-    # not Japanese beside Japanese, Greek or Russian beside their own words, nor a stray of three
-    # characters (a word of nothing but lookalikes reads Latin: ``το ξ είναι`` has one, a reading more)
-    for text in ("東京 Tokyo 本社 and", "the resin 東京 for", "λόγος ξ γάμμα", "слово ж дело", "the жжж batch"):
+    toks = tokenise("the ж ж batch, the 日本 resin, x жшщ y")
+    assert [toks.text_of(int(i)) for i in toks.marks] == ["ж", "ж", "日", "本", "жшщ"]  # (two side by side; three letters)
+    # not Japanese beside Japanese, Greek or Russian beside their own words, three strays side by
+    # side, nor one of four characters (a word of two Japanese characters between English ones,
+    # ``Tokyo 本社 and``, is one, and a word of nothing but lookalikes reads Latin, ``το ξ
+    # είναι``: a reading more)
+    for text in ("東京 Tokyo 本社長 and", "the resin 東京都 for", "λόγος ξ γάμμα", "слово ж дело", "the 日本語 batch",
+                 "the жжжж batch"):
         assert len(tokenise(text).marks) == 0, text
 
 
 def test_a_latin_word_with_a_stray_glued_to_it_records_where_the_word_is():
-    text = "heldж for 한batch Samsung은 café жж ab ж"
+    text = "heldж for 한batch Samsung은 жheldжшщ café жж ab ж heldжшщю"
     toks = tokenise(text)
     assert [(toks.text_of(int(t)), toks.norm[a:b].tobytes().decode("utf-32-le")) for t, a, b in toks.tails] == \
-        [("heldж", "held"), ("한batch", "batch"), ("samsung은", "samsung")]
+        [("heldж", "held"), ("한batch", "batch"), ("samsung은", "samsung"), ("жheldжшщ", "held")]
     split, origin = toks.split(np.arange(len(toks)))
-    assert [split.text_of(i) for i in range(len(split))] == ["held", "for", "batch", "samsung", "cafe", "жж", "ab", "ж"]
+    assert [split.text_of(i) for i in range(len(split))] == ["held", "for", "batch", "samsung", "held", "cafe", "жж",
+                                                             "ab", "ж", "heldжшщю"]
     assert split.hashes[:3].tolist() == tokenise("held for batch").hashes.tolist()
     assert len(tokenise("the held batch").tails) == 0
+
+
+def test_a_pair_with_a_stray_glued_to_it_is_read_as_its_words():
+    """A stray's letter next to a capital makes a hump (``жViruses``): the word alone is read,
+    apart where the cut leaves two letters or more on either side of the word; without pairs
+    (the fingerprint tier's reading for strays alone) a random-case word stays whole."""
+    toks = tokenise("жViruses VIRUSESж virusesЖ VirusesWrittenж жvirusesWritten IThinkж suBtleж")
+    split, _ = toks.split(np.arange(len(toks)))
+    assert [split.text_of(i) for i in range(len(split))] == ["viruses", "viruses", "viruses", "viruses", "written",
+                                                             "viruses", "written", "ithink", "su", "btle"]
+    alone, _ = toks.split(np.arange(len(toks)), pairs=False)
+    assert [alone.text_of(i) for i in range(len(alone))][-1] == "subtle"
 
 
 def test_disguise_is_counted_for_words_shown_out_of_storage_order():

@@ -132,42 +132,49 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
-        """Findings of the part as written and, where words carry glued numbers (``the process1
-        of cooling2``, `Tokens.marks`) or two words are glued in CamelCase (``TheFederal
-        ReserveHead``, `Tokens.halves`), as read without the numbers and with such words
-        apart: the stronger finding of each secret is kept. The other reading covers only the
-        text around the marks and glued words that can change something (`_marks_that_matter`,
-        `_halves_that_matter`): read whole, a window of mail with a few dozen "ext3" and
-        "2001.3" in it was fingerprinted twice."""
+        """Findings of the part as written and in two other readings, each where it can change
+        something: without the glued numbers and strays (``the process1 of cooling2``, ``held
+        日 for``: `Tokens.marks`, `_marks_that_matter`), and with words glued in pairs apart
+        (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`) or alone where a
+        stray is glued to them (``heldж``: `Tokens.tails`), the marks dropped too. The stronger
+        finding of each secret is kept. The readings are apart so that a registered word with a
+        capital inside (``PowerPoint``) still matches itself where only numbers are glued; each
+        covers the text around what it is for only: read whole, a window of mail with a few
+        dozen "ext3" and "2001.3" in it was fingerprinted twice."""
         found, stops = self._detect(scanned)
         tokens = scanned.tokens
         marks = tokens.marks
+        readings: list[Scanned] = []
         matter = self._marks_that_matter(scanned.values, marks, stops) if len(marks) else _EMPTY
-        words = self._half_words(scanned) if len(tokens.halves) else None
-        halves = self._halves_that_matter(scanned, marks, stops, words) if words is not None else _EMPTY
+        if len(matter):
+            at = _around(matter, SECOND_READING_REACH, len(scanned.values))
+            at = at[~among(at, marks)]
+            readings.append(replace(scanned, tokens=tokens.taken(at), values=scanned.values[at]))
         tails = tokens.tails[:, 0]  # (rare but in evasions and Korean: all of them are read again)
-        if len(halves) or len(tails):
-            matter = distinct(np.concatenate((matter, halves, tails)))
-        if len(matter) == 0:
-            return found
-        # the tokens within SECOND_READING_REACH of those, less the marks (a few of many), every
-        # pair among them read apart (the gate finds the pairs in a winnowed fingerprint, one
-        # shingle in W or so: the run must go on through the others)
-        near = _around(matter, SECOND_READING_REACH, len(scanned.values))
-        at = near[~among(near, marks)]
-        tokens, origin = tokens.split(at)
-        values = _split_values(scanned, at, origin, words)
-        tails = tails[among(tails, at)]
-        if len(tails) and words is not None:  # (a pair with a stray glued to it is read as a pair)
-            tails = tails[~among(tails, scanned.tokens.halves[:, 0])]
-        if len(tails):  # each one token of the other reading, read as its word alone
-            place = np.searchsorted(origin, tails)
-            values[place] = self.index.keyer.cached(tokens.hashes[place])
-        other = replace(scanned, tokens=tokens, values=values)
-        try:
-            return _stronger(found, self._detect(other, total=len(scanned.values))[0])
-        except DeadlineExceeded as exc:
-            raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+        if len(tails):
+            readings.append(self._apart(scanned, tails, marks, pairs=False))
+        halves = self._halves_that_matter(scanned, marks, stops) if len(tokens.halves) else _EMPTY
+        if len(halves):  # every pair within reach read apart (the gate finds the pairs in a winnowed
+            # fingerprint, one shingle in W or so: the run must go on through the others)
+            readings.append(self._apart(scanned, distinct(np.concatenate((halves, tails))), marks, pairs=True))
+        for other in readings:
+            try:
+                found = _stronger(found, self._detect(other, total=len(scanned.values))[0])
+            except DeadlineExceeded as exc:
+                raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+        return found
+
+    def _apart(self, scanned: Scanned, centres: np.ndarray, marks: np.ndarray, pairs: bool) -> Scanned:
+        """The part as read within SECOND_READING_REACH of `centres`, less the marks, the words
+        with a stray glued to them alone and, with `pairs`, the pairs apart (`Tokens.split`):
+        apart from the pairs, a word of random case (``suBtleж``) is still one word."""
+        at = _around(centres, SECOND_READING_REACH, len(scanned.values))
+        at = at[~among(at, marks)]
+        split, origin = scanned.tokens.split(at, pairs)
+        values = scanned.values[origin]
+        changed = np.flatnonzero(split.hashes != scanned.tokens.hashes[origin])  # (the words apart or alone)
+        values[changed] = self.index.keyer.cached(split.hashes[changed])
+        return replace(scanned, tokens=split, values=values)
 
     def _half_words(self, scanned: Scanned) -> tuple[np.ndarray, np.ndarray]:
         """The keyed values of the first and of the second word of each of `Tokens.halves`."""
@@ -230,8 +237,7 @@ class DocumentDetector:
             matter[at + rows[registered]] = True
         return marks[matter]
 
-    def _halves_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray,
-                            words: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _halves_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
         """The tokens of two glued CamelCase words (`Tokens.halves`) that reading them apart can
         make a difference at: one where the run of a fingerprint found stops, and one whose
         words are in a registered fingerprint of the text read around it without the marks and
@@ -241,6 +247,7 @@ class DocumentDetector:
         side of each are read."""
         halves = np.ascontiguousarray(scanned.tokens.halves[:, 0])
         matter = among(halves, stops)
+        words = self._half_words(scanned)
         native = speedups.native
         values = scanned.values
         if native is not None and values.dtype == np.uint64:  # each half's shingles, in one C pass

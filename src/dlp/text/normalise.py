@@ -213,7 +213,7 @@ class Tokens:
         first = norm[nstarts]
         digit = (first - first.dtype.type(48)) < 10
         d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
-        strays = _strays(first, digit, nstarts, nends) if norm.dtype != np.uint8 else _NO_INT
+        strays = _strays(first, norm[nends - 1], digit, nstarts, nends) if norm.dtype != np.uint8 else _NO_INT
         if len(strays):
             return np.union1d(self._number_marks(digit, d), strays)
         return self._number_marks(digit, d) if len(d) else _NO_INT
@@ -298,19 +298,26 @@ class Tokens:
                       self.unsegmented,
                       np.column_stack([np.searchsorted(at, tails[:, 0]), tails[:, 1:]]) if len(tails) else tails)
 
-    def split(self, at: np.ndarray) -> tuple["Tokens", np.ndarray]:
+    def split(self, at: np.ndarray, pairs: bool = True) -> tuple["Tokens", np.ndarray]:
         """The tokens at the ascending distinct indices `at`, each of them that is one of the
-        `halves` read as its two words (``TheFederal ReserveHead`` as four) and each of the
-        `tails` as its word alone (``heldж`` as held), and the token of this text each comes
-        from (int64, ascending: a split token's two words repeat it). A half's source bounds are
-        its own where the token's source and normalised lengths agree, the whole token's
-        otherwise (a word joined at a line break); a tail keeps the whole token's."""
-        rows = self.halves[among(self.halves[:, 0], at)]
+        `tails` read as its word alone (``heldж`` as held) and, with `pairs`, each that is one
+        of the `halves` read as its two words (``TheFederal ReserveHead`` as four; a tail only
+        when the cut leaves two characters or more of its word on either side:
+        ``VirusesWrittenж``), and the token of this text each comes from (int64, ascending: a
+        split token's two words repeat it). A half's source bounds are its own where the word's
+        source and normalised lengths agree, the whole token's otherwise (a word joined at a
+        line break, a tail)."""
+        rows = self.halves[among(self.halves[:, 0], at)] if pairs else _NO_HALVES
         tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
-        if len(tails) and len(rows):  # (a pair with a stray glued to it is read as a pair)
-            tails = tails[~among(tails[:, 0], rows[:, 0])]
         if len(rows) == 0 and len(tails) == 0:
             return self.taken(at), at
+        lo, hi = self.nstarts[rows[:, 0]], self.nends[rows[:, 0]]  # (each pair's word)
+        if len(rows) and len(tails):
+            both = among(rows[:, 0], tails[:, 0])
+            row_tail = np.searchsorted(tails[:, 0], rows[both, 0])
+            lo[both], hi[both] = tails[row_tail, 1], tails[row_tail, 2]
+            inside = (rows[:, 1] - lo >= 2) & (hi - rows[:, 1] >= 2)
+            rows, lo, hi = rows[~both | inside], lo[~both | inside], hi[~both | inside]
         split = among(at, rows[:, 0])
         origin = np.repeat(at, 1 + split)
         hashes, starts, ends = self.hashes[origin], self.starts[origin], self.ends[origin]
@@ -321,23 +328,30 @@ class Tokens:
             nstarts[place], nends[place] = tails[:, 1], tails[:, 2]
         if len(rows):
             first = np.flatnonzero(split) + np.arange(len(rows))  # where each split token's first word lands
-            cut, word_starts, word_ends = rows[:, 1], self.nstarts[rows[:, 0]], self.nends[rows[:, 0]]
-            nends[first], nstarts[first + 1] = cut, cut
-            halves = span_hashes(self.norm, np.stack([word_starts, cut]).T.ravel(), np.stack([cut, word_ends]).T.ravel())
+            cut = rows[:, 1]
+            nstarts[first], nends[first], nstarts[first + 1], nends[first + 1] = lo, cut, cut, hi
+            halves = span_hashes(self.norm, np.stack([lo, cut]).T.ravel(), np.stack([cut, hi]).T.ravel())
             hashes[first], hashes[first + 1] = halves[0::2], halves[1::2]
-            exact = (ends[first] - starts[first]) == (word_ends - word_starts)
-            source_cut = starts[first] + (cut - word_starts)
+            exact = (ends[first] - starts[first]) == (hi - lo)
+            source_cut = starts[first] + (cut - lo)
             ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
         return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented), origin
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves`."""
+        """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves` (of a
+        pair with a stray glued to it, the words without the stray: ``TheBatchж``)."""
         if len(self.halves) == 0:
             return _NO_INT, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
         which, cut = self.halves[:, 0], self.halves[:, 1]
-        bounds = np.stack([self.nstarts[which], cut, cut, self.nends[which]], axis=1).reshape(-1, 2)
+        lo, hi = self.nstarts[which], self.nends[which]
+        if len(self.tails):  # a pair with a stray glued to it: the words without it (as `split` reads them)
+            both = np.flatnonzero(among(which, self.tails[:, 0]))
+            row = np.searchsorted(self.tails[:, 0], which[both])
+            inside = (cut[both] - self.tails[row, 1] >= 2) & (self.tails[row, 2] - cut[both] >= 2)
+            lo[both[inside]], hi[both[inside]] = self.tails[row[inside], 1], self.tails[row[inside], 2]
+        bounds = np.stack([lo, cut, cut, hi], axis=1).reshape(-1, 2)
         hashes = span_hashes(self.norm, bounds[:, 0], bounds[:, 1])
         return which, hashes[0::2], hashes[1::2]
 
@@ -902,13 +916,15 @@ def _drop_citations(layout: _Layout, text: str | None, listed: np.ndarray | None
 _after_word = _one_of([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what a footnote mark may follow
 ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
 BETWEEN_GAP = 8  # a number this many characters or fewer from a word on either side stands between them
-STRAY_CHARS = 2  # a token of a script beyond Latin this short between two Latin words is a stray (`Tokens.marks`)
+STRAY_CHARS = 3  # a token of a script beyond Latin this short between two Latin words is a stray (`Tokens.marks`)
 LATIN_END = 0x250  # code points below this are Latin (and ASCII): the words strays stand between
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:
     """`Tokens.tails` of tokens of code points, read only in the tokens with a character beyond
-    ASCII (`wide`, a flag each): rows of (token, where its word starts, where it ends)."""
+    ASCII (`wide`, a flag each): rows of (token, where its word starts, where it ends), the word
+    being what is left of a token of Latin letters once at most STRAY_CHARS characters beyond
+    Latin are taken off its start, its end or both (``жheldж``)."""
     which = np.flatnonzero(wide)
     if len(which) == 0:
         return _NO_TAILS
@@ -920,24 +936,36 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
         return _NO_TAILS
     tok = np.searchsorted(offsets, beyond, side="right") - 1  # (of `which`)
     listed, first, counts = np.unique(tok, return_index=True, return_counts=True)
-    lo, hi = beyond[first] - offsets[listed], beyond[first + counts - 1] + 1 - offsets[listed]
+    rank = np.arange(len(beyond)) - np.repeat(first, counts)  # (among its token's characters beyond Latin)
+    at, size, count = beyond - offsets[tok], lengths[tok], np.repeat(counts, counts)
+    head = np.add.reduceat((at == rank).astype(np.int64), first)  # the run at its start, the run at its end
+    tail = np.add.reduceat((size - 1 - at == count - 1 - rank).astype(np.int64), first)
     size = lengths[listed]
-    run = (hi - lo == counts) & (counts <= STRAY_CHARS) & (size - counts >= 2)
-    head, tail = run & (lo == 0), run & (hi == size)
+    ok = (head + tail == counts) & (head <= STRAY_CHARS) & (tail <= STRAY_CHARS) & (size - counts >= 2)
     start = nstarts[which[listed]]
-    rows = np.stack([which[listed], start + np.where(head, hi, 0), start + np.where(head, size, lo)], axis=1)
-    return rows[head | tail].astype(np.int64, copy=False)
+    rows = np.stack([which[listed], start + head, start + size - tail], axis=1)
+    return rows[ok].astype(np.int64, copy=False)
 
 
-def _strays(first: np.ndarray, digit: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
-    """The tokens (indices) of at most STRAY_CHARS characters of a script beyond Latin between two
-    Latin words, each BETWEEN_GAP characters or fewer away (`Tokens.marks`), from the first code
-    point of every token (`first`) and whether it is a number (`digit`)."""
-    latin = (first < LATIN_END) & ~digit
-    inner = np.flatnonzero((first[1:-1] >= LATIN_END) & (nends[1:-1] - nstarts[1:-1] <= STRAY_CHARS)
-                           & latin[:-2] & latin[2:]) + 1
-    near = (nstarts[inner] - nends[inner - 1] <= BETWEEN_GAP) & (nstarts[inner + 1] - nends[inner] <= BETWEEN_GAP)
-    return inner[near].astype(np.int64, copy=False)
+def _strays(first: np.ndarray, last: np.ndarray, digit: np.ndarray, nstarts: np.ndarray,
+            nends: np.ndarray) -> np.ndarray:
+    """The tokens (indices) of at most STRAY_CHARS characters of a script beyond Latin (at either
+    end: ``жis`` is a word with a stray glued to it), alone or two side by side (``ж ж``,
+    ``日本``), between two Latin words (a token that starts or ends
+    with a Latin letter: ``жadded ж only``), each gap BETWEEN_GAP characters or fewer
+    (`Tokens.marks`), from the first and last code point of every token and whether it is a
+    number (`digit`)."""
+    n = len(first)
+    pad = np.zeros(2, dtype=bool)  # (two tokens that are neither past either end)
+    stray = np.concatenate((pad, (first >= LATIN_END) & (last >= LATIN_END) & (nends - nstarts <= STRAY_CHARS), pad))
+    latin = np.concatenate((pad, ((first < LATIN_END) | (last < LATIN_END)) & ~digit, pad))
+    near = np.concatenate((pad, nstarts[1:] - nends[:-1] <= BETWEEN_GAP, pad, [False]))  # gap after token t
+    i = np.arange(n) + 2  # (each token's place in the padded arrays)
+    alone = stray[i] & ~stray[i - 1] & ~stray[i + 1] & latin[i - 1] & latin[i + 1] & near[i - 1] & near[i]
+    second = stray[i] & stray[i - 1] & ~stray[i - 2] & ~stray[i + 1] & latin[i - 2] & latin[i + 1] & near[i - 2] \
+        & near[i - 1] & near[i]
+    first_of_two = np.append(second[1:], False)
+    return np.flatnonzero(alone | second | first_of_two).astype(np.int64, copy=False)
 
 
 def _attached(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
