@@ -132,15 +132,15 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
-        """Findings of the part as written and in two other readings, each where it can change
-        something: without the glued numbers and strays (``the process1 of cooling2``, ``held
-        日 for``: `Tokens.marks`, `_marks_that_matter`), and with words glued in pairs apart
-        (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`) or alone where a
-        stray is glued to them (``heldж``: `Tokens.tails`), the marks dropped too. The stronger
-        finding of each secret is kept. The readings are apart so that a registered word with a
-        capital inside (``PowerPoint``) still matches itself where only numbers are glued; each
-        covers the text around what it is for only: read whole, a window of mail with a few
-        dozen "ext3" and "2001.3" in it was fingerprinted twice."""
+        """Findings of the part as written and in up to three other readings, each where it can
+        change something: without the glued numbers and strays (``the process1 of cooling2``,
+        ``held 日 for``: `Tokens.marks`, `_marks_that_matter`); with the words that carry a glued
+        stray alone (``heldж``: `Tokens.tails`), the marks dropped too; and with words glued in
+        pairs apart as well (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`).
+        The stronger finding of each secret is kept. The readings are apart so that a registered
+        word with a capital inside (``PowerPoint``) still matches itself where only numbers are
+        glued; each covers the text around what it is for only: read whole, a window of mail
+        with a few dozen "ext3" and "2001.3" in it was fingerprinted twice."""
         found, stops = self._detect(scanned)
         tokens = scanned.tokens
         marks = tokens.marks
@@ -256,9 +256,9 @@ class DocumentDetector:
                                                      np.ascontiguousarray(marks, np.int64), K, int(MIX), bitmaps),
                         bitmaps)
             return halves[matter]
-        # the same from 2(K - 1) tokens either side (as marks never stand side by side, K - 1 words
-        # are left), read as one text (a few shingles span two windows' seam: chance, a reading more)
-        near = _around(halves, 2 * (K - 1), len(values))
+        # the same from 3(K - 1) tokens either side (as at most two marks stand side by side, K - 1
+        # words are left), read as one text (a few shingles span two windows' seam: chance, a reading more)
+        near = _around(halves, 3 * (K - 1), len(values))
         at = near[~among(near, marks)] if len(marks) else near
         split = np.zeros(len(at), dtype=np.int64)
         split[np.searchsorted(at, halves)] = 1
