@@ -213,22 +213,35 @@ def test_a_few_glued_numbers_leave_the_excerpt_one_run(tmp_path_factory, start, 
     assert found and abs(found[0].matched_words - 40) <= 1, [(f.matched_words, f.evidence) for f in found]
 
 
+def _read_again(monkeypatch) -> list[tuple[int, int]]:
+    """(the part's tokens, the tokens read) of every other reading the fingerprint tier makes from
+    now on."""
+    from dlp.detectors.documents import DocumentDetector
+
+    again = []
+    real = DocumentDetector._detect
+
+    def detect(self, scanned, total=None):
+        if total is not None:
+            again.append((total, len(scanned.values)))
+        return real(self, scanned, total)
+
+    monkeypatch.setattr(DocumentDetector, "_detect", detect)
+    return again
+
+
 def test_a_glued_number_where_no_run_stops_is_not_read_again(tmp_path_factory, monkeypatch):
     """Chance phrases of a registered document in mail, and numbers glued to words near them
     ("ext3", "page2"): the text is read again only where a run stops at such a number."""
-    from dlp.detectors.documents import SECOND_READING_REACH, DocumentDetector
+    from dlp.detectors.documents import SECOND_READING_REACH
 
     words = SECRET.split()
     phrase = " ".join(words[100:110])  # ten words of the secret: a fingerprint found, a run that stops where they end
     far = prose(160, 99)  # (reads again around two marks further apart than this are two reads)
     text = f"see page2 and {phrase} then call ext3 tomorrow. {far} Or {phrase}4 next. {far} And {phrase} item5"
-    again = []
-    real = DocumentDetector._detect
-    monkeypatch.setattr(DocumentDetector, "_detect",
-                        lambda self, scanned, total=None: again.append((total, len(scanned.values)))
-                        or real(self, scanned, total))
+    again = _read_again(monkeypatch)
     scanner(tmp_path_factory).scan_text(text)
-    read_again = [size for total, size in again if total is not None]
+    read_again = [size for total, size in again]
     assert read_again and sum(read_again) <= 2 * SECOND_READING_REACH + 1  # at the "4" only: where the phrase's run stops
 
 
@@ -258,18 +271,14 @@ def test_words_glued_in_pairs_are_seen_through_with_and_without_the_c_speedups(t
 def test_glued_pairs_in_mail_are_read_again_only_near_a_registered_fingerprint(tmp_path_factory, monkeypatch):
     """``JavaScript``, ``McDonald``: most pairs in mail are no evasion, and the text around them
     is read again only where a fingerprint of the secret holds their words."""
-    from dlp.detectors.documents import SECOND_READING_REACH, DocumentDetector
+    from dlp.detectors.documents import SECOND_READING_REACH
 
     far = prose(160, 98)
     glued = " ".join(_pairs(SECRET.split()[200:230], "camel"))
     text = f"Our JavaScript team met McDonald and the BlackBerry people. {far} {glued}. {far} Ask McNair."
-    again = []
-    real = DocumentDetector._detect
-    monkeypatch.setattr(DocumentDetector, "_detect",
-                        lambda self, scanned, total=None: again.append((total, len(scanned.values)))
-                        or real(self, scanned, total))
+    again = _read_again(monkeypatch)
     found = [f for f in scanner(tmp_path_factory).scan_text(text) if f.secret == "plan"]
-    read_again = [size for total, size in again if total is not None]
+    read_again = [size for total, size in again]
     assert found and abs(found[0].matched_words - 30) <= 1
     assert len(read_again) == 1 and read_again[0] <= 2 * SECOND_READING_REACH + 30  # around the pairs only
 
