@@ -196,6 +196,13 @@ def test_two_words_glued_without_a_hump_record_where_they_could_be_cut(speedups_
         assert "ustrade" in [toks.text_of(i) for i in range(len(toks))]  # (the tokens stay whole)
 
 
+def test_a_token_cut_twice_is_no_pair():
+    """A CamelCase pair joined to more at a soft hyphen (``ôæRò`` + ``dá`` in a PDF's garbled
+    properties) once listed its token twice, and the fingerprint tier's C gate refused the
+    list: the whole scan stopped with an internal error (attack 15's corpus run)."""
+    toks = tokenise("MÛb¤æÀ¹ ôæRò\u00addá@¢ ProjectHal\u00adcyonX and ProjectHalcyon")
+    assert [toks.text_of(int(t)) for t, _ in toks.halves] == ["projecthalcyon"]
+
 def test_split_reads_each_pair_as_its_two_words():
     text = "see TheFederal ReserveHead 12 said, pig-\nment"
     toks = tokenise(text)

@@ -735,6 +735,12 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     halves = np.zeros((0, 2), dtype=np.int64)
     if len(half_cuts):
         halves = np.stack([_token_of(starts, half_cuts), half_cuts], axis=1)
+        # a token with two cuts (a CamelCase pair joined to a word at a soft hyphen) is no pair
+        alone = np.ones(len(halves), dtype=bool)
+        again = halves[1:, 0] == halves[:-1, 0]
+        alone[1:] &= ~again
+        alone[:-1] &= ~again
+        halves = halves[alone]
     return _Words(norm, starts.astype(np.int64, copy=False), nends.astype(np.int64, copy=False),
                   (spans[0].astype(np.int64, copy=False), spans[1].astype(np.int64, copy=False)),
                   halves.astype(np.int64), unsegmented)
