@@ -1567,13 +1567,19 @@ static inline void ascii_kinds64(const uint8_t *p, uint64_t *upper, uint64_t *sm
 /* Where a fall may be in the 64 bytes at p + at (bit i: p[at + i], p[at + i + 1] capitals, the two
  * bytes after small letters; the bytes past the text read as neither): the glued CamelCase cuts
  * of a text are at most its humps and these. */
-static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t upper, uint64_t small) {
-    uint64_t next_upper = 0, next_small = 0;  /* bits 0..2: the three bytes after the block */
+static inline void ascii_next3(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t *next_upper,
+                               uint64_t *next_small) {
+    *next_upper = *next_small = 0;  /* bits 0..2: the three bytes after the block at p + at */
     for (int k = 0; k < 3; k++)
         if (at + 64 + k < n) {
-            next_upper |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'A') < 26) << k;
-            next_small |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'a') < 26) << k;
+            *next_upper |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'A') < 26) << k;
+            *next_small |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'a') < 26) << k;
         }
+}
+
+static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t upper, uint64_t small) {
+    uint64_t next_upper, next_small;
+    ascii_next3(p, n, at, &next_upper, &next_small);
     uint64_t u1 = (upper >> 1) | (next_upper << 63);
     uint64_t s2 = (small >> 2) | (next_small << 62);
     uint64_t s3 = (small >> 3) | (next_small << 61);
@@ -1585,12 +1591,8 @@ static inline uint64_t ascii_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t 
  * PIGMENTIs; the bytes past the text read as neither). */
 static inline uint64_t ascii_lone_falls64(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, uint64_t upper,
                                           uint64_t small) {
-    uint64_t next_upper = 0, next_small = 0;  /* bits 0..2: the three bytes after the block */
-    for (int k = 0; k < 3; k++)
-        if (at + 64 + k < n) {
-            next_upper |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'A') < 26) << k;
-            next_small |= (uint64_t)((uint8_t)(p[at + 64 + k] - 'a') < 26) << k;
-        }
+    uint64_t next_upper, next_small;
+    ascii_next3(p, n, at, &next_upper, &next_small);
     uint64_t u1 = (upper >> 1) | (next_upper << 63);
     uint64_t s2 = (small >> 2) | (next_small << 62);
     uint64_t u3 = (upper >> 3) | (next_upper << 61);
