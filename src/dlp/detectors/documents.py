@@ -147,8 +147,7 @@ class DocumentDetector:
         readings: list[Scanned] = []
         matter = self._marks_that_matter(scanned.values, marks, stops) if len(marks) else _EMPTY
         if len(matter):
-            at = _around(matter, SECOND_READING_REACH, len(scanned.values))
-            at = at[~among(at, marks)]
+            at = _around(matter, SECOND_READING_REACH, len(scanned.values), marks)
             readings.append(replace(scanned, tokens=tokens.taken(at), values=scanned.values[at]))
         tails = tokens.tails[:, 0]  # (rare but in evasions and Korean: all of them are read again)
         if len(tails):
@@ -168,8 +167,7 @@ class DocumentDetector:
         """The part as read within SECOND_READING_REACH of `centres`, less the marks, the words
         with a stray glued to them alone and, with `pairs`, the pairs apart (`Tokens.split`):
         apart from the pairs, a word of random case (``suBtleж``) is still one word."""
-        at = _around(centres, SECOND_READING_REACH, len(scanned.values))
-        at = at[~among(at, marks)]
+        at = _around(centres, SECOND_READING_REACH, len(scanned.values), marks)
         split, origin = scanned.tokens.split(at, pairs)
         values = scanned.values[origin]
         changed = np.flatnonzero(split.hashes != scanned.tokens.hashes[origin])  # (the words apart or alone)
@@ -258,8 +256,7 @@ class DocumentDetector:
             return halves[matter]
         # the same from 3(K - 1) tokens either side (as at most two marks stand side by side, K - 1
         # words are left), read as one text (a few shingles span two windows' seam: chance, a reading more)
-        near = _around(halves, 3 * (K - 1), len(values))
-        at = near[~among(near, marks)] if len(marks) else near
+        at = _around(halves, 3 * (K - 1), len(values), marks)
         split = np.zeros(len(at), dtype=np.int64)
         split[np.searchsorted(at, halves)] = 1
         origin = np.repeat(at, 1 + split)
@@ -569,14 +566,15 @@ def _split_values(scanned: Scanned, at: np.ndarray, origin: np.ndarray,
     return values
 
 
-def _around(centres: np.ndarray, reach: int, n: int) -> np.ndarray:
-    """The tokens within `reach` of the ascending `centres`, of `n`, ascending and each once
-    (overlapping reaches merge into one: no sort of their tokens)."""
+def _around(centres: np.ndarray, reach: int, n: int, marks: np.ndarray) -> np.ndarray:
+    """The tokens within `reach` of the ascending `centres`, of `n`, but the `marks` (ascending),
+    ascending and each once (overlapping reaches merge into one: no sort of their tokens)."""
     lo, hi = np.maximum(centres - reach, 0), np.minimum(centres + reach + 1, n)
     first = np.append(True, lo[1:] > hi[:-1])
     lo, hi = lo[first], hi[np.append(first[1:], True)]
     size = hi - lo
-    return np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
+    near = np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
+    return near[~among(near, marks)] if len(marks) else near
 
 
 def _check(scanned: Scanned, where: str, found=()) -> None:

@@ -311,13 +311,8 @@ class Tokens:
         tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
         if len(rows) == 0 and len(tails) == 0:
             return self.taken(at), at
-        lo, hi = self.nstarts[rows[:, 0]], self.nends[rows[:, 0]]  # (each pair's word)
-        if len(rows) and len(tails):
-            both = among(rows[:, 0], tails[:, 0])
-            row_tail = np.searchsorted(tails[:, 0], rows[both, 0])
-            lo[both], hi[both] = tails[row_tail, 1], tails[row_tail, 2]
-            inside = (rows[:, 1] - lo >= 2) & (hi - rows[:, 1] >= 2)
-            rows, lo, hi = rows[~both | inside], lo[~both | inside], hi[~both | inside]
+        lo, hi, alone = self._pair_words(rows)
+        rows, lo, hi = rows[~alone], lo[~alone], hi[~alone]
         split = among(at, rows[:, 0])
         origin = np.repeat(at, 1 + split)
         hashes, starts, ends = self.hashes[origin], self.starts[origin], self.ends[origin]
@@ -339,18 +334,30 @@ class Tokens:
         tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
         return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented), origin
 
+    def _pair_words(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where the word that each of `rows` (of `halves`) cuts in two starts and ends in `norm`:
+        the token's bounds, or, where a stray is glued to the token (`tails`), the bounds of the
+        word without it when the cut leaves two characters or more of it on either side
+        (``VirusesWrittenж``); and whether the stray's word is read instead of the pair (the cut
+        is at the stray or beside it: ``жViruses``)."""
+        which, cut = rows[:, 0], rows[:, 1]
+        lo, hi = self.nstarts[which], self.nends[which]  # (gathered: copies)
+        alone = np.zeros(len(rows), dtype=bool)
+        if len(self.tails) and len(rows):
+            both = np.flatnonzero(among(which, self.tails[:, 0]))
+            row = np.searchsorted(self.tails[:, 0], which[both])
+            inside = (cut[both] - self.tails[row, 1] >= 2) & (self.tails[row, 2] - cut[both] >= 2)
+            lo[both[inside]], hi[both[inside]] = self.tails[row[inside], 1], self.tails[row[inside], 2]
+            alone[both[~inside]] = True
+        return lo, hi, alone
+
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves` (of a
         pair with a stray glued to it, the words without the stray: ``TheBatchж``)."""
         if len(self.halves) == 0:
             return _NO_INT, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
         which, cut = self.halves[:, 0], self.halves[:, 1]
-        lo, hi = self.nstarts[which], self.nends[which]
-        if len(self.tails):  # a pair with a stray glued to it: the words without it (as `split` reads them)
-            both = np.flatnonzero(among(which, self.tails[:, 0]))
-            row = np.searchsorted(self.tails[:, 0], which[both])
-            inside = (cut[both] - self.tails[row, 1] >= 2) & (self.tails[row, 2] - cut[both] >= 2)
-            lo[both[inside]], hi[both[inside]] = self.tails[row[inside], 1], self.tails[row[inside], 2]
+        lo, hi, _ = self._pair_words(self.halves)
         bounds = np.stack([lo, cut, cut, hi], axis=1).reshape(-1, 2)
         hashes = span_hashes(self.norm, bounds[:, 0], bounds[:, 1])
         return which, hashes[0::2], hashes[1::2]
