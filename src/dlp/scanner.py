@@ -17,8 +17,10 @@ that runs out of time is a `timeout` problem, never silence.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import traceback
 from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
@@ -40,6 +42,8 @@ from .rules import Policy
 from .settings import Settings, load_settings
 from .memory import keep_freed_memory
 from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem
+
+_log = logging.getLogger(__name__)
 
 SLICE_CHARS = CHUNK_CHARS - (1 << 13)  # longer parts are scanned in windows of tokens ...
 WINDOW_TOKENS = 1 << 19  # ... of about this many tokens (a slice of mail holds some 650,000: one slice a window,
@@ -141,7 +145,7 @@ class Scanner:
                     read_by_ocr.append(out.meta["ocr"])
                 if out.binary:
                     problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
-                part_findings, part_problems = self._scan_part(out, deadline, discarded)
+                part_findings, part_problems = self._scan_part_or_problem(out, deadline, discarded)
                 if out.meta and out.meta.get("streamed"):  # chunks overlap: one finding per secret stands
                     part_findings = _strongest(findings, part_findings)
                 findings.extend(part_findings)
@@ -163,6 +167,14 @@ class Scanner:
         return self.scan_part(Part(locator, text, "text"))
 
     # -- internals ---------------------------------------------------------------
+
+    def _scan_part_or_problem(self, part: Part, deadline: float | None,
+                              discarded: list | None) -> tuple[list[Finding], list[Problem]]:
+        """`_scan_part`, whose failure outside a detector (the tokeniser, keying) is the part's problem."""
+        try:
+            return self._scan_part(part, deadline, discarded)
+        except Exception as exc:  # noqa: BLE001 (a bug or an exhausted resource: the part is unscannable, the scan goes on)
+            return [], [_failed(part, "tokeniser", exc)]
 
     def _scan_part(self, part: Part, deadline: float | None,
                    discarded: list | None = None) -> tuple[list[Finding], list[Problem]]:
@@ -200,6 +212,8 @@ class Scanner:
             except DeadlineExceeded as exc:
                 out.extend(exc.findings)
                 problems.append(Problem(part.locator, "timeout", f"{detector.name}: {exc}"))
+            except Exception as exc:  # noqa: BLE001 (a detector's bug, a plugin's among them: the others still run)
+                problems.append(_failed(part, detector.name, exc))
             t2 = time.perf_counter()
             self.timings[detector.name] = self.timings.get(detector.name, 0.0) + t2 - t1
             t1 = t2
@@ -225,6 +239,19 @@ class Scanner:
                        score=1.0, matched_words=info.tokens, coverage=1.0, density=1.0,
                        locator=item.locator, classification=info.classification, tags=info.tags,
                        detector="exact", evidence=ExactEvidence(size))
+
+
+def _failed(part: Part, stage: str, exc: Exception) -> Problem:
+    """The problem of a part that `stage` failed on: the part was not (fully) checked, which policy
+    decides as it does any unscannable part. The detail and the log name the exception's type and
+    where it was raised, never its message: that may quote the scanned text."""
+    if isinstance(exc, MemoryError):
+        return Problem(part.locator, "too_large", f"{stage}: out of memory")
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    _log.error("%s failed on %s: %s%s (%s)", stage, part.locator, type(exc).__name__, where,
+               " < ".join(f"{os.path.basename(f.filename)}:{f.lineno}" for f in reversed(frames[:-1])))
+    return Problem(part.locator, "scan_failed", f"{stage}: {type(exc).__name__}{where}")
 
 
 def _windows(text: str) -> Iterator[Tokens]:

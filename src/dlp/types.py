@@ -41,6 +41,7 @@ PROBLEM_KINDS = (
     "too_many", "timeout", "unreadable", "truncated", "binary",
     "doubtful_encoding",  # text whose encoding could not be told for sure; printable runs scanned too
     "not_read",           # a part an extractor knows it skipped (a VBA project, an unknown OLE object, an image without OCR)
+    "scan_failed",        # a part a detector (or the tokeniser) failed on, by a bug: not (fully) checked
 )
 
 
