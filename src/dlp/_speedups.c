@@ -2547,14 +2547,15 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
 }
 
 
-/* The shingles DocumentDetector._halves_that_matter looks up: for each token of two glued
+/* The shingles DocumentDetector._centres_that_matter looks up: for each token of two glued
  * CamelCase words (`halves`: ascending token indices, their words' keyed values in `first` and
  * `second`), the windows of k tokens of the other reading that hold one of its words: the
- * text less its marks (ascending token indices), every such token read as its two words. Each
- * window is hashed as fingerprint.shingles.shingles_of does; windows past either end of the
- * text are left out. With `bitmaps`, only the shingles whose bit is set in one of them are
- * listed (see gap_shingles). (half number int64, shingle uint64) as bytes, by half, then by
- * window. */
+ * text less its marks (ascending token indices), every such token read as its two words. With
+ * `second` None, each of `halves` is read as one word, `first` (a word with a stray glued to
+ * it read alone: `Tokens.tails`). Each window is hashed as fingerprint.shingles.shingles_of
+ * does; windows past either end of the text are left out. With `bitmaps`, only the shingles
+ * whose bit is set in one of them are listed (see gap_shingles). (half number int64, shingle
+ * uint64) as bytes, by half, then by window. */
 static PyObject *half_shingles(PyObject *self, PyObject *args) {
     PyObject *o_values, *o_halves, *o_first, *o_second, *o_marks, *o_bitmaps = Py_None;
     Py_ssize_t k;
@@ -2566,16 +2567,17 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
     GapOut out = {.maps = maps, .nb = 0, .count = 0, .cap = 256, .count2 = 0, .cap2 = 256, .nbatch = 0};
     if (o_bitmaps != Py_None && (out.nb = get_sequence(o_bitmaps, maps, 1, "bitmap")) < 0)
         return NULL;
+    int two = o_second != Py_None, wanted = two ? 5 : 4;  /* (second last: left out when None) */
     Want want[] = {{o_values, &values, 8, 0, "values"}, {o_halves, &halves, 8, 0, "halves"},
-                   {o_first, &first, 8, 0, "first"}, {o_second, &second, 8, 0, "second"},
-                   {o_marks, &marks, 8, 0, "marks"}};
-    if (get_all(want, 5) < 0) {
+                   {o_first, &first, 8, 0, "first"}, {o_marks, &marks, 8, 0, "marks"},
+                   {o_second, &second, 8, 0, "second"}};
+    if (get_all(want, wanted) < 0) {
         for (Py_ssize_t b = 0; b < out.nb; b++)
             PyBuffer_Release(&maps[b]);
         return NULL;
     }
     Py_ssize_t n = values.len / 8, nh = halves.len / 8, m = marks.len / 8;
-    int ok = first.len / 8 == nh && second.len / 8 == nh && k >= 2 && k <= 16 && gap_bits(&out), failed = 0;
+    int ok = first.len / 8 == nh && (!two || second.len / 8 == nh) && k >= 2 && k <= 16 && gap_bits(&out), failed = 0;
     const int64_t *hv = halves.buf, *mk = marks.buf;
     for (Py_ssize_t j = 0; ok && j < nh; j++)  /* ascending, distinct, inside the text */
         ok = hv[j] >= 0 && hv[j] < n && (j == 0 || hv[j] > hv[j - 1]);
@@ -2585,9 +2587,9 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
     out.hashes = PyMem_RawMalloc(out.cap2 * sizeof(int64_t));
     failed = out.which == NULL || out.hashes == NULL;
     if (ok && !failed) {
-        const uint64_t *v = values.buf, *w1 = first.buf, *w2 = second.buf;
+        const uint64_t *v = values.buf, *w1 = first.buf, *w2 = two ? second.buf : NULL;
         Py_BEGIN_ALLOW_THREADS
-        uint64_t seq[34];  /* k - 1 tokens of the other reading before the half, its two words, k - 1 after */
+        uint64_t seq[34];  /* k - 1 tokens of the other reading before the half, its word or two, k - 1 after */
         Py_ssize_t mark_after = 0;  /* the first mark after the half */
         for (Py_ssize_t j = 0; j < nh && !failed; j++) {
             Py_ssize_t t = hv[j];
@@ -2606,8 +2608,8 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
                 while (hj >= 0 && hv[hj] > o)
                     hj--;
                 if (hj >= 0 && hv[hj] == o) {
-                    back[before++] = w2[hj];
-                    if (before < k - 1)
+                    back[before++] = w2 ? w2[hj] : w1[hj];
+                    if (w2 && before < k - 1)
                         back[before++] = w1[hj];
                 } else {
                     back[before++] = v[o];
@@ -2618,7 +2620,8 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
             for (Py_ssize_t i = before - 1; i >= 0; i--)
                 seq[len++] = back[i];
             seq[len++] = w1[j];
-            seq[len++] = w2[j];
+            if (w2)
+                seq[len++] = w2[j];
             /* after it */
             Py_ssize_t after = 0, ma = mark_after, ha = j + 1;
             for (o = t + 1; after < k - 1 && o < n; o++) {
@@ -2631,7 +2634,7 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
                 if (ha < nh && hv[ha] == o) {
                     seq[len++] = w1[ha];
                     after++;
-                    if (after < k - 1) {
+                    if (w2 && after < k - 1) {
                         seq[len++] = w2[ha];
                         after++;
                     }
@@ -2640,8 +2643,8 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
                     after++;
                 }
             }
-            /* the windows that hold one of its words: starting k - 1 before the first to at the second */
-            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0; st <= before + 1 && st + k <= len && !failed;
+            /* the windows that hold one of its words: starting k - 1 before the first to at the last */
+            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0; st <= before + two && st + k <= len && !failed;
                  st++) {
                 uint64_t h = seq[st];
                 for (Py_ssize_t i = 1; i < k; i++)
@@ -2653,7 +2656,7 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
             failed = 1;
         Py_END_ALLOW_THREADS
     }
-    release_all(want, 5);
+    release_all(want, wanted);
     return gap_result(&out, failed, ok, "halves and marks: ascending token indices inside the text, a first and a "
                       "second word for each half, 2 <= k <= 16 and bitmaps of a byte or more expected");
 }
@@ -3599,7 +3602,8 @@ static PyMethodDef METHODS[] = {
     {"table_find", table_find, METH_VARARGS, "Payloads of queries in an open-addressing table (see fingerprint.table.lookup)."},
     {"gap_shingles", gap_shingles, METH_VARARGS, "Shingles spanning the gaps marks leave (see documents._marks_that_matter)."},
     {"half_shingles", half_shingles, METH_VARARGS,
-     "Shingles holding the words of glued CamelCase pairs (see documents._halves_that_matter)."},
+     "Shingles holding the words of glued CamelCase pairs, or of words read without a stray (see "
+     "documents._centres_that_matter)."},
     {"multimap_add", multimap_add, METH_VARARGS, "Keys and values into a multimap (see registry.PendingFingerprints)."},
     {"multimap_count", multimap_count, METH_VARARGS, "How many of some keys each value holds (see registry.PendingFingerprints)."},
     {NULL, NULL, 0, NULL},

@@ -198,6 +198,16 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         each_word(lambda w: "".join(c.upper() if hash_letter(c, i) else c for i, c in enumerate(w)) + "ж"),
         "the letter glued on makes a random-case word long enough for the CamelCase cut (rEsiDUAL is one word, "
         "rEsiDUALж is r esi dualж), and the tokens themselves do not change without a new normaliser version"),
+    # found testing stop 36's gate on words with strays glued to them
+    "two CJK characters glued on both sides of every 3rd word": (each_word(lambda w: f"日本{w}日本", every=3), None),
+    "two CJK characters glued on both sides of every word": (
+        each_word(lambda w: f"日本{w}日本"),
+        "a CJK character is a token of its own: glued on both sides of every word, four stand between two "
+        "words, and more than two side by side are no mark (Japanese text between English words is text)"),
+    "a Cyrillic letter and a CJK character glued on both sides of every word": (
+        each_word(lambda w: f"ж日{w}ж日"),
+        "as two CJK characters: the CJK character cuts the token, and three or more strays stand between "
+        "two words"),
     "a flag after every 3rd word": (
         strays("🇬🇧", False), "regional-indicator letters read as Latin letters (fancy text is written in them): a "
                               "flag between words is the word gb"),

@@ -1,5 +1,7 @@
 """Document fingerprints: planted excerpts are found wherever they are, unrelated text never blocks."""
 
+import random
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dlp.detectors.documents import BLOCK_WORDS
@@ -293,3 +295,41 @@ def test_a_secret_with_capitals_inside_words_is_found_through_glued_numbers(tmp_
     glued = " ".join(f"{w}{i}" if i % 3 == 0 else w for i, w in enumerate(words))
     found = [f for f in sc.scan_text(prose(80, 4) + " " + glued + " " + prose(80, 5)) if f.secret == "decks"]
     assert found and abs(found[0].matched_words - 40) <= 1, [(f.matched_words, f.evidence) for f in found]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 1400), every=st.integers(1, 4), stray=st.sampled_from(["ж", "日", "는", "에서", "λλ", "жш"]),
+       where=st.sampled_from(["end", "start", "both"]), host_seed=st.integers(1000, 10**6))
+def test_strays_glued_to_words_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start, every, stray,
+                                                                                where, host_seed):
+    """A stray of another script glued to every few words (``heldж``, ``жheld``, or a particle
+    as Korean glues to the words it borrows: ``held는``): the words are read alone around where
+    a fingerprint of that reading is registered, found by a C pass or by NumPy, and the 40
+    words are one run."""
+    excerpt = SECRET.split()[start : start + 40]
+    glue = {"end": "{w}{s}", "start": "{s}{w}", "both": "{s}{w}{s}"}[where]
+    glued = " ".join(glue.format(w=w, s=stray) if i % every == 0 else w for i, w in enumerate(excerpt))
+    text = prose(120, host_seed) + " " + glued + " " + prose(120, host_seed + 1)
+    with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
+    assert with_c == without
+    found = [words for secret, words, _ in with_c if secret == "plan"]
+    assert found and abs(found[0] - 40) <= 1, with_c
+
+
+def test_words_with_strays_glued_are_read_again_only_near_a_registered_fingerprint(tmp_path_factory, monkeypatch):
+    """Korean text glues its particles to every word it borrows (``API를``, ``DLP에서``): such
+    words are read alone only where a fingerprint of the secret holds them (read again whole,
+    a Korean text with one in seven cost a third more to scan)."""
+    from dlp.detectors.documents import SECOND_READING_REACH
+
+    rng = random.Random(5)
+    borrowed = prose(400, 97).split()
+    korean = " ".join(f"{rng.choice(borrowed)}{rng.choice(['를', '는', '에서', '의'])}" if rng.random() < 0.3
+                      else "".join(chr(0xAC00 + rng.randrange(11172)) for _ in range(rng.randint(1, 3)))
+                      for _ in range(2000))
+    glued = " ".join(f"{w}는" for w in SECRET.split()[300:330])
+    again = _read_again(monkeypatch)
+    found = [f for f in scanner(tmp_path_factory).scan_text(f"{korean} {glued}. {korean}") if f.secret == "plan"]
+    read_again = [size for total, size in again]
+    assert found and abs(found[0].matched_words - 30) <= 1
+    assert len(read_again) == 1 and read_again[0] <= 2 * SECOND_READING_REACH + 30  # around the excerpt only

@@ -149,7 +149,7 @@ class DocumentDetector:
         if len(matter):
             at = _around(matter, SECOND_READING_REACH, len(scanned.values), marks)
             readings.append(replace(scanned, tokens=tokens.taken(at), values=scanned.values[at]))
-        tails = tokens.tails[:, 0]  # (rare but in evasions and Korean: all of them are read again)
+        tails = self._tails_that_matter(scanned, marks, stops) if len(tokens.tails) else _EMPTY
         if len(tails):
             readings.append(self._apart(scanned, tails, marks, pairs=False))
         halves = self._halves_that_matter(scanned, marks, stops) if len(tokens.halves) else _EMPTY
@@ -237,37 +237,57 @@ class DocumentDetector:
 
     def _halves_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
         """The tokens of two glued CamelCase words (`Tokens.halves`) that reading them apart can
-        make a difference at: one where the run of a fingerprint found stops, and one whose
-        words are in a registered fingerprint of the text read around it without the marks and
-        with such words apart (a text of nothing but word pairs, ``TheFederal ReserveHead
-        SaidThe``, has no fingerprint of its own). Such tokens are rare in mail (some 800 a MB:
-        ``McMahon``, ``JavaScript``, tags of calendar exports), and only the K - 1 words either
-        side of each are read."""
-        halves = np.ascontiguousarray(scanned.tokens.halves[:, 0])
-        matter = among(halves, stops)
-        words = self._half_words(scanned)
+        make a difference at (`_centres_that_matter`). Such tokens are rare in mail (some 800 a
+        MB: ``McMahon``, ``JavaScript``, tags of calendar exports)."""
+        return self._centres_that_matter(scanned, scanned.tokens.halves[:, 0], self._half_words(scanned), marks, stops)
+
+    def _tails_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """The words with a stray glued to them (`Tokens.tails`: ``heldж``) that reading them alone
+        can make a difference at (`_centres_that_matter`). Rare in mail, but Korean text glues its
+        particles to every word it borrows (``API를``, ``DLP에서``): read again whole, a text with
+        one such word in seven cost a third more to scan."""
+        tails, words = scanned.tokens.tail_hashes()
+        return self._centres_that_matter(scanned, tails, (self.index.keyer.cached(words),), marks, stops)
+
+    def _centres_that_matter(self, scanned: Scanned, centres: np.ndarray, words: tuple[np.ndarray, ...],
+                             marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """Which of `centres` (ascending tokens, each read as the one or two `words` given with
+        it, their keyed values) reading so can make a difference at: one where the run of a
+        fingerprint found stops, and one whose words are in a registered fingerprint of the text
+        read around it without the marks and with the other centres so read (a text of nothing
+        but word pairs, ``TheFederal ReserveHead SaidThe``, has no fingerprint of its own). Only
+        the K - 1 words either side of each are read."""
+        centres = np.ascontiguousarray(centres)
+        matter = among(centres, stops)
+        two = len(words) == 2
         native = speedups.native
         values = scanned.values
-        if native is not None and values.dtype == np.uint64:  # each half's shingles, in one C pass
+        if native is not None and values.dtype == np.uint64:  # each centre's shingles, in one C pass
             bitmaps = self._bitmaps()
-            self._found(matter, native.half_shingles(np.ascontiguousarray(values), halves, words[0], words[1],
+            self._found(matter, native.half_shingles(np.ascontiguousarray(values), centres, words[0],
+                                                     words[1] if two else None,
                                                      np.ascontiguousarray(marks, np.int64), K, int(MIX), bitmaps),
                         bitmaps)
-            return halves[matter]
+            return centres[matter]
         # the same from 3(K - 1) tokens either side (as at most two marks stand side by side, K - 1
         # words are left), read as one text (a few shingles span two windows' seam: chance, a reading more)
-        at = _around(halves, 3 * (K - 1), len(values), marks)
+        at = _around(centres, 3 * (K - 1), len(values), marks)
         split = np.zeros(len(at), dtype=np.int64)
-        split[np.searchsorted(at, halves)] = 1
+        if two:
+            split[np.searchsorted(at, centres)] = 1
         origin = np.repeat(at, 1 + split)
-        looked = self.lookup(shingles(_split_values(scanned, at, origin, words)))[0]
+        values = values[origin]
+        first = np.searchsorted(origin, centres)  # where each centre's (first) word lands
+        values[first] = words[0]
+        if two:
+            values[first + 1] = words[1]
+        looked = self.lookup(shingles(values))[0]
         if len(looked):
-            hits = distinct(looked)
-            first = np.flatnonzero(origin[1:] == origin[:-1])  # a split token's first word: in the shingles
-            lo = np.searchsorted(hits, first - K + 1)  # that start K - 1 before it to one after it
-            hi = np.searchsorted(hits, first + 1, side="right")
-            matter[np.searchsorted(halves, origin[first[hi > lo]])] = True
-        return halves[matter]
+            hits = distinct(looked)  # the shingles that start K - 1 before a centre's first word to at its last
+            lo = np.searchsorted(hits, first - K + 1)
+            hi = np.searchsorted(hits, first + two, side="right")
+            matter[hi > lo] = True
+        return centres[matter]
 
     def _stored(self, unique: np.ndarray) -> np.ndarray:
         """Whether each of the distinct, ascending shingles `unique` is stored in a segment, of
@@ -552,18 +572,6 @@ def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
         if current is None or (f.score, f.matched_words) > (current.score, current.matched_words):
             best[f.secret] = f
     return list(best.values())
-
-
-def _split_values(scanned: Scanned, at: np.ndarray, origin: np.ndarray,
-                  words: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """The keyed values of the tokens at `at` with the halves among them read as their two
-    words (`words`; `origin`: the token each comes from, a split one twice: `Tokens.split`)."""
-    values = scanned.values[origin]
-    if len(origin) > len(at):
-        second = np.flatnonzero(origin[1:] == origin[:-1]) + 1
-        row = np.searchsorted(scanned.tokens.halves[:, 0], origin[second])
-        values[second - 1], values[second] = words[0][row], words[1][row]
-    return values
 
 
 def _around(centres: np.ndarray, reach: int, n: int, marks: np.ndarray) -> np.ndarray:

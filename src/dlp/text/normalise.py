@@ -319,7 +319,7 @@ class Tokens:
         nstarts, nends = self.nstarts[origin], self.nends[origin]
         if len(tails):
             place = np.searchsorted(origin, tails[:, 0])
-            hashes[place] = span_hashes(self.norm, tails[:, 1], tails[:, 2])
+            hashes[place] = span_hashes(self.norm, tails[:, 1], tails[:, 2])  # (as `tail_hashes`)
             nstarts[place], nends[place] = tails[:, 1], tails[:, 2]
         if len(rows):
             first = np.flatnonzero(split) + np.arange(len(rows))  # where each split token's first word lands
@@ -350,6 +350,12 @@ class Tokens:
             lo[both[inside]], hi[both[inside]] = self.tails[row[inside], 1], self.tails[row[inside], 2]
             alone[both[~inside]] = True
         return lo, hi, alone
+
+    def tail_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, unkeyed hash of the word alone) for the tokens in `tails` (``heldж``: held)."""
+        if len(self.tails) == 0:
+            return _NO_INT, np.zeros(0, dtype=np.uint64)
+        return self.tails[:, 0], span_hashes(self.norm, self.tails[:, 1], self.tails[:, 2])
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves` (of a
