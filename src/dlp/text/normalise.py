@@ -947,6 +947,17 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     which = np.flatnonzero(wide)
     if len(which) == 0:
         return _NO_TAILS
+    # (only those with a character beyond Latin at an end and one short of it among the first
+    # STRAY_CHARS + 1: a text in another script is all wide tokens, and listing every character
+    # of them cost a Korean text a quarter of its scan)
+    lo, last = nstarts[which], nends[which] - 1
+    maybe = (norm[lo] >= LATIN_END) | (norm[last] >= LATIN_END)
+    inside = norm[lo] < LATIN_END
+    for step in range(1, STRAY_CHARS + 1):
+        inside |= norm[np.minimum(lo + step, last)] < LATIN_END
+    which = which[maybe & inside]
+    if len(which) == 0:
+        return _NO_TAILS
     lengths = nends[which] - nstarts[which]
     offsets = np.cumsum(lengths) - lengths
     chars = norm[np.repeat(nstarts[which] - offsets, lengths) + np.arange(int(lengths.sum()))]
