@@ -776,6 +776,22 @@ def test_utf7_text_with_junk_at_the_end_of_its_shifts_is_read(text, junk):
     assert all(w in reading for w in words), data
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="가나다라마바사 한국어日本語éüжλ\t", max_size=40), st.text(alphabet="가나다 日本語é", max_size=20),
+       st.lists(st.sampled_from(["+xml", "+4AA-", "+22Emery+2C+20Henry", "C++", "+1", "+-", "a+b", "+AAAA-",
+                                 "+AGEAYgBj-", "+ZeVnLIqe-", "+AB8-", "word"]), min_size=1, max_size=8))
+def test_text_beyond_ascii_around_utf7_shifts_leaves_their_reading_as_it_is(before, after, pieces):
+    """A line's shifts read the same whatever text beyond ASCII stands around them (the text
+    between shifts is read as it is, not through the decoder: a Korean line with a "+" in it
+    was read a word at a time by an error handler, and the shifts of such a line read
+    otherwise than those of an ASCII line: "+1" as "+1+1-")."""
+    from dlp.extract.encoded import _utf7
+
+    shifts = " ".join(pieces).encode("ascii")
+    alone, count = _utf7(shifts)
+    assert _utf7(before.encode() + b" " + shifts + b" " + after.encode()) == (f"{before} {alone} {after}", count)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from([b"document.write('<IMG SRC=\"x;ord='+random+'?\">');", b"+22Emery+2C+20Henry+22 wrote",
                                  "Привет мир".encode("utf-7"), b"C++ and +1", "東京 x".encode("utf-7") + b"+A",
