@@ -41,9 +41,10 @@ def hyphenate(every: int) -> Disguise:
     return disguise
 
 
-def strays(char: str, glued: bool) -> Disguise:
-    """`char` after every third word, a blank before it or none."""
-    return lambda ws: " ".join((w + ("" if glued else " ") + char) if i % 3 == 2 else w for i, w in enumerate(ws))
+def strays(char: str, glued: bool, every: int = 3) -> Disguise:
+    """`char` after every `every`th word, a blank before it or none."""
+    return lambda ws: " ".join((w + ("" if glued else " ") + char) if i % every == every - 1 else w
+                               for i, w in enumerate(ws))
 
 def alternate_case(w: str) -> str:
     return "".join(c.upper() if i % 2 else c for i, c in enumerate(w))
@@ -208,9 +209,9 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         each_word(lambda w: f"ж日{w}ж日"),
         "as two CJK characters: the CJK character cuts the token, and three or more strays stand between "
         "two words"),
-    "a flag after every 3rd word": (
-        strays("🇬🇧", False), "regional-indicator letters read as Latin letters (fancy text is written in them): a "
-                              "flag between words is the word gb"),
+    "a flag after every 3rd word": (strays("🇬🇧", False), None),
+    "two flags after every 3rd word": (strays("🇬🇧🇺🇸", False), None),
+    "a flag after every word": (strays("🇫🇷", False, every=1), None),
 }
 
 

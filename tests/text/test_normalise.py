@@ -238,6 +238,31 @@ def test_a_stray_of_another_script_between_latin_words_is_a_mark(speedups_on, mo
         assert len(tokenise(text).marks) == 0, text
 
 
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_a_flag_between_latin_words_is_a_mark_but_fancy_text_is_read(speedups_on, monkeypatch):
+    """A flag is two regional-indicator letters, which read as Latin letters (fancy text is
+    written in them): one to four flags among words not so written are a mark between two Latin
+    words, as a stray is; a word of fancy text is not, nor is a flag beside a number."""
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    text = "the 🇬🇧 batch, the 🇬🇧🇺🇸 resin, held 🇫🇷 für, 🇩🇪 Germany, at 🇯🇵 5 pm"
+    toks = tokenise(text)
+    assert [toks.text_of(int(i)) for i in toks.emoji_flags] == ["gb", "gbus", "fr", "de", "jp"]
+    assert [toks.text_of(int(i)) for i in toks.marks] == ["gb", "gbus", "fr", "de", "5"]  # (not 🇯🇵: beside 5)
+    assert toks.hashes.tolist() == tokenise(text.translate(REGIONAL_LATIN)).hashes.tolist()  # (the same words)
+    fancy = tokenise("🇹🇭🇪 🇧🇦🇹🇨🇭 🇮🇸 🇭🇪🇱🇩 in 🇹🇭🇪 🇷🇪🇸🇮🇳")
+    assert [fancy.text_of(i) for i in range(len(fancy))] == ["the", "batch", "is", "held", "in", "the", "resin"]
+    assert len(fancy.emoji_flags) == 0 and len(fancy.marks) == 0
+    assert len(tokenise("the 🇬🇧🇺🇸🇫🇷🇩🇪🇯🇵 batch").emoji_flags) == 0  # (five flags: fancy text, or no mark)
+    some = toks.taken(np.array([1, 2, 3, 4, 5]))
+    assert [some.text_of(int(i)) for i in some.emoji_flags] == ["gb", "gbus"]
+
+
+REGIONAL_LATIN = {c: chr(c - 0x1F1E6 + ord("a")) for c in range(0x1F1E6, 0x1F200)}
+
+
 def test_a_latin_word_with_a_stray_glued_to_it_records_where_the_word_is():
     text = "heldж for 한batch Samsung은 жheldжшщ café жж ab ж heldжшщю"
     toks = tokenise(text)

@@ -114,6 +114,10 @@ class Tokens:
     # the word starts in `norm`, where it ends). The fingerprint tier reads the text around them with
     # the word alone as well (Korean particles glued to a brand name, ``Samsung은``, are read so too)
     tails: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    # tokens of regional-indicator letters alone, one to four flags (``🇬🇧``), standing among
+    # tokens not written so. Read as letters (fancy text is written in them: ``gb``), and a mark
+    # between two Latin words as a stray is (`marks`)
+    emoji_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -191,13 +195,15 @@ class Tokens:
         if n < 2:
             return _NO_INT
         marks = self._numbers_and_strays()
-        tampered = self.tampered[(self.tampered > 0) & (self.tampered < n - 1)]
+        hidden = np.union1d(self.tampered, self.emoji_flags) if len(self.emoji_flags) else self.tampered
+        tampered = hidden[(hidden > 0) & (hidden < n - 1)]
         if len(tampered) == 0:
             return marks
         first = self.norm[self.nstarts[tampered + np.array([[-1], [1]])]]  # (the words on either side)
         latin = ((first < LATIN_END) & ((first - first.dtype.type(48)) >= 10)).all(axis=0)
-        latin &= ~among(tampered - 1, self.tampered) & ~among(tampered + 1, self.tampered)
-        disguised = tampered[latin & (self.nends[tampered] - self.nstarts[tampered] <= STRAY_CHARS)
+        latin &= ~among(tampered - 1, hidden) & ~among(tampered + 1, hidden)
+        short = (self.nends[tampered] - self.nstarts[tampered] <= STRAY_CHARS) | among(tampered, self.emoji_flags)
+        disguised = tampered[latin & short
                              & (self.nstarts[tampered] - self.nends[tampered - 1] <= BETWEEN_GAP)
                              & (self.nstarts[tampered + 1] - self.nends[tampered] <= BETWEEN_GAP)]
         return np.union1d(marks, disguised).astype(np.int64, copy=False) if len(disguised) else marks
@@ -290,13 +296,14 @@ class Tokens:
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         halves = self.halves[among(self.halves[:, 0], at)] if len(self.halves) else self.halves
         tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
+        flags = np.searchsorted(at, self.emoji_flags[among(self.emoji_flags, at)]) if len(self.emoji_flags) else self.emoji_flags
         starts, ends = self.starts[at], self.ends[at]  # (gathered once where they are one array: ASCII)
         return Tokens(self.hashes[at], starts, ends, self.norm, starts if self.nstarts is self.starts else self.nstarts[at],
                       ends if self.nends is self.ends else self.nends[at],
                       np.searchsorted(at, tampered),
                       np.stack([np.searchsorted(at, halves[:, 0]), halves[:, 1]], axis=1) if len(halves) else halves,
                       self.unsegmented,
-                      np.column_stack([np.searchsorted(at, tails[:, 0]), tails[:, 1:]]) if len(tails) else tails)
+                      np.column_stack([np.searchsorted(at, tails[:, 0]), tails[:, 1:]]) if len(tails) else tails, flags)
 
     def split(self, at: np.ndarray, pairs: bool = True) -> tuple["Tokens", np.ndarray]:
         """The tokens at the ascending distinct indices `at`, each of them that is one of the
@@ -332,7 +339,9 @@ class Tokens:
             ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
-        return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented), origin
+        flags = np.searchsorted(origin, self.emoji_flags[among(self.emoji_flags, at)]) if len(self.emoji_flags) else self.emoji_flags
+        return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented,
+                      emoji_flags=flags), origin
 
     def _pair_words(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the word that each of `rows` (of `halves`) cuts in two starts and ends in `norm`:
@@ -484,6 +493,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         halves=np.concatenate([p.halves + np.array([first, 0]) for p, first in zip(pieces, firsts)]),
         unsegmented=sum(p.unsegmented for p in pieces),
         tails=np.concatenate([p.tails + np.array([first, 0, 0]) for p, first in zip(pieces, firsts)]),
+        emoji_flags=np.concatenate([p.emoji_flags + first for p, first in zip(pieces, firsts)]),
     )
 
 
@@ -525,7 +535,7 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if wide_codes is not None and not (wide_codes == _OVERRIDE).any():
         # (no right-to-left override, so nothing is shown in another order: the characters are
         # read from the str where it lies, not from a copy of it as UTF-32)
-        order, reversed_spans, open_spans = None, [], []
+        order, reversed_spans, open_spans, source = None, [], [], None
         layout, hidden = _normalised(native, text, wide_codes)
     else:
         source = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -536,6 +546,12 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
             hidden = order[hidden]
     words = _words(layout, None)
     norm, nstarts, nends = words.norm, words.nstarts, words.nends
+    flags = _NO_INT
+    if source is None and len(wide_codes) and wide_codes[-1] >= _REGIONAL[0]:  # (ascending: the last is the largest)
+        flags = _flags(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32), layout.source_of, nstarts,
+                       nends)
+    elif source is not None and source.max(initial=0) >= _REGIONAL[0]:
+        flags = _flags(source, layout.source_of, nstarts, nends)
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes, wide = _hashes_and_wide(norm, nstarts, nends)
     starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
@@ -544,10 +560,37 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
     tails = _tails(norm, nstarts, nends, wide)
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
-                  _shift(words.halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails)
+                  _shift(words.halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails,
+                  flags)
     if open_spans:  # read as shown too, after the text as stored
         return concatenate([toks, _shown(text, open_spans, base, nbase + len(norm))])
     return toks
+
+
+_REGIONAL = (0x1F1E6, 0x1F1FF)  # the regional-indicator letters, which two by two are flags
+_MOST_FLAGS = 4  # flags side by side that are still one mark
+
+
+def _flags(codes: np.ndarray, source_of: np.ndarray | None, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
+    """`Tokens.emoji_flags`: the tokens of one to _MOST_FLAGS flags (an even number of regional-indicator
+    letters and nothing else) with no token of such letters beside them, from the text's code
+    points (`codes`) and where each normalised character came from (`source_of`; None: the
+    same place). A flag after every few words is no word (``the 🇬🇧 batch``), though fancy text
+    spells words in these letters (``🇹🇭🇪 🇧🇦🇹🇨🇭``), and a word of two letters in it is a flag."""
+    at = nstarts if source_of is None else source_of[nstarts]
+    first = codes[at]
+    drawn = (first >= _REGIONAL[0]) & (first <= _REGIONAL[1])
+    lengths = nends - nstarts
+    which = np.flatnonzero(drawn & (lengths % 2 == 0) & (lengths <= 2 * _MOST_FLAGS))
+    if len(which) == 0:
+        return _NO_INT
+    size = lengths[which]
+    inside = np.repeat(nstarts[which] - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
+    chars = codes[inside if source_of is None else source_of[inside]]
+    every = np.minimum.reduceat((chars >= _REGIONAL[0]) & (chars <= _REGIONAL[1]), np.cumsum(size) - size)
+    padded = np.concatenate(([False], drawn, [False]))
+    alone = ~padded[which] & ~padded[which + 2]  # (the tokens before and after it)
+    return which[every.astype(bool) & alone].astype(np.int64)
 
 
 def _shifted(bounds: np.ndarray, by: int) -> np.ndarray:
