@@ -32,6 +32,7 @@ from .detectors.classifier import ClassifierDetector
 from .errors import DeadlineExceeded
 from .evidence import ExactEvidence, RewriteSummary
 from .extract import Context, Extractor, Limits, walk
+from .extract.base import problem_of
 from .extract import extractors as installed_extractors
 from .extract.encoded import seven_bit_parent
 from .extract.ocr import Ocr, OcrSettings, ocr_summary
@@ -134,23 +135,10 @@ class Scanner:
         meta: dict = {}
         read_by_ocr: list = []
         if not problems:
-            for out in walk(item, self.extractors, Context(self.limits, ocr=self.ocr)):
-                if isinstance(out, Problem):
-                    problems.append(out)
-                    continue
-                headers = out.meta.get("headers") or out.meta.get("mail") if out.meta else None
-                if headers and "headers" not in meta:
-                    meta["headers"] = dict(headers)
-                if out.meta and "ocr" in out.meta:
-                    read_by_ocr.append(out.meta["ocr"])
-                if out.binary:
-                    problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
-                part_findings, part_problems = self._scan_part_or_problem(out, deadline, discarded)
-                if out.meta and out.meta.get("streamed"):  # chunks overlap: one finding per secret stands
-                    part_findings = _strongest(findings, part_findings)
-                findings.extend(part_findings)
-                problems.extend(part_problems)
-                out = None  # noqa: PLW2901 (a streamed chunk's text is freed before the next is read)
+            try:
+                self._walk(item, deadline, discarded, findings, problems, meta, read_by_ocr)
+            except Exception as exc:  # noqa: BLE001 (walk turns every failure into a problem; if one slips by, so does this)
+                problems.append(problem_of(item, exc))
         findings = _without_repeats(findings)
         if read_by_ocr:
             meta["ocr"] = ocr_summary(read_by_ocr)
@@ -158,6 +146,27 @@ class Scanner:
             meta["explain"] = discarded
         return Detection(path=item.locator, findings=tuple(findings), problems=tuple(problems), bytes=size,
                          seconds=self.clock() - started, meta=meta)
+
+    def _walk(self, item: Item, deadline: float, discarded: list | None, findings: list[Finding],
+              problems: list[Problem], meta: dict, read_by_ocr: list) -> None:
+        """The parts of `item` scanned as they are extracted, into `findings` and `problems`."""
+        for out in walk(item, self.extractors, Context(self.limits, ocr=self.ocr)):
+            if isinstance(out, Problem):
+                problems.append(out)
+                continue
+            headers = out.meta.get("headers") or out.meta.get("mail") if out.meta else None
+            if headers and "headers" not in meta:
+                meta["headers"] = dict(headers)
+            if out.meta and "ocr" in out.meta:
+                read_by_ocr.append(out.meta["ocr"])
+            if out.binary:
+                problems.append(Problem(out.locator, "binary", "format not recognised; printable strings scanned"))
+            part_findings, part_problems = self._scan_part_or_problem(out, deadline, discarded)
+            if out.meta and out.meta.get("streamed"):  # chunks overlap: one finding per secret stands
+                part_findings = _strongest(findings, part_findings)
+            findings.extend(part_findings)
+            problems.extend(part_problems)
+            out = None  # noqa: PLW2901 (a streamed chunk's text is freed before the next is read)
 
     def scan_part(self, part: Part) -> list[Finding]:
         findings, _ = self._scan_part(part, None)

@@ -184,3 +184,24 @@ def test_declared_sizes_in_zipinfo_are_never_trusted_for_allowing():
     info = zipfile.ZipFile(__import__("io").BytesIO(data)).infolist()[0]
     assert info.file_size / info.compress_size > 200
     assert kinds(run(data, "z.zip")) == ["ratio"]
+
+
+def test_the_time_running_out_while_an_item_is_read_as_text_is_a_problem_of_the_item(tmp_path, monkeypatch):
+    """Two bytes of gzip magic before text: the gzip reader fails and the item is read as text,
+    after the walk's own error handling. The item's deadline running out in the encoded runs of
+    that text escaped the walk and ended the whole `dlp scan` (exit 2, no report for any file:
+    found attacking stop 36)."""
+    import base64
+
+    from dlp.extract import encoded
+
+    def out_of_time(part, parent, ctx):
+        raise ExtractionError("timeout", "item took longer than 0.05 s")
+        yield  # (a generator, as encoded_items is)
+
+    monkeypatch.setattr(encoded, "encoded_items", out_of_time)
+    text = "the coating process holds for twenty minutes " * 20 + base64.b64encode(b"x" * 300).decode()
+    item = Item(locator="a.txt", name="a.txt", data=b"\x1f\x8b\n" + text.encode())
+    out = list(walk(item, EXTRACTORS, Context(Limits())))
+    assert [p.kind for p in out if isinstance(p, Problem)][-1] == "timeout"
+    assert any(isinstance(p, Part) and "coating process" in p.text for p in out)  # (what was read before it)

@@ -208,26 +208,31 @@ def walk(item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterato
                 out = None  # noqa: PLW2901 (a streamed chunk's text is freed before the next is read)
             else:
                 yield out
-    except ExtractionError as exc:
-        yield Problem(item.locator, exc.kind, exc.detail)
-        failed = exc.kind
-    except OSError as exc:
-        yield Problem(item.locator, "unreadable", exc.strerror or str(exc))
-        failed = "unreadable"
-    except MemoryError:
-        yield Problem(item.locator, "too_large", "out of memory while extracting")
-        failed = "too_large"
-    except RecursionError:
-        yield Problem(item.locator, "corrupt", "structure nests too deeply to parse")
-        failed = "corrupt"
-    except Exception as exc:  # a parser bug or hostile input: never the end of the scan
-        yield Problem(item.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
-        failed = "corrupt"
+    except Exception as exc:  # noqa: BLE001 (a parser bug or hostile input: never the end of the scan)
+        problem = problem_of(item, exc)
+        yield problem
+        failed = problem.kind
     if extractor is not None and not produced and failed in _FALL_BACK_AFTER:
-        for out in _as_text(item, extractor, ctx, failed):
-            yield out
-            if isinstance(out, Part):
-                yield from _encoded_runs(out, item, extractors, ctx)
+        try:
+            for out in _as_text(item, extractor, ctx, failed):
+                yield out
+                if isinstance(out, Part):
+                    yield from _encoded_runs(out, item, extractors, ctx)
+        except Exception as exc:  # noqa: BLE001 (the item's time ran out reading it as text, say: as above)
+            yield problem_of(item, exc)
+
+
+def problem_of(item: Item, exc: Exception) -> Problem:
+    """The problem an exception while extracting `item` is."""
+    if isinstance(exc, ExtractionError):
+        return Problem(item.locator, exc.kind, exc.detail)
+    if isinstance(exc, OSError):
+        return Problem(item.locator, "unreadable", exc.strerror or str(exc))
+    if isinstance(exc, MemoryError):
+        return Problem(item.locator, "too_large", "out of memory while extracting")
+    if isinstance(exc, RecursionError):
+        return Problem(item.locator, "corrupt", "structure nests too deeply to parse")
+    return Problem(item.locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def _encoded_runs(part: Part, item: Item, extractors: tuple[Extractor, ...], ctx: Context) -> Iterator[Part | Problem]:
