@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from dlp.types import escape_path, unescape_path
 
@@ -46,3 +46,35 @@ def test_any_bytes_round_trip_as_valid_printable_json_text(raw):
                max_size=40))
 def test_ordinary_names_are_unchanged(name):
     assert escape_path(name) == name == unescape_path(name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40))
+def test_writable_text_takes_no_writer_down_and_is_written_once(text):
+    """Whatever a command line or the wire decodes to (lone surrogates, controls, bidirectional
+    controls): UTF-8 takes it, no line break or override is left in it, and writing it again
+    changes nothing; text with none of them is unchanged."""
+    from dlp.types import writable
+
+    bidi = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+    def unwritable(ch: str) -> bool:
+        return 0xD800 <= ord(ch) <= 0xDFFF or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in bidi
+
+    out = writable(text)
+    out.encode("utf-8")
+    assert not any(map(unwritable, out))
+    assert writable(out) == out
+    if not any(map(unwritable, text)):
+        assert out == text
+
+
+def test_a_destination_holds_writable_text():
+    from dlp.types import Destination
+
+    d = Destination(addresses=("bob\udcff@partner.example", "carol@example.com"), country="D\nE", sender="e\u202ev")
+    assert d.addresses == ("bob\\xff@partner.example", "carol@example.com")
+    assert (d.country, d.sender) == ("D\\x0aE", "e\\u202ev")
+    from dataclasses import replace
+
+    assert replace(d, channel="mail").addresses == d.addresses  # (made again: the same)

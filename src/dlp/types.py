@@ -51,6 +51,29 @@ _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u20
 _ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2})")
 
 
+_UNWRITABLE = re.compile("[\ud800-\udfff\x00-\x1f\x7f-\x9f" + "".join(sorted(_BIDI_CONTROLS)) + "]")
+
+
+def writable(text: str) -> str:
+    """`text` (an address, a country, a sender from a command line or the wire) as text every
+    writer takes and no report line or log can be forged with: each lone surrogate (a byte
+    that is no UTF-8, as command lines and the milter decode them) becomes ``\\xNN``, and each
+    control and bidirectional control ``\\xNN`` or ``\\uNNNN``; the rest is unchanged, and so
+    is text that is writable already (so writing it twice changes nothing). An address with a
+    0xFF byte in it ended `dlp scan` with an internal error and let a blocked message through a
+    fail-open milter: SQLite could not store it (found attacking stop 36)."""
+    if _UNWRITABLE.search(text) is None:
+        return text
+    return _UNWRITABLE.sub(_escaped_character, text)
+
+
+def _escaped_character(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # (a byte, as surrogateescape decodes it)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def escape_path(name: str | bytes) -> str:
     """A file name (or path) as text that JSON, SQLite and terminals take, reversibly.
 
@@ -269,6 +292,12 @@ class Destination:
     channel: str = "cli"  # cli | watch | mail | cluster
     share: str | None = None
     sender: str | None = None
+
+    def __post_init__(self) -> None:  # (what a command line or the wire gave, as every writer takes it)
+        object.__setattr__(self, "addresses", tuple(writable(a) for a in self.addresses))
+        for name in ("country", "share", "sender"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, writable(getattr(self, name)))
 
     @property
     def is_unknown(self) -> bool:

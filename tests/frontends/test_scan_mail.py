@@ -101,6 +101,36 @@ def test_destination_from_the_headers_or_the_command_line(registry, tmp_path):
     assert second["recipients"] == ["dave@other.example"] and second["sender"] == "eve@example.com"
 
 
+def test_an_address_that_is_no_utf8_is_recorded_escaped_and_the_leak_blocked(registry, tmp_path):
+    """A recipient with a 0xFF byte (a command line decodes it as a lone surrogate, and so does the
+    milter): SQLite could not store it, and a fail-open gate let the blocked message through as
+    'cannot record the decision' (found attacking stop 36). It is recorded as ``\\xff``."""
+    state = tmp_path / "state"
+    code, out, err = scan_mail(registry, mail(EXCERPT), "--fail-open", "--to", "bob\udcff@partner.example",
+                               "--format", "json", state=state)
+    assert code == 1, err
+    assert json.loads(out)["files"][0]["action"] == "block"
+    [entry] = [e for e in AuditLog(state).entries() if e["event"] == "decision"]
+    assert entry["recipients"] == ["bob\\xff@partner.example"]
+
+
+@pytest.mark.parametrize("leak, status, outcome", [(True, 1, "refuse"), (False, 0, "accept")])
+def test_a_decision_that_cannot_be_recorded_stops_what_it_stops_even_fail_open(registry, tmp_path, monkeypatch,
+                                                                               leak, status, outcome):
+    """Recording failed (a full disk, a locked store): a message decided to be blocked is refused
+    all the same, fail-open or not; one decided to pass goes as policy says of the unscanned."""
+    def broken(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Recorder, "record", broken)
+    code, out, err = scan_mail(registry, mail(EXCERPT if leak else prose(80, 5)), "--fail-open", "--format", "json",
+                               state=tmp_path / "state")
+    assert code == status, err
+    [report] = json.loads(out)["files"]
+    assert report["meta"]["gateway"]["outcome"] == outcome
+    assert report["action"] == ("block" if leak else "warn")  # (fail-open: unrecorded, it passes with a warning)
+
+
 def test_a_scan_past_the_deadline_is_killed_and_the_message_stopped(registry, tmp_path, monkeypatch):
     import time
 

@@ -29,7 +29,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Any, Callable
 
 from ...decide import Decider
-from ...types import Destination, Detection, FileReport
+from ...types import Action, Destination, FileReport
 from .spool import MessageBuffer
 from .verdicts import MailVerdict, ReplyPolicy, unscanned_verdict, verdict_of
 from .workers import ScanRefused, ScanWorkers
@@ -135,10 +135,20 @@ class MailGate:
             log.warning("%s: not scanned: %s", where, refused.reason)
             return await self._unscanned(request, refused.reason, len(data))
         try:
-            report = await self._record(self._decide_and_record, detection, request)
-        except Exception as exc:  # scanned, but not decided or no evidence could be kept: it must not pass
-            log.exception("%s: deciding or recording failed", where)
-            return await self._unscanned(request, f"cannot record the decision ({type(exc).__name__})", len(data))
+            report = await self._record(self.decider.decide, detection, request.destination)
+        except Exception as exc:  # scanned but not decided: as a message that could not be scanned
+            log.exception("%s: deciding failed", where)
+            return await self._unscanned(request, f"cannot decide ({type(exc).__name__})", len(data))
+        if self.record is not None:
+            try:
+                report = await self._record(self.record, report, request)
+            except Exception as exc:  # decided, but no evidence could be kept
+                log.exception("%s: recording the decision (%s) failed", where, report.action.label)
+                if report.action < Action.QUARANTINE:  # it passes unrecorded only where policy lets the unscanned pass
+                    return await self._unscanned(request, f"cannot record the decision ({type(exc).__name__})",
+                                                 len(data))
+                # a message decided to be stopped is stopped all the same, fail-open or not (a recipient
+                # SQLite could not store let a blocked message through a fail-open gate: found attacking stop 36)
         incident = str(report.meta.get("incident") or self.incident_id()) if report.action > 0 else ""
         log.info("%s: %s%s to %s (%d findings)", where, report.action.label,
                  f" incident {incident}" if incident else "", ", ".join(request.recipients), len(report.findings))
@@ -153,10 +163,6 @@ class MailGate:
             except Exception:  # the verdict stands; the missing evidence is logged loudly
                 log.exception("recording the unscanned message failed")
         return verdict
-
-    def _decide_and_record(self, detection: Detection, request: MailRequest) -> FileReport:
-        report = self.decider.decide(detection, request.destination)
-        return self.record(report, request) if self.record is not None else report
 
     async def _record(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._recording, function, *args)
