@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import docx
 import numpy as np
 import pytest
@@ -207,3 +209,31 @@ def test_a_scanning_process_keeps_blas_to_one_thread(tmp_path):
     open_scanner(tmp_path / "reg", environ={})
     blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
+def test_a_file_swapped_for_a_pipe_after_listing_is_unreadable_not_a_hang(tmp_path):
+    """The folder was listed while the name was a file; by the time it is read, a named pipe
+    with no writer stands there (or a link to /dev/zero): opening it to read waited forever and
+    hung `dlp scan` (found attacking stop 36). What is opened is checked, not the name."""
+    import threading
+
+    from dlp.types import Item
+
+    scanner = scanner_with(tmp_path, {"plan": prose(200, 1)})
+    pipe = tmp_path / "zz.txt"
+    os.mkfifo(pipe)
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    results = {}
+
+    def scan(name):
+        results[name] = scanner.detect(Item(locator=name, name=name, path=str(tmp_path / name)))
+
+    threads = [threading.Thread(target=scan, args=(name,), daemon=True) for name in ("zz.txt", "zero.txt")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a scan still waits on the pipe or reads /dev/zero"
+    for name in ("zz.txt", "zero.txt"):
+        [problem] = results[name].problems
+        assert problem.kind == "unreadable" and "not a regular file" in problem.detail, results[name]

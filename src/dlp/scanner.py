@@ -238,7 +238,7 @@ class Scanner:
         if item.data is not None:
             digest = self.keyer.digest(item.data)
         else:
-            with open(item.path, "rb") as handle:
+            with item.open() as handle:
                 digest = self.keyer.digest_file(handle)
         number = self.index.exact(digest)
         if number is None:

@@ -27,7 +27,7 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 
 def _source(item: Item):
-    return io.BytesIO(item.data) if item.data is not None else open(item.path, "rb")
+    return io.BytesIO(item.data) if item.data is not None else item.open()
 
 
 def _too_many(item: Item, limits: Limits) -> Problem:
@@ -269,7 +269,7 @@ def _stream_format(head: bytes, item: Item):
 def _peek(item: Item) -> bytes:
     if item.data is not None:
         return item.data[:16]
-    with open(item.path, "rb") as handle:
+    with item.open() as handle:
         return handle.read(16)
 
 
@@ -342,9 +342,9 @@ def seven_zip_members(item: Item, limits: Limits) -> list[Output]:
             self.products[filename] = product
             return product
 
-    source = io.BytesIO(item.data) if item.data is not None else item.path
+    source = io.BytesIO(item.data) if item.data is not None else item.open()
     try:
-        with py7zr.SevenZipFile(source, mode="r") as archive:
+        with source, py7zr.SevenZipFile(source, mode="r") as archive:
             if archive.needs_password():
                 raise ExtractionError("encrypted", "7z archive is password protected")
             listed = archive.list()

@@ -303,5 +303,5 @@ def _head(item: Item) -> bytes:
     assert item.path is not None
     if os.path.isdir(item.path):
         return b""
-    with open(item.path, "rb") as handle:
+    with item.open() as handle:
         return handle.read(HEAD_BYTES)

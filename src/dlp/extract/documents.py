@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
-from ..types import Item, Part, Problem
+from ..types import Item, Part, Problem, file_kind
 from .base import Context, Limits, walk
 
 
@@ -46,7 +46,7 @@ def _read_file(path: Path, limits: Limits) -> tuple[bytes, Problem | None]:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return b"", Problem(str(path), "unreadable", f"not a regular file ({_kind(st.st_mode)}): not read")
+            return b"", Problem(str(path), "unreadable", f"not a regular file ({file_kind(st.st_mode)}): not read")
         if st.st_size > limits.max_item_bytes:
             return b"", Problem(str(path), "too_large", f"{st.st_size} bytes, more than the {limits.max_item_bytes} "
                                                        f"one item may have")
@@ -59,14 +59,6 @@ def _read_file(path: Path, limits: Limits) -> tuple[bytes, Problem | None]:
         return b"", Problem(str(path), "unreadable", exc.strerror or str(exc))
     finally:
         os.close(fd)
-
-
-def _kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device"), (stat.S_ISDIR, "folder")):
-        if test(mode):
-            return kind
-    return "unknown type"
 
 
 READ_BATCH = 64  # files per task

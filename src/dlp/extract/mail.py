@@ -331,7 +331,7 @@ class MboxExtractor:
         return first_line_end > 0 and looks_like_mail(head[first_line_end + 1 :])
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        handle = open(item.path, "rb") if item.data is None else _BytesLines(item.data)
+        handle = item.open() if item.data is None else _BytesLines(item.data)
         with handle:
             yield from self._messages(item, handle, ctx)
 

@@ -61,8 +61,8 @@ def office_family(names: set[str]) -> str | None:
 
 def _names(item: Item) -> set[str]:
     try:
-        source = io.BytesIO(item.data) if item.data is not None else item.path
-        with zipfile.ZipFile(source) as archive:
+        with (io.BytesIO(item.data) if item.data is not None else item.open()) as source, \
+                zipfile.ZipFile(source) as archive:
             return set(archive.namelist())
     except Exception:  # not a readable zip: let the zip extractor report it
         return set()
@@ -79,12 +79,13 @@ class OfficeExtractor:
         return office_family(_names(item)) is not None
 
     def extract(self, item: Item, ctx: Context) -> Iterable[Output]:
-        source = io.BytesIO(item.data) if item.data is not None else item.path
+        source = io.BytesIO(item.data) if item.data is not None else item.open()
         try:
             archive = zipfile.ZipFile(source)
         except Exception as exc:
+            source.close()
             raise ExtractionError("corrupt", f"office package cannot be opened: {exc}"[:300]) from None
-        with archive:
+        with source, archive:
             package = Package(item, archive, ctx)
             family = office_family(set(archive.namelist()))
             read = {"docx": _docx, "xlsx": _xlsx, "pptx": _pptx, "odf": _odf}.get(family or "odf")

@@ -205,7 +205,7 @@ def _read(handle: BinaryIO, ctx: Context) -> bytes:
 
 def _open(item: Item) -> BinaryIO:
     if item.path is not None:
-        return open(item.path, "rb")
+        return item.open()
     import io
 
     return io.BytesIO(item.data or b"")
