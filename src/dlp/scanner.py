@@ -42,7 +42,7 @@ from .decide import Decider, Request
 from .rules import Policy
 from .settings import Settings, load_settings
 from .memory import keep_freed_memory
-from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem
+from .types import Destination, Detection, FileReport, Finding, Item, Part, Problem, writable
 
 _log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def _failed(part: Part, stage: str, exc: Exception) -> Problem:
         return Problem(part.locator, "too_large", f"{stage}: out of memory")
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
-    _log.error("%s failed on %s: %s%s (%s)", stage, part.locator, type(exc).__name__, where,
+    _log.error("%s failed on %s: %s%s (%s)", stage, writable(part.locator), type(exc).__name__, where,
                " < ".join(f"{os.path.basename(f.filename)}:{f.lineno}" for f in reversed(frames[:-1])))
     return Problem(part.locator, "scan_failed", f"{stage}: {type(exc).__name__}{where}")
 

@@ -465,3 +465,22 @@ def test_global_options_are_taken_after_the_command_too(run, tmp_path):
     elsewhere = tmp_path / "empty-registry"
     assert main(["--registry", str(elsewhere), "scan", f"--registry={run.reg}", "--no-record", str(leak)],
                 Env(stdout=io.StringIO(), stderr=io.StringIO(), environ={})) == 1  # the later one wins
+
+
+def test_a_member_name_cannot_forge_a_line_of_the_text_report(run, tmp_path):
+    """An archive member named with a carriage return and terminal escapes (erase the line, go
+    up, erase) followed by a fake ALLOW line: the text report printed it as it was, and a
+    terminal showed ALLOW where dlp blocked (found attacking stop 36). Controls are written
+    as \\xNN."""
+    import io as _io
+    import tarfile
+
+    name = "x\r\x1b[2K\x1b[1A\x1b[2KALLOW      outbox/report.tar\n"
+    excerpt = " ".join(SECRET.split()[100:160]).encode()
+    with tarfile.open(tmp_path / "report.tar", "w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(name=name)
+        info.size = len(excerpt)
+        tar.addfile(info, _io.BytesIO(excerpt))
+    assert run("scan", "--no-record", str(tmp_path / "report.tar")) == 1
+    assert "\r" not in run.out and "\x1b" not in run.out and run.out.count("\n") == 2, run.out
+    assert run.out.startswith("BLOCK") and "x\\x0d\\x1b[2K" in run.out
