@@ -237,9 +237,18 @@ class DocumentDetector:
 
     def _halves_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
         """The tokens of two glued CamelCase words (`Tokens.halves`) that reading them apart can
-        make a difference at (`_centres_that_matter`). Such tokens are rare in mail (some 800 a
-        MB: ``McMahon``, ``JavaScript``, tags of calendar exports)."""
-        return self._centres_that_matter(scanned, scanned.tokens.halves[:, 0], self._half_words(scanned), marks, stops)
+        make a difference at (`_centres_that_matter`), read as the reading for pairs reads them:
+        the words with a stray glued to them alone too (pairs and such words in turn,
+        ``CustomersUsing Linuxж ToHelp``, hold one of each in every window, and neither gate
+        alone saw them: found attacking stop 36). Such tokens are rare in mail (some 800 a MB:
+        ``McMahon``, ``JavaScript``, tags of calendar exports)."""
+        values = None
+        if len(scanned.tokens.tails):
+            tails, words = scanned.tokens.tail_hashes()
+            values = scanned.values.copy()
+            values[tails] = self.index.keyer.cached(words)
+        return self._centres_that_matter(scanned, scanned.tokens.halves[:, 0], self._half_words(scanned), marks, stops,
+                                         values)
 
     def _tails_that_matter(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
         """The words with a stray glued to them (`Tokens.tails`: ``heldж``) that reading them alone
@@ -250,18 +259,18 @@ class DocumentDetector:
         return self._centres_that_matter(scanned, tails, (self.index.keyer.cached(words),), marks, stops)
 
     def _centres_that_matter(self, scanned: Scanned, centres: np.ndarray, words: tuple[np.ndarray, ...],
-                             marks: np.ndarray, stops: np.ndarray) -> np.ndarray:
+                             marks: np.ndarray, stops: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Which of `centres` (ascending tokens, each read as the one or two `words` given with
         it, their keyed values) reading so can make a difference at: one where the run of a
         fingerprint found stops, and one whose words are in a registered fingerprint of the text
         read around it without the marks and with the other centres so read (a text of nothing
         but word pairs, ``TheFederal ReserveHead SaidThe``, has no fingerprint of its own). Only
-        the K - 1 words either side of each are read."""
+        the K - 1 words either side of each are read, from `values` (None: the part's)."""
         centres = np.ascontiguousarray(centres)
         matter = among(centres, stops)
         two = len(words) == 2
         native = speedups.native
-        values = scanned.values
+        values = scanned.values if values is None else values
         if native is not None and values.dtype == np.uint64:  # each centre's shingles, in one C pass
             bitmaps = self._bitmaps()
             self._found(matter, native.half_shingles(np.ascontiguousarray(values), centres, words[0],
