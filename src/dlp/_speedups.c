@@ -2275,30 +2275,57 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
 #undef AT
 }
 
+/* Whether every character of token [s, e) of p is `latin_end` or above (``жaж`` is a word: a). */
+static inline int all_beyond(const uint32_t *p, int64_t s, int64_t e, uint32_t latin_end) {
+    for (int64_t k = s; k < e; k++)
+        if (p[k] < latin_end)
+            return 0;
+    return 1;
+}
+
+/* Whether token [s, e) of p is a Latin word to a stray beside it (see strays_in). */
+static inline int latin_word(const uint32_t *p, int64_t s, int64_t e, Py_ssize_t stray_chars, uint32_t latin_end) {
+    if (p[s] < latin_end || p[e - 1] < latin_end)
+        return 1;
+    for (Py_ssize_t k = 1; k <= stray_chars; k++)  /* strays glued to both ends (``жheldж``) */
+        if (p[s + k < e ? s + k : e - 1] < latin_end)
+            return 1;
+    return 0;
+}
+
 /* normalise._strays for code points, after glued_marks_in checked the bounds: the tokens of at
- * most `stray_chars` characters whose first and last are `latin_end` or above, alone or two side
- * by side, between two tokens that start or end with a character below it and are no numbers,
- * at most `between_gap` characters apart; pushed in order. A pass of its own: in the loop over
- * every token for the numbers, the test cost a typographic mail's 1.6 million tokens 10 million
- * instructions more, here 5. -1 out of memory. */
+ * most `stray_chars` characters, each `latin_end` or above, alone or two side
+ * by side, between two tokens that are no numbers and start or end with a character below it (or
+ * have one among their first stray_chars + 1: `latin_word`), a number between them and a word
+ * passed over, at most `between_gap` characters apart; pushed in order. A pass of its own: in the loop over every token for the numbers, the
+ * test cost a typographic mail's 1.6 million tokens 10 million instructions more, here 5. -1 out
+ * of memory. */
 static int strays_in(const uint32_t *p, const int64_t *s, const int64_t *e, Py_ssize_t m, Py_ssize_t stray_chars,
                      uint32_t latin_end, Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
 #define DIGIT(t) (p[s[t]] - 48u < 10u)
-#define LATIN(t) ((t) >= 0 && (t) < m && !DIGIT(t) && (p[s[t]] < latin_end || p[e[t] - 1] < latin_end))
-#define STRAY(t) ((t) >= 0 && (t) < m && p[s[t]] >= latin_end && p[e[t] - 1] >= latin_end && e[t] - s[t] <= stray_chars)
+#define LATIN(t) ((t) >= 0 && (t) < m && !DIGIT(t) && latin_word(p, s[t], e[t], stray_chars, latin_end))
+#define STRAY(t) ((t) >= 0 && (t) < m && e[t] - s[t] <= stray_chars && all_beyond(p, s[t], e[t], latin_end))
 #define NEAR(t) (s[(t) + 1] - e[t] <= between_gap)  /* the gap after token t */
+#define NUMBER(t) ((t) >= 0 && (t) < m && DIGIT(t))
+/* a Latin word before the strays from a (a number between them perhaps), and one after those up to b */
+#define LEFT(a) (!STRAY((a) - 1) && ((LATIN((a) - 1) && NEAR((a) - 1)) || (NUMBER((a) - 1) && LATIN((a) - 2) \
+                 && !STRAY((a) - 2) && NEAR((a) - 2) && NEAR((a) - 1))))
+#define RIGHT(b) (!STRAY((b) + 1) && ((LATIN((b) + 1) && NEAR(b)) || (NUMBER((b) + 1) && LATIN((b) + 2) \
+                  && !STRAY((b) + 2) && NEAR(b) && NEAR((b) + 1))))
     for (Py_ssize_t i = 1; i + 1 < m; i++) {
         if (p[s[i]] < latin_end || !STRAY(i))
             continue;
         int before = STRAY(i - 1), after = STRAY(i + 1);
-        Py_ssize_t l = before ? i - 2 : i - 1, r = after ? i + 2 : i + 1;  /* the words around them */
-        int stray = !(before && after) && !STRAY(l) && !STRAY(r) && LATIN(l) && LATIN(r);
-        for (Py_ssize_t t = l; t < r && stray; t++)
-            stray = NEAR(t);
-        if (stray && !push(out, count, cap, i))
+        if (before && after)
+            continue;
+        Py_ssize_t a = before ? i - 1 : i, b = after ? i + 1 : i;  /* the strays side by side */
+        if (LEFT(a) && RIGHT(b) && (a == b || NEAR(a)) && !push(out, count, cap, i))
             return -1;
     }
     return 1;
+#undef RIGHT
+#undef LEFT
+#undef NUMBER
 #undef NEAR
 #undef STRAY
 #undef LATIN

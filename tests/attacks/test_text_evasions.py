@@ -209,11 +209,51 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         each_word(lambda w: f"ж日{w}ж日"),
         "as two CJK characters: the CJK character cuts the token, and three or more strays stand between "
         "two words"),
+    # found attacking stop 36's gates on words with strays glued to them
+    "a CamelCase pair and a word with a Cyrillic letter glued to it in turn": (lambda ws: pairs_and_tails(ws, "ж"), None),
+    "a CamelCase pair and a word with a Korean particle glued to it in turn": (lambda ws: pairs_and_tails(ws, "는"),
+                                                                              None),
+    "a Cyrillic letter glued on both sides of every word": (each_word(lambda w: f"ж{w}ж"), None),
+    "Korean particles glued on both sides of every word": (each_word(lambda w: f"는{w}를"), None),
+    "a Cyrillic letter and a digit glued after every word": (each_word(lambda w: f"{w}ж7"), None),
+    "a Cyrillic letter glued before every CamelCase pair": (
+        lambda ws: " ".join("ж" + p for p in pairs(ws, str.capitalize, str.capitalize)), None),
+    "a digit and a Cyrillic letter glued after every word": (each_word(lambda w: f"{w}7ж"), None),
+    "an accented Latin letter glued after every 3rd word": (
+        each_word(lambda w: f"{w}é", every=3),
+        "a letter of the Latin range makes another word (coatingé): no reading takes letters off a word of its "
+        "own script"),
+    "U+FDF2 (one character NFKC makes four Arabic letters) glued after every 3rd word": (
+        each_word(lambda w: f"{w}\ufdf2", every=3),
+        "normalised, the character is four letters beyond Latin, more than a stray has (STRAY_CHARS)"),
+    "four Cyrillic letters glued after every word": (
+        each_word(lambda w: f"{w}жшщы"), "more letters than a stray has (STRAY_CHARS): a word of another script"),
+    "a flag glued after every 3rd word": (
+        each_word(lambda w: f"{w}🇬🇧", every=3),
+        "regional-indicator letters read as Latin letters: the word is coatinggb"),
+    "a flag and a number after every 3rd word": (strays("🇬🇧 7", False), None),
+    "five flags after every 3rd word": (
+        strays("🇬🇧🇺🇸🇫🇷🇩🇪🇯🇵", False), "more than four flags side by side are read as fancy text (a word)"),
+    "the trademark sign after every 3rd word": (strays("™", False), "NFKC makes ™ the word tm"),
     "a flag after every 3rd word": (strays("🇬🇧", False), None),
     "two flags after every 3rd word": (strays("🇬🇧🇺🇸", False), None),
     "a flag after every word": (strays("🇫🇷", False, every=1), None),
 }
 
+
+
+def pairs_and_tails(words: list[str], stray: str) -> str:
+    """Two words glued into a CamelCase pair and one word with `stray` glued to it, in turn
+    (``TheHalcyon coatingж ProcessHolds``)."""
+    out, i = [], 0
+    while i < len(words):
+        if len(out) % 2 == 0 and i + 1 < len(words):
+            out.append(words[i].capitalize() + words[i + 1].capitalize())
+            i += 2
+        else:
+            out.append(words[i] + stray)
+            i += 1
+    return " ".join(out)
 
 
 def pairs(words: list[str], first: Callable[[str], str], second: Callable[[str], str]) -> list[str]:
@@ -232,7 +272,11 @@ def _lines_of(text: str, width: int) -> list[str]:
 
 
 # cases that are a hole for one length only
-PARTIAL: dict[tuple[str, int], str] = {}
+PARTIAL: dict[tuple[str, int], str] = {
+    ("a Cyrillic letter glued before every CamelCase pair", 25): (
+        "the stray before the pair's first capital hides the cut (жIsHeld is one token, read as жisheld): of "
+        "25 words, too few are found between such pairs to block"),
+}
 
 
 def placed(disguised: str, filler: str = UNRELATED) -> str:

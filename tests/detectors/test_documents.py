@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dlp.detectors.documents import BLOCK_WORDS
@@ -333,3 +334,23 @@ def test_words_with_strays_glued_are_read_again_only_near_a_registered_fingerpri
     read_again = [size for total, size in again]
     assert found and abs(found[0].matched_words - 30) <= 1
     assert len(read_again) == 1 and read_again[0] <= 2 * SECOND_READING_REACH + 30  # around the excerpt only
+
+
+@pytest.mark.parametrize("disguise", ["pairs and tails", "strays on both sides", "stray and digit"])
+def test_mixed_glued_disguises_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, disguise):
+    """Found attacking stop 36: a CamelCase pair and a word with a stray glued to it in turn (each
+    gate read the other kind as written, and neither read again), strays on both sides of every
+    word of sentences (``versa.ж жukж``), a digit and a stray glued to every word (``added.7ж``)."""
+    excerpt = SECRET.split()[400:440]
+    if disguise == "pairs and tails":  # (words 3k and 3k + 1 glued, word 3k + 2 with a stray)
+        glued = " ".join(excerpt[i].capitalize() + excerpt[i + 1].capitalize() + " " + excerpt[i + 2] + "ж"
+                         for i in range(0, 39, 3))
+    elif disguise == "strays on both sides":
+        glued = " ".join(f"ж{w}ж" for w in excerpt)
+    else:
+        glued = " ".join(f"{w}7ж" for w in excerpt)
+    text = prose(120, 3) + " " + glued + " " + prose(120, 4)
+    with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
+    assert with_c == without
+    found = [words for secret, words, _ in with_c if secret == "plan"]
+    assert found and found[0] >= 34, (with_c, glued[:200])

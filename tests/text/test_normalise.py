@@ -236,13 +236,18 @@ def test_a_stray_of_another_script_between_latin_words_is_a_mark(speedups_on, mo
     for text in ("東京 Tokyo 本社長 and", "the resin 東京都 for", "λόγος ξ γάμμα", "слово ж дело", "the 日本語 batch",
                  "the жжжж batch"):
         assert len(tokenise(text).marks) == 0, text
+    # found attacking stop 36: a word with strays glued to both its ends is a Latin word beside a
+    # stray (``versa.ж жukж``), a Latin letter between two strays is a word (``жaж``), and a
+    # number between a stray and a word is passed over (``added.ж7 only``, ``held ж 7 for``)
+    toks = tokenise("vice versa.ж жukж is жaж batch, added.ж7 only, held ж 7 for")
+    assert [toks.text_of(int(i)) for i in toks.marks] == ["ж", "ж", "7", "ж", "7"]
 
 
 @pytest.mark.parametrize("speedups_on", [True, False])
 def test_a_flag_between_latin_words_is_a_mark_but_fancy_text_is_read(speedups_on, monkeypatch):
     """A flag is two regional-indicator letters, which read as Latin letters (fancy text is
     written in them): one to four flags among words not so written are a mark between two Latin
-    words, as a stray is; a word of fancy text is not, nor is a flag beside a number."""
+    words, as a stray is (a number beside it passed over); a word of fancy text is not."""
     from dlp import speedups
 
     if not speedups_on:
@@ -250,7 +255,7 @@ def test_a_flag_between_latin_words_is_a_mark_but_fancy_text_is_read(speedups_on
     text = "the 🇬🇧 batch, the 🇬🇧🇺🇸 resin, held 🇫🇷 für, 🇩🇪 Germany, at 🇯🇵 5 pm"
     toks = tokenise(text)
     assert [toks.text_of(int(i)) for i in toks.emoji_flags] == ["gb", "gbus", "fr", "de", "jp"]
-    assert [toks.text_of(int(i)) for i in toks.marks] == ["gb", "gbus", "fr", "de", "5"]  # (not 🇯🇵: beside 5)
+    assert [toks.text_of(int(i)) for i in toks.marks] == ["gb", "gbus", "fr", "de", "jp", "5"]  # (5 passed over)
     assert toks.hashes.tolist() == tokenise(text.translate(REGIONAL_LATIN)).hashes.tolist()  # (the same words)
     fancy = tokenise("🇹🇭🇪 🇧🇦🇹🇨🇭 🇮🇸 🇭🇪🇱🇩 in 🇹🇭🇪 🇷🇪🇸🇮🇳")
     assert [fancy.text_of(i) for i in range(len(fancy))] == ["the", "batch", "is", "held", "in", "the", "resin"]

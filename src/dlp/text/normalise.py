@@ -110,7 +110,7 @@ class Tokens:
     halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     unsegmented: int = 0
     # Latin words with a stray glued to their start or end (``heldж``, ``한batch``: at most STRAY_CHARS
-    # characters of a script beyond Latin, a word of two Latin letters or more): rows of (token, where
+    # characters of a script beyond Latin, a word of one Latin letter or more): rows of (token, where
     # the word starts in `norm`, where it ends). The fingerprint tier reads the text around them with
     # the word alone as well (Korean particles glued to a brand name, ``Samsung은``, are read so too)
     tails: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
@@ -199,13 +199,22 @@ class Tokens:
         tampered = hidden[(hidden > 0) & (hidden < n - 1)]
         if len(tampered) == 0:
             return marks
-        first = self.norm[self.nstarts[tampered + np.array([[-1], [1]])]]  # (the words on either side)
-        latin = ((first < LATIN_END) & ((first - first.dtype.type(48)) >= 10)).all(axis=0)
-        latin &= ~among(tampered - 1, hidden) & ~among(tampered + 1, hidden)
+        def first(t: np.ndarray) -> np.ndarray:
+            return self.norm[self.nstarts[t]]
+
+        def near(a: np.ndarray) -> np.ndarray:  # the gap after token a
+            return self.nstarts[a + 1] - self.nends[a] <= BETWEEN_GAP
+
+        # the words on either side, a number between perhaps (``held 🇬🇧 7 for``): passed over
+        lo, hi = tampered - 1, tampered + 1
+        skip_lo = (lo > 0) & (first(lo) - first(lo).dtype.type(48) < 10)
+        skip_hi = (hi < n - 1) & (first(hi) - first(hi).dtype.type(48) < 10)
+        words = np.stack([np.where(skip_lo, lo - 1, lo), np.where(skip_hi, hi + 1, hi)])
+        latin = ((first(words) < LATIN_END) & ((first(words) - first(words).dtype.type(48)) >= 10)).all(axis=0)
+        latin &= ~among(words[0], hidden) & ~among(words[1], hidden)
         short = (self.nends[tampered] - self.nstarts[tampered] <= STRAY_CHARS) | among(tampered, self.emoji_flags)
-        disguised = tampered[latin & short
-                             & (self.nstarts[tampered] - self.nends[tampered - 1] <= BETWEEN_GAP)
-                             & (self.nstarts[tampered + 1] - self.nends[tampered] <= BETWEEN_GAP)]
+        disguised = tampered[latin & short & near(lo) & near(tampered) & (~skip_lo | near(words[0]))
+                             & (~skip_hi | near(np.minimum(hi, n - 2)))]
         return np.union1d(marks, disguised).astype(np.int64, copy=False) if len(disguised) else marks
 
     def _numbers_and_strays(self) -> np.ndarray:
@@ -219,7 +228,7 @@ class Tokens:
         first = norm[nstarts]
         digit = (first - first.dtype.type(48)) < 10
         d = np.flatnonzero(digit)  # few: the rest is read at those tokens only
-        strays = _strays(first, norm[nends - 1], digit, nstarts, nends) if norm.dtype != np.uint8 else _NO_INT
+        strays = _strays(norm, first, digit, nstarts, nends) if norm.dtype != np.uint8 else _NO_INT
         if len(strays):
             return np.union1d(self._number_marks(digit, d), strays)
         return self._number_marks(digit, d) if len(d) else _NO_INT
@@ -1014,29 +1023,48 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     head = np.add.reduceat((at == rank).astype(np.int64), first)  # the run at its start, the run at its end
     tail = np.add.reduceat((size - 1 - at == count - 1 - rank).astype(np.int64), first)
     size = lengths[listed]
-    ok = (head + tail == counts) & (head <= STRAY_CHARS) & (tail <= STRAY_CHARS) & (size - counts >= 2)
+    ok = (head + tail == counts) & (head <= STRAY_CHARS) & (tail <= STRAY_CHARS) & (size > counts)
     start = nstarts[which[listed]]
     rows = np.stack([which[listed], start + head, start + size - tail], axis=1)
     return rows[ok].astype(np.int64, copy=False)
 
 
-def _strays(first: np.ndarray, last: np.ndarray, digit: np.ndarray, nstarts: np.ndarray,
+def _strays(norm: np.ndarray, first: np.ndarray, digit: np.ndarray, nstarts: np.ndarray,
             nends: np.ndarray) -> np.ndarray:
     """The tokens (indices) of at most STRAY_CHARS characters of a script beyond Latin (at either
     end: ``жis`` is a word with a stray glued to it), alone or two side by side (``ж ж``,
-    ``日本``), between two Latin words (a token that starts or ends
-    with a Latin letter: ``жadded ж only``), each gap BETWEEN_GAP characters or fewer
-    (`Tokens.marks`), from the first and last code point of every token and whether it is a
-    number (`digit`)."""
+    ``日本``), between two Latin words (a token that starts or ends with a Latin letter, or has
+    one among its first STRAY_CHARS + 1 characters: ``жadded ж only``, ``жheldж ж for``), a
+    number between them and a word passed over (``added.ж7 only``, ``held ж 7 for``), each
+    gap BETWEEN_GAP characters or fewer (`Tokens.marks`), from the normalised text, the first
+    code point of every token and whether it is a number (`digit`)."""
     n = len(first)
-    pad = np.zeros(2, dtype=bool)  # (two tokens that are neither past either end)
-    stray = np.concatenate((pad, (first >= LATIN_END) & (last >= LATIN_END) & (nends - nstarts <= STRAY_CHARS), pad))
-    latin = np.concatenate((pad, ((first < LATIN_END) | (last < LATIN_END)) & ~digit, pad))
+    last = norm[nends - 1]
+    pad = np.zeros(3, dtype=bool)  # (three tokens that are neither past either end)
+    beyond = (first >= LATIN_END) & (last >= LATIN_END) & (nends - nstarts <= STRAY_CHARS)
+    for step in range(1, STRAY_CHARS - 1):  # (every character beyond Latin: ``жaж`` is a word, ``a``)
+        beyond &= norm[np.minimum(nstarts + step, nends - 1)] >= LATIN_END
+    stray = np.concatenate((pad, beyond, pad))
+    # (a word with strays glued to both its ends, ``жheldж``, is a Latin word: the lone stray after
+    # ``versa.ж`` stood between it and such a word, and was no mark: found attacking stop 36)
+    word = (first < LATIN_END) | (last < LATIN_END)
+    for step in range(1, STRAY_CHARS + 1):
+        word |= norm[np.minimum(nstarts + step, nends - 1)] < LATIN_END
+    latin = np.concatenate((pad, word & ~digit, pad))
+    number = np.concatenate((pad, digit, pad))
     near = np.concatenate((pad, nstarts[1:] - nends[:-1] <= BETWEEN_GAP, pad, [False]))  # gap after token t
-    i = np.arange(n) + 2  # (each token's place in the padded arrays)
-    alone = stray[i] & ~stray[i - 1] & ~stray[i + 1] & latin[i - 1] & latin[i + 1] & near[i - 1] & near[i]
-    second = stray[i] & stray[i - 1] & ~stray[i - 2] & ~stray[i + 1] & latin[i - 2] & latin[i + 1] & near[i - 2] \
-        & near[i - 1] & near[i]
+    i = np.arange(n) + 3  # (each token's place in the padded arrays)
+
+    def left(a: np.ndarray) -> np.ndarray:  # a Latin word before the strays from a, a number between perhaps
+        return ~stray[a - 1] & ((latin[a - 1] & near[a - 1])
+                                | (number[a - 1] & latin[a - 2] & ~stray[a - 2] & near[a - 2] & near[a - 1]))
+
+    def right(b: np.ndarray) -> np.ndarray:  # and one after the strays up to b
+        return ~stray[b + 1] & ((latin[b + 1] & near[b])
+                                | (number[b + 1] & latin[b + 2] & ~stray[b + 2] & near[b] & near[b + 1]))
+
+    alone = stray[i] & left(i) & right(i)
+    second = stray[i] & stray[i - 1] & left(i - 1) & right(i) & near[i - 1]
     first_of_two = np.append(second[1:], False)
     return np.flatnonzero(alone | second | first_of_two).astype(np.int64, copy=False)
 
