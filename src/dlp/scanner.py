@@ -326,11 +326,11 @@ def _tail(tokens: Tokens, first: int) -> Tokens:
     tampered = tokens.tampered[tokens.tampered >= first] - first
     halves = tokens.halves[tokens.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64)
     tails = tokens.tails[tokens.tails[:, 0] >= first] - np.array([first, n0, n0], dtype=np.int64)
-    flags = tokens.emoji_flags[tokens.emoji_flags >= first] - first
+    flags = tokens.symbol_words[tokens.symbol_words >= first] - first
     return replace(tokens, hashes=tokens.hashes[first:].copy(), starts=tokens.starts[first:].copy(),
                    ends=tokens.ends[first:].copy(), norm=tokens.norm[n0:].copy(), nstarts=tokens.nstarts[first:] - n0,
                    nends=tokens.nends[first:] - n0, tampered=tampered, halves=halves, tails=tails,
-                   emoji_flags=flags, unsegmented=0)  # (reported with the window before)
+                   symbol_words=flags, unsegmented=0)  # (reported with the window before)
 
 
 def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:

@@ -246,23 +246,27 @@ def test_a_stray_of_another_script_between_latin_words_is_a_mark(speedups_on, mo
 @pytest.mark.parametrize("speedups_on", [True, False])
 def test_a_flag_between_latin_words_is_a_mark_but_fancy_text_is_read(speedups_on, monkeypatch):
     """A flag is two regional-indicator letters, which read as Latin letters (fancy text is
-    written in them): one to four flags among words not so written are a mark between two Latin
-    words, as a stray is (a number beside it passed over); a word of fancy text is not."""
+    written in them): flags, and other symbols that read as letters (™, 🅰, ⓘ), among words not
+    so written are a mark between two Latin words, as a stray is (a number or a stray beside
+    it passed over); a word of fancy text is not."""
     from dlp import speedups
 
     if not speedups_on:
         monkeypatch.setattr(speedups, "native", None)
     text = "the 🇬🇧 batch, the 🇬🇧🇺🇸 resin, held 🇫🇷 für, 🇩🇪 Germany, at 🇯🇵 5 pm"
     toks = tokenise(text)
-    assert [toks.text_of(int(i)) for i in toks.emoji_flags] == ["gb", "gbus", "fr", "de", "jp"]
+    assert [toks.text_of(int(i)) for i in toks.symbol_words] == ["gb", "gbus", "fr", "de", "jp"]
     assert [toks.text_of(int(i)) for i in toks.marks] == ["gb", "gbus", "fr", "de", "jp", "5"]  # (5 passed over)
     assert toks.hashes.tolist() == tokenise(text.translate(REGIONAL_LATIN)).hashes.tolist()  # (the same words)
     fancy = tokenise("🇹🇭🇪 🇧🇦🇹🇨🇭 🇮🇸 🇭🇪🇱🇩 in 🇹🇭🇪 🇷🇪🇸🇮🇳")
     assert [fancy.text_of(i) for i in range(len(fancy))] == ["the", "batch", "is", "held", "in", "the", "resin"]
-    assert len(fancy.emoji_flags) == 0 and len(fancy.marks) == 0
-    assert len(tokenise("the 🇬🇧🇺🇸🇫🇷🇩🇪🇯🇵 batch").emoji_flags) == 0  # (five flags: fancy text, or no mark)
+    assert len(fancy.symbol_words) == 0 and len(fancy.marks) == 0
+    assert len(tokenise("the 🇬🇧🇺🇸🇫🇷🇩🇪🇯🇵🇮🇹🇪🇸 batch").symbol_words) == 0  # (seven flags: a word of fancy text)
+    drawn = tokenise("the ™ batch, the 🅰🅱 resin, the ⓘ form, held 🇬🇧 ж for, the ℂ set")
+    assert [drawn.text_of(int(i)) for i in drawn.symbol_words] == ["tm", "ab", "i", "gb"]  # (ℂ: a letter, drawn)
+    assert [drawn.text_of(int(i)) for i in drawn.marks] == ["tm", "ab", "i", "gb", "ж"]
     some = toks.taken(np.array([1, 2, 3, 4, 5]))
-    assert [some.text_of(int(i)) for i in some.emoji_flags] == ["gb", "gbus"]
+    assert [some.text_of(int(i)) for i in some.symbol_words] == ["gb", "gbus"]
 
 
 REGIONAL_LATIN = {c: chr(c - 0x1F1E6 + ord("a")) for c in range(0x1F1E6, 0x1F200)}

@@ -114,10 +114,10 @@ class Tokens:
     # the word starts in `norm`, where it ends). The fingerprint tier reads the text around them with
     # the word alone as well (Korean particles glued to a brand name, ``Samsung은``, are read so too)
     tails: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
-    # tokens of regional-indicator letters alone, one to four flags (``🇬🇧``), standing among
-    # tokens not written so. Read as letters (fancy text is written in them: ``gb``), and a mark
-    # between two Latin words as a stray is (`marks`)
-    emoji_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # tokens drawn in symbols that read as letters alone (a flag ``🇬🇧``, ``™``, ``🅰🅱``, ``ⓘ``), with
+    # no token so drawn beside them. Read as letters (fancy text is written in them: ``gb``, ``tm``),
+    # and a mark between two Latin words as a stray is (`marks`)
+    symbol_words: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -195,7 +195,7 @@ class Tokens:
         if n < 2:
             return _NO_INT
         marks = self._numbers_and_strays()
-        hidden = np.union1d(self.tampered, self.emoji_flags) if len(self.emoji_flags) else self.tampered
+        hidden = np.union1d(self.tampered, self.symbol_words) if len(self.symbol_words) else self.tampered
         tampered = hidden[(hidden > 0) & (hidden < n - 1)]
         if len(tampered) == 0:
             return marks
@@ -205,14 +205,20 @@ class Tokens:
         def near(a: np.ndarray) -> np.ndarray:  # the gap after token a
             return self.nstarts[a + 1] - self.nends[a] <= BETWEEN_GAP
 
-        # the words on either side, a number between perhaps (``held 🇬🇧 7 for``): passed over
+        def passed(t: np.ndarray) -> np.ndarray:  # a number, or a stray (``held 🇬🇧 7 for``, ``held 🇬🇧 ж for``)
+            lengths = self.nends[t] - self.nstarts[t]
+            stray = (lengths <= STRAY_CHARS) & (first(t) >= LATIN_END) & (self.norm[self.nends[t] - 1] >= LATIN_END) \
+                & (self.norm[self.nstarts[t] + np.minimum(lengths - 1, 1)] >= LATIN_END)
+            return (first(t) - first(t).dtype.type(48) < 10) | stray
+
+        # the words on either side, a number or a stray between perhaps: passed over
         lo, hi = tampered - 1, tampered + 1
-        skip_lo = (lo > 0) & (first(lo) - first(lo).dtype.type(48) < 10)
-        skip_hi = (hi < n - 1) & (first(hi) - first(hi).dtype.type(48) < 10)
+        skip_lo = (lo > 0) & passed(lo)
+        skip_hi = (hi < n - 1) & passed(np.minimum(hi, n - 1))
         words = np.stack([np.where(skip_lo, lo - 1, lo), np.where(skip_hi, hi + 1, hi)])
         latin = ((first(words) < LATIN_END) & ((first(words) - first(words).dtype.type(48)) >= 10)).all(axis=0)
         latin &= ~among(words[0], hidden) & ~among(words[1], hidden)
-        short = (self.nends[tampered] - self.nstarts[tampered] <= STRAY_CHARS) | among(tampered, self.emoji_flags)
+        short = (self.nends[tampered] - self.nstarts[tampered] <= STRAY_CHARS) | among(tampered, self.symbol_words)
         disguised = tampered[latin & short & near(lo) & near(tampered) & (~skip_lo | near(words[0]))
                              & (~skip_hi | near(np.minimum(hi, n - 2)))]
         return np.union1d(marks, disguised).astype(np.int64, copy=False) if len(disguised) else marks
@@ -305,7 +311,7 @@ class Tokens:
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         halves = self.halves[among(self.halves[:, 0], at)] if len(self.halves) else self.halves
         tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
-        flags = np.searchsorted(at, self.emoji_flags[among(self.emoji_flags, at)]) if len(self.emoji_flags) else self.emoji_flags
+        flags = np.searchsorted(at, self.symbol_words[among(self.symbol_words, at)]) if len(self.symbol_words) else self.symbol_words
         starts, ends = self.starts[at], self.ends[at]  # (gathered once where they are one array: ASCII)
         return Tokens(self.hashes[at], starts, ends, self.norm, starts if self.nstarts is self.starts else self.nstarts[at],
                       ends if self.nends is self.ends else self.nends[at],
@@ -348,9 +354,9 @@ class Tokens:
             ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
-        flags = np.searchsorted(origin, self.emoji_flags[among(self.emoji_flags, at)]) if len(self.emoji_flags) else self.emoji_flags
+        flags = np.searchsorted(origin, self.symbol_words[among(self.symbol_words, at)]) if len(self.symbol_words) else self.symbol_words
         return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented,
-                      emoji_flags=flags), origin
+                      symbol_words=flags), origin
 
     def _pair_words(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the word that each of `rows` (of `halves`) cuts in two starts and ends in `norm`:
@@ -502,7 +508,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         halves=np.concatenate([p.halves + np.array([first, 0]) for p, first in zip(pieces, firsts)]),
         unsegmented=sum(p.unsegmented for p in pieces),
         tails=np.concatenate([p.tails + np.array([first, 0, 0]) for p, first in zip(pieces, firsts)]),
-        emoji_flags=np.concatenate([p.emoji_flags + first for p, first in zip(pieces, firsts)]),
+        symbol_words=np.concatenate([p.symbol_words + first for p, first in zip(pieces, firsts)]),
     )
 
 
@@ -556,11 +562,10 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     words = _words(layout, None)
     norm, nstarts, nends = words.norm, words.nstarts, words.nends
     flags = _NO_INT
-    if source is None and len(wide_codes) and wide_codes[-1] >= _REGIONAL[0]:  # (ascending: the last is the largest)
-        flags = _flags(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32), layout.source_of, nstarts,
-                       nends)
-    elif source is not None and source.max(initial=0) >= _REGIONAL[0]:
-        flags = _flags(source, layout.source_of, nstarts, nends)
+    drawing = _drawing(wide_codes if source is None else np.unique(source[source >= 128]))
+    if len(drawing):
+        codes = source if source is not None else np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+        flags = _symbol_words(codes, drawing, layout.source_of, nstarts, nends)
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes, wide = _hashes_and_wide(norm, nstarts, nends)
     starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
@@ -576,27 +581,40 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     return toks
 
 
-_REGIONAL = (0x1F1E6, 0x1F1FF)  # the regional-indicator letters, which two by two are flags
-_MOST_FLAGS = 4  # flags side by side that are still one mark
+_MOST_DRAWN = 12  # characters a token drawn in symbols has at most to be a mark (five flags: fancy text)
 
 
-def _flags(codes: np.ndarray, source_of: np.ndarray | None, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
-    """`Tokens.emoji_flags`: the tokens of one to _MOST_FLAGS flags (an even number of regional-indicator
-    letters and nothing else) with no token of such letters beside them, from the text's code
-    points (`codes`) and where each normalised character came from (`source_of`; None: the
-    same place). A flag after every few words is no word (``the 🇬🇧 batch``), though fancy text
-    spells words in these letters (``🇹🇭🇪 🇧🇦🇹🇨🇭``), and a word of two letters in it is a flag."""
+def _drawing(wide: np.ndarray) -> np.ndarray:
+    """Which of the distinct code points `wide` (ascending) are symbols that read as letters
+    (``™`` tm, ``🅰`` a, the regional-indicator letters of flags, ``ⓘ`` i): ascending."""
+    return np.array([c for c in wide.tolist() if _draws_letters(c)], dtype=np.uint32)
+
+
+@lru_cache(maxsize=None)
+def _draws_letters(code: int) -> bool:
+    ch = chr(code)
+    return unicodedata.category(ch) == "So" and (
+        code in _letterlike() or any(c.isalpha() for c in unicodedata.normalize("NFKC", ch)))
+
+
+def _symbol_words(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray | None, nstarts: np.ndarray,
+                  nends: np.ndarray) -> np.ndarray:
+    """`Tokens.symbol_words`: the tokens of at most _MOST_DRAWN characters drawn in symbols that
+    read as letters (`drawing`, ascending) and nothing else, with no token so drawn beside them,
+    from the text's code points (`codes`) and where each normalised character came from
+    (`source_of`; None: the same place). A flag or a ``™`` after every few words is no word
+    (``the 🇬🇧 batch``, read ``the gb batch``), though fancy text spells words in such letters
+    (``🇹🇭🇪 🇧🇦🇹🇨🇭``)."""
     at = nstarts if source_of is None else source_of[nstarts]
-    first = codes[at]
-    drawn = (first >= _REGIONAL[0]) & (first <= _REGIONAL[1])
+    drawn = among(codes[at], drawing)
     lengths = nends - nstarts
-    which = np.flatnonzero(drawn & (lengths % 2 == 0) & (lengths <= 2 * _MOST_FLAGS))
+    which = np.flatnonzero(drawn & (lengths <= _MOST_DRAWN))
     if len(which) == 0:
         return _NO_INT
     size = lengths[which]
     inside = np.repeat(nstarts[which] - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
-    chars = codes[inside if source_of is None else source_of[inside]]
-    every = np.minimum.reduceat((chars >= _REGIONAL[0]) & (chars <= _REGIONAL[1]), np.cumsum(size) - size)
+    every = np.minimum.reduceat(among(codes[inside if source_of is None else source_of[inside]], drawing),
+                                np.cumsum(size) - size)
     padded = np.concatenate(([False], drawn, [False]))
     alone = ~padded[which] & ~padded[which + 2]  # (the tokens before and after it)
     return which[every.astype(bool) & alone].astype(np.int64)
