@@ -43,3 +43,21 @@ def registry_with(tmp: Path, documents: dict[str, str], **settings) -> Registry:
 
 def scanner_with(tmp: Path, documents: dict[str, str], **settings) -> Scanner:
     return Scanner(registry_with(tmp, documents, **settings))
+
+
+def plugin_distribution(tmp: Path, monkeypatch, module: str, source: str, group: str, entry: str) -> Path:
+    """A distribution of one module on sys.path with its metadata, as pip would leave it: `entry`
+    (``name = module:Class``) a real entry point of `group`. The caller pops `module` from
+    sys.modules when done."""
+    import importlib
+    import textwrap
+
+    site = tmp / "site"
+    info = site / f"{module}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    return site

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from dlp.errors import ConfigError
 from dlp.scanner import Scanner
 
-from helpers import prose, registry_with
+from helpers import plugin_distribution, prose, registry_with
 
 PLUGIN = '''
 """Card numbers that pass the Luhn check: an example detector written outside dlp."""
@@ -54,14 +52,7 @@ class CardNumbers:
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
     """A distribution on sys.path with its metadata, as pip would leave it: a real entry point."""
-    site = tmp_path / "site"
-    (site / "cardplugin-1.0.dist-info").mkdir(parents=True)
-    (site / "cardplugin.py").write_text(textwrap.dedent(PLUGIN))
-    (site / "cardplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: cardplugin\nVersion: 1.0\n")
-    (site / "cardplugin-1.0.dist-info" / "entry_points.txt").write_text("[dlp.detectors]\ncards = cardplugin:CardNumbers\n")
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
-    yield site
+    yield plugin_distribution(tmp_path, monkeypatch, "cardplugin", PLUGIN, "dlp.detectors", "cards = cardplugin:CardNumbers")
     sys.modules.pop("cardplugin", None)
 
 
@@ -100,14 +91,7 @@ class Broken:
 
 @pytest.fixture
 def broken(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    (site / "brokenplugin-1.0.dist-info").mkdir(parents=True)
-    (site / "brokenplugin.py").write_text(textwrap.dedent(BROKEN))
-    (site / "brokenplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplugin\nVersion: 1.0\n")
-    (site / "brokenplugin-1.0.dist-info" / "entry_points.txt").write_text("[dlp.detectors]\nbroken = brokenplugin:Broken\n")
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
-    yield site
+    yield plugin_distribution(tmp_path, monkeypatch, "brokenplugin", BROKEN, "dlp.detectors", "broken = brokenplugin:Broken")
     sys.modules.pop("brokenplugin", None)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-import textwrap
 
 import pytest
 
@@ -13,7 +11,7 @@ from dlp.extract import EXTRACTORS, extractors
 from dlp.frontends.cli import Env, main
 from dlp.scanner import Scanner
 
-from helpers import prose, registry_with
+from helpers import plugin_distribution, prose, registry_with
 
 # a made-up format: a magic line, then the text rot13-encoded (no built-in reader can read it)
 PLUGIN = '''
@@ -41,14 +39,8 @@ class Rot13Notes:
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
     """A distribution on sys.path with its metadata, as pip would leave it: a real entry point."""
-    site = tmp_path / "site"
-    (site / "rot13notes-1.0.dist-info").mkdir(parents=True)
-    (site / "rot13notes.py").write_text(textwrap.dedent(PLUGIN))
-    (site / "rot13notes-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: rot13notes\nVersion: 1.0\n")
-    (site / "rot13notes-1.0.dist-info" / "entry_points.txt").write_text(
-        "[dlp.extractors]\nrot13 = rot13notes:Rot13Notes\n")
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
+    site = plugin_distribution(tmp_path, monkeypatch, "rot13notes", PLUGIN, "dlp.extractors",
+                               "rot13 = rot13notes:Rot13Notes")
     extractors.cache_clear()
     yield site
     extractors.cache_clear()

@@ -13,10 +13,9 @@ any other folder.
 from __future__ import annotations
 
 import os
-import stat
 from functools import lru_cache
 
-from ..types import Item, escape_path
+from ..types import Item, escape_path, file_kind
 from .archives import (
     ArExtractor,
     CompressedExtractor,
@@ -125,14 +124,9 @@ def expand_path(path: str) -> list[Item]:
 
 def _kind(path: str) -> str:
     try:
-        mode = os.lstat(path).st_mode
+        return file_kind(os.lstat(path).st_mode)
     except OSError as exc:
         return exc.strerror or "gone"
-    for test, kind in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
-        if test(mode):
-            return kind
-    return "unknown type"
 
 
 def _item(path: str, name: str, **meta) -> Item:

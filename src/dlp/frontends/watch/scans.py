@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ...decide import held
 from ...settings import Settings, load_settings
-from ...types import Detection, Item
+from ...types import Detection, Item, file_kind
 
 NOT_A_FILE_RULE = "watch:not-a-file"
 TOO_LARGE_RULE = "watch:too-large"
@@ -57,19 +57,11 @@ def scan_claimed(scanner, path: str, locator: str) -> Detection:
     try:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode):
-            detection = Detection.unscannable(locator, f"not a regular file ({_kind(st.st_mode)})")
+            detection = Detection.unscannable(locator, f"not a regular file ({file_kind(st.st_mode)})")
             return held(detection, NOT_A_FILE_RULE, "not a regular file: never released")
         return scanner.detect(Item(locator=locator, name=os.path.basename(locator), path=path))
     except Exception as exc:  # a scanner bug must not stop the daemon; the file is kept back
         return Detection.unscannable(locator, f"scan failed: {type(exc).__name__}: {exc}"[:300])
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISDIR, "folder"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
-        if test(mode):
-            return name
-    return "unknown type"
 
 
 class Scans:
