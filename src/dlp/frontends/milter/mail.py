@@ -29,7 +29,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Any, Callable
 
 from ...decide import Decider
-from ...types import Action, Destination, FileReport
+from ...types import Action, Destination, Detection, FileReport
 from .spool import MessageBuffer
 from .verdicts import MailVerdict, ReplyPolicy, unscanned_verdict, verdict_of
 from .workers import ScanRefused, ScanWorkers
@@ -135,20 +135,17 @@ class MailGate:
             log.warning("%s: not scanned: %s", where, refused.reason)
             return await self._unscanned(request, refused.reason, len(data))
         try:
-            report = await self._record(self.decider.decide, detection, request.destination)
+            report, unrecorded = await self._record(self._decide_and_record, detection, request, where)
         except Exception as exc:  # scanned but not decided: as a message that could not be scanned
             log.exception("%s: deciding failed", where)
             return await self._unscanned(request, f"cannot decide ({type(exc).__name__})", len(data))
-        if self.record is not None:
-            try:
-                report = await self._record(self.record, report, request)
-            except Exception as exc:  # decided, but no evidence could be kept
-                log.exception("%s: recording the decision (%s) failed", where, report.action.label)
-                if report.action < Action.QUARANTINE:  # it passes unrecorded only where policy lets the unscanned pass
-                    return await self._unscanned(request, f"cannot record the decision ({type(exc).__name__})",
-                                                 len(data))
-                # a message decided to be stopped is stopped all the same, fail-open or not (a recipient
-                # SQLite could not store let a blocked message through a fail-open gate: found attacking stop 36)
+        if unrecorded is not None and report.action < Action.QUARANTINE:
+            # decided to pass, but no evidence could be kept: it passes only where policy lets the
+            # unscanned pass. A message decided to be stopped is stopped all the same, fail-open or
+            # not (a recipient SQLite could not store let a blocked message through a fail-open
+            # gate: found attacking stop 36)
+            return await self._unscanned(request, f"cannot record the decision ({type(unrecorded).__name__})",
+                                         len(data))
         incident = str(report.meta.get("incident") or self.incident_id()) if report.action > 0 else ""
         log.info("%s: %s%s to %s (%d findings)", where, report.action.label,
                  f" incident {incident}" if incident else "", ", ".join(request.recipients), len(report.findings))
@@ -163,6 +160,19 @@ class MailGate:
             except Exception:  # the verdict stands; the missing evidence is logged loudly
                 log.exception("recording the unscanned message failed")
         return verdict
+
+    def _decide_and_record(self, detection: Detection, request: MailRequest,
+                           where: str) -> tuple[FileReport, Exception | None]:
+        """The decision, recorded, on the recording thread in one go (the next message is decided
+        after this one's exposure is kept), and what recording it raised, if it did."""
+        report = self.decider.decide(detection, request.destination)
+        if self.record is None:
+            return report, None
+        try:
+            return self.record(report, request), None
+        except Exception as exc:  # noqa: BLE001 (the decision stands; the caller says what passes)
+            log.exception("%s: recording the decision (%s) failed", where, report.action.label)
+            return report, exc
 
     async def _record(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._recording, function, *args)
