@@ -228,9 +228,9 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         "normalised, the character is four letters beyond Latin, more than a stray has (STRAY_CHARS)"),
     "four Cyrillic letters glued after every word": (
         each_word(lambda w: f"{w}жшщы"), "more letters than a stray has (STRAY_CHARS): a word of another script"),
-    "a flag glued after every 3rd word": (
-        each_word(lambda w: f"{w}🇬🇧", every=3),
-        "regional-indicator letters read as Latin letters: the word is coatinggb"),
+    "a flag glued after every 3rd word": (each_word(lambda w: f"{w}🇬🇧", every=3), None),
+    "a flag glued before every word": (each_word(lambda w: f"🇬🇧{w}"), None),
+    "the trademark sign glued after every 2nd word": (each_word(lambda w: f"{w}™", every=2), None),
     "a flag and a number after every 3rd word": (strays("🇬🇧 7", False), None),
     "five flags after every 3rd word": (strays("🇬🇧🇺🇸🇫🇷🇩🇪🇯🇵", False), None),
     "three regional-indicator letters after every 3rd word": (strays("🇬🇧🇺", False), None),

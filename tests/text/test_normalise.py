@@ -269,6 +269,20 @@ def test_a_flag_between_latin_words_is_a_mark_but_fancy_text_is_read(speedups_on
     assert [some.text_of(int(i)) for i in some.symbol_words] == ["gb", "gbus"]
 
 
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_a_word_with_symbols_that_read_as_letters_glued_to_it_records_where_the_word_is(speedups_on, monkeypatch):
+    """``coating🇬🇧`` reads coatinggb and ``Microsoft™`` microsofttm: the word alone is a tail
+    (read alone where a registered fingerprint holds it), with a stray glued too; a word of
+    fancy text is not one, nor is a symbol inside a word."""
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    toks = tokenise("the coating🇬🇧 batch, Microsoft™ and 🇬🇧жheld🇺🇸 or co🇬🇧ating and 🇹🇭🇪 🇧🇦🇹🇨🇭")
+    assert [(toks.text_of(int(t)), toks.norm[a:b].tobytes().decode("utf-32-le")) for t, a, b in toks.tails] == \
+        [("coatinggb", "coating"), ("microsofttm", "microsoft"), ("gbжheldus", "held")]
+
+
 REGIONAL_LATIN = {c: chr(c - 0x1F1E6 + ord("a")) for c in range(0x1F1E6, 0x1F200)}
 
 

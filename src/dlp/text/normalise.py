@@ -561,11 +561,12 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
             hidden = order[hidden]
     words = _words(layout, None)
     norm, nstarts, nends = words.norm, words.nstarts, words.nends
-    flags = _NO_INT
+    flags, drawn_tails = _NO_INT, _NO_TAILS
     drawing = _drawing(wide_codes if source is None else np.unique(source[source >= 128]))
     if len(drawing):
         codes = source if source is not None else np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
         flags = _symbol_words(codes, drawing, layout.source_of, nstarts, nends)
+        drawn_tails = _drawn_tails(codes, drawing, layout.source_of, norm, nstarts, nends, words.spans[0])
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes, wide = _hashes_and_wide(norm, nstarts, nends)
     starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
@@ -573,6 +574,8 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     if reversed_spans:  # words shown in an order other than the stored one are disguised
         tampered = np.union1d(tampered, _inside(starts, reversed_spans))
     tails = _tails(norm, nstarts, nends, wide)
+    if len(drawn_tails):
+        tails = _merged_tails(tails, drawn_tails)
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
                   _shift(words.halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails,
                   flags)
@@ -618,6 +621,50 @@ def _symbol_words(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray 
     padded = np.concatenate(([False], drawn, [False]))
     alone = ~padded[which] & ~padded[which + 2]  # (the tokens before and after it)
     return which[every.astype(bool) & alone].astype(np.int64)
+
+
+def _drawn_tails(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray | None, norm: np.ndarray,
+                 nstarts: np.ndarray, nends: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """`Tokens.tails` of words with symbols that read as letters glued to their start or end
+    (``coating🇬🇧`` reads coatinggb; ``Microsoft™``): rows of (token, where the word starts, where it
+    ends) in the normalised text `norm`, at most _MOST_DRAWN such characters, none inside the
+    word, and strays glued inside them taken off too (``🇬🇧жheld``: held); words joined across a
+    break (`joined`, whose letters moved) are left out. From the text's code points (`codes`),
+    the symbols (`drawing`) and where each normalised character came from."""
+    n = int(nends[-1]) if len(nends) else 0
+    drawn = among(codes[np.arange(n) if source_of is None else source_of[:n]], drawing)
+    counts = np.concatenate(([0], np.cumsum(drawn)))
+    some = np.flatnonzero(counts[nends] - counts[nstarts] > 0)
+    some = some[~among(some, joined)] if len(joined) else some
+    if len(some) == 0:
+        return _NO_TAILS
+    plain = np.flatnonzero(~drawn)  # (the characters read as they are)
+    s, e = nstarts[some], nends[some]
+    first = plain[np.minimum(np.searchsorted(plain, s), len(plain) - 1)] if len(plain) else e
+    last = plain[np.maximum(np.searchsorted(plain, e) - 1, 0)] if len(plain) else s
+    head, tail = first - s, e - 1 - last
+    inside = (first < e) & (last >= s)  # (a character read as it is in the token)
+    ok = inside & (head + tail == counts[e] - counts[s]) & (head + tail <= _MOST_DRAWN)
+    lo, hi = (s + head)[ok], (e - tail)[ok]
+    latin = np.concatenate(([0], np.cumsum(norm[:n] < LATIN_END)))
+    strip = latin[hi] - latin[lo] > 0  # (a Latin word: a stray inside the symbols is taken off, a Cyrillic one kept)
+    for _ in range(STRAY_CHARS):
+        lo += strip & (norm[lo] >= LATIN_END) & (hi - lo > 1)
+        hi -= strip & (norm[hi - 1] >= LATIN_END) & (hi - lo > 1)
+    return np.stack([some[ok], lo, hi], axis=1).astype(np.int64)
+
+
+def _merged_tails(tails: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """Two lists of `Tokens.tails` rows as one, by token; a token in both keeps what both take
+    off (``жcoating🇬🇧``: coating)."""
+    rows = np.concatenate((tails, more))
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    same = np.flatnonzero(rows[1:, 0] == rows[:-1, 0])
+    if len(same):
+        rows[same, 1] = np.maximum(rows[same, 1], rows[same + 1, 1])
+        rows[same, 2] = np.minimum(rows[same, 2], rows[same + 1, 2])
+        rows = np.delete(rows, same + 1, axis=0)
+    return rows
 
 
 def _shifted(bounds: np.ndarray, by: int) -> np.ndarray:
