@@ -224,10 +224,8 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         "a letter of the Latin range makes another word (coatingé): no reading takes letters off a word of its "
         "own script"),
     "U+FDF2 (one character NFKC makes four Arabic letters) glued after every 3rd word": (
-        each_word(lambda w: f"{w}\ufdf2", every=3),
-        "normalised, the character is four letters beyond Latin, more than a stray has (STRAY_CHARS)"),
-    "four Cyrillic letters glued after every word": (
-        each_word(lambda w: f"{w}жшщы"), "more letters than a stray has (STRAY_CHARS): a word of another script"),
+        each_word(lambda w: f"{w}\ufdf2", every=3), None),
+    "four Cyrillic letters glued after every word": (each_word(lambda w: f"{w}жшщы"), None),
     "a flag glued after every 3rd word": (each_word(lambda w: f"{w}🇬🇧", every=3), None),
     "a flag glued before every word": (each_word(lambda w: f"🇬🇧{w}"), None),
     "the trademark sign glued after every 2nd word": (each_word(lambda w: f"{w}™", every=2), None),
@@ -275,6 +273,10 @@ def _lines_of(text: str, width: int) -> list[str]:
 
 # cases that are a hole for one length only
 PARTIAL: dict[tuple[str, int], str] = {
+    **{(name, 25): "after a full stop (added.жшщы) the letters stand alone: a word of four letters of another "
+                   "script between English words, which no reading drops, and 25 words are left too short a run"
+       for name in ("U+FDF2 (one character NFKC makes four Arabic letters) glued after every 3rd word",
+                    "four Cyrillic letters glued after every word")},
     ("a Cyrillic letter glued before every CamelCase pair", 25): (
         "the stray before the pair's first capital hides the cut (жIsHeld is one token, read as жisheld): of "
         "25 words, too few are found between such pairs to block"),

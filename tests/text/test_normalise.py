@@ -290,10 +290,10 @@ def test_a_latin_word_with_a_stray_glued_to_it_records_where_the_word_is():
     text = "heldж for 한batch Samsung은 жheldжшщ café жж ab ж heldжшщю"
     toks = tokenise(text)
     assert [(toks.text_of(int(t)), toks.norm[a:b].tobytes().decode("utf-32-le")) for t, a, b in toks.tails] == \
-        [("heldж", "held"), ("한batch", "batch"), ("samsung은", "samsung"), ("жheldжшщ", "held")]
+        [("heldж", "held"), ("한batch", "batch"), ("samsung은", "samsung"), ("жheldжшщ", "held"), ("heldжшщю", "held")]
     split, origin = toks.split(np.arange(len(toks)))
     assert [split.text_of(i) for i in range(len(split))] == ["held", "for", "batch", "samsung", "held", "cafe", "жж",
-                                                             "ab", "ж", "heldжшщю"]
+                                                             "ab", "ж", "held"]
     assert split.hashes[:3].tolist() == tokenise("held for batch").hashes.tolist()
     assert len(tokenise("the held batch").tails) == 0
 

@@ -109,7 +109,7 @@ class Tokens:
     tampered: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     halves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     unsegmented: int = 0
-    # Latin words with a stray glued to their start or end (``heldж``, ``한batch``: at most STRAY_CHARS
+    # Latin words with a stray glued to their start or end (``heldж``, ``한batch``: at most TAIL_CHARS
     # characters of a script beyond Latin, a word of one Latin letter or more): rows of (token, where
     # the word starts in `norm`, where it ends). The fingerprint tier reads the text around them with
     # the word alone as well (Korean particles glued to a brand name, ``Samsung은``, are read so too)
@@ -648,7 +648,7 @@ def _drawn_tails(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray |
     lo, hi = (s + head)[ok], (e - tail)[ok]
     latin = np.concatenate(([0], np.cumsum(norm[:n] < LATIN_END)))
     strip = latin[hi] - latin[lo] > 0  # (a Latin word: a stray inside the symbols is taken off, a Cyrillic one kept)
-    for _ in range(STRAY_CHARS):
+    for _ in range(TAIL_CHARS):
         lo += strip & (norm[lo] >= LATIN_END) & (hi - lo > 1)
         hi -= strip & (norm[hi - 1] >= LATIN_END) & (hi - lo > 1)
     return np.stack([some[ok], lo, hi], axis=1).astype(np.int64)
@@ -1053,24 +1053,26 @@ _after_word = _one_of([ord(c) for c in ".,;:!?)]\"'\u2019\u201d\u00bb"])  # what
 ATTACHED_GAP = 3  # a number and a word this many punctuation characters apart, and no blank, touch
 BETWEEN_GAP = 8  # a number this many characters or fewer from a word on either side stands between them
 STRAY_CHARS = 3  # a token of a script beyond Latin this short between two Latin words is a stray (`Tokens.marks`)
+TAIL_CHARS = 8  # characters beyond Latin glued to either end of a Latin word that are read off it (`Tokens.tails`:
+# four Cyrillic letters, or the Arabic word one ligature makes, glued to every word let an excerpt through)
 LATIN_END = 0x250  # code points below this are Latin (and ASCII): the words strays stand between
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:
     """`Tokens.tails` of tokens of code points, read only in the tokens with a character beyond
     ASCII (`wide`, a flag each): rows of (token, where its word starts, where it ends), the word
-    being what is left of a token of Latin letters once at most STRAY_CHARS characters beyond
+    being what is left of a token of Latin letters once at most TAIL_CHARS characters beyond
     Latin are taken off its start, its end or both (``жheldж``)."""
     which = np.flatnonzero(wide)
     if len(which) == 0:
         return _NO_TAILS
     # (only those with a character beyond Latin at an end and one short of it among the first
-    # STRAY_CHARS + 1: a text in another script is all wide tokens, and listing every character
+    # TAIL_CHARS + 1: a text in another script is all wide tokens, and listing every character
     # of them cost a Korean text a quarter of its scan)
     lo, last = nstarts[which], nends[which] - 1
     maybe = (norm[lo] >= LATIN_END) | (norm[last] >= LATIN_END)
     inside = norm[lo] < LATIN_END
-    for step in range(1, STRAY_CHARS + 1):
+    for step in range(1, TAIL_CHARS + 1):
         inside |= norm[np.minimum(lo + step, last)] < LATIN_END
     which = which[maybe & inside]
     if len(which) == 0:
@@ -1088,7 +1090,7 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     head = np.add.reduceat((at == rank).astype(np.int64), first)  # the run at its start, the run at its end
     tail = np.add.reduceat((size - 1 - at == count - 1 - rank).astype(np.int64), first)
     size = lengths[listed]
-    ok = (head + tail == counts) & (head <= STRAY_CHARS) & (tail <= STRAY_CHARS) & (size > counts)
+    ok = (head + tail == counts) & (head <= TAIL_CHARS) & (tail <= TAIL_CHARS) & (size > counts)
     start = nstarts[which[listed]]
     rows = np.stack([which[listed], start + head, start + size - tail], axis=1)
     return rows[ok].astype(np.int64, copy=False)
