@@ -1071,10 +1071,14 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     # of them cost a Korean text a quarter of its scan)
     lo, last = nstarts[which], nends[which] - 1
     maybe = (norm[lo] >= LATIN_END) | (norm[last] >= LATIN_END)
+    which, lo, last = which[maybe], lo[maybe], last[maybe]
     inside = norm[lo] < LATIN_END
-    for step in range(1, TAIL_CHARS + 1):
-        inside |= norm[np.minimum(lo + step, last)] < LATIN_END
-    which = which[maybe & inside]
+    for step in range(1, TAIL_CHARS + 1):  # (each step reads the tokens still open and that long only)
+        open_ = np.flatnonzero(~inside & (lo + step <= last))
+        if len(open_) == 0:
+            break
+        inside[open_] = norm[lo[open_] + step] < LATIN_END
+    which = which[inside]
     if len(which) == 0:
         return _NO_TAILS
     lengths = nends[which] - nstarts[which]
