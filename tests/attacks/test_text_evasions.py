@@ -218,6 +218,8 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "a Cyrillic letter and a digit glued after every word": (each_word(lambda w: f"{w}ж7"), None),
     "a Cyrillic letter glued before every CamelCase pair": (
         lambda ws: " ".join("ж" + p for p in pairs(ws, str.capitalize, str.capitalize)), None),
+    "a flag glued before every CamelCase pair": (
+        lambda ws: " ".join("🇬🇧" + p for p in pairs(ws, str.capitalize, str.capitalize)), None),
     "a digit and a Cyrillic letter glued after every word": (each_word(lambda w: f"{w}7ж"), None),
     "an accented Latin letter glued after every 3rd word": (
         each_word(lambda w: f"{w}é", every=3),
@@ -277,9 +279,6 @@ PARTIAL: dict[tuple[str, int], str] = {
                    "script between English words, which no reading drops, and 25 words are left too short a run"
        for name in ("U+FDF2 (one character NFKC makes four Arabic letters) glued after every 3rd word",
                     "four Cyrillic letters glued after every word")},
-    ("a Cyrillic letter glued before every CamelCase pair", 25): (
-        "the stray before the pair's first capital hides the cut (жIsHeld is one token, read as жisheld): of "
-        "25 words, too few are found between such pairs to block"),
 }
 
 

@@ -283,6 +283,20 @@ def test_a_word_with_symbols_that_read_as_letters_glued_to_it_records_where_the_
         [("coatinggb", "coating"), ("microsofttm", "microsoft"), ("gbжheldus", "held")]
 
 
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_a_pair_with_a_stray_glued_before_it_is_read_as_its_words(speedups_on, monkeypatch):
+    """A stray before a pair's first capital made a hump of its own (``жIsHeld``: three words
+    too short to cut, and no pair): the word without it is looked at for its pair too (found
+    attacking stop 36)."""
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    toks = tokenise("the жIsHeld for 🇬🇧IsHeld and жIsheld")
+    split, _ = toks.split(np.arange(len(toks)))
+    assert [split.text_of(i) for i in range(len(split))] == ["the", "is", "held", "for", "is", "held", "and", "isheld"]
+
+
 REGIONAL_LATIN = {c: chr(c - 0x1F1E6 + ord("a")) for c in range(0x1F1E6, 0x1F200)}
 
 

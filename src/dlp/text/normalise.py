@@ -576,8 +576,11 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     tails = _tails(norm, nstarts, nends, wide)
     if len(drawn_tails):
         tails = _merged_tails(tails, drawn_tails)
+    halves = words.halves
+    if len(tails):
+        halves = _with_tail_halves(layout, tails, halves, words.spans[0])
     toks = Tokens(hashes, starts + base, ends + base, norm, nstarts + nbase, nends + nbase, tampered,
-                  _shift(words.halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails,
+                  _shift(halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails,
                   flags)
     if open_spans:  # read as shown too, after the text as stored
         return concatenate([toks, _shown(text, open_spans, base, nbase + len(norm))])
@@ -652,6 +655,34 @@ def _drawn_tails(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray |
         lo += strip & (norm[lo] >= LATIN_END) & (hi - lo > 1)
         hi -= strip & (norm[hi - 1] >= LATIN_END) & (hi - lo > 1)
     return np.stack([some[ok], lo, hi], axis=1).astype(np.int64)
+
+
+def _with_tail_halves(layout: _Layout, tails: np.ndarray, halves: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """`halves` and the pairs that the words of `tails` are once their strays are off: a stray
+    glued before a pair makes a hump of its own (``жIsHeld``: ж, is, held), so the token was no
+    pair and was read whole (found attacking stop 36). Words joined across a break (`joined`)
+    and tokens that are a pair already are left as they are."""
+    rows = tails[~among(tails[:, 0], halves[:, 0])] if len(halves) else tails
+    rows = rows[~among(rows[:, 0], joined)] if len(joined) else rows
+    rows = rows[rows[:, 2] - rows[:, 1] >= HALF_CHARS]
+    if len(rows) == 0:
+        return halves
+    upper = layout.upper
+    lengths = rows[:, 2] - rows[:, 1] - 1
+    at = np.repeat(rows[:, 1] + 1 - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+    letter = layout.kind == LETTER
+    humped = upper[at] & letter[at - 1] & ~upper[at - 1]  # (a capital after a small letter, in the word)
+    if not humped.any():
+        return halves
+    which = np.repeat(np.arange(len(rows)), lengths)[humped]
+    small = letter & ~upper
+    _, cuts = _camel_cuts_in(upper, small, at[humped], rows[which, 1], rows[which, 2])
+    if len(cuts) == 0:
+        return halves
+    token = rows[np.searchsorted(rows[:, 1], cuts, side="right") - 1, 0]
+    more = np.stack([token, cuts], axis=1).astype(np.int64)
+    both = np.concatenate((halves, more))
+    return both[np.argsort(both[:, 0], kind="stable")]
 
 
 def _merged_tails(tails: np.ndarray, more: np.ndarray) -> np.ndarray:
