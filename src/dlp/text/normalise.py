@@ -667,20 +667,27 @@ def _with_tail_halves(layout: _Layout, tails: np.ndarray, halves: np.ndarray, jo
     rows = rows[rows[:, 2] - rows[:, 1] >= HALF_CHARS]
     if len(rows) == 0:
         return halves
-    upper = layout.upper
+    upper, kind = layout.upper, layout.kind
     lengths = rows[:, 2] - rows[:, 1] - 1
     at = np.repeat(rows[:, 1] + 1 - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
-    letter = layout.kind == LETTER
-    humped = upper[at] & letter[at - 1] & ~upper[at - 1]  # (a capital after a small letter, in the word)
+    humped = upper[at] & (kind[at - 1] == LETTER) & ~upper[at - 1]  # (a capital after a small letter, in the word)
     if not humped.any():
         return halves
-    which = np.repeat(np.arange(len(rows)), lengths)[humped]
-    small = letter & ~upper
-    _, cuts = _camel_cuts_in(upper, small, at[humped], rows[which, 1], rows[which, 2])
+    # the words with a hump, their characters gathered into arrays of their own (few: no pass over the text)
+    rows = rows[np.unique(np.repeat(np.arange(len(rows)), lengths)[humped])]
+    sizes = rows[:, 2] - rows[:, 1]
+    local = np.cumsum(sizes) - sizes  # (where each word starts in them)
+    chars = np.repeat(rows[:, 1] - local, sizes) + np.arange(int(sizes.sum()))
+    up = upper[chars]
+    small = (kind[chars] == LETTER) & ~up
+    humps = np.flatnonzero(up[1:] & small[:-1]) + 1
+    humps = humps[~among(humps, local)]  # (a capital that starts a word follows the word before)
+    word = np.searchsorted(local, humps, side="right") - 1
+    _, cuts = _camel_cuts_in(up, small, humps, local[word], local[word] + sizes[word])
     if len(cuts) == 0:
         return halves
-    token = rows[np.searchsorted(rows[:, 1], cuts, side="right") - 1, 0]
-    more = np.stack([token, cuts], axis=1).astype(np.int64)
+    word = np.searchsorted(local, cuts, side="right") - 1
+    more = np.stack([rows[word, 0], cuts - local[word] + rows[word, 1]], axis=1).astype(np.int64)
     both = np.concatenate((halves, more))
     return both[np.argsort(both[:, 0], kind="stable")]
 
