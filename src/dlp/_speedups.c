@@ -2294,12 +2294,12 @@ static inline int latin_word(const uint32_t *p, int64_t s, int64_t e, Py_ssize_t
 }
 
 /* normalise._strays for code points, after glued_marks_in checked the bounds: the tokens of at
- * most `stray_chars` characters, each `latin_end` or above, alone or two side
- * by side, between two tokens that are no numbers and start or end with a character below it (or
- * have one among their first stray_chars + 1: `latin_word`), a number between them and a word
- * passed over, at most `between_gap` characters apart; pushed in order. A pass of its own: in the loop over every token for the numbers, the
- * test cost a typographic mail's 1.6 million tokens 10 million instructions more, here 5. -1 out
- * of memory. */
+ * most `stray_chars` characters, each `latin_end` or above, alone or two side by side, between two
+ * tokens that are no numbers and start or end with a character below it (or have one among their
+ * first stray_chars + 1: `latin_word`), a number between them and a word passed over, at most
+ * `between_gap` characters apart; pushed in order. A pass of its own: in the loop over every token
+ * for the numbers, the test cost a typographic mail's 1.6 million tokens 10 million instructions
+ * more, here 5. -1 out of memory. */
 static int strays_in(const uint32_t *p, const int64_t *s, const int64_t *e, Py_ssize_t m, Py_ssize_t stray_chars,
                      uint32_t latin_end, Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
 #define DIGIT(t) (p[s[t]] - 48u < 10u)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -124,6 +125,25 @@ def unescape_path(text: str) -> str:
     return bytes(raw).decode("utf-8", "surrogateescape")
 
 
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """`path` opened to read if it is a regular file (a link to one is followed): a named pipe, a
+    device or a socket is an OSError ("not a regular file (named pipe): not read"), not a read
+    that waits for a writer or never ends. Checked on the file opened, not on its name, which
+    may change between the two."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)}): not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def file_kind(mode: int) -> str:
     """What a file that is not a regular one is, from its `st_mode`."""
     import stat
@@ -157,24 +177,10 @@ class Item:
             return handle.read()
 
     def open(self) -> BinaryIO:
-        """The item's file, opened to read, if it is a regular file (a link to one is followed):
-        a named pipe, a device or a socket is an OSError, not a read that waits for a writer or
-        never ends. Checked on the file opened, not on its name: one swapped for a pipe after the
-        folder was listed hung `dlp scan` (found attacking stop 36)."""
-        import os
-        import stat
-
+        """The item's file, opened to read (`open_regular`): one swapped for a named pipe after
+        the folder was listed hung `dlp scan` (found attacking stop 36)."""
         assert self.path is not None
-        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
-            os.set_blocking(fd, True)
-            return os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
+        return open_regular(self.path)
 
     @property
     def size(self) -> int:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Any, Callable
 
-from ..types import Item, Part, Problem, file_kind
+from ..types import Item, Part, Problem, open_regular
 from .base import Context, Limits, walk
 
 
@@ -40,25 +39,17 @@ def _read_file(path: Path, limits: Limits) -> tuple[bytes, Problem | None]:
     or a socket is not read (one would hang the command, holding the registry's lock, until
     someone wrote to it), nor a file larger than `limits.max_item_bytes`."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        return b"", Problem(str(path), "unreadable", exc.strerror or str(exc))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return b"", Problem(str(path), "unreadable", f"not a regular file ({file_kind(st.st_mode)}): not read")
-        if st.st_size > limits.max_item_bytes:
-            return b"", Problem(str(path), "too_large", f"{st.st_size} bytes, more than the {limits.max_item_bytes} "
-                                                       f"one item may have")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limits.max_item_bytes:
+                return b"", Problem(str(path), "too_large", f"{size} bytes, more than the {limits.max_item_bytes} "
+                                                           f"one item may have")
             raw = handle.read(limits.max_item_bytes + 1)  # (it may have grown since)
         if len(raw) > limits.max_item_bytes:
             return b"", Problem(str(path), "too_large", f"more than the {limits.max_item_bytes} bytes one item may have")
         return raw, None
     except OSError as exc:
         return b"", Problem(str(path), "unreadable", exc.strerror or str(exc))
-    finally:
-        os.close(fd)
 
 
 READ_BATCH = 64  # files per task

@@ -206,10 +206,7 @@ class Tokens:
             return self.nstarts[a + 1] - self.nends[a] <= BETWEEN_GAP
 
         def passed(t: np.ndarray) -> np.ndarray:  # a number, or a stray (``held 🇬🇧 7 for``, ``held 🇬🇧 ж for``)
-            lengths = self.nends[t] - self.nstarts[t]
-            stray = (lengths <= STRAY_CHARS) & (first(t) >= LATIN_END) & (self.norm[self.nends[t] - 1] >= LATIN_END) \
-                & (self.norm[self.nstarts[t] + np.minimum(lengths - 1, 1)] >= LATIN_END)
-            return (first(t) - first(t).dtype.type(48) < 10) | stray
+            return (first(t) - first(t).dtype.type(48) < 10) | _stray_shaped(self.norm, self.nstarts[t], self.nends[t])
 
         # the words on either side, a number or a stray between perhaps: passed over
         lo, hi = tampered - 1, tampered + 1
@@ -311,7 +308,7 @@ class Tokens:
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         halves = self.halves[among(self.halves[:, 0], at)] if len(self.halves) else self.halves
         tails = self.tails[among(self.tails[:, 0], at)] if len(self.tails) else self.tails
-        flags = np.searchsorted(at, self.symbol_words[among(self.symbol_words, at)]) if len(self.symbol_words) else self.symbol_words
+        flags = self._symbol_words_in(at, at)
         starts, ends = self.starts[at], self.ends[at]  # (gathered once where they are one array: ASCII)
         return Tokens(self.hashes[at], starts, ends, self.norm, starts if self.nstarts is self.starts else self.nstarts[at],
                       ends if self.nends is self.ends else self.nends[at],
@@ -354,9 +351,15 @@ class Tokens:
             ends[first[exact]], starts[first[exact] + 1] = source_cut[exact], source_cut[exact]
         tampered = self.tampered[among(self.tampered, at)] if len(self.tampered) else self.tampered
         tampered = np.searchsorted(origin, tampered)  # (a split token's first word)
-        flags = np.searchsorted(origin, self.symbol_words[among(self.symbol_words, at)]) if len(self.symbol_words) else self.symbol_words
+        flags = self._symbol_words_in(at, origin)
         return Tokens(hashes, starts, ends, self.norm, nstarts, nends, tampered, _NO_HALVES, self.unsegmented,
                       symbol_words=flags), origin
+
+    def _symbol_words_in(self, at: np.ndarray, numbered: np.ndarray) -> np.ndarray:
+        """`symbol_words` among the tokens `at`, numbered as they stand in `numbered` (ascending)."""
+        if len(self.symbol_words) == 0:
+            return self.symbol_words
+        return np.searchsorted(numbered, self.symbol_words[among(self.symbol_words, at)])
 
     def _pair_words(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the word that each of `rows` (of `halves`) cuts in two starts and ends in `norm`:
@@ -563,10 +566,13 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
     norm, nstarts, nends = words.norm, words.nstarts, words.nends
     flags, drawn_tails = _NO_INT, _NO_TAILS
     drawing = _drawing(wide_codes if source is None else np.unique(source[source >= 128]))
-    if len(drawing):
+    if len(drawing) and len(nstarts):
         codes = source if source is not None else np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
-        flags = _symbol_words(codes, drawing, layout.source_of, nstarts, nends)
-        drawn_tails = _drawn_tails(codes, drawing, layout.source_of, norm, nstarts, nends, words.spans[0])
+        n = int(nends[-1])  # (each character up to the last token's end: drawn in such a symbol or not)
+        drawn = among(codes[np.arange(n) if layout.source_of is None else layout.source_of[:n]], drawing)
+        counts = np.concatenate(([0], np.cumsum(drawn)))
+        flags = _symbol_words(drawn, counts, nstarts, nends)
+        drawn_tails = _drawn_tails(drawn, counts, norm, nstarts, nends, words.spans[0])
     norm, folded = fold_confusable_tokens(norm, nstarts, nends)
     hashes, wide = _hashes_and_wide(norm, nstarts, nends)
     starts, ends = _source_spans(layout.source_of, nstarts, words.ends(), order is not None)
@@ -603,40 +609,29 @@ def _draws_letters(code: int) -> bool:
         code in _letterlike() or any(c.isalpha() for c in unicodedata.normalize("NFKC", ch)))
 
 
-def _symbol_words(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray | None, nstarts: np.ndarray,
-                  nends: np.ndarray) -> np.ndarray:
+def _symbol_words(drawn: np.ndarray, counts: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
     """`Tokens.symbol_words`: the tokens of at most _MOST_DRAWN characters drawn in symbols that
-    read as letters (`drawing`, ascending) and nothing else, with no token so drawn beside them,
-    from the text's code points (`codes`) and where each normalised character came from
-    (`source_of`; None: the same place). A flag or a ``™`` after every few words is no word
-    (``the 🇬🇧 batch``, read ``the gb batch``), though fancy text spells words in such letters
-    (``🇹🇭🇪 🇧🇦🇹🇨🇭``)."""
-    at = nstarts if source_of is None else source_of[nstarts]
-    drawn = among(codes[at], drawing)
+    read as letters and nothing else, with no token so drawn beside them, from whether each
+    normalised character is so drawn (`drawn`) and their running count (`counts`). A flag or a
+    ``™`` after every few words is no word (``the 🇬🇧 batch``, read ``the gb batch``), though
+    fancy text spells words in such letters (``🇹🇭🇪 🇧🇦🇹🇨🇭``)."""
+    starts_drawn = drawn[nstarts]
     lengths = nends - nstarts
-    which = np.flatnonzero(drawn & (lengths <= _MOST_DRAWN))
-    if len(which) == 0:
-        return _NO_INT
-    size = lengths[which]
-    inside = np.repeat(nstarts[which] - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))
-    every = np.minimum.reduceat(among(codes[inside if source_of is None else source_of[inside]], drawing),
-                                np.cumsum(size) - size)
-    padded = np.concatenate(([False], drawn, [False]))
-    alone = ~padded[which] & ~padded[which + 2]  # (the tokens before and after it)
-    return which[every.astype(bool) & alone].astype(np.int64)
+    every = (counts[nends] - counts[nstarts] == lengths) & (lengths <= _MOST_DRAWN)
+    padded = np.concatenate(([False], starts_drawn, [False]))
+    alone = ~padded[:-2] & ~padded[2:]  # (the tokens before and after it)
+    return np.flatnonzero(every & alone).astype(np.int64)
 
 
-def _drawn_tails(codes: np.ndarray, drawing: np.ndarray, source_of: np.ndarray | None, norm: np.ndarray,
-                 nstarts: np.ndarray, nends: np.ndarray, joined: np.ndarray) -> np.ndarray:
+def _drawn_tails(drawn: np.ndarray, counts: np.ndarray, norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray,
+                 joined: np.ndarray) -> np.ndarray:
     """`Tokens.tails` of words with symbols that read as letters glued to their start or end
     (``coating🇬🇧`` reads coatinggb; ``Microsoft™``): rows of (token, where the word starts, where it
     ends) in the normalised text `norm`, at most _MOST_DRAWN such characters, none inside the
     word, and strays glued inside them taken off too (``🇬🇧жheld``: held); words joined across a
-    break (`joined`, whose letters moved) are left out. From the text's code points (`codes`),
-    the symbols (`drawing`) and where each normalised character came from."""
-    n = int(nends[-1]) if len(nends) else 0
-    drawn = among(codes[np.arange(n) if source_of is None else source_of[:n]], drawing)
-    counts = np.concatenate(([0], np.cumsum(drawn)))
+    break (`joined`, whose letters moved) are left out. From whether each normalised character
+    is drawn so (`drawn`) and their running count (`counts`)."""
+    n = len(drawn)
     some = np.flatnonzero(counts[nends] - counts[nstarts] > 0)
     some = some[~among(some, joined)] if len(joined) else some
     if len(some) == 0:
@@ -1138,6 +1133,15 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     return rows[ok].astype(np.int64, copy=False)
 
 
+def _stray_shaped(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each token [starts, ends) of `norm` is shaped as a stray: STRAY_CHARS characters
+    or fewer, every one beyond Latin (``жaж`` is a word: a)."""
+    shaped = (ends - starts <= STRAY_CHARS) & (norm[starts] >= LATIN_END)
+    for step in range(1, STRAY_CHARS):
+        shaped &= norm[np.minimum(starts + step, ends - 1)] >= LATIN_END
+    return shaped
+
+
 def _strays(norm: np.ndarray, first: np.ndarray, digit: np.ndarray, nstarts: np.ndarray,
             nends: np.ndarray) -> np.ndarray:
     """The tokens (indices) of at most STRAY_CHARS characters of a script beyond Latin (at either
@@ -1150,10 +1154,7 @@ def _strays(norm: np.ndarray, first: np.ndarray, digit: np.ndarray, nstarts: np.
     n = len(first)
     last = norm[nends - 1]
     pad = np.zeros(3, dtype=bool)  # (three tokens that are neither past either end)
-    beyond = (first >= LATIN_END) & (last >= LATIN_END) & (nends - nstarts <= STRAY_CHARS)
-    for step in range(1, STRAY_CHARS - 1):  # (every character beyond Latin: ``жaж`` is a word, ``a``)
-        beyond &= norm[np.minimum(nstarts + step, nends - 1)] >= LATIN_END
-    stray = np.concatenate((pad, beyond, pad))
+    stray = np.concatenate((pad, _stray_shaped(norm, nstarts, nends), pad))
     # (a word with strays glued to both its ends, ``жheldж``, is a Latin word: the lone stray after
     # ``versa.ж`` stood between it and such a word, and was no mark: found attacking stop 36)
     word = (first < LATIN_END) | (last < LATIN_END)
