@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlp import speedups
+from dlp import arrays, speedups
 from dlp.extract import encoded
 from dlp.text import normalise, tokenise
 
@@ -679,9 +679,9 @@ def test_the_keyed_cache_gives_the_same_values_either_way(hashes, repeat):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 500), max_size=200), st.lists(st.integers(0, 500), max_size=40))
 def test_merged_cuts_are_numpys_insert(array, values):
-    """`_insert` merges token cuts into sorted bounds in C: where numpy.insert puts them, ties too."""
+    """`arrays.merged` merges token cuts into sorted bounds in C: where numpy.insert puts them, ties too."""
     a, v = np.sort(np.array(array, dtype=np.int64)), np.sort(np.array(values, dtype=np.int64))
-    with_c, without = _both(normalise._insert, a, v)
+    with_c, without = _both(arrays.merged, a, v)
     assert np.array_equal(with_c, without) and np.array_equal(with_c, np.insert(a, np.searchsorted(a, v), v))
 
 
@@ -815,7 +815,7 @@ def test_links_after_glued_cuts_are_those_of_the_cut_bounds(bounds, data):
     cuts = np.array(cuts, dtype=np.int64)
     if len(cuts) == 0:
         return
-    cut_starts, cut_ends = normalise._insert(starts, cuts), normalise._insert(ends, cuts)
+    cut_starts, cut_ends = arrays.merged(starts, cuts), arrays.merged(ends, cuts)
     links = normalise._links_and_long(starts, ends)[0]
     expected = normalise._links_and_long(cut_starts, cut_ends)[0]
     assert normalise._links_cut(links, starts, cuts, cut_starts, cut_ends).tolist() == expected.tolist()

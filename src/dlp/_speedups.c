@@ -555,7 +555,7 @@ static Py_ssize_t base64_match_end(const uint8_t *p, Py_ssize_t n, Py_ssize_t s)
     return e;
 }
 
-/* normalise._insert: the sorted int64 `array` with the sorted int64 `values` merged in (each
+/* arrays.merged: the sorted int64 `array` with the sorted int64 `values` merged in (each
  * value before the entries equal to it, as numpy.insert at numpy.searchsorted puts it), in one
  * pass; as a bytearray of int64. */
 static PyObject *merge_sorted(PyObject *self, PyObject *args) {
@@ -3614,7 +3614,7 @@ static PyMethodDef METHODS[] = {
     {"rare_hits_many", rare_hits_many, METH_VARARGS, "Tokens that are word forms of registered rare lemmas, the first segment holding one winning."},
     {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
-    {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see normalise._insert)."},
+    {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see arrays.merged)."},
     {"join_tokens", join_tokens, METH_VARARGS, "Tokens run on through the next ones (see normalise._join)."},
     {"links_and_long", links_and_long, METH_VARARGS, "One-character tokens one apart, and long tokens (see normalise._words)."},
     {"ascii_lower", ascii_lower, METH_VARARGS, "Lower-cased ASCII bytes and their classes (see normalise._ascii_lower)."},

@@ -237,3 +237,14 @@ class Joined:
     def __len__(self) -> int:
         return self._len
 
+
+def merged(array: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The sorted `array` with the sorted `values` merged in, each value before the entries
+    equal to it (in one C pass where the speedups are built)."""
+    native = speedups.native
+    if native is not None and array.dtype == np.int64 and values.dtype == np.int64:
+        return np.frombuffer(native.merge_sorted(np.ascontiguousarray(array), np.ascontiguousarray(values)),
+                             dtype=np.int64)
+    if len(values) > 5000:  # many: one merge of two sorted runs beats moving every element by index
+        return np.sort(np.concatenate((array, values)), kind="stable")
+    return np.insert(array, np.searchsorted(array, values), values)

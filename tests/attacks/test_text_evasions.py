@@ -147,14 +147,21 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "a run of twenty soft hyphens in every word": (each_word(inside("\u00ad" * 20)), None),
     # found attacking the glued-number speedups (attack5): missed with DLP_SPEEDUPS=0 too
     "a digit in the middle of every 5th word": (
-        lambda ws: " ".join(inside(str(i % 10))(w) if i % 5 == 0 else w for i, w in enumerate(ws)),
-        "a digit inside a word cuts it in two (t4he: t, 4, he); the other reading drops the 4 but does "
-        "not join t and he"),
+        lambda ws: " ".join(inside(str(i % 10))(w) if i % 5 == 0 else w for i, w in enumerate(ws)), None),
     "a digit in the middle of every 3rd word": (
-        lambda ws: " ".join(inside(str(i % 10))(w) if i % 3 == 0 else w for i, w in enumerate(ws)),
-        "a digit inside a word cuts it in two (t4he: t, 4, he); the other reading drops the 4 but does "
-        "not join t and he"),
+        lambda ws: " ".join(inside(str(i % 10))(w) if i % 3 == 0 else w for i, w in enumerate(ws)), None),
     # found attacking the speedups of stop 33 (attack 13): missed by the code before them too
+    # found attacking stop 37's joins: marks of every kind inside words, in every word and in chains
+    "a digit in the middle of every word": (
+        lambda ws: " ".join(inside(str(i % 10))(w) for i, w in enumerate(ws)), None),
+    "two digits in the middle of every 2nd word": (each_word(inside("42"), every=2), None),
+    "a digit after the first letter and before the last of every 3rd word": (
+        each_word(lambda w: w[0] + "7" + w[1:-1] + "3" + w[-1] if len(w) > 2 else w, every=3), None),
+    "a CJK character in the middle of every 3rd word": (each_word(inside("日"), every=3), None),
+    "a digit in the middle of every word, CamelCase pairs": (
+        lambda ws: " ".join(inside("5")(p) for p in pairs(ws, str.capitalize, str.capitalize)),
+        "the pieces are joined (TheHa5lcyon: thehalcyon) or read as a pair, not both: a word joined is not "
+        "cut where its pieces' capitals were"),
     "a time between every two words": (
         lambda ws: " ".join(f"{w} {8 + i % 10}:{7 * i % 60:02d}" for i, w in enumerate(ws)),
         "two numbers side by side are no mark (a phone number, a date), so a time between every two "

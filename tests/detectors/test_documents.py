@@ -317,6 +317,52 @@ def test_strays_glued_to_words_are_seen_through_with_and_without_the_c_speedups(
     assert found and abs(found[0] - 40) <= 1, with_c
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 1400), every=st.integers(1, 4), mark=st.sampled_from(["4", "42", "日", "7日"]),
+       where=st.sampled_from(["middle", "twice"]), host_seed=st.integers(1000, 10**6))
+def test_marks_inside_words_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start, every, mark,
+                                                                             where, host_seed):
+    """A number or a CJK character inside every few words (``pro4cess``, ``p7roce4ss``,
+    ``pro日cess``) cuts each in pieces: the pieces are read joined around where a fingerprint of
+    that reading is registered, found by a C pass or by NumPy, and the 40 words are one run."""
+    excerpt = SECRET.split()[start : start + 40]
+
+    def cut(w: str) -> str:
+        if len(w) < 2 or (where == "twice" and len(w) < 3):
+            return w
+        if where == "middle":
+            return w[: len(w) // 2] + mark + w[len(w) // 2 :]
+        return w[0] + mark + w[1:-1] + mark + w[-1]
+
+    text = prose(120, host_seed) + " " + " ".join(cut(w) if i % every == 0 else w for i, w in enumerate(excerpt)) \
+        + " " + prose(120, host_seed + 1)
+    with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
+    assert with_c == without
+    found = [words for secret, words, _ in with_c if secret == "plan"]
+    assert found and abs(found[0] - 40) <= 1, with_c
+
+
+def test_words_cut_by_numbers_in_mail_are_read_joined_only_near_a_registered_fingerprint(tmp_path_factory,
+                                                                                         monkeypatch):
+    """``w3c``, ``Win32IE``, hex colours (``f0f``): words with a number inside are no evasion in
+    mail, and the text around them is read joined only where a fingerprint of the secret holds
+    the joined word; where one does, the run is what the excerpt holds and its evidence ends
+    where the last word does, its last piece included."""
+    from dlp.detectors.documents import SECOND_READING_REACH
+
+    far = prose(160, 96)
+    words = SECRET.split()[300:330]
+    cut = " ".join(w[: len(w) // 2] + "9" + w[len(w) // 2 :] if len(w) > 1 else w for w in words)
+    text = f"See w3c and color f0f on Win32IE pages. {far} {cut}. {far} The e1f and a2b."
+    again = _read_again(monkeypatch)
+    found = [f for f in scanner(tmp_path_factory).scan_text(text) if f.secret == "plan"]
+    read_again = [size for total, size in again]
+    assert found and abs(found[0].matched_words - 30) <= 1
+    assert len(read_again) == 1 and read_again[0] <= 2 * SECOND_READING_REACH + 3 * 30  # around the cut words only
+    end = text.index(cut) + len(cut)  # (the run's last word is the excerpt's, cut or not)
+    assert max(run.end for run in found[0].evidence.runs) == end, found[0].evidence.runs
+
+
 def test_words_with_strays_glued_are_read_again_only_near_a_registered_fingerprint(tmp_path_factory, monkeypatch):
     """Korean text glues its particles to every word it borrows (``API를``, ``DLP에서``): such
     words are read alone only where a fingerprint of the secret holds them (read again whole,

@@ -297,6 +297,34 @@ def test_a_pair_with_a_stray_glued_before_it_is_read_as_its_words(speedups_on, m
     assert [split.text_of(i) for i in range(len(split))] == ["the", "is", "held", "for", "is", "held", "and", "isheld"]
 
 
+@pytest.mark.parametrize("speedups_on", [True, False])
+@pytest.mark.parametrize("text, joined", [
+    ("the t4he process", ["the"]),
+    ("a t4h5e b", ["the"]),  # (a chain: pieces t, h, e)
+    ("x pro7ce日ss y", ["process"]),  # (a number and a CJK character: marks alike)
+    ("x pro7日cess y", ["process"]),  # (marks side by side)
+    ("Win32IE and w3c, f0f", ["winie", "wc", "ff"]),
+    ("e-4-mail, the 4 he, t 4he, a1, 1a2, ab 7日 cd, ab 7日cd", []),  # (a blank or punctuation between: no word)
+    ("the pro1234cess", ["process"]),  # (a number of any length glued is a mark)
+    ("a" + "1a" * 40 + " b", []),  # (longer than JOIN_CHARS: a dump, no word)
+    ("t4he pro5cess", ["the", "process"]),
+])
+def test_words_cut_in_pieces_by_marks_inside_them_are_joined(text, joined, speedups_on, monkeypatch):
+    """``t4he``: the tokens are t, 4 and he, and the fingerprint tier reads the word whole as well
+    (`Tokens.joins`: its first and last token, the joined word's hash, the later pieces)."""
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    toks = tokenise(text)
+    lo, hi, hashes, later = toks.joins
+    assert hashes.tolist() == [tokenise(w).hashes[0] for w in joined]
+    assert len(lo) == len(hi) == len(joined) and (hi > lo).all()
+    pieces = [int(t) for t in later]
+    assert all(lo[k] < t <= hi[k] for t in pieces for k in [int(np.searchsorted(lo, t)) - 1])
+    assert not set(pieces) & set(toks.marks.tolist())
+
+
 REGIONAL_LATIN = {c: chr(c - 0x1F1E6 + ord("a")) for c in range(0x1F1E6, 0x1F200)}
 
 

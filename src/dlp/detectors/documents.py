@@ -36,7 +36,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import speedups
-from ..arrays import among, distinct
+from ..arrays import among, distinct, merged
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, MIX, shingles, shingles_of
 from ..text.normalise import single_characters
@@ -132,11 +132,12 @@ class DocumentDetector:
         return public[qpos]
 
     def detect(self, scanned: Scanned) -> list[Finding]:
-        """Findings of the part as written and in up to three other readings, each where it can
+        """Findings of the part as written and in up to four other readings, each where it can
         change something: without the glued numbers and strays (``the process1 of cooling2``,
         ``held 日 for``: `Tokens.marks`, `_marks_that_matter`); with the words that carry a glued
-        stray alone (``heldж``: `Tokens.tails`), the marks dropped too; and with words glued in
-        pairs apart as well (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`).
+        stray alone (``heldж``: `Tokens.tails`), the marks dropped too; with words glued in
+        pairs apart as well (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`);
+        and with the words that marks cut in pieces whole (``t4he``: `Tokens.joins`, `_joined`).
         The stronger finding of each secret is kept. The readings are apart so that a registered
         word with a capital inside (``PowerPoint``) still matches itself where only numbers are
         glued; each covers the text around what it is for only: read whole, a window of mail
@@ -156,6 +157,10 @@ class DocumentDetector:
         if len(halves):  # every pair within reach read apart (the gate finds the pairs in a winnowed
             # fingerprint, one shingle in W or so: the run must go on through the others)
             readings.append(self._apart(scanned, distinct(np.concatenate((halves, tails))), marks, pairs=True))
+        if len(tokens.joins[0]):
+            joined = self._joined(scanned, marks, stops)
+            if joined is not None:
+                readings.append(joined)
         for other in readings:
             try:
                 found = _stronger(found, self._detect(other, total=len(scanned.values))[0])
@@ -173,6 +178,29 @@ class DocumentDetector:
         changed = np.flatnonzero(split.hashes != scanned.tokens.hashes[origin])  # (the words apart or alone)
         values[changed] = self.index.keyer.cached(split.hashes[changed])
         return replace(scanned, tokens=split, values=values)
+
+    def _joined(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> Scanned | None:
+        """The part as read within SECOND_READING_REACH of the words cut in pieces by marks
+        (`Tokens.joins`: ``t4he``) whose joining can make a difference (`_centres_that_matter`),
+        with every such word in reach whole and the marks left out; None when none can."""
+        tokens = scanned.tokens
+        lo, hi, hashes, later = tokens.joins
+        words = self.index.keyer.cached(hashes)
+        skip = merged(marks, later)  # each word's later pieces left out of the reading, as the marks are
+        matter = self._centres_that_matter(scanned, lo, (words,), skip, stops)
+        if len(matter) == 0:
+            return None
+        at = _around(matter, SECOND_READING_REACH, len(scanned.values), skip)
+        inside = np.flatnonzero(among(lo, at))  # every word in reach read whole, not only those that matter
+        place = np.searchsorted(at, lo[inside])
+        read = tokens.taken(at)
+        values, joined = scanned.values[at], read.hashes.copy()
+        values[place], joined[place] = words[inside], hashes[inside]
+        ends = read.ends.copy()  # (a word whole ends where its last piece does)
+        ends[place] = tokens.ends[hi[inside]]
+        nends = ends if read.nends is read.ends else read.nends.copy()
+        nends[place] = tokens.nends[hi[inside]]
+        return replace(scanned, tokens=replace(read, hashes=joined, ends=ends, nends=nends), values=values)
 
     def _half_words(self, scanned: Scanned) -> tuple[np.ndarray, np.ndarray]:
         """The keyed values of the first and of the second word of each of `Tokens.halves`."""

@@ -59,7 +59,7 @@ import numpy as np
 from .confusables import CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
 from .spacing import SPACING_VERSION, word_lengths
 from .. import speedups
-from ..arrays import among, ascending_searchsorted, distinct, run_starts
+from ..arrays import among, ascending_searchsorted, distinct, merged, run_starts
 
 NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/5+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
@@ -219,6 +219,52 @@ class Tokens:
         disguised = tampered[latin & short & near(lo) & near(tampered) & (~skip_lo | near(words[0]))
                              & (~skip_hi | near(np.minimum(hi, n - 2)))]
         return np.union1d(marks, disguised).astype(np.int64, copy=False) if len(disguised) else marks
+
+    @cached_property
+    def joins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Words cut in pieces by marks inside them (``t4he``, ``pro7ce日ss``, ``pro7日cess``: the
+        tokeniser cuts at a digit, and a CJK character is a token of its own), computed on first
+        use: (the first token of each such word, its last token, the unkeyed hash of its pieces
+        joined, ``the``; and the later pieces of them all, ascending). A word here is a chain of
+        pieces that are not marks, each two with up to JOIN_MARKS marks side by side between
+        them and nothing else: no blank, no punctuation (``e-4-mail`` is three words). The
+        fingerprint tier reads the text around them with each such word whole, its marks and
+        later pieces left out. Chains joined longer than JOIN_CHARS are no word (hex dumps,
+        ``a1b2c3...``). Such words are rare in mail (some 2,500 in 10 MB: ``w3c``, ``Win32IE``,
+        hex colours), and the tokens do not change: a registered ``b2b`` is still found as written."""
+        n, marks = len(self), self.marks
+        none = _NO_INT, _NO_INT, np.zeros(0, dtype=np.uint64), _NO_INT
+        nstarts, nends = self.nstarts, self.nends
+        # the marks glued to the tokens on both sides (few: most stand between words, or end one)
+        inside = marks[(marks > 0) & (marks < n - 1)]
+        inside = inside[(nends[inside - 1] == nstarts[inside]) & (nstarts[inside + 1] == nends[inside])]
+        if len(inside) == 0:
+            return none
+        # in groups of those side by side, with no other mark beside a group
+        side = inside[1:] == inside[:-1] + 1
+        first, last = inside[np.append(True, ~side)], inside[np.append(~side, True)]
+        alone = (last - first < JOIN_MARKS) & ~among(first - 1, marks) & ~among(last + 1, marks)
+        first, last = first[alone], last[alone]
+        ends = self.norm[nstarts[np.concatenate((first - 1, last + 1))]]
+        word = ((ends - ends.dtype.type(48)) >= 10).reshape(2, -1).all(axis=0)  # pieces, not numbers
+        first, last = first[word], last[word]
+        if len(first) == 0:
+            return none
+        starts = np.append(True, first[1:] != last[:-1] + 2)  # a chain goes on where one piece joins two groups
+        chain = np.cumsum(starts) - 1
+        lo, hi = first[starts] - 1, last[np.append(starts[1:], True)] + 1  # each chain's first and last token
+        gaps = np.bincount(chain, weights=nstarts[last + 1] - nstarts[first]).astype(np.int64)  # its marks' characters
+        length = nends[hi] - nstarts[lo] - gaps
+        keep = length <= JOIN_CHARS
+        if not keep.any():
+            return none
+        lo, hi, length, later = lo[keep], hi[keep], length[keep], last[keep[chain]] + 1
+        pieces = merged(lo, later)
+        sizes = nends[pieces] - nstarts[pieces]
+        offsets = np.cumsum(sizes) - sizes
+        chars = self.norm[np.repeat(nstarts[pieces] - offsets, sizes) + np.arange(int(sizes.sum()))]
+        firsts = np.cumsum(length) - length
+        return lo, hi, span_hashes(chars, firsts, firsts + length), later
 
     def _numbers_and_strays(self) -> np.ndarray:
         """`marks` but those that hid behind lookalikes."""
@@ -869,7 +915,7 @@ def _words(layout: _Layout, text: str | None, runs: tuple | None = None) -> _Wor
     if len(glued) and layout.source_of is not None:  # never inside what one character became
         glued = glued[layout.source_of[glued] != layout.source_of[glued - 1]]
     if len(glued):
-        cut_starts, cut_ends = _insert(starts, glued), _insert(ends, glued)
+        cut_starts, cut_ends = merged(starts, glued), merged(ends, glued)
         links = _links_cut(links, starts, glued, cut_starts, cut_ends)
         starts, ends = cut_starts, cut_ends
     broken, (spaced, unspaced) = _broken_words(layout, starts, ends, hyphens), _letter_spacing(layout, starts, ends, links)
@@ -935,7 +981,7 @@ def _first_cuts(layout: _Layout, text: str | None):
         cuts = cuts[layout.source_of[cuts] != layout.source_of[cuts - 1]]
         half_cuts = half_cuts[layout.source_of[half_cuts] != layout.source_of[half_cuts - 1]]
     if len(cuts):
-        starts, ends = _insert(starts, cuts), _insert(ends, cuts)
+        starts, ends = merged(starts, cuts), merged(ends, cuts)
     return layout, starts, ends, half_cuts
 
 
@@ -988,18 +1034,6 @@ def _links_cut(links: np.ndarray, starts: np.ndarray, cuts: np.ndarray, cut_star
     one = (cut_ends[near] - cut_starts[near] == 1) & (cut_ends[near + 1] - cut_starts[near + 1] == 1) \
         & (cut_starts[near + 1] - cut_ends[near] == 1)
     return distinct(np.concatenate((moved, near[one])))
-
-
-def _insert(array: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The sorted `array` with the sorted `values` merged in (in one C pass where the speedups
-    are built)."""
-    native = speedups.native
-    if native is not None and array.dtype == np.int64 and values.dtype == np.int64:
-        merged = native.merge_sorted(np.ascontiguousarray(array), np.ascontiguousarray(values))
-        return np.frombuffer(merged, dtype=np.int64)
-    if len(values) > 5000:  # many: one merge of two sorted runs beats moving every element by index
-        return np.sort(np.concatenate((array, values)), kind="stable")
-    return np.insert(array, np.searchsorted(array, values), values)
 
 
 def _join(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, joined: np.ndarray):
@@ -1089,6 +1123,8 @@ STRAY_CHARS = 3  # a token of a script beyond Latin this short between two Latin
 TAIL_CHARS = 8  # characters beyond Latin glued to either end of a Latin word that are read off it (`Tokens.tails`:
 # four Cyrillic letters, or the Arabic word one ligature makes, glued to every word let an excerpt through)
 LATIN_END = 0x250  # code points below this are Latin (and ASCII): the words strays stand between
+JOIN_CHARS = 32  # pieces of a word cut by marks (`Tokens.joins`) are joined up to this many characters,
+JOIN_MARKS = 3  # with up to this many marks side by side between two of them
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:
