@@ -347,7 +347,7 @@ def test_runs_are_found_without_the_speedups_too(without_native):
 MARK_PIECES = st.one_of(
     st.text(alphabet="ab", min_size=1, max_size=5),
     st.text(alphabet="0179", min_size=1, max_size=4),
-    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]",
+    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", ":", "/", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]",
                      "日", "ж", "жж", "жжж", "한", "ب", "α", "ǅ", "ɐ"]),  # (strays beyond Latin, and the edge of Latin)
 )
 
@@ -461,7 +461,8 @@ def test_table_payloads_are_the_table_lookup(stored, seed):
 @given(st.integers(0, 40), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(2, 6))
 def test_gap_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k):
     """Marks at the edges, marks in a row, texts too short for a window: every window of the
-    text less its marks that spans a mark's gap, hashed as the shingles are."""
+    text less its marks that spans a mark's gap, hashed as the shingles are (of marks in a row,
+    for the first only: they leave one gap)."""
     from dlp.fingerprint.shingles import MIX, shingles
 
     rng = np.random.default_rng(seed)
@@ -475,7 +476,7 @@ def test_gap_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k)
     for j, mark in enumerate(marks.tolist()):
         gap = mark - j  # where the token after the mark stands in the other reading
         for start in range(gap - k + 1, gap):
-            if start >= 0 and start + k <= len(other) and not skip[j]:
+            if start >= 0 and start + k <= len(other) and not skip[j] and not (j and marks[j - 1] == mark - 1):
                 expected.append((j, int(shingles(other[start : start + k], k)[0])))
     assert got == sorted(expected)
 

@@ -2223,18 +2223,20 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
 }
 
 
-/* normalise.Tokens.marks: the digit tokens (first character an ASCII digit) that touch a word
- * on either side (a token not a digit token, `glued_word` characters or longer, with at most
- * `attached_gap` characters between them and none of them blank), or that stand between two
- * such tokens of any length with at most `between_gap` characters on each side; in text of code
- * points, the strays too (`strays_in`). Blank: a code point below 33, U+0085, U+2028, U+2029 or
- * U+3000. Int64 token numbers, in order, as bytes. */
+/* normalise.Tokens.marks: the numbers, each a digit token (first character an ASCII digit) or a
+ * run of them joined by one character that is not blank each (``8:07``, ``12/05/01``,
+ * ``1-713-853-0100``), that touch a word on either side (a token not a digit token, `glued_word`
+ * characters or longer, with at most `attached_gap` characters between them and none of them
+ * blank), or that stand between two such tokens of any length with at most `between_gap`
+ * characters on each side: every token of such a number; in text of code points, the strays too
+ * (`strays_in`). Blank: a code point below 33, U+0085, U+2028, U+2029 or U+3000. Int64 token
+ * numbers, in order, as bytes. */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
 
 /* glued_marks over code points of `width` bytes (a constant where it is called, so each width
  * gets its own loop): the marks pushed; 0 when a token's bounds do not fit, -1 out of memory.
  * Bounds are checked as the tokens are read (a token is read before its neighbour's check
- * reads it, but for the one after it, checked there). */
+ * reads it). */
 static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, const int64_t *s, const int64_t *e,
                                  Py_ssize_t m, Py_ssize_t glued_word, Py_ssize_t attached_gap,
                                  Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
@@ -2243,29 +2245,40 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
 #define AT(k) (width == 1 ? (uint32_t)p8[k] : p32[k])
 #define FITS(t) (s[t] >= 0 && s[t] < n && e[t] >= s[t] && e[t] <= n)
 #define DIGIT(t) (AT(s[t]) - 48u < 10u)
+    Py_ssize_t last = -1;  /* the last token of the number read last */
+    int mark = 0;  /* whether that number is a mark */
     for (Py_ssize_t i = 0; i < m; i++) {
         if (!FITS(i))
             return 0;
         if (!DIGIT(i))
             continue;
-        if (i + 1 < m && !FITS(i + 1))
-            return 0;
-        int mark = 0;
-        for (int side = -1; side <= 1 && !mark; side += 2) {
-            Py_ssize_t w = i + side;
-            if (w < 0 || w >= m || DIGIT(w) || e[w] - s[w] < glued_word)
-                continue;
-            Py_ssize_t lo = e[w] < e[i] ? e[w] : e[i], hi = s[w] > s[i] ? s[w] : s[i];
-            if (hi - lo > attached_gap)
-                continue;
-            int attached = 1;
-            for (Py_ssize_t k = lo; k < hi && attached; k++)
-                attached = !is_blank(AT(k));
-            mark = attached;
+        if (i > last) {  /* a number starts: its tokens, then whether it touches a word or stands between two */
+            Py_ssize_t j = i;
+            for (;;) {
+                if (j + 1 < m && !FITS(j + 1))
+                    return 0;
+                if (!(j + 1 < m && DIGIT(j + 1) && s[j + 1] - e[j] == 1 && !is_blank(AT(e[j]))))
+                    break;
+                j++;
+            }
+            last = j;
+            mark = 0;
+            for (int side = -1; side <= 1 && !mark; side += 2) {
+                Py_ssize_t t = side < 0 ? i : j, w = t + side;
+                if (w < 0 || w >= m || DIGIT(w) || e[w] - s[w] < glued_word)
+                    continue;
+                Py_ssize_t lo = e[w] < e[t] ? e[w] : e[t], hi = s[w] > s[t] ? s[w] : s[t];
+                if (hi - lo > attached_gap)
+                    continue;
+                int attached = 1;
+                for (Py_ssize_t k = lo; k < hi && attached; k++)
+                    attached = !is_blank(AT(k));
+                mark = attached;
+            }
+            if (!mark && i > 0 && j < m - 1 && !DIGIT(i - 1) && !DIGIT(j + 1)
+                && s[i] - e[i - 1] <= between_gap && s[j + 1] - e[j] <= between_gap)
+                mark = 1;
         }
-        if (!mark && i > 0 && i < m - 1 && !DIGIT(i - 1) && !DIGIT(i + 1)
-            && s[i] - e[i - 1] <= between_gap && s[i + 1] - e[i] <= between_gap)
-            mark = 1;
         if (mark && !push(out, count, cap, i))
             return -1;
     }
@@ -2396,7 +2409,8 @@ static Py_ssize_t get_sequence(PyObject *o, Py_buffer *views, Py_ssize_t itemsiz
 static inline int bit_at(const uint8_t *map, uint64_t slot) { return (map[slot >> 3] >> (slot & 7)) & 1; }
 
 /* The shingles DocumentDetector._marks_that_matter looks up: for each glued-number mark
- * (sorted token indices, not flagged in `skip`), the k - 1 windows of k tokens of the other
+ * (sorted token indices, not flagged in `skip`, nor right after another mark: it leaves the
+ * same gap, read once, for the first), the k - 1 windows of k tokens of the other
  * reading (the tokens less every mark) that span the gap it leaves, each hashed as
  * fingerprint.shingles.shingles_of does (h = v0, h = h * mix + v_j, fmix64). Windows that
  * would run past either end of the text are left out. Only the marks numbered [lo, hi) are read
@@ -2517,7 +2531,7 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
                 PREFETCH(v + mk[j + 8], 0);
                 PREFETCH(v + (mk[j + 8] + k < n ? mk[j + 8] + k : n - 1), 0);
             }
-            if (sk[j])
+            if (sk[j] || (j > 0 && mk[j] == mk[j - 1] + 1))  /* (a mark right after another leaves its gap) */
                 continue;
             Py_ssize_t gap = mk[j] - j;  /* the token after the mark, in the other reading */
             Py_ssize_t first = gap - (k - 1) > 0 ? gap - (k - 1) : 0, last = gap - 1 < total - k ? gap - 1 : total - k;

@@ -163,9 +163,12 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         "the pieces are joined (TheHa5lcyon: thehalcyon) or read as a pair, not both: a word joined is not "
         "cut where its pieces' capitals were"),
     "a time between every two words": (
-        lambda ws: " ".join(f"{w} {8 + i % 10}:{7 * i % 60:02d}" for i, w in enumerate(ws)),
-        "two numbers side by side are no mark (a phone number, a date), so a time between every two "
-        "words is read as words and leaves no shingle of the text"),
+        lambda ws: " ".join(f"{w} {8 + i % 10}:{7 * i % 60:02d}" for i, w in enumerate(ws)), None),
+    "a date between every two words": (
+        lambda ws: " ".join(f"{w} {1 + i % 28}/{1 + i % 12}/20{i % 30:02d}" for i, w in enumerate(ws)), None),
+    "a phone number glued after every 2nd word": (
+        each_word(lambda w: f"{w}+1-713-853-{1000 + len(w)}", every=2), None),
+    "a time glued inside every 3rd word": (each_word(inside("8:07"), every=3), None),
     "base64 in groups of four characters, a blank between": (
         lambda ws: "\n".join(" ".join(line[k:k + 4] for k in range(0, len(line), 4))
                              for line in _lines_of(_base64(" ".join(ws)), 64)),

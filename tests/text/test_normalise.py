@@ -308,6 +308,7 @@ def test_a_pair_with_a_stray_glued_before_it_is_read_as_its_words(speedups_on, m
     ("the pro1234cess", ["process"]),  # (a number of any length glued is a mark)
     ("a" + "1a" * 40 + " b", []),  # (longer than JOIN_CHARS: a dump, no word)
     ("t4he pro5cess", ["the", "process"]),
+    ("wo8:07rd and t1.2.3he", ["word", "the"]),  # (numbers joined by one character: a group of marks)
 ])
 def test_words_cut_in_pieces_by_marks_inside_them_are_joined(text, joined, speedups_on, monkeypatch):
     """``t4he``: the tokens are t, 4 and he, and the fingerprint tier reads the word whole as well
@@ -430,12 +431,15 @@ MARKS = [
     ("Windows10 and sha256", "windows and sha"),  # the other reading only: the tokens keep the number
     ("4process the1batch2is3cooling", "process the batch is cooling"),  # numbers glued before, or for spaces
     ("HX4471B abc1234 foo12bar 2nd", "hx b abc foo bar nd"),
-    ("F16 x2 v2.1 10 am, 7 days", "f x v 1 10 am days"),  # a letter alone too; a number after one: no mark
+    ("F16 x2 v2.1 10 am, 7 days", "f x v 10 am days"),  # a letter alone too; a number after one: no mark
     ("the 12 process.,;: 7 of\n3\ncooling", "the process of cooling"),  # numbers between words, on a line too
     ("drops0 to1 a2 gentle3 and 4a stir", "drops to a gentle and a stir"),  # one-letter words hid an excerpt
     ("as said).4 and done,.5 or 6.so", "as said and done or so"),  # punctuation between, no blank
     ("cooling.\n2 then -3 again", "cooling then again"),
     ("call 713 853 0100 now", "call 713 853 0100 now"),  # a number beside a number stands between no words
+    ("held 8:07 for 12/05/01 the 713-853-0100 batch", "held for the batch"),  # two or three joined by one character
+    ("ip 10.0.0.1 and 8:07 9 am, 7:30, x 1: 2 y", "ip and 8 07 9 am x 1 2 y"),  # a number beside; a blank between
+    ("held+1-713-853-0100 for v2.1.3x", "held for v x"),  # joined numbers touching a word
     ("prócess1 of cooling2", "process of cooling"),
 ]
 

@@ -230,7 +230,8 @@ class DocumentDetector:
         """The marks the other reading can make a difference at: one where the run of a
         fingerprint found stops (`stops`: the secret goes on past the mark, perhaps), and one
         whose removal joins words into a registered fingerprint (marks every few words leave no
-        fingerprint of their own in the text as written)."""
+        fingerprint of their own in the text as written). Of marks side by side (``8:07``), the
+        first stands for all: they leave one gap."""
         matter = among(marks, stops)
         # the fingerprints of the other reading that span the gap each mark leaves: the K - 1
         # windows that start up to K - 1 tokens before it, read from the 2K - 2 tokens around
@@ -246,13 +247,14 @@ class DocumentDetector:
                                                         min(at + MARK_BLOCK, len(marks)), bitmaps), bitmaps)
             return marks[matter]
         gap = marks - np.arange(len(marks))  # where the token after each mark stands without the marks
+        after_one = np.append(False, marks[1:] == marks[:-1] + 1)  # (right after another: the same gap, read once)
         kept = len(values) - len(marks)
         before = np.cumsum(np.bincount(gap, minlength=kept + 1))  # marks before each token of the other reading
         for at in range(0, len(marks), MARK_BLOCK):  # a block at a time: text that is all marks
             block = slice(at, at + MARK_BLOCK)  # ("a1b2c3...") once took 700 MB for 4 MB here
             around = gap[block, None] + np.arange(-K + 1, K - 1)[None, :]
             starts = around[:, : K - 1]
-            valid = (starts >= 0) & (starts + K <= kept) & ~matter[block, None]
+            valid = (starts >= 0) & (starts + K <= kept) & ~matter[block, None] & ~after_one[block, None]
             if not valid.any():
                 continue
             inside = np.clip(around, 0, kept - 1)

@@ -184,8 +184,11 @@ class Tokens:
         keep it, and the fingerprint tier reads the text both ways (`without_marks`); as the
         other reading only drops numbers, it can only find words that are there (``F16`` is
         read ``f`` as well). A number standing between two words is one too (``the 12 process``,
-        ``cooling.,;: 7 of``): one after every word leaves no shingle of the text. A number beside
-        another (``10 am``, ``713 853 0100``) is not. So is a stray: a token of STRAY_CHARS
+        ``cooling.,;: 7 of``): one after every word leaves no shingle of the text. A number here
+        is a digit token or a run of them joined by one character each that is not blank (a
+        time, ``held 8:07 for``, a date, a phone number glued on: ``held+1-713-853-0100``), and
+        every token of it is a mark. A number beside another across a blank (``10 am``, ``713 853
+        0100``) is not. So is a stray: a token of STRAY_CHARS
         characters or fewer of a script beyond Latin between two Latin words (``the 日 batch``,
         ``together𠀀 into``, ``held ж for``), or one that hid behind lookalikes there (``held α
         for``: α reads a), which an evader can put after every word as well (quoted Greek or
@@ -227,25 +230,33 @@ class Tokens:
         use: (the first token of each such word, its last token, the unkeyed hash of its pieces
         joined, ``the``; and the later pieces of them all, ascending). A word here is a chain of
         pieces that are not marks, each two with up to JOIN_MARKS marks side by side between
-        them and nothing else: no blank, no punctuation (``e-4-mail`` is three words). The
-        fingerprint tier reads the text around them with each such word whole, its marks and
-        later pieces left out. Chains joined longer than JOIN_CHARS are no word (hex dumps,
+        them, glued to each other or joined by one character that is not blank each
+        (``wo8:07rd``), and nothing else: no blank, no punctuation next to a piece (``e-4-mail``
+        is three words). The fingerprint tier reads the text around them with each such word
+        whole, its marks and later pieces left out. Chains joined longer than JOIN_CHARS are no word (hex dumps,
         ``a1b2c3...``). Such words are rare in mail (some 2,500 in 10 MB: ``w3c``, ``Win32IE``,
         hex colours), and the tokens do not change: a registered ``b2b`` is still found as written."""
         n, marks = len(self), self.marks
         none = _NO_INT, _NO_INT, np.zeros(0, dtype=np.uint64), _NO_INT
-        nstarts, nends = self.nstarts, self.nends
-        # the marks glued to the tokens on both sides (few: most stand between words, or end one)
-        inside = marks[(marks > 0) & (marks < n - 1)]
-        inside = inside[(nends[inside - 1] == nstarts[inside]) & (nstarts[inside + 1] == nends[inside])]
-        if len(inside) == 0:
-            return none
-        # in groups of those side by side, with no other mark beside a group
-        side = inside[1:] == inside[:-1] + 1
-        first, last = inside[np.append(True, ~side)], inside[np.append(~side, True)]
-        alone = (last - first < JOIN_MARKS) & ~among(first - 1, marks) & ~among(last + 1, marks)
-        first, last = first[alone], last[alone]
-        ends = self.norm[nstarts[np.concatenate((first - 1, last + 1))]]
+        norm, nstarts, nends = self.norm, self.nstarts, self.nends
+        # groups of marks side by side, glued or joined by one character that is not blank each
+        # (``8:07``), glued to the pieces on either side: from the marks glued to the token before
+        # them that is no mark (a tenth of mail's marks), each group walked to its end
+        first = marks[(marks > 0) & (marks < n - 1)]
+        first = first[nends[first - 1] == nstarts[first]]
+        first = first[~among(first - 1, marks)]
+        last, going = first.copy(), np.arange(len(first))
+        for _ in range(JOIN_MARKS - 1):
+            going = going[among(last[going] + 1, marks)]
+            going = going[nstarts[last[going] + 1] - nends[last[going]] <= 1]
+            going = going[_attached(norm, nends[last[going]], nstarts[last[going] + 1])]
+            if len(going) == 0:
+                break
+            last[going] += 1
+        glued = (last < n - 1) & ~among(last + 1, marks)  # (a group longer than JOIN_MARKS is none)
+        glued[glued] = nstarts[last[glued] + 1] == nends[last[glued]]
+        first, last = first[glued], last[glued]
+        ends = norm[nstarts[np.concatenate((first - 1, last + 1))]]
         word = ((ends - ends.dtype.type(48)) >= 10).reshape(2, -1).all(axis=0)  # pieces, not numbers
         first, last = first[word], last[word]
         if len(first) == 0:
@@ -262,7 +273,7 @@ class Tokens:
         pieces = merged(lo, later)
         sizes = nends[pieces] - nstarts[pieces]
         offsets = np.cumsum(sizes) - sizes
-        chars = self.norm[np.repeat(nstarts[pieces] - offsets, sizes) + np.arange(int(sizes.sum()))]
+        chars = norm[np.repeat(nstarts[pieces] - offsets, sizes) + np.arange(int(sizes.sum()))]
         firsts = np.cumsum(length) - length
         return lo, hi, span_hashes(chars, firsts, firsts + length), later
 
@@ -283,27 +294,33 @@ class Tokens:
         return self._number_marks(digit, d) if len(d) else _NO_INT
 
     def _number_marks(self, digit: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """`marks` that are numbers, from whether each token is one (`digit`) and which (`d`)."""
+        """`marks` that are numbers, from whether each token is one (`digit`) and which (`d`): every
+        token of a number, a digit token or a run of them joined by one character that is not
+        blank each (``8:07``, ``12/05/01``, ``+1-713-853-0100``), that touches a word or stands
+        between two."""
         n, norm, nstarts, nends = len(self), self.norm, self.nstarts, self.nends
-        # each digit token beside its neighbour on either side: (the gap's first character, its end)
-        d_start, d_end = nstarts[d], nends[d]
-        mark = np.zeros(len(d), dtype=bool)
-        for side in (-1, 1):
-            word = np.clip(d + side, 0, n - 1)
-            w_start, w_end = nstarts[word], nends[word]
-            lo, hi = np.minimum(w_end, d_end), np.maximum(w_start, d_start)
-            near = np.flatnonzero((d + side == word) & ~digit[word] & (w_end - w_start >= GLUED_WORD)
+        if len(d) == 0:
+            return _NO_INT
+        linked = (d[1:] == d[:-1] + 1) & (nstarts[d[1:]] - nends[d[:-1]] == 1)
+        linked[linked] = _attached(norm, nends[d[:-1][linked]], nstarts[d[1:][linked]])
+        starts = np.append(True, ~linked)
+        a, b = d[starts], d[np.append(~linked, True)]  # each number's first token and last
+        mark = np.zeros(len(a), dtype=bool)
+        # each number beside its neighbour on either side: (the gap's first character, its end)
+        for side, t in ((-1, a), (1, b)):
+            word = np.clip(t + side, 0, n - 1)
+            t_start, t_end, w_start, w_end = nstarts[t], nends[t], nstarts[word], nends[word]
+            lo, hi = np.minimum(w_end, t_end), np.maximum(w_start, t_start)
+            near = np.flatnonzero((t + side == word) & ~digit[word] & (w_end - w_start >= GLUED_WORD)
                                   & (hi - lo <= ATTACHED_GAP))
             mark[near[_attached(norm, lo[near], hi[near])]] = True
-        # a number standing between two words (``the 12 process``, ``cooling.,;: 7 of``): an
-        # evader can put one after every word, and no shingle of the text is left
-        inner = (d > 0) & (d < n - 1)
-        between = d[inner]
-        left, right = between - 1, between + 1
-        mark[np.flatnonzero(inner)[~digit[left] & ~digit[right]
-                                   & (nstarts[between] - nends[left] <= BETWEEN_GAP)
-                                   & (nstarts[right] - nends[between] <= BETWEEN_GAP)]] = True
-        return d[mark].astype(np.int64, copy=False)  # in order, each once
+        # a number standing between two words (``the 12 process``, ``cooling.,;: 7 of``, ``held 8:07
+        # for``): an evader can put one after every word, and no shingle of the text is left
+        inner = (a > 0) & (b < n - 1)
+        left, right = np.where(inner, a - 1, 0), np.where(inner, b + 1, 0)
+        mark |= inner & ~digit[left] & ~digit[right] & (nstarts[a] - nends[left] <= BETWEEN_GAP) \
+            & (nstarts[right] - nends[b] <= BETWEEN_GAP)
+        return d[mark[np.cumsum(starts) - 1]].astype(np.int64, copy=False)  # in order, each once
 
     @cached_property
     def citations(self) -> np.ndarray:
@@ -1124,7 +1141,7 @@ TAIL_CHARS = 8  # characters beyond Latin glued to either end of a Latin word th
 # four Cyrillic letters, or the Arabic word one ligature makes, glued to every word let an excerpt through)
 LATIN_END = 0x250  # code points below this are Latin (and ASCII): the words strays stand between
 JOIN_CHARS = 32  # pieces of a word cut by marks (`Tokens.joins`) are joined up to this many characters,
-JOIN_MARKS = 3  # with up to this many marks side by side between two of them
+JOIN_MARKS = 8  # with up to this many marks side by side between two of them
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:
