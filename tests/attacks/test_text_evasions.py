@@ -158,6 +158,13 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "a digit after the first letter and before the last of every 3rd word": (
         each_word(lambda w: w[0] + "7" + w[1:-1] + "3" + w[-1] if len(w) > 2 else w, every=3), None),
     "a CJK character in the middle of every 3rd word": (each_word(inside("日"), every=3), None),
+    # found attacking stop 37's joins (helper-28): a letter of another script inside a word is no
+    # token of its own, and was read as part of the word
+    **{f"{what} in the middle of every {every}": (each_word(inside(char), every={"word": 1, "3rd word": 3}[every]),
+                                                   None)
+       for what, char in (("a Cyrillic letter", "ж"), ("a Greek letter", "λ"), ("an Arabic letter", "ب"),
+                          ("a Hangul syllable", "한"), ("a Devanagari letter", "क"), ("four Cyrillic letters", "жшщы"))
+       for every in ("word", "3rd word")},
     "a digit in the middle of every word, CamelCase pairs": (
         lambda ws: " ".join(inside("5")(p) for p in pairs(ws, str.capitalize, str.capitalize)),
         "the pieces are joined (TheHa5lcyon: thehalcyon) or read as a pair, not both: a word joined is not "

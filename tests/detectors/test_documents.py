@@ -300,16 +300,18 @@ def test_a_secret_with_capitals_inside_words_is_found_through_glued_numbers(tmp_
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=st.integers(0, 1400), every=st.integers(1, 4), stray=st.sampled_from(["ж", "日", "는", "에서", "λλ", "жш"]),
-       where=st.sampled_from(["end", "start", "both"]), host_seed=st.integers(1000, 10**6))
+       where=st.sampled_from(["end", "start", "both", "inside"]), host_seed=st.integers(1000, 10**6))
 def test_strays_glued_to_words_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start, every, stray,
                                                                                 where, host_seed):
     """A stray of another script glued to every few words (``heldж``, ``жheld``, or a particle
-    as Korean glues to the words it borrows: ``held는``): the words are read alone around where
+    as Korean glues to the words it borrows: ``held는``), or put inside them (``heжld``, ``he日ld``:
+    one word, or three tokens): the words are read alone around where
     a fingerprint of that reading is registered, found by a C pass or by NumPy, and the 40
     words are one run."""
     excerpt = SECRET.split()[start : start + 40]
-    glue = {"end": "{w}{s}", "start": "{s}{w}", "both": "{s}{w}{s}"}[where]
-    glued = " ".join(glue.format(w=w, s=stray) if i % every == 0 else w for i, w in enumerate(excerpt))
+    glue = {"end": "{w}{s}", "start": "{s}{w}", "both": "{s}{w}{s}", "inside": "{a}{s}{b}"}[where]
+    glued = " ".join(glue.format(w=w, s=stray, a=w[: len(w) // 2], b=w[len(w) // 2 :]) if i % every == 0 else w
+                     for i, w in enumerate(excerpt))
     text = prose(120, host_seed) + " " + glued + " " + prose(120, host_seed + 1)
     with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
     assert with_c == without

@@ -341,6 +341,23 @@ def test_a_latin_word_with_a_stray_glued_to_it_records_where_the_word_is():
     assert len(tokenise("the held batch").tails) == 0
 
 
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_a_latin_word_with_a_stray_inside_it_is_read_as_its_latin_letters(speedups_on, monkeypatch):
+    """``moleжcular`` is one token: a tail whose word is its Latin letters (`latin_hashes`), up to
+    TAIL_CHARS inside and at its ends; a word of one Latin letter around a stray, a word in
+    another script and a Latin word with accents are none."""
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    toks = tokenise("the moleжcular sieve, mo한lecular жmoжleжcularж, aжb, xж, Москва, café, moleжшщыэюяжжcular")
+    tokens, words = toks.tail_hashes()
+    assert [toks.text_of(int(t)) for t in tokens] == ["moleжcular", "mo한lecular", "жmoжleжcularж", "aжb", "xж"]
+    assert words.tolist() == tokenise("molecular molecular molecular ab x").hashes.tolist()
+    split, _ = toks.split(np.arange(len(toks)), pairs=False)
+    assert split.hashes[1] == tokenise("molecular").hashes[0]
+
+
 def test_a_pair_with_a_stray_glued_to_it_is_read_as_its_words():
     """A stray's letter next to a capital makes a hump (``жViruses``): the word alone is read,
     apart where the cut leaves two letters or more on either side of the word; without pairs

@@ -401,7 +401,7 @@ class Tokens:
         nstarts, nends = self.nstarts[origin], self.nends[origin]
         if len(tails):
             place = np.searchsorted(origin, tails[:, 0])
-            hashes[place] = span_hashes(self.norm, tails[:, 1], tails[:, 2])  # (as `tail_hashes`)
+            hashes[place] = latin_hashes(self.norm, tails[:, 1], tails[:, 2])  # (as `tail_hashes`)
             nstarts[place], nends[place] = tails[:, 1], tails[:, 2]
         if len(rows):
             first = np.flatnonzero(split) + np.arange(len(rows))  # where each split token's first word lands
@@ -445,7 +445,7 @@ class Tokens:
         """(tokens, unkeyed hash of the word alone) for the tokens in `tails` (``heldж``: held)."""
         if len(self.tails) == 0:
             return _NO_INT, np.zeros(0, dtype=np.uint64)
-        return self.tails[:, 0], span_hashes(self.norm, self.tails[:, 1], self.tails[:, 2])
+        return self.tails[:, 0], latin_hashes(self.norm, self.tails[:, 1], self.tails[:, 2])
 
     def half_hashes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, unkeyed hash of the first word, of the second) for the tokens in `halves` (of a
@@ -1148,15 +1148,17 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     """`Tokens.tails` of tokens of code points, read only in the tokens with a character beyond
     ASCII (`wide`, a flag each): rows of (token, where its word starts, where it ends), the word
     being what is left of a token of Latin letters once at most TAIL_CHARS characters beyond
-    Latin are taken off its start, its end or both (``жheldж``)."""
+    Latin are taken off its start, its end or both (``жheldж``), and its Latin letters only
+    (`latin_hashes`) where at most TAIL_CHARS more stand inside it (``moleжcular``: the word
+    starts and ends with a Latin letter, two of them at least)."""
     which = np.flatnonzero(wide)
     if len(which) == 0:
         return _NO_TAILS
     # (only those with a character beyond Latin at an end and one short of it among the first
-    # TAIL_CHARS + 1: a text in another script is all wide tokens, and listing every character
-    # of them cost a Korean text a quarter of its scan)
+    # TAIL_CHARS + 1, or with Latin letters at both: a text in another script is all wide tokens,
+    # and listing every character of them cost a Korean text a quarter of its scan)
     lo, last = nstarts[which], nends[which] - 1
-    maybe = (norm[lo] >= LATIN_END) | (norm[last] >= LATIN_END)
+    maybe = (norm[lo] >= LATIN_END) | (norm[last] >= LATIN_END) | (last > lo)
     which, lo, last = which[maybe], lo[maybe], last[maybe]
     inside = norm[lo] < LATIN_END
     for step in range(1, TAIL_CHARS + 1):  # (each step reads the tokens still open and that long only)
@@ -1180,7 +1182,9 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     head = np.add.reduceat((at == rank).astype(np.int64), first)  # the run at its start, the run at its end
     tail = np.add.reduceat((size - 1 - at == count - 1 - rank).astype(np.int64), first)
     size = lengths[listed]
-    ok = (head + tail == counts) & (head <= TAIL_CHARS) & (tail <= TAIL_CHARS) & (size > counts)
+    inner = counts - np.minimum(head + tail, counts)  # (a token all beyond Latin is its head and its tail)
+    ok = (head <= TAIL_CHARS) & (tail <= TAIL_CHARS) & (size > counts) & ((inner == 0) | (
+        (inner <= TAIL_CHARS) & (size - counts >= 2)))
     start = nstarts[which[listed]]
     rows = np.stack([which[listed], start + head, start + size - tail], axis=1)
     return rows[ok].astype(np.int64, copy=False)
@@ -1767,6 +1771,21 @@ def span_hashes(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     if norm.dtype == np.uint8:
         return _ascii_hashes(chars, firsts, firsts + lengths)
     return _unified_hashes(chars, firsts, firsts + lengths)
+
+
+def latin_hashes(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """`span_hashes` of the Latin letters of each span alone: the words of `Tokens.tails`, a
+    stray inside one left out (``moleжcular``: molecular)."""
+    if norm.dtype == np.uint8 or len(starts) == 0:
+        return span_hashes(norm, starts, ends)
+    lengths = (ends - starts).astype(np.int64)
+    firsts = np.cumsum(lengths) - lengths
+    chars = norm[np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))]
+    latin = chars < LATIN_END
+    if latin.all():
+        return _unified_hashes(chars, firsts, firsts + lengths)
+    kept = np.concatenate(([0], np.cumsum(latin)))
+    return _unified_hashes(chars[latin], kept[firsts], kept[firsts + lengths])
 
 
 def _unified_hashes(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray) -> np.ndarray:
