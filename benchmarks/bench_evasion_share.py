@@ -8,9 +8,9 @@ same --scan-mb of Enron mail bodies in-process (after a 4 MB warm-up; the best o
 scans) with the evasion work as it is, and with each part of it left out:
 
 - words: CamelCase, glued and letter-spaced words (and the listing of the tokens they start
-  from), words broken at line ends, citation marks;
+  from), words broken at line ends, citation marks, words cut in two by a character (`mole-cular`);
 - marks: numbers glued to words or standing between them, strays of another script between or
-  glued to words, and the second reading without them;
+  glued to words, and the second reading without them; words that marks cut in pieces (`t4he`);
 - encoded: base64, hex, escaped and quoted-printable runs decoded and read;
 - all three.
 
@@ -61,7 +61,10 @@ def leave_out(mode):
                                              "_broken_words", "_letter_spacing", "_links_and_long")]
     saved += [(speedups, "native", speedups.native), (E, "_decoded_runs", E._decoded_runs)]
     marks = N.Tokens.marks
+    splits = N.Tokens.__dict__.get("splits")  # (code from before words cut in two were read: None)
     if mode in ("without words", "without all three"):
+        if splits is not None:
+            N.Tokens.splits = property(lambda self: N._NO_INT)
         N._drop_citations = lambda layout, text, *listed: (layout, [])
         N._camel_cuts = lambda layout, s, e: (N._NO_INT, N._NO_INT)
         N._camel_cuts_in = lambda *a: (N._NO_INT, N._NO_INT)
@@ -91,6 +94,8 @@ def leave_out(mode):
         for module, name, value in saved:
             setattr(module, name, value)
         N.Tokens.marks = marks
+        if splits is not None:
+            N.Tokens.splits = splits
     return undo
 
 

@@ -347,7 +347,7 @@ def test_runs_are_found_without_the_speedups_too(without_native):
 MARK_PIECES = st.one_of(
     st.text(alphabet="ab", min_size=1, max_size=5),
     st.text(alphabet="0179", min_size=1, max_size=4),
-    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", ":", "/", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]",
+    st.sampled_from([" ", "  ", ".", ".,;: ", ")", "-", ":", "/", "'", "\u2019", "'s", "'ll", "🙂", "\n", "\u00a0", "\u3000", "\u2028", "é", "日本", "a3", "3a", "[12]",
                      "日", "ж", "жж", "жжж", "한", "ب", "α", "ǅ", "ɐ"]),  # (strays beyond Latin, and the edge of Latin)
 )
 
@@ -357,10 +357,11 @@ MARK_PIECES = st.one_of(
 @given(st.lists(MARK_PIECES, max_size=60))
 def test_glued_number_and_stray_marks_are_the_numpy_ones(pieces):
     def marks(text):
-        return tokenise(text).marks  # computed on first use, with or without the C code
+        toks = tokenise(text)  # (computed on first use, with or without the C code)
+        return toks.marks, toks.splits, toks.split_hashes(toks.splits)
 
     with_c, without = _both(marks, "".join(pieces))
-    assert np.array_equal(with_c, without)
+    assert all(np.array_equal(a, b) for a, b in zip(with_c, without))
 
 
 # -- rare-lemma hits of the rewrite tier -----------------------------------------------------------
@@ -561,6 +562,39 @@ def test_half_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k
     reading = np.array(reading, dtype=np.uint64)
     expected = [(j, int(shingles(reading[start : start + k], k)[0]))
                 for j, p in at.items() for start in range(p - k + 1, p + 2) if start >= 0 and start + k <= len(reading)]
+    assert got == sorted(expected)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(2, 6), st.booleans())
+def test_half_shingles_probed_are_the_windows_of_the_halves_flagged(n, seed, density, k, two):
+    """With a probe flag per centre: none of the windows of those flagged 0 (still read as their
+    words in the others'), the windows holding a word of those flagged 1, and with those the
+    k - 1 windows after them for those flagged 2; one word or two."""
+    from dlp.fingerprint.shingles import MIX, shingles
+
+    rng = np.random.default_rng(seed)
+    values, halves, first, second, marks = _halves_and_marks(rng, n, density)
+    probe = rng.integers(0, 3, len(halves)).astype(np.uint8)
+    which, spans = native.half_shingles(values, halves, first, second if two else None, marks, k, int(MIX), None, probe)
+    got = sorted(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
+    reading, at = [], {}
+    for t in range(n):
+        if t in marks:
+            continue
+        j = int(np.searchsorted(halves, t))
+        if j < len(halves) and halves[j] == t:
+            at[j] = len(reading)
+            reading += [first[j], second[j]] if two else [first[j]]
+        else:
+            reading.append(values[t])
+    reading = np.array(reading, dtype=np.uint64)
+    last = 1 if two else 0
+    expected = [(j, int(shingles(reading[start : start + k], k)[0]))
+                for j, p in at.items() if probe[j]
+                for start in range(p - k + 1, p + last + 1 + (k - 1) * (probe[j] == 2))
+                if start >= 0 and start + k <= len(reading)]
     assert got == sorted(expected)
 
 

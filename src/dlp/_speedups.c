@@ -2230,8 +2230,22 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
  * blank), or that stand between two such tokens of any length with at most `between_gap`
  * characters on each side: every token of such a number; in text of code points, the strays too
  * (`strays_in`). Blank: a code point below 33, U+0085, U+2028, U+2029 or U+3000. Int64 token
- * numbers, in order, as bytes. */
+ * numbers, in order, as bytes; with `want_splits`, three such: those, normalise.Tokens' split
+ * words (the first token of each two tokens that start with a character below `latin_end`, are
+ * no numbers, and stand one character apart, not blank, with a blank (or the text's end) before
+ * the first and after the second), and the marks that touch the token before them (see below). */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
+
+/* Whether a blank stands in [from, to) of the text (from < 0: the text's start, which counts
+ * as one). */
+static inline int blank_between(const void *text, int width, Py_ssize_t from, Py_ssize_t to) {
+    if (from < 0)
+        return 1;
+    for (Py_ssize_t k = to - 1; k >= from; k--)
+        if (is_blank(width == 1 ? ((const uint8_t *)text)[k] : ((const uint32_t *)text)[k]))
+            return 1;
+    return 0;
+}
 
 /* glued_marks over code points of `width` bytes (a constant where it is called, so each width
  * gets its own loop): the marks pushed; 0 when a token's bounds do not fit, -1 out of memory.
@@ -2239,7 +2253,8 @@ static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x20
  * reads it). */
 static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, const int64_t *s, const int64_t *e,
                                  Py_ssize_t m, Py_ssize_t glued_word, Py_ssize_t attached_gap,
-                                 Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap) {
+                                 Py_ssize_t between_gap, int64_t **out, Py_ssize_t *count, Py_ssize_t *cap,
+                                 uint32_t latin_end, int64_t **splits, Py_ssize_t *nsplits, Py_ssize_t *cap_splits) {
     const uint8_t *p8 = text;
     const uint32_t *p32 = text;
 #define AT(k) (width == 1 ? (uint32_t)p8[k] : p32[k])
@@ -2250,8 +2265,20 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
     for (Py_ssize_t i = 0; i < m; i++) {
         if (!FITS(i))
             return 0;
-        if (!DIGIT(i))
+        if (!DIGIT(i)) {
+            /* a word cut in two by one character (`Tokens.splits`): the character after most tokens is a
+             * blank, read first */
+            if (splits != NULL && i + 1 < m && e[i] < n && AT(e[i]) > 32 && s[i + 1] - e[i] == 1) {
+                if (!FITS(i + 1))
+                    return 0;
+                if (!DIGIT(i + 1) && AT(s[i]) < latin_end && AT(s[i + 1]) < latin_end
+                    && !is_blank(AT(e[i])) && blank_between(text, width, i > 0 ? e[i - 1] : -1, s[i])
+                    && (i + 2 >= m || (FITS(i + 2) && blank_between(text, width, e[i + 1], s[i + 2])))
+                    && !push(splits, nsplits, cap_splits, i))
+                    return -1;
+            }
             continue;
+        }
         if (i > last) {  /* a number starts: its tokens, then whether it touches a word or stands between two */
             Py_ssize_t j = i;
             for (;;) {
@@ -2360,24 +2387,30 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
     PyObject *o_norm, *o_starts, *o_ends;
     Py_ssize_t glued_word, attached_gap, between_gap, stray_chars = 0;
     unsigned int latin_end = 0x250;
-    if (!PyArg_ParseTuple(args, "OOOnnn|nI", &o_norm, &o_starts, &o_ends, &glued_word, &attached_gap, &between_gap,
-                          &stray_chars, &latin_end))
+    int want_splits = 0;
+    if (!PyArg_ParseTuple(args, "OOOnnn|nIp", &o_norm, &o_starts, &o_ends, &glued_word, &attached_gap, &between_gap,
+                          &stray_chars, &latin_end, &want_splits))
         return NULL;
     Py_buffer norm, starts, ends;
     Want want[] = {{o_norm, &norm, 0, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"}};
     if (get_all(want, 3) < 0 || !code_points(want, 3))
         return NULL;
     Py_ssize_t n = norm.len / norm.itemsize, m = starts.len / 8, count = 0, cap = 64, nstray = 0, cap_stray = 64;
+    Py_ssize_t nsplit = 0, cap_split = 64;
     int ok = ends.len / 8 == m, failed = 0;
     int64_t *out = PyMem_RawMalloc(cap * sizeof(int64_t)), *strays = PyMem_RawMalloc(cap_stray * sizeof(int64_t));
-    if (out == NULL || strays == NULL)
+    int64_t *splits = PyMem_RawMalloc(cap_split * sizeof(int64_t));
+    if (out == NULL || strays == NULL || splits == NULL)
         failed = 1;
     if (ok && !failed) {
         int got;
+        int64_t **split_out = want_splits ? &splits : NULL;
         Py_BEGIN_ALLOW_THREADS
         got = norm.itemsize == 1
-            ? glued_marks_in(norm.buf, 1, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count, &cap)
-            : glued_marks_in(norm.buf, 4, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count, &cap);
+            ? glued_marks_in(norm.buf, 1, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count,
+                             &cap, latin_end, split_out, &nsplit, &cap_split)
+            : glued_marks_in(norm.buf, 4, n, starts.buf, ends.buf, m, glued_word, attached_gap, between_gap, &out, &count,
+                             &cap, latin_end, split_out, &nsplit, &cap_split);
         if (got > 0 && norm.itemsize == 4 && stray_chars > 0)
             got = strays_in(norm.buf, starts.buf, ends.buf, m, stray_chars, latin_end, between_gap, &strays, &nstray,
                             &cap_stray);
@@ -2395,10 +2428,39 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
         ok = got != 0;
         failed = got < 0;
     }
+    /* with the splits, the marks that touch the token before them, no mark (nothing between them
+     * but a soft hyphen perhaps): where a word cut in pieces by marks may start (`Tokens.joins`) */
+    Py_ssize_t ntouch = 0;
+    int64_t *touching = NULL;
+    if (ok && !failed && want_splits) {
+        touching = PyMem_RawMalloc((count + 1) * sizeof(int64_t));
+        if (touching == NULL)
+            failed = 1;
+        const int64_t *s = starts.buf, *e = ends.buf;
+        for (Py_ssize_t k = 0; !failed && k < count; k++) {
+            int64_t i = out[k];
+            if (i == 0 || (k > 0 && out[k - 1] == i - 1))
+                continue;
+            int64_t gap = s[i] - e[i - 1];
+            uint32_t c = gap == 1 ? (norm.itemsize == 1 ? ((const uint8_t *)norm.buf)[e[i - 1]]
+                                                        : ((const uint32_t *)norm.buf)[e[i - 1]]) : 0;
+            if (gap == 0 || (gap == 1 && c == 0xAD))
+                touching[ntouch++] = i;
+        }
+    }
     release_all(want, 3);
-    PyObject *result = listed(ok && failed, ok, "token bounds do not fit the text or each other", out, count, NULL, 0);
+    PyObject *result;
+    if (!want_splits || !ok || failed)
+        result = listed(ok && failed, ok, "token bounds do not fit the text or each other", out, count,
+                        want_splits ? splits : NULL, nsplit);
+    else
+        result = Py_BuildValue("(y#y#y#)", (const char *)out, count * (Py_ssize_t)sizeof(int64_t), (const char *)splits,
+                               nsplit * (Py_ssize_t)sizeof(int64_t), (const char *)touching,
+                               ntouch * (Py_ssize_t)sizeof(int64_t));
     PyMem_RawFree(out);
     PyMem_RawFree(strays);
+    PyMem_RawFree(splits);
+    PyMem_RawFree(touching);
     return result;
 }
 
@@ -2595,31 +2657,39 @@ static PyObject *gap_shingles(PyObject *self, PyObject *args) {
  * `second` None, each of `halves` is read as one word, `first` (a word with a stray glued to
  * it read alone: `Tokens.tails`). Each window is hashed as fingerprint.shingles.shingles_of
  * does; windows past either end of the text are left out. With `bitmaps`, only the shingles
- * whose bit is set in one of them are listed (see gap_shingles). (half number int64, shingle
- * uint64) as bytes, by half, then by window. */
+ * whose bit is set in one of them are listed (see gap_shingles); with `probe` (a uint8 per
+ * half), only the windows of the halves flagged 1, and of those flagged 2 the k - 1 windows
+ * after them too (the others are still read as their words in those: 2k - 1 windows in a row
+ * hold a winnowed fingerprint of a registered text). (half number int64, shingle uint64) as
+ * bytes, by half, then by window. */
 static PyObject *half_shingles(PyObject *self, PyObject *args) {
-    PyObject *o_values, *o_halves, *o_first, *o_second, *o_marks, *o_bitmaps = Py_None;
+    PyObject *o_values, *o_halves, *o_first, *o_second, *o_marks, *o_bitmaps = Py_None, *o_probe = Py_None;
     Py_ssize_t k;
     unsigned long long mix;
-    if (!PyArg_ParseTuple(args, "OOOOOnK|O", &o_values, &o_halves, &o_first, &o_second, &o_marks, &k, &mix,
-                          &o_bitmaps))
+    if (!PyArg_ParseTuple(args, "OOOOOnK|OO", &o_values, &o_halves, &o_first, &o_second, &o_marks, &k, &mix,
+                          &o_bitmaps, &o_probe))
         return NULL;
-    Py_buffer values, halves, first, second, marks, maps[64];
+    Py_buffer values, halves, first, second, marks, probe, maps[64];
     GapOut out = {.maps = maps, .nb = 0, .count = 0, .cap = 256, .count2 = 0, .cap2 = 256, .nbatch = 0};
     if (o_bitmaps != Py_None && (out.nb = get_sequence(o_bitmaps, maps, 1, "bitmap")) < 0)
         return NULL;
-    int two = o_second != Py_None, wanted = two ? 5 : 4;  /* (second last: left out when None) */
-    Want want[] = {{o_values, &values, 8, 0, "values"}, {o_halves, &halves, 8, 0, "halves"},
-                   {o_first, &first, 8, 0, "first"}, {o_marks, &marks, 8, 0, "marks"},
-                   {o_second, &second, 8, 0, "second"}};
+    int two = o_second != Py_None, probing = o_probe != Py_None, wanted = 4;
+    Want want[6] = {{o_values, &values, 8, 0, "values"}, {o_halves, &halves, 8, 0, "halves"},
+                    {o_first, &first, 8, 0, "first"}, {o_marks, &marks, 8, 0, "marks"}};
+    if (two)
+        want[wanted++] = (Want){o_second, &second, 8, 0, "second"};
+    if (probing)
+        want[wanted++] = (Want){o_probe, &probe, 1, 0, "probe"};
     if (get_all(want, wanted) < 0) {
         for (Py_ssize_t b = 0; b < out.nb; b++)
             PyBuffer_Release(&maps[b]);
         return NULL;
     }
     Py_ssize_t n = values.len / 8, nh = halves.len / 8, m = marks.len / 8;
-    int ok = first.len / 8 == nh && (!two || second.len / 8 == nh) && k >= 2 && k <= 16 && gap_bits(&out), failed = 0;
+    int ok = first.len / 8 == nh && (!two || second.len / 8 == nh) && (!probing || probe.len == nh) && k >= 2
+             && k <= 16 && gap_bits(&out), failed = 0;
     const int64_t *hv = halves.buf, *mk = marks.buf;
+    const uint8_t *asked = probing ? probe.buf : NULL;
     for (Py_ssize_t j = 0; ok && j < nh; j++)  /* ascending, distinct, inside the text */
         ok = hv[j] >= 0 && hv[j] < n && (j == 0 || hv[j] > hv[j - 1]);
     for (Py_ssize_t j = 0; ok && j < m; j++)
@@ -2630,9 +2700,12 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
     if (ok && !failed) {
         const uint64_t *v = values.buf, *w1 = first.buf, *w2 = two ? second.buf : NULL;
         Py_BEGIN_ALLOW_THREADS
-        uint64_t seq[34];  /* k - 1 tokens of the other reading before the half, its word or two, k - 1 after */
+        uint64_t seq[64];  /* k - 1 tokens of the other reading before the half, its word or two, k - 1 after
+                            * (2k - 2 when probed wide) */
         Py_ssize_t mark_after = 0;  /* the first mark after the half */
         for (Py_ssize_t j = 0; j < nh && !failed; j++) {
+            if (asked != NULL && !asked[j])  /* (read as its words around the others, not looked up itself) */
+                continue;
             Py_ssize_t t = hv[j];
             while (mark_after < m && mk[mark_after] <= t)
                 mark_after++;
@@ -2664,8 +2737,8 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
             if (w2)
                 seq[len++] = w2[j];
             /* after it */
-            Py_ssize_t after = 0, ma = mark_after, ha = j + 1;
-            for (o = t + 1; after < k - 1 && o < n; o++) {
+            Py_ssize_t after = 0, ma = mark_after, ha = j + 1, wide = asked != NULL && asked[j] == 2 ? k - 1 : 0;
+            for (o = t + 1; after < k - 1 + wide && o < n; o++) {
                 while (ma < m && mk[ma] < o)
                     ma++;
                 if (ma < m && mk[ma] == o)
@@ -2675,7 +2748,7 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
                 if (ha < nh && hv[ha] == o) {
                     seq[len++] = w1[ha];
                     after++;
-                    if (w2 && after < k - 1) {
+                    if (w2 && after < k - 1 + wide) {
                         seq[len++] = w2[ha];
                         after++;
                     }
@@ -2684,9 +2757,10 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
                     after++;
                 }
             }
-            /* the windows that hold one of its words: starting k - 1 before the first to at the last */
-            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0; st <= before + two && st + k <= len && !failed;
-                 st++) {
+            /* the windows that hold one of its words: starting k - 1 before the first to at the last (and
+             * the k - 1 after those, wide) */
+            for (Py_ssize_t st = before - (k - 1) > 0 ? before - (k - 1) : 0;
+                 st <= before + two + wide && st + k <= len && !failed; st++) {
                 uint64_t h = seq[st];
                 for (Py_ssize_t i = 1; i < k; i++)
                     h = h * (uint64_t)mix + seq[st + i];
@@ -2699,7 +2773,8 @@ static PyObject *half_shingles(PyObject *self, PyObject *args) {
     }
     release_all(want, wanted);
     return gap_result(&out, failed, ok, "halves and marks: ascending token indices inside the text, a first and a "
-                      "second word for each half, 2 <= k <= 16 and bitmaps of a byte or more expected");
+                      "second word for each half (and a probe flag), 2 <= k <= 16 and bitmaps of a byte or more "
+                      "expected");
 }
 
 /* A multimap of uint64 keys to int32 values in two arrays of a power-of-two size, `keys` (0: an

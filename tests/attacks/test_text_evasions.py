@@ -165,6 +165,29 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
        for what, char in (("a Cyrillic letter", "ж"), ("a Greek letter", "λ"), ("an Arabic letter", "ب"),
                           ("a Hangul syllable", "한"), ("a Devanagari letter", "क"), ("four Cyrillic letters", "жшщы"))
        for every in ("word", "3rd word")},
+    # found attacking stop 37's joins (helper-28): one character that is no letter inside a word cuts it in two
+    **{f"{what} in the middle of every {every}": (each_word(inside(char), every={"word": 1, "3rd word": 3,
+                                                                                  "8th word": 8}[every]), None)
+       for what, char in (("a hyphen", "-"), ("a full stop", "."), ("an apostrophe", "'"), ("a slash", "/"),
+                          ("an emoji", "🙂"), ("a degree sign", "°"), ("a superscript two", "²"))
+       for every in ("word", "3rd word", "8th word")},
+    # found by helper-28, kept as they stand
+    "a digit in the middle of every word and in place of every 4th blank": (
+        lambda ws: "".join(inside("1")(w) + ("8" if i % 4 == 3 else " ") for i, w in enumerate(ws)).strip(),
+        "a digit in place of a blank glues two words that the joins read as one (t1he8molecular: themolecular); "
+        "the reading without marks cuts both back into pieces"),
+    "three CJK characters in the middle of every 3rd word": (each_word(inside("日本語"), every=3),
+                                                              "three CJK characters side by side are no mark (Japanese "
+                                                              "text between English words), so no join"),
+    "a digit inside and a Cyrillic letter glued after every 3rd word": (each_word(lambda w: inside("4")(w) + "ж",
+                                                                                  every=3),
+                                                                         "the joined word keeps its tail (heldж): "
+                                                                         "one reading joins, the other takes tails off"),
+    "hard-wrapped, a digit inside every broken word": (
+        lambda ws: " ".join(w[: len(w) // 2] + "-\n" + inside("2")(w[len(w) // 2 :]) if i % 3 == 0 and len(w) > 3
+                            else w for i, w in enumerate(ws)),
+        "the word joined at the line break is one token with the number's piece beside it (mo-\\nlecula2r: "
+        "molecula, 2, r); the join reads its pieces as the tokeniser cut them, not the joined word's"),
     "a digit in the middle of every word, CamelCase pairs": (
         lambda ws: " ".join(inside("5")(p) for p in pairs(ws, str.capitalize, str.capitalize)),
         "the pieces are joined (TheHa5lcyon: thehalcyon) or read as a pair, not both: a word joined is not "

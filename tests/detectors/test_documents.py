@@ -344,6 +344,24 @@ def test_marks_inside_words_are_seen_through_with_and_without_the_c_speedups(tmp
     assert found and abs(found[0] - 40) <= 1, with_c
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 1400), every=st.integers(1, 8), cut=st.sampled_from(["-", ".", "'", "/", "🙂", "°"]),
+       host_seed=st.integers(1000, 10**6))
+def test_words_cut_in_two_by_a_character_are_seen_through_with_and_without_the_c_speedups(tmp_path_factory, start,
+                                                                                          every, cut, host_seed):
+    """A hyphen, a full stop, an emoji in the middle of every few words (``mole-cular``): the
+    two pieces are read as one word where such words come close together, found by a C pass
+    or by NumPy, and the 40 words are one run."""
+    excerpt = SECRET.split()[start : start + 40]
+    text = prose(120, host_seed) + " " + " ".join(
+        w[: len(w) // 2] + cut + w[len(w) // 2 :] if i % every == 0 and len(w) > 1 else w
+        for i, w in enumerate(excerpt)) + " " + prose(120, host_seed + 1)
+    with_c, without = _with_and_without_c(scanner(tmp_path_factory), text)
+    assert with_c == without
+    found = [words for secret, words, _ in with_c if secret == "plan"]
+    assert found and abs(found[0] - 40) <= 1, with_c
+
+
 def test_words_cut_by_numbers_in_mail_are_read_joined_only_near_a_registered_fingerprint(tmp_path_factory,
                                                                                          monkeypatch):
     """``w3c``, ``Win32IE``, hex colours (``f0f``): words with a number inside are no evasion in

@@ -309,6 +309,7 @@ def test_a_pair_with_a_stray_glued_before_it_is_read_as_its_words(speedups_on, m
     ("a" + "1a" * 40 + " b", []),  # (longer than JOIN_CHARS: a dump, no word)
     ("t4he pro5cess", ["the", "process"]),
     ("wo8:07rd and t1.2.3he", ["word", "the"]),  # (numbers joined by one character: a group of marks)
+    ("mole\u00ad2cular mole2\u00adcular", ["molecular", "molecular"]),  # (a soft hyphen shows as nothing)
 ])
 def test_words_cut_in_pieces_by_marks_inside_them_are_joined(text, joined, speedups_on, monkeypatch):
     """``t4he``: the tokens are t, 4 and he, and the fingerprint tier reads the word whole as well

@@ -51,6 +51,7 @@ BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also 
 MIN_RUN_WORDS = 8  # shorter runs are chance
 MARK_BLOCK = 1 << 16  # marks whose gap shingles are looked up at a time
 MARK_REACH = 8  # shingles after and before a fingerprint found within which a glued number may stop its run
+SPLIT_REACH = 9  # words cut in two (`Tokens.splits`) this many tokens apart or closer are read joined
 SECOND_READING_REACH = 64  # tokens read again around a glued number that matters: a run through it
 # that goes on further is read in the text as written (64 words or more without a mark)
 MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
@@ -142,7 +143,7 @@ class DocumentDetector:
         word with a capital inside (``PowerPoint``) still matches itself where only numbers are
         glued; each covers the text around what it is for only: read whole, a window of mail
         with a few dozen "ext3" and "2001.3" in it was fingerprinted twice."""
-        found, stops = self._detect(scanned)
+        found, stops, long_stops = self._detect(scanned)
         tokens = scanned.tokens
         marks = tokens.marks
         readings: list[Scanned] = []
@@ -157,8 +158,8 @@ class DocumentDetector:
         if len(halves):  # every pair within reach read apart (the gate finds the pairs in a winnowed
             # fingerprint, one shingle in W or so: the run must go on through the others)
             readings.append(self._apart(scanned, distinct(np.concatenate((halves, tails))), marks, pairs=True))
-        if len(tokens.joins[0]):
-            joined = self._joined(scanned, marks, stops)
+        if len(tokens.joins[0]) or len(tokens.splits):
+            joined = self._joined(scanned, marks, long_stops)
             if joined is not None:
                 readings.append(joined)
         for other in readings:
@@ -179,15 +180,30 @@ class DocumentDetector:
         values[changed] = self.index.keyer.cached(split.hashes[changed])
         return replace(scanned, tokens=split, values=values)
 
-    def _joined(self, scanned: Scanned, marks: np.ndarray, stops: np.ndarray) -> Scanned | None:
+    def _joined(self, scanned: Scanned, marks: np.ndarray, long_stops: np.ndarray) -> Scanned | None:
         """The part as read within SECOND_READING_REACH of the words cut in pieces by marks
-        (`Tokens.joins`: ``t4he``) whose joining can make a difference (`_centres_that_matter`),
-        with every such word in reach whole and the marks left out; None when none can."""
+        (`Tokens.joins`: ``t4he``) or in two by a character (`Tokens.splits`: ``mole-cular``)
+        whose joining can make a difference (`_centres_that_matter`), with every such word in
+        reach whole and the marks left out; None when none can. Of the words cut in two, only
+        those with another within SPLIT_REACH tokens on both sides or where a run of
+        MIN_RUN_WORDS or more stops (`long_stops`) are asked about: an evader cuts many (an
+        excerpt cut every ninth word or less often leaves runs of eight words, which stop at the
+        cuts), and mail's hyphenated words and contractions stand far apart."""
         tokens = scanned.tokens
-        lo, hi, hashes, later = tokens.joins
+        lo, probe = _dense_splits(tokens.splits, long_stops, marks)
+        hi, hashes, later = lo + 1, tokens.split_hashes(lo), lo + 1
+        if len(tokens.joins[0]):
+            order = np.argsort(np.concatenate((lo, tokens.joins[0])), kind="stable")
+            lo, hi, hashes = (np.concatenate((a, b))[order] for a, b in zip((lo, hi, hashes), tokens.joins[:3]))
+            probe = np.concatenate((probe, np.ones(len(tokens.joins[0]), dtype=np.uint8)))[order]
+            later = merged(later, tokens.joins[3])
+        if len(lo) == 0:
+            return None
         words = self.index.keyer.cached(hashes)
         skip = merged(marks, later)  # each word's later pieces left out of the reading, as the marks are
-        matter = self._centres_that_matter(scanned, lo, (words,), skip, stops)
+        # (no word here matters by standing where a run stops alone: its window must be registered,
+        # else every chance phrase of mail that stops at a hyphenated word is read again)
+        matter = self._centres_that_matter(scanned, lo, (words,), skip, _EMPTY, probe=probe)
         if len(matter) == 0:
             return None
         at = _around(matter, SECOND_READING_REACH, len(scanned.values), skip)
@@ -289,13 +305,17 @@ class DocumentDetector:
         return self._centres_that_matter(scanned, tails, (self.index.keyer.cached(words),), marks, stops)
 
     def _centres_that_matter(self, scanned: Scanned, centres: np.ndarray, words: tuple[np.ndarray, ...],
-                             marks: np.ndarray, stops: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+                             marks: np.ndarray, stops: np.ndarray, values: np.ndarray | None = None,
+                             probe: np.ndarray | None = None) -> np.ndarray:
         """Which of `centres` (ascending tokens, each read as the one or two `words` given with
         it, their keyed values) reading so can make a difference at: one where the run of a
         fingerprint found stops, and one whose words are in a registered fingerprint of the text
         read around it without the marks and with the other centres so read (a text of nothing
         but word pairs, ``TheFederal ReserveHead SaidThe``, has no fingerprint of its own). Only
-        the K - 1 words either side of each are read, from `values` (None: the part's)."""
+        the K - 1 words either side of each are read, from `values` (None: the part's); with
+        `probe` (uint8 per centre), only the centres flagged are looked up so (the others are read
+        as their words around them), and those flagged 2 in the K - 1 windows after theirs as well
+        (2K - 1 windows in a row: a registered text there has a winnowed fingerprint in them)."""
         centres = np.ascontiguousarray(centres)
         matter = among(centres, stops)
         two = len(words) == 2
@@ -305,12 +325,13 @@ class DocumentDetector:
             bitmaps = self._bitmaps()
             self._found(matter, native.half_shingles(np.ascontiguousarray(values), centres, words[0],
                                                      words[1] if two else None,
-                                                     np.ascontiguousarray(marks, np.int64), K, int(MIX), bitmaps),
+                                                     np.ascontiguousarray(marks, np.int64), K, int(MIX), bitmaps,
+                                                     None if probe is None else np.ascontiguousarray(probe, np.uint8)),
                         bitmaps)
             return centres[matter]
         # the same from 3(K - 1) tokens either side (as at most two marks stand side by side, K - 1
         # words are left), read as one text (a few shingles span two windows' seam: chance, a reading more)
-        at = _around(centres, 3 * (K - 1), len(values), marks)
+        at = _around(centres, 6 * (K - 1), len(values), marks)
         split = np.zeros(len(at), dtype=np.int64)
         if two:
             split[np.searchsorted(at, centres)] = 1
@@ -324,8 +345,11 @@ class DocumentDetector:
         if len(looked):
             hits = distinct(looked)  # the shingles that start K - 1 before a centre's first word to at its last
             lo = np.searchsorted(hits, first - K + 1)
-            hi = np.searchsorted(hits, first + two, side="right")
-            matter[hi > lo] = True
+            if probe is None:
+                matter[np.searchsorted(hits, first + two, side="right") > lo] = True
+            else:
+                hi = np.searchsorted(hits, first + two + (K - 1) * (probe == 2), side="right")
+                matter[(hi > lo) & (probe > 0)] = True
         return centres[matter]
 
     def _stored(self, unique: np.ndarray) -> np.ndarray:
@@ -340,17 +364,17 @@ class DocumentDetector:
             stored[bitmap.search(segment.arrays["doc_hash"], unique, everyone, distinct=True)[0]] = True
         return stored
 
-    def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray]:
+    def _detect(self, scanned: Scanned, total: int | None = None) -> tuple[list[Finding], np.ndarray, np.ndarray]:
         """(findings, the tokens where runs of fingerprints found stop within MARK_REACH
-        shingles, ascending); `total`: the part's tokens, when `scanned` holds only some of
-        them (a second reading)."""
+        shingles, ascending, and those of them where runs of MIN_RUN_WORDS or more stop); `total`:
+        the part's tokens, when `scanned` holds only some of them (a second reading)."""
         sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
         qpos, owner, spos = self.lookup(sh, aside)
         for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
-            return [], qpos
+            return [], qpos, qpos
         _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
         scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
         # hits whose run reaches MIN_RUN_WORDS (most chance hits are a phrase of five or six
@@ -360,11 +384,13 @@ class DocumentDetector:
         after, before = self._agreement(qpos, owner, spos, scanned32, MARK_REACH)
         need = MIN_RUN_WORDS - K  # further shingles a run needs besides its hit
         keep = np.minimum(after, need) + np.minimum(before, need) >= need
-        stops = distinct(np.concatenate((qpos[after < MARK_REACH] + after[after < MARK_REACH] + K,
-                                         qpos[before < MARK_REACH] - before[before < MARK_REACH] - 1)))
+        ending, starting = after < MARK_REACH, before < MARK_REACH
+        stops = distinct(np.concatenate((qpos[ending] + after[ending] + K, qpos[starting] - before[starting] - 1)))
+        ending, starting = ending & keep, starting & keep
+        long_stops = distinct(np.concatenate((qpos[ending] + after[ending] + K, qpos[starting] - before[starting] - 1)))
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
-            return [], stops
+            return [], stops, long_stops
         _check(scanned, "after the first comparison of hits")
         order = np.lexsort((spos, qpos, owner))
         qpos, owner, spos = qpos[order], owner[order], spos[order]
@@ -384,7 +410,7 @@ class DocumentDetector:
             if current is None or finding.matched_words > current.matched_words:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
-        return list(best.values()), stops
+        return list(best.values()), stops, long_stops
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None, words: "Words | None" = None):
@@ -611,6 +637,26 @@ def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
         if current is None or (f.score, f.matched_words) > (current.score, current.matched_words):
             best[f.secret] = f
     return list(best.values())
+
+
+def _dense_splits(first: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of `Tokens.splits` (their first tokens), those to look up, flagged 2 (wide: see
+    `_centres_that_matter`): those next to one of `stops` and those with another within
+    SPLIT_REACH tokens on both sides (one of an excerpt's cuts in the gate is enough: the
+    reading goes on through the rest); with the others within SPLIT_REACH of those, flagged 0,
+    read as their words around them; neither piece a mark (a lookalike standing alone, ``a.α``)."""
+    if len(first) == 0:
+        return first, np.zeros(0, dtype=np.uint8)
+    near = np.diff(first) <= SPLIT_REACH
+    before, after = np.append(False, near), np.append(near, False)
+    asked = before & after | among(first, stops) | among(first + 1, stops)
+    # and the others near those: read as their words around them
+    keep = asked | np.append(False, near & asked[:-1]) | np.append(near & asked[1:], False)
+    first, probe = first[keep], (2 * asked).astype(np.uint8)[keep]
+    if len(marks) and len(first):
+        keep = ~among(first, marks) & ~among(first + 1, marks)
+        first, probe = first[keep], probe[keep]
+    return first, probe
 
 
 def _around(centres: np.ndarray, reach: int, n: int, marks: np.ndarray) -> np.ndarray:
