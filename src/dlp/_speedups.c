@@ -2231,10 +2231,14 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
  * characters on each side: every token of such a number; in text of code points, the strays too
  * (`strays_in`). Blank: a code point below 33, U+0085, U+2028, U+2029 or U+3000. Int64 token
  * numbers, in order, as bytes; with `want_splits`, three such: those, normalise.Tokens' split
- * words (the first token of each two tokens that start with a character below `latin_end`, are
- * no numbers, and stand one character apart, not blank, with a blank (or the text's end) before
- * the first and after the second), and the marks that touch the token before them (see below). */
+ * words (the first and the last token of each chain of two to SPLIT_PIECES tokens that start
+ * with a character below `latin_end`, are no numbers, and stand one to SPLIT_CHARS characters
+ * apart, none blank, with a blank (or the text's end) before the first and after the last, in
+ * turn), and the marks that touch the token before them (see below). */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
+
+#define SPLIT_CHARS 3  /* normalise.SPLIT_CHARS */
+#define SPLIT_PIECES 8  /* normalise.SPLIT_PIECES */
 
 /* Whether a blank stands in [from, to) of the text (from < 0: the text's start, which counts
  * as one). */
@@ -2266,15 +2270,23 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
         if (!FITS(i))
             return 0;
         if (!DIGIT(i)) {
-            /* a word cut in two by one character (`Tokens.splits`): the character after most tokens is a
-             * blank, read first */
-            if (splits != NULL && i + 1 < m && e[i] < n && AT(e[i]) > 32 && s[i + 1] - e[i] == 1) {
-                if (!FITS(i + 1))
-                    return 0;
-                if (!DIGIT(i + 1) && AT(s[i]) < latin_end && AT(s[i + 1]) < latin_end
-                    && !is_blank(AT(e[i])) && blank_between(text, width, i > 0 ? e[i - 1] : -1, s[i])
-                    && (i + 2 >= m || (FITS(i + 2) && blank_between(text, width, e[i + 1], s[i + 2])))
-                    && !push(splits, nsplits, cap_splits, i))
+            /* a word cut in pieces by up to SPLIT_CHARS characters each (`Tokens.splits`): the character
+             * after most tokens is a blank, read first */
+            if (splits != NULL && i + 1 < m && e[i] < n && AT(e[i]) > 32 && s[i + 1] - e[i] <= SPLIT_CHARS
+                && AT(s[i]) < latin_end && blank_between(text, width, i > 0 ? e[i - 1] : -1, s[i])) {
+                Py_ssize_t j = i;  /* the last piece */
+                for (;;) {
+                    if (j + 1 >= m)
+                        break;
+                    if (!FITS(j + 1))
+                        return 0;
+                    if (!(s[j + 1] - e[j] >= 1 && s[j + 1] - e[j] <= SPLIT_CHARS && !DIGIT(j + 1)
+                          && AT(s[j + 1]) < latin_end && !blank_between(text, width, e[j], s[j + 1])))
+                        break;
+                    j++;
+                }
+                if (j > i && j - i < SPLIT_PIECES && (j + 1 >= m || (FITS(j + 1) && blank_between(text, width, e[j], s[j + 1])))
+                    && !(push(splits, nsplits, cap_splits, i) && push(splits, nsplits, cap_splits, j)))
                     return -1;
             }
             continue;

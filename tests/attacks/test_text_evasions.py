@@ -171,6 +171,18 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
        for what, char in (("a hyphen", "-"), ("a full stop", "."), ("an apostrophe", "'"), ("a slash", "/"),
                           ("an emoji", "🙂"), ("a degree sign", "°"), ("a superscript two", "²"))
        for every in ("word", "3rd word", "8th word")},
+    # found by helper-29 attacking the reading of words cut in two
+    "a hyphen in every 4th word and a time between every two words": (
+        lambda ws: " ".join((inside("-")(w) if i % 4 == 0 else w) + f" 8:{i % 60:02d}" for i, w in enumerate(ws)),
+        None),
+    "a hyphen in every 3rd word and a digit glued to every word": (
+        lambda ws: " ".join((inside("-")(w) if i % 3 == 0 else w) + str(i % 10) for i, w in enumerate(ws)),
+        "a word cut in two stands between blanks: the number glued to it (mo-lecular1) is a mark of the other "
+        "reading, and no reading drops it and joins the pieces"),
+    "hyphens after every 2nd letter of every word": (
+        each_word(lambda w: "-".join(w[k:k + 2] for k in range(0, len(w), 2))), None),
+    "two hyphens in the middle of every 3rd word": (each_word(inside("--"), every=3), None),
+    "two emoji in the middle of every 3rd word": (each_word(inside("🙂🙂"), every=3), None),
     # found by helper-28, kept as they stand
     "a digit in the middle of every word and in place of every 4th blank": (
         lambda ws: "".join(inside("1")(w) + ("8" if i % 4 == 3 else " ") for i, w in enumerate(ws)).strip(),

@@ -158,7 +158,7 @@ class DocumentDetector:
         if len(halves):  # every pair within reach read apart (the gate finds the pairs in a winnowed
             # fingerprint, one shingle in W or so: the run must go on through the others)
             readings.append(self._apart(scanned, distinct(np.concatenate((halves, tails))), marks, pairs=True))
-        if len(tokens.joins[0]) or len(tokens.splits):
+        if len(tokens.joins[0]) or len(tokens.splits):  # (splits: rows)
             joined = self._joined(scanned, marks, long_stops)
             if joined is not None:
                 readings.append(joined)
@@ -190,8 +190,10 @@ class DocumentDetector:
         excerpt cut every ninth word or less often leaves runs of eight words, which stop at the
         cuts), and mail's hyphenated words and contractions stand far apart."""
         tokens = scanned.tokens
-        lo, probe = _dense_splits(tokens.splits, long_stops, marks)
-        hi, hashes, later = lo + 1, tokens.split_hashes(lo), lo + 1
+        rows, probe = _dense_splits(tokens.splits, long_stops, marks)
+        lo, hi, hashes = rows[:, 0], rows[:, 1], tokens.split_hashes(rows)
+        count = hi - lo  # (each word's later pieces)
+        later = np.repeat(lo + 1, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
         if len(tokens.joins[0]):
             order = np.argsort(np.concatenate((lo, tokens.joins[0])), kind="stable")
             lo, hi, hashes = (np.concatenate((a, b))[order] for a, b in zip((lo, hi, hashes), tokens.joins[:3]))
@@ -639,24 +641,26 @@ def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _dense_splits(first: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Of `Tokens.splits` (their first tokens), those to look up, flagged 2 (wide: see
+def _dense_splits(rows: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of `Tokens.splits` (rows of first and last token), those to look up, flagged 2 (wide: see
     `_centres_that_matter`): those next to one of `stops` and those with another within
     SPLIT_REACH tokens on both sides (one of an excerpt's cuts in the gate is enough: the
     reading goes on through the rest); with the others within SPLIT_REACH of those, flagged 0,
-    read as their words around them; neither piece a mark (a lookalike standing alone, ``a.α``)."""
-    if len(first) == 0:
-        return first, np.zeros(0, dtype=np.uint8)
-    near = np.diff(first) <= SPLIT_REACH
+    read as their words around them; no piece a mark (a lookalike standing alone, ``a.α``)."""
+    if len(rows) == 0:
+        return rows, np.zeros(0, dtype=np.uint8)
+    first, last = rows[:, 0], rows[:, 1]
+    # (counted in the reading without the marks: a number between every two words spaced them out)
+    near = np.diff(first - np.searchsorted(marks, first)) <= SPLIT_REACH
     before, after = np.append(False, near), np.append(near, False)
-    asked = before & after | among(first, stops) | among(first + 1, stops)
+    asked = before & after | among(first, stops) | among(last, stops)
     # and the others near those: read as their words around them
     keep = asked | np.append(False, near & asked[:-1]) | np.append(near & asked[1:], False)
-    first, probe = first[keep], (2 * asked).astype(np.uint8)[keep]
-    if len(marks) and len(first):
-        keep = ~among(first, marks) & ~among(first + 1, marks)
-        first, probe = first[keep], probe[keep]
-    return first, probe
+    rows, probe = rows[keep], (2 * asked).astype(np.uint8)[keep]
+    if len(marks) and len(rows):  # (no mark between a word's first token and its last)
+        keep = np.searchsorted(marks, rows[:, 0]) == np.searchsorted(marks, rows[:, 1], side="right")
+        rows, probe = rows[keep], probe[keep]
+    return rows, probe
 
 
 def _around(centres: np.ndarray, reach: int, n: int, marks: np.ndarray) -> np.ndarray:

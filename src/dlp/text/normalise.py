@@ -280,22 +280,30 @@ class Tokens:
 
     @cached_property
     def splits(self) -> np.ndarray:
-        """Words cut in two by one character that is not blank (``mole-cular``, ``mole.cular``,
-        ``mole🙂cular``: two tokens), computed on first use: the first token of each (ascending;
-        `split_hashes` joins them). A word here stands between blanks (``www.enron.com`` is
-        none) and its two pieces are Latin and no numbers. In mail they are contractions
-        (``don't``: an evader writes ``ha've``), hyphenated words, ``e-mail`` and ``and/or``,
-        some 26,000 in 10 MB, and the fingerprint tier reads them joined only where they come
-        close together or where a run stops."""
-        return self._glued[1]
+        """Words cut in pieces by up to SPLIT_CHARS characters each that are not blank
+        (``mole-cular``, ``mole.cular``, ``mole🙂cular``, ``mo-le-cu-la-r``), computed on first
+        use: rows of (its first token, its last), ascending (`split_hashes` joins them). A word
+        here stands between blanks, has two to SPLIT_PIECES pieces, each Latin and no number, and
+        spans 2 JOIN_CHARS characters at most. In mail they are contractions (``don't``: an
+        evader writes ``ha've``), hyphenated words, ``e-mail``, ``and/or``, host names, some
+        30,000 in 10 MB, and the fingerprint tier reads them joined only where they come close
+        together or where a run stops."""
+        rows = self._glued[1].reshape(-1, 2)
+        if len(rows) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        return rows[self.nends[rows[:, 1]] - self.nstarts[rows[:, 0]] <= 2 * JOIN_CHARS]
 
-    def split_hashes(self, first: np.ndarray) -> np.ndarray:
-        """The unkeyed hash of each word of `splits` at `first`, its two pieces joined (``molecular``)."""
-        pieces = np.stack([first, first + 1], axis=1).ravel()
+    def split_hashes(self, rows: np.ndarray) -> np.ndarray:
+        """The unkeyed hash of each word of `splits` (rows of first and last token), its pieces
+        joined (``molecular``)."""
+        count = rows[:, 1] - rows[:, 0] + 1
+        pieces = np.repeat(rows[:, 0], count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
         sizes = self.nends[pieces] - self.nstarts[pieces]
         offsets = np.cumsum(sizes) - sizes
         chars = self.norm[np.repeat(self.nstarts[pieces] - offsets, sizes) + np.arange(int(sizes.sum()))]
-        return span_hashes(chars, offsets[0::2], offsets[1::2] + sizes[1::2])
+        length = np.add.reduceat(sizes, np.cumsum(count) - count) if len(rows) else sizes
+        firsts = np.cumsum(length) - length
+        return span_hashes(chars, firsts, firsts + length)
 
     def _numbers_and_strays(self) -> np.ndarray:
         """`marks` but those that hid behind lookalikes."""
@@ -1170,6 +1178,8 @@ STRAY_CHARS = 3  # a token of a script beyond Latin this short between two Latin
 TAIL_CHARS = 8  # characters beyond Latin glued to either end of a Latin word that are read off it (`Tokens.tails`:
 # four Cyrillic letters, or the Arabic word one ligature makes, glued to every word let an excerpt through)
 LATIN_END = 0x250  # code points below this are Latin (and ASCII): the words strays stand between
+SPLIT_CHARS = 3  # characters that cut a word in two (`Tokens.splits`: ``mole--cular``) at most,
+SPLIT_PIECES = 8  # into fewer pieces than this
 JOIN_CHARS = 32  # pieces of a word cut by marks (`Tokens.joins`) are joined up to this many characters,
 JOIN_MARKS = 8  # with up to this many marks side by side between two of them
 
@@ -1227,17 +1237,22 @@ def _split_words(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, digit
     if m < 2:
         return _NO_INT
     latin = (norm[nstarts] < LATIN_END) & ~digit
-    cut = np.flatnonzero(latin[:-1] & latin[1:] & (nstarts[1:] - nends[:-1] == 1))
-    if len(cut) == 0:
-        return _NO_INT
+    gap = nstarts[1:] - nends[:-1]
     blank = _BLANK[np.minimum(norm, len(_BLANK) - 1)] if norm.dtype != np.uint8 else _BLANK[norm]
     blanks = np.concatenate(([0], np.cumsum(blank)))  # (blanks before each offset)
-    cut = cut[~blank[nends[cut]]]
-    before = np.where(cut > 0, nends[np.maximum(cut - 1, 0)], 0)
-    cut = cut[(cut == 0) | (blanks[nstarts[cut]] > blanks[before])]
-    after = cut + 2 < m
-    tail = np.where(after, nstarts[np.minimum(cut + 2, m - 1)], 0)
-    return cut[~after | (blanks[tail] > blanks[nends[np.minimum(cut + 1, m - 1)]])].astype(np.int64, copy=False)
+    # each token linked to the next: both Latin, no numbers, one to SPLIT_CHARS characters apart, none blank
+    link = latin[:-1] & latin[1:] & (gap >= 1) & (gap <= SPLIT_CHARS) & (blanks[nstarts[1:]] == blanks[nends[:-1]])
+    cut = np.flatnonzero(link)
+    if len(cut) == 0:
+        return _NO_INT
+    starts = np.append(True, cut[1:] != cut[:-1] + 1)
+    first, last = cut[starts], cut[np.append(starts[1:], True)] + 1
+    before = np.where(first > 0, nends[np.maximum(first - 1, 0)], 0)
+    after = last + 1 < m
+    tail = np.where(after, nstarts[np.minimum(last + 1, m - 1)], 0)
+    ok = ((first == 0) | (blanks[nstarts[first]] > blanks[before])) & (~after | (blanks[tail] > blanks[nends[last]])) \
+        & (last - first < SPLIT_PIECES)
+    return np.stack([first[ok], last[ok]], axis=1).ravel().astype(np.int64, copy=False)
 
 
 def _touching(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
