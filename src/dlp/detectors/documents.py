@@ -135,7 +135,9 @@ class DocumentDetector:
     def detect(self, scanned: Scanned) -> list[Finding]:
         """Findings of the part as written and in up to four other readings, each where it can
         change something: without the glued numbers and strays (``the process1 of cooling2``,
-        ``held 日 for``: `Tokens.marks`, `_marks_that_matter`); with the words that carry a glued
+        ``held 日 for``: `Tokens.marks`, `_marks_that_matter`), read first, as its runs may stop
+        at a word the others read (``🇬🇧TheBatch 🇬🇧IsHeld``: the flags dropped, a run stops at a
+        pair, which then matters); with the words that carry a glued
         stray alone (``heldж``: `Tokens.tails`), the marks dropped too; with words glued in
         pairs apart as well (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`);
         and with the words that marks cut in pieces whole (``t4he``: `Tokens.joins`, `_joined`).
@@ -148,9 +150,16 @@ class DocumentDetector:
         marks = tokens.marks
         readings: list[Scanned] = []
         matter = self._marks_that_matter(scanned.values, marks, stops) if len(marks) else _EMPTY
-        if len(matter):
+        if len(matter):  # read first: where its runs stop, a word of the readings below may be what stopped them
             at = _around(matter, SECOND_READING_REACH, len(scanned.values), marks)
-            readings.append(replace(scanned, tokens=tokens.taken(at), values=scanned.values[at]))
+            try:
+                more, more_stops, more_long = self._detect(replace(scanned, tokens=tokens.taken(at), values=scanned.values[at]),
+                                                           total=len(scanned.values))
+            except DeadlineExceeded as exc:
+                raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
+            found = _stronger(found, more)
+            stops, long_stops = (distinct(np.concatenate((own, at[other[(other >= 0) & (other < len(at))]])))
+                                 for own, other in ((stops, more_stops), (long_stops, more_long)))
         tails = self._tails_that_matter(scanned, marks, stops) if len(tokens.tails) else _EMPTY
         if len(tails):
             readings.append(self._apart(scanned, tails, marks, pairs=False))
