@@ -2233,8 +2233,8 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
  * numbers, in order, as bytes; with `want_splits`, three such: those, normalise.Tokens' split
  * words (the first and the last token of each chain of two to SPLIT_PIECES tokens that start
  * with a character below `latin_end`, are no numbers, and stand one to SPLIT_CHARS characters
- * apart, none blank, with a blank (or the text's end) before the first and after the last, in
- * turn), and the marks that touch the token before them (see below). */
+ * apart (`cut_between`), with a blank (or the text's end) before the first and after the last,
+ * in turn), and the marks that touch the token before them (see below). */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
 
 #define SPLIT_CHARS 3  /* normalise.SPLIT_CHARS */
@@ -2249,6 +2249,37 @@ static inline int blank_between(const void *text, int width, Py_ssize_t from, Py
         if (is_blank(width == 1 ? ((const uint8_t *)text)[k] : ((const uint32_t *)text)[k]))
             return 1;
     return 0;
+}
+
+/* Whether [from, to) (one to SPLIT_CHARS characters) cuts a word (`Tokens.splits`): one
+ * character that is not blank, or more that are the same character (``--``, two emoji) or are
+ * all beyond ASCII; not ASCII punctuation of several kinds (markup, ``="``, ``</``, ``://``). */
+static inline int cut_between(const void *text, int width, Py_ssize_t from, Py_ssize_t to) {
+    const uint8_t *p8 = text;
+    const uint32_t *p32 = text;
+    uint32_t first = width == 1 ? p8[from] : p32[from];
+    int same = 1, wide = 1;
+    for (Py_ssize_t k = from; k < to; k++) {
+        uint32_t c = width == 1 ? p8[k] : p32[k];
+        if (is_blank(c))
+            return 0;
+        same &= c == first;
+        wide &= c >= 128;
+    }
+    return to - from == 1 || same || wide;
+}
+
+/* Whether the cut [b, b_end) is the cut [a, a_end) again (a word cut in three pieces or more is
+ * cut the same way throughout: ``mo-le-cu-lar``, not an address, ``Allen/HOU/ECT@ECT``). */
+static inline int same_cut(const void *text, int width, Py_ssize_t a, Py_ssize_t a_end, Py_ssize_t b,
+                           Py_ssize_t b_end) {
+    if (a_end - a != b_end - b)
+        return 0;
+    for (Py_ssize_t k = 0; k < a_end - a; k++)
+        if ((width == 1 ? ((const uint8_t *)text)[a + k] : ((const uint32_t *)text)[a + k])
+            != (width == 1 ? ((const uint8_t *)text)[b + k] : ((const uint32_t *)text)[b + k]))
+            return 0;
+    return 1;
 }
 
 /* glued_marks over code points of `width` bytes (a constant where it is called, so each width
@@ -2281,7 +2312,8 @@ static inline int glued_marks_in(const void *text, int width, Py_ssize_t n, cons
                     if (!FITS(j + 1))
                         return 0;
                     if (!(s[j + 1] - e[j] >= 1 && s[j + 1] - e[j] <= SPLIT_CHARS && !DIGIT(j + 1)
-                          && AT(s[j + 1]) < latin_end && !blank_between(text, width, e[j], s[j + 1])))
+                          && AT(s[j + 1]) < latin_end && cut_between(text, width, e[j], s[j + 1])
+                          && (j == i || same_cut(text, width, e[i], s[i + 1], e[j], s[j + 1]))))
                         break;
                     j++;
                 }

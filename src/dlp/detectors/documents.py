@@ -39,7 +39,7 @@ from .. import speedups
 from ..arrays import among, distinct, merged
 from ..fingerprint import bitmap
 from ..fingerprint.shingles import K, MIX, shingles, shingles_of
-from ..text.normalise import single_characters
+from ..text.normalise import JOIN_CHARS, single_characters
 from ..errors import DeadlineExceeded
 from ..evidence import DocumentEvidence, Run
 from ..types import Finding
@@ -199,7 +199,7 @@ class DocumentDetector:
         excerpt cut every ninth word or less often leaves runs of eight words, which stop at the
         cuts), and mail's hyphenated words and contractions stand far apart."""
         tokens = scanned.tokens
-        rows, probe = _dense_splits(tokens.splits, long_stops, marks)
+        rows, probe = _short_enough(tokens, *_dense_splits(tokens.splits, long_stops, marks))
         lo, hi, hashes = rows[:, 0], rows[:, 1], tokens.split_hashes(rows)
         count = hi - lo  # (each word's later pieces)
         later = np.repeat(lo + 1, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
@@ -660,7 +660,12 @@ def _dense_splits(rows: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tup
         return rows, np.zeros(0, dtype=np.uint8)
     first, last = rows[:, 0], rows[:, 1]
     # (counted in the reading without the marks: a number between every two words spaced them out)
-    near = np.diff(first - np.searchsorted(marks, first)) <= SPLIT_REACH
+    apart = np.diff(first)
+    near = apart <= SPLIT_REACH
+    maybe = np.flatnonzero(~near & (apart <= 4 * SPLIT_REACH))
+    if len(maybe) and len(marks):
+        between = np.searchsorted(marks, first[maybe + 1]) - np.searchsorted(marks, first[maybe])
+        near[maybe] = apart[maybe] - between <= SPLIT_REACH
     before, after = np.append(False, near), np.append(near, False)
     asked = before & after | among(first, stops) | among(last, stops)
     # and the others near those: read as their words around them
@@ -670,6 +675,14 @@ def _dense_splits(rows: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tup
         keep = np.searchsorted(marks, rows[:, 0]) == np.searchsorted(marks, rows[:, 1], side="right")
         rows, probe = rows[keep], probe[keep]
     return rows, probe
+
+
+def _short_enough(tokens, rows: np.ndarray, probe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of `_dense_splits`, the words of JOIN_CHARS letters at most (a long run of tokens cut by
+    punctuation is no disguised word: a path, a hex dump)."""
+    span = tokens.nends[rows[:, 1]] - tokens.nstarts[rows[:, 0]]
+    keep = span <= 2 * JOIN_CHARS
+    return rows[keep], probe[keep]
 
 
 def _around(centres: np.ndarray, reach: int, n: int, marks: np.ndarray) -> np.ndarray:

@@ -280,18 +280,15 @@ class Tokens:
 
     @cached_property
     def splits(self) -> np.ndarray:
-        """Words cut in pieces by up to SPLIT_CHARS characters each that are not blank
-        (``mole-cular``, ``mole.cular``, ``mole🙂cular``, ``mo-le-cu-la-r``), computed on first
+        """Words cut in pieces by up to SPLIT_CHARS characters each that are not blank, all the
+        same or all beyond ASCII where more than one (``mole-cular``, ``mole.cular``,
+        ``mole🙂🙂cular``, ``mo-le-cu-la-r``; markup, ``a="b``, is none), computed on first
         use: rows of (its first token, its last), ascending (`split_hashes` joins them). A word
-        here stands between blanks, has two to SPLIT_PIECES pieces, each Latin and no number, and
-        spans 2 JOIN_CHARS characters at most. In mail they are contractions (``don't``: an
+        here stands between blanks and has two to SPLIT_PIECES pieces, each Latin and no number. In mail they are contractions (``don't``: an
         evader writes ``ha've``), hyphenated words, ``e-mail``, ``and/or``, host names, some
         30,000 in 10 MB, and the fingerprint tier reads them joined only where they come close
         together or where a run stops."""
-        rows = self._glued[1].reshape(-1, 2)
-        if len(rows) == 0:
-            return np.zeros((0, 2), dtype=np.int64)
-        return rows[self.nends[rows[:, 1]] - self.nstarts[rows[:, 0]] <= 2 * JOIN_CHARS]
+        return self._glued[1].reshape(-1, 2)
 
     def split_hashes(self, rows: np.ndarray) -> np.ndarray:
         """The unkeyed hash of each word of `splits` (rows of first and last token), its pieces
@@ -1240,12 +1237,27 @@ def _split_words(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, digit
     gap = nstarts[1:] - nends[:-1]
     blank = _BLANK[np.minimum(norm, len(_BLANK) - 1)] if norm.dtype != np.uint8 else _BLANK[norm]
     blanks = np.concatenate(([0], np.cumsum(blank)))  # (blanks before each offset)
-    # each token linked to the next: both Latin, no numbers, one to SPLIT_CHARS characters apart, none blank
+    # each token linked to the next: both Latin, no numbers, one to SPLIT_CHARS characters apart, none
+    # blank, and where more than one, all the same character or all beyond ASCII (not markup: ``="``)
     link = latin[:-1] & latin[1:] & (gap >= 1) & (gap <= SPLIT_CHARS) & (blanks[nstarts[1:]] == blanks[nends[:-1]])
+    more = np.flatnonzero(link & (gap > 1))
+    if len(more):
+        at = nends[more]
+        same, wide = np.ones(len(more), dtype=bool), np.ones(len(more), dtype=bool)
+        for k in range(SPLIT_CHARS):
+            inside = k < gap[more]
+            c = norm[np.minimum(at + k, len(norm) - 1)]
+            same &= ~inside | (c == norm[at])
+            wide &= ~inside | (c >= 128)
+        link[more[~(same | wide)]] = False
     cut = np.flatnonzero(link)
     if len(cut) == 0:
         return _NO_INT
-    starts = np.append(True, cut[1:] != cut[:-1] + 1)
+    # a word in three pieces or more is cut the same way throughout (not an address: ``a/HOU/ECT@ECT``)
+    sign = gap[cut].astype(np.int64)
+    for k in range(SPLIT_CHARS):
+        sign = sign * 0x110001 + np.where(k < gap[cut], norm[np.minimum(nends[cut] + k, len(norm) - 1)], 0x110000)
+    starts = np.append(True, (cut[1:] != cut[:-1] + 1) | (sign[1:] != sign[:-1]))
     first, last = cut[starts], cut[np.append(starts[1:], True)] + 1
     before = np.where(first > 0, nends[np.maximum(first - 1, 0)], 0)
     after = last + 1 < m
