@@ -358,7 +358,7 @@ MARK_PIECES = st.one_of(
 def test_glued_number_and_stray_marks_are_the_numpy_ones(pieces):
     def marks(text):
         toks = tokenise(text)  # (computed on first use, with or without the C code)
-        return toks.marks, toks.splits.ravel(), toks.split_hashes(toks.splits)
+        return toks.marks, toks.splits.ravel(), toks.split_hashes(toks.splits), *toks.joins
 
     with_c, without = _both(marks, "".join(pieces))
     assert all(np.array_equal(a, b) for a, b in zip(with_c, without))

@@ -2239,6 +2239,7 @@ static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x20
 
 #define SPLIT_CHARS 3  /* normalise.SPLIT_CHARS */
 #define SPLIT_PIECES 8  /* normalise.SPLIT_PIECES */
+#define JOIN_MARKS 8  /* normalise.JOIN_MARKS */
 
 /* Whether a blank stands in [from, to) of the text (from < 0: the text's start, which counts
  * as one). */
@@ -2472,25 +2473,38 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
         ok = got != 0;
         failed = got < 0;
     }
-    /* with the splits, the marks that touch the token before them, no mark (nothing between them
-     * but a soft hyphen perhaps): where a word cut in pieces by marks may start (`Tokens.joins`) */
+    /* with the splits, the groups of marks that touch the token before them, no mark (nothing
+     * between them but a soft hyphen perhaps): marks side by side, each touching the next or one
+     * character apart that is not blank (``8:07``), JOIN_MARKS at most, as (first, last) pairs:
+     * where a word cut in pieces by marks may be (`Tokens.joins`) */
     Py_ssize_t ntouch = 0;
     int64_t *touching = NULL;
     if (ok && !failed && want_splits) {
-        touching = PyMem_RawMalloc((count + 1) * sizeof(int64_t));
+        touching = PyMem_RawMalloc((2 * count + 1) * sizeof(int64_t));
         if (touching == NULL)
             failed = 1;
         const int64_t *s = starts.buf, *e = ends.buf;
+        const uint8_t *n8 = norm.buf;
+        const uint32_t *n32 = norm.buf;
+#define NORM_AT(k) (norm.itemsize == 1 ? (uint32_t)n8[k] : n32[k])
         for (Py_ssize_t k = 0; !failed && k < count; k++) {
             int64_t i = out[k];
             if (i == 0 || (k > 0 && out[k - 1] == i - 1))
                 continue;
             int64_t gap = s[i] - e[i - 1];
-            uint32_t c = gap == 1 ? (norm.itemsize == 1 ? ((const uint8_t *)norm.buf)[e[i - 1]]
-                                                        : ((const uint32_t *)norm.buf)[e[i - 1]]) : 0;
-            if (gap == 0 || (gap == 1 && c == 0xAD))
-                touching[ntouch++] = i;
+            if (!(gap == 0 || (gap == 1 && NORM_AT(e[i - 1]) == 0xAD)))
+                continue;
+            Py_ssize_t kk = k;
+            while (kk + 1 < count && out[kk + 1] == out[kk] + 1 && kk - k + 1 <= JOIN_MARKS
+                   && (s[out[kk + 1]] == e[out[kk]]
+                       || (s[out[kk + 1]] - e[out[kk]] == 1 && !is_blank(NORM_AT(e[out[kk]])))))
+                kk++;
+            if (kk - k + 1 > JOIN_MARKS)  /* (a longer group is none) */
+                continue;
+            touching[ntouch++] = i;
+            touching[ntouch++] = out[kk];
         }
+#undef NORM_AT
     }
     release_all(want, 3);
     PyObject *result;

@@ -244,17 +244,9 @@ class Tokens:
         # them that is no mark (a tenth of mail's marks), each group walked to its end
         if len(marks) == 0:
             return none
-        first = self._glued[2]  # (of the marks found in one pass: `marks` adds a few that hid behind lookalikes)
-        first = first[(first < n - 1) & ~among(first - 1, marks)]
-        last, going = first.copy(), np.arange(len(first))
-        for _ in range(JOIN_MARKS - 1):
-            going = going[among(last[going] + 1, marks)]
-            going = going[nstarts[last[going] + 1] - nends[last[going]] <= 1]
-            going = going[_attached(norm, nends[last[going]], nstarts[last[going] + 1])]
-            if len(going) == 0:
-                break
-            last[going] += 1
-        glued = (last < n - 1) & ~among(last + 1, marks)  # (a group longer than JOIN_MARKS is none)
+        groups = self._glued[2].reshape(-1, 2)  # (of the marks found in one pass: `marks` adds a few
+        first, last = groups[:, 0], groups[:, 1]  # that hid behind lookalikes, which stand alone)
+        glued = (last < n - 1) & ~among(first - 1, marks) & ~among(last + 1, marks)
         glued[glued] = _touching(norm, nends[last[glued]], nstarts[last[glued] + 1])
         first, last = first[glued], last[glued]
         ends = norm[nstarts[np.concatenate((first - 1, last + 1))]]
@@ -324,9 +316,7 @@ class Tokens:
         strays = _strays(norm, first, digit, nstarts, nends) if norm.dtype != np.uint8 else _NO_INT
         numbers = self._number_marks(digit, d) if len(d) else _NO_INT
         marks = np.union1d(numbers, strays).astype(np.int64, copy=False) if len(strays) else numbers
-        touching = marks[(marks > 0) & ~np.append(False, marks[1:] == marks[:-1] + 1)]
-        touching = touching[_touching(norm, nends[touching - 1], nstarts[touching])]
-        return marks, _split_words(norm, nstarts, nends, digit), touching
+        return marks, _split_words(norm, nstarts, nends, digit), _mark_groups(norm, nstarts, nends, marks)
 
     def _number_marks(self, digit: np.ndarray, d: np.ndarray) -> np.ndarray:
         """`marks` that are numbers, from whether each token is one (`digit`) and which (`d`): every
@@ -1265,6 +1255,24 @@ def _split_words(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, digit
     ok = ((first == 0) | (blanks[nstarts[first]] > blanks[before])) & (~after | (blanks[tail] > blanks[nends[last]])) \
         & (last - first < SPLIT_PIECES)
     return np.stack([first[ok], last[ok]], axis=1).ravel().astype(np.int64, copy=False)
+
+
+def _mark_groups(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """(first, last) of each group of `marks` that touches the token before it, flattened (see
+    glued_marks in C, which lists them otherwise): marks side by side, each touching the next or
+    one character apart that is not blank, JOIN_MARKS at most."""
+    first = marks[(marks > 0) & ~np.append(False, marks[1:] == marks[:-1] + 1)]
+    first = first[_touching(norm, nends[first - 1], nstarts[first])]
+    last, going = first.copy(), np.arange(len(first))
+    for _ in range(JOIN_MARKS):
+        going = going[among(last[going] + 1, marks)]
+        going = going[nstarts[last[going] + 1] - nends[last[going]] <= 1]
+        going = going[_attached(norm, nends[last[going]], nstarts[last[going] + 1])]
+        if len(going) == 0:
+            break
+        last[going] += 1
+    keep = last - first < JOIN_MARKS  # (a longer group is none)
+    return np.stack([first[keep], last[keep]], axis=1).ravel().astype(np.int64, copy=False)
 
 
 def _touching(norm: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
