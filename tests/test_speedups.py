@@ -538,6 +538,21 @@ def _halves_and_marks(rng, n, density):
     return values, halves, first, second, marks
 
 
+def _other_reading(values, halves, first, second, marks):
+    """(the text less its marks, each of `halves` read as its word or two, where each lands)."""
+    reading, at = [], {}
+    for t in range(len(values)):
+        if t in marks:
+            continue
+        j = int(np.searchsorted(halves, t))
+        if j < len(halves) and halves[j] == t:
+            at[j] = len(reading)
+            reading += [first[j]] if second is None else [first[j], second[j]]
+        else:
+            reading.append(values[t])
+    return np.array(reading, dtype=np.uint64), at
+
+
 @needs_native
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 40), st.integers(0, 2**32 - 1), st.floats(0, 1), st.integers(2, 6))
@@ -549,17 +564,7 @@ def test_half_shingles_are_the_shingles_of_the_other_reading(n, seed, density, k
     values, halves, first, second, marks = _halves_and_marks(np.random.default_rng(seed), n, density)
     which, spans = native.half_shingles(values, halves, first, second, marks, k, int(MIX))
     got = sorted(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
-    reading, at = [], {}
-    for t in range(n):
-        if t in marks:
-            continue
-        j = int(np.searchsorted(halves, t))
-        if j < len(halves) and halves[j] == t:
-            at[j] = len(reading)
-            reading += [first[j], second[j]]
-        else:
-            reading.append(values[t])
-    reading = np.array(reading, dtype=np.uint64)
+    reading, at = _other_reading(values, halves, first, second, marks)
     expected = [(j, int(shingles(reading[start : start + k], k)[0]))
                 for j, p in at.items() for start in range(p - k + 1, p + 2) if start >= 0 and start + k <= len(reading)]
     assert got == sorted(expected)
@@ -579,17 +584,7 @@ def test_half_shingles_probed_are_the_windows_of_the_halves_flagged(n, seed, den
     probe = rng.integers(0, 3, len(halves)).astype(np.uint8)
     which, spans = native.half_shingles(values, halves, first, second if two else None, marks, k, int(MIX), None, probe)
     got = sorted(zip(np.frombuffer(which, dtype=np.int64).tolist(), np.frombuffer(spans, dtype=np.uint64).tolist()))
-    reading, at = [], {}
-    for t in range(n):
-        if t in marks:
-            continue
-        j = int(np.searchsorted(halves, t))
-        if j < len(halves) and halves[j] == t:
-            at[j] = len(reading)
-            reading += [first[j], second[j]] if two else [first[j]]
-        else:
-            reading.append(values[t])
-    reading = np.array(reading, dtype=np.uint64)
+    reading, at = _other_reading(values, halves, first, second if two else None, marks)
     last = 1 if two else 0
     expected = [(j, int(shingles(reading[start : start + k], k)[0]))
                 for j, p in at.items() if probe[j]
