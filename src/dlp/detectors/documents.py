@@ -51,7 +51,8 @@ BLOCK_TOTAL = 40  # many shorter runs (an edited copy) that add up to this also 
 MIN_RUN_WORDS = 8  # shorter runs are chance
 MARK_BLOCK = 1 << 16  # marks whose gap shingles are looked up at a time
 MARK_REACH = 8  # shingles after and before a fingerprint found within which a glued number may stop its run
-SPLIT_REACH = 9  # words cut in two (`Tokens.splits`) this many tokens apart or closer are read joined
+SPLIT_REACH = 9  # words cut in pieces (`Tokens.splits`) this many tokens apart or closer (marks not
+# counted) are read joined
 SECOND_READING_REACH = 64  # tokens read again around a glued number that matters: a run through it
 # that goes on further is read in the text as written (64 words or more without a mark)
 MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
@@ -152,9 +153,9 @@ class DocumentDetector:
         matter = self._marks_that_matter(scanned.values, marks, stops) if len(marks) else _EMPTY
         if len(matter):  # read first: where its runs stop, a word of the readings below may be what stopped them
             at = _around(matter, SECOND_READING_REACH, len(scanned.values), marks)
+            reading = replace(scanned, tokens=tokens.taken(at), values=scanned.values[at])
             try:
-                more, more_stops, more_long = self._detect(replace(scanned, tokens=tokens.taken(at), values=scanned.values[at]),
-                                                           total=len(scanned.values))
+                more, more_stops, more_long = self._detect(reading, total=len(scanned.values))
             except DeadlineExceeded as exc:
                 raise DeadlineExceeded(str(exc), tuple(_stronger(found, list(exc.findings)))) from exc
             found = _stronger(found, more)
@@ -194,7 +195,7 @@ class DocumentDetector:
         (`Tokens.joins`: ``t4he``) or in two by a character (`Tokens.splits`: ``mole-cular``)
         whose joining can make a difference (`_centres_that_matter`), with every such word in
         reach whole and the marks left out; None when none can. Of the words cut in two, only
-        those with another within SPLIT_REACH tokens on both sides or where a run of
+        those with another within SPLIT_REACH tokens (marks not counted) on both sides or where a run of
         MIN_RUN_WORDS or more stops (`long_stops`) are asked about: an evader cuts many (an
         excerpt cut every ninth word or less often leaves runs of eight words, which stop at the
         cuts), and mail's hyphenated words and contractions stand far apart."""

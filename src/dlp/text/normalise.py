@@ -276,10 +276,10 @@ class Tokens:
         same or all beyond ASCII where more than one (``mole-cular``, ``mole.cular``,
         ``mole🙂🙂cular``, ``mo-le-cu-la-r``; markup, ``a="b``, is none), computed on first
         use: rows of (its first token, its last), ascending (`split_hashes` joins them). A word
-        here stands between blanks and has two to SPLIT_PIECES pieces, each Latin and no number. In mail they are contractions (``don't``: an
-        evader writes ``ha've``), hyphenated words, ``e-mail``, ``and/or``, host names, some
-        30,000 in 10 MB, and the fingerprint tier reads them joined only where they come close
-        together or where a run stops."""
+        here stands between blanks and has two to SPLIT_PIECES pieces, each Latin and no number.
+        In mail they are contractions (``don't``: an evader writes ``ha've``), hyphenated words,
+        ``e-mail``, ``and/or``, host names, some 40,000 in 10 MB, and the fingerprint tier reads
+        them joined only where they come close together or where a run stops."""
         return self._glued[1].reshape(-1, 2)
 
     def split_hashes(self, rows: np.ndarray) -> np.ndarray:
