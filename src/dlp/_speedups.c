@@ -2234,7 +2234,7 @@ static PyObject *encoded_starts(PyObject *self, PyObject *args) {
  * words (the first and the last token of each chain of two to SPLIT_PIECES tokens that start
  * with a character below `latin_end`, are no numbers, and stand one to SPLIT_CHARS characters
  * apart (`cut_between`), with a blank (or the text's end) before the first and after the last,
- * in turn), and the marks that touch the token before them (see below). */
+ * in turn), and the groups of marks that touch the token before them (see below). */
 static inline int is_blank(uint32_t c) { return c < 33 || c == 0x85 || c == 0x2028 || c == 0x2029 || c == 0x3000; }
 
 #define SPLIT_CHARS 3  /* normalise.SPLIT_CHARS */
@@ -2247,7 +2247,7 @@ static inline int blank_between(const void *text, int width, Py_ssize_t from, Py
     if (from < 0)
         return 1;
     for (Py_ssize_t k = to - 1; k >= from; k--)
-        if (is_blank(width == 1 ? ((const uint8_t *)text)[k] : ((const uint32_t *)text)[k]))
+        if (is_blank(code_at(text, width, k)))
             return 1;
     return 0;
 }
@@ -2256,12 +2256,10 @@ static inline int blank_between(const void *text, int width, Py_ssize_t from, Py
  * character that is not blank, or more that are the same character (``--``, two emoji) or are
  * all beyond ASCII; not ASCII punctuation of several kinds (markup, ``="``, ``</``, ``://``). */
 static inline int cut_between(const void *text, int width, Py_ssize_t from, Py_ssize_t to) {
-    const uint8_t *p8 = text;
-    const uint32_t *p32 = text;
-    uint32_t first = width == 1 ? p8[from] : p32[from];
+    uint32_t first = code_at(text, width, from);
     int same = 1, wide = 1;
     for (Py_ssize_t k = from; k < to; k++) {
-        uint32_t c = width == 1 ? p8[k] : p32[k];
+        uint32_t c = code_at(text, width, k);
         if (is_blank(c))
             return 0;
         same &= c == first;
@@ -2277,8 +2275,7 @@ static inline int same_cut(const void *text, int width, Py_ssize_t a, Py_ssize_t
     if (a_end - a != b_end - b)
         return 0;
     for (Py_ssize_t k = 0; k < a_end - a; k++)
-        if ((width == 1 ? ((const uint8_t *)text)[a + k] : ((const uint32_t *)text)[a + k])
-            != (width == 1 ? ((const uint8_t *)text)[b + k] : ((const uint32_t *)text)[b + k]))
+        if (code_at(text, width, a + k) != code_at(text, width, b + k))
             return 0;
     return 1;
 }
@@ -2484,9 +2481,8 @@ static PyObject *glued_marks(PyObject *self, PyObject *args) {
         if (touching == NULL)
             failed = 1;
         const int64_t *s = starts.buf, *e = ends.buf;
-        const uint8_t *n8 = norm.buf;
-        const uint32_t *n32 = norm.buf;
-#define NORM_AT(k) (norm.itemsize == 1 ? (uint32_t)n8[k] : n32[k])
+        int width = (int)norm.itemsize;
+#define NORM_AT(k) code_at(norm.buf, width, k)
         for (Py_ssize_t k = 0; !failed && k < count; k++) {
             int64_t i = out[k];
             if (i == 0 || (k > 0 && out[k - 1] == i - 1))

@@ -200,7 +200,7 @@ class DocumentDetector:
         excerpt cut every ninth word or less often leaves runs of eight words, which stop at the
         cuts), and mail's hyphenated words and contractions stand far apart."""
         tokens = scanned.tokens
-        rows, probe = _short_enough(tokens, *_dense_splits(tokens.splits, long_stops, marks))
+        rows, probe = _dense_splits(tokens, long_stops, marks)
         lo, hi, hashes = rows[:, 0], rows[:, 1], tokens.split_hashes(rows)
         count = hi - lo  # (each word's later pieces)
         later = np.repeat(lo + 1, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
@@ -651,12 +651,14 @@ def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _dense_splits(rows: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _dense_splits(tokens, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Of `Tokens.splits` (rows of first and last token), those to look up, flagged 2 (wide: see
     `_centres_that_matter`): those next to one of `stops` and those with another within
     SPLIT_REACH tokens on both sides (one of an excerpt's cuts in the gate is enough: the
     reading goes on through the rest); with the others within SPLIT_REACH of those, flagged 0,
-    read as their words around them; no piece a mark (a lookalike standing alone, ``a.α``)."""
+    read as their words around them; no piece a mark (a lookalike standing alone, ``a.α``), and
+    no word of more than JOIN_CHARS letters (a path, a hex dump: no disguised word)."""
+    rows = tokens.splits
     if len(rows) == 0:
         return rows, np.zeros(0, dtype=np.uint8)
     first, last = rows[:, 0], rows[:, 1]
@@ -672,17 +674,9 @@ def _dense_splits(rows: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tup
     # and the others near those: read as their words around them
     keep = asked | np.append(False, near & asked[:-1]) | np.append(near & asked[1:], False)
     rows, probe = rows[keep], (2 * asked).astype(np.uint8)[keep]
+    keep = tokens.nends[rows[:, 1]] - tokens.nstarts[rows[:, 0]] <= 2 * JOIN_CHARS  # (their cuts counted too)
     if len(marks) and len(rows):  # (no mark between a word's first token and its last)
-        keep = np.searchsorted(marks, rows[:, 0]) == np.searchsorted(marks, rows[:, 1], side="right")
-        rows, probe = rows[keep], probe[keep]
-    return rows, probe
-
-
-def _short_enough(tokens, rows: np.ndarray, probe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Of `_dense_splits`, the words of JOIN_CHARS letters at most (a long run of tokens cut by
-    punctuation is no disguised word: a path, a hex dump)."""
-    span = tokens.nends[rows[:, 1]] - tokens.nstarts[rows[:, 0]]
-    keep = span <= 2 * JOIN_CHARS
+        keep &= np.searchsorted(marks, rows[:, 0]) == np.searchsorted(marks, rows[:, 1], side="right")
     return rows[keep], probe[keep]
 
 

@@ -233,15 +233,15 @@ class Tokens:
         them, glued to each other or joined by one character that is not blank each
         (``wo8:07rd``), and nothing else: no blank, no punctuation next to a piece (``e-4-mail``
         is three words). The fingerprint tier reads the text around them with each such word
-        whole, its marks and later pieces left out. Chains joined longer than JOIN_CHARS are no word (hex dumps,
-        ``a1b2c3...``). Such words are rare in mail (some 2,500 in 10 MB: ``w3c``, ``Win32IE``,
-        hex colours), and the tokens do not change: a registered ``b2b`` is still found as written."""
+        whole, its marks and later pieces left out. Chains joined longer than JOIN_CHARS are no
+        word (hex dumps, ``a1b2c3...``). Such words are rare in mail (some 1,000 in 10 MB:
+        ``w3c``, ``Win32IE``, hex colours), and the tokens do not change: a registered ``b2b`` is
+        still found as written."""
         n, marks = len(self), self.marks
         none = _NO_INT, _NO_INT, np.zeros(0, dtype=np.uint64), _NO_INT
         norm, nstarts, nends = self.norm, self.nstarts, self.nends
-        # groups of marks side by side, glued or joined by one character that is not blank each
-        # (``8:07``), glued to the pieces on either side: from the marks glued to the token before
-        # them that is no mark (a tenth of mail's marks), each group walked to its end
+        # groups of marks side by side (``8:07``), listed with the marks (`_glued`), glued to the
+        # pieces on either side
         if len(marks) == 0:
             return none
         groups = self._glued[2].reshape(-1, 2)  # (of the marks found in one pass: `marks` adds a few
@@ -262,13 +262,9 @@ class Tokens:
         keep = length <= JOIN_CHARS
         if not keep.any():
             return none
-        lo, hi, length, later = lo[keep], hi[keep], length[keep], last[keep[chain]] + 1
-        pieces = merged(lo, later)
-        sizes = nends[pieces] - nstarts[pieces]
-        offsets = np.cumsum(sizes) - sizes
-        chars = norm[np.repeat(nstarts[pieces] - offsets, sizes) + np.arange(int(sizes.sum()))]
-        firsts = np.cumsum(length) - length
-        return lo, hi, span_hashes(chars, firsts, firsts + length), later
+        lo, hi, later = lo[keep], hi[keep], last[keep[chain]] + 1
+        count = np.bincount(chain, minlength=len(keep))[keep] + 1  # (a piece more than the groups of marks)
+        return lo, hi, self._pieces_hashes(merged(lo, later), count), later
 
     @cached_property
     def splits(self) -> np.ndarray:
@@ -287,10 +283,15 @@ class Tokens:
         joined (``molecular``)."""
         count = rows[:, 1] - rows[:, 0] + 1
         pieces = np.repeat(rows[:, 0], count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+        return self._pieces_hashes(pieces, count)
+
+    def _pieces_hashes(self, pieces: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """The unkeyed hash of each word made of `count` tokens of `pieces` in turn (ascending
+        token indices), their characters joined, as a token with those characters hashes."""
         sizes = self.nends[pieces] - self.nstarts[pieces]
         offsets = np.cumsum(sizes) - sizes
         chars = self.norm[np.repeat(self.nstarts[pieces] - offsets, sizes) + np.arange(int(sizes.sum()))]
-        length = np.add.reduceat(sizes, np.cumsum(count) - count) if len(rows) else sizes
+        length = np.add.reduceat(sizes, np.cumsum(count) - count) if len(count) else sizes
         firsts = np.cumsum(length) - length
         return span_hashes(chars, firsts, firsts + length)
 
@@ -300,8 +301,8 @@ class Tokens:
 
     @cached_property
     def _glued(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(`_numbers_and_strays`, the first token of each of `splits`, those of the first that
-        touch the token before them, no mark: nothing between but a soft hyphen perhaps), in one
+        """(`_numbers_and_strays`, the rows of `splits`, and the groups of those marks that touch
+        the token before them, no mark (`_mark_groups`), as (first, last) rows), flattened, in one
         pass over the tokens."""
         norm, nstarts, nends = self.norm, self.nstarts, self.nends
         native = speedups.native
@@ -1182,8 +1183,9 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
     if len(which) == 0:
         return _NO_TAILS
     # (only those with a character beyond Latin at an end and one short of it among the first
-    # TAIL_CHARS + 1, or with Latin letters at both: a text in another script is all wide tokens,
-    # and listing every character of them cost a Korean text a quarter of its scan)
+    # TAIL_CHARS + 1, or two characters or more, which may hold strays inside: a text in another
+    # script is all wide tokens, and listing every character of them cost a Korean text a quarter
+    # of its scan)
     lo, last = nstarts[which], nends[which] - 1
     maybe = (norm[lo] >= LATIN_END) | (norm[last] >= LATIN_END) | (last > lo)
     which, lo, last = which[maybe], lo[maybe], last[maybe]
@@ -1218,8 +1220,8 @@ def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.nd
 
 
 def _split_words(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, digit: np.ndarray) -> np.ndarray:
-    """The first token of each of `Tokens.splits`, in NumPy passes (the C pass of glued_marks
-    lists them otherwise)."""
+    """The rows of `Tokens.splits`, flattened, in NumPy passes (the C pass of glued_marks lists
+    them otherwise)."""
     m = len(nstarts)
     if m < 2:
         return _NO_INT
