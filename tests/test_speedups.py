@@ -364,6 +364,21 @@ def test_glued_number_and_stray_marks_are_the_numpy_ones(pieces):
     assert all(np.array_equal(a, b) for a, b in zip(with_c, without))
 
 
+CUT_PIECES = st.one_of(
+    st.sampled_from(["mole", "cular", "t", "he", "the", "pigm", "ents", "a", "nd", "i", "s", "on", "ly", "re", "sin",
+                     "tita", "nium", "any", "one", "molecular", "xq", "zv", "7", "42", "é", "日", "ж"]),
+    st.sampled_from([" ", " ", " ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u3000", "-", ".", ""]),
+)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CUT_PIECES, max_size=60))
+def test_words_cut_by_a_blank_are_the_numpy_ones(pieces):
+    with_c, without = _both(lambda text: tokenise(text).blank_cuts, "".join(pieces))
+    assert np.array_equal(with_c, without)
+
+
 # -- rare-lemma hits of the rewrite tier -----------------------------------------------------------
 
 def _stored(stored: int, seed: int):

@@ -3135,6 +3135,126 @@ static PyObject *probe(PyObject *self, PyObject *args) {
 }
 
 
+/* normalise.Tokens.blank_cuts: the pairs of tokens (i, i + 1) that may be one word cut in two by
+ * a blank (``mole cular``): their key (spacing.pair_key) in `pairs`, a bitmap with two bits set for
+ * the key of every word of the table cut in two (tested first, on every pair: it lets one in a
+ * hundred through); one blank between them (a space, tab or line break, \r\n counting as one:
+ * the normaliser reads every other blank as a space); one of them no common word (its bit clear
+ * in `common`); both of a-z only, MAX_JOINED letters at most together; and their letters joined
+ * hashed (as a token with them hashes) in `words`. Returns (first tokens as int64 bytes, those
+ * hashes as uint64 bytes): the caller looks the hashes up in the table itself. */
+#define MAX_JOINED 64
+#define PAIR_MIX 0x9E3779B97F4A7C15ULL  /* spacing.PAIR_MIX */
+#define PAIR_LOW 8  /* spacing.PAIR_LOW */
+#define CUT_BLOCK 8192  /* pairs of tokens read at a time */
+#define CUT_AHEAD 16  /* pairs ahead whose bits are asked for */
+static inline int all_small(const void *norm, int width, Py_ssize_t from, Py_ssize_t to) {
+    for (Py_ssize_t i = from; i < to; i++)
+        if ((uint32_t)(code_at(norm, width, i) - 'a') >= 26)
+            return 0;
+    return 1;
+}
+
+static PyObject *blank_cuts(PyObject *self, PyObject *args) {
+    PyObject *o_norm, *o_starts, *o_ends, *o_hashes, *o_common, *o_pairs, *o_words;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &o_norm, &o_starts, &o_ends, &o_hashes, &o_common, &o_pairs, &o_words))
+        return NULL;
+    Py_buffer norm, starts, ends, hashes, common, pairs, words;
+    Want want[] = {{o_norm, &norm, 0, 0, "norm"}, {o_starts, &starts, 8, 0, "starts"}, {o_ends, &ends, 8, 0, "ends"},
+                   {o_hashes, &hashes, 8, 0, "hashes"}, {o_common, &common, 1, 0, "common"},
+                   {o_pairs, &pairs, 1, 0, "pairs"}, {o_words, &words, 1, 0, "words"}};
+    if (get_all(want, 7) < 0 || !code_points(want, 7))
+        return NULL;
+    int width = (int)norm.itemsize, common_bits = log2_floor(common.len * 8), pair_bits = log2_floor(pairs.len * 8);
+    int word_bits = log2_floor(words.len * 8);
+    Py_ssize_t n = norm.len / width, m = starts.len / 8, count = 0, cap = 64, cap_joins = 64;
+    int ok = ends.len == starts.len && hashes.len == starts.len && common_bits > 0 && common_bits < 64
+             && pair_bits > 0 && pair_bits < 64 && word_bits > 0 && word_bits < 64, failed = 0;
+    int64_t *firsts = PyMem_RawMalloc(cap * sizeof(int64_t)), *joins = PyMem_RawMalloc(cap * sizeof(int64_t));
+    failed = firsts == NULL || joins == NULL;
+    if (ok && !failed) {
+        const int64_t *s = starts.buf, *e = ends.buf;
+        const uint64_t *h = hashes.buf;
+        const uint8_t *common_map = common.buf, *pair_map = pairs.buf, *word_map = words.buf;
+        Py_BEGIN_ALLOW_THREADS
+        /* a block of pairs at a time: first those whose key is set, listed without a branch, then
+         * the other tests on those only */
+        Py_ssize_t cand[CUT_BLOCK];
+        for (Py_ssize_t block = 0; block + 1 < m && ok && !failed; block += CUT_BLOCK) {
+            Py_ssize_t last = block + CUT_BLOCK < m - 1 ? block + CUT_BLOCK : m - 1, listed = 0;
+            for (Py_ssize_t i = block; i < last; i++) {  /* (two bits a key: spacing.pair_bits) */
+                if (i + CUT_AHEAD < last) {  /* (the bitmap is megabytes, seldom cached: asked for early) */
+                    uint64_t ahead = h[i + CUT_AHEAD] ^ (h[i + CUT_AHEAD + 1] * PAIR_MIX);
+                    PREFETCH(pair_map + ((ahead >> (64 - pair_bits)) >> 3), 0);
+                    PREFETCH(pair_map + (((ahead >> PAIR_LOW) & (((uint64_t)1 << pair_bits) - 1)) >> 3), 0);
+                }
+                uint64_t key = h[i] ^ (h[i + 1] * PAIR_MIX);
+                cand[listed] = i;
+                listed += bit_at(pair_map, key >> (64 - pair_bits))
+                          & bit_at(pair_map, (key >> PAIR_LOW) & (((uint64_t)1 << pair_bits) - 1));
+            }
+            /* the few listed are far apart: their bounds, then their text, asked for all at once (one
+             * by one, each waited for memory: the pass took twice as long on arrays not yet cached) */
+            for (Py_ssize_t k = 0; k < listed; k++) {
+                PREFETCH(s + cand[k], 0);
+                PREFETCH(e + cand[k] + 1, 0);
+            }
+            for (Py_ssize_t k = 0; k < listed; k++)
+                PREFETCH((const char *)norm.buf + e[cand[k]] * width, 0);
+            for (Py_ssize_t k = 0; k < listed; k++) {
+                Py_ssize_t i = cand[k];
+                if (bit_at(common_map, h[i] >> (64 - common_bits)) && bit_at(common_map, h[i + 1] >> (64 - common_bits)))
+                    continue;
+                if (s[i] < 0 || e[i] < s[i] || e[i + 1] > n || e[i + 1] < s[i + 1]) {
+                    ok = 0;
+                    break;
+                }
+                Py_ssize_t a = e[i] - s[i], b = e[i + 1] - s[i + 1], gap = s[i + 1] - e[i];
+                if (a + b > MAX_JOINED || gap < 1 || gap > 2)
+                    continue;
+                uint32_t c = code_at(norm.buf, width, e[i]);
+                if (!((gap == 1 && (c == ' ' || c == '\t' || c == '\n'))
+                      || (gap == 2 && c == '\r' && code_at(norm.buf, width, e[i] + 1) == '\n')))
+                    continue;
+                if (!all_small(norm.buf, width, s[i], e[i]) || !all_small(norm.buf, width, s[i + 1], e[i + 1]))
+                    continue;
+                uint8_t word[MAX_JOINED];
+                for (Py_ssize_t j = 0; j < a; j++)
+                    word[j] = (uint8_t)code_at(norm.buf, width, s[i] + j);
+                for (Py_ssize_t j = 0; j < b; j++)
+                    word[a + j] = (uint8_t)code_at(norm.buf, width, s[i + 1] + j);
+                Py_ssize_t length = a + b;  /* hashed as ascii_hashes hashes a token */
+                uint64_t v = word_at(word, length, 0) & low_bytes(length < 8 ? length : 8);
+                v ^= (uint64_t)length << 56;
+                for (Py_ssize_t off = 8; off < length; off += 8) {
+                    Py_ssize_t rest = length - off;
+                    v = fmix64(v) ^ (word_at(word, length, off) & low_bytes(rest < 8 ? rest : 8));
+                }
+                v = fmix64(v);
+                if (!bit_at(word_map, v >> (64 - word_bits)))
+                    continue;
+                Py_ssize_t pushed = count;
+                if (!push(&firsts, &count, &cap, i) || !push(&joins, &pushed, &cap_joins, (int64_t)v)) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_all(want, 7);
+    PyObject *result = NULL;
+    if (!ok)
+        PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
+    else if (failed)
+        PyErr_NoMemory();
+    else
+        result = Py_BuildValue("(y#y#)", (const char *)firsts, count * 8, (const char *)joins, count * 8);
+    PyMem_RawFree(firsts);
+    PyMem_RawFree(joins);
+    return result;
+}
+
 /* fingerprint.shingles.shingles: for every window of k consecutive uint64 values, the
  * polynomial h = v0, h = h * MIX + v_j (mod 2**64) over the window, then fmix64; into `out`
  * (len(values) - k + 1 entries). */
@@ -3755,6 +3875,7 @@ static PyMethodDef METHODS[] = {
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
     {"gather", gather, METH_VARARGS, "values[order] of 8-byte values, prefetched ahead (see arrays.gather)."},
     {"rare_hits_many", rare_hits_many, METH_VARARGS, "Tokens that are word forms of registered rare lemmas, the first segment holding one winning."},
+    {"blank_cuts", blank_cuts, METH_VARARGS, "Pairs of tokens that may be a word cut by a blank (see normalise.Tokens.blank_cuts)."},
     {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
     {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see arrays.merged)."},

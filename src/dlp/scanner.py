@@ -24,8 +24,6 @@ import traceback
 from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
-import numpy as np
-
 from .classify.model import Model, load_models
 from .detectors import Detector, Scanned
 from .detectors.classifier import ClassifierDetector
@@ -37,7 +35,7 @@ from .extract import extractors as installed_extractors
 from .extract.encoded import seven_bit_parent
 from .extract.ocr import Ocr, OcrSettings, ocr_summary
 from .index import Index
-from .text.normalise import CHUNK_CHARS, EMPTY, Tokens, _cut, concatenate, tokenise, tokenise_slice
+from .text.normalise import CHUNK_CHARS, Tokens, _cut, concatenate, tokenise, tokenise_slice
 from .decide import Decider, Request
 from .rules import Policy
 from .settings import Settings, load_settings
@@ -289,7 +287,7 @@ def _windows(text: str) -> Iterator[Tokens]:
         yield window
         # the tail copied, so that nothing holds the window while the next one is read (the
         # arrays of two windows at once were a third of a scan's memory, and its page faults)
-        carry = _tail(window, max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
+        carry = window.tail(max(0, len(window) - OVERLAP_TOKENS)) if base < len(text) else None
         window = None
 
 
@@ -315,22 +313,6 @@ def _strongest(found: list[Finding], new: list[Finding]) -> list[Finding]:
         elif (f.score, f.matched_words) > (found[same].score, found[same].matched_words):
             found[same] = f
     return out
-
-
-def _tail(tokens: Tokens, first: int) -> Tokens:
-    """The tokens from `first` on, their normalised text re-based to start at 0, in arrays of
-    their own (not views that would keep the whole of `tokens` alive)."""
-    if first >= len(tokens):
-        return EMPTY
-    n0 = int(tokens.nstarts[first])
-    tampered = tokens.tampered[tokens.tampered >= first] - first
-    halves = tokens.halves[tokens.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64)
-    tails = tokens.tails[tokens.tails[:, 0] >= first] - np.array([first, n0, n0], dtype=np.int64)
-    flags = tokens.symbol_words[tokens.symbol_words >= first] - first
-    return replace(tokens, hashes=tokens.hashes[first:].copy(), starts=tokens.starts[first:].copy(),
-                   ends=tokens.ends[first:].copy(), norm=tokens.norm[n0:].copy(), nstarts=tokens.nstarts[first:] - n0,
-                   nends=tokens.nends[first:] - n0, tampered=tampered, halves=halves, tails=tails,
-                   symbol_words=flags, unsegmented=0)  # (reported with the window before)
 
 
 def _with_excerpt(finding: Finding, part: Part, chars: int) -> Finding:

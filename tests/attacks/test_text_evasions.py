@@ -183,6 +183,20 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         each_word(lambda w: "-".join(w[k:k + 2] for k in range(0, len(w), 2))), None),
     "two hyphens in the middle of every 3rd word": (each_word(inside("--"), every=3), None),
     "two emoji in the middle of every 3rd word": (each_word(inside("🙂🙂"), every=3), None),
+    # found by helper-29 (a blank inside a word cuts it in two tokens); read since stop 38
+    **{f"{what} in the middle of every {every}": (each_word(inside(char), every={"word": 1, "5th word": 5,
+                                                                                  "10th word": 10}[every]), None)
+       for what, char in (("a space", " "), ("a no-break space", "\u00a0"), ("a thin space", "\u2009"),
+                          ("a tab", "\t"), ("a line break", "\n"), ("a CRLF line break", "\r\n"),
+                          ("an ideographic space", "\u3000"))
+       for every in ("word", "5th word", "10th word")},
+    "a space after the first letter of every word": (
+        each_word(lambda w: w[0] + " " + w[1:] if len(w) > 1 else w),
+        "a word of one letter and the first letters of the words around it make a run of single letters one "
+        "blank apart, which the tokeniser reads as letter-spaced text (i s h eld: ish eld), and no reading "
+        "cuts it back"),
+    "a space before the last letter of every 3rd word": (
+        each_word(lambda w: w[:-1] + " " + w[-1] if len(w) > 1 else w, every=3), None),
     # found by helper-28, kept as they stand
     "a digit in the middle of every word and in place of every 4th blank": (
         lambda ws: "".join(inside("1")(w) + ("8" if i % 4 == 3 else " ") for i, w in enumerate(ws)).strip(),

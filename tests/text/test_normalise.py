@@ -575,3 +575,59 @@ def test_the_tables_of_code_points_met_are_those_of_each_code_point():
             chars, kinds, expected_flags = N._char_table(code)
             assert tuple(flat[start : start + length].tolist()) == chars
             assert tuple(kind[start : start + length].tolist()) == kinds and flag == expected_flags
+
+
+def _cut_words(text: str) -> list[str]:
+    toks = tokenise(text)
+    return [toks.text_of(int(a)) + "|" + toks.text_of(int(b)) for a, b in toks.blank_cuts]
+
+
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_a_word_cut_in_two_by_a_blank_is_listed(speedups_on, monkeypatch):
+    from dlp import speedups
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    # any blank the normaliser reads as one: a space, a no-break, thin or ideographic space, a tab, a line break
+    for blank in (" ", "\u00a0", "\u2009", "\u3000", "\t", "\n", "\r\n"):
+        assert _cut_words(f"The Mole{blank}cular sieve") == ["mole|cular"], repr(blank)
+    # a piece of one or two letters too, where it is no common word ("t", "nd"; "a" and "to" are)
+    assert _cut_words("t he pigm ents a nd zi nc") == ["t|he", "pigm|ents", "a|nd", "zi|nc"]
+    # where pieces overlap, as many words as can be had, then the longest, then the commonest
+    assert _cut_words("t he re sin") == ["t|he", "re|sin"]
+    assert _cut_words("i s on ly") == ["i|s", "on|ly"]
+    assert _cut_words("byt he t itanium") == ["t|itanium"]
+
+
+@pytest.mark.parametrize("text", [
+    "any one of them, every day, some thing",  # two common words are never one ("anyone", "something")
+    "mole  cular",  # two blanks
+    "mole-cular and mole.cular",  # (a character that is no blank: `Tokens.splits`)
+    "xqzv wbrt",  # no word
+    "mole 7cular",  # a piece that is not a-z only
+    "molж cular",  # a letter beyond a-z (é would be e: the normaliser drops accents)
+    "halcyon",
+])
+def test_what_is_no_word_cut_by_a_blank(text):
+    assert _cut_words(text) == []
+
+
+@pytest.mark.parametrize("speedups_on", [True, False])
+def test_words_cut_by_a_blank_are_listed_alike_in_slices_and_whole(speedups_on, monkeypatch):
+    """The pairs are listed as each slice of a long text is tokenised (its arrays still in the
+    cache), and carried when slices are joined (the pair across each seam too) or a window's
+    tail is kept: as listed over the whole."""
+    from dlp import speedups
+    from dlp.text import normalise as n
+
+    if not speedups_on:
+        monkeypatch.setattr(speedups, "native", None)
+    text = " ".join(["mole cular t he pigm ents any one", "zi nc résumé t he re sin"] * 300)
+    whole = tokenise(text)
+    monkeypatch.setattr(n, "CHUNK_CHARS", 97)  # (slices cut at blanks: many between the two pieces of a pair)
+    sliced = tokenise(text)
+    assert "cut_candidates" in sliced.__dict__ and len(sliced.blank_cuts) == 6 * 300
+    for listed, fresh in ((sliced.cut_candidates, n._cut_candidates(sliced, 0, len(sliced) - 1)),
+                          (sliced.tail(1001).cut_candidates, n._cut_candidates(sliced.tail(1001), 0, len(sliced) - 1002))):
+        assert all(np.array_equal(a, b) for a, b in zip(listed, fresh))
+    assert np.array_equal(sliced.blank_cuts, whole.blank_cuts)

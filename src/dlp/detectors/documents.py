@@ -141,7 +141,8 @@ class DocumentDetector:
         pair, which then matters); with the words that carry a glued
         stray alone (``heldж``: `Tokens.tails`), the marks dropped too; with words glued in
         pairs apart as well (``TheFederal ReserveHead``: `Tokens.halves`, `_halves_that_matter`);
-        and with the words that marks cut in pieces whole (``t4he``: `Tokens.joins`, `_joined`).
+        and with the words that marks, a character or a blank cut in pieces whole (``t4he``,
+        ``mole-cular``, ``mole cular``: `Tokens.joins`, `Tokens.splits`, `Tokens.blank_cuts`, `_joined`).
         The stronger finding of each secret is kept. The readings are apart so that a registered
         word with a capital inside (``PowerPoint``) still matches itself where only numbers are
         glued; each covers the text around what it is for only: read whole, a window of mail
@@ -168,10 +169,8 @@ class DocumentDetector:
         if len(halves):  # every pair within reach read apart (the gate finds the pairs in a winnowed
             # fingerprint, one shingle in W or so: the run must go on through the others)
             readings.append(self._apart(scanned, distinct(np.concatenate((halves, tails))), marks, pairs=True))
-        if len(tokens.joins[0]) or len(tokens.splits):  # (splits: rows)
-            joined = self._joined(scanned, marks, long_stops)
-            if joined is not None:
-                readings.append(joined)
+        if len(tokens.joins[0]) or len(tokens.splits) or len(tokens.blank_cuts):  # (splits, cuts: rows)
+            readings.extend(self._joined(scanned, marks, long_stops))
         for other in readings:
             try:
                 found = _stronger(found, self._detect(other, total=len(scanned.values))[0])
@@ -190,36 +189,66 @@ class DocumentDetector:
         values[changed] = self.index.keyer.cached(split.hashes[changed])
         return replace(scanned, tokens=split, values=values)
 
-    def _joined(self, scanned: Scanned, marks: np.ndarray, long_stops: np.ndarray) -> Scanned | None:
+    def _joined(self, scanned: Scanned, marks: np.ndarray, long_stops: np.ndarray) -> list[Scanned]:
         """The part as read within SECOND_READING_REACH of the words cut in pieces by marks
         (`Tokens.joins`: ``t4he``) or in two by a character (`Tokens.splits`: ``mole-cular``)
         whose joining can make a difference (`_centres_that_matter`), with every such word in
-        reach whole and the marks left out; None when none can. Of the words cut in two, only
+        reach whole and the marks left out (`_whole`); none when none can. Of the words cut in two, only
         those with another within SPLIT_REACH tokens (marks not counted) on both sides or where a run of
         MIN_RUN_WORDS or more stops (`long_stops`) are asked about: an evader cuts many (an
         excerpt cut every ninth word or less often leaves runs of eight words, which stop at the
-        cuts), and mail's hyphenated words and contractions stand far apart."""
+        cuts), and mail's hyphenated words and contractions stand far apart. Words cut in two by a
+        blank (`Tokens.blank_cuts`: ``mole cular``) count as such words, but they are the word
+        list's guesses: they are looked up all, read whole only where they matter, and the part is
+        read without them as well (a registered ``ne mi`` is two words though "nemi" is in the
+        list, and a guess near a cut word matters as its neighbour does)."""
         tokens = scanned.tokens
-        rows, probe = _dense_splits(tokens, long_stops, marks)
+        rows, cuts = tokens.splits, tokens.blank_cuts
+        guessed = np.zeros(len(rows), dtype=bool)
+        if len(cuts):  # (but where a piece is part of another disguised word: ``mole-cu lar``)
+            cuts = _apart_from(_apart_from(cuts, rows), np.stack(tokens.joins[:2], axis=1))
+            order = np.argsort(np.concatenate((rows[:, 0], cuts[:, 0])), kind="stable")
+            rows, guessed = np.concatenate((rows, cuts))[order], np.append(guessed, np.ones(len(cuts), bool))[order]
+        chosen, probe = _dense_splits(tokens, rows, long_stops, marks)
+        rows, guessed = rows[chosen], guessed[chosen]
+        probe[guessed] = np.maximum(probe[guessed], 1)
         lo, hi, hashes = rows[:, 0], rows[:, 1], tokens.split_hashes(rows)
-        count = hi - lo  # (each word's later pieces)
+        count = (hi - lo) * ~guessed  # (each word's later pieces; a guess's second, where it matters)
         later = np.repeat(lo + 1, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
         if len(tokens.joins[0]):
             order = np.argsort(np.concatenate((lo, tokens.joins[0])), kind="stable")
             lo, hi, hashes = (np.concatenate((a, b))[order] for a, b in zip((lo, hi, hashes), tokens.joins[:3]))
             probe = np.concatenate((probe, np.ones(len(tokens.joins[0]), dtype=np.uint8)))[order]
+            guessed = np.append(guessed, np.zeros(len(tokens.joins[0]), dtype=bool))[order]
             later = merged(later, tokens.joins[3])
         if len(lo) == 0:
-            return None
+            return []
         words = self.index.keyer.cached(hashes)
-        skip = merged(marks, later)  # each word's later pieces left out of the reading, as the marks are
-        # (no word here matters by standing where a run stops alone: its window must be registered,
-        # else every chance phrase of mail that stops at a hyphenated word is read again)
-        matter = self._centres_that_matter(scanned, lo, (words,), skip, _EMPTY, probe=probe)
+        # each word's later pieces left out of the reading, as the marks are (no word here matters
+        # by standing where a run stops alone: its window must be registered, else every chance
+        # phrase of mail that stops at a hyphenated word is read again)
+        matter = self._centres_that_matter(scanned, lo, (words,), merged(marks, merged(later, lo[guessed] + 1)),
+                                           _EMPTY, probe=probe)
         if len(matter) == 0:
-            return None
+            return []
+        readings = []
+        for doubted in (guessed & ~among(lo, matter), guessed):  # the guesses that matter whole, then none
+            readings.append(self._whole(scanned, matter, (lo, hi, hashes, words), merged(later, lo[guessed & ~doubted] + 1),
+                                        marks, doubted))
+            if not (guessed & ~doubted).any():  # (no guess matters: the two are one)
+                break
+        return readings
+
+    def _whole(self, scanned: Scanned, matter: np.ndarray, cut: tuple[np.ndarray, ...], later: np.ndarray,
+               marks: np.ndarray, doubted: np.ndarray) -> Scanned:
+        """The part within SECOND_READING_REACH of `matter`, with the words cut in pieces there
+        (`cut`: first tokens, last tokens, unkeyed and keyed hashes of them whole) read whole but
+        the `doubted`, their `later` pieces and the `marks` left out."""
+        lo, hi, hashes, words = cut
+        tokens = scanned.tokens
+        skip = merged(marks, later)
         at = _around(matter, SECOND_READING_REACH, len(scanned.values), skip)
-        inside = np.flatnonzero(among(lo, at))  # every word in reach read whole, not only those that matter
+        inside = np.flatnonzero(among(lo, at) & ~doubted)  # every word in reach read whole, not only those that matter
         place = np.searchsorted(at, lo[inside])
         read = tokens.taken(at)
         values, joined = scanned.values[at], read.hashes.copy()
@@ -651,16 +680,16 @@ def _stronger(first: list[Finding], second: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _dense_splits(tokens, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Of `Tokens.splits` (rows of first and last token), those to look up, flagged 2 (wide: see
-    `_centres_that_matter`): those next to one of `stops` and those with another within
-    SPLIT_REACH tokens on both sides (one of an excerpt's cuts in the gate is enough: the
-    reading goes on through the rest); with the others within SPLIT_REACH of those, flagged 0,
-    read as their words around them; no piece a mark (a lookalike standing alone, ``a.α``), and
-    no word of more than JOIN_CHARS letters (a path, a hex dump: no disguised word)."""
-    rows = tokens.splits
+def _dense_splits(tokens, rows: np.ndarray, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of the words cut in pieces `rows` (`Tokens.splits` and `Tokens.blank_cuts`: rows of first
+    and last token, ascending), the indices of those to look up, flagged 2 (wide: see `_centres_that_matter`):
+    those next to one of `stops` and those with another within SPLIT_REACH tokens on both sides
+    (one of an excerpt's cuts in the gate is enough: the reading goes on through the rest); with
+    the others within SPLIT_REACH of those, flagged 0, read as their words around them; no piece
+    a mark (a lookalike standing alone, ``a.α``), and no word of more than JOIN_CHARS letters (a
+    path, a hex dump: no disguised word)."""
     if len(rows) == 0:
-        return rows, np.zeros(0, dtype=np.uint8)
+        return _EMPTY, np.zeros(0, dtype=np.uint8)
     first, last = rows[:, 0], rows[:, 1]
     # (counted in the reading without the marks: a number between every two words spaced them out)
     apart = np.diff(first)
@@ -673,11 +702,21 @@ def _dense_splits(tokens, stops: np.ndarray, marks: np.ndarray) -> tuple[np.ndar
     asked = before & after | among(first, stops) | among(last, stops)
     # and the others near those: read as their words around them
     keep = asked | np.append(False, near & asked[:-1]) | np.append(near & asked[1:], False)
-    rows, probe = rows[keep], (2 * asked).astype(np.uint8)[keep]
+    chosen = np.flatnonzero(keep)
+    rows, probe = rows[chosen], (2 * asked).astype(np.uint8)[chosen]
     keep = tokens.nends[rows[:, 1]] - tokens.nstarts[rows[:, 0]] <= 2 * JOIN_CHARS  # (their cuts counted too)
     if len(marks) and len(rows):  # (no mark between a word's first token and its last)
         keep &= np.searchsorted(marks, rows[:, 0]) == np.searchsorted(marks, rows[:, 1], side="right")
-    return rows[keep], probe[keep]
+    return chosen[keep], probe[keep]
+
+
+def _apart_from(cuts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows of `cuts` (first token, last) that share no token with one of `rows` (the same,
+    ascending, apart)."""
+    if len(rows) == 0 or len(cuts) == 0:
+        return cuts
+    k = np.searchsorted(rows[:, 0], cuts[:, 1], side="right") - 1  # the last row to start by a cut's end
+    return cuts[(k < 0) | (rows[np.maximum(k, 0), 1] < cuts[:, 0])]
 
 
 def _around(centres: np.ndarray, reach: int, n: int, marks: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .confusables import CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
-from .spacing import SPACING_VERSION, word_lengths
+from .spacing import SPACING_VERSION, cut_tables, pair_bits, pair_key, word_lengths, words_and_costs
 from .. import speedups
 from ..arrays import among, ascending_searchsorted, distinct, merged, run_starts
 
@@ -285,6 +285,31 @@ class Tokens:
         pieces = np.repeat(rows[:, 0], count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
         return self._pieces_hashes(pieces, count)
 
+    @cached_property
+    def blank_cuts(self) -> np.ndarray:
+        """Words cut in two by a blank (``mole cular``, ``str ucture``, ``t he``: a space, a no-break
+        or thin space, a tab or a line break), computed on first use: rows of (its first token,
+        its second), ascending, no token in two. A pair is one when one blank stands between two
+        tokens of a-z only, one of them no common English word (CUT_PIECE_COST, or CUT_SHORT_COST
+        for one or two letters) and the two together one of the English word table of `spacing`
+        (CUT_WORD_COST): a word the table lacks (a name, a code word) is not found cut so, nor
+        one cut into two common words (``any one``). Mail holds some 5,000 in 10 MB: words that
+        were cut indeed (``acti on``), possessives and contractions that lost their apostrophe
+        (``william s``, ``don t be``); the fingerprint tier looks up those close together only."""
+        lo, costs = self.cut_candidates
+        if len(lo) == 0:
+            return _NO_HALVES
+        lo = _apart_pairs(lo, self.nends[lo + 1] - self.nstarts[lo + 1] + self.nends[lo] - self.nstarts[lo], costs)
+        return np.stack((lo, lo + 1), axis=1)
+
+    @cached_property
+    def cut_candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the first token of each pair that is a word cut by a blank, the cost of its word), before
+        `blank_cuts` decides between pairs that share a token. `tokenise` lists them as it makes
+        the tokens, their arrays still in the processor's cache (listed later, the C pass took
+        twice as long), and `concatenate` and `tail` carry them."""
+        return _cut_candidates(self, 0, len(self) - 1)
+
     def _pieces_hashes(self, pieces: np.ndarray, count: np.ndarray) -> np.ndarray:
         """The unkeyed hash of each word made of `count` tokens of `pieces` in turn (ascending
         token indices), their characters joined, as a token with those characters hashes."""
@@ -390,6 +415,24 @@ class Tokens:
     def kept(self, keep: np.ndarray) -> "Tokens":
         """The tokens where `keep` (a mask) is true, in order. Offsets still point at the source."""
         return self.taken(np.flatnonzero(keep))
+
+    def tail(self, first: int) -> "Tokens":
+        """The tokens from `first` on, their normalised text re-based to start at 0, in arrays of
+        their own (not views that would keep the whole of these alive)."""
+        if first >= len(self):
+            return EMPTY
+        n0 = int(self.nstarts[first])
+        tail = replace(self, hashes=self.hashes[first:].copy(), starts=self.starts[first:].copy(),
+                       ends=self.ends[first:].copy(), norm=self.norm[n0:].copy(), nstarts=self.nstarts[first:] - n0,
+                       nends=self.nends[first:] - n0, tampered=self.tampered[self.tampered >= first] - first,
+                       halves=self.halves[self.halves[:, 0] >= first] - np.array([first, n0], dtype=np.int64),
+                       tails=self.tails[self.tails[:, 0] >= first] - np.array([first, n0, n0], dtype=np.int64),
+                       symbol_words=self.symbol_words[self.symbol_words >= first] - first,
+                       unsegmented=0)  # (reported with the window before)
+        if "cut_candidates" in self.__dict__:
+            lo, costs = self.cut_candidates
+            tail.__dict__["cut_candidates"] = (lo[lo >= first] - first, costs[lo >= first])
+        return tail
 
     def taken(self, at: np.ndarray) -> "Tokens":
         """The tokens at the ascending distinct indices `at`, in order (a few of many: gathered,
@@ -588,7 +631,7 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
     norm_dtype = np.uint32 if any(p.norm.dtype == np.uint32 for p in pieces) else np.uint8
     firsts = np.cumsum([0] + [len(p) for p in pieces[:-1]])
     starts, ends = np.concatenate([p.starts for p in pieces]), np.concatenate([p.ends for p in pieces])
-    return Tokens(
+    whole = Tokens(
         hashes=np.concatenate([p.hashes for p in pieces]),
         starts=starts,
         ends=ends,
@@ -602,6 +645,18 @@ def concatenate(pieces: list[Tokens]) -> Tokens:
         tails=np.concatenate([p.tails + np.array([first, 0, 0]) for p, first in zip(pieces, firsts)]),
         symbol_words=np.concatenate([p.symbol_words + first for p, first in zip(pieces, firsts)]),
     )
+    listed = [p.__dict__.get("cut_candidates") for p in pieces]
+    if all(c is not None for c in listed):  # (and the pair across each seam)
+        los, costs = [], []
+        for piece, first, (lo, cost) in zip(pieces, firsts.tolist(), listed):
+            if first > 0 and len(piece):
+                seam = _cut_candidates(whole, first - 1, first)
+                los.append(seam[0])
+                costs.append(seam[1])
+            los.append(lo + first)
+            costs.append(cost)
+        whole.__dict__["cut_candidates"] = (np.concatenate(los), np.concatenate(costs))
+    return whole
 
 
 def normalise_words(text: str) -> list[str]:
@@ -634,8 +689,8 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
         starts, shifted_nends = _shifted(nstarts, base), _shifted(nends, nbase)
         same = base == nbase
         ends = shifted_nends if same and len(words.spans[0]) == 0 else words.ends(base)
-        return Tokens(hashes, starts, ends, norm, starts if same else _shifted(nstarts, nbase), shifted_nends,
-                      halves=_shift(words.halves, nbase), unsegmented=words.unsegmented)
+        return _listed(Tokens(hashes, starts, ends, norm, starts if same else _shifted(nstarts, nbase), shifted_nends,
+                              halves=_shift(words.halves, nbase), unsegmented=words.unsegmented), nbase)
 
     native = speedups.native
     wide_codes = None if native is None else np.frombuffer(native.wide_codes(text), dtype=np.uint32)
@@ -678,8 +733,15 @@ def _tokenise(text: str, base: int, nbase: int) -> Tokens:
                   _shift(halves, nbase), words.unsegmented, tails + np.array([0, nbase, nbase]) if nbase else tails,
                   flags)
     if open_spans:  # read as shown too, after the text as stored
-        return concatenate([toks, _shown(text, open_spans, base, nbase + len(norm))])
-    return toks
+        return concatenate([_listed(toks, nbase), _shown(text, open_spans, base, nbase + len(norm))])
+    return _listed(toks, nbase)
+
+
+def _listed(tokens: Tokens, nbase: int) -> Tokens:
+    """`tokens` (of a slice whose text starts `nbase` characters into the normalised text), their
+    `Tokens.cut_candidates` listed now, while their arrays are in the processor's cache."""
+    tokens.__dict__["cut_candidates"] = _cut_candidates(tokens, 0, len(tokens) - 1, nbase)
+    return tokens
 
 
 _MOST_DRAWN = 12  # characters a token drawn in symbols has at most to be a mark (five flags: fancy text)
@@ -1170,6 +1232,112 @@ SPLIT_CHARS = 3  # characters that cut a word in two (`Tokens.splits`: ``mole--c
 SPLIT_PIECES = 8  # into fewer pieces than this
 JOIN_CHARS = 32  # pieces of a word cut by marks (`Tokens.joins`) are joined up to this many characters,
 JOIN_MARKS = 8  # with up to this many marks side by side between two of them
+CUT_PIECE_COST = 12.0  # a word cut in two by a blank (`Tokens.blank_cuts`: ``mole cular``) has a piece that
+# is no English word this common (costs are minus log-probabilities: "mol" 15.8, "ess" 15.7, "ing" 12.6;
+# "pro" 9.8 is a word) ...
+CUT_SHORT_COST = 8.0  # ... or, of one or two letters, this common ("t" 10.8, "nd" 14.1; "to" 3.9, "us" 7.6),
+CUT_WORD_COST = 18.0  # ... and its pieces together make a word of the table this common (all of it: the
+# 150,000th word costs about 18; "adsorbed" 17.7)
+CUT_MAX_LETTERS = 64  # (and no more: as the C pass joins them)
+CUT_CHAINED = 4096  # pairs of such pieces that share a token decided one by one at most (mail: a few hundred)
+
+
+def _cut_candidates(tokens: Tokens, first: int, last: int, nbase: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`Tokens.cut_candidates` of the pairs (i, i + 1) for i from `first` to `last` (excluded), of
+    tokens whose normalised bounds count `nbase` characters before their `norm` (a slice's)."""
+    if last <= first:
+        return _NO_INT, _NO_COSTS
+    common, pairs, words = cut_tables(CUT_PIECE_COST, CUT_SHORT_COST, CUT_WORD_COST)
+    native = speedups.native
+    if native is not None and tokens.norm.dtype in (np.uint8, np.uint32):
+        span = slice(first, last + 1)
+        nstarts, nends = tokens.nstarts[span], tokens.nends[span]
+        if nbase:
+            nstarts, nends = nstarts - nbase, nends - nbase
+        firsts, joined = native.blank_cuts(tokens.norm, np.ascontiguousarray(nstarts, dtype=np.int64),
+                                           np.ascontiguousarray(nends, dtype=np.int64),
+                                           np.ascontiguousarray(tokens.hashes[span], dtype=np.uint64), common, pairs,
+                                           words)
+        lo, joined = np.frombuffer(firsts, dtype=np.int64) + first, np.frombuffer(joined, dtype=np.uint64)
+    else:
+        lo, joined = _blank_pairs(tokens, common, pairs, nbase)
+        lo, joined = lo[(lo >= first) & (lo < last)], joined[(lo >= first) & (lo < last)]
+    if len(lo) == 0:  # (the word table itself read only now: most texts of a few words need none)
+        return _NO_INT, _NO_COSTS
+    hashes, costs = words_and_costs()
+    if len(hashes) == 0:
+        return _NO_INT, _NO_COSTS
+    at = np.minimum(np.searchsorted(hashes, joined), len(hashes) - 1)
+    word = (hashes[at] == joined) & (costs[at] < CUT_WORD_COST)
+    return lo[word], costs[at[word]]
+
+
+_NO_COSTS = np.zeros(0, dtype=np.float32)
+
+
+def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray, nbase: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """What the C pass `blank_cuts` lists: (the first token of each pair that `Tokens.blank_cuts`
+    may hold, the hash of its two tokens' letters joined), before the table says which are words."""
+    starts, ends, norm, hashes = tokens.nstarts - nbase, tokens.nends - nbase, tokens.norm, tokens.hashes
+    size = ends - starts
+    high, low = pair_bits(pair_key(hashes[:-1], hashes[1:]))
+    lo = np.flatnonzero(_slots_set(pairs, high) & _slots_set(pairs, low))
+    lo = lo[(size[lo] + size[lo + 1] <= CUT_MAX_LETTERS) & ~(_bits_of(common, hashes[lo]) & _bits_of(common, hashes[lo + 1]))]
+    gap, at = starts[lo + 1] - ends[lo], np.minimum(ends[lo], len(norm) - 1)
+    blank, after = norm[at], norm[np.minimum(at + 1, len(norm) - 1)]
+    lo = lo[((gap == 1) & ((blank == 32) | (blank == 9) | (blank == 10))) | ((gap == 2) & (blank == 13) & (after == 10))]
+    if len(lo) == 0:
+        return lo, np.zeros(0, dtype=np.uint64)
+    pieces = np.stack((lo, lo + 1), axis=1).ravel()
+    sizes = size[pieces]
+    chars = norm[np.repeat(starts[pieces] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))]
+    length = sizes[0::2] + sizes[1::2]
+    firsts = np.cumsum(length) - length
+    small = np.add.reduceat(((chars.astype(np.int64) - 97) >= 26) | (chars < 97), firsts) == 0  # a-z only
+    joined = _ascii_hashes(chars.astype(np.uint8), firsts, firsts + length)
+    return lo[small], joined[small]
+
+
+def _apart_pairs(lo: np.ndarray, letters: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """Of the pairs of tokens (lo, lo + 1) (ascending), those kept where pairs share a token: in
+    each chain of such pairs, as many as can be kept apart, then those of the most letters,
+    then of the most common words (``t he re sin``: "the" and "resin", not "here"; ``i s on ly``:
+    "is" and "only", not "son"; ``t he t itanium``: "titanium", not "het")."""
+    chained = np.flatnonzero(np.diff(lo) == 1)
+    if len(chained) == 0:
+        return lo
+    if len(chained) > CUT_CHAINED:  # (text made to be nothing else: the first of two, in one go)
+        return lo[np.append(True, np.diff(lo) > 1)]
+    keep = np.ones(len(lo), dtype=bool)
+    starts = chained[np.append(True, np.diff(chained) > 1)]  # the first pair of each chain
+    for first in starts.tolist():
+        end = first + 1
+        while end < len(lo) and lo[end] == lo[end - 1] + 1:
+            end += 1
+        weight = [1e6 + 1e3 * float(letters[j]) - float(costs[j]) for j in range(first, end)]
+        best = [0.0] * (len(weight) + 1)  # best[k]: the weight kept of the chain's first k pairs
+        for k, w in enumerate(weight, 1):
+            best[k] = max(best[k - 1], (best[k - 2] if k > 1 else 0.0) + w)
+        k = len(weight)
+        while k > 0:  # (back from the end: a pair is kept where keeping it made the best, and the one before it not)
+            if best[k] == best[k - 1]:
+                keep[first + k - 1] = False
+                k -= 1
+            else:
+                if k > 1:
+                    keep[first + k - 2] = False
+                k -= 2
+    return lo[keep]
+
+
+def _bits_of(bitmap: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether the bit of each value's top bits is set in `bitmap` (its size a power of two)."""
+    return _slots_set(bitmap, values >> np.uint64(64 - (int(len(bitmap) * 8).bit_length() - 1)))
+
+
+def _slots_set(bitmap: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Whether each bit numbered in `slots` is set in `bitmap`."""
+    return ((bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:

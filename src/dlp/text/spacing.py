@@ -84,6 +84,16 @@ def _parsed() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse() -> tuple[np.ndarray, np.ndarray]:
+    from .normalise import span_hashes
+
+    (starts, ends, raw), costs = _words()
+    hashes = span_hashes(raw, starts, ends)
+    hashes, first = np.unique(hashes, return_index=True)  # a word twice: its first, most probable entry
+    return hashes, costs[first]
+
+
+def _words():
+    """((starts, ends, bytes as an array), costs) of the WORDS most probable lower-case words."""
     source = resources.files("spacy_lookups_data").joinpath("data", "en_lexeme_prob.json.gz")
     try:
         with gzip.open(source.open("rb")) as stream:
@@ -93,17 +103,87 @@ def _parse() -> tuple[np.ndarray, np.ndarray]:
                 data += more
                 words, costs = _entries(data[: data.rfind(b"\n") + 1])
                 if len(words[0]) >= WORDS or not more:
-                    break
+                    return words, costs
     except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - a declared dependency
         from ..errors import ConfigError
 
         raise ConfigError("letter-spaced text needs the English word table: pip install spacy-lookups-data") from exc
+
+
+PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)  # the key of two tokens read as one word: first ^ second * PAIR_MIX
+COMMON_BITS_PER_WORD = 128  # bits per word in the bitmap of common words: under 1% of other tokens pass
+PAIR_BITS = 24  # bits of the bitmap of the keys of words cut in two (2 MB), two bits set a key (`pair_bits`): ...
+PAIR_LOW = 8  # ... the top PAIR_BITS bits of the key, and those above its PAIR_LOW lowest: under 1% of other pairs pass
+WORD_BITS = 22  # bits of the bitmap of the words themselves (512 KB): 4% of other tokens pass
+
+
+def pair_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The key of each pair of token hashes (unkeyed, each well mixed already) that `cut_tables`
+    holds when they are the two pieces of one word: as the C pass `blank_cuts` computes it."""
+    with np.errstate(over="ignore"):
+        return first ^ (second * PAIR_MIX)
+
+
+def cut_tables(piece_cost: float, short_cost: float, word_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bitmaps over the top bits of hashes, for `normalise.Tokens.blank_cuts`: of the common
+    words (those of three letters or more that cost less than `piece_cost`, the shorter ones less
+    than `short_cost`: a token whose bit is clear is no such word); of the `pair_key` of the two
+    pieces of every word that costs less than `word_cost`, cut anywhere but into two common words
+    (two tokens whose bit is clear are no such word); and of those words. Built from the word list
+    once per machine (`text.derived`)."""
+    return _cut_tables(piece_cost, short_cost, word_cost)
+
+
+@lru_cache(maxsize=2)
+def _cut_tables(piece_cost: float, short_cost: float, word_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from .derived import cached_arrays
+
+    version = (f"{SPACING_VERSION}-{piece_cost}-{short_cost}-{word_cost}-{COMMON_BITS_PER_WORD}-{PAIR_BITS}-"
+               f"{PAIR_LOW}-{WORD_BITS}/3")
+    common, pairs, words = cached_arrays("cut-tables", version, ("common", "pairs", "words"),
+                                         lambda: _built_cut_tables(piece_cost, short_cost, word_cost))
+    return common, pairs, words
+
+
+def _built_cut_tables(piece_cost: float, short_cost: float,
+                      word_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from .normalise import span_hashes
 
-    starts, ends, raw = words
+    (starts, ends, raw), costs = _words()
+    size = ends - starts
     hashes = span_hashes(raw, starts, ends)
-    hashes, first = np.unique(hashes, return_index=True)  # a word twice: its first, most probable entry
-    return hashes, costs[first]
+    common = hashes[np.where(size >= 3, costs < piece_cost, costs < short_cost)]
+    keep = (costs < word_cost) & (size >= 2)
+    starts, ends = starts[keep], ends[keep]
+    cuts = ends - starts - 1  # a word of L letters is cut in L - 1 places
+    word = np.repeat(np.arange(len(starts)), cuts)
+    at = starts[word] + 1 + (np.arange(int(cuts.sum())) - np.repeat(np.cumsum(cuts) - cuts, cuts))
+    first, second = span_hashes(raw, starts[word], at), span_hashes(raw, at, ends[word])
+    known = np.sort(common)
+    one_rare = ~(among(first, known) & among(second, known))  # (two common words are never one: "in the")
+    keys = pair_key(first[one_rare], second[one_rare])
+    pairs = _bitmap(np.concatenate((keys, pair_bits(keys)[1] << np.uint64(64 - PAIR_BITS))), PAIR_BITS)
+    return (_bitmap(common, max(16, int(len(common) * COMMON_BITS_PER_WORD).bit_length())), pairs,
+            _bitmap(hashes[keep], WORD_BITS))
+
+
+def pair_bits(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two bits of the bitmap of `cut_tables` each key sets (as the C pass reads them)."""
+    return keys >> np.uint64(64 - PAIR_BITS), (keys >> np.uint64(PAIR_LOW)) & np.uint64((1 << PAIR_BITS) - 1)
+
+
+def _bitmap(values: np.ndarray, bits: int) -> np.ndarray:
+    """A bit set for the top `bits` bits of each of `values` (as `fingerprint.bitmap` builds them)."""
+    slots = values >> np.uint64(64 - bits)
+    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    np.bitwise_or.at(bitmap, (slots >> np.uint64(3)).astype(np.intp),
+                     np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8)))
+    return bitmap
+
+
+def words_and_costs() -> tuple[np.ndarray, np.ndarray]:
+    """The table: sorted unkeyed hashes of its words, and their costs (minus log-probabilities)."""
+    return _table()
 
 
 def _entries(data: bytes):
