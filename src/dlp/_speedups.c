@@ -3203,7 +3203,8 @@ static PyObject *blank_cuts(PyObject *self, PyObject *args) {
                 PREFETCH((const char *)norm.buf + e[cand[k]] * width, 0);
             for (Py_ssize_t k = 0; k < listed; k++) {
                 Py_ssize_t i = cand[k];
-                if (bit_at(common_map, h[i] >> (64 - common_bits)) && bit_at(common_map, h[i + 1] >> (64 - common_bits)))
+                if (bit_at(common_map, h[i] >> (64 - common_bits))
+                        && bit_at(common_map, h[i + 1] >> (64 - common_bits)))
                     continue;
                 if (s[i] < 0 || e[i] < s[i] || e[i + 1] > n || e[i + 1] < s[i + 1]) {
                     ok = 0;
@@ -3875,7 +3876,8 @@ static PyMethodDef METHODS[] = {
     {"pair_candidates", pair_candidates, METH_VARARGS, "Pairs of sentences that can make a rewrite candidate (see rewrite.candidates)."},
     {"gather", gather, METH_VARARGS, "values[order] of 8-byte values, prefetched ahead (see arrays.gather)."},
     {"rare_hits_many", rare_hits_many, METH_VARARGS, "Tokens that are word forms of registered rare lemmas, the first segment holding one winning."},
-    {"blank_cuts", blank_cuts, METH_VARARGS, "Pairs of tokens that may be a word cut by a blank (see normalise.Tokens.blank_cuts)."},
+    {"blank_cuts", blank_cuts, METH_VARARGS,
+     "Pairs of tokens that may be a word cut by a blank (see normalise.Tokens.blank_cuts)."},
     {"probe_lists", probe_lists, METH_VARARGS, "The queries that pass each of several bitmaps (see documents.lookup)."},
     {"distinct_per_run", distinct_per_run, METH_VARARGS, "Distinct values in each run (see segments._families_per_run)."},
     {"merge_sorted", merge_sorted, METH_VARARGS, "Sorted int64 values merged into a sorted int64 array (see arrays.merged)."},

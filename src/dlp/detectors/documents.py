@@ -233,8 +233,8 @@ class DocumentDetector:
             return []
         readings = []
         for doubted in (guessed & ~among(lo, matter), guessed):  # the guesses that matter whole, then none
-            readings.append(self._whole(scanned, matter, (lo, hi, hashes, words), merged(later, lo[guessed & ~doubted] + 1),
-                                        marks, doubted))
+            readings.append(self._whole(scanned, matter, (lo, hi, hashes, words),
+                                        merged(later, lo[guessed & ~doubted] + 1), marks, doubted))
             if not (guessed & ~doubted).any():  # (no guess matters: the two are one)
                 break
         return readings

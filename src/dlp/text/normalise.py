@@ -1275,17 +1275,20 @@ def _cut_candidates(tokens: Tokens, first: int, last: int, nbase: int = 0) -> tu
 _NO_COSTS = np.zeros(0, dtype=np.float32)
 
 
-def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray, nbase: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray,
+                 nbase: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """What the C pass `blank_cuts` lists: (the first token of each pair that `Tokens.blank_cuts`
     may hold, the hash of its two tokens' letters joined), before the table says which are words."""
     starts, ends, norm, hashes = tokens.nstarts - nbase, tokens.nends - nbase, tokens.norm, tokens.hashes
     size = ends - starts
     high, low = pair_bits(pair_key(hashes[:-1], hashes[1:]))
     lo = np.flatnonzero(_slots_set(pairs, high) & _slots_set(pairs, low))
-    lo = lo[(size[lo] + size[lo + 1] <= CUT_MAX_LETTERS) & ~(_bits_of(common, hashes[lo]) & _bits_of(common, hashes[lo + 1]))]
+    lo = lo[(size[lo] + size[lo + 1] <= CUT_MAX_LETTERS)
+            & ~(_bits_of(common, hashes[lo]) & _bits_of(common, hashes[lo + 1]))]
     gap, at = starts[lo + 1] - ends[lo], np.minimum(ends[lo], len(norm) - 1)
     blank, after = norm[at], norm[np.minimum(at + 1, len(norm) - 1)]
-    lo = lo[((gap == 1) & ((blank == 32) | (blank == 9) | (blank == 10))) | ((gap == 2) & (blank == 13) & (after == 10))]
+    lo = lo[((gap == 1) & ((blank == 32) | (blank == 9) | (blank == 10)))
+            | ((gap == 2) & (blank == 13) & (after == 10))]
     if len(lo) == 0:
         return lo, np.zeros(0, dtype=np.uint64)
     pieces = np.stack((lo, lo + 1), axis=1).ravel()
@@ -1337,7 +1340,8 @@ def _bits_of(bitmap: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _slots_set(bitmap: np.ndarray, slots: np.ndarray) -> np.ndarray:
     """Whether each bit numbered in `slots` is set in `bitmap`."""
-    return ((bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+    return ((bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1
+            ).astype(bool)
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:
