@@ -172,6 +172,19 @@ static int push_half(int64_t **halves, Py_ssize_t *nhalves, Py_ssize_t *cap_halv
  * ASCII text, its first eight bytes (masked to its length) with the length in the top byte,
  * then fmix64 and the next eight bytes folded in, up to offset 56; and fmix64 of the lot.
  * (Tokens longer than 64 characters are hashed again with BLAKE2b by the caller.) */
+/* The hash of the token p[at:at + length] (ASCII, a byte a character): its first eight bytes and
+ * its length, then each further eight bytes folded in, up to 64 (normalise._ascii_hashes hashes
+ * longer tokens whole with BLAKE2b). */
+static inline uint64_t ascii_hash(const uint8_t *p, Py_ssize_t n, Py_ssize_t at, Py_ssize_t length) {
+    uint64_t v = word_at(p, n, at) & low_bytes(length < 8 ? length : 8);
+    v ^= (uint64_t)length << 56;
+    for (Py_ssize_t off = 8; off < 64 && off < length; off += 8) {
+        Py_ssize_t rest = length - off;
+        v = fmix64(v) ^ (word_at(p, n, at + off) & low_bytes(rest < 8 ? rest : 8));
+    }
+    return fmix64(v);
+}
+
 static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
     PyObject *o_norm, *o_starts, *o_ends, *o_out;
     if (!PyArg_ParseTuple(args, "OOOO", &o_norm, &o_starts, &o_ends, &o_out))
@@ -194,13 +207,7 @@ static PyObject *ascii_hashes(PyObject *self, PyObject *args) {
                 ok = 0;
                 break;
             }
-            uint64_t v = word_at(p, n, at) & low_bytes(length < 8 ? length : 8);
-            v ^= (uint64_t)length << 56;
-            for (Py_ssize_t off = 8; off < 64 && off < length; off += 8) {
-                Py_ssize_t rest = length - off;
-                v = fmix64(v) ^ (word_at(p, n, at + off) & low_bytes(rest < 8 ? rest : 8));
-            }
-            h[i] = fmix64(v);
+            h[i] = ascii_hash(p, n, at, length);
         }
         Py_END_ALLOW_THREADS
     }
@@ -3224,14 +3231,7 @@ static PyObject *blank_cuts(PyObject *self, PyObject *args) {
                     word[j] = (uint8_t)code_at(norm.buf, width, s[i] + j);
                 for (Py_ssize_t j = 0; j < b; j++)
                     word[a + j] = (uint8_t)code_at(norm.buf, width, s[i + 1] + j);
-                Py_ssize_t length = a + b;  /* hashed as ascii_hashes hashes a token */
-                uint64_t v = word_at(word, length, 0) & low_bytes(length < 8 ? length : 8);
-                v ^= (uint64_t)length << 56;
-                for (Py_ssize_t off = 8; off < length; off += 8) {
-                    Py_ssize_t rest = length - off;
-                    v = fmix64(v) ^ (word_at(word, length, off) & low_bytes(rest < 8 ? rest : 8));
-                }
-                v = fmix64(v);
+                uint64_t v = ascii_hash(word, a + b, 0, a + b);
                 if (!bit_at(word_map, v >> (64 - word_bits)))
                     continue;
                 Py_ssize_t pushed = count;
@@ -3244,13 +3244,8 @@ static PyObject *blank_cuts(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     release_all(want, 7);
-    PyObject *result = NULL;
-    if (!ok)
-        PyErr_SetString(PyExc_ValueError, "token bounds do not fit the text or each other");
-    else if (failed)
-        PyErr_NoMemory();
-    else
-        result = Py_BuildValue("(y#y#)", (const char *)firsts, count * 8, (const char *)joins, count * 8);
+    PyObject *result = listed(failed, ok, "token bounds do not fit the text or each other", firsts, count, joins,
+                              count);
     PyMem_RawFree(firsts);
     PyMem_RawFree(joins);
     return result;
