@@ -16,6 +16,10 @@ first), parsed with numpy, once per process (about 0.1 s). Words are looked up b
 tokeniser's own unkeyed hash of their letters, so the split is the same in every process.
 Unknown words cost more the longer they are, so a rare technical word splits into
 pieces only when the pieces are real words.
+
+The same table tells a word cut in two by a blank (``mole cular``) from two words
+(`cut_tables`: bitmaps of its common words and of every word's two pieces, for
+`normalise.Tokens.blank_cuts`).
 """
 
 from __future__ import annotations
