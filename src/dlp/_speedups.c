@@ -3143,9 +3143,9 @@ static PyObject *probe(PyObject *self, PyObject *args) {
 
 
 /* normalise.Tokens.blank_cuts: the pairs of tokens (i, i + 1) that may be one word cut in two by
- * a blank (``mole cular``): their key (spacing.pair_key) in `pairs`, a bitmap with two bits set for
+ * blanks (``mole cular``): their key (spacing.pair_key) in `pairs`, a bitmap with two bits set for
  * the key of every word of the table cut in two (tested first, on every pair: it lets one in a
- * hundred through); one blank between them (a space, tab or line break, \r\n counting as one:
+ * hundred through); up to CUT_BLANKS blanks between them (spaces, tabs, line and page breaks:
  * the normaliser reads every other blank as a space); one of them no common word (its bit clear
  * in `common`); both of a-z only, MAX_JOINED letters at most together; and their letters joined
  * hashed (as a token with them hashes) in `words`. Returns (first tokens as int64 bytes, those
@@ -3155,6 +3155,16 @@ static PyObject *probe(PyObject *self, PyObject *args) {
 #define PAIR_LOW 8  /* spacing.PAIR_LOW */
 #define CUT_BLOCK 8192  /* pairs of tokens read at a time */
 #define CUT_AHEAD 16  /* pairs ahead whose bits are asked for */
+#define CUT_BLANKS 3  /* normalise.CUT_BLANKS */
+static inline int all_blank(const void *norm, int width, Py_ssize_t from, Py_ssize_t to) {
+    for (Py_ssize_t i = from; i < to; i++) {
+        uint32_t c = code_at(norm, width, i);
+        if (!(c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0x2028 || c == 0x2029))
+            return 0;
+    }
+    return 1;
+}
+
 static inline int all_small(const void *norm, int width, Py_ssize_t from, Py_ssize_t to) {
     for (Py_ssize_t i = from; i < to; i++)
         if ((uint32_t)(code_at(norm, width, i) - 'a') >= 26)
@@ -3218,11 +3228,7 @@ static PyObject *blank_cuts(PyObject *self, PyObject *args) {
                     break;
                 }
                 Py_ssize_t a = e[i] - s[i], b = e[i + 1] - s[i + 1], gap = s[i + 1] - e[i];
-                if (a + b > MAX_JOINED || gap < 1 || gap > 2)
-                    continue;
-                uint32_t c = code_at(norm.buf, width, e[i]);
-                if (!((gap == 1 && (c == ' ' || c == '\t' || c == '\n'))
-                      || (gap == 2 && c == '\r' && code_at(norm.buf, width, e[i] + 1) == '\n')))
+                if (a + b > MAX_JOINED || gap < 1 || gap > CUT_BLANKS || !all_blank(norm.buf, width, e[i], s[i + 1]))
                     continue;
                 if (!all_small(norm.buf, width, s[i], e[i]) || !all_small(norm.buf, width, s[i + 1], e[i + 1]))
                     continue;

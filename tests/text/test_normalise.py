@@ -589,7 +589,7 @@ def test_a_word_cut_in_two_by_a_blank_is_listed(speedups_on, monkeypatch):
     if not speedups_on:
         monkeypatch.setattr(speedups, "native", None)
     # any blank the normaliser reads as one: a space, a no-break, thin or ideographic space, a tab, a line break
-    for blank in (" ", "\u00a0", "\u2009", "\u3000", "\t", "\n", "\r\n"):
+    for blank in (" ", "\u00a0", "\u2009", "\u3000", "\t", "\n", "\r\n", "\r", "\u2028", "  ", " \n", "\u00a0\u00a0"):
         assert _cut_words(f"The Mole{blank}cular sieve") == ["mole|cular"], repr(blank)
     # a piece of one or two letters too, where it is no common word ("t", "nd"; "a" and "to" are)
     assert _cut_words("t he pigm ents a nd zi nc") == ["t|he", "pigm|ents", "a|nd", "zi|nc"]
@@ -597,11 +597,15 @@ def test_a_word_cut_in_two_by_a_blank_is_listed(speedups_on, monkeypatch):
     assert _cut_words("t he re sin") == ["t|he", "re|sin"]
     assert _cut_words("i s on ly") == ["i|s", "on|ly"]
     assert _cut_words("byt he t itanium") == ["t|itanium"]
+    assert _cut_words("when t he") == ["t|he"] and _cut_words("has h ad") == ["h|ad"]
+    # a chain too long to weigh (text made of nothing else) keeps every other pair, and only its own
+    assert _cut_words("t he " * 40 + "mole cular") == ["t|he"] * 40 + ["mole|cular"]
+    assert _cut_words("t " + "he t " * 80 + "mole cular")[-1] == "mole|cular"
 
 
 @pytest.mark.parametrize("text", [
     "any one of them, every day, some thing",  # two common words are never one ("anyone", "something")
-    "mole  cular",  # two blanks
+    "mole    cular",  # four blanks
     "mole-cular and mole.cular",  # (a character that is no blank: `Tokens.splits`)
     "xqzv wbrt",  # no word
     "mole 7cular",  # a piece that is not a-z only

@@ -287,10 +287,10 @@ class Tokens:
 
     @cached_property
     def blank_cuts(self) -> np.ndarray:
-        """Words cut in two by a blank (``mole cular``, ``str ucture``, ``t he``: a space, a no-break
-        or thin space, a tab or a line break), computed on first use: rows of (its first token,
-        its second), ascending, no token in two. A pair is one when one blank stands between two
-        tokens of a-z only, one of them no common English word (CUT_PIECE_COST, or CUT_SHORT_COST
+        """Words cut in two by blanks (``mole cular``, ``str ucture``, ``t he``: a space, a no-break
+        or thin space, a tab, a line break; up to CUT_BLANKS side by side), computed on first use:
+        rows of (its first token, its second), ascending, no token in two. A pair is one when only
+        blanks stand between two tokens of a-z only, one of them no common English word (CUT_PIECE_COST, or CUT_SHORT_COST
         for one or two letters) and the two together one of the English word table of `spacing`
         (CUT_WORD_COST): a word the table lacks (a name, a code word) is not found cut so, nor
         one cut into two common words (``any one``). Mail holds some 5,000 in 10 MB: words that
@@ -1239,7 +1239,8 @@ CUT_SHORT_COST = 8.0  # ... or, of one or two letters, this common ("t" 10.8, "n
 CUT_WORD_COST = 18.0  # ... and its pieces together make a word of the table this common (all of it: the
 # 150,000th word costs about 18; "adsorbed" 17.7)
 CUT_MAX_LETTERS = 64  # (and no more: as the C pass joins them)
-CUT_CHAINED = 4096  # pairs of such pieces that share a token decided one by one at most (mail: a few hundred)
+CUT_BLANKS = 3  # blanks side by side that cut a word (``mole  cular``, a space before a line break)
+CUT_CHAIN = 64  # pairs of such pieces in a chain (each sharing a token with the next) weighed at most
 
 
 def _cut_candidates(tokens: Tokens, first: int, last: int, nbase: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -1285,10 +1286,13 @@ def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray,
     lo = np.flatnonzero(_slots_set(pairs, high) & _slots_set(pairs, low))
     lo = lo[(size[lo] + size[lo + 1] <= CUT_MAX_LETTERS)
             & ~(_bits_of(common, hashes[lo]) & _bits_of(common, hashes[lo + 1]))]
-    gap, at = starts[lo + 1] - ends[lo], np.minimum(ends[lo], len(norm) - 1)
-    blank, after = norm[at], norm[np.minimum(at + 1, len(norm) - 1)]
-    lo = lo[((gap == 1) & ((blank == 32) | (blank == 9) | (blank == 10)))
-            | ((gap == 2) & (blank == 13) & (after == 10))]
+    gap = starts[lo + 1] - ends[lo]
+    lo = lo[(gap >= 1) & (gap <= CUT_BLANKS)]
+    gap = starts[lo + 1] - ends[lo]
+    between = norm[np.repeat(ends[lo], gap) + (np.arange(int(gap.sum())) - np.repeat(np.cumsum(gap) - gap, gap))]
+    blank = (between == 32) | ((between >= 9) & (between <= 13)) | (between == 0x85) | (between == 0x2028) | \
+        (between == 0x2029)
+    lo = lo[np.add.reduceat(~blank, np.cumsum(gap) - gap) == 0] if len(lo) else lo
     if len(lo) == 0:
         return lo, np.zeros(0, dtype=np.uint64)
     pieces = np.stack((lo, lo + 1), axis=1).ravel()
@@ -1303,33 +1307,36 @@ def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray,
 
 def _apart_pairs(lo: np.ndarray, letters: np.ndarray, costs: np.ndarray) -> np.ndarray:
     """Of the pairs of tokens (lo, lo + 1) (ascending), those kept where pairs share a token: in
-    each chain of such pairs, as many as can be kept apart, then those of the most letters,
-    then of the most common words (``t he re sin``: "the" and "resin", not "here"; ``i s on ly``:
-    "is" and "only", not "son"; ``t he t itanium``: "titanium", not "het")."""
-    chained = np.flatnonzero(np.diff(lo) == 1)
-    if len(chained) == 0:
+    each chain of such pairs, as many as can be kept apart, then those of the most letters and
+    the most common words (``t he re sin``: "the" and "resin", not "here"; ``i s on ly``: "is"
+    and "only", not "son"; ``t he t itanium``: "titanium", not "het"; ``when t he``: "the", not
+    "whent"). Each chain is weighed on its own, a pair at a time across all chains at once; one
+    of more than CUT_CHAIN pairs (text made of nothing else) keeps every other pair from its first."""
+    linked = np.diff(lo) == 1
+    if not linked.any():
         return lo
-    if len(chained) > CUT_CHAINED:  # (text made to be nothing else: the first of two, in one go)
-        return lo[np.append(True, np.diff(lo) > 1)]
-    keep = np.ones(len(lo), dtype=bool)
-    starts = chained[np.append(True, np.diff(chained) > 1)]  # the first pair of each chain
-    for first in starts.tolist():
-        end = first + 1
-        while end < len(lo) and lo[end] == lo[end - 1] + 1:
-            end += 1
-        weight = [1e6 + 1e3 * float(letters[j]) - float(costs[j]) for j in range(first, end)]
-        best = [0.0] * (len(weight) + 1)  # best[k]: the weight kept of the chain's first k pairs
-        for k, w in enumerate(weight, 1):
-            best[k] = max(best[k - 1], (best[k - 2] if k > 1 else 0.0) + w)
-        k = len(weight)
-        while k > 0:  # (back from the end: a pair is kept where keeping it made the best, and the one before it not)
-            if best[k] == best[k - 1]:
-                keep[first + k - 1] = False
-                k -= 1
-            else:
-                if k > 1:
-                    keep[first + k - 2] = False
-                k -= 2
+    first = np.flatnonzero(np.append(True, ~linked))  # the first pair of each chain
+    length = np.diff(np.append(first, len(lo)))
+    chain = np.repeat(np.arange(len(first)), length)
+    at = np.arange(len(lo)) - first[chain]  # each pair's place in its chain
+    keep = (length[chain] == 1) | ((length[chain] > CUT_CHAIN) & (at % 2 == 0))
+    weighed = np.flatnonzero((length > 1) & (length <= CUT_CHAIN))
+    if len(weighed):
+        starts, sizes = first[weighed], length[weighed]
+        weight = 1e6 + letters.astype(np.float64) - costs.astype(np.float64) / 2
+        best = np.zeros((int(sizes.max()) + 1, len(weighed)))  # best[k]: the weight kept of a chain's first k pairs
+        took = np.zeros((len(best) - 1, len(weighed)), dtype=bool)
+        for k in range(1, len(best)):
+            inside = sizes >= k
+            taken = (best[k - 2] if k > 1 else 0.0) + weight[np.where(inside, starts + k - 1, 0)]
+            took[k - 1] = inside & (taken > best[k - 1])
+            best[k] = np.where(took[k - 1], taken, best[k - 1])
+        k = sizes.copy()  # back from each chain's end: a pair kept where taking it made the best
+        while (k > 0).any():
+            live = np.flatnonzero(k > 0)
+            kept = took[k[live] - 1, live]
+            keep[starts[live[kept]] + k[live[kept]] - 1] = True
+            k[live] -= np.where(kept, 2, 1)
     return lo[keep]
 
 
