@@ -190,6 +190,25 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
                           ("a tab", "\t"), ("a line break", "\n"), ("a CRLF line break", "\r\n"),
                           ("an ideographic space", "\u3000"))
        for every in ("word", "5th word", "10th word")},
+    # found by helper-30 attacking the reading of words cut by a blank
+    **{f"{what} in the middle of every word": (each_word(inside(chars)), None)
+       for what, chars in (("two spaces", "  "), ("a space before a line break", " \n"), ("a carriage return", "\r"),
+                           ("a line separator", "\u2028"), ("two no-break spaces", "\u00a0\u00a0"))},
+    "4,200 chained cut words before the excerpt, a space in the middle of every word": (
+        lambda ws: "t he re sin " * 1400 + " ".join(inside(" ")(w) for w in ws), None),
+    "a space in the middle of every word, after 't he' chains that mislead": (
+        lambda ws: "when t he has h ad ha s had " + " ".join(inside(" ")(w) for w in ws), None),
+    "every word cut in three by spaces": (
+        each_word(lambda w: w[: len(w) // 3] + " " + w[len(w) // 3 : 2 * len(w) // 3] + " " + w[2 * len(w) // 3 :]
+                  if len(w) > 2 else w),
+        "a word is read whole from two pieces only (mo le cular stays three words)"),
+    "a space and a hyphen in the middle of every word": (
+        each_word(inside("- ")),
+        "a blank with a character that is no letter (mole- cular) is neither a cut by a character (the word "
+        "does not stand between blanks) nor one by blanks"),
+    "the blanks moved a letter into the next word": (
+        lambda ws: moved_blanks(" ".join(ws)),
+        "every word then ends in the next word's first letter (Batchesm adet heo): no piece is the word"),
     "a space after the first letter of every word": (
         each_word(lambda w: w[0] + " " + w[1:] if len(w) > 1 else w),
         "a word of one letter and the first letters of the words around it make a run of single letters one "
@@ -308,6 +327,17 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "a flag after every word": (strays("🇫🇷", False, every=1), None),
 }
 
+
+
+def moved_blanks(text: str) -> str:
+    """Each blank before a letter moved one letter on (``the batch is`` -> ``theb atchi s``)."""
+    chars, i = list(text), 0
+    while i + 1 < len(chars):
+        if chars[i] == " " and chars[i + 1].isalpha():
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+            i += 1
+        i += 1
+    return "".join(chars)
 
 
 def pairs_and_tails(words: list[str], stray: str) -> str:
