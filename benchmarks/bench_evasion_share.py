@@ -8,7 +8,8 @@ same --scan-mb of Enron mail bodies in-process (after a 4 MB warm-up; the best o
 scans) with the evasion work as it is, and with each part of it left out:
 
 - words: CamelCase, glued and letter-spaced words (and the listing of the tokens they start
-  from), words broken at line ends, citation marks, words cut in two by a character (`mole-cular`);
+  from), words broken at line ends, citation marks, words cut in two by a character (`mole-cular`)
+  or by blanks (`mole cular`);
 - marks: numbers glued to words or standing between them, strays of another script between or
   glued to words, and the second reading without them; words that marks cut in pieces (`t4he`);
 - encoded: base64, hex, escaped and quoted-printable runs decoded and read;
@@ -72,6 +73,9 @@ def leave_out(mode):
         N._broken_words = lambda *a: None
         N._letter_spacing = lambda *a: (None, 0)
         N._links_and_long = lambda *a: (N._NO_INT, N._NO_INT)  # (what the two above read: nothing else does)
+        if hasattr(N, "_cut_candidates"):  # (code from before words cut by blanks were read: none)
+            saved.append((N, "_cut_candidates", N._cut_candidates))
+            N._cut_candidates = lambda *a: (N._NO_INT, N._NO_COSTS)
         if speedups.native is not None:  # the C pass cuts CamelCase words itself: asked not to
             class WithoutCamel:
                 def __getattr__(self, name, native=speedups.native):
