@@ -367,7 +367,8 @@ def test_glued_number_and_stray_marks_are_the_numpy_ones(pieces):
 CUT_PIECES = st.one_of(
     st.sampled_from(["mole", "cular", "t", "he", "the", "pigm", "ents", "a", "nd", "i", "s", "on", "ly", "re", "sin",
                      "tita", "nium", "any", "one", "molecular", "xq", "zv", "7", "42", "é", "日", "ж"]),
-    st.sampled_from([" ", " ", " ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u3000", "-", ".", ""]),
+    st.sampled_from([" ", " ", " ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u3000", "-", ".", "", "- ", " . ", ", ",
+                     " -- ", "\u2014 ", "\u2019 ", "\r", "\u2028"]),
 )
 
 

@@ -3146,7 +3146,7 @@ static PyObject *probe(PyObject *self, PyObject *args) {
  * blanks (``mole cular``): their key (spacing.pair_key) in `pairs`, a bitmap with two bits set for
  * the key of every word of the table cut in two (tested first, on every pair: it lets one in a
  * hundred through); up to CUT_BLANKS blanks between them (spaces, tabs, line and page breaks:
- * the normaliser reads every other blank as a space); one of them no common word (its bit clear
+ * the normaliser reads every other blank as a space), one of them a mark of punctuation at most; one of them no common word (its bit clear
  * in `common`); both of a-z only, MAX_JOINED letters at most together; and their letters joined
  * hashed (as a token with them hashes) in `words`. Returns (first tokens as int64 bytes, those
  * hashes as uint64 bytes): the caller looks the hashes up in the table itself. */
@@ -3156,13 +3156,21 @@ static PyObject *probe(PyObject *self, PyObject *args) {
 #define CUT_BLOCK 8192  /* pairs of tokens read at a time */
 #define CUT_AHEAD 16  /* pairs ahead whose bits are asked for */
 #define CUT_BLANKS 3  /* normalise.CUT_BLANKS */
-static inline int all_blank(const void *norm, int width, Py_ssize_t from, Py_ssize_t to) {
+/* Whether norm[from:to] is blanks, with one mark of punctuation among them at most (``mole cular``,
+ * ``mole  cular``, ``mole- cular``, ``mole . cular``): normalise._cut_gap. */
+static inline int cut_gap(const void *norm, int width, Py_ssize_t from, Py_ssize_t to) {
+    int blanks = 0, marks = 0;
     for (Py_ssize_t i = from; i < to; i++) {
         uint32_t c = code_at(norm, width, i);
-        if (!(c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0x2028 || c == 0x2029))
+        if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0x2028 || c == 0x2029)
+            blanks++;
+        else if (c == '-' || c == '.' || c == ',' || c == '\'' || c == '"' || c == '(' || c == ')' || c == ':'
+                 || c == ';' || c == '/' || (c >= 0x2010 && c <= 0x2015) || (c >= 0x2018 && c <= 0x201D))
+            marks++;
+        else
             return 0;
     }
-    return 1;
+    return blanks > 0 && marks <= 1;
 }
 
 static inline int all_small(const void *norm, int width, Py_ssize_t from, Py_ssize_t to) {
@@ -3228,7 +3236,7 @@ static PyObject *blank_cuts(PyObject *self, PyObject *args) {
                     break;
                 }
                 Py_ssize_t a = e[i] - s[i], b = e[i + 1] - s[i + 1], gap = s[i + 1] - e[i];
-                if (a + b > MAX_JOINED || gap < 1 || gap > CUT_BLANKS || !all_blank(norm.buf, width, e[i], s[i + 1]))
+                if (a + b > MAX_JOINED || gap < 1 || gap > CUT_BLANKS || !cut_gap(norm.buf, width, e[i], s[i + 1]))
                     continue;
                 if (!all_small(norm.buf, width, s[i], e[i]) || !all_small(norm.buf, width, s[i + 1], e[i + 1]))
                     continue;

@@ -202,10 +202,9 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
         each_word(lambda w: w[: len(w) // 3] + " " + w[len(w) // 3 : 2 * len(w) // 3] + " " + w[2 * len(w) // 3 :]
                   if len(w) > 2 else w),
         "a word is read whole from two pieces only (mo le cular stays three words)"),
-    "a space and a hyphen in the middle of every word": (
-        each_word(inside("- ")),
-        "a blank with a character that is no letter (mole- cular) is neither a cut by a character (the word "
-        "does not stand between blanks) nor one by blanks"),
+    "a hyphen and a space in the middle of every word": (each_word(inside("- ")), None),
+    "a space, a full stop and a space in the middle of every 3rd word": (each_word(inside(" . "), every=3), None),
+    "a comma and a no-break space in the middle of every word": (each_word(inside(",\u00a0")), None),
     "the blanks moved a letter into the next word": (
         lambda ws: moved_blanks(" ".join(ws)),
         "every word then ends in the next word's first letter (Batchesm adet heo): no piece is the word"),

@@ -589,7 +589,8 @@ def test_a_word_cut_in_two_by_a_blank_is_listed(speedups_on, monkeypatch):
     if not speedups_on:
         monkeypatch.setattr(speedups, "native", None)
     # any blank the normaliser reads as one: a space, a no-break, thin or ideographic space, a tab, a line break
-    for blank in (" ", "\u00a0", "\u2009", "\u3000", "\t", "\n", "\r\n", "\r", "\u2028", "  ", " \n", "\u00a0\u00a0"):
+    for blank in (" ", "\u00a0", "\u2009", "\u3000", "\t", "\n", "\r\n", "\r", "\u2028", "  ", " \n", "\u00a0\u00a0",
+                  "- ", " . ", ", ", "\u2014 "):  # (a mark of punctuation with them)
         assert _cut_words(f"The Mole{blank}cular sieve") == ["mole|cular"], repr(blank)
     # a piece of one or two letters too, where it is no common word ("t", "nd"; "a" and "to" are)
     assert _cut_words("t he pigm ents a nd zi nc") == ["t|he", "pigm|ents", "a|nd", "zi|nc"]
@@ -607,6 +608,7 @@ def test_a_word_cut_in_two_by_a_blank_is_listed(speedups_on, monkeypatch):
     "any one of them, every day, some thing",  # two common words are never one ("anyone", "something")
     "mole    cular",  # four blanks
     "mole-cular and mole.cular",  # (a character that is no blank: `Tokens.splits`)
+    "mole -- cular and mole...cular",  # two marks
     "xqzv wbrt",  # no word
     "mole 7cular",  # a piece that is not a-z only
     "molж cular",  # a letter beyond a-z (é would be e: the normaliser drops accents)

@@ -288,7 +288,8 @@ class Tokens:
     @cached_property
     def blank_cuts(self) -> np.ndarray:
         """Words cut in two by blanks (``mole cular``, ``str ucture``, ``t he``: a space, a no-break
-        or thin space, a tab, a line break; up to CUT_BLANKS side by side), computed on first use:
+        or thin space, a tab, a line break; up to CUT_BLANKS side by side, a mark of punctuation
+        among them: ``mole- cular``), computed on first use:
         rows of (its first token, its second), ascending, no token in two. A pair is one when only
         blanks stand between two tokens of a-z only, one of them no common English word (CUT_PIECE_COST, or CUT_SHORT_COST
         for one or two letters) and the two together one of the English word table of `spacing`
@@ -1239,7 +1240,8 @@ CUT_SHORT_COST = 8.0  # ... or, of one or two letters, this common ("t" 10.8, "n
 CUT_WORD_COST = 18.0  # ... and its pieces together make a word of the table this common (all of it: the
 # 150,000th word costs about 18; "adsorbed" 17.7)
 CUT_MAX_LETTERS = 64  # (and no more: as the C pass joins them)
-CUT_BLANKS = 3  # blanks side by side that cut a word (``mole  cular``, a space before a line break)
+CUT_BLANKS = 3  # blanks side by side that cut a word (``mole  cular``, a space before a line break), one of
+# them a mark of punctuation at most (``mole- cular``, ``mole . cular``)
 CUT_CHAIN = 64  # pairs of such pieces in a chain (each sharing a token with the next) weighed at most
 
 
@@ -1289,10 +1291,8 @@ def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray,
     gap = starts[lo + 1] - ends[lo]
     lo = lo[(gap >= 1) & (gap <= CUT_BLANKS)]
     gap = starts[lo + 1] - ends[lo]
-    between = norm[np.repeat(ends[lo], gap) + (np.arange(int(gap.sum())) - np.repeat(np.cumsum(gap) - gap, gap))]
-    blank = (between == 32) | ((between >= 9) & (between <= 13)) | (between == 0x85) | (between == 0x2028) | \
-        (between == 0x2029)
-    lo = lo[np.add.reduceat(~blank, np.cumsum(gap) - gap) == 0] if len(lo) else lo
+    if len(lo):
+        lo = lo[_cut_gap(norm, ends[lo], gap)]
     if len(lo) == 0:
         return lo, np.zeros(0, dtype=np.uint64)
     pieces = np.stack((lo, lo + 1), axis=1).ravel()
@@ -1338,6 +1338,20 @@ def _apart_pairs(lo: np.ndarray, letters: np.ndarray, costs: np.ndarray) -> np.n
             keep[starts[live[kept]] + k[live[kept]] - 1] = True
             k[live] -= np.where(kept, 2, 1)
     return lo[keep]
+
+
+_GAP_MARKS = np.array([ord(c) for c in "-.,'\"():;/"] + list(range(0x2010, 0x2016)) + list(range(0x2018, 0x201E)))
+
+
+def _cut_gap(norm: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Whether each of the spans of `norm` (`starts`, `sizes` of one or more) is blanks with one
+    mark of punctuation among them at most (``mole cular``, ``mole- cular``): the C pass's cut_gap."""
+    firsts = np.cumsum(sizes) - sizes
+    chars = norm[np.repeat(starts - firsts, sizes) + np.arange(int(sizes.sum()))].astype(np.int64)
+    blank = (chars == 32) | ((chars >= 9) & (chars <= 13)) | (chars == 0x85) | (chars == 0x2028) | (chars == 0x2029)
+    mark = np.isin(chars, _GAP_MARKS)
+    blanks, marks = np.add.reduceat(blank, firsts), np.add.reduceat(mark, firsts)
+    return (np.add.reduceat(~(blank | mark), firsts) == 0) & (blanks > 0) & (marks <= 1)
 
 
 def _bits_of(bitmap: np.ndarray, values: np.ndarray) -> np.ndarray:
