@@ -442,3 +442,23 @@ def test_mixed_glued_disguises_are_seen_through_with_and_without_the_c_speedups(
     assert with_c == without
     found = [words for secret, words, _ in with_c if secret == "plan"]
     assert found and found[0] >= 34, (with_c, glued[:200])
+
+
+def test_registered_words_the_word_list_lacks_are_read_whole_where_cut_words_come_close(tmp_path):
+    """``lame llae``: a word of a registered document that the English word list lacks (a code
+    word, a technical term) is read whole where words cut by blanks come close together (an
+    evader cuts the English words between them too), as the registry's table of its rare words
+    holds it."""
+    secret = ("The methoxy groups of the polysiloxane resin react with the glycidyl ether before the "
+              "aminosilane is added, and the micaceous pigment keeps its lamellae whole only when the "
+              "zirconate catalyst and the titanate accelerator are weighed to a tenth of a gram. The "
+              "siloxane network then cures with the silanol groups at five degrees, and the oxirane "
+              "rings of the bisphenol epoxide open under the dibutyltin catalyst within eight hours.")
+    sc = scanner_with(tmp_path, {"plan": secret, "other": " ".join(words(800, seed=99))})
+    excerpt = secret.split()[2:62]
+    cut = " ".join(w[: len(w) // 2] + " " + w[len(w) // 2:] if len(w) > 1 else w for w in excerpt)
+    found = [f for f in sc.scan_text(prose(100, 1000) + " " + cut + " " + prose(100, 1001)) if f.secret == "plan"]
+    # (40 to 48 of the 60 words in two runs, by the key: the runs still break where a guess does not
+    # matter; without the registry's rare words, nothing at all was found)
+    assert found and max(run.words for run in found[0].evidence.runs) >= BLOCK_WORDS, found
+    assert verdict(found) is Action.BLOCK

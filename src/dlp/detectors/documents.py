@@ -38,8 +38,9 @@ import numpy as np
 from .. import speedups
 from ..arrays import among, distinct, merged
 from ..fingerprint import bitmap
+from ..fingerprint.table import lookup as table_lookup
 from ..fingerprint.shingles import K, MIX, shingles, shingles_of
-from ..text.normalise import JOIN_CHARS, single_characters
+from ..text.normalise import JOIN_CHARS, cut_pairs, single_characters
 from ..errors import DeadlineExceeded
 from ..evidence import DocumentEvidence, Run
 from ..types import Finding
@@ -65,6 +66,7 @@ BOILERPLATE = "boilerplate: stored by enough families or public content"  # an -
 PER_POSITION = 8  # secret positions kept per scanned shingle and secret: a phrase a secret repeats more often
 # than this (a table row) adds the same run again and again; the other shingles of a real excerpt find it
 _EMPTY = np.zeros(0, dtype=np.int64)
+_EMPTY_ROWS = np.zeros((0, 2), dtype=np.int64)
 
 
 class DocumentDetector:
@@ -212,6 +214,12 @@ class DocumentDetector:
         chosen, probe = _dense_splits(tokens, rows, long_stops, marks)
         rows, guessed = rows[chosen], guessed[chosen]
         probe[guessed] = np.maximum(probe[guessed], 1)
+        rare = self._rare_cuts(scanned, rows, rows[guessed & (probe == 2), 0])
+        if len(rare):  # (looked up wide, as the guesses around them are)
+            order = np.argsort(np.concatenate((rows[:, 0], rare[:, 0])), kind="stable")
+            rows = np.concatenate((rows, rare))[order]
+            guessed = np.append(guessed, np.ones(len(rare), dtype=bool))[order]
+            probe = np.append(probe, np.full(len(rare), 2, dtype=np.uint8))[order]
         lo, hi, hashes = rows[:, 0], rows[:, 1], tokens.split_hashes(rows)
         count = (hi - lo) * ~guessed  # (each word's later pieces; a guess's second, where it matters)
         later = np.repeat(lo + 1, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
@@ -238,6 +246,31 @@ class DocumentDetector:
             if not (guessed & ~doubted).any():  # (no guess matters: the two are one)
                 break
         return readings
+
+    def _rare_cuts(self, scanned: Scanned, rows: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """Words of registered documents that the English word list lacks (``lame llae``), cut in
+        two by blanks (`normalise.cut_pairs`) within SPLIT_REACH tokens of `dense`, words cut by
+        blanks that come close together (an evader who cuts every few words of an excerpt cuts
+        English ones too): rows of (first token, second), sharing no token with `rows`. A word is
+        one of them when its keyed value is in a segment's table of the word forms of registered
+        rare lemmas (`segments`: ``rw_tab_key``), which holds every registered word the list lacks."""
+        tables = [s.arrays for s in self.index.segments if len(s.get("rw_tab_key"))]
+        if len(dense) == 0 or not tables:
+            return _EMPTY_ROWS
+        tokens = scanned.tokens
+        lo = _around(dense, SPLIT_REACH, len(tokens) - 1, _EMPTY)  # (pairs: none starts at the last token)
+        lo = lo[cut_pairs(tokens, lo)]
+        lo = _apart_from(np.stack((lo, lo + 1), axis=1), rows)[:, 0] if len(rows) else lo
+        if len(lo) == 0:
+            return _EMPTY_ROWS
+        words = self.index.keyer.cached(tokens.split_hashes(np.stack((lo, lo + 1), axis=1)))
+        found = np.zeros(len(lo), dtype=bool)
+        for arrays in tables:
+            maybe = np.flatnonzero(bitmap.probe(arrays["rw_tab_bits"], words))
+            found[maybe[table_lookup(arrays["rw_tab_key"], arrays["rw_tab_val"], words[maybe])[0]]] = True
+        lo = lo[found]
+        lo = lo[np.append(True, np.diff(lo) > 1)] if len(lo) > 1 else lo  # (two that share a token: the first)
+        return np.stack((lo, lo + 1), axis=1)
 
     def _whole(self, scanned: Scanned, matter: np.ndarray, cut: tuple[np.ndarray, ...], later: np.ndarray,
                marks: np.ndarray, doubted: np.ndarray) -> Scanned:

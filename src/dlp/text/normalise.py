@@ -1340,6 +1340,27 @@ def _apart_pairs(lo: np.ndarray, letters: np.ndarray, costs: np.ndarray) -> np.n
     return lo[keep]
 
 
+def cut_pairs(tokens: Tokens, lo: np.ndarray) -> np.ndarray:
+    """Whether each pair of tokens (lo, lo + 1) may be a word cut by blanks, the word list aside:
+    both a-z only, CUT_MAX_LETTERS at most together, five or more, and blanks between them
+    (`_cut_gap`). For the words of registered documents the list lacks (`detectors.documents`)."""
+    starts, ends, norm = tokens.nstarts, tokens.nends, tokens.norm
+    gap, size = starts[lo + 1] - ends[lo], ends[lo + 1] - starts[lo] - (starts[lo + 1] - ends[lo])
+    ok = np.flatnonzero((gap >= 1) & (gap <= CUT_BLANKS) & (size >= 5) & (size <= CUT_MAX_LETTERS))
+    if len(ok):
+        ok = ok[_cut_gap(norm, ends[lo[ok]], gap[ok])]
+    if len(ok):
+        pieces = np.stack((lo[ok], lo[ok] + 1), axis=1).ravel()
+        sizes = ends[pieces] - starts[pieces]
+        firsts = np.cumsum(sizes) - sizes
+        chars = norm[np.repeat(starts[pieces] - firsts, sizes) + np.arange(int(sizes.sum()))].astype(np.int64)
+        bad = np.add.reduceat((chars < 97) | (chars > 122), firsts)
+        ok = ok[(bad[0::2] == 0) & (bad[1::2] == 0)]
+    out = np.zeros(len(lo), dtype=bool)
+    out[ok] = True
+    return out
+
+
 _GAP_MARKS = np.array([ord(c) for c in "-.,'\"():;/"] + list(range(0x2010, 0x2016)) + list(range(0x2018, 0x201E)))
 
 
