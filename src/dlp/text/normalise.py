@@ -1262,9 +1262,11 @@ def _cut_candidates(tokens: Tokens, first: int, last: int, nbase: int = 0) -> tu
                                            np.ascontiguousarray(tokens.hashes[span], dtype=np.uint64), common, pairs,
                                            words)
         lo, joined = np.frombuffer(firsts, dtype=np.int64) + first, np.frombuffer(joined, dtype=np.uint64)
-    else:
-        lo, joined = _blank_pairs(tokens, common, pairs, nbase)
-        lo, joined = lo[(lo >= first) & (lo < last)], joined[(lo >= first) & (lo < last)]
+    else:  # (of those tokens only: a seam between two slices asks about one pair)
+        span = slice(first, last + 1)
+        some = replace(tokens, hashes=tokens.hashes[span], nstarts=tokens.nstarts[span], nends=tokens.nends[span])
+        lo, joined = _blank_pairs(some, common, pairs, nbase)
+        lo = lo + first
     if len(lo) == 0:  # (the word table itself read only now: most texts of a few words need none)
         return _NO_INT, _NO_COSTS
     hashes, costs = words_and_costs()
