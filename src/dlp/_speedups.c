@@ -3146,11 +3146,12 @@ static PyObject *probe(PyObject *self, PyObject *args) {
  * blanks (``mole cular``): their key (spacing.pair_key) in `pairs`, a bitmap with two bits set for
  * the key of every word of the table cut in two (tested first, on every pair: it lets one in a
  * hundred through); up to CUT_BLANKS blanks between them (spaces, tabs, line and page breaks:
- * the normaliser reads every other blank as a space), one of them a mark of punctuation at most; one of them no common word (its bit clear
- * in `common`); both of a-z only, MAX_JOINED letters at most together; and their letters joined
+ * the normaliser reads every other blank as a space), one of them a mark of punctuation at most;
+ * one of them no common word (its bit clear in `common`); both of a-z only, MAX_JOINED letters at
+ * most together; and their letters joined
  * hashed (as a token with them hashes) in `words`. Returns (first tokens as int64 bytes, those
  * hashes as uint64 bytes): the caller looks the hashes up in the table itself. */
-#define MAX_JOINED 64
+#define MAX_JOINED 64  /* normalise.CUT_MAX_LETTERS */
 #define PAIR_MIX 0x9E3779B97F4A7C15ULL  /* spacing.PAIR_MIX */
 #define PAIR_LOW 8  /* spacing.PAIR_LOW */
 #define CUT_BLOCK 8192  /* pairs of tokens read at a time */

@@ -209,26 +209,23 @@ class DocumentDetector:
         guessed = np.zeros(len(rows), dtype=bool)
         if len(cuts):  # (but where a piece is part of another disguised word: ``mole-cu lar``)
             cuts = _apart_from(_apart_from(cuts, rows), np.stack(tokens.joins[:2], axis=1))
-            order = np.argsort(np.concatenate((rows[:, 0], cuts[:, 0])), kind="stable")
-            rows, guessed = np.concatenate((rows, cuts))[order], np.append(guessed, np.ones(len(cuts), bool))[order]
+            rows, guessed = _in_order(rows[:, 0], cuts[:, 0], (rows, cuts), (guessed, np.ones(len(cuts), bool)))
         chosen, probe = _dense_splits(tokens, rows, long_stops, marks)
         rows, guessed = rows[chosen], guessed[chosen]
         probe[guessed] = np.maximum(probe[guessed], 1)
         rare = self._rare_cuts(scanned, rows, rows[guessed & (probe == 2), 0])
         if len(rare):  # (looked up wide, as the guesses around them are)
-            order = np.argsort(np.concatenate((rows[:, 0], rare[:, 0])), kind="stable")
-            rows = np.concatenate((rows, rare))[order]
-            guessed = np.append(guessed, np.ones(len(rare), dtype=bool))[order]
-            probe = np.append(probe, np.full(len(rare), 2, dtype=np.uint8))[order]
+            rows, guessed, probe = _in_order(rows[:, 0], rare[:, 0], (rows, rare), (guessed, np.ones(len(rare), bool)),
+                                             (probe, np.full(len(rare), 2, dtype=np.uint8)))
         lo, hi, hashes = rows[:, 0], rows[:, 1], tokens.split_hashes(rows)
         count = (hi - lo) * ~guessed  # (each word's later pieces; a guess's second, where it matters)
         later = np.repeat(lo + 1, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
         if len(tokens.joins[0]):
-            order = np.argsort(np.concatenate((lo, tokens.joins[0])), kind="stable")
-            lo, hi, hashes = (np.concatenate((a, b))[order] for a, b in zip((lo, hi, hashes), tokens.joins[:3]))
-            probe = np.concatenate((probe, np.ones(len(tokens.joins[0]), dtype=np.uint8)))[order]
-            guessed = np.append(guessed, np.zeros(len(tokens.joins[0]), dtype=bool))[order]
-            later = merged(later, tokens.joins[3])
+            first, last, joined, joins_later = tokens.joins
+            lo, hi, hashes, probe, guessed = _in_order(
+                lo, first, (lo, first), (hi, last), (hashes, joined), (probe, np.ones(len(first), dtype=np.uint8)),
+                (guessed, np.zeros(len(first), dtype=bool)))
+            later = merged(later, joins_later)
         if len(lo) == 0:
             return []
         words = self.index.keyer.cached(hashes)
@@ -741,6 +738,14 @@ def _dense_splits(tokens, rows: np.ndarray, stops: np.ndarray, marks: np.ndarray
     if len(marks) and len(rows):  # (no mark between a word's first token and its last)
         keep &= np.searchsorted(marks, rows[:, 0]) == np.searchsorted(marks, rows[:, 1], side="right")
     return chosen[keep], probe[keep]
+
+
+def _in_order(first: np.ndarray, other: np.ndarray, *columns: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """Each of `columns` (pairs of the values of some rows, whose first tokens are `first`, and of
+    others, whose first tokens are `other`: both ascending) merged in the order of the rows' first
+    tokens, the first rows before the others where two start alike."""
+    order = np.argsort(np.concatenate((first, other)), kind="stable")
+    return [np.concatenate(column)[order] for column in columns]
 
 
 def _apart_from(cuts: np.ndarray, rows: np.ndarray) -> np.ndarray:

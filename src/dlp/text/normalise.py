@@ -57,7 +57,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .confusables import CODE_POINTS, CONFUSABLES_VERSION, fold_confusable_tokens
-from .spacing import SPACING_VERSION, cut_tables, pair_bits, pair_key, word_lengths, words_and_costs
+from .spacing import PAIR_BITS, SPACING_VERSION, cut_tables, pair_bits, pair_key, word_lengths, words_and_costs
 from .. import speedups
 from ..arrays import among, ascending_searchsorted, distinct, merged, run_starts
 
@@ -289,13 +289,13 @@ class Tokens:
     def blank_cuts(self) -> np.ndarray:
         """Words cut in two by blanks (``mole cular``, ``str ucture``, ``t he``: a space, a no-break
         or thin space, a tab, a line break; up to CUT_BLANKS side by side, a mark of punctuation
-        among them: ``mole- cular``), computed on first use:
-        rows of (its first token, its second), ascending, no token in two. A pair is one when only
-        blanks stand between two tokens of a-z only, one of them no common English word (CUT_PIECE_COST, or CUT_SHORT_COST
-        for one or two letters) and the two together one of the English word table of `spacing`
-        (CUT_WORD_COST): a word the table lacks (a name, a code word) is not found cut so, nor
-        one cut into two common words (``any one``). Mail holds some 5,000 in 10 MB: words that
-        were cut indeed (``acti on``), possessives and contractions that lost their apostrophe
+        among them: ``mole- cular``), computed on first use: rows of (its first token, its
+        second), ascending, no token in two. A pair is one when it has that shape (`_cut_shape`),
+        one of its tokens is no common English word (CUT_PIECE_COST, or CUT_SHORT_COST for one or
+        two letters) and the two together are a word of the English word table of `spacing`
+        (CUT_WORD_COST): a word the table lacks (a name, a code word) is not found cut so, nor one
+        cut into two common words (``any one``). Mail holds some 6,000 in 10 MB: words that were
+        cut indeed (``acti on``), possessives and contractions that lost their apostrophe
         (``william s``, ``don t be``); the fingerprint tier looks up those close together only."""
         lo, costs = self.cut_candidates
         if len(lo) == 0:
@@ -1284,27 +1284,16 @@ def _blank_pairs(tokens: Tokens, common: np.ndarray, pairs: np.ndarray,
                  nbase: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """What the C pass `blank_cuts` lists: (the first token of each pair that `Tokens.blank_cuts`
     may hold, the hash of its two tokens' letters joined), before the table says which are words."""
+    from ..fingerprint.bitmap import probe
+
     starts, ends, norm, hashes = tokens.nstarts - nbase, tokens.nends - nbase, tokens.norm, tokens.hashes
-    size = ends - starts
     high, low = pair_bits(pair_key(hashes[:-1], hashes[1:]))
-    lo = np.flatnonzero(_slots_set(pairs, high) & _slots_set(pairs, low))
-    lo = lo[(size[lo] + size[lo + 1] <= CUT_MAX_LETTERS)
-            & ~(_bits_of(common, hashes[lo]) & _bits_of(common, hashes[lo + 1]))]
-    gap = starts[lo + 1] - ends[lo]
-    lo = lo[(gap >= 1) & (gap <= CUT_BLANKS)]
-    gap = starts[lo + 1] - ends[lo]
-    if len(lo):
-        lo = lo[_cut_gap(norm, ends[lo], gap)]
-    if len(lo) == 0:
-        return lo, np.zeros(0, dtype=np.uint64)
-    pieces = np.stack((lo, lo + 1), axis=1).ravel()
-    sizes = size[pieces]
-    chars = norm[np.repeat(starts[pieces] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))]
-    length = sizes[0::2] + sizes[1::2]
-    firsts = np.cumsum(length) - length
-    small = np.add.reduceat(((chars.astype(np.int64) - 97) >= 26) | (chars < 97), firsts) == 0  # a-z only
-    joined = _ascii_hashes(chars.astype(np.uint8), firsts, firsts + length)
-    return lo[small], joined[small]
+    shift = np.uint64(64 - PAIR_BITS)  # (the bits as values whose top bits they are)
+    lo = np.flatnonzero(probe(pairs, high << shift) & probe(pairs, low << shift))
+    lo = lo[~(probe(common, hashes[lo]) & probe(common, hashes[lo + 1]))]
+    lo = lo[_cut_shape(norm, starts, ends, lo)]
+    chars, firsts, letters = _joined_letters(norm, starts, ends, lo)
+    return lo, _ascii_hashes(chars.astype(np.uint8), firsts, firsts + letters)
 
 
 def _apart_pairs(lo: np.ndarray, letters: np.ndarray, costs: np.ndarray) -> np.ndarray:
@@ -1343,24 +1332,37 @@ def _apart_pairs(lo: np.ndarray, letters: np.ndarray, costs: np.ndarray) -> np.n
 
 
 def cut_pairs(tokens: Tokens, lo: np.ndarray) -> np.ndarray:
-    """Whether each pair of tokens (lo, lo + 1) may be a word cut by blanks, the word list aside:
-    both a-z only, CUT_MAX_LETTERS at most together, five or more, and blanks between them
-    (`_cut_gap`). For the words of registered documents the list lacks (`detectors.documents`)."""
-    starts, ends, norm = tokens.nstarts, tokens.nends, tokens.norm
-    gap, size = starts[lo + 1] - ends[lo], ends[lo + 1] - starts[lo] - (starts[lo + 1] - ends[lo])
-    ok = np.flatnonzero((gap >= 1) & (gap <= CUT_BLANKS) & (size >= 5) & (size <= CUT_MAX_LETTERS))
+    """Whether each pair of tokens (lo, lo + 1) may be a word cut by blanks, the word list aside
+    (`_cut_shape`), of five letters or more. For the words of registered documents the list
+    lacks (`detectors.documents`)."""
+    return _cut_shape(tokens.norm, tokens.nstarts, tokens.nends, lo, least=5)
+
+
+def _cut_shape(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: np.ndarray, least: int = 0) -> np.ndarray:
+    """Whether each pair of tokens (lo, lo + 1) (their bounds `starts`, `ends` in `norm`) has the
+    shape of a word cut by blanks: both a-z only, `least` to CUT_MAX_LETTERS letters together, and
+    blanks between them (`_cut_gap`)."""
+    gap, letters = starts[lo + 1] - ends[lo], ends[lo] - starts[lo] + ends[lo + 1] - starts[lo + 1]
+    ok = np.flatnonzero((gap >= 1) & (gap <= CUT_BLANKS) & (letters >= least) & (letters <= CUT_MAX_LETTERS))
     if len(ok):
         ok = ok[_cut_gap(norm, ends[lo[ok]], gap[ok])]
     if len(ok):
-        pieces = np.stack((lo[ok], lo[ok] + 1), axis=1).ravel()
-        sizes = ends[pieces] - starts[pieces]
-        firsts = np.cumsum(sizes) - sizes
-        chars = norm[np.repeat(starts[pieces] - firsts, sizes) + np.arange(int(sizes.sum()))].astype(np.int64)
-        bad = np.add.reduceat((chars < 97) | (chars > 122), firsts)
-        ok = ok[(bad[0::2] == 0) & (bad[1::2] == 0)]
+        chars, firsts, _ = _joined_letters(norm, starts, ends, lo[ok])
+        ok = ok[np.add.reduceat((chars < 97) | (chars > 122), firsts) == 0]
     out = np.zeros(len(lo), dtype=bool)
     out[ok] = True
     return out
+
+
+def _joined_letters(norm: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                    lo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the characters of each pair of tokens (lo, lo + 1) joined, as int64, where each pair's
+    start, how many each pair has)."""
+    pieces = np.stack((lo, lo + 1), axis=1).ravel()
+    sizes = ends[pieces] - starts[pieces]
+    chars = norm[np.repeat(starts[pieces] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))]
+    letters = sizes[0::2] + sizes[1::2]
+    return chars.astype(np.int64), np.cumsum(letters) - letters, letters
 
 
 _GAP_MARKS = np.array([ord(c) for c in "-.,'\"():;/"] + list(range(0x2010, 0x2016)) + list(range(0x2018, 0x201E)))
@@ -1375,17 +1377,6 @@ def _cut_gap(norm: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndar
     mark = np.isin(chars, _GAP_MARKS)
     blanks, marks = np.add.reduceat(blank, firsts), np.add.reduceat(mark, firsts)
     return (np.add.reduceat(~(blank | mark), firsts) == 0) & (blanks > 0) & (marks <= 1)
-
-
-def _bits_of(bitmap: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Whether the bit of each value's top bits is set in `bitmap` (its size a power of two)."""
-    return _slots_set(bitmap, values >> np.uint64(64 - (int(len(bitmap) * 8).bit_length() - 1)))
-
-
-def _slots_set(bitmap: np.ndarray, slots: np.ndarray) -> np.ndarray:
-    """Whether each bit numbered in `slots` is set in `bitmap`."""
-    return ((bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1
-            ).astype(bool)
 
 
 def _tails(norm: np.ndarray, nstarts: np.ndarray, nends: np.ndarray, wide: np.ndarray) -> np.ndarray:

@@ -151,6 +151,7 @@ def _cut_tables(piece_cost: float, short_cost: float, word_cost: float) -> tuple
 
 def _built_cut_tables(piece_cost: float, short_cost: float,
                       word_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from ..fingerprint.bitmap import build
     from .normalise import span_hashes
 
     (starts, ends, raw), costs = _words()
@@ -166,23 +167,14 @@ def _built_cut_tables(piece_cost: float, short_cost: float,
     known = np.sort(common)
     one_rare = ~(among(first, known) & among(second, known))  # (two common words are never one: "in the")
     keys = pair_key(first[one_rare], second[one_rare])
-    pairs = _bitmap(np.concatenate((keys, pair_bits(keys)[1] << np.uint64(64 - PAIR_BITS))), PAIR_BITS)
-    return (_bitmap(common, max(16, int(len(common) * COMMON_BITS_PER_WORD).bit_length())), pairs,
-            _bitmap(hashes[keep], WORD_BITS))
+    pairs = build(np.concatenate((keys, pair_bits(keys)[1] << np.uint64(64 - PAIR_BITS))), PAIR_BITS)
+    return (build(common, max(16, int(len(common) * COMMON_BITS_PER_WORD).bit_length())), pairs,
+            build(hashes[keep], WORD_BITS))
 
 
 def pair_bits(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The two bits of the bitmap of `cut_tables` each key sets (as the C pass reads them)."""
     return keys >> np.uint64(64 - PAIR_BITS), (keys >> np.uint64(PAIR_LOW)) & np.uint64((1 << PAIR_BITS) - 1)
-
-
-def _bitmap(values: np.ndarray, bits: int) -> np.ndarray:
-    """A bit set for the top `bits` bits of each of `values` (as `fingerprint.bitmap` builds them)."""
-    slots = values >> np.uint64(64 - bits)
-    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-    np.bitwise_or.at(bitmap, (slots >> np.uint64(3)).astype(np.intp),
-                     np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8)))
-    return bitmap
 
 
 def words_and_costs() -> tuple[np.ndarray, np.ndarray]:
