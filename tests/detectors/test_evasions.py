@@ -20,6 +20,13 @@ SECRET = (
     "the cup, and only then releases the batch to the filling line where the pails are sealed under nitrogen. "
     "Batches that fail the cup test are returned to the mixer with half a part of thinner and tested again."
 )
+# the same kind of secret written with figures (an invisible character inside a number must not cut it either)
+FIGURES = (
+    "Batch 4471 of the Halcyon coating takes 2,450 kg of epoxy base at 80 degrees for 40 minutes, then 612 kg of "
+    "zinc phosphate and 18.5 kg of thinner; the mixer runs at 1,200 rpm for 90 seconds and at 3,600 rpm until the "
+    "viscosity reads 1988 on the cup. Since 2019 the line fills 364 pails an hour under nitrogen at 0.35 bar, and "
+    "each pail of 25 kg carries lot number 7750 and the date of 12 March 2024 on its lid."
+)
 RUSSIAN = ("Технология покрытия предусматривает добавление фосфата цинка к эпоксидной основе до того как "
            "смеситель выйдет на вторую скорость затем оператор ждёт девяносто секунд и проверяет вязкость "
            "чашкой после чего партия поступает на линию розлива где вёдра запаиваются под азотом")
@@ -41,7 +48,7 @@ LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
 @pytest.fixture(scope="module")
 def scanner(tmp_path_factory) -> Scanner:
     reg = registry_with(tmp_path_factory.mktemp("ev"),
-                        {"halcyon": SECRET, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE, "th": THAI,
+                        {"halcyon": SECRET, "figures": FIGURES, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE, "th": THAI,
                          "other": prose(400, 5)})
     return Scanner(reg)
 
@@ -51,8 +58,8 @@ def verdict(scanner: Scanner, text: str):
     return report, DefaultPolicy().decide([f for f in report.findings if f.kind == "document"], (), Destination())
 
 
-def excerpt(words: int = 40, start: int = 5) -> list[str]:
-    return SECRET.split()[start : start + words]
+def excerpt(words: int = 40, start: int = 5, secret: str = SECRET) -> list[str]:
+    return secret.split()[start : start + words]
 
 
 def hide(words: list[str], every: int, mark: str) -> str:
@@ -66,6 +73,18 @@ def test_an_invisible_character_inside_every_third_word_still_blocks(scanner, ma
     assert decision.action is Action.BLOCK, mark.encode("unicode_escape")
     found = next(f for f in report.findings if f.secret == "halcyon")
     assert found.matched_words >= 39  # exact count: the invisible characters do not cut the run
+
+
+@pytest.mark.parametrize("start", [0, 10, 20, 30, 40])
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_an_invisible_character_inside_every_number_still_blocks(scanner, mark, start):
+    """Soft hyphens joined words but cut numbers (``19\u00ad88`` read as 19 and 88): 25 words of
+    figures came through with a warn, or allowed."""
+    words = excerpt(25, start, FIGURES)
+    text = " ".join(w[: len(w) // 2] + mark + w[len(w) // 2:] if w[0].isdigit() and len(w) > 1 else w for w in words)
+    report, decision = verdict(scanner, prose(80, 1) + "\n" + text + "\n" + prose(60, 2))
+    assert decision.action is Action.BLOCK, mark.encode("unicode_escape")
+    assert next(f for f in report.findings if f.secret == "figures").matched_words >= 25
 
 
 def test_lookalike_letters_in_every_second_word_still_block(scanner):
@@ -224,10 +243,10 @@ def test_hard_wrapped_hyphenated_all_caps_text_still_blocks(scanner):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(start=st.integers(0, 20), length=st.integers(25, 45),
+@given(start=st.integers(0, 20), length=st.integers(25, 45), secret=st.sampled_from([SECRET, FIGURES]),
        marks=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(INVISIBLE)), min_size=1, max_size=30))
-def test_any_insertion_of_invisible_characters_into_an_excerpt_keeps_it_blocked(scanner, start, length, marks):
-    text = " ".join(excerpt(length, start))
+def test_any_insertion_of_invisible_characters_into_an_excerpt_keeps_it_blocked(scanner, start, length, secret, marks):
+    text = " ".join(excerpt(length, start, secret))
     for at, mark in sorted(marks, reverse=True):
         at %= len(text) + 1
         text = text[:at] + mark + text[at:]

@@ -136,6 +136,8 @@ CASES = [
     ("soft\u00adware soft\u00ad\nware pro\u2010\ncess", ["software", "software", "process"]),
     ("word\u00ad next \u00adone", ["word", "next", "one"]),  # a stray soft hyphen joins nothing
     ("wo\u00ad\u00adrd wo\u00ad\u00ad\nrd", ["word", "word"]),
+    ("19\u00ad88 2,45\u00ad0,598 3\u00ad\u00ad64 7\u00ad\n5", ["1988", "2", "450", "598", "364", "75"]),  # in numbers
+    ("AB\u00ad4471 t4\u00adhe 5\u00ad.2 9\u00ad next", ["ab", "4471", "t", "4", "he", "5", "2", "9", "next"]),  # no join
     ("c o n f i d e n t i a l", ["confidential"]),  # letter-spaced: a word on its own
     ("E X T R E M E   M A R K E T S", ["extreme", "markets"]),  # a heading: wide gaps between words
     ("t h e b a t c h i s h e l d", ["the", "batch", "is", "held"]),  # single blanks: a dictionary splits

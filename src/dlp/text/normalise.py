@@ -61,7 +61,7 @@ from .spacing import PAIR_BITS, SPACING_VERSION, cut_tables, pair_bits, pair_key
 from .. import speedups
 from ..arrays import among, ascending_searchsorted, distinct, merged, run_starts
 
-NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/5+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
+NORMALISER_VERSION = f"nfkc-casefold-marks-digits-cuts-joins-glued/6+{CONFUSABLES_VERSION}+{SPACING_VERSION}"
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
 CHUNK_CHARS = 1 << 22  # longer texts are tokenised in slices, bounding the temporaries
@@ -1587,7 +1587,7 @@ _BLANKS = (32, 9)
 def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, listed: np.ndarray | None = None):
     """Words the writer broke: a hyphen at the end of a line between letters when the next line
     goes on with a small letter (``pig-\\n  ment``; not ``pig-\\nMent``), and a soft hyphen
-    between two parts of a word, at the end of a line or not. Returns the tokens to join to the
+    between two parts of a word or a number, at the end of a line or not. Returns the tokens to join to the
     next one (the hyphen, the line break and the blanks around it are dropped). `listed`: in
     ASCII text, the hyphens after a letter and before a blank or a line break, as the C pass
     `ascii_runs` found them (else they are looked for here)."""
@@ -1609,7 +1609,9 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, liste
     p = _skip(norm, p, _BLANKS, 16)
     ok = (newline | (soft & (p == after_soft))) & (p < n)  # a soft hyphen then a blank is no break in a word
     h, p, soft = h[ok], p[ok], soft[ok]
-    ok = np.where(soft, layout.letters(p), layout.smalls(p))
+    # a soft hyphen joins letters to letters and digits to digits (``19\u00ad88`` is 1988: between a
+    # letter and a digit the tokens are cut anyway)
+    ok = np.where(soft, layout.kind[p] == layout.kind[h - 1], layout.smalls(p))
     h, p = h[ok], p[ok]
     if len(h) == 0:
         return None
@@ -1618,7 +1620,7 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, liste
 
 def _hyphens(layout: _Layout) -> np.ndarray:
     """Hyphens (and soft hyphens) after a letter that may break a word: before a blank or a line
-    break (a soft hyphen anywhere)."""
+    break (a soft hyphen anywhere, after a digit too)."""
     norm = layout.norm
     n = len(norm)
     if layout.dashes is not None:  # (listed as the characters were made)
@@ -1629,9 +1631,10 @@ def _hyphens(layout: _Layout) -> np.ndarray:
         hyphens = np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == _SOFT_HYPHEN))
     hyphens = hyphens[(hyphens > 0) & (hyphens + 1 < n)]
     after = norm[hyphens + 1]
-    hyphens = hyphens[(after == 32) | (after == 9) | (after == 10) | (after == 13) | (after == 0x2028)
-                      | (norm[hyphens] == _SOFT_HYPHEN)]
-    return hyphens[layout.letters(hyphens - 1)]
+    soft = norm[hyphens] == _SOFT_HYPHEN
+    hyphens, soft = (a[(after == 32) | (after == 9) | (after == 10) | (after == 13) | (after == 0x2028) | soft]
+                     for a in (hyphens, soft))
+    return hyphens[layout.letters(hyphens - 1) | (soft & (layout.kind[hyphens - 1] == DIGIT))]
 
 
 def _past(norm: np.ndarray, p: np.ndarray, char: int) -> np.ndarray:
