@@ -144,6 +144,7 @@ CASES = [
     ("t h e  b a t c h  i s  h e l d", ["the", "batch", "is", "held"]),
     ("c.o.a.t.i.n.g t-h-e f_u_l_l", ["coating", "the", "full"]),
     ("a b and x y z", ["a", "b", "and", "xyz"]),  # two letters alone stay letters
+    ("is 3/4 U.S cents and 3/4 U.S. cents", ["is", "3", "4", "u", "s", "cents", "and", "3", "4", "u", "s", "cents"]),
     ("\u202egnitaoc eht\u202c done", ["the", "coating", "done"]),  # a closed override: read as shown
     ("\u202eenil ehT\nnext", ["enil", "eht", "next", "the", "line"]),  # an open one: read both ways
     ("\u202e\u05e9\u05dc\u05d5\u05dd\u202c", ["\u05e9\u05dc\u05d5\u05dd"]),  # Hebrew under an override: as stored

@@ -1696,10 +1696,11 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, lin
     tail = head + size
     blank = norm[nends[head]] == 32
     apart = _wide(norm, nstarts[head] - 1, -1, blank) & _wide(norm, nends[tail], 1, blank)
-    # spaced-out words beside it, with only a wide gap between: a one-character token next to it
+    # spaced-out words beside it, with only a wide gap between: a one-letter token next to it (a digit
+    # is none: ``3/4 U.S cents`` is u s, as ``3/4 U.S. cents`` is)
     before, after = np.maximum(head - 1, 0), np.minimum(tail + 1, len(nstarts) - 1)
-    beside = ((head > 0) & (nends[before] - nstarts[before] == 1)) \
-        | ((tail + 1 < len(nstarts)) & (nends[after] - nstarts[after] == 1))
+    beside = ((head > 0) & (nends[before] - nstarts[before] == 1) & layout.letters(nstarts[before])) \
+        | ((tail + 1 < len(nstarts)) & (nends[after] - nstarts[after] == 1) & layout.letters(nstarts[after]))
     whole = ((size == 1) & apart & beside) \
         | ((size > 1) & (size < _SPACED_WORD) & apart & (beside | ~blank))  # "E X T R E M E   M A R K E T S"
     joins = [np.repeat(head[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
