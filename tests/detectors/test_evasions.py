@@ -87,6 +87,17 @@ def test_an_invisible_character_inside_every_number_still_blocks(scanner, mark, 
     assert next(f for f in report.findings if f.secret == "figures").matched_words >= 25
 
 
+@pytest.mark.xfail(strict=True, reason="every mark of punctuation deleted (tr -d '[:punct:]'): 2,450 reads as 2450 "
+                   "and Kong's as kongs, one token where the registry holds two, so the runs break at every number "
+                   "and possessive; no reading splits a token into registered pieces (bench_evasion_goals.py: 46% "
+                   "of 25-word Reuters excerpts blocked)")
+@pytest.mark.parametrize("start", [0, 10, 20, 30])
+def test_an_excerpt_with_every_punctuation_mark_deleted_still_blocks(scanner, start):
+    words = ("".join(c for c in w if c not in ",.;'") for w in excerpt(25, start, FIGURES))
+    _, decision = verdict(scanner, prose(80, 1) + "\n" + " ".join(words) + "\n" + prose(60, 2))
+    assert decision.action is Action.BLOCK
+
+
 def test_lookalike_letters_in_every_second_word_still_block(scanner):
     words = excerpt()
     text = " ".join(w.translate(LOOKALIKE) if i % 2 else w for i, w in enumerate(words))
