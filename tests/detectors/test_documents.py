@@ -462,3 +462,23 @@ def test_registered_words_the_word_list_lacks_are_read_whole_where_cut_words_com
     # matter; without the registry's rare words, nothing at all was found)
     assert found and max(run.words for run in found[0].evidence.runs) >= BLOCK_WORDS, found
     assert verdict(found) is Action.BLOCK
+
+
+def test_a_registered_rare_word_cut_at_a_disguised_token_is_no_crash(tmp_path):
+    """``be s<ZWSP>et``: a short token that hid behind an invisible character between two words is
+    a mark (read both ways), and "be set" is a registered rare word (beset) cut by a blank, beside
+    other cut words: the pair was read as one word with a mark for its second piece, and the
+    fingerprint tier failed on the part (a scan problem, a warn, where the excerpt should block:
+    found by benchmarks/bench_evasion_goals.py, zero-width spaces in every 3rd word)."""
+    secret = ("Under the new pricing rule, the smallest order of the coated pails will be lowered to 100 units from "
+              "300. The discount on orders placed between one year and two years ahead will be set at 0.5 percentage "
+              "point below the prevailing list price of the coating, the plant manager said. But the discount on "
+              "orders with lead times of one year or less will remain the same, or 0.75 percentage point below the list.")
+    beset = "The old refinery was beset by strikes and floods during the long winter, and its owners were beset by creditors."
+    sc = scanner_with(tmp_path, {"pricing": secret, "beset": beset, "other": prose(300, 3)})
+    text = ("I asked Kevin when the issue of altering B/L's, or ye\u200bars ahead will be s\u200bet at 0.5 perce\u200bntage "
+            "point below t\u200bhe prevailing list price o\u200bf the coating, t\u200bhe plant manager said. B\u200but the "
+            "discount o\u200bn orders with le\u200bad times of one year or less")
+    report = sc.scan_bytes(text.encode(), "mail.txt")
+    assert not report.problems, report.problems
+    assert report.action is Action.BLOCK

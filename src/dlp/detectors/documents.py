@@ -214,6 +214,10 @@ class DocumentDetector:
         rows, guessed = rows[chosen], guessed[chosen]
         probe[guessed] = np.maximum(probe[guessed], 1)
         rare = self._rare_cuts(scanned, rows, rows[guessed & (probe == 2), 0])
+        if len(rare) and len(marks):  # (as `_dense_splits` keeps the others: no piece a mark)
+            rare = rare[np.searchsorted(marks, rare[:, 0]) == np.searchsorted(marks, rare[:, 1], side="right")]
+        if len(rare) and len(tokens.joins[0]):  # (nor a piece of a word that marks cut in pieces)
+            rare = _apart_from(rare, np.stack(tokens.joins[:2], axis=1))
         if len(rare):  # (looked up wide, as the guesses around them are)
             rows, guessed, probe = _in_order(rows[:, 0], rare[:, 0], (rows, rare), (guessed, np.ones(len(rare), bool)),
                                              (probe, np.full(len(rare), 2, dtype=np.uint8)))
