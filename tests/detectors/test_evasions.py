@@ -27,6 +27,12 @@ FIGURES = (
     "viscosity reads 1988 on the cup. Since 2019 the line fills 364 pails an hour under nitrogen at 0.35 bar, and "
     "each pail of 25 kg carries lot number 7750 and the date of 12 March 2024 on its lid."
 )
+# and with abbreviations, which letter-spaced text leaves dotted (``T H E U.S A N D``)
+TRADE = (
+    "Since the spring the U.S. and U.K. buyers of the coating have paid 3/4 U.S. cents a pound more than the buyers "
+    "in Asia, and the sales office in Rotterdam has been told to hold that margin until the new plant in Ohio "
+    "reaches its full output of pails at the end of the year, when the price list is drawn up again."
+)
 RUSSIAN = ("Технология покрытия предусматривает добавление фосфата цинка к эпоксидной основе до того как "
            "смеситель выйдет на вторую скорость затем оператор ждёт девяносто секунд и проверяет вязкость "
            "чашкой после чего партия поступает на линию розлива где вёдра запаиваются под азотом")
@@ -48,7 +54,7 @@ LOOKALIKE = str.maketrans("aeopcxyi", "аеорсхуі")  # Latin -> Cyrillic
 @pytest.fixture(scope="module")
 def scanner(tmp_path_factory) -> Scanner:
     reg = registry_with(tmp_path_factory.mktemp("ev"),
-                        {"halcyon": SECRET, "figures": FIGURES, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE, "th": THAI,
+                        {"halcyon": SECRET, "figures": FIGURES, "trade": TRADE, "ru": RUSSIAN, "el": GREEK, "zh": CHINESE, "ja": JAPANESE, "th": THAI,
                          "other": prose(400, 5)})
     return Scanner(reg)
 
@@ -251,6 +257,18 @@ def test_hard_wrapped_hyphenated_all_caps_text_still_blocks(scanner):
     lines.append("\u00a0".join(line))
     report, decision = verdict(scanner, "\n".join(lines).replace(".", "").replace(",", ""))
     assert decision.action is Action.BLOCK
+
+
+@pytest.mark.parametrize("between", [" ", "  ", "\n"])
+@pytest.mark.parametrize("stops", [".", ""])
+def test_a_letter_spaced_excerpt_with_dotted_abbreviations_still_blocks(scanner, between, stops):
+    """Each word spaced out in capitals, the abbreviations left dotted, with or without their last stop
+    (``T H E U.S A N D``): the dots are no spacing, so the letters around them are no part of it."""
+    def spaced(word: str) -> str:
+        word = word.upper().rstrip(",")
+        return word.rstrip(".") + stops if "." in word[:-1] else " ".join(word.rstrip("."))
+    report, decision = verdict(scanner, between.join(spaced(w) for w in excerpt(30, 0, TRADE)))
+    assert decision.action is Action.BLOCK, report.findings
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -142,9 +142,12 @@ CASES = [
     ("E X T R E M E   M A R K E T S", ["extreme", "markets"]),  # a heading: wide gaps between words
     ("t h e b a t c h i s h e l d", ["the", "batch", "is", "held"]),  # single blanks: a dictionary splits
     ("t h e  b a t c h  i s  h e l d", ["the", "batch", "is", "held"]),
+    ("S I N C E\nT H E\nS P R I N G", ["since", "the", "spring"]),  # a word a line: a line break is no dot
     ("c.o.a.t.i.n.g t-h-e f_u_l_l", ["coating", "the", "full"]),
     ("a b and x y z", ["a", "b", "and", "xyz"]),  # two letters alone stay letters
     ("is 3/4 U.S cents and 3/4 U.S. cents", ["is", "3", "4", "u", "s", "cents", "and", "3", "4", "u", "s", "cents"]),
+    ("3/4 U.S C E N T S, T H E U.S A N D, w.e s.a.w u.s a t.e.s.t", ["3", "4", "u", "s", "cents", "the", "u", "s",
+                                                                    "and", "we", "saw", "us", "a", "test"]),
     ("\u202egnitaoc eht\u202c done", ["the", "coating", "done"]),  # a closed override: read as shown
     ("\u202eenil ehT\nnext", ["enil", "eht", "next", "the", "line"]),  # an open one: read both ways
     ("\u202e\u05e9\u05dc\u05d5\u05dd\u202c", ["\u05e9\u05dc\u05d5\u05dd"]),  # Hebrew under an override: as stored

@@ -1680,10 +1680,13 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, lin
     norm = layout.norm
     spacer = norm[nends[t]].astype(np.int64)
     good = _spacer(spacer) & layout.letters(nstarts[t]) & layout.letters(nstarts[t + 1])
-    # one spacer all along a run: a blank beside dots is the gap between two dotted words
+    spaced = t[good & (spacer == 32)]  # letters one blank before another: blank-spaced runs
+    # one spacer all along a run: a blank beside dots is the gap between two dotted words (a line
+    # break is no dot: ``S I N C E<LF>T H E`` is two runs)
     chained = t[1:] == t[:-1] + 1
-    dotted_before = np.append(False, chained & (spacer[:-1] != 32))
-    dotted_after = np.append(chained & (spacer[1:] != 32), False)
+    dots = good & (spacer != 32)
+    dotted_before = np.append(False, chained & dots[:-1])
+    dotted_after = np.append(chained & dots[1:], False)
     good &= ~((spacer == 32) & (dotted_before | dotted_after))
     good[1:] &= ~(chained & good[:-1] & (spacer[1:] != spacer[:-1]))
     t = t[good]
@@ -1697,10 +1700,15 @@ def _letter_spacing(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, lin
     blank = norm[nends[head]] == 32
     apart = _wide(norm, nstarts[head] - 1, -1, blank) & _wide(norm, nends[tail], 1, blank)
     # spaced-out words beside it, with only a wide gap between: a one-letter token next to it (a digit
-    # is none: ``3/4 U.S cents`` is u s, as ``3/4 U.S. cents`` is)
+    # is none: ``3/4 U.S cents`` is u s, as ``3/4 U.S. cents`` is); beside dotted letters, one that is
+    # no letter of a blank-spaced run (``T H E U.S A N D`` is the u s and: letters spaced out with
+    # blanks around an abbreviation, whose dots are no spacing of theirs)
     before, after = np.maximum(head - 1, 0), np.minimum(tail + 1, len(nstarts) - 1)
-    beside = ((head > 0) & (nends[before] - nstarts[before] == 1) & layout.letters(nstarts[before])) \
-        | ((tail + 1 < len(nstarts)) & (nends[after] - nstarts[after] == 1) & layout.letters(nstarts[after]))
+    dotted = ~blank
+    beside = ((head > 0) & (nends[before] - nstarts[before] == 1) & layout.letters(nstarts[before])
+              & ~(dotted & among(before - 1, spaced))) \
+        | ((tail + 1 < len(nstarts)) & (nends[after] - nstarts[after] == 1) & layout.letters(nstarts[after])
+           & ~(dotted & among(after, spaced)))
     whole = ((size == 1) & apart & beside) \
         | ((size > 1) & (size < _SPACED_WORD) & apart & (beside | ~blank))  # "E X T R E M E   M A R K E T S"
     joins = [np.repeat(head[whole] - (np.cumsum(size[whole]) - size[whole]), size[whole])
