@@ -482,3 +482,20 @@ def test_a_registered_rare_word_cut_at_a_disguised_token_is_no_crash(tmp_path):
     report = sc.scan_bytes(text.encode(), "mail.txt")
     assert not report.problems, report.problems
     assert report.action is Action.BLOCK
+
+
+def test_every_word_cut_by_a_blank_blocks_whatever_the_key(tmp_path):
+    """25 words each cut in two by a blank, between two paragraphs of mail. The word list's guesses
+    are read whole where a registered fingerprint lies in the windows after them; near the end of the
+    excerpt those windows run into the mail around it, and whether one of them kept a fingerprint
+    depended on the key: under this one (about one key in twenty did it), the run stopped at such a
+    guess and 19 words warned. Guesses where a run stops are read whole too (`_where_runs_stop`)."""
+    from attacks.texts import SECRET, UNRELATED, excerpt
+
+    (tmp_path / "reg.key").write_text("910dee107a7edadc17a100acd259cf7a5a450bc2a5f9d92db3e72c34ec9b6736\n")
+    sc = scanner_with(tmp_path, {"halcyon": SECRET})
+    cut = " ".join(w[: len(w) // 2] + " " + w[len(w) // 2 :] if len(w) > 1 else w for w in excerpt(25))
+    report = sc.scan_bytes(f"{UNRELATED}\n\n{cut}\n\n{UNRELATED}".encode(), "mail.txt")
+    found = [f for f in report.findings if f.kind == "document"]
+    assert [f.matched_words for f in found] == [25]
+    assert verdict(found) is Action.BLOCK

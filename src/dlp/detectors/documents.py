@@ -54,6 +54,7 @@ MARK_BLOCK = 1 << 16  # marks whose gap shingles are looked up at a time
 MARK_REACH = 8  # shingles after and before a fingerprint found within which a glued number may stop its run
 SPLIT_REACH = 9  # words cut in pieces (`Tokens.splits`) this many tokens apart or closer (marks not
 # counted) are read joined
+GUESS_ROUNDS = 8  # readings again with the words cut by blanks where runs stop (see `_where_runs_stop`)
 SECOND_READING_REACH = 64  # tokens read again around a glued number that matters: a run through it
 # that goes on further is read in the text as written (64 words or more without a mark)
 MIN_CONTENT = 3  # tokens a run needs that are not stop words, code keywords, idioms or small numbers
@@ -240,10 +241,12 @@ class DocumentDetector:
                                            _EMPTY, probe=probe)
         if len(matter) == 0:
             return []
+        if guessed.any():
+            matter = self._where_runs_stop(scanned, matter, (lo, hi, hashes, words), later, marks, guessed)
         readings = []
         for doubted in (guessed & ~among(lo, matter), guessed):  # the guesses that matter whole, then none
             readings.append(self._whole(scanned, matter, (lo, hi, hashes, words),
-                                        merged(later, lo[guessed & ~doubted] + 1), marks, doubted))
+                                        merged(later, lo[guessed & ~doubted] + 1), marks, doubted)[0])
             if not (guessed & ~doubted).any():  # (no guess matters: the two are one)
                 break
         return readings
@@ -273,11 +276,36 @@ class DocumentDetector:
         lo = lo[np.append(True, np.diff(lo) > 1)] if len(lo) > 1 else lo  # (two that share a token: the first)
         return np.stack((lo, lo + 1), axis=1)
 
+    def _where_runs_stop(self, scanned: Scanned, matter: np.ndarray, cut: tuple[np.ndarray, ...], later: np.ndarray,
+                         marks: np.ndarray, guessed: np.ndarray) -> np.ndarray:
+        """`matter` and the guesses (`guessed`: words cut by blanks) where a run of the reading
+        with those that matter whole stops, read so again until no run stops at one, GUESS_ROUNDS
+        times at most. A guess matters when a registered fingerprint lies in the windows after it;
+        near the end of an excerpt those run into the text around it, and whether one of them
+        kept a fingerprint depended on the key: a run stopped at such a guess (``... th en do es
+        t he oper ator a dd``), and 25 words cut in every word blocked under most keys only."""
+        lo, hi = cut[0], cut[1]
+        near = matter  # (after the first round, only the text around the guesses it added is read again)
+        for _ in range(GUESS_ROUNDS):
+            doubted = guessed & ~among(lo, matter)
+            if not doubted.any():
+                break
+            reading, at = self._whole(scanned, near, cut, merged(later, lo[guessed & ~doubted] + 1), marks, doubted)
+            stops = self._hits(reading)[3]  # (where runs stop is all that is asked: no run is judged)
+            stops = at[stops[(stops >= 0) & (stops < len(at))]]
+            more = doubted & (among(lo, stops) | among(hi, stops))
+            if not more.any():
+                break
+            near = lo[more]
+            matter = distinct(np.concatenate((matter, near)))
+        return matter
+
     def _whole(self, scanned: Scanned, matter: np.ndarray, cut: tuple[np.ndarray, ...], later: np.ndarray,
-               marks: np.ndarray, doubted: np.ndarray) -> Scanned:
+               marks: np.ndarray, doubted: np.ndarray) -> tuple[Scanned, np.ndarray]:
         """The part within SECOND_READING_REACH of `matter`, with the words cut in pieces there
         (`cut`: first tokens, last tokens, unkeyed and keyed hashes of them whole) read whole but
-        the `doubted`, their `later` pieces and the `marks` left out."""
+        the `doubted`, their `later` pieces and the `marks` left out; and the token of the part
+        each token of that reading is (a word whole: its first piece)."""
         lo, hi, hashes, words = cut
         tokens = scanned.tokens
         skip = merged(marks, later)
@@ -291,7 +319,7 @@ class DocumentDetector:
         ends[place] = tokens.ends[hi[inside]]
         nends = ends if read.nends is read.ends else read.nends.copy()
         nends[place] = tokens.nends[hi[inside]]
-        return replace(scanned, tokens=replace(read, hashes=joined, ends=ends, nends=nends), values=values)
+        return replace(scanned, tokens=replace(read, hashes=joined, ends=ends, nends=nends), values=values), at
 
     def _half_words(self, scanned: Scanned) -> tuple[np.ndarray, np.ndarray]:
         """The keyed values of the first and of the second word of each of `Tokens.halves`."""
@@ -443,25 +471,19 @@ class DocumentDetector:
         """(findings, the tokens where runs of fingerprints found stop within MARK_REACH
         shingles, ascending, and those of them where runs of MIN_RUN_WORDS or more stop); `total`:
         the part's tokens, when `scanned` holds only some of them (a second reading)."""
-        sh = shingles(scanned.values)
         aside: list | None = [] if scanned.explain is not None else None
-        qpos, owner, spos = self.lookup(sh, aside)
+        sh, scanned32, (qpos, owner, spos), stops, (after, before) = self._hits(scanned, aside)
         for number, matches in aside or ():  # a footer or public text: say so, or --explain is silent
             scanned.discard(self.name, self.index.owner(number).secret, BOILERPLATE, shingles=int(matches))
         if len(qpos) == 0:
             return [], qpos, qpos
-        _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
-        scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
         # hits whose run reaches MIN_RUN_WORDS (most chance hits are a phrase of five or six
         # words; only the others are extended one by one, `exact_runs`), and the tokens where
         # the runs of the others stop a few shingles on: a glued number there may be what
         # stopped one (`_marks_that_matter`)
-        after, before = self._agreement(qpos, owner, spos, scanned32, MARK_REACH)
         need = MIN_RUN_WORDS - K  # further shingles a run needs besides its hit
         keep = np.minimum(after, need) + np.minimum(before, need) >= need
-        ending, starting = after < MARK_REACH, before < MARK_REACH
-        stops = distinct(np.concatenate((qpos[ending] + after[ending] + K, qpos[starting] - before[starting] - 1)))
-        ending, starting = ending & keep, starting & keep
+        ending, starting = (after < MARK_REACH) & keep, (before < MARK_REACH) & keep
         long_stops = distinct(np.concatenate((qpos[ending] + after[ending] + K, qpos[starting] - before[starting] - 1)))
         qpos, owner, spos = qpos[keep], owner[keep], spos[keep]
         if len(qpos) == 0:
@@ -486,6 +508,21 @@ class DocumentDetector:
                 best[finding.secret] = finding
         _check(scanned, "after the last candidate", best.values())  # the last one may be cut short
         return list(best.values()), stops, long_stops
+
+    def _hits(self, scanned: Scanned, aside: list | None = None):
+        """The shingles of `scanned`, their top halves, the hits of the index lookup (`lookup`),
+        the tokens where the runs of fingerprints found stop within MARK_REACH shingles, ascending,
+        and how far each hit's run goes on after and before it (`_agreement`)."""
+        sh = shingles(scanned.values)
+        qpos, owner, spos = self.lookup(sh, aside)
+        if len(qpos) == 0:
+            return sh, None, (qpos, owner, spos), qpos, (qpos, qpos)
+        _check(scanned, "after the index lookup")  # each pass is vectorised: the deadline is checked between
+        scanned32 = (sh >> np.uint64(32)).astype(np.uint32)
+        after, before = self._agreement(qpos, owner, spos, scanned32, MARK_REACH)
+        ending, starting = after < MARK_REACH, before < MARK_REACH
+        stops = distinct(np.concatenate((qpos[ending] + after[ending] + K, qpos[starting] - before[starting] - 1)))
+        return sh, scanned32, (qpos, owner, spos), stops, (after, before)
 
     def _judge(self, scanned: Scanned, number: int, qpos: np.ndarray, spos: np.ndarray, scanned32: np.ndarray,
                total_tokens: int, sh: np.ndarray, deadline: float | None = None, words: "Words | None" = None):
