@@ -1774,7 +1774,8 @@ static PyObject *ascii_runs(PyObject *self, PyObject *args) {
         for (uint64_t dash = equal64(at + 64 <= n ? p + at : pad, '-'); dash; dash &= dash - 1) {
             Py_ssize_t d = at + __builtin_ctzll(dash);
             uint8_t next = d + 1 < n ? p[d + 1] : 0, before = d > 0 ? p[d - 1] : 0;
-            if ((next == ' ' || next == '\t' || next == '\n' || next == '\r') && (uint8_t)((before | 0x20) - 'a') < 26
+            if ((next == ' ' || next == '\t' || next == '\n' || next == '\r' || next == '\v' || next == '\f')
+                    && (uint8_t)((before | 0x20) - 'a') < 26
                     && !push(&dashes, &nd, &cap_dash, d)) {
                 failed = 1;
                 break;

@@ -31,12 +31,13 @@ def letters(table: dict[str, str]) -> Callable[[str], str]:
     return lambda w: "".join(table.get(c, c) for c in w)
 
 
-def hyphenate(every: int) -> Disguise:
-    """Hard-wrapped text with a word broken by a hyphen at the end of a line."""
+def hyphenate(every: int, hyphen: str = "-", line: str = "\n") -> Disguise:
+    """Hard-wrapped text with a word broken by a hyphen at the end of a line (`line`: what
+    ends the line and starts the next one)."""
     def disguise(words: list[str]) -> str:
         out = []
         for i, w in enumerate(words):
-            out.append(w[: len(w) // 2] + "-\n" + w[len(w) // 2 :] if i % every == 0 and len(w) > 3 else w)
+            out.append(w[: len(w) // 2] + hyphen + line + w[len(w) // 2 :] if i % every == 0 and len(w) > 3 else w)
         return " ".join(out)
     return disguise
 
@@ -99,6 +100,13 @@ CASES: dict[str, tuple[Disguise, str | None]] = {
     "negative circled letters": (each_word(letters(NEGATIVE_CIRCLED)), None),
     "letter-spaced words": (each_word(" ".join), None),
     "hyphenated line breaks every 4th word": (hyphenate(4), None),
+    # found by helper-31: other line ends than a line feed, and lines quoted in a reply
+    "hyphenated line breaks every 4th word, quoted in a reply": (hyphenate(4, line="\n> > "), None),
+    "soft hyphens at line ends every 4th word, quoted in a reply": (hyphenate(4, "\u00ad", "\n> "), None),
+    "hyphenated line breaks every 4th word, lines padded with 30 blanks": (
+        hyphenate(4, line=" " * 30 + "\n" + " " * 30), None),
+    **{f"hyphenated line breaks every 4th word, each a {what}": (hyphenate(4, line=char), None)
+       for what, char in (("paragraph separator", "\u2029"), ("next line (NEL)", "\x85"), ("form feed", "\x0c"))},
     "Hangul filler instead of spaces": ("\u3164".join, None),
     "right-to-left override, letters stored reversed": (each_word(lambda w: "\u202e" + w[::-1] + "\u202c"), None),
     "one right-to-left override over the whole excerpt": (lambda words: "\u202e" + " ".join(words)[::-1], None),

@@ -134,6 +134,9 @@ CASES = [
     ("ver-\nbatim pig- \r\n   ment Pig-\nMent well-known x-\n3", ["verbatim", "pigment", "pig", "ment", "well",
                                                                  "known", "x", "3"]),  # hyphenated line breaks
     ("soft\u00adware soft\u00ad\nware pro\u2010\ncess", ["software", "software", "process"]),
+    ("pig-\n> ment pig-\n>> > ment soft\u00ad\n> ware", ["pigment", "pigment", "software"]),  # quoted in a reply
+    ("pig-\u2029ment pig-\x0cment pig\u00ad\x85ment pig-\x0bment", ["pigment"] * 4),  # other line breaks
+    ("pig-" + " " * 40 + "\n" + " " * 40 + "ment pig- > ment", ["pigment", "pig", "ment"]),  # padded lines
     ("word\u00ad next \u00adone", ["word", "next", "one"]),  # a stray soft hyphen joins nothing
     ("wo\u00ad\u00adrd wo\u00ad\u00ad\nrd", ["word", "word"]),
     ("19\u00ad88 2,45\u00ad0,598 3\u00ad\u00ad64 7\u00ad\n5", ["1988", "2", "450", "598", "364", "75"]),  # in numbers

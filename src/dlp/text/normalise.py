@@ -1581,7 +1581,12 @@ def _drop_footnotes(layout: _Layout) -> _Layout:
     return replace(layout, kind=kind)
 
 
-_BLANKS = (32, 9)
+_BLANKS = _one_of([32, 9])
+_QUOTED = _one_of([32, 9, 62])  # blanks and the ">" of a line quoted in a reply
+_BREAK = _one_of([10, 11, 12, 13, 0x85, 0x2028, 0x2029])  # line feed, vertical tab, form feed, return, NEL,
+# line and paragraph separators
+LINE_PAD = 64  # blanks before a line break, and blanks and quote marks after it, that a broken word may
+# have between its parts (a PDF's text pads lines; a reply quotes them: ``pig-<LF>> > ment``)
 
 
 def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, listed: np.ndarray | None = None):
@@ -1602,11 +1607,11 @@ def _broken_words(layout: _Layout, nstarts: np.ndarray, nends: np.ndarray, liste
     soft = norm[h] == _SOFT_HYPHEN
     # soft hyphens come in runs too, of any length (ASCII text has none)
     after_soft = _past(norm, h + 1, _SOFT_HYPHEN) if soft.any() else h + 1
-    p = _skip(norm, np.where(soft, after_soft, h + 1), _BLANKS, 8)
-    c = norm[np.minimum(p, n - 1)]
-    newline = ((c == 10) | (c == 13) | (c == 0x2028)) & (p < n)
+    p = _skip(norm, np.where(soft, after_soft, h + 1), _BLANKS, LINE_PAD)
+    c = norm[np.minimum(p, n - 1)].astype(np.int64)
+    newline = _BREAK(c) & (p < n)
     p = np.where(newline, p + 1 + ((c == 13) & (norm[np.minimum(p + 1, n - 1)] == 10)), p)
-    p = _skip(norm, p, _BLANKS, 16)
+    p = _skip(norm, p, _QUOTED, LINE_PAD)
     ok = (newline | (soft & (p == after_soft))) & (p < n)  # a soft hyphen then a blank is no break in a word
     h, p, soft = h[ok], p[ok], soft[ok]
     # a soft hyphen joins letters to letters and digits to digits (``19\u00ad88`` is 1988: between a
@@ -1630,10 +1635,9 @@ def _hyphens(layout: _Layout) -> np.ndarray:
     else:
         hyphens = np.flatnonzero((norm == 45) | (norm == 0x2010) | (norm == _SOFT_HYPHEN))
     hyphens = hyphens[(hyphens > 0) & (hyphens + 1 < n)]
-    after = norm[hyphens + 1]
+    after = norm[hyphens + 1].astype(np.int64)
     soft = norm[hyphens] == _SOFT_HYPHEN
-    hyphens, soft = (a[(after == 32) | (after == 9) | (after == 10) | (after == 13) | (after == 0x2028) | soft]
-                     for a in (hyphens, soft))
+    hyphens, soft = (a[_BLANKS(after) | _BREAK(after) | soft] for a in (hyphens, soft))
     return hyphens[layout.letters(hyphens - 1) | (soft & (layout.kind[hyphens - 1] == DIGIT))]
 
 
@@ -1646,12 +1650,12 @@ def _past(norm: np.ndarray, p: np.ndarray, char: int) -> np.ndarray:
         np.full(len(p), len(norm), dtype=np.int64)
 
 
-def _skip(norm: np.ndarray, p: np.ndarray, chars: tuple[int, int], most: int) -> np.ndarray:
-    """Each position moved past at most `most` of the two characters `chars`."""
+def _skip(norm: np.ndarray, p: np.ndarray, chars: Callable[[np.ndarray], np.ndarray], most: int) -> np.ndarray:
+    """Each position moved past at most `most` of the characters `chars` (`_one_of`) holds."""
     for _ in range(most):
         inside = p < len(norm)
-        c = norm[np.minimum(p, len(norm) - 1)]
-        more = inside & ((c == chars[0]) | (c == chars[1]))
+        c = norm[np.minimum(p, len(norm) - 1)].astype(np.int64)
+        more = inside & chars(c)
         if not more.any():
             break
         p = p + more
