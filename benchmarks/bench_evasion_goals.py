@@ -107,17 +107,7 @@ DISGUISES: dict[str, Callable[[list[str]], str]] = {
 def reuters_documents(n: int, size: int = 5000) -> tuple[list[str], int]:
     """n documents of about `size` characters: Reuters articles joined, then synthetic text;
     and how many are Reuters."""
-    articles = [a for a in corpus.reuters_articles() if len(a) > 200]
-    docs, i = [], 0
-    while len(docs) < n and i < len(articles):
-        parts, length = [], 0
-        while length < size and i < len(articles):
-            parts.append(articles[i])
-            length += len(articles[i])
-            i += 1
-        docs.append("\n\n".join(parts)[: size + 500])
-    real = len(docs)
-    return docs + corpus.synthetic(n - real, size // 6, 1), real
+    return corpus.joined_articles(corpus.reuters_articles(), n, size)
 
 
 def planted(mail: bytes, excerpt: str, rng: random.Random) -> bytes:

@@ -90,7 +90,14 @@ def secret_documents(n: int = 10_000, size: int = 5000) -> tuple[list[str], str]
     """n documents of about `size` characters: Reuters/BBC articles joined, or synthetic."""
     if not have_corpora():
         return synthetic(n, size // 6, 1), "synthetic"
-    articles = [a for a in reuters_articles() + bbc_articles() if len(a) > 200]
+    docs, real = joined_articles(reuters_articles() + bbc_articles(), n, size)
+    return docs, f"reuters21578+bbc_news ({real} docs), synthetic ({n - real} docs)"
+
+
+def joined_articles(articles: list[str], n: int, size: int = 5000) -> tuple[list[str], int]:
+    """n documents of about `size` characters: `articles` joined in order, then synthetic text
+    (never an article twice: repeats would be suppressed as boilerplate); and how many are articles."""
+    articles = [a for a in articles if len(a) > 200]
     docs, i = [], 0
     while len(docs) < n and i < len(articles):
         parts, length = [], 0
@@ -99,10 +106,8 @@ def secret_documents(n: int = 10_000, size: int = 5000) -> tuple[list[str], str]
             length += len(articles[i])
             i += 1
         docs.append("\n\n".join(parts)[: size + 500])
-    # never repeat an article (repeats would be suppressed as boilerplate): top up with synthetic text
     real = len(docs)
-    docs += synthetic(n - real, size // 6, 1)
-    return docs, f"reuters21578+bbc_news ({real} docs), synthetic ({n - real} docs)"
+    return docs + synthetic(n - real, size // 6, 1), real
 
 
 def part_numbers(n: int = 100_000, seed: int = 3) -> list[str]:
