@@ -479,8 +479,8 @@ class DocumentDetector:
             return [], qpos, qpos
         # hits whose run reaches MIN_RUN_WORDS (most chance hits are a phrase of five or six
         # words; only the others are extended one by one, `exact_runs`), and the tokens where
-        # the runs of the others stop a few shingles on: a glued number there may be what
-        # stopped one (`_marks_that_matter`)
+        # the runs of the others stop a few shingles on (`_hits` lists them for every hit): a
+        # glued number there may be what stopped one (`_marks_that_matter`)
         need = MIN_RUN_WORDS - K  # further shingles a run needs besides its hit
         keep = np.minimum(after, need) + np.minimum(before, need) >= need
         ending, starting = (after < MARK_REACH) & keep, (before < MARK_REACH) & keep
