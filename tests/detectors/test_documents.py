@@ -499,3 +499,29 @@ def test_every_word_cut_by_a_blank_blocks_whatever_the_key(tmp_path):
     found = [f for f in report.findings if f.kind == "document"]
     assert [f.matched_words for f in found] == [25]
     assert verdict(found) is Action.BLOCK
+
+
+RETOOLING = (
+    "After two quarters of trials the Leeds plant has proposed a phased retooling schedule that would shift the "
+    "coating line from solvent-based to water borne chemistry within eighteen months. Since the new resin cures "
+    "more slowly, the ovens on lines two and three must be lengthened, and the night shift will run the pilot "
+    "batches while the day shift keeps the existing orders moving through the plant."
+)
+
+
+@pytest.mark.xfail(strict=True, reason="helper-32: a word cut by a blank is read whole only in the readings where "
+                   "every word cut by a character in reach (solvent-based) is read whole too, so the run breaks there "
+                   "in every reading; and two-letter words cut into single letters (o f t he) read as letter-spaced "
+                   "text (oft he), two common words (in to) are never a candidate")
+@pytest.mark.parametrize("case", ["one cut beside a hyphenated compound", "every word cut, from word 12"])
+def test_words_cut_by_a_blank_in_other_places_still_block(tmp_path, case):
+    from attacks.texts import SECRET, UNRELATED, excerpt
+
+    sc = scanner_with(tmp_path, {"halcyon": SECRET, "retooling": RETOOLING})
+    if case == "one cut beside a hyphenated compound":
+        words = RETOOLING.split()[5:32]
+        words[words.index("coating")] = "coa ting"
+    else:
+        words = [w[: len(w) // 2] + " " + w[len(w) // 2 :] if len(w) > 1 else w for w in excerpt(25, 12)]
+    report = sc.scan_bytes(f"{UNRELATED}\n\n{' '.join(words)}\n\n{UNRELATED}".encode(), "mail.txt")
+    assert verdict([f for f in report.findings if f.kind == "document"]) is Action.BLOCK
