@@ -264,6 +264,21 @@ def html_attributes(text: str) -> bytes:
     return _html(f'<img src="x.png" alt="{text}" title="{text}">')
 
 
+def html_broken_at_br(newline: str) -> Callable[[str], bytes]:
+    """Hard-wrapped with <br>, the source's own line break after each, a word hyphenated at every
+    4th line end (``reto-<br>⏎oling``: a browser shows one line break there, the source has two)."""
+    def build(text: str) -> bytes:
+        words = text.split()
+        lines = [" ".join(words[i : i + 4]) for i in range(0, len(words), 4)]
+        out = []
+        for line in lines:
+            head, _, last = line.rpartition(" ")
+            out.append(f"{head} {last[: len(last) // 2]}-<br>{newline}{last[len(last) // 2 :]}" if len(last) > 3
+                       else f"{line}<br>{newline}")
+        return _html("<p>" + " ".join(out) + "</p>")
+    return build
+
+
 # -- mail ----------------------------------------------------------------------------------------
 
 
@@ -673,6 +688,10 @@ CASES: dict[str, tuple[str, Callable[[str], bytes], str | None]] = {
     "html script": ("page.html", html_script, None),
     "html style": ("page.html", html_style, None),
     "html alt and title attributes": ("page.html", html_attributes, None),
+    # found by helper-32: the source's line break after <br> came through as a second one
+    "html hard-wrapped with <br> and LF, words hyphenated at line ends": ("page.html", html_broken_at_br("\n"), None),
+    "html hard-wrapped with <br> and CRLF, words hyphenated at line ends": (
+        "page.html", html_broken_at_br("\r\n"), None),
     "mail custom X- header": ("mail.eml", mail_custom_header, None),
     "mail HTML comment": ("mail.eml", mail_html_comment, None),
     "mail attachment file name (RFC 2231)": ("mail.eml", mail_attachment_name, None),

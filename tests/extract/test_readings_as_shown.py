@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from dlp.extract import EXTRACTORS, Context, walk
 from dlp.extract.css import conceals, declarations
 from dlp.extract.shown import REACH, around
+from dlp.extract.text import html_to_text
 from dlp.types import Action, Destination, Item, Part
 
 from helpers import prose, scanner_with, words
@@ -381,3 +382,13 @@ def test_stray_end_tags_deep_overrides_and_brace_less_sheets_stay_cheap():
     rules = StyleRules()
     rules.add("a" * 500_000 + "{display:none} .x{display:none}")  # was quadratic in the selector's length
     assert rules.rules[".x"] == ["display:none"]
+
+
+@pytest.mark.parametrize("markup, text", [
+    ("<p>reto-<br>\noling</p>", "\nreto-\n oling\n"),  # one line break, as a browser shows it
+    ("<p>reto-<br>\r\n<b>oling</b></p>", "\nreto-\n  oling\n"),
+    ("<p>a<br>\n<br>\nb</p>", "\na\n\n\n\nb\n"),  # elsewhere a blank line stays one: a sentence ends there
+    ("<pre>reto-<br>\noling</pre>", "reto-\n\noling"),  # in <pre> the source's line breaks show
+])
+def test_the_line_break_after_a_br_after_a_hyphen_shows_as_blanks(markup, text):
+    assert html_to_text(markup) == text

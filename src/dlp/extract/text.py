@@ -79,6 +79,7 @@ class HtmlText(html.parser.HTMLParser):
         self._opened: dict[str, int] = {}  # open elements by tag
         self._overrides = 0  # open bidi overrides
         self._rules = StyleRules()
+        self._line_start = False  # right after a <br> after a hyphen, no text since
 
     def handle_starttag(self, tag, attrs):
         self._attributes(tag, attrs)
@@ -89,14 +90,14 @@ class HtmlText(html.parser.HTMLParser):
             self._hiding += 1
             self._styling += tag == "style"
         elif tag in self._BREAK:
-            self._break()
+            self._break(tag)
         if tag not in self._VOID:
             self._enter(tag, dict(attrs))
 
     def handle_startendtag(self, tag, attrs):
         self._attributes(tag, attrs)
         if tag in self._BREAK:
-            self._break()
+            self._break(tag)
 
     def handle_endtag(self, tag):
         if tag in self._HIDDEN and self._hiding:
@@ -104,7 +105,7 @@ class HtmlText(html.parser.HTMLParser):
             self._styling -= tag == "style" and self._styling > 0
             self.hidden.append("\n")
         elif tag in self._BREAK:
-            self._break()
+            self._break(tag)
         if self._opened.get(tag):  # a count, not a search of the stack: 100,000 stray end tags stay cheap
             while self._open:
                 entry = self._open.pop()
@@ -118,6 +119,13 @@ class HtmlText(html.parser.HTMLParser):
             if self._styling:
                 self._rules.add(data)
             return
+        if self._line_start and not self._opened.get("pre"):
+            # the source's own line break after a <br> shows as nothing (whitespace at the start of a
+            # line collapses): blanks in its place keep every offset, and a word the writer broke there
+            # (``reto-<br>⏎oling``) is one line break apart, as it is seen. Only after a hyphen: elsewhere
+            # the two line breaks are a blank line, where a sentence ends (``<br>⏎<br>⏎`` between paragraphs)
+            data = _LEADING_SPACE.sub(lambda m: " " * len(m.group()), data, count=1)
+        self._line_start = self._line_start and not data.strip()
         self.chunks.append(data)
         if self._concealing:
             if data.strip():
@@ -139,7 +147,9 @@ class HtmlText(html.parser.HTMLParser):
         while self._open:
             self._close(self._open.pop())
 
-    def _break(self) -> None:
+    def _break(self, tag: str) -> None:
+        # (a <br> after a hyphen: the writer may have broken a word there, see `handle_data`)
+        self._line_start = tag == "br" and bool(self.chunks) and self.chunks[-1].rstrip(" \t").endswith(_HYPHENS)
         self.chunks.append("\n")
         self._show("\n")
 
@@ -210,6 +220,8 @@ def _prose(value: str) -> bool:
     return "://" not in value and bool(_PROSE.search(value))
 
 
+_HYPHENS = ("-", "\u00ad", "\u2010")
+_LEADING_SPACE = re.compile(r"^[ \t\r\n\f]+")
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--)", re.I)
 _TAG = re.compile(r"<[^<>]{0,4096}>")
 _WORD = re.compile(r"\w+")
