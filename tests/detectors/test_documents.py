@@ -10,6 +10,7 @@ from dlp.fingerprint.shingles import GUARANTEE_WORDS, W
 from dlp.rules import DefaultPolicy
 from dlp.types import Action, Destination
 
+from attacks import texts as attack
 from helpers import prose, scanner_with, words
 
 SECRET = " ".join(words(1500, seed=7))
@@ -484,18 +485,25 @@ def test_a_registered_rare_word_cut_at_a_disguised_token_is_no_crash(tmp_path):
     assert report.action is Action.BLOCK
 
 
+def _in_mail(words: list[str]) -> bytes:
+    """`words` between two paragraphs of mail."""
+    return f"{attack.UNRELATED}\n\n{' '.join(words)}\n\n{attack.UNRELATED}".encode()
+
+
+def _cut(words: list[str]) -> list[str]:
+    """Each word cut in two by a blank."""
+    return [w[: len(w) // 2] + " " + w[len(w) // 2 :] if len(w) > 1 else w for w in words]
+
+
 def test_every_word_cut_by_a_blank_blocks_whatever_the_key(tmp_path):
     """25 words each cut in two by a blank, between two paragraphs of mail. The word list's guesses
     are read whole where a registered fingerprint lies in the windows after them; near the end of the
     excerpt those windows run into the mail around it, and whether one of them kept a fingerprint
-    depended on the key: under this one (about one key in twenty did it), the run stopped at such a
+    depended on the key: under this one (about one key in forty did it), the run stopped at such a
     guess and 19 words warned. Guesses where a run stops are read whole too (`_where_runs_stop`)."""
-    from attacks.texts import SECRET, UNRELATED, excerpt
-
     (tmp_path / "reg.key").write_text("910dee107a7edadc17a100acd259cf7a5a450bc2a5f9d92db3e72c34ec9b6736\n")
-    sc = scanner_with(tmp_path, {"halcyon": SECRET})
-    cut = " ".join(w[: len(w) // 2] + " " + w[len(w) // 2 :] if len(w) > 1 else w for w in excerpt(25))
-    report = sc.scan_bytes(f"{UNRELATED}\n\n{cut}\n\n{UNRELATED}".encode(), "mail.txt")
+    sc = scanner_with(tmp_path, {"halcyon": attack.SECRET})
+    report = sc.scan_bytes(_in_mail(_cut(attack.excerpt(25))), "mail.txt")
     found = [f for f in report.findings if f.kind == "document"]
     assert [f.matched_words for f in found] == [25]
     assert verdict(found) is Action.BLOCK
@@ -515,13 +523,11 @@ RETOOLING = (
                    "text (oft he), two common words (in to) are never a candidate")
 @pytest.mark.parametrize("case", ["one cut beside a hyphenated compound", "every word cut, from word 12"])
 def test_words_cut_by_a_blank_in_other_places_still_block(tmp_path, case):
-    from attacks.texts import SECRET, UNRELATED, excerpt
-
-    sc = scanner_with(tmp_path, {"halcyon": SECRET, "retooling": RETOOLING})
+    sc = scanner_with(tmp_path, {"halcyon": attack.SECRET, "retooling": RETOOLING})
     if case == "one cut beside a hyphenated compound":
         words = RETOOLING.split()[5:32]
         words[words.index("coating")] = "coa ting"
     else:
-        words = [w[: len(w) // 2] + " " + w[len(w) // 2 :] if len(w) > 1 else w for w in excerpt(25, 12)]
-    report = sc.scan_bytes(f"{UNRELATED}\n\n{' '.join(words)}\n\n{UNRELATED}".encode(), "mail.txt")
+        words = _cut(attack.excerpt(25, 12))
+    report = sc.scan_bytes(_in_mail(words), "mail.txt")
     assert verdict([f for f in report.findings if f.kind == "document"]) is Action.BLOCK
